@@ -1,0 +1,161 @@
+//! The dual-identity model: an Ed25519 signing key is the user identity; an
+//! X25519 device key, certified by an identity signature, is used for X3DH.
+
+use std::fmt;
+
+use ed25519_dalek::{Signer as _, SigningKey};
+use rand_core::CryptoRng;
+use tacnode_domain::{
+    DhPublicKey, IdentityKey, NodeId, PeerAddress, PeerRecord, Signature, UnsignedPeerRecord,
+};
+use x25519_dalek::{PublicKey as X25519Public, StaticSecret};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// A node's long-term secret identity.
+///
+/// Both secrets are zeroized on drop (the dalek types do it themselves) and
+/// never printed.
+#[derive(Clone, ZeroizeOnDrop)]
+pub struct Identity {
+    signing: SigningKey,
+    device: StaticSecret,
+    // Cached: deriving public keys costs a scalar multiplication each.
+    #[zeroize(skip)]
+    identity_key: IdentityKey,
+    #[zeroize(skip)]
+    device_key: DhPublicKey,
+    #[zeroize(skip)]
+    device_key_signature: Signature,
+}
+
+impl Identity {
+    /// Generates a fresh identity from `rng`.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
+        let signing = SigningKey::generate(rng);
+        let device = StaticSecret::random_from_rng(rng);
+        Self::from_parts(signing, device)
+    }
+
+    /// Rebuilds an identity from its two 32-byte secrets (as the keystore holds them).
+    pub fn from_secret_bytes(signing: &[u8; 32], device: &[u8; 32]) -> Self {
+        Self::from_parts(SigningKey::from_bytes(signing), StaticSecret::from(*device))
+    }
+
+    fn from_parts(signing: SigningKey, device: StaticSecret) -> Self {
+        let identity_key = IdentityKey::from(signing.verifying_key());
+        let device_key = DhPublicKey(X25519Public::from(&device).to_bytes());
+        let device_key_signature = Signature(
+            signing
+                .sign(&UnsignedPeerRecord::device_key_message(&device_key))
+                .to_bytes(),
+        );
+        Self {
+            signing,
+            device,
+            identity_key,
+            device_key,
+            device_key_signature,
+        }
+    }
+
+    /// The Ed25519 secret seed, for the keystore. Zeroize the copy after use.
+    pub fn signing_secret_bytes(&self) -> [u8; 32] {
+        self.signing.to_bytes()
+    }
+
+    /// The X25519 device secret, for the keystore. Zeroize the copy after use.
+    pub fn device_secret_bytes(&self) -> [u8; 32] {
+        self.device.to_bytes()
+    }
+
+    /// The X25519 device secret, for X3DH.
+    pub fn device_secret(&self) -> &StaticSecret {
+        &self.device
+    }
+
+    /// The public identity key.
+    pub fn identity_key(&self) -> IdentityKey {
+        self.identity_key
+    }
+
+    /// The public device key.
+    pub fn device_key(&self) -> DhPublicKey {
+        self.device_key
+    }
+
+    /// The identity key's certificate over the device key.
+    pub fn device_key_signature(&self) -> Signature {
+        self.device_key_signature
+    }
+
+    /// `SHA-256(identity key)`.
+    pub fn node_id(&self) -> NodeId {
+        NodeId::from_identity(&self.identity_key)
+    }
+
+    /// The textual `key_…` address.
+    pub fn address(&self) -> PeerAddress {
+        PeerAddress::new(self.identity_key)
+    }
+
+    /// Signs `message` with the identity key.
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        Signature(self.signing.sign(message).to_bytes())
+    }
+
+    /// Signs a peer record body.
+    pub fn sign_peer_record(&self, body: UnsignedPeerRecord) -> PeerRecord {
+        let sig = self.sign(&body.signing_bytes());
+        body.with_signature(sig)
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("identity_key", &self.identity_key)
+            .field("secrets", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Zeroize for Identity {
+    fn zeroize(&mut self) {
+        // SigningKey and StaticSecret zeroize themselves on drop; replace them
+        // with all-zero keys so an explicit zeroize also clears them now.
+        self.signing = SigningKey::from_bytes(&[0; 32]);
+        self.device = StaticSecret::from([0; 32]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use std::collections::BTreeMap;
+    use tacnode_domain::{NodeType, UnixMillis};
+
+    #[test]
+    fn signed_record_verifies_and_debug_is_redacted() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let id = Identity::generate(&mut rng);
+        let rec = id.sign_peer_record(UnsignedPeerRecord {
+            identity_key: id.identity_key(),
+            device_key: id.device_key(),
+            device_key_signature: id.device_key_signature(),
+            endpoints: vec![],
+            node_type: NodeType::Client,
+            last_seen: UnixMillis(1),
+            metadata: BTreeMap::new(),
+            sequence: 1,
+        });
+        rec.verify().unwrap();
+        assert_eq!(rec.node_id, id.node_id());
+        let dbg = format!("{id:?}");
+        assert!(dbg.contains("redacted"));
+        let restored =
+            Identity::from_secret_bytes(&id.signing_secret_bytes(), &id.device_secret_bytes());
+        assert_eq!(restored.identity_key(), id.identity_key());
+        assert_eq!(restored.device_key(), id.device_key());
+    }
+}

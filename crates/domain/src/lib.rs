@@ -1,0 +1,35 @@
+//! Pure domain types of tacnode, and the few ports its adapters implement.
+//!
+//! Everything here is plain data with validation: no tokio, no I/O, no clock
+//! or randomness reads. Other crates speak in these types:
+//!
+//! - [`NodeId`] and [`Distance`]: the 32-byte identifier of a node
+//!   (SHA-256 of its Ed25519 identity key) and the XOR metric of Kademlia.
+//! - [`PeerAddress`]: the textual `key_<base58>` address operators exchange.
+//! - [`IdentityKey`], [`DhPublicKey`], [`Signature`]: public key material with
+//!   exact lengths; [`IdentityKey::verify`] checks Ed25519 signatures.
+//! - [`PeerRecord`]: the signed entry of the distributed public-key registry.
+//! - [`MessageId`], [`Content`]: what users send each other.
+//! - [`UnixMillis`]: wall-clock time as a parameter.
+//! - [`ports`]: traits with two real implementations each.
+
+mod address;
+mod id;
+mod keys;
+mod message;
+pub mod ports;
+mod record;
+mod time;
+
+pub use address::{AddressError, PEER_ADDRESS_PREFIX, PeerAddress};
+pub use id::{Distance, ID_LEN, KeyError, NodeId};
+pub use keys::{DhPublicKey, IdentityKey, KEY_LEN, SIGNATURE_LEN, Signature, SignatureError};
+pub use message::{
+    Content, ContentError, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, MESSAGE_ID_LEN, MessageId,
+};
+pub use record::{
+    Endpoint, MAX_ENDPOINTS, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
+    MAX_METADATA_VALUE_BYTES, NodeType, PeerRecord, RecordError, UnsignedPeerRecord, mailbox_key,
+    prekey_record_key,
+};
+pub use time::UnixMillis;

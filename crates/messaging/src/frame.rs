@@ -1,0 +1,217 @@
+//! Sans-IO length-prefixed framing.
+//!
+//! A frame is a 4-byte big-endian length followed by that many bytes. The
+//! length is checked against the decoder's maximum before any byte of the
+//! body is buffered, so a hostile prefix cannot make us allocate.
+
+/// Default largest frame body: 1 MiB.
+pub const MAX_FRAME_LEN: usize = 1024 * 1024;
+/// Bytes of the length prefix.
+pub const FRAME_HEADER_LEN: usize = 4;
+
+/// Why the frame stream is unusable. After an error the decoder stays failed:
+/// framing cannot be resynchronised, so the stream must be closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The length prefix announces more than the maximum.
+    #[error("frame of {announced} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Announced body length.
+        announced: usize,
+        /// The decoder's maximum.
+        max: usize,
+    },
+    /// The stream ended inside a frame.
+    #[error("stream ended {missing} bytes short of a whole frame")]
+    Truncated {
+        /// Bytes still expected.
+        missing: usize,
+    },
+}
+
+/// Prefixes `body` with its length. Fails if `body` is over `max`.
+pub fn encode_frame(body: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
+    if body.len() > max {
+        return Err(FrameError::TooLarge {
+            announced: body.len(),
+            max,
+        });
+    }
+    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge {
+        announced: body.len(),
+        max,
+    })?;
+    let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// Incremental frame decoder: feed bytes as they arrive, take whole frames.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    max: usize,
+    buf: Vec<u8>,
+    failed: Option<FrameError>,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new(MAX_FRAME_LEN)
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder accepting frames of at most `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            buf: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// Appends received bytes. Never allocates more than one maximum frame
+    /// (plus header) beyond what callers have already taken: an oversize
+    /// prefix fails the decoder as soon as its 4 bytes are in.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), FrameError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        self.buf.extend_from_slice(bytes);
+        self.check_prefix()
+    }
+
+    fn check_prefix(&mut self) -> Result<(), FrameError> {
+        if let Some(len) = self.announced()
+            && len > self.max
+        {
+            let e = FrameError::TooLarge {
+                announced: len,
+                max: self.max,
+            };
+            self.buf = Vec::new();
+            self.failed = Some(e.clone());
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn announced(&self) -> Option<usize> {
+        let prefix: [u8; FRAME_HEADER_LEN] = self.buf.get(..FRAME_HEADER_LEN)?.try_into().ok()?;
+        usize::try_from(u32::from_be_bytes(prefix)).ok()
+    }
+
+    /// Takes the next whole frame body, if one is buffered.
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let Some(len) = self.announced() else {
+            return Ok(None);
+        };
+        let end = FRAME_HEADER_LEN + len;
+        if self.buf.len() < end {
+            return Ok(None);
+        }
+        let body = self.buf[FRAME_HEADER_LEN..end].to_vec();
+        self.buf.drain(..end);
+        self.check_prefix()?;
+        Ok(Some(body))
+    }
+
+    /// How many more bytes the current frame needs (header first), so a
+    /// reader can ask for exactly that much.
+    pub fn wanted(&self) -> usize {
+        match self.announced() {
+            None => FRAME_HEADER_LEN - self.buf.len(),
+            Some(len) => (FRAME_HEADER_LEN + len)
+                .saturating_sub(self.buf.len())
+                .max(1),
+        }
+    }
+
+    /// Call at end of stream: fails if a partial frame is buffered.
+    pub fn finish(&self) -> Result<(), FrameError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let missing = match self.announced() {
+            None => FRAME_HEADER_LEN - self.buf.len(),
+            Some(len) => FRAME_HEADER_LEN + len - self.buf.len(),
+        };
+        Err(FrameError::Truncated { missing })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn oversize_prefix_fails_before_body_arrives() {
+        let mut d = FrameDecoder::new(16);
+        let err = d.feed(&17u32.to_be_bytes()).unwrap_err();
+        assert_eq!(
+            err,
+            FrameError::TooLarge {
+                announced: 17,
+                max: 16
+            }
+        );
+        assert!(d.buf.capacity() == 0);
+        assert!(d.feed(b"more").is_err());
+    }
+
+    #[test]
+    fn truncated_stream_is_reported() {
+        let mut d = FrameDecoder::new(16);
+        d.feed(&[0, 0, 0, 5, 1, 2]).unwrap();
+        assert_eq!(d.next_frame().unwrap(), None);
+        assert_eq!(d.finish(), Err(FrameError::Truncated { missing: 3 }));
+    }
+
+    proptest! {
+        #[test]
+        fn frames_survive_arbitrary_splits(
+            bodies in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20),
+            cuts in proptest::collection::vec(1usize..64, 1..50),
+        ) {
+            let mut wire = Vec::new();
+            for b in &bodies {
+                wire.extend(encode_frame(b, MAX_FRAME_LEN).unwrap());
+            }
+            let mut d = FrameDecoder::default();
+            let mut got = Vec::new();
+            let mut rest = wire.as_slice();
+            let mut i = 0;
+            while !rest.is_empty() {
+                let n = cuts[i % cuts.len()].min(rest.len());
+                d.feed(&rest[..n]).unwrap();
+                rest = &rest[n..];
+                i += 1;
+                while let Some(f) = d.next_frame().unwrap() {
+                    got.push(f);
+                }
+            }
+            d.finish().unwrap();
+            prop_assert_eq!(got, bodies);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2000), max in 0usize..512) {
+            let mut d = FrameDecoder::new(max);
+            if d.feed(&bytes).is_ok() {
+                while let Ok(Some(f)) = d.next_frame() {
+                    prop_assert!(f.len() <= max);
+                }
+            }
+            let _ = d.finish();
+        }
+    }
+}
