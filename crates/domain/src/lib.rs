@@ -11,9 +11,13 @@
 //! - [`PeerRecord`]: the signed entry of the distributed public-key registry.
 //! - [`MessageId`], [`Content`]: what users send each other.
 //! - [`UnixMillis`]: wall-clock time as a parameter.
+//! - [`e2e`]: prekeys, X3DH and Double Ratchet messages as data.
+//! - [`dht`]: Kademlia requests, responses and records as data.
 //! - [`ports`]: traits with two real implementations each.
 
 mod address;
+pub mod dht;
+pub mod e2e;
 mod id;
 mod keys;
 mod message;

@@ -1,0 +1,106 @@
+//! Public data of end-to-end encryption as it travels: prekeys, X3DH initial
+//! messages and Double Ratchet messages. The crypto crate computes with them;
+//! the messaging crate converts them to and from the wire.
+
+use crate::keys::{DhPublicKey, IdentityKey, Signature};
+use crate::time::UnixMillis;
+
+/// Largest Double Ratchet ciphertext accepted, in bytes.
+pub const MAX_CIPHERTEXT_BYTES: usize = 1024 * 1024;
+
+/// Id of a signed or one-time prekey, chosen by its owner.
+pub type PrekeyId = u32;
+
+/// A medium-term X25519 prekey signed by the owner's identity key.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SignedPrekey {
+    /// Owner-chosen id.
+    pub id: PrekeyId,
+    /// The X25519 public key.
+    pub public_key: DhPublicKey,
+    /// Creation time (covered by the signature).
+    pub created: UnixMillis,
+    /// Identity key's signature over the canonical prekey bytes.
+    pub signature: Signature,
+}
+
+/// A single-use X25519 prekey.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct OneTimePrekey {
+    /// Owner-chosen id.
+    pub id: PrekeyId,
+    /// The X25519 public key.
+    pub public_key: DhPublicKey,
+}
+
+/// Everything an initiator needs to run X3DH against its owner.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PrekeyBundle {
+    /// Owner's Ed25519 identity key.
+    pub identity_key: IdentityKey,
+    /// Owner's X25519 device key (the X3DH identity DH key).
+    pub device_key: DhPublicKey,
+    /// Identity key's certificate over the device key.
+    pub device_key_signature: Signature,
+    /// Current signed prekey.
+    pub signed_prekey: SignedPrekey,
+    /// An unused one-time prekey, when handed out by the owner itself.
+    pub one_time_prekey: Option<OneTimePrekey>,
+}
+
+/// A prekey bundle as published in the DHT: no one-time prekey (a DHT copy
+/// cannot be consumed exactly once), a sequence number and an outer signature.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PublishedPrekeys {
+    /// Owner's Ed25519 identity key.
+    pub identity_key: IdentityKey,
+    /// Owner's X25519 device key.
+    pub device_key: DhPublicKey,
+    /// Identity key's certificate over the device key.
+    pub device_key_signature: Signature,
+    /// Current signed prekey.
+    pub signed_prekey: SignedPrekey,
+    /// Strictly increasing per owner.
+    pub sequence: u64,
+    /// Identity key's signature over the canonical published bytes.
+    pub signature: Signature,
+}
+
+/// Header of a Double Ratchet message.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RatchetHeader {
+    /// Sender's current ratchet public key.
+    pub ratchet_key: DhPublicKey,
+    /// Number of messages in the sender's previous sending chain.
+    pub previous_chain_length: u32,
+    /// Index of this message in the current sending chain.
+    pub message_number: u32,
+}
+
+/// One Double Ratchet message.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RatchetMessage {
+    /// Authenticated header.
+    pub header: RatchetHeader,
+    /// AEAD ciphertext including its tag.
+    pub ciphertext: Vec<u8>,
+}
+
+/// The X3DH initial message: first message of a session.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct X3dhInitial {
+    /// Initiator's Ed25519 identity key.
+    pub identity_key: IdentityKey,
+    /// Initiator's X25519 device key.
+    pub device_key: DhPublicKey,
+    /// Identity key's certificate over the device key.
+    pub device_key_signature: Signature,
+    /// Initiator's ephemeral X25519 key.
+    pub ephemeral_key: DhPublicKey,
+    /// Responder's signed prekey used.
+    pub signed_prekey_id: PrekeyId,
+    /// Responder's one-time prekey used, if any.
+    pub one_time_prekey_id: Option<PrekeyId>,
+    /// First ratchet message.
+    pub message: RatchetMessage,
+}
