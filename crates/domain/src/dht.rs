@@ -101,7 +101,6 @@ pub enum DhtRequest {
 
 /// Why a responder refused a request (mirrors the wire `ErrorCode`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
-#[non_exhaustive]
 pub enum RefusalCode {
     /// Could not be decoded or failed validation.
     Malformed,

@@ -104,3 +104,22 @@ pub struct X3dhInitial {
     /// First ratchet message.
     pub message: RatchetMessage,
 }
+
+/// The ciphertext of a [`SealedMessage`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum SealedBody {
+    /// First message of a session.
+    Initial(Box<X3dhInitial>),
+    /// Any later message.
+    Message(RatchetMessage),
+}
+
+/// An end-to-end encrypted message between two users, carried directly or
+/// through a mailbox. Its plaintext is an encoded [`crate::Plaintext`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SealedMessage {
+    /// The sender, so a mailbox-delivered message finds its session.
+    pub sender_identity_key: IdentityKey,
+    /// The ciphertext.
+    pub body: SealedBody,
+}

@@ -13,6 +13,7 @@
 //! - [`UnixMillis`]: wall-clock time as a parameter.
 //! - [`e2e`]: prekeys, X3DH and Double Ratchet messages as data.
 //! - [`dht`]: Kademlia requests, responses and records as data.
+//! - [`mailbox`]: store-and-forward deposits, proofs, fetches as data.
 //! - [`ports`]: traits with two real implementations each.
 
 mod address;
@@ -20,6 +21,7 @@ pub mod dht;
 pub mod e2e;
 mod id;
 mod keys;
+pub mod mailbox;
 mod message;
 pub mod ports;
 mod record;
@@ -29,7 +31,7 @@ pub use address::{AddressError, PEER_ADDRESS_PREFIX, PeerAddress};
 pub use id::{Distance, ID_LEN, KeyError, NodeId};
 pub use keys::{DhPublicKey, IdentityKey, KEY_LEN, SIGNATURE_LEN, Signature, SignatureError};
 pub use message::{
-    Content, ContentError, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, MESSAGE_ID_LEN, MessageId,
+    Content, ContentError, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, MESSAGE_ID_LEN, MessageId, Plaintext,
 };
 pub use record::{
     Endpoint, MAX_ENDPOINTS, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,

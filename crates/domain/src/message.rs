@@ -61,7 +61,6 @@ pub enum ContentError {
 
 /// What travels inside an end-to-end encrypted message.
 #[derive(Clone, PartialEq, Eq, Debug)]
-#[non_exhaustive]
 pub enum Content {
     /// A user's text message.
     Text(String),
@@ -97,4 +96,15 @@ impl Content {
             _ => Ok(()),
         }
     }
+}
+
+/// What a Double Ratchet message decrypts to.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Plaintext {
+    /// Sender-chosen id; duplicates are dropped by it.
+    pub message_id: MessageId,
+    /// Sender's clock when written.
+    pub sent: crate::UnixMillis,
+    /// The content.
+    pub content: Content,
 }

@@ -2,7 +2,36 @@
 //! `proto/tacnode/v1`, strict wire → domain conversions, and a sans-IO
 //! length-prefixed frame codec.
 //!
+//! - [`Message`]: every request, response and push. [`Message::encode`] makes
+//!   one `Envelope`; [`Message::decode`] parses and validates one, returning a
+//!   [`DecodeError`] that names the offending field (`store.record.peer.signature`).
+//! - [`encode_plaintext`] / [`decode_plaintext`]: what a ratchet message encrypts.
+//! - [`encode_sealed`] / [`decode_sealed`]: a sealed message as a mailbox payload.
 //! - [`frame`]: feed bytes with [`frame::FrameDecoder::feed`], take whole frames
 //!   with [`frame::FrameDecoder::next_frame`]; [`frame::encode_frame`] prefixes one.
+//! - [`pb`]: the generated protobuf types, for code that needs the raw schema.
+//!
+//! Every decoder is bounded: input over [`frame::MAX_FRAME_LEN`] is refused
+//! before parsing, fixed-size fields must have their exact length, and every
+//! repeated field and string has a named limit.
 
+mod dht;
+mod error;
+mod fields;
 pub mod frame;
+mod mailbox;
+mod message;
+mod records;
+mod sealed;
+
+/// Protobuf types generated from `proto/tacnode/v1`.
+#[allow(missing_docs, unreachable_pub, clippy::all)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/tacnode.v1.rs"));
+}
+
+pub use error::{DecodeError, DecodeErrorKind};
+pub use message::{
+    MAX_ERROR_DETAIL_BYTES, Message, PROTOCOL_VERSION, decode_plaintext, decode_sealed,
+    encode_plaintext, encode_sealed,
+};

@@ -1,0 +1,252 @@
+//! The top-level [`Message`]: every request, response and push, decoded from
+//! and encoded to one protobuf `Envelope`.
+
+use prost::Message as _;
+use tacnode_domain::NodeId;
+use tacnode_domain::Plaintext;
+use tacnode_domain::dht::{DhtRequest, DhtResponse, RefusalCode};
+use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
+use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
+
+use crate::dht;
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::fields::{Result, bytes_at_most, node_id, required};
+use crate::frame::MAX_FRAME_LEN;
+use crate::mailbox;
+use crate::pb;
+
+/// The protocol version this node speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Longest human-readable detail in an error answer, in bytes.
+pub const MAX_ERROR_DETAIL_BYTES: usize = 256;
+
+/// Any message of the protocol, in domain types.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum Message {
+    /// A request failed.
+    Error {
+        /// Why.
+        code: RefusalCode,
+        /// Human-readable detail (no secrets).
+        detail: String,
+    },
+    /// A Kademlia request.
+    DhtRequest(DhtRequest),
+    /// A Kademlia response (a `Refused` one is sent as [`Message::Error`]).
+    DhtResponse(DhtResponse),
+    /// Ask a peer for its prekey bundle.
+    PrekeyBundleRequest,
+    /// A peer's prekey bundle.
+    PrekeyBundle(PrekeyBundle),
+    /// Direct delivery of a sealed message.
+    Direct(SealedMessage),
+    /// The direct message was accepted.
+    DirectAck,
+    /// Hold a sealed message for its recipient.
+    MailboxDeposit(MailboxDeposit),
+    /// Answer to a deposit.
+    MailboxDeposited {
+        /// True when held.
+        accepted: bool,
+    },
+    /// Ask for an ownership challenge.
+    MailboxChallengeRequest {
+        /// Mailbox owner.
+        recipient: NodeId,
+    },
+    /// A fresh challenge.
+    MailboxChallenge {
+        /// Random nonce.
+        nonce: [u8; NONCE_LEN],
+    },
+    /// Fetch held entries.
+    MailboxFetch(MailboxFetch),
+    /// Held entries.
+    MailboxEntries {
+        /// Oldest first.
+        entries: Vec<MailboxEntry>,
+        /// More remain.
+        more: bool,
+    },
+    /// Delete entries.
+    MailboxAck(MailboxAck),
+    /// Entries deleted.
+    MailboxAcked {
+        /// How many.
+        deleted: u32,
+    },
+}
+
+impl Message {
+    /// Encodes into an `Envelope` of the current [`PROTOCOL_VERSION`].
+    pub fn encode(&self) -> Vec<u8> {
+        pb::Envelope {
+            version: PROTOCOL_VERSION,
+            body: Some(self.to_wire()),
+        }
+        .encode_to_vec()
+    }
+
+    /// Decodes and validates an `Envelope`. Input over [`MAX_FRAME_LEN`] is
+    /// refused before parsing.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        bytes_at_most(bytes, MAX_FRAME_LEN, "envelope")?;
+        let env = pb::Envelope::decode(bytes)
+            .map_err(|e| DecodeError::new("envelope", DecodeErrorKind::Protobuf(e.to_string())))?;
+        if env.version != PROTOCOL_VERSION {
+            return Err(DecodeError::new(
+                "version",
+                DecodeErrorKind::UnsupportedVersion(env.version),
+            ));
+        }
+        Self::from_wire(required(env.body, "body")?)
+    }
+
+    fn to_wire(&self) -> pb::envelope::Body {
+        use pb::envelope::Body;
+        match self {
+            Self::Error { code, detail } => Body::Error(pb::ErrorResponse {
+                code: dht::refusal_to_wire(*code),
+                detail: truncate(detail, MAX_ERROR_DETAIL_BYTES).to_owned(),
+            }),
+            Self::DhtRequest(r) => dht::request_to_wire(r),
+            Self::DhtResponse(r) => dht::response_to_wire(r),
+            Self::PrekeyBundleRequest => Body::PrekeyBundle(pb::PrekeyBundleRequest {}),
+            Self::PrekeyBundle(b) => Body::PrekeyBundleResponse(pb::PrekeyBundleResponse {
+                bundle: Some(b.into()),
+            }),
+            Self::Direct(s) => Body::Direct(pb::DirectMessage {
+                sealed: Some(s.into()),
+            }),
+            Self::DirectAck => Body::DirectAck(pb::DirectMessageAck {}),
+            Self::MailboxDeposit(d) => Body::MailboxDeposit(d.into()),
+            Self::MailboxDeposited { accepted } => {
+                Body::MailboxDepositResponse(pb::MailboxDepositResponse {
+                    accepted: *accepted,
+                })
+            }
+            Self::MailboxChallengeRequest { recipient } => {
+                Body::MailboxChallengeRequest(pb::MailboxChallengeRequest {
+                    recipient: recipient.as_bytes().to_vec(),
+                })
+            }
+            Self::MailboxChallenge { nonce } => Body::MailboxChallenge(pb::MailboxChallenge {
+                nonce: nonce.to_vec(),
+            }),
+            Self::MailboxFetch(f) => Body::MailboxFetch(f.into()),
+            Self::MailboxEntries { entries, more } => {
+                Body::MailboxFetchResponse(pb::MailboxFetchResponse {
+                    entries: mailbox::entries_to_wire(entries),
+                    more: *more,
+                })
+            }
+            Self::MailboxAck(a) => Body::MailboxAck(a.into()),
+            Self::MailboxAcked { deleted } => {
+                Body::MailboxAckResponse(pb::MailboxAckResponse { deleted: *deleted })
+            }
+        }
+    }
+
+    fn from_wire(body: pb::envelope::Body) -> Result<Self> {
+        use pb::envelope::Body;
+        let within = |name: &'static str| move |e: DecodeError| e.within(name);
+        Ok(match body {
+            Body::Error(e) => {
+                bytes_at_most(e.detail.as_bytes(), MAX_ERROR_DETAIL_BYTES, "error.detail")?;
+                Self::Error {
+                    code: dht::refusal(e.code, "error.code")?,
+                    detail: e.detail,
+                }
+            }
+            Body::Ping(p) => Self::DhtRequest(DhtRequest::Ping {
+                sender: dht::sender(p.sender).map_err(within("ping"))?,
+            }),
+            Body::PingResponse(_) => Self::DhtResponse(DhtResponse::Pong),
+            Body::FindNode(r) => Self::DhtRequest(dht::find_node(r).map_err(within("find_node"))?),
+            Body::FindNodeResponse(r) => Self::DhtResponse(DhtResponse::Nodes(
+                dht::contacts(r.closer, "closer").map_err(within("find_node_response"))?,
+            )),
+            Body::FindValue(r) => {
+                Self::DhtRequest(dht::find_value(r).map_err(within("find_value"))?)
+            }
+            Body::FindValueResponse(r) => Self::DhtResponse(
+                dht::find_value_response(r).map_err(within("find_value_response"))?,
+            ),
+            Body::Store(r) => Self::DhtRequest(dht::store(r).map_err(within("store"))?),
+            Body::StoreResponse(r) => {
+                Self::DhtResponse(dht::store_response(r).map_err(within("store_response"))?)
+            }
+            Body::PrekeyBundle(_) => Self::PrekeyBundleRequest,
+            Body::PrekeyBundleResponse(r) => Self::PrekeyBundle(
+                required(r.bundle, "bundle")
+                    .and_then(PrekeyBundle::try_from)
+                    .map_err(within("prekey_bundle_response"))?,
+            ),
+            Body::Direct(d) => Self::Direct(
+                required(d.sealed, "sealed")
+                    .and_then(SealedMessage::try_from)
+                    .map_err(within("direct"))?,
+            ),
+            Body::DirectAck(_) => Self::DirectAck,
+            Body::MailboxDeposit(d) => {
+                Self::MailboxDeposit(d.try_into().map_err(within("mailbox_deposit"))?)
+            }
+            Body::MailboxDepositResponse(r) => Self::MailboxDeposited {
+                accepted: r.accepted,
+            },
+            Body::MailboxChallengeRequest(r) => Self::MailboxChallengeRequest {
+                recipient: node_id(&r.recipient, "mailbox_challenge_request.recipient")?,
+            },
+            Body::MailboxChallenge(c) => Self::MailboxChallenge {
+                nonce: mailbox::nonce(&c.nonce).map_err(within("mailbox_challenge"))?,
+            },
+            Body::MailboxFetch(f) => {
+                Self::MailboxFetch(f.try_into().map_err(within("mailbox_fetch"))?)
+            }
+            Body::MailboxFetchResponse(r) => Self::MailboxEntries {
+                entries: mailbox::entries(r.entries).map_err(within("mailbox_fetch_response"))?,
+                more: r.more,
+            },
+            Body::MailboxAck(a) => Self::MailboxAck(a.try_into().map_err(within("mailbox_ack"))?),
+            Body::MailboxAckResponse(r) => Self::MailboxAcked { deleted: r.deleted },
+        })
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
+/// Encodes the plaintext of a Double Ratchet message.
+pub fn encode_plaintext(p: &Plaintext) -> Vec<u8> {
+    pb::Plaintext::from(p).encode_to_vec()
+}
+
+/// Decodes and validates the plaintext of a Double Ratchet message.
+pub fn decode_plaintext(bytes: &[u8]) -> Result<Plaintext> {
+    bytes_at_most(bytes, MAX_FRAME_LEN, "plaintext")?;
+    pb::Plaintext::decode(bytes)
+        .map_err(|e| DecodeError::new("plaintext", DecodeErrorKind::Protobuf(e.to_string())))?
+        .try_into()
+}
+
+/// Encodes a sealed message as a mailbox payload.
+pub fn encode_sealed(s: &SealedMessage) -> Vec<u8> {
+    pb::SealedMessage::from(s).encode_to_vec()
+}
+
+/// Decodes and validates a mailbox payload.
+pub fn decode_sealed(bytes: &[u8]) -> Result<SealedMessage> {
+    bytes_at_most(bytes, MAX_FRAME_LEN, "sealed")?;
+    pb::SealedMessage::decode(bytes)
+        .map_err(|e| DecodeError::new("sealed", DecodeErrorKind::Protobuf(e.to_string())))?
+        .try_into()
+}

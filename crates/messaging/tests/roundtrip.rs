@@ -1,0 +1,477 @@
+//! Property tests: every message round-trips; arbitrary bytes never panic.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use proptest::prelude::*;
+use tacnode_domain::dht::{
+    Contact, DhtRequest, DhtResponse, Record, RecordKind, RecordValue, RefusalCode, SenderInfo,
+};
+use tacnode_domain::e2e::{
+    OneTimePrekey, PrekeyBundle, PublishedPrekeys, RatchetHeader, RatchetMessage, SealedBody,
+    SealedMessage, SignedPrekey, X3dhInitial,
+};
+use tacnode_domain::mailbox::{
+    EntryId, MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, MailboxProof,
+};
+use tacnode_domain::{
+    Content, DhPublicKey, Endpoint, IdentityKey, MessageId, NodeId, NodeType, Plaintext, Signature,
+    UnixMillis, UnsignedPeerRecord,
+};
+use tacnode_messaging::frame::{FrameDecoder, encode_frame};
+use tacnode_messaging::{
+    DecodeErrorKind, Message, decode_plaintext, decode_sealed, encode_plaintext, encode_sealed, pb,
+};
+
+fn identity() -> impl Strategy<Value = IdentityKey> {
+    any::<[u8; 32]>().prop_map(|seed| {
+        IdentityKey::from(ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key())
+    })
+}
+
+fn sig() -> impl Strategy<Value = Signature> {
+    (any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(a, b)| {
+        let mut s = [0u8; 64];
+        s[..32].copy_from_slice(&a);
+        s[32..].copy_from_slice(&b);
+        Signature(s)
+    })
+}
+
+fn dh() -> impl Strategy<Value = DhPublicKey> {
+    any::<[u8; 32]>().prop_map(DhPublicKey)
+}
+
+fn node_id() -> impl Strategy<Value = NodeId> {
+    any::<[u8; 32]>().prop_map(NodeId::from_bytes)
+}
+
+fn endpoint() -> impl Strategy<Value = Endpoint> {
+    prop_oneof![
+        (any::<[u8; 4]>(), 1u16..)
+            .prop_map(|(ip, p)| Endpoint(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), p))),
+        (any::<[u8; 16]>(), 1u16..)
+            .prop_map(|(ip, p)| Endpoint(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), p))),
+    ]
+}
+
+fn node_type() -> impl Strategy<Value = NodeType> {
+    prop_oneof![Just(NodeType::Server), Just(NodeType::Client)]
+}
+
+fn peer_record() -> impl Strategy<Value = tacnode_domain::PeerRecord> {
+    (
+        identity(),
+        dh(),
+        sig(),
+        prop::collection::vec(endpoint(), 0..=8),
+        node_type(),
+        any::<u64>(),
+        prop::collection::btree_map("[a-z]{1,16}", "\\PC{0,32}", 0..=4),
+        any::<u64>(),
+        sig(),
+    )
+        .prop_map(|(ik, dk, dks, eps, nt, ls, md, seq, s)| {
+            UnsignedPeerRecord {
+                identity_key: ik,
+                device_key: dk,
+                device_key_signature: dks,
+                endpoints: eps,
+                node_type: nt,
+                last_seen: UnixMillis(ls),
+                metadata: md.into_iter().collect::<BTreeMap<_, _>>(),
+                sequence: seq,
+            }
+            .with_signature(s)
+        })
+}
+
+fn signed_prekey() -> impl Strategy<Value = SignedPrekey> {
+    (any::<u32>(), dh(), any::<u64>(), sig()).prop_map(|(id, pk, c, s)| SignedPrekey {
+        id,
+        public_key: pk,
+        created: UnixMillis(c),
+        signature: s,
+    })
+}
+
+fn published() -> impl Strategy<Value = PublishedPrekeys> {
+    (
+        identity(),
+        dh(),
+        sig(),
+        signed_prekey(),
+        any::<u64>(),
+        sig(),
+    )
+        .prop_map(|(ik, dk, dks, sp, seq, s)| PublishedPrekeys {
+            identity_key: ik,
+            device_key: dk,
+            device_key_signature: dks,
+            signed_prekey: sp,
+            sequence: seq,
+            signature: s,
+        })
+}
+
+fn record() -> impl Strategy<Value = Record> {
+    (
+        prop_oneof![
+            peer_record().prop_map(RecordValue::Peer),
+            published().prop_map(RecordValue::Prekeys)
+        ],
+        any::<u64>(),
+    )
+        .prop_map(|(value, e)| Record {
+            value,
+            expires: UnixMillis(e),
+        })
+}
+
+fn sender() -> impl Strategy<Value = SenderInfo> {
+    (node_type(), prop::collection::vec(endpoint(), 0..=3)).prop_map(|(nt, eps)| SenderInfo {
+        node_type: nt,
+        endpoints: eps,
+    })
+}
+
+fn contacts() -> impl Strategy<Value = Vec<Contact>> {
+    prop::collection::vec(
+        (node_id(), prop::collection::vec(endpoint(), 0..=2))
+            .prop_map(|(node_id, endpoints)| Contact { node_id, endpoints }),
+        0..=20,
+    )
+}
+
+fn refusal() -> impl Strategy<Value = RefusalCode> {
+    prop_oneof![
+        Just(RefusalCode::Malformed),
+        Just(RefusalCode::Unsupported),
+        Just(RefusalCode::Quota),
+        Just(RefusalCode::Unauthorized),
+        Just(RefusalCode::Stale),
+        Just(RefusalCode::Internal),
+    ]
+}
+
+fn ratchet() -> impl Strategy<Value = RatchetMessage> {
+    (
+        dh(),
+        any::<u32>(),
+        any::<u32>(),
+        prop::collection::vec(any::<u8>(), 0..300),
+    )
+        .prop_map(|(k, pn, n, ct)| RatchetMessage {
+            header: RatchetHeader {
+                ratchet_key: k,
+                previous_chain_length: pn,
+                message_number: n,
+            },
+            ciphertext: ct,
+        })
+}
+
+fn sealed() -> impl Strategy<Value = SealedMessage> {
+    let initial = (
+        identity(),
+        dh(),
+        sig(),
+        dh(),
+        any::<u32>(),
+        any::<Option<u32>>(),
+        ratchet(),
+    )
+        .prop_map(|(ik, dk, dks, ek, spk, otk, m)| {
+            SealedBody::Initial(Box::new(X3dhInitial {
+                identity_key: ik,
+                device_key: dk,
+                device_key_signature: dks,
+                ephemeral_key: ek,
+                signed_prekey_id: spk,
+                one_time_prekey_id: otk,
+                message: m,
+            }))
+        });
+    (
+        identity(),
+        prop_oneof![initial, ratchet().prop_map(SealedBody::Message)],
+    )
+        .prop_map(|(ik, body)| SealedMessage {
+            sender_identity_key: ik,
+            body,
+        })
+}
+
+fn proof() -> impl Strategy<Value = MailboxProof> {
+    (identity(), any::<[u8; 32]>(), sig()).prop_map(|(ik, nonce, s)| MailboxProof {
+        identity_key: ik,
+        nonce,
+        signature: s,
+    })
+}
+
+fn entry_id() -> impl Strategy<Value = EntryId> {
+    any::<[u8; 16]>().prop_map(EntryId)
+}
+
+fn message() -> impl Strategy<Value = Message> {
+    let dht_req = prop_oneof![
+        sender().prop_map(|sender| DhtRequest::Ping { sender }),
+        (sender(), node_id()).prop_map(|(sender, target)| DhtRequest::FindNode { sender, target }),
+        (
+            sender(),
+            node_id(),
+            prop_oneof![Just(RecordKind::Peer), Just(RecordKind::Prekeys)]
+        )
+            .prop_map(|(sender, key, kind)| DhtRequest::FindValue { sender, key, kind }),
+        (sender(), node_id(), record()).prop_map(|(sender, key, r)| DhtRequest::Store {
+            sender,
+            key,
+            record: Box::new(r)
+        }),
+    ];
+    let dht_resp = prop_oneof![
+        Just(DhtResponse::Pong),
+        contacts().prop_map(DhtResponse::Nodes),
+        (prop::option::of(record()), contacts()).prop_map(|(r, closer)| DhtResponse::Value {
+            record: r.map(Box::new),
+            closer
+        }),
+        prop::result::maybe_ok(Just(()), refusal()).prop_map(DhtResponse::Stored),
+    ];
+    let bundle = (
+        identity(),
+        dh(),
+        sig(),
+        signed_prekey(),
+        prop::option::of((any::<u32>(), dh())),
+    )
+        .prop_map(|(ik, dk, dks, sp, otk)| PrekeyBundle {
+            identity_key: ik,
+            device_key: dk,
+            device_key_signature: dks,
+            signed_prekey: sp,
+            one_time_prekey: otk.map(|(id, public_key)| OneTimePrekey { id, public_key }),
+        });
+    prop_oneof![
+        (refusal(), "\\PC{0,40}").prop_map(|(code, detail)| Message::Error { code, detail }),
+        dht_req.prop_map(Message::DhtRequest),
+        dht_resp.prop_map(Message::DhtResponse),
+        Just(Message::PrekeyBundleRequest),
+        bundle.prop_map(Message::PrekeyBundle),
+        sealed().prop_map(Message::Direct),
+        Just(Message::DirectAck),
+        (
+            node_id(),
+            entry_id(),
+            prop::collection::vec(any::<u8>(), 0..200),
+            any::<u64>()
+        )
+            .prop_map(|(recipient, entry_id, payload, e)| Message::MailboxDeposit(
+                MailboxDeposit {
+                    recipient,
+                    entry_id,
+                    payload,
+                    expires: UnixMillis(e)
+                }
+            )),
+        any::<bool>().prop_map(|accepted| Message::MailboxDeposited { accepted }),
+        node_id().prop_map(|recipient| Message::MailboxChallengeRequest { recipient }),
+        any::<[u8; 32]>().prop_map(|nonce| Message::MailboxChallenge { nonce }),
+        (node_id(), proof(), any::<u32>()).prop_map(|(recipient, proof, max_entries)| {
+            Message::MailboxFetch(MailboxFetch {
+                recipient,
+                proof,
+                max_entries,
+            })
+        }),
+        (
+            prop::collection::vec(
+                (
+                    entry_id(),
+                    prop::collection::vec(any::<u8>(), 0..100),
+                    any::<u64>()
+                )
+                    .prop_map(|(entry_id, payload, d)| MailboxEntry {
+                        entry_id,
+                        payload,
+                        deposited: UnixMillis(d)
+                    }),
+                0..5
+            ),
+            any::<bool>()
+        )
+            .prop_map(|(entries, more)| Message::MailboxEntries { entries, more }),
+        (node_id(), proof(), prop::collection::vec(entry_id(), 0..10)).prop_map(
+            |(recipient, proof, entry_ids)| Message::MailboxAck(MailboxAck {
+                recipient,
+                proof,
+                entry_ids
+            })
+        ),
+        any::<u32>().prop_map(|deleted| Message::MailboxAcked { deleted }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn every_message_round_trips(m in message()) {
+        let bytes = m.encode();
+        prop_assert_eq!(Message::decode(&bytes).unwrap(), m);
+    }
+
+    #[test]
+    fn sealed_and_plaintext_round_trip(
+        s in sealed(),
+        id in any::<[u8; 16]>(),
+        sent in any::<u64>(),
+        text in "\\PC{0,100}",
+        ids in prop::collection::vec(any::<[u8; 16]>(), 1..10),
+        receipt in any::<bool>(),
+    ) {
+        prop_assert_eq!(decode_sealed(&encode_sealed(&s)).unwrap(), s);
+        let content = if receipt {
+            Content::Receipt(ids.into_iter().map(MessageId).collect())
+        } else {
+            Content::Text(text)
+        };
+        let p = Plaintext { message_id: MessageId(id), sent: UnixMillis(sent), content };
+        prop_assert_eq!(decode_plaintext(&encode_plaintext(&p)).unwrap(), p);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Message::decode(&bytes);
+        let _ = decode_sealed(&bytes);
+        let _ = decode_plaintext(&bytes);
+        let mut d = FrameDecoder::new(256);
+        if d.feed(&bytes).is_ok() {
+            while let Ok(Some(_)) = d.next_frame() {}
+        }
+    }
+
+    #[test]
+    fn mutated_valid_messages_never_panic(m in message(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+        let mut bytes = m.encode();
+        if !bytes.is_empty() {
+            for (i, v) in flips {
+                let at = i.index(bytes.len());
+                bytes[at] ^= v;
+            }
+        }
+        let _ = Message::decode(&bytes);
+    }
+}
+
+fn encode_env(body: pb::envelope::Body) -> Vec<u8> {
+    use prost::Message as _;
+    pb::Envelope {
+        version: 1,
+        body: Some(body),
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn decode_error_names_the_offending_field() {
+    let short_target = encode_env(pb::envelope::Body::FindNode(pb::FindNodeRequest {
+        sender: Some(pb::SenderInfo {
+            node_type: pb::NodeType::Server as i32,
+            endpoints: vec![],
+        }),
+        target: vec![0; 31],
+    }));
+    let err = Message::decode(&short_target).unwrap_err();
+    assert_eq!(err.field(), "find_node.target");
+    assert_eq!(
+        err.kind(),
+        &DecodeErrorKind::Length {
+            expected: 32,
+            actual: 31
+        }
+    );
+    assert!(err.to_string().contains("find_node.target"));
+
+    let bad_sig = encode_env(pb::envelope::Body::Store(pb::StoreRequest {
+        sender: Some(pb::SenderInfo {
+            node_type: pb::NodeType::Client as i32,
+            endpoints: vec![],
+        }),
+        key: vec![0; 32],
+        record: Some(pb::Record {
+            value: Some(pb::record::Value::Peer(pb::PeerRecord {
+                identity_key: ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+                    .verifying_key()
+                    .to_bytes()
+                    .to_vec(),
+                device_key: vec![0; 32],
+                device_key_signature: vec![0; 64],
+                node_type: pb::NodeType::Server as i32,
+                signature: vec![0; 63],
+                ..Default::default()
+            })),
+            expires_ms: 0,
+        }),
+    }));
+    let err = Message::decode(&bad_sig).unwrap_err();
+    assert_eq!(err.field(), "store.record.peer.signature");
+
+    let unspecified_type = encode_env(pb::envelope::Body::Ping(pb::PingRequest {
+        sender: Some(pb::SenderInfo::default()),
+    }));
+    let err = Message::decode(&unspecified_type).unwrap_err();
+    assert_eq!(err.field(), "ping.sender.node_type");
+    assert_eq!(err.kind(), &DecodeErrorKind::BadEnum(0));
+}
+
+#[test]
+fn unknown_version_and_missing_body_are_refused() {
+    use prost::Message as _;
+    let v2 = pb::Envelope {
+        version: 2,
+        body: Some(pb::envelope::Body::DirectAck(pb::DirectMessageAck {})),
+    }
+    .encode_to_vec();
+    assert_eq!(
+        Message::decode(&v2).unwrap_err().kind(),
+        &DecodeErrorKind::UnsupportedVersion(2)
+    );
+    let empty = pb::Envelope {
+        version: 1,
+        body: None,
+    }
+    .encode_to_vec();
+    assert_eq!(Message::decode(&empty).unwrap_err().field(), "body");
+}
+
+#[test]
+fn too_many_contacts_are_refused_before_conversion() {
+    let many = encode_env(pb::envelope::Body::FindNodeResponse(pb::FindNodeResponse {
+        closer: vec![
+            pb::Contact {
+                node_id: vec![0; 32],
+                endpoints: vec![]
+            };
+            65
+        ],
+    }));
+    let err = Message::decode(&many).unwrap_err();
+    assert_eq!(err.field(), "find_node_response.closer");
+    assert!(matches!(
+        err.kind(),
+        DecodeErrorKind::TooMany {
+            max: 64,
+            actual: 65
+        }
+    ));
+}
+
+#[test]
+fn frames_carry_encoded_messages() {
+    let m = Message::DirectAck;
+    let framed = encode_frame(&m.encode(), 1024).unwrap();
+    let mut d = FrameDecoder::new(1024);
+    d.feed(&framed).unwrap();
+    let body = d.next_frame().unwrap().unwrap();
+    assert_eq!(Message::decode(&body).unwrap(), m);
+}
