@@ -1,2 +1,7 @@
-//! Use cases of tacnode (to come): bootstrap, send, receive and
-//! store-and-forward through mailboxes, orchestrated through ports.
+//! Use cases of tacnode: bootstrap, send, receive and store-and-forward
+//! through mailboxes, orchestrated through the cores and ports.
+//!
+//! - [`delivery`]: sans-IO retry schedule of outgoing messages (direct
+//!   attempts with backoff, mailbox fallback, give-up).
+
+pub mod delivery;

@@ -1,0 +1,400 @@
+//! Sans-IO delivery state of outgoing messages: when to try direct delivery
+//! again, when to fall back to the recipient's mailboxes, when to give up.
+//!
+//! Drive it with [`DeliveryQueue::handle_queued`] when a message enters the
+//! outbox, [`DeliveryQueue::handle_outcome`] with what each attempt achieved,
+//! and [`DeliveryQueue::handle_timeout`] at [`DeliveryQueue::poll_timeout`];
+//! take the resulting [`Attempt`]s from [`DeliveryQueue::poll`].
+//!
+//! The ciphertext is made once, when the message is queued; every attempt
+//! resends the same sealed bytes, so retries never advance the ratchet and the
+//! recipient deduplicates by message id.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand_core::Rng;
+use tacnode_domain::{MessageId, NodeId, UnixMillis};
+
+/// Defaults chosen for slow, lossy radio links: a first retry after 2 s,
+/// doubling to at most 5 min, mailbox fallback after 30 s of failures.
+pub const DEFAULT_INITIAL_BACKOFF_MS: u64 = 2_000;
+/// Longest wait between two direct attempts.
+pub const DEFAULT_MAX_BACKOFF_MS: u64 = 300_000;
+/// How long direct delivery may keep failing before the message is deposited.
+pub const DEFAULT_DEPOSIT_AFTER_MS: u64 = 30_000;
+/// How long a message is retried at all (a mailbox holds it 7 days).
+pub const DEFAULT_GIVE_UP_AFTER_MS: u64 = 7 * 24 * 3_600_000;
+/// Most messages tracked at once; beyond it new messages stay queued on disk
+/// and are loaded as others finish.
+pub const MAX_TRACKED: usize = 100_000;
+
+/// Retry policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// Wait after the first failure.
+    pub initial_backoff_ms: u64,
+    /// Cap of the exponential backoff.
+    pub max_backoff_ms: u64,
+    /// Failing time after which the message is deposited in mailboxes.
+    pub deposit_after_ms: u64,
+    /// Failing time after which the message is reported failed.
+    pub give_up_after_ms: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            initial_backoff_ms: DEFAULT_INITIAL_BACKOFF_MS,
+            max_backoff_ms: DEFAULT_MAX_BACKOFF_MS,
+            deposit_after_ms: DEFAULT_DEPOSIT_AFTER_MS,
+            give_up_after_ms: DEFAULT_GIVE_UP_AFTER_MS,
+        }
+    }
+}
+
+/// What to do next with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// Try to hand the sealed message to the recipient directly.
+    Direct {
+        /// The message.
+        id: MessageId,
+        /// Its recipient.
+        recipient: NodeId,
+    },
+    /// Deposit the sealed message in the recipient's mailboxes.
+    Deposit {
+        /// The message.
+        id: MessageId,
+        /// Its recipient.
+        recipient: NodeId,
+    },
+    /// Stop: retried for longer than the give-up time.
+    GiveUp {
+        /// The message.
+        id: MessageId,
+    },
+}
+
+/// What an attempt achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The recipient acknowledged the direct message (status "sent").
+    DirectAccepted,
+    /// Direct delivery failed (unreachable, timeout, refused).
+    DirectFailed,
+    /// At least one mailbox holder accepted the deposit (status "sent").
+    Deposited,
+    /// No mailbox holder accepted it.
+    DepositFailed,
+}
+
+/// A tracked message was not known, or the queue is full.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryError {
+    /// More than [`MAX_TRACKED`] messages in flight.
+    #[error("more than {MAX_TRACKED} messages in flight")]
+    Full,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    recipient: NodeId,
+    first_queued: UnixMillis,
+    failures: u32,
+    next: UnixMillis,
+    in_flight: bool,
+}
+
+/// The retry schedule of every outgoing message not yet handed over.
+#[derive(Debug)]
+pub struct DeliveryQueue {
+    config: DeliveryConfig,
+    pending: BTreeMap<MessageId, Pending>,
+    // (due time, id): the wake-up order.
+    timers: BTreeSet<(UnixMillis, MessageId)>,
+    ready: VecDeque<Attempt>,
+}
+
+impl DeliveryQueue {
+    /// An empty queue.
+    pub fn new(config: DeliveryConfig) -> Self {
+        Self {
+            config,
+            pending: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// Number of messages not yet handed over.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// A message entered the outbox (or was reloaded from it after a restart:
+    /// pass its original queue time). The first attempt is immediate.
+    pub fn handle_queued(
+        &mut self,
+        now: UnixMillis,
+        id: MessageId,
+        recipient: NodeId,
+        queued_at: UnixMillis,
+    ) -> Result<(), DeliveryError> {
+        if self.pending.contains_key(&id) {
+            return Ok(());
+        }
+        if self.pending.len() >= MAX_TRACKED {
+            return Err(DeliveryError::Full);
+        }
+        self.pending.insert(
+            id,
+            Pending {
+                recipient,
+                first_queued: queued_at,
+                failures: 0,
+                next: now,
+                in_flight: true,
+            },
+        );
+        self.ready
+            .push_back(self.decide(now, id, recipient, queued_at));
+        Ok(())
+    }
+
+    fn decide(
+        &self,
+        now: UnixMillis,
+        id: MessageId,
+        recipient: NodeId,
+        first: UnixMillis,
+    ) -> Attempt {
+        let failing_for = now.millis_since(first);
+        if failing_for >= self.config.give_up_after_ms {
+            Attempt::GiveUp { id }
+        } else if failing_for >= self.config.deposit_after_ms {
+            Attempt::Deposit { id, recipient }
+        } else {
+            Attempt::Direct { id, recipient }
+        }
+    }
+
+    /// Reports what an attempt achieved. Accepted or deposited messages leave
+    /// the queue; failures are rescheduled with exponential backoff and
+    /// jitter (±25 %) so that many senders do not retry in step.
+    pub fn handle_outcome<R: Rng + ?Sized>(
+        &mut self,
+        now: UnixMillis,
+        id: MessageId,
+        outcome: Outcome,
+        rng: &mut R,
+    ) {
+        match outcome {
+            Outcome::DirectAccepted | Outcome::Deposited => self.forget(id),
+            Outcome::DirectFailed | Outcome::DepositFailed => {
+                let Some(p) = self.pending.get_mut(&id) else {
+                    return;
+                };
+                p.failures = p.failures.saturating_add(1);
+                p.in_flight = false;
+                let exp = self
+                    .config
+                    .initial_backoff_ms
+                    .saturating_mul(1u64 << p.failures.saturating_sub(1).min(32))
+                    .min(self.config.max_backoff_ms);
+                let jitter = if exp >= 4 {
+                    rng.next_u64() % (exp / 2)
+                } else {
+                    0
+                };
+                let delay = exp - exp / 4 + jitter;
+                p.next = now.saturating_add_millis(delay);
+                self.timers.insert((p.next, id));
+            }
+        }
+    }
+
+    /// The message was given up by the caller (or delivered end to end).
+    pub fn forget(&mut self, id: MessageId) {
+        if let Some(p) = self.pending.remove(&id) {
+            self.timers.remove(&(p.next, id));
+        }
+    }
+
+    /// When [`DeliveryQueue::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<UnixMillis> {
+        self.timers.first().map(|(t, _)| *t)
+    }
+
+    /// Turns every due retry into an attempt.
+    pub fn handle_timeout(&mut self, now: UnixMillis) {
+        while let Some(&(due, id)) = self.timers.first() {
+            if due > now {
+                break;
+            }
+            self.timers.remove(&(due, id));
+            let Some(p) = self.pending.get_mut(&id) else {
+                continue;
+            };
+            if p.in_flight || p.next != due {
+                continue;
+            }
+            p.in_flight = true;
+            let (recipient, first) = (p.recipient, p.first_queued);
+            let attempt = self.decide(now, id, recipient, first);
+            if let Attempt::GiveUp { id } = attempt {
+                self.forget(id);
+            }
+            self.ready.push_back(attempt);
+        }
+    }
+
+    /// Retries a recipient's pending messages now, e.g. when it was just seen
+    /// online (it connected to us, or its mailbox fetch proves it is back).
+    pub fn handle_peer_online(&mut self, now: UnixMillis, recipient: &NodeId) {
+        let due: Vec<(UnixMillis, MessageId)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.recipient == *recipient && !p.in_flight)
+            .map(|(id, p)| (p.next, *id))
+            .collect();
+        for (next, id) in due {
+            self.timers.remove(&(next, id));
+            if let Some(p) = self.pending.get_mut(&id) {
+                p.in_flight = true;
+                p.next = now;
+                self.ready.push_back(Attempt::Direct {
+                    id,
+                    recipient: *recipient,
+                });
+            }
+        }
+    }
+
+    /// The next attempt to make.
+    pub fn poll(&mut self) -> Option<Attempt> {
+        self.ready.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn id(n: u8) -> MessageId {
+        MessageId([n; 16])
+    }
+
+    const BOB: NodeId = NodeId::from_bytes([2; 32]);
+
+    #[test]
+    fn first_attempt_is_direct_and_success_forgets() {
+        let mut q = DeliveryQueue::new(DeliveryConfig::default());
+        let mut rng = StdRng::seed_from_u64(1);
+        q.handle_queued(UnixMillis(0), id(1), BOB, UnixMillis(0))
+            .unwrap();
+        assert_eq!(
+            q.poll(),
+            Some(Attempt::Direct {
+                id: id(1),
+                recipient: BOB
+            })
+        );
+        q.handle_outcome(UnixMillis(10), id(1), Outcome::DirectAccepted, &mut rng);
+        assert!(q.is_empty());
+        assert_eq!(q.poll_timeout(), None);
+    }
+
+    #[test]
+    fn failures_back_off_then_fall_back_to_mailboxes_then_give_up() {
+        let config = DeliveryConfig {
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 8_000,
+            deposit_after_ms: 20_000,
+            give_up_after_ms: 100_000,
+        };
+        let mut q = DeliveryQueue::new(config);
+        let mut rng = StdRng::seed_from_u64(2);
+        q.handle_queued(UnixMillis(0), id(1), BOB, UnixMillis(0))
+            .unwrap();
+        let mut now = UnixMillis(0);
+        let mut kinds = Vec::new();
+        let mut delays = Vec::new();
+        while let Some(a) = q.poll() {
+            kinds.push(a);
+            match a {
+                Attempt::Direct { .. } => {
+                    q.handle_outcome(now, id(1), Outcome::DirectFailed, &mut rng)
+                }
+                Attempt::Deposit { .. } => {
+                    q.handle_outcome(now, id(1), Outcome::DepositFailed, &mut rng)
+                }
+                Attempt::GiveUp { .. } => break,
+            }
+            let next = q.poll_timeout().unwrap();
+            delays.push(next.millis_since(now));
+            now = next;
+            q.handle_timeout(now);
+        }
+        assert!(matches!(kinds.first(), Some(Attempt::Direct { .. })));
+        assert!(kinds.iter().any(|a| matches!(a, Attempt::Deposit { .. })));
+        assert!(matches!(kinds.last(), Some(Attempt::GiveUp { .. })));
+        // Backoff grows and is capped (with jitter of at most +25 %).
+        assert!(delays[0] < delays[2]);
+        assert!(delays.iter().all(|d| *d <= 10_000));
+        // No direct attempt after the deposit time.
+        let first_deposit = kinds
+            .iter()
+            .position(|a| matches!(a, Attempt::Deposit { .. }))
+            .unwrap();
+        assert!(
+            kinds[first_deposit..]
+                .iter()
+                .all(|a| !matches!(a, Attempt::Direct { .. }))
+        );
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn peer_online_retries_immediately() {
+        let mut q = DeliveryQueue::new(DeliveryConfig::default());
+        let mut rng = StdRng::seed_from_u64(3);
+        q.handle_queued(UnixMillis(0), id(1), BOB, UnixMillis(0))
+            .unwrap();
+        q.poll();
+        q.handle_outcome(UnixMillis(0), id(1), Outcome::DirectFailed, &mut rng);
+        assert_eq!(q.poll(), None);
+        q.handle_peer_online(UnixMillis(5), &BOB);
+        assert_eq!(
+            q.poll(),
+            Some(Attempt::Direct {
+                id: id(1),
+                recipient: BOB
+            })
+        );
+        // The old timer no longer fires a second attempt.
+        q.handle_timeout(UnixMillis(1_000_000));
+        assert_eq!(q.poll(), None);
+    }
+
+    #[test]
+    fn reloaded_old_message_goes_straight_to_mailboxes() {
+        let mut q = DeliveryQueue::new(DeliveryConfig::default());
+        q.handle_queued(
+            UnixMillis(DEFAULT_DEPOSIT_AFTER_MS + 1),
+            id(1),
+            BOB,
+            UnixMillis(0),
+        )
+        .unwrap();
+        assert!(matches!(q.poll(), Some(Attempt::Deposit { .. })));
+    }
+}
