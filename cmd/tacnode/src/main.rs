@@ -3,6 +3,11 @@
 //! The node is being assembled from its crates; until then `tacnode demo`
 //! describes the demonstration it will run.
 
+#[allow(dead_code)]
+mod config;
+#[allow(dead_code)]
+mod control;
+
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

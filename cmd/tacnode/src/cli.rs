@@ -1,0 +1,146 @@
+//! Command-line definitions.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// tacnode: a serverless, end-to-end encrypted peer-to-peer messaging node.
+#[derive(Parser, Debug)]
+#[command(name = "tacnode", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Data directory (keystore, database, control socket).
+    /// Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode.
+    #[arg(long, global = true, env = "TACNODE_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+
+    /// Configuration file (TOML). Default: <data-dir>/tacnode.toml if present.
+    #[arg(long, global = true, env = "TACNODE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Where the passphrase comes from: `--passphrase-file`, else the
+/// `TACNODE_PASSPHRASE` variable, else an interactive prompt.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct PassphraseArgs {
+    /// Read the keystore passphrase from this file (first line).
+    #[arg(long)]
+    pub(crate) passphrase_file: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NodeTypeArg {
+    Server,
+    Client,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Create the encrypted identity in the data directory.
+    Init {
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Run the daemon.
+    Run {
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// UDP address to listen on (overrides node.listen).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Server or client (overrides node.node_type).
+        #[arg(long, value_enum)]
+        node_type: Option<NodeTypeArg>,
+        /// Extra pre-shared peer, key_…@ip:port (repeatable; added to bootstrap.peers).
+        #[arg(long = "bootstrap")]
+        bootstrap: Vec<String>,
+        /// Log format (overrides log.format).
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormatArg>,
+    },
+    /// Show this node's address (and its QR code).
+    Id {
+        /// Also print the address as a QR code.
+        #[arg(long)]
+        qr: bool,
+    },
+    /// Manage contacts.
+    Contacts {
+        #[command(subcommand)]
+        command: ContactsCommand,
+    },
+    /// Send a text message to a contact (name) or an address (key_…).
+    Send {
+        /// Contact name or key_… address.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// Show received and sent messages.
+    Inbox {
+        /// Keep printing new messages as they arrive.
+        #[arg(long)]
+        follow: bool,
+        /// Show at most this many of the latest messages.
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Show connected peers.
+    Peers,
+    /// Show the daemon's status.
+    Status,
+    /// Write the message history as JSON Lines.
+    Export {
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// Output file (`-` for standard output).
+        file: PathBuf,
+    },
+    /// Restore a JSON Lines history idempotently.
+    Import {
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// Input file.
+        file: PathBuf,
+    },
+    /// Start a local network of nodes and show messages flowing, also to an
+    /// offline node through mailboxes.
+    Demo {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 10)]
+        nodes: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ContactsCommand {
+    /// Add a contact.
+    Add {
+        /// Local name.
+        name: String,
+        /// Its key_… address.
+        address: String,
+    },
+    /// List contacts.
+    List,
+    /// Show the safety number to compare out of band; --confirm marks the contact verified.
+    Verify {
+        /// Contact name.
+        name: String,
+        /// Mark verified after comparing the numbers.
+        #[arg(long)]
+        confirm: bool,
+        /// Also print the QR code of the safety number.
+        #[arg(long)]
+        qr: bool,
+    },
+}

@@ -1,0 +1,237 @@
+//! The local control socket: how `tacnode id|contacts|send|inbox|peers|status`
+//! talk to the running daemon.
+//!
+//! Protocol: a Unix domain socket `<data-dir>/control.sock`, mode 0600 inside
+//! a 0700 data directory. The client writes one JSON object per line (a
+//! [`Request`]); the daemon answers with one JSON line (a [`Response`]). For
+//! `inbox --follow` the daemon keeps writing one [`Response::Message`] line per
+//! new message until the client disconnects. Lines are capped at
+//! [`MAX_LINE_BYTES`]; a longer or malformed line gets an error response and
+//! the connection is closed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+/// Longest request or response line.
+pub(crate) const MAX_LINE_BYTES: usize = 256 * 1024;
+/// File name of the socket inside the data directory.
+pub(crate) const SOCKET_NAME: &str = "control.sock";
+
+/// Path of the control socket in `data_dir`.
+pub(crate) fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_NAME)
+}
+
+/// A command for the daemon.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Request {
+    /// Own address and node id.
+    Id,
+    /// Add a contact by name and `key_…` address.
+    ContactsAdd { name: String, address: String },
+    /// List contacts.
+    ContactsList,
+    /// Show the safety number of a contact; with `confirm`, mark it verified.
+    ContactsVerify { name: String, confirm: bool },
+    /// Send a text to a contact (by name or address).
+    Send { to: String, text: String },
+    /// Messages received (and sent); `follow` streams new ones.
+    Inbox { follow: bool, limit: Option<u32> },
+    /// Connected peers and routing table size.
+    Peers,
+    /// Daemon status.
+    Status,
+}
+
+/// One message as shown to the operator.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MessageView {
+    pub(crate) time_ms: u64,
+    pub(crate) direction: String,
+    pub(crate) peer_address: String,
+    pub(crate) peer_name: Option<String>,
+    pub(crate) message_id: String,
+    pub(crate) text: String,
+    pub(crate) status: String,
+}
+
+/// One contact as shown to the operator.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContactView {
+    pub(crate) name: String,
+    pub(crate) address: String,
+    pub(crate) verified: bool,
+    pub(crate) identity_changed: bool,
+}
+
+/// The daemon's answer.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Response {
+    /// The request failed.
+    Error { message: String },
+    /// Done, nothing to show.
+    Ok,
+    /// Own identity.
+    Id { address: String, node_id: String },
+    /// Contacts.
+    Contacts { contacts: Vec<ContactView> },
+    /// A safety number.
+    SafetyNumber {
+        name: String,
+        digits: String,
+        qr_payload_hex: String,
+        verified: bool,
+    },
+    /// A message was queued.
+    Queued { message_id: String },
+    /// A message (inbox listing or follow).
+    Message(MessageView),
+    /// End of an inbox listing.
+    End,
+    /// Peers.
+    Peers {
+        connected: Vec<String>,
+        routing_table_size: usize,
+    },
+    /// Status.
+    Status {
+        address: String,
+        node_type: String,
+        listen: String,
+        uptime_secs: u64,
+        routing_table_size: usize,
+        connected_peers: usize,
+        outbox_pending: usize,
+        mailbox_entries_held: usize,
+    },
+}
+
+/// Reads one bounded line; `None` at end of stream.
+pub(crate) async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+) -> Result<Option<String>> {
+    let mut buf = Vec::new();
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            bail!("connection closed inside a line");
+        }
+        if let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
+            buf.extend_from_slice(&chunk[..pos]);
+            reader.consume(pos + 1);
+            break;
+        }
+        let n = chunk.len();
+        buf.extend_from_slice(chunk);
+        reader.consume(n);
+        if buf.len() > MAX_LINE_BYTES {
+            bail!("line longer than {MAX_LINE_BYTES} bytes");
+        }
+    }
+    if buf.len() > MAX_LINE_BYTES {
+        bail!("line longer than {MAX_LINE_BYTES} bytes");
+    }
+    Ok(Some(String::from_utf8(buf).context("line is not UTF-8")?))
+}
+
+/// Writes one JSON line.
+pub(crate) async fn write_json<W: tokio::io::AsyncWrite + Unpin, T: Serialize>(
+    w: &mut W,
+    value: &T,
+) -> Result<()> {
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    w.write_all(&line).await?;
+    w.flush().await?;
+    Ok(())
+}
+
+/// A connected client of the daemon.
+pub(crate) struct ControlClient {
+    reader: BufReader<tokio::net::unix::OwnedReadHalf>,
+    writer: tokio::net::unix::OwnedWriteHalf,
+}
+
+impl ControlClient {
+    /// Connects, with a clear error when no daemon runs there.
+    pub(crate) async fn connect(data_dir: &Path) -> Result<Self> {
+        let path = socket_path(data_dir);
+        let stream = UnixStream::connect(&path).await.map_err(|e| {
+            anyhow::anyhow!(
+                "the tacnode daemon is not running (cannot connect to {}: {e}); start it with `tacnode run`",
+                path.display()
+            )
+        })?;
+        let (r, w) = stream.into_split();
+        Ok(Self {
+            reader: BufReader::new(r),
+            writer: w,
+        })
+    }
+
+    /// Sends a request.
+    pub(crate) async fn send(&mut self, req: &Request) -> Result<()> {
+        write_json(&mut self.writer, req).await
+    }
+
+    /// Reads the next response; `None` when the daemon closed the connection.
+    pub(crate) async fn next(&mut self) -> Result<Option<Response>> {
+        match read_line(&mut self.reader).await? {
+            None => Ok(None),
+            Some(line) => Ok(Some(
+                serde_json::from_str(&line).context("malformed response from the daemon")?,
+            )),
+        }
+    }
+
+    /// One request, one response.
+    pub(crate) async fn call(&mut self, req: &Request) -> Result<Response> {
+        self.send(req).await?;
+        match self.next().await? {
+            Some(Response::Error { message }) => bail!("{message}"),
+            Some(r) => Ok(r),
+            None => bail!("the daemon closed the connection without answering"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_unknown_fields_are_refused() {
+        let r = Request::Send {
+            to: "bob".into(),
+            text: "hi".into(),
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert_eq!(s, r#"{"cmd":"send","to":"bob","text":"hi"}"#);
+        assert_eq!(serde_json::from_str::<Request>(&s).unwrap(), r);
+        assert!(
+            serde_json::from_str::<Request>(r#"{"cmd":"send","to":"a","text":"b","x":1}"#).is_err()
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"reboot"}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn overlong_line_is_refused() {
+        let data = vec![b'a'; MAX_LINE_BYTES + 10];
+        let mut r = BufReader::new(data.as_slice());
+        assert!(read_line(&mut r).await.is_err());
+        let mut r = BufReader::new(&b"{\"cmd\":\"id\"}\nrest"[..]);
+        assert_eq!(
+            read_line(&mut r).await.unwrap().unwrap(),
+            "{\"cmd\":\"id\"}"
+        );
+    }
+}
