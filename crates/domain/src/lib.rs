@@ -14,6 +14,8 @@
 //! - [`ports`]: traits with two real implementations each.
 
 mod address;
+mod contact;
+mod delivery;
 mod id;
 mod keys;
 mod message;
@@ -22,6 +24,8 @@ mod record;
 mod time;
 
 pub use address::{AddressError, PEER_ADDRESS_PREFIX, PeerAddress};
+pub use contact::{Contact, MAX_CONTACT_NAME_BYTES};
+pub use delivery::{DeliveryState, Direction, MessageStatus, OutboxEntry, StoredMessage};
 pub use id::{Distance, ID_LEN, KeyError, NodeId};
 pub use keys::{DhPublicKey, IdentityKey, KEY_LEN, SIGNATURE_LEN, Signature, SignatureError};
 pub use message::{

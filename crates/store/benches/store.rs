@@ -1,0 +1,2 @@
+//! Store benchmarks (to come).
+fn main() {}
