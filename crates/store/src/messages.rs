@@ -191,19 +191,21 @@ impl Store {
         let t = sql_time(now);
         // A single autocommit statement: committed (and synced per
         // `synchronous`) when `execute` returns.
-        let changed = self.conn.execute(
-            "INSERT INTO outbox (message_id, peer, time, sealed, status, attempts,
-                                 next_attempt, last_error, updated)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?3, NULL, ?3)
-             ON CONFLICT (message_id) DO NOTHING",
-            params![
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO outbox (message_id, peer, time, sealed, status, attempts,
+                                     next_attempt, last_error, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?3, NULL, ?3)
+                 ON CONFLICT (message_id) DO NOTHING",
+            )?
+            .execute(params![
                 message_id.as_bytes(),
                 peer.as_bytes(),
                 t,
                 sealed,
                 status_code(MessageStatus::Queued)
-            ],
-        )?;
+            ])?;
         Ok(if changed == 0 {
             InsertOutcome::AlreadyPresent
         } else {
@@ -394,16 +396,18 @@ impl Store {
             &[peer.as_bytes(), message_id.as_bytes()],
             text.as_bytes(),
         )?;
-        let changed = self.conn.execute(
-            "INSERT INTO inbox (peer, message_id, time, sealed) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (peer, message_id) DO NOTHING",
-            params![
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO inbox (peer, message_id, time, sealed) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (peer, message_id) DO NOTHING",
+            )?
+            .execute(params![
                 peer.as_bytes(),
                 message_id.as_bytes(),
                 sql_time(received),
                 sealed
-            ],
-        )?;
+            ])?;
         Ok(if changed == 0 {
             InsertOutcome::AlreadyPresent
         } else {
