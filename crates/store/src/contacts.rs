@@ -1,6 +1,7 @@
 //! Contacts: a local name bound to a node id and the identity key first seen
 //! for it (trust on first use), with the user's verified flag and a warning
-//! flag raised when a different identity key shows up.
+//! flag raised when a different identity key shows up. Names are sealed (they
+//! reveal who the user talks to); node ids and keys are public anyway.
 
 use rusqlite::{OptionalExtension, Row, params};
 use tacnode_domain::{Contact, IdentityKey, NodeId, UnixMillis};
@@ -8,10 +9,11 @@ use tacnode_domain::{Contact, IdentityKey, NodeId, UnixMillis};
 use tacnode_domain::MAX_CONTACT_NAME_BYTES;
 
 use crate::error::StoreError;
+use crate::seal::Sealer;
 use crate::{InsertOutcome, Store, node_id_from_sql, sql_limit, sql_time, time_from_sql};
 
 const CONTACTS: &str = "contacts";
-const COLUMNS: &str = "node_id, name, identity_key, first_seen, verified, identity_changed";
+const COLUMNS: &str = "node_id, sealed_name, identity_key, first_seen, verified, identity_changed";
 
 /// How an observed identity key compares with the stored one.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -32,7 +34,7 @@ fn check_name(name: &str) -> Result<(), StoreError> {
 
 struct ContactRow {
     node_id: Vec<u8>,
-    name: String,
+    sealed_name: Vec<u8>,
     identity_key: Vec<u8>,
     first_seen: i64,
     verified: bool,
@@ -43,7 +45,7 @@ impl ContactRow {
     fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             node_id: row.get(0)?,
-            name: row.get(1)?,
+            sealed_name: row.get(1)?,
             identity_key: row.get(2)?,
             first_seen: row.get(3)?,
             verified: row.get(4)?,
@@ -51,10 +53,20 @@ impl ContactRow {
         })
     }
 
-    fn into_contact(self) -> Result<Contact, StoreError> {
+    fn into_contact(self, sealer: &Sealer) -> Result<Contact, StoreError> {
+        let node_id = node_id_from_sql(CONTACTS, &self.node_id)?;
+        let name = sealer.open(
+            CONTACTS,
+            &[node_id.as_bytes()],
+            &self.sealed_name,
+            MAX_CONTACT_NAME_BYTES,
+        )?;
         Ok(Contact {
-            name: self.name,
-            node_id: node_id_from_sql(CONTACTS, &self.node_id)?,
+            name: String::from_utf8(name.to_vec()).map_err(|_| StoreError::Corrupt {
+                table: CONTACTS,
+                reason: "name is not UTF-8",
+            })?,
+            node_id,
             identity_key: IdentityKey::from_slice(&self.identity_key).map_err(|_| {
                 StoreError::Corrupt {
                     table: CONTACTS,
@@ -72,6 +84,7 @@ impl Store {
     /// Adds `contact`; a contact for the same node is left as it is.
     pub fn add_contact(&mut self, contact: &Contact) -> Result<InsertOutcome, StoreError> {
         check_name(&contact.name)?;
+        let sealed_name = self.seal_name(&contact.node_id, &contact.name)?;
         let changed = self.conn.execute(
             &format!(
                 "INSERT INTO contacts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -79,7 +92,7 @@ impl Store {
             ),
             params![
                 contact.node_id.as_bytes(),
-                contact.name,
+                sealed_name,
                 contact.identity_key.as_bytes(),
                 sql_time(contact.first_seen),
                 contact.verified,
@@ -102,19 +115,30 @@ impl Store {
                 ContactRow::read,
             )
             .optional()?
-            .map(ContactRow::into_contact)
+            .map(|r| r.into_contact(&self.sealer))
             .transpose()
     }
 
     /// All contacts by name (at most [`crate::MAX_QUERY_ROWS`]).
     pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM contacts ORDER BY name, node_id LIMIT ?1"
+            "SELECT {COLUMNS} FROM contacts ORDER BY node_id LIMIT ?1"
         ))?;
         let rows = stmt
             .query_map([sql_limit(usize::MAX)], ContactRow::read)?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(ContactRow::into_contact).collect()
+        let mut contacts = rows
+            .into_iter()
+            .map(|r| r.into_contact(&self.sealer))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Names are sealed, so SQLite cannot sort by them.
+        contacts.sort_by(|a, b| a.name.cmp(&b.name).then(a.node_id.cmp(&b.node_id)));
+        Ok(contacts)
+    }
+
+    fn seal_name(&self, node_id: &NodeId, name: &str) -> Result<Vec<u8>, StoreError> {
+        self.sealer
+            .seal(CONTACTS, &[node_id.as_bytes()], name.as_bytes())
     }
 
     fn update_contact(
@@ -133,10 +157,11 @@ impl Store {
     /// Renames the contact for `node_id`.
     pub fn rename_contact(&mut self, node_id: &NodeId, name: &str) -> Result<(), StoreError> {
         check_name(name)?;
+        let sealed_name = self.seal_name(node_id, name)?;
         self.update_contact(
             node_id,
-            "UPDATE contacts SET name = ?2 WHERE node_id = ?1",
-            &name,
+            "UPDATE contacts SET sealed_name = ?2 WHERE node_id = ?1",
+            &sealed_name,
         )
     }
 
@@ -199,7 +224,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::key;
+    use crate::testutil::{TempDir, contains, key, raw_bytes};
 
     // Two valid Ed25519 points.
     fn ik(which: u8) -> IdentityKey {
@@ -295,5 +320,25 @@ mod tests {
             s.observe_contact_identity(&NodeId::from_bytes([0; 32]), &other, UnixMillis(1)),
             Err(StoreError::UnknownContact(_))
         ));
+    }
+
+    #[test]
+    fn names_are_sealed() {
+        let dir = TempDir::new();
+        let path = dir.path().join("n.db");
+        let mut s = Store::open(&path, key(1)).unwrap();
+        let c = contact("CONTACT-NAME-3b9e", 0);
+        s.add_contact(&c).unwrap();
+        s.rename_contact(&c.node_id, "CONTACT-RENAMED-3b9e")
+            .unwrap();
+        s.close().unwrap();
+        let raw = raw_bytes(&path);
+        assert!(!contains(&raw, b"CONTACT-NAME-3b9e"));
+        assert!(!contains(&raw, b"CONTACT-RENAMED-3b9e"));
+        let s = Store::open(&path, key(1)).unwrap();
+        assert_eq!(
+            s.contact(&c.node_id).unwrap().unwrap().name,
+            "CONTACT-RENAMED-3b9e"
+        );
     }
 }

@@ -233,6 +233,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::testutil::key;
+    use proptest::prelude::*;
 
     fn r(b: u8) -> NodeId {
         NodeId::from_bytes([b; 32])
@@ -364,5 +365,42 @@ mod tests {
         assert_eq!(s.mailbox_purge_expired(UnixMillis(499)).unwrap(), 0);
         assert_eq!(s.mailbox_purge_expired(UnixMillis(500)).unwrap(), 2);
         assert_eq!(s.mailbox_usage().unwrap(), MailboxUsage::default());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever is deposited, unexpired holdings never exceed either
+        /// quota, and deposits fail only with a quota error.
+        #[test]
+        fn holdings_stay_within_quota(
+            ops in proptest::collection::vec(
+                (0u8..4, 0u8..12, 0usize..60, 1u64..50, 0u64..5),
+                1..60,
+            )
+        ) {
+            let quota = MailboxQuota { per_recipient: 3, total_bytes: 150 };
+            let mut s = Store::open_in_memory(key(1)).unwrap();
+            s.set_mailbox_quota(quota);
+            let mut now = 1u64;
+            for (recipient, id, size, ttl, step) in ops {
+                now += step;
+                let t = UnixMillis(now);
+                let payload = vec![id; size];
+                let result = s.mailbox_deposit(&r(recipient), &m(id), &payload, UnixMillis(now + ttl), t);
+                prop_assert!(matches!(
+                    result,
+                    Ok(_) | Err(StoreError::MailboxRecipientQuota { .. })
+                        | Err(StoreError::MailboxTotalQuota { .. })
+                ), "{result:?}");
+                let mut total = 0u64;
+                for who in 0..4 {
+                    let held = s.mailbox_fetch(&r(who), t, usize::MAX).unwrap();
+                    prop_assert!(held.len() <= quota.per_recipient as usize);
+                    total += held.iter().map(|h| h.payload.len() as u64).sum::<u64>();
+                }
+                prop_assert!(total <= quota.total_bytes);
+            }
+        }
     }
 }

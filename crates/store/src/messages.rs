@@ -311,7 +311,8 @@ impl Store {
     }
 
     /// Records a failed send attempt of a queued message: counts it, keeps
-    /// `error` (truncated to [`MAX_LAST_ERROR_BYTES`]) and schedules the next
+    /// `error` (truncated to [`MAX_LAST_ERROR_BYTES`], stored unsealed: keep
+    /// message content out of it) and schedules the next
     /// attempt after [`retry_delay_ms`], or marks the message `Failed` after
     /// [`MAX_SEND_ATTEMPTS`]. Messages no longer queued are left unchanged.
     pub fn record_send_failure(

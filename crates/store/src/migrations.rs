@@ -19,7 +19,7 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 CREATE TABLE contacts (
     node_id BLOB PRIMARY KEY NOT NULL CHECK (length(node_id) = 32),
-    name TEXT NOT NULL,
+    sealed_name BLOB NOT NULL,
     identity_key BLOB NOT NULL CHECK (length(identity_key) = 32),
     first_seen INTEGER NOT NULL,
     verified INTEGER NOT NULL CHECK (verified IN (0, 1)),
