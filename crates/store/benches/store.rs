@@ -154,6 +154,8 @@ fn bench_inserts(c: &mut Criterion) {
         });
     }
     group.finish();
+    // Hundreds of thousands of rows per run: do not leave them in target/.
+    let _ = std::fs::remove_dir_all(data_dir());
 }
 
 criterion_group!(benches, bench_inserts);
