@@ -17,6 +17,8 @@
 //! - [`ports`]: traits with two real implementations each.
 
 mod address;
+mod contact;
+mod delivery;
 pub mod dht;
 pub mod e2e;
 mod id;
@@ -28,6 +30,8 @@ mod record;
 mod time;
 
 pub use address::{AddressError, PEER_ADDRESS_PREFIX, PeerAddress};
+pub use contact::{Contact, MAX_CONTACT_NAME_BYTES};
+pub use delivery::{DeliveryState, Direction, MessageStatus, OutboxEntry, StoredMessage};
 pub use id::{Distance, ID_LEN, KeyError, NodeId};
 pub use keys::{DhPublicKey, IdentityKey, KEY_LEN, SIGNATURE_LEN, Signature, SignatureError};
 pub use message::{

@@ -1,3 +1,392 @@
-//! SQLite repositories for tacnode (to come): contacts, encrypted ratchet
-//! sessions, prekeys, the durable outbox, the inbox, mailbox holdings and a
-//! routing-table snapshot, with versioned migrations.
+//! SQLite repositories of tacnode: the node's durable state in one file.
+//!
+//! [`Store`] is a concrete adapter over one `rusqlite` connection (WAL
+//! journal, foreign keys on, a busy timeout, [`Synchronous::DEFAULT`]). Its
+//! methods are grouped by repository, one module per concept:
+//!
+//! - contacts: names bound to node ids and the identity key first seen;
+//! - sessions: Double Ratchet session pickles, sealed;
+//! - prekeys: own signed and one-time prekey secrets, sealed; one-time ones
+//!   are deleted when taken;
+//! - messages: the durable outbox with per-message delivery status and retry
+//!   schedule, the deduplicating inbox, history export and import;
+//! - mailbox: messages held for other nodes, with quotas, expiry and dedupe;
+//! - routing: a snapshot of the routing table for warm restarts;
+//! - meta: a small key/value table (e.g. the own peer record's sequence number);
+//! - migrations: the versioned schema ([`SCHEMA_VERSION`]);
+//! - seal: AES-256-GCM at-rest encryption under the [`StorageKey`].
+//!
+//! Drive it from one task: open with [`Store::open`], pass the current time in
+//! as [`UnixMillis`] (the store never reads a clock), and treat every `Ok` of a
+//! write as committed to disk. The store is `Send` but not `Sync`; share it
+//! behind a mutex or a dedicated thread.
+
+mod contacts;
+mod error;
+mod mailbox;
+mod messages;
+mod meta;
+mod migrations;
+mod prekeys;
+mod routing;
+mod seal;
+mod sessions;
+#[cfg(test)]
+mod testutil;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension};
+use tacnode_domain::{MessageId, NodeId, UnixMillis};
+
+pub use contacts::IdentityCheck;
+pub use error::StoreError;
+pub use mailbox::{
+    DEFAULT_MAILBOX_PER_RECIPIENT, DEFAULT_MAILBOX_TOTAL_BYTES, MAX_MAILBOX_PAYLOAD_BYTES,
+    MailboxItem, MailboxQuota, MailboxUsage,
+};
+pub use messages::{
+    ImportSummary, MAX_LAST_ERROR_BYTES, MAX_QUERY_ROWS, MAX_SEND_ATTEMPTS, MAX_STORED_TEXT_BYTES,
+    RETRY_BASE_MS, RETRY_MAX_MS, retry_delay_ms,
+};
+pub use meta::{MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES, META_PEER_RECORD_SEQUENCE};
+pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
+pub use prekeys::{MAX_PREKEY_BYTES, Prekey, PrekeyKind};
+pub use routing::{MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SNAPSHOT_ENDPOINTS, RoutingEntry};
+pub use seal::{NONCE_LEN, SEAL_OVERHEAD, STORAGE_KEY_LEN, SecretBytes, StorageKey, TAG_LEN};
+pub use sessions::MAX_SESSION_PICKLE_BYTES;
+
+use seal::Sealer;
+
+/// How long a write waits for another connection's lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Plaintext sealed into the `key_check` row to recognise the right key.
+const KEY_CHECK_PLAINTEXT: &[u8] = b"tacnode storage key check v1";
+const KEY_CHECK_TABLE: &str = "key_check";
+
+/// SQLite's `synchronous` setting: what a committed write survives.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Synchronous {
+    /// Every commit is fsynced to the WAL before it returns: a committed
+    /// write survives power loss.
+    Full,
+    /// Commits reach the OS but are fsynced only at checkpoints: a crash of
+    /// the process loses nothing, a power loss may lose the latest commits
+    /// (never corrupts).
+    Normal,
+}
+
+impl Synchronous {
+    /// The setting [`Store::open`] uses. Field laptops lose power, and a
+    /// message the user saw as queued must still be there after a power cut,
+    /// so commits are fsynced. The insert benchmark (`benches/store.rs`)
+    /// puts the price at roughly 5× per commit (about 110–130 µs against
+    /// 22–26 µs on the reference VM), still thousands of messages a second,
+    /// far above what people type or radio links carry.
+    pub const DEFAULT: Synchronous = Synchronous::Full;
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Result of an idempotent insert.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InsertOutcome {
+    /// The row is new.
+    Inserted,
+    /// A row with the same key was already there; nothing changed.
+    AlreadyPresent,
+}
+
+/// The node's durable state: one SQLite file, rows sealed with the storage key.
+pub struct Store {
+    conn: Connection,
+    sealer: Sealer,
+    mailbox_quota: MailboxQuota,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.conn.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed, owner-only permissions on unix) the database
+    /// at `path` with [`Synchronous::DEFAULT`], migrates it to
+    /// [`SCHEMA_VERSION`] and checks that `storage_key` is the key it was
+    /// created with.
+    pub fn open(path: impl AsRef<Path>, storage_key: StorageKey) -> Result<Store, StoreError> {
+        Self::open_with(path, storage_key, Synchronous::DEFAULT)
+    }
+
+    /// [`Store::open`] with an explicit `synchronous` setting.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        storage_key: StorageKey,
+        synchronous: Synchronous,
+    ) -> Result<Store, StoreError> {
+        let path = path.as_ref();
+        create_private(path)?;
+        let conn = Connection::open(path)?;
+        Self::init(conn, &storage_key, synchronous)
+    }
+
+    /// A fresh database in memory (tests, simulations).
+    pub fn open_in_memory(storage_key: StorageKey) -> Result<Store, StoreError> {
+        Self::init(
+            Connection::open_in_memory()?,
+            &storage_key,
+            Synchronous::DEFAULT,
+        )
+    }
+
+    fn init(
+        mut conn: Connection,
+        key: &StorageKey,
+        synchronous: Synchronous,
+    ) -> Result<Store, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // In-memory databases answer "memory"; files switch to WAL.
+        let _mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::migrate(&mut conn)?;
+        let sealer = Sealer::new(key);
+        check_key(&conn, &sealer)?;
+        Ok(Store {
+            conn,
+            sealer,
+            mailbox_quota: MailboxQuota::default(),
+        })
+    }
+
+    /// Closes the connection, checkpointing the WAL; reports errors that a
+    /// plain drop would swallow.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
+    }
+
+    /// The file's schema version (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        migrations::current_version(&self.conn)
+    }
+}
+
+/// Verifies the key against the sealed check row, writing it on first open.
+fn check_key(conn: &Connection, sealer: &Sealer) -> Result<(), StoreError> {
+    let read = |conn: &Connection| -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(conn
+            .query_row("SELECT sealed FROM key_check WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    };
+    let sealed = match read(conn)? {
+        Some(sealed) => sealed,
+        None => {
+            let sealed = sealer.seal(KEY_CHECK_TABLE, &[], KEY_CHECK_PLAINTEXT)?;
+            // Another process may have won the race; re-read what is stored.
+            conn.execute(
+                "INSERT OR IGNORE INTO key_check (id, sealed) VALUES (1, ?1)",
+                [&sealed],
+            )?;
+            read(conn)?.ok_or(StoreError::Corrupt {
+                table: KEY_CHECK_TABLE,
+                reason: "key check row vanished",
+            })?
+        }
+    };
+    match sealer.open(KEY_CHECK_TABLE, &[], &sealed, KEY_CHECK_PLAINTEXT.len()) {
+        Ok(plain) if plain.as_slice() == KEY_CHECK_PLAINTEXT => Ok(()),
+        Ok(_) | Err(StoreError::Decrypt { .. }) => Err(StoreError::WrongStorageKey),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates the file with mode 0600 (and tightens an existing one) before
+/// SQLite opens it; SQLite gives the `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::fs::{OpenOptions, Permissions};
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        file.set_permissions(Permissions::from_mode(0o600))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            if Path::new(&side).exists() {
+                std::fs::set_permissions(&side, Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Times are stored as SQLite integers; `u64` beyond `i64::MAX` saturates.
+pub(crate) fn sql_time(t: UnixMillis) -> i64 {
+    i64::try_from(t.0).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn time_from_sql(table: &'static str, v: i64) -> Result<UnixMillis, StoreError> {
+    u64::try_from(v)
+        .map(UnixMillis)
+        .map_err(|_| StoreError::Corrupt {
+            table,
+            reason: "negative time",
+        })
+}
+
+pub(crate) fn node_id_from_sql(table: &'static str, v: &[u8]) -> Result<NodeId, StoreError> {
+    NodeId::from_slice(v).map_err(|_| StoreError::Corrupt {
+        table,
+        reason: "node id is not 32 bytes",
+    })
+}
+
+pub(crate) fn message_id_from_sql(table: &'static str, v: &[u8]) -> Result<MessageId, StoreError> {
+    MessageId::from_slice(v).map_err(|_| StoreError::Corrupt {
+        table,
+        reason: "message id is not 16 bytes",
+    })
+}
+
+/// Row limits handed to SQLite as integers.
+pub(crate) fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit.min(MAX_QUERY_ROWS)).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{TempDir, key};
+
+    #[test]
+    fn wrong_storage_key_is_a_clear_error() {
+        let dir = TempDir::new();
+        let path = dir.path().join("node.db");
+        Store::open(&path, key(1)).unwrap().close().unwrap();
+        let err = Store::open(&path, key(2)).unwrap_err();
+        assert!(matches!(err, StoreError::WrongStorageKey), "{err:?}");
+        assert!(err.to_string().contains("wrong storage key"));
+        // The right key still opens it.
+        Store::open(&path, key(1)).unwrap();
+    }
+
+    #[test]
+    fn newer_schema_is_refused_on_open() {
+        let dir = TempDir::new();
+        let path = dir.path().join("node.db");
+        Store::open(&path, key(1)).unwrap().close().unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 5)
+            .unwrap();
+        conn.close().unwrap();
+        let err = Store::open(&path, key(1)).unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnknownSchemaVersion { found, .. } if found == SCHEMA_VERSION + 5),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn older_schema_is_migrated_on_open_keeping_data() {
+        let dir = TempDir::new();
+        let path = dir.path().join("node.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrations::migrate_to(&mut conn, 1).unwrap();
+            conn.execute("INSERT INTO meta (key, value) VALUES ('k', x'2a')", [])
+                .unwrap();
+        }
+        let mut store = Store::open(&path, key(1)).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.meta("k").unwrap(), Some(vec![0x2a]));
+        // Version 2 tables work.
+        let out = store
+            .mailbox_deposit(
+                &NodeId::from_bytes([1; 32]),
+                &MessageId([2; 16]),
+                b"x",
+                UnixMillis(10),
+                UnixMillis(1),
+            )
+            .unwrap();
+        assert_eq!(out, InsertOutcome::Inserted);
+    }
+
+    #[test]
+    fn pragmas_are_applied() {
+        let dir = TempDir::new();
+        let store = Store::open_with(dir.path().join("a.db"), key(1), Synchronous::Normal).unwrap();
+        let q = |p: &str| -> String {
+            store
+                .conn
+                .pragma_query_value(None, p, |r| r.get::<_, rusqlite::types::Value>(0))
+                .map(|v| format!("{v:?}"))
+                .unwrap()
+        };
+        assert!(q("journal_mode").contains("wal"));
+        assert!(q("synchronous").contains('1')); // NORMAL
+        assert!(q("foreign_keys").contains('1'));
+        assert!(q("busy_timeout").contains("5000"));
+        let full = Store::open(dir.path().join("b.db"), key(1)).unwrap();
+        let sync: i64 = full
+            .conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2); // FULL
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn database_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new();
+        let path = dir.path().join("node.db");
+        let mut store = Store::open(&path, key(1)).unwrap();
+        store.set_meta("x", b"y").unwrap();
+        for p in [path.clone(), dir.path().join("node.db-wal")] {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", p.display());
+        }
+        drop(store);
+        // An existing file with loose permissions is tightened.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Store::open(&path, key(1)).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn store_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Store>();
+    }
+
+    #[test]
+    fn debug_does_not_show_the_key() {
+        let store = Store::open_in_memory(key(0x41)).unwrap();
+        let shown = format!("{store:?}");
+        assert!(shown.starts_with("Store"));
+        assert!(!shown.contains("65, 65"));
+    }
+}

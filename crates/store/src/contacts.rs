@@ -1,0 +1,344 @@
+//! Contacts: a local name bound to a node id and the identity key first seen
+//! for it (trust on first use), with the user's verified flag and a warning
+//! flag raised when a different identity key shows up. Names are sealed (they
+//! reveal who the user talks to); node ids and keys are public anyway.
+
+use rusqlite::{OptionalExtension, Row, params};
+use tacnode_domain::{Contact, IdentityKey, NodeId, UnixMillis};
+
+use tacnode_domain::MAX_CONTACT_NAME_BYTES;
+
+use crate::error::StoreError;
+use crate::seal::Sealer;
+use crate::{InsertOutcome, Store, node_id_from_sql, sql_limit, sql_time, time_from_sql};
+
+const CONTACTS: &str = "contacts";
+const COLUMNS: &str = "node_id, sealed_name, identity_key, first_seen, verified, identity_changed";
+
+/// How an observed identity key compares with the stored one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IdentityCheck {
+    /// Same key as stored.
+    Matches,
+    /// A different key: it replaced the stored one, `verified` was cleared and
+    /// `identity_changed` raised until the user acknowledges.
+    Changed,
+}
+
+fn check_name(name: &str) -> Result<(), StoreError> {
+    if name.len() > MAX_CONTACT_NAME_BYTES {
+        return Err(StoreError::ContactNameTooLong(name.len()));
+    }
+    Ok(())
+}
+
+struct ContactRow {
+    node_id: Vec<u8>,
+    sealed_name: Vec<u8>,
+    identity_key: Vec<u8>,
+    first_seen: i64,
+    verified: bool,
+    identity_changed: bool,
+}
+
+impl ContactRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            node_id: row.get(0)?,
+            sealed_name: row.get(1)?,
+            identity_key: row.get(2)?,
+            first_seen: row.get(3)?,
+            verified: row.get(4)?,
+            identity_changed: row.get(5)?,
+        })
+    }
+
+    fn into_contact(self, sealer: &Sealer) -> Result<Contact, StoreError> {
+        let node_id = node_id_from_sql(CONTACTS, &self.node_id)?;
+        let name = sealer.open(
+            CONTACTS,
+            &[node_id.as_bytes()],
+            &self.sealed_name,
+            MAX_CONTACT_NAME_BYTES,
+        )?;
+        Ok(Contact {
+            name: String::from_utf8(name.to_vec()).map_err(|_| StoreError::Corrupt {
+                table: CONTACTS,
+                reason: "name is not UTF-8",
+            })?,
+            node_id,
+            identity_key: IdentityKey::from_slice(&self.identity_key).map_err(|_| {
+                StoreError::Corrupt {
+                    table: CONTACTS,
+                    reason: "identity key is not a valid Ed25519 key",
+                }
+            })?,
+            first_seen: time_from_sql(CONTACTS, self.first_seen)?,
+            verified: self.verified,
+            identity_changed: self.identity_changed,
+        })
+    }
+}
+
+impl Store {
+    /// Adds `contact`; a contact for the same node is left as it is.
+    pub fn add_contact(&mut self, contact: &Contact) -> Result<InsertOutcome, StoreError> {
+        check_name(&contact.name)?;
+        let sealed_name = self.seal_name(&contact.node_id, &contact.name)?;
+        let changed = self.conn.execute(
+            &format!(
+                "INSERT INTO contacts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (node_id) DO NOTHING"
+            ),
+            params![
+                contact.node_id.as_bytes(),
+                sealed_name,
+                contact.identity_key.as_bytes(),
+                sql_time(contact.first_seen),
+                contact.verified,
+                contact.identity_changed
+            ],
+        )?;
+        Ok(if changed == 0 {
+            InsertOutcome::AlreadyPresent
+        } else {
+            InsertOutcome::Inserted
+        })
+    }
+
+    /// The contact for `node_id`.
+    pub fn contact(&self, node_id: &NodeId) -> Result<Option<Contact>, StoreError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM contacts WHERE node_id = ?1"),
+                [node_id.as_bytes()],
+                ContactRow::read,
+            )
+            .optional()?
+            .map(|r| r.into_contact(&self.sealer))
+            .transpose()
+    }
+
+    /// All contacts by name (at most [`crate::MAX_QUERY_ROWS`]).
+    pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM contacts ORDER BY node_id LIMIT ?1"
+        ))?;
+        let rows = stmt
+            .query_map([sql_limit(usize::MAX)], ContactRow::read)?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut contacts = rows
+            .into_iter()
+            .map(|r| r.into_contact(&self.sealer))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Names are sealed, so SQLite cannot sort by them.
+        contacts.sort_by(|a, b| a.name.cmp(&b.name).then(a.node_id.cmp(&b.node_id)));
+        Ok(contacts)
+    }
+
+    fn seal_name(&self, node_id: &NodeId, name: &str) -> Result<Vec<u8>, StoreError> {
+        self.sealer
+            .seal(CONTACTS, &[node_id.as_bytes()], name.as_bytes())
+    }
+
+    fn update_contact(
+        &mut self,
+        node_id: &NodeId,
+        sql: &str,
+        value: &dyn rusqlite::ToSql,
+    ) -> Result<(), StoreError> {
+        let changed = self.conn.execute(sql, params![node_id.as_bytes(), value])?;
+        if changed == 0 {
+            return Err(StoreError::UnknownContact(*node_id));
+        }
+        Ok(())
+    }
+
+    /// Renames the contact for `node_id`.
+    pub fn rename_contact(&mut self, node_id: &NodeId, name: &str) -> Result<(), StoreError> {
+        check_name(name)?;
+        let sealed_name = self.seal_name(node_id, name)?;
+        self.update_contact(
+            node_id,
+            "UPDATE contacts SET sealed_name = ?2 WHERE node_id = ?1",
+            &sealed_name,
+        )
+    }
+
+    /// Sets whether the user verified the contact's identity key out of band.
+    pub fn set_contact_verified(
+        &mut self,
+        node_id: &NodeId,
+        verified: bool,
+    ) -> Result<(), StoreError> {
+        self.update_contact(
+            node_id,
+            "UPDATE contacts SET verified = ?2 WHERE node_id = ?1",
+            &verified,
+        )
+    }
+
+    /// Compares an identity key seen for `node_id` at `now` with the stored
+    /// one. A different key replaces it (first seen `now`), clears
+    /// `verified` and raises `identity_changed`.
+    pub fn observe_contact_identity(
+        &mut self,
+        node_id: &NodeId,
+        identity_key: &IdentityKey,
+        now: UnixMillis,
+    ) -> Result<IdentityCheck, StoreError> {
+        let changed = self.conn.execute(
+            "UPDATE contacts SET identity_key = ?2, first_seen = ?3, verified = 0,
+                    identity_changed = 1
+             WHERE node_id = ?1 AND identity_key != ?2",
+            params![node_id.as_bytes(), identity_key.as_bytes(), sql_time(now)],
+        )?;
+        if changed > 0 {
+            return Ok(IdentityCheck::Changed);
+        }
+        match self.contact(node_id)? {
+            Some(_) => Ok(IdentityCheck::Matches),
+            None => Err(StoreError::UnknownContact(*node_id)),
+        }
+    }
+
+    /// Clears `identity_changed` once the user has seen the warning.
+    pub fn acknowledge_identity_change(&mut self, node_id: &NodeId) -> Result<(), StoreError> {
+        self.update_contact(
+            node_id,
+            "UPDATE contacts SET identity_changed = ?2 WHERE node_id = ?1",
+            &false,
+        )
+    }
+
+    /// Removes the contact for `node_id`; `false` if there was none.
+    pub fn remove_contact(&mut self, node_id: &NodeId) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "DELETE FROM contacts WHERE node_id = ?1",
+            [node_id.as_bytes()],
+        )?;
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{TempDir, contains, key, raw_bytes};
+
+    // Two valid Ed25519 points.
+    fn ik(which: u8) -> IdentityKey {
+        let bytes = if which == 0 { BASEPOINT } else { OTHER_POINT };
+        IdentityKey::from_bytes(&bytes).unwrap()
+    }
+
+    const BASEPOINT: [u8; 32] = [
+        0x58, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+        0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+        0x66, 0x66,
+    ];
+    // RFC 8032 test vector 1 public key.
+    const OTHER_POINT: [u8; 32] = [
+        0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07,
+        0x3a, 0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07,
+        0x51, 0x1a,
+    ];
+
+    fn contact(name: &str, key_seed: u8) -> Contact {
+        let identity_key = ik(key_seed);
+        Contact {
+            name: name.into(),
+            node_id: NodeId::from_identity(&identity_key),
+            identity_key,
+            first_seen: UnixMillis(5),
+            verified: false,
+            identity_changed: false,
+        }
+    }
+
+    #[test]
+    fn add_read_list_rename_verify_remove() {
+        let mut s = Store::open_in_memory(key(1)).unwrap();
+        let alice = contact("alice", 0);
+        let bob = contact("bob", 1);
+        assert_eq!(s.add_contact(&bob).unwrap(), InsertOutcome::Inserted);
+        assert_eq!(s.add_contact(&alice).unwrap(), InsertOutcome::Inserted);
+        let mut renamed = alice.clone();
+        renamed.name = "mallory".into();
+        assert_eq!(
+            s.add_contact(&renamed).unwrap(),
+            InsertOutcome::AlreadyPresent
+        );
+        assert_eq!(s.contact(&alice.node_id).unwrap(), Some(alice.clone()));
+        assert_eq!(s.contacts().unwrap(), vec![alice.clone(), bob.clone()]);
+
+        s.rename_contact(&alice.node_id, "alice2").unwrap();
+        s.set_contact_verified(&alice.node_id, true).unwrap();
+        let got = s.contact(&alice.node_id).unwrap().unwrap();
+        assert_eq!(got.name, "alice2");
+        assert!(got.verified);
+
+        let nobody = NodeId::from_bytes([0; 32]);
+        assert!(matches!(
+            s.rename_contact(&nobody, "x"),
+            Err(StoreError::UnknownContact(_))
+        ));
+        assert!(matches!(
+            s.rename_contact(&alice.node_id, &"x".repeat(MAX_CONTACT_NAME_BYTES + 1)),
+            Err(StoreError::ContactNameTooLong(_))
+        ));
+        assert!(s.remove_contact(&alice.node_id).unwrap());
+        assert!(!s.remove_contact(&alice.node_id).unwrap());
+        assert_eq!(s.contacts().unwrap(), vec![bob]);
+    }
+
+    #[test]
+    fn identity_change_is_flagged_until_acknowledged() {
+        let mut s = Store::open_in_memory(key(1)).unwrap();
+        let mut c = contact("carol", 0);
+        c.verified = true;
+        s.add_contact(&c).unwrap();
+        assert_eq!(
+            s.observe_contact_identity(&c.node_id, &c.identity_key, UnixMillis(9))
+                .unwrap(),
+            IdentityCheck::Matches
+        );
+        let other = ik(1);
+        assert_eq!(
+            s.observe_contact_identity(&c.node_id, &other, UnixMillis(10))
+                .unwrap(),
+            IdentityCheck::Changed
+        );
+        let got = s.contact(&c.node_id).unwrap().unwrap();
+        assert!(got.identity_changed);
+        assert!(!got.verified);
+        assert_eq!(got.identity_key, other);
+        assert_eq!(got.first_seen, UnixMillis(10));
+        s.acknowledge_identity_change(&c.node_id).unwrap();
+        assert!(!s.contact(&c.node_id).unwrap().unwrap().identity_changed);
+        assert!(matches!(
+            s.observe_contact_identity(&NodeId::from_bytes([0; 32]), &other, UnixMillis(1)),
+            Err(StoreError::UnknownContact(_))
+        ));
+    }
+
+    #[test]
+    fn names_are_sealed() {
+        let dir = TempDir::new();
+        let path = dir.path().join("n.db");
+        let mut s = Store::open(&path, key(1)).unwrap();
+        let c = contact("CONTACT-NAME-3b9e", 0);
+        s.add_contact(&c).unwrap();
+        s.rename_contact(&c.node_id, "CONTACT-RENAMED-3b9e")
+            .unwrap();
+        s.close().unwrap();
+        let raw = raw_bytes(&path);
+        assert!(!contains(&raw, b"CONTACT-NAME-3b9e"));
+        assert!(!contains(&raw, b"CONTACT-RENAMED-3b9e"));
+        let s = Store::open(&path, key(1)).unwrap();
+        assert_eq!(
+            s.contact(&c.node_id).unwrap().unwrap().name,
+            "CONTACT-RENAMED-3b9e"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+use tacnode_domain::{MessageId, NodeId};
+
+use crate::mailbox::MAX_MAILBOX_PAYLOAD_BYTES;
+use crate::messages::MAX_STORED_TEXT_BYTES;
+use crate::meta::{MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES};
+use crate::prekeys::MAX_PREKEY_BYTES;
+use crate::routing::{MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SNAPSHOT_ENDPOINTS};
+use crate::sessions::MAX_SESSION_PICKLE_BYTES;
+use tacnode_domain::MAX_CONTACT_NAME_BYTES;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite reported an error (I/O, busy past the timeout, constraint, ...).
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Creating or restricting the database file failed.
+    #[error("database file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The database was written by a newer tacnode; refusing to touch it.
+    #[error(
+        "database schema version {found} is newer than the {supported} this build knows; \
+         upgrade tacnode before opening it"
+    )]
+    UnknownSchemaVersion {
+        /// `PRAGMA user_version` of the file.
+        found: i64,
+        /// Latest version this build can migrate to.
+        supported: i64,
+    },
+    /// The storage key does not open this database (it was created with another key).
+    #[error("wrong storage key: this database was created with a different key")]
+    WrongStorageKey,
+    /// A sealed row failed authentication: tampered, swapped between rows, or
+    /// written under another key.
+    #[error(
+        "cannot decrypt a row of `{table}`: the row was tampered with or sealed with another key"
+    )]
+    Decrypt {
+        /// Table of the row.
+        table: &'static str,
+    },
+    /// A row holds a value this build can never have written.
+    #[error("corrupt row in `{table}`: {reason}")]
+    Corrupt {
+        /// Table of the row.
+        table: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The operating system could not provide random bytes for a nonce.
+    #[error("operating system randomness unavailable")]
+    Randomness,
+    /// The recipient already has [`crate::MailboxQuota::per_recipient`] messages held.
+    #[error("mailbox of {recipient} is full: {held} messages held, the limit is {limit}")]
+    MailboxRecipientQuota {
+        /// Whose mailbox.
+        recipient: NodeId,
+        /// Messages currently held for it.
+        held: u32,
+        /// The per-recipient limit.
+        limit: u32,
+    },
+    /// All mailboxes together would exceed [`crate::MailboxQuota::total_bytes`].
+    #[error("mailbox storage is full: {held} bytes held plus {incoming} would exceed {limit}")]
+    MailboxTotalQuota {
+        /// Payload bytes currently held for all recipients.
+        held: u64,
+        /// Size of the rejected payload.
+        incoming: u64,
+        /// The total limit.
+        limit: u64,
+    },
+    /// A mailbox payload larger than [`MAX_MAILBOX_PAYLOAD_BYTES`].
+    #[error("mailbox payload of {0} bytes, the limit is {MAX_MAILBOX_PAYLOAD_BYTES}")]
+    MailboxPayloadTooLarge(usize),
+    /// A mailbox deposit whose expiry is not after the deposit time.
+    #[error("mailbox deposit already expired")]
+    MailboxAlreadyExpired,
+    /// A message text longer than [`MAX_STORED_TEXT_BYTES`].
+    #[error("message text of {0} bytes, the limit is {MAX_STORED_TEXT_BYTES}")]
+    TextTooLong(usize),
+    /// A session pickle larger than [`MAX_SESSION_PICKLE_BYTES`].
+    #[error("session pickle of {0} bytes, the limit is {MAX_SESSION_PICKLE_BYTES}")]
+    SessionPickleTooLarge(usize),
+    /// A prekey blob larger than [`MAX_PREKEY_BYTES`].
+    #[error("prekey blob of {0} bytes, the limit is {MAX_PREKEY_BYTES}")]
+    PrekeyTooLarge(usize),
+    /// A contact name longer than [`MAX_CONTACT_NAME_BYTES`].
+    #[error("contact name of {0} bytes, the limit is {MAX_CONTACT_NAME_BYTES}")]
+    ContactNameTooLong(usize),
+    /// A meta key longer than [`MAX_META_KEY_BYTES`].
+    #[error("meta key of {0} bytes, the limit is {MAX_META_KEY_BYTES}")]
+    MetaKeyTooLong(usize),
+    /// A meta value larger than [`MAX_META_VALUE_BYTES`].
+    #[error("meta value of {0} bytes, the limit is {MAX_META_VALUE_BYTES}")]
+    MetaValueTooLarge(usize),
+    /// A routing snapshot with more than [`MAX_ROUTING_SNAPSHOT_ENTRIES`] entries.
+    #[error("routing snapshot of {0} entries, the limit is {MAX_ROUTING_SNAPSHOT_ENTRIES}")]
+    RoutingSnapshotTooLarge(usize),
+    /// A routing entry with more than [`MAX_SNAPSHOT_ENDPOINTS`] endpoints.
+    #[error("routing entry with {0} endpoints, the limit is {MAX_SNAPSHOT_ENDPOINTS}")]
+    TooManyEndpoints(usize),
+    /// No outbound message with this id.
+    #[error("no outbound message {0}")]
+    UnknownMessage(MessageId),
+    /// No contact for this node.
+    #[error("no contact for node {0}")]
+    UnknownContact(NodeId),
+}

@@ -1,0 +1,406 @@
+//! Mailbox holdings: messages this node keeps for other nodes until they
+//! fetch them or they expire. Payloads are end-to-end ciphertext already and
+//! are stored as given. Deposits are deduplicated by (recipient, message id)
+//! and bounded by a per-recipient message quota and a total byte quota.
+
+use rusqlite::{TransactionBehavior, params};
+use tacnode_domain::{MessageId, NodeId, UnixMillis};
+
+use crate::error::StoreError;
+use crate::{InsertOutcome, Store, message_id_from_sql, sql_limit, sql_time, time_from_sql};
+
+/// Largest payload one deposit may carry, in bytes.
+pub const MAX_MAILBOX_PAYLOAD_BYTES: usize = 256 * 1024;
+/// Default most messages held for one recipient.
+pub const DEFAULT_MAILBOX_PER_RECIPIENT: u32 = 1_000;
+/// Default most payload bytes held for all recipients together.
+pub const DEFAULT_MAILBOX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
+
+const MAILBOX: &str = "mailbox";
+
+/// Limits on what this node holds for others.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MailboxQuota {
+    /// Most unexpired messages held for one recipient.
+    pub per_recipient: u32,
+    /// Most unexpired payload bytes held for all recipients.
+    pub total_bytes: u64,
+}
+
+impl Default for MailboxQuota {
+    fn default() -> Self {
+        Self {
+            per_recipient: DEFAULT_MAILBOX_PER_RECIPIENT,
+            total_bytes: DEFAULT_MAILBOX_TOTAL_BYTES,
+        }
+    }
+}
+
+/// A message held for a recipient.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct MailboxItem {
+    /// Whom it is for.
+    pub recipient: NodeId,
+    /// The sender-chosen message id.
+    pub message_id: MessageId,
+    /// Opaque end-to-end encrypted payload.
+    pub payload: Vec<u8>,
+    /// When it was deposited.
+    pub deposited: UnixMillis,
+    /// When it is dropped if not fetched.
+    pub expires: UnixMillis,
+}
+
+/// How much the mailboxes hold.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct MailboxUsage {
+    /// Messages held (including expired ones not yet purged).
+    pub messages: u64,
+    /// Payload bytes held (including expired ones not yet purged).
+    pub bytes: u64,
+}
+
+impl Store {
+    /// Replaces the mailbox quota (default [`MailboxQuota::default`]).
+    /// Holdings over a lowered quota stay until fetched or expired.
+    pub fn set_mailbox_quota(&mut self, quota: MailboxQuota) {
+        self.mailbox_quota = quota;
+    }
+
+    /// The mailbox quota in force.
+    pub fn mailbox_quota(&self) -> MailboxQuota {
+        self.mailbox_quota
+    }
+
+    /// Holds `payload` for `recipient` until `expires`. Expired holdings are
+    /// purged first; a deposit already held is
+    /// [`InsertOutcome::AlreadyPresent`] (even when the quota is full); a new
+    /// one over quota is [`StoreError::MailboxRecipientQuota`] or
+    /// [`StoreError::MailboxTotalQuota`].
+    pub fn mailbox_deposit(
+        &mut self,
+        recipient: &NodeId,
+        message_id: &MessageId,
+        payload: &[u8],
+        expires: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<InsertOutcome, StoreError> {
+        if payload.len() > MAX_MAILBOX_PAYLOAD_BYTES {
+            return Err(StoreError::MailboxPayloadTooLarge(payload.len()));
+        }
+        if expires <= now {
+            return Err(StoreError::MailboxAlreadyExpired);
+        }
+        let quota = self.mailbox_quota;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM mailbox WHERE expires <= ?1", [sql_time(now)])?;
+        let held_already: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM mailbox WHERE recipient = ?1 AND message_id = ?2)",
+            params![recipient.as_bytes(), message_id.as_bytes()],
+            |r| r.get(0),
+        )?;
+        let outcome = if held_already {
+            Ok(InsertOutcome::AlreadyPresent)
+        } else {
+            let held: u32 = tx.query_row(
+                "SELECT count(*) FROM mailbox WHERE recipient = ?1",
+                [recipient.as_bytes()],
+                |r| r.get(0),
+            )?;
+            // length() of a blob reads the record header, not the payload.
+            let held_bytes: i64 = tx.query_row(
+                "SELECT coalesce(sum(length(payload)), 0) FROM mailbox",
+                [],
+                |r| r.get(0),
+            )?;
+            let held_bytes = u64::try_from(held_bytes).unwrap_or(0);
+            let incoming = u64::try_from(payload.len()).unwrap_or(u64::MAX);
+            if held >= quota.per_recipient {
+                Err(StoreError::MailboxRecipientQuota {
+                    recipient: *recipient,
+                    held,
+                    limit: quota.per_recipient,
+                })
+            } else if held_bytes.saturating_add(incoming) > quota.total_bytes {
+                Err(StoreError::MailboxTotalQuota {
+                    held: held_bytes,
+                    incoming,
+                    limit: quota.total_bytes,
+                })
+            } else {
+                tx.execute(
+                    "INSERT INTO mailbox (recipient, message_id, payload, deposited, expires)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        recipient.as_bytes(),
+                        message_id.as_bytes(),
+                        payload,
+                        sql_time(now),
+                        sql_time(expires)
+                    ],
+                )?;
+                Ok(InsertOutcome::Inserted)
+            }
+        };
+        // Keep the purge even when the deposit is refused.
+        tx.commit()?;
+        outcome
+    }
+
+    /// Unexpired holdings for `recipient`, oldest first, at most `limit`
+    /// (capped at [`crate::MAX_QUERY_ROWS`]). Fetching does not remove them:
+    /// call [`Store::mailbox_remove`] once the recipient acknowledged.
+    pub fn mailbox_fetch(
+        &self,
+        recipient: &NodeId,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<MailboxItem>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT message_id, payload, deposited, expires FROM mailbox
+             WHERE recipient = ?1 AND expires > ?2
+             ORDER BY deposited, message_id LIMIT ?3",
+        )?;
+        let mut rows = stmt.query(params![
+            recipient.as_bytes(),
+            sql_time(now),
+            sql_limit(limit)
+        ])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let payload: Vec<u8> = row.get(1)?;
+            if payload.len() > MAX_MAILBOX_PAYLOAD_BYTES {
+                return Err(StoreError::Corrupt {
+                    table: MAILBOX,
+                    reason: "payload longer than its limit",
+                });
+            }
+            out.push(MailboxItem {
+                recipient: *recipient,
+                message_id: message_id_from_sql(MAILBOX, &row.get::<_, Vec<u8>>(0)?)?,
+                payload,
+                deposited: time_from_sql(MAILBOX, row.get(2)?)?,
+                expires: time_from_sql(MAILBOX, row.get(3)?)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes the listed holdings of `recipient` (after it acknowledged
+    /// them); returns how many were removed.
+    pub fn mailbox_remove(
+        &mut self,
+        recipient: &NodeId,
+        message_ids: &[MessageId],
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut removed = 0;
+        {
+            let mut stmt =
+                tx.prepare("DELETE FROM mailbox WHERE recipient = ?1 AND message_id = ?2")?;
+            for id in message_ids {
+                removed += stmt.execute(params![recipient.as_bytes(), id.as_bytes()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    /// Drops every holding expired at `now`; returns how many.
+    pub fn mailbox_purge_expired(&mut self, now: UnixMillis) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM mailbox WHERE expires <= ?1", [sql_time(now)])?)
+    }
+
+    /// How much the mailboxes hold right now.
+    pub fn mailbox_usage(&self) -> Result<MailboxUsage, StoreError> {
+        let (messages, bytes): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(length(payload)), 0) FROM mailbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(MailboxUsage {
+            messages: u64::try_from(messages).unwrap_or(0),
+            bytes: u64::try_from(bytes).unwrap_or(0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::key;
+    use proptest::prelude::*;
+
+    fn r(b: u8) -> NodeId {
+        NodeId::from_bytes([b; 32])
+    }
+
+    fn m(b: u8) -> MessageId {
+        MessageId([b; 16])
+    }
+
+    #[test]
+    fn deposit_fetch_remove_and_dedupe() {
+        let mut s = Store::open_in_memory(key(1)).unwrap();
+        let t = UnixMillis(100);
+        let exp = UnixMillis(1000);
+        assert_eq!(
+            s.mailbox_deposit(&r(1), &m(1), b"p1", exp, t).unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.mailbox_deposit(&r(1), &m(1), b"p1 again", exp, t)
+                .unwrap(),
+            InsertOutcome::AlreadyPresent
+        );
+        // Same id for another recipient is a different holding.
+        assert_eq!(
+            s.mailbox_deposit(&r(2), &m(1), b"p2", exp, t).unwrap(),
+            InsertOutcome::Inserted
+        );
+        s.mailbox_deposit(&r(1), &m(2), b"p3", exp, UnixMillis(101))
+            .unwrap();
+        let got = s.mailbox_fetch(&r(1), t, 10).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].payload, b"p1");
+        assert_eq!(got[0].deposited, t);
+        assert_eq!(got[0].expires, exp);
+        assert_eq!(got[1].message_id, m(2));
+        assert_eq!(s.mailbox_remove(&r(1), &[m(1), m(9)]).unwrap(), 1);
+        assert_eq!(s.mailbox_fetch(&r(1), t, 10).unwrap().len(), 1);
+        assert_eq!(
+            s.mailbox_usage().unwrap(),
+            MailboxUsage {
+                messages: 2,
+                bytes: 4
+            }
+        );
+    }
+
+    #[test]
+    fn quotas_are_enforced_with_distinct_errors() {
+        let mut s = Store::open_in_memory(key(1)).unwrap();
+        s.set_mailbox_quota(MailboxQuota {
+            per_recipient: 2,
+            total_bytes: 25,
+        });
+        let (t, exp) = (UnixMillis(1), UnixMillis(100));
+        s.mailbox_deposit(&r(1), &m(1), &[0; 10], exp, t).unwrap();
+        s.mailbox_deposit(&r(1), &m(2), &[0; 10], exp, t).unwrap();
+        let err = s
+            .mailbox_deposit(&r(1), &m(3), &[0; 1], exp, t)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::MailboxRecipientQuota {
+                    held: 2,
+                    limit: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // A duplicate of something held is still recognised when full.
+        assert_eq!(
+            s.mailbox_deposit(&r(1), &m(2), &[0; 10], exp, t).unwrap(),
+            InsertOutcome::AlreadyPresent
+        );
+        let err = s
+            .mailbox_deposit(&r(2), &m(4), &[0; 6], exp, t)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::MailboxTotalQuota {
+                    held: 20,
+                    incoming: 6,
+                    limit: 25
+                }
+            ),
+            "{err:?}"
+        );
+        s.mailbox_deposit(&r(2), &m(4), &[0; 5], exp, t).unwrap();
+        assert!(matches!(
+            s.mailbox_deposit(
+                &r(3),
+                &m(5),
+                &vec![0; MAX_MAILBOX_PAYLOAD_BYTES + 1],
+                exp,
+                t
+            ),
+            Err(StoreError::MailboxPayloadTooLarge(_))
+        ));
+        assert!(matches!(
+            s.mailbox_deposit(&r(3), &m(5), b"x", t, t),
+            Err(StoreError::MailboxAlreadyExpired)
+        ));
+    }
+
+    #[test]
+    fn expired_holdings_are_purged_and_free_quota() {
+        let mut s = Store::open_in_memory(key(1)).unwrap();
+        s.set_mailbox_quota(MailboxQuota {
+            per_recipient: 1,
+            total_bytes: 1000,
+        });
+        s.mailbox_deposit(&r(1), &m(1), b"old", UnixMillis(50), UnixMillis(1))
+            .unwrap();
+        s.mailbox_deposit(&r(2), &m(2), b"new", UnixMillis(500), UnixMillis(1))
+            .unwrap();
+        // Expired holdings are not fetched.
+        assert!(
+            s.mailbox_fetch(&r(1), UnixMillis(50), 10)
+                .unwrap()
+                .is_empty()
+        );
+        // A deposit after expiry purges first, so the quota has room again.
+        s.mailbox_deposit(&r(1), &m(3), b"fresh", UnixMillis(500), UnixMillis(60))
+            .unwrap();
+        assert_eq!(s.mailbox_usage().unwrap().messages, 2);
+        assert_eq!(s.mailbox_purge_expired(UnixMillis(499)).unwrap(), 0);
+        assert_eq!(s.mailbox_purge_expired(UnixMillis(500)).unwrap(), 2);
+        assert_eq!(s.mailbox_usage().unwrap(), MailboxUsage::default());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever is deposited, unexpired holdings never exceed either
+        /// quota, and deposits fail only with a quota error.
+        #[test]
+        fn holdings_stay_within_quota(
+            ops in proptest::collection::vec(
+                (0u8..4, 0u8..12, 0usize..60, 1u64..50, 0u64..5),
+                1..60,
+            )
+        ) {
+            let quota = MailboxQuota { per_recipient: 3, total_bytes: 150 };
+            let mut s = Store::open_in_memory(key(1)).unwrap();
+            s.set_mailbox_quota(quota);
+            let mut now = 1u64;
+            for (recipient, id, size, ttl, step) in ops {
+                now += step;
+                let t = UnixMillis(now);
+                let payload = vec![id; size];
+                let result = s.mailbox_deposit(&r(recipient), &m(id), &payload, UnixMillis(now + ttl), t);
+                prop_assert!(matches!(
+                    result,
+                    Ok(_) | Err(StoreError::MailboxRecipientQuota { .. })
+                        | Err(StoreError::MailboxTotalQuota { .. })
+                ), "{result:?}");
+                let mut total = 0u64;
+                for who in 0..4 {
+                    let held = s.mailbox_fetch(&r(who), t, usize::MAX).unwrap();
+                    prop_assert!(held.len() <= quota.per_recipient as usize);
+                    total += held.iter().map(|h| h.payload.len() as u64).sum::<u64>();
+                }
+                prop_assert!(total <= quota.total_bytes);
+            }
+        }
+    }
+}

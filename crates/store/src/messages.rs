@@ -1,0 +1,909 @@
+//! The outbox, the inbox and the conversation history.
+//!
+//! An outbound message is committed before [`Store::queue_outbound`] returns;
+//! its delivery status then only moves forward (see
+//! [`MessageStatus`]). Inbound messages are deduplicated by
+//! `(peer, message id)`. Bodies are sealed; the associated data binds each
+//! body to its table, peer and message id.
+
+use rusqlite::{OptionalExtension, Row, params};
+use tacnode_domain::{
+    DeliveryState, Direction, MessageId, MessageStatus, NodeId, OutboxEntry, StoredMessage,
+    UnixMillis,
+};
+
+use crate::error::StoreError;
+use crate::{
+    InsertOutcome, Store, message_id_from_sql, node_id_from_sql, sql_limit, sql_time, time_from_sql,
+};
+
+/// Longest message text the store accepts, in bytes of UTF-8.
+pub const MAX_STORED_TEXT_BYTES: usize = tacnode_domain::MAX_TEXT_BYTES;
+/// Longest last-error text kept per message; longer texts are truncated.
+pub const MAX_LAST_ERROR_BYTES: usize = 512;
+/// Most rows one listing query returns.
+pub const MAX_QUERY_ROWS: usize = 10_000;
+/// Failed send attempts after which a message is marked [`MessageStatus::Failed`].
+pub const MAX_SEND_ATTEMPTS: u32 = 16;
+/// Delay before the first retry.
+pub const RETRY_BASE_MS: u64 = 5_000;
+/// Longest delay between retries.
+pub const RETRY_MAX_MS: u64 = 60 * 60 * 1000;
+
+const OUTBOX: &str = "outbox";
+const INBOX: &str = "inbox";
+
+/// Delay before the retry that follows failed attempt number `attempts`
+/// (1-based): doubling from [`RETRY_BASE_MS`], capped at [`RETRY_MAX_MS`].
+pub fn retry_delay_ms(attempts: u32) -> u64 {
+    let doublings = attempts.saturating_sub(1).min(32);
+    RETRY_BASE_MS
+        .saturating_mul(1u64 << doublings)
+        .min(RETRY_MAX_MS)
+}
+
+/// What [`Store::import_history`] did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct ImportSummary {
+    /// Messages that were new.
+    pub inserted: u64,
+    /// Messages already present (same table, peer and id).
+    pub skipped: u64,
+}
+
+fn status_code(s: MessageStatus) -> i64 {
+    match s {
+        MessageStatus::Queued => 1,
+        MessageStatus::Sent => 2,
+        MessageStatus::Delivered => 3,
+        MessageStatus::Failed => 4,
+    }
+}
+
+fn status_from_code(c: i64) -> Result<MessageStatus, StoreError> {
+    match c {
+        1 => Ok(MessageStatus::Queued),
+        2 => Ok(MessageStatus::Sent),
+        3 => Ok(MessageStatus::Delivered),
+        4 => Ok(MessageStatus::Failed),
+        _ => Err(StoreError::Corrupt {
+            table: OUTBOX,
+            reason: "unknown status",
+        }),
+    }
+}
+
+fn check_text(text: &str) -> Result<(), StoreError> {
+    if text.len() > MAX_STORED_TEXT_BYTES {
+        return Err(StoreError::TextTooLong(text.len()));
+    }
+    Ok(())
+}
+
+/// Cuts `s` to at most [`MAX_LAST_ERROR_BYTES`] on a character boundary.
+fn truncate_error(s: &str) -> &str {
+    if s.len() <= MAX_LAST_ERROR_BYTES {
+        return s;
+    }
+    let mut end = MAX_LAST_ERROR_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
+const OUTBOX_COLUMNS: &str =
+    "message_id, peer, time, sealed, status, attempts, next_attempt, last_error, updated";
+
+/// Raw outbox row, before the body is opened.
+struct OutboxRow {
+    message_id: Vec<u8>,
+    peer: Vec<u8>,
+    time: i64,
+    sealed: Vec<u8>,
+    status: i64,
+    attempts: i64,
+    next_attempt: Option<i64>,
+    last_error: Option<String>,
+    updated: i64,
+}
+
+impl OutboxRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            message_id: row.get(0)?,
+            peer: row.get(1)?,
+            time: row.get(2)?,
+            sealed: row.get(3)?,
+            status: row.get(4)?,
+            attempts: row.get(5)?,
+            next_attempt: row.get(6)?,
+            last_error: row.get(7)?,
+            updated: row.get(8)?,
+        })
+    }
+}
+
+impl Store {
+    fn open_text(
+        &self,
+        table: &'static str,
+        peer: &NodeId,
+        message_id: &MessageId,
+        sealed: &[u8],
+    ) -> Result<String, StoreError> {
+        let plain = self.sealer.open(
+            table,
+            &[peer.as_bytes(), message_id.as_bytes()],
+            sealed,
+            MAX_STORED_TEXT_BYTES,
+        )?;
+        String::from_utf8(plain.to_vec()).map_err(|_| StoreError::Corrupt {
+            table,
+            reason: "text is not UTF-8",
+        })
+    }
+
+    fn outbox_entry(&self, row: OutboxRow) -> Result<OutboxEntry, StoreError> {
+        let message_id = message_id_from_sql(OUTBOX, &row.message_id)?;
+        let peer = node_id_from_sql(OUTBOX, &row.peer)?;
+        let text = self.open_text(OUTBOX, &peer, &message_id, &row.sealed)?;
+        Ok(OutboxEntry {
+            message: StoredMessage {
+                time: time_from_sql(OUTBOX, row.time)?,
+                peer,
+                direction: Direction::Outbound,
+                message_id,
+                text,
+            },
+            delivery: DeliveryState {
+                status: status_from_code(row.status)?,
+                attempts: u32::try_from(row.attempts).map_err(|_| StoreError::Corrupt {
+                    table: OUTBOX,
+                    reason: "attempt count out of range",
+                })?,
+                next_attempt: row
+                    .next_attempt
+                    .map(|t| time_from_sql(OUTBOX, t))
+                    .transpose()?,
+                last_error: row.last_error,
+                updated: time_from_sql(OUTBOX, row.updated)?,
+            },
+        })
+    }
+
+    /// Puts an outbound text for `peer` in the outbox as
+    /// [`MessageStatus::Queued`], due at `now`. Returns only after the row is
+    /// committed; a second call with the same id changes nothing.
+    pub fn queue_outbound(
+        &mut self,
+        peer: &NodeId,
+        message_id: &MessageId,
+        text: &str,
+        now: UnixMillis,
+    ) -> Result<InsertOutcome, StoreError> {
+        check_text(text)?;
+        let sealed = self.sealer.seal(
+            OUTBOX,
+            &[peer.as_bytes(), message_id.as_bytes()],
+            text.as_bytes(),
+        )?;
+        let t = sql_time(now);
+        // A single autocommit statement: committed (and synced per
+        // `synchronous`) when `execute` returns.
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO outbox (message_id, peer, time, sealed, status, attempts,
+                                     next_attempt, last_error, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?3, NULL, ?3)
+                 ON CONFLICT (message_id) DO NOTHING",
+            )?
+            .execute(params![
+                message_id.as_bytes(),
+                peer.as_bytes(),
+                t,
+                sealed,
+                status_code(MessageStatus::Queued)
+            ])?;
+        Ok(if changed == 0 {
+            InsertOutcome::AlreadyPresent
+        } else {
+            InsertOutcome::Inserted
+        })
+    }
+
+    /// The outbound message `message_id` with its delivery state.
+    pub fn outbound(&self, message_id: &MessageId) -> Result<Option<OutboxEntry>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE message_id = ?1"),
+                [message_id.as_bytes()],
+                OutboxRow::read,
+            )
+            .optional()?;
+        row.map(|r| self.outbox_entry(r)).transpose()
+    }
+
+    /// Queued messages whose next attempt is due at `now`, most overdue
+    /// first, at most `limit` (capped at [`MAX_QUERY_ROWS`]).
+    pub fn due_outbound(
+        &self,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox
+             WHERE next_attempt IS NOT NULL AND next_attempt <= ?1 AND status = ?2
+             ORDER BY next_attempt, time LIMIT ?3"
+        ))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    sql_time(now),
+                    status_code(MessageStatus::Queued),
+                    sql_limit(limit)
+                ],
+                OutboxRow::read,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|r| self.outbox_entry(r)).collect()
+    }
+
+    fn status_of(&self, message_id: &MessageId) -> Result<MessageStatus, StoreError> {
+        let code: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT status FROM outbox WHERE message_id = ?1",
+                [message_id.as_bytes()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        status_from_code(code.ok_or(StoreError::UnknownMessage(*message_id))?)
+    }
+
+    /// Records that the message was handed to the peer or deposited in a
+    /// mailbox: `Queued → Sent`, no further retries. Later states are kept.
+    /// Returns the resulting status.
+    pub fn mark_sent(
+        &mut self,
+        message_id: &MessageId,
+        now: UnixMillis,
+    ) -> Result<MessageStatus, StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET status = ?2, next_attempt = NULL, updated = ?3
+             WHERE message_id = ?1 AND status = ?4",
+            params![
+                message_id.as_bytes(),
+                status_code(MessageStatus::Sent),
+                sql_time(now),
+                status_code(MessageStatus::Queued)
+            ],
+        )?;
+        self.status_of(message_id)
+    }
+
+    /// Records `peer`'s delivery receipt for `message_id`: any state becomes
+    /// `Delivered`. A receipt from another peer than the recipient is
+    /// [`StoreError::UnknownMessage`].
+    pub fn mark_delivered(
+        &mut self,
+        peer: &NodeId,
+        message_id: &MessageId,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let changed = self.conn.execute(
+            "UPDATE outbox SET status = ?3, next_attempt = NULL,
+                    updated = CASE WHEN status = ?3 THEN updated ELSE ?4 END
+             WHERE message_id = ?1 AND peer = ?2",
+            params![
+                message_id.as_bytes(),
+                peer.as_bytes(),
+                status_code(MessageStatus::Delivered),
+                sql_time(now)
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::UnknownMessage(*message_id));
+        }
+        Ok(())
+    }
+
+    /// Records a failed send attempt of a queued message: counts it, keeps
+    /// `error` (truncated to [`MAX_LAST_ERROR_BYTES`], stored unsealed: keep
+    /// message content out of it) and schedules the next
+    /// attempt after [`retry_delay_ms`], or marks the message `Failed` after
+    /// [`MAX_SEND_ATTEMPTS`]. Messages no longer queued are left unchanged.
+    pub fn record_send_failure(
+        &mut self,
+        message_id: &MessageId,
+        error: &str,
+        now: UnixMillis,
+    ) -> Result<DeliveryState, StoreError> {
+        let tx = self.conn.transaction()?;
+        let found: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT status, attempts FROM outbox WHERE message_id = ?1",
+                [message_id.as_bytes()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (status, attempts) = found.ok_or(StoreError::UnknownMessage(*message_id))?;
+        if status_from_code(status)? == MessageStatus::Queued {
+            let attempts = u32::try_from(attempts)
+                .unwrap_or(u32::MAX)
+                .saturating_add(1);
+            let (status, next) = if attempts >= MAX_SEND_ATTEMPTS {
+                (MessageStatus::Failed, None)
+            } else {
+                let next = now.saturating_add_millis(retry_delay_ms(attempts));
+                (MessageStatus::Queued, Some(sql_time(next)))
+            };
+            tx.execute(
+                "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt = ?4,
+                        last_error = ?5, updated = ?6
+                 WHERE message_id = ?1",
+                params![
+                    message_id.as_bytes(),
+                    status_code(status),
+                    attempts,
+                    next,
+                    truncate_error(error),
+                    sql_time(now)
+                ],
+            )?;
+        }
+        tx.commit()?;
+        self.outbound(message_id)?
+            .map(|e| e.delivery)
+            .ok_or(StoreError::UnknownMessage(*message_id))
+    }
+
+    /// Puts a `Failed` message back in the queue, due at `now`, with its
+    /// attempt count reset (the user asked to retry). Other states are kept.
+    /// Returns the resulting status.
+    pub fn requeue_failed(
+        &mut self,
+        message_id: &MessageId,
+        now: UnixMillis,
+    ) -> Result<MessageStatus, StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET status = ?2, attempts = 0, next_attempt = ?3, updated = ?3
+             WHERE message_id = ?1 AND status = ?4",
+            params![
+                message_id.as_bytes(),
+                status_code(MessageStatus::Queued),
+                sql_time(now),
+                status_code(MessageStatus::Failed)
+            ],
+        )?;
+        self.status_of(message_id)
+    }
+
+    /// Stores a text received from `peer` at `received`. A message already
+    /// stored (same peer and id) is [`InsertOutcome::AlreadyPresent`], not an
+    /// error, so redelivered copies are recognised.
+    pub fn insert_inbound(
+        &mut self,
+        peer: &NodeId,
+        message_id: &MessageId,
+        text: &str,
+        received: UnixMillis,
+    ) -> Result<InsertOutcome, StoreError> {
+        check_text(text)?;
+        let sealed = self.sealer.seal(
+            INBOX,
+            &[peer.as_bytes(), message_id.as_bytes()],
+            text.as_bytes(),
+        )?;
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO inbox (peer, message_id, time, sealed) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (peer, message_id) DO NOTHING",
+            )?
+            .execute(params![
+                peer.as_bytes(),
+                message_id.as_bytes(),
+                sql_time(received),
+                sealed
+            ])?;
+        Ok(if changed == 0 {
+            InsertOutcome::AlreadyPresent
+        } else {
+            InsertOutcome::Inserted
+        })
+    }
+
+    /// The latest `limit` messages (capped at [`MAX_QUERY_ROWS`]) exchanged
+    /// with `peer`, both directions, oldest first.
+    pub fn conversation(
+        &self,
+        peer: &NodeId,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT time, dir, message_id, sealed FROM (
+                 SELECT time, 1 AS dir, message_id, sealed FROM inbox WHERE peer = ?1
+                 UNION ALL
+                 SELECT time, 2 AS dir, message_id, sealed FROM outbox WHERE peer = ?1
+             ) ORDER BY time DESC, dir DESC, message_id DESC LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![peer.as_bytes(), sql_limit(limit)])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(self.history_row(row, Some(peer))?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    fn history_row(
+        &self,
+        row: &Row<'_>,
+        peer: Option<&NodeId>,
+    ) -> Result<StoredMessage, StoreError> {
+        let dir: i64 = row.get("dir")?;
+        let (direction, table) = match dir {
+            1 => (Direction::Inbound, INBOX),
+            _ => (Direction::Outbound, OUTBOX),
+        };
+        let peer = match peer {
+            Some(p) => *p,
+            None => node_id_from_sql(table, &row.get::<_, Vec<u8>>("peer")?)?,
+        };
+        let message_id = message_id_from_sql(table, &row.get::<_, Vec<u8>>("message_id")?)?;
+        let sealed: Vec<u8> = row.get("sealed")?;
+        Ok(StoredMessage {
+            time: time_from_sql(table, row.get("time")?)?,
+            peer,
+            direction,
+            text: self.open_text(table, &peer, &message_id, &sealed)?,
+            message_id,
+        })
+    }
+
+    /// Feeds the whole message history, both directions, to `each` in time
+    /// order (ties broken by direction, peer, id), without loading it all in
+    /// memory. Returns how many messages were exported.
+    pub fn export_history<F>(&self, mut each: F) -> Result<u64, StoreError>
+    where
+        F: FnMut(StoredMessage),
+    {
+        let mut stmt = self.conn.prepare(
+            "SELECT time, dir, peer, message_id, sealed FROM (
+                 SELECT time, 1 AS dir, peer, message_id, sealed FROM inbox
+                 UNION ALL
+                 SELECT time, 2 AS dir, peer, message_id, sealed FROM outbox
+             ) ORDER BY time, dir, peer, message_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0u64;
+        while let Some(row) = rows.next()? {
+            each(self.history_row(row, None)?);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Inserts exported history in one transaction, skipping messages already
+    /// present, so importing twice changes nothing. Imported outbound messages
+    /// are recorded as [`MessageStatus::Sent`] with no retry planned: they
+    /// left the old device, and are never sent again.
+    pub fn import_history<I>(&mut self, messages: I) -> Result<ImportSummary, StoreError>
+    where
+        I: IntoIterator<Item = StoredMessage>,
+    {
+        let tx = self.conn.transaction()?;
+        let mut summary = ImportSummary::default();
+        {
+            let mut inbox = tx.prepare(
+                "INSERT INTO inbox (peer, message_id, time, sealed) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (peer, message_id) DO NOTHING",
+            )?;
+            let mut outbox = tx.prepare(
+                "INSERT INTO outbox (message_id, peer, time, sealed, status, attempts,
+                                     next_attempt, last_error, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, NULL, NULL, ?3)
+                 ON CONFLICT (message_id) DO NOTHING",
+            )?;
+            for m in messages {
+                check_text(&m.text)?;
+                let changed = match m.direction {
+                    Direction::Inbound => {
+                        let sealed = self.sealer.seal(
+                            INBOX,
+                            &[m.peer.as_bytes(), m.message_id.as_bytes()],
+                            m.text.as_bytes(),
+                        )?;
+                        inbox.execute(params![
+                            m.peer.as_bytes(),
+                            m.message_id.as_bytes(),
+                            sql_time(m.time),
+                            sealed
+                        ])?
+                    }
+                    Direction::Outbound => {
+                        let sealed = self.sealer.seal(
+                            OUTBOX,
+                            &[m.peer.as_bytes(), m.message_id.as_bytes()],
+                            m.text.as_bytes(),
+                        )?;
+                        outbox.execute(params![
+                            m.message_id.as_bytes(),
+                            m.peer.as_bytes(),
+                            sql_time(m.time),
+                            sealed,
+                            status_code(MessageStatus::Sent)
+                        ])?
+                    }
+                };
+                if changed == 0 {
+                    summary.skipped += 1;
+                } else {
+                    summary.inserted += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{TempDir, contains, key, raw_bytes};
+
+    fn peer(b: u8) -> NodeId {
+        NodeId::from_bytes([b; 32])
+    }
+
+    fn mid(b: u8) -> MessageId {
+        MessageId([b; 16])
+    }
+
+    fn store() -> Store {
+        Store::open_in_memory(key(7)).unwrap()
+    }
+
+    #[test]
+    fn outbox_insert_is_durable_and_idempotent() {
+        let dir = TempDir::new();
+        let path = dir.path().join("n.db");
+        let mut s = Store::open(&path, key(1)).unwrap();
+        assert_eq!(
+            s.queue_outbound(&peer(1), &mid(1), "hello", UnixMillis(100))
+                .unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.queue_outbound(&peer(1), &mid(1), "other", UnixMillis(200))
+                .unwrap(),
+            InsertOutcome::AlreadyPresent
+        );
+        // Simulate a crash: no close, just drop; a second connection sees it.
+        drop(s);
+        let s = Store::open(&path, key(1)).unwrap();
+        let e = s.outbound(&mid(1)).unwrap().unwrap();
+        assert_eq!(e.message.text, "hello");
+        assert_eq!(e.message.peer, peer(1));
+        assert_eq!(e.message.direction, Direction::Outbound);
+        assert_eq!(e.delivery.status, MessageStatus::Queued);
+        assert_eq!(e.delivery.attempts, 0);
+        assert_eq!(e.delivery.next_attempt, Some(UnixMillis(100)));
+    }
+
+    #[test]
+    fn status_moves_forward_only() {
+        let mut s = store();
+        s.queue_outbound(&peer(1), &mid(1), "a", UnixMillis(1))
+            .unwrap();
+        assert_eq!(
+            s.mark_sent(&mid(1), UnixMillis(2)).unwrap(),
+            MessageStatus::Sent
+        );
+        assert!(
+            s.due_outbound(UnixMillis(1_000_000), 10)
+                .unwrap()
+                .is_empty()
+        );
+        // Receipt from the wrong peer is refused.
+        assert!(matches!(
+            s.mark_delivered(&peer(2), &mid(1), UnixMillis(3)),
+            Err(StoreError::UnknownMessage(_))
+        ));
+        s.mark_delivered(&peer(1), &mid(1), UnixMillis(3)).unwrap();
+        // Sent after delivered does not go back.
+        assert_eq!(
+            s.mark_sent(&mid(1), UnixMillis(4)).unwrap(),
+            MessageStatus::Delivered
+        );
+        let d = s.outbound(&mid(1)).unwrap().unwrap().delivery;
+        assert_eq!(d.status, MessageStatus::Delivered);
+        assert_eq!(d.updated, UnixMillis(3));
+        assert!(matches!(
+            s.mark_sent(&mid(9), UnixMillis(4)),
+            Err(StoreError::UnknownMessage(_))
+        ));
+    }
+
+    #[test]
+    fn failures_back_off_then_fail_and_can_be_requeued() {
+        let mut s = store();
+        s.queue_outbound(&peer(1), &mid(1), "a", UnixMillis(0))
+            .unwrap();
+        assert_eq!(s.due_outbound(UnixMillis(0), 10).unwrap().len(), 1);
+        let mut now = UnixMillis(0);
+        let d = s.record_send_failure(&mid(1), "unreachable", now).unwrap();
+        assert_eq!(d.status, MessageStatus::Queued);
+        assert_eq!(d.attempts, 1);
+        assert_eq!(d.next_attempt, Some(UnixMillis(RETRY_BASE_MS)));
+        assert_eq!(d.last_error.as_deref(), Some("unreachable"));
+        // Not due before the backoff elapses.
+        assert!(
+            s.due_outbound(UnixMillis(RETRY_BASE_MS - 1), 10)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.due_outbound(UnixMillis(RETRY_BASE_MS), 10).unwrap().len(),
+            1
+        );
+        let d = s.record_send_failure(&mid(1), "again", now).unwrap();
+        assert_eq!(d.next_attempt, Some(UnixMillis(2 * RETRY_BASE_MS)));
+        for _ in 2..MAX_SEND_ATTEMPTS {
+            now = now.saturating_add_millis(1);
+            let long = "x".repeat(2 * MAX_LAST_ERROR_BYTES);
+            s.record_send_failure(&mid(1), &long, now).unwrap();
+        }
+        let d = s.outbound(&mid(1)).unwrap().unwrap().delivery;
+        assert_eq!(d.status, MessageStatus::Failed);
+        assert_eq!(d.attempts, MAX_SEND_ATTEMPTS);
+        assert_eq!(d.next_attempt, None);
+        assert_eq!(d.last_error.unwrap().len(), MAX_LAST_ERROR_BYTES);
+        assert!(s.due_outbound(UnixMillis(u64::MAX), 10).unwrap().is_empty());
+        // Failed stays failed on further failures.
+        let d = s.record_send_failure(&mid(1), "late", now).unwrap();
+        assert_eq!(d.status, MessageStatus::Failed);
+        assert_eq!(
+            s.requeue_failed(&mid(1), UnixMillis(5)).unwrap(),
+            MessageStatus::Queued
+        );
+        let e = &s.due_outbound(UnixMillis(5), 10).unwrap()[0];
+        assert_eq!(e.delivery.attempts, 0);
+    }
+
+    #[test]
+    fn retry_delay_doubles_and_caps() {
+        assert_eq!(retry_delay_ms(1), RETRY_BASE_MS);
+        assert_eq!(retry_delay_ms(2), 2 * RETRY_BASE_MS);
+        assert_eq!(retry_delay_ms(3), 4 * RETRY_BASE_MS);
+        assert_eq!(retry_delay_ms(100), RETRY_MAX_MS);
+        assert_eq!(retry_delay_ms(u32::MAX), RETRY_MAX_MS);
+    }
+
+    #[test]
+    fn error_truncation_respects_char_boundaries() {
+        let s = "é".repeat(MAX_LAST_ERROR_BYTES);
+        let t = truncate_error(&s);
+        assert!(t.len() <= MAX_LAST_ERROR_BYTES);
+        assert!(t.len() >= MAX_LAST_ERROR_BYTES - 1);
+    }
+
+    #[test]
+    fn inbox_dedupes_by_message_id_per_peer() {
+        let mut s = store();
+        assert_eq!(
+            s.insert_inbound(&peer(1), &mid(1), "hi", UnixMillis(1))
+                .unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.insert_inbound(&peer(1), &mid(1), "hi", UnixMillis(2))
+                .unwrap(),
+            InsertOutcome::AlreadyPresent
+        );
+        // Another peer cannot shadow the id.
+        assert_eq!(
+            s.insert_inbound(&peer(2), &mid(1), "hi", UnixMillis(2))
+                .unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(s.conversation(&peer(1), 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn oversized_text_is_refused() {
+        let mut s = store();
+        let text = "a".repeat(MAX_STORED_TEXT_BYTES + 1);
+        assert!(matches!(
+            s.insert_inbound(&peer(1), &mid(1), &text, UnixMillis(1)),
+            Err(StoreError::TextTooLong(_))
+        ));
+        assert!(matches!(
+            s.queue_outbound(&peer(1), &mid(1), &text, UnixMillis(1)),
+            Err(StoreError::TextTooLong(_))
+        ));
+    }
+
+    #[test]
+    fn conversation_interleaves_directions_oldest_first() {
+        let mut s = store();
+        s.insert_inbound(&peer(1), &mid(1), "one", UnixMillis(10))
+            .unwrap();
+        s.queue_outbound(&peer(1), &mid(2), "two", UnixMillis(20))
+            .unwrap();
+        s.insert_inbound(&peer(1), &mid(3), "three", UnixMillis(30))
+            .unwrap();
+        s.insert_inbound(&peer(2), &mid(4), "elsewhere", UnixMillis(15))
+            .unwrap();
+        let texts: Vec<_> = s
+            .conversation(&peer(1), 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.text, m.direction))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                ("one".to_string(), Direction::Inbound),
+                ("two".to_string(), Direction::Outbound),
+                ("three".to_string(), Direction::Inbound)
+            ]
+        );
+        let last: Vec<_> = s
+            .conversation(&peer(1), 2)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(last, vec!["two", "three"]);
+    }
+
+    #[test]
+    fn bodies_are_not_stored_in_plaintext() {
+        let dir = TempDir::new();
+        let path = dir.path().join("n.db");
+        let mut s = Store::open(&path, key(1)).unwrap();
+        s.insert_inbound(&peer(1), &mid(1), "MARKER-INBOUND-7f3a", UnixMillis(1))
+            .unwrap();
+        s.queue_outbound(&peer(1), &mid(2), "MARKER-OUTBOUND-7f3a", UnixMillis(2))
+            .unwrap();
+        // Control: unsealed meta values are visible, so the scan can find text.
+        s.set_meta("control", b"MARKER-PLAIN-7f3a").unwrap();
+        let live = raw_bytes(&path);
+        assert!(contains(&live, b"MARKER-PLAIN-7f3a"));
+        assert!(!contains(&live, b"MARKER-INBOUND-7f3a"));
+        assert!(!contains(&live, b"MARKER-OUTBOUND-7f3a"));
+        s.close().unwrap();
+        let closed = raw_bytes(&path);
+        assert!(contains(&closed, b"MARKER-PLAIN-7f3a"));
+        assert!(!contains(&closed, b"MARKER-INBOUND-7f3a"));
+        assert!(!contains(&closed, b"MARKER-OUTBOUND-7f3a"));
+    }
+
+    #[test]
+    fn tampered_row_fails_and_others_still_read() {
+        let mut s = store();
+        s.insert_inbound(&peer(1), &mid(1), "first", UnixMillis(1))
+            .unwrap();
+        s.insert_inbound(&peer(1), &mid(2), "second", UnixMillis(2))
+            .unwrap();
+        s.queue_outbound(&peer(1), &mid(3), "third", UnixMillis(3))
+            .unwrap();
+        // Flip one ciphertext bit of the first row.
+        let mut sealed: Vec<u8> = s
+            .conn
+            .query_row(
+                "SELECT sealed FROM inbox WHERE message_id = ?1",
+                [mid(1).as_bytes()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        sealed[crate::NONCE_LEN + 1] ^= 0x01;
+        s.conn
+            .execute(
+                "UPDATE inbox SET sealed = ?1 WHERE message_id = ?2",
+                rusqlite::params![sealed, mid(1).as_bytes()],
+            )
+            .unwrap();
+        assert!(matches!(
+            s.conversation(&peer(1), 10),
+            Err(StoreError::Decrypt { table: "inbox" })
+        ));
+        // Other rows remain readable.
+        assert_eq!(s.outbound(&mid(3)).unwrap().unwrap().message.text, "third");
+        s.conn
+            .execute(
+                "DELETE FROM inbox WHERE message_id = ?1",
+                [mid(1).as_bytes()],
+            )
+            .unwrap();
+        let texts: Vec<_> = s
+            .conversation(&peer(1), 10)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(texts, vec!["second", "third"]);
+    }
+
+    #[test]
+    fn swapped_bodies_do_not_open() {
+        let mut s = store();
+        s.queue_outbound(&peer(1), &mid(1), "to one", UnixMillis(1))
+            .unwrap();
+        s.queue_outbound(&peer(2), &mid(2), "to two", UnixMillis(1))
+            .unwrap();
+        // Copy row 1's sealed body over row 2's.
+        s.conn
+            .execute(
+                "UPDATE outbox SET sealed = (SELECT sealed FROM outbox WHERE message_id = ?1)
+                 WHERE message_id = ?2",
+                [mid(1).as_bytes(), mid(2).as_bytes()],
+            )
+            .unwrap();
+        assert!(matches!(
+            s.outbound(&mid(2)),
+            Err(StoreError::Decrypt { table: "outbox" })
+        ));
+        // Moving a row to another peer is caught too.
+        s.conn
+            .execute(
+                "UPDATE outbox SET peer = ?1 WHERE message_id = ?2",
+                [peer(3).as_bytes().as_slice(), mid(1).as_bytes().as_slice()],
+            )
+            .unwrap();
+        assert!(matches!(
+            s.outbound(&mid(1)),
+            Err(StoreError::Decrypt { .. })
+        ));
+    }
+
+    #[test]
+    fn history_exports_in_time_order_and_imports_idempotently() {
+        let mut a = store();
+        a.insert_inbound(&peer(1), &mid(1), "in 30", UnixMillis(30))
+            .unwrap();
+        a.queue_outbound(&peer(2), &mid(2), "out 10", UnixMillis(10))
+            .unwrap();
+        a.insert_inbound(&peer(2), &mid(3), "in 20", UnixMillis(20))
+            .unwrap();
+        let mut exported = Vec::new();
+        assert_eq!(a.export_history(|m| exported.push(m)).unwrap(), 3);
+        let times: Vec<_> = exported.iter().map(|m| m.time.0).collect();
+        assert_eq!(times, vec![10, 20, 30]);
+        assert_eq!(exported[0].direction, Direction::Outbound);
+        assert_eq!(exported[0].peer, peer(2));
+        assert_eq!(exported[0].text, "out 10");
+
+        let mut b = Store::open_in_memory(key(9)).unwrap();
+        b.insert_inbound(&peer(1), &mid(1), "in 30", UnixMillis(30))
+            .unwrap();
+        let s = b.import_history(exported.clone()).unwrap();
+        assert_eq!(
+            s,
+            ImportSummary {
+                inserted: 2,
+                skipped: 1
+            }
+        );
+        let s = b.import_history(exported.clone()).unwrap();
+        assert_eq!(
+            s,
+            ImportSummary {
+                inserted: 0,
+                skipped: 3
+            }
+        );
+        let mut again = Vec::new();
+        b.export_history(|m| again.push(m)).unwrap();
+        assert_eq!(again, exported);
+        // Imported outbound messages are not re-sent.
+        let e = b.outbound(&mid(2)).unwrap().unwrap();
+        assert_eq!(e.delivery.status, MessageStatus::Sent);
+        assert!(b.due_outbound(UnixMillis(u64::MAX), 10).unwrap().is_empty());
+    }
+}
