@@ -255,6 +255,44 @@ mod tests {
         }
     }
 
+    fn hex32(s: &str) -> [u8; 32] {
+        let v: Vec<u8> = (0..64)
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect();
+        v.try_into().unwrap()
+    }
+
+    /// Pins the construction documented above, computed independently of
+    /// this code, for the two RFC 8032 test keys.
+    #[test]
+    fn known_answer() {
+        let a = IdentityKey::from_bytes(&hex32(
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        ))
+        .unwrap();
+        let b = IdentityKey::from_bytes(&hex32(
+            "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        ))
+        .unwrap();
+        let sn = SafetyNumber::new(&a, &b);
+        assert_eq!(
+            sn.digits(),
+            "006020443760630357559773362219135807580968090643661470520768"
+        );
+        assert_eq!(
+            sn.to_string(),
+            "00602 04437 60630 35755 97733 62219 13580 75809 68090 64366 14705 20768"
+        );
+        let expected: String = sn.scannable().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            expected,
+            "01\
+             1f3f99591af1fa22d275a2a1e9deb663e7bab70bcf05db71454f867d1aeb26ee\
+             40a919492cbb828283a18a525ac85af46d946e6eb099503571c915d227c0b743"
+        );
+    }
+
     #[test]
     fn digit_extraction_is_big_endian_mod_100000() {
         let mut fp = [0u8; 64];
