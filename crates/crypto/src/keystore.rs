@@ -924,6 +924,23 @@ mod tests {
         ));
     }
 
+    /// A version-1 keystore made by an independent implementation of the
+    /// construction in the module doc (Python `cryptography`: Argon2id, HKDF,
+    /// AES-GCM), so the format cannot drift unnoticed.
+    #[test]
+    fn opens_the_independently_made_v1_fixture() {
+        let bytes = include_bytes!("../tests/data/keystore_v1.json");
+        let opened = open_test(bytes, b"tacnode test passphrase").unwrap();
+        let expected = |start: u8| -> [u8; 32] { std::array::from_fn(|i| start + i as u8) };
+        assert_eq!(opened.identity().signing_secret_bytes(), expected(0x01));
+        assert_eq!(opened.identity().device_secret_bytes(), expected(0x21));
+        assert_eq!(opened.storage_key().as_bytes(), &expected(0x41));
+        assert!(matches!(
+            open_test(bytes, b"tacnode test passphrasE"),
+            Err(KeystoreError::WrongPassphrase)
+        ));
+    }
+
     #[test]
     fn wrong_passphrase() {
         let (_, bytes) = sealed(2);
