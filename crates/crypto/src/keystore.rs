@@ -575,11 +575,11 @@ pub fn open_with_minimum(
         .map_err(|_| KeystoreError::Corrupted)?;
     let mut signing = Zeroizing::new([0u8; 32]);
     let mut device = Zeroizing::new([0u8; 32]);
-    let mut storage = [0u8; 32];
+    let mut storage = Zeroizing::new([0u8; 32]);
     if plaintext.len() != SECRETS_LEN {
         return Err(KeystoreError::Corrupted);
     }
-    for (dst, src) in [signing.as_mut(), device.as_mut(), &mut storage]
+    for (dst, src) in [signing.as_mut(), device.as_mut(), storage.as_mut()]
         .into_iter()
         .zip(plaintext.chunks_exact(32))
     {
@@ -587,7 +587,7 @@ pub fn open_with_minimum(
     }
     Ok(KeystoreSecrets::new(
         Identity::from_secret_bytes(&signing, &device),
-        StorageKey(storage),
+        StorageKey(*storage),
     ))
 }
 
