@@ -53,7 +53,7 @@ pub use messages::{
 };
 pub use meta::{MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES, META_PEER_RECORD_SEQUENCE};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
-pub use prekeys::{MAX_PREKEY_BYTES, Prekey, PrekeyKind};
+pub use prekeys::{MAX_PREKEY_BYTES, MAX_PREKEY_STATE_BYTES, Prekey, PrekeyKind};
 pub use routing::{MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SNAPSHOT_ENDPOINTS, RoutingEntry};
 pub use seal::{NONCE_LEN, SEAL_OVERHEAD, STORAGE_KEY_LEN, SecretBytes, StorageKey, TAG_LEN};
 pub use sessions::MAX_SESSION_PICKLE_BYTES;

@@ -78,9 +78,19 @@ CREATE TABLE routing_snapshot (
 ) WITHOUT ROWID;
 ";
 
+/// Version 3: the crypto crate's whole prekey state (signed prekeys in their
+/// grace period and every unused one-time prekey) as one sealed row.
+const V3: &str = "
+CREATE TABLE prekey_state (
+    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    sealed BLOB NOT NULL,
+    updated INTEGER NOT NULL
+);
+";
+
 /// The schema migrations, oldest first; entry `i` takes the file from
 /// version `i` to `i + 1`. Append only: never edit a released entry.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes (the length of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

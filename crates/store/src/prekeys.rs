@@ -56,7 +56,41 @@ fn aad_parts(kind: PrekeyKind, id: u32) -> ([u8; 1], [u8; 4]) {
     ([kind.code()], id.to_be_bytes())
 }
 
+/// Largest prekey state accepted by [`Store::save_prekey_state`].
+pub const MAX_PREKEY_STATE_BYTES: usize = 512 * 1024;
+const PREKEY_STATE: &str = "prekey_state";
+
 impl Store {
+    /// Stores (replaces) the whole prekey state, sealed. Committed when it returns.
+    pub fn save_prekey_state(&mut self, state: &[u8], now: UnixMillis) -> Result<(), StoreError> {
+        if state.len() > MAX_PREKEY_STATE_BYTES {
+            return Err(StoreError::PrekeyTooLarge(state.len()));
+        }
+        let sealed = self.sealer.seal(PREKEY_STATE, &[], state)?;
+        self.conn.execute(
+            "INSERT INTO prekey_state (id, sealed, updated) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, updated = excluded.updated",
+            params![sealed, sql_time(now)],
+        )?;
+        Ok(())
+    }
+
+    /// The prekey state saved by [`Store::save_prekey_state`], if any.
+    pub fn load_prekey_state(&self) -> Result<Option<SecretBytes>, StoreError> {
+        let row: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT sealed FROM prekey_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        row.map(|sealed| {
+            self.sealer
+                .open(PREKEY_STATE, &[], &sealed, MAX_PREKEY_STATE_BYTES)
+                .map(Into::into)
+        })
+        .transpose()
+    }
+
     /// Stores (or replaces) prekey `id` of `kind`, sealed.
     pub fn save_prekey(
         &mut self,
@@ -188,6 +222,28 @@ mod tests {
                 &[0; MAX_PREKEY_BYTES + 1],
                 UnixMillis(1)
             ),
+            Err(StoreError::PrekeyTooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn prekey_state_is_replaced_and_survives_reopen() {
+        let dir = TempDir::new();
+        let path = dir.path().join("n.db");
+        let mut s = Store::open(&path, key(1)).unwrap();
+        assert!(s.load_prekey_state().unwrap().is_none());
+        s.save_prekey_state(b"state one", UnixMillis(1)).unwrap();
+        s.save_prekey_state(b"state two", UnixMillis(2)).unwrap();
+        drop(s);
+        let s = Store::open(&path, key(1)).unwrap();
+        assert_eq!(
+            s.load_prekey_state().unwrap().unwrap().as_slice(),
+            b"state two"
+        );
+        assert!(!contains(&raw_bytes(&path), b"state two"));
+        let mut s = s;
+        assert!(matches!(
+            s.save_prekey_state(&vec![0; MAX_PREKEY_STATE_BYTES + 1], UnixMillis(3)),
             Err(StoreError::PrekeyTooLarge(_))
         ));
     }
