@@ -4,7 +4,7 @@
 //! reveal who the user talks to); node ids and keys are public anyway.
 
 use rusqlite::{OptionalExtension, Row, params};
-use tacnode_domain::{Contact, IdentityKey, NodeId, UnixMillis};
+use tacnode_domain::{Contact, IdentityKey, NodeId};
 
 use tacnode_domain::MAX_CONTACT_NAME_BYTES;
 
@@ -14,16 +14,6 @@ use crate::{InsertOutcome, Store, node_id_from_sql, sql_limit, sql_time, time_fr
 
 const CONTACTS: &str = "contacts";
 const COLUMNS: &str = "node_id, sealed_name, identity_key, first_seen, verified, identity_changed";
-
-/// How an observed identity key compares with the stored one.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum IdentityCheck {
-    /// Same key as stored.
-    Matches,
-    /// A different key: it replaced the stored one, `verified` was cleared and
-    /// `identity_changed` raised until the user acknowledges.
-    Changed,
-}
 
 fn check_name(name: &str) -> Result<(), StoreError> {
     if name.len() > MAX_CONTACT_NAME_BYTES {
@@ -178,28 +168,18 @@ impl Store {
         )
     }
 
-    /// Compares an identity key seen for `node_id` at `now` with the stored
-    /// one. A different key replaces it (first seen `now`), clears
-    /// `verified` and raises `identity_changed`.
-    pub fn observe_contact_identity(
-        &mut self,
-        node_id: &NodeId,
-        identity_key: &IdentityKey,
-        now: UnixMillis,
-    ) -> Result<IdentityCheck, StoreError> {
-        let changed = self.conn.execute(
-            "UPDATE contacts SET identity_key = ?2, first_seen = ?3, verified = 0,
-                    identity_changed = 1
-             WHERE node_id = ?1 AND identity_key != ?2",
-            params![node_id.as_bytes(), identity_key.as_bytes(), sql_time(now)],
+    /// Records that the keys of `node_id` changed in a way the identity key
+    /// alone cannot show (its certified device key differs from the pinned
+    /// one): clears `verified` and raises `identity_changed`.
+    pub fn flag_contact_key_change(&mut self, node_id: &NodeId) -> Result<(), StoreError> {
+        let n = self.conn.execute(
+            "UPDATE contacts SET verified = 0, identity_changed = 1 WHERE node_id = ?1",
+            [node_id.as_bytes()],
         )?;
-        if changed > 0 {
-            return Ok(IdentityCheck::Changed);
+        if n == 0 {
+            return Err(StoreError::UnknownContact(*node_id));
         }
-        match self.contact(node_id)? {
-            Some(_) => Ok(IdentityCheck::Matches),
-            None => Err(StoreError::UnknownContact(*node_id)),
-        }
+        Ok(())
     }
 
     /// Clears `identity_changed` once the user has seen the warning.
@@ -293,31 +273,19 @@ mod tests {
     }
 
     #[test]
-    fn identity_change_is_flagged_until_acknowledged() {
+    fn key_change_is_flagged_until_acknowledged() {
         let mut s = Store::open_in_memory(key(1)).unwrap();
         let mut c = contact("carol", 0);
         c.verified = true;
         s.add_contact(&c).unwrap();
-        assert_eq!(
-            s.observe_contact_identity(&c.node_id, &c.identity_key, UnixMillis(9))
-                .unwrap(),
-            IdentityCheck::Matches
-        );
-        let other = ik(1);
-        assert_eq!(
-            s.observe_contact_identity(&c.node_id, &other, UnixMillis(10))
-                .unwrap(),
-            IdentityCheck::Changed
-        );
+        s.flag_contact_key_change(&c.node_id).unwrap();
         let got = s.contact(&c.node_id).unwrap().unwrap();
         assert!(got.identity_changed);
         assert!(!got.verified);
-        assert_eq!(got.identity_key, other);
-        assert_eq!(got.first_seen, UnixMillis(10));
         s.acknowledge_identity_change(&c.node_id).unwrap();
         assert!(!s.contact(&c.node_id).unwrap().unwrap().identity_changed);
         assert!(matches!(
-            s.observe_contact_identity(&NodeId::from_bytes([0; 32]), &other, UnixMillis(1)),
+            s.flag_contact_key_change(&NodeId::from_bytes([0; 32])),
             Err(StoreError::UnknownContact(_))
         ));
     }

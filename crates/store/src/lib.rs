@@ -41,7 +41,6 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension};
 use tacnode_domain::{MessageId, NodeId, UnixMillis};
 
-pub use contacts::IdentityCheck;
 pub use error::StoreError;
 pub use mailbox::{
     DEFAULT_MAILBOX_PER_RECIPIENT, DEFAULT_MAILBOX_TOTAL_BYTES, MAX_MAILBOX_PAYLOAD_BYTES,
