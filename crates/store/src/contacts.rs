@@ -205,6 +205,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::testutil::{TempDir, contains, key, raw_bytes};
+    use tacnode_domain::UnixMillis;
 
     // Two valid Ed25519 points.
     fn ik(which: u8) -> IdentityKey {
