@@ -13,12 +13,30 @@
 //!   (Argon2id + AES-256-GCM, versioned JSON), and its atomic file helpers.
 //! - [`safety`]: safety numbers (60 digits and a QR payload) for
 //!   out-of-band verification of identity keys.
+//! - [`prekey`]: signed and one-time prekeys ([`PrekeyState`]) and bundle
+//!   verification.
+//! - [`x3dh`]: the handshake. An initiator calls [`x3dh::initiate`] on a
+//!   bundle, starts a [`Session::new_initiator`], encrypts the first message
+//!   and wraps it with [`x3dh::InitiatorOutput::initial_message`]; the
+//!   responder calls [`x3dh::respond`] and gets the session and plaintext.
+//! - [`ratchet`]: the Double Ratchet [`Session`]: `encrypt`, `decrypt`, and a
+//!   versioned pickle (`to_bytes`/`from_bytes`) for encrypted persistence.
 
+mod aead;
+mod dh;
 pub mod identity;
+mod kdf;
 pub mod keystore;
+pub mod pickle;
+pub mod prekey;
 pub mod primitives;
+pub mod ratchet;
 pub mod safety;
+pub mod x3dh;
 
 pub use identity::Identity;
 pub use keystore::{KdfParams, KeystoreError, KeystoreFileError, KeystoreSecrets, StorageKey};
+pub use pickle::PickleError;
+pub use prekey::PrekeyState;
+pub use ratchet::Session;
 pub use safety::SafetyNumber;
