@@ -1,0 +1,589 @@
+//! End-to-end state with one peer: the active Double Ratchet session, a few
+//! older ones kept for decryption, and the X3DH header that wraps our
+//! messages until the peer has answered.
+//!
+//! Why more than one session: two peers may start X3DH with each other at
+//! the same time, or a peer may restart X3DH after losing its state. The
+//! newest session is used for sending; messages still in flight under an
+//! older one keep decrypting. Why the retained header: until the responder
+//! has seen our initial message, any of our messages may be the first to
+//! arrive (retries, mailboxes), so each carries what it needs to start the
+//! session (as Signal does with its prekey messages).
+
+use rand_core::CryptoRng;
+use tacnode_crypto::prekey::PrekeyState;
+use tacnode_crypto::ratchet::{DecryptError, EncryptError, Session};
+use tacnode_crypto::x3dh::{self, X3dhError};
+use tacnode_crypto::{Identity, PickleError};
+
+use tacnode_domain::e2e::{
+    PrekeyBundle, PrekeyId, RatchetMessage, SealedBody, SealedMessage, X3dhInitial,
+};
+use tacnode_domain::{DhPublicKey, IdentityKey, Signature, UnixMillis};
+use zeroize::Zeroizing;
+
+/// Older sessions kept for decrypting in-flight messages.
+pub const MAX_PREVIOUS_SESSIONS: usize = 3;
+/// Largest pickle accepted by [`Conversation::from_bytes`].
+pub const MAX_CONVERSATION_PICKLE_BYTES: usize = 1024 * 1024;
+
+const PICKLE_VERSION: u8 = 1;
+
+/// Opening an incoming sealed message failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// A ratchet message from a peer we have no session with.
+    #[error("no session with this peer")]
+    NoSession,
+    /// X3DH failed.
+    #[error("X3DH: {0}")]
+    X3dh(#[from] X3dhError),
+    /// No session could decrypt it.
+    #[error("decrypt: {0}")]
+    Decrypt(#[from] DecryptError),
+    /// The sealed sender differs from the initial message's identity key.
+    #[error("sender identity does not match the X3DH identity")]
+    SenderMismatch,
+}
+
+/// A conversation pickle could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConversationPickleError {
+    /// Over [`MAX_CONVERSATION_PICKLE_BYTES`].
+    #[error("conversation pickle over {MAX_CONVERSATION_PICKLE_BYTES} bytes")]
+    TooLarge,
+    /// Ended early.
+    #[error("conversation pickle truncated")]
+    Truncated,
+    /// Unknown version.
+    #[error("unsupported conversation pickle version {0}")]
+    UnsupportedVersion(u8),
+    /// A tag outside its range.
+    #[error("invalid tag {0}")]
+    InvalidTag(u8),
+    /// An invalid identity key.
+    #[error("invalid identity key")]
+    InvalidKey,
+    /// No session, or more than 1 + [`MAX_PREVIOUS_SESSIONS`].
+    #[error("{0} sessions, allowed 1..={max}", max = 1 + MAX_PREVIOUS_SESSIONS)]
+    SessionCount(usize),
+    /// Bytes after the last field.
+    #[error("trailing bytes")]
+    TrailingBytes,
+    /// A session inside did not parse.
+    #[error("session: {0}")]
+    Session(#[from] PickleError),
+}
+
+/// Sealing an outgoing message failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// Ratchet encryption failed.
+    #[error("encrypt: {0}")]
+    Encrypt(#[from] EncryptError),
+}
+
+/// The public fields of the X3DH initial message we sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct InitialHeader {
+    identity_key: IdentityKey,
+    device_key: DhPublicKey,
+    device_key_signature: Signature,
+    ephemeral_key: DhPublicKey,
+    signed_prekey_id: PrekeyId,
+    one_time_prekey_id: Option<PrekeyId>,
+}
+
+impl InitialHeader {
+    fn from_initial(i: &X3dhInitial) -> Self {
+        Self {
+            identity_key: i.identity_key,
+            device_key: i.device_key,
+            device_key_signature: i.device_key_signature,
+            ephemeral_key: i.ephemeral_key,
+            signed_prekey_id: i.signed_prekey_id,
+            one_time_prekey_id: i.one_time_prekey_id,
+        }
+    }
+
+    fn wrap(&self, message: RatchetMessage) -> X3dhInitial {
+        X3dhInitial {
+            identity_key: self.identity_key,
+            device_key: self.device_key,
+            device_key_signature: self.device_key_signature,
+            ephemeral_key: self.ephemeral_key,
+            signed_prekey_id: self.signed_prekey_id,
+            one_time_prekey_id: self.one_time_prekey_id,
+            message,
+        }
+    }
+}
+
+/// One session and how it began.
+struct Thread {
+    session: Session,
+    /// Set while we initiated it and have not yet decrypted a reply.
+    pending_initial: Option<InitialHeader>,
+    /// The X3DH ephemeral key that created it (ours or the peer's).
+    ephemeral: DhPublicKey,
+}
+
+/// End-to-end state with one peer.
+pub struct Conversation {
+    remote_identity: IdentityKey,
+    active: Thread,
+    previous: Vec<Thread>,
+}
+
+impl std::fmt::Debug for Conversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conversation")
+            .field("remote_identity", &self.remote_identity)
+            .field("previous", &self.previous.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Conversation::open`] produced.
+#[derive(Debug)]
+pub struct Opened {
+    /// The decrypted plaintext bytes.
+    pub plaintext: Zeroizing<Vec<u8>>,
+    /// True when this message started a new session (X3DH as responder).
+    pub new_session: bool,
+}
+
+impl Conversation {
+    /// Starts a session as initiator against a verified or to-be-verified
+    /// bundle (X3DH checks every signature itself).
+    pub fn initiate<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        identity: &Identity,
+        bundle: &PrekeyBundle,
+    ) -> Result<Self, X3dhError> {
+        let out = x3dh::initiate(rng, identity, bundle)?;
+        let session = Session::new_initiator(rng, &out)?;
+        // The header fields without a message: wrap() fills one in per send.
+        let header = out.initial_message(RatchetMessage {
+            header: tacnode_domain::e2e::RatchetHeader {
+                ratchet_key: DhPublicKey([0; 32]),
+                previous_chain_length: 0,
+                message_number: 0,
+            },
+            ciphertext: Vec::new(),
+        });
+        Ok(Self {
+            remote_identity: bundle.identity_key,
+            active: Thread {
+                session,
+                pending_initial: Some(InitialHeader::from_initial(&header)),
+                ephemeral: header.ephemeral_key,
+            },
+            previous: Vec::new(),
+        })
+    }
+
+    /// The peer's identity key.
+    pub fn remote_identity(&self) -> IdentityKey {
+        self.remote_identity
+    }
+
+    /// True while our X3DH initial message is unanswered.
+    pub fn awaiting_reply(&self) -> bool {
+        self.active.pending_initial.is_some()
+    }
+
+    /// Encrypts `plaintext` for the peer.
+    pub fn seal<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        own_identity: IdentityKey,
+        plaintext: &[u8],
+    ) -> Result<SealedMessage, SealError> {
+        let message = self.active.session.encrypt(rng, plaintext)?;
+        let body = match &self.active.pending_initial {
+            Some(h) => SealedBody::Initial(Box::new(h.wrap(message))),
+            None => SealedBody::Message(message),
+        };
+        Ok(SealedMessage {
+            sender_identity_key: own_identity,
+            body,
+        })
+    }
+
+    /// Opens a sealed message from a peer. `existing` is the conversation
+    /// with its sender, if any; a new one is returned when X3DH started it.
+    /// On error nothing changed (sessions are only replaced on success).
+    pub fn open(
+        existing: Option<&mut Conversation>,
+        identity: &Identity,
+        prekeys: &mut PrekeyState,
+        sealed: &SealedMessage,
+        now: UnixMillis,
+    ) -> Result<(Opened, Option<Conversation>), OpenError> {
+        match &sealed.body {
+            SealedBody::Message(m) => {
+                let c = existing.ok_or(OpenError::NoSession)?;
+                let plaintext = c.decrypt(m)?;
+                Ok((
+                    Opened {
+                        plaintext,
+                        new_session: false,
+                    },
+                    None,
+                ))
+            }
+            SealedBody::Initial(initial) => {
+                if initial.identity_key != sealed.sender_identity_key {
+                    return Err(OpenError::SenderMismatch);
+                }
+                if let Some(c) = existing {
+                    // A repeat of an initial header we already answered.
+                    if let Some(t) = c.thread_by_ephemeral(&initial.ephemeral_key) {
+                        let plaintext = t.session.decrypt(&initial.message)?;
+                        t.pending_initial = None;
+                        return Ok((
+                            Opened {
+                                plaintext,
+                                new_session: false,
+                            },
+                            None,
+                        ));
+                    }
+                    let (session, plaintext) = x3dh::respond(identity, prekeys, initial, now)?;
+                    c.push_active(Thread {
+                        session,
+                        pending_initial: None,
+                        ephemeral: initial.ephemeral_key,
+                    });
+                    return Ok((
+                        Opened {
+                            plaintext,
+                            new_session: true,
+                        },
+                        None,
+                    ));
+                }
+                let (session, plaintext) = x3dh::respond(identity, prekeys, initial, now)?;
+                Ok((
+                    Opened {
+                        plaintext,
+                        new_session: true,
+                    },
+                    Some(Conversation {
+                        remote_identity: initial.identity_key,
+                        active: Thread {
+                            session,
+                            pending_initial: None,
+                            ephemeral: initial.ephemeral_key,
+                        },
+                        previous: Vec::new(),
+                    }),
+                ))
+            }
+        }
+    }
+
+    fn thread_by_ephemeral(&mut self, eph: &DhPublicKey) -> Option<&mut Thread> {
+        if self.active.ephemeral == *eph {
+            return Some(&mut self.active);
+        }
+        self.previous.iter_mut().find(|t| t.ephemeral == *eph)
+    }
+
+    fn push_active(&mut self, thread: Thread) {
+        let old = std::mem::replace(&mut self.active, thread);
+        self.previous.insert(0, old);
+        self.previous.truncate(MAX_PREVIOUS_SESSIONS);
+    }
+
+    fn decrypt(&mut self, m: &RatchetMessage) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+        let first = match self.active.session.decrypt(m) {
+            Ok(p) => {
+                self.active.pending_initial = None;
+                return Ok(p);
+            }
+            Err(e) => e,
+        };
+        for t in &mut self.previous {
+            if let Ok(p) = t.session.decrypt(m) {
+                t.pending_initial = None;
+                return Ok(p);
+            }
+        }
+        Err(first)
+    }
+
+    /// Versioned bytes for the store (which encrypts them at rest).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(4096));
+        out.push(PICKLE_VERSION);
+        out.extend_from_slice(self.remote_identity.as_bytes());
+        let threads = std::iter::once(&self.active).chain(self.previous.iter());
+        out.push(u8::try_from(1 + self.previous.len()).unwrap_or(u8::MAX));
+        for t in threads {
+            let s = t.session.to_bytes();
+            out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes());
+            out.extend_from_slice(&s);
+            out.extend_from_slice(t.ephemeral.as_bytes());
+            match &t.pending_initial {
+                None => out.push(0),
+                Some(h) => {
+                    out.push(1);
+                    out.extend_from_slice(h.identity_key.as_bytes());
+                    out.extend_from_slice(h.device_key.as_bytes());
+                    out.extend_from_slice(h.device_key_signature.as_bytes());
+                    out.extend_from_slice(h.ephemeral_key.as_bytes());
+                    out.extend_from_slice(&h.signed_prekey_id.to_be_bytes());
+                    match h.one_time_prekey_id {
+                        None => out.push(0),
+                        Some(id) => {
+                            out.push(1);
+                            out.extend_from_slice(&id.to_be_bytes());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Parses [`Conversation::to_bytes`]; bounded, never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ConversationPickleError> {
+        if bytes.len() > MAX_CONVERSATION_PICKLE_BYTES {
+            return Err(ConversationPickleError::TooLarge);
+        }
+        let mut r = Reader(bytes);
+        let version = r.u8()?;
+        if version != PICKLE_VERSION {
+            return Err(ConversationPickleError::UnsupportedVersion(version));
+        }
+        let remote_identity = IdentityKey::from_bytes(&r.array::<32>()?)
+            .map_err(|_| ConversationPickleError::InvalidKey)?;
+        let n = usize::from(r.u8()?);
+        if n == 0 || n > 1 + MAX_PREVIOUS_SESSIONS {
+            return Err(ConversationPickleError::SessionCount(n));
+        }
+        let mut threads = Vec::with_capacity(n);
+        for _ in 0..n {
+            let len = usize::try_from(u32::from_be_bytes(r.array::<4>()?))
+                .map_err(|_| ConversationPickleError::TooLarge)?;
+            let session = Session::from_bytes(r.take(len)?)?;
+            let ephemeral = DhPublicKey(r.array::<32>()?);
+            let pending_initial = match r.u8()? {
+                0 => None,
+                1 => Some(InitialHeader {
+                    identity_key: IdentityKey::from_bytes(&r.array::<32>()?)
+                        .map_err(|_| ConversationPickleError::InvalidKey)?,
+                    device_key: DhPublicKey(r.array::<32>()?),
+                    device_key_signature: Signature(r.array::<64>()?),
+                    ephemeral_key: DhPublicKey(r.array::<32>()?),
+                    signed_prekey_id: u32::from_be_bytes(r.array::<4>()?),
+                    one_time_prekey_id: match r.u8()? {
+                        0 => None,
+                        1 => Some(u32::from_be_bytes(r.array::<4>()?)),
+                        t => return Err(ConversationPickleError::InvalidTag(t)),
+                    },
+                }),
+                t => return Err(ConversationPickleError::InvalidTag(t)),
+            };
+            threads.push(Thread {
+                session,
+                pending_initial,
+                ephemeral,
+            });
+        }
+        if !r.0.is_empty() {
+            return Err(ConversationPickleError::TrailingBytes);
+        }
+        let mut threads = threads.into_iter();
+        let active = threads
+            .next()
+            .ok_or(ConversationPickleError::SessionCount(0))?;
+        Ok(Self {
+            remote_identity,
+            active,
+            previous: threads.collect(),
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ConversationPickleError> {
+        if self.0.len() < n {
+            return Err(ConversationPickleError::Truncated);
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ConversationPickleError> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| ConversationPickleError::Truncated)
+    }
+
+    fn u8(&mut self) -> Result<u8, ConversationPickleError> {
+        Ok(self.array::<1>()?[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    struct Party {
+        id: Identity,
+        prekeys: PrekeyState,
+    }
+
+    fn party(rng: &mut StdRng) -> Party {
+        let id = Identity::generate(rng);
+        let mut prekeys = PrekeyState::new(rng, &id, UnixMillis(0));
+        prekeys.generate_one_time_prekeys(rng, 5).unwrap();
+        Party { id, prekeys }
+    }
+
+    fn bundle(p: &Party) -> PrekeyBundle {
+        let otk = p.prekeys.one_time_prekeys().first().map(|k| k.id);
+        p.prekeys.bundle(&p.id, otk).unwrap()
+    }
+
+    fn open(
+        me: &mut Party,
+        conv: &mut Option<Conversation>,
+        sealed: &SealedMessage,
+    ) -> Result<Vec<u8>, OpenError> {
+        let (opened, new) = Conversation::open(
+            conv.as_mut(),
+            &me.id,
+            &mut me.prekeys,
+            sealed,
+            UnixMillis(1),
+        )?;
+        if let Some(n) = new {
+            *conv = Some(n);
+        }
+        Ok(opened.plaintext.to_vec())
+    }
+
+    #[test]
+    fn initial_headers_repeat_until_answered_and_any_arrives_first() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        let mut a = Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap();
+        let m1 = a.seal(&mut rng, alice.id.identity_key(), b"one").unwrap();
+        let m2 = a.seal(&mut rng, alice.id.identity_key(), b"two").unwrap();
+        assert!(matches!(m2.body, SealedBody::Initial(_)));
+
+        // The second arrives first, then the first (a repeat of the same X3DH).
+        let mut b: Option<Conversation> = None;
+        assert_eq!(open(&mut bob, &mut b, &m2).unwrap(), b"two");
+        assert_eq!(open(&mut bob, &mut b, &m1).unwrap(), b"one");
+        // A replay is refused and changes nothing.
+        assert!(open(&mut bob, &mut b, &m1).is_err());
+
+        let r = b
+            .as_mut()
+            .unwrap()
+            .seal(&mut rng, bob.id.identity_key(), b"reply")
+            .unwrap();
+        assert!(matches!(r.body, SealedBody::Message(_)));
+        let mut a_opt = Some(a);
+        assert_eq!(open(&mut alice, &mut a_opt, &r).unwrap(), b"reply");
+        let mut a = a_opt.unwrap();
+        assert!(!a.awaiting_reply());
+        let m3 = a.seal(&mut rng, alice.id.identity_key(), b"three").unwrap();
+        assert!(matches!(m3.body, SealedBody::Message(_)));
+        assert_eq!(open(&mut bob, &mut b, &m3).unwrap(), b"three");
+    }
+
+    #[test]
+    fn simultaneous_initiation_keeps_both_directions_working() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let mut alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        let mut a = Some(Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap());
+        let mut b = Some(Conversation::initiate(&mut rng, &bob.id, &bundle(&alice)).unwrap());
+        let from_a = a
+            .as_mut()
+            .unwrap()
+            .seal(&mut rng, alice.id.identity_key(), b"a1")
+            .unwrap();
+        let from_b = b
+            .as_mut()
+            .unwrap()
+            .seal(&mut rng, bob.id.identity_key(), b"b1")
+            .unwrap();
+        assert_eq!(open(&mut bob, &mut b, &from_a).unwrap(), b"a1");
+        assert_eq!(open(&mut alice, &mut a, &from_b).unwrap(), b"b1");
+        for round in 0..3u8 {
+            let x = a
+                .as_mut()
+                .unwrap()
+                .seal(&mut rng, alice.id.identity_key(), &[round])
+                .unwrap();
+            assert_eq!(open(&mut bob, &mut b, &x).unwrap(), [round]);
+            let y = b
+                .as_mut()
+                .unwrap()
+                .seal(&mut rng, bob.id.identity_key(), &[round + 10])
+                .unwrap();
+            assert_eq!(open(&mut alice, &mut a, &y).unwrap(), [round + 10]);
+        }
+    }
+
+    #[test]
+    fn message_without_session_and_forged_sender_are_refused() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        let eve = party(&mut rng);
+        let mut a = Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap();
+        let mut m = a.seal(&mut rng, alice.id.identity_key(), b"x").unwrap();
+        m.sender_identity_key = eve.id.identity_key();
+        let mut b = None;
+        assert!(matches!(
+            open(&mut bob, &mut b, &m),
+            Err(OpenError::SenderMismatch)
+        ));
+        let _ = a.seal(&mut rng, alice.id.identity_key(), b"y").unwrap();
+        assert!(b.is_none());
+    }
+
+    #[test]
+    fn pickle_round_trips_and_keeps_working() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        let mut a = Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap();
+        let m1 = a.seal(&mut rng, alice.id.identity_key(), b"1").unwrap();
+        let mut a = Conversation::from_bytes(&a.to_bytes()).unwrap();
+        assert!(a.awaiting_reply());
+        let m2 = a.seal(&mut rng, alice.id.identity_key(), b"2").unwrap();
+        let mut b = None;
+        assert_eq!(open(&mut bob, &mut b, &m1).unwrap(), b"1");
+        let mut b = Some(Conversation::from_bytes(&b.unwrap().to_bytes()).unwrap());
+        assert_eq!(open(&mut bob, &mut b, &m2).unwrap(), b"2");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_pickles_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = Conversation::from_bytes(&bytes);
+            let mut v = bytes.clone();
+            v.insert(0, PICKLE_VERSION);
+            let _ = Conversation::from_bytes(&v);
+        }
+    }
+}
