@@ -283,6 +283,7 @@ pub fn respond(
         associated_data,
         initial.identity_key,
         spk.secret().clone(),
+        spk.public_key(),
     );
     let plaintext = session
         .decrypt(&initial.message)

@@ -194,12 +194,17 @@ impl Session {
         associated_data: AssociatedData,
         remote_identity: IdentityKey,
         signed_prekey: StaticSecret,
+        signed_prekey_public: DhPublicKey,
     ) -> Self {
         Self {
             remote_identity,
             associated_data,
             root: RootKey(shared_key.0),
-            ours: RatchetKeyPair::from_secret(signed_prekey),
+            // The public key is known already: no scalar multiplication.
+            ours: RatchetKeyPair {
+                secret: signed_prekey,
+                public: signed_prekey_public,
+            },
             send_ratchet_due: false,
             remote: None,
             sending: None,

@@ -78,6 +78,7 @@ fn responder_cannot_send_before_receiving() {
         AssociatedData([0; ASSOCIATED_DATA_LEN]),
         Identity::generate(&mut rng).identity_key(),
         StaticSecret::random_from_rng(&mut rng),
+        DhPublicKey([9; 32]),
     );
     assert_eq!(
         s.encrypt(&mut rng, b"x").unwrap_err(),
