@@ -8,6 +8,7 @@
 //!   ratchet (floor: key generation + 2 DH).
 //! - `c_session_setup`: both sides of session establishment incl. the first
 //!   message (floor: our handshake's signature checks, key generations and DHs).
+//! - `primitives`: one Ed25519 strict verification, X25519 key generation, X25519 DH.
 
 // A benchmark harness, like a test: failing loudly on setup errors is right.
 #![allow(clippy::unwrap_used)]
@@ -357,6 +358,31 @@ fn bench_setup(c: &mut Criterion) {
     g.finish();
 }
 
+/// The single operations the floors are made of, to read the ratios.
+fn bench_primitives(c: &mut Criterion) {
+    let mut g = c.benchmark_group("primitives");
+    let mut rng = StdRng::seed_from_u64(4);
+    let signing = ed25519_dalek::SigningKey::generate(&mut rng);
+    let verifying = signing.verifying_key();
+    let sig = signing.sign(b"message");
+    let peer = PublicKey::from(&StaticSecret::random_from_rng(&mut rng));
+    let fixed = StaticSecret::random_from_rng(&mut rng);
+    g.bench_function("ed25519_verify_strict", |b| {
+        b.iter(|| {
+            verifying
+                .verify_strict(black_box(b"message"), &sig)
+                .unwrap()
+        })
+    });
+    g.bench_function("x25519_keygen", |b| {
+        b.iter(|| black_box(PublicKey::from(&StaticSecret::random_from_rng(&mut rng)).to_bytes()))
+    });
+    g.bench_function("x25519_dh", |b| {
+        b.iter(|| black_box(fixed.diffie_hellman(black_box(&peer)).to_bytes()))
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -367,6 +393,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_steady, bench_ping_pong, bench_setup
+    targets = bench_steady, bench_ping_pong, bench_setup, bench_primitives
 }
 criterion_main!(benches);

@@ -230,6 +230,13 @@ impl Session {
         self.ours.public
     }
 
+    /// Whether a message from the remote has been decrypted. Until then an
+    /// initiator should send every message wrapped in the X3DH initial
+    /// message, so the responder can start the session from whichever arrives.
+    pub fn has_received(&self) -> bool {
+        self.receiving.is_some()
+    }
+
     /// Skipped message keys currently held.
     pub fn skipped_keys(&self) -> &SkippedKeys {
         &self.skipped

@@ -34,6 +34,7 @@ fn pair(seed: u64) -> Pair {
     .unwrap();
     assert_eq!(pt.as_slice(), b"hello bob");
     assert_eq!(bob.remote_identity(), alice_id.identity_key());
+    assert!(bob.has_received() && !alice.has_received());
     assert_eq!(alice.remote_identity(), bob_id.identity_key());
     Pair { rng, alice, bob }
 }
@@ -259,8 +260,17 @@ fn forward_secrecy_used_keys_are_gone() {
     let m0 = alice.encrypt(&mut rng, b"zero").unwrap();
     let m1 = alice.encrypt(&mut rng, b"one").unwrap();
     // Bob's next message key, computed from his state before decrypting.
-    let (_, mk0) = bob.receiving.as_ref().unwrap().key.step();
+    let (ck1, mk0) = bob.receiving.as_ref().unwrap().key.step();
+    let (_, mk1) = ck1.step();
     bob.decrypt(&m1).unwrap();
+    assert!(
+        !contains(&pickle(&bob), &mk1.0),
+        "used message key must not be stored"
+    );
+    assert!(
+        !contains(&pickle(&bob), &ck1.0),
+        "chain key before the used one must be gone"
+    );
     let saved = pickle(&bob);
     assert!(contains(&saved, &mk0.0), "skipped key is stored until used");
     bob.decrypt(&m0).unwrap();
