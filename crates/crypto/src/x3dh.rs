@@ -607,6 +607,23 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(128))]
 
         #[test]
+        fn forged_initial_messages_burn_nothing(
+            ephemeral in any::<[u8; 32]>(),
+            otk in prop_oneof![Just(None), (0u32..8).prop_map(Some)],
+            spk in 0u32..3,
+            ciphertext in proptest::collection::vec(any::<u8>(), 0..48),
+        ) {
+            let mut s = setup(11);
+            let (_, _, mut init) = initial(&mut s, Some(1));
+            init.ephemeral_key = DhPublicKey(ephemeral);
+            init.one_time_prekey_id = otk;
+            init.signed_prekey_id = spk;
+            init.message.ciphertext = ciphertext;
+            prop_assert!(respond(&s.bob, &mut s.prekeys, &init, UnixMillis(2000)).is_err());
+            prop_assert_eq!(s.prekeys.one_time_prekeys().len(), 5);
+        }
+
+        #[test]
         fn corrupted_prekey_pickles_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = PrekeyState::from_bytes(&bytes);
             let mut with_magic = b"TNPK\x01".to_vec();

@@ -406,6 +406,29 @@ proptest! {
         }
     }
 
+    /// Arbitrary headers and ciphertexts are rejected without a state change,
+    /// and the session keeps working.
+    #[test]
+    fn forged_messages_change_nothing(
+        key in any::<[u8; 32]>(),
+        use_current_key in any::<bool>(),
+        pn in prop_oneof![0u32..5, any::<u32>()],
+        n in prop_oneof![0u32..5, any::<u32>()],
+        ciphertext in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let Pair { mut rng, mut alice, mut bob } = pair(10);
+        let valid = alice.encrypt(&mut rng, b"valid").unwrap();
+        let ratchet_key = if use_current_key { valid.header.ratchet_key } else { DhPublicKey(key) };
+        let forged = RatchetMessage {
+            header: RatchetHeader { ratchet_key, previous_chain_length: pn, message_number: n },
+            ciphertext,
+        };
+        let before = pickle(&bob);
+        prop_assert!(bob.decrypt(&forged).is_err());
+        prop_assert_eq!(pickle(&bob), before);
+        prop_assert_eq!(bob.decrypt(&valid).unwrap().to_vec(), b"valid".to_vec());
+    }
+
     /// Alice sends turns of messages; Bob receives them in a random order with
     /// drops and duplicates, spread across later turns, replying after each
     /// turn so both DH ratchets keep turning.
