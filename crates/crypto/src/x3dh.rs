@@ -129,11 +129,6 @@ pub struct InitiatorOutput {
 }
 
 impl InitiatorOutput {
-    /// The shared key `SK`.
-    pub fn shared_key(&self) -> &SharedKey {
-        &self.shared_key
-    }
-
     /// The associated data `AD`.
     pub fn associated_data(&self) -> &AssociatedData {
         &self.associated_data
