@@ -2,12 +2,13 @@
 //! measured from the primitives alone in the same run.
 //!
 //! - `a_steady_256B`: one 256-byte message encrypted, wire-encoded, decoded
-//!   and decrypted in a chain that does not turn (floor: 2 × HMAC + HKDF +
-//!   seal on each side).
+//!   and decrypted in a chain that does not turn (floor: 2 × HMAC + AEAD seal
+//!   or open on each side; the message key is the AEAD key, the nonce zero).
 //! - `b_ping_pong`: one message whose sending and receipt each turn the DH
 //!   ratchet (floor: key generation + 2 DH).
 //! - `c_session_setup`: both sides of session establishment incl. the first
 //!   message (floor: our handshake's signature checks, key generations and DHs).
+//! - `primitives`: one Ed25519 strict verification, X25519 key generation, X25519 DH.
 
 // A benchmark harness, like a test: failing loudly on setup errors is right.
 #![allow(clippy::unwrap_used)]
@@ -134,8 +135,8 @@ fn plaintext(rng: &mut StdRng) -> Vec<u8> {
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// One side of the per-message primitives: KDF_CK (2 HMAC), HKDF to key and
-/// nonce, then `f` with the cipher.
+/// One side of the per-message primitives: KDF_CK (2 HMAC) giving the
+/// message key, which keys ChaCha20-Poly1305 with a zero nonce.
 fn floor_keys(ck: &mut [u8; 32]) -> (ChaCha20Poly1305, Nonce) {
     let mut m = <HmacSha256 as hmac::KeyInit>::new_from_slice(ck).unwrap();
     m.update(&[1]);
@@ -143,13 +144,7 @@ fn floor_keys(ck: &mut [u8; 32]) -> (ChaCha20Poly1305, Nonce) {
     let mut m = <HmacSha256 as hmac::KeyInit>::new_from_slice(ck).unwrap();
     m.update(&[2]);
     *ck = m.finalize().into_bytes().into();
-    let mut okm = [0u8; 44];
-    hkdf::Hkdf::<Sha256>::new(Some(&[0u8; 32]), &mk)
-        .expand(b"info", &mut okm)
-        .unwrap();
-    let key: [u8; 32] = okm[..32].try_into().unwrap();
-    let nonce: [u8; 12] = okm[32..].try_into().unwrap();
-    (ChaCha20Poly1305::new(&key.into()), Nonce::from(nonce))
+    (ChaCha20Poly1305::new(&mk.into()), Nonce::from([0u8; 12]))
 }
 
 fn bench_steady(c: &mut Criterion) {
@@ -357,6 +352,31 @@ fn bench_setup(c: &mut Criterion) {
     g.finish();
 }
 
+/// The single operations the floors are made of, to read the ratios.
+fn bench_primitives(c: &mut Criterion) {
+    let mut g = c.benchmark_group("primitives");
+    let mut rng = StdRng::seed_from_u64(4);
+    let signing = ed25519_dalek::SigningKey::generate(&mut rng);
+    let verifying = signing.verifying_key();
+    let sig = signing.sign(b"message");
+    let peer = PublicKey::from(&StaticSecret::random_from_rng(&mut rng));
+    let fixed = StaticSecret::random_from_rng(&mut rng);
+    g.bench_function("ed25519_verify_strict", |b| {
+        b.iter(|| {
+            verifying
+                .verify_strict(black_box(b"message"), &sig)
+                .unwrap()
+        })
+    });
+    g.bench_function("x25519_keygen", |b| {
+        b.iter(|| black_box(PublicKey::from(&StaticSecret::random_from_rng(&mut rng)).to_bytes()))
+    });
+    g.bench_function("x25519_dh", |b| {
+        b.iter(|| black_box(fixed.diffie_hellman(black_box(&peer)).to_bytes()))
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -367,6 +387,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_steady, bench_ping_pong, bench_setup
+    targets = bench_steady, bench_ping_pong, bench_setup, bench_primitives
 }
 criterion_main!(benches);

@@ -1,19 +1,15 @@
 //! ChaCha20-Poly1305 under a one-use message key.
 //!
-//! The 32-byte message key is expanded with HKDF-SHA-256 (zero salt, info
-//! [`AEAD_INFO`]) into a 32-byte cipher key and a 12-byte nonce, as the
-//! Double Ratchet specification's recommended ENCRYPT derives its keys and IV
-//! from the message key.
+//! The 32-byte message key is the cipher key and the nonce is fixed at zero:
+//! the ratchet derives a fresh key for every message and deletes it after
+//! use, so no (key, nonce) pair ever repeats. Deriving a nonce from the key
+//! (with HKDF, as the specification does for its CBC variant) would add no
+//! protection: a reused message key would repeat that nonce as well.
 
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
-
 use zeroize::Zeroizing;
 
-use crate::kdf::hkdf;
-
-/// HKDF info for the per-message cipher key and nonce.
-const AEAD_INFO: &[u8] = b"tacnode/ratchet/aead/v1";
 /// Length of the Poly1305 tag appended to every ciphertext.
 pub(crate) const TAG_LEN: usize = 16;
 
@@ -22,12 +18,10 @@ pub(crate) const TAG_LEN: usize = 16;
 pub(crate) struct Unauthentic;
 
 fn cipher(message_key: &[u8; 32]) -> (ChaCha20Poly1305, Nonce) {
-    let okm = hkdf::<44>(&[0u8; 32], &[message_key], AEAD_INFO);
-    let mut key = Zeroizing::new([0u8; 32]);
-    key.copy_from_slice(&okm[..32]);
-    let mut nonce = [0u8; 12];
-    nonce.copy_from_slice(&okm[32..]);
-    (ChaCha20Poly1305::new(&(*key).into()), Nonce::from(nonce))
+    (
+        ChaCha20Poly1305::new(&(*message_key).into()),
+        Nonce::from([0u8; 12]),
+    )
 }
 
 /// Encrypts `plaintext`, returning ciphertext ‖ tag.

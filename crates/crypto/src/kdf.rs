@@ -3,7 +3,7 @@
 use hkdf::HkdfExtract;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -14,7 +14,8 @@ pub(crate) fn hkdf<const N: usize>(salt: &[u8], ikm: &[&[u8]], info: &[u8]) -> Z
     for part in ikm {
         extract.input_ikm(part);
     }
-    let (_prk, hkdf) = extract.finalize();
+    let (mut prk, hkdf) = extract.finalize();
+    prk.as_mut_slice().zeroize();
     let mut out = Zeroizing::new([0u8; N]);
     // Cannot fail: N is bounded at compile time above.
     let _infallible = hkdf.expand(info, out.as_mut_slice());

@@ -169,6 +169,10 @@ impl SignedPrekeySecret {
     pub(crate) fn secret(&self) -> &StaticSecret {
         &self.secret
     }
+
+    pub(crate) fn public_key(&self) -> DhPublicKey {
+        self.public.public_key
+    }
 }
 
 #[derive(Clone, ZeroizeOnDrop)]

@@ -129,11 +129,6 @@ pub struct InitiatorOutput {
 }
 
 impl InitiatorOutput {
-    /// The shared key `SK`.
-    pub fn shared_key(&self) -> &SharedKey {
-        &self.shared_key
-    }
-
     /// The associated data `AD`.
     pub fn associated_data(&self) -> &AssociatedData {
         &self.associated_data
@@ -283,6 +278,7 @@ pub fn respond(
         associated_data,
         initial.identity_key,
         spk.secret().clone(),
+        spk.public_key(),
     );
     let plaintext = session
         .decrypt(&initial.message)
@@ -604,6 +600,23 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn forged_initial_messages_burn_nothing(
+            ephemeral in any::<[u8; 32]>(),
+            otk in prop_oneof![Just(None), (0u32..8).prop_map(Some)],
+            spk in 0u32..3,
+            ciphertext in proptest::collection::vec(any::<u8>(), 0..48),
+        ) {
+            let mut s = setup(11);
+            let (_, _, mut init) = initial(&mut s, Some(1));
+            init.ephemeral_key = DhPublicKey(ephemeral);
+            init.one_time_prekey_id = otk;
+            init.signed_prekey_id = spk;
+            init.message.ciphertext = ciphertext;
+            prop_assert!(respond(&s.bob, &mut s.prekeys, &init, UnixMillis(2000)).is_err());
+            prop_assert_eq!(s.prekeys.one_time_prekeys().len(), 5);
+        }
 
         #[test]
         fn corrupted_prekey_pickles_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {

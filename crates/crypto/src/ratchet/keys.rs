@@ -75,7 +75,8 @@ impl ChainKey {
     }
 }
 
-/// Our current ratchet key pair; the public key is cached.
+/// Our current ratchet key pair; the public key is cached. The secret
+/// zeroizes itself on drop.
 #[derive(Clone)]
 pub(crate) struct RatchetKeyPair {
     pub(crate) secret: StaticSecret,
@@ -92,6 +93,14 @@ impl RatchetKeyPair {
         Self { secret, public }
     }
 }
+
+impl Zeroize for RatchetKeyPair {
+    fn zeroize(&mut self) {
+        self.secret = StaticSecret::from([0u8; 32]);
+    }
+}
+
+impl ZeroizeOnDrop for RatchetKeyPair {}
 
 impl fmt::Debug for RatchetKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

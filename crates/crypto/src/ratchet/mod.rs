@@ -194,12 +194,17 @@ impl Session {
         associated_data: AssociatedData,
         remote_identity: IdentityKey,
         signed_prekey: StaticSecret,
+        signed_prekey_public: DhPublicKey,
     ) -> Self {
         Self {
             remote_identity,
             associated_data,
             root: RootKey(shared_key.0),
-            ours: RatchetKeyPair::from_secret(signed_prekey),
+            // The public key is known already: no scalar multiplication.
+            ours: RatchetKeyPair {
+                secret: signed_prekey,
+                public: signed_prekey_public,
+            },
             send_ratchet_due: false,
             remote: None,
             sending: None,
@@ -223,6 +228,13 @@ impl Session {
     /// Our current ratchet public key.
     pub fn ratchet_key(&self) -> DhPublicKey {
         self.ours.public
+    }
+
+    /// Whether a message from the remote has been decrypted. Until then an
+    /// initiator should send every message wrapped in the X3DH initial
+    /// message, so the responder can start the session from whichever arrives.
+    pub fn has_received(&self) -> bool {
+        self.receiving.is_some()
     }
 
     /// Skipped message keys currently held.

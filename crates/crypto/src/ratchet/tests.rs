@@ -34,6 +34,7 @@ fn pair(seed: u64) -> Pair {
     .unwrap();
     assert_eq!(pt.as_slice(), b"hello bob");
     assert_eq!(bob.remote_identity(), alice_id.identity_key());
+    assert!(bob.has_received() && !alice.has_received());
     assert_eq!(alice.remote_identity(), bob_id.identity_key());
     Pair { rng, alice, bob }
 }
@@ -78,6 +79,7 @@ fn responder_cannot_send_before_receiving() {
         AssociatedData([0; ASSOCIATED_DATA_LEN]),
         Identity::generate(&mut rng).identity_key(),
         StaticSecret::random_from_rng(&mut rng),
+        DhPublicKey([9; 32]),
     );
     assert_eq!(
         s.encrypt(&mut rng, b"x").unwrap_err(),
@@ -258,8 +260,17 @@ fn forward_secrecy_used_keys_are_gone() {
     let m0 = alice.encrypt(&mut rng, b"zero").unwrap();
     let m1 = alice.encrypt(&mut rng, b"one").unwrap();
     // Bob's next message key, computed from his state before decrypting.
-    let (_, mk0) = bob.receiving.as_ref().unwrap().key.step();
+    let (ck1, mk0) = bob.receiving.as_ref().unwrap().key.step();
+    let (_, mk1) = ck1.step();
     bob.decrypt(&m1).unwrap();
+    assert!(
+        !contains(&pickle(&bob), &mk1.0),
+        "used message key must not be stored"
+    );
+    assert!(
+        !contains(&pickle(&bob), &ck1.0),
+        "chain key before the used one must be gone"
+    );
     let saved = pickle(&bob);
     assert!(contains(&saved, &mk0.0), "skipped key is stored until used");
     bob.decrypt(&m0).unwrap();
@@ -393,6 +404,29 @@ proptest! {
         if let Ok(s) = Session::from_bytes(&bytes) {
             prop_assert_eq!(pickle(&s), bytes);
         }
+    }
+
+    /// Arbitrary headers and ciphertexts are rejected without a state change,
+    /// and the session keeps working.
+    #[test]
+    fn forged_messages_change_nothing(
+        key in any::<[u8; 32]>(),
+        use_current_key in any::<bool>(),
+        pn in prop_oneof![0u32..5, any::<u32>()],
+        n in prop_oneof![0u32..5, any::<u32>()],
+        ciphertext in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let Pair { mut rng, mut alice, mut bob } = pair(10);
+        let valid = alice.encrypt(&mut rng, b"valid").unwrap();
+        let ratchet_key = if use_current_key { valid.header.ratchet_key } else { DhPublicKey(key) };
+        let forged = RatchetMessage {
+            header: RatchetHeader { ratchet_key, previous_chain_length: pn, message_number: n },
+            ciphertext,
+        };
+        let before = pickle(&bob);
+        prop_assert!(bob.decrypt(&forged).is_err());
+        prop_assert_eq!(pickle(&bob), before);
+        prop_assert_eq!(bob.decrypt(&valid).unwrap().to_vec(), b"valid".to_vec());
     }
 
     /// Alice sends turns of messages; Bob receives them in a random order with
