@@ -415,3 +415,278 @@ fn backoff_grows_with_jitter_and_caps() {
         }
     }
 }
+
+/// A bare, correctly authenticated quinn connection to `addr`, for sending
+/// hostile stream contents.
+async fn raw_authenticated(seed: u64, expected: NodeId, addr: SocketAddr) -> quinn::Connection {
+    let cert = make_certificate(
+        &identity(seed),
+        SystemTime::now(),
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    let tls = LocalTls::new(cert.0, cert.1).unwrap();
+    let quic =
+        quinn::crypto::rustls::QuicClientConfig::try_from(tls.client_config(expected).unwrap())
+            .unwrap();
+    let mut ep = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    ep.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
+    ep.connect(addr, SERVER_NAME).unwrap().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_peers_do_not_disturb_others() {
+    let mut cfg = config();
+    cfg.request_timeout = Duration::from_millis(800);
+    cfg.max_frame_len = 1024;
+    let (b, b_in, b_addr) = node(70, cfg);
+    let mut b_seen = echo(b_in);
+    let (a, _a_in, _) = node(71, config());
+
+    // Garbage datagrams, some shaped like QUIC long headers.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..500u32 {
+        let mut d = vec![0u8; 1 + (i as usize * 37) % 1400];
+        for (j, byte) in d.iter_mut().enumerate() {
+            *byte = (i as usize * 31 + j * 7) as u8;
+        }
+        if i % 2 == 0 {
+            d[0] = 0xc0 | (i as u8 & 0x3f);
+        }
+        junk.send_to(&d, b_addr).unwrap();
+    }
+
+    let evil = raw_authenticated(72, b.node_id(), b_addr).await;
+    // Oversize length prefix.
+    let (mut s1, _r1) = evil.open_bi().await.unwrap();
+    s1.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+    // Stall mid-frame: announce 100 bytes, send 10.
+    let (mut s2, _r2) = evil.open_bi().await.unwrap();
+    s2.write_all(&100u32.to_be_bytes()).await.unwrap();
+    s2.write_all(&[7; 10]).await.unwrap();
+    // Truncated frame on a push stream.
+    let mut s3 = evil.open_uni().await.unwrap();
+    s3.write_all(&[0, 0, 0, 9, 1, 2]).await.unwrap();
+    s3.finish().unwrap();
+
+    // Meanwhile an honest peer is served normally, several times.
+    for i in 0..5u8 {
+        let resp = a.request(b.node_id(), &[b_addr], vec![i]).await.unwrap();
+        assert_eq!(resp, [b'r', b'e', b':', i]);
+    }
+    assert_eq!(
+        timeout(Duration::from_secs(2), s1.stopped())
+            .await
+            .unwrap()
+            .unwrap(),
+        Some(quinn::VarInt::from_u32(crate::CODE_BAD_FRAME))
+    );
+    assert_eq!(
+        timeout(Duration::from_secs(3), s2.stopped())
+            .await
+            .unwrap()
+            .unwrap(),
+        Some(quinn::VarInt::from_u32(crate::CODE_TIMEOUT))
+    );
+    // Only the honest requests reached the application.
+    for _ in 0..5 {
+        assert_eq!(b_seen.recv().await.unwrap().0, a.node_id());
+    }
+    assert!(quiet_for(&mut b_seen));
+    // The hostile connection itself stays up: framing errors are per stream.
+    assert!(evil.close_reason().is_none());
+    assert_eq!(
+        a.request(b.node_id(), &[], b"ok".to_vec()).await.unwrap(),
+        b"re:ok"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limits_refuse_cleanly() {
+    // Total connections.
+    let mut cfg = config();
+    cfg.max_connections = 2;
+    let (b, b_in, b_addr) = node(80, cfg);
+    let _e = echo(b_in);
+    let (a1, _i1, _) = node(81, config());
+    let (a2, _i2, _) = node(82, config());
+    let (a3, _i3, _) = node(83, config());
+    a1.request(b.node_id(), &[b_addr], b"1".to_vec())
+        .await
+        .unwrap();
+    a2.request(b.node_id(), &[b_addr], b"2".to_vec())
+        .await
+        .unwrap();
+    let err = a3
+        .request(b.node_id(), &[b_addr], b"3".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+    assert_eq!(b.connection_count(), 2);
+    // The admitted peers are unaffected, and the limit binds outbound dials too.
+    a1.request(b.node_id(), &[], b"again".to_vec())
+        .await
+        .unwrap();
+    let err = b
+        .request(a3.node_id(), &[a3.local_addr().unwrap()], b"x".to_vec())
+        .await;
+    assert!(matches!(err, Err(RequestError::ConnectionLimit)), "{err:?}");
+
+    // Connections per remote IP.
+    let mut cfg = config();
+    cfg.max_connections_per_ip = 1;
+    let (c, c_in, c_addr) = node(84, cfg);
+    let _e = echo(c_in);
+    a1.request(c.node_id(), &[c_addr], b"1".to_vec())
+        .await
+        .unwrap();
+    let err = a2
+        .request(c.node_id(), &[c_addr], b"2".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+    a1.request(c.node_id(), &[], b"again".to_vec())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_limit_holds_extra_requests_back() {
+    let mut cfg = config();
+    cfg.max_streams_per_connection = 2;
+    let (b, mut b_in, b_addr) = node(90, cfg);
+    let (a, _a_in, _) = node(91, config());
+    let peer = b.node_id();
+    let mut tasks = Vec::new();
+    for i in 0..3u8 {
+        let a = a.clone();
+        tasks.push(tokio::spawn(async move {
+            a.request(peer, &[b_addr], vec![i]).await
+        }));
+    }
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        match timeout(Duration::from_secs(2), b_in.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            InboundEvent::Request { reply, body, .. } => held.push((reply, body)),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The third stream cannot even open while two are outstanding.
+    assert!(
+        timeout(Duration::from_millis(400), b_in.recv())
+            .await
+            .is_err()
+    );
+    for (reply, body) in held {
+        reply.send(body).await.unwrap();
+    }
+    match timeout(Duration::from_secs(2), b_in.recv())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        InboundEvent::Request { reply, body, .. } => reply.send(body).await.unwrap(),
+        other => panic!("{other:?}"),
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+}
+
+/// Accepts any server, after blocking its thread: keeps a handshake open.
+#[derive(Debug)]
+struct SlowVerifier(crate::tls::PeerVerifier);
+
+impl rustls::client::danger::ServerCertVerifier for SlowVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        std::thread::sleep(Duration::from_millis(1500));
+        self.0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::client::danger::ServerCertVerifier::verify_tls12_signature(&self.0, m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::client::danger::ServerCertVerifier::verify_tls13_signature(&self.0, m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::client::danger::ServerCertVerifier::supported_verify_schemes(&self.0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_limit_refuses_extra_handshakes() {
+    let mut cfg = config();
+    cfg.max_concurrent_handshakes = 1;
+    let (b, b_in, b_addr) = node(95, cfg);
+    let _e = echo(b_in);
+    // A slow client on its own thread holds the only handshake slot.
+    let expected = b.node_id();
+    let slow = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (cert, key) =
+                make_certificate(&identity(96), SystemTime::now(), Duration::from_secs(60))
+                    .unwrap();
+            let provider = crate::tls::provider();
+            let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .unwrap()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(SlowVerifier(
+                    crate::tls::PeerVerifier::new(&provider, Some(expected)),
+                )))
+                .with_client_auth_cert(vec![cert], key)
+                .unwrap();
+            tls.alpn_protocols = vec![crate::ALPN.to_vec()];
+            let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+            let ep = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+            let conn = ep
+                .connect_with(
+                    quinn::ClientConfig::new(Arc::new(quic)),
+                    b_addr,
+                    SERVER_NAME,
+                )
+                .unwrap()
+                .await;
+            conn.is_ok()
+        })
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (a, _a_in, _) = node(97, config());
+    let err = a
+        .request(b.node_id(), &[b_addr], b"x".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+    assert!(slow.join().unwrap(), "the slow handshake itself completes");
+    // Once the slot is free, handshakes are admitted again.
+    let (a2, _a2_in, _) = node(98, config());
+    a2.request(b.node_id(), &[b_addr], b"y".to_vec())
+        .await
+        .unwrap();
+}
