@@ -1,4 +1,101 @@
-//! QUIC transport for tacnode (to come): one quinn endpoint per node, mutual
-//! TLS 1.3 with ephemeral certificates bound to the node's Ed25519 identity,
-//! one connection per peer, and request/response streams framed by
-//! `tacnode-messaging`.
+//! QUIC transport of tacnode: owns the UDP socket, authenticates peers by
+//! their Ed25519 identity, and carries opaque request/response and push
+//! bodies. Protocol logic lives elsewhere; this crate only moves bytes
+//! between authenticated nodes.
+//!
+//! # Driving it
+//!
+//! [`Transport::bind`] (inside a Tokio runtime) returns a cloneable
+//! [`Transport`] handle and an [`Inbound`] receiver. Call
+//! [`Transport::request`] / [`Transport::push`] with a peer's [`NodeId`]
+//! and candidate addresses; read [`InboundEvent`]s from [`Inbound`] and answer
+//! requests through their [`Responder`]. [`Transport::close`] shuts down.
+//!
+//! # Handshake
+//!
+//! One quinn endpoint per node, on one UDP socket that both dials and accepts,
+//! TLS 1.3 only, ALPN `tacnode/1`, rustls with the ring provider.
+//!
+//! At every start a fresh Ed25519 key and a self-signed certificate are made.
+//! The certificate carries a non-critical extension, OID
+//! [`BINDING_OID`] (`2.25.5427237553652120654`), whose value is a DER OCTET
+//! STRING of 96 bytes: the node's long-term identity key (32) followed by the
+//! identity key's Ed25519 signature (64) over
+//! `"tacnode-tls-binding/v1" || SubjectPublicKeyInfo DER of the certificate key`.
+//!
+//! Both sides present a certificate (mutual TLS) and both run the same
+//! verifier, which accepts a peer only if:
+//! 1. it sent exactly one certificate of at most [`MAX_CERT_LEN`] bytes, parsed
+//!    by a bounded, allocation-free DER walker;
+//! 2. the current time is inside the certificate's validity window;
+//! 3. the binding extension is present exactly once and its signature verifies
+//!    (strict Ed25519) under the bound identity key, over that certificate's
+//!    own SubjectPublicKeyInfo;
+//! 4. the TLS 1.3 handshake signature verifies under the certificate key
+//!    (`rustls::crypto::verify_tls13_signature`), proving possession of it;
+//! 5. when dialling, the bound identity hashes to the expected [`NodeId`].
+//!
+//! The peer's [`NodeId`] is `SHA-256(bound identity key)`; every inbound event
+//! carries it. SNI is disabled: the dialled identity never appears in clear.
+//!
+//! # Authentication rule
+//!
+//! The accepting side has verified the dialler before quinn yields the
+//! connection, so it reads no stream before authentication. The dialler has
+//! verified the server during the handshake, but learns that the server
+//! accepted *its* certificate only from the server's first application data:
+//! the server opens an empty unidirectional stream as soon as it accepts, and
+//! any response or server-opened stream counts too. Until then the dialler's
+//! connection is "unconfirmed": requests may be sent on it (the server cannot
+//! read them before it authenticates us, and their responses confirm the
+//! connection), pushes wait for confirmation, and a rejected certificate
+//! surfaces as a failed request rather than a usable connection.
+//!
+//! # Connections
+//!
+//! At most one connection per peer is kept in use. When both nodes dial each
+//! other at once, each ends with two authenticated connections and both prefer
+//! the one dialled by the lower [`NodeId`] (ties broken by a TLS-exporter value
+//! both ends share); the other is closed after
+//! [`TransportConfig::duplicate_grace`] once its streams drain. A connection
+//! presenting a different certificate key than the existing ones means the
+//! peer restarted, and replaces them. Failed dials put the peer in exponential
+//! backoff with jitter; requests during the backoff fail fast with
+//! [`RequestError::BackingOff`] and the next request after it redials.
+//! Limits (all in [`TransportConfig`]): total connections, connections per
+//! remote IP, concurrent incoming handshakes (over-limit attempts get a QUIC
+//! refusal), concurrent streams per connection (QUIC stream credit), frame
+//! size (checked on the length prefix before allocation), and a global budget
+//! of bytes held by partially received frames.
+//!
+//! # Streams
+//!
+//! Each request and its response use one bidirectional stream carrying one
+//! frame each way (`tacnode-messaging` framing: 4-byte big-endian length, then
+//! the body). Each push uses one unidirectional stream carrying one frame. An
+//! empty unidirectional stream is the acceptance signal and is not delivered.
+
+mod binding;
+mod config;
+mod error;
+mod stream;
+mod tls;
+mod transport;
+
+#[cfg(test)]
+mod tests;
+
+pub use binding::{BINDING_CONTEXT, BINDING_LEN, BINDING_OID, BindingError, MAX_CERT_LEN};
+pub use config::{
+    DEFAULT_CONNECTION_RECEIVE_WINDOW, DEFAULT_INBOUND_BUFFER_BYTES, DEFAULT_INBOUND_QUEUE,
+    DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
+    DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_STREAMS_PER_CONNECTION, MAX_BACKOFF_ENTRIES,
+    MAX_LINKS_PER_PEER, TransportConfig,
+};
+pub use error::{RequestError, RespondError, TransportError};
+pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABLE, Responder};
+pub use tls::ALPN;
+pub use transport::{
+    CLOSE_DISCONNECT, CLOSE_DUPLICATE, CLOSE_REPLACED, CLOSE_SHUTDOWN, CLOSE_TOO_MANY, Inbound,
+    InboundEvent, Transport, quic_transport_config,
+};

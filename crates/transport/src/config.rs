@@ -1,0 +1,106 @@
+//! Tunables of the transport, with safe defaults.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use tacnode_messaging::frame::MAX_FRAME_LEN;
+
+/// Default cap on open connections (established and handshaking).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default cap on connections from one remote IP address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 8;
+/// Default cap on incoming handshakes in progress.
+pub const DEFAULT_MAX_CONCURRENT_HANDSHAKES: usize = 32;
+/// Default cap on concurrent streams a peer may open per connection, per direction type.
+pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 64;
+/// Default largest request, response or push body.
+pub const DEFAULT_MAX_FRAME_LEN: usize = MAX_FRAME_LEN;
+/// Default budget of bytes buffered for inbound frames still being received.
+pub const DEFAULT_INBOUND_BUFFER_BYTES: usize = 64 * 1024 * 1024;
+/// Default capacity of the inbound event queue.
+pub const DEFAULT_INBOUND_QUEUE: usize = 256;
+/// Default QUIC connection-level receive window.
+pub const DEFAULT_CONNECTION_RECEIVE_WINDOW: u32 = 8 * 1024 * 1024;
+/// Most links kept to one peer at once (simultaneous dials, restarts);
+/// further incoming connections from that peer are closed.
+pub const MAX_LINKS_PER_PEER: usize = 4;
+/// Most peers remembered in the dial backoff table.
+pub const MAX_BACKOFF_ENTRIES: usize = 4096;
+
+/// Configuration of a [`crate::Transport`]. `Default` gives safe values.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// UDP address to bind (dials and accepts). Default `0.0.0.0:0`.
+    pub listen: SocketAddr,
+    /// Most open connections, established or handshaking, both directions.
+    pub max_connections: usize,
+    /// Most incoming connections from one remote IP address.
+    pub max_connections_per_ip: usize,
+    /// Most incoming handshakes in progress; further attempts are refused.
+    pub max_concurrent_handshakes: usize,
+    /// Most concurrent streams a peer may open on one connection (applied to
+    /// bidirectional and unidirectional streams separately).
+    pub max_streams_per_connection: u32,
+    /// Largest body of a request, response or push, checked before allocation.
+    pub max_frame_len: usize,
+    /// Bytes all inbound frames being received may hold together; must be at
+    /// least `max_frame_len`.
+    pub inbound_buffer_bytes: usize,
+    /// Capacity of the [`crate::Inbound`] queue; a full queue back-pressures peers.
+    pub inbound_queue: usize,
+    /// QUIC connection-level receive window in bytes.
+    pub connection_receive_window: u32,
+    /// Deadline of one request (dial, send, response) or push; also how long a
+    /// peer may take to deliver one inbound frame.
+    pub request_timeout: Duration,
+    /// Deadline of one handshake.
+    pub handshake_timeout: Duration,
+    /// Interval of QUIC keep-alive packets.
+    pub keep_alive: Duration,
+    /// A connection silent for this long is closed.
+    pub idle_timeout: Duration,
+    /// First delay before redialling a peer whose dial failed.
+    pub backoff_base: Duration,
+    /// Largest redial delay.
+    pub backoff_max: Duration,
+    /// How long a redundant connection (simultaneous dial) lingers before it
+    /// is closed, so streams already opened on it can finish.
+    pub duplicate_grace: Duration,
+    /// Lifetime of the ephemeral certificate made at start.
+    pub certificate_lifetime: Duration,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            max_concurrent_handshakes: DEFAULT_MAX_CONCURRENT_HANDSHAKES,
+            max_streams_per_connection: DEFAULT_MAX_STREAMS_PER_CONNECTION,
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            inbound_buffer_bytes: DEFAULT_INBOUND_BUFFER_BYTES,
+            inbound_queue: DEFAULT_INBOUND_QUEUE,
+            connection_receive_window: DEFAULT_CONNECTION_RECEIVE_WINDOW,
+            request_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            backoff_base: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(60),
+            duplicate_grace: Duration::from_millis(500),
+            certificate_lifetime: Duration::from_secs(365 * 24 * 3600),
+        }
+    }
+}
+
+impl TransportConfig {
+    /// The default configuration listening on `listen`.
+    pub fn with_listen(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            ..Self::default()
+        }
+    }
+}

@@ -1,0 +1,692 @@
+//! End-to-end tests over real quinn endpoints on 127.0.0.1.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rand::SeedableRng;
+use rcgen::{CertificateParams, CustomExtension, KeyPair, PublicKeyData};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tacnode_crypto::Identity;
+use tacnode_domain::NodeId;
+use tokio::time::timeout;
+
+use crate::binding::{
+    BINDING_OID, BindingError, binding_message, encode_binding, verify_certificate,
+};
+use crate::tls::{LocalTls, SERVER_NAME, make_certificate};
+use crate::transport::backoff_delay;
+use crate::{CODE_NO_RESPONSE, Inbound, InboundEvent, RequestError, Transport, TransportConfig};
+
+fn identity(seed: u64) -> Identity {
+    Identity::generate(&mut rand::rngs::StdRng::seed_from_u64(seed))
+}
+
+fn config() -> TransportConfig {
+    let mut c = TransportConfig::with_listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+    c.request_timeout = Duration::from_secs(3);
+    c.handshake_timeout = Duration::from_secs(2);
+    c.duplicate_grace = Duration::from_millis(100);
+    c.backoff_base = Duration::from_secs(5);
+    c
+}
+
+fn node(seed: u64, cfg: TransportConfig) -> (Transport, Inbound, SocketAddr) {
+    let (t, inbound) = Transport::bind(cfg, &identity(seed)).unwrap();
+    let addr = t.local_addr().unwrap();
+    (t, inbound, addr)
+}
+
+/// Answers every request with `b"re:" + body`; forwards pushes to a channel.
+fn echo(mut inbound: Inbound) -> tokio::sync::mpsc::UnboundedReceiver<(NodeId, Vec<u8>)> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(ev) = inbound.recv().await {
+            match ev {
+                InboundEvent::Request {
+                    body, reply, peer, ..
+                } => {
+                    let _ = tx.send((peer, body.clone()));
+                    let mut out = b"re:".to_vec();
+                    out.extend(body);
+                    tokio::spawn(reply.send(out));
+                }
+                InboundEvent::Push { peer, body, .. } => {
+                    let _ = tx.send((peer, body));
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn quiet_for(rx: &mut tokio::sync::mpsc::UnboundedReceiver<(NodeId, Vec<u8>)>) -> bool {
+    rx.try_recv().is_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_exchange_requests_and_pushes() {
+    let (a, a_in, a_addr) = node(1, config());
+    let (b, b_in, b_addr) = node(2, config());
+    let mut a_seen = echo(a_in);
+    let mut b_seen = echo(b_in);
+
+    let resp = a
+        .request(b.node_id(), &[b_addr], b"hello".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(resp, b"re:hello");
+    assert_eq!(
+        b_seen.recv().await.unwrap(),
+        (a.node_id(), b"hello".to_vec())
+    );
+
+    // The reverse direction reuses the connection: no address needed.
+    let resp = b.request(a.node_id(), &[], b"back".to_vec()).await.unwrap();
+    assert_eq!(resp, b"re:back");
+    assert_eq!(
+        a_seen.recv().await.unwrap(),
+        (b.node_id(), b"back".to_vec())
+    );
+
+    a.push(b.node_id(), &[b_addr], b"one-way".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        b_seen.recv().await.unwrap(),
+        (a.node_id(), b"one-way".to_vec())
+    );
+    assert_eq!(a.connection_count(), 1);
+    assert_eq!(b.connection_count(), 1);
+    assert_eq!(a.connected_peers(), vec![b.node_id()]);
+    assert_eq!(b.connected_peers(), vec![a.node_id()]);
+
+    // Empty bodies are fine in both directions.
+    assert_eq!(a.request(b.node_id(), &[], vec![]).await.unwrap(), b"re:");
+    let _ = a_addr;
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_as_first_message_waits_for_confirmation() {
+    let (a, _a_in, _) = node(3, config());
+    let (b, b_in, b_addr) = node(4, config());
+    let mut b_seen = echo(b_in);
+    a.push(b.node_id(), &[b_addr], b"first".to_vec())
+        .await
+        .unwrap();
+    let got = timeout(Duration::from_secs(2), b_seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, (a.node_id(), b"first".to_vec()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_nodes_all_pairs() {
+    let mut nodes = Vec::new();
+    let mut seen = Vec::new();
+    let mut cfg = config();
+    // Every node shares 127.0.0.1.
+    cfg.max_connections_per_ip = 64;
+    cfg.request_timeout = Duration::from_secs(20);
+    cfg.handshake_timeout = Duration::from_secs(15);
+    for i in 0..20 {
+        let (t, inbound, addr) = node(100 + i, cfg.clone());
+        seen.push(echo(inbound));
+        nodes.push((t, addr));
+    }
+    let nodes = Arc::new(nodes);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        for j in 0..20 {
+            if i == j {
+                continue;
+            }
+            let nodes = nodes.clone();
+            tasks.push(tokio::spawn(async move {
+                let (from, _) = &nodes[i];
+                let (to, to_addr) = &nodes[j];
+                let body = format!("{i}->{j}").into_bytes();
+                let resp = from
+                    .request(to.node_id(), &[*to_addr], body.clone())
+                    .await?;
+                let mut want = b"re:".to_vec();
+                want.extend(body);
+                assert_eq!(resp, want);
+                Ok::<_, RequestError>(())
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    // Simultaneous dials everywhere; once settled, one connection per pair.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for (t, _) in nodes.iter() {
+        assert_eq!(t.connected_peers().len(), 19);
+        assert_eq!(t.connection_count(), 19, "one connection per peer");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_dial_leaves_one_connection() {
+    for round in 0..3u64 {
+        let (a, a_in, a_addr) = node(200 + round * 2, config());
+        let (b, b_in, b_addr) = node(201 + round * 2, config());
+        let _ea = echo(a_in);
+        let _eb = echo(b_in);
+        let (to_b, to_a) = ([b_addr], [a_addr]);
+        let (ra, rb) = tokio::join!(
+            a.request(b.node_id(), &to_b, b"x".to_vec()),
+            b.request(a.node_id(), &to_a, b"y".to_vec()),
+        );
+        ra.unwrap();
+        rb.unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(a.connection_count(), 1);
+        assert_eq!(b.connection_count(), 1);
+        // The kept connection still works both ways.
+        a.request(b.node_id(), &[], b"z".to_vec()).await.unwrap();
+        b.request(a.node_id(), &[], b"w".to_vec()).await.unwrap();
+        assert_eq!(a.connection_count(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_node_id_mismatch_is_rejected() {
+    let (a, _a_in, _) = node(10, config());
+    let (_b, b_in, b_addr) = node(11, config());
+    let mut b_seen = echo(b_in);
+    let wrong = identity(12).node_id();
+    let err = a
+        .request(wrong, &[b_addr], b"secret".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(quiet_for(&mut b_seen));
+    assert!(a.connected_peers().is_empty());
+}
+
+/// A certificate whose binding claims `claimed` but is signed by `signer`,
+/// over the SPKI of `spki_of` (defaults to the certificate's own key).
+fn forged_cert(
+    claimed: &Identity,
+    signer: &Identity,
+    with_binding: bool,
+    spki_override: Option<Vec<u8>>,
+) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let spki = spki_override.unwrap_or_else(|| key.subject_public_key_info());
+    let sig = signer.sign(&binding_message(&spki));
+    let mut params = CertificateParams::default();
+    if with_binding {
+        params
+            .custom_extensions
+            .push(CustomExtension::from_oid_content(
+                BINDING_OID,
+                encode_binding(&claimed.identity_key(), &sig),
+            ));
+    }
+    let cert = params.self_signed(&key).unwrap();
+    (
+        cert.der().clone(),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
+}
+
+/// Dials `addr` from a bare quinn endpoint presenting `cert`, sends one
+/// request frame, and returns the outcome of reading a response.
+async fn raw_request(
+    cert: (CertificateDer<'static>, PrivateKeyDer<'static>),
+    expected: NodeId,
+    addr: SocketAddr,
+) -> Result<Vec<u8>, String> {
+    let tls = LocalTls::new(cert.0, cert.1).unwrap();
+    let quic =
+        quinn::crypto::rustls::QuicClientConfig::try_from(tls.client_config(expected).unwrap())
+            .unwrap();
+    let client = quinn::ClientConfig::new(Arc::new(quic));
+    let ep = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    let conn = ep
+        .connect_with(client, addr, SERVER_NAME)
+        .unwrap()
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
+    let frame = tacnode_messaging::frame::encode_frame(b"sneaky", 1024).unwrap();
+    send.write_all(&frame).await.map_err(|e| e.to_string())?;
+    let _ = send.finish();
+    let out = timeout(Duration::from_secs(2), recv.read_to_end(1024))
+        .await
+        .map_err(|_| "timeout".to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_with_bad_bindings_are_rejected() {
+    let (b, b_in, b_addr) = node(20, config());
+    let mut b_seen = echo(b_in);
+    let eve = identity(21);
+    let alice = identity(22);
+
+    // Sanity: a correct binding is accepted by the same client path.
+    let good = make_certificate(&eve, SystemTime::now(), Duration::from_secs(3600)).unwrap();
+    assert!(raw_request(good, b.node_id(), b_addr).await.is_ok());
+    assert_eq!(b_seen.recv().await.unwrap().0, eve.node_id());
+
+    // No binding extension at all.
+    let none = forged_cert(&eve, &eve, false, None);
+    assert!(raw_request(none, b.node_id(), b_addr).await.is_err());
+    // A binding claiming alice, signed by eve's key.
+    let other_key = forged_cert(&alice, &eve, true, None);
+    assert!(raw_request(other_key, b.node_id(), b_addr).await.is_err());
+    // Wrong identity: alice's genuine signature, but over another
+    // certificate key (a binding copied from someone else's certificate).
+    let other_spki = KeyPair::generate_for(&rcgen::PKCS_ED25519)
+        .unwrap()
+        .subject_public_key_info();
+    let replayed = forged_cert(&alice, &alice, true, Some(other_spki));
+    assert!(raw_request(replayed, b.node_id(), b_addr).await.is_err());
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(quiet_for(&mut b_seen), "no request reached the application");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialer_rejects_server_with_bad_binding() {
+    // A bare quinn server presenting a certificate without a binding.
+    let (cert, key) = forged_cert(&identity(30), &identity(30), false, None);
+    let tls = LocalTls::new(cert, key).unwrap();
+    let server = quinn::ServerConfig::with_crypto(Arc::new(
+        quinn::crypto::rustls::QuicServerConfig::try_from(tls.server_config().unwrap()).unwrap(),
+    ));
+    let ep = quinn::Endpoint::server(server, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    let addr = ep.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Some(inc) = ep.accept().await {
+            let _ = inc.await;
+        }
+    });
+    let (a, _a_in, _) = node(31, config());
+    let err = a
+        .request(identity(30).node_id(), &[addr], b"x".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+}
+
+#[test]
+fn own_certificate_verifies_and_expires() {
+    let id = identity(40);
+    let now = SystemTime::now();
+    let (cert, _) = make_certificate(&id, now, Duration::from_secs(3600)).unwrap();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(
+        verify_certificate(&cert, secs).unwrap().node_id,
+        id.node_id()
+    );
+    assert_eq!(
+        verify_certificate(&cert, secs + 10 * 86_400),
+        Err(BindingError::Expired)
+    );
+    assert_eq!(
+        verify_certificate(&cert, secs - 10 * 86_400),
+        Err(BindingError::Expired)
+    );
+    // Flipping any byte of the certificate breaks parsing or the binding.
+    for i in (0..cert.len()).step_by(7) {
+        let mut bad = cert.to_vec();
+        bad[i] ^= 0x01;
+        if let Ok(bound) = verify_certificate(&bad, secs) {
+            // Only bytes outside the binding and the SPKI may change silently
+            // (e.g. the serial number), and then the identity is unchanged.
+            assert_eq!(bound.node_id, id.node_id());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_responder_and_oversize_bodies() {
+    let mut small = config();
+    small.max_frame_len = 64;
+    let (a, _a_in, _) = node(50, config());
+    let (b, mut b_in, b_addr) = node(51, small);
+    tokio::spawn(async move {
+        while let Some(ev) = b_in.recv().await {
+            drop(ev); // never answers
+        }
+    });
+    let err = a
+        .request(b.node_id(), &[b_addr], b"x".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RequestError::Rejected(c) if c == u64::from(CODE_NO_RESPONSE)),
+        "{err:?}"
+    );
+    // Over the receiver's limit: refused on the length prefix.
+    let err = a.request(b.node_id(), &[], vec![0; 65]).await.unwrap_err();
+    assert!(
+        matches!(err, RequestError::Rejected(_) | RequestError::Stream(_)),
+        "{err:?}"
+    );
+    // Over our own limit: refused locally.
+    let err = b.request(a.node_id(), &[], vec![0; 65]).await.unwrap_err();
+    assert!(
+        matches!(err, RequestError::TooLarge { len: 65, max: 64 }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backoff_after_failed_dial() {
+    let mut cfg = config();
+    cfg.handshake_timeout = Duration::from_millis(200);
+    let (a, _a_in, _) = node(60, cfg);
+    // A UDP socket that never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let peer = identity(61).node_id();
+    let err = a.request(peer, &[addr], b"x".to_vec()).await.unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+    let err = a.request(peer, &[addr], b"x".to_vec()).await.unwrap_err();
+    match err {
+        RequestError::BackingOff { retry_in } => assert!(retry_in <= Duration::from_secs(5)),
+        other => panic!("expected backoff, got {other:?}"),
+    }
+}
+
+#[test]
+fn backoff_grows_with_jitter_and_caps() {
+    let base = Duration::from_millis(100);
+    let max = Duration::from_secs(2);
+    for failures in 1..40 {
+        let full = (base * 2u32.saturating_pow((failures - 1).min(30))).min(max);
+        for _ in 0..20 {
+            let d = backoff_delay(failures, base, max);
+            assert!(d >= full / 2 && d <= full, "{failures}: {d:?} vs {full:?}");
+        }
+    }
+}
+
+/// A bare, correctly authenticated quinn connection to `addr`, for sending
+/// hostile stream contents.
+async fn raw_authenticated(seed: u64, expected: NodeId, addr: SocketAddr) -> quinn::Connection {
+    let cert = make_certificate(
+        &identity(seed),
+        SystemTime::now(),
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    let tls = LocalTls::new(cert.0, cert.1).unwrap();
+    let quic =
+        quinn::crypto::rustls::QuicClientConfig::try_from(tls.client_config(expected).unwrap())
+            .unwrap();
+    let mut ep = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    ep.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
+    ep.connect(addr, SERVER_NAME).unwrap().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_peers_do_not_disturb_others() {
+    let mut cfg = config();
+    cfg.request_timeout = Duration::from_millis(800);
+    cfg.max_frame_len = 1024;
+    let (b, b_in, b_addr) = node(70, cfg);
+    let mut b_seen = echo(b_in);
+    let (a, _a_in, _) = node(71, config());
+
+    // Garbage datagrams, some shaped like QUIC long headers.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..500u32 {
+        let mut d = vec![0u8; 1 + (i as usize * 37) % 1400];
+        for (j, byte) in d.iter_mut().enumerate() {
+            *byte = (i as usize * 31 + j * 7) as u8;
+        }
+        if i % 2 == 0 {
+            d[0] = 0xc0 | (i as u8 & 0x3f);
+        }
+        junk.send_to(&d, b_addr).unwrap();
+    }
+
+    let evil = raw_authenticated(72, b.node_id(), b_addr).await;
+    // Oversize length prefix.
+    let (mut s1, _r1) = evil.open_bi().await.unwrap();
+    s1.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+    // Stall mid-frame: announce 100 bytes, send 10.
+    let (mut s2, _r2) = evil.open_bi().await.unwrap();
+    s2.write_all(&100u32.to_be_bytes()).await.unwrap();
+    s2.write_all(&[7; 10]).await.unwrap();
+    // Truncated frame on a push stream.
+    let mut s3 = evil.open_uni().await.unwrap();
+    s3.write_all(&[0, 0, 0, 9, 1, 2]).await.unwrap();
+    s3.finish().unwrap();
+
+    // Meanwhile an honest peer is served normally, several times.
+    for i in 0..5u8 {
+        let resp = a.request(b.node_id(), &[b_addr], vec![i]).await.unwrap();
+        assert_eq!(resp, [b'r', b'e', b':', i]);
+    }
+    assert_eq!(
+        timeout(Duration::from_secs(2), s1.stopped())
+            .await
+            .unwrap()
+            .unwrap(),
+        Some(quinn::VarInt::from_u32(crate::CODE_BAD_FRAME))
+    );
+    assert_eq!(
+        timeout(Duration::from_secs(3), s2.stopped())
+            .await
+            .unwrap()
+            .unwrap(),
+        Some(quinn::VarInt::from_u32(crate::CODE_TIMEOUT))
+    );
+    // Only the honest requests reached the application.
+    for _ in 0..5 {
+        assert_eq!(b_seen.recv().await.unwrap().0, a.node_id());
+    }
+    assert!(quiet_for(&mut b_seen));
+    // The hostile connection itself stays up: framing errors are per stream.
+    assert!(evil.close_reason().is_none());
+    assert_eq!(
+        a.request(b.node_id(), &[], b"ok".to_vec()).await.unwrap(),
+        b"re:ok"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limits_refuse_cleanly() {
+    // Total connections.
+    let mut cfg = config();
+    cfg.max_connections = 2;
+    let (b, b_in, b_addr) = node(80, cfg);
+    let _e = echo(b_in);
+    let (a1, _i1, _) = node(81, config());
+    let (a2, _i2, _) = node(82, config());
+    let (a3, _i3, _) = node(83, config());
+    a1.request(b.node_id(), &[b_addr], b"1".to_vec())
+        .await
+        .unwrap();
+    a2.request(b.node_id(), &[b_addr], b"2".to_vec())
+        .await
+        .unwrap();
+    let err = a3
+        .request(b.node_id(), &[b_addr], b"3".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+    assert_eq!(b.connection_count(), 2);
+    // The admitted peers are unaffected, and the limit binds outbound dials too.
+    a1.request(b.node_id(), &[], b"again".to_vec())
+        .await
+        .unwrap();
+    let err = b
+        .request(a3.node_id(), &[a3.local_addr().unwrap()], b"x".to_vec())
+        .await;
+    assert!(matches!(err, Err(RequestError::ConnectionLimit)), "{err:?}");
+
+    // Connections per remote IP.
+    let mut cfg = config();
+    cfg.max_connections_per_ip = 1;
+    let (c, c_in, c_addr) = node(84, cfg);
+    let _e = echo(c_in);
+    a1.request(c.node_id(), &[c_addr], b"1".to_vec())
+        .await
+        .unwrap();
+    let err = a2
+        .request(c.node_id(), &[c_addr], b"2".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+    a1.request(c.node_id(), &[], b"again".to_vec())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_limit_holds_extra_requests_back() {
+    let mut cfg = config();
+    cfg.max_streams_per_connection = 2;
+    let (b, mut b_in, b_addr) = node(90, cfg);
+    let (a, _a_in, _) = node(91, config());
+    let peer = b.node_id();
+    let mut tasks = Vec::new();
+    for i in 0..3u8 {
+        let a = a.clone();
+        tasks.push(tokio::spawn(async move {
+            a.request(peer, &[b_addr], vec![i]).await
+        }));
+    }
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        match timeout(Duration::from_secs(2), b_in.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            InboundEvent::Request { reply, body, .. } => held.push((reply, body)),
+            other => panic!("{other:?}"),
+        }
+    }
+    // The third stream cannot even open while two are outstanding.
+    assert!(
+        timeout(Duration::from_millis(400), b_in.recv())
+            .await
+            .is_err()
+    );
+    for (reply, body) in held {
+        reply.send(body).await.unwrap();
+    }
+    match timeout(Duration::from_secs(2), b_in.recv())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        InboundEvent::Request { reply, body, .. } => reply.send(body).await.unwrap(),
+        other => panic!("{other:?}"),
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+}
+
+/// Accepts any server, after blocking its thread: keeps a handshake open.
+#[derive(Debug)]
+struct SlowVerifier(crate::tls::PeerVerifier);
+
+impl rustls::client::danger::ServerCertVerifier for SlowVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        std::thread::sleep(Duration::from_millis(1500));
+        self.0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::client::danger::ServerCertVerifier::verify_tls12_signature(&self.0, m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::client::danger::ServerCertVerifier::verify_tls13_signature(&self.0, m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::client::danger::ServerCertVerifier::supported_verify_schemes(&self.0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_limit_refuses_extra_handshakes() {
+    let mut cfg = config();
+    cfg.max_concurrent_handshakes = 1;
+    let (b, b_in, b_addr) = node(95, cfg);
+    let _e = echo(b_in);
+    // A slow client on its own thread holds the only handshake slot.
+    let expected = b.node_id();
+    let slow = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (cert, key) =
+                make_certificate(&identity(96), SystemTime::now(), Duration::from_secs(60))
+                    .unwrap();
+            let provider = crate::tls::provider();
+            let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .unwrap()
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(SlowVerifier(
+                    crate::tls::PeerVerifier::new(&provider, Some(expected)),
+                )))
+                .with_client_auth_cert(vec![cert], key)
+                .unwrap();
+            tls.alpn_protocols = vec![crate::ALPN.to_vec()];
+            let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+            let ep = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+            let conn = ep
+                .connect_with(
+                    quinn::ClientConfig::new(Arc::new(quic)),
+                    b_addr,
+                    SERVER_NAME,
+                )
+                .unwrap()
+                .await;
+            conn.is_ok()
+        })
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (a, _a_in, _) = node(97, config());
+    let err = a
+        .request(b.node_id(), &[b_addr], b"x".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+    assert!(slow.join().unwrap(), "the slow handshake itself completes");
+    // Once the slot is free, handshakes are admitted again.
+    let (a2, _a2_in, _) = node(98, config());
+    a2.request(b.node_id(), &[b_addr], b"y".to_vec())
+        .await
+        .unwrap();
+}

@@ -1,0 +1,271 @@
+//! Ephemeral identity-bound certificates and the TLS 1.3 configurations that
+//! verify them on both sides.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, PublicKeyData};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme,
+};
+use tacnode_crypto::Identity;
+use tacnode_domain::NodeId;
+
+use crate::binding::{
+    BINDING_OID, BindingError, binding_message, civil_from_days, encode_binding, verify_certificate,
+};
+use crate::error::TransportError;
+
+/// ALPN protocol id of the transport.
+pub const ALPN: &[u8] = b"tacnode/1";
+
+/// Server name sent in dials. SNI is disabled, so it never leaves the host;
+/// the peer is identified by the expected [`NodeId`] instead.
+pub(crate) const SERVER_NAME: &str = "tacnode";
+
+/// The local certificate and key, ready for both TLS roles.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalTls {
+    provider: Arc<CryptoProvider>,
+    certified: Arc<CertifiedKey>,
+}
+
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn unix_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Builds the certificate parameters for a validity window given as Unix
+/// seconds; rcgen takes whole days, so the window is widened to day bounds.
+fn params_for_window(not_before: i64, not_after: i64) -> Result<CertificateParams, TransportError> {
+    let day = |secs: i64| {
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        match (i32::try_from(y), u8::try_from(m), u8::try_from(d)) {
+            (Ok(y), Ok(m), Ok(d)) => Ok(rcgen::date_time_ymd(y, m, d)),
+            _ => Err(TransportError::Config("certificate date out of range")),
+        }
+    };
+    let mut params = CertificateParams::default();
+    params.not_before = day(not_before)?;
+    params.not_after = day(not_after.saturating_add(86_400))?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "tacnode");
+    Ok(params)
+}
+
+/// Makes a fresh Ed25519 key and a self-signed certificate bound to `identity`.
+///
+/// The certificate is valid from one day before `now` (clock skew) for `lifetime`.
+pub(crate) fn make_certificate(
+    identity: &Identity,
+    now: SystemTime,
+    lifetime: Duration,
+) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), TransportError> {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
+    let spki = key.subject_public_key_info();
+    let signature = identity.sign(&binding_message(&spki));
+    let now_secs = unix_secs(now);
+    let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
+    let mut params = params_for_window(now_secs - 86_400, now_secs.saturating_add(lifetime))?;
+    params
+        .custom_extensions
+        .push(CustomExtension::from_oid_content(
+            BINDING_OID,
+            encode_binding(&identity.identity_key(), &signature),
+        ));
+    let cert = params.self_signed(&key)?;
+    let der = cert.der().clone();
+    // Verify our own certificate as a peer would: catches any mismatch
+    // between the SPKI we signed and the one the certificate carries.
+    let now_u = u64::try_from(now_secs).unwrap_or(0);
+    let bound = verify_certificate(&der, now_u)
+        .map_err(|_| TransportError::Config("generated certificate does not verify"))?;
+    if bound.node_id != identity.node_id() {
+        return Err(TransportError::Config(
+            "generated certificate bound to another node",
+        ));
+    }
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    Ok((der, key_der))
+}
+
+impl LocalTls {
+    /// Loads a certificate and key for both roles.
+    pub(crate) fn new(
+        cert: CertificateDer<'static>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, TransportError> {
+        let provider = provider();
+        let certified = Arc::new(CertifiedKey::from_der(vec![cert], key, &provider)?);
+        Ok(Self {
+            provider,
+            certified,
+        })
+    }
+
+    /// Server side: mandatory client certificates checked by [`PeerVerifier`].
+    pub(crate) fn server_config(&self) -> Result<rustls::ServerConfig, TransportError> {
+        let verifier = Arc::new(PeerVerifier::new(&self.provider, None));
+        let mut cfg = rustls::ServerConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(self.certified.clone())));
+        cfg.alpn_protocols = vec![ALPN.to_vec()];
+        Ok(cfg)
+    }
+
+    /// Client side for a dial to `expected`.
+    pub(crate) fn client_config(
+        &self,
+        expected: NodeId,
+    ) -> Result<rustls::ClientConfig, TransportError> {
+        let verifier = Arc::new(PeerVerifier::new(&self.provider, Some(expected)));
+        let mut cfg = rustls::ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(self.certified.clone())));
+        cfg.alpn_protocols = vec![ALPN.to_vec()];
+        cfg.enable_sni = false;
+        Ok(cfg)
+    }
+}
+
+/// Verifies a peer certificate: one certificate, validity window, identity
+/// binding, and (when dialling) the expected node.
+#[derive(Debug)]
+pub(crate) struct PeerVerifier {
+    algorithms: WebPkiSupportedAlgorithms,
+    expected: Option<NodeId>,
+}
+
+impl PeerVerifier {
+    pub(crate) fn new(provider: &CryptoProvider, expected: Option<NodeId>) -> Self {
+        Self {
+            algorithms: provider.signature_verification_algorithms,
+            expected,
+        }
+    }
+
+    fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        if !intermediates.is_empty() {
+            return Err(cert_error(BindingError::Intermediates));
+        }
+        let bound = verify_certificate(end_entity, now.as_secs()).map_err(cert_error)?;
+        if let Some(expected) = self.expected
+            && bound.node_id != expected
+        {
+            return Err(cert_error(BindingError::UnexpectedPeer {
+                expected,
+                actual: bound.node_id,
+            }));
+        }
+        Ok(())
+    }
+}
+
+fn cert_error(e: BindingError) -> rustls::Error {
+    tracing::debug!(error = %e, "peer certificate refused");
+    match e {
+        BindingError::Expired => rustls::Error::InvalidCertificate(CertificateError::Expired),
+        other => {
+            rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(other))))
+        }
+    }
+}
+
+impl ServerCertVerifier for PeerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.verify(end_entity, intermediates, now)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        // Only TLS 1.3 is enabled; a TLS 1.2 signature is never acceptable.
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls13RequiredForQuic,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+impl ClientCertVerifier for PeerVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.verify(end_entity, intermediates, now)?;
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls13RequiredForQuic,
+        ))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,936 @@
+//! The endpoint, its peer table, and the tasks that own the sockets.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn::{Connection, ConnectionError, VarInt};
+use rustls::pki_types::CertificateDer;
+use tacnode_crypto::Identity;
+use tacnode_domain::NodeId;
+use tacnode_messaging::frame::encode_frame;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::time::Instant;
+use tracing::{debug, trace};
+
+use crate::binding::bound_node_id;
+use crate::config::{MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, TransportConfig};
+use crate::error::{RequestError, TransportError};
+use crate::stream::{
+    CODE_BAD_FRAME, CODE_TIMEOUT, CODE_UNAVAILABLE, ReadFrameError, Responder, read_frame,
+};
+use crate::tls::{LocalTls, SERVER_NAME, make_certificate};
+
+/// Connection close code: the transport is shutting down.
+pub const CLOSE_SHUTDOWN: u32 = 0;
+/// Connection close code: redundant connection after a simultaneous dial.
+pub const CLOSE_DUPLICATE: u32 = 1;
+/// Connection close code: closed on request of the local node.
+pub const CLOSE_DISCONNECT: u32 = 2;
+/// Connection close code: superseded by a newer connection of a restarted peer.
+pub const CLOSE_REPLACED: u32 = 3;
+/// Connection close code: too many connections from this peer.
+pub const CLOSE_TOO_MANY: u32 = 4;
+
+/// Something a peer sent us.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InboundEvent {
+    /// A request expecting one response through `reply`.
+    Request {
+        /// Authenticated sender.
+        peer: NodeId,
+        /// Sender's socket address.
+        remote: SocketAddr,
+        /// Opaque request body.
+        body: Vec<u8>,
+        /// Where the response goes; dropping it refuses the request.
+        reply: Responder,
+    },
+    /// A one-way message.
+    Push {
+        /// Authenticated sender.
+        peer: NodeId,
+        /// Sender's socket address.
+        remote: SocketAddr,
+        /// Opaque body.
+        body: Vec<u8>,
+    },
+}
+
+/// Receiver of [`InboundEvent`]s. Bounded: while it is full, peers'
+/// streams wait (QUIC flow control pushes back on them).
+#[derive(Debug)]
+pub struct Inbound {
+    rx: mpsc::Receiver<InboundEvent>,
+}
+
+impl Inbound {
+    /// The next event; `None` once the transport is closed.
+    pub async fn recv(&mut self) -> Option<InboundEvent> {
+        self.rx.recv().await
+    }
+}
+
+/// Handle to the node's QUIC endpoint. Cheap to clone; all clones drive the
+/// same endpoint. Call [`Transport::close`] to shut it down.
+#[derive(Clone, Debug)]
+pub struct Transport {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    endpoint: quinn::Endpoint,
+    local_id: NodeId,
+    config: TransportConfig,
+    tls: LocalTls,
+    quic: Arc<quinn::TransportConfig>,
+    table: Mutex<PeerTable>,
+    events: mpsc::Sender<InboundEvent>,
+    handshakes: Arc<Semaphore>,
+    buffer: Arc<Semaphore>,
+}
+
+#[derive(Debug, Default)]
+struct PeerTable {
+    links: HashMap<NodeId, Vec<Link>>,
+    dialing: HashMap<NodeId, Arc<tokio::sync::Mutex<()>>>,
+    backoff: HashMap<NodeId, Backoff>,
+    per_ip: HashMap<IpAddr, usize>,
+    connections: usize,
+    closing: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    until: Instant,
+}
+
+/// One live connection to an authenticated (or, for a fresh dial, about to
+/// be confirmed) peer.
+#[derive(Debug, Clone)]
+struct Link {
+    conn: Connection,
+    peer: NodeId,
+    /// Whether the dialler of this connection is the higher node id: links
+    /// dialled by the lower id win simultaneous-dial ties.
+    dialled_by_higher: bool,
+    /// Peer certificate public key; changes when the peer restarts.
+    session: Arc<[u8]>,
+    /// Both ends derive the same value from the TLS exporter: a shared,
+    /// unpredictable tie-breaker between links that are otherwise equal.
+    order: [u8; 16],
+    authed: Arc<watch::Sender<bool>>,
+    active: Arc<ActiveStreams>,
+}
+
+#[derive(Debug, Default)]
+struct ActiveStreams {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+struct ActiveGuard(Arc<ActiveStreams>);
+
+impl ActiveGuard {
+    fn new(active: &Arc<ActiveStreams>) -> Self {
+        active.count.fetch_add(1, Ordering::AcqRel);
+        Self(active.clone())
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Link {
+    fn from_connection(conn: Connection, local: NodeId, outbound: bool) -> Option<Self> {
+        let certs = conn
+            .peer_identity()?
+            .downcast::<Vec<CertificateDer<'static>>>()
+            .ok()?;
+        let (peer, spki) = bound_node_id(certs.first()?).ok()?;
+        let mut order = [0u8; 16];
+        conn.export_keying_material(&mut order, b"tacnode-link-order", b"")
+            .ok()?;
+        let dialer = if outbound { local } else { peer };
+        let other = if outbound { peer } else { local };
+        Some(Self {
+            session: Arc::from(spki),
+            conn,
+            peer,
+            dialled_by_higher: dialer > other,
+            order,
+            authed: Arc::new(watch::Sender::new(!outbound)),
+            active: Arc::new(ActiveStreams::default()),
+        })
+    }
+
+    fn is_live(&self) -> bool {
+        self.conn.close_reason().is_none()
+    }
+
+    fn is_authed(&self) -> bool {
+        *self.authed.borrow()
+    }
+
+    /// Lower is preferred. Both ends compute the same key for a link.
+    fn rank(&self) -> (bool, [u8; 16]) {
+        (self.dialled_by_higher, self.order)
+    }
+}
+
+/// Reserved connection slot; releases its counters when dropped.
+struct Slot {
+    shared: Arc<Shared>,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut t = self.shared.table();
+        t.connections = t.connections.saturating_sub(1);
+        if let Some(ip) = self.ip
+            && let Some(n) = t.per_ip.get_mut(&ip)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                t.per_ip.remove(&ip);
+            }
+        }
+    }
+}
+
+fn validate(config: &TransportConfig) -> Result<(), TransportError> {
+    if config.max_frame_len > config.inbound_buffer_bytes {
+        return Err(TransportError::Config(
+            "inbound_buffer_bytes must be at least max_frame_len",
+        ));
+    }
+    if u32::try_from(config.inbound_buffer_bytes).is_err()
+        || u32::try_from(config.max_frame_len).is_err()
+    {
+        return Err(TransportError::Config("buffer sizes must fit in 32 bits"));
+    }
+    if config.max_connections == 0
+        || config.max_concurrent_handshakes == 0
+        || config.inbound_queue == 0
+        || config.max_streams_per_connection == 0
+    {
+        return Err(TransportError::Config("limits must be positive"));
+    }
+    Ok(())
+}
+
+/// QUIC transport parameters shared by every connection (and by benchmarks
+/// comparing against plain quinn).
+pub fn quic_transport_config(
+    config: &TransportConfig,
+) -> Result<quinn::TransportConfig, TransportError> {
+    let mut t = quinn::TransportConfig::default();
+    let streams = VarInt::from_u32(config.max_streams_per_connection);
+    t.max_concurrent_bidi_streams(streams)
+        .max_concurrent_uni_streams(streams)
+        .keep_alive_interval(Some(config.keep_alive))
+        .max_idle_timeout(Some(
+            quinn::IdleTimeout::try_from(config.idle_timeout)
+                .map_err(|_| TransportError::Config("idle_timeout out of range"))?,
+        ))
+        .receive_window(VarInt::from_u32(config.connection_receive_window))
+        .datagram_receive_buffer_size(None);
+    Ok(t)
+}
+
+impl Transport {
+    /// Binds the UDP socket, makes a fresh identity-bound certificate, and
+    /// starts accepting. Must run inside a Tokio runtime.
+    pub fn bind(
+        config: TransportConfig,
+        identity: &Identity,
+    ) -> Result<(Transport, Inbound), TransportError> {
+        validate(&config)?;
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
+        let (cert, key) =
+            make_certificate(identity, SystemTime::now(), config.certificate_lifetime)?;
+        let tls = LocalTls::new(cert, key)?;
+        let quic = Arc::new(quic_transport_config(&config)?);
+        let server_tls = QuicServerConfig::try_from(tls.server_config()?)
+            .map_err(|_| TransportError::Config("TLS config unusable for QUIC"))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
+        server.transport_config(quic.clone());
+        server.max_incoming(config.max_concurrent_handshakes.saturating_mul(4).max(16));
+        let endpoint = {
+            let _guard = runtime.enter();
+            quinn::Endpoint::server(server, config.listen)?
+        };
+        let (events, rx) = mpsc::channel(config.inbound_queue);
+        let shared = Arc::new(Shared {
+            endpoint,
+            local_id: identity.node_id(),
+            handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes)),
+            buffer: Arc::new(Semaphore::new(config.inbound_buffer_bytes)),
+            config,
+            tls,
+            quic,
+            table: Mutex::new(PeerTable::default()),
+            events,
+        });
+        runtime.spawn(accept_loop(shared.clone()));
+        Ok((Transport { shared }, Inbound { rx }))
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> Result<SocketAddr, TransportError> {
+        Ok(self.shared.endpoint.local_addr()?)
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.shared.local_id
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &TransportConfig {
+        &self.shared.config
+    }
+
+    /// Peers with at least one authenticated live connection.
+    pub fn connected_peers(&self) -> Vec<NodeId> {
+        let t = self.shared.table();
+        t.links
+            .iter()
+            .filter(|(_, links)| links.iter().any(|l| l.is_live() && l.is_authed()))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Connections this transport holds open: established (confirmed or not)
+    /// and handshaking, both directions. Closed connections still draining
+    /// inside QUIC are not counted.
+    pub fn connection_count(&self) -> usize {
+        self.shared.table().connections
+    }
+
+    /// Closes every connection to `peer`.
+    pub fn disconnect(&self, peer: NodeId) {
+        let links = self.shared.table().links.remove(&peer).unwrap_or_default();
+        for link in links {
+            link.conn
+                .close(VarInt::from_u32(CLOSE_DISCONNECT), b"disconnect");
+        }
+    }
+
+    /// Graceful shutdown: refuses new work, closes every connection, and waits
+    /// until the peers have been told (bounded by the idle timeout).
+    pub async fn close(&self) {
+        self.shared.table().closing = true;
+        self.shared
+            .endpoint
+            .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"shutdown");
+        let wait = self.shared.endpoint.wait_idle();
+        let _ = tokio::time::timeout(self.shared.config.idle_timeout, wait).await;
+    }
+
+    /// Sends `body` to `peer` and waits for its response. Reuses the
+    /// connection to `peer` or dials `addrs` in order, verifying the peer's
+    /// identity. The whole call is bounded by the request timeout.
+    pub async fn request(
+        &self,
+        peer: NodeId,
+        addrs: &[SocketAddr],
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, RequestError> {
+        let max = self.shared.config.max_frame_len;
+        let frame =
+            bytes::Bytes::from(
+                encode_frame(&body, max).map_err(|_| RequestError::TooLarge {
+                    len: body.len(),
+                    max,
+                })?,
+            );
+        let work = async {
+            let mut retried = false;
+            loop {
+                let link = self.shared.link_for(peer, addrs).await?;
+                match exchange(&link, frame.clone(), max).await {
+                    // The link lost a simultaneous-dial tie; its closer had no
+                    // stream of ours in progress, so resending is safe.
+                    Err(RequestError::ConnectionLost(e))
+                        if !retried && self.shared.superseded(&link, &e) =>
+                    {
+                        retried = true;
+                    }
+                    other => return other,
+                }
+            }
+        };
+        tokio::time::timeout(self.shared.config.request_timeout, work)
+            .await
+            .map_err(|_| RequestError::Timeout)?
+    }
+
+    /// Sends `body` to `peer` one way, on its own unidirectional stream, once
+    /// the connection is authenticated. Returns when the body is handed to
+    /// QUIC, not when the peer has read it.
+    pub async fn push(
+        &self,
+        peer: NodeId,
+        addrs: &[SocketAddr],
+        body: Vec<u8>,
+    ) -> Result<(), RequestError> {
+        let max = self.shared.config.max_frame_len;
+        let frame =
+            bytes::Bytes::from(
+                encode_frame(&body, max).map_err(|_| RequestError::TooLarge {
+                    len: body.len(),
+                    max,
+                })?,
+            );
+        let work = async {
+            let mut retried = false;
+            loop {
+                let link = self.shared.link_for(peer, addrs).await?;
+                match push_on(&link, frame.clone()).await {
+                    Err(RequestError::ConnectionLost(e))
+                        if !retried && self.shared.superseded(&link, &e) =>
+                    {
+                        retried = true;
+                    }
+                    other => return other,
+                }
+            }
+        };
+        tokio::time::timeout(self.shared.config.request_timeout, work)
+            .await
+            .map_err(|_| RequestError::Timeout)?
+    }
+}
+
+fn is_duplicate(e: &ConnectionError) -> bool {
+    matches!(e, ConnectionError::ApplicationClosed(c) if c.error_code == VarInt::from_u32(CLOSE_DUPLICATE))
+}
+
+fn lost(e: ConnectionError) -> RequestError {
+    RequestError::ConnectionLost(e)
+}
+
+fn write_err(e: quinn::WriteError) -> RequestError {
+    match e {
+        quinn::WriteError::ConnectionLost(c) => lost(c),
+        quinn::WriteError::Stopped(code) => RequestError::Rejected(code.into_inner()),
+        _ => RequestError::Stream("write failed"),
+    }
+}
+
+async fn exchange(link: &Link, frame: bytes::Bytes, max: usize) -> Result<Vec<u8>, RequestError> {
+    let _active = ActiveGuard::new(&link.active);
+    let (mut send, mut recv) = link.conn.open_bi().await.map_err(lost)?;
+    send.write_chunk(frame).await.map_err(write_err)?;
+    send.finish()
+        .map_err(|_| RequestError::Stream("stream closed"))?;
+    match read_frame(&mut recv, max, None).await {
+        Ok(Some((body, _))) => {
+            link.authed.send_replace(true);
+            Ok(body)
+        }
+        Ok(None) => Err(RequestError::NoResponse),
+        Err(ReadFrameError::Frame(e)) => Err(RequestError::Frame(e)),
+        Err(ReadFrameError::Read(quinn::ReadError::Reset(code))) => {
+            Err(RequestError::Rejected(code.into_inner()))
+        }
+        Err(ReadFrameError::Read(quinn::ReadError::ConnectionLost(e))) => Err(lost(e)),
+        Err(ReadFrameError::Read(_)) => Err(RequestError::Stream("read failed")),
+    }
+}
+
+async fn push_on(link: &Link, frame: bytes::Bytes) -> Result<(), RequestError> {
+    let _active = ActiveGuard::new(&link.active);
+    if !link.is_authed() {
+        let mut rx = link.authed.subscribe();
+        tokio::select! {
+            r = rx.wait_for(|a| *a) => { r.map_err(|_| RequestError::Closed)?; }
+            e = link.conn.closed() => return Err(lost(e)),
+        }
+    }
+    let mut send = link.conn.open_uni().await.map_err(lost)?;
+    send.write_chunk(frame).await.map_err(write_err)?;
+    send.finish()
+        .map_err(|_| RequestError::Stream("stream closed"))?;
+    Ok(())
+}
+
+impl Shared {
+    fn table(&self) -> MutexGuard<'_, PeerTable> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `link` failed with `e` because it lost a duplicate tie: closed
+    /// with [`CLOSE_DUPLICATE`], or closed while another live link to the same
+    /// peer is preferred (a close sent before the handshake was confirmed
+    /// carries no application code).
+    fn superseded(&self, link: &Link, e: &ConnectionError) -> bool {
+        is_duplicate(e)
+            || self
+                .best_link(&link.peer)
+                .is_some_and(|b| b.conn.stable_id() != link.conn.stable_id())
+    }
+
+    /// The preferred live link to `peer`, if any.
+    fn best_link(&self, peer: &NodeId) -> Option<Link> {
+        let t = self.table();
+        best_of(t.links.get(peer)?)
+    }
+
+    /// A link to `peer`: the existing one, or a fresh dial.
+    async fn link_for(
+        self: &Arc<Self>,
+        peer: NodeId,
+        addrs: &[SocketAddr],
+    ) -> Result<Link, RequestError> {
+        if peer == self.local_id {
+            return Err(RequestError::SelfDial);
+        }
+        let lock = {
+            let mut t = self.table();
+            if t.closing {
+                return Err(RequestError::Closed);
+            }
+            if let Some(link) = t.links.get(&peer).and_then(|l| best_of(l)) {
+                return Ok(link);
+            }
+            t.dialing.entry(peer).or_default().clone()
+        };
+        let _dial = lock.lock().await;
+        if let Some(link) = self.best_link(&peer) {
+            return Ok(link);
+        }
+        let result = self.dial(peer, addrs).await;
+        let mut t = self.table();
+        if t.dialing.get(&peer).is_some_and(|l| Arc::ptr_eq(l, &lock)) {
+            t.dialing.remove(&peer);
+        }
+        match &result {
+            Ok(_) => {
+                t.backoff.remove(&peer);
+            }
+            Err(RequestError::Handshake(_) | RequestError::Dial(_)) => {
+                record_failure(&mut t, peer, &self.config);
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn dial(
+        self: &Arc<Self>,
+        peer: NodeId,
+        addrs: &[SocketAddr],
+    ) -> Result<Link, RequestError> {
+        let slot = {
+            let mut t = self.table();
+            if let Some(b) = t.backoff.get(&peer) {
+                let now = Instant::now();
+                if b.until > now {
+                    return Err(RequestError::BackingOff {
+                        retry_in: b.until - now,
+                    });
+                }
+            }
+            if addrs.is_empty() {
+                return Err(RequestError::NoAddresses);
+            }
+            if t.connections >= self.config.max_connections {
+                return Err(RequestError::ConnectionLimit);
+            }
+            t.connections += 1;
+            Slot {
+                shared: self.clone(),
+                ip: None,
+            }
+        };
+        let tls = self
+            .tls
+            .client_config(peer)
+            .map_err(|_| RequestError::Stream("TLS setup failed"))?;
+        let quic_tls = QuicClientConfig::try_from(tls)
+            .map_err(|_| RequestError::Stream("TLS setup failed"))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(quic_tls));
+        client.transport_config(self.quic.clone());
+        let mut last = RequestError::NoAddresses;
+        for addr in addrs {
+            let connecting = match self
+                .endpoint
+                .connect_with(client.clone(), *addr, SERVER_NAME)
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    last = RequestError::Dial(e);
+                    continue;
+                }
+            };
+            let conn = match tokio::time::timeout(self.config.handshake_timeout, connecting).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => {
+                    debug!(%peer, %addr, error = %e, "dial failed");
+                    last = RequestError::Handshake(e);
+                    continue;
+                }
+                Err(_) => {
+                    last = RequestError::Handshake(ConnectionError::TimedOut);
+                    continue;
+                }
+            };
+            let Some(link) = Link::from_connection(conn.clone(), self.local_id, true) else {
+                conn.close(VarInt::from_u32(CLOSE_DISCONNECT), b"identity");
+                last = RequestError::Stream("peer identity unavailable");
+                continue;
+            };
+            if link.peer != peer {
+                // The verifier already enforces this; kept as a second check.
+                conn.close(VarInt::from_u32(CLOSE_DISCONNECT), b"identity");
+                last = RequestError::Stream("peer identity mismatch");
+                continue;
+            }
+            let best = self.register(link.clone(), slot)?;
+            return Ok(best);
+        }
+        Err(last)
+    }
+
+    /// Adds a link to the table, starts its driver, and returns the link to
+    /// use for `link.peer` (which may be another, preferred one).
+    fn register(self: &Arc<Self>, link: Link, slot: Slot) -> Result<Link, RequestError> {
+        let mut stale = Vec::new();
+        let best = {
+            let mut t = self.table();
+            if t.closing {
+                link.conn
+                    .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"shutdown");
+                return Err(RequestError::Closed);
+            }
+            let links = t.links.entry(link.peer).or_default();
+            links.retain(|l| {
+                // A different certificate key means the peer restarted: the
+                // old links are dead even if no packet has said so yet.
+                let keep = l.is_live() && l.session == link.session;
+                if !keep {
+                    stale.push(l.clone());
+                }
+                keep
+            });
+            if links.len() >= MAX_LINKS_PER_PEER {
+                link.conn
+                    .close(VarInt::from_u32(CLOSE_TOO_MANY), b"too many");
+                return best_of(links).ok_or(RequestError::Stream("no usable link"));
+            }
+            links.push(link.clone());
+            best_of(links).unwrap_or_else(|| link.clone())
+        };
+        for old in stale {
+            old.conn
+                .close(VarInt::from_u32(CLOSE_REPLACED), b"replaced");
+        }
+        tokio::spawn(drive(self.clone(), link, slot));
+        self.prune(&best.peer);
+        Ok(best)
+    }
+
+    /// Schedules the close of every authenticated link to `peer` that is not
+    /// the preferred one. Both ends reach the same choice.
+    fn prune(self: &Arc<Self>, peer: &NodeId) {
+        let losers: Vec<Link> = {
+            let mut t = self.table();
+            let Some(links) = t.links.get_mut(peer) else {
+                return;
+            };
+            let Some(best) = best_of(links) else { return };
+            if !best.is_authed() {
+                return;
+            }
+            let (keep, lose): (Vec<Link>, Vec<Link>) = links
+                .drain(..)
+                .partition(|l| l.conn.stable_id() == best.conn.stable_id() || !l.is_authed());
+            *links = keep;
+            lose
+        };
+        for loser in losers {
+            let grace = self.config.duplicate_grace;
+            let cap = self.config.request_timeout;
+            debug!(peer = %loser.peer, "closing redundant connection");
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                let drained = async {
+                    loop {
+                        let idle = loser.active.idle.notified();
+                        if loser.active.count.load(Ordering::Acquire) == 0 {
+                            return;
+                        }
+                        idle.await;
+                    }
+                };
+                let _ = tokio::time::timeout(cap, drained).await;
+                loser
+                    .conn
+                    .close(VarInt::from_u32(CLOSE_DUPLICATE), b"duplicate");
+            });
+        }
+    }
+
+    fn unregister(&self, link: &Link) {
+        let mut t = self.table();
+        if let Some(links) = t.links.get_mut(&link.peer) {
+            links.retain(|l| l.conn.stable_id() != link.conn.stable_id());
+            if links.is_empty() {
+                t.links.remove(&link.peer);
+            }
+        }
+    }
+}
+
+/// The preferred live link: authenticated first, then by [`Link::rank`].
+fn best_of(links: &[Link]) -> Option<Link> {
+    links
+        .iter()
+        .filter(|l| l.is_live())
+        .min_by_key(|l| (!l.is_authed(), l.rank()))
+        .cloned()
+}
+
+fn record_failure(t: &mut PeerTable, peer: NodeId, config: &TransportConfig) {
+    let now = Instant::now();
+    if t.backoff.len() >= MAX_BACKOFF_ENTRIES && !t.backoff.contains_key(&peer) {
+        t.backoff.retain(|_, b| b.until > now);
+        if t.backoff.len() >= MAX_BACKOFF_ENTRIES {
+            return;
+        }
+    }
+    let failures = t
+        .backoff
+        .get(&peer)
+        .map_or(0, |b| b.failures)
+        .saturating_add(1);
+    let delay = backoff_delay(failures, config.backoff_base, config.backoff_max);
+    t.backoff.insert(
+        peer,
+        Backoff {
+            failures,
+            until: now + delay,
+        },
+    );
+}
+
+/// Exponential delay with "equal jitter": uniformly in `[d/2, d]` where
+/// `d = min(base * 2^(failures-1), max)`.
+pub(crate) fn backoff_delay(failures: u32, base: Duration, max: Duration) -> Duration {
+    let exp = failures.saturating_sub(1).min(30);
+    let full = base.saturating_mul(1u32 << exp).min(max);
+    let half = full / 2;
+    let jitter_ns = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+    let extra = if jitter_ns == 0 {
+        0
+    } else {
+        rand::random_range(0..=jitter_ns)
+    };
+    half + Duration::from_nanos(extra)
+}
+
+async fn accept_loop(shared: Arc<Shared>) {
+    while let Some(incoming) = shared.endpoint.accept().await {
+        let remote = incoming.remote_address();
+        let Ok(permit) = shared.handshakes.clone().try_acquire_owned() else {
+            debug!(%remote, "refused: too many handshakes");
+            incoming.refuse();
+            continue;
+        };
+        let slot = {
+            let mut t = shared.table();
+            let ip = remote.ip();
+            let from_ip = t.per_ip.get(&ip).copied().unwrap_or(0);
+            if t.closing {
+                None
+            } else if t.connections >= shared.config.max_connections {
+                debug!(%remote, "refused: connection limit");
+                None
+            } else if from_ip >= shared.config.max_connections_per_ip {
+                debug!(%remote, "refused: per-IP connection limit");
+                None
+            } else {
+                t.connections += 1;
+                *t.per_ip.entry(ip).or_default() += 1;
+                Some(Slot {
+                    shared: shared.clone(),
+                    ip: Some(ip),
+                })
+            }
+        };
+        let Some(slot) = slot else {
+            incoming.refuse();
+            continue;
+        };
+        tokio::spawn(handshake_incoming(shared.clone(), incoming, slot, permit));
+    }
+}
+
+async fn handshake_incoming(
+    shared: Arc<Shared>,
+    incoming: quinn::Incoming,
+    slot: Slot,
+    permit: OwnedSemaphorePermit,
+) {
+    let remote = incoming.remote_address();
+    let connecting = match incoming.accept() {
+        Ok(c) => c,
+        Err(e) => {
+            debug!(%remote, error = %e, "incoming failed");
+            return;
+        }
+    };
+    let conn = match tokio::time::timeout(shared.config.handshake_timeout, connecting).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            debug!(%remote, error = %e, "incoming handshake failed");
+            return;
+        }
+        Err(_) => {
+            debug!(%remote, "incoming handshake timed out");
+            return;
+        }
+    };
+    drop(permit);
+    let Some(link) = Link::from_connection(conn.clone(), shared.local_id, false) else {
+        conn.close(VarInt::from_u32(CLOSE_DISCONNECT), b"identity");
+        return;
+    };
+    if link.peer == shared.local_id {
+        conn.close(VarInt::from_u32(CLOSE_DISCONNECT), b"self");
+        return;
+    }
+    trace!(peer = %link.peer, %remote, "accepted");
+    let _ = shared.register(link, slot);
+}
+
+/// Owns one connection: serves the streams the peer opens and removes the
+/// link from the table when the connection ends.
+async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
+    let conn = link.conn.clone();
+    let remote = conn.remote_address();
+    if link.is_authed() {
+        // Server side: tell the dialler we accepted its certificate with an
+        // empty unidirectional stream, so it may push before any request.
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            if let Ok(mut s) = conn.open_uni().await {
+                let _ = s.finish();
+            }
+        });
+    }
+    let mut authed_rx = link.authed.subscribe();
+    let mut prune_pending = true;
+    loop {
+        tokio::select! {
+            r = conn.accept_bi() => match r {
+                Ok((send, recv)) => {
+                    link.authed.send_replace(true);
+                    tokio::spawn(serve_request(shared.clone(), link.clone(), remote, send, recv));
+                }
+                Err(_) => break,
+            },
+            r = conn.accept_uni() => match r {
+                Ok(recv) => {
+                    link.authed.send_replace(true);
+                    tokio::spawn(serve_push(shared.clone(), link.clone(), remote, recv));
+                }
+                Err(_) => break,
+            },
+            r = authed_rx.wait_for(|a| *a), if prune_pending => {
+                let confirmed = r.is_ok();
+                // Release the watch's read lock before `prune` reads it again.
+                drop(r);
+                prune_pending = false;
+                if confirmed {
+                    // A newly confirmed link may now win a duplicate tie.
+                    shared.prune(&link.peer);
+                }
+            }
+        }
+    }
+    shared.unregister(&link);
+    drop(slot);
+    trace!(peer = %link.peer, "connection ended");
+}
+
+async fn serve_request(
+    shared: Arc<Shared>,
+    link: Link,
+    remote: SocketAddr,
+    send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+) {
+    let _active = ActiveGuard::new(&link.active);
+    let reply = Responder::new(send, shared.config.max_frame_len);
+    let Some(body) = read_inbound(&shared, &mut recv).await else {
+        return;
+    };
+    let event = InboundEvent::Request {
+        peer: link.peer,
+        remote,
+        body,
+        reply,
+    };
+    if let Err(mpsc::error::SendError(event)) = shared.events.send(event).await {
+        if let InboundEvent::Request { reply, .. } = event {
+            drop(reply);
+        }
+        let _ = recv.stop(VarInt::from_u32(CODE_UNAVAILABLE));
+    }
+}
+
+async fn serve_push(
+    shared: Arc<Shared>,
+    link: Link,
+    remote: SocketAddr,
+    mut recv: quinn::RecvStream,
+) {
+    let Some(body) = read_inbound(&shared, &mut recv).await else {
+        return;
+    };
+    let _ = shared
+        .events
+        .send(InboundEvent::Push {
+            peer: link.peer,
+            remote,
+            body,
+        })
+        .await;
+}
+
+/// Reads one inbound frame within the request timeout; on any failure the
+/// stream is stopped and `None` returned.
+async fn read_inbound(shared: &Shared, recv: &mut quinn::RecvStream) -> Option<Vec<u8>> {
+    let read = read_frame(recv, shared.config.max_frame_len, Some(&shared.buffer));
+    match tokio::time::timeout(shared.config.request_timeout, read).await {
+        Ok(Ok(Some((body, _permit)))) => Some(body),
+        // An empty stream: the acceptance signal, or an empty push attempt.
+        Ok(Ok(None)) => None,
+        Ok(Err(e)) => {
+            debug!(error = ?e, "bad inbound frame");
+            let _ = recv.stop(VarInt::from_u32(CODE_BAD_FRAME));
+            None
+        }
+        Err(_) => {
+            debug!("inbound frame timed out");
+            let _ = recv.stop(VarInt::from_u32(CODE_TIMEOUT));
+            None
+        }
+    }
+}
