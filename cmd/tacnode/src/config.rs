@@ -14,9 +14,11 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// A `key_…@host:port` entry of the pre-shared peer list.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct BootstrapPeer {
-    pub(crate) address: PeerAddress,
-    pub(crate) endpoint: SocketAddr,
+pub struct BootstrapPeer {
+    /// The peer's address.
+    pub address: PeerAddress,
+    /// Where it listens.
+    pub endpoint: SocketAddr,
 }
 
 impl std::str::FromStr for BootstrapPeer {
@@ -34,11 +36,14 @@ impl std::str::FromStr for BootstrapPeer {
     }
 }
 
+/// `node.node_type`.
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum NodeTypeConfig {
+pub enum NodeTypeConfig {
+    /// Always-on full node.
     #[default]
     Server,
+    /// Intermittent node.
     Client,
 }
 
@@ -51,26 +56,30 @@ impl From<NodeTypeConfig> for NodeType {
     }
 }
 
+/// `log.format`.
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum LogFormat {
+pub enum LogFormat {
+    /// Human-readable lines.
     #[default]
     Text,
+    /// One JSON object per line.
     Json,
 }
 
+/// `[node]`: identity on the network.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct NodeSection {
+pub struct NodeSection {
     /// UDP address to listen on.
-    pub(crate) listen: SocketAddr,
+    pub listen: SocketAddr,
     /// Addresses advertised in the peer record (default: `listen` when it is
     /// not a wildcard address).
-    pub(crate) advertise: Vec<SocketAddr>,
+    pub advertise: Vec<SocketAddr>,
     /// `server` (always-on, holds mailboxes) or `client` (intermittent).
-    pub(crate) node_type: NodeTypeConfig,
+    pub node_type: NodeTypeConfig,
     /// Display name published in the peer record metadata.
-    pub(crate) name: Option<String>,
+    pub name: Option<String>,
 }
 
 impl Default for NodeSection {
@@ -84,20 +93,26 @@ impl Default for NodeSection {
     }
 }
 
+/// `[bootstrap]`: the pre-shared peer list.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct BootstrapSection {
+pub struct BootstrapSection {
     /// Pre-shared peers, `key_…@host:port`.
-    pub(crate) peers: Vec<String>,
+    pub peers: Vec<String>,
 }
 
+/// `[delivery]`: retries and mailbox fallback.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct DeliverySection {
-    pub(crate) initial_backoff_ms: u64,
-    pub(crate) max_backoff_ms: u64,
-    pub(crate) deposit_after_ms: u64,
-    pub(crate) give_up_after_ms: u64,
+pub struct DeliverySection {
+    /// First retry delay after a failed direct delivery, ms.
+    pub initial_backoff_ms: u64,
+    /// Cap of the exponential retry delay, ms.
+    pub max_backoff_ms: u64,
+    /// Failing time after which messages go to the recipient's mailboxes, ms.
+    pub deposit_after_ms: u64,
+    /// Failing time after which a message is reported failed, ms.
+    pub give_up_after_ms: u64,
 }
 
 impl Default for DeliverySection {
@@ -112,19 +127,20 @@ impl Default for DeliverySection {
     }
 }
 
+/// `[mailbox]`: store-and-forward.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct MailboxSection {
+pub struct MailboxSection {
     /// Holders a message is deposited at.
-    pub(crate) replicas: usize,
+    pub replicas: usize,
     /// How long holders keep a message, hours.
-    pub(crate) ttl_hours: u64,
+    pub ttl_hours: u64,
     /// How often the node fetches its own mailboxes, seconds.
-    pub(crate) fetch_interval_secs: u64,
+    pub fetch_interval_secs: u64,
     /// Entries held for one recipient.
-    pub(crate) per_recipient_quota: u32,
+    pub per_recipient_quota: u32,
     /// Entries held in total.
-    pub(crate) total_quota: u32,
+    pub total_quota: u32,
 }
 
 impl Default for MailboxSection {
@@ -139,15 +155,22 @@ impl Default for MailboxSection {
     }
 }
 
+/// `[dht]`: Kademlia.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct DhtSection {
-    pub(crate) k: usize,
-    pub(crate) alpha: usize,
-    pub(crate) request_timeout_ms: u64,
-    pub(crate) record_ttl_hours: u64,
-    pub(crate) republish_interval_secs: u64,
-    pub(crate) disjoint_paths: usize,
+pub struct DhtSection {
+    /// Bucket size and replication factor.
+    pub k: usize,
+    /// Requests in flight per lookup.
+    pub alpha: usize,
+    /// Timeout of one request, ms.
+    pub request_timeout_ms: u64,
+    /// Lifetime of a stored record unless republished, hours.
+    pub record_ttl_hours: u64,
+    /// How often our own records are republished, seconds.
+    pub republish_interval_secs: u64,
+    /// Disjoint lookup paths (S/Kademlia); 1 disables.
+    pub disjoint_paths: usize,
 }
 
 impl Default for DhtSection {
@@ -163,16 +186,24 @@ impl Default for DhtSection {
     }
 }
 
+/// `[transport]`: QUIC limits and timers.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct TransportSection {
-    pub(crate) max_connections: usize,
-    pub(crate) max_connections_per_ip: usize,
-    pub(crate) max_incoming_handshakes: usize,
-    pub(crate) max_streams_per_connection: u32,
-    pub(crate) idle_timeout_ms: u64,
-    pub(crate) keep_alive_ms: u64,
-    pub(crate) request_timeout_ms: u64,
+pub struct TransportSection {
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Connections from one remote IP at most.
+    pub max_connections_per_ip: usize,
+    /// Concurrent incoming handshakes at most.
+    pub max_incoming_handshakes: usize,
+    /// Concurrent streams a peer may open.
+    pub max_streams_per_connection: u32,
+    /// Idle connections close after this long, ms.
+    pub idle_timeout_ms: u64,
+    /// Keep-alive interval, ms.
+    pub keep_alive_ms: u64,
+    /// Timeout of one request, ms.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for TransportSection {
@@ -189,12 +220,14 @@ impl Default for TransportSection {
     }
 }
 
+/// `[log]`: logging.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct LogSection {
-    pub(crate) format: LogFormat,
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: LogFormat,
     /// tracing filter, e.g. `info` or `tacnode=debug`.
-    pub(crate) level: String,
+    pub level: String,
 }
 
 impl Default for LogSection {
@@ -209,19 +242,26 @@ impl Default for LogSection {
 /// The whole file.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct Config {
-    pub(crate) node: NodeSection,
-    pub(crate) bootstrap: BootstrapSection,
-    pub(crate) delivery: DeliverySection,
-    pub(crate) mailbox: MailboxSection,
-    pub(crate) dht: DhtSection,
-    pub(crate) transport: TransportSection,
-    pub(crate) log: LogSection,
+pub struct Config {
+    /// `[node]`
+    pub node: NodeSection,
+    /// `[bootstrap]`
+    pub bootstrap: BootstrapSection,
+    /// `[delivery]`
+    pub delivery: DeliverySection,
+    /// `[mailbox]`
+    pub mailbox: MailboxSection,
+    /// `[dht]`
+    pub dht: DhtSection,
+    /// `[transport]`
+    pub transport: TransportSection,
+    /// `[log]`
+    pub log: LogSection,
 }
 
 impl Config {
     /// Parses and validates TOML text; `origin` names the file in errors.
-    pub(crate) fn parse(text: &str, origin: &str) -> Result<Self> {
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let config: Config = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| bytecount_lines(text.as_bytes(), s.start));
             match line {
@@ -234,7 +274,7 @@ impl Config {
     }
 
     /// Reads and parses a file (bounded size).
-    pub(crate) fn load(path: &Path) -> Result<Self> {
+    pub fn load(path: &Path) -> Result<Self> {
         let meta = std::fs::metadata(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
         if meta.len() > MAX_CONFIG_BYTES {
@@ -283,7 +323,7 @@ impl Config {
     }
 
     /// The parsed pre-shared peers.
-    pub(crate) fn bootstrap_peers(&self) -> Vec<BootstrapPeer> {
+    pub fn bootstrap_peers(&self) -> Vec<BootstrapPeer> {
         self.bootstrap
             .peers
             .iter()
@@ -299,7 +339,7 @@ fn bytecount_lines(text: &[u8], at: usize) -> usize {
 
 /// The data directory: `--data-dir`, else `$XDG_DATA_HOME/tacnode`, else
 /// `~/.local/share/tacnode`.
-pub(crate) fn default_data_dir() -> PathBuf {
+pub fn default_data_dir() -> PathBuf {
     if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(x).join("tacnode");
     }

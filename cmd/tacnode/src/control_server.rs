@@ -1,0 +1,243 @@
+//! The daemon's side of the control socket (protocol in [`crate::control`]).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use tokio::io::BufReader;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+
+use crate::control::{
+    ContactView, MessageView, Request, Response, read_line, socket_path, write_json,
+};
+use crate::history::hex;
+use crate::node::{NodeEvent, NodeHandle};
+use tacnode_domain::{Direction, MessageStatus, PeerAddress, StoredMessage};
+
+/// Most control clients served at once; more wait in the kernel backlog.
+const MAX_CLIENTS: usize = 32;
+
+/// Binds the socket (owner-only) and serves clients until `shutdown`.
+pub(crate) async fn serve(
+    data_dir: &Path,
+    node: NodeHandle,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let path = socket_path(data_dir);
+    if path.exists() {
+        // A socket left by a daemon that died; refuse if one still answers.
+        if UnixStream::connect(&path).await.is_ok() {
+            anyhow::bail!(
+                "another tacnode daemon is already running on {}",
+                data_dir.display()
+            );
+        }
+        std::fs::remove_file(&path)
+            .with_context(|| format!("cannot remove stale {}", path.display()))?;
+    }
+    let listener =
+        UnixListener::bind(&path).with_context(|| format!("cannot bind {}", path.display()))?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                let node = node.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = client(stream, node).await {
+                        tracing::debug!("control client: {e:#}");
+                    }
+                    drop(permit);
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+async fn client(stream: UnixStream, node: NodeHandle) -> Result<()> {
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    loop {
+        let line = match read_line(&mut r).await {
+            Ok(Some(l)) => l,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                write_json(
+                    &mut w,
+                    &Response::Error {
+                        message: e.to_string(),
+                    },
+                )
+                .await?;
+                return Ok(());
+            }
+        };
+        let req: Request = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                write_json(
+                    &mut w,
+                    &Response::Error {
+                        message: format!("bad request: {e}"),
+                    },
+                )
+                .await?;
+                return Ok(());
+            }
+        };
+        if let Request::Inbox { follow, limit } = req {
+            for m in inbox(&node, limit)? {
+                write_json(&mut w, &Response::Message(m)).await?;
+            }
+            write_json(&mut w, &Response::End).await?;
+            if !follow {
+                continue;
+            }
+            let mut events = node.subscribe();
+            loop {
+                match events.recv().await {
+                    Ok(NodeEvent::Received {
+                        from,
+                        message_id,
+                        text,
+                        ..
+                    }) => {
+                        let contact = node.contacts()?.into_iter().find(|c| c.node_id == from);
+                        let view = MessageView {
+                            time_ms: crate::node::now().0,
+                            direction: "in".into(),
+                            peer_address: contact
+                                .as_ref()
+                                .map(|c| PeerAddress::new(c.identity_key).to_string())
+                                .unwrap_or_else(|| hex(from.as_bytes())),
+                            peer_name: contact.map(|c| c.name),
+                            message_id: hex(message_id.as_bytes()),
+                            text,
+                            status: "received".into(),
+                        };
+                        write_json(&mut w, &Response::Message(view)).await?;
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return Ok(()),
+                }
+            }
+        }
+        let resp = match handle(&node, req).await {
+            Ok(r) => r,
+            Err(e) => Response::Error {
+                message: format!("{e:#}"),
+            },
+        };
+        write_json(&mut w, &resp).await?;
+    }
+}
+
+fn status_name(s: Option<MessageStatus>, d: Direction) -> String {
+    match (d, s) {
+        (Direction::Inbound, _) => "received",
+        (_, Some(MessageStatus::Queued)) => "queued",
+        (_, Some(MessageStatus::Sent)) => "sent",
+        (_, Some(MessageStatus::Delivered)) => "delivered",
+        (_, Some(MessageStatus::Failed)) => "failed",
+        (_, None) => "unknown",
+    }
+    .into()
+}
+
+fn inbox(node: &NodeHandle, limit: Option<u32>) -> Result<Vec<MessageView>> {
+    let contacts = node.contacts()?;
+    let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    Ok(node
+        .inbox(limit)?
+        .into_iter()
+        .map(|(m, s): (StoredMessage, _)| {
+            let contact = contacts.iter().find(|c| c.node_id == m.peer);
+            MessageView {
+                time_ms: m.time.0,
+                direction: match m.direction {
+                    Direction::Inbound => "in".into(),
+                    Direction::Outbound => "out".into(),
+                },
+                peer_address: contact
+                    .map(|c| PeerAddress::new(c.identity_key).to_string())
+                    .unwrap_or_else(|| hex(m.peer.as_bytes())),
+                peer_name: contact.map(|c| c.name.clone()),
+                message_id: hex(m.message_id.as_bytes()),
+                status: status_name(s, m.direction),
+                text: m.text,
+            }
+        })
+        .collect())
+}
+
+async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
+    Ok(match req {
+        Request::Id => Response::Id {
+            address: node.address().to_string(),
+            node_id: hex(node.node_id().as_bytes()),
+        },
+        Request::ContactsAdd { name, address } => {
+            node.add_contact(&name, &address)?;
+            Response::Ok
+        }
+        Request::ContactsList => Response::Contacts {
+            contacts: node
+                .contacts()?
+                .into_iter()
+                .map(|c| ContactView {
+                    address: PeerAddress::new(c.identity_key).to_string(),
+                    name: c.name,
+                    verified: c.verified,
+                    identity_changed: c.identity_changed,
+                })
+                .collect(),
+        },
+        Request::ContactsVerify { name, confirm } => {
+            let (contact, number) = node.verify_contact(&name, confirm)?;
+            Response::SafetyNumber {
+                name: contact.name,
+                digits: number.to_string(),
+                qr_payload_hex: hex(number.scannable()),
+                verified: contact.verified,
+            }
+        }
+        Request::Send { to, text } => {
+            let id = node.send(&to, &text)?;
+            Response::Queued {
+                message_id: hex(id.as_bytes()),
+            }
+        }
+        // Served as a stream by `client`.
+        Request::Inbox { .. } => Response::End,
+        Request::Peers => Response::Peers {
+            connected: node
+                .connected_peers()
+                .iter()
+                .map(|p| hex(p.as_bytes()))
+                .collect(),
+            routing_table_size: node.status().await?.routing_table_size,
+        },
+        Request::Status => {
+            let s = node.status().await?;
+            Response::Status {
+                address: s.address.to_string(),
+                node_type: format!("{:?}", s.node_type).to_lowercase(),
+                listen: s.listen.to_string(),
+                uptime_secs: s.uptime_secs,
+                routing_table_size: s.routing_table_size,
+                connected_peers: s.connected_peers,
+                outbox_pending: s.outbox_pending,
+                mailbox_entries_held: s.mailbox_entries_held,
+            }
+        }
+    })
+}

@@ -1,0 +1,292 @@
+//! `tacnode demo`: a local network of real nodes (QUIC on 127.0.0.1, fresh
+//! data directories) that message each other, including a recipient that
+//! goes offline and gets its messages from the DHT mailboxes when it returns.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use tacnode_crypto::keystore::KeystoreSecrets;
+use tacnode_domain::{MessageId, MessageStatus};
+use tokio::sync::broadcast;
+
+use crate::config::Config;
+use crate::node::{Node, NodeEvent, NodeHandle, NodeSettings, os_rng};
+
+/// How long each phase may take before the demo reports failure.
+const PHASE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Configuration tuned for a quick local demonstration (short retry and
+/// mailbox intervals); production defaults are in `deploy/`.
+pub fn demo_config(listen: SocketAddr, bootstrap: Option<String>) -> Config {
+    let mut c = Config::default();
+    c.node.listen = listen;
+    c.bootstrap.peers = bootstrap.into_iter().collect();
+    c.delivery.initial_backoff_ms = 300;
+    c.delivery.max_backoff_ms = 2_000;
+    c.delivery.deposit_after_ms = 1_500;
+    c.mailbox.fetch_interval_secs = 2;
+    c.dht.request_timeout_ms = 2_000;
+    c.transport.request_timeout_ms = 3_000;
+    c.log.level = "warn".into();
+    c
+}
+
+struct DemoNode {
+    name: String,
+    dir: PathBuf,
+    listen: SocketAddr,
+    secrets: KeystoreSecrets,
+    config: Config,
+    node: Option<Node>,
+}
+
+impl DemoNode {
+    fn handle(&self) -> Result<NodeHandle> {
+        self.node
+            .as_ref()
+            .map(Node::handle)
+            .context("node is stopped")
+    }
+
+    async fn start(&mut self) -> Result<()> {
+        let node = Node::start(NodeSettings {
+            data_dir: self.dir.clone(),
+            config: self.config.clone(),
+            secrets: self.secrets.clone(),
+        })
+        .await
+        .with_context(|| format!("starting {}", self.name))?;
+        self.listen = node.handle().local_addr();
+        self.config.node.listen = self.listen;
+        self.node = Some(node);
+        Ok(())
+    }
+
+    async fn stop(&mut self) {
+        if let Some(n) = self.node.take() {
+            n.shutdown().await;
+        }
+    }
+}
+
+async fn wait_for<F>(rx: &mut broadcast::Receiver<NodeEvent>, mut want: F) -> bool
+where
+    F: FnMut(&NodeEvent) -> bool,
+{
+    let deadline = tokio::time::Instant::now() + PHASE_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) if want(&e) => return true,
+            Ok(Ok(_)) | Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(_)) | Err(_) => return false,
+        }
+    }
+}
+
+/// Runs the demo; non-zero exit when anything was not delivered.
+pub async fn run(count: usize) -> Result<ExitCode> {
+    if count < 3 {
+        bail!("the demo needs at least 3 nodes");
+    }
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    let started = Instant::now();
+    let root = tempfile::tempdir().context("temporary directory")?;
+    let mut rng = os_rng()?;
+    println!(
+        "tacnode demo: {count} nodes on 127.0.0.1, data under {}",
+        root.path().display()
+    );
+
+    // 1. Start the nodes; every one bootstraps from node 0 only.
+    let mut nodes: Vec<DemoNode> = Vec::with_capacity(count);
+    for i in 0..count {
+        let bootstrap = nodes
+            .first()
+            .map(|n: &DemoNode| format!("{}@{}", n.secrets.identity().address(), n.listen));
+        let mut n = DemoNode {
+            name: format!("node{i}"),
+            dir: root.path().join(format!("node{i}")),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            secrets: KeystoreSecrets::generate(&mut rng),
+            config: demo_config(SocketAddr::from(([127, 0, 0, 1], 0)), bootstrap),
+            node: None,
+        };
+        n.start().await?;
+        nodes.push(n);
+    }
+    println!(
+        "[1] started {count} nodes; each knows only node0 ({})",
+        nodes[0].listen
+    );
+    for n in &nodes {
+        n.handle()?
+            .wait_for_routing(2, Duration::from_secs(10))
+            .await;
+    }
+    for n in &nodes {
+        n.handle()?.publish().await.ok();
+    }
+    let sizes: Vec<String> = {
+        let mut v = Vec::new();
+        for n in &nodes {
+            v.push(n.handle()?.status().await?.routing_table_size.to_string());
+        }
+        v
+    };
+    println!(
+        "[2] routing tables built by DHT lookups: sizes {}",
+        sizes.join(" ")
+    );
+
+    // 2. Every node messages the next one around the ring.
+    let mut subs: Vec<_> = nodes
+        .iter()
+        .map(|n| n.handle().map(|h| h.subscribe()))
+        .collect::<Result<_>>()?;
+    let mut sent: Vec<(usize, usize, MessageId)> = Vec::new();
+    for i in 0..count {
+        let j = (i + 1) % count;
+        let to = nodes[j].secrets.identity().address().to_string();
+        let h = nodes[i].handle()?;
+        h.add_contact(&nodes[j].name, &to)?;
+        let id = h.send(
+            &nodes[j].name,
+            &format!("hello {} from {}", nodes[j].name, nodes[i].name),
+        )?;
+        sent.push((i, j, id));
+    }
+    let mut ok = 0;
+    for (i, j, id) in &sent {
+        let got = wait_for(
+            &mut subs[*j],
+            |e| matches!(e, NodeEvent::Received { message_id, .. } if message_id == id),
+        )
+        .await;
+        if got {
+            ok += 1;
+            println!(
+                "    {} -> {}: delivered end to end",
+                nodes[*i].name, nodes[*j].name
+            );
+        } else {
+            println!(
+                "    {} -> {}: NOT delivered",
+                nodes[*i].name, nodes[*j].name
+            );
+        }
+    }
+    let mut receipts = 0;
+    for (i, _, id) in &sent {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if nodes[*i].handle()?.message_status(id)? == Some(MessageStatus::Delivered) {
+                receipts += 1;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    println!("[3] ring of {count} messages: {ok} received, {receipts} delivery receipts back");
+
+    // 3. Take a recipient offline and write to it.
+    let off = count / 2;
+    let sender = 0;
+    nodes[off].stop().await;
+    println!("[4] {} is offline", nodes[off].name);
+    let target = nodes[off].secrets.identity().address().to_string();
+    let h = nodes[sender].handle()?;
+    h.add_contact(&nodes[off].name, &target)?;
+    let mut offline_ids = HashSet::new();
+    for k in 0..3 {
+        offline_ids.insert(h.send(
+            &nodes[off].name,
+            &format!("message {k} while you were away"),
+        )?);
+    }
+    let mut deposited = HashSet::new();
+    let mut rx = h.subscribe();
+    let deadline = tokio::time::Instant::now() + PHASE_TIMEOUT;
+    while deposited.len() < offline_ids.len() {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(NodeEvent::Sent {
+                message_id,
+                via_mailbox: true,
+            })) if offline_ids.contains(&message_id) => {
+                deposited.insert(message_id);
+            }
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    println!(
+        "[5] {} found {} unreachable and deposited {}/{} messages in its mailboxes",
+        nodes[sender].name,
+        nodes[off].name,
+        deposited.len(),
+        offline_ids.len()
+    );
+
+    // 4. Bring it back: it fetches its mailboxes.
+    nodes[off].start().await?;
+    let back = nodes[off].handle()?;
+    let mut rx = back.subscribe();
+    back.wait_for_routing(1, Duration::from_secs(10)).await;
+    let _ = back.fetch_mailboxes().await;
+    let mut arrived = HashSet::new();
+    let deadline = tokio::time::Instant::now() + PHASE_TIMEOUT;
+    while arrived.len() < offline_ids.len() {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(NodeEvent::Received {
+                message_id,
+                text,
+                via_mailbox,
+                ..
+            })) if offline_ids.contains(&message_id) => {
+                println!(
+                    "    {} received {:?}{}",
+                    nodes[off].name,
+                    text,
+                    if via_mailbox {
+                        " from a mailbox"
+                    } else {
+                        " directly"
+                    }
+                );
+                arrived.insert(message_id);
+            }
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    println!(
+        "[6] {} is back and received {}/{} messages",
+        nodes[off].name,
+        arrived.len(),
+        offline_ids.len()
+    );
+
+    for n in &mut nodes {
+        n.stop().await;
+    }
+    let all = ok == count && arrived.len() == offline_ids.len();
+    println!(
+        "summary: {ok}/{count} ring messages, {receipts}/{count} receipts, {}/{} offline messages via mailboxes, {:.1} s",
+        arrived.len(),
+        offline_ids.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,49 @@
+//! The tacnode node and its command-line interface: configuration, wiring of
+//! every crate, the daemon, the control socket and the demo.
+//!
+//! `main.rs` calls [`main_entry`]. Integration tests start nodes in-process
+//! with [`node::Node::start`] and drive them through [`node::NodeHandle`].
+
+mod cli;
+pub mod config;
+mod control;
+mod control_server;
+pub mod demo;
+mod history;
+mod keys;
+pub mod node;
+mod qr;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+/// Parses the command line, runs the command and maps errors to exit codes:
+/// 0 success, 1 failure, 2 usage error (clap), 3 daemon not running.
+pub fn main_entry() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tacnode: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run::dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tacnode: {e:#}");
+            if e.chain()
+                .any(|c| c.to_string().contains("daemon is not running"))
+            {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! Answers requests from peers, and the receive path shared with mailboxes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use tacnode_domain::dht::RefusalCode;
+use tacnode_domain::e2e::{SealedBody, SealedMessage};
+use tacnode_domain::mailbox::{EntryId, MAX_ENTRIES_PER_BATCH, MailboxEntry, MailboxOperation};
+use tacnode_domain::{Contact, Content, MessageId, NodeId, NodeType, PeerAddress};
+use tacnode_messaging::{Message, decode_plaintext, encode_plaintext};
+use tacnode_transport::{Inbound, InboundEvent};
+use tacnode_usecase::conversation::Conversation;
+
+use super::{NodeEvent, Shared, now};
+
+/// Serves inbound requests until the transport closes.
+pub(crate) async fn run(shared: Arc<Shared>, mut inbound: Inbound) {
+    while let Some(event) = inbound.recv().await {
+        match event {
+            InboundEvent::Request {
+                peer,
+                remote,
+                body,
+                reply,
+            } => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let answer = answer(&shared, peer, remote, &body).await;
+                    if let Err(e) = reply.send(answer.encode()).await {
+                        tracing::debug!(%peer, "answer not sent: {e}");
+                    }
+                });
+            }
+            InboundEvent::Push { peer, body, .. } => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Ok(Message::Direct(sealed)) = Message::decode(&body)
+                        && let Err(e) = receive(&shared, Some(peer), &sealed, false).await
+                    {
+                        tracing::debug!(%peer, "pushed message refused: {e:#}");
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+fn refuse(code: RefusalCode, detail: impl Into<String>) -> Message {
+    Message::Error {
+        code,
+        detail: detail.into(),
+    }
+}
+
+async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[u8]) -> Message {
+    let msg = match Message::decode(body) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::debug!(%peer, "malformed request: {e}");
+            return refuse(RefusalCode::Malformed, e.to_string());
+        }
+    };
+    match msg {
+        Message::DhtRequest(req) => match shared.dht.handle_request(peer, remote, req).await {
+            Ok(tacnode_domain::dht::DhtResponse::Refused(code)) => refuse(code, ""),
+            Ok(resp) => Message::DhtResponse(resp),
+            Err(_) => refuse(RefusalCode::Internal, "shutting down"),
+        },
+        Message::PrekeyBundleRequest => match prekey_bundle(shared) {
+            Ok(b) => Message::PrekeyBundle(b),
+            Err(e) => {
+                tracing::warn!("cannot hand out a prekey bundle: {e:#}");
+                refuse(RefusalCode::Internal, "no prekeys")
+            }
+        },
+        Message::Direct(sealed) => match receive(shared, Some(peer), &sealed, false).await {
+            Ok(_) => Message::DirectAck,
+            Err(e) => {
+                tracing::debug!(%peer, "direct message refused: {e:#}");
+                refuse(RefusalCode::Unauthorized, "cannot open message")
+            }
+        },
+        Message::MailboxDeposit(d) => {
+            if shared.node_type != NodeType::Server {
+                return refuse(RefusalCode::Unsupported, "client nodes hold no mailboxes");
+            }
+            let t = now();
+            let max_expiry =
+                t.saturating_add_millis(shared.config.mailbox.ttl_hours.saturating_mul(3_600_000));
+            let expires = d.expires.min(max_expiry);
+            let mut st = shared.state();
+            match st.store.mailbox_deposit(
+                &d.recipient,
+                &MessageId(d.entry_id.0),
+                &d.payload,
+                expires,
+                t,
+            ) {
+                Ok(_) => Message::MailboxDeposited { accepted: true },
+                Err(
+                    tacnode_store::StoreError::MailboxRecipientQuota { .. }
+                    | tacnode_store::StoreError::MailboxTotalQuota { .. },
+                ) => refuse(RefusalCode::Quota, "mailbox full"),
+                Err(e) => refuse(RefusalCode::Malformed, e.to_string()),
+            }
+        }
+        Message::MailboxChallengeRequest { recipient } => {
+            let mut st = shared.state();
+            let st = &mut *st;
+            let nonce = st.challenges.issue(now(), recipient, &mut st.rng);
+            Message::MailboxChallenge { nonce }
+        }
+        Message::MailboxFetch(f) => {
+            let mut st = shared.state();
+            let t = now();
+            let holder = shared.node_id();
+            if let Err(e) =
+                st.challenges
+                    .redeem(t, &holder, &f.recipient, MailboxOperation::Fetch, &f.proof)
+            {
+                return refuse(RefusalCode::Unauthorized, e.to_string());
+            }
+            let limit = usize::try_from(f.max_entries)
+                .unwrap_or(MAX_ENTRIES_PER_BATCH)
+                .clamp(1, MAX_ENTRIES_PER_BATCH);
+            match st.store.mailbox_fetch(&f.recipient, t, limit + 1) {
+                Ok(items) => {
+                    let more = items.len() > limit;
+                    Message::MailboxEntries {
+                        entries: items
+                            .into_iter()
+                            .take(limit)
+                            .map(|i| MailboxEntry {
+                                entry_id: EntryId(i.message_id.0),
+                                payload: i.payload,
+                                deposited: i.deposited,
+                            })
+                            .collect(),
+                        more,
+                    }
+                }
+                Err(e) => refuse(RefusalCode::Internal, e.to_string()),
+            }
+        }
+        Message::MailboxAck(a) => {
+            let mut st = shared.state();
+            let holder = shared.node_id();
+            if let Err(e) = st.challenges.redeem(
+                now(),
+                &holder,
+                &a.recipient,
+                MailboxOperation::Ack,
+                &a.proof,
+            ) {
+                return refuse(RefusalCode::Unauthorized, e.to_string());
+            }
+            let ids: Vec<MessageId> = a.entry_ids.iter().map(|e| MessageId(e.0)).collect();
+            match st.store.mailbox_remove(&a.recipient, &ids) {
+                Ok(n) => Message::MailboxAcked {
+                    deleted: u32::try_from(n).unwrap_or(u32::MAX),
+                },
+                Err(e) => refuse(RefusalCode::Internal, e.to_string()),
+            }
+        }
+        _ => refuse(RefusalCode::Unsupported, "not a request"),
+    }
+}
+
+fn prekey_bundle(shared: &Shared) -> Result<tacnode_domain::e2e::PrekeyBundle> {
+    let mut st = shared.state();
+    // Never hand the same one-time prekey out twice: a second initiator using
+    // it would be refused as a replay.
+    let otk = st
+        .prekeys
+        .one_time_prekeys()
+        .iter()
+        .map(|k| k.id)
+        .find(|id| !st.handed_out.contains(id));
+    let bundle = st.prekeys.bundle(&shared.identity, otk)?;
+    if let Some(id) = otk {
+        st.handed_out.insert(id);
+    }
+    Ok(bundle)
+}
+
+/// What [`receive`] did with a message.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// A new text.
+    Text(MessageId),
+    /// A text already received (by id).
+    Duplicate(MessageId),
+    /// A receipt.
+    Receipt,
+}
+
+/// Opens a sealed message and acts on it. `from` is the authenticated
+/// transport peer for direct delivery (it must be the sender), `None` for a
+/// mailbox entry.
+pub(crate) async fn receive(
+    shared: &Arc<Shared>,
+    from: Option<NodeId>,
+    sealed: &SealedMessage,
+    via_mailbox: bool,
+) -> Result<Received> {
+    let sender_key = sealed.sender_identity_key;
+    let sender = NodeId::from_identity(&sender_key);
+    if let Some(p) = from
+        && p != sender
+    {
+        return Err(anyhow!(
+            "sealed sender {sender} is not the connected peer {p}"
+        ));
+    }
+    let t = now();
+    let (received, receipt_for) = {
+        let mut guard = shared.state();
+        let st = &mut *guard;
+        if let SealedBody::Initial(i) = &sealed.body
+            && !st.check_pin(&sender, &i.device_key)?
+        {
+            flag_identity_change(shared, st, &sender, i.device_key)?;
+        }
+        st.conversation(&sender)?;
+        let existing = st.conversations.get_mut(&sender);
+        let (opened, new) =
+            Conversation::open(existing, &shared.identity, &mut st.prekeys, sealed, t)
+                .context("cannot open")?;
+        if let Some(c) = new {
+            st.conversations.insert(sender, c);
+        }
+        st.save_conversation(&sender, t)?;
+        if opened.new_session {
+            st.save_prekeys(t)?;
+            shared
+                .x3dh_sessions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let plaintext = decode_plaintext(&opened.plaintext).context("bad plaintext")?;
+        match plaintext.content {
+            Content::Text(text) => {
+                if st.store.contact(&sender)?.is_none() {
+                    let addr = PeerAddress::new(sender_key).to_string();
+                    st.store.add_contact(&Contact {
+                        name: addr.chars().take(16).collect(),
+                        node_id: sender,
+                        identity_key: sender_key,
+                        first_seen: t,
+                        verified: false,
+                        identity_changed: false,
+                    })?;
+                }
+                // Ordered by the sender's queue time (strictly increasing per
+                // sender), so each sender's messages keep their order however
+                // they arrived; a future time is clamped to now.
+                let time = plaintext.sent.min(t);
+                let id = plaintext.message_id;
+                match st.store.insert_inbound(&sender, &id, &text, time)? {
+                    tacnode_store::InsertOutcome::Inserted => {
+                        shared.emit(NodeEvent::Received {
+                            from: sender,
+                            message_id: id,
+                            text,
+                            via_mailbox,
+                        });
+                        (Received::Text(id), Some(id))
+                    }
+                    tacnode_store::InsertOutcome::AlreadyPresent => {
+                        // Acknowledge again: the first receipt may have been lost.
+                        (Received::Duplicate(id), Some(id))
+                    }
+                }
+            }
+            Content::Receipt(ids) => {
+                for id in ids {
+                    if st.store.mark_delivered(&sender, &id, t).is_ok() {
+                        st.delivery.forget(id);
+                        shared.emit(NodeEvent::Delivered { message_id: id });
+                    }
+                }
+                (Received::Receipt, None)
+            }
+        }
+    };
+    if let Some(id) = receipt_for {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = send_receipt(&shared, sender, id).await {
+                tracing::debug!(%sender, "receipt not delivered: {e:#}");
+            }
+        });
+    }
+    Ok(received)
+}
+
+fn flag_identity_change(
+    shared: &Shared,
+    st: &mut super::State,
+    sender: &NodeId,
+    device_key: tacnode_domain::DhPublicKey,
+) -> Result<()> {
+    if st.store.contact(sender)?.is_some() {
+        st.store.flag_contact_key_change(sender)?;
+    }
+    shared
+        .pending_pins
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(*sender, device_key);
+    tracing::warn!(peer = %sender, "the device key of a contact changed; sending to it is blocked until it is verified again");
+    shared.emit(NodeEvent::IdentityChanged { node_id: *sender });
+    Ok(())
+}
+
+/// Sends an end-to-end encrypted receipt for `id` back to `peer`.
+async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, id: MessageId) -> Result<()> {
+    let sealed = {
+        let mut guard = shared.state();
+        let st = &mut *guard;
+        let t = now();
+        st.conversation(&peer)?;
+        let conv = st
+            .conversations
+            .get_mut(&peer)
+            .ok_or_else(|| anyhow!("no session"))?;
+        let plaintext =
+            super::plaintext_for(id_for_receipt(&mut st.rng), Content::Receipt(vec![id]));
+        let sealed = conv.seal(
+            &mut st.rng,
+            shared.identity.identity_key(),
+            &encode_plaintext(&plaintext),
+        )?;
+        st.save_conversation(&peer, t)?;
+        sealed
+    };
+    super::outbound::deliver_sealed(shared, peer, &sealed, true)
+        .await
+        .map(|_| ())
+}
+
+fn id_for_receipt(rng: &mut rand::rngs::StdRng) -> MessageId {
+    let mut id = [0u8; tacnode_domain::MESSAGE_ID_LEN];
+    rand_core::Rng::fill_bytes(rng, &mut id);
+    MessageId(id)
+}

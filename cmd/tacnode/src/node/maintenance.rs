@@ -1,0 +1,318 @@
+//! Periodic work: bootstrap, republishing our records, fetching our
+//! mailboxes, expiring held mail, rotating prekeys, snapshotting routing.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use tacnode_domain::dht::{Contact, Record, RecordValue};
+use tacnode_domain::mailbox::{MAX_ENTRIES_PER_BATCH, MailboxAck, MailboxFetch, MailboxOperation};
+use tacnode_domain::{Endpoint, NodeId, UnsignedPeerRecord};
+use tacnode_messaging::{Message, decode_sealed};
+use tacnode_usecase::challenge::prove;
+
+use super::{Shared, now};
+
+/// How often held mail is expired and the routing table snapshotted.
+const HOUSEKEEPING: Duration = Duration::from_secs(60);
+/// Signed prekeys are rotated this often.
+const SIGNED_PREKEY_ROTATION_MS: u64 = 7 * 24 * 3_600_000;
+/// First and longest wait between two attempts to join the network.
+const JOIN_RETRY_MIN: Duration = Duration::from_secs(2);
+const JOIN_RETRY_MAX: Duration = Duration::from_secs(300);
+/// Meta key of the published prekeys' sequence number.
+const META_PREKEYS_SEQUENCE: &str = "prekeys.sequence";
+
+/// Bootstraps, then runs the periodic work until shutdown.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    // Until our records reached someone, retry joining with backoff: the
+    // bootstrap peers may be slow, far (radio) or not up yet.
+    let mut retry = JOIN_RETRY_MIN;
+    loop {
+        let joined = match bootstrap(&shared).await {
+            Ok(n) => n > 0,
+            Err(e) => {
+                tracing::warn!("bootstrap: {e:#}");
+                false
+            }
+        };
+        let published = match publish_records(&shared).await {
+            Ok(n) => n > 0,
+            Err(e) => {
+                tracing::warn!("publishing our records: {e:#}");
+                false
+            }
+        };
+        if (joined && published) || shared.config.bootstrap.peers.is_empty() && !joined {
+            break;
+        }
+        tracing::info!(retry_in_ms = retry.as_millis() as u64, "not joined yet");
+        tokio::select! {
+            _ = tokio::time::sleep(retry) => {}
+            _ = shutdown.changed() => return,
+        }
+        retry = (retry * 2).min(JOIN_RETRY_MAX);
+    }
+    if let Err(e) = fetch_own_mailboxes(&shared).await {
+        tracing::debug!("first mailbox fetch: {e:#}");
+    }
+    let mut republish = tokio::time::interval(Duration::from_secs(
+        shared.config.dht.republish_interval_secs.max(1),
+    ));
+    let mut fetch = tokio::time::interval(Duration::from_secs(
+        shared.config.mailbox.fetch_interval_secs.max(1),
+    ));
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+    republish.tick().await;
+    fetch.tick().await;
+    loop {
+        tokio::select! {
+            _ = republish.tick() => {
+                rotate_prekeys(&shared);
+                if let Err(e) = publish_records(&shared).await {
+                    tracing::warn!("republishing: {e:#}");
+                }
+            }
+            _ = fetch.tick() => {
+                if let Err(e) = fetch_own_mailboxes(&shared).await {
+                    tracing::debug!("mailbox fetch: {e:#}");
+                }
+            }
+            _ = housekeeping.tick() => housekeep(&shared).await,
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Returns the routing table size afterwards.
+async fn bootstrap(shared: &Shared) -> Result<usize> {
+    let mut contacts: Vec<Contact> = shared
+        .config
+        .bootstrap_peers()
+        .into_iter()
+        .filter(|p| p.address.node_id() != shared.node_id())
+        .map(|p| Contact {
+            node_id: p.address.node_id(),
+            endpoints: vec![Endpoint(p.endpoint)],
+        })
+        .collect();
+    let snapshot = shared.state().store.load_routing_snapshot()?;
+    contacts.extend(snapshot.into_iter().map(|e| Contact {
+        node_id: e.node_id,
+        endpoints: e.endpoints,
+    }));
+    if contacts.is_empty() {
+        tracing::info!("no bootstrap peers: waiting to be contacted");
+        return Ok(0);
+    }
+    let n = shared.dht.bootstrap(contacts).await?;
+    tracing::info!(routing_table = n, "bootstrapped");
+    Ok(n)
+}
+
+fn own_endpoints(shared: &Shared) -> Vec<Endpoint> {
+    if !shared.config.node.advertise.is_empty() {
+        return shared
+            .config
+            .node
+            .advertise
+            .iter()
+            .map(|a| Endpoint(*a))
+            .collect();
+    }
+    let local: SocketAddr = shared.net.local_addr();
+    if local.ip().is_unspecified() {
+        Vec::new()
+    } else {
+        vec![Endpoint(local)]
+    }
+}
+
+/// Publishes our signed peer record and prekeys to the DHT; returns how
+/// many nodes stored the peer record.
+pub(crate) async fn publish_records(shared: &Shared) -> Result<usize> {
+    let t = now();
+    let ttl = shared.config.dht.record_ttl_hours.saturating_mul(3_600_000);
+    let (peer, prekeys) = {
+        let mut st = shared.state();
+        let seq = st
+            .store
+            .meta_u64(tacnode_store::META_PEER_RECORD_SEQUENCE)?
+            .unwrap_or(0)
+            .max(t.0)
+            .saturating_add(1);
+        st.store
+            .set_meta_u64(tacnode_store::META_PEER_RECORD_SEQUENCE, seq)?;
+        let mut metadata = BTreeMap::new();
+        if let Some(name) = &shared.config.node.name {
+            metadata.insert("name".to_owned(), name.clone());
+        }
+        let record = shared.identity.sign_peer_record(UnsignedPeerRecord {
+            identity_key: shared.identity.identity_key(),
+            device_key: shared.identity.device_key(),
+            device_key_signature: shared.identity.device_key_signature(),
+            endpoints: own_endpoints(shared),
+            node_type: shared.node_type,
+            last_seen: t,
+            metadata,
+            sequence: seq,
+        });
+        let pseq = st
+            .store
+            .meta_u64(META_PREKEYS_SEQUENCE)?
+            .unwrap_or(0)
+            .max(t.0)
+            .saturating_add(1);
+        st.store.set_meta_u64(META_PREKEYS_SEQUENCE, pseq)?;
+        let published = st.prekeys.published(&shared.identity, pseq);
+        (record, published)
+    };
+    let expires = t.saturating_add_millis(ttl);
+    let a = shared
+        .dht
+        .put(Record {
+            value: RecordValue::Peer(peer),
+            expires,
+        })
+        .await?;
+    let b = shared
+        .dht
+        .put(Record {
+            value: RecordValue::Prekeys(prekeys),
+            expires,
+        })
+        .await?;
+    tracing::debug!(peer_record_holders = a, prekey_holders = b, "published");
+    Ok(a)
+}
+
+fn rotate_prekeys(shared: &Shared) {
+    let t = now();
+    let mut guard = shared.state();
+    let st = &mut *guard;
+    if t.millis_since(st.prekeys.signed_prekey().created) >= SIGNED_PREKEY_ROTATION_MS
+        && let Err(e) = st
+            .prekeys
+            .rotate_signed_prekey(&mut st.rng, &shared.identity, t)
+    {
+        tracing::warn!("rotating the signed prekey: {e}");
+    }
+    st.prekeys.expire(t);
+    if let Err(e) = super::refill_prekeys(st, t) {
+        tracing::warn!("saving prekeys: {e:#}");
+    }
+}
+
+async fn housekeep(shared: &Shared) {
+    let t = now();
+    {
+        let mut st = shared.state();
+        match st.store.mailbox_purge_expired(t) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(expired = n, "purged held mail"),
+            Err(e) => tracing::warn!("purging held mail: {e}"),
+        }
+    }
+    if let Ok(snapshot) = shared.dht.routing_snapshot().await {
+        let mut st = shared.state();
+        if let Err(e) = st.store.save_routing_snapshot(&snapshot) {
+            tracing::warn!("saving the routing table: {e}");
+        }
+    }
+}
+
+/// Fetches and acknowledges everything our mailbox holders keep for us;
+/// returns how many new texts arrived.
+pub(crate) async fn fetch_own_mailboxes(shared: &Arc<Shared>) -> Result<usize> {
+    let me = shared.node_id();
+    let holders = super::outbound::mailbox_holders(shared, me).await?;
+    if holders.is_empty() {
+        bail!("no mailbox holders reachable");
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for h in holders {
+        let shared = shared.clone();
+        tasks.spawn(async move {
+            fetch_from(
+                &shared,
+                h.node_id,
+                h.endpoints.iter().map(|e| e.0).collect(),
+            )
+            .await
+        });
+    }
+    let mut fresh = 0;
+    while let Some(r) = tasks.join_next().await {
+        match r {
+            Ok(Ok(n)) => fresh += n,
+            Ok(Err(e)) => tracing::debug!("mailbox holder: {e:#}"),
+            Err(_) => {}
+        }
+    }
+    Ok(fresh)
+}
+
+async fn challenge(shared: &Shared, holder: NodeId, addrs: &[SocketAddr]) -> Result<[u8; 32]> {
+    match shared
+        .net
+        .call(
+            holder,
+            addrs,
+            &Message::MailboxChallengeRequest {
+                recipient: shared.node_id(),
+            },
+        )
+        .await?
+    {
+        Message::MailboxChallenge { nonce } => Ok(nonce),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>) -> Result<usize> {
+    let me = shared.node_id();
+    let mut fresh = 0;
+    // Bounded: a holder that keeps saying "more" cannot keep us here forever.
+    for _ in 0..64 {
+        let nonce = challenge(shared, holder, &addrs).await?;
+        let fetch = Message::MailboxFetch(MailboxFetch {
+            recipient: me,
+            proof: prove(&shared.identity, &holder, nonce, MailboxOperation::Fetch),
+            max_entries: u32::try_from(MAX_ENTRIES_PER_BATCH).unwrap_or(u32::MAX),
+        });
+        let (entries, more) = match shared.net.call(holder, &addrs, &fetch).await? {
+            Message::MailboxEntries { entries, more } => (entries, more),
+            other => bail!("unexpected answer {other:?}"),
+        };
+        if entries.is_empty() {
+            return Ok(fresh);
+        }
+        let mut done = Vec::with_capacity(entries.len());
+        for e in entries {
+            match decode_sealed(&e.payload) {
+                Ok(sealed) => match super::inbound::receive(shared, None, &sealed, true).await {
+                    Ok(super::inbound::Received::Text(_)) => fresh += 1,
+                    Ok(_) => {}
+                    Err(err) => tracing::debug!("mailbox entry not opened: {err:#}"),
+                },
+                Err(err) => tracing::debug!("mailbox entry malformed: {err}"),
+            }
+            // Processed either way: a message that cannot be opened now never will be.
+            done.push(e.entry_id);
+        }
+        let nonce = challenge(shared, holder, &addrs).await?;
+        let ack = Message::MailboxAck(MailboxAck {
+            recipient: me,
+            proof: prove(&shared.identity, &holder, nonce, MailboxOperation::Ack),
+            entry_ids: done,
+        });
+        shared.net.call(holder, &addrs, &ack).await?;
+        if !more {
+            break;
+        }
+    }
+    Ok(fresh)
+}

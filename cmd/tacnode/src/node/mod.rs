@@ -1,0 +1,668 @@
+//! The running node: one owner per piece of state, wired from every crate.
+//!
+//! Tasks (all spawned here; each ends when the node shuts down):
+//! - the DHT driver ([`dht_driver`]) owns the sans-IO Kademlia core and runs
+//!   its requests over QUIC;
+//! - the inbound loop answers requests from peers ([`inbound`]);
+//! - the delivery loop turns the [`DeliveryQueue`]'s attempts into direct
+//!   sends or mailbox deposits ([`outbound`]);
+//! - the maintenance loop republishes our records, fetches our mailboxes,
+//!   expires held mail and snapshots the routing table ([`maintenance`]).
+//!
+//! The store, the conversations, the prekeys and the delivery queue live in
+//! one [`State`] behind a mutex that is never held across an `.await`.
+
+pub(crate) mod dht_driver;
+mod inbound;
+mod maintenance;
+mod net;
+mod outbound;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tacnode_crypto::keystore::KeystoreSecrets;
+use tacnode_crypto::prekey::PrekeyState;
+use tacnode_crypto::{Identity, SafetyNumber};
+use tacnode_domain::{
+    Contact, Content, IdentityKey, MessageId, MessageStatus, NodeId, NodeType, PeerAddress,
+    PeerRecord, Plaintext, StoredMessage, UnixMillis,
+};
+use tacnode_store::Store;
+use tacnode_usecase::challenge::ChallengeBook;
+use tacnode_usecase::conversation::Conversation;
+use tacnode_usecase::delivery::{DeliveryConfig, DeliveryQueue};
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+pub(crate) use net::Net;
+
+/// One-time prekeys kept available; refilled when fewer remain.
+const ONE_TIME_PREKEY_TARGET: usize = 100;
+/// Events buffered per subscriber before the slowest ones lose events.
+const EVENT_BUFFER: usize = 1024;
+/// Meta key of the device key pinned for a contact: `pin.` and the hex of
+/// the first 28 bytes of its node id (meta keys are at most 64 bytes; 224
+/// bits keep ids apart).
+const PIN_PREFIX: &str = "pin.";
+
+fn pin_key(peer: &NodeId) -> String {
+    format!(
+        "{PIN_PREFIX}{}",
+        crate::history::hex(&peer.as_bytes()[..28])
+    )
+}
+
+/// Wall clock (the daemon is where time is read).
+pub fn now() -> UnixMillis {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    UnixMillis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// A generator seeded from the OS.
+pub fn os_rng() -> Result<StdRng> {
+    StdRng::try_from_rng(&mut rand::rngs::SysRng).map_err(|e| anyhow!("OS random generator: {e}"))
+}
+
+/// What a node needs to start.
+pub struct NodeSettings {
+    /// Data directory (database, control socket).
+    pub data_dir: PathBuf,
+    /// Configuration.
+    pub config: Config,
+    /// Unlocked identity and storage key.
+    pub secrets: KeystoreSecrets,
+}
+
+/// Something that happened, for `inbox --follow`, the demo and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// A text arrived (first time only).
+    Received {
+        /// Sender.
+        from: NodeId,
+        /// Its id.
+        message_id: MessageId,
+        /// The text.
+        text: String,
+        /// True when it came out of a mailbox.
+        via_mailbox: bool,
+    },
+    /// An outgoing message was handed over (directly or to mailboxes).
+    Sent {
+        /// Which.
+        message_id: MessageId,
+        /// True when deposited in mailboxes.
+        via_mailbox: bool,
+    },
+    /// The recipient's encrypted receipt arrived.
+    Delivered {
+        /// Which.
+        message_id: MessageId,
+    },
+    /// A contact's keys changed: sending to it stops until verified again.
+    IdentityChanged {
+        /// Which contact.
+        node_id: NodeId,
+    },
+    /// Gave up on a message.
+    Failed {
+        /// Which.
+        message_id: MessageId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// State owned by the node, behind one mutex.
+pub(crate) struct State {
+    pub(crate) store: Store,
+    pub(crate) conversations: HashMap<NodeId, Conversation>,
+    pub(crate) prekeys: PrekeyState,
+    pub(crate) delivery: DeliveryQueue,
+    pub(crate) challenges: ChallengeBook,
+    pub(crate) rng: StdRng,
+    /// One-time prekeys handed out since start (never handed out twice).
+    pub(crate) handed_out: std::collections::HashSet<tacnode_domain::e2e::PrekeyId>,
+    /// Peer records seen (ours to dial with), newest sequence wins.
+    pub(crate) peers: HashMap<NodeId, PeerRecord>,
+    /// Strictly increasing queue time, so the outbox keeps send order.
+    last_outbox_time: UnixMillis,
+}
+
+impl State {
+    /// The conversation with `peer`, loaded from the store on first use.
+    pub(crate) fn conversation(&mut self, peer: &NodeId) -> Result<Option<&mut Conversation>> {
+        if !self.conversations.contains_key(peer)
+            && let Some(bytes) = self.store.load_session(peer)?
+        {
+            let c = Conversation::from_bytes(bytes.as_slice())
+                .context("stored session does not parse")?;
+            self.conversations.insert(*peer, c);
+        }
+        Ok(self.conversations.get_mut(peer))
+    }
+
+    /// Persists the conversation with `peer` (after every change).
+    pub(crate) fn save_conversation(&mut self, peer: &NodeId, now: UnixMillis) -> Result<()> {
+        if let Some(c) = self.conversations.get(peer) {
+            self.store.save_session(peer, &c.to_bytes(), now)?;
+        }
+        Ok(())
+    }
+
+    /// Persists the prekey state (after every change).
+    pub(crate) fn save_prekeys(&mut self, now: UnixMillis) -> Result<()> {
+        self.store
+            .save_prekey_state(&self.prekeys.to_bytes(), now)?;
+        Ok(())
+    }
+
+    fn next_outbox_time(&mut self, now: UnixMillis) -> UnixMillis {
+        let t = if now > self.last_outbox_time {
+            now
+        } else {
+            self.last_outbox_time.saturating_add_millis(1)
+        };
+        self.last_outbox_time = t;
+        t
+    }
+
+    /// Checks `device_key` against the one pinned for `peer` (pins it the first
+    /// time). A different key flags the contact: sending stops until verified.
+    pub(crate) fn check_pin(
+        &mut self,
+        peer: &NodeId,
+        device_key: &tacnode_domain::DhPublicKey,
+    ) -> Result<bool> {
+        let key = pin_key(peer);
+        match self.store.meta(&key)? {
+            None => {
+                self.store.set_meta(&key, device_key.as_bytes())?;
+                Ok(true)
+            }
+            Some(pinned) if pinned.as_slice() == device_key.as_bytes() => Ok(true),
+            Some(_) => Ok(false),
+        }
+    }
+
+    /// Replaces the pin after the operator verified the contact again.
+    pub(crate) fn repin(
+        &mut self,
+        peer: &NodeId,
+        device_key: Option<&tacnode_domain::DhPublicKey>,
+    ) -> Result<()> {
+        let key = pin_key(peer);
+        match device_key {
+            Some(k) => self.store.set_meta(&key, k.as_bytes())?,
+            None => {
+                self.store.delete_meta(&key)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shared by every task of a node.
+pub(crate) struct Shared {
+    pub(crate) identity: Identity,
+    pub(crate) node_type: NodeType,
+    pub(crate) config: Config,
+    pub(crate) net: Net,
+    pub(crate) dht: dht_driver::DhtHandle,
+    state: Mutex<State>,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) wake_delivery: Notify,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    started: Instant,
+    /// X3DH handshakes run since start (initiated or answered).
+    pub(crate) x3dh_sessions: std::sync::atomic::AtomicU64,
+    /// Device keys learned per peer that no longer match their pin.
+    pub(crate) pending_pins: Mutex<HashMap<NodeId, tacnode_domain::DhPublicKey>>,
+}
+
+impl Shared {
+    /// Locks the state. A poisoned lock (a task panicked while holding it)
+    /// still yields the state: every write to it is a committed transaction.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn emit(&self, e: NodeEvent) {
+        let _ = self.events.send(e);
+    }
+
+    pub(crate) fn node_id(&self) -> NodeId {
+        self.identity.node_id()
+    }
+}
+
+/// A running node.
+pub struct Node {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+/// Cheap handle for driving a node (control socket, demo, tests).
+#[derive(Clone)]
+pub struct NodeHandle {
+    shared: Arc<Shared>,
+}
+
+/// A node's status at a glance.
+#[derive(Clone, Debug)]
+pub struct NodeStatus {
+    /// Own address.
+    pub address: PeerAddress,
+    /// Server or client.
+    pub node_type: NodeType,
+    /// Where QUIC listens.
+    pub listen: SocketAddr,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// Contacts in the routing table.
+    pub routing_table_size: usize,
+    /// Open QUIC connections.
+    pub connected_peers: usize,
+    /// Outgoing messages not yet handed over.
+    pub outbox_pending: usize,
+    /// Mailbox entries held for others.
+    pub mailbox_entries_held: usize,
+}
+
+impl Node {
+    /// Opens the store, binds QUIC, starts every task and bootstraps.
+    pub async fn start(settings: NodeSettings) -> Result<Node> {
+        let NodeSettings {
+            data_dir,
+            config,
+            secrets,
+        } = settings;
+        crate::keys::create_private_dir(&data_dir)?;
+        let identity = secrets.identity().clone();
+        let storage_key = tacnode_store::StorageKey::from_bytes(*secrets.storage_key().as_bytes());
+        let mut store = Store::open(data_dir.join("tacnode.db"), storage_key)
+            .context("cannot open the database")?;
+        store.set_mailbox_quota(tacnode_store::MailboxQuota {
+            per_recipient: config.mailbox.per_recipient_quota,
+            total_bytes: u64::from(config.mailbox.total_quota).saturating_mul(4096),
+        });
+        let t = now();
+        let mut rng = os_rng()?;
+        let prekeys = match store.load_prekey_state()? {
+            Some(bytes) => {
+                PrekeyState::from_bytes(bytes.as_slice()).context("stored prekeys do not parse")?
+            }
+            None => PrekeyState::new(&mut rng, &identity, t),
+        };
+        let node_type: NodeType = config.node.node_type.into();
+        let (net, inbound) = Net::bind(&config, &identity).await?;
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let dht = dht_driver::DhtHandle::spawn(
+            &config,
+            &identity,
+            node_type,
+            net.clone(),
+            shutdown.clone(),
+        )?;
+        let delivery = DeliveryQueue::new(DeliveryConfig {
+            initial_backoff_ms: config.delivery.initial_backoff_ms,
+            max_backoff_ms: config.delivery.max_backoff_ms,
+            deposit_after_ms: config.delivery.deposit_after_ms,
+            give_up_after_ms: config.delivery.give_up_after_ms,
+        });
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let mut state = State {
+            store,
+            conversations: HashMap::new(),
+            prekeys,
+            delivery,
+            challenges: ChallengeBook::new(),
+            rng,
+            handed_out: std::collections::HashSet::new(),
+            peers: HashMap::new(),
+            last_outbox_time: UnixMillis(0),
+        };
+        refill_prekeys(&mut state, t)?;
+        // Everything queued before a restart goes back into the schedule.
+        let pending = state
+            .store
+            .due_outbound(UnixMillis(u64::MAX), tacnode_store::MAX_QUERY_ROWS)?;
+        for entry in pending {
+            let _ = state.delivery.handle_queued(
+                t,
+                entry.message.message_id,
+                entry.message.peer,
+                entry.message.time,
+            );
+        }
+        let shared = Arc::new(Shared {
+            identity,
+            node_type,
+            config,
+            net,
+            dht,
+            state: Mutex::new(state),
+            events,
+            wake_delivery: Notify::new(),
+            shutdown,
+            started: Instant::now(),
+            pending_pins: Mutex::new(HashMap::new()),
+            x3dh_sessions: std::sync::atomic::AtomicU64::new(0),
+        });
+        let tasks = vec![
+            tokio::spawn(inbound::run(shared.clone(), inbound)),
+            tokio::spawn(outbound::run(shared.clone())),
+            tokio::spawn(maintenance::run(shared.clone())),
+        ];
+        Ok(Node {
+            shared,
+            tasks,
+            shutdown_tx,
+        })
+    }
+
+    /// A handle for driving the node.
+    pub fn handle(&self) -> NodeHandle {
+        NodeHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Stops every task, saves the routing table and closes connections.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        self.shared.wake_delivery.notify_waiters();
+        if let Ok(snapshot) = self.shared.dht.routing_snapshot().await {
+            let mut st = self.shared.state();
+            let _ = st.store.save_routing_snapshot(&snapshot);
+        }
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+        self.shared.dht.stop().await;
+        self.shared.net.close().await;
+    }
+}
+
+fn refill_prekeys(state: &mut State, t: UnixMillis) -> Result<()> {
+    let have = state.prekeys.one_time_prekeys().len();
+    if have < ONE_TIME_PREKEY_TARGET / 2 {
+        let State { prekeys, rng, .. } = state;
+        prekeys.generate_one_time_prekeys(rng, ONE_TIME_PREKEY_TARGET - have)?;
+    }
+    state.save_prekeys(t)
+}
+
+/// Resolves a contact name or a `key_…` address.
+fn resolve_target(st: &State, to: &str) -> Result<(NodeId, Option<Contact>)> {
+    if let Ok(addr) = to.parse::<PeerAddress>() {
+        let id = addr.node_id();
+        return Ok((id, st.store.contact(&id)?));
+    }
+    let contact = st
+        .store
+        .contacts()?
+        .into_iter()
+        .find(|c| c.name == to)
+        .ok_or_else(|| {
+            anyhow!("unknown contact {to:?}: add it with `tacnode contacts add NAME key_…`")
+        })?;
+    Ok((contact.node_id, Some(contact)))
+}
+
+impl NodeHandle {
+    /// Own address.
+    pub fn address(&self) -> PeerAddress {
+        self.shared.identity.address()
+    }
+
+    /// Own node id.
+    pub fn node_id(&self) -> NodeId {
+        self.shared.node_id()
+    }
+
+    /// Where QUIC listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.net.local_addr()
+    }
+
+    /// Subscribes to events.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Adds (or renames) a contact.
+    pub fn add_contact(&self, name: &str, address: &str) -> Result<Contact> {
+        let addr: PeerAddress = address
+            .parse()
+            .with_context(|| format!("bad address {address:?}"))?;
+        if name.is_empty() || name.starts_with("key_") {
+            bail!("contact name must be non-empty and must not start with key_");
+        }
+        if addr.node_id() == self.node_id() {
+            bail!("that is this node's own address");
+        }
+        let mut st = self.shared.state();
+        if st
+            .store
+            .contacts()?
+            .iter()
+            .any(|c| c.name == name && c.node_id != addr.node_id())
+        {
+            bail!("another contact is already named {name:?}");
+        }
+        let contact = Contact {
+            name: name.to_owned(),
+            node_id: addr.node_id(),
+            identity_key: *addr.identity_key(),
+            first_seen: now(),
+            verified: false,
+            identity_changed: false,
+        };
+        if st.store.add_contact(&contact)? == tacnode_store::InsertOutcome::AlreadyPresent {
+            st.store.rename_contact(&contact.node_id, name)?;
+        }
+        Ok(st.store.contact(&contact.node_id)?.unwrap_or(contact))
+    }
+
+    /// All contacts.
+    pub fn contacts(&self) -> Result<Vec<Contact>> {
+        Ok(self.shared.state().store.contacts()?)
+    }
+
+    /// The safety number with a contact; `confirm` marks it verified (and
+    /// accepts a changed key).
+    pub fn verify_contact(&self, name: &str, confirm: bool) -> Result<(Contact, SafetyNumber)> {
+        let mut st = self.shared.state();
+        let (id, contact) = resolve_target(&st, name)?;
+        let contact = contact.ok_or_else(|| anyhow!("unknown contact {name:?}"))?;
+        let number = SafetyNumber::new(&self.shared.identity.identity_key(), &contact.identity_key);
+        if confirm {
+            let learned = self
+                .shared
+                .pending_pins
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&id);
+            if let Some(k) = learned {
+                st.repin(&id, Some(&k))?;
+            }
+            if contact.identity_changed {
+                st.store.acknowledge_identity_change(&id)?;
+            }
+            st.store.set_contact_verified(&id, true)?;
+            // Held messages may go now.
+            let t = now();
+            st.delivery.handle_peer_online(t, &id);
+            drop(st);
+            self.shared.wake_delivery.notify_one();
+            let st = self.shared.state();
+            return Ok((st.store.contact(&id)?.unwrap_or(contact), number));
+        }
+        Ok((contact, number))
+    }
+
+    /// Queues a text; durable before this returns.
+    pub fn send(&self, to: &str, text: &str) -> Result<MessageId> {
+        Content::text(text).map_err(|e| anyhow!("{e}"))?;
+        let mut st = self.shared.state();
+        let (peer, contact) = resolve_target(&st, to)?;
+        if peer == self.node_id() {
+            bail!("cannot send to this node itself");
+        }
+        if let Some(c) = &contact
+            && c.identity_changed
+        {
+            bail!(
+                "the keys of {:?} changed: compare the safety number (`tacnode contacts verify {}`) and confirm before sending",
+                c.name,
+                c.name
+            );
+        }
+        if contact.is_none() {
+            // Sending to a bare address adds it as an unverified contact.
+            let addr: PeerAddress = to.parse()?;
+            let name: String = addr.to_string().chars().take(16).collect();
+            st.store.add_contact(&Contact {
+                name,
+                node_id: peer,
+                identity_key: *addr.identity_key(),
+                first_seen: now(),
+                verified: false,
+                identity_changed: false,
+            })?;
+        }
+        let mut id = [0u8; tacnode_domain::MESSAGE_ID_LEN];
+        rand_core::Rng::fill_bytes(&mut st.rng, &mut id);
+        let id = MessageId(id);
+        let t = now();
+        let queued = st.next_outbox_time(t);
+        st.store.queue_outbound(&peer, &id, text, queued)?;
+        st.delivery
+            .handle_queued(t, id, peer, queued)
+            .map_err(|e| anyhow!("{e}"))?;
+        drop(st);
+        self.shared.wake_delivery.notify_one();
+        Ok(id)
+    }
+
+    /// The latest messages of every conversation, oldest first, with the
+    /// delivery status of outgoing ones.
+    pub fn inbox(&self, limit: usize) -> Result<Vec<(StoredMessage, Option<MessageStatus>)>> {
+        let st = self.shared.state();
+        let mut all = Vec::new();
+        st.store.export_history(|m| all.push(m))?;
+        let skip = all.len().saturating_sub(limit);
+        let mut out = Vec::new();
+        for m in all.into_iter().skip(skip) {
+            let status = match m.direction {
+                tacnode_domain::Direction::Outbound => {
+                    st.store.outbound(&m.message_id)?.map(|e| e.delivery.status)
+                }
+                tacnode_domain::Direction::Inbound => None,
+            };
+            out.push((m, status));
+        }
+        Ok(out)
+    }
+
+    /// X3DH handshakes this node ran since it started (initiated or answered).
+    pub fn x3dh_sessions(&self) -> u64 {
+        self.shared
+            .x3dh_sessions
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Status of an outgoing message.
+    pub fn message_status(&self, id: &MessageId) -> Result<Option<MessageStatus>> {
+        Ok(self
+            .shared
+            .state()
+            .store
+            .outbound(id)?
+            .map(|e| e.delivery.status))
+    }
+
+    /// Connected peers.
+    pub fn connected_peers(&self) -> Vec<NodeId> {
+        self.shared.net.connected_peers()
+    }
+
+    /// Status at a glance.
+    pub async fn status(&self) -> Result<NodeStatus> {
+        let routing_table_size = self.shared.dht.routing_table_size().await.unwrap_or(0);
+        let st = self.shared.state();
+        Ok(NodeStatus {
+            address: self.address(),
+            node_type: self.shared.node_type,
+            listen: self.local_addr(),
+            uptime_secs: self.shared.started.elapsed().as_secs(),
+            routing_table_size,
+            connected_peers: self.shared.net.connected_peers().len(),
+            outbox_pending: st.delivery.len(),
+            mailbox_entries_held: usize::try_from(st.store.mailbox_usage()?.messages)
+                .unwrap_or(usize::MAX),
+        })
+    }
+
+    /// Runs one mailbox fetch round now (tests and the demo use it to avoid
+    /// waiting for the periodic one).
+    pub async fn fetch_mailboxes(&self) -> Result<usize> {
+        maintenance::fetch_own_mailboxes(&self.shared).await
+    }
+
+    /// Looks up `peer`'s signed record in the DHT (validated).
+    pub async fn lookup_peer(&self, peer: NodeId) -> Result<Option<PeerRecord>> {
+        self.shared.dht.find_peer(peer).await
+    }
+
+    /// Publishes our peer record and prekeys now; returns how many nodes
+    /// stored the peer record.
+    pub async fn publish(&self) -> Result<usize> {
+        maintenance::publish_records(&self.shared).await
+    }
+
+    /// Waits until the routing table has at least `n` contacts or `timeout` passes.
+    pub async fn wait_for_routing(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.shared.dht.routing_table_size().await.unwrap_or(0) >= n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+/// Content of a decrypted message, as the receive path uses it.
+pub(crate) fn plaintext_for(id: MessageId, content: Content) -> Plaintext {
+    Plaintext {
+        message_id: id,
+        sent: now(),
+        content,
+    }
+}
+
+/// The identity key behind a node id, from contacts or peer records.
+pub(crate) fn known_identity(st: &State, id: &NodeId) -> Option<IdentityKey> {
+    if let Ok(Some(c)) = st.store.contact(id) {
+        return Some(c.identity_key);
+    }
+    st.peers.get(id).map(|r| r.body.identity_key)
+}

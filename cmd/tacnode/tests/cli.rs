@@ -1,0 +1,204 @@
+//! The binary as an operator uses it: clear errors, exit codes, nothing
+//! written on failure, and a daemon driven through its control socket.
+
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn tacnode(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("TACNODE_PASSPHRASE")
+        .env_remove("TACNODE_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tacnode")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn client_commands_without_a_daemon_say_so_with_exit_code_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [&["status"][..], &["send", "bob", "hi"], &["peers"], &["id"]] {
+        let o = tacnode(tmp.path(), args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("daemon is not running"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn init_refuses_to_overwrite_and_run_refuses_a_wrong_passphrase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "correct horse\n");
+    let bad = write(tmp.path(), "bad", "wrong horse\n");
+    let o = tacnode(
+        &data,
+        &["init", "--passphrase-file", pass.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("key_"));
+    let keystore = std::fs::read(data.join("identity.json")).unwrap();
+
+    let o = tacnode(
+        &data,
+        &["init", "--passphrase-file", pass.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(data.join("identity.json")).unwrap(), keystore);
+
+    let before = files(&data);
+    let o = tacnode(&data, &["run", "--passphrase-file", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).to_lowercase().contains("passphrase"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(files(&data), before, "nothing may be written");
+}
+
+#[test]
+fn malformed_config_names_key_and_line_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "pw\n");
+    assert!(
+        tacnode(
+            &data,
+            &["init", "--passphrase-file", pass.to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
+    let before = files(&data);
+    let cfg = write(
+        tmp.path(),
+        "bad.toml",
+        "[node]\nlisten = \"127.0.0.1:0\"\n\n[dht]\nkay = 20\n",
+    );
+    let o = tacnode(
+        &data,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "run",
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("line 5") && err.contains("kay"), "{err}");
+    assert_eq!(files(&data), before);
+}
+
+#[test]
+fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "pw\n");
+    assert!(
+        tacnode(
+            &data,
+            &["init", "--passphrase-file", pass.to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let o = tacnode(&data, &["id"]);
+        if o.status.success() {
+            break String::from_utf8_lossy(&o.stdout).into_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not come up: {}",
+            stderr(&o)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(id.starts_with("key_"), "{id}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(data.join("control.sock"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "control socket must be owner-only");
+
+    let o = tacnode(&data, &["contacts", "add", "bob", "key_notbase58!"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = tacnode(&data, &["send", "nobody", "hi"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown contact"), "{}", stderr(&o));
+    let o = tacnode(&data, &["status"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("routing_table_size"));
+
+    // SIGTERM: graceful exit 0.
+    let pid = daemon.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = daemon.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "daemon did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert!(!data.join("control.sock").exists());
+}
