@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-/// Longest request or response line.
-pub(crate) const MAX_LINE_BYTES: usize = 256 * 1024;
+/// Longest request or response line: a 64 KiB text of control characters
+/// is ~6x longer as JSON, plus the other fields.
+pub(crate) const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// File name of the socket inside the data directory.
 pub(crate) const SOCKET_NAME: &str = "control.sock";
 

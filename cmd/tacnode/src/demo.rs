@@ -31,6 +31,8 @@ pub fn demo_config(listen: SocketAddr, bootstrap: Option<String>) -> Config {
     c.mailbox.fetch_interval_secs = 2;
     c.dht.request_timeout_ms = 2_000;
     c.transport.request_timeout_ms = 3_000;
+    // Every node shares 127.0.0.1: the per-IP limit protects real networks.
+    c.transport.max_connections_per_ip = 1024;
     c.log.level = "warn".into();
     c
 }

@@ -170,7 +170,20 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     Response::Message(m) => {
                         let who = m.peer_name.unwrap_or(m.peer_address);
                         let arrow = if m.direction == "in" { "<-" } else { "->" };
-                        writeln!(out, "{} {arrow} {who} [{}] {}", m.time_ms, m.status, m.text)?;
+                        // Remote text never reaches the terminal raw: no escape sequences.
+                        let text: String = m
+                            .text
+                            .chars()
+                            .flat_map(|c| {
+                                if c.is_control() && c != '\n' {
+                                    c.escape_default().collect::<Vec<_>>()
+                                } else {
+                                    vec![c]
+                                }
+                            })
+                            .collect();
+                        let who: String = who.chars().filter(|c| !c.is_control()).collect();
+                        writeln!(out, "{} {arrow} {who} [{}] {text}", m.time_ms, m.status)?;
                         out.flush()?;
                     }
                     Response::End if !follow => break,

@@ -14,6 +14,17 @@ use tacnode_usecase::conversation::Conversation;
 
 use super::{NodeEvent, Shared, now};
 
+/// Bytes of mailbox payload one fetch answer carries at most: a frame is
+/// 1 MiB, and a payload is at most 80 KiB, so one always fits.
+const FETCH_ANSWER_BUDGET: usize = tacnode_messaging::frame::MAX_FRAME_LEN - 64 * 1024;
+/// Protobuf overhead of one mailbox entry (ids, lengths, tags), generously.
+const ENTRY_OVERHEAD: usize = 64;
+/// Receipts being sent at once; beyond it receipts are skipped (the sender
+/// keeps the message as "sent", nothing is lost).
+const MAX_RECEIPT_TASKS: usize = 64;
+
+static RECEIPT_TASKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_RECEIPT_TASKS);
+
 /// Serves inbound requests until the transport closes.
 pub(crate) async fn run(shared: Arc<Shared>, mut inbound: Inbound) {
     while let Some(event) = inbound.recv().await {
@@ -32,15 +43,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut inbound: Inbound) {
                     }
                 });
             }
-            InboundEvent::Push { peer, body, .. } => {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    if let Ok(Message::Direct(sealed)) = Message::decode(&body)
-                        && let Err(e) = receive(&shared, Some(peer), &sealed, false).await
-                    {
-                        tracing::debug!(%peer, "pushed message refused: {e:#}");
-                    }
-                });
+            InboundEvent::Push { peer, .. } => {
+                // Every exchange of this protocol is a request with an
+                // answer; unsolicited pushes are dropped unread, so a peer
+                // cannot make us spawn work without stream limits.
+                tracing::debug!(%peer, "dropped a push");
             }
             _ => {}
         }
@@ -127,19 +134,24 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
                 .clamp(1, MAX_ENTRIES_PER_BATCH);
             match st.store.mailbox_fetch(&f.recipient, t, limit + 1) {
                 Ok(items) => {
-                    let more = items.len() > limit;
-                    Message::MailboxEntries {
-                        entries: items
-                            .into_iter()
-                            .take(limit)
-                            .map(|i| MailboxEntry {
-                                entry_id: EntryId(i.message_id.0),
-                                payload: i.payload,
-                                deposited: i.deposited,
-                            })
-                            .collect(),
-                        more,
+                    // The answer must fit one frame: stop at a byte budget.
+                    let mut more = items.len() > limit;
+                    let mut budget = FETCH_ANSWER_BUDGET;
+                    let mut entries = Vec::new();
+                    for i in items.into_iter().take(limit) {
+                        let cost = i.payload.len() + ENTRY_OVERHEAD;
+                        if cost > budget && !entries.is_empty() {
+                            more = true;
+                            break;
+                        }
+                        budget = budget.saturating_sub(cost);
+                        entries.push(MailboxEntry {
+                            entry_id: EntryId(i.message_id.0),
+                            payload: i.payload,
+                            deposited: i.deposited,
+                        });
                     }
+                    Message::MailboxEntries { entries, more }
                 }
                 Err(e) => refuse(RefusalCode::Internal, e.to_string()),
             }
@@ -218,16 +230,18 @@ pub(crate) async fn receive(
     let (received, receipt_for) = {
         let mut guard = shared.state();
         let st = &mut *guard;
-        if let SealedBody::Initial(i) = &sealed.body
-            && !st.check_pin(&sender, &i.device_key)?
-        {
-            flag_identity_change(shared, st, &sender, i.device_key)?;
-        }
         st.conversation(&sender)?;
         let existing = st.conversations.get_mut(&sender);
         let (opened, new) =
             Conversation::open(existing, &shared.identity, &mut st.prekeys, sealed, t)
                 .context("cannot open")?;
+        // Pin (or compare) the device key only now: X3DH verified its
+        // certificate, so a forged initial message cannot flag a contact.
+        if let SealedBody::Initial(i) = &sealed.body
+            && !st.check_pin(&sender, &i.device_key)?
+        {
+            flag_identity_change(shared, st, &sender, i.device_key)?;
+        }
         if let Some(c) = new {
             st.conversations.insert(sender, c);
         }
@@ -277,6 +291,7 @@ pub(crate) async fn receive(
                 for id in ids {
                     if st.store.mark_delivered(&sender, &id, t).is_ok() {
                         st.delivery.forget(id);
+                        st.sealed_outbox.remove(&id);
                         shared.emit(NodeEvent::Delivered { message_id: id });
                     }
                 }
@@ -284,12 +299,16 @@ pub(crate) async fn receive(
             }
         }
     };
-    if let Some(id) = receipt_for {
+    if let Some(id) = receipt_for
+        && let Ok(permit) = RECEIPT_TASKS.try_acquire()
+    {
         let shared = shared.clone();
+        permit.forget();
         tokio::spawn(async move {
             if let Err(e) = send_receipt(&shared, sender, id).await {
                 tracing::debug!(%sender, "receipt not delivered: {e:#}");
             }
+            RECEIPT_TASKS.add_permits(1);
         });
     }
     Ok(received)

@@ -296,6 +296,16 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
                 Ok(sealed) => match super::inbound::receive(shared, None, &sealed, true).await {
                     Ok(super::inbound::Received::Text(_)) => fresh += 1,
                     Ok(_) => {}
+                    Err(err)
+                        if err
+                            .chain()
+                            .any(|c| c.downcast_ref::<tacnode_store::StoreError>().is_some()) =>
+                    {
+                        // Our own disk failed, not the message: keep it at
+                        // the holder for the next fetch.
+                        tracing::warn!("mailbox entry kept for later: {err:#}");
+                        continue;
+                    }
                     Err(err) => tracing::debug!("mailbox entry not opened: {err:#}"),
                 },
                 Err(err) => tracing::debug!("mailbox entry malformed: {err}"),

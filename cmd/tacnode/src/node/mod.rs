@@ -132,6 +132,10 @@ pub(crate) struct State {
     pub(crate) delivery: DeliveryQueue,
     pub(crate) challenges: ChallengeBook,
     pub(crate) rng: StdRng,
+    /// Ciphertext of each queued message, made once: retries resend it, so
+    /// failed attempts never advance the ratchet (a long outage would
+    /// otherwise exceed the receiver's skipped-key limit).
+    pub(crate) sealed_outbox: HashMap<MessageId, tacnode_domain::e2e::SealedMessage>,
     /// One-time prekeys handed out since start (never handed out twice).
     pub(crate) handed_out: std::collections::HashSet<tacnode_domain::e2e::PrekeyId>,
     /// Peer records seen (ours to dial with), newest sequence wins.
@@ -332,6 +336,7 @@ impl Node {
             delivery,
             challenges: ChallengeBook::new(),
             rng,
+            sealed_outbox: HashMap::new(),
             handed_out: std::collections::HashSet::new(),
             peers: HashMap::new(),
             last_outbox_time: UnixMillis(0),
@@ -384,12 +389,12 @@ impl Node {
 
     /// Stops every task, saves the routing table and closes connections.
     pub async fn shutdown(self) {
-        let _ = self.shutdown_tx.send(true);
-        self.shared.wake_delivery.notify_waiters();
         if let Ok(snapshot) = self.shared.dht.routing_snapshot().await {
             let mut st = self.shared.state();
             let _ = st.store.save_routing_snapshot(&snapshot);
         }
+        let _ = self.shutdown_tx.send(true);
+        self.shared.wake_delivery.notify_waiters();
         for t in self.tasks {
             t.abort();
             let _ = t.await;
@@ -400,10 +405,25 @@ impl Node {
 }
 
 fn refill_prekeys(state: &mut State, t: UnixMillis) -> Result<()> {
-    let have = state.prekeys.one_time_prekeys().len();
+    // Handed-out keys may be used any moment: count only the others.
+    let have = state
+        .prekeys
+        .one_time_prekeys()
+        .iter()
+        .filter(|k| !state.handed_out.contains(&k.id))
+        .count();
     if have < ONE_TIME_PREKEY_TARGET / 2 {
+        let total = state.prekeys.one_time_prekeys().len();
+        let room = tacnode_crypto::prekey::MAX_ONE_TIME_PREKEYS.saturating_sub(total);
+        let want = (ONE_TIME_PREKEY_TARGET - have).min(room);
         let State { prekeys, rng, .. } = state;
-        prekeys.generate_one_time_prekeys(rng, ONE_TIME_PREKEY_TARGET - have)?;
+        if want > 0
+            && let Err(e) = prekeys.generate_one_time_prekeys(rng, want)
+        {
+            // X3DH works without one-time prekeys (with less protection
+            // against replayed initial messages); keep running.
+            tracing::warn!("cannot add one-time prekeys: {e}");
+        }
     }
     state.save_prekeys(t)
 }

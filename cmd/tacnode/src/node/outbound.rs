@@ -17,6 +17,7 @@ use tacnode_usecase::conversation::Conversation;
 use tacnode_usecase::delivery::{Attempt, Outcome};
 use tokio::sync::mpsc;
 
+use super::net::NetError;
 use super::{NodeEvent, Shared, now};
 
 /// Longest the loop sleeps without looking at the queue.
@@ -76,6 +77,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 
 fn give_up(shared: &Shared, id: MessageId) {
     let mut st = shared.state();
+    st.sealed_outbox.remove(&id);
     let _ = st.store.record_send_failure(&id, "gave up", now());
     drop(st);
     shared.emit(NodeEvent::Failed {
@@ -103,6 +105,7 @@ async fn attempt_once(shared: &Arc<Shared>, attempt: Attempt) {
     st.delivery.handle_outcome(t, id, outcome, &mut st.rng);
     match result {
         Ok(via_mailbox) => {
+            st.sealed_outbox.remove(&id);
             let _ = st.store.mark_sent(&id, t);
             drop(guard);
             shared.emit(NodeEvent::Sent {
@@ -147,6 +150,21 @@ async fn deliver_queued(
     if entry.delivery.status != MessageStatus::Queued {
         return Ok(false);
     }
+    let cached = shared.state().sealed_outbox.get(&id).cloned();
+    let sealed = match cached {
+        Some(s) => s,
+        None => seal_queued(shared, id, recipient, &entry, deposit).await?,
+    };
+    deliver_sealed(shared, recipient, &sealed, deposit).await
+}
+
+async fn seal_queued(
+    shared: &Arc<Shared>,
+    id: MessageId,
+    recipient: NodeId,
+    entry: &tacnode_domain::OutboxEntry,
+    deposit: bool,
+) -> Result<SealedMessage> {
     ensure_session(shared, recipient, !deposit).await?;
     let sealed = {
         let mut guard = shared.state();
@@ -166,9 +184,10 @@ async fn deliver_queued(
             &encode_plaintext(&plaintext),
         )?;
         st.save_conversation(&recipient, now())?;
+        st.sealed_outbox.insert(id, sealed.clone());
         sealed
     };
-    deliver_sealed(shared, recipient, &sealed, deposit).await
+    Ok(sealed)
 }
 
 /// Hands `sealed` to `peer` directly, or (with `fallback`) deposits it in its
@@ -181,6 +200,15 @@ pub(crate) async fn deliver_sealed(
 ) -> Result<bool> {
     match direct(shared, peer, sealed).await {
         Ok(()) => Ok(false),
+        // The recipient itself refused the message: a mailbox copy would be
+        // refused the same way when fetched.
+        Err(e)
+            if e.chain().any(|c| {
+                matches!(c.downcast_ref::<NetError>(), Some(NetError::Refused { .. }))
+            }) =>
+        {
+            Err(e)
+        }
         Err(e) if fallback => {
             tracing::debug!(%peer, "direct delivery failed ({e:#}), depositing");
             deposit_sealed(shared, peer, sealed).await.map(|()| true)
@@ -194,10 +222,17 @@ async fn direct(shared: &Arc<Shared>, peer: NodeId, sealed: &SealedMessage) -> R
     match shared
         .net
         .call(peer, &addrs, &Message::Direct(sealed.clone()))
-        .await?
+        .await
     {
-        Message::DirectAck => Ok(()),
-        other => bail!("unexpected answer {other:?}"),
+        Ok(Message::DirectAck) => Ok(()),
+        Ok(other) => bail!("unexpected answer {other:?}"),
+        Err(e) => {
+            if !matches!(e, NetError::Refused { .. }) {
+                // The peer may have moved: look its record up again next time.
+                shared.state().peers.remove(&peer);
+            }
+            Err(e.into())
+        }
     }
 }
 
