@@ -1,7 +1,7 @@
 //! The Kademlia node core: routing table, lookups, record store and the
 //! timers that tie them together, behind a sans-IO interface.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use rand_core::CryptoRng;
 use tacnode_domain::dht::{
@@ -117,6 +117,7 @@ struct Pending {
 #[derive(Clone, Copy, Debug)]
 enum LookupOwner {
     Caller,
+    Bootstrap,
     Refresh,
     Store(StoreId),
 }
@@ -135,6 +136,22 @@ struct StoreTask {
     stored: Vec<NodeId>,
     refused: Vec<(NodeId, RefusalCode)>,
     failed: Vec<NodeId>,
+}
+
+/// [`RecordKind`] as an ordered map key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum KindKey {
+    Peer,
+    Prekeys,
+}
+
+impl From<RecordKind> for KindKey {
+    fn from(k: RecordKind) -> Self {
+        match k {
+            RecordKind::Peer => Self::Peer,
+            RecordKind::Prekeys => Self::Prekeys,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -157,7 +174,8 @@ pub struct Dht<R, V = PeerRecordValidator> {
     pending: HashMap<RequestId, Pending>,
     deadlines: BTreeSet<(UnixMillis, RequestId)>,
     stores: HashMap<StoreId, StoreTask>,
-    published: HashMap<(NodeId, RecordKind), Published>,
+    // Ordered so republication order is deterministic.
+    published: BTreeMap<(NodeId, KindKey), Published>,
     outputs: VecDeque<Output>,
     next_id: u64,
     next_purge: Option<UnixMillis>,
@@ -184,7 +202,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             pending: HashMap::new(),
             deadlines: BTreeSet::new(),
             stores: HashMap::new(),
-            published: HashMap::new(),
+            published: BTreeMap::new(),
             outputs: VecDeque::new(),
             next_id: 0,
             next_purge: None,
@@ -301,8 +319,11 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             .push_back(Output::SendRequest { id, to, request });
     }
 
-    /// Adds `contacts` to the routing table and looks up the local id, which
-    /// fills the table with the neighbourhood and announces this node there.
+    /// Joins the network: adds `contacts` to the routing table and looks up
+    /// the local id, which fills the table with the neighbourhood and
+    /// announces this node there; once that lookup ends (reported as
+    /// [`Output::LookupFinished`] with the returned id), every bucket farther
+    /// than the closest neighbour is refreshed.
     pub fn bootstrap(
         &mut self,
         now: UnixMillis,
@@ -311,7 +332,12 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
         for c in contacts {
             self.seen(now, c);
         }
-        self.start(now, self.local, LookupKind::FindNode, LookupOwner::Caller)
+        self.start(
+            now,
+            self.local,
+            LookupKind::FindNode,
+            LookupOwner::Bootstrap,
+        )
     }
 
     /// Starts an iterative lookup; its end is reported as [`Output::LookupFinished`].
@@ -390,8 +416,40 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
                 result,
                 stats,
             }),
+            LookupOwner::Bootstrap => {
+                self.outputs.push_back(Output::LookupFinished {
+                    id,
+                    kind,
+                    result,
+                    stats,
+                });
+                self.refresh_beyond_neighbour(now);
+            }
             LookupOwner::Refresh => {}
             LookupOwner::Store(sid) => self.send_stores(now, sid, result.closest),
+        }
+    }
+
+    /// Last join step (Kademlia paper, section 2.3): refresh every bucket
+    /// farther than the closest neighbour, so far buckets hold more than the
+    /// few nodes the self-lookup met.
+    fn refresh_beyond_neighbour(&mut self, now: UnixMillis) {
+        let Some(nearest) = self
+            .table
+            .buckets()
+            .find(|(_, b)| !b.entries().is_empty())
+            .map(|(i, _)| i)
+        else {
+            return;
+        };
+        for index in nearest.saturating_add(1)..crate::key::BUCKET_COUNT {
+            let target = random_key_in_bucket(&self.local, index, &mut self.rng);
+            if self
+                .start(now, target, LookupKind::FindNode, LookupOwner::Refresh)
+                .is_err()
+            {
+                break;
+            }
         }
     }
 
@@ -402,7 +460,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
     /// call again with a higher sequence.
     pub fn put_record(&mut self, now: UnixMillis, value: RecordValue) -> Result<StoreId, PutError> {
         let key = record_key(&value);
-        let slot = (key, value.kind());
+        let slot = (key, KindKey::from(value.kind()));
         let record = Record {
             value: value.clone(),
             expires: now.saturating_add_millis(self.config.record_ttl_ms),
@@ -433,7 +491,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
 
     /// Stops republishing the record of `kind` under `key`; holders drop it at expiry.
     pub fn unpublish(&mut self, key: &NodeId, kind: RecordKind) {
-        self.published.remove(&(*key, kind));
+        self.published.remove(&(*key, KindKey::from(kind)));
     }
 
     fn start_store(
@@ -694,7 +752,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
                 self.table.touch_lookup(&target, now);
             }
         }
-        let due: Vec<(NodeId, RecordKind)> = self
+        let due: Vec<(NodeId, KindKey)> = self
             .published
             .iter()
             .filter(|(_, p)| p.next_republish <= now)
