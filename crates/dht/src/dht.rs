@@ -192,7 +192,12 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self {
-            table: RoutingTable::new(local, config.k, config.replacement_cache_size),
+            table: RoutingTable::new(
+                local,
+                config.k,
+                config.replacement_cache_size,
+                config.liveness_check_after_ms,
+            ),
             config,
             local,
             rng,
@@ -813,6 +818,7 @@ mod tests {
     fn node(id: NodeId, node_type: NodeType, k: usize) -> Node {
         let mut c = DhtConfig::new(node_type);
         c.k = k;
+        c.liveness_check_after_ms = 0;
         Dht::new(c, id, StdRng::seed_from_u64(1), PeerRecordValidator).unwrap()
     }
 
