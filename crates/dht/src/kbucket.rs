@@ -77,12 +77,7 @@ impl KBucket {
     }
 
     /// `contact` answered or asked us something.
-    pub(crate) fn seen(
-        &mut self,
-        contact: Contact,
-        now: UnixMillis,
-        params: BucketParams,
-    ) -> Seen {
+    pub(crate) fn seen(&mut self, contact: Contact, now: UnixMillis, params: BucketParams) -> Seen {
         let BucketParams {
             k,
             cache_size,
@@ -187,7 +182,10 @@ mod tests {
     fn full_bucket_pings_least_recent_and_keeps_it_when_alive() {
         let mut b = KBucket::new(UnixMillis(0));
         for i in 1..=3 {
-            assert_eq!(b.seen(c(i), UnixMillis(u64::from(i)), p(3, 2)), Seen::Inserted);
+            assert_eq!(
+                b.seen(c(i), UnixMillis(u64::from(i)), p(3, 2)),
+                Seen::Inserted
+            );
         }
         assert_eq!(
             b.seen(c(9), UnixMillis(10), p(3, 2)),
@@ -215,7 +213,10 @@ mod tests {
         };
         b.seen(c(1), UnixMillis(0), params);
         assert_eq!(b.seen(c(2), UnixMillis(50), params), Seen::Cached);
-        assert_eq!(b.seen(c(3), UnixMillis(100), params), Seen::PingLeastRecent(c(1)));
+        assert_eq!(
+            b.seen(c(3), UnixMillis(100), params),
+            Seen::PingLeastRecent(c(1))
+        );
     }
 
     #[test]

@@ -92,7 +92,10 @@ impl Path {
             return;
         }
         let distance = distance_key(&contact.node_id, target);
-        let Err(at) = self.candidates.binary_search_by(|c| c.distance.cmp(&distance)) else {
+        let Err(at) = self
+            .candidates
+            .binary_search_by(|c| c.distance.cmp(&distance))
+        else {
             return;
         };
         if at >= self.cap {

@@ -127,7 +127,7 @@ impl RoutingTable {
     pub fn closest(&self, target: &NodeId, n: usize, exclude: Option<&NodeId>) -> Vec<Contact> {
         let mut out: Vec<Contact> = Vec::with_capacity(n);
         let take = |batch: &mut Vec<((u128, u128), &Entry)>, out: &mut Vec<Contact>| {
-            batch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            batch.sort_unstable_by_key(|(d, _)| *d);
             for (_, e) in batch.drain(..) {
                 if out.len() >= n {
                     break;
