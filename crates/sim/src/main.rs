@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] [--malicious F]
-//!                    [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--json]
+//!                    [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--json]
 //! ```
 
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use std::time::Instant;
 use tacnode_sim::{LookupMetrics, LookupScenario, Summary, run_lookup_scenario};
 
 const USAGE: &str = "usage: tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] \
-[--malicious F] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]";
+[--malicious F] [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]";
 
 fn parse(args: &[String]) -> Result<(LookupScenario, bool), String> {
     let mut it = args.iter();
@@ -24,6 +24,10 @@ fn parse(args: &[String]) -> Result<(LookupScenario, bool), String> {
     while let Some(flag) = it.next() {
         if flag == "--json" {
             json = true;
+            continue;
+        }
+        if flag == "--malicious-from-join" {
+            s.malicious_from_join = true;
             continue;
         }
         if flag == "--help" || flag == "-h" {

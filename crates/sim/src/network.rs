@@ -110,6 +110,7 @@ pub struct Network {
     rng: StdRng,
     /// Latency, loss and partitions.
     pub link: LinkModel,
+    /// Sorted, so the ones closest to a key sit in one prefix range.
     malicious: Vec<NodeId>,
     finished: Vec<FinishedLookup>,
     messages: u64,
@@ -209,7 +210,8 @@ impl Network {
         {
             n.malicious = true;
             let id = *n.dht.local_id();
-            self.malicious.push(id);
+            let at = self.malicious.partition_point(|m| *m < id);
+            self.malicious.insert(at, id);
         }
     }
 
@@ -360,13 +362,24 @@ impl Network {
         }
     }
 
+    /// The `k` malicious nodes closest to `target` (never `me`). Ids sharing
+    /// the longest prefix with `target` are contiguous in the sorted list and
+    /// closer than all others: take the longest prefix range holding enough.
     fn malicious_answer(&self, me: &NodeId, target: &NodeId, k: usize) -> Vec<Contact> {
-        let mut best: Vec<&NodeId> = self.malicious.iter().filter(|m| *m != me).collect();
-        if best.len() > k {
-            best.select_nth_unstable_by_key(k, |m| m.distance(target));
-            best.truncate(k);
+        let need = k + 1;
+        let mut range: &[NodeId] = &self.malicious;
+        for bits in 1..=256usize {
+            let (lo, hi) = prefix_range(target, bits);
+            let a = self.malicious.partition_point(|m| *m < lo);
+            let b = self.malicious.partition_point(|m| *m <= hi);
+            match self.malicious.get(a..b) {
+                Some(r) if r.len() >= need => range = r,
+                _ => break,
+            }
         }
+        let mut best: Vec<&NodeId> = range.iter().filter(|m| *m != me).collect();
         best.sort_by_key(|m| m.distance(target));
+        best.truncate(k);
         best.into_iter()
             .map(|m| Contact {
                 node_id: *m,
@@ -496,4 +509,19 @@ impl Network {
     pub fn run_while(&mut self, mut cond: impl FnMut(&Self) -> bool) {
         while cond(self) && self.step() {}
     }
+}
+
+/// Smallest and largest ids sharing the first `bits` bits of `id`.
+fn prefix_range(id: &NodeId, bits: usize) -> (NodeId, NodeId) {
+    let mut lo = *id.as_bytes();
+    let mut hi = *id.as_bytes();
+    for bit in bits..256 {
+        let byte = bit / 8;
+        let mask = 0x80u8 >> (bit % 8);
+        if let (Some(l), Some(h)) = (lo.get_mut(byte), hi.get_mut(byte)) {
+            *l &= !mask;
+            *h |= mask;
+        }
+    }
+    (NodeId::from_bytes(lo), NodeId::from_bytes(hi))
 }

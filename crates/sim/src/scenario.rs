@@ -35,6 +35,10 @@ pub struct LookupScenario {
     pub crash: f64,
     /// Fraction of nodes answering FIND_NODE with malicious nodes only.
     pub malicious: f64,
+    /// Malicious nodes misbehave from the start, poisoning the joins too;
+    /// otherwise they behave while the network forms (the usual way to get
+    /// into routing tables) and attack the measured lookups.
+    pub malicious_from_join: bool,
     /// Fraction of client nodes (never routed to, store nothing).
     pub clients: f64,
     /// Bucket size / replication factor.
@@ -57,6 +61,7 @@ impl Default for LookupScenario {
             seed: 1,
             crash: 0.0,
             malicious: 0.0,
+            malicious_from_join: false,
             clients: 0.0,
             k: tacnode_dht::DEFAULT_K,
             disjoint: 1,
@@ -180,7 +185,7 @@ impl LookupReport {
         json!({
             "nodes": s.nodes, "lookups": s.lookups, "seed": s.seed, "k": s.k,
             "disjoint": s.disjoint, "alpha": s.alpha, "crash": s.crash,
-            "malicious": s.malicious, "clients": s.clients, "loss": s.loss,
+            "malicious": s.malicious, "malicious_from_join": s.malicious_from_join, "clients": s.clients, "loss": s.loss,
             "success_rate": self.dht.success_rate(),
             "dht": self.dht.json(),
             "oracle": self.oracle.json(),
@@ -312,7 +317,12 @@ pub fn run_lookup_scenario(s: &LookupScenario) -> LookupReport {
 
     let (dht, messages, requests_by_kind) = {
         let mut net = Network::new(s.seed ^ 0x5eed, link(s));
-        join(&mut net, s, &pop, &mut rng);
+        add_nodes(&mut net, s, &pop);
+        if s.malicious_from_join {
+            set_malicious(&mut net, &pop);
+        }
+        join(&mut net, &pop, &mut rng);
+        set_malicious(&mut net, &pop);
         for i in 0..n {
             if pop.crashed.get(i).copied().unwrap_or(false) {
                 net.crash(index(i));
@@ -324,6 +334,7 @@ pub fn run_lookup_scenario(s: &LookupScenario) -> LookupReport {
     let oracle = {
         let mut net = Network::new(s.seed ^ 0x5eed, link(s));
         oracle_tables(&mut net, s, &pop, &mut rng);
+        set_malicious(&mut net, &pop);
         measure(&mut net, s, &pop, &plan)
     };
     LookupReport {
@@ -339,7 +350,12 @@ fn add_nodes(net: &mut Network, s: &LookupScenario, pop: &Population) {
     for (i, id) in pop.ids.iter().enumerate() {
         let t = pop.types.get(i).copied().unwrap_or(NodeType::Server);
         net.add_node(*id, &config(s, t));
-        if pop.malicious.get(i).copied().unwrap_or(false) {
+    }
+}
+
+fn set_malicious(net: &mut Network, pop: &Population) {
+    for (i, m) in pop.malicious.iter().enumerate() {
+        if *m {
             net.set_malicious(index(i));
         }
     }
@@ -347,8 +363,7 @@ fn add_nodes(net: &mut Network, s: &LookupScenario, pop: &Population) {
 
 /// Every node joins through up to [`BOOTSTRAP_PEERS`] random servers that
 /// joined before it, one join every [`JOIN_SPACING_MS`].
-fn join(net: &mut Network, s: &LookupScenario, pop: &Population, rng: &mut StdRng) {
-    add_nodes(net, s, pop);
+fn join(net: &mut Network, pop: &Population, rng: &mut StdRng) {
     let mut servers: Vec<u32> = Vec::new();
     let start = net.now().0;
     for i in 0..pop.ids.len() {
