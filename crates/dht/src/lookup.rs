@@ -92,6 +92,15 @@ impl Path {
             return;
         }
         let distance = distance_key(&contact.node_id, target);
+        // Most contacts heard are far: reject them without a search.
+        if self.candidates.len() >= self.cap
+            && self
+                .candidates
+                .last()
+                .is_some_and(|c| distance > c.distance)
+        {
+            return;
+        }
         let Err(at) = self
             .candidates
             .binary_search_by(|c| c.distance.cmp(&distance))
@@ -251,6 +260,8 @@ impl Lookup {
         if !self.can_send() {
             return None;
         }
+        // With a single path there is no one to share nodes with.
+        let disjoint = self.paths.len() > 1;
         for (pi, path) in self.paths.iter_mut().enumerate() {
             if path.in_flight >= self.alpha {
                 continue;
@@ -259,7 +270,9 @@ impl Lookup {
                 let c = path.candidates.get_mut(i)?;
                 c.state = State::InFlight;
                 path.in_flight += 1;
-                self.claimed.insert(c.contact.node_id, pi);
+                if disjoint {
+                    self.claimed.insert(c.contact.node_id, pi);
+                }
                 self.requests += 1;
                 return Some(c.contact.clone());
             }
@@ -268,13 +281,13 @@ impl Lookup {
     }
 
     fn in_flight_candidate(&mut self, node: &NodeId) -> Option<(&mut Path, usize)> {
-        let pi = *self.claimed.get(node)?;
         let target = self.target;
+        // A node is in flight on at most one path (disjointness).
+        let (pi, i) = self.paths.iter().enumerate().find_map(|(pi, p)| {
+            let i = p.position(node, &target)?;
+            (p.candidates.get(i)?.state == State::InFlight).then_some((pi, i))
+        })?;
         let path = self.paths.get_mut(pi)?;
-        let i = path.position(node, &target)?;
-        if path.candidates.get(i)?.state != State::InFlight {
-            return None;
-        }
         path.in_flight = path.in_flight.saturating_sub(1);
         Some((path, i))
     }

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -101,7 +102,7 @@ impl Ord for Scheduled {
 #[derive(Debug)]
 pub struct Network {
     nodes: Vec<SimNode>,
-    index: HashMap<NodeId, u32>,
+    index: HashMap<NodeId, u32, BuildHasherDefault<IdHasher>>,
     queue: BinaryHeap<Scheduled>,
     slab: Vec<Option<Event>>,
     free: Vec<usize>,
@@ -122,7 +123,7 @@ impl Network {
     pub fn new(seed: u64, link: LinkModel) -> Self {
         Self {
             nodes: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             queue: BinaryHeap::new(),
             slab: Vec::new(),
             free: Vec::new(),
@@ -524,4 +525,25 @@ fn prefix_range(id: &NodeId, bits: usize) -> (NodeId, NodeId) {
         }
     }
     (NodeId::from_bytes(lo), NodeId::from_bytes(hi))
+}
+
+/// Hashes a simulated node id by its first eight bytes: the simulator draws
+/// ids uniformly at random, so they need no keyed hash (the core, which
+/// sees ids chosen by peers, keeps the standard one).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes.iter().take(8) {
+            self.0 = self.0 << 8 | u64::from(*b);
+        }
+    }
+
+    // Slices hash their length first; it carries no information here.
+    fn write_usize(&mut self, _: usize) {}
 }
