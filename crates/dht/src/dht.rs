@@ -1175,4 +1175,98 @@ mod tests {
             })
         ));
     }
+
+    #[test]
+    fn owner_republishes_its_record_every_interval() {
+        let mut nodes = network(6, 3);
+        let sk = SigningKey::from_bytes(&[3; 32]);
+        let publisher = NodeId::from_bytes([2; 32]);
+        let now = UnixMillis(10);
+        nodes
+            .get_mut(&publisher)
+            .unwrap()
+            .put_record(now, RecordValue::Peer(peer_record(&sk, 1)))
+            .unwrap();
+        settle(&mut nodes, now);
+        let interval = DhtConfig::default().republish_interval_ms;
+        let later = now.saturating_add_millis(interval);
+        let p = nodes.get_mut(&publisher).unwrap();
+        assert!(p.poll_timeout().unwrap() <= later);
+        p.handle_timeout(later);
+        let events = settle(&mut nodes, later);
+        let stored = events.iter().find_map(|(_, o)| match o {
+            Output::StoreFinished {
+                stored, refused, ..
+            } => {
+                assert!(refused.is_empty(), "{refused:?}");
+                Some(stored.len())
+            }
+            _ => None,
+        });
+        assert_eq!(stored, Some(3));
+        // A lower sequence is refused locally.
+        let err = nodes
+            .get_mut(&publisher)
+            .unwrap()
+            .put_record(later, RecordValue::Peer(peer_record(&sk, 0)));
+        assert!(matches!(
+            err,
+            Err(PutError::Invalid(RecordRejection::StaleSequence { .. }))
+        ));
+    }
+
+    #[test]
+    fn find_value_ignores_forged_records_and_times_out_silent_nodes() {
+        let mut d = node(NodeId::from_bytes([0; 32]), NodeType::Server, 2);
+        let (a, b) = (
+            NodeId::from_bytes([0x80; 32]),
+            NodeId::from_bytes([0x40; 32]),
+        );
+        d.insert_contact(UnixMillis(0), contact(a));
+        d.insert_contact(UnixMillis(0), contact(b));
+        while d.poll().is_some() {}
+        let sk = SigningKey::from_bytes(&[3; 32]);
+        let rec = peer_record(&sk, 1);
+        let key = rec.node_id;
+        let lid = d
+            .start_lookup(UnixMillis(1), key, LookupKind::FindValue(RecordKind::Peer))
+            .unwrap();
+        let mut sent = vec![];
+        while let Some(Output::SendRequest { id, to, .. }) = d.poll() {
+            sent.push((id, to.node_id));
+        }
+        assert_eq!(sent.len(), 2);
+        let mut forged = rec.clone();
+        forged.body.sequence = 9;
+        let (id_a, node_a) = sent[0];
+        d.handle_response(
+            UnixMillis(2),
+            id_a,
+            node_a,
+            DhtResponse::Value {
+                record: Some(Box::new(Record {
+                    value: RecordValue::Peer(forged),
+                    expires: UnixMillis(10_000),
+                })),
+                closer: vec![],
+            },
+        );
+        assert!(
+            d.poll().is_none(),
+            "a forged record must not end the lookup"
+        );
+        // The other node never answers: the core times it out by itself.
+        let deadline = d.poll_timeout().unwrap();
+        d.handle_timeout(deadline);
+        let Some(Output::LookupFinished {
+            id, result, stats, ..
+        }) = d.poll()
+        else {
+            panic!("lookup should finish after the timeout");
+        };
+        assert_eq!(id, lid);
+        assert_eq!(result.record, None);
+        assert_eq!(result.closest.len(), 1);
+        assert_eq!((stats.requests, stats.failures), (2, 1));
+    }
 }

@@ -190,7 +190,10 @@ mod tests {
             for id in &ids {
                 t.seen(c(*id), UnixMillis(0));
             }
+            // The local node never enters its own table.
+            prop_assert_eq!(t.seen(c(*local.as_bytes()), UnixMillis(0)), None);
             prop_assert!(!t.contains(&local));
+            prop_assert!(t.entries().all(|e| e.contact.node_id != local));
             let target = NodeId::from_bytes(target);
             let got: Vec<NodeId> = t.closest(&target, n, None).into_iter().map(|c| c.node_id).collect();
             let mut all: Vec<NodeId> = t.entries().map(|e| e.contact.node_id).collect();
