@@ -99,6 +99,14 @@ impl KBucket {
         if self.entries.len() < k {
             self.replacements
                 .retain(|r| r.contact.node_id != contact.node_id);
+            // Grow towards exactly K: thousands of tables in one process
+            // (the simulator) should not carry doubling slack.
+            let len = self.entries.len();
+            if len == self.entries.capacity() {
+                let target = len.saturating_mul(2).max(2).min(k);
+                self.entries
+                    .reserve_exact(target.saturating_sub(len).max(1));
+            }
             self.entries.push(Entry::new(contact, now));
             return Seen::Inserted;
         }
