@@ -25,6 +25,10 @@ pub const DEFAULT_RECORD_TTL_MS: u64 = 24 * 60 * 60 * 1_000;
 pub const MAX_RECORD_TTL_MS: u64 = 48 * 60 * 60 * 1_000;
 /// Default interval at which the owner republishes its records.
 pub const DEFAULT_REPUBLISH_INTERVAL_MS: u64 = 60 * 60 * 1_000;
+/// Default time after which a least-recently-seen entry is doubted: a full
+/// bucket pings it before keeping a newcomer out only if it was last seen
+/// this long ago (a node seen recently is known good, as in BEP 5).
+pub const DEFAULT_LIVENESS_CHECK_AFTER_MS: u64 = 15 * 60 * 1_000;
 /// Default size of each bucket's replacement cache.
 pub const DEFAULT_REPLACEMENT_CACHE_SIZE: usize = 8;
 /// Largest accepted replacement cache per bucket.
@@ -42,6 +46,10 @@ pub const MAX_CONCURRENT_LOOKUPS: usize = 256;
 pub const MAX_LOOKUP_REQUESTS: u32 = 512;
 /// Most candidates a lookup path remembers (the farthest are dropped).
 pub const MAX_LOOKUP_CANDIDATES: usize = 256;
+/// A lookup path remembers at most this many candidates per K (bounded by
+/// [`MAX_LOOKUP_CANDIDATES`]): only the K closest live ones are ever asked,
+/// the slack covers nodes that fail.
+pub const LOOKUP_CANDIDATES_PER_K: usize = 4;
 /// Interval at which expired records are purged from the store.
 pub const STORE_PURGE_INTERVAL_MS: u64 = 60_000;
 
@@ -92,6 +100,9 @@ pub struct DhtConfig {
     pub republish_interval_ms: u64,
     /// Replacement cache entries per bucket.
     pub replacement_cache_size: usize,
+    /// A full bucket pings its least-recently-seen entry for a newcomer only
+    /// when that entry was last seen this long ago.
+    pub liveness_check_after_ms: u64,
 }
 
 impl DhtConfig {
@@ -108,6 +119,7 @@ impl DhtConfig {
             record_ttl_ms: DEFAULT_RECORD_TTL_MS,
             republish_interval_ms: DEFAULT_REPUBLISH_INTERVAL_MS,
             replacement_cache_size: DEFAULT_REPLACEMENT_CACHE_SIZE,
+            liveness_check_after_ms: DEFAULT_LIVENESS_CHECK_AFTER_MS,
         }
     }
 

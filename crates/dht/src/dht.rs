@@ -1,7 +1,7 @@
 //! The Kademlia node core: routing table, lookups, record store and the
 //! timers that tie them together, behind a sans-IO interface.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use rand_core::CryptoRng;
 use tacnode_domain::dht::{
@@ -117,6 +117,7 @@ struct Pending {
 #[derive(Clone, Copy, Debug)]
 enum LookupOwner {
     Caller,
+    Bootstrap,
     Refresh,
     Store(StoreId),
 }
@@ -135,6 +136,22 @@ struct StoreTask {
     stored: Vec<NodeId>,
     refused: Vec<(NodeId, RefusalCode)>,
     failed: Vec<NodeId>,
+}
+
+/// [`RecordKind`] as an ordered map key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum KindKey {
+    Peer,
+    Prekeys,
+}
+
+impl From<RecordKind> for KindKey {
+    fn from(k: RecordKind) -> Self {
+        match k {
+            RecordKind::Peer => Self::Peer,
+            RecordKind::Prekeys => Self::Prekeys,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -157,7 +174,8 @@ pub struct Dht<R, V = PeerRecordValidator> {
     pending: HashMap<RequestId, Pending>,
     deadlines: BTreeSet<(UnixMillis, RequestId)>,
     stores: HashMap<StoreId, StoreTask>,
-    published: HashMap<(NodeId, RecordKind), Published>,
+    // Ordered so republication order is deterministic.
+    published: BTreeMap<(NodeId, KindKey), Published>,
     outputs: VecDeque<Output>,
     next_id: u64,
     next_purge: Option<UnixMillis>,
@@ -174,7 +192,12 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self {
-            table: RoutingTable::new(local, config.k, config.replacement_cache_size),
+            table: RoutingTable::new(
+                local,
+                config.k,
+                config.replacement_cache_size,
+                config.liveness_check_after_ms,
+            ),
             config,
             local,
             rng,
@@ -184,7 +207,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             pending: HashMap::new(),
             deadlines: BTreeSet::new(),
             stores: HashMap::new(),
-            published: HashMap::new(),
+            published: BTreeMap::new(),
             outputs: VecDeque::new(),
             next_id: 0,
             next_purge: None,
@@ -301,8 +324,11 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             .push_back(Output::SendRequest { id, to, request });
     }
 
-    /// Adds `contacts` to the routing table and looks up the local id, which
-    /// fills the table with the neighbourhood and announces this node there.
+    /// Joins the network: adds `contacts` to the routing table and looks up
+    /// the local id, which fills the table with the neighbourhood and
+    /// announces this node there; once that lookup ends (reported as
+    /// [`Output::LookupFinished`] with the returned id), every bucket farther
+    /// than the closest neighbour is refreshed.
     pub fn bootstrap(
         &mut self,
         now: UnixMillis,
@@ -311,7 +337,12 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
         for c in contacts {
             self.seen(now, c);
         }
-        self.start(now, self.local, LookupKind::FindNode, LookupOwner::Caller)
+        self.start(
+            now,
+            self.local,
+            LookupKind::FindNode,
+            LookupOwner::Bootstrap,
+        )
     }
 
     /// Starts an iterative lookup; its end is reported as [`Output::LookupFinished`].
@@ -390,8 +421,40 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
                 result,
                 stats,
             }),
+            LookupOwner::Bootstrap => {
+                self.outputs.push_back(Output::LookupFinished {
+                    id,
+                    kind,
+                    result,
+                    stats,
+                });
+                self.refresh_beyond_neighbour(now);
+            }
             LookupOwner::Refresh => {}
             LookupOwner::Store(sid) => self.send_stores(now, sid, result.closest),
+        }
+    }
+
+    /// Last join step (Kademlia paper, section 2.3): refresh every bucket
+    /// farther than the closest neighbour, so far buckets hold more than the
+    /// few nodes the self-lookup met.
+    fn refresh_beyond_neighbour(&mut self, now: UnixMillis) {
+        let Some(nearest) = self
+            .table
+            .buckets()
+            .find(|(_, b)| !b.entries().is_empty())
+            .map(|(i, _)| i)
+        else {
+            return;
+        };
+        for index in nearest.saturating_add(1)..crate::key::BUCKET_COUNT {
+            let target = random_key_in_bucket(&self.local, index, &mut self.rng);
+            if self
+                .start(now, target, LookupKind::FindNode, LookupOwner::Refresh)
+                .is_err()
+            {
+                break;
+            }
         }
     }
 
@@ -402,7 +465,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
     /// call again with a higher sequence.
     pub fn put_record(&mut self, now: UnixMillis, value: RecordValue) -> Result<StoreId, PutError> {
         let key = record_key(&value);
-        let slot = (key, value.kind());
+        let slot = (key, KindKey::from(value.kind()));
         let record = Record {
             value: value.clone(),
             expires: now.saturating_add_millis(self.config.record_ttl_ms),
@@ -433,7 +496,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
 
     /// Stops republishing the record of `kind` under `key`; holders drop it at expiry.
     pub fn unpublish(&mut self, key: &NodeId, kind: RecordKind) {
-        self.published.remove(&(*key, kind));
+        self.published.remove(&(*key, KindKey::from(kind)));
     }
 
     fn start_store(
@@ -694,7 +757,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
                 self.table.touch_lookup(&target, now);
             }
         }
-        let due: Vec<(NodeId, RecordKind)> = self
+        let due: Vec<(NodeId, KindKey)> = self
             .published
             .iter()
             .filter(|(_, p)| p.next_republish <= now)
@@ -755,6 +818,7 @@ mod tests {
     fn node(id: NodeId, node_type: NodeType, k: usize) -> Node {
         let mut c = DhtConfig::new(node_type);
         c.k = k;
+        c.liveness_check_after_ms = 0;
         Dht::new(c, id, StdRng::seed_from_u64(1), PeerRecordValidator).unwrap()
     }
 
@@ -1110,5 +1174,99 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn owner_republishes_its_record_every_interval() {
+        let mut nodes = network(6, 3);
+        let sk = SigningKey::from_bytes(&[3; 32]);
+        let publisher = NodeId::from_bytes([2; 32]);
+        let now = UnixMillis(10);
+        nodes
+            .get_mut(&publisher)
+            .unwrap()
+            .put_record(now, RecordValue::Peer(peer_record(&sk, 1)))
+            .unwrap();
+        settle(&mut nodes, now);
+        let interval = DhtConfig::default().republish_interval_ms;
+        let later = now.saturating_add_millis(interval);
+        let p = nodes.get_mut(&publisher).unwrap();
+        assert!(p.poll_timeout().unwrap() <= later);
+        p.handle_timeout(later);
+        let events = settle(&mut nodes, later);
+        let stored = events.iter().find_map(|(_, o)| match o {
+            Output::StoreFinished {
+                stored, refused, ..
+            } => {
+                assert!(refused.is_empty(), "{refused:?}");
+                Some(stored.len())
+            }
+            _ => None,
+        });
+        assert_eq!(stored, Some(3));
+        // A lower sequence is refused locally.
+        let err = nodes
+            .get_mut(&publisher)
+            .unwrap()
+            .put_record(later, RecordValue::Peer(peer_record(&sk, 0)));
+        assert!(matches!(
+            err,
+            Err(PutError::Invalid(RecordRejection::StaleSequence { .. }))
+        ));
+    }
+
+    #[test]
+    fn find_value_ignores_forged_records_and_times_out_silent_nodes() {
+        let mut d = node(NodeId::from_bytes([0; 32]), NodeType::Server, 2);
+        let (a, b) = (
+            NodeId::from_bytes([0x80; 32]),
+            NodeId::from_bytes([0x40; 32]),
+        );
+        d.insert_contact(UnixMillis(0), contact(a));
+        d.insert_contact(UnixMillis(0), contact(b));
+        while d.poll().is_some() {}
+        let sk = SigningKey::from_bytes(&[3; 32]);
+        let rec = peer_record(&sk, 1);
+        let key = rec.node_id;
+        let lid = d
+            .start_lookup(UnixMillis(1), key, LookupKind::FindValue(RecordKind::Peer))
+            .unwrap();
+        let mut sent = vec![];
+        while let Some(Output::SendRequest { id, to, .. }) = d.poll() {
+            sent.push((id, to.node_id));
+        }
+        assert_eq!(sent.len(), 2);
+        let mut forged = rec.clone();
+        forged.body.sequence = 9;
+        let (id_a, node_a) = sent[0];
+        d.handle_response(
+            UnixMillis(2),
+            id_a,
+            node_a,
+            DhtResponse::Value {
+                record: Some(Box::new(Record {
+                    value: RecordValue::Peer(forged),
+                    expires: UnixMillis(10_000),
+                })),
+                closer: vec![],
+            },
+        );
+        assert!(
+            d.poll().is_none(),
+            "a forged record must not end the lookup"
+        );
+        // The other node never answers: the core times it out by itself.
+        let deadline = d.poll_timeout().unwrap();
+        d.handle_timeout(deadline);
+        let Some(Output::LookupFinished {
+            id, result, stats, ..
+        }) = d.poll()
+        else {
+            panic!("lookup should finish after the timeout");
+        };
+        assert_eq!(id, lid);
+        assert_eq!(result.record, None);
+        assert_eq!(result.closest.len(), 1);
+        assert_eq!((stats.requests, stats.failures), (2, 1));
     }
 }

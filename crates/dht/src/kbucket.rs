@@ -16,8 +16,20 @@ pub(crate) enum Seen {
     /// Bucket full: cached as a replacement; ping `0` (the least recently
     /// seen) and evict it only if that fails.
     PingLeastRecent(Contact),
-    /// Bucket full and its least-recently-seen entry is already being pinged.
+    /// Bucket full and its least-recently-seen entry is already being pinged
+    /// or was seen too recently to doubt it: cached as a replacement.
     Cached,
+}
+
+/// Sizes and timing of a bucket.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BucketParams {
+    /// Most entries.
+    pub(crate) k: usize,
+    /// Most replacement candidates.
+    pub(crate) cache_size: usize,
+    /// A least-recently-seen entry seen within this many ms is not pinged.
+    pub(crate) liveness_check_after_ms: u64,
 }
 
 /// Up to K entries; index 0 is the least recently seen.
@@ -65,13 +77,12 @@ impl KBucket {
     }
 
     /// `contact` answered or asked us something.
-    pub(crate) fn seen(
-        &mut self,
-        contact: Contact,
-        now: UnixMillis,
-        k: usize,
-        cache_size: usize,
-    ) -> Seen {
+    pub(crate) fn seen(&mut self, contact: Contact, now: UnixMillis, params: BucketParams) -> Seen {
+        let BucketParams {
+            k,
+            cache_size,
+            liveness_check_after_ms,
+        } = params;
         if let Some(i) = self.position(&contact.node_id) {
             let mut e = self.entries.remove(i);
             if !contact.endpoints.is_empty() {
@@ -88,6 +99,14 @@ impl KBucket {
         if self.entries.len() < k {
             self.replacements
                 .retain(|r| r.contact.node_id != contact.node_id);
+            // Grow towards exactly K: thousands of tables in one process
+            // (the simulator) should not carry doubling slack.
+            let len = self.entries.len();
+            if len == self.entries.capacity() {
+                let target = len.saturating_mul(2).max(2).min(k);
+                self.entries
+                    .reserve_exact(target.saturating_sub(len).max(1));
+            }
             self.entries.push(Entry::new(contact, now));
             return Seen::Inserted;
         }
@@ -100,7 +119,7 @@ impl KBucket {
             self.replacements.push(Entry::new(contact, now));
         }
         match (self.pending_ping, self.entries.first()) {
-            (None, Some(lrs)) => {
+            (None, Some(lrs)) if now.millis_since(lrs.last_seen) >= liveness_check_after_ms => {
                 self.pending_ping = Some(lrs.contact.node_id);
                 Seen::PingLeastRecent(lrs.contact.clone())
             }
@@ -152,6 +171,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn p(k: usize, cache_size: usize) -> BucketParams {
+        BucketParams {
+            k,
+            cache_size,
+            liveness_check_after_ms: 0,
+        }
+    }
+
     fn c(b: u8) -> Contact {
         Contact {
             node_id: NodeId::from_bytes([b; 32]),
@@ -163,15 +190,18 @@ mod tests {
     fn full_bucket_pings_least_recent_and_keeps_it_when_alive() {
         let mut b = KBucket::new(UnixMillis(0));
         for i in 1..=3 {
-            assert_eq!(b.seen(c(i), UnixMillis(u64::from(i)), 3, 2), Seen::Inserted);
+            assert_eq!(
+                b.seen(c(i), UnixMillis(u64::from(i)), p(3, 2)),
+                Seen::Inserted
+            );
         }
         assert_eq!(
-            b.seen(c(9), UnixMillis(10), 3, 2),
+            b.seen(c(9), UnixMillis(10), p(3, 2)),
             Seen::PingLeastRecent(c(1))
         );
-        assert_eq!(b.seen(c(8), UnixMillis(11), 3, 2), Seen::Cached);
+        assert_eq!(b.seen(c(8), UnixMillis(11), p(3, 2)), Seen::Cached);
         // Node 1 answers: it stays, moved to the most recent end.
-        assert_eq!(b.seen(c(1), UnixMillis(12), 3, 2), Seen::Refreshed);
+        assert_eq!(b.seen(c(1), UnixMillis(12), p(3, 2)), Seen::Refreshed);
         let ids: Vec<u8> = b
             .entries()
             .iter()
@@ -182,13 +212,29 @@ mod tests {
     }
 
     #[test]
+    fn recently_seen_least_recent_entry_is_not_pinged() {
+        let mut b = KBucket::new(UnixMillis(0));
+        let params = BucketParams {
+            k: 1,
+            cache_size: 2,
+            liveness_check_after_ms: 100,
+        };
+        b.seen(c(1), UnixMillis(0), params);
+        assert_eq!(b.seen(c(2), UnixMillis(50), params), Seen::Cached);
+        assert_eq!(
+            b.seen(c(3), UnixMillis(100), params),
+            Seen::PingLeastRecent(c(1))
+        );
+    }
+
+    #[test]
     fn failed_liveness_check_evicts_for_newest_replacement() {
         let mut b = KBucket::new(UnixMillis(0));
         for i in 1..=3 {
-            b.seen(c(i), UnixMillis(0), 3, 2);
+            b.seen(c(i), UnixMillis(0), p(3, 2));
         }
         assert!(matches!(
-            b.seen(c(9), UnixMillis(1), 3, 2),
+            b.seen(c(9), UnixMillis(1), p(3, 2)),
             Seen::PingLeastRecent(_)
         ));
         let out = b.failed(&c(1).node_id, MAX);
@@ -202,7 +248,7 @@ mod tests {
     #[test]
     fn node_is_dropped_after_consecutive_failures() {
         let mut b = KBucket::new(UnixMillis(0));
-        b.seen(c(1), UnixMillis(0), 3, 2);
+        b.seen(c(1), UnixMillis(0), p(3, 2));
         assert_eq!(b.failed(&c(1).node_id, MAX), None);
         assert_eq!(b.failed(&c(1).node_id, MAX), None);
         assert_eq!(b.failed(&c(1).node_id, MAX), Some((c(1).node_id, None)));
@@ -227,7 +273,7 @@ mod tests {
                 let now = UnixMillis(t as u64);
                 match o {
                     Op::Seen(i) => {
-                        b.seen(c(i), now, k, cache);
+                        b.seen(c(i), now, p(k, cache));
                         if b.contains(&c(i).node_id) {
                             prop_assert_eq!(b.entries().last().map(|e| e.contact.node_id), Some(c(i).node_id));
                         }

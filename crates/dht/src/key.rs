@@ -6,6 +6,20 @@ use tacnode_domain::{ID_LEN, NodeId};
 /// Number of k-buckets: one per bit of a [`NodeId`].
 pub const BUCKET_COUNT: usize = ID_LEN * 8;
 
+/// The XOR distance from `a` to `b` as a pair of big-endian integers:
+/// ordered like [`tacnode_domain::Distance`], compared without a `memcmp` call.
+pub(crate) fn distance_key(a: &NodeId, b: &NodeId) -> (u128, u128) {
+    let halves = |id: &NodeId| {
+        let (hi, lo) = id.as_bytes().split_at(16);
+        (
+            u128::from_be_bytes(hi.try_into().unwrap_or([0; 16])),
+            u128::from_be_bytes(lo.try_into().unwrap_or([0; 16])),
+        )
+    };
+    let ((ah, al), (bh, bl)) = (halves(a), halves(b));
+    (ah ^ bh, al ^ bl)
+}
+
 /// Bucket of `other` in `local`'s table, `None` for `local` itself.
 pub fn bucket_of(local: &NodeId, other: &NodeId) -> Option<usize> {
     local.distance(other).bucket_index()
@@ -47,6 +61,15 @@ mod tests {
     use rand::rngs::StdRng;
 
     proptest! {
+        #[test]
+        fn distance_key_orders_like_distance(a in any::<[u8; 32]>(), b in any::<[u8; 32]>(), t in any::<[u8; 32]>()) {
+            let (a, b, t) = (NodeId::from_bytes(a), NodeId::from_bytes(b), NodeId::from_bytes(t));
+            prop_assert_eq!(
+                distance_key(&a, &t).cmp(&distance_key(&b, &t)),
+                a.distance(&t).cmp(&b.distance(&t))
+            );
+        }
+
         #[test]
         fn random_key_lands_in_its_bucket(local in any::<[u8; 32]>(), index in 0usize..256, seed in any::<u64>()) {
             let local = NodeId::from_bytes(local);

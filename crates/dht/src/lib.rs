@@ -44,8 +44,9 @@
 //!   [`Client`](tacnode_domain::NodeType::Client) runs lookups and publishes
 //!   its own records but is never inserted by others (requests say their
 //!   sender's type) and refuses to store.
-//! - Routing: a full bucket caches the newcomer and pings its
-//!   least-recently-seen entry, evicting it only if the ping fails; a node
+//! - Routing: a full bucket caches the newcomer and, when its
+//!   least-recently-seen entry was last seen `liveness_check_after_ms` ago
+//!   or more (15 min), pings it, evicting it only if the ping fails; a node
 //!   failing [`MAX_CONSECUTIVE_FAILURES`] requests in a row is dropped and
 //!   replaced from the cache; a bucket without lookup for
 //!   `refresh_interval_ms` (1 h) is refreshed by a lookup of a random key in it.
@@ -62,10 +63,11 @@ mod store;
 mod table;
 
 pub use config::{
-    ConfigError, DEFAULT_ALPHA, DEFAULT_K, DEFAULT_RECORD_TTL_MS, DEFAULT_REFRESH_INTERVAL_MS,
-    DEFAULT_REPLACEMENT_CACHE_SIZE, DEFAULT_REPUBLISH_INTERVAL_MS, DEFAULT_REQUEST_TIMEOUT_MS,
-    DhtConfig, MAX_ALPHA, MAX_CONCURRENT_LOOKUPS, MAX_CONSECUTIVE_FAILURES, MAX_DISJOINT_PATHS,
-    MAX_K, MAX_LOOKUP_CANDIDATES, MAX_LOOKUP_REQUESTS, MAX_PUBLISHED_RECORDS, MAX_RECORD_TTL_MS,
+    ConfigError, DEFAULT_ALPHA, DEFAULT_K, DEFAULT_LIVENESS_CHECK_AFTER_MS, DEFAULT_RECORD_TTL_MS,
+    DEFAULT_REFRESH_INTERVAL_MS, DEFAULT_REPLACEMENT_CACHE_SIZE, DEFAULT_REPUBLISH_INTERVAL_MS,
+    DEFAULT_REQUEST_TIMEOUT_MS, DhtConfig, LOOKUP_CANDIDATES_PER_K, MAX_ALPHA,
+    MAX_CONCURRENT_LOOKUPS, MAX_CONSECUTIVE_FAILURES, MAX_DISJOINT_PATHS, MAX_K,
+    MAX_LOOKUP_CANDIDATES, MAX_LOOKUP_REQUESTS, MAX_PUBLISHED_RECORDS, MAX_RECORD_TTL_MS,
     MAX_RECORDS_PER_SENDER, MAX_REPLACEMENT_CACHE_SIZE, MAX_STORED_RECORDS,
     STORE_PURGE_INTERVAL_MS,
 };

@@ -7,12 +7,13 @@
 //! found). With several disjoint paths (S/Kademlia) each path owns the
 //! contacts its own responders reveal, and no node is ever asked by two paths.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use tacnode_domain::dht::{Contact, MAX_CONTACTS_PER_RESPONSE, Record, RecordKind};
-use tacnode_domain::{Distance, MAX_ENDPOINTS, NodeId, UnixMillis};
+use tacnode_domain::{MAX_ENDPOINTS, NodeId, UnixMillis};
 
-use crate::config::{MAX_LOOKUP_CANDIDATES, MAX_LOOKUP_REQUESTS};
+use crate::config::{LOOKUP_CANDIDATES_PER_K, MAX_LOOKUP_CANDIDATES, MAX_LOOKUP_REQUESTS};
+use crate::key::distance_key;
 
 /// Identifies a lookup started on a [`crate::Dht`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,29 +69,48 @@ enum State {
 #[derive(Clone, Debug)]
 struct Candidate {
     contact: Contact,
-    distance: Distance,
+    distance: (u128, u128),
     depth: u32,
     state: State,
 }
 
+/// Candidates sorted by distance to the target. The XOR distance to a
+/// fixed target is a bijection, so a binary search by distance both places
+/// and deduplicates nodes. The list only ever loses its farthest entry once
+/// over its fixed cap, so a dropped node can never come back (its place
+/// stays beyond the cap): every node is asked at most once.
 #[derive(Clone, Debug, Default)]
 struct Path {
     candidates: Vec<Candidate>,
-    seen: HashSet<NodeId>,
     in_flight: usize,
+    cap: usize,
 }
 
 impl Path {
-    fn insert(&mut self, mut contact: Contact, depth: u32, target: &NodeId) {
-        if !self.seen.insert(contact.node_id) {
+    fn insert(&mut self, mut contact: Contact, depth: u32, target: &NodeId, local: &NodeId) {
+        if contact.node_id == *local {
+            return;
+        }
+        let distance = distance_key(&contact.node_id, target);
+        // Most contacts heard are far: reject them without a search.
+        if self.candidates.len() >= self.cap
+            && self
+                .candidates
+                .last()
+                .is_some_and(|c| distance > c.distance)
+        {
+            return;
+        }
+        let Err(at) = self
+            .candidates
+            .binary_search_by(|c| c.distance.cmp(&distance))
+        else {
+            return;
+        };
+        if at >= self.cap {
             return;
         }
         contact.endpoints.truncate(MAX_ENDPOINTS);
-        let distance = contact.node_id.distance(target);
-        let at = self.candidates.partition_point(|c| c.distance < distance);
-        if at >= MAX_LOOKUP_CANDIDATES {
-            return;
-        }
         self.candidates.insert(
             at,
             Candidate {
@@ -100,7 +120,7 @@ impl Path {
                 state: State::Waiting,
             },
         );
-        if self.candidates.len() > MAX_LOOKUP_CANDIDATES
+        if self.candidates.len() > self.cap
             && self
                 .candidates
                 .last()
@@ -148,10 +168,11 @@ impl Path {
             })
     }
 
-    fn position(&self, id: &NodeId) -> Option<usize> {
+    fn position(&self, id: &NodeId, target: &NodeId) -> Option<usize> {
+        let distance = distance_key(id, target);
         self.candidates
-            .iter()
-            .position(|c| c.contact.node_id == *id)
+            .binary_search_by(|c| c.distance.cmp(&distance))
+            .ok()
     }
 }
 
@@ -167,6 +188,7 @@ pub(crate) struct Width {
 #[derive(Clone, Debug)]
 pub(crate) struct Lookup {
     target: NodeId,
+    local: NodeId,
     kind: LookupKind,
     k: usize,
     alpha: usize,
@@ -191,17 +213,24 @@ impl Lookup {
     ) -> Self {
         let Width { k, alpha, paths } = width;
         let paths_n = paths.max(1);
-        let mut paths: Vec<Path> = (0..paths_n).map(|_| Path::default()).collect();
-        for p in &mut paths {
-            p.seen.insert(local);
-        }
+        let cap = k
+            .max(1)
+            .saturating_mul(LOOKUP_CANDIDATES_PER_K)
+            .min(MAX_LOOKUP_CANDIDATES);
+        let mut paths: Vec<Path> = (0..paths_n)
+            .map(|_| Path {
+                cap,
+                ..Path::default()
+            })
+            .collect();
         for (i, s) in seeds.into_iter().enumerate() {
             if let Some(p) = paths.get_mut(i % paths_n) {
-                p.insert(s, 0, &target);
+                p.insert(s, 0, &target, &local);
             }
         }
         Self {
             target,
+            local,
             kind,
             k: k.max(1),
             alpha: alpha.max(1),
@@ -231,6 +260,8 @@ impl Lookup {
         if !self.can_send() {
             return None;
         }
+        // With a single path there is no one to share nodes with.
+        let disjoint = self.paths.len() > 1;
         for (pi, path) in self.paths.iter_mut().enumerate() {
             if path.in_flight >= self.alpha {
                 continue;
@@ -239,7 +270,9 @@ impl Lookup {
                 let c = path.candidates.get_mut(i)?;
                 c.state = State::InFlight;
                 path.in_flight += 1;
-                self.claimed.insert(c.contact.node_id, pi);
+                if disjoint {
+                    self.claimed.insert(c.contact.node_id, pi);
+                }
                 self.requests += 1;
                 return Some(c.contact.clone());
             }
@@ -248,12 +281,13 @@ impl Lookup {
     }
 
     fn in_flight_candidate(&mut self, node: &NodeId) -> Option<(&mut Path, usize)> {
-        let pi = *self.claimed.get(node)?;
+        let target = self.target;
+        // A node is in flight on at most one path (disjointness).
+        let (pi, i) = self.paths.iter().enumerate().find_map(|(pi, p)| {
+            let i = p.position(node, &target)?;
+            (p.candidates.get(i)?.state == State::InFlight).then_some((pi, i))
+        })?;
         let path = self.paths.get_mut(pi)?;
-        let i = path.position(node)?;
-        if path.candidates.get(i)?.state != State::InFlight {
-            return None;
-        }
         path.in_flight = path.in_flight.saturating_sub(1);
         Some((path, i))
     }
@@ -265,7 +299,7 @@ impl Lookup {
         contacts: Vec<Contact>,
         record: Option<Box<Record>>,
     ) {
-        let target = self.target;
+        let (target, local) = (self.target, self.local);
         let Some((path, i)) = self.in_flight_candidate(node) else {
             return;
         };
@@ -277,7 +311,7 @@ impl Lookup {
             None => return,
         };
         for c in contacts.into_iter().take(MAX_CONTACTS_PER_RESPONSE) {
-            path.insert(c, depth.saturating_add(1), &target);
+            path.insert(c, depth.saturating_add(1), &target, &local);
         }
         if self.record.is_none() {
             self.record = record;

@@ -7,8 +7,8 @@ use tacnode_domain::dht::Contact;
 use tacnode_domain::{NodeId, UnixMillis};
 
 use crate::entry::Entry;
-use crate::kbucket::{KBucket, Seen};
-use crate::key::bucket_of;
+use crate::kbucket::{BucketParams, KBucket, Seen};
+use crate::key::{bucket_of, distance_key};
 
 /// A change of the routing table's membership.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,18 +24,22 @@ pub enum RoutingChange {
 #[derive(Clone, Debug)]
 pub struct RoutingTable {
     local: NodeId,
-    k: usize,
-    cache_size: usize,
+    params: BucketParams,
     buckets: BTreeMap<usize, KBucket>,
 }
 
 impl RoutingTable {
-    /// An empty table for `local` with buckets of `k` and replacement caches of `cache_size`.
-    pub fn new(local: NodeId, k: usize, cache_size: usize) -> Self {
+    /// An empty table for `local` with buckets of `k` and replacement
+    /// caches of `cache_size`; a full bucket pings its least-recently-seen
+    /// entry only when that was last seen `liveness_check_after_ms` ago or more.
+    pub fn new(local: NodeId, k: usize, cache_size: usize, liveness_check_after_ms: u64) -> Self {
         Self {
             local,
-            k,
-            cache_size,
+            params: BucketParams {
+                k,
+                cache_size,
+                liveness_check_after_ms,
+            },
             buckets: BTreeMap::new(),
         }
     }
@@ -75,9 +79,9 @@ impl RoutingTable {
     /// `contact` answered or asked us something (only servers are passed in).
     pub(crate) fn seen(&mut self, contact: Contact, now: UnixMillis) -> Option<Seen> {
         let i = bucket_of(&self.local, &contact.node_id)?;
-        let (k, cache) = (self.k, self.cache_size);
+        let params = self.params;
         let bucket = self.buckets.entry(i).or_insert_with(|| KBucket::new(now));
-        Some(bucket.seen(contact, now, k, cache))
+        Some(bucket.seen(contact, now, params))
     }
 
     /// A request to `id` failed; see [`KBucket`]'s eviction rules.
@@ -122,9 +126,9 @@ impl RoutingTable {
     /// `j > b` lies in `[2^j, 2^(j+1))`.
     pub fn closest(&self, target: &NodeId, n: usize, exclude: Option<&NodeId>) -> Vec<Contact> {
         let mut out: Vec<Contact> = Vec::with_capacity(n);
-        let take = |entries: &mut Vec<&Entry>, out: &mut Vec<Contact>| {
-            entries.sort_by_key(|e| e.contact.node_id.distance(target));
-            for e in entries.drain(..) {
+        let take = |batch: &mut Vec<((u128, u128), &Entry)>, out: &mut Vec<Contact>| {
+            batch.sort_unstable_by_key(|(d, _)| *d);
+            for (_, e) in batch.drain(..) {
                 if out.len() >= n {
                     break;
                 }
@@ -133,15 +137,20 @@ impl RoutingTable {
                 }
             }
         };
-        let mut batch: Vec<&Entry> = Vec::new();
+        let with_distance = |e| -> ((u128, u128), &Entry) { (distance_to(e, target), e) };
+        let mut batch: Vec<((u128, u128), &Entry)> = Vec::new();
         let b = bucket_of(&self.local, target);
         if let Some(b) = b {
             if let Some(bucket) = self.buckets.get(&b) {
-                batch.extend(bucket.entries());
+                batch.extend(bucket.entries().iter().map(with_distance));
                 take(&mut batch, &mut out);
             }
             if out.len() < n {
-                batch.extend(self.buckets.range(..b).flat_map(|(_, bk)| bk.entries()));
+                batch.extend(
+                    self.buckets
+                        .range(..b)
+                        .flat_map(|(_, bk)| bk.entries().iter().map(with_distance)),
+                );
                 take(&mut batch, &mut out);
             }
         }
@@ -150,11 +159,15 @@ impl RoutingTable {
             if out.len() >= n {
                 break;
             }
-            batch.extend(bucket.entries());
+            batch.extend(bucket.entries().iter().map(with_distance));
             take(&mut batch, &mut out);
         }
         out
     }
+}
+
+fn distance_to(e: &Entry, target: &NodeId) -> (u128, u128) {
+    distance_key(&e.contact.node_id, target)
 }
 
 #[cfg(test)]
@@ -173,11 +186,14 @@ mod tests {
         #[test]
         fn closest_matches_brute_force(local in any::<[u8; 32]>(), ids in proptest::collection::vec(any::<[u8; 32]>(), 0..80), target in any::<[u8; 32]>(), n in 1usize..30, k in 1usize..6) {
             let local = NodeId::from_bytes(local);
-            let mut t = RoutingTable::new(local, k, 0);
+            let mut t = RoutingTable::new(local, k, 0, 0);
             for id in &ids {
                 t.seen(c(*id), UnixMillis(0));
             }
+            // The local node never enters its own table.
+            prop_assert_eq!(t.seen(c(*local.as_bytes()), UnixMillis(0)), None);
             prop_assert!(!t.contains(&local));
+            prop_assert!(t.entries().all(|e| e.contact.node_id != local));
             let target = NodeId::from_bytes(target);
             let got: Vec<NodeId> = t.closest(&target, n, None).into_iter().map(|c| c.node_id).collect();
             let mut all: Vec<NodeId> = t.entries().map(|e| e.contact.node_id).collect();

@@ -1,3 +1,35 @@
-//! Deterministic in-process network simulator for tacnode (to come): drives
-//! thousands of unmodified DHT cores on a virtual clock with seeded latency,
-//! loss, partitions and crashes.
+//! Deterministic discrete-event simulator for tacnode's DHT: drives
+//! thousands of unmodified [`tacnode_dht::Dht`] cores on a virtual clock.
+//!
+//! - [`Network`]: the nodes, an event queue ordered by virtual time (the
+//!   clock jumps to the next event: message delivery or a core's
+//!   `poll_timeout`), a [`LinkModel`] with per-link latency distributions,
+//!   loss and partitions, silent crashes and restarts, server and client
+//!   nodes, and malicious nodes that answer FIND_NODE with malicious nodes only.
+//! - [`run_lookup_scenario`]: real joins (every [`JOIN_SPACING_MS`] a node
+//!   bootstraps from three random earlier servers: it looks itself up, then
+//!   refreshes the buckets beyond its closest neighbour, as the unmodified
+//!   core does), then faults (silent crashes; malicious nodes start
+//!   attacking unless `malicious_from_join` made them attack the joins too),
+//!   then random FIND_NODE lookups by honest live nodes of honest live
+//!   server ids, then the same lookups (same requesters, targets and start
+//!   times) over oracle routing tables: every bucket filled from global
+//!   knowledge with K random live servers of its range.
+//! - Success: the lookup's result (the K closest nodes that answered)
+//!   contains the target node. The report also gives the recall of the true
+//!   K closest live servers, rounds (see [`tacnode_dht::LookupStats`]),
+//!   requests and simulated latency.
+//!
+//! Everything random derives from one seed: the same seed replays the same run.
+//! The `tacnode-sim` binary wraps the scenario (`tacnode-sim lookup --help`).
+
+mod link;
+mod network;
+mod scenario;
+
+pub use link::LinkModel;
+pub use network::{Core, EPOCH_MS, FinishedLookup, Network, SimNode};
+pub use scenario::{
+    BOOTSTRAP_PEERS, JOIN_SPACING_MS, LOOKUP_SPACING_MS, LookupMetrics, LookupReport,
+    LookupScenario, SETTLE_MS, Summary, run_lookup_scenario,
+};
