@@ -94,8 +94,8 @@ pub use config::{
 };
 pub use error::{RequestError, RespondError, TransportError};
 pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABLE, Responder};
-pub use tls::ALPN;
+pub use tls::{ALPN, QuicSetup};
 pub use transport::{
     CLOSE_DISCONNECT, CLOSE_DUPLICATE, CLOSE_REPLACED, CLOSE_SHUTDOWN, CLOSE_TOO_MANY, Inbound,
-    InboundEvent, Transport, quic_transport_config,
+    InboundEvent, Transport,
 };

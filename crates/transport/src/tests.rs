@@ -187,6 +187,17 @@ async fn simultaneous_dial_leaves_one_connection() {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(a.connection_count(), 1);
         assert_eq!(b.connection_count(), 1);
+        // The closed duplicate also leaves QUIC once it has drained.
+        for _ in 0..30 {
+            if a.quic_connection_count() == 1 && b.quic_connection_count() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            (a.quic_connection_count(), b.quic_connection_count()),
+            (1, 1)
+        );
         // The kept connection still works both ways.
         a.request(b.node_id(), &[], b"z".to_vec()).await.unwrap();
         b.request(a.node_id(), &[], b"w".to_vec()).await.unwrap();

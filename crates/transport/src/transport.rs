@@ -4,9 +4,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{Connection, ConnectionError, VarInt};
 use rustls::pki_types::CertificateDer;
 use tacnode_crypto::Identity;
@@ -22,7 +21,7 @@ use crate::error::{RequestError, TransportError};
 use crate::stream::{
     CODE_BAD_FRAME, CODE_TIMEOUT, CODE_UNAVAILABLE, ReadFrameError, Responder, read_frame,
 };
-use crate::tls::{LocalTls, SERVER_NAME, make_certificate};
+use crate::tls::{QuicSetup, SERVER_NAME};
 
 /// Connection close code: the transport is shutting down.
 pub const CLOSE_SHUTDOWN: u32 = 0;
@@ -87,8 +86,7 @@ struct Shared {
     endpoint: quinn::Endpoint,
     local_id: NodeId,
     config: TransportConfig,
-    tls: LocalTls,
-    quic: Arc<quinn::TransportConfig>,
+    setup: QuicSetup,
     table: Mutex<PeerTable>,
     events: mpsc::Sender<InboundEvent>,
     handshakes: Arc<Semaphore>,
@@ -231,25 +229,6 @@ fn validate(config: &TransportConfig) -> Result<(), TransportError> {
     Ok(())
 }
 
-/// QUIC transport parameters shared by every connection (and by benchmarks
-/// comparing against plain quinn).
-pub fn quic_transport_config(
-    config: &TransportConfig,
-) -> Result<quinn::TransportConfig, TransportError> {
-    let mut t = quinn::TransportConfig::default();
-    let streams = VarInt::from_u32(config.max_streams_per_connection);
-    t.max_concurrent_bidi_streams(streams)
-        .max_concurrent_uni_streams(streams)
-        .keep_alive_interval(Some(config.keep_alive))
-        .max_idle_timeout(Some(
-            quinn::IdleTimeout::try_from(config.idle_timeout)
-                .map_err(|_| TransportError::Config("idle_timeout out of range"))?,
-        ))
-        .receive_window(VarInt::from_u32(config.connection_receive_window))
-        .datagram_receive_buffer_size(None);
-    Ok(t)
-}
-
 impl Transport {
     /// Binds the UDP socket, makes a fresh identity-bound certificate, and
     /// starts accepting. Must run inside a Tokio runtime.
@@ -260,14 +239,8 @@ impl Transport {
         validate(&config)?;
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
-        let (cert, key) =
-            make_certificate(identity, SystemTime::now(), config.certificate_lifetime)?;
-        let tls = LocalTls::new(cert, key)?;
-        let quic = Arc::new(quic_transport_config(&config)?);
-        let server_tls = QuicServerConfig::try_from(tls.server_config()?)
-            .map_err(|_| TransportError::Config("TLS config unusable for QUIC"))?;
-        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
-        server.transport_config(quic.clone());
+        let setup = QuicSetup::new(&config, identity)?;
+        let mut server = setup.server_config()?;
         server.max_incoming(config.max_concurrent_handshakes.saturating_mul(4).max(16));
         let endpoint = {
             let _guard = runtime.enter();
@@ -280,8 +253,7 @@ impl Transport {
             handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes)),
             buffer: Arc::new(Semaphore::new(config.inbound_buffer_bytes)),
             config,
-            tls,
-            quic,
+            setup,
             table: Mutex::new(PeerTable::default()),
             events,
         });
@@ -319,6 +291,13 @@ impl Transport {
     /// inside QUIC are not counted.
     pub fn connection_count(&self) -> usize {
         self.shared.table().connections
+    }
+
+    /// Connections the QUIC endpoint still tracks, including closed ones
+    /// that are draining.
+    #[cfg(test)]
+    pub(crate) fn quic_connection_count(&self) -> usize {
+        self.shared.endpoint.open_connections()
     }
 
     /// Closes every connection to `peer`.
@@ -558,14 +537,10 @@ impl Shared {
                 ip: None,
             }
         };
-        let tls = self
-            .tls
+        let client = self
+            .setup
             .client_config(peer)
             .map_err(|_| RequestError::Stream("TLS setup failed"))?;
-        let quic_tls = QuicClientConfig::try_from(tls)
-            .map_err(|_| RequestError::Stream("TLS setup failed"))?;
-        let mut client = quinn::ClientConfig::new(Arc::new(quic_tls));
-        client.transport_config(self.quic.clone());
         let mut last = RequestError::NoAddresses;
         for addr in addrs {
             let connecting = match self
