@@ -228,7 +228,9 @@ async fn dial_latency(iterations: u64) -> Res<(Duration, Duration)> {
     for i in 0..iterations {
         let (client, _in) = Transport::bind(config(), &identity(2000 + i))?;
         let start = Instant::now();
-        client.request(server.node_id(), &[addr], b"ping".to_vec()).await?;
+        client
+            .request(server.node_id(), &[addr], b"ping".to_vec())
+            .await?;
         ours.push(start.elapsed());
         client.close().await;
     }

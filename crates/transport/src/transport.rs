@@ -424,6 +424,7 @@ async fn exchange(link: &Link, frame: bytes::Bytes, max: usize) -> Result<Vec<u8
         }
         Ok(None) => Err(RequestError::NoResponse),
         Err(ReadFrameError::Frame(e)) => Err(RequestError::Frame(e)),
+        Err(ReadFrameError::Trailing) => Err(RequestError::Stream("data after the response")),
         Err(ReadFrameError::Read(quinn::ReadError::Reset(code))) => {
             Err(RequestError::Rejected(code.into_inner()))
         }
