@@ -72,8 +72,15 @@
 //!
 //! Each request and its response use one bidirectional stream carrying one
 //! frame each way (`tacnode-messaging` framing: 4-byte big-endian length, then
-//! the body). Each push uses one unidirectional stream carrying one frame. An
+//! the body), then the end of the stream; anything after the frame is
+//! refused. Each push uses one unidirectional stream carrying one frame. An
 //! empty unidirectional stream is the acceptance signal and is not delivered.
+//! A peer that stalls mid-frame is cut off after the request timeout; a
+//! malformed or oversize frame stops only its own stream
+//! ([`CODE_BAD_FRAME`]), never the connection.
+//!
+//! To talk to a transport with plain quinn (tools, benchmarks), use
+//! [`QuicSetup`]: the same certificate scheme, verifiers and QUIC parameters.
 
 mod binding;
 mod config;

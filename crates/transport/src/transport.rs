@@ -181,6 +181,15 @@ impl Link {
         *self.authed.borrow()
     }
 
+    /// Marks the link confirmed by the peer; a no-op (no write lock, no
+    /// wake-ups) once it is.
+    fn confirm(&self) {
+        if !self.is_authed() {
+            self.authed
+                .send_if_modified(|a| !std::mem::replace(a, true));
+        }
+    }
+
     /// Lower is preferred. Both ends compute the same key for a link.
     fn rank(&self) -> (bool, [u8; 16]) {
         (self.dialled_by_higher, self.order)
@@ -419,7 +428,7 @@ async fn exchange(link: &Link, frame: bytes::Bytes, max: usize) -> Result<Vec<u8
         .map_err(|_| RequestError::Stream("stream closed"))?;
     match read_frame(&mut recv, max, None).await {
         Ok(Some((body, _))) => {
-            link.authed.send_replace(true);
+            link.confirm();
             Ok(body)
         }
         Ok(None) => Err(RequestError::NoResponse),
@@ -816,14 +825,14 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
         tokio::select! {
             r = conn.accept_bi() => match r {
                 Ok((send, recv)) => {
-                    link.authed.send_replace(true);
+                    link.confirm();
                     tokio::spawn(serve_request(shared.clone(), link.clone(), remote, send, recv));
                 }
                 Err(_) => break,
             },
             r = conn.accept_uni() => match r {
                 Ok(recv) => {
-                    link.authed.send_replace(true);
+                    link.confirm();
                     tokio::spawn(serve_push(shared.clone(), link.clone(), remote, recv));
                 }
                 Err(_) => break,
