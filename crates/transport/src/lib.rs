@@ -7,7 +7,7 @@
 //!
 //! [`Transport::bind`] (inside a Tokio runtime) returns a cloneable
 //! [`Transport`] handle and an [`Inbound`] receiver. Call
-//! [`Transport::request`] / [`Transport::push`] with a peer's [`NodeId`]
+//! [`Transport::request`] / [`Transport::push`] with a peer's [`NodeId`](tacnode_domain::NodeId)
 //! and candidate addresses; read [`InboundEvent`]s from [`Inbound`] and answer
 //! requests through their [`Responder`]. [`Transport::close`] shuts down.
 //!
@@ -33,9 +33,9 @@
 //!    own SubjectPublicKeyInfo;
 //! 4. the TLS 1.3 handshake signature verifies under the certificate key
 //!    (`rustls::crypto::verify_tls13_signature`), proving possession of it;
-//! 5. when dialling, the bound identity hashes to the expected [`NodeId`].
+//! 5. when dialling, the bound identity hashes to the expected [`NodeId`](tacnode_domain::NodeId).
 //!
-//! The peer's [`NodeId`] is `SHA-256(bound identity key)`; every inbound event
+//! The peer's [`NodeId`](tacnode_domain::NodeId) is `SHA-256(bound identity key)`; every inbound event
 //! carries it. SNI is disabled: the dialled identity never appears in clear.
 //!
 //! # Authentication rule
@@ -55,7 +55,7 @@
 //!
 //! At most one connection per peer is kept in use. When both nodes dial each
 //! other at once, each ends with two authenticated connections and both prefer
-//! the one dialled by the lower [`NodeId`] (ties broken by a TLS-exporter value
+//! the one dialled by the lower [`NodeId`](tacnode_domain::NodeId) (ties broken by a TLS-exporter value
 //! both ends share); the other is closed after
 //! [`TransportConfig::duplicate_grace`] once its streams drain. A connection
 //! presenting a different certificate key than the existing ones means the
