@@ -95,7 +95,8 @@ fn our_server(seed: u64) -> Res<(Transport, SocketAddr, Arc<AtomicUsize>)> {
         while let Some(ev) = inbound.recv().await {
             match ev {
                 InboundEvent::Request { body, reply, .. } => {
-                    tokio::spawn(reply.send(body));
+                    // Small responses never wait for flow control: answer inline.
+                    let _ = reply.send(body).await;
                 }
                 InboundEvent::Push { body, .. } => {
                     counter.fetch_add(body.len(), Ordering::AcqRel);

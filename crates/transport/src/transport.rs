@@ -586,15 +586,17 @@ impl Shared {
                 last = RequestError::Stream("peer identity mismatch");
                 continue;
             }
-            let best = self.register(link.clone(), slot)?;
+            let best = self.register(&link)?;
+            tokio::spawn(drive(self.clone(), link, slot));
             return Ok(best);
         }
         Err(last)
     }
 
-    /// Adds a link to the table, starts its driver, and returns the link to
-    /// use for `link.peer` (which may be another, preferred one).
-    fn register(self: &Arc<Self>, link: Link, slot: Slot) -> Result<Link, RequestError> {
+    /// Adds a link to the table and returns the link to use for `link.peer`
+    /// (which may be another, preferred one). The caller then runs [`drive`]
+    /// for `link`.
+    fn register(self: &Arc<Self>, link: &Link) -> Result<Link, RequestError> {
         let mut stale = Vec::new();
         let best = {
             let mut t = self.table();
@@ -625,7 +627,6 @@ impl Shared {
             old.conn
                 .close(VarInt::from_u32(CLOSE_REPLACED), b"replaced");
         }
-        tokio::spawn(drive(self.clone(), link, slot));
         self.prune(&best.peer);
         Ok(best)
     }
@@ -801,7 +802,10 @@ async fn handshake_incoming(
         return;
     }
     trace!(peer = %link.peer, %remote, "accepted");
-    let _ = shared.register(link, slot);
+    if shared.register(&link).is_ok() {
+        // Drive in this task: no extra hop before the first stream is served.
+        drive(shared, link, slot).await;
+    }
 }
 
 /// Owns one connection: serves the streams the peer opens and removes the
