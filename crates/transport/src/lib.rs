@@ -7,7 +7,7 @@
 //!
 //! [`Transport::bind`] (inside a Tokio runtime) returns a cloneable
 //! [`Transport`] handle and an [`Inbound`] receiver. Call
-//! [`Transport::request`] / [`Transport::push`] with a peer's [`NodeId`]
+//! [`Transport::request`] / [`Transport::push`] with a peer's [`NodeId`](tacnode_domain::NodeId)
 //! and candidate addresses; read [`InboundEvent`]s from [`Inbound`] and answer
 //! requests through their [`Responder`]. [`Transport::close`] shuts down.
 //!
@@ -33,9 +33,9 @@
 //!    own SubjectPublicKeyInfo;
 //! 4. the TLS 1.3 handshake signature verifies under the certificate key
 //!    (`rustls::crypto::verify_tls13_signature`), proving possession of it;
-//! 5. when dialling, the bound identity hashes to the expected [`NodeId`].
+//! 5. when dialling, the bound identity hashes to the expected [`NodeId`](tacnode_domain::NodeId).
 //!
-//! The peer's [`NodeId`] is `SHA-256(bound identity key)`; every inbound event
+//! The peer's [`NodeId`](tacnode_domain::NodeId) is `SHA-256(bound identity key)`; every inbound event
 //! carries it. SNI is disabled: the dialled identity never appears in clear.
 //!
 //! # Authentication rule
@@ -55,7 +55,7 @@
 //!
 //! At most one connection per peer is kept in use. When both nodes dial each
 //! other at once, each ends with two authenticated connections and both prefer
-//! the one dialled by the lower [`NodeId`] (ties broken by a TLS-exporter value
+//! the one dialled by the lower [`NodeId`](tacnode_domain::NodeId) (ties broken by a TLS-exporter value
 //! both ends share); the other is closed after
 //! [`TransportConfig::duplicate_grace`] once its streams drain. A connection
 //! presenting a different certificate key than the existing ones means the
@@ -72,8 +72,15 @@
 //!
 //! Each request and its response use one bidirectional stream carrying one
 //! frame each way (`tacnode-messaging` framing: 4-byte big-endian length, then
-//! the body). Each push uses one unidirectional stream carrying one frame. An
+//! the body), then the end of the stream; anything after the frame is
+//! refused. Each push uses one unidirectional stream carrying one frame. An
 //! empty unidirectional stream is the acceptance signal and is not delivered.
+//! A peer that stalls mid-frame is cut off after the request timeout; a
+//! malformed or oversize frame stops only its own stream
+//! ([`CODE_BAD_FRAME`]), never the connection.
+//!
+//! To talk to a transport with plain quinn (tools, benchmarks), use
+//! [`QuicSetup`]: the same certificate scheme, verifiers and QUIC parameters.
 
 mod binding;
 mod config;
@@ -94,8 +101,8 @@ pub use config::{
 };
 pub use error::{RequestError, RespondError, TransportError};
 pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABLE, Responder};
-pub use tls::ALPN;
+pub use tls::{ALPN, QuicSetup};
 pub use transport::{
     CLOSE_DISCONNECT, CLOSE_DUPLICATE, CLOSE_REPLACED, CLOSE_SHUTDOWN, CLOSE_TOO_MANY, Inbound,
-    InboundEvent, Transport, quic_transport_config,
+    InboundEvent, Transport,
 };

@@ -20,6 +20,8 @@ pub const CODE_UNAVAILABLE: u32 = 0x13;
 #[derive(Debug)]
 pub(crate) enum ReadFrameError {
     Frame(FrameError),
+    /// Bytes after the single frame a stream may carry.
+    Trailing,
     Read(quinn::ReadError),
 }
 
@@ -35,8 +37,8 @@ impl From<quinn::ReadError> for ReadFrameError {
     }
 }
 
-/// Reads exactly one frame. `Ok(None)` if the stream finished before any
-/// byte. With a `budget`, the body's size is reserved from it as soon as the
+/// Reads exactly one frame followed by the end of the stream. `Ok(None)` if
+/// the stream finished before any byte. With a `budget`, the body's size is reserved from it as soon as the
 /// length prefix is known; the permit is returned alongside the body.
 pub(crate) async fn read_frame(
     recv: &mut RecvStream,
@@ -48,7 +50,13 @@ pub(crate) async fn read_frame(
     let mut permit = None;
     loop {
         if let Some(body) = decoder.next_frame()? {
-            return Ok(Some((body, permit)));
+            // One frame per stream: the sender finishes right after it, so
+            // the end usually arrives with the frame. Reading it (rather than
+            // dropping the stream early) spares a STOP_SENDING round.
+            return match recv.read_chunk(1, true).await? {
+                None => Ok(Some((body, permit))),
+                Some(_) => Err(ReadFrameError::Trailing),
+            };
         }
         let wanted = decoder.wanted();
         if fed >= FRAME_HEADER_LEN

@@ -187,6 +187,17 @@ async fn simultaneous_dial_leaves_one_connection() {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(a.connection_count(), 1);
         assert_eq!(b.connection_count(), 1);
+        // The closed duplicate also leaves QUIC once it has drained.
+        for _ in 0..30 {
+            if a.quic_connection_count() == 1 && b.quic_connection_count() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            (a.quic_connection_count(), b.quic_connection_count()),
+            (1, 1)
+        );
         // The kept connection still works both ways.
         a.request(b.node_id(), &[], b"z".to_vec()).await.unwrap();
         b.request(a.node_id(), &[], b"w".to_vec()).await.unwrap();
@@ -689,4 +700,39 @@ async fn handshake_limit_refuses_extra_handshakes() {
     a2.request(b.node_id(), &[b_addr], b"y".to_vec())
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_buffer_budget_is_shared_and_bounded() {
+    let mut cfg = config();
+    cfg.max_frame_len = 1000;
+    cfg.inbound_buffer_bytes = 1000;
+    cfg.request_timeout = Duration::from_millis(800);
+    let (b, b_in, b_addr) = node(110, cfg);
+    let mut b_seen = echo(b_in);
+    let (a, _a_in, _) = node(111, config());
+    a.request(b.node_id(), &[b_addr], b"warm".to_vec())
+        .await
+        .unwrap();
+    b_seen.recv().await.unwrap();
+
+    // A stalled 1000-byte frame reserves the whole budget...
+    let evil = raw_authenticated(112, b.node_id(), b_addr).await;
+    let (mut s, _r) = evil.open_bi().await.unwrap();
+    s.write_all(&1000u32.to_be_bytes()).await.unwrap();
+    s.write_all(&[1; 10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...so the next frame waits for it to be released (when the stalled
+    // stream times out) instead of growing memory.
+    let start = std::time::Instant::now();
+    let resp = a
+        .request(b.node_id(), &[], b"later".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(resp, b"re:later");
+    assert!(
+        start.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        start.elapsed()
+    );
 }

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use quinn::VarInt;
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair, PublicKeyData};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -19,6 +21,7 @@ use tacnode_domain::NodeId;
 use crate::binding::{
     BINDING_OID, BindingError, binding_message, civil_from_days, encode_binding, verify_certificate,
 };
+use crate::config::TransportConfig;
 use crate::error::TransportError;
 
 /// ALPN protocol id of the transport.
@@ -267,5 +270,69 @@ impl ClientCertVerifier for PeerVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+/// QUIC transport parameters shared by every connection.
+fn quic_transport_config(
+    config: &TransportConfig,
+) -> Result<quinn::TransportConfig, TransportError> {
+    let mut t = quinn::TransportConfig::default();
+    let streams = VarInt::from_u32(config.max_streams_per_connection);
+    t.max_concurrent_bidi_streams(streams)
+        .max_concurrent_uni_streams(streams)
+        .keep_alive_interval(Some(config.keep_alive))
+        .max_idle_timeout(Some(
+            quinn::IdleTimeout::try_from(config.idle_timeout)
+                .map_err(|_| TransportError::Config("idle_timeout out of range"))?,
+        ))
+        .receive_window(VarInt::from_u32(config.connection_receive_window))
+        .datagram_receive_buffer_size(None);
+    Ok(t)
+}
+
+/// The TLS and QUIC settings of a node: a fresh identity-bound certificate,
+/// the verifiers, and the QUIC transport parameters. [`crate::Transport`]
+/// uses it internally; tools that talk to a transport with plain quinn (or
+/// compare against it) can use it directly.
+#[derive(Debug, Clone)]
+pub struct QuicSetup {
+    tls: LocalTls,
+    quic: Arc<quinn::TransportConfig>,
+}
+
+impl QuicSetup {
+    /// Makes a fresh certificate bound to `identity` and the settings of `config`.
+    pub fn new(config: &TransportConfig, identity: &Identity) -> Result<Self, TransportError> {
+        let (cert, key) =
+            make_certificate(identity, SystemTime::now(), config.certificate_lifetime)?;
+        Ok(Self {
+            tls: LocalTls::new(cert, key)?,
+            quic: Arc::new(quic_transport_config(config)?),
+        })
+    }
+
+    /// Accepting side: mandatory, verified client certificates.
+    pub fn server_config(&self) -> Result<quinn::ServerConfig, TransportError> {
+        let tls = QuicServerConfig::try_from(self.tls.server_config()?)
+            .map_err(|_| TransportError::Config("TLS config unusable for QUIC"))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(tls));
+        server.transport_config(self.quic.clone());
+        Ok(server)
+    }
+
+    /// Dialling side, accepting only the node `expected`.
+    pub fn client_config(&self, expected: NodeId) -> Result<quinn::ClientConfig, TransportError> {
+        let tls = QuicClientConfig::try_from(self.tls.client_config(expected)?)
+            .map_err(|_| TransportError::Config("TLS config unusable for QUIC"))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(tls));
+        client.transport_config(self.quic.clone());
+        Ok(client)
+    }
+
+    /// The server name to pass to `quinn::Endpoint::connect_with` (SNI is
+    /// off; the name is never sent).
+    pub fn server_name() -> &'static str {
+        SERVER_NAME
     }
 }

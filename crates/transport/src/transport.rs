@@ -4,9 +4,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{Connection, ConnectionError, VarInt};
 use rustls::pki_types::CertificateDer;
 use tacnode_crypto::Identity;
@@ -22,7 +21,7 @@ use crate::error::{RequestError, TransportError};
 use crate::stream::{
     CODE_BAD_FRAME, CODE_TIMEOUT, CODE_UNAVAILABLE, ReadFrameError, Responder, read_frame,
 };
-use crate::tls::{LocalTls, SERVER_NAME, make_certificate};
+use crate::tls::{QuicSetup, SERVER_NAME};
 
 /// Connection close code: the transport is shutting down.
 pub const CLOSE_SHUTDOWN: u32 = 0;
@@ -87,8 +86,7 @@ struct Shared {
     endpoint: quinn::Endpoint,
     local_id: NodeId,
     config: TransportConfig,
-    tls: LocalTls,
-    quic: Arc<quinn::TransportConfig>,
+    setup: QuicSetup,
     table: Mutex<PeerTable>,
     events: mpsc::Sender<InboundEvent>,
     handshakes: Arc<Semaphore>,
@@ -183,6 +181,15 @@ impl Link {
         *self.authed.borrow()
     }
 
+    /// Marks the link confirmed by the peer; a no-op (no write lock, no
+    /// wake-ups) once it is.
+    fn confirm(&self) {
+        if !self.is_authed() {
+            self.authed
+                .send_if_modified(|a| !std::mem::replace(a, true));
+        }
+    }
+
     /// Lower is preferred. Both ends compute the same key for a link.
     fn rank(&self) -> (bool, [u8; 16]) {
         (self.dialled_by_higher, self.order)
@@ -231,25 +238,6 @@ fn validate(config: &TransportConfig) -> Result<(), TransportError> {
     Ok(())
 }
 
-/// QUIC transport parameters shared by every connection (and by benchmarks
-/// comparing against plain quinn).
-pub fn quic_transport_config(
-    config: &TransportConfig,
-) -> Result<quinn::TransportConfig, TransportError> {
-    let mut t = quinn::TransportConfig::default();
-    let streams = VarInt::from_u32(config.max_streams_per_connection);
-    t.max_concurrent_bidi_streams(streams)
-        .max_concurrent_uni_streams(streams)
-        .keep_alive_interval(Some(config.keep_alive))
-        .max_idle_timeout(Some(
-            quinn::IdleTimeout::try_from(config.idle_timeout)
-                .map_err(|_| TransportError::Config("idle_timeout out of range"))?,
-        ))
-        .receive_window(VarInt::from_u32(config.connection_receive_window))
-        .datagram_receive_buffer_size(None);
-    Ok(t)
-}
-
 impl Transport {
     /// Binds the UDP socket, makes a fresh identity-bound certificate, and
     /// starts accepting. Must run inside a Tokio runtime.
@@ -260,14 +248,8 @@ impl Transport {
         validate(&config)?;
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
-        let (cert, key) =
-            make_certificate(identity, SystemTime::now(), config.certificate_lifetime)?;
-        let tls = LocalTls::new(cert, key)?;
-        let quic = Arc::new(quic_transport_config(&config)?);
-        let server_tls = QuicServerConfig::try_from(tls.server_config()?)
-            .map_err(|_| TransportError::Config("TLS config unusable for QUIC"))?;
-        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server_tls));
-        server.transport_config(quic.clone());
+        let setup = QuicSetup::new(&config, identity)?;
+        let mut server = setup.server_config()?;
         server.max_incoming(config.max_concurrent_handshakes.saturating_mul(4).max(16));
         let endpoint = {
             let _guard = runtime.enter();
@@ -280,8 +262,7 @@ impl Transport {
             handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes)),
             buffer: Arc::new(Semaphore::new(config.inbound_buffer_bytes)),
             config,
-            tls,
-            quic,
+            setup,
             table: Mutex::new(PeerTable::default()),
             events,
         });
@@ -319,6 +300,13 @@ impl Transport {
     /// inside QUIC are not counted.
     pub fn connection_count(&self) -> usize {
         self.shared.table().connections
+    }
+
+    /// Connections the QUIC endpoint still tracks, including closed ones
+    /// that are draining.
+    #[cfg(test)]
+    pub(crate) fn quic_connection_count(&self) -> usize {
+        self.shared.endpoint.open_connections()
     }
 
     /// Closes every connection to `peer`.
@@ -440,11 +428,12 @@ async fn exchange(link: &Link, frame: bytes::Bytes, max: usize) -> Result<Vec<u8
         .map_err(|_| RequestError::Stream("stream closed"))?;
     match read_frame(&mut recv, max, None).await {
         Ok(Some((body, _))) => {
-            link.authed.send_replace(true);
+            link.confirm();
             Ok(body)
         }
         Ok(None) => Err(RequestError::NoResponse),
         Err(ReadFrameError::Frame(e)) => Err(RequestError::Frame(e)),
+        Err(ReadFrameError::Trailing) => Err(RequestError::Stream("data after the response")),
         Err(ReadFrameError::Read(quinn::ReadError::Reset(code))) => {
             Err(RequestError::Rejected(code.into_inner()))
         }
@@ -558,14 +547,10 @@ impl Shared {
                 ip: None,
             }
         };
-        let tls = self
-            .tls
+        let client = self
+            .setup
             .client_config(peer)
             .map_err(|_| RequestError::Stream("TLS setup failed"))?;
-        let quic_tls = QuicClientConfig::try_from(tls)
-            .map_err(|_| RequestError::Stream("TLS setup failed"))?;
-        let mut client = quinn::ClientConfig::new(Arc::new(quic_tls));
-        client.transport_config(self.quic.clone());
         let mut last = RequestError::NoAddresses;
         for addr in addrs {
             let connecting = match self
@@ -601,15 +586,17 @@ impl Shared {
                 last = RequestError::Stream("peer identity mismatch");
                 continue;
             }
-            let best = self.register(link.clone(), slot)?;
+            let best = self.register(&link)?;
+            tokio::spawn(drive(self.clone(), link, slot));
             return Ok(best);
         }
         Err(last)
     }
 
-    /// Adds a link to the table, starts its driver, and returns the link to
-    /// use for `link.peer` (which may be another, preferred one).
-    fn register(self: &Arc<Self>, link: Link, slot: Slot) -> Result<Link, RequestError> {
+    /// Adds a link to the table and returns the link to use for `link.peer`
+    /// (which may be another, preferred one). The caller then runs [`drive`]
+    /// for `link`.
+    fn register(self: &Arc<Self>, link: &Link) -> Result<Link, RequestError> {
         let mut stale = Vec::new();
         let best = {
             let mut t = self.table();
@@ -640,7 +627,6 @@ impl Shared {
             old.conn
                 .close(VarInt::from_u32(CLOSE_REPLACED), b"replaced");
         }
-        tokio::spawn(drive(self.clone(), link, slot));
         self.prune(&best.peer);
         Ok(best)
     }
@@ -816,7 +802,10 @@ async fn handshake_incoming(
         return;
     }
     trace!(peer = %link.peer, %remote, "accepted");
-    let _ = shared.register(link, slot);
+    if shared.register(&link).is_ok() {
+        // Drive in this task: no extra hop before the first stream is served.
+        drive(shared, link, slot).await;
+    }
 }
 
 /// Owns one connection: serves the streams the peer opens and removes the
@@ -840,14 +829,14 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
         tokio::select! {
             r = conn.accept_bi() => match r {
                 Ok((send, recv)) => {
-                    link.authed.send_replace(true);
+                    link.confirm();
                     tokio::spawn(serve_request(shared.clone(), link.clone(), remote, send, recv));
                 }
                 Err(_) => break,
             },
             r = conn.accept_uni() => match r {
                 Ok(recv) => {
-                    link.authed.send_replace(true);
+                    link.confirm();
                     tokio::spawn(serve_push(shared.clone(), link.clone(), remote, recv));
                 }
                 Err(_) => break,
