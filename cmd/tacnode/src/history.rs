@@ -153,6 +153,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn export_then_import_restores_history_idempotently() {
+        let key = || tacnode_store::StorageKey::from_bytes([4; 32]);
+        let mut src = tacnode_store::Store::open_in_memory(key()).unwrap();
+        let peer = NodeId::from_bytes([5; 32]);
+        src.insert_inbound(&peer, &MessageId([1; 16]), "in one", UnixMillis(10))
+            .unwrap();
+        src.queue_outbound(&peer, &MessageId([2; 16]), "out two", UnixMillis(20))
+            .unwrap();
+        let own = PeerAddress::new(
+            tacnode_domain::IdentityKey::from_bytes(&[
+                0x58, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+                0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+                0x66, 0x66, 0x66, 0x66,
+            ])
+            .unwrap(),
+        );
+        let mut out = Vec::new();
+        assert_eq!(export(&src, &own, &mut out).unwrap(), 2);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.contains("\"direction\":\"out\""));
+
+        let mut dst = tacnode_store::Store::open_in_memory(key()).unwrap();
+        assert_eq!(import(&mut dst, &mut out.as_slice()).unwrap(), (2, 0));
+        assert_eq!(import(&mut dst, &mut out.as_slice()).unwrap(), (0, 2));
+        let mut again = Vec::new();
+        export(&dst, &own, &mut again).unwrap();
+        assert_eq!(again, out, "a restored history exports identically");
+
+        let bad = b"{\"time_ms\":1}\n";
+        let err = import(&mut dst, &mut bad.as_slice()).unwrap_err();
+        assert!(format!("{err:#}").contains("line 1"), "{err:#}");
+    }
+
+    #[test]
     fn lines_round_trip() {
         let m = StoredMessage {
             time: UnixMillis(5),
