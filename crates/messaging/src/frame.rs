@@ -99,8 +99,7 @@ impl FrameDecoder {
     }
 
     fn announced(&self) -> Option<usize> {
-        let prefix: [u8; FRAME_HEADER_LEN] = self.buf.get(..FRAME_HEADER_LEN)?.try_into().ok()?;
-        usize::try_from(u32::from_be_bytes(prefix)).ok()
+        announced(&self.buf)
     }
 
     /// Takes the next whole frame body, if one is buffered.
@@ -132,20 +131,39 @@ impl FrameDecoder {
         }
     }
 
-    /// Call at end of stream: fails if a partial frame is buffered.
+    /// Call at end of stream: fails if a partial frame is buffered. Whole
+    /// frames not yet taken are skipped over, so the answer is the one that
+    /// taking every frame first and then finishing would give.
     pub fn finish(&self) -> Result<(), FrameError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        if self.buf.is_empty() {
-            return Ok(());
+        let mut rest = self.buf.as_slice();
+        while !rest.is_empty() {
+            let Some(len) = announced(rest) else {
+                return Err(FrameError::Truncated {
+                    missing: FRAME_HEADER_LEN.saturating_sub(rest.len()),
+                });
+            };
+            if len > self.max {
+                return Err(FrameError::TooLarge {
+                    announced: len,
+                    max: self.max,
+                });
+            }
+            let end = FRAME_HEADER_LEN.saturating_add(len);
+            rest = rest.get(end..).ok_or(FrameError::Truncated {
+                missing: end.saturating_sub(rest.len()),
+            })?;
         }
-        let missing = match self.announced() {
-            None => FRAME_HEADER_LEN - self.buf.len(),
-            Some(len) => FRAME_HEADER_LEN + len - self.buf.len(),
-        };
-        Err(FrameError::Truncated { missing })
+        Ok(())
     }
+}
+
+/// The body length announced by the prefix at the start of `buf`, once whole.
+fn announced(buf: &[u8]) -> Option<usize> {
+    let prefix: [u8; FRAME_HEADER_LEN] = buf.get(..FRAME_HEADER_LEN)?.try_into().ok()?;
+    usize::try_from(u32::from_be_bytes(prefix)).ok()
 }
 
 #[cfg(test)]
@@ -174,6 +192,27 @@ mod tests {
         d.feed(&[0, 0, 0, 5, 1, 2]).unwrap();
         assert_eq!(d.next_frame().unwrap(), None);
         assert_eq!(d.finish(), Err(FrameError::Truncated { missing: 3 }));
+    }
+
+    /// Found by the `frame_codec` fuzz target: `finish()` with a whole frame
+    /// still buffered subtracted past zero (a panic with overflow checks on).
+    #[test]
+    fn finish_skips_whole_frames_not_yet_taken() {
+        let mut d = FrameDecoder::new(16);
+        d.feed(&[0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+        assert_eq!(d.finish(), Ok(()));
+        d.feed(&[0, 0, 0, 2, 9]).unwrap();
+        assert_eq!(d.finish(), Err(FrameError::Truncated { missing: 1 }));
+        d.feed(&[9, 0, 0]).unwrap();
+        assert_eq!(d.finish(), Err(FrameError::Truncated { missing: 2 }));
+        d.feed(&[0, 17]).unwrap();
+        assert_eq!(
+            d.finish(),
+            Err(FrameError::TooLarge {
+                announced: 17,
+                max: 16
+            })
+        );
     }
 
     proptest! {
