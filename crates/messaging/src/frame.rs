@@ -116,7 +116,10 @@ impl FrameDecoder {
         }
         let body = self.buf[FRAME_HEADER_LEN..end].to_vec();
         self.buf.drain(..end);
-        self.check_prefix()?;
+        // Check the next prefix now so `wanted()` stays bounded. If it is
+        // oversize the decoder fails, but this whole frame is still handed
+        // over: the error comes with the next call.
+        let _ = self.check_prefix();
         Ok(Some(body))
     }
 
@@ -213,6 +216,23 @@ mod tests {
                 max: 16
             })
         );
+    }
+
+    /// Found by the `frame_codec` fuzz target: a whole frame followed, in
+    /// the same read, by an oversize prefix was dropped, so whether it was
+    /// delivered depended on where the reads split the stream.
+    #[test]
+    fn whole_frame_before_an_oversize_prefix_is_delivered() {
+        let mut d = FrameDecoder::new(MAX_FRAME_LEN);
+        d.feed(&[0, 0, 0, 0, 1, 0x65, 0x65, 0x65]).unwrap();
+        assert_eq!(d.next_frame(), Ok(Some(vec![])));
+        let too_large = FrameError::TooLarge {
+            announced: 0x0165_6565,
+            max: MAX_FRAME_LEN,
+        };
+        assert_eq!(d.next_frame(), Err(too_large.clone()));
+        assert_eq!(d.feed(b"x"), Err(too_large.clone()));
+        assert_eq!(d.finish(), Err(too_large));
     }
 
     proptest! {
