@@ -139,8 +139,8 @@ pub struct MailboxSection {
     pub fetch_interval_secs: u64,
     /// Entries held for one recipient.
     pub per_recipient_quota: u32,
-    /// Entries held in total.
-    pub total_quota: u32,
+    /// Payload megabytes held for others in total.
+    pub total_megabytes: u64,
 }
 
 impl Default for MailboxSection {
@@ -150,7 +150,7 @@ impl Default for MailboxSection {
             ttl_hours: 7 * 24,
             fetch_interval_secs: 60,
             per_recipient_quota: 1_000,
-            total_quota: 100_000,
+            total_megabytes: 256,
         }
     }
 }

@@ -360,6 +360,29 @@ impl Store {
             .ok_or(StoreError::UnknownMessage(*message_id))
     }
 
+    /// Gives up on a queued message: `Queued → Failed` with `reason`,
+    /// whatever its attempt count (the caller's retry policy decided).
+    /// Later states are kept. Returns the resulting status.
+    pub fn mark_failed(
+        &mut self,
+        message_id: &MessageId,
+        reason: &str,
+        now: UnixMillis,
+    ) -> Result<MessageStatus, StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET status = ?2, next_attempt = NULL, last_error = ?3, updated = ?4
+             WHERE message_id = ?1 AND status = ?5",
+            params![
+                message_id.as_bytes(),
+                status_code(MessageStatus::Failed),
+                truncate_error(reason),
+                sql_time(now),
+                status_code(MessageStatus::Queued)
+            ],
+        )?;
+        self.status_of(message_id)
+    }
+
     /// Puts a `Failed` message back in the queue, due at `now`, with its
     /// attempt count reset (the user asked to retry). Other states are kept.
     /// Returns the resulting status.
@@ -627,6 +650,32 @@ mod tests {
             s.mark_sent(&mid(9), UnixMillis(4)),
             Err(StoreError::UnknownMessage(_))
         ));
+    }
+
+    #[test]
+    fn mark_failed_gives_up_on_queued_messages_only() {
+        let mut s = Store::open_in_memory(key(1)).unwrap();
+        let peer = NodeId::from_bytes([3; 32]);
+        let (a, b) = (MessageId([1; 16]), MessageId([2; 16]));
+        s.queue_outbound(&peer, &a, "a", UnixMillis(1)).unwrap();
+        s.queue_outbound(&peer, &b, "b", UnixMillis(1)).unwrap();
+        s.mark_sent(&b, UnixMillis(2)).unwrap();
+        assert_eq!(
+            s.mark_failed(&a, "gave up", UnixMillis(3)).unwrap(),
+            MessageStatus::Failed
+        );
+        assert_eq!(
+            s.mark_failed(&b, "gave up", UnixMillis(3)).unwrap(),
+            MessageStatus::Sent
+        );
+        let e = s.outbound(&a).unwrap().unwrap();
+        assert_eq!(e.delivery.last_error.as_deref(), Some("gave up"));
+        assert_eq!(e.delivery.next_attempt, None);
+        assert!(
+            s.due_outbound(UnixMillis(u64::MAX / 4), 10)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -302,7 +302,7 @@ impl Node {
             .context("cannot open the database")?;
         store.set_mailbox_quota(tacnode_store::MailboxQuota {
             per_recipient: config.mailbox.per_recipient_quota,
-            total_bytes: u64::from(config.mailbox.total_quota).saturating_mul(4096),
+            total_bytes: config.mailbox.total_megabytes.saturating_mul(1024 * 1024),
         });
         let t = now();
         let mut rng = os_rng()?;

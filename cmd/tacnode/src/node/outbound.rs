@@ -78,7 +78,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 fn give_up(shared: &Shared, id: MessageId) {
     let mut st = shared.state();
     st.sealed_outbox.remove(&id);
-    let _ = st.store.record_send_failure(&id, "gave up", now());
+    let _ = st
+        .store
+        .mark_failed(&id, "not delivered before the give-up time", now());
     drop(st);
     shared.emit(NodeEvent::Failed {
         message_id: id,
