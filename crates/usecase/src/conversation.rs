@@ -24,6 +24,10 @@ use zeroize::Zeroizing;
 
 /// Older sessions kept for decrypting in-flight messages.
 pub const MAX_PREVIOUS_SESSIONS: usize = 3;
+/// X3DH ephemeral keys remembered per peer, so that an initial message
+/// replayed after its session was dropped (e.g. by a mailbox holder) cannot
+/// start a dead session.
+pub const MAX_SEEN_EPHEMERALS: usize = 64;
 /// Largest pickle accepted by [`Conversation::from_bytes`].
 pub const MAX_CONVERSATION_PICKLE_BYTES: usize = 1024 * 1024;
 
@@ -42,6 +46,9 @@ pub enum OpenError {
     /// No session could decrypt it.
     #[error("decrypt: {0}")]
     Decrypt(#[from] DecryptError),
+    /// An X3DH initial message whose session is gone: a replay.
+    #[error("replayed X3DH initial message")]
+    ReplayedInitial,
     /// The sealed sender differs from the initial message's identity key.
     #[error("sender identity does not match the X3DH identity")]
     SenderMismatch,
@@ -69,6 +76,9 @@ pub enum ConversationPickleError {
     /// No session, or more than 1 + [`MAX_PREVIOUS_SESSIONS`].
     #[error("{0} sessions, allowed 1..={max}", max = 1 + MAX_PREVIOUS_SESSIONS)]
     SessionCount(usize),
+    /// More remembered ephemeral keys than [`MAX_SEEN_EPHEMERALS`].
+    #[error("{0} remembered ephemeral keys, the limit is {MAX_SEEN_EPHEMERALS}")]
+    SeenCount(usize),
     /// Bytes after the last field.
     #[error("trailing bytes")]
     TrailingBytes,
@@ -136,6 +146,8 @@ pub struct Conversation {
     remote_identity: IdentityKey,
     active: Thread,
     previous: Vec<Thread>,
+    /// Ephemeral keys of X3DH handshakes answered, newest last.
+    seen: std::collections::VecDeque<DhPublicKey>,
 }
 
 impl std::fmt::Debug for Conversation {
@@ -183,6 +195,7 @@ impl Conversation {
                 ephemeral: header.ephemeral_key,
             },
             previous: Vec::new(),
+            seen: std::collections::VecDeque::new(),
         })
     }
 
@@ -253,7 +266,11 @@ impl Conversation {
                             None,
                         ));
                     }
+                    if c.seen.contains(&initial.ephemeral_key) {
+                        return Err(OpenError::ReplayedInitial);
+                    }
                     let (session, plaintext) = x3dh::respond(identity, prekeys, initial, now)?;
+                    c.remember(initial.ephemeral_key);
                     c.push_active(Thread {
                         session,
                         pending_initial: None,
@@ -281,6 +298,7 @@ impl Conversation {
                             ephemeral: initial.ephemeral_key,
                         },
                         previous: Vec::new(),
+                        seen: std::collections::VecDeque::from([initial.ephemeral_key]),
                     }),
                 ))
             }
@@ -292,6 +310,13 @@ impl Conversation {
             return Some(&mut self.active);
         }
         self.previous.iter_mut().find(|t| t.ephemeral == *eph)
+    }
+
+    fn remember(&mut self, ephemeral: DhPublicKey) {
+        if self.seen.len() >= MAX_SEEN_EPHEMERALS {
+            self.seen.pop_front();
+        }
+        self.seen.push_back(ephemeral);
     }
 
     fn push_active(&mut self, thread: Thread) {
@@ -348,6 +373,10 @@ impl Conversation {
                 }
             }
         }
+        out.push(u8::try_from(self.seen.len()).unwrap_or(u8::MAX));
+        for e in self.seen.iter().take(usize::from(u8::MAX)) {
+            out.extend_from_slice(e.as_bytes());
+        }
         out
     }
 
@@ -396,6 +425,14 @@ impl Conversation {
                 ephemeral,
             });
         }
+        let n_seen = usize::from(r.u8()?);
+        if n_seen > MAX_SEEN_EPHEMERALS {
+            return Err(ConversationPickleError::SeenCount(n_seen));
+        }
+        let mut seen = std::collections::VecDeque::with_capacity(n_seen);
+        for _ in 0..n_seen {
+            seen.push_back(DhPublicKey(r.array::<32>()?));
+        }
         if !r.0.is_empty() {
             return Err(ConversationPickleError::TrailingBytes);
         }
@@ -407,6 +444,7 @@ impl Conversation {
             remote_identity,
             active,
             previous: threads.collect(),
+            seen,
         })
     }
 }
@@ -541,6 +579,39 @@ mod tests {
                 .unwrap();
             assert_eq!(open(&mut alice, &mut a, &y).unwrap(), [round + 10]);
         }
+    }
+
+    #[test]
+    fn an_initial_message_replayed_after_its_session_was_dropped_is_refused() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        // No one-time prekey: X3DH itself would accept the replay.
+        let no_otk = bob.prekeys.bundle(&bob.id, None).unwrap();
+        let mut a = Conversation::initiate(&mut rng, &alice.id, &no_otk).unwrap();
+        let first = a.seal(&mut rng, alice.id.identity_key(), b"first").unwrap();
+        let mut b = None;
+        assert_eq!(open(&mut bob, &mut b, &first).unwrap(), b"first");
+        // Alice restarts X3DH more times than sessions are kept.
+        for i in 0..=MAX_PREVIOUS_SESSIONS {
+            let mut again = Conversation::initiate(&mut rng, &alice.id, &no_otk).unwrap();
+            let m = again
+                .seal(&mut rng, alice.id.identity_key(), &[i as u8])
+                .unwrap();
+            assert_eq!(open(&mut bob, &mut b, &m).unwrap(), [i as u8]);
+        }
+        let before = b.as_ref().unwrap().to_bytes();
+        assert!(matches!(
+            open(&mut bob, &mut b, &first),
+            Err(OpenError::ReplayedInitial)
+        ));
+        // Refused without a trace, and remembered across a pickle.
+        assert_eq!(*b.as_ref().unwrap().to_bytes(), *before);
+        let mut b = Some(Conversation::from_bytes(&before).unwrap());
+        assert!(matches!(
+            open(&mut bob, &mut b, &first),
+            Err(OpenError::ReplayedInitial)
+        ));
     }
 
     #[test]
