@@ -13,6 +13,11 @@ pub const CHALLENGE_TTL_MS: u64 = 30_000;
 /// flood of challenge requests cannot grow memory.
 pub const MAX_OUTSTANDING_CHALLENGES: usize = 4_096;
 
+/// Most challenges outstanding for one mailbox: a flood of requests for a
+/// victim's mailbox then only evicts the flooder's own older challenges for
+/// it, never everyone else's (the owner retries with a fresh one).
+pub const MAX_CHALLENGES_PER_MAILBOX: usize = 16;
+
 /// Why an ownership proof was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -46,6 +51,18 @@ impl ChallengeBook {
         rng: &mut R,
     ) -> [u8; NONCE_LEN] {
         self.expire(now);
+        let for_mailbox: Vec<[u8; NONCE_LEN]> = self
+            .order
+            .iter()
+            .filter(|n| self.issued.get(*n).is_some_and(|(r, _)| *r == recipient))
+            .copied()
+            .collect();
+        if for_mailbox.len() >= MAX_CHALLENGES_PER_MAILBOX
+            && let Some(oldest) = for_mailbox.first()
+        {
+            self.issued.remove(oldest);
+            self.order.retain(|n| n != oldest);
+        }
         while self.order.len() >= MAX_OUTSTANDING_CHALLENGES {
             if let Some(old) = self.order.pop_front() {
                 self.issued.remove(&old);
@@ -208,11 +225,35 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_for_one_mailbox_does_not_evict_another_mailbox_challenge() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let owner = Identity::generate(&mut rng);
+        let holder = NodeId::from_bytes([7; 32]);
+        let mut book = ChallengeBook::new();
+        let mine = book.issue(UnixMillis(0), owner.node_id(), &mut rng);
+        for _ in 0..10 * MAX_CHALLENGES_PER_MAILBOX {
+            book.issue(UnixMillis(0), NodeId::from_bytes([9; 32]), &mut rng);
+        }
+        assert_eq!(book.len(), 1 + MAX_CHALLENGES_PER_MAILBOX);
+        let proof = prove(&owner, &holder, mine, MailboxOperation::Fetch);
+        book.redeem(
+            UnixMillis(1),
+            &holder,
+            &owner.node_id(),
+            MailboxOperation::Fetch,
+            &proof,
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn outstanding_challenges_are_bounded() {
         let mut rng = StdRng::seed_from_u64(1);
         let mut book = ChallengeBook::new();
-        for _ in 0..MAX_OUTSTANDING_CHALLENGES + 100 {
-            book.issue(UnixMillis(0), NodeId::from_bytes([1; 32]), &mut rng);
+        for i in 0..MAX_OUTSTANDING_CHALLENGES + 100 {
+            let mut id = [0u8; 32];
+            id[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            book.issue(UnixMillis(0), NodeId::from_bytes(id), &mut rng);
         }
         assert_eq!(book.len(), MAX_OUTSTANDING_CHALLENGES);
     }
