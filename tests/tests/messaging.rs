@@ -10,7 +10,7 @@ use tacnode::node::NodeEvent;
 use tacnode_domain::{Direction, MessageStatus, NodeId, mailbox_key};
 use tacnode_tests::{TestNode, eventually, wait_event};
 
-const LONG: Duration = Duration::from_secs(120);
+const LONG: Duration = Duration::from_secs(300);
 
 async fn pair(root: &std::path::Path) -> (TestNode, TestNode) {
     let mut a = TestNode::new(root, "a", 1, None);

@@ -323,11 +323,7 @@ fn flag_identity_change(
     if st.store.contact(sender)?.is_some() {
         st.store.flag_contact_key_change(sender)?;
     }
-    shared
-        .pending_pins
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(*sender, device_key);
+    st.set_pending_pin(sender, &device_key)?;
     tracing::warn!(peer = %sender, "the device key of a contact changed; sending to it is blocked until it is verified again");
     shared.emit(NodeEvent::IdentityChanged { node_id: *sender });
     Ok(())

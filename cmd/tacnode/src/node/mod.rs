@@ -46,12 +46,16 @@ pub(crate) use net::Net;
 
 /// One-time prekeys kept available; refilled when fewer remain.
 const ONE_TIME_PREKEY_TARGET: usize = 100;
+/// Conversations kept in memory; more are reloaded from the store.
+const MAX_CACHED_CONVERSATIONS: usize = 4096;
 /// Events buffered per subscriber before the slowest ones lose events.
 const EVENT_BUFFER: usize = 1024;
 /// Meta key of the device key pinned for a contact: `pin.` and the hex of
 /// the first 28 bytes of its node id (meta keys are at most 64 bytes; 224
 /// bits keep ids apart).
 const PIN_PREFIX: &str = "pin.";
+/// Meta key prefix of a changed device key awaiting verification.
+const PENDING_PREFIX: &str = "new.";
 
 fn pin_key(peer: &NodeId) -> String {
     format!(
@@ -150,6 +154,13 @@ impl State {
         if !self.conversations.contains_key(peer)
             && let Some(bytes) = self.store.load_session(peer)?
         {
+            // Every conversation is saved after each change, so any cached
+            // one can be dropped to bound memory and reloaded on demand.
+            if self.conversations.len() >= MAX_CACHED_CONVERSATIONS
+                && let Some(evict) = self.conversations.keys().next().copied()
+            {
+                self.conversations.remove(&evict);
+            }
             let c = Conversation::from_bytes(bytes.as_slice())
                 .context("stored session does not parse")?;
             self.conversations.insert(*peer, c);
@@ -200,6 +211,35 @@ impl State {
         }
     }
 
+    /// Remembers (on disk, so a restart keeps it) the new device key seen
+    /// for `peer`, pinned once the operator verifies the contact again.
+    pub(crate) fn set_pending_pin(
+        &mut self,
+        peer: &NodeId,
+        device_key: &tacnode_domain::DhPublicKey,
+    ) -> Result<()> {
+        let key = format!(
+            "{PENDING_PREFIX}{}",
+            crate::history::hex(&peer.as_bytes()[..28])
+        );
+        self.store.set_meta(&key, device_key.as_bytes())?;
+        Ok(())
+    }
+
+    /// Takes the device key remembered by [`State::set_pending_pin`].
+    pub(crate) fn take_pending_pin(
+        &mut self,
+        peer: &NodeId,
+    ) -> Result<Option<tacnode_domain::DhPublicKey>> {
+        let key = format!(
+            "{PENDING_PREFIX}{}",
+            crate::history::hex(&peer.as_bytes()[..28])
+        );
+        let value = self.store.meta(&key)?;
+        self.store.delete_meta(&key)?;
+        Ok(value.and_then(|v| tacnode_domain::DhPublicKey::from_slice(&v).ok()))
+    }
+
     /// Replaces the pin after the operator verified the contact again.
     pub(crate) fn repin(
         &mut self,
@@ -231,8 +271,6 @@ pub(crate) struct Shared {
     started: Instant,
     /// X3DH handshakes run since start (initiated or answered).
     pub(crate) x3dh_sessions: std::sync::atomic::AtomicU64,
-    /// Device keys learned per peer that no longer match their pin.
-    pub(crate) pending_pins: Mutex<HashMap<NodeId, tacnode_domain::DhPublicKey>>,
 }
 
 impl Shared {
@@ -365,7 +403,6 @@ impl Node {
             wake_delivery: Notify::new(),
             shutdown,
             started: Instant::now(),
-            pending_pins: Mutex::new(HashMap::new()),
             x3dh_sessions: std::sync::atomic::AtomicU64::new(0),
         });
         let tasks = vec![
@@ -513,13 +550,7 @@ impl NodeHandle {
         let contact = contact.ok_or_else(|| anyhow!("unknown contact {name:?}"))?;
         let number = SafetyNumber::new(&self.shared.identity.identity_key(), &contact.identity_key);
         if confirm {
-            let learned = self
-                .shared
-                .pending_pins
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&id);
-            if let Some(k) = learned {
+            if let Some(k) = st.take_pending_pin(&id)? {
                 st.repin(&id, Some(&k))?;
             }
             if contact.identity_changed {

@@ -352,11 +352,7 @@ async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Res
     let st = &mut *guard;
     if !st.check_pin(&peer, &bundle.device_key)? {
         st.store.flag_contact_key_change(&peer)?;
-        shared
-            .pending_pins
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(peer, bundle.device_key);
+        st.set_pending_pin(&peer, &bundle.device_key)?;
         shared.emit(NodeEvent::IdentityChanged { node_id: peer });
         bail!("the contact's device key changed; verify it again");
     }
