@@ -16,6 +16,8 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     if [ "${CI:-}" = "true" ]; then
         echo "fuzz/ci.sh: cargo-fuzz missing on CI: installing it"
         cargo install cargo-fuzz --locked || { echo "fuzz/ci.sh: cargo-fuzz install failed"; exit 1; }
+        cargo +nightly fuzz --version >/dev/null 2>&1 ||
+            { echo "fuzz/ci.sh: cargo-fuzz installed but 'cargo +nightly fuzz' still fails"; exit 1; }
     else
         echo "fuzz/ci.sh: skipped: cargo-fuzz missing (install: cargo install cargo-fuzz --locked)"
         exit 0
