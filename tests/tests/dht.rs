@@ -11,18 +11,18 @@ use rand::SeedableRng;
 use tacnode_domain::dht::{DhtRequest, DhtResponse, Record, RecordValue, RefusalCode, SenderInfo};
 use tacnode_domain::{NodeType, UnixMillis, UnsignedPeerRecord};
 use tacnode_messaging::Message;
-use tacnode_tests::TestNode;
+use tacnode_tests::{TestNode, test_node};
 use tacnode_transport::{Transport, TransportConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_nodes_find_every_other_node_from_one_bootstrap_peer() {
     let root = tempfile::tempdir().unwrap();
     let mut nodes: Vec<TestNode> = Vec::new();
-    let mut first = TestNode::new(root.path(), "n0", 500, None);
+    let mut first = test_node(root.path(), "n0", 500, None);
     first.start().await.unwrap();
     nodes.push(first);
     for i in 1..20u64 {
-        let mut n = TestNode::new(root.path(), &format!("n{i}"), 500 + i, Some(&nodes[0]));
+        let mut n = test_node(root.path(), &format!("n{i}"), 500 + i, Some(&nodes[0]));
         n.start().await.unwrap();
         nodes.push(n);
     }
@@ -56,7 +56,7 @@ async fn twenty_nodes_find_every_other_node_from_one_bootstrap_peer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_stale_records_are_refused_over_the_wire() {
     let root = tempfile::tempdir().unwrap();
-    let mut holder = TestNode::new(root.path(), "holder", 600, None);
+    let mut holder = test_node(root.path(), "holder", 600, None);
     let h = holder.start().await.unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(601);
     let owner = tacnode_crypto::Identity::generate(&mut rng);

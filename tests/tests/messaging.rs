@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use tacnode::node::NodeEvent;
 use tacnode_domain::{Direction, MessageStatus, NodeId, mailbox_key};
-use tacnode_tests::{TestNode, eventually, wait_event};
+use tacnode_tests::{TestNode, eventually, test_node, wait_event};
 
 const LONG: Duration = Duration::from_secs(300);
 
 async fn pair(root: &std::path::Path) -> (TestNode, TestNode) {
-    let mut a = TestNode::new(root, "a", 1, None);
+    let mut a = test_node(root, "a", 1, None);
     a.start().await.unwrap();
-    let mut b = TestNode::new(root, "b", 2, Some(&a));
+    let mut b = test_node(root, "b", 2, Some(&a));
     b.start().await.unwrap();
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
     assert!(hb.wait_for_routing(1, Duration::from_secs(10)).await);
@@ -156,11 +156,11 @@ async fn restart_either_side_keeps_the_session_and_delivers_the_queue() {
 async fn offline_recipient_gets_its_mail_even_with_two_of_five_holders_gone() {
     let root = tempfile::tempdir().unwrap();
     let mut nodes: Vec<TestNode> = Vec::new();
-    let mut first = TestNode::new(root.path(), "n0", 100, None);
+    let mut first = test_node(root.path(), "n0", 100, None);
     first.start().await.unwrap();
     nodes.push(first);
     for i in 1..9u64 {
-        let mut n = TestNode::new(root.path(), &format!("n{i}"), 100 + i, Some(&nodes[0]));
+        let mut n = test_node(root.path(), &format!("n{i}"), 100 + i, Some(&nodes[0]));
         n.start().await.unwrap();
         nodes.push(n);
     }
@@ -252,7 +252,7 @@ async fn a_mailbox_holder_refuses_fetch_and_ack_proven_by_anyone_but_the_recipie
     use tacnode_transport::{Transport, TransportConfig};
 
     let root = tempfile::tempdir().unwrap();
-    let mut holder = TestNode::new(root.path(), "holder", 7, None);
+    let mut holder = test_node(root.path(), "holder", 7, None);
     let hh = holder.start().await.unwrap();
     let holder_id = hh.node_id();
     let holder_addr = hh.local_addr();

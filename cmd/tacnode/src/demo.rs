@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -37,24 +37,63 @@ pub fn demo_config(listen: SocketAddr, bootstrap: Option<String>) -> Config {
     c
 }
 
-struct DemoNode {
-    name: String,
-    dir: PathBuf,
-    listen: SocketAddr,
-    secrets: KeystoreSecrets,
-    config: Config,
+/// A node on this machine with its own data directory, restartable with
+/// the same identity and data. The demo and the integration tests use it.
+pub struct LocalNode {
+    /// Display name.
+    pub name: String,
+    /// Data directory.
+    pub dir: PathBuf,
+    /// Identity and storage key.
+    pub secrets: KeystoreSecrets,
+    /// Configuration; the listen port is pinned after the first start so a
+    /// restart comes back at the same address.
+    pub config: Config,
     node: Option<Node>,
 }
 
-impl DemoNode {
-    fn handle(&self) -> Result<NodeHandle> {
-        self.node
-            .as_ref()
-            .map(Node::handle)
-            .context("node is stopped")
+impl LocalNode {
+    /// A node (not started) under `root`, with [`demo_config`], bootstrapping
+    /// from `bootstrap` (which must have been started).
+    pub fn new(
+        root: &Path,
+        name: &str,
+        secrets: KeystoreSecrets,
+        bootstrap: Option<&LocalNode>,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            dir: root.join(name),
+            secrets,
+            config: demo_config(
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                bootstrap.map(LocalNode::locator),
+            ),
+            node: None,
+        }
     }
 
-    async fn start(&mut self) -> Result<()> {
+    /// `key_…@ip:port` of the node.
+    pub fn locator(&self) -> String {
+        format!(
+            "{}@{}",
+            self.secrets.identity().address(),
+            self.config.node.listen
+        )
+    }
+
+    /// Its `key_…` address.
+    pub fn address(&self) -> String {
+        self.secrets.identity().address().to_string()
+    }
+
+    /// Handle of the running node (`None` while stopped).
+    pub fn handle(&self) -> Option<NodeHandle> {
+        self.node.as_ref().map(Node::handle)
+    }
+
+    /// Starts (or restarts) the node.
+    pub async fn start(&mut self) -> Result<NodeHandle> {
         let node = Node::start(NodeSettings {
             data_dir: self.dir.clone(),
             config: self.config.clone(),
@@ -62,16 +101,21 @@ impl DemoNode {
         })
         .await
         .with_context(|| format!("starting {}", self.name))?;
-        self.listen = node.handle().local_addr();
-        self.config.node.listen = self.listen;
+        self.config.node.listen = node.handle().local_addr();
+        let handle = node.handle();
         self.node = Some(node);
-        Ok(())
+        Ok(handle)
     }
 
-    async fn stop(&mut self) {
+    /// Stops the node gracefully.
+    pub async fn stop(&mut self) {
         if let Some(n) = self.node.take() {
             n.shutdown().await;
         }
+    }
+
+    fn running(&self) -> Result<NodeHandle> {
+        self.handle().context("node is stopped")
     }
 }
 
@@ -109,38 +153,33 @@ pub async fn run(count: usize) -> Result<ExitCode> {
     );
 
     // 1. Start the nodes; every one bootstraps from node 0 only.
-    let mut nodes: Vec<DemoNode> = Vec::with_capacity(count);
+    let mut nodes: Vec<LocalNode> = Vec::with_capacity(count);
     for i in 0..count {
-        let bootstrap = nodes
-            .first()
-            .map(|n: &DemoNode| format!("{}@{}", n.secrets.identity().address(), n.listen));
-        let mut n = DemoNode {
-            name: format!("node{i}"),
-            dir: root.path().join(format!("node{i}")),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            secrets: KeystoreSecrets::generate(&mut rng),
-            config: demo_config(SocketAddr::from(([127, 0, 0, 1], 0)), bootstrap),
-            node: None,
-        };
+        let mut n = LocalNode::new(
+            root.path(),
+            &format!("node{i}"),
+            KeystoreSecrets::generate(&mut rng),
+            nodes.first(),
+        );
         n.start().await?;
         nodes.push(n);
     }
     println!(
         "[1] started {count} nodes; each knows only node0 ({})",
-        nodes[0].listen
+        nodes[0].config.node.listen
     );
     for n in &nodes {
-        n.handle()?
+        n.running()?
             .wait_for_routing(2, Duration::from_secs(10))
             .await;
     }
     for n in &nodes {
-        n.handle()?.publish().await.ok();
+        n.running()?.publish().await.ok();
     }
     let sizes: Vec<String> = {
         let mut v = Vec::new();
         for n in &nodes {
-            v.push(n.handle()?.status().await?.routing_table_size.to_string());
+            v.push(n.running()?.status().await?.routing_table_size.to_string());
         }
         v
     };
@@ -152,13 +191,13 @@ pub async fn run(count: usize) -> Result<ExitCode> {
     // 2. Every node messages the next one around the ring.
     let mut subs: Vec<_> = nodes
         .iter()
-        .map(|n| n.handle().map(|h| h.subscribe()))
+        .map(|n| n.running().map(|h| h.subscribe()))
         .collect::<Result<_>>()?;
     let mut sent: Vec<(usize, usize, MessageId)> = Vec::new();
     for i in 0..count {
         let j = (i + 1) % count;
         let to = nodes[j].secrets.identity().address().to_string();
-        let h = nodes[i].handle()?;
+        let h = nodes[i].running()?;
         h.add_contact(&nodes[j].name, &to)?;
         let id = h.send(
             &nodes[j].name,
@@ -190,7 +229,7 @@ pub async fn run(count: usize) -> Result<ExitCode> {
     for (i, _, id) in &sent {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if nodes[*i].handle()?.message_status(id)? == Some(MessageStatus::Delivered) {
+            if nodes[*i].running()?.message_status(id)? == Some(MessageStatus::Delivered) {
                 receipts += 1;
                 break;
             }
@@ -205,7 +244,7 @@ pub async fn run(count: usize) -> Result<ExitCode> {
     nodes[off].stop().await;
     println!("[4] {} is offline", nodes[off].name);
     let target = nodes[off].secrets.identity().address().to_string();
-    let h = nodes[sender].handle()?;
+    let h = nodes[sender].running()?;
     h.add_contact(&nodes[off].name, &target)?;
     let mut offline_ids = HashSet::new();
     for k in 0..3 {
@@ -239,7 +278,7 @@ pub async fn run(count: usize) -> Result<ExitCode> {
 
     // 4. Bring it back: it fetches its mailboxes.
     nodes[off].start().await?;
-    let back = nodes[off].handle()?;
+    let back = nodes[off].running()?;
     let mut rx = back.subscribe();
     back.wait_for_routing(1, Duration::from_secs(10)).await;
     let _ = back.fetch_mailboxes().await;
