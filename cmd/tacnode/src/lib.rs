@@ -19,6 +19,13 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+/// Whether `line` parses as a control-socket request (one JSON object, as
+/// the daemon reads it). The control protocol is private; this exists so the
+/// fuzz targets can reach its parser.
+pub fn parse_control_request(line: &str) -> bool {
+    serde_json::from_str::<control::Request>(line).is_ok()
+}
+
 /// Parses the command line, runs the command and maps errors to exit codes:
 /// 0 success, 1 failure, 2 usage error (clap), 3 daemon not running.
 pub fn main_entry() -> ExitCode {
