@@ -48,4 +48,4 @@ echo "fuzz/ci.sh: every target ran ${seconds} s without a finding"
 #   prekey_bundle    verify_bundle / verify_published on wire and mutated bundles
 #   dht_core         the Kademlia core under arbitrary requests, answers and time
 #   config           Config::parse on arbitrary TOML text
-#   control_request  the control socket's JSON request parser
+#   control_request  the control socket's JSON request parser and line reader

@@ -727,7 +727,8 @@ fn config_seeds(ids: &[Identity]) -> Vec<Vec<u8>> {
     out
 }
 
-/// `control_request`: one line of every request the CLI sends.
+/// `control_request`: one line of every request the CLI sends, and a
+/// stream of lines ending inside one.
 fn control_seeds(ids: &[Identity]) -> Vec<Vec<u8>> {
     let address = ids[2].address().to_string();
     [
@@ -742,6 +743,7 @@ fn control_seeds(ids: &[Identity]) -> Vec<Vec<u8>> {
         r#"{"cmd":"status"}"#.to_owned(),
         r#"{"cmd":"status","extra":1}"#.to_owned(),
         " {\"cmd\":\"id\"}\r\n".to_owned(),
+        "{\"cmd\":\"id\"}\n{\"cmd\":\"peers\"}\n{\"cmd\":\"st".to_owned(),
     ]
     .into_iter()
     .map(String::into_bytes)
