@@ -29,6 +29,7 @@ use tacnode_domain::{
 };
 use tacnode_fuzz::frame_codec::{self, STEP_DRAIN, STEP_PROBE_FINISH, STEP_WANTED, Step};
 use tacnode_fuzz::keystore::{PASSPHRASE, STRUCTURED};
+use tacnode_fuzz::{dht_core, prekey_bundle, ratchet_decrypt, x3dh_initial};
 use tacnode_messaging::frame::{MAX_FRAME_LEN, encode_frame};
 use tacnode_messaging::{Message, encode_plaintext, encode_sealed, pb};
 
@@ -73,6 +74,13 @@ fn main() -> std::io::Result<()> {
     addresses.push(b"key_".to_vec());
     addresses.push(b"key_11111111111111111111111111111111".to_vec());
     write(&root, "address", &addresses)?;
+
+    write(&root, "ratchet_decrypt", &ratchet_seeds(&mut rng))?;
+    write(&root, "x3dh_initial", &x3dh_seeds(&mut rng))?;
+    write(&root, "prekey_bundle", &prekey_bundle_seeds(&mut rng))?;
+    write(&root, "dht_core", &dht_seeds())?;
+    write(&root, "config", &config_seeds(&ids))?;
+    write(&root, "control_request", &control_seeds(&ids))?;
     Ok(())
 }
 
@@ -407,4 +415,337 @@ fn keystores(rng: &mut StdRng) -> Vec<Vec<u8>> {
         out.push(s);
     }
     out
+}
+
+/// Op sequences for `ratchet_decrypt`: orderings, tampering, replays, and
+/// forgeries carrying real headers and ciphertexts of an unrelated session.
+fn ratchet_seeds(rng: &mut StdRng) -> Vec<Vec<u8>> {
+    use ratchet_decrypt::{KeyChoice, Op};
+    // An unrelated session pair: its messages are real but keyed elsewhere.
+    let a = Identity::generate(rng);
+    let b = Identity::generate(rng);
+    let prekeys = tacnode_crypto::prekey::PrekeyState::new(rng, &b, UnixMillis(0));
+    let bundle = prekeys.bundle(&b, None).expect("bundle");
+    let out = tacnode_crypto::x3dh::initiate(rng, &a, &bundle).expect("initiate");
+    let mut s = tacnode_crypto::ratchet::Session::new_initiator(rng, &out).expect("session");
+    let foreign: Vec<RatchetMessage> = [0usize, 1, 16, 200, 1000]
+        .iter()
+        .map(|&n| s.encrypt(rng, &vec![0x41; n]).expect("encrypt"))
+        .collect();
+    let send = |from_alice| Op::Send {
+        from_alice,
+        len: 12,
+    };
+    let deliver = |index| Op::Deliver { index };
+    let mut seqs: Vec<Vec<Op>> = vec![
+        vec![],
+        vec![send(true), deliver(0), send(false), deliver(0)],
+        vec![
+            send(true),
+            send(true),
+            send(true),
+            deliver(2),
+            deliver(0),
+            deliver(0),
+        ],
+        vec![
+            send(true),
+            send(false),
+            send(false),
+            deliver(1),
+            send(true),
+            deliver(1),
+            deliver(0),
+            Op::Replay { index: 0 },
+            Op::Replay { index: 2 },
+        ],
+    ];
+    let mut tamper = vec![send(true), send(false)];
+    for field in 0..6u8 {
+        for index in 0..2u8 {
+            tamper.push(Op::Tamper {
+                index,
+                field,
+                value: 0x0102_0305,
+            });
+        }
+    }
+    tamper.extend([deliver(0), deliver(0)]);
+    seqs.push(tamper);
+    for (i, m) in foreign.iter().enumerate() {
+        let key = match i % 4 {
+            0 => KeyChoice::Raw(*m.header.ratchet_key.as_bytes()),
+            1 => KeyChoice::Current,
+            2 => KeyChoice::Flight(0),
+            _ => KeyChoice::LowOrder(u8::try_from(i).unwrap_or(0)),
+        };
+        seqs.push(vec![
+            send(true),
+            send(false),
+            Op::Forge {
+                to_alice: i % 2 == 0,
+                key,
+                pn: m.header.previous_chain_length,
+                n: m.header.message_number + u32::try_from(i).unwrap_or(0),
+                ciphertext: m.ciphertext.clone(),
+            },
+            deliver(0),
+        ]);
+    }
+    seqs.push(vec![Op::Forge {
+        to_alice: false,
+        key: KeyChoice::Current,
+        pn: 0,
+        n: 1001,
+        ciphertext: foreign[1].ciphertext.clone(),
+    }]);
+    seqs.iter()
+        .map(|ops| ratchet_decrypt::encode(ops))
+        .collect()
+}
+
+/// Inputs for `x3dh_initial`: every genuine initial under every clock,
+/// then one replacement of each kind.
+fn x3dh_seeds(rng: &mut StdRng) -> Vec<Vec<u8>> {
+    use x3dh_initial::{Input, Mutation};
+    let n = u8::try_from(x3dh_initial::fixture().initials.len()).unwrap_or(1);
+    let mut out = Vec::new();
+    for base in 0..n {
+        for clock in 0..3u8 {
+            out.push(x3dh_initial::encode(&Input {
+                base,
+                clock: (clock, 0),
+                mutations: vec![],
+            }));
+        }
+    }
+    let mutations = vec![
+        Mutation::IdentityKey(*Identity::generate(rng).identity_key().as_bytes()),
+        Mutation::IdentityFrom(1),
+        Mutation::DeviceKey(rng.random()),
+        Mutation::DeviceSignature([7; 64]),
+        Mutation::Ephemeral(rng.random()),
+        Mutation::EphemeralLowOrder(2),
+        Mutation::SignedPrekeyId(99),
+        Mutation::OneTimePrekeyId(None),
+        Mutation::OneTimePrekeyId(Some(4)),
+        Mutation::Header(rng.random(), 0, 1),
+        Mutation::MessageFrom(2),
+        Mutation::Ciphertext(vec![0; 16]),
+    ];
+    for (i, m) in mutations.into_iter().enumerate() {
+        out.push(x3dh_initial::encode(&Input {
+            base: u8::try_from(i).unwrap_or(0) % n,
+            clock: (3, 1_000_001),
+            mutations: vec![m],
+        }));
+    }
+    out
+}
+
+/// `prekey_bundle`: the genuine copies and bundles on the wire, then
+/// structured replacements of each kind.
+fn prekey_bundle_seeds(rng: &mut StdRng) -> Vec<Vec<u8>> {
+    use prekey_bundle::{Input, Mutation};
+    let mut out = Vec::new();
+    for p in prekey_bundle::genuine() {
+        out.push(pb::PublishedPrekeys::from(p).encode_to_vec());
+        for otk in [
+            None,
+            Some(OneTimePrekey {
+                id: 5,
+                public_key: tacnode_domain::DhPublicKey(rng.random()),
+            }),
+        ] {
+            let b = PrekeyBundle {
+                identity_key: p.identity_key,
+                device_key: p.device_key,
+                device_key_signature: p.device_key_signature,
+                signed_prekey: p.signed_prekey,
+                one_time_prekey: otk,
+            };
+            out.push(pb::PrekeyBundle::from(&b).encode_to_vec());
+        }
+    }
+    let n = u8::try_from(prekey_bundle::genuine().len()).unwrap_or(1);
+    for base in 0..n {
+        out.push(prekey_bundle::encode(&Input {
+            base,
+            mutations: vec![],
+        }));
+    }
+    let mutations = vec![
+        Mutation::IdentityKey(*Identity::generate(rng).identity_key().as_bytes()),
+        Mutation::From(2, 0),
+        Mutation::From(1, 3),
+        Mutation::From(1, 4),
+        Mutation::DeviceKey(rng.random()),
+        Mutation::DeviceSignature([9; 64]),
+        Mutation::SignedPrekey(7, 1_700_000_000_000, rng.random()),
+        Mutation::SignedPrekeySignature([1; 64]),
+        Mutation::Sequence(3),
+        Mutation::Signature([2; 64]),
+        Mutation::OneTime(Some((1, rng.random()))),
+    ];
+    for (i, m) in mutations.into_iter().enumerate() {
+        out.push(prekey_bundle::encode(&Input {
+            base: u8::try_from(i).unwrap_or(0) % n,
+            mutations: vec![m],
+        }));
+    }
+    out
+}
+
+/// `dht_core`: a node filling its table, answering and running lookups,
+/// storing every pool record, publishing its own, and timing out.
+fn dht_seeds() -> Vec<Vec<u8>> {
+    use dht_core::{Op, RecordChoice, Setup};
+    let rec = |index: u8| RecordChoice {
+        index,
+        sequence_delta: 0,
+        expires_in_s: 3600,
+        wrong_key: None,
+    };
+    let setup = |k, cache, server, permissive| Setup {
+        k,
+        alpha: 3,
+        paths: 1,
+        cache,
+        server,
+        permissive,
+    };
+    let pool = u8::try_from(dht_core::POOL).unwrap_or(16);
+    let mut fill: Vec<Op> = (1..pool)
+        .map(|peer| Op::Insert { peer, endpoints: 2 })
+        .collect();
+    fill.push(Op::Lookup { target: 3, kind: 0 });
+    for i in 0..4u8 {
+        fill.push(Op::Respond {
+            index: i,
+            impostor: None,
+            kind: 1,
+            contacts: 0xffff,
+            endpoints: 1,
+            record: rec(0),
+        });
+    }
+    fill.push(Op::Advance { ms: 2000 });
+    let mut requests: Vec<Op> = Vec::new();
+    let n_records = 12u8;
+    for i in 0..n_records {
+        requests.push(Op::Request {
+            from: i % pool,
+            server: i % 3 != 0,
+            endpoints: i % 10,
+            from_endpoint: i % 2 == 0,
+            kind: 4,
+            target: 0,
+            record: RecordChoice {
+                sequence_delta: i % 2,
+                ..rec(i)
+            },
+        });
+        requests.push(Op::Request {
+            from: i,
+            server: true,
+            endpoints: 1,
+            from_endpoint: false,
+            kind: i % 4,
+            target: i,
+            record: rec(0),
+        });
+    }
+    let mut publish = fill.clone();
+    publish.extend([
+        Op::Put { record: rec(0) },
+        Op::Put { record: rec(2) },
+        Op::Respond {
+            index: 0,
+            impostor: Some(3),
+            kind: 3,
+            contacts: 0x00f0,
+            endpoints: 2,
+            record: rec(1),
+        },
+        Op::Respond {
+            index: 1,
+            impostor: None,
+            kind: 4,
+            contacts: 0,
+            endpoints: 0,
+            record: rec(1),
+        },
+        Op::Fail { index: 0 },
+        Op::Lookup { target: 1, kind: 1 },
+        Op::Respond {
+            index: 0,
+            impostor: None,
+            kind: 2,
+            contacts: 0,
+            endpoints: 0,
+            record: rec(3),
+        },
+        Op::Advance { ms: u16::MAX },
+        Op::Advance { ms: 60_000 },
+    ]);
+    vec![
+        dht_core::encode(&setup(0, 8, true, false), &fill),
+        dht_core::encode(&setup(2, 1, true, false), &fill),
+        dht_core::encode(&setup(1, 0, true, true), &requests),
+        dht_core::encode(&setup(3, 2, false, false), &requests),
+        dht_core::encode(&setup(2, 1, true, false), &publish),
+        dht_core::encode(&setup(4, 3, true, true), &publish),
+    ]
+}
+
+/// `config`: the shipped example files and small variations.
+fn config_seeds(ids: &[Identity]) -> Vec<Vec<u8>> {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let mut out = Vec::new();
+    for name in [
+        "tacnode.example.toml",
+        "server.example.toml",
+        "laptop.example.toml",
+        "radio.example.toml",
+    ] {
+        if let Ok(text) = fs::read(deploy.join(name)) {
+            out.push(text);
+        }
+    }
+    let peer = format!("{}@127.0.0.1:4000", ids[0].address());
+    out.push(
+        format!(
+            "[bootstrap]\npeers = [\"{peer}\", \"{}@[::1]:9\"]\n",
+            ids[1].address()
+        )
+        .into_bytes(),
+    );
+    out.push(b"[node]\nnode_type = \"laptop\"\n".to_vec());
+    out.push(b"[dht]\nk = 20\nalpha = 3\ndisjoint_paths = 2\n".to_vec());
+    out.push(b"[mailbox]\nreplicas = 0\n".to_vec());
+    out.push(b"".to_vec());
+    out
+}
+
+/// `control_request`: one line of every request the CLI sends, and a
+/// stream of lines ending inside one.
+fn control_seeds(ids: &[Identity]) -> Vec<Vec<u8>> {
+    let address = ids[2].address().to_string();
+    [
+        r#"{"cmd":"id"}"#.to_owned(),
+        format!(r#"{{"cmd":"contacts_add","name":"alpha","address":"{address}"}}"#),
+        r#"{"cmd":"contacts_list"}"#.to_owned(),
+        r#"{"cmd":"contacts_verify","name":"alpha","confirm":true}"#.to_owned(),
+        r#"{"cmd":"send","to":"alpha","text":"contact at grid 4417, over\n\u0007"}"#.to_owned(),
+        r#"{"cmd":"inbox","follow":false,"limit":20}"#.to_owned(),
+        r#"{"cmd":"inbox","follow":true,"limit":null}"#.to_owned(),
+        r#"{"cmd":"peers"}"#.to_owned(),
+        r#"{"cmd":"status"}"#.to_owned(),
+        r#"{"cmd":"status","extra":1}"#.to_owned(),
+        " {\"cmd\":\"id\"}\r\n".to_owned(),
+        "{\"cmd\":\"id\"}\n{\"cmd\":\"peers\"}\n{\"cmd\":\"st".to_owned(),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect()
 }

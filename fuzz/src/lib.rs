@@ -12,10 +12,16 @@
 //! to Cargo.toml, and give `examples/gen_corpus.rs` a seed writer.
 
 pub mod address;
+pub mod config;
+pub mod control_request;
+pub mod dht_core;
 pub mod envelope;
 pub mod frame_codec;
 pub mod keystore;
 pub mod peer_record;
+pub mod prekey_bundle;
+pub mod ratchet_decrypt;
+pub mod x3dh_initial;
 
 /// Every target: its name (the `[[bin]]` name) and its body.
 pub const TARGETS: &[(&str, fn(&[u8]))] = &[
@@ -24,6 +30,12 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("peer_record", peer_record::run),
     ("keystore", keystore::run),
     ("address", address::run),
+    ("ratchet_decrypt", ratchet_decrypt::run),
+    ("x3dh_initial", x3dh_initial::run),
+    ("prekey_bundle", prekey_bundle::run),
+    ("dht_core", dht_core::run),
+    ("config", config::run),
+    ("control_request", control_request::run),
 ];
 
 #[cfg(test)]
