@@ -64,7 +64,7 @@ fn prerequisites(tools: &[&str]) -> Option<String> {
         return None;
     }
     let reason = format!(
-        "testbed needs {} (install with .ci/testbed-deps)",
+        "testbed needs {} (run as root; tools: .ci/testbed-deps)",
         missing.join(", ")
     );
     assert!(!on_ci(), "CI=true but {reason}");
