@@ -1,0 +1,693 @@
+//! Field testbed: real `tacnode run` daemons in network namespaces
+//! (deploy/testbed/testbed.sh), talked to through their control sockets with
+//! the `tacnode` CLI.
+//!
+//! Needs root, iproute2 and nftables (`.ci/testbed-deps`); tcpdump for the
+//! capture tests; python3 for the radio profile. When `CI=true` a missing
+//! prerequisite fails the test; elsewhere the test is skipped with a reason.
+//! Tests run one at a time (a global lock): each builds and tears down its
+//! own testbed under a unique namespace prefix.
+
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// One testbed at a time: they share two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// `Some(reason)` when the testbed cannot run here; on CI that is a failure.
+fn prerequisites(tools: &[&str]) -> Option<String> {
+    let mut missing = Vec::new();
+    if !is_root() {
+        missing.push("root".to_string());
+    }
+    for t in tools {
+        if !have(t) {
+            missing.push((*t).to_string());
+        }
+    }
+    if missing.is_empty() {
+        return None;
+    }
+    let reason = format!(
+        "testbed needs {} (run as root; tools: .ci/testbed-deps)",
+        missing.join(", ")
+    );
+    assert!(!on_ci(), "CI=true but {reason}");
+    Some(reason)
+}
+
+/// The `tacnode` binary of this build profile, built if missing or stale
+/// (the tests crate does not depend on the binary target).
+fn tacnode_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("TACNODE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/testbed-… → target/<profile>
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        // With the tests package selected too, features unify as in
+        // `cargo test`, so neither build invalidates the other.
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "tacnode",
+            "-p",
+            "tacnode-tests",
+            "--bins",
+        ]);
+    if release {
+        cmd.arg("--release");
+    }
+    if let Some(target) = profile_dir.parent() {
+        cmd.env("CARGO_TARGET_DIR", target);
+    }
+    let st = cmd.status().expect("running cargo build -p tacnode");
+    assert!(st.success(), "cargo build -p tacnode failed");
+    let bin = profile_dir.join("tacnode");
+    assert!(bin.exists(), "no tacnode binary at {}", bin.display());
+    bin
+}
+
+/// A running testbed; torn down on drop, also when the test panics.
+struct Testbed {
+    prefix: String,
+    bin: PathBuf,
+}
+
+impl Testbed {
+    fn script() -> PathBuf {
+        workspace_root().join("deploy/testbed/testbed.sh")
+    }
+
+    fn up(hosts: usize, profile: &str) -> Self {
+        Self::up_with(hosts, profile, &[])
+    }
+
+    /// [`Testbed::up`] with extra environment for `testbed.sh up`.
+    fn up_with(hosts: usize, profile: &str, env: &[(&str, &str)]) -> Self {
+        let bin = tacnode_bin();
+        let prefix = format!(
+            "t{}x{}",
+            std::process::id() % 100_000,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let tb = Self { prefix, bin };
+        // Leftovers of a crashed run with the same prefix.
+        let _ = tb.script_output(&["down"]);
+        let out = tb
+            .command()
+            .args(["up", &hosts.to_string(), profile])
+            .envs(env.iter().copied())
+            .output()
+            .expect("running testbed.sh");
+        assert!(
+            out.status.success(),
+            "testbed up failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tb
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(Self::script())
+            .args(["-p", &self.prefix, "-b"])
+            .arg(&self.bin);
+        c
+    }
+
+    fn script_output(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .output()
+            .expect("running testbed.sh")
+    }
+
+    /// Runs a testbed command that must succeed; returns its stdout.
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.script_output(args);
+        assert!(
+            out.status.success(),
+            "testbed {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn state(&self) -> PathBuf {
+        PathBuf::from(format!("/tmp/tacnode-testbed-{}", self.prefix))
+    }
+
+    fn data_dir(&self, i: usize) -> PathBuf {
+        self.state().join(format!("n{i}"))
+    }
+
+    /// `tacnode --data-dir <node i> ARGS` (the control socket is a path, so
+    /// no namespace is needed).
+    fn cli(&self, i: usize, args: &[&str]) -> Output {
+        Command::new(&self.bin)
+            .arg("--data-dir")
+            .arg(self.data_dir(i))
+            .args(args)
+            .output()
+            .expect("running tacnode")
+    }
+
+    fn address(&self, i: usize) -> String {
+        std::fs::read_to_string(self.state().join(format!("n{i}.addr")))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    fn pid(&self, i: usize) -> Option<u32> {
+        std::fs::read_to_string(self.state().join(format!("n{i}.pid")))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    fn add_contacts(&self, from: usize, to: impl IntoIterator<Item = usize>) {
+        for j in to {
+            let out = self.cli(
+                from,
+                &["contacts", "add", &format!("n{j}"), &self.address(j)],
+            );
+            assert!(out.status.success(), "contacts add: {out:?}");
+        }
+    }
+
+    /// `true` when the daemon accepted (queued) the message.
+    fn send(&self, from: usize, to: usize, text: &str) -> bool {
+        let out = self.cli(from, &["send", &format!("n{to}"), text]);
+        out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("queued ")
+    }
+
+    /// Texts received by node `i` (texts contain no spaces).
+    fn received(&self, i: usize) -> Vec<String> {
+        let out = self.cli(i, &["inbox"]);
+        assert!(out.status.success(), "inbox of node {i}: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains(" <- "))
+            .filter_map(|l| l.split_once("] ").map(|(_, t)| t.to_string()))
+            .collect()
+    }
+
+    /// Starts a capture of `filter` on `iface` in `ns` (`hub` or a host
+    /// number); returns once tcpdump listens.
+    fn capture(&self, ns: &str, iface: &str, filter: &str, file: &Path) -> Child {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &format!("{}-{ns}", self.prefix)])
+            .args(["tcpdump", "-i", iface, "-U", "-s", "0", "-w"])
+            .arg(file)
+            .arg(filter)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tcpdump");
+        // tcpdump prints "listening on …" once the capture is live.
+        let mut stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read as _;
+            let mut buf = [0u8; 256];
+            let mut seen = Vec::new();
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&seen).contains("listening on") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("tcpdump did not start");
+        child
+    }
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        let out = self.script_output(&["down"]);
+        if !out.status.success() {
+            eprintln!(
+                "testbed down failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// Stops a capture started by [`Testbed::capture`] and flushes its file.
+fn stop_capture(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// UDP payloads of a classic pcap file of Ethernet frames:
+/// (source ip, destination ip, payload length).
+fn udp_payloads(pcap: &[u8]) -> Vec<([u8; 4], [u8; 4], usize)> {
+    let mut out = Vec::new();
+    let mut off = 24;
+    while off + 16 <= pcap.len() {
+        let incl = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().unwrap()) as usize;
+        let frame = &pcap[off + 16..(off + 16 + incl).min(pcap.len())];
+        off += 16 + incl;
+        if frame.len() < 14 + 20 || frame[12..14] != [0x08, 0x00] {
+            continue;
+        }
+        let ip = &frame[14..];
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        if ip[9] != 17 || ip.len() < ihl + 8 {
+            continue;
+        }
+        let udp_len = usize::from(u16::from_be_bytes([ip[ihl + 4], ip[ihl + 5]]));
+        out.push((
+            ip[12..16].try_into().unwrap(),
+            ip[16..20].try_into().unwrap(),
+            udp_len.saturating_sub(8),
+        ));
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Polls until every node in `expected` received exactly its texts (no loss)
+/// or `timeout` passes; then asserts no text was received twice.
+fn wait_all_received(
+    tb: &Testbed,
+    expected: &BTreeMap<usize, Vec<String>>,
+    timeout: Duration,
+) -> Duration {
+    let start = Instant::now();
+    let mut missing: Vec<(usize, String)>;
+    loop {
+        missing = Vec::new();
+        for (&node, texts) in expected {
+            let got = tb.received(node);
+            for t in texts {
+                if !got.contains(t) {
+                    missing.push((node, t.clone()));
+                }
+            }
+        }
+        if missing.is_empty() || start.elapsed() > timeout {
+            break;
+        }
+        sleep(Duration::from_millis(500));
+    }
+    let took = start.elapsed();
+    assert!(
+        missing.is_empty(),
+        "after {took:?}, {} messages not delivered, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    for &node in expected.keys() {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for t in tb.received(node) {
+            *counts.entry(t).or_default() += 1;
+        }
+        let dups: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).collect();
+        assert!(dups.is_empty(), "node {node} received duplicates: {dups:?}");
+    }
+    took
+}
+
+macro_rules! testbed_or_skip {
+    ($($tool:expr),*) => {{
+        let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(reason) = prerequisites(&["ip", "nft", "tc" $(, $tool)*]) {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+        guard
+    }};
+}
+
+/// (a) Eight hosts on the radio profile (64 kbit/s, 150 ms ± 30 ms one way,
+/// 5 % loss); every host messages every other one.
+#[test]
+fn radio_eight_hosts_all_to_all_delivered_once() {
+    let _g = testbed_or_skip!("python3");
+    const N: usize = 8;
+    let tb = Testbed::up(N, "radio");
+    let mut expected: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let start = Instant::now();
+    for i in 1..=N {
+        tb.add_contacts(i, (1..=N).filter(|&j| j != i));
+        for j in (1..=N).filter(|&j| j != i) {
+            let text = format!("radio-{i}-to-{j}");
+            assert!(tb.send(i, j, &text), "send {i}->{j} not accepted");
+            expected.entry(j).or_default().push(text);
+        }
+    }
+    wait_all_received(&tb, &expected, Duration::from_secs(240));
+    println!(
+        "radio profile, {N} hosts, {} messages all to all: full delivery in {:.1} s",
+        N * (N - 1),
+        start.elapsed().as_secs_f64()
+    );
+}
+
+/// (c) kill -9 one side in the middle of a 200-message exchange, restart it:
+/// every message a `send` accepted arrives exactly once.
+#[test]
+fn kill_9_mid_exchange_loses_and_duplicates_nothing() {
+    let _g = testbed_or_skip!();
+    let tb = Testbed::up(4, "lan");
+    tb.add_contacts(1, [2]);
+    tb.add_contacts(2, [1]);
+    let mut expected: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut refused = 0;
+    for k in 0..100 {
+        if k == 50 {
+            tb.run(&["kill", "2"]);
+        }
+        if k == 65 {
+            tb.run(&["start", "2"]);
+        }
+        for (from, to) in [(1, 2), (2, 1)] {
+            let text = format!("x-{from}-{to}-{k}");
+            if tb.send(from, to, &text) {
+                expected.entry(to).or_default().push(text);
+            } else {
+                refused += 1;
+            }
+        }
+    }
+    // Only node 2's sends while it was down may be refused.
+    assert_eq!(refused, 15, "sends refused while the daemon was dead");
+    let accepted: usize = expected.values().map(Vec::len).sum();
+    assert_eq!(accepted, 185);
+    let took = wait_all_received(&tb, &expected, Duration::from_secs(120));
+    println!(
+        "kill -9 and restart: {accepted} accepted messages delivered once, {took:?} after the last send"
+    );
+}
+
+/// (e) Nothing readable on the wire: neither a message text nor a textual
+/// address appears in a capture of bootstrap, session setup and messages.
+#[test]
+fn no_plaintext_on_the_wire() {
+    let _g = testbed_or_skip!("tcpdump");
+    let tb = Testbed::up(3, "lan");
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("wire.pcap");
+    let cap = tb.capture("hub", "br0", "udp", &pcap);
+    // Restart two nodes under capture so bootstrap and handshakes are seen too.
+    tb.run(&["stop", "2"]);
+    tb.run(&["stop", "3"]);
+    tb.run(&["start", "2"]);
+    tb.run(&["start", "3"]);
+    tb.add_contacts(2, [3]);
+    tb.add_contacts(3, [2]);
+    let secret_a = "rally-at-checkpoint-three-SECRET-ALPHA";
+    let secret_b = "copy-that-moving-now-SECRET-BRAVO";
+    assert!(tb.send(2, 3, secret_a));
+    assert!(tb.send(3, 2, secret_b));
+    let expected = BTreeMap::from([
+        (3, vec![secret_a.to_string()]),
+        (2, vec![secret_b.to_string()]),
+    ]);
+    wait_all_received(&tb, &expected, Duration::from_secs(60));
+    sleep(Duration::from_secs(1));
+    stop_capture(cap);
+    let bytes = std::fs::read(&pcap).unwrap();
+    let packets = udp_payloads(&bytes);
+    assert!(
+        packets.len() > 10,
+        "capture saw only {} packets",
+        packets.len()
+    );
+    for needle in [secret_a, secret_b] {
+        assert!(
+            !contains(&bytes, needle.as_bytes()),
+            "{needle:?} on the wire"
+        );
+    }
+    for i in 1..=3 {
+        let addr = tb.address(i);
+        let b58 = addr.trim_start_matches("key_");
+        assert!(
+            !contains(&bytes, addr.as_bytes()),
+            "address of node {i} on the wire"
+        );
+        assert!(
+            !contains(&bytes, b58.as_bytes()),
+            "base58 key of node {i} on the wire"
+        );
+    }
+    println!(
+        "captured {} UDP datagrams ({} bytes of pcap): no text, no textual address",
+        packets.len(),
+        bytes.len()
+    );
+}
+
+/// Bytes on the wire for one 100-byte text on an established session, both
+/// directions (message, receipt, QUIC acknowledgements).
+#[test]
+fn wire_bytes_of_one_message_on_an_established_session() {
+    let _g = testbed_or_skip!("tcpdump");
+    // No mailbox fetches or keep-alives inside the measured window.
+    let tb = Testbed::up_with(
+        2,
+        "lan",
+        &[
+            ("TESTBED_MAILBOX_FETCH_SECS", "3600"),
+            ("TESTBED_KEEP_ALIVE_MS", "50000"),
+        ],
+    );
+    tb.add_contacts(1, [2]);
+    tb.add_contacts(2, [1]);
+    // Establish the session both ways.
+    assert!(tb.send(1, 2, "warm-up-1"));
+    assert!(tb.send(2, 1, "warm-up-2"));
+    let warm = BTreeMap::from([
+        (2, vec!["warm-up-1".to_string()]),
+        (1, vec!["warm-up-2".to_string()]),
+    ]);
+    wait_all_received(&tb, &warm, Duration::from_secs(60));
+    sleep(Duration::from_secs(2));
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("one.pcap");
+    let cap = tb.capture("h1", "eth0", "udp and host 10.77.0.2", &pcap);
+    let text: String = "m".repeat(100);
+    let t0 = Instant::now();
+    assert!(tb.send(1, 2, &text));
+    let one = BTreeMap::from([(2, vec![text.clone()])]);
+    wait_all_received(&tb, &one, Duration::from_secs(30));
+    // Let the receipt and the acknowledgements finish (ack delay 25 ms).
+    sleep(Duration::from_millis(1500));
+    stop_capture(cap);
+    let took = t0.elapsed();
+    let bytes = std::fs::read(&pcap).unwrap();
+    let packets = udp_payloads(&bytes);
+    let h1 = [10, 77, 0, 1];
+    let out: usize = packets.iter().filter(|p| p.0 == h1).map(|p| p.2).sum();
+    let inb: usize = packets.iter().filter(|p| p.1 == h1).map(|p| p.2).sum();
+    println!(
+        "one 100-byte text on an established session: {} UDP datagrams, {out} bytes sender->recipient, {inb} bytes back (receipt, acks), {} total in {took:?}",
+        packets.len(),
+        out + inb
+    );
+    for (s, d, len) in &packets {
+        println!("  {s:?} -> {d:?} {len} bytes");
+    }
+    assert!(out >= 100, "the message itself is on the wire");
+}
+
+/// (b) Two halves cut apart; messages across the cut are delivered after the
+/// cut heals (directly or through mailboxes).
+#[test]
+fn partition_then_heal_delivers_across_the_cut() {
+    let _g = testbed_or_skip!();
+    const N: usize = 8;
+    let tb = Testbed::up(N, "lan");
+    for i in 1..=N {
+        tb.add_contacts(i, (1..=N).filter(|&j| j != i));
+    }
+    tb.run(&["partition", "1 2 3 4", "5 6 7 8"]);
+    let mut expected: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (from, to) in [
+        (1, 5),
+        (2, 6),
+        (3, 7),
+        (4, 8),
+        (5, 1),
+        (6, 2),
+        (7, 3),
+        (8, 4),
+    ] {
+        for k in 0..3 {
+            let text = format!("cut-{from}-{to}-{k}");
+            assert!(tb.send(from, to, &text));
+            expected.entry(to).or_default().push(text);
+        }
+    }
+    // Past deposit_after_ms (5 s): the senders fall back to mailboxes.
+    sleep(Duration::from_secs(10));
+    for (&to, texts) in &expected {
+        let got = tb.received(to);
+        assert!(
+            texts.iter().all(|t| !got.contains(t)),
+            "node {to} got a message across the cut"
+        );
+    }
+    tb.run(&["heal"]);
+    let took = wait_all_received(&tb, &expected, Duration::from_secs(90));
+    println!("partition healed: 24 messages across the cut delivered {took:?} after the heal");
+}
+
+/// A `Vm…:` line of /proc/PID/status in KiB (VmRSS now, VmHWM peak).
+fn vm_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// (d) A flood of junk datagrams at one node: it keeps serving its peers and
+/// its control socket, and its memory stays bounded.
+#[test]
+fn junk_flood_keeps_node_serving_with_bounded_memory() {
+    let _g = testbed_or_skip!("python3");
+    let tb = Testbed::up(4, "lan");
+    let victim = 1;
+    let pid = tb.pid(victim).unwrap();
+    for i in 2..=3 {
+        tb.add_contacts(i, [victim]);
+    }
+    tb.add_contacts(victim, [2, 3]);
+    let rss_before = vm_kib(pid, "VmRSS:");
+    // Junk from host 4: random datagrams, half made to look like QUIC long
+    // headers (Initial), as fast as one Python process goes, for 20 s.
+    let flood = r#"
+import os, random, socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.time() + 20
+n = 0
+while time.time() < end:
+    size = random.choice([1, 20, 600, 1200, 1350, 1500])
+    b = bytearray(os.urandom(size))
+    if n % 2 == 0 and size >= 20:
+        b[0] = 0xC0 | (b[0] & 0x0F); b[1:5] = b'\x00\x00\x00\x01'
+    try:
+        s.sendto(bytes(b), ("10.77.0.1", 4500))
+    except OSError:
+        pass
+    n += 1
+print(n)
+"#;
+    let flooder = Command::new("bash")
+        .arg(Testbed::script())
+        .args(["-p", &tb.prefix, "-b"])
+        .arg(&tb.bin)
+        .args(["exec", "4", "python3", "-c", flood])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    sleep(Duration::from_secs(2));
+    let mut expected: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut worst_status = Duration::ZERO;
+    let mut rss_max = 0;
+    for k in 0..10 {
+        for (from, to) in [(2, victim), (3, victim), (victim, 2)] {
+            let text = format!("flood-{from}-{to}-{k}");
+            assert!(
+                tb.send(from, to, &text),
+                "send {from}->{to} refused under flood"
+            );
+            expected.entry(to).or_default().push(text);
+        }
+        rss_max = rss_max.max(vm_kib(pid, "VmRSS:"));
+        let t = Instant::now();
+        let st = tb.cli(victim, &["status"]);
+        worst_status = worst_status.max(t.elapsed());
+        assert!(st.status.success(), "control socket failed under flood");
+        sleep(Duration::from_secs(1));
+    }
+    let took = wait_all_received(&tb, &expected, Duration::from_secs(60));
+    let out = flooder.wait_with_output().unwrap();
+    let sent: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    rss_max = rss_max.max(vm_kib(pid, "VmRSS:"));
+    // VmHWM includes the 64 MiB Argon2id derivation of the keystore unlock.
+    let hwm = vm_kib(pid, "VmHWM:");
+    println!(
+        "junk flood: {sent} datagrams in 20 s; 30 messages delivered ({took:?} after the last); \
+         slowest status {worst_status:?}; RSS before {rss_before} KiB, max during the flood \
+         {rss_max} KiB; VmHWM {hwm} KiB (includes the keystore's Argon2id)"
+    );
+    assert!(
+        sent > 10_000,
+        "the flood was too weak to mean anything: {sent}"
+    );
+    assert!(
+        rss_max < rss_before + 64 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_max} KiB under the flood"
+    );
+}
