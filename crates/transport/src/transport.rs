@@ -339,13 +339,7 @@ impl Transport {
         body: Vec<u8>,
     ) -> Result<Vec<u8>, RequestError> {
         let max = self.shared.config.max_frame_len;
-        let frame =
-            bytes::Bytes::from(
-                encode_frame(&body, max).map_err(|_| RequestError::TooLarge {
-                    len: body.len(),
-                    max,
-                })?,
-            );
+        let frame = framed(&body, max)?;
         let work = async {
             let mut retried = false;
             loop {
@@ -377,13 +371,7 @@ impl Transport {
         body: Vec<u8>,
     ) -> Result<(), RequestError> {
         let max = self.shared.config.max_frame_len;
-        let frame =
-            bytes::Bytes::from(
-                encode_frame(&body, max).map_err(|_| RequestError::TooLarge {
-                    len: body.len(),
-                    max,
-                })?,
-            );
+        let frame = framed(&body, max)?;
         let work = async {
             let mut retried = false;
             loop {
@@ -728,6 +716,16 @@ pub(crate) fn backoff_delay(failures: u32, base: Duration, max: Duration) -> Dur
         rand::random_range(0..=jitter_ns)
     };
     half + Duration::from_nanos(extra)
+}
+
+/// `body` as one frame, refused before any I/O when over `max`.
+fn framed(body: &[u8], max: usize) -> Result<bytes::Bytes, RequestError> {
+    encode_frame(body, max)
+        .map(bytes::Bytes::from)
+        .map_err(|_| RequestError::TooLarge {
+            len: body.len(),
+            max,
+        })
 }
 
 async fn accept_loop(shared: Arc<Shared>) {

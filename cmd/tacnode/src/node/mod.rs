@@ -57,11 +57,9 @@ const PIN_PREFIX: &str = "pin.";
 /// Meta key prefix of a changed device key awaiting verification.
 const PENDING_PREFIX: &str = "new.";
 
-fn pin_key(peer: &NodeId) -> String {
-    format!(
-        "{PIN_PREFIX}{}",
-        crate::history::hex(&peer.as_bytes()[..28])
-    )
+/// `prefix` and the hex of the first 28 bytes of `peer`.
+fn peer_meta_key(prefix: &str, peer: &NodeId) -> String {
+    format!("{prefix}{}", crate::history::hex(&peer.as_bytes()[..28]))
 }
 
 /// Wall clock (the daemon is where time is read).
@@ -200,7 +198,7 @@ impl State {
         peer: &NodeId,
         device_key: &tacnode_domain::DhPublicKey,
     ) -> Result<bool> {
-        let key = pin_key(peer);
+        let key = peer_meta_key(PIN_PREFIX, peer);
         match self.store.meta(&key)? {
             None => {
                 self.store.set_meta(&key, device_key.as_bytes())?;
@@ -218,10 +216,7 @@ impl State {
         peer: &NodeId,
         device_key: &tacnode_domain::DhPublicKey,
     ) -> Result<()> {
-        let key = format!(
-            "{PENDING_PREFIX}{}",
-            crate::history::hex(&peer.as_bytes()[..28])
-        );
+        let key = peer_meta_key(PENDING_PREFIX, peer);
         self.store.set_meta(&key, device_key.as_bytes())?;
         Ok(())
     }
@@ -231,10 +226,7 @@ impl State {
         &mut self,
         peer: &NodeId,
     ) -> Result<Option<tacnode_domain::DhPublicKey>> {
-        let key = format!(
-            "{PENDING_PREFIX}{}",
-            crate::history::hex(&peer.as_bytes()[..28])
-        );
+        let key = peer_meta_key(PENDING_PREFIX, peer);
         let value = self.store.meta(&key)?;
         self.store.delete_meta(&key)?;
         Ok(value.and_then(|v| tacnode_domain::DhPublicKey::from_slice(&v).ok()))
@@ -246,7 +238,7 @@ impl State {
         peer: &NodeId,
         device_key: Option<&tacnode_domain::DhPublicKey>,
     ) -> Result<()> {
-        let key = pin_key(peer);
+        let key = peer_meta_key(PIN_PREFIX, peer);
         match device_key {
             Some(k) => self.store.set_meta(&key, k.as_bytes())?,
             None => {
