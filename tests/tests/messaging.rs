@@ -89,6 +89,55 @@ async fn two_nodes_exchange_1000_messages_each_way_in_order_without_loss_or_dupl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_many_is_all_or_nothing_and_batches_arrive_whole_and_in_order() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = pair(root.path()).await;
+    let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
+    let outgoing = |h: &tacnode::node::NodeHandle| {
+        h.inbox(usize::MAX)
+            .unwrap()
+            .into_iter()
+            .filter(|(m, _)| m.direction == Direction::Outbound)
+            .count()
+    };
+    // Over the limit, or one text too long: refused, nothing queued.
+    let many: Vec<&str> = vec!["x"; tacnode::node::MAX_SEND_BATCH + 1];
+    assert!(ha.send_many("b", &many).is_err());
+    let too_long = "y".repeat(tacnode_domain::MAX_TEXT_BYTES + 1);
+    assert!(ha.send_many("b", &["ok", &too_long, "ok"]).is_err());
+    assert_eq!(outgoing(&ha), 0);
+
+    // More than one batch's worth, with texts big enough that the byte
+    // budget splits batches too.
+    let texts: Vec<String> = (0..600)
+        .map(|i| {
+            if i % 50 == 7 {
+                format!("{i}-{}", "z".repeat(60_000))
+            } else {
+                format!("{i}")
+            }
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let ids = ha.send_many("b", &refs).unwrap();
+    assert_eq!(ids.len(), texts.len());
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
+    let a_id = ha.node_id();
+    assert!(
+        eventually(LONG, || texts_from(&hb, a_id).len() >= texts.len()).await,
+        "received {}",
+        texts_from(&hb, a_id).len()
+    );
+    assert_eq!(texts_from(&hb, a_id), texts, "order, loss or duplicates");
+    assert!(
+        eventually(LONG, || ids.iter().all(
+            |id| ha.message_status(id).unwrap() == Some(MessageStatus::Delivered)
+        ))
+        .await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_either_side_keeps_the_session_and_delivers_the_queue() {
     let root = tempfile::tempdir().unwrap();
     let (mut a, mut b) = pair(root.path()).await;

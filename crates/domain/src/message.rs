@@ -9,6 +9,9 @@ pub const MESSAGE_ID_LEN: usize = 16;
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// Most message ids one delivery receipt may acknowledge.
 pub const MAX_RECEIPT_IDS: usize = 256;
+/// Most sealed messages one direct batch carries: as many as one receipt
+/// acknowledges, so the recipient answers a batch with one receipt.
+pub const MAX_DIRECT_BATCH: usize = MAX_RECEIPT_IDS;
 
 /// Identifier of a user message, chosen at random by the sender; used to
 /// deduplicate everywhere (inbox, mailboxes, receipts).

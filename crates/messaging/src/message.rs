@@ -2,15 +2,15 @@
 //! and encoded to one protobuf `Envelope`.
 
 use prost::Message as _;
-use tacnode_domain::NodeId;
 use tacnode_domain::Plaintext;
 use tacnode_domain::dht::{DhtRequest, DhtResponse, RefusalCode};
 use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
+use tacnode_domain::{MAX_DIRECT_BATCH, NodeId};
 
 use crate::dht;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::fields::{Result, bytes_at_most, node_id, required};
+use crate::fields::{Result, at_most, bytes_at_most, node_id, required};
 use crate::frame::MAX_FRAME_LEN;
 use crate::mailbox;
 use crate::pb;
@@ -43,6 +43,13 @@ pub enum Message {
     Direct(SealedMessage),
     /// The direct message was accepted.
     DirectAck,
+    /// Direct delivery of 1..=[`MAX_DIRECT_BATCH`] sealed messages, in order.
+    DirectBatch(Vec<SealedMessage>),
+    /// Answer to a batch: every message not listed was accepted.
+    DirectBatchAck {
+        /// Zero-based indices of the refused messages.
+        refused: Vec<u32>,
+    },
     /// Hold a sealed message for its recipient.
     MailboxDeposit(MailboxDeposit),
     /// Answer to a deposit.
@@ -120,6 +127,12 @@ impl Message {
                 sealed: Some(s.into()),
             }),
             Self::DirectAck => Body::DirectAck(pb::DirectMessageAck {}),
+            Self::DirectBatch(list) => Body::DirectBatch(pb::DirectBatch {
+                sealed: list.iter().map(Into::into).collect(),
+            }),
+            Self::DirectBatchAck { refused } => Body::DirectBatchAck(pb::DirectBatchAck {
+                refused: refused.clone(),
+            }),
             Self::MailboxDeposit(d) => Body::MailboxDeposit(d.into()),
             Self::MailboxDeposited { accepted } => {
                 Body::MailboxDepositResponse(pb::MailboxDepositResponse {
@@ -189,6 +202,26 @@ impl Message {
                     .map_err(within("direct"))?,
             ),
             Body::DirectAck(_) => Self::DirectAck,
+            Body::DirectBatch(b) => {
+                at_most(&b.sealed, MAX_DIRECT_BATCH, "direct_batch.sealed")?;
+                if b.sealed.is_empty() {
+                    return Err(DecodeError::new(
+                        "direct_batch.sealed",
+                        DecodeErrorKind::TooFew { min: 1, actual: 0 },
+                    ));
+                }
+                Self::DirectBatch(
+                    b.sealed
+                        .into_iter()
+                        .map(SealedMessage::try_from)
+                        .collect::<Result<_>>()
+                        .map_err(within("direct_batch.sealed"))?,
+                )
+            }
+            Body::DirectBatchAck(a) => {
+                at_most(&a.refused, MAX_DIRECT_BATCH, "direct_batch_ack.refused")?;
+                Self::DirectBatchAck { refused: a.refused }
+            }
             Body::MailboxDeposit(d) => {
                 Self::MailboxDeposit(d.try_into().map_err(within("mailbox_deposit"))?)
             }

@@ -261,6 +261,9 @@ fn message() -> impl Strategy<Value = Message> {
         bundle.prop_map(Message::PrekeyBundle),
         sealed().prop_map(Message::Direct),
         Just(Message::DirectAck),
+        prop::collection::vec(sealed(), 1..4).prop_map(Message::DirectBatch),
+        prop::collection::vec(any::<u32>(), 0..5)
+            .prop_map(|refused| Message::DirectBatchAck { refused }),
         (
             node_id(),
             entry_id(),
@@ -464,6 +467,41 @@ fn too_many_contacts_are_refused_before_conversion() {
             actual: 65
         }
     ));
+}
+
+#[test]
+fn direct_batches_are_bounded_and_never_empty() {
+    let empty = encode_env(pb::envelope::Body::DirectBatch(pb::DirectBatch {
+        sealed: vec![],
+    }));
+    let err = Message::decode(&empty).unwrap_err();
+    assert_eq!(err.field(), "direct_batch.sealed");
+    assert!(matches!(err.kind(), DecodeErrorKind::TooFew { min: 1, .. }));
+
+    let over = tacnode_domain::MAX_DIRECT_BATCH + 1;
+    let many = encode_env(pb::envelope::Body::DirectBatch(pb::DirectBatch {
+        sealed: vec![pb::SealedMessage::default(); over],
+    }));
+    let err = Message::decode(&many).unwrap_err();
+    assert_eq!(err.field(), "direct_batch.sealed");
+    assert!(matches!(err.kind(), DecodeErrorKind::TooMany { actual, .. } if *actual == over));
+
+    let acks = encode_env(pb::envelope::Body::DirectBatchAck(pb::DirectBatchAck {
+        refused: vec![0; over],
+    }));
+    let err = Message::decode(&acks).unwrap_err();
+    assert_eq!(err.field(), "direct_batch_ack.refused");
+
+    // A bad message inside a batch is named by its path.
+    let bad = encode_env(pb::envelope::Body::DirectBatch(pb::DirectBatch {
+        sealed: vec![pb::SealedMessage::default()],
+    }));
+    let err = Message::decode(&bad).unwrap_err();
+    assert!(
+        err.field().starts_with("direct_batch.sealed."),
+        "{}",
+        err.field()
+    );
 }
 
 #[test]

@@ -18,7 +18,9 @@
 //!
 //! Drive it from one task: open with [`Store::open`], pass the current time in
 //! as [`UnixMillis`] (the store never reads a clock), and treat every `Ok` of a
-//! write as committed to disk. The store is `Send` but not `Sync`; share it
+//! write as committed to disk. Writes that belong together (a ratchet step
+//! and the rows it produced, a batch of messages) go through [`Store::batch`]:
+//! one transaction, one fsync, all or nothing. The store is `Send` but not `Sync`; share it
 //! behind a mutex or a dedicated thread.
 
 mod contacts;
@@ -180,6 +182,57 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         migrations::current_version(&self.conn)
     }
+
+    /// Runs `f` as one transaction: every write it makes is committed
+    /// together (one fsync under `synchronous=FULL`), or none is when `f`
+    /// fails or the commit does. A batch inside a batch joins the outer one.
+    ///
+    /// This is what makes throughput possible at `FULL`: a commit costs a
+    /// disk flush, so a ratchet step, the rows it produced and the status
+    /// changes of a whole batch of messages share one.
+    pub fn batch<T, E>(&mut self, f: impl FnOnce(&mut Store) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        Store::batch_within(self, |s| s, f)
+    }
+
+    /// [`Store::batch`] for a store owned by `owner`: `f` gets the owner, so
+    /// it can change the owner's other state (say, a session cache) together
+    /// with the rows that persist it. `store` picks the store out of it.
+    pub fn batch_within<C, T, E>(
+        owner: &mut C,
+        store: impl Fn(&mut C) -> &mut Store,
+        f: impl FnOnce(&mut C) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        if !store(owner).conn.is_autocommit() {
+            return f(owner);
+        }
+        store(owner)
+            .conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| E::from(e.into()))?;
+        let result = f(owner);
+        let conn = &store(owner).conn;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        match conn.execute_batch(end) {
+            Ok(()) => result,
+            Err(e) => {
+                // A failed COMMIT may leave the transaction open: end it so
+                // the next write does not silently join a dead batch.
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                match result {
+                    Ok(_) => Err(E::from(e.into())),
+                    Err(first) => Err(first),
+                }
+            }
+        }
+    }
 }
 
 /// Verifies the key against the sealed check row, writing it on first open.
@@ -277,6 +330,66 @@ pub(crate) fn sql_limit(limit: usize) -> i64 {
 mod tests {
     use super::*;
     use crate::testutil::{TempDir, key};
+
+    fn peer() -> NodeId {
+        NodeId::from_slice(&[7; 32]).unwrap()
+    }
+
+    #[test]
+    fn batch_commits_every_write_together() {
+        let dir = TempDir::new();
+        let path = dir.path().join("node.db");
+        let mut s = Store::open(&path, key(1)).unwrap();
+        s.batch(|s| -> Result<(), StoreError> {
+            s.set_meta("a", b"1")?;
+            s.set_meta("b", b"2")?;
+            // A nested batch joins the outer transaction.
+            s.batch(|s| s.set_meta("k", b"v"))?;
+            // Methods with their own savepoint work inside a batch.
+            s.queue_outbound(&peer(), &MessageId([1; 16]), "hi", UnixMillis(5))?;
+            s.record_send_failure(&MessageId([1; 16]), "down", UnixMillis(6))?;
+            Ok(())
+        })
+        .unwrap();
+        s.close().unwrap();
+        let s = Store::open(&path, key(1)).unwrap();
+        assert_eq!(s.meta("a").unwrap().unwrap().as_slice(), b"1");
+        assert_eq!(s.meta("b").unwrap().unwrap().as_slice(), b"2");
+        assert_eq!(s.meta("k").unwrap().unwrap().as_slice(), b"v");
+        assert_eq!(
+            s.outbound(&MessageId([1; 16]))
+                .unwrap()
+                .unwrap()
+                .delivery
+                .attempts,
+            1
+        );
+    }
+
+    #[test]
+    fn failed_batch_writes_nothing_and_the_store_stays_usable() {
+        let dir = TempDir::new();
+        let path = dir.path().join("node.db");
+        let mut s = Store::open(&path, key(1)).unwrap();
+        let err = s
+            .batch(|s| -> Result<(), StoreError> {
+                s.set_meta("a", b"1")?;
+                s.set_meta("k", b"v")?;
+                // Unknown message: the whole batch must roll back.
+                s.mark_sent(&MessageId([9; 16]), UnixMillis(1))?;
+                Ok(())
+            })
+            .unwrap_err();
+        assert!(matches!(err, StoreError::UnknownMessage(_)), "{err:?}");
+        assert!(s.meta("a").unwrap().is_none());
+        assert!(s.meta("k").unwrap().is_none());
+        // Not left inside a transaction: a plain write commits on its own.
+        s.set_meta("c", b"3").unwrap();
+        s.close().unwrap();
+        let s = Store::open(&path, key(1)).unwrap();
+        assert_eq!(s.meta("c").unwrap().unwrap().as_slice(), b"3");
+        assert!(s.meta("a").unwrap().is_none());
+    }
 
     #[test]
     fn wrong_storage_key_is_a_clear_error() {

@@ -195,7 +195,7 @@ impl Store {
         recipient: &NodeId,
         message_ids: &[MessageId],
     ) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut removed = 0;
         {
             let mut stmt =

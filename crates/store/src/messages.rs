@@ -321,7 +321,7 @@ impl Store {
         error: &str,
         now: UnixMillis,
     ) -> Result<DeliveryState, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let found: Option<(i64, i64)> = tx
             .query_row(
                 "SELECT status, attempts FROM outbox WHERE message_id = ?1",
@@ -518,7 +518,7 @@ impl Store {
     where
         I: IntoIterator<Item = StoredMessage>,
     {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut summary = ImportSummary::default();
         {
             let mut inbox = tx.prepare(

@@ -143,7 +143,7 @@ impl Store {
     /// `None` if it does not exist (already used, or never issued): the
     /// session setup that names it must be refused.
     pub fn take_one_time_prekey(&mut self, id: u32) -> Result<Option<SecretBytes>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let row: Option<(i64, Vec<u8>)> = tx
             .query_row(
                 "SELECT kind, sealed FROM prekeys WHERE id = ?1 AND kind = ?2",

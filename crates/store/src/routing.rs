@@ -78,7 +78,7 @@ impl Store {
         {
             return Err(StoreError::TooManyEndpoints(e.endpoints.len()));
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute("DELETE FROM routing_snapshot", [])?;
         {
             let mut stmt = tx.prepare(

@@ -89,6 +89,13 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
                 refuse(RefusalCode::Unauthorized, "cannot open message")
             }
         },
+        Message::DirectBatch(list) => match receive_batch(shared, peer, &list).await {
+            Ok(refused) => Message::DirectBatchAck { refused },
+            Err(e) => {
+                tracing::warn!(%peer, "direct batch not stored: {e:#}");
+                refuse(RefusalCode::Internal, "cannot store messages")
+            }
+        },
         Message::MailboxDeposit(d) => {
             if shared.node_type != NodeType::Server {
                 return refuse(RefusalCode::Unsupported, "client nodes hold no mailboxes");
@@ -217,6 +224,103 @@ pub(crate) async fn receive(
     sealed: &SealedMessage,
     via_mailbox: bool,
 ) -> Result<Received> {
+    receive_all(shared, from, std::slice::from_ref(sealed), via_mailbox)?
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Err(anyhow!("nothing received")))
+}
+
+/// Opens a direct batch from `from`; returns the indices of the messages
+/// refused. Everything accepted is committed together before this returns.
+async fn receive_batch(
+    shared: &Arc<Shared>,
+    from: NodeId,
+    list: &[SealedMessage],
+) -> Result<Vec<u32>> {
+    let results = receive_all(shared, Some(from), list, false)?;
+    let mut refused = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        if let Err(e) = r {
+            tracing::debug!(peer = %from, index = i, "message of a batch refused: {e:#}");
+            refused.push(u32::try_from(i).unwrap_or(u32::MAX));
+        }
+    }
+    Ok(refused)
+}
+
+/// Opens every message of `list` and stores what they carry in one
+/// transaction; then emits the events and sends one receipt per sender.
+/// The outer error means nothing was stored (the database failed); the
+/// inner ones are per message (it could not be opened).
+fn receive_all(
+    shared: &Arc<Shared>,
+    from: Option<NodeId>,
+    list: &[SealedMessage],
+    via_mailbox: bool,
+) -> Result<Vec<Result<Received>>> {
+    let t = now();
+    let mut events = Vec::new();
+    let mut receipts: Vec<(NodeId, Vec<MessageId>)> = Vec::new();
+    let results = {
+        let mut guard = shared.state();
+        guard.batch(|st| {
+            let mut results = Vec::with_capacity(list.len());
+            for sealed in list {
+                match open_one(shared, st, from, sealed, via_mailbox, t, &mut events) {
+                    Ok((received, receipt)) => {
+                        if let Some((sender, id)) = receipt {
+                            match receipts.iter_mut().find(|(s, _)| *s == sender) {
+                                Some((_, ids)) => ids.push(id),
+                                None => receipts.push((sender, vec![id])),
+                            }
+                        }
+                        results.push(Ok(received));
+                    }
+                    // The database failed: nothing of the batch is kept.
+                    Err(e) if e.chain().any(|c| c.is::<tacnode_store::StoreError>()) => {
+                        return Err(e);
+                    }
+                    Err(e) => results.push(Err(e)),
+                }
+            }
+            Ok(results)
+        })?
+    };
+    for e in events {
+        shared.emit(e);
+    }
+    for (sender, ids) in receipts {
+        for chunk in ids.chunks(tacnode_domain::MAX_RECEIPT_IDS) {
+            // Beyond the limit receipts are skipped: the sender keeps the
+            // messages as "sent", nothing is lost.
+            let Ok(permit) = RECEIPT_TASKS.try_acquire() else {
+                break;
+            };
+            permit.forget();
+            let shared = shared.clone();
+            let ids = chunk.to_vec();
+            tokio::spawn(async move {
+                if let Err(e) = send_receipt(&shared, sender, ids).await {
+                    tracing::debug!(%sender, "receipt not delivered: {e:#}");
+                }
+                RECEIPT_TASKS.add_permits(1);
+            });
+        }
+    }
+    Ok(results)
+}
+
+/// Opens one message inside the caller's store batch. Returns what it was
+/// and, for a text, the id to acknowledge to its sender.
+fn open_one(
+    shared: &Shared,
+    st: &mut super::State,
+    from: Option<NodeId>,
+    sealed: &SealedMessage,
+    via_mailbox: bool,
+    t: tacnode_domain::UnixMillis,
+    events: &mut Vec<NodeEvent>,
+) -> Result<(Received, Option<(NodeId, MessageId)>)> {
     let sender_key = sealed.sender_identity_key;
     let sender = NodeId::from_identity(&sender_key);
     if let Some(p) = from
@@ -226,111 +330,92 @@ pub(crate) async fn receive(
             "sealed sender {sender} is not the connected peer {p}"
         ));
     }
-    let t = now();
-    let (received, receipt_for) = {
-        let mut guard = shared.state();
-        let st = &mut *guard;
-        st.conversation(&sender)?;
-        let existing = st.conversations.get_mut(&sender);
-        let (opened, new) =
-            Conversation::open(existing, &shared.identity, &mut st.prekeys, sealed, t)
-                .context("cannot open")?;
-        // Pin (or compare) the device key only now: X3DH verified its
-        // certificate, so a forged initial message cannot flag a contact.
-        if let SealedBody::Initial(i) = &sealed.body
-            && !st.check_pin(&sender, &i.device_key)?
-        {
-            flag_identity_change(shared, st, &sender, i.device_key)?;
-        }
-        if let Some(c) = new {
-            st.conversations.insert(sender, c);
-        }
-        st.save_conversation(&sender, t)?;
-        if opened.new_session {
-            st.save_prekeys(t)?;
-            shared
-                .x3dh_sessions
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        let plaintext = decode_plaintext(&opened.plaintext).context("bad plaintext")?;
-        match plaintext.content {
-            Content::Text(text) => {
-                if st.store.contact(&sender)?.is_none() {
-                    let addr = PeerAddress::new(sender_key).to_string();
-                    st.store.add_contact(&Contact {
-                        name: addr.chars().take(16).collect(),
-                        node_id: sender,
-                        identity_key: sender_key,
-                        first_seen: t,
-                        verified: false,
-                        identity_changed: false,
-                    })?;
-                }
-                // Ordered by the sender's queue time (strictly increasing per
-                // sender), so each sender's messages keep their order however
-                // they arrived; a future time is clamped to now.
-                let time = plaintext.sent.min(t);
-                let id = plaintext.message_id;
-                match st.store.insert_inbound(&sender, &id, &text, time)? {
-                    tacnode_store::InsertOutcome::Inserted => {
-                        shared.emit(NodeEvent::Received {
-                            from: sender,
-                            message_id: id,
-                            text,
-                            via_mailbox,
-                        });
-                        (Received::Text(id), Some(id))
-                    }
-                    tacnode_store::InsertOutcome::AlreadyPresent => {
-                        // Acknowledge again: the first receipt may have been lost.
-                        (Received::Duplicate(id), Some(id))
-                    }
-                }
-            }
-            Content::Receipt(ids) => {
-                for id in ids {
-                    if st.store.mark_delivered(&sender, &id, t).is_ok() {
-                        st.delivery.forget(id);
-                        st.sealed_outbox.remove(&id);
-                        shared.emit(NodeEvent::Delivered { message_id: id });
-                    }
-                }
-                (Received::Receipt, None)
-            }
-        }
-    };
-    if let Some(id) = receipt_for
-        && let Ok(permit) = RECEIPT_TASKS.try_acquire()
+    st.conversation(&sender)?;
+    let existing = st.conversations.get_mut(&sender);
+    let (opened, new) = Conversation::open(existing, &shared.identity, &mut st.prekeys, sealed, t)
+        .context("cannot open")?;
+    // Pin (or compare) the device key only now: X3DH verified its
+    // certificate, so a forged initial message cannot flag a contact.
+    if let SealedBody::Initial(i) = &sealed.body
+        && !st.check_pin(&sender, &i.device_key)?
     {
-        let shared = shared.clone();
-        permit.forget();
-        tokio::spawn(async move {
-            if let Err(e) = send_receipt(&shared, sender, id).await {
-                tracing::debug!(%sender, "receipt not delivered: {e:#}");
-            }
-            RECEIPT_TASKS.add_permits(1);
-        });
+        flag_identity_change(st, &sender, i.device_key, events)?;
     }
-    Ok(received)
+    if let Some(c) = new {
+        st.conversations.insert(sender, c);
+    }
+    st.save_conversation(&sender, t)?;
+    if opened.new_session {
+        st.save_prekeys(t)?;
+        shared
+            .x3dh_sessions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let plaintext = decode_plaintext(&opened.plaintext).context("bad plaintext")?;
+    match plaintext.content {
+        Content::Text(text) => {
+            if st.store.contact(&sender)?.is_none() {
+                let addr = PeerAddress::new(sender_key).to_string();
+                st.store.add_contact(&Contact {
+                    name: addr.chars().take(16).collect(),
+                    node_id: sender,
+                    identity_key: sender_key,
+                    first_seen: t,
+                    verified: false,
+                    identity_changed: false,
+                })?;
+            }
+            // Ordered by the sender's queue time (strictly increasing per
+            // sender), so each sender's messages keep their order however
+            // they arrived; a future time is clamped to now.
+            let time = plaintext.sent.min(t);
+            let id = plaintext.message_id;
+            match st.store.insert_inbound(&sender, &id, &text, time)? {
+                tacnode_store::InsertOutcome::Inserted => {
+                    events.push(NodeEvent::Received {
+                        from: sender,
+                        message_id: id,
+                        text,
+                        via_mailbox,
+                    });
+                    Ok((Received::Text(id), Some((sender, id))))
+                }
+                // Acknowledge again: the first receipt may have been lost.
+                tacnode_store::InsertOutcome::AlreadyPresent => {
+                    Ok((Received::Duplicate(id), Some((sender, id))))
+                }
+            }
+        }
+        Content::Receipt(ids) => {
+            for id in ids {
+                if st.store.mark_delivered(&sender, &id, t).is_ok() {
+                    st.delivery.forget(id);
+                    st.sealed_outbox.remove(&id);
+                    events.push(NodeEvent::Delivered { message_id: id });
+                }
+            }
+            Ok((Received::Receipt, None))
+        }
+    }
 }
 
 fn flag_identity_change(
-    shared: &Shared,
     st: &mut super::State,
     sender: &NodeId,
     device_key: tacnode_domain::DhPublicKey,
+    events: &mut Vec<NodeEvent>,
 ) -> Result<()> {
     if st.store.contact(sender)?.is_some() {
         st.store.flag_contact_key_change(sender)?;
     }
     st.set_pending_pin(sender, &device_key)?;
     tracing::warn!(peer = %sender, "the device key of a contact changed; sending to it is blocked until it is verified again");
-    shared.emit(NodeEvent::IdentityChanged { node_id: *sender });
+    events.push(NodeEvent::IdentityChanged { node_id: *sender });
     Ok(())
 }
 
-/// Sends an end-to-end encrypted receipt for `id` back to `peer`.
-async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, id: MessageId) -> Result<()> {
+/// Sends one end-to-end encrypted receipt for `ids` back to `peer`.
+async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, ids: Vec<MessageId>) -> Result<()> {
     let sealed = {
         let mut guard = shared.state();
         let st = &mut *guard;
@@ -340,8 +425,7 @@ async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, id: MessageId) -> Resu
             .conversations
             .get_mut(&peer)
             .ok_or_else(|| anyhow!("no session"))?;
-        let plaintext =
-            super::plaintext_for(id_for_receipt(&mut st.rng), Content::Receipt(vec![id]));
+        let plaintext = super::plaintext_for(id_for_receipt(&mut st.rng), Content::Receipt(ids));
         let sealed = conv.seal(
             &mut st.rng,
             shared.identity.identity_key(),

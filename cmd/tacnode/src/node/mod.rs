@@ -48,6 +48,8 @@ pub(crate) use net::Net;
 const ONE_TIME_PREKEY_TARGET: usize = 100;
 /// Conversations kept in memory; more are reloaded from the store.
 const MAX_CACHED_CONVERSATIONS: usize = 4096;
+/// Texts one [`NodeHandle::send_many`] queues at most (one transaction).
+pub const MAX_SEND_BATCH: usize = 1000;
 /// Events buffered per subscriber before the slowest ones lose events.
 const EVENT_BUFFER: usize = 1024;
 /// Meta key of the device key pinned for a contact: `pin.` and the hex of
@@ -164,6 +166,27 @@ impl State {
             self.conversations.insert(*peer, c);
         }
         Ok(self.conversations.get_mut(peer))
+    }
+
+    /// Runs `f` as one store transaction (one fsync for everything it
+    /// writes). When it fails nothing it wrote is on disk, but the cached
+    /// conversations and prekeys may be ahead of the disk: they are dropped
+    /// and reloaded from what was committed, so memory never runs ahead of
+    /// the database (a ratchet step that is not durable is never used).
+    pub(crate) fn batch<T>(&mut self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        let result = Store::batch_within(self, |st| &mut st.store, f);
+        if result.is_err() {
+            self.conversations.clear();
+            match self.store.load_prekey_state() {
+                Ok(Some(bytes)) => match PrekeyState::from_bytes(bytes.as_slice()) {
+                    Ok(p) => self.prekeys = p,
+                    Err(e) => tracing::warn!("stored prekeys do not parse: {e}"),
+                },
+                Ok(None) => {}
+                Err(e) => tracing::warn!("cannot reload prekeys after a failed write: {e}"),
+            }
+        }
+        result
     }
 
     /// Persists the conversation with `peer` (after every change).
@@ -562,9 +585,23 @@ impl NodeHandle {
 
     /// Queues a text; durable before this returns.
     pub fn send(&self, to: &str, text: &str) -> Result<MessageId> {
-        Content::text(text).map_err(|e| anyhow!("{e}"))?;
-        let mut st = self.shared.state();
-        let (peer, contact) = resolve_target(&st, to)?;
+        self.send_many(to, &[text])?
+            .pop()
+            .ok_or_else(|| anyhow!("nothing queued"))
+    }
+
+    /// Queues several texts for one recipient, in order, in one commit:
+    /// all are durable before this returns, or none is queued. At most
+    /// [`MAX_SEND_BATCH`] at once.
+    pub fn send_many(&self, to: &str, texts: &[&str]) -> Result<Vec<MessageId>> {
+        if texts.len() > MAX_SEND_BATCH {
+            bail!("{} messages at once; at most {MAX_SEND_BATCH}", texts.len());
+        }
+        for text in texts {
+            Content::text(*text).map_err(|e| anyhow!("{e}"))?;
+        }
+        let mut guard = self.shared.state();
+        let (peer, contact) = resolve_target(&guard, to)?;
         if peer == self.node_id() {
             bail!("cannot send to this node itself");
         }
@@ -577,31 +614,58 @@ impl NodeHandle {
                 c.name
             );
         }
-        if contact.is_none() {
-            // Sending to a bare address adds it as an unverified contact.
-            let addr: PeerAddress = to.parse()?;
-            let name: String = addr.to_string().chars().take(16).collect();
-            st.store.add_contact(&Contact {
-                name,
-                node_id: peer,
-                identity_key: *addr.identity_key(),
-                first_seen: now(),
-                verified: false,
-                identity_changed: false,
-            })?;
+        // Refuse before writing: a queued message must also be scheduled.
+        if guard.delivery.len().saturating_add(texts.len()) > tacnode_usecase::delivery::MAX_TRACKED
+        {
+            bail!(
+                "the outbox is full ({} messages waiting); try again later",
+                guard.delivery.len()
+            );
         }
-        let mut id = [0u8; tacnode_domain::MESSAGE_ID_LEN];
-        rand_core::Rng::fill_bytes(&mut st.rng, &mut id);
-        let id = MessageId(id);
         let t = now();
-        let queued = st.next_outbox_time(t);
-        st.store.queue_outbound(&peer, &id, text, queued)?;
-        st.delivery
-            .handle_queued(t, id, peer, queued)
-            .map_err(|e| anyhow!("{e}"))?;
-        drop(st);
+        let last_outbox_time = guard.last_outbox_time;
+        let queued = guard.batch(|st| {
+            if contact.is_none() {
+                // Sending to a bare address adds it as an unverified contact.
+                let addr: PeerAddress = to.parse()?;
+                let name: String = addr.to_string().chars().take(16).collect();
+                st.store.add_contact(&Contact {
+                    name,
+                    node_id: peer,
+                    identity_key: *addr.identity_key(),
+                    first_seen: t,
+                    verified: false,
+                    identity_changed: false,
+                })?;
+            }
+            let mut queued = Vec::with_capacity(texts.len());
+            for text in texts {
+                let mut id = [0u8; tacnode_domain::MESSAGE_ID_LEN];
+                rand_core::Rng::fill_bytes(&mut st.rng, &mut id);
+                let id = MessageId(id);
+                let time = st.next_outbox_time(t);
+                st.store.queue_outbound(&peer, &id, text, time)?;
+                queued.push((id, time));
+            }
+            Ok(queued)
+        });
+        let queued = match queued {
+            Ok(q) => q,
+            Err(e) => {
+                // Nothing was queued: reuse the times.
+                guard.last_outbox_time = last_outbox_time;
+                return Err(e);
+            }
+        };
+        let st = &mut *guard;
+        for (id, time) in &queued {
+            st.delivery
+                .handle_queued(t, *id, peer, *time)
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        drop(guard);
         self.shared.wake_delivery.notify_one();
-        Ok(id)
+        Ok(queued.into_iter().map(|(id, _)| id).collect())
     }
 
     /// The latest messages of every conversation, oldest first, with the

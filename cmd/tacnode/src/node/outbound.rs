@@ -11,7 +11,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use tacnode_domain::dht::Contact;
 use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
 use tacnode_domain::mailbox::{EntryId, MailboxDeposit};
-use tacnode_domain::{Content, MessageId, MessageStatus, NodeId, PeerRecord, mailbox_key};
+use tacnode_domain::{
+    Content, MAX_DIRECT_BATCH, MessageId, MessageStatus, NodeId, PeerRecord, mailbox_key,
+};
 use tacnode_messaging::{Message, encode_plaintext, encode_sealed};
 use tacnode_usecase::conversation::Conversation;
 use tacnode_usecase::delivery::{Attempt, Outcome};
@@ -51,8 +53,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 let (tx, mut rx) = mpsc::unbounded_channel::<Attempt>();
                 let shared = shared.clone();
                 tokio::spawn(async move {
-                    while let Some(a) = rx.recv().await {
-                        attempt_once(&shared, a).await;
+                    // Whatever queued up while the previous round was on
+                    // the wire goes together: one batch, one commit.
+                    let mut round = Vec::new();
+                    while rx.recv_many(&mut round, MAX_DIRECT_BATCH).await > 0 {
+                        attempt_round(&shared, recipient, std::mem::take(&mut round)).await;
                     }
                 });
                 tx
@@ -88,42 +93,303 @@ fn give_up(shared: &Shared, id: MessageId) {
     });
 }
 
-async fn attempt_once(shared: &Arc<Shared>, attempt: Attempt) {
-    let (id, recipient, deposit) = match attempt {
-        Attempt::Direct { id, recipient } => (id, recipient, false),
-        Attempt::Deposit { id, recipient } => (id, recipient, true),
-        Attempt::GiveUp { .. } => return,
-    };
-    let result = deliver_queued(shared, id, recipient, deposit).await;
-    let outcome = match (&result, deposit) {
-        (Ok(_), false) => Outcome::DirectAccepted,
-        (Ok(_), true) => Outcome::Deposited,
-        (Err(_), false) => Outcome::DirectFailed,
-        (Err(_), true) => Outcome::DepositFailed,
-    };
-    let t = now();
-    let mut guard = shared.state();
-    let st = &mut *guard;
-    st.delivery.handle_outcome(t, id, outcome, &mut st.rng);
-    match result {
-        Ok(via_mailbox) => {
-            st.sealed_outbox.remove(&id);
-            let _ = st.store.mark_sent(&id, t);
-            drop(guard);
-            shared.emit(NodeEvent::Sent {
-                message_id: id,
-                via_mailbox,
-            });
-        }
-        Err(e) => {
-            tracing::debug!(%recipient, message = %id, deposit, "delivery attempt failed: {e:#}");
-            // The store's own counter is informational here: the delivery
-            // queue decides retries, so a store-side Failed is reverted.
-            if let Ok(state) = st.store.record_send_failure(&id, &format!("{e:#}"), t)
-                && state.status == MessageStatus::Failed
-            {
-                let _ = st.store.requeue_failed(&id, t);
+/// One round of a lane: runs of direct attempts go as batches, deposits one
+/// at a time, in queue order.
+async fn attempt_round(shared: &Arc<Shared>, recipient: NodeId, round: Vec<Attempt>) {
+    let mut direct = Vec::new();
+    for attempt in round {
+        match attempt {
+            Attempt::Direct { id, .. } => direct.push(id),
+            Attempt::Deposit { id, .. } => {
+                attempt_direct(shared, recipient, std::mem::take(&mut direct)).await;
+                let result = deliver_queued(shared, id, recipient, true).await;
+                settle(shared, recipient, vec![(id, result)], true);
             }
+            Attempt::GiveUp { .. } => {}
+        }
+    }
+    attempt_direct(shared, recipient, direct).await;
+}
+
+/// Direct attempts for `ids`: one message goes as before, several as
+/// batches that fit a frame.
+async fn attempt_direct(shared: &Arc<Shared>, recipient: NodeId, ids: Vec<MessageId>) {
+    match ids.as_slice() {
+        [] => {}
+        [id] => {
+            let result = deliver_queued(shared, *id, recipient, false).await;
+            settle(shared, recipient, vec![(*id, result)], false);
+        }
+        _ => {
+            let results = deliver_batch(shared, recipient, ids).await;
+            settle(shared, recipient, results, false);
+        }
+    }
+}
+
+/// Records the outcome of each attempt, all in one store batch.
+fn settle(
+    shared: &Shared,
+    recipient: NodeId,
+    results: Vec<(MessageId, Result<bool>)>,
+    deposit: bool,
+) {
+    let t = now();
+    let mut events = Vec::new();
+    let mut guard = shared.state();
+    let committed = guard.batch(|st| {
+        for (id, result) in &results {
+            let outcome = match (result, deposit) {
+                (Ok(_), false) => Outcome::DirectAccepted,
+                (Ok(_), true) => Outcome::Deposited,
+                (Err(_), false) => Outcome::DirectFailed,
+                (Err(_), true) => Outcome::DepositFailed,
+            };
+            st.delivery.handle_outcome(t, *id, outcome, &mut st.rng);
+            match result {
+                Ok(via_mailbox) => {
+                    st.sealed_outbox.remove(id);
+                    st.store.mark_sent(id, t)?;
+                    events.push(NodeEvent::Sent {
+                        message_id: *id,
+                        via_mailbox: *via_mailbox,
+                    });
+                }
+                Err(e) => {
+                    tracing::debug!(%recipient, message = %id, deposit, "delivery attempt failed: {e:#}");
+                    // The store's own counter is informational here: the
+                    // delivery queue decides retries, so a store-side Failed
+                    // is reverted.
+                    if st.store.record_send_failure(id, &format!("{e:#}"), t)?.status
+                        == MessageStatus::Failed
+                    {
+                        st.store.requeue_failed(id, t)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+    drop(guard);
+    // A message whose status did not reach the disk is still queued there:
+    // after a restart it is sent again and the recipient drops the copy.
+    if let Err(e) = committed {
+        tracing::warn!(%recipient, "delivery status not stored: {e:#}");
+    }
+    for e in events {
+        shared.emit(e);
+    }
+}
+
+/// Bytes of sealed messages one direct batch carries at most, estimated
+/// from the text lengths: well inside a frame.
+const DIRECT_BATCH_BUDGET: usize = tacnode_messaging::frame::MAX_FRAME_LEN / 2;
+/// Generous estimate of a sealed message's size beyond its text (ratchet
+/// header, X3DH header while unanswered, MAC, ids, protobuf tags).
+const SEALED_OVERHEAD: usize = 1024;
+
+/// Direct delivery of several queued messages to `recipient`: sealed under
+/// one commit, sent as [`Message::DirectBatch`]es that fit a frame, in
+/// order. Every id gets its own result.
+async fn deliver_batch(
+    shared: &Arc<Shared>,
+    recipient: NodeId,
+    ids: Vec<MessageId>,
+) -> Vec<(MessageId, Result<bool>)> {
+    let mut results = Vec::with_capacity(ids.len());
+    let fail_all = |ids: &[MessageId], e: &anyhow::Error| -> Vec<(MessageId, Result<bool>)> {
+        ids.iter().map(|id| (*id, Err(anyhow!("{e:#}")))).collect()
+    };
+    let entries = match queued_entries(shared, recipient, &ids) {
+        Ok(e) => e,
+        Err(e) => return fail_all(&ids, &e),
+    };
+    if let Err(e) = ensure_session(shared, recipient, true).await {
+        return fail_all(&ids, &e);
+    }
+    let mut rest = entries.as_slice();
+    while !rest.is_empty() {
+        // Take what fits the budget (at least one message).
+        let mut bytes = 0usize;
+        let mut n = 0usize;
+        for (_, entry) in rest {
+            let cost = entry
+                .as_ref()
+                .map_or(0, |e| e.message.text.len().saturating_add(SEALED_OVERHEAD));
+            if n > 0 && bytes.saturating_add(cost) > DIRECT_BATCH_BUDGET {
+                break;
+            }
+            bytes = bytes.saturating_add(cost);
+            n += 1;
+        }
+        let (chunk, tail) = rest.split_at(n.min(rest.len()));
+        rest = tail;
+        results.extend(deliver_chunk(shared, recipient, chunk).await);
+    }
+    results
+}
+
+/// The outbox entries of `ids`; `None` for one no longer queued (already
+/// sent or delivered: its attempt succeeds without sending).
+fn queued_entries(
+    shared: &Shared,
+    recipient: NodeId,
+    ids: &[MessageId],
+) -> Result<Vec<(MessageId, Option<tacnode_domain::OutboxEntry>)>> {
+    let st = shared.state();
+    if let Some(c) = st.store.contact(&recipient)?
+        && c.identity_changed
+    {
+        bail!("the contact's keys changed; waiting for verification");
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let entry = st
+            .store
+            .outbound(id)?
+            .ok_or_else(|| anyhow!("not in the outbox"))?;
+        let queued = entry.delivery.status == MessageStatus::Queued;
+        out.push((*id, queued.then_some(entry)));
+    }
+    Ok(out)
+}
+
+async fn deliver_chunk(
+    shared: &Arc<Shared>,
+    recipient: NodeId,
+    chunk: &[(MessageId, Option<tacnode_domain::OutboxEntry>)],
+) -> Vec<(MessageId, Result<bool>)> {
+    let sealed = match seal_chunk(shared, recipient, chunk) {
+        Ok(s) => s,
+        Err(e) => {
+            return chunk
+                .iter()
+                .map(|(id, _)| (*id, Err(anyhow!("{e:#}"))))
+                .collect();
+        }
+    };
+    let sent: Vec<(MessageId, bool)> = sealed.iter().map(|(id, s)| (*id, s.is_some())).collect();
+    let sending: Vec<SealedMessage> = sealed.into_iter().filter_map(|(_, s)| s).collect();
+    let answer = if sending.is_empty() {
+        Ok(Vec::new())
+    } else {
+        direct_batch(shared, recipient, sending).await
+    };
+    match answer {
+        Ok(refused) => batch_results(&sent, &refused)
+            .into_iter()
+            .map(|(id, accepted)| {
+                let result = if accepted {
+                    Ok(false)
+                } else {
+                    Err(anyhow::Error::new(NetError::Refused {
+                        code: tacnode_domain::dht::RefusalCode::Unauthorized,
+                        detail: "the recipient could not open it".into(),
+                    }))
+                };
+                (id, result)
+            })
+            .collect(),
+        Err(e) => sent
+            .into_iter()
+            .map(|(id, was_sent)| {
+                // One no longer queued needed no sending.
+                let result = if was_sent {
+                    Err(anyhow!("{e:#}"))
+                } else {
+                    Ok(false)
+                };
+                (id, result)
+            })
+            .collect(),
+    }
+}
+
+/// Maps a batch answer back to the messages: `sent` lists every id of the
+/// chunk and whether it went in the batch (indices count only those that
+/// did); `refused` holds the batch indices the recipient refused. Returns
+/// each id with whether it is accepted (an id that needed no sending is).
+fn batch_results(sent: &[(MessageId, bool)], refused: &[u32]) -> Vec<(MessageId, bool)> {
+    let mut index = 0u32;
+    sent.iter()
+        .map(|(id, was_sent)| {
+            if !was_sent {
+                return (*id, true);
+            }
+            let accepted = !refused.contains(&index);
+            index = index.saturating_add(1);
+            (*id, accepted)
+        })
+        .collect()
+}
+
+/// Seals every queued message of `chunk` not sealed yet, then commits the
+/// ratchet once: the ciphertexts exist only after their ratchet state is on
+/// disk.
+fn seal_chunk(
+    shared: &Shared,
+    recipient: NodeId,
+    chunk: &[(MessageId, Option<tacnode_domain::OutboxEntry>)],
+) -> Result<Vec<(MessageId, Option<SealedMessage>)>> {
+    let mut guard = shared.state();
+    guard.batch(|st| {
+        st.conversation(&recipient)?;
+        let mut out = Vec::with_capacity(chunk.len());
+        let mut fresh = Vec::new();
+        for (id, entry) in chunk {
+            let Some(entry) = entry else {
+                out.push((*id, None));
+                continue;
+            };
+            if let Some(s) = st.sealed_outbox.get(id) {
+                out.push((*id, Some(s.clone())));
+                continue;
+            }
+            let conv = st
+                .conversations
+                .get_mut(&recipient)
+                .ok_or_else(|| anyhow!("no session"))?;
+            let plaintext = tacnode_domain::Plaintext {
+                message_id: *id,
+                sent: entry.message.time,
+                content: Content::Text(entry.message.text.clone()),
+            };
+            let sealed = conv.seal(
+                &mut st.rng,
+                shared.identity.identity_key(),
+                &encode_plaintext(&plaintext),
+            )?;
+            fresh.push((*id, sealed.clone()));
+            out.push((*id, Some(sealed)));
+        }
+        st.save_conversation(&recipient, now())?;
+        for (id, s) in fresh {
+            st.sealed_outbox.insert(id, s);
+        }
+        Ok(out)
+    })
+}
+
+/// Sends a batch straight to `peer`; the indices it refused.
+async fn direct_batch(
+    shared: &Arc<Shared>,
+    peer: NodeId,
+    batch: Vec<SealedMessage>,
+) -> Result<Vec<u32>> {
+    let addrs = endpoints_of(shared, peer).await?;
+    match shared
+        .net
+        .call(peer, &addrs, &Message::DirectBatch(batch))
+        .await
+    {
+        Ok(Message::DirectBatchAck { refused }) => Ok(refused),
+        Ok(other) => bail!("unexpected answer {other:?}"),
+        Err(e) => {
+            if !matches!(e, NetError::Refused { .. }) {
+                // The peer may have moved: look its record up again next time.
+                shared.state().peers.remove(&peer);
+            }
+            Err(e.into())
         }
     }
 }
@@ -394,4 +660,44 @@ async fn published_bundle(shared: &Shared, peer: NodeId) -> Result<PrekeyBundle>
         signed_prekey: p.signed_prekey,
         one_time_prekey: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_answers_map_to_the_messages_that_were_sent() {
+        let id = |n: u8| MessageId([n; 16]);
+        // 1 and 3 were no longer queued: they were not in the batch, so the
+        // batch indices are 0 -> id 0, 1 -> id 2, 2 -> id 4.
+        let sent = [
+            (id(0), true),
+            (id(1), false),
+            (id(2), true),
+            (id(3), false),
+            (id(4), true),
+        ];
+        assert_eq!(
+            batch_results(&sent, &[1]),
+            vec![
+                (id(0), true),
+                (id(1), true),
+                (id(2), false),
+                (id(3), true),
+                (id(4), true)
+            ]
+        );
+        // Out-of-range indices from a confused peer refuse nothing.
+        assert!(
+            batch_results(&sent, &[7, u32::MAX])
+                .iter()
+                .all(|(_, ok)| *ok)
+        );
+        assert!(
+            batch_results(&sent, &[0, 1, 2])
+                .iter()
+                .all(|(i, ok)| *ok == (i.0[0] % 2 == 1))
+        );
+    }
 }
