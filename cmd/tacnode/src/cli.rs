@@ -83,7 +83,13 @@ pub(crate) enum Command {
         /// Contact name or key_… address.
         to: String,
         /// The text.
-        text: String,
+        #[arg(required_unless_present = "stdin")]
+        text: Option<String>,
+        /// Send each line of standard input as its own message, in order
+        /// (empty lines are skipped; queued in groups of up to 1000, each
+        /// group in one commit).
+        #[arg(long, conflicts_with = "text")]
+        stdin: bool,
     },
     /// Show received and sent messages.
     Inbox {

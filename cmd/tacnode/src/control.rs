@@ -41,6 +41,9 @@ pub(crate) enum Request {
     ContactsVerify { name: String, confirm: bool },
     /// Send a text to a contact (by name or address).
     Send { to: String, text: String },
+    /// Queue several texts for one recipient, in order, in one commit (at
+    /// most `MAX_SEND_BATCH`; all or none are queued).
+    SendMany { to: String, texts: Vec<String> },
     /// Messages received (and sent); `follow` streams new ones.
     Inbox { follow: bool, limit: Option<u32> },
     /// Connected peers and routing table size.
@@ -91,6 +94,8 @@ pub(crate) enum Response {
     },
     /// A message was queued.
     Queued { message_id: String },
+    /// Messages were queued, ids in the order of the texts.
+    QueuedMany { message_ids: Vec<String> },
     /// A message (inbox listing or follow).
     Message(MessageView),
     /// End of an inbox listing.

@@ -216,6 +216,13 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                 message_id: hex(id.as_bytes()),
             }
         }
+        Request::SendMany { to, texts } => {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let ids = node.send_many(&to, &texts)?;
+            Response::QueuedMany {
+                message_ids: ids.iter().map(|id| hex(id.as_bytes())).collect(),
+            }
+        }
         // Served as a stream by `client`.
         Request::Inbox { .. } => Response::End,
         Request::Peers => Response::Peers {

@@ -182,6 +182,61 @@ fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("routing_table_size"));
 
+    // send --stdin: one message per non-empty line, queued in order.
+    let other = tmp.path().join("other");
+    let o = tacnode(
+        &other,
+        &["init", "--passphrase-file", pass.to_str().unwrap()],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let bob = out
+        .lines()
+        .find_map(|l| l.strip_prefix("address: "))
+        .unwrap_or_else(|| panic!("no address in {out:?}"))
+        .to_owned();
+    assert!(
+        tacnode(&data, &["contacts", "add", "bob", &bob])
+            .status
+            .success()
+    );
+    let piped = |input: &str, args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tacnode"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = piped("first\n\nsecond\r\nthird", &["send", "bob", "--stdin"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .matches("queued ")
+            .count(),
+        3
+    );
+    // A bad line refuses the whole input before anything is queued.
+    let long = format!("ok\n{}\n", "x".repeat(70_000));
+    let o = piped(&long, &["send", "bob", "--stdin"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("line 2"), "{}", stderr(&o));
+    let o = tacnode(&data, &["inbox"]);
+    let inbox = String::from_utf8_lossy(&o.stdout).into_owned();
+    let sent: Vec<&str> = inbox
+        .lines()
+        .filter_map(|l| {
+            ["first", "second", "third", "ok"]
+                .into_iter()
+                .find(|w| l.ends_with(w))
+        })
+        .collect();
+    assert_eq!(sent, ["first", "second", "third"], "{inbox}");
+
     // SIGTERM: graceful exit 0.
     let pid = daemon.id().to_string();
     assert!(
