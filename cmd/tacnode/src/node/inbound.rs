@@ -218,7 +218,7 @@ pub(crate) enum Received {
 /// Opens a sealed message and acts on it. `from` is the authenticated
 /// transport peer for direct delivery (it must be the sender), `None` for a
 /// mailbox entry.
-pub(crate) async fn receive(
+async fn receive(
     shared: &Arc<Shared>,
     from: Option<NodeId>,
     sealed: &SealedMessage,
@@ -252,7 +252,7 @@ async fn receive_batch(
 /// transaction; then emits the events and sends one receipt per sender.
 /// The outer error means nothing was stored (the database failed); the
 /// inner ones are per message (it could not be opened).
-fn receive_all(
+pub(crate) fn receive_all(
     shared: &Arc<Shared>,
     from: Option<NodeId>,
     list: &[SealedMessage],

@@ -291,27 +291,39 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
             return Ok(fresh);
         }
         let mut done = Vec::with_capacity(entries.len());
+        let mut disk_failed = false;
+        let mut opened = Vec::with_capacity(entries.len());
         for e in entries {
             match decode_sealed(&e.payload) {
-                Ok(sealed) => match super::inbound::receive(shared, None, &sealed, true).await {
-                    Ok(super::inbound::Received::Text(_)) => fresh += 1,
-                    Ok(_) => {}
-                    Err(err)
-                        if err
-                            .chain()
-                            .any(|c| c.downcast_ref::<tacnode_store::StoreError>().is_some()) =>
-                    {
-                        // Our own disk failed, not the message: keep it at
-                        // the holder for the next fetch.
-                        tracing::warn!("mailbox entry kept for later: {err:#}");
-                        continue;
-                    }
-                    Err(err) => tracing::debug!("mailbox entry not opened: {err:#}"),
-                },
-                Err(err) => tracing::debug!("mailbox entry malformed: {err}"),
+                Ok(sealed) => opened.push((e.entry_id, sealed)),
+                // Processed: a malformed entry never becomes readable.
+                Err(err) => {
+                    tracing::debug!("mailbox entry malformed: {err}");
+                    done.push(e.entry_id);
+                }
             }
-            // Processed either way: a message that cannot be opened now never will be.
-            done.push(e.entry_id);
+        }
+        let sealed: Vec<_> = opened.iter().map(|(_, s)| s.clone()).collect();
+        // One transaction for the whole answer.
+        match super::inbound::receive_all(shared, None, &sealed, true) {
+            Ok(results) => {
+                for ((entry_id, _), result) in opened.iter().zip(results) {
+                    match result {
+                        Ok(super::inbound::Received::Text(_)) => fresh += 1,
+                        Ok(_) => {}
+                        Err(err) => tracing::debug!("mailbox entry not opened: {err:#}"),
+                    }
+                    // Processed either way: a message that cannot be opened
+                    // now never will be.
+                    done.push(*entry_id);
+                }
+            }
+            // Our own disk failed, not the messages: keep them at the holder
+            // for the next fetch.
+            Err(err) => {
+                tracing::warn!("mailbox entries kept for later: {err:#}");
+                disk_failed = true;
+            }
         }
         let nonce = challenge(shared, holder, &addrs).await?;
         let ack = Message::MailboxAck(MailboxAck {
@@ -320,7 +332,8 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
             entry_ids: done,
         });
         shared.net.call(holder, &addrs, &ack).await?;
-        if !more {
+        // The same entries would come back: try again next round.
+        if !more || disk_failed {
             break;
         }
     }
