@@ -475,3 +475,57 @@ async fn a_changed_device_key_is_flagged_and_blocks_sending_until_verified() {
         .await
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_time_prekeys_handed_out_before_a_restart_are_never_handed_out_again() {
+    use rand::SeedableRng;
+    use tacnode_messaging::Message;
+    use tacnode_transport::{Transport, TransportConfig};
+    let root = tempfile::tempdir().unwrap();
+    let mut b = test_node(root.path(), "b", 700, None);
+    let hb = b.start().await.unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(701);
+    let asker = tacnode_crypto::Identity::generate(&mut rng);
+    let (t, _inbound) = Transport::bind(
+        TransportConfig::with_listen("127.0.0.1:0".parse().unwrap()),
+        &asker,
+    )
+    .unwrap();
+    let b_id = hb.node_id();
+    let bundle_otk = |addr: std::net::SocketAddr| {
+        let t = &t;
+        async move {
+            let answer = t
+                .request(b_id, &[addr], Message::PrekeyBundleRequest.encode())
+                .await
+                .unwrap();
+            match Message::decode(&answer).unwrap() {
+                Message::PrekeyBundle(b) => b.one_time_prekey.map(|k| k.id),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    let mut seen = HashSet::new();
+    for _ in 0..3 {
+        let id = bundle_otk(hb.local_addr())
+            .await
+            .expect("a one-time prekey");
+        assert!(seen.insert(id), "one-time prekey {id} handed out twice");
+    }
+    // Every handle goes, so the node's socket is released for the restart.
+    let addr = hb.local_addr();
+    drop(hb);
+    t.disconnect(b_id);
+    b.stop().await;
+    let hb = b.start().await.unwrap();
+    assert_eq!(hb.local_addr(), addr);
+    for _ in 0..3 {
+        let id = bundle_otk(hb.local_addr())
+            .await
+            .expect("a one-time prekey");
+        assert!(
+            seen.insert(id),
+            "one-time prekey {id} handed out again after a restart"
+        );
+    }
+}

@@ -200,6 +200,10 @@ fn prekey_bundle(shared: &Shared) -> Result<tacnode_domain::e2e::PrekeyBundle> {
     let bundle = st.prekeys.bundle(&shared.identity, otk)?;
     if let Some(id) = otk {
         st.handed_out.insert(id);
+        // On disk before the bundle leaves: after a restart the key must
+        // not go to a second initiator, whose first message would then be
+        // refused for good.
+        st.save_handed_out()?;
     }
     Ok(bundle)
 }

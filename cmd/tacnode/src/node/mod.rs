@@ -56,6 +56,8 @@ const EVENT_BUFFER: usize = 1024;
 /// the first 28 bytes of its node id (meta keys are at most 64 bytes; 224
 /// bits keep ids apart).
 const PIN_PREFIX: &str = "pin.";
+/// Meta key of the one-time prekey ids handed out and not yet used.
+const HANDED_OUT_KEY: &str = "prekeys.handed_out";
 /// Meta key prefix of a changed device key awaiting verification.
 const PENDING_PREFIX: &str = "new.";
 
@@ -194,6 +196,23 @@ impl State {
         if let Some(c) = self.conversations.get(peer) {
             self.store.save_session(peer, &c.to_bytes(), now)?;
         }
+        Ok(())
+    }
+
+    /// Persists which one-time prekeys were handed out (those still held;
+    /// at most [`tacnode_crypto::prekey::MAX_ONE_TIME_PREKEYS`], 4 bytes each).
+    pub(crate) fn save_handed_out(&mut self) -> Result<()> {
+        let held: std::collections::HashSet<_> = self
+            .prekeys
+            .one_time_prekeys()
+            .iter()
+            .map(|k| k.id)
+            .collect();
+        self.handed_out.retain(|id| held.contains(id));
+        let mut ids: Vec<u32> = self.handed_out.iter().copied().collect();
+        ids.sort_unstable();
+        let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_be_bytes()).collect();
+        self.store.set_meta(HANDED_OUT_KEY, &bytes)?;
         Ok(())
     }
 
@@ -365,6 +384,14 @@ impl Node {
             }
             None => PrekeyState::new(&mut rng, &identity, t),
         };
+        // Handed out before a restart: never handed out again.
+        let handed_out = store
+            .meta(HANDED_OUT_KEY)?
+            .unwrap_or_default()
+            .chunks_exact(4)
+            .filter_map(|c| <[u8; 4]>::try_from(c).ok())
+            .map(u32::from_be_bytes)
+            .collect();
         let node_type: NodeType = config.node.node_type.into();
         let (net, inbound) = Net::bind(&config, &identity).await?;
         let (shutdown_tx, shutdown) = watch::channel(false);
@@ -390,7 +417,7 @@ impl Node {
             challenges: ChallengeBook::new(),
             rng,
             sealed_outbox: HashMap::new(),
-            handed_out: std::collections::HashSet::new(),
+            handed_out,
             peers: HashMap::new(),
             last_outbox_time: UnixMillis(0),
         };
