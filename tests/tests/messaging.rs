@@ -529,3 +529,34 @@ async fn one_time_prekeys_handed_out_before_a_restart_are_never_handed_out_again
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_are_refused_once_unverified_contacts_reach_their_cap() {
+    use rand::SeedableRng;
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = pair(root.path()).await;
+    let hb = b.handle().unwrap();
+    // "a" is one unverified contact of b; fill up to the cap.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(800);
+    for i in 1..1000 {
+        let filler = tacnode_crypto::Identity::generate(&mut rng);
+        hb.add_contact(&format!("filler{i}"), &filler.address().to_string())
+            .unwrap();
+    }
+    let mut c = test_node(root.path(), "c", 3, Some(&a));
+    let hc = c.start().await.unwrap();
+    assert!(hc.wait_for_routing(2, Duration::from_secs(10)).await);
+    hc.add_contact("b", &b.address()).unwrap();
+    let mut rx = hb.subscribe();
+    hc.send("b", "from a stranger").unwrap();
+    let stranger =
+        |e: &NodeEvent| matches!(e, NodeEvent::Received { text, .. } if text == "from a stranger");
+    assert!(
+        !wait_event(&mut rx, Duration::from_secs(5), stranger).await,
+        "a stranger got through a full contact list"
+    );
+    // Verifying one contact makes room: the stranger's retry gets through.
+    hb.verify_contact("a", true).unwrap();
+    assert!(wait_event(&mut rx, LONG, stranger).await);
+    assert_eq!(hb.contacts().unwrap().len(), 1001);
+}

@@ -109,6 +109,17 @@ impl Store {
             .transpose()
     }
 
+    /// How many contacts are not verified (a bound on contacts that strangers
+    /// can create by writing to us).
+    pub fn unverified_contact_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM contacts WHERE verified = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// All contacts by name (at most [`crate::MAX_QUERY_ROWS`]).
     pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
@@ -253,8 +264,10 @@ mod tests {
         assert_eq!(s.contact(&alice.node_id).unwrap(), Some(alice.clone()));
         assert_eq!(s.contacts().unwrap(), vec![alice.clone(), bob.clone()]);
 
+        assert_eq!(s.unverified_contact_count().unwrap(), 2);
         s.rename_contact(&alice.node_id, "alice2").unwrap();
         s.set_contact_verified(&alice.node_id, true).unwrap();
+        assert_eq!(s.unverified_contact_count().unwrap(), 1);
         let got = s.contact(&alice.node_id).unwrap().unwrap();
         assert_eq!(got.name, "alice2");
         assert!(got.verified);

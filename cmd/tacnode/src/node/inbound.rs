@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::{SealedBody, SealedMessage};
 use tacnode_domain::mailbox::{EntryId, MAX_ENTRIES_PER_BATCH, MailboxEntry, MailboxOperation};
@@ -19,6 +19,9 @@ use super::{NodeEvent, Shared, now};
 const FETCH_ANSWER_BUDGET: usize = tacnode_messaging::frame::MAX_FRAME_LEN - 64 * 1024;
 /// Protobuf overhead of one mailbox entry (ids, lengths, tags), generously.
 const ENTRY_OVERHEAD: usize = 64;
+/// Unverified contacts at most: beyond it, a first message from a sender
+/// that is neither a contact nor in a session is refused.
+pub(crate) const MAX_UNVERIFIED_CONTACTS: u64 = 1_000;
 /// Receipts being sent at once; beyond it receipts are skipped (the sender
 /// keeps the message as "sent", nothing is lost).
 const MAX_RECEIPT_TASKS: usize = 64;
@@ -334,7 +337,16 @@ fn open_one(
             "sealed sender {sender} is not the connected peer {p}"
         ));
     }
-    st.conversation(&sender)?;
+    if st.conversation(&sender)?.is_none() && st.store.contact(&sender)?.is_none() {
+        // A stranger: every one costs a contact, a session and inbox rows,
+        // and identities are free to make, so strangers are capped.
+        let unverified = st.store.unverified_contact_count()?;
+        if unverified >= MAX_UNVERIFIED_CONTACTS {
+            bail!(
+                "{unverified} unverified contacts: messages from new senders are refused until some are verified or removed"
+            );
+        }
+    }
     let existing = st.conversations.get_mut(&sender);
     let (opened, new) = Conversation::open(existing, &shared.identity, &mut st.prekeys, sealed, t)
         .context("cannot open")?;
