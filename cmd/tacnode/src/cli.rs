@@ -96,7 +96,8 @@ pub(crate) enum Command {
         /// Keep printing new messages as they arrive.
         #[arg(long)]
         follow: bool,
-        /// Show at most this many of the latest messages.
+        /// Show at most this many of the latest messages (default 1000, at
+        /// most 10000; `tacnode export` writes the whole history).
         #[arg(long)]
         limit: Option<u32>,
     },

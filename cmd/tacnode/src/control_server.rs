@@ -153,9 +153,15 @@ fn status_name(s: Option<MessageStatus>, d: Direction) -> String {
     .into()
 }
 
+/// Messages an inbox listing shows when the client names no limit (the
+/// whole history is what `tacnode export` is for).
+const DEFAULT_INBOX_LIMIT: usize = 1000;
+
 fn inbox(node: &NodeHandle, limit: Option<u32>) -> Result<Vec<MessageView>> {
     let contacts = node.contacts()?;
-    let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let limit = limit.map_or(DEFAULT_INBOX_LIMIT, |l| {
+        usize::try_from(l).unwrap_or(usize::MAX)
+    });
     Ok(node
         .inbox(limit)?
         .into_iter()

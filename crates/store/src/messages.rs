@@ -487,6 +487,26 @@ impl Store {
         })
     }
 
+    /// The latest `limit` messages (capped at [`MAX_QUERY_ROWS`]) of every
+    /// conversation, both directions, oldest first, in the order of
+    /// [`Store::export_history`]. Reads only those rows.
+    pub fn latest_history(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT time, dir, peer, message_id, sealed FROM (
+                 SELECT time, 1 AS dir, peer, message_id, sealed FROM inbox
+                 UNION ALL
+                 SELECT time, 2 AS dir, peer, message_id, sealed FROM outbox
+             ) ORDER BY time DESC, dir DESC, peer DESC, message_id DESC LIMIT ?1",
+        )?;
+        let mut rows = stmt.query([sql_limit(limit)])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(self.history_row(row, None)?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     /// Feeds the whole message history, both directions, to `each` in time
     /// order (ties broken by direction, peer, id), without loading it all in
     /// memory. Returns how many messages were exported.
@@ -927,6 +947,10 @@ mod tests {
         assert_eq!(exported[0].direction, Direction::Outbound);
         assert_eq!(exported[0].peer, peer(2));
         assert_eq!(exported[0].text, "out 10");
+        // The latest ones: the tail of the export, in the same order.
+        assert_eq!(a.latest_history(2).unwrap(), exported[1..].to_vec());
+        assert_eq!(a.latest_history(100).unwrap(), exported);
+        assert!(a.latest_history(0).unwrap().is_empty());
 
         let mut b = Store::open_in_memory(key(9)).unwrap();
         b.insert_inbound(&peer(1), &mid(1), "in 30", UnixMillis(30))

@@ -695,15 +695,13 @@ impl NodeHandle {
         Ok(queued.into_iter().map(|(id, _)| id).collect())
     }
 
-    /// The latest messages of every conversation, oldest first, with the
-    /// delivery status of outgoing ones.
+    /// The latest `limit` messages (at most
+    /// [`tacnode_store::MAX_QUERY_ROWS`]) of every conversation, oldest
+    /// first, with the delivery status of outgoing ones.
     pub fn inbox(&self, limit: usize) -> Result<Vec<(StoredMessage, Option<MessageStatus>)>> {
         let st = self.shared.state();
-        let mut all = Vec::new();
-        st.store.export_history(|m| all.push(m))?;
-        let skip = all.len().saturating_sub(limit);
         let mut out = Vec::new();
-        for m in all.into_iter().skip(skip) {
+        for m in st.store.latest_history(limit)? {
             let status = match m.direction {
                 tacnode_domain::Direction::Outbound => {
                     st.store.outbound(&m.message_id)?.map(|e| e.delivery.status)
