@@ -251,6 +251,62 @@ impl Store {
         rows.into_iter().map(|r| self.outbox_entry(r)).collect()
     }
 
+    /// The latest queue time in the outbox, if any: a restart continues
+    /// after it even if the clock went back, so queue order survives.
+    pub fn latest_outbound_time(&self) -> Result<Option<UnixMillis>, StoreError> {
+        let t: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(time) FROM outbox", [], |r| r.get(0))?;
+        t.map(|t| time_from_sql(OUTBOX, t)).transpose()
+    }
+
+    /// Queued messages in queue order (time, then id) after `after`
+    /// (exclusive), at most `limit` (capped at [`MAX_QUERY_ROWS`]): what a
+    /// restart puts back into the delivery schedule, read page by page
+    /// without decrypting any text. Returns (id, recipient, queue time).
+    pub fn queued_outbound(
+        &self,
+        after: Option<(UnixMillis, MessageId)>,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, NodeId, UnixMillis)>, StoreError> {
+        let (time, id) = match &after {
+            Some((t, id)) => (sql_time(*t), id.as_bytes().to_vec()),
+            // An empty blob sorts before every id.
+            None => (i64::MIN, Vec::new()),
+        };
+        let mut stmt = self.conn.prepare(
+            "SELECT message_id, peer, time FROM outbox
+             WHERE status = ?1 AND (time, message_id) > (?2, ?3)
+             ORDER BY time, message_id LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(
+                params![
+                    status_code(MessageStatus::Queued),
+                    time,
+                    id,
+                    sql_limit(limit)
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, peer, t)| {
+                Ok((
+                    message_id_from_sql(OUTBOX, &id)?,
+                    node_id_from_sql(OUTBOX, &peer)?,
+                    time_from_sql(OUTBOX, t)?,
+                ))
+            })
+            .collect()
+    }
+
     fn status_of(&self, message_id: &MessageId) -> Result<MessageStatus, StoreError> {
         let code: Option<i64> = self
             .conn
@@ -978,5 +1034,30 @@ mod tests {
         let e = b.outbound(&mid(2)).unwrap().unwrap();
         assert_eq!(e.delivery.status, MessageStatus::Sent);
         assert!(b.due_outbound(UnixMillis(u64::MAX), 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn queued_messages_page_in_queue_order() {
+        let mut s = store();
+        // Same time for 1 and 2: the id breaks the tie.
+        for (m, t) in [(3u8, 20u64), (2, 10), (1, 10), (4, 30)] {
+            s.queue_outbound(&peer(1), &mid(m), "x", UnixMillis(t))
+                .unwrap();
+        }
+        s.mark_sent(&mid(3), UnixMillis(40)).unwrap();
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s.queued_outbound(after, 1).unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some((last.2, last.0));
+            seen.extend(page.iter().map(|(id, p, t)| (id.as_bytes()[0], *p, t.0)));
+        }
+        assert_eq!(
+            seen,
+            vec![(1, peer(1), 10), (2, peer(1), 10), (4, peer(1), 30)]
+        );
+        assert_eq!(s.latest_outbound_time().unwrap(), Some(UnixMillis(30)));
+        assert_eq!(store().latest_outbound_time().unwrap(), None);
     }
 }

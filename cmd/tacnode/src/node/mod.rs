@@ -422,18 +422,10 @@ impl Node {
             last_outbox_time: UnixMillis(0),
         };
         refill_prekeys(&mut state, t)?;
-        // Everything queued before a restart goes back into the schedule.
-        let pending = state
-            .store
-            .due_outbound(UnixMillis(u64::MAX), tacnode_store::MAX_QUERY_ROWS)?;
-        for entry in pending {
-            let _ = state.delivery.handle_queued(
-                t,
-                entry.message.message_id,
-                entry.message.peer,
-                entry.message.time,
-            );
-        }
+        // Queue times keep increasing across restarts, even if the clock
+        // went back meanwhile.
+        state.last_outbox_time = state.store.latest_outbound_time()?.unwrap_or(UnixMillis(0));
+        reschedule_queued(&mut state, t)?;
         let shared = Arc::new(Shared {
             identity,
             node_type,
@@ -505,6 +497,28 @@ fn refill_prekeys(state: &mut State, t: UnixMillis) -> Result<()> {
         }
     }
     state.save_prekeys(t)
+}
+
+/// Puts everything queued before a restart back into the schedule, oldest
+/// first, page by page; beyond the delivery queue's limit the rest waits on
+/// disk for the next start.
+fn reschedule_queued(state: &mut State, t: UnixMillis) -> Result<()> {
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .queued_outbound(after, tacnode_store::MAX_QUERY_ROWS)?;
+        let Some(&(last_id, _, last_time)) = page.last() else {
+            return Ok(());
+        };
+        for (id, peer, queued) in page {
+            if let Err(e) = state.delivery.handle_queued(t, id, peer, queued) {
+                tracing::warn!("outbox not fully scheduled ({e}); the rest waits for a restart");
+                return Ok(());
+            }
+        }
+        after = Some((last_time, last_id));
+    }
 }
 
 /// Resolves a contact name or a `key_…` address.
