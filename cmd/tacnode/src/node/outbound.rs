@@ -434,28 +434,10 @@ async fn seal_queued(
     deposit: bool,
 ) -> Result<SealedMessage> {
     ensure_session(shared, recipient, !deposit).await?;
-    let sealed = {
-        let mut guard = shared.state();
-        let st = &mut *guard;
-        let conv = st
-            .conversations
-            .get_mut(&recipient)
-            .ok_or_else(|| anyhow!("no session"))?;
-        let plaintext = tacnode_domain::Plaintext {
-            message_id: id,
-            sent: entry.message.time,
-            content: Content::Text(entry.message.text.clone()),
-        };
-        let sealed = conv.seal(
-            &mut st.rng,
-            shared.identity.identity_key(),
-            &encode_plaintext(&plaintext),
-        )?;
-        st.save_conversation(&recipient, now())?;
-        st.sealed_outbox.insert(id, sealed.clone());
-        sealed
-    };
-    Ok(sealed)
+    seal_chunk(shared, recipient, &[(id, Some(entry.clone()))])?
+        .pop()
+        .and_then(|(_, sealed)| sealed)
+        .ok_or_else(|| anyhow!("not sealed"))
 }
 
 /// Hands `sealed` to `peer` directly, or (with `fallback`) deposits it in its
