@@ -555,8 +555,12 @@ async fn strangers_are_refused_once_unverified_contacts_reach_their_cap() {
         !wait_event(&mut rx, Duration::from_secs(5), stranger).await,
         "a stranger got through a full contact list"
     );
-    // Verifying one contact makes room: the stranger's retry gets through.
-    hb.verify_contact("a", true).unwrap();
+    // Removing one makes room: the stranger's retry gets through.
+    let removed = hb.remove_contact("filler1").unwrap();
+    assert!(hb.remove_contact("filler1").is_err(), "removed twice");
     assert!(wait_event(&mut rx, LONG, stranger).await);
-    assert_eq!(hb.contacts().unwrap().len(), 1001);
+    let contacts = hb.contacts().unwrap();
+    assert_eq!(contacts.len(), 1000);
+    assert!(contacts.iter().all(|c| c.node_id != removed.node_id));
+    assert!(contacts.iter().any(|c| c.node_id == hc.node_id()));
 }

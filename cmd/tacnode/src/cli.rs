@@ -139,6 +139,12 @@ pub(crate) enum ContactsCommand {
     },
     /// List contacts.
     List,
+    /// Forget a contact: its name, its session and the device key pinned
+    /// for it. Messages already exchanged stay in the history.
+    Remove {
+        /// Contact name or key_… address.
+        name: String,
+    },
     /// Show the safety number to compare out of band; --confirm marks the contact verified.
     Verify {
         /// Contact name.

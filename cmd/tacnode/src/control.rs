@@ -37,6 +37,8 @@ pub(crate) enum Request {
     ContactsAdd { name: String, address: String },
     /// List contacts.
     ContactsList,
+    /// Forget a contact (name, session, pinned device key).
+    ContactsRemove { name: String },
     /// Show the safety number of a contact; with `confirm`, mark it verified.
     ContactsVerify { name: String, confirm: bool },
     /// Send a text to a contact (by name or address).

@@ -195,6 +195,10 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
             node.add_contact(&name, &address)?;
             Response::Ok
         }
+        Request::ContactsRemove { name } => {
+            node.remove_contact(&name)?;
+            Response::Ok
+        }
         Request::ContactsList => Response::Contacts {
             contacts: node
                 .contacts()?

@@ -123,6 +123,11 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
                         }
                     }
                 }
+                ContactsCommand::Remove { name } => {
+                    c.call(&Request::ContactsRemove { name: name.clone() })
+                        .await?;
+                    println!("removed {name}");
+                }
                 ContactsCommand::Verify { name, confirm, qr } => {
                     if let Response::SafetyNumber {
                         name,

@@ -236,6 +236,19 @@ fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
         })
         .collect();
     assert_eq!(sent, ["first", "second", "third"], "{inbox}");
+    // Removing a contact forgets it; its history stays.
+    assert!(
+        tacnode(&data, &["contacts", "remove", "bob"])
+            .status
+            .success()
+    );
+    let o = tacnode(&data, &["contacts", "list"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("bob"));
+    let o = tacnode(&data, &["contacts", "remove", "bob"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown contact"), "{}", stderr(&o));
+    let o = tacnode(&data, &["inbox"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("third"));
 
     // SIGTERM: graceful exit 0.
     let pid = daemon.id().to_string();

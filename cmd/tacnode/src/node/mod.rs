@@ -593,6 +593,24 @@ impl NodeHandle {
         Ok(st.store.contact(&contact.node_id)?.unwrap_or(contact))
     }
 
+    /// Forgets a contact: its row, its session and the device key pinned
+    /// for it, in one commit. The message history stays. A stranger removed
+    /// this way counts as a stranger again if it writes.
+    pub fn remove_contact(&self, name: &str) -> Result<Contact> {
+        let mut guard = self.shared.state();
+        let (id, contact) = resolve_target(&guard, name)?;
+        let contact = contact.ok_or_else(|| anyhow!("unknown contact {name:?}"))?;
+        guard.batch(|st| {
+            st.store.remove_contact(&id)?;
+            st.store.delete_session(&id)?;
+            st.store.delete_meta(&peer_meta_key(PIN_PREFIX, &id))?;
+            st.store.delete_meta(&peer_meta_key(PENDING_PREFIX, &id))?;
+            st.conversations.remove(&id);
+            Ok(())
+        })?;
+        Ok(contact)
+    }
+
     /// All contacts.
     pub fn contacts(&self) -> Result<Vec<Contact>> {
         Ok(self.shared.state().store.contacts()?)
