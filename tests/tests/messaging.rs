@@ -564,3 +564,60 @@ async fn strangers_are_refused_once_unverified_contacts_reach_their_cap() {
     assert!(contacts.iter().all(|c| c.node_id != removed.node_id));
     assert!(contacts.iter().any(|c| c.node_id == hc.node_id()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_that_lost_its_session_gets_a_new_one_and_the_message() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, mut b) = pair(root.path()).await;
+    let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
+    // Both directions, so a's messages no longer carry the X3DH header.
+    let mut rb = hb.subscribe();
+    ha.send("b", "one").unwrap();
+    assert!(
+        wait_event(
+            &mut rb,
+            LONG,
+            |e| matches!(e, NodeEvent::Received { text, .. } if text == "one")
+        )
+        .await
+    );
+    let mut ra = ha.subscribe();
+    hb.send("a", "two").unwrap();
+    assert!(
+        wait_event(
+            &mut ra,
+            LONG,
+            |e| matches!(e, NodeEvent::Received { text, .. } if text == "two")
+        )
+        .await
+    );
+    let handshakes = ha.x3dh_sessions();
+
+    // b loses its side of the session (say, a restored old backup).
+    drop((hb, rb));
+    b.stop().await;
+    {
+        let key = tacnode_store::StorageKey::from_bytes(*b.secrets.storage_key().as_bytes());
+        let mut store = tacnode_store::Store::open(b.dir.join("tacnode.db"), key).unwrap();
+        assert!(store.delete_session(&ha.node_id()).unwrap());
+        store.close().unwrap();
+    }
+    let hb = b.start().await.unwrap();
+    let mut rb = hb.subscribe();
+    let id = ha.send("b", "after the loss").unwrap();
+    assert!(
+        wait_event(
+            &mut rb,
+            LONG,
+            |e| matches!(e, NodeEvent::Received { text, .. } if text == "after the loss")
+        )
+        .await,
+        "never delivered after the recipient lost its session"
+    );
+    assert_eq!(ha.x3dh_sessions(), handshakes + 1, "one new X3DH");
+    assert!(
+        eventually(LONG, || ha.message_status(&id).unwrap()
+            == Some(MessageStatus::Delivered))
+        .await
+    );
+}

@@ -85,6 +85,11 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
                 refuse(RefusalCode::Internal, "no prekeys")
             }
         },
+        // Refused as a whole, and as "full", not "unreadable": the sender
+        // keeps its session and retries later.
+        Message::Direct(_) | Message::DirectBatch(_) if refuses_stranger(shared, &peer) => {
+            refuse(RefusalCode::Quota, "too many unverified contacts")
+        }
         Message::Direct(sealed) => match receive(shared, Some(peer), &sealed, false).await {
             Ok(_) => Message::DirectAck,
             Err(e) => {
@@ -209,6 +214,27 @@ fn prekey_bundle(shared: &Shared) -> Result<tacnode_domain::e2e::PrekeyBundle> {
         st.save_handed_out()?;
     }
     Ok(bundle)
+}
+
+/// `Some(count of unverified contacts)` when `sender` is a stranger (neither
+/// a contact nor in a session) and strangers are at their cap. Every
+/// stranger costs a contact, a session and inbox rows, and identities are
+/// free to make, so strangers are capped.
+fn stranger_over_cap(st: &mut super::State, sender: &NodeId) -> Result<Option<u64>> {
+    if st.conversation(sender)?.is_none() && st.store.contact(sender)?.is_none() {
+        let unverified = st.store.unverified_contact_count()?;
+        if unverified >= MAX_UNVERIFIED_CONTACTS {
+            return Ok(Some(unverified));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether direct messages from `peer` are refused up front (a stranger over
+/// the cap, or the check itself failed).
+fn refuses_stranger(shared: &Shared, peer: &NodeId) -> bool {
+    let mut st = shared.state();
+    !matches!(stranger_over_cap(&mut st, peer), Ok(None))
 }
 
 /// What [`receive`] did with a message.
@@ -337,15 +363,10 @@ fn open_one(
             "sealed sender {sender} is not the connected peer {p}"
         ));
     }
-    if st.conversation(&sender)?.is_none() && st.store.contact(&sender)?.is_none() {
-        // A stranger: every one costs a contact, a session and inbox rows,
-        // and identities are free to make, so strangers are capped.
-        let unverified = st.store.unverified_contact_count()?;
-        if unverified >= MAX_UNVERIFIED_CONTACTS {
-            bail!(
-                "{unverified} unverified contacts: messages from new senders are refused until some are verified or removed"
-            );
-        }
+    if let Some(unverified) = stranger_over_cap(st, &sender)? {
+        bail!(
+            "{unverified} unverified contacts: messages from new senders are refused until some are verified or removed"
+        );
     }
     let existing = st.conversations.get_mut(&sender);
     let (opened, new) = Conversation::open(existing, &shared.identity, &mut st.prekeys, sealed, t)

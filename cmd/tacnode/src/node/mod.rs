@@ -50,6 +50,11 @@ const ONE_TIME_PREKEY_TARGET: usize = 100;
 const MAX_CACHED_CONVERSATIONS: usize = 4096;
 /// Texts one [`NodeHandle::send_many`] queues at most (one transaction).
 pub const MAX_SEND_BATCH: usize = 1000;
+/// Least time between two resets of the session with one peer: a peer that
+/// keeps refusing cannot make us fetch its prekeys in a loop.
+pub(crate) const SESSION_RESET_INTERVAL_MS: u64 = 5 * 60 * 1000;
+/// Peers whose last session reset is remembered; beyond it the oldest go.
+const MAX_SESSION_RESETS: usize = 4096;
 /// Events buffered per subscriber before the slowest ones lose events.
 const EVENT_BUFFER: usize = 1024;
 /// Meta key of the device key pinned for a contact: `pin.` and the hex of
@@ -141,7 +146,10 @@ pub(crate) struct State {
     /// Ciphertext of each queued message, made once: retries resend it, so
     /// failed attempts never advance the ratchet (a long outage would
     /// otherwise exceed the receiver's skipped-key limit).
-    pub(crate) sealed_outbox: HashMap<MessageId, tacnode_domain::e2e::SealedMessage>,
+    pub(crate) sealed_outbox: HashMap<MessageId, (NodeId, tacnode_domain::e2e::SealedMessage)>,
+    /// When we last dropped our session with a peer because it could not
+    /// open our messages (at most one reset per [`SESSION_RESET_INTERVAL_MS`]).
+    pub(crate) session_resets: HashMap<NodeId, UnixMillis>,
     /// One-time prekeys handed out since start (never handed out twice).
     pub(crate) handed_out: std::collections::HashSet<tacnode_domain::e2e::PrekeyId>,
     /// Peer records seen (ours to dial with), newest sequence wins.
@@ -197,6 +205,33 @@ impl State {
             self.store.save_session(peer, &c.to_bytes(), now)?;
         }
         Ok(())
+    }
+
+    /// Drops our session with `peer` after it refused our messages as
+    /// unreadable (it lost its side: a reinstall, a restored backup): the
+    /// next attempt runs X3DH again and seals the queued messages anew.
+    /// Only the authenticated peer itself can refuse, so no one else can
+    /// force this. Returns false when the last reset was too recent.
+    pub(crate) fn reset_session(&mut self, peer: &NodeId, now: UnixMillis) -> Result<bool> {
+        if let Some(last) = self.session_resets.get(peer)
+            && now.millis_since(*last) < SESSION_RESET_INTERVAL_MS
+        {
+            return Ok(false);
+        }
+        if self.session_resets.len() >= MAX_SESSION_RESETS
+            && let Some(oldest) = self
+                .session_resets
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(p, _)| *p)
+        {
+            self.session_resets.remove(&oldest);
+        }
+        self.store.delete_session(peer)?;
+        self.conversations.remove(peer);
+        self.sealed_outbox.retain(|_, (p, _)| p != peer);
+        self.session_resets.insert(*peer, now);
+        Ok(true)
     }
 
     /// Persists which one-time prekeys were handed out (those still held;
@@ -417,6 +452,7 @@ impl Node {
             challenges: ChallengeBook::new(),
             rng,
             sealed_outbox: HashMap::new(),
+            session_resets: HashMap::new(),
             handed_out,
             peers: HashMap::new(),
             last_outbox_time: UnixMillis(0),

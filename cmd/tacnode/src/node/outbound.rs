@@ -168,6 +168,14 @@ fn settle(
                 }
             }
         }
+        // The recipient could not open what we sent: its side of the
+        // session is gone. Start a new one for the next attempt.
+        if !deposit
+            && results.iter().any(|(_, r)| r.as_ref().is_err_and(unopenable))
+            && st.reset_session(&recipient, t)?
+        {
+            tracing::warn!(%recipient, "the recipient cannot open our messages; starting a new session");
+        }
         Ok(())
     });
     drop(guard);
@@ -179,6 +187,19 @@ fn settle(
     for e in events {
         shared.emit(e);
     }
+}
+
+/// Whether `e` is the recipient saying it cannot open the message.
+fn unopenable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<NetError>(),
+            Some(NetError::Refused {
+                code: tacnode_domain::dht::RefusalCode::Unauthorized,
+                ..
+            })
+        )
+    })
 }
 
 /// Bytes of sealed messages one direct batch carries at most, estimated
@@ -341,7 +362,7 @@ fn seal_chunk(
                 out.push((*id, None));
                 continue;
             };
-            if let Some(s) = st.sealed_outbox.get(id) {
+            if let Some((_, s)) = st.sealed_outbox.get(id) {
                 out.push((*id, Some(s.clone())));
                 continue;
             }
@@ -364,7 +385,7 @@ fn seal_chunk(
         }
         st.save_conversation(&recipient, now())?;
         for (id, s) in fresh {
-            st.sealed_outbox.insert(id, s);
+            st.sealed_outbox.insert(id, (recipient, s));
         }
         Ok(out)
     })
@@ -418,7 +439,11 @@ async fn deliver_queued(
     if entry.delivery.status != MessageStatus::Queued {
         return Ok(false);
     }
-    let cached = shared.state().sealed_outbox.get(&id).cloned();
+    let cached = shared
+        .state()
+        .sealed_outbox
+        .get(&id)
+        .map(|(_, s)| s.clone());
     let sealed = match cached {
         Some(s) => s,
         None => seal_queued(shared, id, recipient, &entry, deposit).await?,
