@@ -10,7 +10,6 @@ use quinn::{Connection, ConnectionError, VarInt};
 use rustls::pki_types::CertificateDer;
 use tacnode_crypto::Identity;
 use tacnode_domain::NodeId;
-use tacnode_messaging::frame::encode_frame;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, trace};
@@ -19,7 +18,7 @@ use crate::binding::bound_node_id;
 use crate::config::{MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, TransportConfig};
 use crate::error::{RequestError, TransportError};
 use crate::stream::{
-    CODE_BAD_FRAME, CODE_TIMEOUT, CODE_UNAVAILABLE, ReadFrameError, Responder, read_frame,
+    CODE_BAD_FRAME, CODE_TIMEOUT, CODE_UNAVAILABLE, Frame, ReadFrameError, Responder, read_frame,
 };
 use crate::tls::{QuicSetup, SERVER_NAME};
 
@@ -90,7 +89,7 @@ struct Shared {
     table: Mutex<PeerTable>,
     events: mpsc::Sender<InboundEvent>,
     handshakes: Arc<Semaphore>,
-    buffer: Arc<Semaphore>,
+    buffer: Semaphore,
 }
 
 #[derive(Debug, Default)]
@@ -260,7 +259,7 @@ impl Transport {
             endpoint,
             local_id: identity.node_id(),
             handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes)),
-            buffer: Arc::new(Semaphore::new(config.inbound_buffer_bytes)),
+            buffer: Semaphore::new(config.inbound_buffer_bytes),
             config,
             setup,
             table: Mutex::new(PeerTable::default()),
@@ -339,12 +338,12 @@ impl Transport {
         body: Vec<u8>,
     ) -> Result<Vec<u8>, RequestError> {
         let max = self.shared.config.max_frame_len;
-        let frame = framed(&body, max)?;
+        let frame = framed(body, max)?;
         let work = async {
             let mut retried = false;
             loop {
                 let link = self.shared.link_for(peer, addrs).await?;
-                match exchange(&link, frame.clone(), max).await {
+                match exchange(&link, &frame, max).await {
                     // The link lost a simultaneous-dial tie; its closer had no
                     // stream of ours in progress, so resending is safe.
                     Err(RequestError::ConnectionLost(e))
@@ -371,12 +370,12 @@ impl Transport {
         body: Vec<u8>,
     ) -> Result<(), RequestError> {
         let max = self.shared.config.max_frame_len;
-        let frame = framed(&body, max)?;
+        let frame = framed(body, max)?;
         let work = async {
             let mut retried = false;
             loop {
                 let link = self.shared.link_for(peer, addrs).await?;
-                match push_on(&link, frame.clone()).await {
+                match push_on(&link, &frame).await {
                     Err(RequestError::ConnectionLost(e))
                         if !retried && self.shared.superseded(&link, &e) =>
                     {
@@ -408,14 +407,14 @@ fn write_err(e: quinn::WriteError) -> RequestError {
     }
 }
 
-async fn exchange(link: &Link, frame: bytes::Bytes, max: usize) -> Result<Vec<u8>, RequestError> {
+async fn exchange(link: &Link, frame: &Frame, max: usize) -> Result<Vec<u8>, RequestError> {
     let _active = ActiveGuard::new(&link.active);
     let (mut send, mut recv) = link.conn.open_bi().await.map_err(lost)?;
-    send.write_chunk(frame).await.map_err(write_err)?;
+    frame.write(&mut send).await.map_err(write_err)?;
     send.finish()
         .map_err(|_| RequestError::Stream("stream closed"))?;
     match read_frame(&mut recv, max, None).await {
-        Ok(Some((body, _))) => {
+        Ok(Some(body)) => {
             link.confirm();
             Ok(body)
         }
@@ -430,7 +429,7 @@ async fn exchange(link: &Link, frame: bytes::Bytes, max: usize) -> Result<Vec<u8
     }
 }
 
-async fn push_on(link: &Link, frame: bytes::Bytes) -> Result<(), RequestError> {
+async fn push_on(link: &Link, frame: &Frame) -> Result<(), RequestError> {
     let _active = ActiveGuard::new(&link.active);
     if !link.is_authed() {
         let mut rx = link.authed.subscribe();
@@ -440,7 +439,7 @@ async fn push_on(link: &Link, frame: bytes::Bytes) -> Result<(), RequestError> {
         }
     }
     let mut send = link.conn.open_uni().await.map_err(lost)?;
-    send.write_chunk(frame).await.map_err(write_err)?;
+    frame.write(&mut send).await.map_err(write_err)?;
     send.finish()
         .map_err(|_| RequestError::Stream("stream closed"))?;
     Ok(())
@@ -719,13 +718,9 @@ pub(crate) fn backoff_delay(failures: u32, base: Duration, max: Duration) -> Dur
 }
 
 /// `body` as one frame, refused before any I/O when over `max`.
-fn framed(body: &[u8], max: usize) -> Result<bytes::Bytes, RequestError> {
-    encode_frame(body, max)
-        .map(bytes::Bytes::from)
-        .map_err(|_| RequestError::TooLarge {
-            len: body.len(),
-            max,
-        })
+fn framed(body: Vec<u8>, max: usize) -> Result<Frame, RequestError> {
+    let len = body.len();
+    Frame::new(body, max).map_err(|_| RequestError::TooLarge { len, max })
 }
 
 async fn accept_loop(shared: Arc<Shared>) {
@@ -906,7 +901,7 @@ async fn serve_push(
 async fn read_inbound(shared: &Shared, recv: &mut quinn::RecvStream) -> Option<Vec<u8>> {
     let read = read_frame(recv, shared.config.max_frame_len, Some(&shared.buffer));
     match tokio::time::timeout(shared.config.request_timeout, read).await {
-        Ok(Ok(Some((body, _permit)))) => Some(body),
+        Ok(Ok(Some(body))) => Some(body),
         // An empty stream: the acceptance signal, or an empty push attempt.
         Ok(Ok(None)) => None,
         Ok(Err(e)) => {
