@@ -12,7 +12,7 @@ use tacnode_domain::NodeId;
 use tokio::time::timeout;
 
 use crate::binding::{
-    BINDING_OID, BindingError, binding_message, encode_binding, verify_certificate,
+    BINDING_OID, BindingError, binding_message, bound_node_id, encode_binding, verify_certificate,
 };
 use crate::tls::{LocalTls, SERVER_NAME, make_certificate};
 use crate::transport::backoff_delay;
@@ -343,6 +343,8 @@ fn own_certificate_verifies_and_expires() {
         verify_certificate(&cert, secs).unwrap().node_id,
         id.node_id()
     );
+    // The post-handshake shortcut names the same node.
+    assert_eq!(bound_node_id(&cert).unwrap().0, id.node_id());
     assert_eq!(
         verify_certificate(&cert, secs + 10 * 86_400),
         Err(BindingError::Expired)

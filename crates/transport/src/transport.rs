@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use quinn::{Connection, ConnectionError, VarInt};
@@ -109,21 +109,27 @@ struct Backoff {
 }
 
 /// One live connection to an authenticated (or, for a fresh dial, about to
-/// be confirmed) peer.
+/// be confirmed) peer. Cheap to clone: the connection and one shared state.
 #[derive(Debug, Clone)]
 struct Link {
     conn: Connection,
     peer: NodeId,
+    state: Arc<LinkState>,
+}
+
+#[derive(Debug)]
+struct LinkState {
     /// Whether the dialler of this connection is the higher node id: links
     /// dialled by the lower id win simultaneous-dial ties.
     dialled_by_higher: bool,
     /// Peer certificate public key; changes when the peer restarts.
-    session: Arc<[u8]>,
+    session: Box<[u8]>,
     /// Both ends derive the same value from the TLS exporter: a shared,
     /// unpredictable tie-breaker between links that are otherwise equal.
-    order: [u8; 16],
-    authed: Arc<watch::Sender<bool>>,
-    active: Arc<ActiveStreams>,
+    /// Derived on first use: only a peer with several links needs it.
+    order: OnceLock<[u8; 16]>,
+    authed: watch::Sender<bool>,
+    active: ActiveStreams,
 }
 
 #[derive(Debug, Default)]
@@ -132,16 +138,17 @@ struct ActiveStreams {
     idle: Notify,
 }
 
-struct ActiveGuard(Arc<ActiveStreams>);
+/// Counts one stream in progress on a link while it lives.
+struct ActiveGuard<'a>(&'a ActiveStreams);
 
-impl ActiveGuard {
-    fn new(active: &Arc<ActiveStreams>) -> Self {
+impl<'a> ActiveGuard<'a> {
+    fn new(active: &'a ActiveStreams) -> Self {
         active.count.fetch_add(1, Ordering::AcqRel);
-        Self(active.clone())
+        Self(active)
     }
 }
 
-impl Drop for ActiveGuard {
+impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
         if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
@@ -156,19 +163,18 @@ impl Link {
             .downcast::<Vec<CertificateDer<'static>>>()
             .ok()?;
         let (peer, spki) = bound_node_id(certs.first()?).ok()?;
-        let mut order = [0u8; 16];
-        conn.export_keying_material(&mut order, b"tacnode-link-order", b"")
-            .ok()?;
         let dialer = if outbound { local } else { peer };
         let other = if outbound { peer } else { local };
         Some(Self {
-            session: Arc::from(spki),
+            state: Arc::new(LinkState {
+                dialled_by_higher: dialer > other,
+                session: Box::from(spki),
+                order: OnceLock::new(),
+                authed: watch::Sender::new(!outbound),
+                active: ActiveStreams::default(),
+            }),
             conn,
             peer,
-            dialled_by_higher: dialer > other,
-            order,
-            authed: Arc::new(watch::Sender::new(!outbound)),
-            active: Arc::new(ActiveStreams::default()),
         })
     }
 
@@ -177,21 +183,31 @@ impl Link {
     }
 
     fn is_authed(&self) -> bool {
-        *self.authed.borrow()
+        *self.state.authed.borrow()
     }
 
     /// Marks the link confirmed by the peer; a no-op (no write lock, no
     /// wake-ups) once it is.
     fn confirm(&self) {
         if !self.is_authed() {
-            self.authed
+            self.state
+                .authed
                 .send_if_modified(|a| !std::mem::replace(a, true));
         }
     }
 
     /// Lower is preferred. Both ends compute the same key for a link.
     fn rank(&self) -> (bool, [u8; 16]) {
-        (self.dialled_by_higher, self.order)
+        let order = self.state.order.get_or_init(|| {
+            let mut order = [0u8; 16];
+            // Cannot fail once the handshake is complete, which it is for
+            // every link.
+            let _ = self
+                .conn
+                .export_keying_material(&mut order, b"tacnode-link-order", b"");
+            order
+        });
+        (self.state.dialled_by_higher, *order)
     }
 }
 
@@ -408,7 +424,7 @@ fn write_err(e: quinn::WriteError) -> RequestError {
 }
 
 async fn exchange(link: &Link, frame: &Frame, max: usize) -> Result<Vec<u8>, RequestError> {
-    let _active = ActiveGuard::new(&link.active);
+    let _active = ActiveGuard::new(&link.state.active);
     let (mut send, mut recv) = link.conn.open_bi().await.map_err(lost)?;
     frame.write(&mut send).await.map_err(write_err)?;
     send.finish()
@@ -430,9 +446,9 @@ async fn exchange(link: &Link, frame: &Frame, max: usize) -> Result<Vec<u8>, Req
 }
 
 async fn push_on(link: &Link, frame: &Frame) -> Result<(), RequestError> {
-    let _active = ActiveGuard::new(&link.active);
+    let _active = ActiveGuard::new(&link.state.active);
     if !link.is_authed() {
-        let mut rx = link.authed.subscribe();
+        let mut rx = link.state.authed.subscribe();
         tokio::select! {
             r = rx.wait_for(|a| *a) => { r.map_err(|_| RequestError::Closed)?; }
             e = link.conn.closed() => return Err(lost(e)),
@@ -596,7 +612,7 @@ impl Shared {
             links.retain(|l| {
                 // A different certificate key means the peer restarted: the
                 // old links are dead even if no packet has said so yet.
-                let keep = l.is_live() && l.session == link.session;
+                let keep = l.is_live() && l.state.session == link.state.session;
                 if !keep {
                     stale.push(l.clone());
                 }
@@ -644,8 +660,8 @@ impl Shared {
                 tokio::time::sleep(grace).await;
                 let drained = async {
                     loop {
-                        let idle = loser.active.idle.notified();
-                        if loser.active.count.load(Ordering::Acquire) == 0 {
+                        let idle = loser.state.active.idle.notified();
+                        if loser.state.active.count.load(Ordering::Acquire) == 0 {
                             return;
                         }
                         idle.await;
@@ -672,6 +688,10 @@ impl Shared {
 
 /// The preferred live link: authenticated first, then by [`Link::rank`].
 fn best_of(links: &[Link]) -> Option<Link> {
+    if let [only] = links {
+        // The usual case: nothing to rank against.
+        return only.is_live().then(|| only.clone());
+    }
     links
         .iter()
         .filter(|l| l.is_live())
@@ -816,7 +836,7 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
             }
         });
     }
-    let mut authed_rx = link.authed.subscribe();
+    let mut authed_rx = link.state.authed.subscribe();
     let mut prune_pending = true;
     loop {
         tokio::select! {
@@ -858,7 +878,7 @@ async fn serve_request(
     send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) {
-    let _active = ActiveGuard::new(&link.active);
+    let _active = ActiveGuard::new(&link.state.active);
     let reply = Responder::new(send, shared.config.max_frame_len);
     let Some(body) = read_inbound(&shared, &mut recv).await else {
         return;
