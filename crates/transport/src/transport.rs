@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use quinn::{Connection, ConnectionError, VarInt};
@@ -821,6 +822,22 @@ async fn handshake_incoming(
     }
 }
 
+/// Polls `task` once right here and spawns it only if it has to wait: a
+/// stream whose frame has fully arrived (the common case for small
+/// messages) is served without a task of its own. The first poll uses a
+/// no-op waker; that is safe because a spawned task is always polled again,
+/// which registers its real waker before it can miss anything.
+fn run_or_spawn<F>(task: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut task = Box::pin(task);
+    let mut cx = Context::from_waker(Waker::noop());
+    if task.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(task);
+    }
+}
+
 /// Owns one connection: serves the streams the peer opens and removes the
 /// link from the table when the connection ends.
 async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
@@ -830,7 +847,7 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
         // Server side: tell the dialler we accepted its certificate with an
         // empty unidirectional stream, so it may push before any request.
         let conn = conn.clone();
-        tokio::spawn(async move {
+        run_or_spawn(async move {
             if let Ok(mut s) = conn.open_uni().await {
                 let _ = s.finish();
             }
@@ -843,14 +860,14 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
             r = conn.accept_bi() => match r {
                 Ok((send, recv)) => {
                     link.confirm();
-                    tokio::spawn(serve_request(shared.clone(), link.clone(), remote, send, recv));
+                    run_or_spawn(serve_request(shared.clone(), link.clone(), remote, send, recv));
                 }
                 Err(_) => break,
             },
             r = conn.accept_uni() => match r {
                 Ok(recv) => {
                     link.confirm();
-                    tokio::spawn(serve_push(shared.clone(), link.clone(), remote, recv));
+                    run_or_spawn(serve_push(shared.clone(), link.clone(), remote, recv));
                 }
                 Err(_) => break,
             },
