@@ -1,9 +1,12 @@
 //! Loopback comparison of the transport against plain quinn with the same
 //! TLS setup (same certificates, verifiers and QUIC parameters).
 //!
-//! Run once: `cargo bench -p tacnode-transport --bench transport`.
-//! Prints (a) one-way throughput, (b) RPC round trips per second, (c) dial to
-//! first authenticated response, (d) RSS per idle connection.
+//! Run: `cargo bench -p tacnode-transport --bench transport [-- SECTIONS]
+//! [--rounds N] [--side ours|raw]`. Prints (a) one-way throughput (`a1k`,
+//! `a64k`), (b) RPC round trips per second (`b1`, `b32`), (c) dial to first
+//! authenticated response (`c`), (d) RSS per idle connection (`d`). With
+//! `--rounds N` the sides alternate which runs first and the median of the
+//! per-round ratios (differences for `c`) is printed at the end.
 
 use std::error::Error;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -114,129 +117,171 @@ async fn wait_for(counter: &AtomicUsize, total: usize) {
     }
 }
 
-async fn throughput(size: usize, count: usize) -> Res<(f64, f64)> {
+/// Which side a measurement runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Ours,
+    Raw,
+}
+
+/// One-way throughput in bytes per second: `count` messages of `size` bytes.
+async fn throughput(side: Side, size: usize, count: usize) -> Res<f64> {
     let body = vec![0xa5u8; size];
     let total = size * count;
-    // Raw quinn: one unidirectional stream per message.
-    let (ep, server_id, received) = raw_server(1)?;
-    let conn = raw_client(2, server_id, ep.local_addr()?).await?;
-    let start = Instant::now();
-    for _ in 0..count {
-        let mut s = conn.open_uni().await?;
-        s.write_all(&body).await?;
-        s.finish()?;
+    match side {
+        Side::Raw => {
+            // One unidirectional stream per message, carrying the same
+            // length-prefixed frame as ours so both put the same bytes on the
+            // wire. The frame is built once: framing costs raw quinn nothing.
+            let mut frame = u32::try_from(size)?.to_be_bytes().to_vec();
+            frame.extend_from_slice(&body);
+            let (ep, server_id, received) = raw_server(1)?;
+            let conn = raw_client(2, server_id, ep.local_addr()?).await?;
+            let start = Instant::now();
+            for _ in 0..count {
+                let mut s = conn.open_uni().await?;
+                s.write_all(&frame).await?;
+                s.finish()?;
+            }
+            wait_for(&received, total + 4 * count).await;
+            let rate = total as f64 / start.elapsed().as_secs_f64();
+            conn.close(0u32.into(), b"");
+            ep.close(0u32.into(), b"");
+            Ok(rate)
+        }
+        Side::Ours => {
+            let (server, addr, received) = our_server(3)?;
+            let (client, _in) = Transport::bind(config(), &identity(4))?;
+            client.push(server.node_id(), &[addr], vec![]).await?;
+            let start = Instant::now();
+            for _ in 0..count {
+                // The API takes the body by value, so a caller reusing one
+                // buffer pays this copy; raw quinn's `write_all` copies too.
+                client.push(server.node_id(), &[addr], body.clone()).await?;
+            }
+            wait_for(&received, total).await;
+            let rate = total as f64 / start.elapsed().as_secs_f64();
+            client.close().await;
+            server.close().await;
+            Ok(rate)
+        }
     }
-    wait_for(&received, total).await;
-    let raw = total as f64 / start.elapsed().as_secs_f64();
-    conn.close(0u32.into(), b"");
-    ep.close(0u32.into(), b"");
-
-    // Ours: push per message.
-    let (server, addr, received) = our_server(3)?;
-    let (client, _in) = Transport::bind(config(), &identity(4))?;
-    client.push(server.node_id(), &[addr], vec![]).await?;
-    let start = Instant::now();
-    for _ in 0..count {
-        client.push(server.node_id(), &[addr], body.clone()).await?;
-    }
-    wait_for(&received, total).await;
-    let ours = total as f64 / start.elapsed().as_secs_f64();
-    client.close().await;
-    server.close().await;
-    Ok((ours, raw))
 }
 
-async fn round_trips(count: usize, concurrency: usize) -> Res<(f64, f64)> {
+/// Request/response round trips per second with `concurrency` in flight.
+async fn round_trips(side: Side, count: usize, concurrency: usize) -> Res<f64> {
     let body = vec![7u8; 64];
     let per_task = count / concurrency;
-    // Raw quinn: one bidirectional stream per request.
-    let (ep, server_id, _) = raw_server(5)?;
-    let conn = raw_client(6, server_id, ep.local_addr()?).await?;
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let conn = conn.clone();
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..per_task {
-                let (mut send, mut recv) = conn.open_bi().await?;
-                send.write_all(&body).await?;
-                send.finish()?;
-                recv.read_to_end(1 << 20).await?;
+    match side {
+        Side::Raw => {
+            // One bidirectional stream per request, echoed by the server,
+            // with the same length prefix as ours (built once).
+            let mut body = u32::try_from(body.len())?.to_be_bytes().to_vec();
+            body.extend_from_slice(&[7u8; 64]);
+            let (ep, server_id, _) = raw_server(5)?;
+            let conn = raw_client(6, server_id, ep.local_addr()?).await?;
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..concurrency {
+                let conn = conn.clone();
+                let body = body.clone();
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..per_task {
+                        let (mut send, mut recv) = conn.open_bi().await?;
+                        send.write_all(&body).await?;
+                        send.finish()?;
+                        recv.read_to_end(1 << 20).await?;
+                    }
+                    Ok::<_, Box<dyn Error + Send + Sync>>(())
+                }));
             }
-            Ok::<_, Box<dyn Error + Send + Sync>>(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    let raw = (per_task * concurrency) as f64 / start.elapsed().as_secs_f64();
-    ep.close(0u32.into(), b"");
-
-    let (server, addr, _) = our_server(7)?;
-    let (client, _in) = Transport::bind(config(), &identity(8))?;
-    client.request(server.node_id(), &[addr], vec![]).await?;
-    let peer = server.node_id();
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let client = client.clone();
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..per_task {
-                client.request(peer, &[addr], body.clone()).await?;
+            for t in tasks {
+                t.await??;
             }
-            Ok::<_, Box<dyn Error + Send + Sync>>(())
-        }));
+            let rate = (per_task * concurrency) as f64 / start.elapsed().as_secs_f64();
+            conn.close(0u32.into(), b"");
+            ep.close(0u32.into(), b"");
+            Ok(rate)
+        }
+        Side::Ours => {
+            let (server, addr, _) = our_server(7)?;
+            let (client, _in) = Transport::bind(config(), &identity(8))?;
+            client.request(server.node_id(), &[addr], vec![]).await?;
+            let peer = server.node_id();
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..concurrency {
+                let client = client.clone();
+                let body = body.clone();
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..per_task {
+                        client.request(peer, &[addr], body.clone()).await?;
+                    }
+                    Ok::<_, Box<dyn Error + Send + Sync>>(())
+                }));
+            }
+            for t in tasks {
+                t.await??;
+            }
+            let rate = (per_task * concurrency) as f64 / start.elapsed().as_secs_f64();
+            client.close().await;
+            server.close().await;
+            Ok(rate)
+        }
     }
-    for t in tasks {
-        t.await??;
-    }
-    let ours = (per_task * concurrency) as f64 / start.elapsed().as_secs_f64();
-    client.close().await;
-    server.close().await;
-    Ok((ours, raw))
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
+fn median<T: PartialOrd + Copy + Default>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-async fn dial_latency(iterations: u64) -> Res<(Duration, Duration)> {
-    let (ep, server_id, _) = raw_server(9)?;
-    let raw_addr = ep.local_addr()?;
-    let mut raw = Vec::new();
-    for i in 0..iterations {
-        let setup = QuicSetup::new(&config(), &identity(1000 + i))?;
-        let client = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-        let cfg = setup.client_config(server_id)?;
-        let start = Instant::now();
-        let conn = client
-            .connect_with(cfg, raw_addr, QuicSetup::server_name())?
-            .await?;
-        let (mut send, mut recv) = conn.open_bi().await?;
-        send.write_all(b"ping").await?;
-        send.finish()?;
-        recv.read_to_end(1024).await?;
-        raw.push(start.elapsed());
-        conn.close(0u32.into(), b"");
+/// Median time from starting a dial (client endpoint and certificate ready)
+/// to the first response from the server.
+///
+/// Neither side waits for its previous connection to finish closing before
+/// the next dial: raw quinn drops its client endpoint, ours closes in the
+/// background. (Waiting on one side only, as an earlier version did with
+/// `close().await`, leaves that side's runtime idle for the draining period
+/// before every dial and adds about 0.3 ms of wake-up cost to its figure.)
+async fn dial_latency(side: Side, iterations: u64) -> Res<Duration> {
+    let mut samples = Vec::new();
+    match side {
+        Side::Raw => {
+            let (ep, server_id, _) = raw_server(9)?;
+            let raw_addr = ep.local_addr()?;
+            for i in 0..iterations {
+                let setup = QuicSetup::new(&config(), &identity(1000 + i))?;
+                let client = quinn::Endpoint::client(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+                let cfg = setup.client_config(server_id)?;
+                let start = Instant::now();
+                let conn = client
+                    .connect_with(cfg, raw_addr, QuicSetup::server_name())?
+                    .await?;
+                let (mut send, mut recv) = conn.open_bi().await?;
+                send.write_all(b"\0\0\0\x04ping").await?;
+                send.finish()?;
+                recv.read_to_end(1024).await?;
+                samples.push(start.elapsed());
+                conn.close(0u32.into(), b"");
+            }
+            ep.close(0u32.into(), b"");
+        }
+        Side::Ours => {
+            let (server, addr, _) = our_server(10)?;
+            for i in 0..iterations {
+                let (client, _in) = Transport::bind(config(), &identity(2000 + i))?;
+                let start = Instant::now();
+                client
+                    .request(server.node_id(), &[addr], b"ping".to_vec())
+                    .await?;
+                samples.push(start.elapsed());
+                tokio::spawn(async move { client.close().await });
+            }
+            server.close().await;
+        }
     }
-    ep.close(0u32.into(), b"");
-
-    let (server, addr, _) = our_server(10)?;
-    let mut ours = Vec::new();
-    for i in 0..iterations {
-        let (client, _in) = Transport::bind(config(), &identity(2000 + i))?;
-        let start = Instant::now();
-        client
-            .request(server.node_id(), &[addr], b"ping".to_vec())
-            .await?;
-        ours.push(start.elapsed());
-        client.close().await;
-    }
-    server.close().await;
-    Ok((median(ours), median(raw)))
+    Ok(median(samples))
 }
 
 fn rss_bytes() -> usize {
@@ -262,41 +307,142 @@ async fn rss_per_connection(n: u64) -> Res<f64> {
     Ok((after.saturating_sub(before)) as f64 / n as f64)
 }
 
+/// Command line: optional section names (`a1k a64k b1 b32 c d`; default all),
+/// `--rounds N` (default 1), `--side ours|raw` (one side only, e.g. under a
+/// profiler). With several rounds the two sides alternate which goes first
+/// and the median of the per-round ratios is printed.
+struct Options {
+    sections: Vec<String>,
+    rounds: usize,
+    side: Option<Side>,
+}
+
+fn options() -> Res<Options> {
+    let mut o = Options {
+        sections: Vec::new(),
+        rounds: 1,
+        side: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            // Passed by `cargo bench`.
+            "--bench" => {}
+            "--rounds" => o.rounds = args.next().ok_or("--rounds N")?.parse()?,
+            "--side" => {
+                o.side = match args.next().as_deref() {
+                    Some("ours") => Some(Side::Ours),
+                    Some("raw") => Some(Side::Raw),
+                    _ => return Err("--side ours|raw".into()),
+                }
+            }
+            s if s.starts_with('-') => return Err(format!("unknown option {s}").into()),
+            s => o.sections.push(s.to_string()),
+        }
+    }
+    if o.sections.is_empty() {
+        o.sections = ["a1k", "a64k", "b1", "b32", "c", "d"]
+            .map(String::from)
+            .to_vec();
+    }
+    Ok(o)
+}
+
+/// Runs `f` for both sides (or the selected one), alternating the order by
+/// round; returns (ours, raw), `NaN` for a side not run.
+async fn pair<F, Fut>(o: &Options, round: usize, f: F) -> Res<(f64, f64)>
+where
+    F: Fn(Side) -> Fut,
+    Fut: std::future::Future<Output = Res<f64>>,
+{
+    let order = if round.is_multiple_of(2) {
+        [Side::Raw, Side::Ours]
+    } else {
+        [Side::Ours, Side::Raw]
+    };
+    let (mut ours, mut raw) = (f64::NAN, f64::NAN);
+    for side in order {
+        if o.side.is_some_and(|s| s != side) {
+            continue;
+        }
+        let v = f(side).await?;
+        match side {
+            Side::Ours => ours = v,
+            Side::Raw => raw = v,
+        }
+    }
+    Ok((ours, raw))
+}
+
 fn main() -> Res<()> {
+    let o = options()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async {
-        for (size, count) in [(1024usize, 20_000usize), (64 * 1024, 2_000)] {
-            let (ours, raw) = throughput(size, count).await?;
-            println!(
-                "(a) one-way {:>5} B x {count}: ours {:.1} MiB/s, raw quinn {:.1} MiB/s, ratio {:.2}",
-                size,
-                ours / 1048576.0,
-                raw / 1048576.0,
-                ours / raw
-            );
+        let mut ratios: Vec<(String, Vec<f64>)> = Vec::new();
+        let mut record = |name: &str, v: f64| match ratios.iter_mut().find(|(n, _)| n == name) {
+            Some((_, r)) => r.push(v),
+            None => ratios.push((name.to_string(), vec![v])),
+        };
+        for round in 0..o.rounds {
+            for section in &o.sections {
+                match section.as_str() {
+                    "a1k" | "a64k" => {
+                        let (size, count) = if section == "a1k" {
+                            (1024usize, 20_000usize)
+                        } else {
+                            (64 * 1024, 2_000)
+                        };
+                        let (ours, raw) =
+                            pair(&o, round, |side| throughput(side, size, count)).await?;
+                        println!(
+                            "(a) one-way {size:>5} B x {count}: ours {:.1} MiB/s, raw quinn {:.1} MiB/s, ratio {:.2}",
+                            ours / 1048576.0,
+                            raw / 1048576.0,
+                            ours / raw
+                        );
+                        record(section, ours / raw);
+                    }
+                    "b1" | "b32" => {
+                        let concurrency = if section == "b1" { 1 } else { 32 };
+                        let (ours, raw) =
+                            pair(&o, round, |side| round_trips(side, 20_000, concurrency)).await?;
+                        println!(
+                            "(b) RPC 64 B, {concurrency} in flight: ours {ours:.0}/s, raw quinn {raw:.0}/s, ratio {:.2}",
+                            ours / raw
+                        );
+                        record(section, ours / raw);
+                    }
+                    "c" => {
+                        let (ours, raw) = pair(&o, round, |side| async move {
+                            Ok(dial_latency(side, 101).await?.as_secs_f64() * 1e3)
+                        })
+                        .await?;
+                        println!(
+                            "(c) dial to first response, median of 101: ours {ours:.3} ms, raw quinn {raw:.3} ms, diff {:+.3} ms",
+                            ours - raw
+                        );
+                        record(section, ours - raw);
+                    }
+                    "d" => {
+                        let per = rss_per_connection(200).await?;
+                        println!(
+                            "(d) RSS per idle connection (both ends in this process): {:.1} KiB",
+                            per / 1024.0
+                        );
+                    }
+                    other => return Err(format!("unknown section {other}").into()),
+                }
+            }
         }
-        for concurrency in [1usize, 32] {
-            let (ours, raw) = round_trips(20_000, concurrency).await?;
-            println!(
-                "(b) RPC 64 B, {concurrency} in flight: ours {ours:.0}/s, raw quinn {raw:.0}/s, ratio {:.2}",
-                ours / raw
-            );
+        if o.rounds > 1 {
+            for (name, r) in ratios {
+                let kind = if name == "c" { "diff (ms)" } else { "ratio" };
+                println!("median {kind} {name} over {} rounds: {:.3}", o.rounds, median(r));
+            }
         }
-        let (ours, raw) = dial_latency(101).await?;
-        println!(
-            "(c) dial to first response, median of 101: ours {:.3} ms, raw quinn {:.3} ms, diff {:+.3} ms",
-            ours.as_secs_f64() * 1e3,
-            raw.as_secs_f64() * 1e3,
-            (ours.as_secs_f64() - raw.as_secs_f64()) * 1e3
-        );
-        let per = rss_per_connection(200).await?;
-        println!(
-            "(d) RSS per idle connection (both ends in this process): {:.1} KiB",
-            per / 1024.0
-        );
         Ok(())
     })
 }

@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 use quinn::{RecvStream, SendStream, VarInt};
-use tacnode_messaging::frame::{FRAME_HEADER_LEN, FrameDecoder, FrameError, encode_frame};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tacnode_messaging::frame::{FRAME_HEADER_LEN, FrameError};
+use tokio::sync::Semaphore;
 
 use crate::error::RespondError;
 
@@ -37,53 +37,101 @@ impl From<quinn::ReadError> for ReadFrameError {
     }
 }
 
+/// One frame ready to send: the length prefix and the body are kept apart so
+/// the body goes to QUIC without being copied. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Frame {
+    head: Bytes,
+    body: Bytes,
+}
+
+impl Frame {
+    /// Frames `body`; fails before any I/O if it is over `max`.
+    pub(crate) fn new(body: Vec<u8>, max: usize) -> Result<Self, FrameError> {
+        let too_large = FrameError::TooLarge {
+            announced: body.len(),
+            max,
+        };
+        if body.len() > max {
+            return Err(too_large);
+        }
+        let len = u32::try_from(body.len()).map_err(|_| too_large)?;
+        Ok(Self {
+            head: Bytes::copy_from_slice(&len.to_be_bytes()),
+            body: Bytes::from(body),
+        })
+    }
+
+    /// Writes the whole frame to `send` (without finishing the stream).
+    pub(crate) async fn write(&self, send: &mut SendStream) -> Result<(), quinn::WriteError> {
+        send.write_all_chunks(&mut [self.head.clone(), self.body.clone()])
+            .await
+    }
+}
+
 /// Reads exactly one frame followed by the end of the stream. `Ok(None)` if
-/// the stream finished before any byte. With a `budget`, the body's size is reserved from it as soon as the
-/// length prefix is known; the permit is returned alongside the body.
+/// the stream finished before any byte. The announced length is checked
+/// against `max` before anything is allocated, and with a `budget` the body's
+/// size is reserved from it before any body byte is read; the reservation is
+/// held until the frame is complete.
 pub(crate) async fn read_frame(
     recv: &mut RecvStream,
     max: usize,
-    budget: Option<&std::sync::Arc<Semaphore>>,
-) -> Result<Option<(Vec<u8>, Option<OwnedSemaphorePermit>)>, ReadFrameError> {
-    let mut decoder = FrameDecoder::new(max);
-    let mut fed = 0usize;
-    let mut permit = None;
-    loop {
-        if let Some(body) = decoder.next_frame()? {
-            // One frame per stream: the sender finishes right after it, so
-            // the end usually arrives with the frame. Reading it (rather than
-            // dropping the stream early) spares a STOP_SENDING round.
-            return match recv.read_chunk(1, true).await? {
-                None => Ok(Some((body, permit))),
-                Some(_) => Err(ReadFrameError::Trailing),
-            };
-        }
-        let wanted = decoder.wanted();
-        if fed >= FRAME_HEADER_LEN
-            && permit.is_none()
-            && let Some(budget) = budget
-        {
-            let n = u32::try_from(wanted).map_err(|_| {
-                ReadFrameError::Frame(FrameError::TooLarge {
-                    announced: wanted,
-                    max,
-                })
-            })?;
-            permit =
-                Some(budget.clone().acquire_many_owned(n).await.map_err(|_| {
-                    ReadFrameError::Frame(FrameError::Truncated { missing: wanted })
-                })?);
-        }
-        match recv.read_chunk(wanted, true).await? {
+    budget: Option<&Semaphore>,
+) -> Result<Option<Vec<u8>>, ReadFrameError> {
+    let mut head = [0u8; FRAME_HEADER_LEN];
+    let mut have = 0usize;
+    while let Some(rest) = head.get_mut(have..).filter(|r| !r.is_empty()) {
+        match recv.read_chunk(rest.len(), true).await? {
             Some(chunk) => {
-                fed = fed.saturating_add(chunk.bytes.len());
-                decoder.feed(&chunk.bytes)?;
+                let n = chunk.bytes.len().min(rest.len());
+                if let (Some(dst), Some(src)) = (rest.get_mut(..n), chunk.bytes.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
+                have += n;
             }
+            None if have == 0 => return Ok(None),
             None => {
-                decoder.finish()?;
-                return Ok(None);
+                return Err(ReadFrameError::Frame(FrameError::Truncated {
+                    missing: FRAME_HEADER_LEN - have,
+                }));
             }
         }
+    }
+    let announced = u32::from_be_bytes(head);
+    let len = usize::try_from(announced).unwrap_or(usize::MAX);
+    if len > max {
+        return Err(ReadFrameError::Frame(FrameError::TooLarge {
+            announced: len,
+            max,
+        }));
+    }
+    let _permit = match budget {
+        Some(budget) => Some(
+            budget
+                .acquire_many(announced)
+                .await
+                .map_err(|_| ReadFrameError::Frame(FrameError::Truncated { missing: len }))?,
+        ),
+        None => None,
+    };
+    let mut body = Vec::with_capacity(len);
+    while body.len() < len {
+        match recv.read_chunk(len - body.len(), true).await? {
+            Some(chunk) => body.extend_from_slice(&chunk.bytes),
+            None => {
+                return Err(ReadFrameError::Frame(FrameError::Truncated {
+                    missing: len - body.len(),
+                }));
+            }
+        }
+    }
+    // One frame per stream: the sender finishes right after it, so the end
+    // usually arrives with the frame. Reading it (rather than dropping the
+    // stream early) spares a STOP_SENDING round.
+    match recv.read_chunk(1, true).await? {
+        None => Ok(Some(body)),
+        Some(_) => Err(ReadFrameError::Trailing),
     }
 }
 
@@ -105,10 +153,9 @@ impl Responder {
 
     /// Sends `body` as the response and finishes the stream.
     pub async fn send(mut self, body: Vec<u8>) -> Result<(), RespondError> {
-        let max = self.max;
-        let frame = encode_frame(&body, max)?;
+        let frame = Frame::new(body, self.max)?;
         let mut send = self.send.take().ok_or(RespondError::Closed)?;
-        send.write_chunk(Bytes::from(frame)).await?;
+        frame.write(&mut send).await?;
         send.finish().map_err(|_| RespondError::Closed)?;
         Ok(())
     }

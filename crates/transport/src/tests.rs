@@ -12,7 +12,7 @@ use tacnode_domain::NodeId;
 use tokio::time::timeout;
 
 use crate::binding::{
-    BINDING_OID, BindingError, binding_message, encode_binding, verify_certificate,
+    BINDING_OID, BindingError, binding_message, bound_node_id, encode_binding, verify_certificate,
 };
 use crate::tls::{LocalTls, SERVER_NAME, make_certificate};
 use crate::transport::backoff_delay;
@@ -343,6 +343,8 @@ fn own_certificate_verifies_and_expires() {
         verify_certificate(&cert, secs).unwrap().node_id,
         id.node_id()
     );
+    // The post-handshake shortcut names the same node.
+    assert_eq!(bound_node_id(&cert).unwrap().0, id.node_id());
     assert_eq!(
         verify_certificate(&cert, secs + 10 * 86_400),
         Err(BindingError::Expired)
@@ -510,6 +512,43 @@ async fn hostile_peers_do_not_disturb_others() {
         a.request(b.node_id(), &[], b"ok".to_vec()).await.unwrap(),
         b"re:ok"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_split_anywhere_are_read_and_trailing_bytes_refused() {
+    let (b, b_in, b_addr) = node(75, config());
+    let mut b_seen = echo(b_in);
+    let peer = raw_authenticated(76, b.node_id(), b_addr).await;
+
+    // Header and body arrive in pieces, the header itself split in two.
+    let (mut send, mut recv) = peer.open_bi().await.unwrap();
+    for piece in [&[0u8, 0][..], &[0, 5, b'h'][..], &b"el"[..], &b"lo"[..]] {
+        send.write_all(piece).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    send.finish().unwrap();
+    let resp = recv.read_to_end(64).await.unwrap();
+    assert_eq!(resp, b"\0\0\0\x08re:hello");
+    assert_eq!(b_seen.recv().await.unwrap().1, b"hello");
+
+    // A zero-length body is a frame too.
+    let (mut send, mut recv) = peer.open_bi().await.unwrap();
+    send.write_all(&[0, 0, 0, 0]).await.unwrap();
+    send.finish().unwrap();
+    assert_eq!(recv.read_to_end(64).await.unwrap(), b"\0\0\0\x03re:");
+    assert_eq!(b_seen.recv().await.unwrap().1, b"");
+
+    // Bytes after the frame: the request is refused, nothing is delivered.
+    let (mut send, mut recv) = peer.open_bi().await.unwrap();
+    send.write_all(&[0, 0, 0, 1, b'x', b'y']).await.unwrap();
+    send.finish().unwrap();
+    assert!(matches!(
+        recv.read_to_end(64).await,
+        Err(quinn::ReadToEndError::Read(quinn::ReadError::Reset(code)))
+            if code == quinn::VarInt::from_u32(CODE_NO_RESPONSE)
+    ));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(quiet_for(&mut b_seen));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use quinn::{Connection, ConnectionError, VarInt};
 use rustls::pki_types::CertificateDer;
 use tacnode_crypto::Identity;
 use tacnode_domain::NodeId;
-use tacnode_messaging::frame::encode_frame;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, trace};
@@ -19,7 +19,7 @@ use crate::binding::bound_node_id;
 use crate::config::{MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, TransportConfig};
 use crate::error::{RequestError, TransportError};
 use crate::stream::{
-    CODE_BAD_FRAME, CODE_TIMEOUT, CODE_UNAVAILABLE, ReadFrameError, Responder, read_frame,
+    CODE_BAD_FRAME, CODE_TIMEOUT, CODE_UNAVAILABLE, Frame, ReadFrameError, Responder, read_frame,
 };
 use crate::tls::{QuicSetup, SERVER_NAME};
 
@@ -90,7 +90,7 @@ struct Shared {
     table: Mutex<PeerTable>,
     events: mpsc::Sender<InboundEvent>,
     handshakes: Arc<Semaphore>,
-    buffer: Arc<Semaphore>,
+    buffer: Semaphore,
 }
 
 #[derive(Debug, Default)]
@@ -110,21 +110,27 @@ struct Backoff {
 }
 
 /// One live connection to an authenticated (or, for a fresh dial, about to
-/// be confirmed) peer.
+/// be confirmed) peer. Cheap to clone: the connection and one shared state.
 #[derive(Debug, Clone)]
 struct Link {
     conn: Connection,
     peer: NodeId,
+    state: Arc<LinkState>,
+}
+
+#[derive(Debug)]
+struct LinkState {
     /// Whether the dialler of this connection is the higher node id: links
     /// dialled by the lower id win simultaneous-dial ties.
     dialled_by_higher: bool,
     /// Peer certificate public key; changes when the peer restarts.
-    session: Arc<[u8]>,
+    session: Box<[u8]>,
     /// Both ends derive the same value from the TLS exporter: a shared,
     /// unpredictable tie-breaker between links that are otherwise equal.
-    order: [u8; 16],
-    authed: Arc<watch::Sender<bool>>,
-    active: Arc<ActiveStreams>,
+    /// Derived on first use: only a peer with several links needs it.
+    order: OnceLock<[u8; 16]>,
+    authed: watch::Sender<bool>,
+    active: ActiveStreams,
 }
 
 #[derive(Debug, Default)]
@@ -133,16 +139,17 @@ struct ActiveStreams {
     idle: Notify,
 }
 
-struct ActiveGuard(Arc<ActiveStreams>);
+/// Counts one stream in progress on a link while it lives.
+struct ActiveGuard<'a>(&'a ActiveStreams);
 
-impl ActiveGuard {
-    fn new(active: &Arc<ActiveStreams>) -> Self {
+impl<'a> ActiveGuard<'a> {
+    fn new(active: &'a ActiveStreams) -> Self {
         active.count.fetch_add(1, Ordering::AcqRel);
-        Self(active.clone())
+        Self(active)
     }
 }
 
-impl Drop for ActiveGuard {
+impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
         if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
@@ -157,19 +164,18 @@ impl Link {
             .downcast::<Vec<CertificateDer<'static>>>()
             .ok()?;
         let (peer, spki) = bound_node_id(certs.first()?).ok()?;
-        let mut order = [0u8; 16];
-        conn.export_keying_material(&mut order, b"tacnode-link-order", b"")
-            .ok()?;
         let dialer = if outbound { local } else { peer };
         let other = if outbound { peer } else { local };
         Some(Self {
-            session: Arc::from(spki),
+            state: Arc::new(LinkState {
+                dialled_by_higher: dialer > other,
+                session: Box::from(spki),
+                order: OnceLock::new(),
+                authed: watch::Sender::new(!outbound),
+                active: ActiveStreams::default(),
+            }),
             conn,
             peer,
-            dialled_by_higher: dialer > other,
-            order,
-            authed: Arc::new(watch::Sender::new(!outbound)),
-            active: Arc::new(ActiveStreams::default()),
         })
     }
 
@@ -178,21 +184,31 @@ impl Link {
     }
 
     fn is_authed(&self) -> bool {
-        *self.authed.borrow()
+        *self.state.authed.borrow()
     }
 
     /// Marks the link confirmed by the peer; a no-op (no write lock, no
     /// wake-ups) once it is.
     fn confirm(&self) {
         if !self.is_authed() {
-            self.authed
+            self.state
+                .authed
                 .send_if_modified(|a| !std::mem::replace(a, true));
         }
     }
 
     /// Lower is preferred. Both ends compute the same key for a link.
     fn rank(&self) -> (bool, [u8; 16]) {
-        (self.dialled_by_higher, self.order)
+        let order = self.state.order.get_or_init(|| {
+            let mut order = [0u8; 16];
+            // Cannot fail once the handshake is complete, which it is for
+            // every link.
+            let _ = self
+                .conn
+                .export_keying_material(&mut order, b"tacnode-link-order", b"");
+            order
+        });
+        (self.state.dialled_by_higher, *order)
     }
 }
 
@@ -260,7 +276,7 @@ impl Transport {
             endpoint,
             local_id: identity.node_id(),
             handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes)),
-            buffer: Arc::new(Semaphore::new(config.inbound_buffer_bytes)),
+            buffer: Semaphore::new(config.inbound_buffer_bytes),
             config,
             setup,
             table: Mutex::new(PeerTable::default()),
@@ -339,12 +355,12 @@ impl Transport {
         body: Vec<u8>,
     ) -> Result<Vec<u8>, RequestError> {
         let max = self.shared.config.max_frame_len;
-        let frame = framed(&body, max)?;
+        let frame = framed(body, max)?;
         let work = async {
             let mut retried = false;
             loop {
                 let link = self.shared.link_for(peer, addrs).await?;
-                match exchange(&link, frame.clone(), max).await {
+                match exchange(&link, &frame, max).await {
                     // The link lost a simultaneous-dial tie; its closer had no
                     // stream of ours in progress, so resending is safe.
                     Err(RequestError::ConnectionLost(e))
@@ -371,12 +387,12 @@ impl Transport {
         body: Vec<u8>,
     ) -> Result<(), RequestError> {
         let max = self.shared.config.max_frame_len;
-        let frame = framed(&body, max)?;
+        let frame = framed(body, max)?;
         let work = async {
             let mut retried = false;
             loop {
                 let link = self.shared.link_for(peer, addrs).await?;
-                match push_on(&link, frame.clone()).await {
+                match push_on(&link, &frame).await {
                     Err(RequestError::ConnectionLost(e))
                         if !retried && self.shared.superseded(&link, &e) =>
                     {
@@ -408,14 +424,14 @@ fn write_err(e: quinn::WriteError) -> RequestError {
     }
 }
 
-async fn exchange(link: &Link, frame: bytes::Bytes, max: usize) -> Result<Vec<u8>, RequestError> {
-    let _active = ActiveGuard::new(&link.active);
+async fn exchange(link: &Link, frame: &Frame, max: usize) -> Result<Vec<u8>, RequestError> {
+    let _active = ActiveGuard::new(&link.state.active);
     let (mut send, mut recv) = link.conn.open_bi().await.map_err(lost)?;
-    send.write_chunk(frame).await.map_err(write_err)?;
+    frame.write(&mut send).await.map_err(write_err)?;
     send.finish()
         .map_err(|_| RequestError::Stream("stream closed"))?;
     match read_frame(&mut recv, max, None).await {
-        Ok(Some((body, _))) => {
+        Ok(Some(body)) => {
             link.confirm();
             Ok(body)
         }
@@ -430,17 +446,17 @@ async fn exchange(link: &Link, frame: bytes::Bytes, max: usize) -> Result<Vec<u8
     }
 }
 
-async fn push_on(link: &Link, frame: bytes::Bytes) -> Result<(), RequestError> {
-    let _active = ActiveGuard::new(&link.active);
+async fn push_on(link: &Link, frame: &Frame) -> Result<(), RequestError> {
+    let _active = ActiveGuard::new(&link.state.active);
     if !link.is_authed() {
-        let mut rx = link.authed.subscribe();
+        let mut rx = link.state.authed.subscribe();
         tokio::select! {
             r = rx.wait_for(|a| *a) => { r.map_err(|_| RequestError::Closed)?; }
             e = link.conn.closed() => return Err(lost(e)),
         }
     }
     let mut send = link.conn.open_uni().await.map_err(lost)?;
-    send.write_chunk(frame).await.map_err(write_err)?;
+    frame.write(&mut send).await.map_err(write_err)?;
     send.finish()
         .map_err(|_| RequestError::Stream("stream closed"))?;
     Ok(())
@@ -597,7 +613,7 @@ impl Shared {
             links.retain(|l| {
                 // A different certificate key means the peer restarted: the
                 // old links are dead even if no packet has said so yet.
-                let keep = l.is_live() && l.session == link.session;
+                let keep = l.is_live() && l.state.session == link.state.session;
                 if !keep {
                     stale.push(l.clone());
                 }
@@ -645,8 +661,8 @@ impl Shared {
                 tokio::time::sleep(grace).await;
                 let drained = async {
                     loop {
-                        let idle = loser.active.idle.notified();
-                        if loser.active.count.load(Ordering::Acquire) == 0 {
+                        let idle = loser.state.active.idle.notified();
+                        if loser.state.active.count.load(Ordering::Acquire) == 0 {
                             return;
                         }
                         idle.await;
@@ -673,6 +689,10 @@ impl Shared {
 
 /// The preferred live link: authenticated first, then by [`Link::rank`].
 fn best_of(links: &[Link]) -> Option<Link> {
+    if let [only] = links {
+        // The usual case: nothing to rank against.
+        return only.is_live().then(|| only.clone());
+    }
     links
         .iter()
         .filter(|l| l.is_live())
@@ -719,13 +739,9 @@ pub(crate) fn backoff_delay(failures: u32, base: Duration, max: Duration) -> Dur
 }
 
 /// `body` as one frame, refused before any I/O when over `max`.
-fn framed(body: &[u8], max: usize) -> Result<bytes::Bytes, RequestError> {
-    encode_frame(body, max)
-        .map(bytes::Bytes::from)
-        .map_err(|_| RequestError::TooLarge {
-            len: body.len(),
-            max,
-        })
+fn framed(body: Vec<u8>, max: usize) -> Result<Frame, RequestError> {
+    let len = body.len();
+    Frame::new(body, max).map_err(|_| RequestError::TooLarge { len, max })
 }
 
 async fn accept_loop(shared: Arc<Shared>) {
@@ -806,6 +822,22 @@ async fn handshake_incoming(
     }
 }
 
+/// Polls `task` once right here and spawns it only if it has to wait: a
+/// push whose frame has fully arrived (the common case for small messages)
+/// is served without a task of its own. The first poll uses a
+/// no-op waker; that is safe because a spawned task is always polled again,
+/// which registers its real waker before it can miss anything.
+fn run_or_spawn<F>(task: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut task = Box::pin(task);
+    let mut cx = Context::from_waker(Waker::noop());
+    if task.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(task);
+    }
+}
+
 /// Owns one connection: serves the streams the peer opens and removes the
 /// link from the table when the connection ends.
 async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
@@ -815,19 +847,21 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
         // Server side: tell the dialler we accepted its certificate with an
         // empty unidirectional stream, so it may push before any request.
         let conn = conn.clone();
-        tokio::spawn(async move {
+        run_or_spawn(async move {
             if let Ok(mut s) = conn.open_uni().await {
                 let _ = s.finish();
             }
         });
     }
-    let mut authed_rx = link.authed.subscribe();
+    let mut authed_rx = link.state.authed.subscribe();
     let mut prune_pending = true;
     loop {
         tokio::select! {
             r = conn.accept_bi() => match r {
                 Ok((send, recv)) => {
                     link.confirm();
+                    // Requests keep a task of their own: served inline
+                    // they measured slower with one request in flight.
                     tokio::spawn(serve_request(shared.clone(), link.clone(), remote, send, recv));
                 }
                 Err(_) => break,
@@ -835,7 +869,7 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
             r = conn.accept_uni() => match r {
                 Ok(recv) => {
                     link.confirm();
-                    tokio::spawn(serve_push(shared.clone(), link.clone(), remote, recv));
+                    run_or_spawn(serve_push(shared.clone(), link.clone(), remote, recv));
                 }
                 Err(_) => break,
             },
@@ -863,7 +897,7 @@ async fn serve_request(
     send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) {
-    let _active = ActiveGuard::new(&link.active);
+    let _active = ActiveGuard::new(&link.state.active);
     let reply = Responder::new(send, shared.config.max_frame_len);
     let Some(body) = read_inbound(&shared, &mut recv).await else {
         return;
@@ -906,7 +940,7 @@ async fn serve_push(
 async fn read_inbound(shared: &Shared, recv: &mut quinn::RecvStream) -> Option<Vec<u8>> {
     let read = read_frame(recv, shared.config.max_frame_len, Some(&shared.buffer));
     match tokio::time::timeout(shared.config.request_timeout, read).await {
-        Ok(Ok(Some((body, _permit)))) => Some(body),
+        Ok(Ok(Some(body))) => Some(body),
         // An empty stream: the acceptance signal, or an empty push attempt.
         Ok(Ok(None)) => None,
         Ok(Err(e)) => {
