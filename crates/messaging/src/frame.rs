@@ -30,20 +30,38 @@ pub enum FrameError {
     },
 }
 
-/// Prefixes `body` with its length. Fails if `body` is over `max`.
-pub fn encode_frame(body: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
-    if body.len() > max {
+/// The length prefix of a `len`-byte body (big-endian u32). Fails if `len`
+/// is over `max`. Senders that keep the body apart (no copy) use this.
+pub fn frame_header(len: usize, max: usize) -> Result<[u8; FRAME_HEADER_LEN], FrameError> {
+    let too_large = FrameError::TooLarge {
+        announced: len,
+        max,
+    };
+    if len > max {
+        return Err(too_large);
+    }
+    let len = u32::try_from(len).map_err(|_| too_large)?;
+    Ok(len.to_be_bytes())
+}
+
+/// The body length a prefix announces. Fails if it is over `max`, so a
+/// reader checks it before allocating anything for the body.
+pub fn body_len(header: [u8; FRAME_HEADER_LEN], max: usize) -> Result<usize, FrameError> {
+    let len = usize::try_from(u32::from_be_bytes(header)).unwrap_or(usize::MAX);
+    if len > max {
         return Err(FrameError::TooLarge {
-            announced: body.len(),
+            announced: len,
             max,
         });
     }
-    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge {
-        announced: body.len(),
-        max,
-    })?;
+    Ok(len)
+}
+
+/// Prefixes `body` with its length. Fails if `body` is over `max`.
+pub fn encode_frame(body: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
+    let header = frame_header(body.len(), max)?;
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len());
-    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(body);
     Ok(out)
 }
@@ -193,6 +211,23 @@ fn announced(buf: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn headers_round_trip_and_refuse_oversize() {
+        assert_eq!(frame_header(5, 5).unwrap(), [0, 0, 0, 5]);
+        assert_eq!(body_len([0, 0, 0, 5], 5).unwrap(), 5);
+        assert!(matches!(
+            frame_header(6, 5),
+            Err(FrameError::TooLarge {
+                announced: 6,
+                max: 5
+            })
+        ));
+        assert!(matches!(
+            body_len([0xff; 4], MAX_FRAME_LEN),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
 
     #[test]
     fn oversize_prefix_fails_before_body_arrives() {

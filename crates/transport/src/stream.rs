@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use quinn::{RecvStream, SendStream, VarInt};
-use tacnode_messaging::frame::{FRAME_HEADER_LEN, FrameError};
+use tacnode_messaging::frame::{FRAME_HEADER_LEN, FrameError, body_len, frame_header};
 use tokio::sync::Semaphore;
 
 use crate::error::RespondError;
@@ -48,16 +48,9 @@ pub(crate) struct Frame {
 impl Frame {
     /// Frames `body`; fails before any I/O if it is over `max`.
     pub(crate) fn new(body: Vec<u8>, max: usize) -> Result<Self, FrameError> {
-        let too_large = FrameError::TooLarge {
-            announced: body.len(),
-            max,
-        };
-        if body.len() > max {
-            return Err(too_large);
-        }
-        let len = u32::try_from(body.len()).map_err(|_| too_large)?;
+        let header = frame_header(body.len(), max)?;
         Ok(Self {
-            head: Bytes::copy_from_slice(&len.to_be_bytes()),
+            head: Bytes::copy_from_slice(&header),
             body: Bytes::from(body),
         })
     }
@@ -98,14 +91,13 @@ pub(crate) async fn read_frame(
             }
         }
     }
-    let announced = u32::from_be_bytes(head);
-    let len = usize::try_from(announced).unwrap_or(usize::MAX);
-    if len > max {
-        return Err(ReadFrameError::Frame(FrameError::TooLarge {
+    let len = body_len(head, max)?;
+    let announced = u32::try_from(len).map_err(|_| {
+        ReadFrameError::Frame(FrameError::TooLarge {
             announced: len,
             max,
-        }));
-    }
+        })
+    })?;
     let _permit = match budget {
         Some(budget) => Some(
             budget
