@@ -32,6 +32,6 @@ pub mod pb {
 
 pub use error::{DecodeError, DecodeErrorKind};
 pub use message::{
-    MAX_ERROR_DETAIL_BYTES, Message, PROTOCOL_VERSION, decode_plaintext, decode_sealed,
-    encode_plaintext, encode_sealed,
+    MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_plaintext,
+    decode_sealed, encode_plaintext, encode_sealed,
 };

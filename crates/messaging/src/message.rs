@@ -17,6 +17,9 @@ use crate::pb;
 
 /// The protocol version this node speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
+/// Plaintexts are padded to a multiple of this many bytes before encryption;
+/// it is also the most padding a received plaintext may carry.
+pub const PLAINTEXT_BLOCK: usize = 64;
 /// Longest human-readable detail in an error answer, in bytes.
 pub const MAX_ERROR_DETAIL_BYTES: usize = 256;
 
@@ -259,8 +262,19 @@ fn truncate(s: &str, max: usize) -> &str {
 }
 
 /// Encodes the plaintext of a Double Ratchet message.
+///
+/// The encoding is padded to a multiple of [`PLAINTEXT_BLOCK`] bytes.
 pub fn encode_plaintext(p: &Plaintext) -> Vec<u8> {
-    pb::Plaintext::from(p).encode_to_vec()
+    let mut w = pb::Plaintext::from(p);
+    let base = w.encoded_len();
+    if base % PLAINTEXT_BLOCK != 0 {
+        // The padding field costs a tag byte and a one-byte length (it is
+        // 1..=PLAINTEXT_BLOCK < 128 bytes long; an empty one would not be
+        // encoded at all, hence the +3).
+        let total = base.saturating_add(3).next_multiple_of(PLAINTEXT_BLOCK);
+        w.padding = vec![0; total.saturating_sub(base).saturating_sub(2)];
+    }
+    w.encode_to_vec()
 }
 
 /// Decodes and validates the plaintext of a Double Ratchet message.

@@ -10,6 +10,7 @@ use crate::error::{DecodeError, DecodeErrorKind};
 use crate::fields::{
     Result, at_most, bytes_at_most, dh_key, identity_key, message_id, required, signature,
 };
+use crate::message::PLAINTEXT_BLOCK;
 use crate::pb;
 
 impl TryFrom<pb::RatchetMessage> for RatchetMessage {
@@ -109,6 +110,7 @@ impl TryFrom<pb::Plaintext> for Plaintext {
     type Error = DecodeError;
 
     fn try_from(w: pb::Plaintext) -> Result<Self> {
+        bytes_at_most(&w.padding, PLAINTEXT_BLOCK, "padding")?;
         let content = match required(w.content, "content")? {
             pb::plaintext::Content::Text(t) => {
                 bytes_at_most(t.as_bytes(), MAX_TEXT_BYTES, "text")?;
@@ -150,6 +152,7 @@ impl From<&Plaintext> for pb::Plaintext {
             message_id: p.message_id.as_bytes().to_vec(),
             sent_ms: p.sent.0,
             content: Some(content),
+            padding: Vec::new(),
         }
     }
 }

@@ -20,7 +20,8 @@ use tacnode_domain::{
 };
 use tacnode_messaging::frame::{FrameDecoder, encode_frame};
 use tacnode_messaging::{
-    DecodeErrorKind, Message, decode_plaintext, decode_sealed, encode_plaintext, encode_sealed, pb,
+    DecodeErrorKind, Message, PLAINTEXT_BLOCK, decode_plaintext, decode_sealed, encode_plaintext,
+    encode_sealed, pb,
 };
 
 fn identity() -> impl Strategy<Value = IdentityKey> {
@@ -339,7 +340,9 @@ proptest! {
             Content::Text(text)
         };
         let p = Plaintext { message_id: MessageId(id), sent: UnixMillis(sent), content };
-        prop_assert_eq!(decode_plaintext(&encode_plaintext(&p)).unwrap(), p);
+        let bytes = encode_plaintext(&p);
+        prop_assert_eq!(bytes.len() % PLAINTEXT_BLOCK, 0, "padded to a block");
+        prop_assert_eq!(decode_plaintext(&bytes).unwrap(), p);
     }
 
     #[test]
@@ -467,6 +470,36 @@ fn too_many_contacts_are_refused_before_conversion() {
             actual: 65
         }
     ));
+}
+
+#[test]
+fn plaintexts_are_padded_to_blocks_and_overlong_padding_is_refused() {
+    use prost::Message as _;
+    // Every length lands on a block boundary, without ever adding more
+    // than one block plus the padding field's two bytes.
+    for n in 0..300 {
+        let p = Plaintext {
+            message_id: MessageId([1; 16]),
+            sent: UnixMillis(1_700_000_000_000),
+            content: Content::Text("x".repeat(n)),
+        };
+        let bytes = encode_plaintext(&p);
+        assert_eq!(bytes.len() % PLAINTEXT_BLOCK, 0, "text of {n} bytes");
+        let unpadded = pb::Plaintext::from(&p).encode_to_vec().len();
+        assert!(
+            bytes.len() <= unpadded + PLAINTEXT_BLOCK + 2,
+            "text of {n} bytes"
+        );
+        assert_eq!(decode_plaintext(&bytes).unwrap(), p);
+    }
+    let mut w = pb::Plaintext::from(&Plaintext {
+        message_id: MessageId([1; 16]),
+        sent: UnixMillis(1),
+        content: Content::Text("hi".into()),
+    });
+    w.padding = vec![0; PLAINTEXT_BLOCK + 1];
+    let err = decode_plaintext(&w.encode_to_vec()).unwrap_err();
+    assert_eq!(err.field(), "padding");
 }
 
 #[test]
