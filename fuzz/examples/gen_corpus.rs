@@ -357,9 +357,15 @@ fn messages(rng: &mut StdRng, ids: &[Identity]) -> Vec<Message> {
         }),
         Message::MailboxAcked { deleted: 2 },
     ];
-    for s in sealed(rng, ids) {
-        out.push(Message::Direct(s));
+    let batch = sealed(rng, ids);
+    for s in &batch {
+        out.push(Message::Direct(s.clone()));
     }
+    out.push(Message::DirectBatch(batch));
+    out.push(Message::DirectBatchAck { refused: vec![] });
+    out.push(Message::DirectBatchAck {
+        refused: vec![0, 3],
+    });
     out
 }
 
