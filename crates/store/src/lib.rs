@@ -197,6 +197,18 @@ impl Store {
         Store::batch_within(self, |s| s, f)
     }
 
+    /// Rolls back a batch left open (its owner panicked inside it, so it
+    /// never reached COMMIT or ROLLBACK); returns whether there was one.
+    /// Without this every later batch would join the dead one and nothing
+    /// would ever be committed again.
+    pub fn abandon_open_batch(&mut self) -> bool {
+        if self.conn.is_autocommit() {
+            return false;
+        }
+        let _ = self.conn.execute_batch("ROLLBACK");
+        true
+    }
+
     /// [`Store::batch`] for a store owned by `owner`: `f` gets the owner, so
     /// it can change the owner's other state (say, a session cache) together
     /// with the rows that persist it. `store` picks the store out of it.
@@ -348,6 +360,13 @@ mod tests {
             // Methods with their own savepoint work inside a batch.
             s.queue_outbound(&peer(), &MessageId([1; 16]), "hi", UnixMillis(5))?;
             s.record_send_failure(&MessageId([1; 16]), "down", UnixMillis(6))?;
+            s.mailbox_deposit(
+                &peer(),
+                &MessageId([2; 16]),
+                b"sealed",
+                UnixMillis(1_000),
+                UnixMillis(6),
+            )?;
             Ok(())
         })
         .unwrap();
@@ -364,6 +383,22 @@ mod tests {
                 .attempts,
             1
         );
+        assert_eq!(s.mailbox_usage().unwrap().messages, 1);
+    }
+
+    #[test]
+    fn a_batch_left_open_is_rolled_back_when_abandoned() {
+        let mut s = Store::open_in_memory(key(1)).unwrap();
+        assert!(!s.abandon_open_batch());
+        // A batch whose owner never finished it.
+        s.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        s.set_meta("a", b"1").unwrap();
+        assert!(s.abandon_open_batch());
+        assert!(s.meta("a").unwrap().is_none());
+        // Batches commit again.
+        s.batch(|s| s.set_meta("b", b"2")).unwrap();
+        assert!(s.conn.is_autocommit());
+        assert_eq!(s.meta("b").unwrap().unwrap().as_slice(), b"2");
     }
 
     #[test]

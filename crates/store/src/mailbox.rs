@@ -3,7 +3,7 @@
 //! are stored as given. Deposits are deduplicated by (recipient, message id)
 //! and bounded by a per-recipient message quota and a total byte quota.
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 use tacnode_domain::{MessageId, NodeId, UnixMillis};
 
 use crate::error::StoreError;
@@ -92,9 +92,8 @@ impl Store {
             return Err(StoreError::MailboxAlreadyExpired);
         }
         let quota = self.mailbox_quota;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // A savepoint: atomic on its own, and part of an enclosing batch.
+        let tx = self.conn.savepoint()?;
         tx.execute("DELETE FROM mailbox WHERE expires <= ?1", [sql_time(now)])?;
         let held_already: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM mailbox WHERE recipient = ?1 AND message_id = ?2)",

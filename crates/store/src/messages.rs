@@ -307,6 +307,19 @@ impl Store {
             .collect()
     }
 
+    /// The delivery status of an outgoing message, without decrypting it;
+    /// `None` for an unknown id.
+    pub fn outbound_status(
+        &self,
+        message_id: &MessageId,
+    ) -> Result<Option<MessageStatus>, StoreError> {
+        match self.status_of(message_id) {
+            Ok(s) => Ok(Some(s)),
+            Err(StoreError::UnknownMessage(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn status_of(&self, message_id: &MessageId) -> Result<MessageStatus, StoreError> {
         let code: Option<i64> = self
             .conn
@@ -545,7 +558,7 @@ impl Store {
 
     /// The latest `limit` messages (capped at [`MAX_QUERY_ROWS`]) of every
     /// conversation, both directions, oldest first, in the order of
-    /// [`Store::export_history`]. Reads only those rows.
+    /// [`Store::export_history`]. Decrypts only those rows.
     pub fn latest_history(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT time, dir, peer, message_id, sealed FROM (

@@ -54,6 +54,18 @@ pub enum OpenError {
     SenderMismatch,
 }
 
+/// Starting a new session with the same peer failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestartError {
+    /// The bundle belongs to another identity than the conversation's.
+    #[error("the prekey bundle is for another identity")]
+    OtherIdentity,
+    /// X3DH failed.
+    #[error("X3DH: {0}")]
+    X3dh(#[from] X3dhError),
+}
+
 /// A conversation pickle could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -197,6 +209,25 @@ impl Conversation {
             previous: Vec::new(),
             seen: std::collections::VecDeque::new(),
         })
+    }
+
+    /// Starts a new session with the same peer, as initiator, when the peer
+    /// lost its side (it answers our messages with "cannot open"). The
+    /// current sessions stay, as older ones, for decrypting what the peer
+    /// already sent under them; messages sealed from now on carry the new
+    /// X3DH header until the peer replies.
+    pub fn restart<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        identity: &Identity,
+        bundle: &PrekeyBundle,
+    ) -> Result<(), RestartError> {
+        if bundle.identity_key != self.remote_identity {
+            return Err(RestartError::OtherIdentity);
+        }
+        let fresh = Conversation::initiate(rng, identity, bundle)?;
+        self.push_active(fresh.active);
+        Ok(())
     }
 
     /// The peer's identity key.
@@ -544,6 +575,75 @@ mod tests {
         let m3 = a.seal(&mut rng, alice.id.identity_key(), b"three").unwrap();
         assert!(matches!(m3.body, SealedBody::Message(_)));
         assert_eq!(open(&mut bob, &mut b, &m3).unwrap(), b"three");
+    }
+
+    #[test]
+    fn restart_reaches_a_peer_that_lost_its_session_and_keeps_the_old_one_for_decrypting() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let mut alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        let mut a = Some(Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap());
+        let m = a
+            .as_mut()
+            .unwrap()
+            .seal(&mut rng, alice.id.identity_key(), b"hi")
+            .unwrap();
+        let mut b = None;
+        open(&mut bob, &mut b, &m).unwrap();
+        let r = b
+            .as_mut()
+            .unwrap()
+            .seal(&mut rng, bob.id.identity_key(), b"ok")
+            .unwrap();
+        open(&mut alice, &mut a, &r).unwrap();
+        // Bob sent this under the old session before anything went wrong.
+        let in_flight = b
+            .as_mut()
+            .unwrap()
+            .seal(&mut rng, bob.id.identity_key(), b"in flight")
+            .unwrap();
+
+        // Bob loses his side: Alice's messages cannot be opened.
+        let mut lost: Option<Conversation> = None;
+        let m = a
+            .as_mut()
+            .unwrap()
+            .seal(&mut rng, alice.id.identity_key(), b"x")
+            .unwrap();
+        assert!(matches!(
+            open(&mut bob, &mut lost, &m),
+            Err(OpenError::NoSession)
+        ));
+        // Another identity's bundle is refused.
+        let carol = party(&mut rng);
+        assert!(matches!(
+            a.as_mut()
+                .unwrap()
+                .restart(&mut rng, &alice.id, &bundle(&carol)),
+            Err(RestartError::OtherIdentity)
+        ));
+        a.as_mut()
+            .unwrap()
+            .restart(&mut rng, &alice.id, &bundle(&bob))
+            .unwrap();
+        assert!(a.as_ref().unwrap().awaiting_reply());
+        let m = a
+            .as_mut()
+            .unwrap()
+            .seal(&mut rng, alice.id.identity_key(), b"again")
+            .unwrap();
+        assert!(matches!(m.body, SealedBody::Initial(_)));
+        assert_eq!(open(&mut bob, &mut lost, &m).unwrap(), b"again");
+        // The old session still opens what was in flight under it.
+        assert_eq!(open(&mut alice, &mut a, &in_flight).unwrap(), b"in flight");
+        // And the new one works both ways.
+        let r = lost
+            .as_mut()
+            .unwrap()
+            .seal(&mut rng, bob.id.identity_key(), b"back")
+            .unwrap();
+        assert_eq!(open(&mut alice, &mut a, &r).unwrap(), b"back");
+        assert!(!a.as_ref().unwrap().awaiting_reply());
     }
 
     #[test]

@@ -4,13 +4,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use tacnode_crypto::ratchet::DecryptError;
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::{SealedBody, SealedMessage};
 use tacnode_domain::mailbox::{EntryId, MAX_ENTRIES_PER_BATCH, MailboxEntry, MailboxOperation};
 use tacnode_domain::{Contact, Content, MessageId, NodeId, NodeType, PeerAddress};
 use tacnode_messaging::{Message, decode_plaintext, encode_plaintext};
 use tacnode_transport::{Inbound, InboundEvent};
-use tacnode_usecase::conversation::Conversation;
+use tacnode_usecase::conversation::{Conversation, OpenError};
 
 use super::{NodeEvent, Shared, now};
 
@@ -57,6 +58,25 @@ pub(crate) async fn run(shared: Arc<Shared>, mut inbound: Inbound) {
     }
 }
 
+/// The answer to a direct delivery that failed. `Unauthorized` means "cannot
+/// open it" and nothing else: the sender restarts its session on it.
+fn refuse_delivery(e: &anyhow::Error) -> Message {
+    if e.chain().any(|c| c.is::<StrangerCapReached>()) {
+        refuse(RefusalCode::Quota, "too many unverified contacts")
+    } else if e.chain().any(|c| c.is::<tacnode_store::StoreError>()) {
+        refuse(RefusalCode::Internal, "cannot store messages")
+    } else {
+        refuse(RefusalCode::Unauthorized, "cannot open message")
+    }
+}
+
+/// A stranger wrote while unverified contacts are at their cap.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0} unverified contacts: messages from new senders are refused until some are verified or removed"
+)]
+struct StrangerCapReached(u64);
+
 fn refuse(code: RefusalCode, detail: impl Into<String>) -> Message {
     Message::Error {
         code,
@@ -94,14 +114,14 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
             Ok(_) => Message::DirectAck,
             Err(e) => {
                 tracing::debug!(%peer, "direct message refused: {e:#}");
-                refuse(RefusalCode::Unauthorized, "cannot open message")
+                refuse_delivery(&e)
             }
         },
         Message::DirectBatch(list) => match receive_batch(shared, peer, &list).await {
             Ok(refused) => Message::DirectBatchAck { refused },
             Err(e) => {
                 tracing::warn!(%peer, "direct batch not stored: {e:#}");
-                refuse(RefusalCode::Internal, "cannot store messages")
+                refuse_delivery(&e)
             }
         },
         Message::MailboxDeposit(d) => {
@@ -197,20 +217,21 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
 
 fn prekey_bundle(shared: &Shared) -> Result<tacnode_domain::e2e::PrekeyBundle> {
     let mut st = shared.state();
-    // Never hand the same one-time prekey out twice: a second initiator using
-    // it would be refused as a replay.
+    let t = now();
+    // Never hand the same one-time prekey out twice while the first
+    // initiator may still use it: a second one's first message could not
+    // be opened (and would cost it a session restart).
+    st.expire_handed_out(t);
     let otk = st
         .prekeys
         .one_time_prekeys()
         .iter()
         .map(|k| k.id)
-        .find(|id| !st.handed_out.contains(id));
+        .find(|id| !st.handed_out.contains_key(id));
     let bundle = st.prekeys.bundle(&shared.identity, otk)?;
     if let Some(id) = otk {
-        st.handed_out.insert(id);
-        // On disk before the bundle leaves: after a restart the key must
-        // not go to a second initiator, whose first message would then be
-        // refused for good.
+        st.handed_out.insert(id, t);
+        // On disk before the bundle leaves, so a restart keeps it.
         st.save_handed_out()?;
     }
     Ok(bundle)
@@ -221,13 +242,18 @@ fn prekey_bundle(shared: &Shared) -> Result<tacnode_domain::e2e::PrekeyBundle> {
 /// stranger costs a contact, a session and inbox rows, and identities are
 /// free to make, so strangers are capped.
 fn stranger_over_cap(st: &mut super::State, sender: &NodeId) -> Result<Option<u64>> {
-    if st.conversation(sender)?.is_none() && st.store.contact(sender)?.is_none() {
+    if is_stranger(st, sender)? {
         let unverified = st.store.unverified_contact_count()?;
         if unverified >= MAX_UNVERIFIED_CONTACTS {
             return Ok(Some(unverified));
         }
     }
     Ok(None)
+}
+
+/// Neither a contact nor in a session with us.
+fn is_stranger(st: &mut super::State, sender: &NodeId) -> Result<bool> {
+    Ok(st.conversation(sender)?.is_none() && st.store.contact(sender)?.is_none())
 }
 
 /// Whether direct messages from `peer` are refused up front (a stranger over
@@ -246,6 +272,8 @@ pub(crate) enum Received {
     Duplicate(MessageId),
     /// A receipt.
     Receipt,
+    /// A message opened before (its key is used): accepted again.
+    Replayed,
 }
 
 /// Opens a sealed message and acts on it. `from` is the authenticated
@@ -281,10 +309,22 @@ async fn receive_batch(
     Ok(refused)
 }
 
+/// What a batch of received messages changes outside the store; applied
+/// only once the batch is committed.
+#[derive(Default)]
+struct Effects {
+    events: Vec<NodeEvent>,
+    /// Our messages the peer acknowledged.
+    delivered: Vec<MessageId>,
+    /// X3DH handshakes answered.
+    handshakes: u64,
+}
+
 /// Opens every message of `list` and stores what they carry in one
-/// transaction; then emits the events and sends one receipt per sender.
-/// The outer error means nothing was stored (the database failed); the
-/// inner ones are per message (it could not be opened).
+/// transaction; once committed, emits the events and sends one receipt per
+/// sender. The outer error means nothing was stored (the database failed,
+/// or a stranger is over the cap); the inner ones are per message (it
+/// could not be opened).
 pub(crate) fn receive_all(
     shared: &Arc<Shared>,
     from: Option<NodeId>,
@@ -292,14 +332,14 @@ pub(crate) fn receive_all(
     via_mailbox: bool,
 ) -> Result<Vec<Result<Received>>> {
     let t = now();
-    let mut events = Vec::new();
+    let mut effects = Effects::default();
     let mut receipts: Vec<(NodeId, Vec<MessageId>)> = Vec::new();
     let results = {
         let mut guard = shared.state();
-        guard.batch(|st| {
+        let results = guard.batch(|st| {
             let mut results = Vec::with_capacity(list.len());
             for sealed in list {
-                match open_one(shared, st, from, sealed, via_mailbox, t, &mut events) {
+                match open_one(shared, st, from, sealed, via_mailbox, t, &mut effects) {
                     Ok((received, receipt)) => {
                         if let Some((sender, id)) = receipt {
                             match receipts.iter_mut().find(|(s, _)| *s == sender) {
@@ -309,17 +349,30 @@ pub(crate) fn receive_all(
                         }
                         results.push(Ok(received));
                     }
-                    // The database failed: nothing of the batch is kept.
-                    Err(e) if e.chain().any(|c| c.is::<tacnode_store::StoreError>()) => {
+                    // Nothing of the batch is kept.
+                    Err(e)
+                        if e.chain().any(|c| {
+                            c.is::<tacnode_store::StoreError>() || c.is::<StrangerCapReached>()
+                        }) =>
+                    {
                         return Err(e);
                     }
                     Err(e) => results.push(Err(e)),
                 }
             }
             Ok(results)
-        })?
+        })?;
+        let st = &mut *guard;
+        for id in &effects.delivered {
+            st.delivery.forget(*id);
+            st.sealed_outbox.remove(id);
+        }
+        results
     };
-    for e in events {
+    shared
+        .x3dh_sessions
+        .fetch_add(effects.handshakes, std::sync::atomic::Ordering::Relaxed);
+    for e in effects.events {
         shared.emit(e);
     }
     for (sender, ids) in receipts {
@@ -352,7 +405,7 @@ fn open_one(
     sealed: &SealedMessage,
     via_mailbox: bool,
     t: tacnode_domain::UnixMillis,
-    events: &mut Vec<NodeEvent>,
+    effects: &mut Effects,
 ) -> Result<(Received, Option<(NodeId, MessageId)>)> {
     let sender_key = sealed.sender_identity_key;
     let sender = NodeId::from_identity(&sender_key);
@@ -363,20 +416,33 @@ fn open_one(
             "sealed sender {sender} is not the connected peer {p}"
         ));
     }
+    let stranger = is_stranger(st, &sender)?;
     if let Some(unverified) = stranger_over_cap(st, &sender)? {
-        bail!(
-            "{unverified} unverified contacts: messages from new senders are refused until some are verified or removed"
-        );
+        return Err(StrangerCapReached(unverified).into());
     }
     let existing = st.conversations.get_mut(&sender);
-    let (opened, new) = Conversation::open(existing, &shared.identity, &mut st.prekeys, sealed, t)
-        .context("cannot open")?;
+    let (opened, new) =
+        match Conversation::open(existing, &shared.identity, &mut st.prekeys, sealed, t) {
+            Ok(o) => o,
+            // Opened before (the answer or the receipt was lost and the
+            // sender tried again): accepted, nothing to do.
+            Err(OpenError::Decrypt(DecryptError::Replay) | OpenError::ReplayedInitial) => {
+                return Ok((Received::Replayed, None));
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("cannot open")),
+        };
+    let plaintext = decode_plaintext(&opened.plaintext).context("bad plaintext");
+    // A stranger becomes known only through a text, which adds it as a
+    // (capped) contact: no session is kept for anything else it sends.
+    if stranger && !matches!(&plaintext, Ok(p) if matches!(p.content, Content::Text(_))) {
+        bail!("a first message from a stranger must be a text");
+    }
     // Pin (or compare) the device key only now: X3DH verified its
     // certificate, so a forged initial message cannot flag a contact.
     if let SealedBody::Initial(i) = &sealed.body
         && !st.check_pin(&sender, &i.device_key)?
     {
-        flag_identity_change(st, &sender, i.device_key, events)?;
+        flag_identity_change(st, &sender, i.device_key, &mut effects.events)?;
     }
     if let Some(c) = new {
         st.conversations.insert(sender, c);
@@ -384,11 +450,9 @@ fn open_one(
     st.save_conversation(&sender, t)?;
     if opened.new_session {
         st.save_prekeys(t)?;
-        shared
-            .x3dh_sessions
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        effects.handshakes += 1;
     }
-    let plaintext = decode_plaintext(&opened.plaintext).context("bad plaintext")?;
+    let plaintext = plaintext?;
     match plaintext.content {
         Content::Text(text) => {
             if st.store.contact(&sender)?.is_none() {
@@ -409,7 +473,7 @@ fn open_one(
             let id = plaintext.message_id;
             match st.store.insert_inbound(&sender, &id, &text, time)? {
                 tacnode_store::InsertOutcome::Inserted => {
-                    events.push(NodeEvent::Received {
+                    effects.events.push(NodeEvent::Received {
                         from: sender,
                         message_id: id,
                         text,
@@ -426,9 +490,8 @@ fn open_one(
         Content::Receipt(ids) => {
             for id in ids {
                 if st.store.mark_delivered(&sender, &id, t).is_ok() {
-                    st.delivery.forget(id);
-                    st.sealed_outbox.remove(&id);
-                    events.push(NodeEvent::Delivered { message_id: id });
+                    effects.delivered.push(id);
+                    effects.events.push(NodeEvent::Delivered { message_id: id });
                 }
             }
             Ok((Received::Receipt, None))

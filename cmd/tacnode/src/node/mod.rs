@@ -61,6 +61,8 @@ const EVENT_BUFFER: usize = 1024;
 /// the first 28 bytes of its node id (meta keys are at most 64 bytes; 224
 /// bits keep ids apart).
 const PIN_PREFIX: &str = "pin.";
+/// How long a handed-out one-time prekey is held back for its initiator.
+pub(crate) const HANDED_OUT_TTL_MS: u64 = 24 * 60 * 60 * 1000;
 /// Meta key of the one-time prekey ids handed out and not yet used.
 const HANDED_OUT_KEY: &str = "prekeys.handed_out";
 /// Meta key prefix of a changed device key awaiting verification.
@@ -150,8 +152,13 @@ pub(crate) struct State {
     /// When we last dropped our session with a peer because it could not
     /// open our messages (at most one reset per [`SESSION_RESET_INTERVAL_MS`]).
     pub(crate) session_resets: HashMap<NodeId, UnixMillis>,
+    /// Peers whose session must be restarted before the next message.
+    pub(crate) restarts: std::collections::HashSet<NodeId>,
     /// One-time prekeys handed out since start (never handed out twice).
-    pub(crate) handed_out: std::collections::HashSet<tacnode_domain::e2e::PrekeyId>,
+    /// One-time prekeys handed out, and when (never handed out twice within
+    /// [`HANDED_OUT_TTL_MS`]; an unused one comes back after it, so a flood
+    /// of bundle requests cannot use them all up for good).
+    pub(crate) handed_out: HashMap<tacnode_domain::e2e::PrekeyId, UnixMillis>,
     /// Peer records seen (ours to dial with), newest sequence wins.
     pub(crate) peers: HashMap<NodeId, PeerRecord>,
     /// Strictly increasing queue time, so the outbox keeps send order.
@@ -207,16 +214,18 @@ impl State {
         Ok(())
     }
 
-    /// Drops our session with `peer` after it refused our messages as
-    /// unreadable (it lost its side: a reinstall, a restored backup): the
-    /// next attempt runs X3DH again and seals the queued messages anew.
+    /// Marks our session with `peer` for a restart after it refused our
+    /// messages as unreadable (it lost its side: a reinstall, a restored
+    /// backup): the ciphertexts cached for it are dropped, and the next
+    /// attempt runs X3DH again (see [`tacnode_usecase::conversation::Conversation::restart`];
+    /// the old sessions stay for decrypting what the peer sent under them).
     /// Only the authenticated peer itself can refuse, so no one else can
-    /// force this. Returns false when the last reset was too recent.
-    pub(crate) fn reset_session(&mut self, peer: &NodeId, now: UnixMillis) -> Result<bool> {
+    /// force this. Returns false when the last restart was too recent.
+    pub(crate) fn restart_session(&mut self, peer: &NodeId, now: UnixMillis) -> bool {
         if let Some(last) = self.session_resets.get(peer)
             && now.millis_since(*last) < SESSION_RESET_INTERVAL_MS
         {
-            return Ok(false);
+            return false;
         }
         if self.session_resets.len() >= MAX_SESSION_RESETS
             && let Some(oldest) = self
@@ -227,15 +236,22 @@ impl State {
         {
             self.session_resets.remove(&oldest);
         }
-        self.store.delete_session(peer)?;
-        self.conversations.remove(peer);
         self.sealed_outbox.retain(|_, (p, _)| p != peer);
         self.session_resets.insert(*peer, now);
-        Ok(true)
+        self.restarts.insert(*peer);
+        true
+    }
+
+    /// Forgets hand-outs older than [`HANDED_OUT_TTL_MS`].
+    pub(crate) fn expire_handed_out(&mut self, now: UnixMillis) {
+        self.handed_out
+            .retain(|_, at| now.millis_since(*at) < HANDED_OUT_TTL_MS);
     }
 
     /// Persists which one-time prekeys were handed out (those still held;
-    /// at most [`tacnode_crypto::prekey::MAX_ONE_TIME_PREKEYS`], 4 bytes each).
+    /// at most [`tacnode_crypto::prekey::MAX_ONE_TIME_PREKEYS`], 4 bytes
+    /// each). The times are not stored: after a restart the TTL counts from
+    /// the start.
     pub(crate) fn save_handed_out(&mut self) -> Result<()> {
         let held: std::collections::HashSet<_> = self
             .prekeys
@@ -243,8 +259,8 @@ impl State {
             .iter()
             .map(|k| k.id)
             .collect();
-        self.handed_out.retain(|id| held.contains(id));
-        let mut ids: Vec<u32> = self.handed_out.iter().copied().collect();
+        self.handed_out.retain(|id, _| held.contains(id));
+        let mut ids: Vec<u32> = self.handed_out.keys().copied().collect();
         ids.sort_unstable();
         let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_be_bytes()).collect();
         self.store.set_meta(HANDED_OUT_KEY, &bytes)?;
@@ -344,11 +360,23 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Locks the state. A poisoned lock (a task panicked while holding it)
-    /// still yields the state: every write to it is a committed transaction.
+    /// still yields the state, once a batch the panic left open is rolled
+    /// back: what is on disk is then exactly what was committed.
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        match self.state.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                // A task panicked holding the state, maybe inside a batch:
+                // roll it back and drop the caches it may have advanced.
+                let mut guard = poisoned.into_inner();
+                if guard.store.abandon_open_batch() {
+                    guard.conversations.clear();
+                    guard.sealed_outbox.clear();
+                }
+                self.state.clear_poison();
+                guard
+            }
+        }
     }
 
     pub(crate) fn emit(&self, e: NodeEvent) {
@@ -419,13 +447,13 @@ impl Node {
             }
             None => PrekeyState::new(&mut rng, &identity, t),
         };
-        // Handed out before a restart: never handed out again.
+        // Handed out before a restart: not handed out again for a while.
         let handed_out = store
             .meta(HANDED_OUT_KEY)?
             .unwrap_or_default()
             .chunks_exact(4)
             .filter_map(|c| <[u8; 4]>::try_from(c).ok())
-            .map(u32::from_be_bytes)
+            .map(|b| (u32::from_be_bytes(b), t))
             .collect();
         let node_type: NodeType = config.node.node_type.into();
         let (net, inbound) = Net::bind(&config, &identity).await?;
@@ -453,6 +481,7 @@ impl Node {
             rng,
             sealed_outbox: HashMap::new(),
             session_resets: HashMap::new(),
+            restarts: std::collections::HashSet::new(),
             handed_out,
             peers: HashMap::new(),
             last_outbox_time: UnixMillis(0),
@@ -512,12 +541,13 @@ impl Node {
 }
 
 fn refill_prekeys(state: &mut State, t: UnixMillis) -> Result<()> {
+    state.expire_handed_out(t);
     // Handed-out keys may be used any moment: count only the others.
     let have = state
         .prekeys
         .one_time_prekeys()
         .iter()
-        .filter(|k| !state.handed_out.contains(&k.id))
+        .filter(|k| !state.handed_out.contains_key(&k.id))
         .count();
     if have < ONE_TIME_PREKEY_TARGET / 2 {
         let total = state.prekeys.one_time_prekeys().len();
@@ -771,9 +801,7 @@ impl NodeHandle {
         let mut out = Vec::new();
         for m in st.store.latest_history(limit)? {
             let status = match m.direction {
-                tacnode_domain::Direction::Outbound => {
-                    st.store.outbound(&m.message_id)?.map(|e| e.delivery.status)
-                }
+                tacnode_domain::Direction::Outbound => st.store.outbound_status(&m.message_id)?,
                 tacnode_domain::Direction::Inbound => None,
             };
             out.push((m, status));

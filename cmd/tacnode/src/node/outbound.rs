@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use tacnode_domain::dht::Contact;
+use tacnode_domain::dht::{Contact, RefusalCode};
 use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
 use tacnode_domain::mailbox::{EntryId, MailboxDeposit};
 use tacnode_domain::{
@@ -127,7 +127,11 @@ async fn attempt_direct(shared: &Arc<Shared>, recipient: NodeId, ids: Vec<Messag
     }
 }
 
-/// Records the outcome of each attempt, all in one store batch.
+/// Records the outcome of each attempt: the statuses in one store batch,
+/// then (whatever the disk said) the delivery queue, so no attempt is left
+/// in flight. When the batch failed every attempt counts as failed: the
+/// disk still says queued, so they are retried and the recipient drops any
+/// copy it already has.
 fn settle(
     shared: &Shared,
     recipient: NodeId,
@@ -135,25 +139,12 @@ fn settle(
     deposit: bool,
 ) {
     let t = now();
-    let mut events = Vec::new();
     let mut guard = shared.state();
     let committed = guard.batch(|st| {
         for (id, result) in &results {
-            let outcome = match (result, deposit) {
-                (Ok(_), false) => Outcome::DirectAccepted,
-                (Ok(_), true) => Outcome::Deposited,
-                (Err(_), false) => Outcome::DirectFailed,
-                (Err(_), true) => Outcome::DepositFailed,
-            };
-            st.delivery.handle_outcome(t, *id, outcome, &mut st.rng);
             match result {
-                Ok(via_mailbox) => {
-                    st.sealed_outbox.remove(id);
+                Ok(_) => {
                     st.store.mark_sent(id, t)?;
-                    events.push(NodeEvent::Sent {
-                        message_id: *id,
-                        via_mailbox: *via_mailbox,
-                    });
                 }
                 Err(e) => {
                     tracing::debug!(%recipient, message = %id, deposit, "delivery attempt failed: {e:#}");
@@ -168,22 +159,41 @@ fn settle(
                 }
             }
         }
-        // The recipient could not open what we sent: its side of the
-        // session is gone. Start a new one for the next attempt.
-        if !deposit
-            && results.iter().any(|(_, r)| r.as_ref().is_err_and(unopenable))
-            && st.reset_session(&recipient, t)?
-        {
-            tracing::warn!(%recipient, "the recipient cannot open our messages; starting a new session");
-        }
         Ok(())
     });
-    drop(guard);
-    // A message whose status did not reach the disk is still queued there:
-    // after a restart it is sent again and the recipient drops the copy.
-    if let Err(e) = committed {
-        tracing::warn!(%recipient, "delivery status not stored: {e:#}");
+    let st = &mut *guard;
+    let mut events = Vec::new();
+    if let Err(e) = &committed {
+        tracing::warn!(%recipient, "delivery status not stored, will retry: {e:#}");
     }
+    for (id, result) in &results {
+        let accepted = committed.is_ok() && result.is_ok();
+        let outcome = match (accepted, deposit) {
+            (true, false) => Outcome::DirectAccepted,
+            (true, true) => Outcome::Deposited,
+            (false, false) => Outcome::DirectFailed,
+            (false, true) => Outcome::DepositFailed,
+        };
+        st.delivery.handle_outcome(t, *id, outcome, &mut st.rng);
+        if let (true, Ok(via_mailbox)) = (accepted, result) {
+            st.sealed_outbox.remove(id);
+            events.push(NodeEvent::Sent {
+                message_id: *id,
+                via_mailbox: *via_mailbox,
+            });
+        }
+    }
+    // The recipient itself (only it can answer so over TLS) could not open
+    // what we sent: its side of the session is gone. The next attempt
+    // starts a new one.
+    if results
+        .iter()
+        .any(|(_, r)| r.as_ref().is_err_and(unopenable))
+        && st.restart_session(&recipient, t)
+    {
+        tracing::warn!(%recipient, "the recipient cannot open our messages; starting a new session");
+    }
+    drop(guard);
     for e in events {
         shared.emit(e);
     }
@@ -245,7 +255,16 @@ async fn deliver_batch(
         }
         let (chunk, tail) = rest.split_at(n.min(rest.len()));
         rest = tail;
-        results.extend(deliver_chunk(shared, recipient, chunk).await);
+        let (chunk_results, failed) = deliver_chunk(shared, recipient, chunk).await;
+        results.extend(chunk_results);
+        if let Some(e) = failed {
+            // The peer is unreachable (or the disk failed): the rest would
+            // fail the same way, after a lookup and a dial each, and could
+            // overtake what failed.
+            let ids: Vec<MessageId> = rest.iter().map(|(id, _)| *id).collect();
+            results.extend(fail_all(&ids, &e));
+            break;
+        }
     }
     results
 }
@@ -275,18 +294,21 @@ fn queued_entries(
     Ok(out)
 }
 
+/// Seals and sends one chunk. Returns each id's result and, when the whole
+/// chunk failed (not a per-message refusal), why.
 async fn deliver_chunk(
     shared: &Arc<Shared>,
     recipient: NodeId,
     chunk: &[(MessageId, Option<tacnode_domain::OutboxEntry>)],
-) -> Vec<(MessageId, Result<bool>)> {
+) -> (Vec<(MessageId, Result<bool>)>, Option<anyhow::Error>) {
     let sealed = match seal_chunk(shared, recipient, chunk) {
         Ok(s) => s,
         Err(e) => {
-            return chunk
+            let results = chunk
                 .iter()
                 .map(|(id, _)| (*id, Err(anyhow!("{e:#}"))))
                 .collect();
+            return (results, Some(e));
         }
     };
     let sent: Vec<(MessageId, bool)> = sealed.iter().map(|(id, s)| (*id, s.is_some())).collect();
@@ -297,32 +319,38 @@ async fn deliver_chunk(
         direct_batch(shared, recipient, sending).await
     };
     match answer {
-        Ok(refused) => batch_results(&sent, &refused)
-            .into_iter()
-            .map(|(id, accepted)| {
-                let result = if accepted {
-                    Ok(false)
-                } else {
-                    Err(anyhow::Error::new(NetError::Refused {
-                        code: tacnode_domain::dht::RefusalCode::Unauthorized,
-                        detail: "the recipient could not open it".into(),
-                    }))
-                };
-                (id, result)
-            })
-            .collect(),
-        Err(e) => sent
-            .into_iter()
-            .map(|(id, was_sent)| {
-                // One no longer queued needed no sending.
-                let result = if was_sent {
-                    Err(anyhow!("{e:#}"))
-                } else {
-                    Ok(false)
-                };
-                (id, result)
-            })
-            .collect(),
+        Ok(refused) => {
+            let results = batch_results(&sent, &refused)
+                .into_iter()
+                .map(|(id, accepted)| {
+                    let result = if accepted {
+                        Ok(false)
+                    } else {
+                        Err(anyhow::Error::new(NetError::Refused {
+                            code: tacnode_domain::dht::RefusalCode::Unauthorized,
+                            detail: "the recipient could not open it".into(),
+                        }))
+                    };
+                    (id, result)
+                })
+                .collect();
+            (results, None)
+        }
+        Err(e) => {
+            let results = sent
+                .into_iter()
+                .map(|(id, was_sent)| {
+                    // One no longer queued needed no sending.
+                    let result = if was_sent {
+                        Err(anyhow!("{e:#}"))
+                    } else {
+                        Ok(false)
+                    };
+                    (id, result)
+                })
+                .collect();
+            (results, Some(e))
+        }
     }
 }
 
@@ -353,7 +381,7 @@ fn seal_chunk(
     chunk: &[(MessageId, Option<tacnode_domain::OutboxEntry>)],
 ) -> Result<Vec<(MessageId, Option<SealedMessage>)>> {
     let mut guard = shared.state();
-    guard.batch(|st| {
+    let (out, fresh) = guard.batch(|st| {
         st.conversation(&recipient)?;
         let mut out = Vec::with_capacity(chunk.len());
         let mut fresh = Vec::new();
@@ -384,27 +412,50 @@ fn seal_chunk(
             out.push((*id, Some(sealed)));
         }
         st.save_conversation(&recipient, now())?;
-        for (id, s) in fresh {
-            st.sealed_outbox.insert(id, (recipient, s));
-        }
-        Ok(out)
-    })
+        Ok((out, fresh))
+    })?;
+    // Cached only once their ratchet step is on disk.
+    for (id, s) in fresh {
+        guard.sealed_outbox.insert(id, (recipient, s));
+    }
+    Ok(out)
 }
 
 /// Sends a batch straight to `peer`; the indices it refused.
+/// Sends a batch straight to `peer`; the indices it refused. A peer that
+/// does not know batches (it refuses the request as malformed or
+/// unsupported) gets the messages one by one, in order, stopping at the
+/// first that fails.
 async fn direct_batch(
     shared: &Arc<Shared>,
     peer: NodeId,
     batch: Vec<SealedMessage>,
 ) -> Result<Vec<u32>> {
     let addrs = endpoints_of(shared, peer).await?;
-    match shared
-        .net
-        .call(peer, &addrs, &Message::DirectBatch(batch))
-        .await
-    {
+    let request = Message::DirectBatch(batch);
+    match shared.net.call(peer, &addrs, &request).await {
         Ok(Message::DirectBatchAck { refused }) => Ok(refused),
         Ok(other) => bail!("unexpected answer {other:?}"),
+        Err(NetError::Refused {
+            code: RefusalCode::Malformed | RefusalCode::Unsupported,
+            ..
+        }) => {
+            let Message::DirectBatch(batch) = request else {
+                bail!("not a batch");
+            };
+            let mut refused = Vec::new();
+            for (i, sealed) in batch.iter().enumerate() {
+                match direct(shared, peer, sealed).await {
+                    Ok(()) => {}
+                    Err(e) if unopenable(&e) => {
+                        refused.push(u32::try_from(i).unwrap_or(u32::MAX));
+                    }
+                    // Order: what follows must not overtake this one.
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(refused)
+        }
         Err(e) => {
             if !matches!(e, NetError::Refused { .. }) {
                 // The peer may have moved: look its record up again next time.
@@ -597,12 +648,14 @@ async fn resolve_peer(shared: &Shared, peer: NodeId) -> Result<PeerRecord> {
     Ok(record)
 }
 
-/// Makes sure a session with `peer` exists: X3DH with a bundle fetched from
-/// the peer itself (`direct`), else with its prekeys published in the DHT.
+/// Makes sure a usable session with `peer` exists: X3DH with a bundle
+/// fetched from the peer itself (`direct`), else with its prekeys published
+/// in the DHT. Also restarts a session the peer lost
+/// ([`super::State::restart_session`]).
 async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Result<()> {
     let expected = {
         let mut st = shared.state();
-        if st.conversation(&peer)?.is_some() {
+        if !st.restarts.contains(&peer) && st.conversation(&peer)?.is_some() {
             return Ok(());
         }
         super::known_identity(&st, &peer).ok_or_else(|| anyhow!("unknown identity for {peer}"))?
@@ -629,12 +682,23 @@ async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Res
         shared.emit(NodeEvent::IdentityChanged { node_id: peer });
         bail!("the contact's device key changed; verify it again");
     }
-    if st.conversations.contains_key(&peer) {
-        return Ok(());
+    let restart = st.restarts.contains(&peer);
+    st.conversation(&peer)?;
+    match st.conversations.get_mut(&peer) {
+        Some(conv) if restart => conv
+            .restart(&mut st.rng, &shared.identity, &bundle)
+            .context("X3DH")?,
+        // Another task made one meanwhile.
+        Some(_) => return Ok(()),
+        None => {
+            let conv =
+                Conversation::initiate(&mut st.rng, &shared.identity, &bundle).context("X3DH")?;
+            st.conversations.insert(peer, conv);
+        }
     }
-    let conv = Conversation::initiate(&mut st.rng, &shared.identity, &bundle).context("X3DH")?;
-    st.conversations.insert(peer, conv);
-    st.save_conversation(&peer, now())?;
+    // A failed save drops the cached session: memory never runs ahead.
+    st.batch(|st| st.save_conversation(&peer, now()))?;
+    st.restarts.remove(&peer);
     shared
         .x3dh_sessions
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
