@@ -27,6 +27,13 @@ pub const MAX_LINKS_PER_PEER: usize = 4;
 /// Most peers remembered in the dial backoff table.
 pub const MAX_BACKOFF_ENTRIES: usize = 4096;
 
+/// Youngest age at which the transport replaces its certificate, however
+/// short the configured lifetime: bounds how often a certificate is made.
+pub const MIN_CERTIFICATE_ROTATION_AGE: Duration = Duration::from_secs(1);
+/// Longest the certificate timer sleeps before reading the wall clock again
+/// (the sleep itself runs on the monotonic clock, which stops during suspend).
+pub const CERTIFICATE_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// Configuration of a [`crate::Transport`]. `Default` gives safe values.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -67,7 +74,9 @@ pub struct TransportConfig {
     /// How long a redundant connection (simultaneous dial) lingers before it
     /// is closed, so streams already opened on it can finish.
     pub duplicate_grace: Duration,
-    /// Lifetime of the ephemeral certificate made at start.
+    /// Lifetime of each ephemeral certificate. The transport replaces its
+    /// certificate once half of it has passed (for new connections; open
+    /// ones keep theirs), so a long-running node never presents an expired one.
     pub certificate_lifetime: Duration,
 }
 

@@ -4,10 +4,14 @@ use std::time::Duration;
 
 use tacnode_messaging::frame::FrameError;
 
-/// Why [`crate::Transport::bind`] failed.
+/// Why [`crate::Transport::bind`] or
+/// [`crate::Transport::rotate_certificate`] failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
+    /// The transport was closed.
+    #[error("transport closed")]
+    Closed,
     /// Not called inside a Tokio runtime.
     #[error("the transport must be bound inside a Tokio runtime")]
     NoRuntime,

@@ -16,7 +16,10 @@
 //! One quinn endpoint per node, on one UDP socket that both dials and accepts,
 //! TLS 1.3 only, ALPN `tacnode/1`, rustls with the ring provider.
 //!
-//! At every start a fresh Ed25519 key and a self-signed certificate are made.
+//! At every start a fresh Ed25519 key and a self-signed certificate are made,
+//! and replaced the same way once half of
+//! [`TransportConfig::certificate_lifetime`] has passed (or on
+//! [`Transport::rotate_certificate`]); open connections keep theirs.
 //! The certificate carries a non-critical extension, OID
 //! [`BINDING_OID`] (`2.25.5427237553652120654`), whose value is a DER OCTET
 //! STRING of 96 bytes: the node's long-term identity key (32) followed by the
@@ -58,8 +61,11 @@
 //! the one dialled by the lower [`NodeId`](tacnode_domain::NodeId) (ties broken by a TLS-exporter value
 //! both ends share); the other is closed after
 //! [`TransportConfig::duplicate_grace`] once its streams drain. A connection
-//! presenting a different certificate key than the existing ones means the
-//! peer restarted, and replaces them. Failed dials put the peer in exponential
+//! made with other certificate keys than the existing ones (the peer
+//! restarted, or either end replaced its certificate) takes over: new work
+//! goes to it at once, and the old connections are closed with
+//! [`CLOSE_REPLACED`] once their streams drain (a response being written
+//! counts until it is sent). Failed dials put the peer in exponential
 //! backoff with jitter; requests during the backoff fail fast with
 //! [`RequestError::BackingOff`] and the next request after it redials.
 //! Limits (all in [`TransportConfig`]): total connections, connections per
@@ -94,10 +100,10 @@ mod tests;
 
 pub use binding::{BINDING_CONTEXT, BINDING_LEN, BINDING_OID, BindingError, MAX_CERT_LEN};
 pub use config::{
-    DEFAULT_CONNECTION_RECEIVE_WINDOW, DEFAULT_INBOUND_BUFFER_BYTES, DEFAULT_INBOUND_QUEUE,
-    DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
-    DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_STREAMS_PER_CONNECTION, MAX_BACKOFF_ENTRIES,
-    MAX_LINKS_PER_PEER, TransportConfig,
+    CERTIFICATE_CHECK_INTERVAL, DEFAULT_CONNECTION_RECEIVE_WINDOW, DEFAULT_INBOUND_BUFFER_BYTES,
+    DEFAULT_INBOUND_QUEUE, DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_STREAMS_PER_CONNECTION,
+    MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, MIN_CERTIFICATE_ROTATION_AGE, TransportConfig,
 };
 pub use error::{RequestError, RespondError, TransportError};
 pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABLE, Responder};

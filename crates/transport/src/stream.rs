@@ -1,9 +1,13 @@
 //! Frame I/O over quinn streams, bounded before allocation.
 
+use std::borrow::Borrow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use bytes::Bytes;
 use quinn::{RecvStream, SendStream, VarInt};
 use tacnode_messaging::frame::{FRAME_HEADER_LEN, FrameError, body_len, frame_header};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::error::RespondError;
 
@@ -15,6 +19,48 @@ pub const CODE_BAD_FRAME: u32 = 0x11;
 pub const CODE_TIMEOUT: u32 = 0x12;
 /// Stream reset code: the node is not accepting inbound messages.
 pub const CODE_UNAVAILABLE: u32 = 0x13;
+
+/// Streams in progress on one connection, so a connection being taken out of
+/// service can wait for them before it closes.
+#[derive(Debug, Default)]
+pub(crate) struct ActiveStreams {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+impl ActiveStreams {
+    /// Resolves once no stream is in progress.
+    pub(crate) async fn drained(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+/// Counts one stream in progress while it lives: borrowed for the length of
+/// a call, or owned (`Arc`) by a [`Responder`] until the response is sent.
+#[derive(Debug)]
+pub(crate) struct ActiveGuard<A: Borrow<ActiveStreams>>(A);
+
+impl<A: Borrow<ActiveStreams>> ActiveGuard<A> {
+    pub(crate) fn new(active: A) -> Self {
+        active.borrow().count.fetch_add(1, Ordering::AcqRel);
+        Self(active)
+    }
+}
+
+impl<A: Borrow<ActiveStreams>> Drop for ActiveGuard<A> {
+    fn drop(&mut self) {
+        let active = self.0.borrow();
+        if active.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            active.idle.notify_waiters();
+        }
+    }
+}
 
 /// Why reading a frame failed.
 #[derive(Debug)]
@@ -133,13 +179,17 @@ pub(crate) async fn read_frame(
 pub struct Responder {
     send: Option<SendStream>,
     max: usize,
+    // Keeps the request counted as in progress on its connection until it is
+    // answered, so a connection being retired is not closed under it.
+    _active: ActiveGuard<Arc<ActiveStreams>>,
 }
 
 impl Responder {
-    pub(crate) fn new(send: SendStream, max: usize) -> Self {
+    pub(crate) fn new(send: SendStream, max: usize, active: Arc<ActiveStreams>) -> Self {
         Self {
             send: Some(send),
             max,
+            _active: ActiveGuard::new(active),
         }
     }
 

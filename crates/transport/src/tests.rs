@@ -14,9 +14,12 @@ use tokio::time::timeout;
 use crate::binding::{
     BINDING_OID, BindingError, binding_message, bound_node_id, encode_binding, verify_certificate,
 };
-use crate::tls::{LocalTls, SERVER_NAME, make_certificate};
+use crate::tls::{LocalTls, SERVER_NAME, make_certificate, rotation_age, rotation_wait};
 use crate::transport::backoff_delay;
-use crate::{CODE_NO_RESPONSE, Inbound, InboundEvent, RequestError, Transport, TransportConfig};
+use crate::{
+    CERTIFICATE_CHECK_INTERVAL, CODE_NO_RESPONSE, Inbound, InboundEvent,
+    MIN_CERTIFICATE_ROTATION_AGE, RequestError, Responder, Transport, TransportConfig,
+};
 
 fn identity(seed: u64) -> Identity {
     Identity::generate(&mut rand::rngs::StdRng::seed_from_u64(seed))
@@ -774,4 +777,277 @@ async fn inbound_buffer_budget_is_shared_and_bounded() {
         "{:?}",
         start.elapsed()
     );
+}
+
+/// SubjectPublicKeyInfo of a certificate's key.
+fn spki_of(cert: &CertificateDer<'_>) -> Vec<u8> {
+    bound_node_id(cert).unwrap().1.to_vec()
+}
+
+/// The next inbound request of `inbound`, unanswered.
+async fn next_request(inbound: &mut Inbound) -> (Vec<u8>, Responder) {
+    match timeout(Duration::from_secs(3), inbound.recv())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        InboundEvent::Request { body, reply, .. } => (body, reply),
+        other => panic!("expected a request, got {other:?}"),
+    }
+}
+
+#[test]
+fn rotation_is_due_halfway_through_the_lifetime() {
+    let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let day = Duration::from_secs(86_400);
+    let year = 365 * day;
+    assert_eq!(rotation_age(year), year / 2);
+    // Long waits are cut into wall-clock checks.
+    assert_eq!(
+        rotation_wait(issued, issued, year),
+        CERTIFICATE_CHECK_INTERVAL
+    );
+    assert_eq!(
+        rotation_wait(issued, issued + year / 2 - Duration::from_secs(10), year),
+        Duration::from_secs(10)
+    );
+    assert_eq!(
+        rotation_wait(issued, issued + year / 2, year),
+        Duration::ZERO
+    );
+    assert_eq!(
+        rotation_wait(issued, issued + 2 * year, year),
+        Duration::ZERO
+    );
+    // A wall clock set back before the issue counts as no time passed.
+    assert_eq!(
+        rotation_wait(issued, issued - day, year),
+        CERTIFICATE_CHECK_INTERVAL
+    );
+    let hour = Duration::from_secs(3600);
+    assert_eq!(rotation_wait(issued, issued, hour), hour / 2);
+    assert_eq!(
+        rotation_wait(issued, issued + Duration::from_secs(1700), hour),
+        Duration::from_secs(100)
+    );
+    // Tiny lifetimes are floored, so the timer cannot spin.
+    assert_eq!(rotation_age(Duration::ZERO), MIN_CERTIFICATE_ROTATION_AGE);
+    assert_eq!(
+        rotation_wait(issued, issued, Duration::from_millis(10)),
+        MIN_CERTIFICATE_ROTATION_AGE
+    );
+    assert_eq!(
+        rotation_wait(
+            issued,
+            issued + MIN_CERTIFICATE_ROTATION_AGE,
+            Duration::ZERO
+        ),
+        Duration::ZERO
+    );
+    // The certificate is still valid when it is replaced, and to the end of
+    // its lifetime, for the connections that already use it.
+    let id = identity(300);
+    let (cert, _) = make_certificate(&id, issued, year).unwrap();
+    let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    assert!(verify_certificate(&cert, secs(issued + rotation_age(year))).is_ok());
+    assert!(verify_certificate(&cert, secs(issued + year)).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_certificate_is_presented_to_new_dials() {
+    let (a, a_in, a_addr) = node(310, config());
+    let _ea = echo(a_in);
+    let old = a.certificate();
+    a.rotate_certificate().unwrap();
+    let new = a.certificate();
+    assert_ne!(spki_of(&old), spki_of(&new));
+    assert_eq!(bound_node_id(&new).unwrap().0, a.node_id());
+
+    let (c, _c_in, _) = node(311, config());
+    let resp = c
+        .request(a.node_id(), &[a_addr], b"hi".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(resp, b"re:hi");
+    // The dialler verified and recorded the new certificate key...
+    assert_eq!(
+        c.link_sessions(a.node_id()),
+        vec![(spki_of(&new), spki_of(&c.certificate()))]
+    );
+    // ...and the dialled side knows it answered with it.
+    let on_a = a.link_sessions(c.node_id());
+    assert_eq!(on_a.len(), 1);
+    assert_eq!(on_a[0].1, spki_of(&new));
+    a.close().await;
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_made_before_rotation_keeps_serving() {
+    let (a, a_in, a_addr) = node(320, config());
+    let (b, b_in, b_addr) = node(321, config());
+    let mut a_seen = echo(a_in);
+    let mut b_seen = echo(b_in);
+    a.request(b.node_id(), &[b_addr], b"before".to_vec())
+        .await
+        .unwrap();
+    b_seen.recv().await.unwrap();
+    let on_a = a.link_sessions(b.node_id());
+    let on_b = b.link_sessions(a.node_id());
+
+    a.rotate_certificate().unwrap();
+    b.rotate_certificate().unwrap();
+    for i in 0..5u8 {
+        assert_eq!(
+            a.request(b.node_id(), &[b_addr], vec![i]).await.unwrap(),
+            [b"re:".as_slice(), &[i]].concat()
+        );
+        assert_eq!(b_seen.recv().await.unwrap(), (a.node_id(), vec![i]));
+        assert_eq!(
+            b.request(a.node_id(), &[a_addr], vec![i]).await.unwrap(),
+            [b"re:".as_slice(), &[i]].concat()
+        );
+        assert_eq!(a_seen.recv().await.unwrap(), (b.node_id(), vec![i]));
+    }
+    a.push(b.node_id(), &[], b"one-way".to_vec()).await.unwrap();
+    assert_eq!(
+        b_seen.recv().await.unwrap(),
+        (a.node_id(), b"one-way".to_vec())
+    );
+    // Still the one connection made with the old certificates.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(a.link_sessions(b.node_id()), on_a);
+    assert_eq!(b.link_sessions(a.node_id()), on_b);
+    assert_eq!((a.connection_count(), b.connection_count()), (1, 1));
+    assert_eq!(
+        (a.quic_connection_count(), b.quic_connection_count()),
+        (1, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_keep_working_across_rotations() {
+    let (a, a_in, a_addr) = node(330, config());
+    let (b, b_in, b_addr) = node(331, config());
+    let _ea = echo(a_in);
+    let _eb = echo(b_in);
+    a.request(b.node_id(), &[b_addr], b"start".to_vec())
+        .await
+        .unwrap();
+    let mut seen = vec![spki_of(&a.certificate())];
+    for round in 0..4u64 {
+        a.rotate_certificate().unwrap();
+        if round % 2 == 1 {
+            b.rotate_certificate().unwrap();
+        }
+        let key = spki_of(&a.certificate());
+        assert!(!seen.contains(&key), "every rotation makes a fresh key");
+        seen.push(key.clone());
+        a.request(b.node_id(), &[b_addr], b"ab".to_vec())
+            .await
+            .unwrap();
+        b.request(a.node_id(), &[a_addr], b"ba".to_vec())
+            .await
+            .unwrap();
+        // A newcomer meets the latest certificate.
+        let (c, _c_in, _) = node(340 + round, config());
+        c.request(a.node_id(), &[a_addr], b"new".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(c.link_sessions(a.node_id())[0].0, key);
+        c.close().await;
+    }
+    assert_eq!((a.connection_count(), b.connection_count()), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_is_replaced_when_half_its_lifetime_passed() {
+    let mut cfg = config();
+    cfg.certificate_lifetime = Duration::from_secs(2);
+    let (a, a_in, a_addr) = node(350, cfg);
+    let _ea = echo(a_in);
+    let first = spki_of(&a.certificate());
+    let mut rotated = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if spki_of(&a.certificate()) != first {
+            rotated = true;
+            break;
+        }
+    }
+    assert!(rotated, "the timer replaced the certificate");
+    let (c, _c_in, _) = node(351, config());
+    c.request(a.node_id(), &[a_addr], b"x".to_vec())
+        .await
+        .unwrap();
+    assert_ne!(c.link_sessions(a.node_id())[0].0, first);
+    a.close().await;
+    assert!(matches!(
+        a.rotate_certificate(),
+        Err(crate::TransportError::Closed)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_connection_with_new_certificate_spares_requests_in_flight() {
+    let (a, mut a_in, _) = node(360, config());
+    let (b, mut b_in, b_addr) = node(361, config());
+    let (a_id, b_id) = (a.node_id(), b.node_id());
+    // One request each way, both held unanswered on the first connection.
+    let to_b = tokio::spawn({
+        let a = a.clone();
+        async move { a.request(b_id, &[b_addr], b"to-b".to_vec()).await }
+    });
+    let (body, reply_b) = next_request(&mut b_in).await;
+    assert_eq!(body, b"to-b");
+    let to_a = tokio::spawn({
+        let b = b.clone();
+        async move { b.request(a_id, &[], b"to-a".to_vec()).await }
+    });
+    let (body, reply_a) = next_request(&mut a_in).await;
+    assert_eq!(body, b"to-a");
+    let first = b.link_sessions(a_id);
+
+    // The same node reaches b again, with a certificate made afterwards.
+    a.rotate_certificate().unwrap();
+    let again = raw_authenticated(360, b_id, b_addr).await;
+    for _ in 0..30 {
+        if b.link_sessions(a_id) != first {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let now = b.link_sessions(a_id);
+    assert_eq!(now.len(), 1, "new work goes to the new connection only");
+    assert_ne!(now, first);
+    // Well past the duplicate grace: the old connection still carries both.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    reply_b.send(b"from-b".to_vec()).await.unwrap();
+    reply_a.send(b"from-a".to_vec()).await.unwrap();
+    assert_eq!(to_b.await.unwrap().unwrap(), b"from-b");
+    assert_eq!(to_a.await.unwrap().unwrap(), b"from-a");
+
+    // Then the old connection is closed as replaced, and a's next request
+    // dials b with a's current certificate.
+    for _ in 0..50 {
+        if a.connection_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.connection_count(), 0);
+    let served = tokio::spawn(async move {
+        let (body, reply) = next_request(&mut b_in).await;
+        reply.send(body).await.unwrap();
+    });
+    assert_eq!(
+        a.request(b_id, &[b_addr], b"later".to_vec()).await.unwrap(),
+        b"later"
+    );
+    served.await.unwrap();
+    assert_eq!(
+        b.link_sessions(a_id),
+        vec![(spki_of(&a.certificate()), spki_of(&b.certificate()))]
+    );
+    drop(again);
 }

@@ -21,7 +21,7 @@ use tacnode_domain::NodeId;
 use crate::binding::{
     BINDING_OID, BindingError, binding_message, civil_from_days, encode_binding, verify_certificate,
 };
-use crate::config::TransportConfig;
+use crate::config::{CERTIFICATE_CHECK_INTERVAL, MIN_CERTIFICATE_ROTATION_AGE, TransportConfig};
 use crate::error::TransportError;
 
 /// ALPN protocol id of the transport.
@@ -102,6 +102,26 @@ pub(crate) fn make_certificate(
     }
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     Ok((der, key_der))
+}
+
+/// Age at which a certificate of `lifetime` is replaced: halfway through
+/// its lifetime, so a replacement failing once still leaves time to retry,
+/// but never younger than [`MIN_CERTIFICATE_ROTATION_AGE`].
+pub(crate) fn rotation_age(lifetime: Duration) -> Duration {
+    (lifetime / 2).max(MIN_CERTIFICATE_ROTATION_AGE)
+}
+
+/// How long to wait at `now` before replacing a certificate issued at
+/// `issued` for `lifetime`: zero once it is due. The wait is capped at
+/// [`CERTIFICATE_CHECK_INTERVAL`] because it is slept on the monotonic clock,
+/// which stands still while the host is suspended and ignores wall-clock
+/// steps; the caller re-reads the wall clock after each wait. A wall clock
+/// earlier than `issued` counts as no time passed.
+pub(crate) fn rotation_wait(issued: SystemTime, now: SystemTime, lifetime: Duration) -> Duration {
+    let age = now.duration_since(issued).unwrap_or(Duration::ZERO);
+    rotation_age(lifetime)
+        .saturating_sub(age)
+        .min(CERTIFICATE_CHECK_INTERVAL)
 }
 
 impl LocalTls {
@@ -304,12 +324,25 @@ pub struct QuicSetup {
 impl QuicSetup {
     /// Makes a fresh certificate bound to `identity` and the settings of `config`.
     pub fn new(config: &TransportConfig, identity: &Identity) -> Result<Self, TransportError> {
-        let (cert, key) =
-            make_certificate(identity, SystemTime::now(), config.certificate_lifetime)?;
+        Self::issued_at(config, identity, SystemTime::now())
+    }
+
+    /// Like [`QuicSetup::new`], with a certificate valid from `now`.
+    pub(crate) fn issued_at(
+        config: &TransportConfig,
+        identity: &Identity,
+        now: SystemTime,
+    ) -> Result<Self, TransportError> {
+        let (cert, key) = make_certificate(identity, now, config.certificate_lifetime)?;
         Ok(Self {
             tls: LocalTls::new(cert, key)?,
             quic: Arc::new(quic_transport_config(config)?),
         })
+    }
+
+    /// The certificate this setup presents.
+    pub(crate) fn certificate(&self) -> Option<&CertificateDer<'static>> {
+        self.tls.certified.cert.first()
     }
 
     /// Accepting side: mandatory, verified client certificates.

@@ -2,26 +2,28 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use std::task::{Context, Waker};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use quinn::{Connection, ConnectionError, VarInt};
 use rustls::pki_types::CertificateDer;
 use tacnode_crypto::Identity;
 use tacnode_domain::NodeId;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
 use crate::binding::bound_node_id;
-use crate::config::{MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, TransportConfig};
+use crate::config::{
+    MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, MIN_CERTIFICATE_ROTATION_AGE, TransportConfig,
+};
 use crate::error::{RequestError, TransportError};
 use crate::stream::{
-    CODE_BAD_FRAME, CODE_TIMEOUT, CODE_UNAVAILABLE, Frame, ReadFrameError, Responder, read_frame,
+    ActiveGuard, ActiveStreams, CODE_BAD_FRAME, CODE_TIMEOUT, CODE_UNAVAILABLE, Frame,
+    ReadFrameError, Responder, read_frame,
 };
-use crate::tls::{QuicSetup, SERVER_NAME};
+use crate::tls::{QuicSetup, SERVER_NAME, rotation_wait};
 
 /// Connection close code: the transport is shutting down.
 pub const CLOSE_SHUTDOWN: u32 = 0;
@@ -29,7 +31,9 @@ pub const CLOSE_SHUTDOWN: u32 = 0;
 pub const CLOSE_DUPLICATE: u32 = 1;
 /// Connection close code: closed on request of the local node.
 pub const CLOSE_DISCONNECT: u32 = 2;
-/// Connection close code: superseded by a newer connection of a restarted peer.
+/// Connection close code: superseded by a newer connection made with another
+/// certificate (a restarted peer, or either end replaced its certificate);
+/// sent once the streams in progress on it have finished.
 pub const CLOSE_REPLACED: u32 = 3;
 /// Connection close code: too many connections from this peer.
 pub const CLOSE_TOO_MANY: u32 = 4;
@@ -85,12 +89,53 @@ pub struct Transport {
 struct Shared {
     endpoint: quinn::Endpoint,
     local_id: NodeId,
+    /// Signs the binding of every replacement certificate.
+    identity: Identity,
     config: TransportConfig,
-    setup: QuicSetup,
+    /// The certificate new connections present, in both roles.
+    local: RwLock<Arc<LocalCert>>,
+    /// Set once [`Transport::close`] ran; ends the certificate timer.
+    shutdown: watch::Sender<bool>,
     table: Mutex<PeerTable>,
     events: mpsc::Sender<InboundEvent>,
     handshakes: Arc<Semaphore>,
     buffer: Semaphore,
+}
+
+/// One generation of the local certificate: what dials and accepts started
+/// while it is current present.
+#[derive(Debug)]
+struct LocalCert {
+    setup: QuicSetup,
+    server: Arc<quinn::ServerConfig>,
+    /// SubjectPublicKeyInfo of the certificate key.
+    session: Arc<[u8]>,
+    issued: SystemTime,
+}
+
+impl LocalCert {
+    /// A fresh certificate bound to `identity`, valid from `now`.
+    fn issue(
+        config: &TransportConfig,
+        identity: &Identity,
+        now: SystemTime,
+    ) -> Result<Self, TransportError> {
+        let setup = QuicSetup::issued_at(config, identity, now)?;
+        let mut server = setup.server_config()?;
+        server.max_incoming(config.max_concurrent_handshakes.saturating_mul(4).max(16));
+        let cert = setup
+            .certificate()
+            .ok_or(TransportError::Config("no certificate made"))?;
+        let (_, spki) = bound_node_id(cert)
+            .map_err(|_| TransportError::Config("generated certificate does not verify"))?;
+        let session = Arc::from(spki);
+        Ok(Self {
+            setup,
+            server: Arc::new(server),
+            session,
+            issued: now,
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -123,42 +168,28 @@ struct LinkState {
     /// Whether the dialler of this connection is the higher node id: links
     /// dialled by the lower id win simultaneous-dial ties.
     dialled_by_higher: bool,
-    /// Peer certificate public key; changes when the peer restarts.
+    /// Peer certificate public key; changes when the peer restarts or
+    /// replaces its certificate.
     session: Box<[u8]>,
+    /// Our certificate public key on this connection; changes when we
+    /// replace our certificate.
+    local_session: Arc<[u8]>,
     /// Both ends derive the same value from the TLS exporter: a shared,
     /// unpredictable tie-breaker between links that are otherwise equal.
     /// Derived on first use: only a peer with several links needs it.
     order: OnceLock<[u8; 16]>,
     authed: watch::Sender<bool>,
-    active: ActiveStreams,
-}
-
-#[derive(Debug, Default)]
-struct ActiveStreams {
-    count: AtomicUsize,
-    idle: Notify,
-}
-
-/// Counts one stream in progress on a link while it lives.
-struct ActiveGuard<'a>(&'a ActiveStreams);
-
-impl<'a> ActiveGuard<'a> {
-    fn new(active: &'a ActiveStreams) -> Self {
-        active.count.fetch_add(1, Ordering::AcqRel);
-        Self(active)
-    }
-}
-
-impl Drop for ActiveGuard<'_> {
-    fn drop(&mut self) {
-        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
+    active: Arc<ActiveStreams>,
 }
 
 impl Link {
-    fn from_connection(conn: Connection, local: NodeId, outbound: bool) -> Option<Self> {
+    /// `cert` is the local certificate the connection was made with.
+    fn from_connection(
+        conn: Connection,
+        local: NodeId,
+        cert: &LocalCert,
+        outbound: bool,
+    ) -> Option<Self> {
         let certs = conn
             .peer_identity()?
             .downcast::<Vec<CertificateDer<'static>>>()
@@ -170,9 +201,10 @@ impl Link {
             state: Arc::new(LinkState {
                 dialled_by_higher: dialer > other,
                 session: Box::from(spki),
+                local_session: cert.session.clone(),
                 order: OnceLock::new(),
                 authed: watch::Sender::new(!outbound),
-                active: ActiveStreams::default(),
+                active: Arc::default(),
             }),
             conn,
             peer,
@@ -264,26 +296,39 @@ impl Transport {
         validate(&config)?;
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
-        let setup = QuicSetup::new(&config, identity)?;
-        let mut server = setup.server_config()?;
-        server.max_incoming(config.max_concurrent_handshakes.saturating_mul(4).max(16));
+        let local = LocalCert::issue(&config, identity, SystemTime::now())?;
         let endpoint = {
             let _guard = runtime.enter();
-            quinn::Endpoint::server(server, config.listen)?
+            quinn::Endpoint::server((*local.server).clone(), config.listen)?
         };
         let (events, rx) = mpsc::channel(config.inbound_queue);
+        let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             endpoint,
             local_id: identity.node_id(),
+            identity: identity.clone(),
             handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes)),
             buffer: Semaphore::new(config.inbound_buffer_bytes),
             config,
-            setup,
+            local: RwLock::new(Arc::new(local)),
+            shutdown,
             table: Mutex::new(PeerTable::default()),
             events,
         });
         runtime.spawn(accept_loop(shared.clone()));
+        runtime.spawn(certificate_timer(Arc::downgrade(&shared), shutdown_rx));
         Ok((Transport { shared }, Inbound { rx }))
+    }
+
+    /// Replaces the certificate now instead of when it is due: a fresh key
+    /// and a fresh identity binding, presented by every connection dialled
+    /// or accepted from here on, in both roles. Open connections keep the
+    /// certificate they were made with and stay in use. The transport does
+    /// this by itself once half of
+    /// [`TransportConfig::certificate_lifetime`] has passed; calling it
+    /// restarts that count.
+    pub fn rotate_certificate(&self) -> Result<(), TransportError> {
+        self.shared.rotate(SystemTime::now())
     }
 
     /// The bound UDP address.
@@ -318,6 +363,32 @@ impl Transport {
         self.shared.table().connections
     }
 
+    /// The certificate new connections present.
+    #[cfg(test)]
+    pub(crate) fn certificate(&self) -> CertificateDer<'static> {
+        self.shared
+            .current_cert()
+            .setup
+            .certificate()
+            .cloned()
+            .unwrap_or_else(|| CertificateDer::from(Vec::new()))
+    }
+
+    /// Peer and local certificate keys of each link to `peer` in use.
+    #[cfg(test)]
+    pub(crate) fn link_sessions(&self, peer: NodeId) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let t = self.shared.table();
+        t.links
+            .get(&peer)
+            .map(|links| {
+                links
+                    .iter()
+                    .map(|l| (l.state.session.to_vec(), l.state.local_session.to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Connections the QUIC endpoint still tracks, including closed ones
     /// that are draining.
     #[cfg(test)]
@@ -338,6 +409,7 @@ impl Transport {
     /// until the peers have been told (bounded by the idle timeout).
     pub async fn close(&self) {
         self.shared.table().closing = true;
+        self.shared.shutdown.send_replace(true);
         self.shared
             .endpoint
             .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"shutdown");
@@ -408,8 +480,12 @@ impl Transport {
     }
 }
 
-fn is_duplicate(e: &ConnectionError) -> bool {
-    matches!(e, ConnectionError::ApplicationClosed(c) if c.error_code == VarInt::from_u32(CLOSE_DUPLICATE))
+/// Whether `e` is the close of a link its peer took out of service once our
+/// streams on it had finished (see [`Shared::retire`]).
+fn is_retired(e: &ConnectionError) -> bool {
+    matches!(e, ConnectionError::ApplicationClosed(c)
+        if c.error_code == VarInt::from_u32(CLOSE_DUPLICATE)
+            || c.error_code == VarInt::from_u32(CLOSE_REPLACED))
 }
 
 fn lost(e: ConnectionError) -> RequestError {
@@ -425,7 +501,7 @@ fn write_err(e: quinn::WriteError) -> RequestError {
 }
 
 async fn exchange(link: &Link, frame: &Frame, max: usize) -> Result<Vec<u8>, RequestError> {
-    let _active = ActiveGuard::new(&link.state.active);
+    let _active = ActiveGuard::new(&*link.state.active);
     let (mut send, mut recv) = link.conn.open_bi().await.map_err(lost)?;
     frame.write(&mut send).await.map_err(write_err)?;
     send.finish()
@@ -447,7 +523,7 @@ async fn exchange(link: &Link, frame: &Frame, max: usize) -> Result<Vec<u8>, Req
 }
 
 async fn push_on(link: &Link, frame: &Frame) -> Result<(), RequestError> {
-    let _active = ActiveGuard::new(&link.state.active);
+    let _active = ActiveGuard::new(&*link.state.active);
     if !link.is_authed() {
         let mut rx = link.state.authed.subscribe();
         tokio::select! {
@@ -467,12 +543,36 @@ impl Shared {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether `link` failed with `e` because it lost a duplicate tie: closed
-    /// with [`CLOSE_DUPLICATE`], or closed while another live link to the same
+    /// The certificate generation new connections use.
+    fn current_cert(&self) -> Arc<LocalCert> {
+        self.local.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes a fresh certificate valid from `now` and installs it for new
+    /// connections: the endpoint's server config (accepts take it from
+    /// [`Shared::current_cert`] too) and the client config of new dials.
+    fn rotate(&self, now: SystemTime) -> Result<(), TransportError> {
+        if self.table().closing {
+            return Err(TransportError::Closed);
+        }
+        let fresh = Arc::new(LocalCert::issue(&self.config, &self.identity, now)?);
+        let mut local = self.local.write().unwrap_or_else(|e| e.into_inner());
+        // Under the lock, so concurrent rotations leave the endpoint and
+        // `local` on the same certificate.
+        self.endpoint
+            .set_server_config(Some((*fresh.server).clone()));
+        *local = fresh;
+        debug!("certificate replaced");
+        Ok(())
+    }
+
+    /// Whether `link` failed with `e` because it was taken out of service:
+    /// closed with [`CLOSE_DUPLICATE`] or [`CLOSE_REPLACED`] (after the
+    /// streams in progress on it), or closed while another live link to the same
     /// peer is preferred (a close sent before the handshake was confirmed
     /// carries no application code).
     fn superseded(&self, link: &Link, e: &ConnectionError) -> bool {
-        is_duplicate(e)
+        is_retired(e)
             || self
                 .best_link(&link.peer)
                 .is_some_and(|b| b.conn.stable_id() != link.conn.stable_id())
@@ -551,7 +651,8 @@ impl Shared {
                 ip: None,
             }
         };
-        let client = self
+        let cert = self.current_cert();
+        let client = cert
             .setup
             .client_config(peer)
             .map_err(|_| RequestError::Stream("TLS setup failed"))?;
@@ -579,7 +680,7 @@ impl Shared {
                     continue;
                 }
             };
-            let Some(link) = Link::from_connection(conn.clone(), self.local_id, true) else {
+            let Some(link) = Link::from_connection(conn.clone(), self.local_id, &cert, true) else {
                 conn.close(VarInt::from_u32(CLOSE_DISCONNECT), b"identity");
                 last = RequestError::Stream("peer identity unavailable");
                 continue;
@@ -611,10 +712,28 @@ impl Shared {
             }
             let links = t.links.entry(link.peer).or_default();
             links.retain(|l| {
-                // A different certificate key means the peer restarted: the
-                // old links are dead even if no packet has said so yet.
-                let keep = l.is_live() && l.state.session == link.state.session;
-                if !keep {
+                // Links made with other certificates than the new one are
+                // retired, not killed. A different peer key means the peer
+                // restarted (the old links are dead even if no packet has
+                // said so yet) or replaced its certificate (the old links
+                // are healthy and may carry requests); a different local key
+                // means we replaced ours. A restart and a replacement look
+                // the same from here, and need not be told apart: either
+                // way new work goes to the new link at
+                // once, and the old ones close with CLOSE_REPLACED only after
+                // the streams on them finish (bounded by the request timeout;
+                // on a dead link they fail by that timeout anyway). Both ends
+                // see the same pair of keys change, so both retire the old
+                // links and keep the new one, and the duplicate rule below
+                // still only ever compares links of one certificate pair.
+                // Only when a simultaneous dial straddles a certificate
+                // change may the ends order the two links differently and
+                // retire both; nothing in flight is lost then either, and
+                // the next request dials again.
+                let same = l.state.session == link.state.session
+                    && l.state.local_session == link.state.local_session;
+                let keep = l.is_live() && same;
+                if !keep && l.is_live() {
                     stale.push(l.clone());
                 }
                 keep
@@ -628,11 +747,33 @@ impl Shared {
             best_of(links).unwrap_or_else(|| link.clone())
         };
         for old in stale {
-            old.conn
-                .close(VarInt::from_u32(CLOSE_REPLACED), b"replaced");
+            debug!(peer = %old.peer, "retiring connection made with another certificate");
+            self.retire(old, CLOSE_REPLACED);
         }
         self.prune(&best.peer);
         Ok(best)
+    }
+
+    /// Closes `link`, already out of the table so no new work reaches it,
+    /// with `code` once it is idle: after the duplicate grace (streams the
+    /// peer opened just before it dropped the link may still arrive), once
+    /// the streams in progress have finished (at most the request timeout),
+    /// and a few round trips (at most the grace again) for their last bytes
+    /// to be acknowledged: a close discards data not yet delivered.
+    fn retire(&self, link: Link, code: u32) {
+        let grace = self.config.duplicate_grace;
+        let cap = self.config.request_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let _ = tokio::time::timeout(cap, link.state.active.drained()).await;
+            tokio::time::sleep(link.conn.rtt().saturating_mul(3).min(grace)).await;
+            let reason: &[u8] = if code == CLOSE_DUPLICATE {
+                b"duplicate"
+            } else {
+                b"replaced"
+            };
+            link.conn.close(VarInt::from_u32(code), reason);
+        });
     }
 
     /// Schedules the close of every authenticated link to `peer` that is not
@@ -654,25 +795,8 @@ impl Shared {
             lose
         };
         for loser in losers {
-            let grace = self.config.duplicate_grace;
-            let cap = self.config.request_timeout;
             debug!(peer = %loser.peer, "closing redundant connection");
-            tokio::spawn(async move {
-                tokio::time::sleep(grace).await;
-                let drained = async {
-                    loop {
-                        let idle = loser.state.active.idle.notified();
-                        if loser.state.active.count.load(Ordering::Acquire) == 0 {
-                            return;
-                        }
-                        idle.await;
-                    }
-                };
-                let _ = tokio::time::timeout(cap, drained).await;
-                loser
-                    .conn
-                    .close(VarInt::from_u32(CLOSE_DUPLICATE), b"duplicate");
-            });
+            self.retire(loser, CLOSE_DUPLICATE);
         }
     }
 
@@ -744,6 +868,34 @@ fn framed(body: Vec<u8>, max: usize) -> Result<Frame, RequestError> {
     Frame::new(body, max).map_err(|_| RequestError::TooLarge { len, max })
 }
 
+/// Replaces the certificate whenever it is due (see [`rotation_wait`]), until
+/// the transport closes or is dropped. Holds no strong reference while it
+/// sleeps.
+async fn certificate_timer(shared: Weak<Shared>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let wait = {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let issued = shared.current_cert().issued;
+            let now = SystemTime::now();
+            let wait = rotation_wait(issued, now, shared.config.certificate_lifetime);
+            if !wait.is_zero() {
+                wait
+            } else if let Err(e) = shared.rotate(now) {
+                debug!(error = %e, "certificate replacement failed");
+                MIN_CERTIFICATE_ROTATION_AGE
+            } else {
+                continue;
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait_for(|closed| *closed) => return,
+        }
+    }
+}
+
 async fn accept_loop(shared: Arc<Shared>) {
     while let Some(incoming) = shared.endpoint.accept().await {
         let remote = incoming.remote_address();
@@ -788,7 +940,10 @@ async fn handshake_incoming(
     permit: OwnedSemaphorePermit,
 ) {
     let remote = incoming.remote_address();
-    let connecting = match incoming.accept() {
+    // The certificate is chosen here, not by the endpoint's default, so the
+    // link knows which of our certificates it was made with.
+    let cert = shared.current_cert();
+    let connecting = match incoming.accept_with(cert.server.clone()) {
         Ok(c) => c,
         Err(e) => {
             debug!(%remote, error = %e, "incoming failed");
@@ -807,7 +962,7 @@ async fn handshake_incoming(
         }
     };
     drop(permit);
-    let Some(link) = Link::from_connection(conn.clone(), shared.local_id, false) else {
+    let Some(link) = Link::from_connection(conn.clone(), shared.local_id, &cert, false) else {
         conn.close(VarInt::from_u32(CLOSE_DISCONNECT), b"identity");
         return;
     };
@@ -897,8 +1052,8 @@ async fn serve_request(
     send: quinn::SendStream,
     mut recv: quinn::RecvStream,
 ) {
-    let _active = ActiveGuard::new(&link.state.active);
-    let reply = Responder::new(send, shared.config.max_frame_len);
+    // The responder counts the request as in progress until it is answered.
+    let reply = Responder::new(send, shared.config.max_frame_len, link.state.active.clone());
     let Some(body) = read_inbound(&shared, &mut recv).await else {
         return;
     };
