@@ -13,9 +13,14 @@ use tacnode_tests::{TestNode, eventually, test_node, wait_event};
 const LONG: Duration = Duration::from_secs(300);
 
 async fn pair(root: &std::path::Path) -> (TestNode, TestNode) {
-    let mut a = test_node(root, "a", 1, None);
+    pair_seeded(root, 1, 2).await
+}
+
+/// Two nodes with identities from the seeds, each the other's contact.
+async fn pair_seeded(root: &std::path::Path, seed_a: u64, seed_b: u64) -> (TestNode, TestNode) {
+    let mut a = test_node(root, "a", seed_a, None);
     a.start().await.unwrap();
-    let mut b = test_node(root, "b", 2, Some(&a));
+    let mut b = test_node(root, "b", seed_b, Some(&a));
     b.start().await.unwrap();
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
     assert!(hb.wait_for_routing(1, Duration::from_secs(10)).await);
@@ -568,7 +573,7 @@ async fn strangers_are_refused_once_unverified_contacts_reach_their_cap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recipient_that_lost_its_session_gets_a_new_one_and_the_message() {
     let root = tempfile::tempdir().unwrap();
-    let (a, mut b) = pair(root.path()).await;
+    let (a, mut b) = pair_seeded(root.path(), 901, 902).await;
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
     // Both directions, so a's messages no longer carry the X3DH header.
     let mut rb = hb.subscribe();
@@ -582,13 +587,20 @@ async fn a_recipient_that_lost_its_session_gets_a_new_one_and_the_message() {
         .await
     );
     let mut ra = ha.subscribe();
-    hb.send("a", "two").unwrap();
+    let two = hb.send("a", "two").unwrap();
     assert!(
         wait_event(
             &mut ra,
             LONG,
             |e| matches!(e, NodeEvent::Received { text, .. } if text == "two")
         )
+        .await
+    );
+    // Settled on b's side too: nothing of b's is sent again after its loss
+    // (that would be b starting a session itself).
+    assert!(
+        eventually(LONG, || hb.message_status(&two).unwrap()
+            == Some(MessageStatus::Delivered))
         .await
     );
     let handshakes = ha.x3dh_sessions();

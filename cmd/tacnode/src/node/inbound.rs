@@ -544,3 +544,33 @@ fn id_for_receipt(rng: &mut rand::rngs::StdRng) -> MessageId {
     rand_core::Rng::fill_bytes(rng, &mut id);
     MessageId(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(m: &Message) -> RefusalCode {
+        match m {
+            Message::Error { code, .. } => *code,
+            other => panic!("not a refusal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_an_unreadable_message_is_refused_as_unauthorized() {
+        // "Cannot open" is the one answer that makes the sender restart its
+        // session: a full contact list or our own disk must not.
+        let cap = anyhow::Error::new(StrangerCapReached(1000)).context("receiving");
+        assert_eq!(code(&refuse_delivery(&cap)), RefusalCode::Quota);
+        let disk = anyhow::Error::new(tacnode_store::StoreError::Io(std::io::Error::other(
+            "disk full",
+        )))
+        .context("saving");
+        assert_eq!(code(&refuse_delivery(&disk)), RefusalCode::Internal);
+        let unreadable = anyhow::Error::new(OpenError::NoSession).context("cannot open");
+        assert_eq!(
+            code(&refuse_delivery(&unreadable)),
+            RefusalCode::Unauthorized
+        );
+    }
+}
