@@ -134,6 +134,10 @@ async fn send_many_is_all_or_nothing_and_batches_arrive_whole_and_in_order() {
         texts_from(&hb, a_id).len()
     );
     assert_eq!(texts_from(&hb, a_id), texts, "order, loss or duplicates");
+    // They went in batches: at least the 600 / 256 a round can carry, and
+    // fewer than one per message.
+    let batches = ha.direct_batches();
+    assert!((3..300).contains(&batches), "{batches} batches");
     assert!(
         eventually(LONG, || ids.iter().all(
             |id| ha.message_status(id).unwrap() == Some(MessageStatus::Delivered)

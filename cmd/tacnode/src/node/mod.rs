@@ -356,6 +356,8 @@ pub(crate) struct Shared {
     started: Instant,
     /// X3DH handshakes run since start (initiated or answered).
     pub(crate) x3dh_sessions: std::sync::atomic::AtomicU64,
+    /// Direct batches (two or more messages) the recipients accepted.
+    pub(crate) direct_batches: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -503,6 +505,7 @@ impl Node {
             shutdown,
             started: Instant::now(),
             x3dh_sessions: std::sync::atomic::AtomicU64::new(0),
+            direct_batches: std::sync::atomic::AtomicU64::new(0),
         });
         let tasks = vec![
             tokio::spawn(inbound::run(shared.clone(), inbound)),
@@ -813,6 +816,14 @@ impl NodeHandle {
     pub fn x3dh_sessions(&self) -> u64 {
         self.shared
             .x3dh_sessions
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Direct batches of two or more messages this node handed over since
+    /// it started.
+    pub fn direct_batches(&self) -> u64 {
+        self.shared
+            .direct_batches
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 

@@ -434,7 +434,12 @@ async fn direct_batch(
     let addrs = endpoints_of(shared, peer).await?;
     let request = Message::DirectBatch(batch);
     match shared.net.call(peer, &addrs, &request).await {
-        Ok(Message::DirectBatchAck { refused }) => Ok(refused),
+        Ok(Message::DirectBatchAck { refused }) => {
+            shared
+                .direct_batches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(refused)
+        }
         Ok(other) => bail!("unexpected answer {other:?}"),
         Err(NetError::Refused {
             code: RefusalCode::Malformed | RefusalCode::Unsupported,
