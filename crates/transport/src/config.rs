@@ -30,6 +30,12 @@ pub const MAX_BACKOFF_ENTRIES: usize = 4096;
 /// Youngest age at which the transport replaces its certificate, however
 /// short the configured lifetime: bounds how often a certificate is made.
 pub const MIN_CERTIFICATE_ROTATION_AGE: Duration = Duration::from_secs(1);
+/// Longest a replaced connection waits for its streams in progress before it
+/// closes. A peer that restarted looks the same as one that replaced its
+/// certificate, and a restarted peer's old connection never drains: its
+/// requests fail at this bound and are retried once on the new connection,
+/// instead of waiting for the whole request timeout.
+pub const MAX_REPLACED_DRAIN: Duration = Duration::from_secs(1);
 /// Longest the certificate timer sleeps before reading the wall clock again
 /// (the sleep itself runs on the monotonic clock, which stops during suspend).
 pub const CERTIFICATE_CHECK_INTERVAL: Duration = Duration::from_secs(3600);

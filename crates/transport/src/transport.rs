@@ -16,7 +16,8 @@ use tracing::{debug, trace};
 
 use crate::binding::bound_node_id;
 use crate::config::{
-    MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, MIN_CERTIFICATE_ROTATION_AGE, TransportConfig,
+    MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, MAX_REPLACED_DRAIN, MIN_CERTIFICATE_ROTATION_AGE,
+    TransportConfig,
 };
 use crate::error::{RequestError, TransportError};
 use crate::stream::{
@@ -757,12 +758,17 @@ impl Shared {
     /// Closes `link`, already out of the table so no new work reaches it,
     /// with `code` once it is idle: after the duplicate grace (streams the
     /// peer opened just before it dropped the link may still arrive), once
-    /// the streams in progress have finished (at most the request timeout),
+    /// the streams in progress have finished (at most the request timeout,
+    /// or [`MAX_REPLACED_DRAIN`] for a replaced link),
     /// and a few round trips (at most the grace again) for their last bytes
     /// to be acknowledged: a close discards data not yet delivered.
     fn retire(&self, link: Link, code: u32) {
         let grace = self.config.duplicate_grace;
-        let cap = self.config.request_timeout;
+        let cap = if code == CLOSE_REPLACED {
+            self.config.request_timeout.min(MAX_REPLACED_DRAIN)
+        } else {
+            self.config.request_timeout
+        };
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
             let _ = tokio::time::timeout(cap, link.state.active.drained()).await;
