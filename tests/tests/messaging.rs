@@ -31,6 +31,16 @@ async fn pair_seeded(root: &std::path::Path, seed_a: u64, seed_b: u64) -> (TestN
     (a, b)
 }
 
+/// Waits (at most [`LONG`]) until the text `want` arrives on `rx`.
+async fn received(rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>, want: &str) -> bool {
+    wait_event(
+        rx,
+        LONG,
+        |e| matches!(e, NodeEvent::Received { text, .. } if text == want),
+    )
+    .await
+}
+
 fn texts_from(h: &tacnode::node::NodeHandle, peer: NodeId) -> Vec<String> {
     h.inbox(usize::MAX)
         .unwrap()
@@ -153,24 +163,10 @@ async fn restart_either_side_keeps_the_session_and_delivers_the_queue() {
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
     let mut rx = hb.subscribe();
     ha.send("b", "before").unwrap();
-    assert!(
-        wait_event(
-            &mut rx,
-            LONG,
-            |e| matches!(e, NodeEvent::Received { text, .. } if text == "before")
-        )
-        .await
-    );
+    assert!(received(&mut rx, "before").await);
     let mut ra = ha.subscribe();
     hb.send("a", "reply").unwrap();
-    assert!(
-        wait_event(
-            &mut ra,
-            LONG,
-            |e| matches!(e, NodeEvent::Received { text, .. } if text == "reply")
-        )
-        .await
-    );
+    assert!(received(&mut ra, "reply").await);
     let sessions_a = ha.x3dh_sessions();
     let sessions_b = hb.x3dh_sessions();
     assert_eq!(sessions_a + sessions_b, 2, "one X3DH, counted on each side");
@@ -475,14 +471,7 @@ async fn a_changed_device_key_is_flagged_and_blocks_sending_until_verified() {
     ha.verify_contact("b", true).unwrap();
     ha.send("b", "verified, hello").unwrap();
     let mut rb = hb.subscribe();
-    assert!(
-        wait_event(
-            &mut rb,
-            LONG,
-            |e| matches!(e, NodeEvent::Received { text, .. } if text == "verified, hello")
-        )
-        .await
-    );
+    assert!(received(&mut rb, "verified, hello").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -582,24 +571,10 @@ async fn a_recipient_that_lost_its_session_gets_a_new_one_and_the_message() {
     // Both directions, so a's messages no longer carry the X3DH header.
     let mut rb = hb.subscribe();
     ha.send("b", "one").unwrap();
-    assert!(
-        wait_event(
-            &mut rb,
-            LONG,
-            |e| matches!(e, NodeEvent::Received { text, .. } if text == "one")
-        )
-        .await
-    );
+    assert!(received(&mut rb, "one").await);
     let mut ra = ha.subscribe();
     let two = hb.send("a", "two").unwrap();
-    assert!(
-        wait_event(
-            &mut ra,
-            LONG,
-            |e| matches!(e, NodeEvent::Received { text, .. } if text == "two")
-        )
-        .await
-    );
+    assert!(received(&mut ra, "two").await);
     // Settled on b's side too: nothing of b's is sent again after its loss
     // (that would be b starting a session itself).
     assert!(
@@ -622,12 +597,7 @@ async fn a_recipient_that_lost_its_session_gets_a_new_one_and_the_message() {
     let mut rb = hb.subscribe();
     let id = ha.send("b", "after the loss").unwrap();
     assert!(
-        wait_event(
-            &mut rb,
-            LONG,
-            |e| matches!(e, NodeEvent::Received { text, .. } if text == "after the loss")
-        )
-        .await,
+        received(&mut rb, "after the loss").await,
         "never delivered after the recipient lost its session"
     );
     assert_eq!(ha.x3dh_sessions(), handshakes + 1, "one new X3DH");
