@@ -434,8 +434,11 @@ impl Transport {
             loop {
                 let link = self.shared.link_for(peer, addrs).await?;
                 match exchange(&link, &frame, max).await {
-                    // The link lost a simultaneous-dial tie; its closer had no
-                    // stream of ours in progress, so resending is safe.
+                    // The link was taken out of service (a simultaneous-dial
+                    // tie, or replaced): resend once on the current one. A
+                    // replaced link closes after at most MAX_REPLACED_DRAIN,
+                    // so the peer may already have handled this request:
+                    // every request of the protocol is idempotent.
                     Err(RequestError::ConnectionLost(e))
                         if !retried && self.shared.superseded(&link, &e) =>
                     {

@@ -364,11 +364,21 @@ impl Conversation {
             }
             Err(e) => e,
         };
+        let mut replay = matches!(first, DecryptError::Replay);
         for t in &mut self.previous {
-            if let Ok(p) = t.session.decrypt(m) {
-                t.pending_initial = None;
-                return Ok(p);
+            match t.session.decrypt(m) {
+                Ok(p) => {
+                    t.pending_initial = None;
+                    return Ok(p);
+                }
+                Err(DecryptError::Replay) => replay = true,
+                Err(_) => {}
             }
+        }
+        // A message that some session already opened is a replay, whichever
+        // session it belonged to: the caller must not take it for unreadable.
+        if replay {
+            return Err(DecryptError::Replay);
         }
         Err(first)
     }
@@ -644,6 +654,11 @@ mod tests {
             .unwrap();
         assert_eq!(open(&mut alice, &mut a, &r).unwrap(), b"back");
         assert!(!a.as_ref().unwrap().awaiting_reply());
+        // The old session's message again: a replay, not unreadable.
+        assert!(matches!(
+            open(&mut alice, &mut a, &in_flight),
+            Err(OpenError::Decrypt(DecryptError::Replay))
+        ));
     }
 
     #[test]

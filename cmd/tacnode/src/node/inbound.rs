@@ -349,10 +349,14 @@ pub(crate) fn receive_all(
                         }
                         results.push(Ok(received));
                     }
-                    // Nothing of the batch is kept.
+                    // Nothing of the batch is kept: the disk failed, or a
+                    // stranger over the cap sent it directly (a direct batch
+                    // has one sender). A mailbox batch mixes senders, so
+                    // there a stranger's entry is refused on its own.
                     Err(e)
                         if e.chain().any(|c| {
-                            c.is::<tacnode_store::StoreError>() || c.is::<StrangerCapReached>()
+                            c.is::<tacnode_store::StoreError>()
+                                || (from.is_some() && c.is::<StrangerCapReached>())
                         }) =>
                     {
                         return Err(e);

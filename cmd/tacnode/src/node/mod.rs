@@ -61,8 +61,11 @@ const EVENT_BUFFER: usize = 1024;
 /// the first 28 bytes of its node id (meta keys are at most 64 bytes; 224
 /// bits keep ids apart).
 const PIN_PREFIX: &str = "pin.";
-/// How long a handed-out one-time prekey is held back for its initiator.
-pub(crate) const HANDED_OUT_TTL_MS: u64 = 24 * 60 * 60 * 1000;
+/// How long a handed-out one-time prekey is held back for its initiator:
+/// longer than mail waits in a mailbox (7 days by default), since an
+/// initiator's first message may arrive from there, where a refusal would
+/// never reach it.
+pub(crate) const HANDED_OUT_TTL_MS: u64 = 8 * 24 * 60 * 60 * 1000;
 /// Meta key of the one-time prekey ids handed out and not yet used.
 const HANDED_OUT_KEY: &str = "prekeys.handed_out";
 /// Meta key prefix of a changed device key awaiting verification.
@@ -193,17 +196,25 @@ impl State {
     pub(crate) fn batch<T>(&mut self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
         let result = Store::batch_within(self, |st| &mut st.store, f);
         if result.is_err() {
-            self.conversations.clear();
-            match self.store.load_prekey_state() {
-                Ok(Some(bytes)) => match PrekeyState::from_bytes(bytes.as_slice()) {
-                    Ok(p) => self.prekeys = p,
-                    Err(e) => tracing::warn!("stored prekeys do not parse: {e}"),
-                },
-                Ok(None) => {}
-                Err(e) => tracing::warn!("cannot reload prekeys after a failed write: {e}"),
-            }
+            self.discard_uncommitted();
         }
         result
+    }
+
+    /// Drops what memory may hold beyond the disk after writes that did not
+    /// commit: cached sessions and ciphertexts (reloaded or made again) and
+    /// the prekeys (reloaded).
+    fn discard_uncommitted(&mut self) {
+        self.conversations.clear();
+        self.sealed_outbox.clear();
+        match self.store.load_prekey_state() {
+            Ok(Some(bytes)) => match PrekeyState::from_bytes(bytes.as_slice()) {
+                Ok(p) => self.prekeys = p,
+                Err(e) => tracing::warn!("stored prekeys do not parse: {e}"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!("cannot reload prekeys after a failed write: {e}"),
+        }
     }
 
     /// Persists the conversation with `peer` (after every change).
@@ -371,10 +382,8 @@ impl Shared {
                 // A task panicked holding the state, maybe inside a batch:
                 // roll it back and drop the caches it may have advanced.
                 let mut guard = poisoned.into_inner();
-                if guard.store.abandon_open_batch() {
-                    guard.conversations.clear();
-                    guard.sealed_outbox.clear();
-                }
+                guard.store.abandon_open_batch();
+                guard.discard_uncommitted();
                 self.state.clear_poison();
                 guard
             }

@@ -63,9 +63,18 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 tx
             });
             if let Err(e) = lane.send(attempt) {
-                // The worker ended (only on shutdown); start a new lane next time.
+                // The worker ended: start a new lane next time, and give the
+                // attempt back to the queue so it is not left in flight.
                 lanes.remove(&recipient);
-                tracing::debug!(%recipient, "delivery lane closed: {e}");
+                tracing::debug!(%recipient, "delivery lane closed");
+                let (id, outcome) = match e.0 {
+                    Attempt::Direct { id, .. } => (id, Outcome::DirectFailed),
+                    Attempt::Deposit { id, .. } => (id, Outcome::DepositFailed),
+                    Attempt::GiveUp { .. } => continue,
+                };
+                let mut guard = shared.state();
+                let st = &mut *guard;
+                st.delivery.handle_outcome(now(), id, outcome, &mut st.rng);
             }
         }
         let wait = next
