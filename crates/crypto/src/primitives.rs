@@ -16,7 +16,8 @@
 
 use aes_gcm::Aes256Gcm;
 use chacha20poly1305::ChaCha20Poly1305;
-use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
+use chacha20poly1305::aead::consts::{U12, U32};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, Payload};
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
@@ -193,17 +194,7 @@ pub fn chacha20poly1305_seal(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, AeadError> {
-    check_len(plaintext.len())?;
-    check_len(aad.len())?;
-    ChaCha20Poly1305::new(key.into())
-        .encrypt(
-            nonce.into(),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        .map_err(|_| AeadError::Authentication)
+    seal::<ChaCha20Poly1305>(key, nonce, aad, plaintext)
 }
 
 /// Opens ChaCha20-Poly1305 `ciphertext || tag`; the plaintext is wiped on drop.
@@ -213,17 +204,7 @@ pub fn chacha20poly1305_open(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, AeadError> {
-    check_open_input(aad, ciphertext)?;
-    ChaCha20Poly1305::new(key.into())
-        .decrypt(
-            nonce.into(),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
-        .map(Zeroizing::new)
-        .map_err(|_| AeadError::Authentication)
+    open::<ChaCha20Poly1305>(key, nonce, aad, ciphertext)
 }
 
 /// AES-256-GCM with a 96-bit nonce: returns `ciphertext || tag` (128-bit tag).
@@ -233,9 +214,29 @@ pub fn aes256gcm_seal(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, AeadError> {
+    seal::<Aes256Gcm>(key, nonce, aad, plaintext)
+}
+
+/// Opens AES-256-GCM `ciphertext || tag`; the plaintext is wiped on drop.
+pub fn aes256gcm_open(
+    key: &[u8; AEAD_KEY_LEN],
+    nonce: &[u8; AEAD_NONCE_LEN],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, AeadError> {
+    open::<Aes256Gcm>(key, nonce, aad, ciphertext)
+}
+
+/// Both AEADs: a 256-bit key, a 96-bit nonce, the same length policies.
+fn seal<C: Aead + KeyInit<KeySize = U32> + AeadCore<NonceSize = U12>>(
+    key: &[u8; AEAD_KEY_LEN],
+    nonce: &[u8; AEAD_NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, AeadError> {
     check_len(plaintext.len())?;
     check_len(aad.len())?;
-    Aes256Gcm::new(key.into())
+    C::new(key.into())
         .encrypt(
             nonce.into(),
             Payload {
@@ -246,15 +247,14 @@ pub fn aes256gcm_seal(
         .map_err(|_| AeadError::Authentication)
 }
 
-/// Opens AES-256-GCM `ciphertext || tag`; the plaintext is wiped on drop.
-pub fn aes256gcm_open(
+fn open<C: Aead + KeyInit<KeySize = U32> + AeadCore<NonceSize = U12>>(
     key: &[u8; AEAD_KEY_LEN],
     nonce: &[u8; AEAD_NONCE_LEN],
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, AeadError> {
     check_open_input(aad, ciphertext)?;
-    Aes256Gcm::new(key.into())
+    C::new(key.into())
         .decrypt(
             nonce.into(),
             Payload {
