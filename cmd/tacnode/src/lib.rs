@@ -4,6 +4,7 @@
 //! `main.rs` calls [`main_entry`]. Integration tests start nodes in-process
 //! with [`node::Node::start`] and drive them through [`node::NodeHandle`].
 
+mod adapters;
 mod cli;
 pub mod config;
 mod control;

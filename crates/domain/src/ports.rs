@@ -7,7 +7,7 @@ use crate::time::UnixMillis;
 
 /// A source of wall-clock time: the system clock in the daemon, a virtual
 /// clock in the simulator and in tests.
-pub trait Clock {
+pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> UnixMillis;
 }

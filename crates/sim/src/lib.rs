@@ -1,5 +1,5 @@
-//! Deterministic discrete-event simulator for tacnode's DHT: drives
-//! thousands of unmodified [`tacnode_dht::Dht`] cores on a virtual clock.
+//! Deterministic simulators of tacnode: thousands of unmodified
+//! [`tacnode_dht::Dht`] cores on a discrete-event clock, and whole nodes.
 //!
 //! - [`Network`]: the nodes, an event queue ordered by virtual time (the
 //!   clock jumps to the next event: message delivery or a core's
@@ -20,11 +20,18 @@
 //!   K closest live servers, rounds (see [`tacnode_dht::LookupStats`]),
 //!   requests and simulated latency.
 //!
+//! - [`node`]: whole nodes. The unmodified node of `crates/usecase` × N over
+//!   a simulated network (latency, jitter, loss with QUIC-like
+//!   retransmission, partitions, kill -9 and clean stops, restarts with the
+//!   same disk, clock offsets) on tokio's virtual clock
+//!   ([`node::scenario::run_node_scenario`], `tacnode-sim node …`).
+//!
 //! Everything random derives from one seed: the same seed replays the same run.
 //! The `tacnode-sim` binary wraps the scenario (`tacnode-sim lookup --help`).
 
 mod link;
 mod network;
+pub mod node;
 mod scenario;
 
 pub use link::LinkModel;

@@ -33,7 +33,7 @@ impl Default for LinkModel {
 impl LinkModel {
     /// Base latency of the link between `a` and `b`: a fixed, symmetric
     /// function of the pair (each link has its own distribution).
-    fn base_latency(&self, a: u32, b: u32) -> u64 {
+    pub fn base_latency(&self, a: u32, b: u32) -> u64 {
         let (lo, hi) = if a < b { (a, b) } else { (b, a) };
         // SplitMix64 of the pair: cheap, well spread, deterministic.
         let mut z = (u64::from(lo) << 32 | u64::from(hi)).wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -65,6 +65,14 @@ impl LinkModel {
         )]
         let jitter = (base as f64 * self.jitter * rng.random::<f64>()) as u64;
         Some(base + jitter)
+    }
+
+    /// Whether a partition separates `a` from `b`.
+    pub fn partitioned(&self, a: u32, b: u32) -> bool {
+        self.partition.as_ref().is_some_and(|groups| {
+            groups.get(a as usize).copied().unwrap_or(0)
+                != groups.get(b as usize).copied().unwrap_or(0)
+        })
     }
 
     /// Splits the network: node `i` is in group `groups[i]`.

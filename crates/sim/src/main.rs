@@ -3,15 +3,168 @@
 //! ```text
 //! tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] [--malicious F]
 //!                    [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--json]
+//! tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S
+//!                  [--loss F] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] [--drain-hours H] [--json]
 //! ```
 
 use std::process::ExitCode;
 use std::time::Instant;
 
+use tacnode_sim::node::scenario::{NodeScenario, PartitionPlan, run_node_scenario};
 use tacnode_sim::{LookupMetrics, LookupScenario, Summary, run_lookup_scenario};
 
 const USAGE: &str = "usage: tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] \
-[--malicious F] [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]";
+[--malicious F] [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]
+       tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S \
+[--loss F] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] [--drain-hours H] [--json]";
+
+fn parse_node(args: &[String]) -> Result<(NodeScenario, bool), String> {
+    let mut s = NodeScenario::default();
+    let mut json = false;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        if flag == "--json" {
+            json = true;
+            continue;
+        }
+        if flag == "--help" || flag == "-h" {
+            return Err(USAGE.into());
+        }
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("{flag} {value}: {e}");
+        match flag.as_str() {
+            "--nodes" => s.nodes = value.parse().map_err(|e| bad(&e))?,
+            "--servers" => s.servers = value.parse().map_err(|e| bad(&e))?,
+            "--messages" => s.messages = value.parse().map_err(|e| bad(&e))?,
+            "--churn" => s.churn = value.parse().map_err(|e| bad(&e))?,
+            "--hours" => s.hours = value.parse().map_err(|e| bad(&e))?,
+            "--seed" => s.seed = value.parse().map_err(|e| bad(&e))?,
+            "--loss" => s.loss = value.parse().map_err(|e| bad(&e))?,
+            "--drain-hours" => s.drain_hours = value.parse().map_err(|e| bad(&e))?,
+            "--partition" => {
+                let parts: Vec<&str> = value.split(':').collect();
+                let num = |i: usize| -> Result<u64, String> {
+                    parts
+                        .get(i)
+                        .ok_or_else(|| bad(&"expected AT_S:FOR_S[:GROUPS]"))?
+                        .parse::<u64>()
+                        .map_err(|e| bad(&e))
+                };
+                let groups = match parts.get(2) {
+                    Some(g) => g.parse::<u8>().map_err(|e| bad(&e))?,
+                    None => 2,
+                };
+                s.partition = Some(PartitionPlan {
+                    at_ms: num(0)?.saturating_mul(1000),
+                    for_ms: num(1)?.saturating_mul(1000),
+                    groups,
+                });
+            }
+            "--skew" => {
+                let (f, h) = value
+                    .split_once(':')
+                    .ok_or_else(|| bad(&"expected FRACTION:HOURS"))?;
+                let f: f64 = f.parse().map_err(|e| bad(&e))?;
+                let h: f64 = h.parse().map_err(|e| bad(&e))?;
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let ms = (h * 3_600_000.0) as u64;
+                s.skew = Some((f, ms));
+            }
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    Ok((s, json))
+}
+
+fn main_node(args: &[String]) -> ExitCode {
+    let (scenario, json) = match parse_node(args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = Instant::now();
+    let report = match run_node_scenario(&scenario) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tacnode-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let peak_mib = peak_memory_kib().map(|k| k as f64 / 1024.0);
+    let v = serde_json::json!({
+        "nodes": scenario.nodes,
+        "servers": scenario.servers,
+        "messages": scenario.messages,
+        "churn": scenario.churn,
+        "hours": scenario.hours,
+        "seed": scenario.seed,
+        "loss": scenario.loss,
+        "accepted": report.accepted,
+        "delivered": report.delivered,
+        "delivery_ratio": report.delivery_ratio(),
+        "duplicates": report.duplicates,
+        "order_violations": report.order_violations,
+        "latency_ms": { "p50": report.latency_p50_ms, "p99": report.latency_p99_ms },
+        "bytes_per_message": report.bytes_per_message,
+        "idle_bytes_per_node_per_s": report.idle_bytes_per_node_per_s,
+        "session_restarts": report.session_restarts,
+        "calls": report.calls,
+        "virtual_time_s": report.virtual_s,
+        "wall_time_s": wall,
+        "peak_memory_mib": peak_mib,
+        "trace_hash": report.trace_hash,
+    });
+    if json {
+        println!("{v}");
+    } else {
+        println!(
+            "node: nodes {} servers {} messages {} churn {} hours {} seed {} loss {}",
+            scenario.nodes,
+            scenario.servers,
+            scenario.messages,
+            scenario.churn,
+            scenario.hours,
+            scenario.seed,
+            scenario.loss
+        );
+        println!(
+            "delivered {}/{} ({:.4}), duplicates {}, order violations {}, session restarts {}",
+            report.delivered,
+            report.accepted,
+            report.delivery_ratio(),
+            report.duplicates,
+            report.order_violations,
+            report.session_restarts
+        );
+        println!(
+            "latency p50 {} ms p99 {} ms (virtual); {:.0} bytes per delivered message; idle {:.1} bytes/node/s",
+            report.latency_p50_ms,
+            report.latency_p99_ms,
+            report.bytes_per_message,
+            report.idle_bytes_per_node_per_s
+        );
+        println!(
+            "calls {}  virtual {} s  wall {:.1} s  peak memory {}  trace {}",
+            report.calls,
+            report.virtual_s,
+            wall,
+            peak_mib.map_or("n/a".into(), |m| format!("{m:.0} MiB")),
+            report.trace_hash
+        );
+    }
+    if report.delivered < report.accepted {
+        eprintln!(
+            "not every accepted message was delivered; replay with --seed {}",
+            scenario.seed
+        );
+    }
+    ExitCode::SUCCESS
+}
 
 fn parse(args: &[String]) -> Result<(LookupScenario, bool), String> {
     let mut it = args.iter();
@@ -85,6 +238,9 @@ fn print_metrics(title: &str, m: &LookupMetrics) {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("node") {
+        return main_node(&args[1..]);
+    }
     let (scenario, json) = match parse(&args) {
         Ok(x) => x,
         Err(e) => {

@@ -1,6 +1,10 @@
-//! Use cases of tacnode: bootstrap, send, receive and store-and-forward
-//! through mailboxes, orchestrated through the cores and ports.
+//! Use cases of tacnode: every behaviour of the node, over ports.
 //!
+//! - [`node`]: the node itself (send, receive, serve requests, mailbox
+//!   holder and fetch, maintenance, DHT driving), generic over the
+//!   [`ports`] so that the daemon runs it over QUIC and the simulator over a
+//!   simulated network, unmodified.
+//! - [`ports`]: what the node needs from the outside world.
 //! - [`challenge`]: mailbox ownership challenges (holder side) and proofs.
 //! - [`conversation`]: end-to-end state with one peer (sessions, X3DH header
 //!   repeated until answered, simultaneous initiation).
@@ -10,3 +14,5 @@
 pub mod challenge;
 pub mod conversation;
 pub mod delivery;
+pub mod node;
+pub mod ports;

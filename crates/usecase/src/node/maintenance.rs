@@ -6,14 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use super::{Result, Shared};
+use crate::challenge::prove;
+use anyhow::bail;
 use tacnode_domain::dht::{Contact, Record, RecordValue};
 use tacnode_domain::mailbox::{MAX_ENTRIES_PER_BATCH, MailboxAck, MailboxFetch, MailboxOperation};
 use tacnode_domain::{Endpoint, NodeId, UnsignedPeerRecord};
 use tacnode_messaging::{Message, decode_sealed};
-use tacnode_usecase::challenge::prove;
-
-use super::{Shared, now};
 
 /// How often held mail is expired and the routing table snapshotted.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
@@ -46,13 +45,14 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 false
             }
         };
-        if (joined && published) || shared.config.bootstrap.peers.is_empty() && !joined {
+        if (joined && published) || shared.config.bootstrap.is_empty() && !joined {
             break;
         }
         tracing::info!(retry_in_ms = retry.as_millis() as u64, "not joined yet");
         tokio::select! {
-            _ = tokio::time::sleep(retry) => {}
+            biased;
             _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(retry) => {}
         }
         retry = (retry * 2).min(JOIN_RETRY_MAX);
     }
@@ -70,6 +70,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     fetch.tick().await;
     loop {
         tokio::select! {
+            biased;
+            _ = shutdown.changed() => return,
             _ = republish.tick() => {
                 rotate_prekeys(&shared);
                 if let Err(e) = publish_records(&shared).await {
@@ -82,7 +84,6 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 }
             }
             _ = housekeeping.tick() => housekeep(&shared).await,
-            _ = shutdown.changed() => return,
         }
     }
 }
@@ -91,8 +92,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 async fn bootstrap(shared: &Shared) -> Result<usize> {
     let mut contacts: Vec<Contact> = shared
         .config
-        .bootstrap_peers()
-        .into_iter()
+        .bootstrap
+        .iter()
         .filter(|p| p.address.node_id() != shared.node_id())
         .map(|p| Contact {
             node_id: p.address.node_id(),
@@ -114,10 +115,9 @@ async fn bootstrap(shared: &Shared) -> Result<usize> {
 }
 
 fn own_endpoints(shared: &Shared) -> Vec<Endpoint> {
-    if !shared.config.node.advertise.is_empty() {
+    if !shared.config.advertise.is_empty() {
         return shared
             .config
-            .node
             .advertise
             .iter()
             .map(|a| Endpoint(*a))
@@ -134,7 +134,7 @@ fn own_endpoints(shared: &Shared) -> Vec<Endpoint> {
 /// Publishes our signed peer record and prekeys to the DHT; returns how
 /// many nodes stored the peer record.
 pub(crate) async fn publish_records(shared: &Shared) -> Result<usize> {
-    let t = now();
+    let t = shared.now();
     let ttl = shared.config.dht.record_ttl_hours.saturating_mul(3_600_000);
     let (peer, prekeys) = {
         let mut st = shared.state();
@@ -147,7 +147,7 @@ pub(crate) async fn publish_records(shared: &Shared) -> Result<usize> {
         st.store
             .set_meta_u64(tacnode_store::META_PEER_RECORD_SEQUENCE, seq)?;
         let mut metadata = BTreeMap::new();
-        if let Some(name) = &shared.config.node.name {
+        if let Some(name) = &shared.config.name {
             metadata.insert("name".to_owned(), name.clone());
         }
         let record = shared.identity.sign_peer_record(UnsignedPeerRecord {
@@ -190,7 +190,7 @@ pub(crate) async fn publish_records(shared: &Shared) -> Result<usize> {
 }
 
 fn rotate_prekeys(shared: &Shared) {
-    let t = now();
+    let t = shared.now();
     let mut guard = shared.state();
     let st = &mut *guard;
     if t.millis_since(st.prekeys.signed_prekey().created) >= SIGNED_PREKEY_ROTATION_MS
@@ -207,7 +207,7 @@ fn rotate_prekeys(shared: &Shared) {
 }
 
 async fn housekeep(shared: &Shared) {
-    let t = now();
+    let t = shared.now();
     {
         let mut st = shared.state();
         match st.store.mailbox_purge_expired(t) {
@@ -228,7 +228,7 @@ async fn housekeep(shared: &Shared) {
 /// returns how many new texts arrived.
 pub(crate) async fn fetch_own_mailboxes(shared: &Arc<Shared>) -> Result<usize> {
     let me = shared.node_id();
-    let holders = super::outbound::mailbox_holders(shared, me).await?;
+    let holders = super::send::mailbox_holders(shared, me).await?;
     if holders.is_empty() {
         bail!("no mailbox holders reachable");
     }
@@ -305,11 +305,11 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
         }
         let sealed: Vec<_> = opened.iter().map(|(_, s)| s.clone()).collect();
         // One transaction for the whole answer.
-        match super::inbound::receive_all(shared, None, &sealed, true) {
+        match super::serve::receive_all(shared, None, &sealed, true) {
             Ok(results) => {
                 for ((entry_id, _), result) in opened.iter().zip(results) {
                     match result {
-                        Ok(super::inbound::Received::Text(_)) => fresh += 1,
+                        Ok(super::serve::Received::Text(_)) => fresh += 1,
                         Ok(_) => {}
                         Err(err) => tracing::debug!("mailbox entry not opened: {err:#}"),
                     }

@@ -3,17 +3,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow, bail};
+use super::{NodeEvent, Result, Shared};
+use crate::conversation::{Conversation, OpenError};
+use crate::ports::{Incoming, IncomingCall};
+use anyhow::{Context, anyhow, bail};
 use tacnode_crypto::ratchet::DecryptError;
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::{SealedBody, SealedMessage};
 use tacnode_domain::mailbox::{EntryId, MAX_ENTRIES_PER_BATCH, MailboxEntry, MailboxOperation};
 use tacnode_domain::{Contact, Content, MessageId, NodeId, NodeType, PeerAddress};
 use tacnode_messaging::{Message, decode_plaintext, encode_plaintext};
-use tacnode_transport::{Inbound, InboundEvent};
-use tacnode_usecase::conversation::{Conversation, OpenError};
-
-use super::{NodeEvent, Shared, now};
 
 /// Bytes of mailbox payload one fetch answer carries at most: a frame is
 /// 1 MiB, and a payload is at most 80 KiB, so one always fits.
@@ -23,38 +22,22 @@ const ENTRY_OVERHEAD: usize = 64;
 /// Unverified contacts at most: beyond it, a first message from a sender
 /// that is neither a contact nor in a session is refused.
 pub(crate) const MAX_UNVERIFIED_CONTACTS: u64 = 1_000;
-/// Receipts being sent at once; beyond it receipts are skipped (the sender
-/// keeps the message as "sent", nothing is lost).
-const MAX_RECEIPT_TASKS: usize = 64;
-
-static RECEIPT_TASKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_RECEIPT_TASKS);
-
-/// Serves inbound requests until the transport closes.
-pub(crate) async fn run(shared: Arc<Shared>, mut inbound: Inbound) {
-    while let Some(event) = inbound.recv().await {
-        match event {
-            InboundEvent::Request {
-                peer,
-                remote,
-                body,
-                reply,
-            } => {
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let answer = answer(&shared, peer, remote, &body).await;
-                    if let Err(e) = reply.send(answer.encode()).await {
-                        tracing::debug!(%peer, "answer not sent: {e}");
-                    }
-                });
+/// Serves incoming calls until the network closes.
+pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
+    while let Some(call) = incoming.next().await {
+        let IncomingCall {
+            peer,
+            remote,
+            body,
+            reply,
+        } = call;
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let answer = answer(&shared, peer, remote, &body).await;
+            if let Err(e) = reply.send(answer.encode()).await {
+                tracing::debug!(%peer, "answer not sent: {e}");
             }
-            InboundEvent::Push { peer, .. } => {
-                // Every exchange of this protocol is a request with an
-                // answer; unsolicited pushes are dropped unread, so a peer
-                // cannot make us spawn work without stream limits.
-                tracing::debug!(%peer, "dropped a push");
-            }
-            _ => {}
-        }
+        });
     }
 }
 
@@ -128,7 +111,7 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
             if shared.node_type != NodeType::Server {
                 return refuse(RefusalCode::Unsupported, "client nodes hold no mailboxes");
             }
-            let t = now();
+            let t = shared.now();
             let max_expiry =
                 t.saturating_add_millis(shared.config.mailbox.ttl_hours.saturating_mul(3_600_000));
             let expires = d.expires.min(max_expiry);
@@ -151,12 +134,12 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
         Message::MailboxChallengeRequest { recipient } => {
             let mut st = shared.state();
             let st = &mut *st;
-            let nonce = st.challenges.issue(now(), recipient, &mut st.rng);
+            let nonce = st.challenges.issue(shared.now(), recipient, &mut st.rng);
             Message::MailboxChallenge { nonce }
         }
         Message::MailboxFetch(f) => {
             let mut st = shared.state();
-            let t = now();
+            let t = shared.now();
             let holder = shared.node_id();
             if let Err(e) =
                 st.challenges
@@ -195,7 +178,7 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
             let mut st = shared.state();
             let holder = shared.node_id();
             if let Err(e) = st.challenges.redeem(
-                now(),
+                shared.now(),
                 &holder,
                 &a.recipient,
                 MailboxOperation::Ack,
@@ -217,7 +200,7 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
 
 fn prekey_bundle(shared: &Shared) -> Result<tacnode_domain::e2e::PrekeyBundle> {
     let mut st = shared.state();
-    let t = now();
+    let t = shared.now();
     // Never hand the same one-time prekey out twice while the first
     // initiator may still use it: a second one's first message could not
     // be opened (and would cost it a session restart).
@@ -331,7 +314,7 @@ pub(crate) fn receive_all(
     list: &[SealedMessage],
     via_mailbox: bool,
 ) -> Result<Vec<Result<Received>>> {
-    let t = now();
+    let t = shared.now();
     let mut effects = Effects::default();
     let mut receipts: Vec<(NodeId, Vec<MessageId>)> = Vec::new();
     let results = {
@@ -383,17 +366,16 @@ pub(crate) fn receive_all(
         for chunk in ids.chunks(tacnode_domain::MAX_RECEIPT_IDS) {
             // Beyond the limit receipts are skipped: the sender keeps the
             // messages as "sent", nothing is lost.
-            let Ok(permit) = RECEIPT_TASKS.try_acquire() else {
+            let Ok(permit) = shared.receipt_tasks.clone().try_acquire_owned() else {
                 break;
             };
-            permit.forget();
             let shared = shared.clone();
             let ids = chunk.to_vec();
             tokio::spawn(async move {
                 if let Err(e) = send_receipt(&shared, sender, ids).await {
                     tracing::debug!(%sender, "receipt not delivered: {e:#}");
                 }
-                RECEIPT_TASKS.add_permits(1);
+                drop(permit);
             });
         }
     }
@@ -523,13 +505,13 @@ async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, ids: Vec<MessageId>) -
     let sealed = {
         let mut guard = shared.state();
         let st = &mut *guard;
-        let t = now();
+        let t = shared.now();
         st.conversation(&peer)?;
         let conv = st
             .conversations
             .get_mut(&peer)
             .ok_or_else(|| anyhow!("no session"))?;
-        let plaintext = super::plaintext_for(id_for_receipt(&mut st.rng), Content::Receipt(ids));
+        let plaintext = super::plaintext_for(id_for_receipt(&mut st.rng), Content::Receipt(ids), t);
         let sealed = conv.seal(
             &mut st.rng,
             shared.identity.identity_key(),
@@ -538,7 +520,7 @@ async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, ids: Vec<MessageId>) -
         st.save_conversation(&peer, t)?;
         sealed
     };
-    super::outbound::deliver_sealed(shared, peer, &sealed, true)
+    super::send::deliver_sealed(shared, peer, &sealed, true)
         .await
         .map(|_| ())
 }

@@ -1,10 +1,11 @@
-//! Runs the sans-IO Kademlia core over QUIC. The core lives in one task that
+//! Runs the sans-IO Kademlia core over the network port. The core lives in one task that
 //! owns it; everything else talks to it through [`DhtHandle`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use anyhow::{Result, anyhow};
+use anyhow::anyhow;
 use rand::rngs::StdRng;
 use tacnode_crypto::Identity;
 use tacnode_dht::{Dht, DhtConfig, LookupId, LookupKind, LookupResult, Output, RequestId, StoreId};
@@ -15,8 +16,8 @@ use tacnode_messaging::Message;
 use tacnode_store::RoutingEntry;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{Net, now, os_rng};
-use crate::config::Config;
+use super::{Net, NodeConfig, Result};
+use crate::ports::{CallError, Clock};
 
 /// Commands queued for the driver before callers wait.
 const COMMAND_QUEUE: usize = 1024;
@@ -48,37 +49,33 @@ pub(crate) struct DhtHandle {
 impl DhtHandle {
     /// Builds the core and spawns its driver.
     pub(crate) fn spawn(
-        config: &Config,
+        config: &NodeConfig,
         identity: &Identity,
-        node_type: NodeType,
         net: Net,
+        clock: Arc<dyn Clock>,
+        rng: StdRng,
         shutdown: watch::Receiver<bool>,
     ) -> Result<DhtHandle> {
-        let mut dc = DhtConfig::new(node_type);
+        let mut dc = DhtConfig::new(config.node_type);
         dc.k = config.dht.k;
         dc.alpha = config.dht.alpha;
         dc.disjoint_paths = config.dht.disjoint_paths;
         dc.request_timeout_ms = config.dht.request_timeout_ms;
         dc.record_ttl_ms = config.dht.record_ttl_hours.saturating_mul(3_600_000);
         dc.republish_interval_ms = config.dht.republish_interval_secs.saturating_mul(1_000);
-        let mut endpoints: Vec<Endpoint> =
-            config.node.advertise.iter().map(|a| Endpoint(*a)).collect();
+        let mut endpoints: Vec<Endpoint> = config.advertise.iter().map(|a| Endpoint(*a)).collect();
         let local = net.local_addr();
         if endpoints.is_empty() && !local.ip().is_unspecified() {
             endpoints.push(Endpoint(local));
         }
         dc.endpoints = endpoints;
-        let core: Core = Dht::new(
-            dc,
-            identity.node_id(),
-            os_rng()?,
-            verify_prekeys as Validator,
-        )
-        .map_err(|e| anyhow!("DHT configuration: {e}"))?;
+        let core: Core = Dht::new(dc, identity.node_id(), rng, verify_prekeys as Validator)
+            .map_err(|e| anyhow!("DHT configuration: {e}"))?;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let driver = Driver {
             core,
             net,
+            clock,
             tx: tx.clone(),
             lookups: HashMap::new(),
             bootstraps: HashMap::new(),
@@ -174,6 +171,7 @@ impl DhtHandle {
 struct Driver {
     core: Core,
     net: Net,
+    clock: Arc<dyn Clock>,
     tx: mpsc::Sender<Command>,
     lookups: HashMap<LookupId, oneshot::Sender<Option<LookupResult>>>,
     bootstraps: HashMap<LookupId, oneshot::Sender<usize>>,
@@ -184,29 +182,30 @@ impl Driver {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, mut shutdown: watch::Receiver<bool>) {
         loop {
             self.drain();
-            let wake = self.core.poll_timeout();
+            let wait_ms = self
+                .core
+                .poll_timeout()
+                .map(|t| t.millis_since(self.clock.now()));
             let sleep = async {
-                match wake {
-                    Some(t) => {
-                        let ms = t.millis_since(now());
-                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                    }
+                match wait_ms {
+                    Some(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
                     None => std::future::pending::<()>().await,
                 }
             };
             tokio::select! {
+                biased;
+                _ = shutdown.changed() => return,
                 cmd = rx.recv() => match cmd {
                     None | Some(Command::Stop) => return,
                     Some(c) => self.command(c),
                 },
-                () = sleep => self.core.handle_timeout(now()),
-                _ = shutdown.changed() => return,
+                () = sleep => self.core.handle_timeout(self.clock.now()),
             }
         }
     }
 
     fn command(&mut self, c: Command) {
-        let t = now();
+        let t = self.clock.now();
         match c {
             Command::Bootstrap(contacts, reply) => match self.core.bootstrap(t, contacts) {
                 Ok(id) => {
@@ -275,7 +274,7 @@ impl Driver {
                             .await
                         {
                             Ok(Message::DhtResponse(r)) => Some(r),
-                            Err(super::net::NetError::Refused { code, .. }) => {
+                            Err(CallError::Refused { code, .. }) => {
                                 Some(DhtResponse::Refused(code))
                             }
                             Ok(_) | Err(_) => None,

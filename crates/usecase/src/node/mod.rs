@@ -1,33 +1,38 @@
-//! The running node: one owner per piece of state, wired from every crate.
+//! The running node: every behaviour of tacnode, over the [`crate::ports`].
 //!
 //! Tasks (all spawned here; each ends when the node shuts down):
 //! - the DHT driver ([`dht_driver`]) owns the sans-IO Kademlia core and runs
-//!   its requests over QUIC;
-//! - the inbound loop answers requests from peers ([`inbound`]);
+//!   its requests over the network port;
+//! - the serve loop answers requests from peers ([`serve`]);
 //! - the delivery loop turns the [`DeliveryQueue`]'s attempts into direct
-//!   sends or mailbox deposits ([`outbound`]);
+//!   sends or mailbox deposits ([`send`]);
 //! - the maintenance loop republishes our records, fetches our mailboxes,
 //!   expires held mail and snapshots the routing table ([`maintenance`]).
 //!
 //! The store, the conversations, the prekeys and the delivery queue live in
 //! one [`State`] behind a mutex that is never held across an `.await`.
+//!
+//! Time is read only through the [`Clock`] port and randomness comes from
+//! the generator handed in at start; timers are tokio timers, which the
+//! simulator runs on tokio's paused (virtual) clock. Every `select!` here is
+//! `biased` so that a simulated run replays exactly.
 
+mod config;
 pub(crate) mod dht_driver;
-mod inbound;
 mod maintenance;
 mod net;
-mod outbound;
+mod send;
+mod serve;
+mod state;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, anyhow, bail};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use tacnode_crypto::keystore::KeystoreSecrets;
 use tacnode_crypto::prekey::PrekeyState;
 use tacnode_crypto::{Identity, SafetyNumber};
 use tacnode_domain::{
@@ -35,69 +40,47 @@ use tacnode_domain::{
     PeerRecord, Plaintext, StoredMessage, UnixMillis,
 };
 use tacnode_store::Store;
-use tacnode_usecase::challenge::ChallengeBook;
-use tacnode_usecase::conversation::Conversation;
-use tacnode_usecase::delivery::{DeliveryConfig, DeliveryQueue};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+pub use config::{BootstrapPeer, DhtSettings, MailboxConfig, NodeConfig};
 pub(crate) use net::Net;
+pub(crate) use state::State;
+use state::{HANDED_OUT_KEY, PENDING_PREFIX, PIN_PREFIX, peer_meta_key};
+
+use crate::challenge::ChallengeBook;
+use crate::delivery::{DeliveryConfig, DeliveryQueue};
+use crate::ports::{Clock, Incoming, PeerNetwork};
+
+/// The node's results. (To become typed errors per use case.)
+pub type Result<T, E = anyhow::Error> = std::result::Result<T, E>;
 
 /// One-time prekeys kept available; refilled when fewer remain.
 const ONE_TIME_PREKEY_TARGET: usize = 100;
-/// Conversations kept in memory; more are reloaded from the store.
-const MAX_CACHED_CONVERSATIONS: usize = 4096;
 /// Texts one [`NodeHandle::send_many`] queues at most (one transaction).
 pub const MAX_SEND_BATCH: usize = 1000;
-/// Least time between two resets of the session with one peer: a peer that
-/// keeps refusing cannot make us fetch its prekeys in a loop.
-pub(crate) const SESSION_RESET_INTERVAL_MS: u64 = 5 * 60 * 1000;
-/// Peers whose last session reset is remembered; beyond it the oldest go.
-const MAX_SESSION_RESETS: usize = 4096;
 /// Events buffered per subscriber before the slowest ones lose events.
 const EVENT_BUFFER: usize = 1024;
-/// Meta key of the device key pinned for a contact: `pin.` and the hex of
-/// the first 28 bytes of its node id (meta keys are at most 64 bytes; 224
-/// bits keep ids apart).
-const PIN_PREFIX: &str = "pin.";
-/// How long a handed-out one-time prekey is held back for its initiator:
-/// longer than mail waits in a mailbox (7 days by default), since an
-/// initiator's first message may arrive from there, where a refusal would
-/// never reach it.
-pub(crate) const HANDED_OUT_TTL_MS: u64 = 8 * 24 * 60 * 60 * 1000;
-/// Meta key of the one-time prekey ids handed out and not yet used.
-const HANDED_OUT_KEY: &str = "prekeys.handed_out";
-/// Meta key prefix of a changed device key awaiting verification.
-const PENDING_PREFIX: &str = "new.";
+/// Receipts being sent at once; beyond it receipts are skipped (the sender
+/// keeps the message as "sent", nothing is lost).
+const MAX_RECEIPT_TASKS: usize = 64;
 
-/// `prefix` and the hex of the first 28 bytes of `peer`.
-fn peer_meta_key(prefix: &str, peer: &NodeId) -> String {
-    format!("{prefix}{}", crate::history::hex(&peer.as_bytes()[..28]))
-}
-
-/// Wall clock (the daemon is where time is read).
-pub fn now() -> UnixMillis {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    UnixMillis(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
-/// A generator seeded from the OS.
-pub fn os_rng() -> Result<StdRng> {
-    StdRng::try_from_rng(&mut rand::rngs::SysRng).map_err(|e| anyhow!("OS random generator: {e}"))
-}
-
-/// What a node needs to start.
-pub struct NodeSettings {
-    /// Data directory (database, control socket).
-    pub data_dir: PathBuf,
-    /// Configuration.
-    pub config: Config,
-    /// Unlocked identity and storage key.
-    pub secrets: KeystoreSecrets,
+/// What a node is made of: its identity and its ports.
+pub struct NodePorts {
+    /// The unlocked identity.
+    pub identity: Identity,
+    /// The node's database (opened; the node owns it from now on).
+    pub store: Store,
+    /// Outgoing calls to peers.
+    pub network: Arc<dyn PeerNetwork>,
+    /// Incoming calls from peers.
+    pub incoming: Box<dyn Incoming>,
+    /// Wall-clock time.
+    pub clock: Arc<dyn Clock>,
+    /// Every random choice the node makes derives from this generator
+    /// (seeded from the OS in the daemon, from the scenario's seed in the
+    /// simulator).
+    pub rng: StdRng,
 }
 
 /// Something that happened, for `inbox --follow`, the demo and tests.
@@ -140,235 +123,27 @@ pub enum NodeEvent {
     },
 }
 
-/// State owned by the node, behind one mutex.
-pub(crate) struct State {
-    pub(crate) store: Store,
-    pub(crate) conversations: HashMap<NodeId, Conversation>,
-    pub(crate) prekeys: PrekeyState,
-    pub(crate) delivery: DeliveryQueue,
-    pub(crate) challenges: ChallengeBook,
-    pub(crate) rng: StdRng,
-    /// Ciphertext of each queued message, made once: retries resend it, so
-    /// failed attempts never advance the ratchet (a long outage would
-    /// otherwise exceed the receiver's skipped-key limit).
-    pub(crate) sealed_outbox: HashMap<MessageId, (NodeId, tacnode_domain::e2e::SealedMessage)>,
-    /// When we last dropped our session with a peer because it could not
-    /// open our messages (at most one reset per [`SESSION_RESET_INTERVAL_MS`]).
-    pub(crate) session_resets: HashMap<NodeId, UnixMillis>,
-    /// Peers whose session must be restarted before the next message.
-    pub(crate) restarts: std::collections::HashSet<NodeId>,
-    /// One-time prekeys handed out since start (never handed out twice).
-    /// One-time prekeys handed out, and when (never handed out twice within
-    /// [`HANDED_OUT_TTL_MS`]; an unused one comes back after it, so a flood
-    /// of bundle requests cannot use them all up for good).
-    pub(crate) handed_out: HashMap<tacnode_domain::e2e::PrekeyId, UnixMillis>,
-    /// Peer records seen (ours to dial with), newest sequence wins.
-    pub(crate) peers: HashMap<NodeId, PeerRecord>,
-    /// Strictly increasing queue time, so the outbox keeps send order.
-    last_outbox_time: UnixMillis,
-}
-
-impl State {
-    /// The conversation with `peer`, loaded from the store on first use.
-    pub(crate) fn conversation(&mut self, peer: &NodeId) -> Result<Option<&mut Conversation>> {
-        if !self.conversations.contains_key(peer)
-            && let Some(bytes) = self.store.load_session(peer)?
-        {
-            // Every conversation is saved after each change, so any cached
-            // one can be dropped to bound memory and reloaded on demand.
-            if self.conversations.len() >= MAX_CACHED_CONVERSATIONS
-                && let Some(evict) = self.conversations.keys().next().copied()
-            {
-                self.conversations.remove(&evict);
-            }
-            let c = Conversation::from_bytes(bytes.as_slice())
-                .context("stored session does not parse")?;
-            self.conversations.insert(*peer, c);
-        }
-        Ok(self.conversations.get_mut(peer))
-    }
-
-    /// Runs `f` as one store transaction (one fsync for everything it
-    /// writes). When it fails nothing it wrote is on disk, but the cached
-    /// conversations and prekeys may be ahead of the disk: they are dropped
-    /// and reloaded from what was committed, so memory never runs ahead of
-    /// the database (a ratchet step that is not durable is never used).
-    pub(crate) fn batch<T>(&mut self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-        let result = Store::batch_within(self, |st| &mut st.store, f);
-        if result.is_err() {
-            self.discard_uncommitted();
-        }
-        result
-    }
-
-    /// Drops what memory may hold beyond the disk after writes that did not
-    /// commit: cached sessions and ciphertexts (reloaded or made again) and
-    /// the prekeys (reloaded).
-    fn discard_uncommitted(&mut self) {
-        self.conversations.clear();
-        self.sealed_outbox.clear();
-        match self.store.load_prekey_state() {
-            Ok(Some(bytes)) => match PrekeyState::from_bytes(bytes.as_slice()) {
-                Ok(p) => self.prekeys = p,
-                Err(e) => tracing::warn!("stored prekeys do not parse: {e}"),
-            },
-            Ok(None) => {}
-            Err(e) => tracing::warn!("cannot reload prekeys after a failed write: {e}"),
-        }
-    }
-
-    /// Persists the conversation with `peer` (after every change).
-    pub(crate) fn save_conversation(&mut self, peer: &NodeId, now: UnixMillis) -> Result<()> {
-        if let Some(c) = self.conversations.get(peer) {
-            self.store.save_session(peer, &c.to_bytes(), now)?;
-        }
-        Ok(())
-    }
-
-    /// Marks our session with `peer` for a restart after it refused our
-    /// messages as unreadable (it lost its side: a reinstall, a restored
-    /// backup): the ciphertexts cached for it are dropped, and the next
-    /// attempt runs X3DH again (see [`tacnode_usecase::conversation::Conversation::restart`];
-    /// the old sessions stay for decrypting what the peer sent under them).
-    /// Only the authenticated peer itself can refuse, so no one else can
-    /// force this. Returns false when the last restart was too recent.
-    pub(crate) fn restart_session(&mut self, peer: &NodeId, now: UnixMillis) -> bool {
-        if let Some(last) = self.session_resets.get(peer)
-            && now.millis_since(*last) < SESSION_RESET_INTERVAL_MS
-        {
-            return false;
-        }
-        if self.session_resets.len() >= MAX_SESSION_RESETS
-            && let Some(oldest) = self
-                .session_resets
-                .iter()
-                .min_by_key(|(_, t)| **t)
-                .map(|(p, _)| *p)
-        {
-            self.session_resets.remove(&oldest);
-        }
-        self.sealed_outbox.retain(|_, (p, _)| p != peer);
-        self.session_resets.insert(*peer, now);
-        self.restarts.insert(*peer);
-        true
-    }
-
-    /// Forgets hand-outs older than [`HANDED_OUT_TTL_MS`].
-    pub(crate) fn expire_handed_out(&mut self, now: UnixMillis) {
-        self.handed_out
-            .retain(|_, at| now.millis_since(*at) < HANDED_OUT_TTL_MS);
-    }
-
-    /// Persists which one-time prekeys were handed out (those still held;
-    /// at most [`tacnode_crypto::prekey::MAX_ONE_TIME_PREKEYS`], 4 bytes
-    /// each). The times are not stored: after a restart the TTL counts from
-    /// the start.
-    pub(crate) fn save_handed_out(&mut self) -> Result<()> {
-        let held: std::collections::HashSet<_> = self
-            .prekeys
-            .one_time_prekeys()
-            .iter()
-            .map(|k| k.id)
-            .collect();
-        self.handed_out.retain(|id, _| held.contains(id));
-        let mut ids: Vec<u32> = self.handed_out.keys().copied().collect();
-        ids.sort_unstable();
-        let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_be_bytes()).collect();
-        self.store.set_meta(HANDED_OUT_KEY, &bytes)?;
-        Ok(())
-    }
-
-    /// Persists the prekey state (after every change).
-    pub(crate) fn save_prekeys(&mut self, now: UnixMillis) -> Result<()> {
-        self.store
-            .save_prekey_state(&self.prekeys.to_bytes(), now)?;
-        Ok(())
-    }
-
-    fn next_outbox_time(&mut self, now: UnixMillis) -> UnixMillis {
-        let t = if now > self.last_outbox_time {
-            now
-        } else {
-            self.last_outbox_time.saturating_add_millis(1)
-        };
-        self.last_outbox_time = t;
-        t
-    }
-
-    /// Checks `device_key` against the one pinned for `peer` (pins it the first
-    /// time). A different key flags the contact: sending stops until verified.
-    pub(crate) fn check_pin(
-        &mut self,
-        peer: &NodeId,
-        device_key: &tacnode_domain::DhPublicKey,
-    ) -> Result<bool> {
-        let key = peer_meta_key(PIN_PREFIX, peer);
-        match self.store.meta(&key)? {
-            None => {
-                self.store.set_meta(&key, device_key.as_bytes())?;
-                Ok(true)
-            }
-            Some(pinned) if pinned.as_slice() == device_key.as_bytes() => Ok(true),
-            Some(_) => Ok(false),
-        }
-    }
-
-    /// Remembers (on disk, so a restart keeps it) the new device key seen
-    /// for `peer`, pinned once the operator verifies the contact again.
-    pub(crate) fn set_pending_pin(
-        &mut self,
-        peer: &NodeId,
-        device_key: &tacnode_domain::DhPublicKey,
-    ) -> Result<()> {
-        let key = peer_meta_key(PENDING_PREFIX, peer);
-        self.store.set_meta(&key, device_key.as_bytes())?;
-        Ok(())
-    }
-
-    /// Takes the device key remembered by [`State::set_pending_pin`].
-    pub(crate) fn take_pending_pin(
-        &mut self,
-        peer: &NodeId,
-    ) -> Result<Option<tacnode_domain::DhPublicKey>> {
-        let key = peer_meta_key(PENDING_PREFIX, peer);
-        let value = self.store.meta(&key)?;
-        self.store.delete_meta(&key)?;
-        Ok(value.and_then(|v| tacnode_domain::DhPublicKey::from_slice(&v).ok()))
-    }
-
-    /// Replaces the pin after the operator verified the contact again.
-    pub(crate) fn repin(
-        &mut self,
-        peer: &NodeId,
-        device_key: Option<&tacnode_domain::DhPublicKey>,
-    ) -> Result<()> {
-        let key = peer_meta_key(PIN_PREFIX, peer);
-        match device_key {
-            Some(k) => self.store.set_meta(&key, k.as_bytes())?,
-            None => {
-                self.store.delete_meta(&key)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Shared by every task of a node.
 pub(crate) struct Shared {
     pub(crate) identity: Identity,
     pub(crate) node_type: NodeType,
-    pub(crate) config: Config,
+    pub(crate) config: NodeConfig,
     pub(crate) net: Net,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) dht: dht_driver::DhtHandle,
     state: Mutex<State>,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) wake_delivery: Notify,
     pub(crate) shutdown: watch::Receiver<bool>,
-    started: Instant,
+    started: UnixMillis,
+    /// Receipts being sent now (at most [`MAX_RECEIPT_TASKS`]).
+    pub(crate) receipt_tasks: Arc<Semaphore>,
     /// X3DH handshakes run since start (initiated or answered).
     pub(crate) x3dh_sessions: std::sync::atomic::AtomicU64,
     /// Direct batches (two or more messages) the recipients accepted.
     pub(crate) direct_batches: std::sync::atomic::AtomicU64,
+    /// Sessions restarted because the peer could not open our messages.
+    pub(crate) session_restarts: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -396,6 +171,11 @@ impl Shared {
 
     pub(crate) fn node_id(&self) -> NodeId {
         self.identity.node_id()
+    }
+
+    /// The time, from the clock port.
+    pub(crate) fn now(&self) -> UnixMillis {
+        self.clock.now()
     }
 }
 
@@ -434,24 +214,21 @@ pub struct NodeStatus {
 }
 
 impl Node {
-    /// Opens the store, binds QUIC, starts every task and bootstraps.
-    pub async fn start(settings: NodeSettings) -> Result<Node> {
-        let NodeSettings {
-            data_dir,
-            config,
-            secrets,
-        } = settings;
-        crate::keys::create_private_dir(&data_dir)?;
-        let identity = secrets.identity().clone();
-        let storage_key = tacnode_store::StorageKey::from_bytes(*secrets.storage_key().as_bytes());
-        let mut store = Store::open(data_dir.join("tacnode.db"), storage_key)
-            .context("cannot open the database")?;
+    /// Starts every task of a node over its ports and joins the network.
+    pub async fn start(ports: NodePorts, config: NodeConfig) -> Result<Node> {
+        let NodePorts {
+            identity,
+            mut store,
+            network,
+            incoming,
+            clock,
+            mut rng,
+        } = ports;
         store.set_mailbox_quota(tacnode_store::MailboxQuota {
             per_recipient: config.mailbox.per_recipient_quota,
             total_bytes: config.mailbox.total_megabytes.saturating_mul(1024 * 1024),
         });
-        let t = now();
-        let mut rng = os_rng()?;
+        let t = clock.now();
         let prekeys = match store.load_prekey_state()? {
             Some(bytes) => {
                 PrekeyState::from_bytes(bytes.as_slice()).context("stored prekeys do not parse")?
@@ -466,14 +243,15 @@ impl Node {
             .filter_map(|c| <[u8; 4]>::try_from(c).ok())
             .map(|b| (u32::from_be_bytes(b), t))
             .collect();
-        let node_type: NodeType = config.node.node_type.into();
-        let (net, inbound) = Net::bind(&config, &identity).await?;
+        let node_type = config.node_type;
+        let net = Net::new(network);
         let (shutdown_tx, shutdown) = watch::channel(false);
         let dht = dht_driver::DhtHandle::spawn(
             &config,
             &identity,
-            node_type,
             net.clone(),
+            clock.clone(),
+            StdRng::from_rng(&mut rng),
             shutdown.clone(),
         )?;
         let delivery = DeliveryQueue::new(DeliveryConfig {
@@ -512,13 +290,16 @@ impl Node {
             events,
             wake_delivery: Notify::new(),
             shutdown,
-            started: Instant::now(),
+            started: t,
+            clock,
+            receipt_tasks: Arc::new(Semaphore::new(MAX_RECEIPT_TASKS)),
             x3dh_sessions: std::sync::atomic::AtomicU64::new(0),
             direct_batches: std::sync::atomic::AtomicU64::new(0),
+            session_restarts: std::sync::atomic::AtomicU64::new(0),
         });
         let tasks = vec![
-            tokio::spawn(inbound::run(shared.clone(), inbound)),
-            tokio::spawn(outbound::run(shared.clone())),
+            tokio::spawn(serve::run(shared.clone(), incoming)),
+            tokio::spawn(send::run(shared.clone())),
             tokio::spawn(maintenance::run(shared.clone())),
         ];
         Ok(Node {
@@ -549,6 +330,19 @@ impl Node {
         }
         self.shared.dht.stop().await;
         self.shared.net.close().await;
+    }
+
+    /// Stops the node the way `kill -9` does: no goodbye to peers, no
+    /// routing snapshot, nothing saved beyond what was already committed.
+    /// (The simulator's crash; the network port must already refuse the
+    /// node's calls.)
+    pub async fn kill(self) {
+        let _ = self.shutdown_tx.send(true);
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+        self.shared.dht.stop().await;
     }
 }
 
@@ -661,7 +455,7 @@ impl NodeHandle {
             name: name.to_owned(),
             node_id: addr.node_id(),
             identity_key: *addr.identity_key(),
-            first_seen: now(),
+            first_seen: self.shared.now(),
             verified: false,
             identity_changed: false,
         };
@@ -710,7 +504,7 @@ impl NodeHandle {
             }
             st.store.set_contact_verified(&id, true)?;
             // Held messages may go now.
-            let t = now();
+            let t = self.shared.now();
             st.delivery.handle_peer_online(t, &id);
             drop(st);
             self.shared.wake_delivery.notify_one();
@@ -752,14 +546,13 @@ impl NodeHandle {
             );
         }
         // Refuse before writing: a queued message must also be scheduled.
-        if guard.delivery.len().saturating_add(texts.len()) > tacnode_usecase::delivery::MAX_TRACKED
-        {
+        if guard.delivery.len().saturating_add(texts.len()) > crate::delivery::MAX_TRACKED {
             bail!(
                 "the outbox is full ({} messages waiting); try again later",
                 guard.delivery.len()
             );
         }
-        let t = now();
+        let t = self.shared.now();
         let last_outbox_time = guard.last_outbox_time;
         let queued = guard.batch(|st| {
             if contact.is_none() {
@@ -836,6 +629,14 @@ impl NodeHandle {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Sessions this node restarted since it started, because the peer
+    /// could not open its messages.
+    pub fn session_restarts(&self) -> u64 {
+        self.shared
+            .session_restarts
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Status of an outgoing message.
     pub fn message_status(&self, id: &MessageId) -> Result<Option<MessageStatus>> {
         Ok(self
@@ -859,7 +660,7 @@ impl NodeHandle {
             address: self.address(),
             node_type: self.shared.node_type,
             listen: self.local_addr(),
-            uptime_secs: self.shared.started.elapsed().as_secs(),
+            uptime_secs: self.shared.now().millis_since(self.shared.started) / 1000,
             routing_table_size,
             connected_peers: self.shared.net.connected_peers().len(),
             outbox_pending: st.delivery.len(),
@@ -887,8 +688,8 @@ impl NodeHandle {
 
     /// Waits until the routing table has at least `n` contacts or `timeout` passes.
     pub async fn wait_for_routing(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
             if self.shared.dht.routing_table_size().await.unwrap_or(0) >= n {
                 return true;
             }
@@ -899,10 +700,10 @@ impl NodeHandle {
 }
 
 /// Content of a decrypted message, as the receive path uses it.
-pub(crate) fn plaintext_for(id: MessageId, content: Content) -> Plaintext {
+pub(crate) fn plaintext_for(id: MessageId, content: Content, sent: UnixMillis) -> Plaintext {
     Plaintext {
         message_id: id,
-        sent: now(),
+        sent,
         content,
     }
 }

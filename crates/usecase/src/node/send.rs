@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, anyhow, bail};
 use tacnode_domain::dht::{Contact, RefusalCode};
 use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
 use tacnode_domain::mailbox::{EntryId, MailboxDeposit};
@@ -15,12 +15,12 @@ use tacnode_domain::{
     Content, MAX_DIRECT_BATCH, MessageId, MessageStatus, NodeId, PeerRecord, mailbox_key,
 };
 use tacnode_messaging::{Message, encode_plaintext, encode_sealed};
-use tacnode_usecase::conversation::Conversation;
-use tacnode_usecase::delivery::{Attempt, Outcome};
 use tokio::sync::mpsc;
 
-use super::net::NetError;
-use super::{NodeEvent, Shared, now};
+use super::{NodeEvent, Result, Shared};
+use crate::conversation::Conversation;
+use crate::delivery::{Attempt, Outcome};
+use crate::ports::CallError;
 
 /// Longest the loop sleeps without looking at the queue.
 const MAX_IDLE: Duration = Duration::from_secs(5);
@@ -34,7 +34,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     loop {
         let (attempts, next) = {
             let mut st = shared.state();
-            st.delivery.handle_timeout(now());
+            st.delivery.handle_timeout(shared.now());
             let mut a = Vec::new();
             while let Some(x) = st.delivery.poll() {
                 a.push(x);
@@ -74,17 +74,19 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 };
                 let mut guard = shared.state();
                 let st = &mut *guard;
-                st.delivery.handle_outcome(now(), id, outcome, &mut st.rng);
+                st.delivery
+                    .handle_outcome(shared.now(), id, outcome, &mut st.rng);
             }
         }
         let wait = next
-            .map(|t| Duration::from_millis(t.millis_since(now())))
+            .map(|t| Duration::from_millis(t.millis_since(shared.now())))
             .unwrap_or(MAX_IDLE)
             .min(MAX_IDLE);
         tokio::select! {
+            biased;
+            _ = shutdown.changed() => return,
             _ = shared.wake_delivery.notified() => {}
             _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return,
         }
     }
 }
@@ -94,7 +96,7 @@ fn give_up(shared: &Shared, id: MessageId) {
     st.sealed_outbox.remove(&id);
     let _ = st
         .store
-        .mark_failed(&id, "not delivered before the give-up time", now());
+        .mark_failed(&id, "not delivered before the give-up time", shared.now());
     drop(st);
     shared.emit(NodeEvent::Failed {
         message_id: id,
@@ -147,7 +149,7 @@ fn settle(
     results: Vec<(MessageId, Result<bool>)>,
     deposit: bool,
 ) {
-    let t = now();
+    let t = shared.now();
     let mut guard = shared.state();
     let committed = guard.batch(|st| {
         for (id, result) in &results {
@@ -200,6 +202,9 @@ fn settle(
         .any(|(_, r)| r.as_ref().is_err_and(unopenable))
         && st.restart_session(&recipient, t)
     {
+        shared
+            .session_restarts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::warn!(%recipient, "the recipient cannot open our messages; starting a new session");
     }
     drop(guard);
@@ -212,8 +217,8 @@ fn settle(
 fn unopenable(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         matches!(
-            c.downcast_ref::<NetError>(),
-            Some(NetError::Refused {
+            c.downcast_ref::<CallError>(),
+            Some(CallError::Refused {
                 code: tacnode_domain::dht::RefusalCode::Unauthorized,
                 ..
             })
@@ -335,7 +340,7 @@ async fn deliver_chunk(
                     let result = if accepted {
                         Ok(false)
                     } else {
-                        Err(anyhow::Error::new(NetError::Refused {
+                        Err(anyhow::Error::new(CallError::Refused {
                             code: tacnode_domain::dht::RefusalCode::Unauthorized,
                             detail: "the recipient could not open it".into(),
                         }))
@@ -420,7 +425,7 @@ fn seal_chunk(
             fresh.push((*id, sealed.clone()));
             out.push((*id, Some(sealed)));
         }
-        st.save_conversation(&recipient, now())?;
+        st.save_conversation(&recipient, shared.now())?;
         Ok((out, fresh))
     })?;
     // Cached only once their ratchet step is on disk.
@@ -450,7 +455,7 @@ async fn direct_batch(
             Ok(refused)
         }
         Ok(other) => bail!("unexpected answer {other:?}"),
-        Err(NetError::Refused {
+        Err(CallError::Refused {
             code: RefusalCode::Malformed | RefusalCode::Unsupported,
             ..
         }) => {
@@ -471,7 +476,7 @@ async fn direct_batch(
             Ok(refused)
         }
         Err(e) => {
-            if !matches!(e, NetError::Refused { .. }) {
+            if !matches!(e, CallError::Refused { .. }) {
                 // The peer may have moved: look its record up again next time.
                 shared.state().peers.remove(&peer);
             }
@@ -544,7 +549,10 @@ pub(crate) async fn deliver_sealed(
         // refused the same way when fetched.
         Err(e)
             if e.chain().any(|c| {
-                matches!(c.downcast_ref::<NetError>(), Some(NetError::Refused { .. }))
+                matches!(
+                    c.downcast_ref::<CallError>(),
+                    Some(CallError::Refused { .. })
+                )
             }) =>
         {
             Err(e)
@@ -567,7 +575,7 @@ async fn direct(shared: &Arc<Shared>, peer: NodeId, sealed: &SealedMessage) -> R
         Ok(Message::DirectAck) => Ok(()),
         Ok(other) => bail!("unexpected answer {other:?}"),
         Err(e) => {
-            if !matches!(e, NetError::Refused { .. }) {
+            if !matches!(e, CallError::Refused { .. }) {
                 // The peer may have moved: look its record up again next time.
                 shared.state().peers.remove(&peer);
             }
@@ -593,8 +601,9 @@ async fn deposit_sealed(
         let mut st = shared.state();
         rand_core::Rng::fill_bytes(&mut st.rng, &mut entry_id);
     }
-    let expires =
-        now().saturating_add_millis(shared.config.mailbox.ttl_hours.saturating_mul(3_600_000));
+    let expires = shared
+        .now()
+        .saturating_add_millis(shared.config.mailbox.ttl_hours.saturating_mul(3_600_000));
     let msg = Message::MailboxDeposit(MailboxDeposit {
         recipient,
         entry_id: EntryId(entry_id),
@@ -711,7 +720,7 @@ async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Res
         }
     }
     // A failed save drops the cached session: memory never runs ahead.
-    st.batch(|st| st.save_conversation(&peer, now()))?;
+    st.batch(|st| st.save_conversation(&peer, shared.now()))?;
     st.restarts.remove(&peer);
     shared
         .x3dh_sessions

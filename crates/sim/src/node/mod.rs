@@ -1,0 +1,7 @@
+//! Whole-node simulation: the unmodified node of `crates/usecase` over a
+//! simulated network ([`network::SimNet`]) and virtual clocks
+//! ([`clock::SimClock`]), driven by [`scenario::run_node_scenario`].
+
+pub mod clock;
+pub mod network;
+pub mod scenario;

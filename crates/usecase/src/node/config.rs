@@ -1,0 +1,108 @@
+//! What a node is told at start: the daemon builds it from its TOML file,
+//! the simulator from its scenario.
+
+use std::net::SocketAddr;
+
+use tacnode_domain::{NodeType, PeerAddress};
+
+use crate::delivery::DeliveryConfig;
+
+/// One entry of the pre-shared peer list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BootstrapPeer {
+    /// The peer's address (its identity).
+    pub address: PeerAddress,
+    /// Where it listens.
+    pub endpoint: SocketAddr,
+}
+
+/// Store-and-forward settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailboxConfig {
+    /// Holders a message is deposited at.
+    pub replicas: usize,
+    /// How long holders keep a message, hours.
+    pub ttl_hours: u64,
+    /// How often the node fetches its own mailboxes, seconds.
+    pub fetch_interval_secs: u64,
+    /// Entries held for one recipient.
+    pub per_recipient_quota: u32,
+    /// Payload megabytes held for others in total.
+    pub total_megabytes: u64,
+}
+
+impl Default for MailboxConfig {
+    fn default() -> Self {
+        Self {
+            replicas: 5,
+            ttl_hours: 7 * 24,
+            fetch_interval_secs: 60,
+            per_recipient_quota: 1_000,
+            total_megabytes: 256,
+        }
+    }
+}
+
+/// Kademlia settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DhtSettings {
+    /// Bucket size and replication factor.
+    pub k: usize,
+    /// Requests in flight per lookup.
+    pub alpha: usize,
+    /// Timeout of one request, ms.
+    pub request_timeout_ms: u64,
+    /// Lifetime of a stored record unless republished, hours.
+    pub record_ttl_hours: u64,
+    /// How often our own records are republished, seconds.
+    pub republish_interval_secs: u64,
+    /// Disjoint lookup paths (S/Kademlia); 1 disables.
+    pub disjoint_paths: usize,
+}
+
+impl Default for DhtSettings {
+    fn default() -> Self {
+        Self {
+            k: 20,
+            alpha: 3,
+            request_timeout_ms: 5_000,
+            record_ttl_hours: 24,
+            republish_interval_secs: 3_600,
+            disjoint_paths: 1,
+        }
+    }
+}
+
+/// Everything a node is configured with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Server (always on, holds mailboxes) or client.
+    pub node_type: NodeType,
+    /// Display name published in the peer record.
+    pub name: Option<String>,
+    /// Addresses advertised in the peer record (default: where the network
+    /// listens, unless that is a wildcard address).
+    pub advertise: Vec<SocketAddr>,
+    /// The pre-shared peer list.
+    pub bootstrap: Vec<BootstrapPeer>,
+    /// Retries and mailbox fallback.
+    pub delivery: DeliveryConfig,
+    /// Store-and-forward.
+    pub mailbox: MailboxConfig,
+    /// Kademlia.
+    pub dht: DhtSettings,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            node_type: NodeType::Server,
+            name: None,
+            advertise: Vec::new(),
+            bootstrap: Vec::new(),
+            delivery: DeliveryConfig::default(),
+            mailbox: MailboxConfig::default(),
+            dht: DhtSettings::default(),
+        }
+    }
+}

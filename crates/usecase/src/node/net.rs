@@ -1,0 +1,52 @@
+//! The node's view of the [`PeerNetwork`] port: typed [`Message`]s instead
+//! of bytes, and an error answer turned into [`CallError::Refused`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tacnode_domain::NodeId;
+use tacnode_messaging::Message;
+
+use crate::ports::{CallError, PeerNetwork};
+
+/// Typed request/response over the network port.
+#[derive(Clone)]
+pub(crate) struct Net {
+    network: Arc<dyn PeerNetwork>,
+}
+
+impl Net {
+    pub(crate) fn new(network: Arc<dyn PeerNetwork>) -> Net {
+        Net { network }
+    }
+
+    /// Sends `msg` to `peer` (dialling one of `addrs` if not connected) and
+    /// returns its answer; an error answer becomes [`CallError::Refused`].
+    pub(crate) async fn call(
+        &self,
+        peer: NodeId,
+        addrs: &[SocketAddr],
+        msg: &Message,
+    ) -> Result<Message, CallError> {
+        let bytes = self.network.call(peer, addrs, msg.encode()).await?;
+        match Message::decode(&bytes).map_err(|e| CallError::BadAnswer(e.to_string()))? {
+            Message::Error { code, detail } => Err(CallError::Refused { code, detail }),
+            m => Ok(m),
+        }
+    }
+
+    /// Where the network listens.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.network.local_addr()
+    }
+
+    /// Peers with an open, authenticated connection.
+    pub(crate) fn connected_peers(&self) -> Vec<NodeId> {
+        self.network.connected_peers()
+    }
+
+    /// Closes every connection and the endpoint.
+    pub(crate) async fn close(&self) {
+        self.network.close().await;
+    }
+}

@@ -1,0 +1,259 @@
+//! The node's state, owned by one mutex (see [`super::Shared::state`]),
+//! never held across an `.await`.
+
+use std::collections::HashMap;
+
+use rand::rngs::StdRng;
+use tacnode_crypto::prekey::PrekeyState;
+use tacnode_domain::{MessageId, NodeId, PeerRecord, UnixMillis};
+use tacnode_store::Store;
+
+use anyhow::Context;
+
+use super::Result;
+use crate::challenge::ChallengeBook;
+use crate::conversation::Conversation;
+use crate::delivery::DeliveryQueue;
+
+/// Conversations kept in memory; more are reloaded from the store.
+const MAX_CACHED_CONVERSATIONS: usize = 4096;
+/// Least time between two resets of the session with one peer: a peer that
+/// keeps refusing cannot make us fetch its prekeys in a loop.
+pub(crate) const SESSION_RESET_INTERVAL_MS: u64 = 5 * 60 * 1000;
+/// Peers whose last session reset is remembered; beyond it the oldest go.
+const MAX_SESSION_RESETS: usize = 4096;
+/// Meta key of the device key pinned for a contact: `pin.` and the hex of
+/// the first 28 bytes of its node id (meta keys are at most 64 bytes; 224
+/// bits keep ids apart).
+pub(crate) const PIN_PREFIX: &str = "pin.";
+/// How long a handed-out one-time prekey is held back for its initiator:
+/// longer than mail waits in a mailbox (7 days by default), since an
+/// initiator's first message may arrive from there, where a refusal would
+/// never reach it.
+pub(crate) const HANDED_OUT_TTL_MS: u64 = 8 * 24 * 60 * 60 * 1000;
+/// Meta key of the one-time prekey ids handed out and not yet used.
+pub(crate) const HANDED_OUT_KEY: &str = "prekeys.handed_out";
+/// Meta key prefix of a changed device key awaiting verification.
+pub(crate) const PENDING_PREFIX: &str = "new.";
+
+/// `prefix` and the hex of the first 28 bytes of `peer`.
+pub(crate) fn peer_meta_key(prefix: &str, peer: &NodeId) -> String {
+    let hex: String = peer.as_bytes()[..28]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{prefix}{hex}")
+}
+
+/// State owned by the node, behind one mutex.
+pub(crate) struct State {
+    pub(crate) store: Store,
+    pub(crate) conversations: HashMap<NodeId, Conversation>,
+    pub(crate) prekeys: PrekeyState,
+    pub(crate) delivery: DeliveryQueue,
+    pub(crate) challenges: ChallengeBook,
+    pub(crate) rng: StdRng,
+    /// Ciphertext of each queued message, made once: retries resend it, so
+    /// failed attempts never advance the ratchet (a long outage would
+    /// otherwise exceed the receiver's skipped-key limit).
+    pub(crate) sealed_outbox: HashMap<MessageId, (NodeId, tacnode_domain::e2e::SealedMessage)>,
+    /// When we last dropped our session with a peer because it could not
+    /// open our messages (at most one reset per [`SESSION_RESET_INTERVAL_MS`]).
+    pub(crate) session_resets: HashMap<NodeId, UnixMillis>,
+    /// Peers whose session must be restarted before the next message.
+    pub(crate) restarts: std::collections::HashSet<NodeId>,
+    /// One-time prekeys handed out since start (never handed out twice).
+    /// One-time prekeys handed out, and when (never handed out twice within
+    /// [`HANDED_OUT_TTL_MS`]; an unused one comes back after it, so a flood
+    /// of bundle requests cannot use them all up for good).
+    pub(crate) handed_out: HashMap<tacnode_domain::e2e::PrekeyId, UnixMillis>,
+    /// Peer records seen (ours to dial with), newest sequence wins.
+    pub(crate) peers: HashMap<NodeId, PeerRecord>,
+    /// Strictly increasing queue time, so the outbox keeps send order.
+    pub(crate) last_outbox_time: UnixMillis,
+}
+
+impl State {
+    /// The conversation with `peer`, loaded from the store on first use.
+    pub(crate) fn conversation(&mut self, peer: &NodeId) -> Result<Option<&mut Conversation>> {
+        if !self.conversations.contains_key(peer)
+            && let Some(bytes) = self.store.load_session(peer)?
+        {
+            // Every conversation is saved after each change, so any cached
+            // one can be dropped to bound memory and reloaded on demand.
+            if self.conversations.len() >= MAX_CACHED_CONVERSATIONS
+                && let Some(evict) = self.conversations.keys().next().copied()
+            {
+                self.conversations.remove(&evict);
+            }
+            let c = Conversation::from_bytes(bytes.as_slice())
+                .context("stored session does not parse")?;
+            self.conversations.insert(*peer, c);
+        }
+        Ok(self.conversations.get_mut(peer))
+    }
+
+    /// Runs `f` as one store transaction (one fsync for everything it
+    /// writes). When it fails nothing it wrote is on disk, but the cached
+    /// conversations and prekeys may be ahead of the disk: they are dropped
+    /// and reloaded from what was committed, so memory never runs ahead of
+    /// the database (a ratchet step that is not durable is never used).
+    pub(crate) fn batch<T>(&mut self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        let result = Store::batch_within(self, |st| &mut st.store, f);
+        if result.is_err() {
+            self.discard_uncommitted();
+        }
+        result
+    }
+
+    /// Drops what memory may hold beyond the disk after writes that did not
+    /// commit: cached sessions and ciphertexts (reloaded or made again) and
+    /// the prekeys (reloaded).
+    pub(crate) fn discard_uncommitted(&mut self) {
+        self.conversations.clear();
+        self.sealed_outbox.clear();
+        match self.store.load_prekey_state() {
+            Ok(Some(bytes)) => match PrekeyState::from_bytes(bytes.as_slice()) {
+                Ok(p) => self.prekeys = p,
+                Err(e) => tracing::warn!("stored prekeys do not parse: {e}"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!("cannot reload prekeys after a failed write: {e}"),
+        }
+    }
+
+    /// Persists the conversation with `peer` (after every change).
+    pub(crate) fn save_conversation(&mut self, peer: &NodeId, now: UnixMillis) -> Result<()> {
+        if let Some(c) = self.conversations.get(peer) {
+            self.store.save_session(peer, &c.to_bytes(), now)?;
+        }
+        Ok(())
+    }
+
+    /// Marks our session with `peer` for a restart after it refused our
+    /// messages as unreadable (it lost its side: a reinstall, a restored
+    /// backup): the ciphertexts cached for it are dropped, and the next
+    /// attempt runs X3DH again (see [`crate::conversation::Conversation::restart`];
+    /// the old sessions stay for decrypting what the peer sent under them).
+    /// Only the authenticated peer itself can refuse, so no one else can
+    /// force this. Returns false when the last restart was too recent.
+    pub(crate) fn restart_session(&mut self, peer: &NodeId, now: UnixMillis) -> bool {
+        if let Some(last) = self.session_resets.get(peer)
+            && now.millis_since(*last) < SESSION_RESET_INTERVAL_MS
+        {
+            return false;
+        }
+        if self.session_resets.len() >= MAX_SESSION_RESETS
+            && let Some(oldest) = self
+                .session_resets
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(p, _)| *p)
+        {
+            self.session_resets.remove(&oldest);
+        }
+        self.sealed_outbox.retain(|_, (p, _)| p != peer);
+        self.session_resets.insert(*peer, now);
+        self.restarts.insert(*peer);
+        true
+    }
+
+    /// Forgets hand-outs older than [`HANDED_OUT_TTL_MS`].
+    pub(crate) fn expire_handed_out(&mut self, now: UnixMillis) {
+        self.handed_out
+            .retain(|_, at| now.millis_since(*at) < HANDED_OUT_TTL_MS);
+    }
+
+    /// Persists which one-time prekeys were handed out (those still held;
+    /// at most [`tacnode_crypto::prekey::MAX_ONE_TIME_PREKEYS`], 4 bytes
+    /// each). The times are not stored: after a restart the TTL counts from
+    /// the start.
+    pub(crate) fn save_handed_out(&mut self) -> Result<()> {
+        let held: std::collections::HashSet<_> = self
+            .prekeys
+            .one_time_prekeys()
+            .iter()
+            .map(|k| k.id)
+            .collect();
+        self.handed_out.retain(|id, _| held.contains(id));
+        let mut ids: Vec<u32> = self.handed_out.keys().copied().collect();
+        ids.sort_unstable();
+        let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_be_bytes()).collect();
+        self.store.set_meta(HANDED_OUT_KEY, &bytes)?;
+        Ok(())
+    }
+
+    /// Persists the prekey state (after every change).
+    pub(crate) fn save_prekeys(&mut self, now: UnixMillis) -> Result<()> {
+        self.store
+            .save_prekey_state(&self.prekeys.to_bytes(), now)?;
+        Ok(())
+    }
+
+    pub(crate) fn next_outbox_time(&mut self, now: UnixMillis) -> UnixMillis {
+        let t = if now > self.last_outbox_time {
+            now
+        } else {
+            self.last_outbox_time.saturating_add_millis(1)
+        };
+        self.last_outbox_time = t;
+        t
+    }
+
+    /// Checks `device_key` against the one pinned for `peer` (pins it the first
+    /// time). A different key flags the contact: sending stops until verified.
+    pub(crate) fn check_pin(
+        &mut self,
+        peer: &NodeId,
+        device_key: &tacnode_domain::DhPublicKey,
+    ) -> Result<bool> {
+        let key = peer_meta_key(PIN_PREFIX, peer);
+        match self.store.meta(&key)? {
+            None => {
+                self.store.set_meta(&key, device_key.as_bytes())?;
+                Ok(true)
+            }
+            Some(pinned) if pinned.as_slice() == device_key.as_bytes() => Ok(true),
+            Some(_) => Ok(false),
+        }
+    }
+
+    /// Remembers (on disk, so a restart keeps it) the new device key seen
+    /// for `peer`, pinned once the operator verifies the contact again.
+    pub(crate) fn set_pending_pin(
+        &mut self,
+        peer: &NodeId,
+        device_key: &tacnode_domain::DhPublicKey,
+    ) -> Result<()> {
+        let key = peer_meta_key(PENDING_PREFIX, peer);
+        self.store.set_meta(&key, device_key.as_bytes())?;
+        Ok(())
+    }
+
+    /// Takes the device key remembered by [`State::set_pending_pin`].
+    pub(crate) fn take_pending_pin(
+        &mut self,
+        peer: &NodeId,
+    ) -> Result<Option<tacnode_domain::DhPublicKey>> {
+        let key = peer_meta_key(PENDING_PREFIX, peer);
+        let value = self.store.meta(&key)?;
+        self.store.delete_meta(&key)?;
+        Ok(value.and_then(|v| tacnode_domain::DhPublicKey::from_slice(&v).ok()))
+    }
+
+    /// Replaces the pin after the operator verified the contact again.
+    pub(crate) fn repin(
+        &mut self,
+        peer: &NodeId,
+        device_key: Option<&tacnode_domain::DhPublicKey>,
+    ) -> Result<()> {
+        let key = peer_meta_key(PIN_PREFIX, peer);
+        match device_key {
+            Some(k) => self.store.set_meta(&key, k.as_bytes())?,
+            None => {
+                self.store.delete_meta(&key)?;
+            }
+        }
+        Ok(())
+    }
+}
