@@ -11,6 +11,10 @@ use tacnode_domain::{
 use x25519_dalek::{PublicKey as X25519Public, StaticSecret};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+/// HKDF salt and label of [`Identity::stateless_reset_secret`].
+const STATELESS_RESET_SALT: &[u8] = b"tacnode/quic-stateless-reset/v1";
+const STATELESS_RESET_INFO: &[u8] = b"tacnode/quic-stateless-reset/v1 key";
+
 /// A node's long-term secret identity.
 ///
 /// Both secrets are zeroized on drop (the dalek types do it themselves) and
@@ -66,6 +70,29 @@ impl Identity {
     /// The X25519 device secret, for the keystore. Zeroize the copy after use.
     pub fn device_secret_bytes(&self) -> [u8; 32] {
         self.device.to_bytes()
+    }
+
+    /// A 32-byte secret for the QUIC endpoint's stateless-reset key:
+    /// HKDF-SHA-256 of the signing seed with its own label, so it is the
+    /// same in every process of this identity (a restarted node can reset
+    /// the connections its previous process left behind) and tells nothing
+    /// about the seed.
+    pub fn stateless_reset_secret(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        let mut seed = zeroize::Zeroizing::new(self.signing.to_bytes());
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA-256's output limit.
+        if crate::primitives::hkdf_sha256_into(
+            STATELESS_RESET_SALT,
+            seed.as_slice(),
+            STATELESS_RESET_INFO,
+            out.as_mut_slice(),
+        )
+        .is_err()
+        {
+            out.zeroize();
+        }
+        seed.zeroize();
+        out
     }
 
     /// The X25519 device secret, for X3DH.
@@ -134,6 +161,19 @@ mod tests {
     use rand::SeedableRng;
     use std::collections::BTreeMap;
     use tacnode_domain::{NodeType, UnixMillis};
+
+    #[test]
+    fn the_stateless_reset_secret_is_stable_per_identity_and_not_the_seed() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let a = Identity::generate(&mut rng);
+        let b = Identity::generate(&mut rng);
+        let again =
+            Identity::from_secret_bytes(&a.signing_secret_bytes(), &a.device_secret_bytes());
+        assert_eq!(*a.stateless_reset_secret(), *again.stateless_reset_secret());
+        assert_ne!(*a.stateless_reset_secret(), *b.stateless_reset_secret());
+        assert_ne!(*a.stateless_reset_secret(), a.signing_secret_bytes());
+        assert_ne!(*a.stateless_reset_secret(), [0u8; 32]);
+    }
 
     #[test]
     fn signed_record_verifies_and_debug_is_redacted() {

@@ -413,7 +413,17 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             return;
         };
         let kind = run.lookup.kind();
-        let (result, stats) = run.lookup.finish(now);
+        let target = *run.lookup.target();
+        let (mut result, stats) = run.lookup.finish(now);
+        // A record this node holds itself answers a lookup that found none
+        // elsewhere: in a network with one server, that server's routing
+        // table has no other server to ask, yet it holds every record.
+        if let LookupKind::FindValue(record_kind) = kind
+            && result.record.is_none()
+            && let Some(local) = self.store.get(&target, record_kind, now)
+        {
+            result.record = Some(Box::new(local.clone()));
+        }
         match run.owner {
             LookupOwner::Caller => self.outputs.push_back(Output::LookupFinished {
                 id,

@@ -148,6 +148,30 @@ impl Store {
         outcome
     }
 
+    /// Recipients this node holds unexpired mail for, in id order, after
+    /// `after` (exclusive), at most `limit` (capped at [`crate::MAX_QUERY_ROWS`]).
+    pub fn mailbox_recipients(
+        &self,
+        after: Option<&NodeId>,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<NodeId>, StoreError> {
+        let after: Vec<u8> = after.map(|a| a.as_bytes().to_vec()).unwrap_or_default();
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT recipient FROM mailbox
+             WHERE expires > ?1 AND recipient > ?2
+             ORDER BY recipient LIMIT ?3",
+        )?;
+        let rows = stmt
+            .query_map(params![sql_time(now), after, sql_limit(limit)], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter()
+            .map(|r| crate::node_id_from_sql(MAILBOX, r))
+            .collect()
+    }
+
     /// Unexpired holdings for `recipient`, oldest first, at most `limit`
     /// (capped at [`crate::MAX_QUERY_ROWS`]). Fetching does not remove them:
     /// call [`Store::mailbox_remove`] once the recipient acknowledged.
@@ -240,6 +264,28 @@ mod tests {
 
     fn m(b: u8) -> MessageId {
         MessageId([b; 16])
+    }
+
+    #[test]
+    fn recipients_with_unexpired_mail_page_in_id_order() {
+        let mut s = Store::open_in_memory(key(1)).unwrap();
+        let t = UnixMillis(100);
+        s.mailbox_deposit(&r(3), &m(1), b"a", UnixMillis(1000), t)
+            .unwrap();
+        s.mailbox_deposit(&r(1), &m(2), b"b", UnixMillis(1000), t)
+            .unwrap();
+        s.mailbox_deposit(&r(1), &m(3), b"c", UnixMillis(1000), t)
+            .unwrap();
+        s.mailbox_deposit(&r(2), &m(4), b"d", UnixMillis(150), t)
+            .unwrap();
+        assert_eq!(
+            s.mailbox_recipients(None, t, 10).unwrap(),
+            [r(1), r(2), r(3)]
+        );
+        // Expired holdings name no recipient.
+        let later = UnixMillis(200);
+        assert_eq!(s.mailbox_recipients(None, later, 10).unwrap(), [r(1), r(3)]);
+        assert_eq!(s.mailbox_recipients(Some(&r(1)), later, 1).unwrap(), [r(3)]);
     }
 
     #[test]

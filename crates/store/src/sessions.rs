@@ -60,6 +60,24 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Peers whose session changed at `since` or later, most recent first,
+    /// at most `limit` (capped at [`crate::MAX_QUERY_ROWS`]).
+    pub fn recent_session_peers(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<NodeId>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT peer FROM sessions WHERE updated >= ?1 ORDER BY updated DESC, peer LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![sql_time(since), sql_limit(limit)], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|b| node_id_from_sql(SESSIONS, b)).collect()
+    }
+
     /// Peers with a stored session (at most [`crate::MAX_QUERY_ROWS`]).
     pub fn session_peers(&self) -> Result<Vec<NodeId>, StoreError> {
         let mut stmt = self
@@ -89,6 +107,20 @@ mod tests {
         let s = Store::open(&path, key(1)).unwrap();
         assert_eq!(s.load_session(&peer).unwrap().unwrap().as_slice(), pickle);
         assert_eq!(s.session_peers().unwrap(), vec![peer]);
+    }
+
+    #[test]
+    fn recent_session_peers_are_the_latest_changed_first() {
+        let mut s = Store::open_in_memory(key(1)).unwrap();
+        let p = |b: u8| NodeId::from_bytes([b; 32]);
+        s.save_session(&p(1), b"a", UnixMillis(10)).unwrap();
+        s.save_session(&p(2), b"b", UnixMillis(30)).unwrap();
+        s.save_session(&p(3), b"c", UnixMillis(20)).unwrap();
+        assert_eq!(
+            s.recent_session_peers(UnixMillis(15), 10).unwrap(),
+            [p(2), p(3)]
+        );
+        assert_eq!(s.recent_session_peers(UnixMillis(0), 1).unwrap(), [p(2)]);
     }
 
     #[test]

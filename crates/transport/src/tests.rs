@@ -1051,3 +1051,65 @@ async fn new_connection_with_new_certificate_spares_requests_in_flight() {
     );
     drop(again);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_restarted_after_kill_9_resets_the_old_connection_at_once() {
+    let cfg = config();
+    let request_timeout = cfg.request_timeout;
+    // B runs in a runtime of its own, so that it can die without a goodbye.
+    let b_id = identity(120).node_id();
+    let (b_addr_tx, b_addr_rx) = std::sync::mpsc::channel();
+    let (kill_tx, kill_rx) = std::sync::mpsc::channel::<()>();
+    let b_cfg = cfg.clone();
+    let b_thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (b, b_in, b_addr) = rt.block_on(async { node(120, b_cfg) });
+        let _seen = rt.block_on(async { echo(b_in) });
+        b_addr_tx.send(b_addr).unwrap();
+        kill_rx.recv().unwrap();
+        // Like kill -9: every task and then the socket vanish, and nothing
+        // is sent (no runtime is left to send a close).
+        rt.shutdown_background();
+        drop(b);
+    });
+    let b_addr = b_addr_rx.recv().unwrap();
+    let (a, _a_in, _) = node(121, config());
+    a.request(b_id, &[b_addr], b"before".to_vec())
+        .await
+        .unwrap();
+    kill_tx.send(()).unwrap();
+    b_thread.join().unwrap();
+    // The same identity comes back on the same port.
+    let mut again = config();
+    again.listen = b_addr;
+    // The dead runtime lets go of the socket in the background.
+    let mut bound = None;
+    for _ in 0..100 {
+        match Transport::bind(again.clone(), &identity(120)) {
+            Ok(b2) => {
+                bound = Some(b2);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let (_b2, b2_in) = bound.expect("the old socket was never released");
+    let _b2_seen = echo(b2_in);
+    let started = std::time::Instant::now();
+    let first = a.request(b_id, &[b_addr], b"after".to_vec()).await;
+    let took = started.elapsed();
+    assert!(
+        took < request_timeout / 2,
+        "the stale connection lingered for {took:?} ({first:?})"
+    );
+    // Whatever the first request met, the next one reaches the new process.
+    let resp = match first {
+        Ok(r) => r,
+        Err(_) => a.request(b_id, &[b_addr], b"after".to_vec()).await.unwrap(),
+    };
+    assert_eq!(resp, b"re:after");
+}

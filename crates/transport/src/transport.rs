@@ -300,7 +300,30 @@ impl Transport {
         let local = LocalCert::issue(&config, identity, SystemTime::now())?;
         let endpoint = {
             let _guard = runtime.enter();
-            quinn::Endpoint::server((*local.server).clone(), config.listen)?
+            // The stateless-reset key derives from the identity: when this
+            // node restarts, peers still holding a connection to its previous
+            // process get a reset on their next packet instead of waiting
+            // for the idle timeout.
+            // The connection-id checksum key derives from it too, or the
+            // new process would drop the old connection's packets as junk
+            // instead of resetting it.
+            let secret = identity.stateless_reset_secret();
+            let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_slice());
+            let tag = ring::hmac::sign(&reset_key, b"tacnode/quic-cid-checksum/v1");
+            let mut cid_key = [0u8; 8];
+            cid_key.copy_from_slice(&tag.as_ref()[..8]);
+            let cid_key = u64::from_be_bytes(cid_key);
+            let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(reset_key));
+            endpoint_config.cid_generator(move || {
+                Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+            });
+            let socket = std::net::UdpSocket::bind(config.listen)?;
+            quinn::Endpoint::new(
+                endpoint_config,
+                Some((*local.server).clone()),
+                socket,
+                Arc::new(quinn::TokioRuntime),
+            )?
         };
         let (events, rx) = mpsc::channel(config.inbound_queue);
         let (shutdown, shutdown_rx) = watch::channel(false);

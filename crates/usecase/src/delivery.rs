@@ -105,6 +105,10 @@ struct Pending {
     failures: u32,
     next: UnixMillis,
     in_flight: bool,
+    /// The recipient showed up while an attempt was on the wire: if that
+    /// attempt fails (it went to the recipient's previous process, say),
+    /// the next one goes at once instead of after the backoff.
+    seen_meanwhile: bool,
 }
 
 /// The retry schedule of every outgoing message not yet handed over.
@@ -112,6 +116,8 @@ struct Pending {
 pub struct DeliveryQueue {
     config: DeliveryConfig,
     pending: BTreeMap<MessageId, Pending>,
+    /// The ids in `pending` by recipient.
+    by_recipient: BTreeMap<NodeId, BTreeSet<MessageId>>,
     // (due time, id): the wake-up order.
     timers: BTreeSet<(UnixMillis, MessageId)>,
     ready: VecDeque<Attempt>,
@@ -123,6 +129,7 @@ impl DeliveryQueue {
         Self {
             config,
             pending: BTreeMap::new(),
+            by_recipient: BTreeMap::new(),
             timers: BTreeSet::new(),
             ready: VecDeque::new(),
         }
@@ -153,6 +160,7 @@ impl DeliveryQueue {
         if self.pending.len() >= MAX_TRACKED {
             return Err(DeliveryError::Full);
         }
+        self.by_recipient.entry(recipient).or_default().insert(id);
         self.pending.insert(
             id,
             Pending {
@@ -161,6 +169,7 @@ impl DeliveryQueue {
                 failures: 0,
                 next: now,
                 in_flight: true,
+                seen_meanwhile: false,
             },
         );
         self.ready
@@ -203,6 +212,11 @@ impl DeliveryQueue {
                 };
                 p.failures = p.failures.saturating_add(1);
                 p.in_flight = false;
+                if std::mem::take(&mut p.seen_meanwhile) {
+                    p.next = now;
+                    self.timers.insert((now, id));
+                    return;
+                }
                 let exp = self
                     .config
                     .initial_backoff_ms
@@ -223,6 +237,12 @@ impl DeliveryQueue {
     /// The message was given up by the caller (or delivered end to end).
     pub fn forget(&mut self, id: MessageId) {
         if let Some(p) = self.pending.remove(&id) {
+            if let Some(ids) = self.by_recipient.get_mut(&p.recipient) {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    self.by_recipient.remove(&p.recipient);
+                }
+            }
             self.timers.remove(&(p.next, id));
         }
     }
@@ -258,12 +278,22 @@ impl DeliveryQueue {
     /// Retries a recipient's pending messages now, e.g. when it was just seen
     /// online (it connected to us, or its mailbox fetch proves it is back).
     pub fn handle_peer_online(&mut self, now: UnixMillis, recipient: &NodeId) {
-        let due: Vec<(UnixMillis, MessageId)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.recipient == *recipient && !p.in_flight)
-            .map(|(id, p)| (p.next, *id))
-            .collect();
+        let ids: Vec<MessageId> = self
+            .by_recipient
+            .get(recipient)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default();
+        let mut due = Vec::new();
+        for id in ids {
+            let Some(p) = self.pending.get_mut(&id) else {
+                continue;
+            };
+            if p.in_flight {
+                p.seen_meanwhile = true;
+            } else {
+                due.push((p.next, id));
+            }
+        }
         for (next, id) in due {
             self.timers.remove(&(next, id));
             if let Some(p) = self.pending.get_mut(&id) {
@@ -383,6 +413,26 @@ mod tests {
         // The old timer no longer fires a second attempt.
         q.handle_timeout(UnixMillis(1_000_000));
         assert_eq!(q.poll(), None);
+    }
+
+    #[test]
+    fn a_peer_seen_during_an_attempt_that_then_fails_is_retried_at_once() {
+        let mut q = DeliveryQueue::new(DeliveryConfig::default());
+        let mut rng = StdRng::seed_from_u64(4);
+        q.handle_queued(UnixMillis(0), id(1), BOB, UnixMillis(0))
+            .unwrap();
+        q.poll();
+        // BOB calls us while our attempt is still on the wire (to its
+        // previous process, say), and then the attempt fails.
+        q.handle_peer_online(UnixMillis(100), &BOB);
+        assert_eq!(q.poll(), None);
+        q.handle_outcome(UnixMillis(200), id(1), Outcome::DirectFailed, &mut rng);
+        assert_eq!(q.poll_timeout(), Some(UnixMillis(200)));
+        q.handle_timeout(UnixMillis(200));
+        assert!(matches!(q.poll(), Some(Attempt::Direct { .. })));
+        // Only once: the next failure backs off again.
+        q.handle_outcome(UnixMillis(300), id(1), Outcome::DirectFailed, &mut rng);
+        assert!(q.poll_timeout().is_some_and(|t| t > UnixMillis(300)));
     }
 
     #[test]

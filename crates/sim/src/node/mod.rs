@@ -1,7 +1,9 @@
 //! Whole-node simulation: the unmodified node of `crates/usecase` over a
 //! simulated network ([`network::SimNet`]) and virtual clocks
-//! ([`clock::SimClock`]), driven by [`scenario::run_node_scenario`].
+//! ([`clock::SimClock`]), scripted through [`harness::NodeSim`] by the
+//! scenario tests and by [`scenario::run_node_scenario`].
 
 pub mod clock;
+pub mod harness;
 pub mod network;
 pub mod scenario;

@@ -4,12 +4,23 @@
 //! A call takes the link's one-way latency (with jitter) each way. A lost
 //! datagram is retransmitted as QUIC would after a probe timeout, so loss
 //! delays a call; only when the delays add up past the request timeout does
-//! the call fail. A call to a node that is down, cut off by a partition, or
-//! never dialled at its current address times out. Bytes are counted from
-//! the real encoded requests and answers, plus an estimate of the
-//! QUIC/UDP/IP overhead per datagram and one acknowledgement each way.
+//! the call fail. Bytes are counted from the real encoded requests and
+//! answers, plus an estimate of the QUIC/UDP/IP overhead per datagram and
+//! one acknowledgement each way.
+//!
+//! Connections are modelled as QUIC keeps them: a node that dials a peer
+//! keeps the connection and later calls use it without dialling. A peer
+//! killed without goodbye leaves that connection behind ("stale"): calls on
+//! it get no answer. While the peer is down, a call (or a dial) keeps
+//! retransmitting until the request timeout; when the peer comes back
+//! within that time, a dial completes, and a stale connection is ended by
+//! the restarted peer's stateless reset (its reset key derives from its
+//! identity, so the new process can reset the old connections;
+//! [`SimNet::without_stateless_reset`] models a transport without that,
+//! where a stale connection lingers until the idle timeout). A clean stop
+//! closes its connections at once; a partition drops everything across it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -31,6 +42,12 @@ pub const DATAGRAM_OVERHEAD: usize = 60;
 pub const ACK_BYTES: u64 = 50;
 /// Smallest retransmission timeout of a lost datagram, ms.
 pub const MIN_RETRANSMIT_MS: u64 = 200;
+/// A connection with no answer for this long is closed (the transport's
+/// default idle timeout), ms.
+pub const IDLE_TIMEOUT_MS: u64 = 60_000;
+/// How long a replaced connection's open requests may still take before it
+/// is closed (the transport's `MAX_REPLACED_DRAIN`), ms.
+pub const REPLACED_DRAIN_MS: u64 = 1_000;
 
 /// Bytes on the wire of one frame of `len` bytes.
 fn wire_bytes(len: usize) -> u64 {
@@ -45,6 +62,8 @@ struct Endpoint {
     /// Bumped at every restart: calls made by an older incarnation fail.
     incarnation: u64,
     up: bool,
+    /// Since when it is down (virtual ms).
+    down_since: u64,
     inbox: Option<mpsc::UnboundedSender<IncomingCall>>,
 }
 
@@ -57,9 +76,17 @@ pub(crate) struct World {
     rng: StdRng,
     endpoints: Vec<Endpoint>,
     by_id: HashMap<NodeId, u32>,
-    /// Pairs with an open connection (either may call the other without an
-    /// address); dropped when either end goes down.
-    connected: BTreeSet<(u32, u32)>,
+    /// Open connections: (lower index, higher index) → the incarnations of
+    /// both ends when it was made. Either end calls the other on it without
+    /// an address; it is stale once either end restarted.
+    connected: BTreeMap<(u32, u32), (u64, u64)>,
+    /// Whether a restarted node resets its old connections (see the module
+    /// documentation).
+    stateless_reset: bool,
+    start: tokio::time::Instant,
+    /// Woken whenever a connection is replaced by a new one between the
+    /// same two nodes (one of them restarted and dialled).
+    replaced: Arc<tokio::sync::Notify>,
     /// Bytes each node sent.
     sent: Vec<u64>,
     calls: u64,
@@ -70,7 +97,6 @@ pub(crate) struct World {
 #[derive(Clone)]
 pub struct SimNet {
     world: Arc<Mutex<World>>,
-    start: tokio::time::Instant,
 }
 
 impl SimNet {
@@ -84,12 +110,14 @@ impl SimNet {
                 rng,
                 endpoints: Vec::new(),
                 by_id: HashMap::new(),
-                connected: BTreeSet::new(),
+                connected: BTreeMap::new(),
+                stateless_reset: true,
+                start: tokio::time::Instant::now(),
+                replaced: Arc::new(tokio::sync::Notify::new()),
                 sent: Vec::new(),
                 calls: 0,
                 trace: Sha256::new(),
             })),
-            start: tokio::time::Instant::now(),
         }
     }
 
@@ -108,6 +136,7 @@ impl SimNet {
             addr,
             incarnation: 0,
             up: false,
+            down_since: 0,
             inbox: None,
         });
         w.sent.push(0);
@@ -137,15 +166,23 @@ impl SimNet {
         (Arc::new(port), Box::new(SimIncoming(rx)))
     }
 
-    /// Takes node `index` down without a goodbye: its connections are gone
-    /// (peers find out only when their calls time out) and its own calls fail.
+    /// Takes node `index` down without a goodbye (`kill -9`): its own calls
+    /// fail, and peers find out only when their calls on the connections it
+    /// left behind go unanswered.
     pub fn detach(&self, index: u32) {
         let mut w = self.world();
+        let now = w.now_ms();
         if let Some(e) = w.endpoints.get_mut(index as usize) {
             e.up = false;
+            e.down_since = now;
             e.inbox = None;
         }
-        w.connected.retain(|(a, b)| *a != index && *b != index);
+    }
+
+    /// Models a transport whose restarted process cannot reset its old
+    /// connections: they linger until the idle timeout.
+    pub fn without_stateless_reset(&self) {
+        self.world().stateless_reset = false;
     }
 
     /// Splits the network into groups (`groups[i]` for node `i`).
@@ -179,30 +216,47 @@ impl SimNet {
         let digest = self.world().trace.clone().finalize();
         digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
-
-    fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
 }
 
 /// How one call will go, decided when it starts.
 enum Plan {
     /// It reaches the peer after `there` ms; its answer takes `back` ms.
-    Deliver {
-        to: u32,
-        there: u64,
-        back: u64,
-        inbox: mpsc::UnboundedSender<IncomingCall>,
-        incarnation: u64,
-    },
-    /// No answer: fails after the request timeout.
-    Lost(CallError),
+    Deliver(Route),
+    /// The peer is down (or a stale connection leads nowhere): retransmit
+    /// until it comes back or the request times out.
+    Wait { to: u32, stale: bool },
+    /// No answer at all: fails after the request timeout.
+    Silent,
+    /// Fails at once.
+    Fail(CallError),
+}
+
+/// A call that reaches its peer.
+struct Route {
+    to: u32,
+    there: u64,
+    back: u64,
+    inbox: mpsc::UnboundedSender<IncomingCall>,
+    incarnation: u64,
+}
+
+/// What a waiting call finds at one of its retransmissions.
+enum Retransmit {
+    /// Still nobody there.
+    Nothing,
+    /// The peer is back: the call goes through.
+    Through(Route),
+    /// The restarted peer reset the stale connection.
+    Reset,
 }
 
 impl World {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// One-way delay of a frame from `a` to `b`, with QUIC-like
-    /// retransmission of lost datagrams; `None` when it would take longer
-    /// than the request timeout.
+    /// retransmission of lost datagrams.
     fn one_way(&mut self, a: u32, b: u32) -> u64 {
         let base = self.link.base_latency(a, b);
         // Truncation to whole milliseconds is intended.
@@ -224,45 +278,131 @@ impl World {
         delay
     }
 
-    fn plan(&mut self, from: u32, incarnation: u64, peer: &NodeId, addrs: &[SocketAddr]) -> Plan {
-        let me_up = self
-            .endpoints
-            .get(from as usize)
-            .is_some_and(|e| e.up && e.incarnation == incarnation);
-        if !me_up {
-            return Plan::Lost(CallError::Closed);
+    fn incarnation(&self, index: u32) -> u64 {
+        self.endpoints
+            .get(index as usize)
+            .map_or(0, |e| e.incarnation)
+    }
+
+    /// The connection between `from` (at `incarnation`) and `to`, if `from`
+    /// made or accepted it in this life; `Some(true)` when it is stale.
+    fn connection(&mut self, from: u32, incarnation: u64, to: u32) -> Option<bool> {
+        let key = (from.min(to), from.max(to));
+        let (lo, hi) = *self.connected.get(&key)?;
+        let (mine, theirs) = if from <= to { (lo, hi) } else { (hi, lo) };
+        if mine != incarnation {
+            // Left over from our own previous life: we dial anew, and the
+            // new connection replaces it.
+            return None;
         }
-        let Some(&to) = self.by_id.get(peer) else {
-            return Plan::Lost(CallError::Unreachable("no such node".into()));
-        };
-        let pair = (from.min(to), from.max(to));
-        let Some(target) = self.endpoints.get(to as usize) else {
-            return Plan::Lost(CallError::Unreachable("no such node".into()));
-        };
-        if !self.connected.contains(&pair) && !addrs.contains(&target.addr) {
-            return Plan::Lost(CallError::Unreachable(
-                "no address of the peer answers".into(),
-            ));
+        let target = self.endpoints.get(to as usize)?;
+        let stale = theirs != target.incarnation || !target.up;
+        if stale && !self.stateless_reset && !target.up {
+            let idle = self.now_ms().saturating_sub(target.down_since);
+            if idle >= IDLE_TIMEOUT_MS {
+                self.connected.remove(&key);
+                return None;
+            }
         }
-        let (Some(inbox), true) = (target.inbox.clone(), target.up) else {
-            return Plan::Lost(CallError::Timeout);
-        };
-        let target_incarnation = target.incarnation;
-        if self.link.partitioned(from, to) {
-            return Plan::Lost(CallError::Timeout);
+        Some(stale)
+    }
+
+    fn connect(&mut self, a: u32, b: u32) {
+        let (lo, hi) = (a.min(b), a.max(b));
+        let incarnations = (self.incarnation(lo), self.incarnation(hi));
+        let old = self.connected.insert((lo, hi), incarnations);
+        if old.is_some_and(|o| o != incarnations) {
+            self.replaced.notify_waiters();
         }
+    }
+
+    /// Whether the connection between `a` and `b` is one both their
+    /// current processes made.
+    fn fresh(&self, a: u32, b: u32) -> bool {
+        let (lo, hi) = (a.min(b), a.max(b));
+        self.connected.get(&(lo, hi)).is_some_and(|c| {
+            *c == (self.incarnation(lo), self.incarnation(hi))
+                && self.endpoints.get(lo as usize).is_some_and(|e| e.up)
+                && self.endpoints.get(hi as usize).is_some_and(|e| e.up)
+        })
+    }
+
+    fn route(&mut self, from: u32, to: u32) -> Option<Route> {
+        let target = self.endpoints.get(to as usize)?;
+        if !target.up {
+            return None;
+        }
+        let inbox = target.inbox.clone()?;
+        let incarnation = target.incarnation;
         let there = self.one_way(from, to);
         let back = self.one_way(to, from);
-        if there.saturating_add(back) > self.request_timeout_ms {
-            return Plan::Lost(CallError::Timeout);
-        }
-        self.connected.insert(pair);
-        Plan::Deliver {
+        self.connect(from, to);
+        Some(Route {
             to,
             there,
             back,
             inbox,
-            incarnation: target_incarnation,
+            incarnation,
+        })
+    }
+
+    fn plan(&mut self, from: u32, incarnation: u64, peer: &NodeId, addrs: &[SocketAddr]) -> Plan {
+        if !self.still_up(from, incarnation) {
+            return Plan::Fail(CallError::Closed);
+        }
+        let Some(&to) = self.by_id.get(peer) else {
+            return Plan::Fail(CallError::Unreachable("no such node".into()));
+        };
+        let Some(addr) = self.endpoints.get(to as usize).map(|e| e.addr) else {
+            return Plan::Fail(CallError::Unreachable("no such node".into()));
+        };
+        let connection = self.connection(from, incarnation, to);
+        if connection.is_none() && !addrs.contains(&addr) {
+            return Plan::Fail(CallError::Unreachable(
+                "no address of the peer answers".into(),
+            ));
+        }
+        if self.link.partitioned(from, to) {
+            return Plan::Silent;
+        }
+        let up = self.endpoints.get(to as usize).is_some_and(|e| e.up);
+        match connection {
+            Some(true) if up && self.stateless_reset => {
+                // The restarted peer answers the old connection with a reset.
+                let key = (from.min(to), from.max(to));
+                self.connected.remove(&key);
+                Plan::Fail(CallError::Unreachable(
+                    "connection reset by the restarted peer".into(),
+                ))
+            }
+            Some(true) => Plan::Wait { to, stale: true },
+            _ if !up => Plan::Wait { to, stale: false },
+            _ => match self.route(from, to) {
+                Some(route) => Plan::Deliver(route),
+                None => Plan::Wait { to, stale: false },
+            },
+        }
+    }
+
+    /// At a retransmission of a waiting call from `from` to `to`.
+    fn retransmit(&mut self, from: u32, to: u32, stale: bool) -> Retransmit {
+        if self.link.partitioned(from, to) {
+            return Retransmit::Nothing;
+        }
+        let up = self.endpoints.get(to as usize).is_some_and(|e| e.up);
+        if !up {
+            return Retransmit::Nothing;
+        }
+        if stale {
+            if self.stateless_reset {
+                self.connected.remove(&(from.min(to), from.max(to)));
+                return Retransmit::Reset;
+            }
+            return Retransmit::Nothing;
+        }
+        match self.route(from, to) {
+            Some(route) => Retransmit::Through(route),
+            None => Retransmit::Nothing,
         }
     }
 
@@ -314,13 +454,13 @@ impl SimPort {
         addrs: &[SocketAddr],
         request: Vec<u8>,
     ) -> Result<Vec<u8>, CallError> {
+        let began = tokio::time::Instant::now();
         let (plan, timeout_ms) = {
             let mut w = self.net.world();
             w.calls += 1;
             let plan = w.plan(self.index, self.incarnation, &peer, addrs);
-            let at = self.net.elapsed_ms();
             let mut line = Vec::with_capacity(64);
-            line.extend_from_slice(&at.to_be_bytes());
+            line.extend_from_slice(&w.now_ms().to_be_bytes());
             line.extend_from_slice(&self.index.to_be_bytes());
             line.extend_from_slice(peer.as_bytes());
             line.extend_from_slice(&(request.len() as u64).to_be_bytes());
@@ -328,31 +468,113 @@ impl SimPort {
             (plan, w.request_timeout_ms)
         };
         let timeout = Duration::from_millis(timeout_ms);
-        let (to, there, back, inbox, target_incarnation) = match plan {
-            Plan::Deliver {
-                to,
-                there,
-                back,
-                inbox,
-                incarnation,
-            } => (to, there, back, inbox, incarnation),
-            Plan::Lost(CallError::Timeout) => {
+        let route = match plan {
+            Plan::Deliver(route) => route,
+            Plan::Fail(e) => return Err(e),
+            Plan::Silent => {
                 self.net
                     .world()
                     .count(self.index, wire_bytes(request.len()));
                 tokio::time::sleep(timeout).await;
                 return Err(CallError::Timeout);
             }
-            Plan::Lost(e) => return Err(e),
+            Plan::Wait { to, stale } => {
+                self.net
+                    .world()
+                    .count(self.index, wire_bytes(request.len()));
+                self.wait_for(to, stale, began, timeout).await?
+            }
         };
+        self.deliver(route, request, began, timeout).await
+    }
+
+    /// Retransmits (probe timeouts doubling from [`MIN_RETRANSMIT_MS`])
+    /// until the peer is back or the request times out.
+    async fn wait_for(
+        &self,
+        to: u32,
+        stale: bool,
+        began: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<Route, CallError> {
+        let (base, replaced) = {
+            let w = self.net.world();
+            (w.link.base_latency(self.index, to), w.replaced.clone())
+        };
+        let mut pto = Duration::from_millis((3 * base).max(MIN_RETRANSMIT_MS));
+        let mut deadline = began + pto;
+        loop {
+            let end = began + timeout;
+            let notified = replaced.notified();
+            tokio::select! {
+                biased;
+                () = notified, if stale => {
+                    // The peer's new process dialled us: the transport
+                    // closes the old connection once its streams drained.
+                    if self.net.world().fresh(self.index, to) {
+                        let drain = Duration::from_millis(REPLACED_DRAIN_MS);
+                        tokio::time::sleep_until(end.min(tokio::time::Instant::now() + drain)).await;
+                        return Err(CallError::Unreachable("connection replaced by the restarted peer".into()));
+                    }
+                    continue;
+                }
+                () = tokio::time::sleep_until(deadline.min(end)) => {}
+            }
+            if deadline >= end {
+                return Err(CallError::Timeout);
+            }
+            pto = pto.saturating_mul(2);
+            deadline += pto;
+            let found = {
+                let mut w = self.net.world();
+                if !w.still_up(self.index, self.incarnation) {
+                    return Err(CallError::Closed);
+                }
+                w.retransmit(self.index, to, stale)
+            };
+            match found {
+                Retransmit::Nothing => {}
+                Retransmit::Through(route) => return Ok(route),
+                Retransmit::Reset => {
+                    let rtt = Duration::from_millis(2 * base);
+                    tokio::time::sleep(rtt).await;
+                    return Err(CallError::Unreachable(
+                        "connection reset by the restarted peer".into(),
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn deliver(
+        &self,
+        route: Route,
+        request: Vec<u8>,
+        began: tokio::time::Instant,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, CallError> {
+        let Route {
+            to,
+            there,
+            back,
+            inbox,
+            incarnation: target_incarnation,
+        } = route;
+        let left = |spent: Duration| timeout.saturating_sub(spent);
         self.net
             .world()
             .count(self.index, wire_bytes(request.len()) + ACK_BYTES);
-        tokio::time::sleep(Duration::from_millis(there)).await;
-        let waited = Duration::from_millis(there);
+        let there = Duration::from_millis(there);
+        let back = Duration::from_millis(back);
+        if began.elapsed() + there + back > timeout {
+            tokio::time::sleep(left(began.elapsed())).await;
+            return Err(CallError::Timeout);
+        }
+        tokio::time::sleep(there).await;
         let (reply_tx, reply_rx) = oneshot::channel();
+        let me = self.net.world().endpoints[self.index as usize].id;
         let call = IncomingCall {
-            peer: self.net.world().endpoints[self.index as usize].id,
+            peer: me,
             remote: self.local,
             body: request,
             reply: Box::new(SimReply(reply_tx)),
@@ -360,22 +582,19 @@ impl SimPort {
         let delivered =
             self.net.world().still_up(to, target_incarnation) && inbox.send(call).is_ok();
         if !delivered {
-            tokio::time::sleep(timeout.saturating_sub(waited)).await;
+            tokio::time::sleep(left(began.elapsed())).await;
             return Err(CallError::Timeout);
         }
-        let began = tokio::time::Instant::now();
-        let left = timeout.saturating_sub(waited + Duration::from_millis(back));
-        let answer = match tokio::time::timeout(left, reply_rx).await {
+        let answer = match tokio::time::timeout(left(began.elapsed() + back), reply_rx).await {
             Ok(Ok(answer)) => answer,
             // The peer dropped the call: a live peer resets the stream; a
             // dead one never answers.
             Ok(Err(_)) => {
                 if self.net.world().still_up(to, target_incarnation) {
-                    tokio::time::sleep(Duration::from_millis(back)).await;
+                    tokio::time::sleep(back).await;
                     return Err(CallError::Unreachable("the peer reset the stream".into()));
                 }
-                let spent = waited + began.elapsed();
-                tokio::time::sleep(timeout.saturating_sub(spent)).await;
+                tokio::time::sleep(left(began.elapsed())).await;
                 return Err(CallError::Timeout);
             }
             Err(_) => return Err(CallError::Timeout),
@@ -389,10 +608,10 @@ impl SimPort {
             up
         };
         if !answered {
-            tokio::time::sleep(Duration::from_millis(back)).await;
+            tokio::time::sleep(left(began.elapsed())).await;
             return Err(CallError::Timeout);
         }
-        tokio::time::sleep(Duration::from_millis(back)).await;
+        tokio::time::sleep(back).await;
         if !self.net.world().still_up(self.index, self.incarnation) {
             return Err(CallError::Closed);
         }
@@ -417,7 +636,7 @@ impl PeerNetwork for SimPort {
     fn connected_peers(&self) -> Vec<NodeId> {
         let w = self.net.world();
         w.connected
-            .iter()
+            .keys()
             .filter_map(|(a, b)| {
                 let other = if *a == self.index {
                     *b
@@ -437,13 +656,13 @@ impl PeerNetwork for SimPort {
         let index = self.index;
         let incarnation = self.incarnation;
         Box::pin(async move {
-            let mut w = net.world();
-            if w.still_up(index, incarnation) {
-                drop(w);
+            let up = net.world().still_up(index, incarnation);
+            if up {
                 net.detach(index);
-            } else {
-                w.connected.retain(|(a, b)| *a != index && *b != index);
             }
+            net.world()
+                .connected
+                .retain(|(a, b), _| *a != index && *b != index);
         })
     }
 }

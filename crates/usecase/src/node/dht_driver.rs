@@ -36,6 +36,7 @@ enum Command {
     Request(NodeId, SocketAddr, DhtRequest, oneshot::Sender<DhtResponse>),
     Snapshot(oneshot::Sender<Vec<RoutingEntry>>),
     Size(oneshot::Sender<usize>),
+    Missing(Vec<NodeId>, oneshot::Sender<Vec<NodeId>>),
     Answer(RequestId, NodeId, Option<DhtResponse>),
     Stop,
 }
@@ -162,6 +163,11 @@ impl DhtHandle {
         self.ask(Command::Size).await
     }
 
+    /// Those of `ids` that are not in the routing table.
+    pub(crate) async fn missing_from_routing(&self, ids: Vec<NodeId>) -> Result<Vec<NodeId>> {
+        self.ask(|r| Command::Missing(ids, r)).await
+    }
+
     /// Stops the driver.
     pub(crate) async fn stop(&self) {
         let _ = self.tx.send(Command::Stop).await;
@@ -254,6 +260,10 @@ impl Driver {
             }
             Command::Size(reply) => {
                 let _ = reply.send(self.core.routing_table().len());
+            }
+            Command::Missing(ids, reply) => {
+                let table = self.core.routing_table();
+                let _ = reply.send(ids.into_iter().filter(|id| !table.contains(id)).collect());
             }
             Command::Answer(id, from, Some(resp)) => self.core.handle_response(t, id, from, resp),
             Command::Answer(id, _, None) => self.core.handle_failure(t, id),

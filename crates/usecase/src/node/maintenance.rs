@@ -9,13 +9,21 @@ use std::time::Duration;
 use super::{Result, Shared};
 use crate::challenge::prove;
 use anyhow::bail;
-use tacnode_domain::dht::{Contact, Record, RecordValue};
+use tacnode_domain::dht::{Contact, DhtRequest, Record, RecordValue, SenderInfo};
 use tacnode_domain::mailbox::{MAX_ENTRIES_PER_BATCH, MailboxAck, MailboxFetch, MailboxOperation};
-use tacnode_domain::{Endpoint, NodeId, UnsignedPeerRecord};
+use tacnode_domain::{Endpoint, NodeId, UnixMillis, UnsignedPeerRecord};
 use tacnode_messaging::{Message, decode_sealed};
 
 /// How often held mail is expired and the routing table snapshotted.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
+/// How often the node checks that its pre-shared peers are still in its
+/// routing table, and joins through them again when one is missing: after a
+/// partition, each side has dropped the other's nodes, and without this the
+/// two halves of the DHT would never find each other again.
+const REJOIN: Duration = Duration::from_secs(300);
+/// How often a server checks that it should still hold the mail it holds
+/// (see [`super::mailbox_handoff`]).
+const MAIL_HANDOFF: Duration = Duration::from_secs(600);
 /// Signed prekeys are rotated this often.
 const SIGNED_PREKEY_ROTATION_MS: u64 = 7 * 24 * 3_600_000;
 /// First and longest wait between two attempts to join the network.
@@ -56,6 +64,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
         retry = (retry * 2).min(JOIN_RETRY_MAX);
     }
+    greet_recent_peers(&shared).await;
     if let Err(e) = fetch_own_mailboxes(&shared).await {
         tracing::debug!("first mailbox fetch: {e:#}");
     }
@@ -66,6 +75,10 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         shared.config.mailbox.fetch_interval_secs.max(1),
     ));
     let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+    let mut handoff = tokio::time::interval(MAIL_HANDOFF);
+    handoff.tick().await;
+    let mut rejoin_check = tokio::time::interval(REJOIN);
+    rejoin_check.tick().await;
     republish.tick().await;
     fetch.tick().await;
     loop {
@@ -84,6 +97,61 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 }
             }
             _ = housekeeping.tick() => housekeep(&shared).await,
+            _ = rejoin_check.tick() => {
+                if let Err(e) = rejoin(&shared).await {
+                    tracing::debug!("rejoining through the pre-shared peers: {e:#}");
+                }
+            }
+            _ = handoff.tick() => {
+                if let Err(e) = super::mailbox_handoff::hand_off_held_mail(&shared).await {
+                    tracing::warn!("handing off held mail: {e:#}");
+                }
+            }
+        }
+    }
+}
+
+/// Peers greeted after a start, at most.
+const MAX_GREETINGS: usize = 16;
+/// Only peers whose session changed this recently are greeted, ms.
+const GREETING_WINDOW_MS: u64 = 24 * 3_600_000;
+
+/// Tells the peers we talked with lately that we are (back) online, with a
+/// ping each: a peer whose messages to us went to our previous process (a
+/// crash, a restart) sends them now instead of after its timeout and
+/// backoff. Costs one ping per recent peer per start.
+async fn greet_recent_peers(shared: &Arc<Shared>) {
+    let since = UnixMillis(shared.now().0.saturating_sub(GREETING_WINDOW_MS));
+    let peers = match shared
+        .state()
+        .store
+        .recent_session_peers(since, MAX_GREETINGS)
+    {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("cannot list recent peers to greet: {e}");
+            return;
+        }
+    };
+    let ping = Message::DhtRequest(DhtRequest::Ping {
+        sender: SenderInfo {
+            node_type: shared.node_type,
+            endpoints: own_endpoints(shared),
+        },
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for peer in peers {
+        let shared = shared.clone();
+        let ping = ping.clone();
+        tasks.spawn(async move {
+            let addrs = super::send::endpoints_of(&shared, peer).await?;
+            shared.net.call(peer, &addrs, &ping).await?;
+            Ok::<(), anyhow::Error>(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        if let Ok(Err(e)) = r {
+            tracing::debug!("greeting a recent peer: {e:#}");
         }
     }
 }
@@ -112,6 +180,39 @@ async fn bootstrap(shared: &Shared) -> Result<usize> {
     let n = shared.dht.bootstrap(contacts).await?;
     tracing::info!(routing_table = n, "bootstrapped");
     Ok(n)
+}
+
+/// Joins again through the pre-shared peers missing from the routing table
+/// (a lookup of our own id through them); returns how many were missing.
+async fn rejoin(shared: &Shared) -> Result<usize> {
+    let peers: Vec<Contact> = shared
+        .config
+        .bootstrap
+        .iter()
+        .filter(|p| p.address.node_id() != shared.node_id())
+        .map(|p| Contact {
+            node_id: p.address.node_id(),
+            endpoints: vec![Endpoint(p.endpoint)],
+        })
+        .collect();
+    let missing = shared
+        .dht
+        .missing_from_routing(peers.iter().map(|c| c.node_id).collect())
+        .await?;
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let contacts: Vec<Contact> = peers
+        .into_iter()
+        .filter(|c| missing.contains(&c.node_id))
+        .collect();
+    let n = shared.dht.bootstrap(contacts).await?;
+    tracing::debug!(
+        missing = missing.len(),
+        routing_table = n,
+        "rejoined through pre-shared peers"
+    );
+    Ok(missing.len())
 }
 
 fn own_endpoints(shared: &Shared) -> Vec<Endpoint> {

@@ -19,6 +19,7 @@
 
 mod config;
 pub(crate) mod dht_driver;
+mod mailbox_handoff;
 mod maintenance;
 mod net;
 mod send;
@@ -272,6 +273,7 @@ impl Node {
             session_resets: HashMap::new(),
             restarts: std::collections::HashSet::new(),
             handed_out,
+            seen: HashMap::new(),
             peers: HashMap::new(),
             last_outbox_time: UnixMillis(0),
         };

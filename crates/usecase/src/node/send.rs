@@ -207,7 +207,13 @@ fn settle(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::warn!(%recipient, "the recipient cannot open our messages; starting a new session");
     }
+    let retry_now = st.delivery.poll_timeout().is_some_and(|due| due <= t);
     drop(guard);
+    if retry_now {
+        // A failure scheduled its retry for now (its recipient showed up
+        // meanwhile): the delivery loop may be asleep until later.
+        shared.wake_delivery.notify_one();
+    }
     for e in events {
         shared.emit(e);
     }

@@ -22,6 +22,10 @@ const MAX_CACHED_CONVERSATIONS: usize = 4096;
 pub(crate) const SESSION_RESET_INTERVAL_MS: u64 = 5 * 60 * 1000;
 /// Peers whose last session reset is remembered; beyond it the oldest go.
 const MAX_SESSION_RESETS: usize = 4096;
+/// Least time between two reschedulings for one peer that calls us.
+pub(crate) const PEER_SEEN_INTERVAL_MS: u64 = 5_000;
+/// Peers remembered by [`State::peer_seen`]; beyond it the memory starts over.
+const MAX_SEEN_PEERS: usize = 4096;
 /// Meta key of the device key pinned for a contact: `pin.` and the hex of
 /// the first 28 bytes of its node id (meta keys are at most 64 bytes; 224
 /// bits keep ids apart).
@@ -67,6 +71,9 @@ pub(crate) struct State {
     /// [`HANDED_OUT_TTL_MS`]; an unused one comes back after it, so a flood
     /// of bundle requests cannot use them all up for good).
     pub(crate) handed_out: HashMap<tacnode_domain::e2e::PrekeyId, UnixMillis>,
+    /// When each peer last made us look at what waits for it (see
+    /// [`State::peer_seen`]).
+    pub(crate) seen: HashMap<NodeId, UnixMillis>,
     /// Peer records seen (ours to dial with), newest sequence wins.
     pub(crate) peers: HashMap<NodeId, PeerRecord>,
     /// Strictly increasing queue time, so the outbox keeps send order.
@@ -156,6 +163,24 @@ impl State {
         self.session_resets.insert(*peer, now);
         self.restarts.insert(*peer);
         true
+    }
+
+    /// `peer` just called us, so it is online: what waits for it goes now
+    /// (at most once per [`PEER_SEEN_INTERVAL_MS`], however busy the peer).
+    /// Returns whether anything was rescheduled.
+    pub(crate) fn peer_seen(&mut self, peer: &NodeId, now: UnixMillis) -> bool {
+        if let Some(last) = self.seen.get(peer)
+            && now.millis_since(*last) < PEER_SEEN_INTERVAL_MS
+        {
+            return false;
+        }
+        if self.seen.len() >= MAX_SEEN_PEERS {
+            self.seen.clear();
+        }
+        self.seen.insert(*peer, now);
+        let before = self.delivery.len();
+        self.delivery.handle_peer_online(now, peer);
+        before > 0
     }
 
     /// Forgets hand-outs older than [`HANDED_OUT_TTL_MS`].

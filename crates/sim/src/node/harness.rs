@@ -1,0 +1,530 @@
+//! [`NodeSim`]: a set of unmodified nodes over the simulated network, each
+//! with its own SQLite file (on tmpfs when there is one), its own virtual
+//! clock (with an offset) and its own seeded generator; the scenario and
+//! the scenario tests script it: start, stop (clean or `kill -9`), wipe,
+//! send, partition, advance time, drain, audit.
+//!
+//! Run it inside [`block_on`], a single-threaded tokio runtime whose clock
+//! is paused: whenever every task waits, time jumps to the next timer, so an
+//! hour of a network takes as long as the work in it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tacnode_crypto::Identity;
+use tacnode_domain::{Direction, MessageId, NodeType};
+use tacnode_store::{StorageKey, Store};
+use tacnode_usecase::node::{BootstrapPeer, Node, NodeConfig, NodeEvent, NodeHandle, NodePorts};
+
+use super::clock::SimClock;
+use super::network::SimNet;
+use crate::{EPOCH_MS, LinkModel};
+
+/// Request timeout of the simulated network (as the daemon's default), ms.
+pub const SIM_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// How often [`NodeSim::drain`] checks whether everything arrived, ms.
+pub const DRAIN_CHECK_MS: u64 = 10_000;
+
+/// Why a simulation could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The runtime or a temporary directory could not be made.
+    #[error("simulator setup: {0}")]
+    Setup(#[from] std::io::Error),
+    /// A node's database could not be opened.
+    #[error("node {index}: database: {source}")]
+    Store {
+        /// Which node.
+        index: u32,
+        /// Why.
+        source: tacnode_store::StoreError,
+    },
+    /// A node did not start.
+    #[error("node {index} did not start: {reason}")]
+    Start {
+        /// Which node.
+        index: u32,
+        /// Why.
+        reason: String,
+    },
+    /// The scenario is inconsistent.
+    #[error("scenario: {0}")]
+    Scenario(String),
+}
+
+/// Runs `f` on a fresh single-threaded runtime with a paused (virtual) clock.
+pub fn block_on<F: Future>(f: F) -> Result<F::Output, SimError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()?;
+    Ok(runtime.block_on(f))
+}
+
+/// One simulated node across its restarts.
+struct Slot {
+    identity: Identity,
+    storage_key: [u8; 32],
+    db: PathBuf,
+    config: NodeConfig,
+    clock: SimClock,
+    node: Option<Node>,
+    handle: Option<NodeHandle>,
+    rng_seed: u64,
+    starts: u64,
+    /// Session restarts counted by earlier incarnations.
+    restarts_before: u64,
+}
+
+/// What happened to one message, as the event collectors saw it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageFate {
+    /// Sender and recipient.
+    pub from: u32,
+    /// See `from`.
+    pub to: u32,
+    /// Position among the sender's messages to this recipient (1, 2, …).
+    pub sequence: u64,
+    /// Virtual time it was queued, ms since the start.
+    pub sent_at: u64,
+    /// When the recipient first stored it.
+    pub received_at: Option<u64>,
+    /// When the sender learnt of its delivery (receipt).
+    pub delivered_at: Option<u64>,
+    /// When the sender gave up on it, and why.
+    pub failed: Option<(u64, String)>,
+}
+
+#[derive(Default)]
+struct Book {
+    messages: HashMap<MessageId, MessageFate>,
+    received: u64,
+    duplicates: u64,
+    identity_changes: u64,
+}
+
+#[derive(Clone)]
+struct SharedBook(Arc<Mutex<Book>>);
+
+impl SharedBook {
+    fn lock(&self) -> MutexGuard<'_, Book> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What an audit of every inbox found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Audit {
+    /// Messages the senders accepted.
+    pub accepted: u64,
+    /// Of those, found in their recipient's inbox.
+    pub delivered: u64,
+    /// Messages found twice in one inbox, or received twice.
+    pub duplicates: u64,
+    /// Messages that sort before an earlier message of the same sender in
+    /// the recipient's inbox.
+    pub order_violations: u64,
+    /// Session restarts over every node's lifetime.
+    pub session_restarts: u64,
+    /// Device-key changes the nodes flagged.
+    pub identity_changes: u64,
+}
+
+/// A simulated network of whole nodes.
+pub struct NodeSim {
+    net: SimNet,
+    start: tokio::time::Instant,
+    book: SharedBook,
+    slots: Vec<Slot>,
+    bootstrap: Vec<BootstrapPeer>,
+    rng: StdRng,
+    sequence: HashMap<(u32, u32), u64>,
+    root: tempfile::TempDir,
+}
+
+fn temp_root() -> Result<tempfile::TempDir, std::io::Error> {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = tempfile::Builder::new()
+            .prefix("tacnode-sim")
+            .tempdir_in(shm)
+    {
+        return Ok(d);
+    }
+    tempfile::Builder::new().prefix("tacnode-sim").tempdir()
+}
+
+/// The simulated address of node `index`.
+pub fn address_of(index: u32) -> SocketAddr {
+    let [_, _, hi, lo] = index.to_be_bytes();
+    SocketAddr::from(([10, 77, hi, lo], 4500))
+}
+
+impl NodeSim {
+    /// An empty network; must be made inside [`block_on`].
+    pub fn new(seed: u64, link: LinkModel, loss: f64) -> Result<NodeSim, SimError> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let net = SimNet::new(
+            link,
+            loss,
+            SIM_REQUEST_TIMEOUT_MS,
+            StdRng::seed_from_u64(rng.next_u64()),
+        );
+        Ok(NodeSim {
+            net,
+            start: tokio::time::Instant::now(),
+            book: SharedBook(Arc::new(Mutex::new(Book::default()))),
+            slots: Vec::new(),
+            bootstrap: Vec::new(),
+            rng,
+            sequence: HashMap::new(),
+            root: temp_root()?,
+        })
+    }
+
+    /// Adds a node (not started) of `node_type` whose clock is `offset_ms` off.
+    pub fn add_node(&mut self, node_type: NodeType, offset_ms: i64) -> u32 {
+        let identity = Identity::generate(&mut self.rng);
+        let mut storage_key = [0u8; 32];
+        self.rng.fill_bytes(&mut storage_key);
+        let index = self.net.add(
+            identity.node_id(),
+            address_of(u32::try_from(self.slots.len()).unwrap_or(u32::MAX)),
+        );
+        self.slots.push(Slot {
+            identity,
+            storage_key,
+            db: self.root.path().join(format!("node{index}.db")),
+            config: NodeConfig {
+                node_type,
+                advertise: vec![address_of(index)],
+                ..NodeConfig::default()
+            },
+            clock: SimClock::new(self.start, EPOCH_MS, offset_ms),
+            node: None,
+            handle: None,
+            rng_seed: self.rng.next_u64(),
+            starts: 0,
+            restarts_before: 0,
+        });
+        index
+    }
+
+    /// Changes the configuration node `index` gets at its next start.
+    pub fn configure(&mut self, index: u32, f: impl FnOnce(&mut NodeConfig)) {
+        if let Some(slot) = self.slots.get_mut(index as usize) {
+            f(&mut slot.config);
+        }
+    }
+
+    /// The pre-shared peer list every node starts with from now on.
+    pub fn set_bootstrap(&mut self, nodes: &[u32]) {
+        self.bootstrap = nodes
+            .iter()
+            .filter_map(|i| self.slots.get(*i as usize).map(|s| (*i, s)))
+            .map(|(i, slot)| BootstrapPeer {
+                address: slot.identity.address(),
+                endpoint: address_of(i),
+            })
+            .collect();
+    }
+
+    /// Nodes in the network.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the network has no node.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Whether node `index` runs.
+    pub fn is_up(&self, index: u32) -> bool {
+        self.slots
+            .get(index as usize)
+            .is_some_and(|s| s.node.is_some())
+    }
+
+    /// The running node `index`.
+    pub fn handle(&self, index: u32) -> Option<&NodeHandle> {
+        self.slots.get(index as usize)?.handle.as_ref()
+    }
+
+    /// Virtual ms since the network was made.
+    pub fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The simulated network (bytes, calls, partitions, trace).
+    pub fn net(&self) -> &SimNet {
+        &self.net
+    }
+
+    /// Starts (or restarts, with the same disk) node `index`.
+    pub async fn start(&mut self, index: u32) -> Result<(), SimError> {
+        let bootstrap = self.bootstrap.clone();
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return Err(SimError::Scenario(format!("no node {index}")));
+        };
+        if slot.node.is_some() {
+            return Ok(());
+        }
+        let store = Store::open(&slot.db, StorageKey::from_bytes(slot.storage_key))
+            .map_err(|source| SimError::Store { index, source })?;
+        let (network, incoming) = self.net.attach(index);
+        slot.starts += 1;
+        let mut config = slot.config.clone();
+        config.bootstrap = bootstrap;
+        let ports = NodePorts {
+            identity: slot.identity.clone(),
+            store,
+            network,
+            incoming,
+            clock: Arc::new(slot.clock.clone()),
+            rng: StdRng::seed_from_u64(
+                slot.rng_seed ^ slot.starts.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            ),
+        };
+        let node = Node::start(ports, config)
+            .await
+            .map_err(|e| SimError::Start {
+                index,
+                reason: format!("{e:#}"),
+            })?;
+        let handle = node.handle();
+        collect_events(
+            index,
+            &handle,
+            self.book.clone(),
+            self.net.clone(),
+            self.start,
+        );
+        slot.node = Some(node);
+        slot.handle = Some(handle);
+        Ok(())
+    }
+
+    /// Stops node `index`: cleanly (goodbye to peers, routing snapshot) or
+    /// like `kill -9` (peers find out when their calls time out).
+    pub async fn stop(&mut self, index: u32, kill: bool) {
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return;
+        };
+        let Some(node) = slot.node.take() else { return };
+        if let Some(h) = slot.handle.take() {
+            slot.restarts_before += h.session_restarts();
+        }
+        if kill {
+            self.net.detach(index);
+            node.kill().await;
+        } else {
+            node.shutdown().await;
+        }
+    }
+
+    /// Kills node `index` and deletes its database: it comes back with its
+    /// identity (the keystore survived) and nothing else.
+    pub async fn wipe(&mut self, index: u32) -> Result<(), SimError> {
+        self.stop(index, true).await;
+        // Let the killed node's last tasks finish before its files go.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        if let Some(slot) = self.slots.get(index as usize) {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = slot.db.clone().into_os_string();
+                path.push(suffix);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(SimError::Setup(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a text from `from` to `to` (by address); `None` when `from` is
+    /// down or refused it.
+    pub fn send(&mut self, from: u32, to: u32) -> Option<MessageId> {
+        let handle = self.slots.get(from as usize)?.handle.clone()?;
+        let recipient = self.slots.get(to as usize)?.identity.address().to_string();
+        let next = self.sequence.get(&(from, to)).copied().unwrap_or(0) + 1;
+        let text = format!("m{from}-{to}-{next}");
+        let id = handle.send(&recipient, &text).ok()?;
+        self.sequence.insert((from, to), next);
+        let sent_at = self.elapsed_ms();
+        self.book.lock().messages.insert(
+            id,
+            MessageFate {
+                from,
+                to,
+                sequence: next,
+                sent_at,
+                ..MessageFate::default()
+            },
+        );
+        let mut line = Vec::with_capacity(20);
+        line.extend_from_slice(b"send");
+        line.extend_from_slice(&id.0);
+        self.net.trace(&line);
+        Some(id)
+    }
+
+    /// Lets `ms` of virtual time pass.
+    pub async fn advance(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    /// Lets time pass until every accepted message was received, at most
+    /// `max_ms`; returns whether everything arrived.
+    pub async fn drain(&self, max_ms: u64) -> bool {
+        let end = self.elapsed_ms().saturating_add(max_ms);
+        loop {
+            if self.all_received() {
+                return true;
+            }
+            if self.elapsed_ms() >= end {
+                return false;
+            }
+            self.advance(DRAIN_CHECK_MS).await;
+        }
+    }
+
+    fn all_received(&self) -> bool {
+        let b = self.book.lock();
+        b.messages.values().all(|m| m.received_at.is_some())
+    }
+
+    /// What happened to message `id`.
+    pub fn fate(&self, id: &MessageId) -> Option<MessageFate> {
+        self.book.lock().messages.get(id).cloned()
+    }
+
+    /// Every message's fate.
+    pub fn fates(&self) -> Vec<MessageFate> {
+        let mut v: Vec<MessageFate> = self.book.lock().messages.values().cloned().collect();
+        v.sort_by_key(|m| (m.sent_at, m.from, m.to, m.sequence));
+        v
+    }
+
+    /// Checks every running node's inbox against what was sent.
+    pub fn audit(&self) -> Audit {
+        let b = self.book.lock();
+        let mut audit = Audit {
+            accepted: u64::try_from(b.messages.len()).unwrap_or(u64::MAX),
+            duplicates: b.duplicates,
+            identity_changes: b.identity_changes,
+            ..Audit::default()
+        };
+        for (index, slot) in self.slots.iter().enumerate() {
+            audit.session_restarts +=
+                slot.restarts_before + slot.handle.as_ref().map_or(0, NodeHandle::session_restarts);
+            let Some(h) = &slot.handle else { continue };
+            let Ok(inbox) = h.inbox(tacnode_store::MAX_QUERY_ROWS) else {
+                continue;
+            };
+            let mut seen: HashMap<MessageId, ()> = HashMap::new();
+            let mut last: HashMap<u32, u64> = HashMap::new();
+            for (m, _) in inbox {
+                if m.direction != Direction::Inbound {
+                    continue;
+                }
+                let Some(fate) = b.messages.get(&m.message_id) else {
+                    continue;
+                };
+                if fate.to as usize != index {
+                    continue;
+                }
+                if seen.insert(m.message_id, ()).is_some() {
+                    audit.duplicates += 1;
+                    continue;
+                }
+                audit.delivered += 1;
+                let previous = last.entry(fate.from).or_insert(0);
+                if fate.sequence < *previous {
+                    audit.order_violations += 1;
+                } else {
+                    *previous = fate.sequence;
+                }
+            }
+        }
+        audit
+    }
+
+    /// Stops every node cleanly.
+    pub async fn finish(mut self) {
+        for i in 0..self.slots.len() {
+            self.stop(u32::try_from(i).unwrap_or(u32::MAX), false).await;
+        }
+    }
+}
+
+/// Records what node `index` reports into the book (and the trace).
+fn collect_events(
+    index: u32,
+    handle: &NodeHandle,
+    book: SharedBook,
+    net: SimNet,
+    start: tokio::time::Instant,
+) {
+    let mut events = handle.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(e) => e,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let at = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let mut b = book.lock();
+            let (tag, id): (&[u8], Option<MessageId>) = match event {
+                NodeEvent::Received { message_id, .. } => {
+                    b.received += 1;
+                    match b.messages.get_mut(&message_id) {
+                        Some(m) if m.to == index && m.received_at.is_none() => {
+                            m.received_at = Some(at);
+                        }
+                        Some(m) if m.to == index => b.duplicates += 1,
+                        _ => {}
+                    }
+                    (b"recv", Some(message_id))
+                }
+                NodeEvent::Delivered { message_id } => {
+                    if let Some(m) = b.messages.get_mut(&message_id)
+                        && m.delivered_at.is_none()
+                    {
+                        m.delivered_at = Some(at);
+                    }
+                    (b"dlvd", Some(message_id))
+                }
+                NodeEvent::Failed { message_id, reason } => {
+                    if let Some(m) = b.messages.get_mut(&message_id) {
+                        m.failed = Some((at, reason));
+                    }
+                    (b"fail", Some(message_id))
+                }
+                NodeEvent::IdentityChanged { .. } => {
+                    b.identity_changes += 1;
+                    (b"idch", None)
+                }
+                NodeEvent::Sent { message_id, .. } => (b"sent", Some(message_id)),
+            };
+            drop(b);
+            let mut line = Vec::with_capacity(28);
+            line.extend_from_slice(tag);
+            line.extend_from_slice(&index.to_be_bytes());
+            if let Some(id) = id {
+                line.extend_from_slice(&id.0);
+            }
+            net.trace(&line);
+        }
+    });
+}

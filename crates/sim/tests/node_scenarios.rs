@@ -1,0 +1,183 @@
+//! Scenario tests: the unmodified node × N in the simulator, seconds of
+//! wall time each, seeded and replayable.
+
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use tacnode_domain::NodeType;
+use tacnode_sim::LinkModel;
+use tacnode_sim::node::harness::{NodeSim, block_on};
+use tacnode_sim::node::scenario::{NodeScenario, run_node_scenario};
+
+const MINUTE: u64 = 60_000;
+const HOUR: u64 = 60 * MINUTE;
+
+/// A network of `servers` servers then `clients` clients, bootstrapping
+/// from the first (up to) three servers, all started and settled.
+async fn network(seed: u64, servers: usize, clients: usize) -> NodeSim {
+    let mut sim = NodeSim::new(seed, LinkModel::default(), 0.0).unwrap();
+    for _ in 0..servers {
+        sim.add_node(NodeType::Server, 0);
+    }
+    for _ in 0..clients {
+        sim.add_node(NodeType::Client, 0);
+    }
+    let boot: Vec<u32> = (0..servers.min(3) as u32).collect();
+    sim.set_bootstrap(&boot);
+    for i in 0..(servers + clients) as u32 {
+        sim.start(i).await.unwrap();
+    }
+    sim.advance(MINUTE).await;
+    sim
+}
+
+#[test]
+fn a_network_with_one_server_delivers_from_that_server_and_its_receipts_arrive() {
+    block_on(async {
+        // B is the only server; A and C are clients.
+        let mut sim = network(11, 1, 2).await;
+        let (b, a, c) = (0, 1, 2);
+        let from_server = sim.send(b, a).unwrap();
+        let to_server = sim.send(c, b).unwrap();
+        assert!(sim.drain(5 * MINUTE).await, "{:?}", sim.fates());
+        sim.advance(MINUTE).await;
+        let to_server = sim.fate(&to_server).unwrap();
+        assert!(
+            to_server.delivered_at.is_some(),
+            "C never learnt that B got its message: {to_server:?}"
+        );
+        assert!(sim.fate(&from_server).unwrap().received_at.is_some());
+        sim.finish().await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_six_hour_partition_heals_with_everything_delivered_once_and_in_order() {
+    block_on(async {
+        let mut sim = network(12, 6, 4).await;
+        let n = sim.len() as u32;
+        sim.net().partition((0..n).map(|i| (i % 2) as u8).collect());
+        let mut sent = 0;
+        for round in 0..3u32 {
+            for from in 0..n {
+                let to = (from + 1 + round) % n;
+                if to != from && sim.send(from, to).is_some() {
+                    sent += 1;
+                }
+            }
+            sim.advance(2 * HOUR).await;
+        }
+        sim.net().heal();
+        assert!(sim.drain(2 * HOUR).await, "{:?}", sim.fates());
+        let audit = sim.audit();
+        assert_eq!(audit.accepted, sent);
+        assert_eq!(audit.delivered, sent, "{audit:?}");
+        assert_eq!(audit.duplicates, 0, "{audit:?}");
+        assert_eq!(audit.order_violations, 0, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_recipient_offline_for_three_days_gets_its_mail_from_the_mailboxes() {
+    block_on(async {
+        let mut sim = network(13, 6, 2).await;
+        let (sender, recipient) = (6, 7);
+        // A first exchange makes the session.
+        sim.send(sender, recipient).unwrap();
+        assert!(sim.drain(5 * MINUTE).await);
+        sim.stop(recipient, true).await;
+        let ids: Vec<_> = (0..3)
+            .map(|_| sim.send(sender, recipient).unwrap())
+            .collect();
+        sim.advance(72 * HOUR).await;
+        sim.start(recipient).await.unwrap();
+        assert!(sim.drain(10 * MINUTE).await, "{:?}", sim.fates());
+        for id in ids {
+            let fate = sim.fate(&id).unwrap();
+            assert!(fate.received_at.unwrap() >= 72 * HOUR, "{fate:?}");
+        }
+        let audit = sim.audit();
+        assert_eq!(audit.order_violations, 0, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_recipient_that_wipes_its_database_gets_one_new_session_and_loses_nothing() {
+    block_on(async {
+        let mut sim = network(14, 4, 2).await;
+        let (sender, recipient) = (4, 5);
+        for _ in 0..3 {
+            sim.send(sender, recipient).unwrap();
+            sim.send(recipient, sender).unwrap();
+        }
+        assert!(sim.drain(5 * MINUTE).await);
+        sim.wipe(recipient).await.unwrap();
+        sim.advance(MINUTE).await;
+        sim.start(recipient).await.unwrap();
+        sim.advance(MINUTE).await;
+        for _ in 0..3 {
+            sim.send(sender, recipient).unwrap();
+        }
+        assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
+        let audit = sim.audit();
+        assert_eq!(audit.session_restarts, 1, "{audit:?}");
+        assert_eq!(audit.duplicates, 0, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn churn_with_kill_9_and_clean_stops_delivers_every_accepted_message_once_in_order() {
+    let scenario = NodeScenario {
+        nodes: 40,
+        servers: 0.25,
+        messages: 300,
+        churn: 0.3,
+        hours: 0.5,
+        seed: 15,
+        ..NodeScenario::default()
+    };
+    let report = run_node_scenario(&scenario).unwrap();
+    assert!(report.accepted > 250, "{report:?}");
+    assert_eq!(report.delivered, report.accepted, "{report:?}");
+    assert_eq!(report.duplicates, 0, "{report:?}");
+    assert_eq!(report.order_violations, 0, "{report:?}");
+    // Replayable: the same seed gives the same trace.
+    let again = run_node_scenario(&scenario).unwrap();
+    assert_eq!(again.trace_hash, report.trace_hash);
+}
+
+#[test]
+fn after_kill_9_and_a_restart_within_10_s_delivery_resumes_within_5_s() {
+    block_on(async {
+        let mut sim = network(16, 4, 2).await;
+        let (sender, recipient) = (4, 5);
+        sim.send(sender, recipient).unwrap();
+        assert!(sim.drain(MINUTE).await);
+        sim.stop(recipient, true).await;
+        sim.advance(2_000).await;
+        let during = sim.send(sender, recipient).unwrap();
+        sim.advance(6_000).await;
+        sim.start(recipient).await.unwrap();
+        let restarted = sim.elapsed_ms();
+        let after = sim.send(sender, recipient).unwrap();
+        sim.drain(MINUTE).await;
+        for id in [during, after] {
+            let fate = sim.fate(&id).unwrap();
+            let at = fate.received_at.unwrap_or(u64::MAX);
+            assert!(
+                at <= restarted + 5_000,
+                "received {} ms after the restart: {fate:?}",
+                at.saturating_sub(restarted)
+            );
+        }
+        sim.finish().await;
+    })
+    .unwrap();
+}
