@@ -224,10 +224,12 @@ fn messages(rng: &mut StdRng, ids: &[Identity]) -> Vec<Message> {
     let sender = SenderInfo {
         node_type: NodeType::Server,
         endpoints: endpoints(2),
+        time: None,
     };
     let client = SenderInfo {
         node_type: NodeType::Client,
         endpoints: vec![],
+        time: None,
     };
     let contacts: Vec<Contact> = ids
         .iter()

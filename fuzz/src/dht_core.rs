@@ -439,6 +439,7 @@ impl<V: RecordValidator> Driver<V> {
                 let sender = SenderInfo {
                     node_type: if server {
                         NodeType::Server
+                        time: None,
                     } else {
                         NodeType::Client
                     },

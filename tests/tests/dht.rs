@@ -85,6 +85,7 @@ async fn forged_and_stale_records_are_refused_over_the_wire() {
             sender: SenderInfo {
                 node_type: NodeType::Server,
                 endpoints: vec![],
+                time: None,
             },
             key,
             record: Box::new(Record {
@@ -125,6 +126,7 @@ async fn forged_and_stale_records_are_refused_over_the_wire() {
         sender: SenderInfo {
             node_type: NodeType::Client,
             endpoints: vec![],
+            time: None,
         },
         key: owner.node_id(),
         kind: tacnode_domain::dht::RecordKind::Peer,

@@ -117,6 +117,10 @@ pub(crate) enum Response {
         connected_peers: usize,
         outbox_pending: usize,
         mailbox_entries_held: usize,
+        /// Median of (peer's clock − ours), ms, once enough peers were heard.
+        clock_offset_ms: Option<i64>,
+        /// Set when most peers disagree with this node's clock.
+        clock_warning: Option<String>,
     },
 }
 

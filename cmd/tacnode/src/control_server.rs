@@ -254,6 +254,8 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                 connected_peers: s.connected_peers,
                 outbox_pending: s.outbox_pending,
                 mailbox_entries_held: s.mailbox_entries_held,
+                clock_offset_ms: s.clock.median_offset_ms,
+                clock_warning: s.clock.warning,
             }
         }
     })

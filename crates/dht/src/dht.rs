@@ -7,7 +7,7 @@ use rand_core::CryptoRng;
 use tacnode_domain::dht::{
     Contact, DhtRequest, DhtResponse, Record, RecordKind, RecordValue, RefusalCode, SenderInfo,
 };
-use tacnode_domain::{Endpoint, MAX_ENDPOINTS, NodeId, NodeType, UnixMillis};
+use tacnode_domain::{Endpoint, MAX_CLOCK_SKEW_MS, MAX_ENDPOINTS, NodeId, NodeType, UnixMillis};
 
 use crate::config::{
     ConfigError, DhtConfig, MAX_CONCURRENT_LOOKUPS, MAX_CONSECUTIVE_FAILURES,
@@ -255,10 +255,11 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
         self.next_id
     }
 
-    fn sender_info(&self) -> SenderInfo {
+    fn sender_info(&self, now: UnixMillis) -> SenderInfo {
         SenderInfo {
             node_type: self.config.node_type,
             endpoints: self.config.endpoints.clone(),
+            time: Some(now),
         }
     }
 
@@ -285,7 +286,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             }),
             Some(Seen::PingLeastRecent(lrs)) => {
                 let request = DhtRequest::Ping {
-                    sender: self.sender_info(),
+                    sender: self.sender_info(now),
                 };
                 self.send(now, lrs, request, Purpose::LivenessCheck);
             }
@@ -394,7 +395,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             let target = *run.lookup.target();
             let kind = run.lookup.kind();
             for to in to_send {
-                let sender = self.sender_info();
+                let sender = self.sender_info(now);
                 let request = match kind {
                     LookupKind::FindNode => DhtRequest::FindNode { sender, target },
                     LookupKind::FindValue(kind) => DhtRequest::FindValue {
@@ -549,7 +550,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
         let (key, record) = (task.key, task.record.clone());
         for to in closest {
             let request = DhtRequest::Store {
-                sender: self.sender_info(),
+                sender: self.sender_info(now),
                 key,
                 record: Box::new(record.clone()),
             };
@@ -588,12 +589,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
         from_endpoint: Option<Endpoint>,
         request: DhtRequest,
     ) -> DhtResponse {
-        let sender = match &request {
-            DhtRequest::Ping { sender }
-            | DhtRequest::FindNode { sender, .. }
-            | DhtRequest::FindValue { sender, .. }
-            | DhtRequest::Store { sender, .. } => sender,
-        };
+        let sender = request.sender();
         if sender.node_type == NodeType::Server && from != self.local {
             let mut endpoints = sender.endpoints.clone();
             if endpoints.is_empty() {
@@ -607,6 +603,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
                 },
             );
         }
+        let sender_time = sender.time;
         let k = self.config.k;
         let serves_records = self.config.node_type == NodeType::Server;
         match request {
@@ -635,9 +632,16 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
                 if !serves_records {
                     return DhtResponse::Stored(Err(RecordRejection::NotStoring.code()));
                 }
+                let mut record = *record;
+                if let Some(sent) = sender_time {
+                    // Expiry is read relative to the sender's clock: the time
+                    // to live it meant, from now on ours. A node whose clock
+                    // is days off still publishes records that live as long.
+                    record.expires = now.saturating_add_millis(record.expires.millis_since(sent));
+                }
                 let result = self
                     .store
-                    .put(&self.validator, from, key, *record, now)
+                    .put(&self.validator, from, key, record, now)
                     .map_err(|e| e.code());
                 self.schedule_purge(now);
                 DhtResponse::Stored(result)
@@ -704,7 +708,17 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             (LookupKind::FindValue(kind), DhtResponse::Value { record, closer }) => {
                 let record = record.filter(|r| {
                     r.value.kind() == kind
-                        && validate_record(&self.validator, &target, r, now).is_ok()
+                        // The holder expired it by its own clock; ours may be
+                        // days off, so a record is taken until the tolerated
+                        // skew past its expiry (signatures and sequence
+                        // numbers still decide).
+                        && validate_record(
+                            &self.validator,
+                            &target,
+                            r,
+                            now.saturating_sub_millis(MAX_CLOCK_SKEW_MS),
+                        )
+                        .is_ok()
                 });
                 run.lookup.on_response(from, closer, record);
             }
@@ -957,6 +971,7 @@ mod tests {
             sender: SenderInfo {
                 node_type: NodeType::Server,
                 endpoints: vec![],
+                time: None,
             },
             key,
             record: Box::new(record),
@@ -1083,6 +1098,7 @@ mod tests {
             sender: SenderInfo {
                 node_type: NodeType::Client,
                 endpoints: vec![],
+                time: None,
             },
             target: client_id,
         };

@@ -25,6 +25,10 @@ pub struct SenderInfo {
     pub node_type: NodeType,
     /// Where the sender listens.
     pub endpoints: Vec<Endpoint>,
+    /// The sender's clock when it sent the request (`None`: not said). Lets
+    /// the receiver read the sender's times relative to the sender's clock
+    /// (record expiry) and notice when its own clock is off.
+    pub time: Option<UnixMillis>,
 }
 
 /// Kind of value stored under a DHT key.
@@ -97,6 +101,18 @@ pub enum DhtRequest {
         /// The record (boxed: it dwarfs the other variants).
         record: Box<Record>,
     },
+}
+
+impl DhtRequest {
+    /// What the request says about its sender.
+    pub fn sender(&self) -> &SenderInfo {
+        match self {
+            DhtRequest::Ping { sender }
+            | DhtRequest::FindNode { sender, .. }
+            | DhtRequest::FindValue { sender, .. }
+            | DhtRequest::Store { sender, .. } => sender,
+        }
+    }
 }
 
 /// Why a responder refused a request (mirrors the wire `ErrorCode`).

@@ -43,4 +43,4 @@ pub use record::{
     MAX_METADATA_VALUE_BYTES, NodeType, PeerRecord, RecordError, UnsignedPeerRecord, mailbox_key,
     prekey_record_key,
 };
-pub use time::UnixMillis;
+pub use time::{MAX_CLOCK_SKEW_MS, UnixMillis};

@@ -17,6 +17,7 @@ pub(crate) fn sender(w: Option<pb::SenderInfo>) -> Result<SenderInfo> {
     Ok(SenderInfo {
         node_type: node_type(w.node_type, "sender.node_type")?,
         endpoints: endpoints(&w.endpoints, "sender.endpoints")?,
+        time: (w.time_ms != 0).then_some(UnixMillis(w.time_ms)),
     })
 }
 
@@ -24,6 +25,7 @@ fn sender_to_wire(s: &SenderInfo) -> Option<pb::SenderInfo> {
     Some(pb::SenderInfo {
         node_type: node_type_to_wire(s.node_type),
         endpoints: s.endpoints.iter().map(endpoint_to_wire).collect(),
+        time_ms: s.time.map_or(0, |t| t.0),
     })
 }
 

@@ -6,7 +6,7 @@ use tacnode_domain::Plaintext;
 use tacnode_domain::dht::{DhtRequest, DhtResponse, RefusalCode};
 use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
-use tacnode_domain::{MAX_DIRECT_BATCH, NodeId};
+use tacnode_domain::{MAX_DIRECT_BATCH, NodeId, UnixMillis};
 
 use crate::dht;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -94,13 +94,35 @@ impl Message {
         pb::Envelope {
             version: PROTOCOL_VERSION,
             body: Some(self.to_wire()),
+            time_ms: 0,
         }
         .encode_to_vec()
+    }
+
+    /// Encodes an answer stamped with the answering node's clock.
+    pub fn encode_answer(&self, time: UnixMillis) -> Vec<u8> {
+        pb::Envelope {
+            version: PROTOCOL_VERSION,
+            body: Some(self.to_wire()),
+            time_ms: time.0,
+        }
+        .encode_to_vec()
+    }
+
+    /// Decodes an answer and the clock it is stamped with, if any.
+    pub fn decode_answer(bytes: &[u8]) -> Result<(Self, Option<UnixMillis>)> {
+        let env = Self::envelope(bytes)?;
+        let time = (env.time_ms != 0).then_some(UnixMillis(env.time_ms));
+        Ok((Self::from_wire(required(env.body, "body")?)?, time))
     }
 
     /// Decodes and validates an `Envelope`. Input over [`MAX_FRAME_LEN`] is
     /// refused before parsing.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
+        Self::from_wire(required(Self::envelope(bytes)?.body, "body")?)
+    }
+
+    fn envelope(bytes: &[u8]) -> Result<pb::Envelope> {
         bytes_at_most(bytes, MAX_FRAME_LEN, "envelope")?;
         let env = pb::Envelope::decode(bytes)
             .map_err(|e| DecodeError::new("envelope", DecodeErrorKind::Protobuf(e.to_string())))?;
@@ -110,7 +132,7 @@ impl Message {
                 DecodeErrorKind::UnsupportedVersion(env.version),
             ));
         }
-        Self::from_wire(required(env.body, "body")?)
+        Ok(env)
     }
 
     fn to_wire(&self) -> pb::envelope::Body {

@@ -130,10 +130,16 @@ fn record() -> impl Strategy<Value = Record> {
 }
 
 fn sender() -> impl Strategy<Value = SenderInfo> {
-    (node_type(), prop::collection::vec(endpoint(), 0..=3)).prop_map(|(nt, eps)| SenderInfo {
-        node_type: nt,
-        endpoints: eps,
-    })
+    (
+        node_type(),
+        prop::collection::vec(endpoint(), 0..=3),
+        prop::option::of(1u64..),
+    )
+        .prop_map(|(nt, eps, t)| SenderInfo {
+            node_type: nt,
+            endpoints: eps,
+            time: t.map(UnixMillis),
+        })
 }
 
 fn contacts() -> impl Strategy<Value = Vec<Contact>> {
@@ -374,6 +380,7 @@ fn encode_env(body: pb::envelope::Body) -> Vec<u8> {
     pb::Envelope {
         version: 1,
         body: Some(body),
+        time_ms: 0,
     }
     .encode_to_vec()
 }
@@ -384,6 +391,7 @@ fn decode_error_names_the_offending_field() {
         sender: Some(pb::SenderInfo {
             node_type: pb::NodeType::Server as i32,
             endpoints: vec![],
+            time_ms: 0,
         }),
         target: vec![0; 31],
     }));
@@ -402,6 +410,7 @@ fn decode_error_names_the_offending_field() {
         sender: Some(pb::SenderInfo {
             node_type: pb::NodeType::Client as i32,
             endpoints: vec![],
+            time_ms: 0,
         }),
         key: vec![0; 32],
         record: Some(pb::Record {
@@ -431,11 +440,28 @@ fn decode_error_names_the_offending_field() {
 }
 
 #[test]
+fn an_answer_carries_the_clock_of_the_node_that_answered() {
+    let answer = Message::DirectAck;
+    let bytes = answer.encode_answer(UnixMillis(1_700_000_123_456));
+    assert_eq!(
+        Message::decode_answer(&bytes).unwrap(),
+        (Message::DirectAck, Some(UnixMillis(1_700_000_123_456)))
+    );
+    // Unstamped (requests, older nodes): no clock, same message.
+    assert_eq!(
+        Message::decode_answer(&answer.encode()).unwrap(),
+        (Message::DirectAck, None)
+    );
+    assert_eq!(Message::decode(&bytes).unwrap(), Message::DirectAck);
+}
+
+#[test]
 fn unknown_version_and_missing_body_are_refused() {
     use prost::Message as _;
     let v2 = pb::Envelope {
         version: 2,
         body: Some(pb::envelope::Body::DirectAck(pb::DirectMessageAck {})),
+        time_ms: 0,
     }
     .encode_to_vec();
     assert_eq!(
@@ -445,6 +471,7 @@ fn unknown_version_and_missing_body_are_refused() {
     let empty = pb::Envelope {
         version: 1,
         body: None,
+        time_ms: 0,
     }
     .encode_to_vec();
     assert_eq!(Message::decode(&empty).unwrap_err().field(), "body");

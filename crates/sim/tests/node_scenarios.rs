@@ -181,3 +181,52 @@ fn after_kill_9_and_a_restart_within_10_s_delivery_resumes_within_5_s() {
     })
     .unwrap();
 }
+
+#[test]
+fn nodes_with_clocks_three_days_off_join_deliver_receive_and_are_warned() {
+    block_on(async {
+        const DAY: i64 = 24 * 60 * 60 * 1000;
+        let mut sim = NodeSim::new(17, LinkModel::default(), 0.0).unwrap();
+        // 15 nodes, 6 servers; one server and two clients 3 days off.
+        let skewed = [4u32, 9, 12];
+        for i in 0..15u32 {
+            let node_type = if i < 6 {
+                NodeType::Server
+            } else {
+                NodeType::Client
+            };
+            let offset = match skewed.iter().position(|s| *s == i) {
+                Some(0 | 2) => 3 * DAY,
+                Some(_) => -3 * DAY,
+                None => 0,
+            };
+            sim.add_node(node_type, offset);
+        }
+        sim.set_bootstrap(&[0, 1, 2]);
+        for i in 0..15 {
+            sim.start(i).await.unwrap();
+        }
+        sim.advance(2 * MINUTE).await;
+        let n = sim.len() as u32;
+        for from in 0..n {
+            for step in [1, 5] {
+                sim.send(from, (from + step) % n).unwrap();
+            }
+        }
+        assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
+        let audit = sim.audit();
+        assert_eq!(audit.delivered, audit.accepted, "{audit:?}");
+        assert_eq!(audit.order_violations, 0, "{audit:?}");
+        for i in 0..n {
+            let status = sim.handle(i).unwrap().status().await.unwrap();
+            assert_eq!(
+                status.clock.warning.is_some(),
+                skewed.contains(&i),
+                "node {i}: {:?}",
+                status.clock
+            );
+        }
+        sim.finish().await;
+    })
+    .unwrap();
+}

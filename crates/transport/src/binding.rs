@@ -85,6 +85,11 @@ pub(crate) fn encode_binding(identity: &IdentityKey, signature: &Signature) -> V
     out
 }
 
+/// How far a peer's clock may be from ours, either way, and its
+/// certificate still count as valid, in seconds
+/// ([`tacnode_domain::MAX_CLOCK_SKEW_MS`]).
+pub const MAX_CLOCK_SKEW_SECS: i64 = (tacnode_domain::MAX_CLOCK_SKEW_MS / 1000) as i64;
+
 /// What a verified certificate says about its holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BoundIdentity {
@@ -97,7 +102,11 @@ pub(crate) struct BoundIdentity {
 pub(crate) fn verify_certificate(der: &[u8], now_secs: u64) -> Result<BoundIdentity, BindingError> {
     let parsed = parse_certificate(der)?;
     let now = i64::try_from(now_secs).map_err(|_| BindingError::Expired)?;
-    if now < parsed.not_before || now > parsed.not_after {
+    // Either clock may be days off (field laptops run without NTP): the
+    // window is widened by the skew tolerated on both sides.
+    if now.saturating_add(MAX_CLOCK_SKEW_SECS) < parsed.not_before
+        || now.saturating_sub(MAX_CLOCK_SKEW_SECS) > parsed.not_after
+    {
         return Err(BindingError::Expired);
     }
     let payload = parsed.binding.ok_or(BindingError::Missing)?;

@@ -348,6 +348,12 @@ fn own_certificate_verifies_and_expires() {
     );
     // The post-handshake shortcut names the same node.
     assert_eq!(bound_node_id(&cert).unwrap().0, id.node_id());
+    // A verifier whose clock is 3 days off either way still accepts it
+    // (field laptops run without NTP)...
+    for off in [3 * 86_400, -3 * 86_400] {
+        assert!(verify_certificate(&cert, secs.saturating_add_signed(off)).is_ok());
+    }
+    // ...but not beyond the tolerated skew.
     assert_eq!(
         verify_certificate(&cert, secs + 10 * 86_400),
         Err(BindingError::Expired)

@@ -137,6 +137,7 @@ async fn greet_recent_peers(shared: &Arc<Shared>) {
         sender: SenderInfo {
             node_type: shared.node_type,
             endpoints: own_endpoints(shared),
+            time: Some(shared.now()),
         },
     });
     let mut tasks = tokio::task::JoinSet::new();

@@ -22,6 +22,7 @@ pub(crate) mod dht_driver;
 mod mailbox_handoff;
 mod maintenance;
 mod net;
+mod peer_clocks;
 mod send;
 mod serve;
 mod state;
@@ -46,6 +47,8 @@ use tokio::task::JoinHandle;
 
 pub use config::{BootstrapPeer, DhtSettings, MailboxConfig, NodeConfig};
 pub(crate) use net::Net;
+pub use peer_clocks::ClockCheck;
+use peer_clocks::PeerClocks;
 pub(crate) use state::State;
 use state::{HANDED_OUT_KEY, PENDING_PREFIX, PIN_PREFIX, peer_meta_key};
 
@@ -139,6 +142,8 @@ pub(crate) struct Shared {
     started: UnixMillis,
     /// Receipts being sent now (at most [`MAX_RECEIPT_TASKS`]).
     pub(crate) receipt_tasks: Arc<Semaphore>,
+    /// What the peers' clocks say about ours.
+    pub(crate) clocks: Arc<Mutex<PeerClocks>>,
     /// X3DH handshakes run since start (initiated or answered).
     pub(crate) x3dh_sessions: std::sync::atomic::AtomicU64,
     /// Direct batches (two or more messages) the recipients accepted.
@@ -172,6 +177,19 @@ impl Shared {
 
     pub(crate) fn node_id(&self) -> NodeId {
         self.identity.node_id()
+    }
+
+    /// What the peers' clocks say about ours.
+    pub(crate) fn clock_check(&self) -> ClockCheck {
+        self.clocks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .check()
+    }
+
+    /// Notes the clock `peer` reported in a request.
+    pub(crate) fn observe_clock(&self, peer: NodeId, theirs: UnixMillis) {
+        observe_clock(&self.clocks, self.now(), peer, theirs);
     }
 
     /// The time, from the clock port.
@@ -212,6 +230,8 @@ pub struct NodeStatus {
     pub outbox_pending: usize,
     /// Mailbox entries held for others.
     pub mailbox_entries_held: usize,
+    /// This node's clock compared with its peers'.
+    pub clock: ClockCheck,
 }
 
 impl Node {
@@ -245,7 +265,13 @@ impl Node {
             .map(|b| (u32::from_be_bytes(b), t))
             .collect();
         let node_type = config.node_type;
-        let net = Net::new(network);
+        let clocks = Arc::new(Mutex::new(PeerClocks::default()));
+        let readings: net::ClockReadings = {
+            let clocks = clocks.clone();
+            let clock = clock.clone();
+            Arc::new(move |peer, theirs| observe_clock(&clocks, clock.now(), peer, theirs))
+        };
+        let net = Net::new(network, readings);
         let (shutdown_tx, shutdown) = watch::channel(false);
         let dht = dht_driver::DhtHandle::spawn(
             &config,
@@ -295,6 +321,7 @@ impl Node {
             started: t,
             clock,
             receipt_tasks: Arc::new(Semaphore::new(MAX_RECEIPT_TASKS)),
+            clocks,
             x3dh_sessions: std::sync::atomic::AtomicU64::new(0),
             direct_batches: std::sync::atomic::AtomicU64::new(0),
             session_restarts: std::sync::atomic::AtomicU64::new(0),
@@ -345,6 +372,18 @@ impl Node {
             let _ = t.await;
         }
         self.shared.dht.stop().await;
+    }
+}
+
+/// Notes that `peer`'s clock read `theirs` when ours read `ours`; logs the
+/// warning when most peers disagree with our clock.
+fn observe_clock(clocks: &Mutex<PeerClocks>, ours: UnixMillis, peer: NodeId, theirs: UnixMillis) {
+    let warning = clocks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .observe(peer, theirs, ours);
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
     }
 }
 
@@ -668,6 +707,7 @@ impl NodeHandle {
             outbox_pending: st.delivery.len(),
             mailbox_entries_held: usize::try_from(st.store.mailbox_usage()?.messages)
                 .unwrap_or(usize::MAX),
+            clock: self.shared.clock_check(),
         })
     }
 

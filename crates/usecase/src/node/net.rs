@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tacnode_domain::NodeId;
+use tacnode_domain::{NodeId, UnixMillis};
 use tacnode_messaging::Message;
 
 use crate::ports::{CallError, PeerNetwork};
@@ -13,11 +13,16 @@ use crate::ports::{CallError, PeerNetwork};
 #[derive(Clone)]
 pub(crate) struct Net {
     network: Arc<dyn PeerNetwork>,
+    clocks: ClockReadings,
 }
 
+/// Where the clocks stamped on answers go: the node notes them (see
+/// [`super::peer_clocks`]).
+pub(crate) type ClockReadings = Arc<dyn Fn(NodeId, UnixMillis) + Send + Sync>;
+
 impl Net {
-    pub(crate) fn new(network: Arc<dyn PeerNetwork>) -> Net {
-        Net { network }
+    pub(crate) fn new(network: Arc<dyn PeerNetwork>, clocks: ClockReadings) -> Net {
+        Net { network, clocks }
     }
 
     /// Sends `msg` to `peer` (dialling one of `addrs` if not connected) and
@@ -29,7 +34,12 @@ impl Net {
         msg: &Message,
     ) -> Result<Message, CallError> {
         let bytes = self.network.call(peer, addrs, msg.encode()).await?;
-        match Message::decode(&bytes).map_err(|e| CallError::BadAnswer(e.to_string()))? {
+        let (answer, time) =
+            Message::decode_answer(&bytes).map_err(|e| CallError::BadAnswer(e.to_string()))?;
+        if let Some(t) = time {
+            (self.clocks)(peer, t);
+        }
+        match answer {
             Message::Error { code, detail } => Err(CallError::Refused { code, detail }),
             m => Ok(m),
         }

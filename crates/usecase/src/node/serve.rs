@@ -43,7 +43,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
         let shared = shared.clone();
         tokio::spawn(async move {
             let answer = answer(&shared, peer, remote, &body).await;
-            if let Err(e) = reply.send(answer.encode()).await {
+            if let Err(e) = reply.send(answer.encode_answer(shared.now())).await {
                 tracing::debug!(%peer, "answer not sent: {e}");
             }
         });
@@ -85,11 +85,16 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
         }
     };
     match msg {
-        Message::DhtRequest(req) => match shared.dht.handle_request(peer, remote, req).await {
-            Ok(tacnode_domain::dht::DhtResponse::Refused(code)) => refuse(code, ""),
-            Ok(resp) => Message::DhtResponse(resp),
-            Err(_) => refuse(RefusalCode::Internal, "shutting down"),
-        },
+        Message::DhtRequest(req) => {
+            if let Some(t) = req.sender().time {
+                shared.observe_clock(peer, t);
+            }
+            match shared.dht.handle_request(peer, remote, req).await {
+                Ok(tacnode_domain::dht::DhtResponse::Refused(code)) => refuse(code, ""),
+                Ok(resp) => Message::DhtResponse(resp),
+                Err(_) => refuse(RefusalCode::Internal, "shutting down"),
+            }
+        }
         Message::PrekeyBundleRequest => match prekey_bundle(shared) {
             Ok(b) => Message::PrekeyBundle(b),
             Err(e) => {
