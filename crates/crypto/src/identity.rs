@@ -11,9 +11,26 @@ use tacnode_domain::{
 use x25519_dalek::{PublicKey as X25519Public, StaticSecret};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// HKDF salt and label of [`Identity::stateless_reset_secret`].
-const STATELESS_RESET_SALT: &[u8] = b"tacnode/quic-stateless-reset/v1";
-const STATELESS_RESET_INFO: &[u8] = b"tacnode/quic-stateless-reset/v1 key";
+/// HKDF salt of [`Identity::endpoint_secret`].
+const ENDPOINT_SECRET_SALT: &[u8] = b"tacnode/endpoint-secret/v1";
+
+/// What an [`Identity::endpoint_secret`] is for; each has its own label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointSecret {
+    /// The QUIC stateless-reset key.
+    StatelessReset,
+    /// The key of the QUIC connection-id checksum.
+    ConnectionIdChecksum,
+}
+
+impl EndpointSecret {
+    fn label(self) -> &'static [u8] {
+        match self {
+            EndpointSecret::StatelessReset => b"tacnode/quic-stateless-reset/v1",
+            EndpointSecret::ConnectionIdChecksum => b"tacnode/quic-cid-checksum/v1",
+        }
+    }
+}
 
 /// A node's long-term secret identity.
 ///
@@ -72,27 +89,31 @@ impl Identity {
         self.device.to_bytes()
     }
 
-    /// A 32-byte secret for the QUIC endpoint's stateless-reset key:
-    /// HKDF-SHA-256 of the signing seed with its own label, so it is the
-    /// same in every process of this identity (a restarted node can reset
-    /// the connections its previous process left behind) and tells nothing
-    /// about the seed.
-    pub fn stateless_reset_secret(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        let mut seed = zeroize::Zeroizing::new(self.signing.to_bytes());
+    /// A 32-byte secret for this identity's network endpoint, for one
+    /// `purpose` and `context` (e.g. the listen address): HKDF-SHA-256 of
+    /// the signing seed with the purpose as its label. The same identity,
+    /// purpose and context give the same secret in every process (a
+    /// restarted node can reset the QUIC connections its previous process
+    /// left behind); different purposes give independent secrets, and none
+    /// tells anything about the seed.
+    pub fn endpoint_secret(
+        &self,
+        purpose: EndpointSecret,
+        context: &[u8],
+    ) -> Result<zeroize::Zeroizing<[u8; 32]>, crate::primitives::HkdfError> {
+        let seed = zeroize::Zeroizing::new(self.signing.to_bytes());
+        let mut info = Vec::with_capacity(64 + context.len());
+        info.extend_from_slice(purpose.label());
+        info.push(0);
+        info.extend_from_slice(context);
         let mut out = zeroize::Zeroizing::new([0u8; 32]);
-        // 32 bytes is far below HKDF-SHA-256's output limit.
-        if crate::primitives::hkdf_sha256_into(
-            STATELESS_RESET_SALT,
+        crate::primitives::hkdf_sha256_into(
+            ENDPOINT_SECRET_SALT,
             seed.as_slice(),
-            STATELESS_RESET_INFO,
+            &info,
             out.as_mut_slice(),
-        )
-        .is_err()
-        {
-            out.zeroize();
-        }
-        seed.zeroize();
-        out
+        )?;
+        Ok(out)
     }
 
     /// The X25519 device secret, for X3DH.
@@ -163,16 +184,25 @@ mod tests {
     use tacnode_domain::{NodeType, UnixMillis};
 
     #[test]
-    fn the_stateless_reset_secret_is_stable_per_identity_and_not_the_seed() {
+    fn endpoint_secrets_are_stable_per_identity_and_independent_per_purpose() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let a = Identity::generate(&mut rng);
         let b = Identity::generate(&mut rng);
         let again =
             Identity::from_secret_bytes(&a.signing_secret_bytes(), &a.device_secret_bytes());
-        assert_eq!(*a.stateless_reset_secret(), *again.stateless_reset_secret());
-        assert_ne!(*a.stateless_reset_secret(), *b.stateless_reset_secret());
-        assert_ne!(*a.stateless_reset_secret(), a.signing_secret_bytes());
-        assert_ne!(*a.stateless_reset_secret(), [0u8; 32]);
+        let reset = |i: &Identity, ctx: &[u8]| {
+            *i.endpoint_secret(EndpointSecret::StatelessReset, ctx)
+                .unwrap()
+        };
+        assert_eq!(reset(&a, b"0.0.0.0:4500"), reset(&again, b"0.0.0.0:4500"));
+        assert_ne!(reset(&a, b"0.0.0.0:4500"), reset(&b, b"0.0.0.0:4500"));
+        assert_ne!(reset(&a, b"0.0.0.0:4500"), reset(&a, b"0.0.0.0:4501"));
+        assert_ne!(
+            reset(&a, b"x"),
+            *a.endpoint_secret(EndpointSecret::ConnectionIdChecksum, b"x")
+                .unwrap()
+        );
+        assert_ne!(reset(&a, b"x"), a.signing_secret_bytes());
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub mod ratchet;
 pub mod safety;
 pub mod x3dh;
 
-pub use identity::Identity;
+pub use identity::{EndpointSecret, Identity};
 pub use keystore::{KdfParams, KeystoreError, KeystoreFileError, KeystoreSecrets, StorageKey};
 pub use pickle::PickleError;
 pub use prekey::PrekeyState;

@@ -417,11 +417,15 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
         let target = *run.lookup.target();
         let (mut result, stats) = run.lookup.finish(now);
         // A record this node holds itself answers a lookup that found none
-        // elsewhere: in a network with one server, that server's routing
-        // table has no other server to ask, yet it holds every record.
+        // elsewhere, or only an older one: in a network with one server,
+        // that server's routing table has no other server to ask, yet it
+        // holds every record.
         if let LookupKind::FindValue(record_kind) = kind
-            && result.record.is_none()
             && let Some(local) = self.store.get(&target, record_kind, now)
+            && result
+                .record
+                .as_ref()
+                .is_none_or(|found| record_sequence(&found.value) < record_sequence(&local.value))
         {
             result.record = Some(Box::new(local.clone()));
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use quinn::{Connection, ConnectionError, VarInt};
 use rustls::pki_types::CertificateDer;
-use tacnode_crypto::Identity;
+use tacnode_crypto::{EndpointSecret, Identity};
 use tacnode_domain::NodeId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
@@ -287,6 +287,10 @@ fn validate(config: &TransportConfig) -> Result<(), TransportError> {
     Ok(())
 }
 
+/// Bytes of the connection-id checksum key (quinn's hashed generator
+/// takes a `u64`).
+const CID_CHECKSUM_KEY_LEN: usize = 8;
+
 impl Transport {
     /// Binds the UDP socket, makes a fresh identity-bound certificate, and
     /// starts accepting. Must run inside a Tokio runtime.
@@ -303,21 +307,30 @@ impl Transport {
             // The stateless-reset key derives from the identity: when this
             // node restarts, peers still holding a connection to its previous
             // process get a reset on their next packet instead of waiting
-            // for the idle timeout.
-            // The connection-id checksum key derives from it too, or the
-            // new process would drop the old connection's packets as junk
-            // instead of resetting it.
-            let secret = identity.stateless_reset_secret();
-            let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_slice());
-            let tag = ring::hmac::sign(&reset_key, b"tacnode/quic-cid-checksum/v1");
-            let mut cid_key = [0u8; 8];
-            cid_key.copy_from_slice(&tag.as_ref()[..8]);
+            // for the idle timeout. The connection-id checksum key derives
+            // from the identity too,
+            // or the new process would drop the old connection's packets as
+            // junk instead of resetting it. Both are bound to the address
+            // the socket is bound to.
+            let socket = std::net::UdpSocket::bind(config.listen)?;
+            let context = socket.local_addr()?.to_string();
+            let derive = |purpose| {
+                identity
+                    .endpoint_secret(purpose, context.as_bytes())
+                    .map_err(|_| TransportError::Config("cannot derive the endpoint keys"))
+            };
+            let reset = derive(EndpointSecret::StatelessReset)?;
+            let checksum = derive(EndpointSecret::ConnectionIdChecksum)?;
+            let mut cid_key = [0u8; CID_CHECKSUM_KEY_LEN];
+            cid_key.copy_from_slice(&checksum[..CID_CHECKSUM_KEY_LEN]);
             let cid_key = u64::from_be_bytes(cid_key);
-            let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(reset_key));
+            let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
+                ring::hmac::HMAC_SHA256,
+                reset.as_slice(),
+            )));
             endpoint_config.cid_generator(move || {
                 Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
             });
-            let socket = std::net::UdpSocket::bind(config.listen)?;
             quinn::Endpoint::new(
                 endpoint_config,
                 Some((*local.server).clone()),

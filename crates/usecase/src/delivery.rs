@@ -291,20 +291,29 @@ impl DeliveryQueue {
             if p.in_flight {
                 p.seen_meanwhile = true;
             } else {
-                due.push((p.next, id));
+                due.push((p.first_queued, p.next, id));
             }
         }
-        for (next, id) in due {
+        // In queue order; each as its schedule says (direct, deposit or
+        // give up), only sooner.
+        due.sort_unstable();
+        for (first, next, id) in due {
             self.timers.remove(&(next, id));
+            let attempt = self.decide(now, id, *recipient, first);
             if let Some(p) = self.pending.get_mut(&id) {
                 p.in_flight = true;
                 p.next = now;
-                self.ready.push_back(Attempt::Direct {
-                    id,
-                    recipient: *recipient,
-                });
             }
+            if let Attempt::GiveUp { id } = attempt {
+                self.forget(id);
+            }
+            self.ready.push_back(attempt);
         }
+    }
+
+    /// Whether anything waits for `recipient`.
+    pub fn has_pending_for(&self, recipient: &NodeId) -> bool {
+        self.by_recipient.contains_key(recipient)
     }
 
     /// The next attempt to make.
@@ -413,6 +422,31 @@ mod tests {
         // The old timer no longer fires a second attempt.
         q.handle_timeout(UnixMillis(1_000_000));
         assert_eq!(q.poll(), None);
+    }
+
+    #[test]
+    fn a_peer_that_keeps_calling_cannot_keep_its_mail_from_mailboxes_or_from_failing() {
+        let config = DeliveryConfig {
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 8_000,
+            deposit_after_ms: 20_000,
+            give_up_after_ms: 100_000,
+        };
+        let mut q = DeliveryQueue::new(config);
+        let mut rng = StdRng::seed_from_u64(5);
+        q.handle_queued(UnixMillis(0), id(1), BOB, UnixMillis(0))
+            .unwrap();
+        q.poll();
+        q.handle_outcome(UnixMillis(10), id(1), Outcome::DirectFailed, &mut rng);
+        // BOB calls us after the deposit time: the attempt is a deposit.
+        q.handle_peer_online(UnixMillis(30_000), &BOB);
+        assert!(matches!(q.poll(), Some(Attempt::Deposit { .. })));
+        q.handle_outcome(UnixMillis(30_010), id(1), Outcome::DepositFailed, &mut rng);
+        // And after the give-up time it gives up.
+        q.handle_peer_online(UnixMillis(200_000), &BOB);
+        assert_eq!(q.poll(), Some(Attempt::GiveUp { id: id(1) }));
+        assert!(q.is_empty());
+        assert!(!q.has_pending_for(&BOB));
     }
 
     #[test]

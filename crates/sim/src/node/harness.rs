@@ -28,6 +28,9 @@ use crate::{EPOCH_MS, LinkModel};
 
 /// Request timeout of the simulated network (as the daemon's default), ms.
 pub const SIM_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Virtual time given to a killed node's leftover tasks (which see its
+/// network closed) before its files are deleted, ms.
+pub const KILL_SETTLE_MS: u64 = 1;
 /// How often [`NodeSim::drain`] checks whether everything arrived, ms.
 pub const DRAIN_CHECK_MS: u64 = 10_000;
 
@@ -336,7 +339,7 @@ impl NodeSim {
     pub async fn wipe(&mut self, index: u32) -> Result<(), SimError> {
         self.stop(index, true).await;
         // Let the killed node's last tasks finish before its files go.
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::time::sleep(Duration::from_millis(KILL_SETTLE_MS)).await;
         if let Some(slot) = self.slots.get(index as usize) {
             for suffix in ["", "-wal", "-shm"] {
                 let mut path = slot.db.clone().into_os_string();

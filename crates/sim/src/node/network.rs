@@ -42,6 +42,11 @@ pub const DATAGRAM_OVERHEAD: usize = 60;
 pub const ACK_BYTES: u64 = 50;
 /// Smallest retransmission timeout of a lost datagram, ms.
 pub const MIN_RETRANSMIT_MS: u64 = 200;
+/// The first probe timeout in one-way latencies (about an RTT and a half,
+/// as QUIC's initial PTO).
+pub const PTO_LATENCIES: u64 = 3;
+/// Highest loss rate the model takes (beyond it nothing would ever arrive).
+pub const MAX_LOSS: f64 = 0.95;
 /// A connection with no answer for this long is closed (the transport's
 /// default idle timeout), ms.
 pub const IDLE_TIMEOUT_MS: u64 = 60_000;
@@ -105,7 +110,7 @@ impl SimNet {
         SimNet {
             world: Arc::new(Mutex::new(World {
                 link,
-                loss: loss.clamp(0.0, 0.95),
+                loss: loss.clamp(0.0, MAX_LOSS),
                 request_timeout_ms,
                 rng,
                 endpoints: Vec::new(),
@@ -190,9 +195,21 @@ impl SimNet {
         self.world().link.partition(groups);
     }
 
-    /// Heals every partition.
+    /// Heals every partition. Connections across it are gone: the idle
+    /// timeout closed them while nothing got through (partitions here last
+    /// longer than [`IDLE_TIMEOUT_MS`]), so the halves dial each other anew.
     pub fn heal(&self) {
-        self.world().link.heal();
+        let mut w = self.world();
+        let cut: Vec<(u32, u32)> = w
+            .connected
+            .keys()
+            .filter(|(a, b)| w.link.partitioned(*a, *b))
+            .copied()
+            .collect();
+        for pair in cut {
+            w.connected.remove(&pair);
+        }
+        w.link.heal();
     }
 
     /// Bytes sent so far by every node together.
@@ -267,7 +284,7 @@ impl World {
         )]
         let jitter = (base as f64 * self.link.jitter * self.rng.random::<f64>()) as u64;
         let mut delay = base + jitter;
-        let mut rto = (3 * base).max(MIN_RETRANSMIT_MS);
+        let mut rto = (PTO_LATENCIES * base).max(MIN_RETRANSMIT_MS);
         while self.loss > 0.0 && self.rng.random_bool(self.loss) {
             delay = delay.saturating_add(rto);
             rto = rto.saturating_mul(2);
@@ -501,7 +518,7 @@ impl SimPort {
             let w = self.net.world();
             (w.link.base_latency(self.index, to), w.replaced.clone())
         };
-        let mut pto = Duration::from_millis((3 * base).max(MIN_RETRANSMIT_MS));
+        let mut pto = Duration::from_millis((PTO_LATENCIES * base).max(MIN_RETRANSMIT_MS));
         let mut deadline = began + pto;
         loop {
             let end = began + timeout;
@@ -536,7 +553,7 @@ impl SimPort {
                 Retransmit::Nothing => {}
                 Retransmit::Through(route) => return Ok(route),
                 Retransmit::Reset => {
-                    let rtt = Duration::from_millis(2 * base);
+                    let rtt = Duration::from_millis(base.saturating_mul(2));
                     tokio::time::sleep(rtt).await;
                     return Err(CallError::Unreachable(
                         "connection reset by the restarted peer".into(),
@@ -572,7 +589,15 @@ impl SimPort {
         }
         tokio::time::sleep(there).await;
         let (reply_tx, reply_rx) = oneshot::channel();
-        let me = self.net.world().endpoints[self.index as usize].id;
+        let Some(me) = self
+            .net
+            .world()
+            .endpoints
+            .get(self.index as usize)
+            .map(|e| e.id)
+        else {
+            return Err(CallError::Closed);
+        };
         let call = IncomingCall {
             peer: me,
             remote: self.local,

@@ -187,6 +187,12 @@ struct Driver {
 impl Driver {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, mut shutdown: watch::Receiver<bool>) {
         loop {
+            // Due timeouts first: a steady stream of commands must not keep
+            // requests to dead peers from timing out.
+            let now = self.clock.now();
+            if self.core.poll_timeout().is_some_and(|t| t <= now) {
+                self.core.handle_timeout(now);
+            }
             self.drain();
             let wait_ms = self
                 .core
@@ -262,8 +268,16 @@ impl Driver {
                 let _ = reply.send(self.core.routing_table().len());
             }
             Command::Missing(ids, reply) => {
+                // A peer waiting in a full bucket's replacement cache is not
+                // missing: that part of the network is well known.
                 let table = self.core.routing_table();
-                let _ = reply.send(ids.into_iter().filter(|id| !table.contains(id)).collect());
+                let known = |id: &NodeId| {
+                    table.contains(id)
+                        || table
+                            .buckets()
+                            .any(|(_, b)| b.replacements().iter().any(|e| e.contact.node_id == *id))
+                };
+                let _ = reply.send(ids.into_iter().filter(|id| !known(id)).collect());
             }
             Command::Answer(id, from, Some(resp)) => self.core.handle_response(t, id, from, resp),
             Command::Answer(id, _, None) => self.core.handle_failure(t, id),

@@ -3,7 +3,9 @@
 //! a partition healed and the mail was deposited on the wrong side of it)
 //! passes the mail on to those holders and lets go of it. Without this,
 //! mail deposited while the network was split waits, unseen, until it
-//! expires.
+//! expires. The round is bounded (recipients and entries), resumes where
+//! the last one stopped, and a copy is let go only once a majority of the
+//! holders took it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,30 +16,43 @@ use tacnode_messaging::Message;
 
 use super::{Result, Shared};
 
-/// Recipients whose held mail one round looks at, at most.
-pub(crate) const MAX_HANDOFF_RECIPIENTS: usize = 256;
-/// Entries handed off per recipient per round, at most.
+/// Recipients whose held mail one round looks at, at most; the next round
+/// goes on after the last one.
+pub(crate) const MAX_HANDOFF_RECIPIENTS: usize = 64;
+/// Entries handed off in one round, at most (each costs a deposit at every
+/// holder).
 const MAX_HANDOFF_ENTRIES: usize = 256;
 
-/// One round over the mail this node holds; returns how many entries it
-/// handed off.
-pub(crate) async fn hand_off_held_mail(shared: &Arc<Shared>) -> Result<usize> {
+/// One round over the mail this node holds, from the recipient after
+/// `cursor`; returns where the next round goes on (`None`: from the start).
+pub(crate) async fn hand_off_held_mail(
+    shared: &Arc<Shared>,
+    cursor: Option<NodeId>,
+) -> Result<Option<NodeId>> {
     if shared.node_type != NodeType::Server {
-        return Ok(0);
+        return Ok(None);
     }
     let recipients = {
         let st = shared.state();
         st.store
-            .mailbox_recipients(None, shared.now(), MAX_HANDOFF_RECIPIENTS)?
+            .mailbox_recipients(cursor.as_ref(), shared.now(), MAX_HANDOFF_RECIPIENTS)?
     };
-    let mut handed = 0;
+    let next = if recipients.len() < MAX_HANDOFF_RECIPIENTS {
+        None
+    } else {
+        recipients.last().copied()
+    };
+    let mut budget = MAX_HANDOFF_ENTRIES;
     for recipient in recipients {
-        match hand_off(shared, recipient).await {
-            Ok(n) => handed += n,
+        if budget == 0 {
+            return Ok(Some(recipient));
+        }
+        match hand_off(shared, recipient, budget).await {
+            Ok(n) => budget = budget.saturating_sub(n.max(1)),
             Err(e) => tracing::debug!(%recipient, "held mail not handed off: {e:#}"),
         }
     }
-    Ok(handed)
+    Ok(next)
 }
 
 /// Whether this node is among the `replicas` holders closest to the key of
@@ -53,7 +68,16 @@ fn still_a_holder(me: &NodeId, recipient: &NodeId, found: &[NodeId], replicas: u
     closer < replicas
 }
 
-async fn hand_off(shared: &Arc<Shared>, recipient: NodeId) -> Result<usize> {
+/// Holders that must take an entry before we let go of our copy: a
+/// majority of those found, so one full or Sybil holder cannot make the
+/// mail thinner than it was.
+fn needed(holders: usize) -> usize {
+    holders / 2 + 1
+}
+
+/// Hands at most `budget` entries held for `recipient` to its holders;
+/// returns how many entries it looked at.
+async fn hand_off(shared: &Arc<Shared>, recipient: NodeId, budget: usize) -> Result<usize> {
     let holders = super::send::mailbox_holders(shared, recipient).await?;
     let found: Vec<NodeId> = holders.iter().map(|h| h.node_id).collect();
     if holders.is_empty()
@@ -68,9 +92,9 @@ async fn hand_off(shared: &Arc<Shared>, recipient: NodeId) -> Result<usize> {
     }
     let items = {
         let st = shared.state();
-        st.store
-            .mailbox_fetch(&recipient, shared.now(), MAX_HANDOFF_ENTRIES)?
+        st.store.mailbox_fetch(&recipient, shared.now(), budget)?
     };
+    let looked = items.len();
     let mut passed: Vec<MessageId> = Vec::new();
     for item in items {
         let msg = Message::MailboxDeposit(MailboxDeposit {
@@ -92,21 +116,22 @@ async fn hand_off(shared: &Arc<Shared>, recipient: NodeId) -> Result<usize> {
                 )
             });
         }
-        let mut accepted = false;
+        let mut accepted = 0usize;
         while let Some(r) = tasks.join_next().await {
-            accepted |= matches!(r, Ok(true));
+            if matches!(r, Ok(true)) {
+                accepted += 1;
+            }
         }
-        if accepted {
+        if accepted >= needed(holders.len()) {
             passed.push(item.message_id);
         }
     }
-    if passed.is_empty() {
-        return Ok(0);
+    if !passed.is_empty() {
+        let mut st = shared.state();
+        st.store.mailbox_remove(&recipient, &passed)?;
+        tracing::debug!(%recipient, entries = passed.len(), "held mail handed to closer holders");
     }
-    let mut st = shared.state();
-    st.store.mailbox_remove(&recipient, &passed)?;
-    tracing::debug!(%recipient, entries = passed.len(), "held mail handed to closer holders");
-    Ok(passed.len())
+    Ok(looked)
 }
 
 #[cfg(test)]

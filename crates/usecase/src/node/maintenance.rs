@@ -64,47 +64,81 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
         retry = (retry * 2).min(JOIN_RETRY_MAX);
     }
-    greet_recent_peers(&shared).await;
+    if shared.unclean_start {
+        greet_recent_peers(&shared).await;
+    }
     if let Err(e) = fetch_own_mailboxes(&shared).await {
         tracing::debug!("first mailbox fetch: {e:#}");
     }
-    let mut republish = tokio::time::interval(Duration::from_secs(
-        shared.config.dht.republish_interval_secs.max(1),
-    ));
-    let mut fetch = tokio::time::interval(Duration::from_secs(
-        shared.config.mailbox.fetch_interval_secs.max(1),
-    ));
-    let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
-    let mut handoff = tokio::time::interval(MAIL_HANDOFF);
-    handoff.tick().await;
-    let mut rejoin_check = tokio::time::interval(REJOIN);
-    rejoin_check.tick().await;
-    republish.tick().await;
-    fetch.tick().await;
+    // Each periodic job runs in a loop of its own, so a slow one (a fetch
+    // from unreachable holders, a long hand-off) never holds up the others.
+    // The loops end with this task: dropping the set aborts them.
+    let mut jobs = tokio::task::JoinSet::new();
+    let republish = Duration::from_secs(shared.config.dht.republish_interval_secs.max(1));
+    let fetch = Duration::from_secs(shared.config.mailbox.fetch_interval_secs.max(1));
+    for (job, period) in [
+        (Job::Republish, republish),
+        (Job::Fetch, fetch),
+        (Job::Housekeep, HOUSEKEEPING),
+        (Job::Rejoin, REJOIN),
+        (Job::HandOff, MAIL_HANDOFF),
+    ] {
+        jobs.spawn(every(shared.clone(), job, period));
+    }
+    while jobs.join_next().await.is_some() {}
+}
+
+/// The periodic jobs of a node.
+#[derive(Clone, Copy, Debug)]
+enum Job {
+    /// Rotate prekeys, republish our records.
+    Republish,
+    /// Fetch our mailboxes.
+    Fetch,
+    /// Expire held mail, snapshot the routing table.
+    Housekeep,
+    /// Join again through missing pre-shared peers.
+    Rejoin,
+    /// Hand held mail to closer holders.
+    HandOff,
+}
+
+/// Runs `job` every `period` (the first time one period from now; a run
+/// that overran its period is followed by a full period, not a burst)
+/// until shutdown.
+async fn every(shared: Arc<Shared>, job: Job, period: Duration) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut handoff_cursor = None;
     loop {
         tokio::select! {
             biased;
             _ = shutdown.changed() => return,
-            _ = republish.tick() => {
+            _ = interval.tick() => {}
+        }
+        match job {
+            Job::Republish => {
                 rotate_prekeys(&shared);
                 if let Err(e) = publish_records(&shared).await {
                     tracing::warn!("republishing: {e:#}");
                 }
             }
-            _ = fetch.tick() => {
+            Job::Fetch => {
                 if let Err(e) = fetch_own_mailboxes(&shared).await {
                     tracing::debug!("mailbox fetch: {e:#}");
                 }
             }
-            _ = housekeeping.tick() => housekeep(&shared).await,
-            _ = rejoin_check.tick() => {
+            Job::Housekeep => housekeep(&shared).await,
+            Job::Rejoin => {
                 if let Err(e) = rejoin(&shared).await {
                     tracing::debug!("rejoining through the pre-shared peers: {e:#}");
                 }
             }
-            _ = handoff.tick() => {
-                if let Err(e) = super::mailbox_handoff::hand_off_held_mail(&shared).await {
-                    tracing::warn!("handing off held mail: {e:#}");
+            Job::HandOff => {
+                match super::mailbox_handoff::hand_off_held_mail(&shared, handoff_cursor).await {
+                    Ok(next) => handoff_cursor = next,
+                    Err(e) => tracing::warn!("handing off held mail: {e:#}"),
                 }
             }
         }
@@ -184,7 +218,8 @@ async fn bootstrap(shared: &Shared) -> Result<usize> {
 }
 
 /// Joins again through the pre-shared peers missing from the routing table
-/// (a lookup of our own id through them); returns how many were missing.
+/// that answer a ping (a lookup of our own id through them); returns how
+/// many it joined through.
 async fn rejoin(shared: &Shared) -> Result<usize> {
     let peers: Vec<Contact> = shared
         .config
@@ -203,17 +238,33 @@ async fn rejoin(shared: &Shared) -> Result<usize> {
     if missing.is_empty() {
         return Ok(0);
     }
-    let contacts: Vec<Contact> = peers
-        .into_iter()
-        .filter(|c| missing.contains(&c.node_id))
-        .collect();
-    let n = shared.dht.bootstrap(contacts).await?;
-    tracing::debug!(
-        missing = missing.len(),
+    // Only through those that answer: a pre-shared peer that is gone for
+    // good costs one ping per round, not a whole join.
+    let ping = Message::DhtRequest(DhtRequest::Ping {
+        sender: SenderInfo {
+            node_type: shared.node_type,
+            endpoints: own_endpoints(shared),
+            time: Some(shared.now()),
+        },
+    });
+    let mut answering = Vec::new();
+    for c in peers.into_iter().filter(|c| missing.contains(&c.node_id)) {
+        let addrs: Vec<SocketAddr> = c.endpoints.iter().map(|e| e.0).collect();
+        if shared.net.call(c.node_id, &addrs, &ping).await.is_ok() {
+            answering.push(c);
+        }
+    }
+    if answering.is_empty() {
+        return Ok(0);
+    }
+    let joined = answering.len();
+    let n = shared.dht.bootstrap(answering).await?;
+    tracing::info!(
+        through = joined,
         routing_table = n,
-        "rejoined through pre-shared peers"
+        "joined again through pre-shared peers that had dropped out of the routing table"
     );
-    Ok(missing.len())
+    Ok(joined)
 }
 
 fn own_endpoints(shared: &Shared) -> Vec<Endpoint> {

@@ -65,6 +65,8 @@ const ONE_TIME_PREKEY_TARGET: usize = 100;
 pub const MAX_SEND_BATCH: usize = 1000;
 /// Events buffered per subscriber before the slowest ones lose events.
 const EVENT_BUFFER: usize = 1024;
+/// Meta key set by a clean stop and removed at start.
+const CLEAN_STOP_KEY: &str = "node.clean_stop";
 /// Receipts being sent at once; beyond it receipts are skipped (the sender
 /// keeps the message as "sent", nothing is lost).
 const MAX_RECEIPT_TASKS: usize = 64;
@@ -139,11 +141,14 @@ pub(crate) struct Shared {
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) wake_delivery: Notify,
     pub(crate) shutdown: watch::Receiver<bool>,
-    started: UnixMillis,
+    started: tokio::time::Instant,
     /// Receipts being sent now (at most [`MAX_RECEIPT_TASKS`]).
     pub(crate) receipt_tasks: Arc<Semaphore>,
     /// What the peers' clocks say about ours.
     pub(crate) clocks: Arc<Mutex<PeerClocks>>,
+    /// The previous run did not stop cleanly (a crash, `kill -9`, power):
+    /// peers may still be talking to its process, so we greet them.
+    pub(crate) unclean_start: bool,
     /// X3DH handshakes run since start (initiated or answered).
     pub(crate) x3dh_sessions: std::sync::atomic::AtomicU64,
     /// Direct batches (two or more messages) the recipients accepted.
@@ -264,6 +269,9 @@ impl Node {
             .filter_map(|c| <[u8; 4]>::try_from(c).ok())
             .map(|b| (u32::from_be_bytes(b), t))
             .collect();
+        // A clean stop leaves a mark; a start without it follows a crash.
+        let unclean_start = store.meta(CLEAN_STOP_KEY)?.is_none();
+        store.delete_meta(CLEAN_STOP_KEY)?;
         let node_type = config.node_type;
         let clocks = Arc::new(Mutex::new(PeerClocks::default()));
         let readings: net::ClockReadings = {
@@ -318,10 +326,11 @@ impl Node {
             events,
             wake_delivery: Notify::new(),
             shutdown,
-            started: t,
+            started: tokio::time::Instant::now(),
             clock,
             receipt_tasks: Arc::new(Semaphore::new(MAX_RECEIPT_TASKS)),
             clocks,
+            unclean_start,
             x3dh_sessions: std::sync::atomic::AtomicU64::new(0),
             direct_batches: std::sync::atomic::AtomicU64::new(0),
             session_restarts: std::sync::atomic::AtomicU64::new(0),
@@ -350,6 +359,9 @@ impl Node {
         if let Ok(snapshot) = self.shared.dht.routing_snapshot().await {
             let mut st = self.shared.state();
             let _ = st.store.save_routing_snapshot(&snapshot);
+        }
+        if let Err(e) = self.shared.state().store.set_meta(CLEAN_STOP_KEY, &[1]) {
+            tracing::warn!("cannot mark the stop as clean: {e}");
         }
         let _ = self.shutdown_tx.send(true);
         self.shared.wake_delivery.notify_waiters();
@@ -701,7 +713,7 @@ impl NodeHandle {
             address: self.address(),
             node_type: self.shared.node_type,
             listen: self.local_addr(),
-            uptime_secs: self.shared.now().millis_since(self.shared.started) / 1000,
+            uptime_secs: self.shared.started.elapsed().as_secs(),
             routing_table_size,
             connected_peers: self.shared.net.connected_peers().len(),
             outbox_pending: st.delivery.len(),

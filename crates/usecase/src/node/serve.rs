@@ -31,17 +31,18 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
             body,
             reply,
         } = call;
-        // A peer that calls us is online: what waits for it goes now (it
-        // may have restarted while our last attempt went to its old process).
-        let rescheduled = {
-            let now = shared.now();
-            shared.state().peer_seen(&peer, now)
-        };
-        if rescheduled {
-            shared.wake_delivery.notify_one();
-        }
         let shared = shared.clone();
         tokio::spawn(async move {
+            // A peer that calls us is online: what waits for it goes now (it
+            // may have restarted while our last attempt went to its old
+            // process).
+            let rescheduled = {
+                let now = shared.now();
+                shared.state().peer_seen(&peer, now)
+            };
+            if rescheduled {
+                shared.wake_delivery.notify_one();
+            }
             let answer = answer(&shared, peer, remote, &body).await;
             if let Err(e) = reply.send(answer.encode_answer(shared.now())).await {
                 tracing::debug!(%peer, "answer not sent: {e}");

@@ -154,7 +154,7 @@ impl State {
             && let Some(oldest) = self
                 .session_resets
                 .iter()
-                .min_by_key(|(_, t)| **t)
+                .min_by_key(|(p, t)| (**t, **p))
                 .map(|(p, _)| *p)
         {
             self.session_resets.remove(&oldest);
@@ -174,13 +174,21 @@ impl State {
         {
             return false;
         }
-        if self.seen.len() >= MAX_SEEN_PEERS {
-            self.seen.clear();
+        if self.seen.len() >= MAX_SEEN_PEERS
+            && let Some(oldest) = self
+                .seen
+                .iter()
+                .min_by_key(|(id, t)| (**t, **id))
+                .map(|(id, _)| *id)
+        {
+            self.seen.remove(&oldest);
         }
         self.seen.insert(*peer, now);
-        let before = self.delivery.len();
+        if !self.delivery.has_pending_for(peer) {
+            return false;
+        }
         self.delivery.handle_peer_online(now, peer);
-        before > 0
+        true
     }
 
     /// Forgets hand-outs older than [`HANDED_OUT_TTL_MS`].
