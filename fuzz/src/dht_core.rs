@@ -439,11 +439,11 @@ impl<V: RecordValidator> Driver<V> {
                 let sender = SenderInfo {
                     node_type: if server {
                         NodeType::Server
-                        time: None,
                     } else {
                         NodeType::Client
                     },
                     endpoints: endpoints(usize::from(n) % (MAX_ENDPOINTS + 1)),
+                    time: None,
                 };
                 let target = self.id(target);
                 let request = match kind % 5 {
