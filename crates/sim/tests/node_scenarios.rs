@@ -230,3 +230,40 @@ fn nodes_with_clocks_three_days_off_join_deliver_receive_and_are_warned() {
     })
     .unwrap();
 }
+
+#[test]
+fn mail_that_expires_unfetched_is_reported_failed_to_its_sender() {
+    block_on(async {
+        let mut sim = NodeSim::new(18, LinkModel::default(), 0.0).unwrap();
+        for i in 0..8 {
+            let node_type = if i < 6 {
+                NodeType::Server
+            } else {
+                NodeType::Client
+            };
+            let n = sim.add_node(node_type, 0);
+            sim.configure(n, |c| c.mailbox.ttl_hours = 6);
+        }
+        sim.set_bootstrap(&[0, 1, 2]);
+        for i in 0..8 {
+            sim.start(i).await.unwrap();
+        }
+        sim.advance(MINUTE).await;
+        let (sender, recipient) = (6, 7);
+        sim.send(sender, recipient).unwrap();
+        assert!(sim.drain(5 * MINUTE).await);
+        sim.stop(recipient, true).await;
+        let lost = sim.send(sender, recipient).unwrap();
+        sim.advance(8 * HOUR).await;
+        let fate = sim.fate(&lost).unwrap();
+        let (at, reason) = fate.failed.clone().expect("the sender was never told");
+        assert!(at - fate.sent_at >= 6 * HOUR, "{fate:?}");
+        assert!(reason.contains("expired"), "{reason}");
+        // The recipient comes back to nothing: the mail is gone.
+        sim.start(recipient).await.unwrap();
+        sim.advance(10 * MINUTE).await;
+        assert_eq!(sim.fate(&lost).unwrap().received_at, None);
+        sim.finish().await;
+    })
+    .unwrap();
+}

@@ -353,6 +353,75 @@ impl Store {
         self.status_of(message_id)
     }
 
+    /// Records that the message was deposited in mailboxes: `Queued → Sent`
+    /// as [`Store::mark_sent`], and the first deposit time is kept for
+    /// [`Store::expire_deposited`]. Returns the resulting status.
+    pub fn mark_deposited(
+        &mut self,
+        message_id: &MessageId,
+        now: UnixMillis,
+    ) -> Result<MessageStatus, StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET deposited = ?2 WHERE message_id = ?1 AND status = ?3
+                 AND deposited IS NULL",
+            params![
+                message_id.as_bytes(),
+                sql_time(now),
+                status_code(MessageStatus::Queued)
+            ],
+        )?;
+        self.mark_sent(message_id, now)
+    }
+
+    /// Gives up on messages deposited at or before `deposited_before` that
+    /// no receipt followed (still `Sent`): their mail has expired at the
+    /// holders. They become `Failed` with `reason`. At most `limit` per call
+    /// (capped at [`MAX_QUERY_ROWS`]); returns them with their recipients.
+    pub fn expire_deposited(
+        &mut self,
+        deposited_before: UnixMillis,
+        reason: &str,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, NodeId)>, StoreError> {
+        let tx = self.conn.savepoint()?;
+        let rows = {
+            let mut stmt = tx.prepare(
+                "SELECT message_id, peer FROM outbox
+                 WHERE deposited IS NOT NULL AND deposited <= ?1 AND status = ?2
+                 ORDER BY deposited, message_id LIMIT ?3",
+            )?;
+            stmt.query_map(
+                params![
+                    sql_time(deposited_before),
+                    status_code(MessageStatus::Sent),
+                    sql_limit(limit)
+                ],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )?
+            .collect::<Result<Vec<_>, _>>()?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, peer) in rows {
+            tx.execute(
+                "UPDATE outbox SET status = ?2, last_error = ?3, updated = ?4
+                 WHERE message_id = ?1",
+                params![
+                    id,
+                    status_code(MessageStatus::Failed),
+                    truncate_error(reason),
+                    sql_time(now)
+                ],
+            )?;
+            out.push((
+                message_id_from_sql(OUTBOX, &id)?,
+                node_id_from_sql(OUTBOX, &peer)?,
+            ));
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Records `peer`'s delivery receipt for `message_id`: any state becomes
     /// `Delivered`. A receipt from another peer than the recipient is
     /// [`StoreError::UnknownMessage`].
@@ -705,6 +774,48 @@ mod tests {
         assert_eq!(e.delivery.status, MessageStatus::Queued);
         assert_eq!(e.delivery.attempts, 0);
         assert_eq!(e.delivery.next_attempt, Some(UnixMillis(100)));
+    }
+
+    #[test]
+    fn deposited_mail_without_a_receipt_fails_once_it_expired() {
+        let mut s = store();
+        for b in 1..=4 {
+            s.queue_outbound(&peer(1), &mid(b), "a", UnixMillis(1))
+                .unwrap();
+        }
+        // 1 deposited early, 2 deposited late, 3 sent directly, 4 deposited
+        // early but its receipt came.
+        s.mark_deposited(&mid(1), UnixMillis(10)).unwrap();
+        s.mark_deposited(&mid(2), UnixMillis(500)).unwrap();
+        s.mark_sent(&mid(3), UnixMillis(10)).unwrap();
+        s.mark_deposited(&mid(4), UnixMillis(10)).unwrap();
+        s.mark_delivered(&peer(1), &mid(4), UnixMillis(20)).unwrap();
+        // A second deposit keeps the first time.
+        s.mark_deposited(&mid(1), UnixMillis(400)).unwrap();
+        let expired = s
+            .expire_deposited(UnixMillis(100), "expired", UnixMillis(600), 10)
+            .unwrap();
+        assert_eq!(expired, vec![(mid(1), peer(1))]);
+        let e = s.outbound(&mid(1)).unwrap().unwrap();
+        assert_eq!(e.delivery.status, MessageStatus::Failed);
+        assert_eq!(e.delivery.last_error.as_deref(), Some("expired"));
+        for (b, status) in [
+            (2, MessageStatus::Sent),
+            (3, MessageStatus::Sent),
+            (4, MessageStatus::Delivered),
+        ] {
+            assert_eq!(
+                s.outbound(&mid(b)).unwrap().unwrap().delivery.status,
+                status
+            );
+        }
+        // A late receipt still wins.
+        s.mark_delivered(&peer(1), &mid(1), UnixMillis(700))
+            .unwrap();
+        assert_eq!(
+            s.outbound(&mid(1)).unwrap().unwrap().delivery.status,
+            MessageStatus::Delivered
+        );
     }
 
     #[test]

@@ -88,9 +88,17 @@ CREATE TABLE prekey_state (
 );
 ";
 
+/// Version 4: when an outgoing message was first deposited in mailboxes
+/// (so one that no receipt followed before its mail expired can be
+/// reported failed).
+const V4: &str = "
+ALTER TABLE outbox ADD COLUMN deposited INTEGER;
+CREATE INDEX outbox_deposited ON outbox (deposited) WHERE deposited IS NOT NULL;
+";
+
 /// The schema migrations, oldest first; entry `i` takes the file from
 /// version `i` to `i + 1`. Append only: never edit a released entry.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes (the length of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -369,11 +369,43 @@ async fn housekeep(shared: &Shared) {
             Err(e) => tracing::warn!("purging held mail: {e}"),
         }
     }
+    report_expired_deposits(shared, t);
     if let Ok(snapshot) = shared.dht.routing_snapshot().await {
         let mut st = shared.state();
         if let Err(e) = st.store.save_routing_snapshot(&snapshot) {
             tracing::warn!("saving the routing table: {e}");
         }
+    }
+}
+
+/// Why a deposited message failed.
+const EXPIRED_DEPOSIT: &str =
+    "no receipt before its mail expired in the mailboxes (the recipient did not fetch it in time)";
+/// Expired deposits reported per round, at most.
+const MAX_EXPIRED_PER_ROUND: usize = 1_000;
+
+/// Our messages that waited in mailboxes longer than mail lives there
+/// (`mailbox.ttl_hours`) with no receipt: the holders dropped them, so they
+/// are failed, and the operator is told.
+fn report_expired_deposits(shared: &Shared, t: UnixMillis) {
+    let ttl = shared.config.mailbox.ttl_hours.saturating_mul(3_600_000);
+    let before = t.saturating_sub_millis(ttl);
+    let expired =
+        shared
+            .state()
+            .store
+            .expire_deposited(before, EXPIRED_DEPOSIT, t, MAX_EXPIRED_PER_ROUND);
+    match expired {
+        Ok(list) => {
+            for (id, peer) in list {
+                tracing::info!(message = %id, %peer, "message failed: {EXPIRED_DEPOSIT}");
+                shared.emit(super::NodeEvent::Failed {
+                    message_id: id,
+                    reason: EXPIRED_DEPOSIT.into(),
+                });
+            }
+        }
+        Err(e) => tracing::warn!("checking for expired deposits: {e}"),
     }
 }
 

@@ -154,7 +154,10 @@ fn settle(
     let committed = guard.batch(|st| {
         for (id, result) in &results {
             match result {
-                Ok(_) => {
+                Ok(true) => {
+                    st.store.mark_deposited(id, t)?;
+                }
+                Ok(false) => {
                     st.store.mark_sent(id, t)?;
                 }
                 Err(e) => {
