@@ -588,7 +588,7 @@ async fn a_recipient_that_lost_its_session_gets_a_new_one_and_the_message() {
     drop((hb, rb));
     b.stop().await;
     {
-        let key = tacnode_store::StorageKey::from_bytes(*b.secrets.storage_key().as_bytes());
+        let key = b.secrets.storage_key().clone();
         let mut store = tacnode_store::Store::open(b.dir.join("tacnode.db"), key).unwrap();
         assert!(store.delete_session(&ha.node_id()).unwrap());
         store.close().unwrap();

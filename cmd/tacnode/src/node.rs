@@ -108,7 +108,7 @@ impl Node {
         } = settings;
         crate::keys::create_private_dir(&data_dir)?;
         let identity = secrets.identity().clone();
-        let storage_key = tacnode_store::StorageKey::from_bytes(*secrets.storage_key().as_bytes());
+        let storage_key = secrets.storage_key().clone();
         let store = Store::open(data_dir.join("tacnode.db"), storage_key)
             .context("cannot open the database")?;
         let (transport, inbound) = Transport::bind(transport_config(&config), &identity)

@@ -298,7 +298,7 @@ fn open_store(
             data_dir.display()
         );
     }
-    let key = tacnode_store::StorageKey::from_bytes(*secrets.storage_key().as_bytes());
+    let key = secrets.storage_key().clone();
     tacnode_store::Store::open(&path, key).context("cannot open the database")
 }
 

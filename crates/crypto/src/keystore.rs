@@ -207,33 +207,13 @@ pub enum KeystoreFileError {
     Keystore(#[from] KeystoreError),
 }
 
-/// The random key that encrypts a node's data at rest.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct StorageKey([u8; 32]);
+pub use tacnode_domain::StorageKey;
 
-impl StorageKey {
-    /// A fresh random key.
-    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        let mut key = [0u8; 32];
-        rng.fill_bytes(&mut key);
-        Self(key)
-    }
-
-    /// Wraps existing key bytes.
-    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The key bytes.
-    pub const fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for StorageKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StorageKey(<redacted>)")
-    }
+/// A fresh random [`StorageKey`].
+pub fn generate_storage_key<R: CryptoRng + ?Sized>(rng: &mut R) -> StorageKey {
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(key.as_mut_slice());
+    StorageKey::from_bytes(*key)
 }
 
 /// What a keystore holds: the identity and the storage key.
@@ -255,7 +235,7 @@ impl KeystoreSecrets {
     /// A fresh identity and storage key.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         let identity = Identity::generate(rng);
-        let storage_key = StorageKey::generate(rng);
+        let storage_key = generate_storage_key(rng);
         Self::new(identity, storage_key)
     }
 
@@ -587,7 +567,7 @@ pub fn open_with_minimum(
     }
     Ok(KeystoreSecrets::new(
         Identity::from_secret_bytes(&signing, &device),
-        StorageKey(*storage),
+        StorageKey::from_bytes(*storage),
     ))
 }
 

@@ -27,6 +27,7 @@ pub mod mailbox;
 mod message;
 pub mod ports;
 mod record;
+mod storage_key;
 mod time;
 
 pub use address::{AddressError, PEER_ADDRESS_PREFIX, PeerAddress};
@@ -43,4 +44,5 @@ pub use record::{
     MAX_METADATA_VALUE_BYTES, NodeType, PeerRecord, RecordError, UnsignedPeerRecord, mailbox_key,
     prekey_record_key,
 };
+pub use storage_key::{STORAGE_KEY_LEN, StorageKey};
 pub use time::{MAX_CLOCK_SKEW_MS, UnixMillis};

@@ -10,12 +10,12 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand::TryRng;
 use rand::rngs::SysRng;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::Zeroizing;
+
+pub use tacnode_domain::{STORAGE_KEY_LEN, StorageKey};
 
 use crate::error::StoreError;
 
-/// Length of the storage key in bytes.
-pub const STORAGE_KEY_LEN: usize = 32;
 /// Length of the per-row random nonce.
 pub const NONCE_LEN: usize = 12;
 /// Length of the AES-GCM authentication tag.
@@ -25,23 +25,6 @@ pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
 /// Domain separation of every associated-data string.
 const AAD_CONTEXT: &[u8] = b"tacnode/store/v1\0";
-
-/// The 32-byte secret that encrypts rows at rest; the keystore derives it.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct StorageKey([u8; STORAGE_KEY_LEN]);
-
-impl StorageKey {
-    /// Wraps raw key bytes. The caller should zeroize its own copy.
-    pub const fn from_bytes(bytes: [u8; STORAGE_KEY_LEN]) -> Self {
-        Self(bytes)
-    }
-}
-
-impl fmt::Debug for StorageKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StorageKey(<redacted>)")
-    }
-}
 
 /// Secret bytes read back from the store (a session pickle, a prekey):
 /// zeroized on drop, redacted in `Debug`.
@@ -93,7 +76,7 @@ pub(crate) struct Sealer {
 impl Sealer {
     pub(crate) fn new(key: &StorageKey) -> Self {
         Self {
-            cipher: Aes256Gcm::new(&key.0.into()),
+            cipher: Aes256Gcm::new(&(*key.as_bytes()).into()),
         }
     }
 
