@@ -15,6 +15,12 @@ pub const MAX_ALPHA: usize = 16;
 pub const MAX_DISJOINT_PATHS: usize = 8;
 /// Consecutive failed requests after which a node leaves the routing table.
 pub const MAX_CONSECUTIVE_FAILURES: u32 = 3;
+/// Times a lookup request that timed out is sent again before its contact
+/// counts as failed (a lookup failure, and one failed request towards
+/// [`MAX_CONSECUTIVE_FAILURES`]). Each retry goes to the contact's next
+/// announced endpoint first, when it has several. Transport failures
+/// reported by the driver are not retried.
+pub const LOOKUP_REQUEST_RETRIES: u32 = 1;
 /// Default time a request may stay unanswered before it counts as failed.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 2_000;
 /// Default age after which a bucket without lookups is refreshed.

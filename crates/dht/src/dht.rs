@@ -10,8 +10,8 @@ use tacnode_domain::dht::{
 use tacnode_domain::{Endpoint, MAX_CLOCK_SKEW_MS, MAX_ENDPOINTS, NodeId, NodeType, UnixMillis};
 
 use crate::config::{
-    ConfigError, DhtConfig, MAX_CONCURRENT_LOOKUPS, MAX_CONSECUTIVE_FAILURES,
-    MAX_PUBLISHED_RECORDS, STORE_PURGE_INTERVAL_MS,
+    ConfigError, DhtConfig, LOOKUP_REQUEST_RETRIES, MAX_CONCURRENT_LOOKUPS,
+    MAX_CONSECUTIVE_FAILURES, MAX_PUBLISHED_RECORDS, STORE_PURGE_INTERVAL_MS,
 };
 use crate::kbucket::Seen;
 use crate::key::random_key_in_bucket;
@@ -34,7 +34,9 @@ pub struct StoreId(pub u64);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     /// Send `request` to `to`; answer with [`Dht::handle_response`] or
-    /// [`Dht::handle_failure`]. Unanswered requests time out by themselves.
+    /// [`Dht::handle_failure`]. Unanswered requests time out by themselves;
+    /// a lookup request that timed out comes again with a new id and `to`'s
+    /// endpoints rotated (see [`LOOKUP_REQUEST_RETRIES`]).
     SendRequest {
         /// Request id.
         id: RequestId,
@@ -109,9 +111,12 @@ enum Purpose {
 
 #[derive(Clone, Debug)]
 struct Pending {
+    /// The contact as the caller gave it (endpoints in their own order).
     to: Contact,
     deadline: UnixMillis,
     purpose: Purpose,
+    /// 0 for the first send, then one more per retry.
+    attempt: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -310,19 +315,55 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
     }
 
     fn send(&mut self, now: UnixMillis, to: Contact, request: DhtRequest, purpose: Purpose) {
+        self.send_attempt(now, to, request, purpose, 0);
+    }
+
+    /// Sends attempt number `attempt` of a request. A retry takes another
+    /// path where there is one: the driver dials the endpoints in order, so
+    /// attempt `n` puts the contact's `n`-th endpoint (cyclically) first.
+    fn send_attempt(
+        &mut self,
+        now: UnixMillis,
+        to: Contact,
+        request: DhtRequest,
+        purpose: Purpose,
+        attempt: u32,
+    ) {
         let id = RequestId(self.fresh_id());
         let deadline = now.saturating_add_millis(self.config.request_timeout_ms);
         self.deadlines.insert((deadline, id));
+        let mut path = to.clone();
+        if let Ok(n) = usize::try_from(attempt)
+            && let Some(shift) = n.checked_rem(path.endpoints.len())
+        {
+            path.endpoints.rotate_left(shift);
+        }
         self.pending.insert(
             id,
             Pending {
-                to: to.clone(),
+                to,
                 deadline,
                 purpose,
+                attempt,
             },
         );
-        self.outputs
-            .push_back(Output::SendRequest { id, to, request });
+        self.outputs.push_back(Output::SendRequest {
+            id,
+            to: path,
+            request,
+        });
+    }
+
+    fn lookup_request(&self, now: UnixMillis, kind: LookupKind, target: NodeId) -> DhtRequest {
+        let sender = self.sender_info(now);
+        match kind {
+            LookupKind::FindNode => DhtRequest::FindNode { sender, target },
+            LookupKind::FindValue(kind) => DhtRequest::FindValue {
+                sender,
+                key: target,
+                kind,
+            },
+        }
     }
 
     /// Joins the network: adds `contacts` to the routing table and looks up
@@ -395,15 +436,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             let target = *run.lookup.target();
             let kind = run.lookup.kind();
             for to in to_send {
-                let sender = self.sender_info(now);
-                let request = match kind {
-                    LookupKind::FindNode => DhtRequest::FindNode { sender, target },
-                    LookupKind::FindValue(kind) => DhtRequest::FindValue {
-                        sender,
-                        key: target,
-                        kind,
-                    },
-                };
+                let request = self.lookup_request(now, kind, target);
                 self.send(now, to, request, Purpose::Lookup(id));
             }
         }
@@ -731,12 +764,29 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
     }
 
     /// Request `id` failed (connection refused, stream reset...). Timeouts
-    /// need no call: the core expires requests itself in [`Dht::handle_timeout`].
+    /// need no call: the core expires requests itself in [`Dht::handle_timeout`]
+    /// (and retries lookup requests). A reported failure is not retried.
     pub fn handle_failure(&mut self, now: UnixMillis, id: RequestId) {
         if let Some(p) = self.pending.remove(&id) {
             self.deadlines.remove(&(p.deadline, id));
             self.fail(now, p);
         }
+    }
+
+    /// Request `p` timed out: a lookup request is sent again while it has
+    /// retries left and its lookup still waits for it; anything else fails.
+    fn timed_out(&mut self, now: UnixMillis, p: Pending) {
+        if let Purpose::Lookup(lid) = p.purpose
+            && p.attempt < LOOKUP_REQUEST_RETRIES
+            && let Some(run) = self.lookups.get_mut(&lid)
+            && run.lookup.retry(&p.to.node_id)
+        {
+            let (kind, target) = (run.lookup.kind(), *run.lookup.target());
+            let request = self.lookup_request(now, kind, target);
+            self.send_attempt(now, p.to, request, p.purpose, p.attempt.saturating_add(1));
+            return;
+        }
+        self.fail(now, p);
     }
 
     fn fail(&mut self, now: UnixMillis, p: Pending) {
@@ -769,7 +819,7 @@ impl<R: CryptoRng, V: RecordValidator> Dht<R, V> {
             }
             self.deadlines.remove(&(deadline, id));
             if let Some(p) = self.pending.remove(&id) {
-                self.fail(now, p);
+                self.timed_out(now, p);
             }
         }
         for index in self
@@ -1285,18 +1335,195 @@ mod tests {
             d.poll().is_none(),
             "a forged record must not end the lookup"
         );
-        // The other node never answers: the core times it out by itself.
+        // The other node never answers: the core times it out by itself,
+        // sends the request once more, and times that out too.
+        let deadline = d.poll_timeout().unwrap();
+        d.handle_timeout(deadline);
+        let Some(Output::SendRequest { to, .. }) = d.poll() else {
+            panic!("the timed-out request should be retried");
+        };
+        assert_eq!(to.node_id, sent[1].1);
         let deadline = d.poll_timeout().unwrap();
         d.handle_timeout(deadline);
         let Some(Output::LookupFinished {
             id, result, stats, ..
         }) = d.poll()
         else {
-            panic!("lookup should finish after the timeout");
+            panic!("lookup should finish after the retry's timeout");
         };
         assert_eq!(id, lid);
         assert_eq!(result.record, None);
         assert_eq!(result.closest.len(), 1);
-        assert_eq!((stats.requests, stats.failures), (2, 1));
+        assert_eq!((stats.requests, stats.retries, stats.failures), (3, 1, 1));
+    }
+
+    fn endpoint(port: u16) -> Endpoint {
+        Endpoint(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    /// Drains `d`: its requests (id, contact) and its other outputs.
+    fn drain(d: &mut Node) -> (Vec<(RequestId, Contact)>, Vec<Output>) {
+        let (mut sent, mut other) = (vec![], vec![]);
+        while let Some(o) = d.poll() {
+            match o {
+                Output::SendRequest { id, to, .. } => sent.push((id, to)),
+                o => other.push(o),
+            }
+        }
+        (sent, other)
+    }
+
+    fn failures_of(d: &Node, node: &NodeId) -> Option<u32> {
+        d.routing_table()
+            .entries()
+            .find(|e| e.contact.node_id == *node)
+            .map(|e| e.failures)
+    }
+
+    #[test]
+    fn timed_out_lookup_request_is_retried_once_on_the_next_endpoint() {
+        let mut d = node(NodeId::from_bytes([0; 32]), NodeType::Server, 2);
+        let a = NodeId::from_bytes([0x80; 32]);
+        let a_contact = Contact {
+            node_id: a,
+            endpoints: vec![endpoint(1), endpoint(2)],
+        };
+        d.insert_contact(UnixMillis(0), a_contact.clone());
+        drain(&mut d);
+        let target = NodeId::from_bytes([0x81; 32]);
+        let lid = d
+            .start_lookup(UnixMillis(1), target, LookupKind::FindNode)
+            .unwrap();
+        let (sent, _) = drain(&mut d);
+        let [(first, to)] = sent.as_slice() else {
+            panic!("{sent:?}");
+        };
+        assert_eq!(to, &a_contact);
+        let timeout = DhtConfig::default().request_timeout_ms;
+        assert_eq!(d.poll_timeout(), Some(UnixMillis(1 + timeout)));
+
+        // Timed out: sent again, with a new id, the other endpoint first; the
+        // contact does not count as failed yet.
+        d.handle_timeout(UnixMillis(1 + timeout));
+        let (sent, other) = drain(&mut d);
+        let [(retry, to)] = sent.as_slice() else {
+            panic!("{sent:?}");
+        };
+        assert!(other.is_empty(), "{other:?}");
+        assert_ne!(retry, first);
+        assert_eq!(to.node_id, a);
+        assert_eq!(to.endpoints, vec![endpoint(2), endpoint(1)]);
+        assert_eq!(failures_of(&d, &a), Some(0));
+        assert_eq!(d.poll_timeout(), Some(UnixMillis(1 + 2 * timeout)));
+
+        // A late answer to the first attempt is ignored; the retry's counts.
+        let late = UnixMillis(2 + timeout);
+        d.handle_response(late, *first, a, DhtResponse::Nodes(vec![]));
+        assert!(d.poll().is_none());
+        d.handle_response(late, *retry, a, DhtResponse::Nodes(vec![]));
+        let (sent, other) = drain(&mut d);
+        assert!(sent.is_empty(), "{sent:?}");
+        let [
+            Output::LookupFinished {
+                id, result, stats, ..
+            },
+        ] = other.as_slice()
+        else {
+            panic!("{other:?}");
+        };
+        assert_eq!(*id, lid);
+        // The table keeps the endpoints in their announced order.
+        assert_eq!(result.closest, vec![a_contact]);
+        assert_eq!((stats.requests, stats.retries, stats.failures), (2, 1, 0));
+        assert_eq!(failures_of(&d, &a), Some(0));
+    }
+
+    #[test]
+    fn a_retry_that_times_out_is_one_failed_request_and_three_drop_the_node() {
+        let mut d = node(NodeId::from_bytes([0; 32]), NodeType::Server, 2);
+        let a = NodeId::from_bytes([0x80; 32]);
+        d.insert_contact(UnixMillis(0), contact(a));
+        drain(&mut d);
+        let mut now = UnixMillis(1);
+        for failed in 1..=MAX_CONSECUTIVE_FAILURES {
+            d.start_lookup(now, NodeId::from_bytes([0x81; 32]), LookupKind::FindNode)
+                .unwrap();
+            for attempt in 0..=LOOKUP_REQUEST_RETRIES {
+                let (sent, _) = drain(&mut d);
+                assert_eq!(sent.len(), 1, "attempt {attempt}: {sent:?}");
+                assert_eq!(sent[0].1, contact(a));
+                now = d.poll_timeout().unwrap();
+                d.handle_timeout(now);
+            }
+            let (sent, other) = drain(&mut d);
+            assert!(sent.is_empty(), "{sent:?}");
+            let finished = other.iter().find_map(|o| match o {
+                Output::LookupFinished { stats, .. } => Some(*stats),
+                _ => None,
+            });
+            let stats = finished.unwrap();
+            assert_eq!((stats.requests, stats.retries, stats.failures), (2, 1, 1));
+            let removed = other.contains(&Output::RoutingUpdated {
+                node: a,
+                change: RoutingChange::Removed,
+            });
+            if failed < MAX_CONSECUTIVE_FAILURES {
+                assert!(!removed);
+                assert_eq!(failures_of(&d, &a), Some(failed));
+            } else {
+                assert!(removed);
+                assert!(!d.routing_table().contains(&a));
+            }
+        }
+    }
+
+    #[test]
+    fn reported_transport_failures_are_not_retried() {
+        let mut d = node(NodeId::from_bytes([0; 32]), NodeType::Server, 2);
+        let a = NodeId::from_bytes([0x80; 32]);
+        d.insert_contact(UnixMillis(0), contact(a));
+        drain(&mut d);
+        d.start_lookup(
+            UnixMillis(1),
+            NodeId::from_bytes([0x81; 32]),
+            LookupKind::FindNode,
+        )
+        .unwrap();
+        let (sent, _) = drain(&mut d);
+        d.handle_failure(UnixMillis(2), sent[0].0);
+        let (sent, other) = drain(&mut d);
+        assert!(sent.is_empty(), "{sent:?}");
+        let Some(Output::LookupFinished { stats, .. }) = other.first() else {
+            panic!("{other:?}");
+        };
+        assert_eq!((stats.requests, stats.retries, stats.failures), (1, 0, 1));
+        assert_eq!(failures_of(&d, &a), Some(1));
+    }
+
+    #[test]
+    fn timed_out_store_is_not_retried() {
+        // Only lookup requests are retried: a STORE that times out is
+        // reported failed at once (a liveness ping that times out evicts at
+        // once: full_bucket_evicts_only_when_the_liveness_ping_fails).
+        let mut d = node(NodeId::from_bytes([0; 32]), NodeType::Server, 2);
+        let a = NodeId::from_bytes([0x80; 32]);
+        d.insert_contact(UnixMillis(0), contact(a));
+        drain(&mut d);
+        let sk = SigningKey::from_bytes(&[3; 32]);
+        let sid = d
+            .put_record(UnixMillis(1), RecordValue::Peer(peer_record(&sk, 1)))
+            .unwrap();
+        let (sent, _) = drain(&mut d);
+        d.handle_response(UnixMillis(2), sent[0].0, a, DhtResponse::Nodes(vec![]));
+        let (sent, _) = drain(&mut d);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        let deadline = d.poll_timeout().unwrap();
+        d.handle_timeout(deadline);
+        let (sent, other) = drain(&mut d);
+        assert!(sent.is_empty(), "{sent:?}");
+        let [Output::StoreFinished { id, failed, .. }] = other.as_slice() else {
+            panic!("{other:?}");
+        };
+        assert_eq!((*id, failed.as_slice()), (sid, [a].as_slice()));
     }
 }

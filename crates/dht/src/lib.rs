@@ -29,7 +29,11 @@
 //!   driver passes in; record expiries are compared with it, so pass
 //!   wall-clock milliseconds in production.
 //! - Requests time out inside the core after `request_timeout_ms`; the
-//!   driver need not time them out, only report transport failures.
+//!   driver need not time them out, only report transport failures. A lookup
+//!   request that times out is sent again [`LOOKUP_REQUEST_RETRIES`] time(s),
+//!   as a new [`Output::SendRequest`] with a new id and the contact's
+//!   endpoints rotated (its next endpoint first), before the contact counts
+//!   as failed; an answer to the earlier id is then ignored.
 //! - After every input, drain [`Dht::poll`] and re-arm the timer from
 //!   [`Dht::poll_timeout`].
 //! - Records: [`Dht::put_record`] publishes a record as its owner; the core
@@ -65,8 +69,8 @@ mod table;
 pub use config::{
     ConfigError, DEFAULT_ALPHA, DEFAULT_K, DEFAULT_LIVENESS_CHECK_AFTER_MS, DEFAULT_RECORD_TTL_MS,
     DEFAULT_REFRESH_INTERVAL_MS, DEFAULT_REPLACEMENT_CACHE_SIZE, DEFAULT_REPUBLISH_INTERVAL_MS,
-    DEFAULT_REQUEST_TIMEOUT_MS, DhtConfig, LOOKUP_CANDIDATES_PER_K, MAX_ALPHA,
-    MAX_CONCURRENT_LOOKUPS, MAX_CONSECUTIVE_FAILURES, MAX_DISJOINT_PATHS, MAX_K,
+    DEFAULT_REQUEST_TIMEOUT_MS, DhtConfig, LOOKUP_CANDIDATES_PER_K, LOOKUP_REQUEST_RETRIES,
+    MAX_ALPHA, MAX_CONCURRENT_LOOKUPS, MAX_CONSECUTIVE_FAILURES, MAX_DISJOINT_PATHS, MAX_K,
     MAX_LOOKUP_CANDIDATES, MAX_LOOKUP_REQUESTS, MAX_PUBLISHED_RECORDS, MAX_RECORD_TTL_MS,
     MAX_RECORDS_PER_SENDER, MAX_REPLACEMENT_CACHE_SIZE, MAX_STORED_RECORDS,
     STORE_PURGE_INTERVAL_MS,

@@ -39,9 +39,11 @@ pub struct LookupStats {
     pub rounds_to_closest: u32,
     /// Longest chain of answered requests (the round of the deepest answer).
     pub rounds: u32,
-    /// Requests sent.
+    /// Requests sent, retries included.
     pub requests: u32,
-    /// Requests that failed or timed out.
+    /// Requests sent again after a timeout (counted in `requests` too).
+    pub retries: u32,
+    /// Contacts whose request failed (after its retries, for a timeout).
     pub failures: u32,
     /// Milliseconds from start to finish.
     pub duration_ms: u64,
@@ -195,6 +197,7 @@ pub(crate) struct Lookup {
     paths: Vec<Path>,
     claimed: HashMap<NodeId, usize>,
     requests: u32,
+    retries: u32,
     failures: u32,
     record: Option<Box<Record>>,
     started: UnixMillis,
@@ -237,6 +240,7 @@ impl Lookup {
             paths,
             claimed: HashMap::new(),
             requests: 0,
+            retries: 0,
             failures: 0,
             record: None,
             started: now,
@@ -278,6 +282,27 @@ impl Lookup {
             }
         }
         None
+    }
+
+    /// The request to `node` timed out: whether the lookup sends it again
+    /// (it still may send and `node` is in flight). When it does, `node`
+    /// stays in flight and the retry counts as a request; otherwise the
+    /// caller reports the failure with [`Lookup::on_failure`].
+    pub(crate) fn retry(&mut self, node: &NodeId) -> bool {
+        if !self.can_send() {
+            return false;
+        }
+        let target = self.target;
+        let in_flight = self.paths.iter().any(|p| {
+            p.position(node, &target)
+                .and_then(|i| p.candidates.get(i))
+                .is_some_and(|c| c.state == State::InFlight)
+        });
+        if in_flight {
+            self.requests += 1;
+            self.retries += 1;
+        }
+        in_flight
     }
 
     fn in_flight_candidate(&mut self, node: &NodeId) -> Option<(&mut Path, usize)> {
@@ -358,6 +383,7 @@ impl Lookup {
             rounds_to_closest: answered.first().map_or(0, |c| c.depth),
             rounds,
             requests: self.requests,
+            retries: self.retries,
             failures: self.failures,
             duration_ms: now.millis_since(self.started),
         };
@@ -460,16 +486,79 @@ mod tests {
         assert!(l.is_finished());
     }
 
+    fn one_seed_lookup() -> Lookup {
+        Lookup::new(
+            NodeId::from_bytes([0; 32]),
+            LookupKind::FindNode,
+            vec![c(id(200))],
+            NodeId::from_bytes(id(255)),
+            Width {
+                k: 2,
+                alpha: 3,
+                paths: 1,
+            },
+            UnixMillis(0),
+        )
+    }
+
+    #[test]
+    fn a_retried_node_stays_in_flight_until_it_answers() {
+        let mut l = one_seed_lookup();
+        let first = l.next_request().unwrap();
+        assert!(l.retry(&first.node_id));
+        // Still in flight: nothing new to ask, not finished.
+        assert!(l.next_request().is_none());
+        assert!(!l.is_finished());
+        // Only a node in flight is retried.
+        assert!(!l.retry(&NodeId::from_bytes(id(9))));
+        l.on_response(&first.node_id, vec![], None);
+        assert!(!l.retry(&first.node_id));
+        assert!(l.is_finished());
+        let (r, s) = l.finish(UnixMillis(1));
+        assert_eq!(r.closest, vec![first]);
+        assert_eq!((s.requests, s.retries, s.failures), (2, 1, 0));
+        assert_eq!(s.rounds, 1);
+    }
+
+    #[test]
+    fn a_retried_node_that_fails_counts_one_failure() {
+        let mut l = one_seed_lookup();
+        let first = l.next_request().unwrap();
+        assert!(l.retry(&first.node_id));
+        l.on_failure(&first.node_id);
+        assert!(l.is_finished());
+        let (r, s) = l.finish(UnixMillis(1));
+        assert!(r.closest.is_empty());
+        assert_eq!((s.requests, s.retries, s.failures), (2, 1, 1));
+    }
+
+    #[test]
+    fn retries_count_against_the_request_cap() {
+        let mut l = one_seed_lookup();
+        let first = l.next_request().unwrap();
+        for _ in 1..MAX_LOOKUP_REQUESTS {
+            assert!(l.retry(&first.node_id));
+        }
+        assert!(!l.retry(&first.node_id));
+        l.on_failure(&first.node_id);
+        assert!(l.is_finished());
+        let (_, s) = l.finish(UnixMillis(1));
+        assert_eq!(s.requests, MAX_LOOKUP_REQUESTS);
+    }
+
     #[derive(Debug, Clone)]
     enum Reply {
         Contacts(Vec<[u8; 32]>),
         Fail,
+        /// Timed out: retried if the lookup allows it, else failed.
+        Timeout,
     }
 
     fn reply() -> impl Strategy<Value = Reply> {
         prop_oneof![
             proptest::collection::vec(any::<[u8; 32]>(), 0..20).prop_map(Reply::Contacts),
             Just(Reply::Fail),
+            Just(Reply::Timeout),
         ]
     }
 
@@ -498,6 +587,13 @@ mod tests {
                 let n = in_flight.remove(0);
                 match replies.next() {
                     Some(Reply::Contacts(cs)) => l.on_response(&n, cs.into_iter().map(c).collect(), None),
+                    Some(Reply::Timeout) => {
+                        if l.retry(&n) {
+                            in_flight.push(n);
+                        } else {
+                            l.on_failure(&n);
+                        }
+                    }
                     // Exhausted replies: every further request fails (times out).
                     Some(Reply::Fail) | None => l.on_failure(&n),
                 }

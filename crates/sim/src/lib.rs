@@ -4,8 +4,11 @@
 //! - [`Network`]: the nodes, an event queue ordered by virtual time (the
 //!   clock jumps to the next event: message delivery or a core's
 //!   `poll_timeout`), a [`LinkModel`] with per-link latency distributions,
-//!   loss and partitions, silent crashes and restarts, server and client
-//!   nodes, and malicious nodes that answer FIND_NODE with malicious nodes only.
+//!   datagram loss with QUIC-like retransmission (a lost datagram delays its
+//!   message by a doubling probe timeout; only what would outlast the
+//!   request timeout is lost) and partitions, silent crashes and restarts,
+//!   server and client nodes, and malicious nodes that answer FIND_NODE with
+//!   malicious nodes only.
 //! - [`run_lookup_scenario`]: real joins (every [`JOIN_SPACING_MS`] a node
 //!   bootstraps from three random earlier servers: it looks itself up, then
 //!   refreshes the buckets beyond its closest neighbour, as the unmodified
@@ -18,7 +21,8 @@
 //! - Success: the lookup's result (the K closest nodes that answered)
 //!   contains the target node. The report also gives the recall of the true
 //!   K closest live servers, rounds (see [`tacnode_dht::LookupStats`]),
-//!   requests and simulated latency.
+//!   requests (retries of timed-out requests included, and counted apart)
+//!   and simulated latency.
 //!
 //! - [`node`]: whole nodes. The unmodified node of `crates/usecase` × N over
 //!   a simulated network (latency, jitter, loss with QUIC-like

@@ -1,7 +1,10 @@
-//! Link model: per-link latency distributions, message loss and partitions.
+//! Link model: per-link latency distributions, datagram loss with QUIC-like
+//! retransmission, and partitions.
 
 use rand::RngExt;
 use rand::rngs::StdRng;
+
+use crate::node::network::MIN_RETRANSMIT_MS;
 
 /// How messages travel between two simulated nodes.
 #[derive(Clone, Debug)]
@@ -12,7 +15,9 @@ pub struct LinkModel {
     pub max_latency_ms: u64,
     /// Jitter added to each message, as a fraction of its link's base latency.
     pub jitter: f64,
-    /// Probability that one message is lost.
+    /// Probability that one datagram is lost. A lost datagram is
+    /// retransmitted, as QUIC does: it only delays its message (see
+    /// [`LinkModel::delay`]).
     pub loss: f64,
     /// Partition group of each node; messages between groups are dropped.
     partition: Option<Vec<u8>>,
@@ -44,16 +49,17 @@ impl LinkModel {
         self.min_latency_ms + z % span
     }
 
-    /// One-way delay of a message from `a` to `b`, or `None` when it is lost.
-    pub fn delay(&self, a: u32, b: u32, rng: &mut StdRng) -> Option<u64> {
-        if let Some(groups) = &self.partition {
-            let ga = groups.get(a as usize).copied().unwrap_or(0);
-            let gb = groups.get(b as usize).copied().unwrap_or(0);
-            if ga != gb {
-                return None;
-            }
-        }
-        if self.loss > 0.0 && rng.random_bool(self.loss.clamp(0.0, 1.0)) {
+    /// One-way delay of a message (one datagram) from `a` to `b`, or `None`
+    /// when it never arrives within `budget_ms`.
+    ///
+    /// Each loss of the datagram (probability [`LinkModel::loss`]) adds a
+    /// probe timeout before the retransmission, as QUIC does: the first is
+    /// `max(3 × base latency, MIN_RETRANSMIT_MS)`, and each further loss
+    /// doubles it. The message is given up once its delay exceeds
+    /// `budget_ms` (what is left of the request timeout: the request has
+    /// failed by then). A partition drops every message.
+    pub fn delay(&self, a: u32, b: u32, budget_ms: u64, rng: &mut StdRng) -> Option<u64> {
+        if self.partitioned(a, b) {
             return None;
         }
         let base = self.base_latency(a, b);
@@ -64,7 +70,17 @@ impl LinkModel {
             clippy::cast_precision_loss
         )]
         let jitter = (base as f64 * self.jitter * rng.random::<f64>()) as u64;
-        Some(base + jitter)
+        let mut delay = base + jitter;
+        let mut probe_timeout = base.saturating_mul(3).max(MIN_RETRANSMIT_MS);
+        let loss = self.loss.clamp(0.0, 1.0);
+        while loss > 0.0 && rng.random_bool(loss) {
+            delay = delay.saturating_add(probe_timeout);
+            probe_timeout = probe_timeout.saturating_mul(2);
+            if delay > budget_ms || delay == u64::MAX {
+                return None;
+            }
+        }
+        (delay <= budget_ms).then_some(delay)
     }
 
     /// Whether a partition separates `a` from `b`.
@@ -83,5 +99,71 @@ impl LinkModel {
     /// Heals every partition.
     pub fn heal(&mut self) {
         self.partition = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn lost_datagrams_delay_by_doubling_probe_timeouts_within_the_budget() {
+        let link = LinkModel {
+            loss: 0.5,
+            ..LinkModel::default()
+        };
+        let (a, b, budget) = (1, 2, 5_000);
+        let base = link.base_latency(a, b);
+        let pto = (3 * base).max(MIN_RETRANSMIT_MS);
+        let max_jitter = base / 5;
+        // Delay after n losses: base + jitter + pto * (2^n - 1).
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut losses_seen = [0u32; 8];
+        for _ in 0..1_000 {
+            let Some(d) = link.delay(a, b, budget, &mut rng) else {
+                continue;
+            };
+            assert!(d <= budget);
+            let extra = d - base;
+            let n = (0..8u32)
+                .find(|n| {
+                    let lost = pto * ((1 << n) - 1);
+                    extra >= lost && extra <= lost + max_jitter
+                })
+                .unwrap();
+            losses_seen[n as usize] += 1;
+        }
+        // About half arrive at once, a quarter after one loss, ...
+        assert!(losses_seen[..3].iter().all(|c| *c > 0), "{losses_seen:?}");
+        assert!(losses_seen[0] > losses_seen[1] && losses_seen[1] > losses_seen[2]);
+
+        // Same seed, same delays.
+        let draw = |seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            (0..100)
+                .map(|_| link.delay(a, b, budget, &mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+    }
+
+    #[test]
+    fn certain_loss_and_partitions_never_deliver() {
+        let mut link = LinkModel {
+            loss: 1.0,
+            ..LinkModel::default()
+        };
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_eq!(link.delay(0, 1, u64::MAX, &mut rng), None);
+        link.loss = 0.0;
+        assert!(link.delay(0, 1, 1_000, &mut rng).is_some());
+        // Nothing arrives after the budget, lost or not.
+        assert_eq!(link.delay(0, 1, 0, &mut rng), None);
+        link.partition(vec![0, 1]);
+        assert_eq!(link.delay(0, 1, 1_000, &mut rng), None);
+        link.heal();
+        assert!(link.delay(0, 1, 1_000, &mut rng).is_some());
     }
 }

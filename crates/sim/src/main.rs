@@ -233,6 +233,7 @@ fn print_metrics(title: &str, m: &LookupMetrics) {
     println!("{}", row("rounds to closest", &m.rounds_to_closest));
     println!("{}", row("rounds", &m.rounds));
     println!("{}", row("requests", &m.requests));
+    println!("{}", row("retries", &m.retries));
     println!("{}", row("latency ms", &m.latency_ms));
 }
 

@@ -1,5 +1,8 @@
 //! The simulated network: unmodified DHT cores, a virtual clock that jumps
-//! from event to event, and the link model between them.
+//! from event to event, and the link model between them. Lost datagrams are
+//! retransmitted as QUIC would ([`LinkModel::delay`]): a request and its
+//! response are delivered late, or not at all once the requester's request
+//! timeout has passed.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -59,6 +62,8 @@ enum Event {
         to: u32,
         id: RequestId,
         request: DhtRequest,
+        /// When the requester stops waiting for the answer.
+        deadline: u64,
     },
     Response {
         from: u32,
@@ -318,6 +323,7 @@ impl Network {
                 return;
             };
             let epoch = n.epoch;
+            let timeout = n.dht.config().request_timeout_ms;
             let Some(out) = n.dht.poll() else {
                 break;
             };
@@ -327,7 +333,7 @@ impl Network {
                     let Some(j) = self.index.get(&to.node_id).copied() else {
                         continue;
                     };
-                    if let Some(d) = self.link.delay(i, j, &mut self.rng) {
+                    if let Some(d) = self.link.delay(i, j, timeout, &mut self.rng) {
                         let at = self.now + d;
                         self.push(
                             at,
@@ -337,6 +343,7 @@ impl Network {
                                 to: j,
                                 id,
                                 request,
+                                deadline: self.now.saturating_add(timeout),
                             },
                         );
                     }
@@ -418,6 +425,7 @@ impl Network {
                 to,
                 id,
                 request,
+                deadline,
             } => {
                 self.messages += 1;
                 let kind = match &request {
@@ -460,7 +468,8 @@ impl Network {
                     self.flush(to);
                     r
                 };
-                if let Some(d) = self.link.delay(to, from, &mut self.rng) {
+                let budget = deadline.saturating_sub(self.now);
+                if let Some(d) = self.link.delay(to, from, budget, &mut self.rng) {
                     let at = self.now + d;
                     self.push(
                         at,

@@ -49,7 +49,8 @@ pub struct LookupScenario {
     pub alpha: usize,
     /// Per-request timeout.
     pub request_timeout_ms: u64,
-    /// Message loss probability.
+    /// Probability that one datagram is lost (it is retransmitted, as QUIC
+    /// does, so loss delays messages: see [`LinkModel::delay`]).
     pub loss: f64,
 }
 
@@ -131,8 +132,10 @@ pub struct LookupMetrics {
     pub rounds_to_closest: Summary,
     /// Rounds to termination.
     pub rounds: Summary,
-    /// Requests per lookup.
+    /// Requests per lookup (retries included).
     pub requests: Summary,
+    /// Requests per lookup sent again after a timeout.
+    pub retries: Summary,
     /// Simulated lookup latency, ms.
     pub latency_ms: Summary,
 }
@@ -158,6 +161,7 @@ impl LookupMetrics {
             "rounds_to_closest": self.rounds_to_closest.json(),
             "rounds": self.rounds.json(),
             "requests_per_lookup": self.requests.json(),
+            "retries_per_lookup": self.retries.json(),
             "latency_ms": self.latency_ms.json(),
         })
     }
@@ -490,7 +494,8 @@ fn measure(
         .filter_map(|i| pop.ids.get(i).copied())
         .collect();
     let mut m = LookupMetrics::default();
-    let (mut rc, mut rt, mut rq, mut lat, mut recall) = (vec![], vec![], vec![], vec![], 0.0);
+    let (mut rc, mut rt, mut rq, mut re, mut lat, mut recall) =
+        (vec![], vec![], vec![], vec![], vec![], 0.0);
     for f in done {
         let Some(l) = started.get(&(f.node, f.id)) else {
             continue;
@@ -521,6 +526,7 @@ fn measure(
         rc.push(f64::from(f.stats.rounds_to_closest));
         rt.push(f64::from(f.stats.rounds));
         rq.push(f64::from(f.stats.requests));
+        re.push(f64::from(f.stats.retries));
         #[allow(clippy::cast_precision_loss)]
         lat.push(f.stats.duration_ms as f64);
     }
@@ -532,6 +538,7 @@ fn measure(
     m.rounds_to_closest = Summary::of(&rc);
     m.rounds = Summary::of(&rt);
     m.requests = Summary::of(&rq);
+    m.retries = Summary::of(&re);
     m.latency_ms = Summary::of(&lat);
     m
 }
