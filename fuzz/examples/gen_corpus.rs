@@ -338,6 +338,7 @@ fn messages(rng: &mut StdRng, ids: &[Identity]) -> Vec<Message> {
         },
         Message::MailboxChallenge {
             nonce: rng.random(),
+            nothing_held: false,
         },
         Message::MailboxFetch(MailboxFetch {
             recipient: a.node_id(),

@@ -341,7 +341,7 @@ async fn a_mailbox_holder_refuses_fetch_and_ack_proven_by_anyone_but_the_recipie
     );
 
     let nonce = |m: Message| match m {
-        Message::MailboxChallenge { nonce } => nonce,
+        Message::MailboxChallenge { nonce, .. } => nonce,
         other => panic!("{other:?}"),
     };
     let challenge = Message::MailboxChallengeRequest {

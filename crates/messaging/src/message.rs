@@ -69,6 +69,8 @@ pub enum Message {
     MailboxChallenge {
         /// Random nonce.
         nonce: [u8; NONCE_LEN],
+        /// Said to the owner itself only: nothing is held, no need to fetch.
+        nothing_held: bool,
     },
     /// Fetch held entries.
     MailboxFetch(MailboxFetch),
@@ -169,8 +171,12 @@ impl Message {
                     recipient: recipient.as_bytes().to_vec(),
                 })
             }
-            Self::MailboxChallenge { nonce } => Body::MailboxChallenge(pb::MailboxChallenge {
+            Self::MailboxChallenge {
+                nonce,
+                nothing_held,
+            } => Body::MailboxChallenge(pb::MailboxChallenge {
                 nonce: nonce.to_vec(),
+                nothing_held: *nothing_held,
             }),
             Self::MailboxFetch(f) => Body::MailboxFetch(f.into()),
             Self::MailboxEntries { entries, more } => {
@@ -258,6 +264,7 @@ impl Message {
             },
             Body::MailboxChallenge(c) => Self::MailboxChallenge {
                 nonce: mailbox::nonce(&c.nonce).map_err(within("mailbox_challenge"))?,
+                nothing_held: c.nothing_held,
             },
             Body::MailboxFetch(f) => {
                 Self::MailboxFetch(f.try_into().map_err(within("mailbox_fetch"))?)

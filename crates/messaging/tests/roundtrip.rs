@@ -287,7 +287,12 @@ fn message() -> impl Strategy<Value = Message> {
             )),
         any::<bool>().prop_map(|accepted| Message::MailboxDeposited { accepted }),
         node_id().prop_map(|recipient| Message::MailboxChallengeRequest { recipient }),
-        any::<[u8; 32]>().prop_map(|nonce| Message::MailboxChallenge { nonce }),
+        (any::<[u8; 32]>(), any::<bool>()).prop_map(|(nonce, nothing_held)| {
+            Message::MailboxChallenge {
+                nonce,
+                nothing_held,
+            }
+        }),
         (node_id(), proof(), any::<u32>()).prop_map(|(recipient, proof, max_entries)| {
             Message::MailboxFetch(MailboxFetch {
                 recipient,

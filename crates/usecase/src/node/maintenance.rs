@@ -378,6 +378,11 @@ async fn housekeep(shared: &Shared) {
     }
 }
 
+/// How long the holders of our own mailbox, once looked up, are fetched
+/// from without a new lookup (a failed fetch looks them up again), ms. A
+/// lookup per fetch was most of an idle node's traffic.
+const OWN_HOLDERS_TTL_MS: u64 = 10 * 60_000;
+
 /// Why a deposited message failed.
 const EXPIRED_DEPOSIT: &str =
     "no receipt before its mail expired in the mailboxes (the recipient did not fetch it in time)";
@@ -413,10 +418,28 @@ fn report_expired_deposits(shared: &Shared, t: UnixMillis) {
 /// returns how many new texts arrived.
 pub(crate) async fn fetch_own_mailboxes(shared: &Arc<Shared>) -> Result<usize> {
     let me = shared.node_id();
-    let holders = super::send::mailbox_holders(shared, me).await?;
-    if holders.is_empty() {
-        bail!("no mailbox holders reachable");
-    }
+    let now = shared.now();
+    let cached = shared
+        .own_holders
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .filter(|(at, _)| now.millis_since(*at) < OWN_HOLDERS_TTL_MS && *at <= now)
+        .map(|(_, h)| h.clone());
+    let holders = match cached {
+        Some(h) => h,
+        None => {
+            let h = super::send::mailbox_holders(shared, me).await?;
+            if h.is_empty() {
+                bail!("no mailbox holders reachable");
+            }
+            *shared
+                .own_holders
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now, h.clone()));
+            h
+        }
+    };
     let mut tasks = tokio::task::JoinSet::new();
     for h in holders {
         let shared = shared.clone();
@@ -430,17 +453,33 @@ pub(crate) async fn fetch_own_mailboxes(shared: &Arc<Shared>) -> Result<usize> {
         });
     }
     let mut fresh = 0;
+    let mut failed = false;
     while let Some(r) = tasks.join_next().await {
         match r {
             Ok(Ok(n)) => fresh += n,
-            Ok(Err(e)) => tracing::debug!("mailbox holder: {e:#}"),
-            Err(_) => {}
+            Ok(Err(e)) => {
+                failed = true;
+                tracing::debug!("mailbox holder: {e:#}");
+            }
+            Err(_) => failed = true,
         }
+    }
+    if failed {
+        // A holder is gone or moved: look them up afresh next time.
+        *shared
+            .own_holders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
     Ok(fresh)
 }
 
-async fn challenge(shared: &Shared, holder: NodeId, addrs: &[SocketAddr]) -> Result<[u8; 32]> {
+/// A holder's challenge, and whether it said it holds nothing for us.
+async fn challenge(
+    shared: &Shared,
+    holder: NodeId,
+    addrs: &[SocketAddr],
+) -> Result<([u8; 32], bool)> {
     match shared
         .net
         .call(
@@ -452,7 +491,10 @@ async fn challenge(shared: &Shared, holder: NodeId, addrs: &[SocketAddr]) -> Res
         )
         .await?
     {
-        Message::MailboxChallenge { nonce } => Ok(nonce),
+        Message::MailboxChallenge {
+            nonce,
+            nothing_held,
+        } => Ok((nonce, nothing_held)),
         other => bail!("unexpected answer {other:?}"),
     }
 }
@@ -462,7 +504,10 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
     let mut fresh = 0;
     // Bounded: a holder that keeps saying "more" cannot keep us here forever.
     for _ in 0..64 {
-        let nonce = challenge(shared, holder, &addrs).await?;
+        let (nonce, nothing_held) = challenge(shared, holder, &addrs).await?;
+        if nothing_held {
+            return Ok(fresh);
+        }
         let fetch = Message::MailboxFetch(MailboxFetch {
             recipient: me,
             proof: prove(&shared.identity, &holder, nonce, MailboxOperation::Fetch),
@@ -510,7 +555,7 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
                 disk_failed = true;
             }
         }
-        let nonce = challenge(shared, holder, &addrs).await?;
+        let (nonce, _) = challenge(shared, holder, &addrs).await?;
         let ack = Message::MailboxAck(MailboxAck {
             recipient: me,
             proof: prove(&shared.identity, &holder, nonce, MailboxOperation::Ack),

@@ -149,6 +149,8 @@ pub(crate) struct Shared {
     /// The previous run did not stop cleanly (a crash, `kill -9`, power):
     /// peers may still be talking to its process, so we greet them.
     pub(crate) unclean_start: bool,
+    /// The holders of our own mailbox and when they were looked up.
+    pub(crate) own_holders: Mutex<Option<(UnixMillis, Vec<tacnode_domain::dht::Contact>)>>,
     /// X3DH handshakes run since start (initiated or answered).
     pub(crate) x3dh_sessions: std::sync::atomic::AtomicU64,
     /// Direct batches (two or more messages) the recipients accepted.
@@ -331,6 +333,7 @@ impl Node {
             receipt_tasks: Arc::new(Semaphore::new(MAX_RECEIPT_TASKS)),
             clocks,
             unclean_start,
+            own_holders: Mutex::new(None),
             x3dh_sessions: std::sync::atomic::AtomicU64::new(0),
             direct_batches: std::sync::atomic::AtomicU64::new(0),
             session_restarts: std::sync::atomic::AtomicU64::new(0),

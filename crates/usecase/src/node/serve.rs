@@ -147,10 +147,22 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
             }
         }
         Message::MailboxChallengeRequest { recipient } => {
+            let now = shared.now();
             let mut st = shared.state();
             let st = &mut *st;
-            let nonce = st.challenges.issue(shared.now(), recipient, &mut st.rng);
-            Message::MailboxChallenge { nonce }
+            let nonce = st.challenges.issue(now, recipient, &mut st.rng);
+            // Only the owner itself (TLS authenticated it) learns that its
+            // mailbox is empty, and skips the signed fetch: most fetches
+            // find nothing, and each costs a signature on both ends.
+            let nothing_held = peer == recipient
+                && st
+                    .store
+                    .mailbox_fetch(&recipient, now, 1)
+                    .is_ok_and(|held| held.is_empty());
+            Message::MailboxChallenge {
+                nonce,
+                nothing_held,
+            }
         }
         Message::MailboxFetch(f) => {
             let mut st = shared.state();
