@@ -48,10 +48,7 @@ pub use mailbox::{
     DEFAULT_MAILBOX_PER_RECIPIENT, DEFAULT_MAILBOX_TOTAL_BYTES, MAX_MAILBOX_PAYLOAD_BYTES,
     MailboxItem, MailboxQuota, MailboxUsage,
 };
-pub use messages::{
-    ImportSummary, MAX_LAST_ERROR_BYTES, MAX_QUERY_ROWS, MAX_SEND_ATTEMPTS, MAX_STORED_TEXT_BYTES,
-    RETRY_BASE_MS, RETRY_MAX_MS, retry_delay_ms,
-};
+pub use messages::{ImportSummary, MAX_LAST_ERROR_BYTES, MAX_QUERY_ROWS, MAX_STORED_TEXT_BYTES};
 pub use meta::{MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES, META_PEER_RECORD_SEQUENCE};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
 pub use prekeys::{MAX_PREKEY_BYTES, MAX_PREKEY_STATE_BYTES, Prekey, PrekeyKind};

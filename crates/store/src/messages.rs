@@ -23,24 +23,8 @@ pub const MAX_STORED_TEXT_BYTES: usize = tacnode_domain::MAX_TEXT_BYTES;
 pub const MAX_LAST_ERROR_BYTES: usize = 512;
 /// Most rows one listing query returns.
 pub const MAX_QUERY_ROWS: usize = 10_000;
-/// Failed send attempts after which a message is marked [`MessageStatus::Failed`].
-pub const MAX_SEND_ATTEMPTS: u32 = 16;
-/// Delay before the first retry.
-pub const RETRY_BASE_MS: u64 = 5_000;
-/// Longest delay between retries.
-pub const RETRY_MAX_MS: u64 = 60 * 60 * 1000;
-
 const OUTBOX: &str = "outbox";
 const INBOX: &str = "inbox";
-
-/// Delay before the retry that follows failed attempt number `attempts`
-/// (1-based): doubling from [`RETRY_BASE_MS`], capped at [`RETRY_MAX_MS`].
-pub fn retry_delay_ms(attempts: u32) -> u64 {
-    let doublings = attempts.saturating_sub(1).min(32);
-    RETRY_BASE_MS
-        .saturating_mul(1u64 << doublings)
-        .min(RETRY_MAX_MS)
-}
 
 /// What [`Store::import_history`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -224,31 +208,6 @@ impl Store {
             )
             .optional()?;
         row.map(|r| self.outbox_entry(r)).transpose()
-    }
-
-    /// Queued messages whose next attempt is due at `now`, most overdue
-    /// first, at most `limit` (capped at [`MAX_QUERY_ROWS`]).
-    pub fn due_outbound(
-        &self,
-        now: UnixMillis,
-        limit: usize,
-    ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox
-             WHERE next_attempt IS NOT NULL AND next_attempt <= ?1 AND status = ?2
-             ORDER BY next_attempt, time LIMIT ?3"
-        ))?;
-        let rows = stmt
-            .query_map(
-                params![
-                    sql_time(now),
-                    status_code(MessageStatus::Queued),
-                    sql_limit(limit)
-                ],
-                OutboxRow::read,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(|r| self.outbox_entry(r)).collect()
     }
 
     /// The latest queue time in the outbox, if any: a restart continues
@@ -448,51 +407,29 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed send attempt of a queued message: counts it, keeps
-    /// `error` (truncated to [`MAX_LAST_ERROR_BYTES`], stored unsealed: keep
-    /// message content out of it) and schedules the next
-    /// attempt after [`retry_delay_ms`], or marks the message `Failed` after
-    /// [`MAX_SEND_ATTEMPTS`]. Messages no longer queued are left unchanged.
+    /// Records a failed send attempt of a queued message: counts it and
+    /// keeps `error` (truncated to [`MAX_LAST_ERROR_BYTES`], stored
+    /// unsealed: keep message content out of it), for the operator. When to
+    /// try again, deposit or give up is the node's delivery queue's call
+    /// alone (one retry policy): the message stays queued. Messages no
+    /// longer queued are left unchanged.
     pub fn record_send_failure(
         &mut self,
         message_id: &MessageId,
         error: &str,
         now: UnixMillis,
     ) -> Result<DeliveryState, StoreError> {
-        let tx = self.conn.savepoint()?;
-        let found: Option<(i64, i64)> = tx
-            .query_row(
-                "SELECT status, attempts FROM outbox WHERE message_id = ?1",
-                [message_id.as_bytes()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let (status, attempts) = found.ok_or(StoreError::UnknownMessage(*message_id))?;
-        if status_from_code(status)? == MessageStatus::Queued {
-            let attempts = u32::try_from(attempts)
-                .unwrap_or(u32::MAX)
-                .saturating_add(1);
-            let (status, next) = if attempts >= MAX_SEND_ATTEMPTS {
-                (MessageStatus::Failed, None)
-            } else {
-                let next = now.saturating_add_millis(retry_delay_ms(attempts));
-                (MessageStatus::Queued, Some(sql_time(next)))
-            };
-            tx.execute(
-                "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt = ?4,
-                        last_error = ?5, updated = ?6
-                 WHERE message_id = ?1",
-                params![
-                    message_id.as_bytes(),
-                    status_code(status),
-                    attempts,
-                    next,
-                    truncate_error(error),
-                    sql_time(now)
-                ],
-            )?;
-        }
-        tx.commit()?;
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt = NULL,
+                    last_error = ?2, updated = ?3
+             WHERE message_id = ?1 AND status = ?4",
+            params![
+                message_id.as_bytes(),
+                truncate_error(error),
+                sql_time(now),
+                status_code(MessageStatus::Queued)
+            ],
+        )?;
         self.outbound(message_id)?
             .map(|e| e.delivery)
             .ok_or(StoreError::UnknownMessage(*message_id))
@@ -827,10 +764,9 @@ mod tests {
             s.mark_sent(&mid(1), UnixMillis(2)).unwrap(),
             MessageStatus::Sent
         );
-        assert!(
-            s.due_outbound(UnixMillis(1_000_000), 10)
-                .unwrap()
-                .is_empty()
+        assert_eq!(
+            s.outbound(&mid(1)).unwrap().unwrap().delivery.next_attempt,
+            None
         );
         // Receipt from the wrong peer is refused.
         assert!(matches!(
@@ -871,66 +807,43 @@ mod tests {
         let e = s.outbound(&a).unwrap().unwrap();
         assert_eq!(e.delivery.last_error.as_deref(), Some("gave up"));
         assert_eq!(e.delivery.next_attempt, None);
-        assert!(
-            s.due_outbound(UnixMillis(u64::MAX / 4), 10)
-                .unwrap()
-                .is_empty()
-        );
     }
 
     #[test]
-    fn failures_back_off_then_fail_and_can_be_requeued() {
+    fn failures_are_counted_and_explained_but_never_fail_a_message() {
         let mut s = store();
         s.queue_outbound(&peer(1), &mid(1), "a", UnixMillis(0))
             .unwrap();
-        assert_eq!(s.due_outbound(UnixMillis(0), 10).unwrap().len(), 1);
-        let mut now = UnixMillis(0);
-        let d = s.record_send_failure(&mid(1), "unreachable", now).unwrap();
+        let d = s
+            .record_send_failure(&mid(1), "unreachable", UnixMillis(1))
+            .unwrap();
         assert_eq!(d.status, MessageStatus::Queued);
         assert_eq!(d.attempts, 1);
-        assert_eq!(d.next_attempt, Some(UnixMillis(RETRY_BASE_MS)));
+        assert_eq!(d.next_attempt, None);
         assert_eq!(d.last_error.as_deref(), Some("unreachable"));
-        // Not due before the backoff elapses.
-        assert!(
-            s.due_outbound(UnixMillis(RETRY_BASE_MS - 1), 10)
-                .unwrap()
-                .is_empty()
-        );
-        assert_eq!(
-            s.due_outbound(UnixMillis(RETRY_BASE_MS), 10).unwrap().len(),
-            1
-        );
-        let d = s.record_send_failure(&mid(1), "again", now).unwrap();
-        assert_eq!(d.next_attempt, Some(UnixMillis(2 * RETRY_BASE_MS)));
-        for _ in 2..MAX_SEND_ATTEMPTS {
-            now = now.saturating_add_millis(1);
-            let long = "x".repeat(2 * MAX_LAST_ERROR_BYTES);
-            s.record_send_failure(&mid(1), &long, now).unwrap();
+        // However many: the delivery queue alone decides to give up.
+        let long = "x".repeat(2 * MAX_LAST_ERROR_BYTES);
+        for t in 2..100 {
+            s.record_send_failure(&mid(1), &long, UnixMillis(t))
+                .unwrap();
         }
         let d = s.outbound(&mid(1)).unwrap().unwrap().delivery;
-        assert_eq!(d.status, MessageStatus::Failed);
-        assert_eq!(d.attempts, MAX_SEND_ATTEMPTS);
-        assert_eq!(d.next_attempt, None);
+        assert_eq!(d.status, MessageStatus::Queued);
+        assert_eq!(d.attempts, 99);
         assert_eq!(d.last_error.unwrap().len(), MAX_LAST_ERROR_BYTES);
-        assert!(s.due_outbound(UnixMillis(u64::MAX), 10).unwrap().is_empty());
-        // Failed stays failed on further failures.
-        let d = s.record_send_failure(&mid(1), "late", now).unwrap();
+        // A message no longer queued is left alone.
+        s.mark_failed(&mid(1), "gave up", UnixMillis(200)).unwrap();
+        let d = s
+            .record_send_failure(&mid(1), "late", UnixMillis(201))
+            .unwrap();
         assert_eq!(d.status, MessageStatus::Failed);
+        assert_eq!(d.attempts, 99);
         assert_eq!(
-            s.requeue_failed(&mid(1), UnixMillis(5)).unwrap(),
+            s.requeue_failed(&mid(1), UnixMillis(300)).unwrap(),
             MessageStatus::Queued
         );
-        let e = &s.due_outbound(UnixMillis(5), 10).unwrap()[0];
-        assert_eq!(e.delivery.attempts, 0);
-    }
-
-    #[test]
-    fn retry_delay_doubles_and_caps() {
-        assert_eq!(retry_delay_ms(1), RETRY_BASE_MS);
-        assert_eq!(retry_delay_ms(2), 2 * RETRY_BASE_MS);
-        assert_eq!(retry_delay_ms(3), 4 * RETRY_BASE_MS);
-        assert_eq!(retry_delay_ms(100), RETRY_MAX_MS);
-        assert_eq!(retry_delay_ms(u32::MAX), RETRY_MAX_MS);
+        let d = s.outbound(&mid(1)).unwrap().unwrap().delivery;
+        assert_eq!(d.attempts, 0);
     }
 
     #[test]
@@ -1157,7 +1070,7 @@ mod tests {
         // Imported outbound messages are not re-sent.
         let e = b.outbound(&mid(2)).unwrap().unwrap();
         assert_eq!(e.delivery.status, MessageStatus::Sent);
-        assert!(b.due_outbound(UnixMillis(u64::MAX), 10).unwrap().is_empty());
+        assert!(b.queued_outbound(None, 10).unwrap().is_empty());
     }
 
     #[test]

@@ -162,14 +162,9 @@ fn settle(
                 }
                 Err(e) => {
                     tracing::debug!(%recipient, message = %id, deposit, "delivery attempt failed: {e:#}");
-                    // The store's own counter is informational here: the
-                    // delivery queue decides retries, so a store-side Failed
-                    // is reverted.
-                    if st.store.record_send_failure(id, &format!("{e:#}"), t)?.status
-                        == MessageStatus::Failed
-                    {
-                        st.store.requeue_failed(id, t)?;
-                    }
+                    // Counted and explained for the operator; the delivery
+                    // queue alone decides what happens next.
+                    st.store.record_send_failure(id, &format!("{e:#}"), t)?;
                 }
             }
         }
