@@ -91,7 +91,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 /// The periodic jobs of a node.
 #[derive(Clone, Copy, Debug)]
 enum Job {
-    /// Rotate prekeys, republish our records.
+    /// Rotate prekeys; publish new versions of our records when they changed.
     Republish,
     /// Fetch our mailboxes.
     Fetch,
@@ -118,10 +118,13 @@ async fn every(shared: Arc<Shared>, job: Job, period: Duration) {
             _ = interval.tick() => {}
         }
         match job {
+            // The DHT core republishes what we published (one owner of
+            // republishing); new versions go out only when they changed.
             Job::Republish => {
-                rotate_prekeys(&shared);
-                if let Err(e) = publish_records(&shared).await {
-                    tracing::warn!("republishing: {e:#}");
+                if rotate_prekeys(&shared)
+                    && let Err(e) = publish_records(&shared).await
+                {
+                    tracing::warn!("publishing the rotated prekeys: {e:#}");
                 }
             }
             Job::Fetch => {
@@ -342,21 +345,28 @@ pub(crate) async fn publish_records(shared: &Shared) -> Result<usize> {
     Ok(a)
 }
 
-fn rotate_prekeys(shared: &Shared) {
+/// Rotates the signed prekey when it is due and refills one-time prekeys;
+/// returns whether the signed prekey changed (so the published prekeys must
+/// be published anew).
+fn rotate_prekeys(shared: &Shared) -> bool {
     let t = shared.now();
     let mut guard = shared.state();
     let st = &mut *guard;
-    if t.millis_since(st.prekeys.signed_prekey().created) >= SIGNED_PREKEY_ROTATION_MS
-        && let Err(e) = st
+    let mut rotated = false;
+    if t.millis_since(st.prekeys.signed_prekey().created) >= SIGNED_PREKEY_ROTATION_MS {
+        match st
             .prekeys
             .rotate_signed_prekey(&mut st.rng, &shared.identity, t)
-    {
-        tracing::warn!("rotating the signed prekey: {e}");
+        {
+            Ok(_) => rotated = true,
+            Err(e) => tracing::warn!("rotating the signed prekey: {e}"),
+        }
     }
     st.prekeys.expire(t);
     if let Err(e) = super::refill_prekeys(st, t) {
         tracing::warn!("saving prekeys: {e:#}");
     }
+    rotated
 }
 
 async fn housekeep(shared: &Shared) {
