@@ -145,12 +145,13 @@ pub struct MailboxSection {
 
 impl Default for MailboxSection {
     fn default() -> Self {
+        let d = tacnode_usecase::node::MailboxConfig::default();
         Self {
-            replicas: 5,
-            ttl_hours: 7 * 24,
-            fetch_interval_secs: 60,
-            per_recipient_quota: 1_000,
-            total_megabytes: 256,
+            replicas: d.replicas,
+            ttl_hours: d.ttl_hours,
+            fetch_interval_secs: d.fetch_interval_secs,
+            per_recipient_quota: d.per_recipient_quota,
+            total_megabytes: d.total_megabytes,
         }
     }
 }
@@ -175,13 +176,14 @@ pub struct DhtSection {
 
 impl Default for DhtSection {
     fn default() -> Self {
+        let d = tacnode_usecase::node::DhtSettings::default();
         Self {
-            k: 20,
-            alpha: 3,
-            request_timeout_ms: 5_000,
-            record_ttl_hours: 24,
-            republish_interval_secs: 3_600,
-            disjoint_paths: 1,
+            k: d.k,
+            alpha: d.alpha,
+            request_timeout_ms: d.request_timeout_ms,
+            record_ttl_hours: d.record_ttl_hours,
+            republish_interval_secs: d.republish_interval_secs,
+            disjoint_paths: d.disjoint_paths,
         }
     }
 }

@@ -194,9 +194,9 @@ async fn greet_recent_peers(shared: &Arc<Shared>) {
     }
 }
 
-/// Returns the routing table size afterwards.
-async fn bootstrap(shared: &Shared) -> Result<usize> {
-    let mut contacts: Vec<Contact> = shared
+/// The pre-shared peers (but this node) as DHT contacts.
+fn preshared_contacts(shared: &Shared) -> Vec<Contact> {
+    shared
         .config
         .bootstrap
         .iter()
@@ -205,7 +205,12 @@ async fn bootstrap(shared: &Shared) -> Result<usize> {
             node_id: p.address.node_id(),
             endpoints: vec![Endpoint(p.endpoint)],
         })
-        .collect();
+        .collect()
+}
+
+/// Returns the routing table size afterwards.
+async fn bootstrap(shared: &Shared) -> Result<usize> {
+    let mut contacts = preshared_contacts(shared);
     let snapshot = shared.state().store.load_routing_snapshot()?;
     contacts.extend(snapshot.into_iter().map(|e| Contact {
         node_id: e.node_id,
@@ -224,16 +229,7 @@ async fn bootstrap(shared: &Shared) -> Result<usize> {
 /// that answer a ping (a lookup of our own id through them); returns how
 /// many it joined through.
 async fn rejoin(shared: &Shared) -> Result<usize> {
-    let peers: Vec<Contact> = shared
-        .config
-        .bootstrap
-        .iter()
-        .filter(|p| p.address.node_id() != shared.node_id())
-        .map(|p| Contact {
-            node_id: p.address.node_id(),
-            endpoints: vec![Endpoint(p.endpoint)],
-        })
-        .collect();
+    let peers = preshared_contacts(shared);
     let missing = shared
         .dht
         .missing_from_routing(peers.iter().map(|c| c.node_id).collect())
