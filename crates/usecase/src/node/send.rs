@@ -22,6 +22,8 @@ use crate::conversation::Conversation;
 use crate::delivery::{Attempt, Outcome};
 use crate::ports::CallError;
 
+/// Delivery lanes kept without pruning; beyond it, idle lanes end.
+const MAX_LANES_KEPT: usize = 256;
 /// Longest the loop sleeps without looking at the queue.
 const MAX_IDLE: Duration = Duration::from_secs(5);
 
@@ -77,6 +79,12 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 st.delivery
                     .handle_outcome(shared.now(), id, outcome, &mut st.rng);
             }
+        }
+        if lanes.len() > MAX_LANES_KEPT {
+            // A lane whose recipient has nothing pending (nothing queued,
+            // nothing on the wire) ends; the next message starts a new one.
+            let st = shared.state();
+            lanes.retain(|recipient, _| st.delivery.has_pending_for(recipient));
         }
         let wait = next
             .map(|t| Duration::from_millis(t.millis_since(shared.now())))

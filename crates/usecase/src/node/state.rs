@@ -89,7 +89,7 @@ impl State {
             // Every conversation is saved after each change, so any cached
             // one can be dropped to bound memory and reloaded on demand.
             if self.conversations.len() >= MAX_CACHED_CONVERSATIONS
-                && let Some(evict) = self.conversations.keys().next().copied()
+                && let Some(evict) = self.conversations.keys().min().copied()
             {
                 self.conversations.remove(&evict);
             }
