@@ -541,11 +541,11 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
         }
         let sealed: Vec<_> = opened.iter().map(|(_, s)| s.clone()).collect();
         // One transaction for the whole answer.
-        match super::serve::receive_all(shared, None, &sealed, true) {
+        match super::receive::receive_all(shared, None, &sealed, true) {
             Ok(results) => {
                 for ((entry_id, _), result) in opened.iter().zip(results) {
                     match result {
-                        Ok(super::serve::Received::Text(_)) => fresh += 1,
+                        Ok(super::receive::Received::Text(_)) => fresh += 1,
                         Ok(_) => {}
                         Err(err) => tracing::debug!("mailbox entry not opened: {err:#}"),
                     }

@@ -23,6 +23,7 @@ mod mailbox_handoff;
 mod maintenance;
 mod net;
 mod peer_clocks;
+mod receive;
 mod send;
 mod serve;
 mod state;

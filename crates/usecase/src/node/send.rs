@@ -154,7 +154,7 @@ async fn attempt_direct(shared: &Arc<Shared>, recipient: NodeId, ids: Vec<Messag
 fn settle(
     shared: &Shared,
     recipient: NodeId,
-    results: Vec<(MessageId, Result<bool>)>,
+    results: Vec<(MessageId, AttemptResult)>,
     deposit: bool,
 ) {
     let t = shared.now();
@@ -205,7 +205,7 @@ fn settle(
     // starts a new one.
     if results
         .iter()
-        .any(|(_, r)| r.as_ref().is_err_and(unopenable))
+        .any(|(_, r)| r.as_ref().is_err_and(AttemptError::unopenable))
         && st.restart_session(&recipient, t)
     {
         shared
@@ -225,18 +225,68 @@ fn settle(
     }
 }
 
-/// Whether `e` is the recipient saying it cannot open the message.
-fn unopenable(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<CallError>(),
-            Some(CallError::Refused {
-                code: tacnode_domain::dht::RefusalCode::Unauthorized,
-                ..
-            })
-        )
-    })
+/// Why a delivery attempt failed, as the decisions that follow need it
+/// (restart the session? deposit instead?).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AttemptError {
+    /// The recipient itself answered with a refusal (only it can: TLS
+    /// authenticates the answer). `Unauthorized` means it cannot open the
+    /// message.
+    #[error("the recipient refused ({code:?}): {detail}")]
+    Refused {
+        /// Why.
+        code: RefusalCode,
+        /// Detail.
+        detail: String,
+    },
+    /// Anything else: the network, no session yet, our own disk.
+    #[error("{0:#}")]
+    Other(anyhow::Error),
 }
+
+impl From<anyhow::Error> for AttemptError {
+    fn from(e: anyhow::Error) -> Self {
+        AttemptError::Other(e)
+    }
+}
+
+impl From<CallError> for AttemptError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Refused { code, detail } => AttemptError::Refused { code, detail },
+            other => AttemptError::Other(other.into()),
+        }
+    }
+}
+
+impl AttemptError {
+    /// The recipient says it cannot open the message: its side of the
+    /// session is gone.
+    fn unopenable(&self) -> bool {
+        matches!(
+            self,
+            AttemptError::Refused {
+                code: RefusalCode::Unauthorized,
+                ..
+            }
+        )
+    }
+
+    /// The same failure, for another message of the same round.
+    fn again(&self) -> AttemptError {
+        match self {
+            AttemptError::Refused { code, detail } => AttemptError::Refused {
+                code: *code,
+                detail: detail.clone(),
+            },
+            AttemptError::Other(e) => AttemptError::Other(anyhow!("{e:#}")),
+        }
+    }
+}
+
+/// The outcome of one message's attempt: `Ok(true)` when it went to
+/// mailboxes.
+type AttemptResult = std::result::Result<bool, AttemptError>;
 
 /// Bytes of sealed messages one direct batch carries at most, estimated
 /// from the text lengths: well inside a frame.
@@ -252,17 +302,17 @@ async fn deliver_batch(
     shared: &Arc<Shared>,
     recipient: NodeId,
     ids: Vec<MessageId>,
-) -> Vec<(MessageId, Result<bool>)> {
+) -> Vec<(MessageId, AttemptResult)> {
     let mut results = Vec::with_capacity(ids.len());
-    let fail_all = |ids: &[MessageId], e: &anyhow::Error| -> Vec<(MessageId, Result<bool>)> {
-        ids.iter().map(|id| (*id, Err(anyhow!("{e:#}")))).collect()
+    let fail_all = |ids: &[MessageId], e: &AttemptError| -> Vec<(MessageId, AttemptResult)> {
+        ids.iter().map(|id| (*id, Err(e.again()))).collect()
     };
     let entries = match queued_entries(shared, recipient, &ids) {
         Ok(e) => e,
-        Err(e) => return fail_all(&ids, &e),
+        Err(e) => return fail_all(&ids, &e.into()),
     };
     if let Err(e) = ensure_session(shared, recipient, true).await {
-        return fail_all(&ids, &e);
+        return fail_all(&ids, &e.into());
     }
     let mut rest = entries.as_slice();
     while !rest.is_empty() {
@@ -326,14 +376,12 @@ async fn deliver_chunk(
     shared: &Arc<Shared>,
     recipient: NodeId,
     chunk: &[(MessageId, Option<tacnode_domain::OutboxEntry>)],
-) -> (Vec<(MessageId, Result<bool>)>, Option<anyhow::Error>) {
+) -> (Vec<(MessageId, AttemptResult)>, Option<AttemptError>) {
     let sealed = match seal_chunk(shared, recipient, chunk) {
         Ok(s) => s,
         Err(e) => {
-            let results = chunk
-                .iter()
-                .map(|(id, _)| (*id, Err(anyhow!("{e:#}"))))
-                .collect();
+            let e = AttemptError::from(e);
+            let results = chunk.iter().map(|(id, _)| (*id, Err(e.again()))).collect();
             return (results, Some(e));
         }
     };
@@ -352,10 +400,10 @@ async fn deliver_chunk(
                     let result = if accepted {
                         Ok(false)
                     } else {
-                        Err(anyhow::Error::new(CallError::Refused {
-                            code: tacnode_domain::dht::RefusalCode::Unauthorized,
+                        Err(AttemptError::Refused {
+                            code: RefusalCode::Unauthorized,
                             detail: "the recipient could not open it".into(),
-                        }))
+                        })
                     };
                     (id, result)
                 })
@@ -367,11 +415,7 @@ async fn deliver_chunk(
                 .into_iter()
                 .map(|(id, was_sent)| {
                     // One no longer queued needed no sending.
-                    let result = if was_sent {
-                        Err(anyhow!("{e:#}"))
-                    } else {
-                        Ok(false)
-                    };
+                    let result = if was_sent { Err(e.again()) } else { Ok(false) };
                     (id, result)
                 })
                 .collect();
@@ -456,7 +500,7 @@ async fn direct_batch(
     shared: &Arc<Shared>,
     peer: NodeId,
     batch: Vec<SealedMessage>,
-) -> Result<Vec<u32>> {
+) -> std::result::Result<Vec<u32>, AttemptError> {
     let addrs = endpoints_of(shared, peer).await?;
     let request = Message::DirectBatch(batch);
     match shared.net.call(peer, &addrs, &request).await {
@@ -466,19 +510,19 @@ async fn direct_batch(
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(refused)
         }
-        Ok(other) => bail!("unexpected answer {other:?}"),
+        Ok(other) => Err(anyhow!("unexpected answer {other:?}").into()),
         Err(CallError::Refused {
             code: RefusalCode::Malformed | RefusalCode::Unsupported,
             ..
         }) => {
             let Message::DirectBatch(batch) = request else {
-                bail!("not a batch");
+                return Err(anyhow!("not a batch").into());
             };
             let mut refused = Vec::new();
             for (i, sealed) in batch.iter().enumerate() {
                 match direct(shared, peer, sealed).await {
                     Ok(()) => {}
-                    Err(e) if unopenable(&e) => {
+                    Err(e) if e.unopenable() => {
                         refused.push(u32::try_from(i).unwrap_or(u32::MAX));
                     }
                     // Order: what follows must not overtake this one.
@@ -504,17 +548,18 @@ async fn deliver_queued(
     id: MessageId,
     recipient: NodeId,
     deposit: bool,
-) -> Result<bool> {
+) -> AttemptResult {
     let entry = {
         let st = shared.state();
         let entry = st
             .store
-            .outbound(&id)?
+            .outbound(&id)
+            .map_err(anyhow::Error::from)?
             .ok_or_else(|| anyhow!("not in the outbox"))?;
-        if let Some(c) = st.store.contact(&recipient)?
+        if let Some(c) = st.store.contact(&recipient).map_err(anyhow::Error::from)?
             && c.identity_changed
         {
-            bail!("the contact's keys changed; waiting for verification");
+            return Err(anyhow!("the contact's keys changed; waiting for verification").into());
         }
         entry
     };
@@ -554,30 +599,25 @@ pub(crate) async fn deliver_sealed(
     peer: NodeId,
     sealed: &SealedMessage,
     fallback: bool,
-) -> Result<bool> {
+) -> AttemptResult {
     match direct(shared, peer, sealed).await {
         Ok(()) => Ok(false),
         // The recipient itself refused the message: a mailbox copy would be
         // refused the same way when fetched.
-        Err(e)
-            if e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<CallError>(),
-                    Some(CallError::Refused { .. })
-                )
-            }) =>
-        {
-            Err(e)
-        }
+        Err(e @ AttemptError::Refused { .. }) => Err(e),
         Err(e) if fallback => {
             tracing::debug!(%peer, "direct delivery failed ({e:#}), depositing");
-            deposit_sealed(shared, peer, sealed).await.map(|()| true)
+            Ok(deposit_sealed(shared, peer, sealed).await.map(|()| true)?)
         }
         Err(e) => Err(e),
     }
 }
 
-async fn direct(shared: &Arc<Shared>, peer: NodeId, sealed: &SealedMessage) -> Result<()> {
+async fn direct(
+    shared: &Arc<Shared>,
+    peer: NodeId,
+    sealed: &SealedMessage,
+) -> std::result::Result<(), AttemptError> {
     let addrs = endpoints_of(shared, peer).await?;
     match shared
         .net
@@ -585,7 +625,7 @@ async fn direct(shared: &Arc<Shared>, peer: NodeId, sealed: &SealedMessage) -> R
         .await
     {
         Ok(Message::DirectAck) => Ok(()),
-        Ok(other) => bail!("unexpected answer {other:?}"),
+        Ok(other) => Err(anyhow!("unexpected answer {other:?}").into()),
         Err(e) => {
             if !matches!(e, CallError::Refused { .. }) {
                 // The peer may have moved: look its record up again next time.

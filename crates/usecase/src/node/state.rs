@@ -105,12 +105,20 @@ impl State {
     /// conversations and prekeys may be ahead of the disk: they are dropped
     /// and reloaded from what was committed, so memory never runs ahead of
     /// the database (a ratchet step that is not durable is never used).
-    pub(crate) fn batch<T>(&mut self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    pub(crate) fn batch_as<T, E: From<tacnode_store::StoreError>>(
+        &mut self,
+        f: impl FnOnce(&mut State) -> Result<T, E>,
+    ) -> Result<T, E> {
         let result = Store::batch_within(self, |st| &mut st.store, f);
         if result.is_err() {
             self.discard_uncommitted();
         }
         result
+    }
+
+    /// [`State::batch_as`] with the node's general error type.
+    pub(crate) fn batch<T>(&mut self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        self.batch_as(f)
     }
 
     /// Drops what memory may hold beyond the disk after writes that did not
