@@ -408,6 +408,37 @@ fn radio_eight_hosts_all_to_all_delivered_once() {
     );
 }
 
+/// Fifty hosts on the LAN profile, every host a server with all the others
+/// pre-shared; right after the start each host i writes to host i + 25:
+/// all 50 first messages arrive within 10 s of the sends.
+///
+/// Fails today (issue #12, item 5): 10 of 50 arrived within 10 s in one run.
+/// Simultaneous dials tear down connections with requests in flight; the
+/// simulator does not model them yet. Run it with `--ignored` (as root).
+#[test]
+#[ignore = "fails today: simultaneous dials at 50 hosts (issue #12, item 5)"]
+fn fifty_hosts_first_messages() {
+    let _g = testbed_or_skip!();
+    const N: usize = 50;
+    let tb = Testbed::up(N, "lan");
+    let mut expected: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let start = Instant::now();
+    for i in 1..=N {
+        let j = (i - 1 + N / 2) % N + 1;
+        tb.add_contacts(i, [j]);
+        let text = format!("first-{i}-to-{j}");
+        assert!(tb.send(i, j, &text), "send {i}->{j} not accepted");
+        expected.entry(j).or_default().push(text);
+    }
+    let sending = start.elapsed();
+    let took = wait_all_received(&tb, &expected, Duration::from_secs(10));
+    println!(
+        "{N} hosts, LAN profile: {N} first messages sent in {:.1} s, all delivered {:.1} s after the last send",
+        sending.as_secs_f64(),
+        took.as_secs_f64()
+    );
+}
+
 /// (c) kill -9 one side in the middle of a 200-message exchange, restart it:
 /// every message a `send` accepted arrives exactly once.
 #[test]
