@@ -103,19 +103,18 @@ enum Job {
     HandOff,
 }
 
-/// Runs `job` every `period` (the first time one period from now; a run
-/// that overran its period is followed by a full period, not a burst)
-/// until shutdown.
+/// Runs `job` one `period` after it last ended (the first time one period
+/// from now; a run that overran is followed by a full period, not a burst)
+/// until shutdown. Only a timer is used: the time itself comes from the
+/// clock port.
 async fn every(shared: Arc<Shared>, job: Job, period: Duration) {
     let mut shutdown = shared.shutdown.clone();
-    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut handoff_cursor = None;
     loop {
         tokio::select! {
             biased;
             _ = shutdown.changed() => return,
-            _ = interval.tick() => {}
+            () = tokio::time::sleep(period) => {}
         }
         match job {
             // The DHT core republishes what we published (one owner of

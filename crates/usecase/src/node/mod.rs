@@ -66,6 +66,8 @@ const ONE_TIME_PREKEY_TARGET: usize = 100;
 pub const MAX_SEND_BATCH: usize = 1000;
 /// Events buffered per subscriber before the slowest ones lose events.
 const EVENT_BUFFER: usize = 1024;
+/// How often [`NodeHandle::wait_for_routing`] looks at the routing table.
+const ROUTING_POLL: Duration = Duration::from_millis(50);
 /// Meta key set by a clean stop and removed at start.
 const CLEAN_STOP_KEY: &str = "node.clean_stop";
 /// Receipts being sent at once; beyond it receipts are skipped (the sender
@@ -142,7 +144,7 @@ pub(crate) struct Shared {
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) wake_delivery: Notify,
     pub(crate) shutdown: watch::Receiver<bool>,
-    started: tokio::time::Instant,
+    started: UnixMillis,
     /// Receipts being sent now (at most [`MAX_RECEIPT_TASKS`]).
     pub(crate) receipt_tasks: Arc<Semaphore>,
     /// What the peers' clocks say about ours.
@@ -329,7 +331,7 @@ impl Node {
             events,
             wake_delivery: Notify::new(),
             shutdown,
-            started: tokio::time::Instant::now(),
+            started: t,
             clock,
             receipt_tasks: Arc::new(Semaphore::new(MAX_RECEIPT_TASKS)),
             clocks,
@@ -717,7 +719,8 @@ impl NodeHandle {
             address: self.address(),
             node_type: self.shared.node_type,
             listen: self.local_addr(),
-            uptime_secs: self.shared.started.elapsed().as_secs(),
+            // From the clock port (zero if the clock went back meanwhile).
+            uptime_secs: self.shared.now().millis_since(self.shared.started) / 1000,
             routing_table_size,
             connected_peers: self.shared.net.connected_peers().len(),
             outbox_pending: st.delivery.len(),
@@ -746,12 +749,12 @@ impl NodeHandle {
 
     /// Waits until the routing table has at least `n` contacts or `timeout` passes.
     pub async fn wait_for_routing(&self, n: usize, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while tokio::time::Instant::now() < deadline {
+        let polls = timeout.as_millis() / ROUTING_POLL.as_millis() + 1;
+        for _ in 0..polls {
             if self.shared.dht.routing_table_size().await.unwrap_or(0) >= n {
                 return true;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(ROUTING_POLL).await;
         }
         false
     }

@@ -40,6 +40,19 @@ pub(crate) const HANDED_OUT_KEY: &str = "prekeys.handed_out";
 /// Meta key prefix of a changed device key awaiting verification.
 pub(crate) const PENDING_PREFIX: &str = "new.";
 
+/// Makes room for one more peer in a bounded map of peer → time: at `max`
+/// entries the oldest goes (ties by id, so the choice is deterministic).
+fn make_room(map: &mut HashMap<NodeId, UnixMillis>, max: usize) {
+    if map.len() >= max
+        && let Some(oldest) = map
+            .iter()
+            .min_by_key(|(id, t)| (**t, **id))
+            .map(|(id, _)| *id)
+    {
+        map.remove(&oldest);
+    }
+}
+
 /// `prefix` and the hex of the first 28 bytes of `peer`.
 pub(crate) fn peer_meta_key(prefix: &str, peer: &NodeId) -> String {
     let hex: String = peer.as_bytes()[..28]
@@ -158,15 +171,7 @@ impl State {
         {
             return false;
         }
-        if self.session_resets.len() >= MAX_SESSION_RESETS
-            && let Some(oldest) = self
-                .session_resets
-                .iter()
-                .min_by_key(|(p, t)| (**t, **p))
-                .map(|(p, _)| *p)
-        {
-            self.session_resets.remove(&oldest);
-        }
+        make_room(&mut self.session_resets, MAX_SESSION_RESETS);
         self.sealed_outbox.retain(|_, (p, _)| p != peer);
         self.session_resets.insert(*peer, now);
         self.restarts.insert(*peer);
@@ -182,15 +187,7 @@ impl State {
         {
             return false;
         }
-        if self.seen.len() >= MAX_SEEN_PEERS
-            && let Some(oldest) = self
-                .seen
-                .iter()
-                .min_by_key(|(id, t)| (**t, **id))
-                .map(|(id, _)| *id)
-        {
-            self.seen.remove(&oldest);
-        }
+        make_room(&mut self.seen, MAX_SEEN_PEERS);
         self.seen.insert(*peer, now);
         if !self.delivery.has_pending_for(peer) {
             return false;
