@@ -199,6 +199,25 @@ nft_base() {
     } | ip netns exec "$(ns "$i")" nft -f -
 }
 
+# The kernel's neighbour (ARP/NDP) tables are shared by every network
+# namespace, and their default hard limit (gc_thresh3 = 1024 entries) is below
+# what a full mesh of N hosts needs (N * (N - 1) entries, 2,450 at 50 hosts).
+# Past it the kernel drops packets to peers it cannot resolve ("neighbor
+# table overflow" in dmesg; the node sees dials that never complete). Raise
+# the limits when they are too low; they are never lowered.
+neighbour_room() {
+    local n=$1 fam need
+    need=$((n * n * 2 + 1024))
+    for fam in ipv4 ipv6; do
+        local base=/proc/sys/net/$fam/neigh/default
+        if [[ $(cat "$base/gc_thresh3") -lt $need ]]; then
+            echo "$need" >"$base/gc_thresh3" || die "cannot raise $base/gc_thresh3 to $need"
+            echo $((need / 2)) >"$base/gc_thresh2" || die "cannot raise $base/gc_thresh2"
+            echo "testbed: raised $fam neighbour table limit (gc_thresh3) to $need for $n hosts" >&2
+        fi
+    done
+}
+
 cmd_up() {
     local n=${1:-8} prof=${2:-lan}
     [[ $n =~ ^[0-9]+$ && $n -ge 2 && $n -le 50 ]] || die "N must be 2..50"
@@ -209,6 +228,7 @@ cmd_up() {
     [[ -x "$BIN" ]] || die "tacnode binary not found at $BIN (build: cargo build -p tacnode)"
     if [[ $prof == radio ]]; then command -v python3 >/dev/null || die "radio profile needs python3"; fi
     if ip netns list | awk '{print $1}' | grep -qE "^$PREFIX-"; then die "prefix $PREFIX already in use (run down first)"; fi
+    neighbour_room "$n"
     # Any failure from here on tears everything down.
     trap 'echo "testbed: up failed, tearing down" >&2; cmd_down' ERR
     rm -rf "$STATE"

@@ -412,11 +412,13 @@ fn radio_eight_hosts_all_to_all_delivered_once() {
 /// pre-shared; right after the start each host i writes to host i + 25:
 /// all 50 first messages arrive within 10 s of the sends.
 ///
-/// Fails today (issue #12, item 5): 10 of 50 arrived within 10 s in one run.
-/// Simultaneous dials tear down connections with requests in flight; the
-/// simulator does not model them yet. Run it with `--ignored` (as root).
+/// It failed (10 to 28 of 50 within 10 s) until the testbed raised the
+/// kernel's neighbour-table limit: the table is shared by every namespace,
+/// a 50-host mesh needs 2,450 entries, the default hard limit is 1,024, and
+/// past it the kernel drops packets to peers it cannot resolve, so dials
+/// between live hosts hung. The nodes were not at fault; this test now
+/// keeps the testbed honest at its largest size.
 #[test]
-#[ignore = "fails today: simultaneous dials at 50 hosts (issue #12, item 5)"]
 fn fifty_hosts_first_messages() {
     let _g = testbed_or_skip!();
     const N: usize = 50;

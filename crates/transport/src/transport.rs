@@ -465,6 +465,7 @@ impl Transport {
     ) -> Result<Vec<u8>, RequestError> {
         let max = self.shared.config.max_frame_len;
         let frame = framed(body, max)?;
+        let started = Instant::now();
         let work = async {
             let mut retried = false;
             loop {
@@ -484,9 +485,13 @@ impl Transport {
                 }
             }
         };
-        tokio::time::timeout(self.shared.config.request_timeout, work)
+        let result = tokio::time::timeout(self.shared.config.request_timeout, work)
             .await
-            .map_err(|_| RequestError::Timeout)?
+            .unwrap_or(Err(RequestError::Timeout));
+        if let Err(e) = &result {
+            trace!(%peer, elapsed = ?started.elapsed(), error = %e, "request failed");
+        }
+        result
     }
 
     /// Sends `body` to `peer` one way, on its own unidirectional stream, once
@@ -708,8 +713,12 @@ impl Shared {
                     continue;
                 }
             };
+            let dial_started = Instant::now();
             let conn = match tokio::time::timeout(self.config.handshake_timeout, connecting).await {
-                Ok(Ok(conn)) => conn,
+                Ok(Ok(conn)) => {
+                    trace!(%peer, %addr, elapsed = ?dial_started.elapsed(), "dialled");
+                    conn
+                }
                 Ok(Err(e)) => {
                     debug!(%peer, %addr, error = %e, "dial failed");
                     last = RequestError::Handshake(e);
@@ -985,6 +994,7 @@ async fn handshake_incoming(
     permit: OwnedSemaphorePermit,
 ) {
     let remote = incoming.remote_address();
+    let started = Instant::now();
     // The certificate is chosen here, not by the endpoint's default, so the
     // link knows which of our certificates it was made with.
     let cert = shared.current_cert();
@@ -998,7 +1008,7 @@ async fn handshake_incoming(
     let conn = match tokio::time::timeout(shared.config.handshake_timeout, connecting).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => {
-            debug!(%remote, error = %e, "incoming handshake failed");
+            debug!(%remote, elapsed = ?started.elapsed(), error = %e, "incoming handshake failed");
             return;
         }
         Err(_) => {

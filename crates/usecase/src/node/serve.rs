@@ -40,9 +40,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
             if rescheduled {
                 shared.wake_delivery.notify_one();
             }
+            let received = shared.now();
             let answer = answer(&shared, peer, remote, &body).await;
             if let Err(e) = reply.send(answer.encode_answer(shared.now())).await {
-                tracing::debug!(%peer, "answer not sent: {e}");
+                let after_ms = shared.now().millis_since(received);
+                tracing::debug!(%peer, after_ms, "answer not sent: {e}");
             }
         });
     }
