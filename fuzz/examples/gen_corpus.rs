@@ -159,6 +159,7 @@ fn ratchet(rng: &mut StdRng, len: usize) -> RatchetMessage {
             ratchet_key: tacnode_domain::DhPublicKey(rng.random()),
             previous_chain_length: 2,
             message_number: 5,
+            nonce: rng.random(),
         },
         ciphertext: (0..len).map(|_| rng.random()).collect(),
     }

@@ -21,7 +21,7 @@ use tacnode_crypto::Identity;
 use tacnode_crypto::prekey::PrekeyState;
 use tacnode_crypto::ratchet::Session;
 use tacnode_crypto::x3dh;
-use tacnode_domain::e2e::{RatchetHeader, RatchetMessage};
+use tacnode_domain::e2e::{MESSAGE_NONCE_LEN, RatchetHeader, RatchetMessage};
 use tacnode_domain::{DhPublicKey, UnixMillis};
 
 /// Most ops read from one input.
@@ -334,11 +334,19 @@ impl Pair {
                 DhPublicKey(LOW_ORDER_POINTS[usize::from(*i) % LOW_ORDER_POINTS.len()])
             }
         };
+        // The nonce of a genuine message with this key and number, if one
+        // is in flight, so a forgery can coincide with it exactly.
+        let nonce = self
+            .in_flight
+            .iter()
+            .find(|g| g.message.header.ratchet_key == ratchet_key && g.message.header.message_number == n)
+            .map_or([0; MESSAGE_NONCE_LEN], |g| g.message.header.nonce);
         let m = RatchetMessage {
             header: RatchetHeader {
                 ratchet_key,
                 previous_chain_length: pn,
                 message_number: n,
+                nonce,
             },
             ciphertext,
         };
@@ -369,6 +377,7 @@ impl Pair {
             0 => m.header.ratchet_key.0[usize::from(b0) % 32] ^= b1 | 1,
             1 => m.header.previous_chain_length = value,
             2 => m.header.message_number = value,
+            5 if value % 2 == 0 => m.header.nonce[usize::from(b0) % MESSAGE_NONCE_LEN] ^= b1 | 1,
             3 => {
                 if !m.ciphertext.is_empty() {
                     let i = usize::from(u16::from_le_bytes([b0, b1])) % m.ciphertext.len();

@@ -42,6 +42,8 @@ struct WireHeader {
     previous_chain_length: u32,
     #[prost(uint32, tag = "3")]
     message_number: u32,
+    #[prost(bytes = "vec", tag = "4")]
+    nonce: Vec<u8>,
 }
 
 /// Mirror of `tacnode.v1.RatchetMessage`.
@@ -59,6 +61,7 @@ fn to_wire(m: RatchetMessage) -> Vec<u8> {
             ratchet_key: m.header.ratchet_key.0.to_vec(),
             previous_chain_length: m.header.previous_chain_length,
             message_number: m.header.message_number,
+            nonce: m.header.nonce.to_vec(),
         }),
         ciphertext: m.ciphertext,
     }
@@ -73,6 +76,7 @@ fn from_wire(bytes: &[u8]) -> RatchetMessage {
             ratchet_key: DhPublicKey::from_slice(&h.ratchet_key).unwrap(),
             previous_chain_length: h.previous_chain_length,
             message_number: h.message_number,
+            nonce: h.nonce.as_slice().try_into().unwrap(),
         },
         ciphertext: w.ciphertext,
     }

@@ -102,6 +102,26 @@ impl<'a> Reader<'a> {
         Ok(r)
     }
 
+    /// [`Reader::new`] for a format read back to version 1: accepts versions
+    /// `1..=latest` and returns the one found.
+    pub(crate) fn new_up_to(
+        input: &'a [u8],
+        magic: &[u8; 4],
+        name: &'static str,
+        latest: u8,
+    ) -> Result<(Self, u8), PickleError> {
+        let mut r = Self { rest: input };
+        let m: [u8; 4] = r.array()?;
+        if &m != magic {
+            return Err(PickleError::BadMagic(name));
+        }
+        let v = r.u8()?;
+        if v == 0 || v > latest {
+            return Err(PickleError::UnsupportedVersion(v));
+        }
+        Ok((r, v))
+    }
+
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], PickleError> {
         let (head, tail) = self
             .rest

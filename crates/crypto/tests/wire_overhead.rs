@@ -17,6 +17,8 @@ struct WireHeader {
     previous_chain_length: u32,
     #[prost(uint32, tag = "3")]
     message_number: u32,
+    #[prost(bytes = "vec", tag = "4")]
+    nonce: Vec<u8>,
 }
 
 /// Mirror of `tacnode.v1.RatchetMessage`.
@@ -34,6 +36,7 @@ fn wire_len(m: &RatchetMessage) -> usize {
             ratchet_key: m.header.ratchet_key.0.to_vec(),
             previous_chain_length: m.header.previous_chain_length,
             message_number: m.header.message_number,
+            nonce: m.header.nonce.to_vec(),
         }),
         ciphertext: m.ciphertext.clone(),
     }

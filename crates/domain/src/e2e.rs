@@ -66,6 +66,9 @@ pub struct PublishedPrekeys {
     pub signature: Signature,
 }
 
+/// Length of [`RatchetHeader::nonce`].
+pub const MESSAGE_NONCE_LEN: usize = 12;
+
 /// Header of a Double Ratchet message.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct RatchetHeader {
@@ -75,6 +78,10 @@ pub struct RatchetHeader {
     pub previous_chain_length: u32,
     /// Index of this message in the current sending chain.
     pub message_number: u32,
+    /// AEAD nonce, random for every encryption. A message key is used once,
+    /// unless the sender's state was rolled back (a restored backup); the
+    /// random nonce keeps even that from repeating a (key, nonce) pair.
+    pub nonce: [u8; MESSAGE_NONCE_LEN],
 }
 
 /// One Double Ratchet message.

@@ -8,7 +8,7 @@ use tacnode_domain::{Content, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, Plaintext, UnixMi
 
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::fields::{
-    Result, at_most, bytes_at_most, dh_key, identity_key, message_id, required, signature,
+    Result, at_most, bytes_at_most, dh_key, fixed, identity_key, message_id, required, signature,
 };
 use crate::message::PLAINTEXT_BLOCK;
 use crate::pb;
@@ -24,6 +24,7 @@ impl TryFrom<pb::RatchetMessage> for RatchetMessage {
                 ratchet_key: dh_key(&h.ratchet_key, "header.ratchet_key")?,
                 previous_chain_length: h.previous_chain_length,
                 message_number: h.message_number,
+                nonce: fixed(&h.nonce, "header.nonce")?,
             },
             ciphertext: w.ciphertext,
         })
@@ -37,6 +38,7 @@ impl From<&RatchetMessage> for pb::RatchetMessage {
                 ratchet_key: m.header.ratchet_key.as_bytes().to_vec(),
                 previous_chain_length: m.header.previous_chain_length,
                 message_number: m.header.message_number,
+                nonce: m.header.nonce.to_vec(),
             }),
             ciphertext: m.ciphertext.clone(),
         }

@@ -167,12 +167,14 @@ fn ratchet() -> impl Strategy<Value = RatchetMessage> {
         any::<u32>(),
         any::<u32>(),
         prop::collection::vec(any::<u8>(), 0..300),
+        any::<[u8; 12]>(),
     )
-        .prop_map(|(k, pn, n, ct)| RatchetMessage {
+        .prop_map(|(k, pn, n, ct, nonce)| RatchetMessage {
             header: RatchetHeader {
                 ratchet_key: k,
                 previous_chain_length: pn,
                 message_number: n,
+                nonce,
             },
             ciphertext: ct,
         })

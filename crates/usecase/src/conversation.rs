@@ -196,6 +196,7 @@ impl Conversation {
                 ratchet_key: DhPublicKey([0; 32]),
                 previous_chain_length: 0,
                 message_number: 0,
+                nonce: [0; tacnode_domain::e2e::MESSAGE_NONCE_LEN],
             },
             ciphertext: Vec::new(),
         });
@@ -364,6 +365,7 @@ impl Conversation {
             }
             Err(e) => e,
         };
+        let mut rewound = matches!(first, DecryptError::Rewound);
         let mut replay = matches!(first, DecryptError::Replay);
         for t in &mut self.previous {
             match t.session.decrypt(m) {
@@ -371,9 +373,15 @@ impl Conversation {
                     t.pending_initial = None;
                     return Ok(p);
                 }
+                Err(DecryptError::Rewound) => rewound = true,
                 Err(DecryptError::Replay) => replay = true,
                 Err(_) => {}
             }
+        }
+        // A different message under a header some session opened means the
+        // sender was rolled back: it must restart, whatever else matched.
+        if rewound {
+            return Err(DecryptError::Rewound);
         }
         // A message that some session already opened is a replay, whichever
         // session it belonged to: the caller must not take it for unreadable.
@@ -537,6 +545,18 @@ mod tests {
         p.prekeys.bundle(&p.id, otk).unwrap()
     }
 
+    fn seal(
+        rng: &mut StdRng,
+        me: &Party,
+        conv: &mut Option<Conversation>,
+        text: &[u8],
+    ) -> SealedMessage {
+        conv.as_mut()
+            .unwrap()
+            .seal(rng, me.id.identity_key(), text)
+            .unwrap()
+    }
+
     fn open(
         me: &mut Party,
         conv: &mut Option<Conversation>,
@@ -658,6 +678,49 @@ mod tests {
         assert!(matches!(
             open(&mut alice, &mut a, &in_flight),
             Err(OpenError::Decrypt(DecryptError::Replay))
+        ));
+    }
+
+    /// A sender restored from a backup re-sends under message keys it used
+    /// already: the recipient tells that from a retry of the same message
+    /// (issue #13, finding 3) so the sender restarts instead of being told
+    /// "already received" forever.
+    #[test]
+    fn a_rolled_back_sender_is_told_apart_from_a_retry() {
+        let mut rng = StdRng::seed_from_u64(13);
+        let mut alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        let mut a = Some(Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap());
+        let mut b = None;
+        let m = seal(&mut rng, &alice, &mut a, b"hi");
+        open(&mut bob, &mut b, &m).unwrap();
+        let r = seal(&mut rng, &bob, &mut b, b"ok");
+        open(&mut alice, &mut a, &r).unwrap();
+        // Alice's next message takes the DH ratchet step; the backup is made
+        // after it, in the middle of her sending chain.
+        let step = seal(&mut rng, &alice, &mut a, b"step");
+        open(&mut bob, &mut b, &step).unwrap();
+
+        let backup = a.as_ref().unwrap().to_bytes();
+        let sent = seal(&mut rng, &alice, &mut a, b"sent before the restore");
+        assert_eq!(
+            open(&mut bob, &mut b, &sent).unwrap(),
+            b"sent before the restore"
+        );
+        let mut restored = Some(Conversation::from_bytes(&backup).unwrap());
+        let reused = seal(
+            &mut rng,
+            &alice,
+            &mut restored,
+            b"written after the restore",
+        );
+        assert!(matches!(
+            open(&mut bob, &mut b, &sent),
+            Err(OpenError::Decrypt(DecryptError::Replay))
+        ));
+        assert!(matches!(
+            open(&mut bob, &mut b, &reused),
+            Err(OpenError::Decrypt(DecryptError::Rewound))
         ));
     }
 

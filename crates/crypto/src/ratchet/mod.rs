@@ -15,7 +15,7 @@ mod skipped;
 use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
-use tacnode_domain::e2e::{MAX_CIPHERTEXT_BYTES, RatchetHeader, RatchetMessage};
+use tacnode_domain::e2e::{MAX_CIPHERTEXT_BYTES, MESSAGE_NONCE_LEN, RatchetHeader, RatchetMessage};
 use tacnode_domain::{DhPublicKey, IdentityKey};
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
@@ -40,12 +40,17 @@ pub const MAX_SKIP: u32 = 1000;
 pub const MAX_PREVIOUS_RATCHET_KEYS: usize = 64;
 /// Largest plaintext [`Session::encrypt`] accepts.
 pub const MAX_PLAINTEXT_BYTES: usize = MAX_CIPHERTEXT_BYTES - TAG_LEN;
-/// Length of the canonical header encoding: ratchet key ‖ pn (u32 BE) ‖ n (u32 BE).
-pub const HEADER_LEN: usize = 32 + 4 + 4;
+/// Most received message headers remembered (with their nonces) to tell a
+/// retried message from a different one under the same header.
+pub const MAX_REMEMBERED_HEADERS: usize = 32;
+/// Length of the canonical header encoding: ratchet key ‖ pn (u32 BE) ‖
+/// n (u32 BE) ‖ nonce.
+pub const HEADER_LEN: usize = 32 + 4 + 4 + MESSAGE_NONCE_LEN;
 
 const AEAD_AD_LEN: usize = ASSOCIATED_DATA_LEN + HEADER_LEN;
 const PICKLE_MAGIC: &[u8; 4] = b"TNRS";
-const PICKLE_VERSION: u8 = 1;
+/// Version 2 added the remembered headers; version 1 is still read.
+const PICKLE_VERSION: u8 = 2;
 
 /// Why a message could not be encrypted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,6 +89,11 @@ pub enum DecryptError {
     /// The message key was used already (a duplicate) or discarded.
     #[error("message already received or its key was discarded")]
     Replay,
+    /// A different message under a header already received: the sender's
+    /// state was rolled back (a restored backup) and it reused a message
+    /// key. This session can no longer carry its messages; restart it.
+    #[error("a different message under a header already received: the sender was rolled back")]
+    Rewound,
     /// The header names the remote's initial ratchet key, which never sends.
     #[error("no receiving chain for this ratchet key")]
     NoReceivingChain,
@@ -122,14 +132,35 @@ pub struct Session {
     skipped: SkippedKeys,
     /// Earlier `DHr` values, oldest first.
     previous_remote: VecDeque<DhPublicKey>,
+    /// Headers of the last [`MAX_REMEMBERED_HEADERS`] messages opened,
+    /// oldest first.
+    received: VecDeque<RatchetHeader>,
 }
 
 fn encode_header(h: &RatchetHeader) -> [u8; HEADER_LEN] {
     let mut out = [0u8; HEADER_LEN];
     out[..32].copy_from_slice(h.ratchet_key.as_bytes());
     out[32..36].copy_from_slice(&h.previous_chain_length.to_be_bytes());
-    out[36..].copy_from_slice(&h.message_number.to_be_bytes());
+    out[36..40].copy_from_slice(&h.message_number.to_be_bytes());
+    out[40..].copy_from_slice(&h.nonce);
     out
+}
+
+fn decode_header(b: &[u8; HEADER_LEN]) -> RatchetHeader {
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&b[..32]);
+    let mut pn = [0u8; 4];
+    pn.copy_from_slice(&b[32..36]);
+    let mut n = [0u8; 4];
+    n.copy_from_slice(&b[36..40]);
+    let mut nonce = [0u8; MESSAGE_NONCE_LEN];
+    nonce.copy_from_slice(&b[40..]);
+    RatchetHeader {
+        ratchet_key: DhPublicKey(key),
+        previous_chain_length: u32::from_be_bytes(pn),
+        message_number: u32::from_be_bytes(n),
+        nonce,
+    }
 }
 
 /// Walks a chain from message `from` to message `to`, returning the skipped
@@ -185,6 +216,7 @@ impl Session {
             previous_chain_length: 0,
             skipped: SkippedKeys::default(),
             previous_remote: VecDeque::new(),
+            received: VecDeque::new(),
         })
     }
 
@@ -212,6 +244,7 @@ impl Session {
             previous_chain_length: 0,
             skipped: SkippedKeys::default(),
             previous_remote: VecDeque::new(),
+            received: VecDeque::new(),
         }
     }
 
@@ -277,13 +310,16 @@ impl Session {
             .next
             .checked_add(1)
             .ok_or(EncryptError::ChainExhausted)?;
+        let mut nonce = [0u8; MESSAGE_NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
         let header = RatchetHeader {
             ratchet_key: self.ours.public,
             previous_chain_length: self.previous_chain_length,
             message_number: chain.next,
+            nonce,
         };
         let (chain_key, message_key) = chain.key.step();
-        let ciphertext = aead::seal(&message_key.0, &self.aead_ad(&header), plaintext);
+        let ciphertext = aead::seal(&message_key.0, &nonce, &self.aead_ad(&header), plaintext);
         self.sending = Some(Chain {
             key: chain_key,
             next,
@@ -302,7 +338,8 @@ impl Session {
         let header = &message.header;
         let ad = self.aead_ad(header);
         let open = |key: &MessageKey| {
-            aead::open(&key.0, &ad, &message.ciphertext).map_err(|_| DecryptError::Authentication)
+            aead::open(&key.0, &header.nonce, &ad, &message.ciphertext)
+                .map_err(|_| DecryptError::Authentication)
         };
 
         let current = self.remote == Some(header.ratchet_key);
@@ -325,6 +362,7 @@ impl Session {
                 let plaintext = open(&mk)?;
                 self.receiving = Some(Chain { key: ck, next });
                 self.skipped.extend(skipped);
+                self.remember(header);
                 return Ok(plaintext);
             }
         }
@@ -334,13 +372,14 @@ impl Session {
         {
             let plaintext = match self.skipped.get(index) {
                 Some(k) => open(&k.key)?,
-                None => return Err(DecryptError::Replay),
+                None => return Err(self.replay(header)),
             };
             self.skipped.remove(index);
+            self.remember(header);
             return Ok(plaintext);
         }
         if current || self.previous_remote.contains(&header.ratchet_key) {
-            return Err(DecryptError::Replay);
+            return Err(self.replay(header));
         }
 
         // A new remote ratchet key: finish the current receiving chain up to
@@ -388,15 +427,45 @@ impl Session {
         self.root = root;
         self.receiving = Some(Chain { key: ck, next });
         self.send_ratchet_due = true;
+        self.remember(header);
         Ok(plaintext)
     }
 
-    /// Encodes the whole session as a versioned pickle (`"TNRS"`, version 1).
+    /// Notes a header just opened, so a different message under it later is
+    /// recognised (see [`DecryptError::Rewound`]).
+    fn remember(&mut self, header: &RatchetHeader) {
+        if self.received.len() >= MAX_REMEMBERED_HEADERS {
+            self.received.pop_front();
+        }
+        self.received.push_back(*header);
+    }
+
+    /// The error for a message whose key is gone: [`DecryptError::Rewound`]
+    /// when a remembered header has the same ratchet key and number but
+    /// another nonce (the sender encrypted something else under that key),
+    /// else [`DecryptError::Replay`] (the same message again, or too old to
+    /// tell).
+    fn replay(&self, header: &RatchetHeader) -> DecryptError {
+        let rewound = self.received.iter().any(|h| {
+            h.ratchet_key == header.ratchet_key
+                && h.message_number == header.message_number
+                && h.nonce != header.nonce
+        });
+        if rewound {
+            DecryptError::Rewound
+        } else {
+            DecryptError::Replay
+        }
+    }
+
+    /// Encodes the whole session as a versioned pickle (`"TNRS"`, version 2).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut w = Writer::new(
             PICKLE_MAGIC,
             PICKLE_VERSION,
-            300 + self.previous_remote.len() * 32 + self.skipped.len() * 68,
+            304 + self.previous_remote.len() * 32
+                + self.skipped.len() * 68
+                + self.received.len() * HEADER_LEN,
         );
         w.bytes(self.remote_identity.as_bytes());
         w.bytes(self.associated_data.as_bytes());
@@ -425,12 +494,17 @@ impl Session {
             w.u32(k.message_number);
             w.bytes(&k.key.0);
         }
+        w.u32(u32::try_from(self.received.len()).unwrap_or(u32::MAX));
+        for h in &self.received {
+            w.bytes(&encode_header(h));
+        }
         w.finish()
     }
 
     /// Decodes [`Session::to_bytes`]; bounded, strict, never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PickleError> {
-        let mut r = Reader::new(bytes, PICKLE_MAGIC, "ratchet session", PICKLE_VERSION)?;
+        let (mut r, version) =
+            Reader::new_up_to(bytes, PICKLE_MAGIC, "ratchet session", PICKLE_VERSION)?;
         let remote_identity =
             IdentityKey::from_bytes(&r.array()?).map_err(|_| PickleError::InvalidKey)?;
         let associated_data = AssociatedData(r.array()?);
@@ -471,6 +545,13 @@ impl Session {
                 key,
             });
         }
+        let mut received = VecDeque::new();
+        if version >= 2 {
+            let n = r.count("remembered headers", MAX_REMEMBERED_HEADERS)?;
+            for _ in 0..n {
+                received.push_back(decode_header(&r.array()?));
+            }
+        }
         r.finish()?;
         if (send_ratchet_due || receiving.is_some()) && remote.is_none() {
             return Err(PickleError::Inconsistent(
@@ -491,6 +572,7 @@ impl Session {
             previous_chain_length,
             skipped,
             previous_remote,
+            received,
         })
     }
 }

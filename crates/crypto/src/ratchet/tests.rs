@@ -374,12 +374,20 @@ fn pickle_round_trips_exactly_and_keeps_working() {
         Session::from_bytes(&long).unwrap_err(),
         PickleError::TrailingBytes(1)
     );
-    let mut v2 = bytes.clone();
-    v2[4] = 2;
+    let mut v3 = bytes.clone();
+    v3[4] = 3;
     assert_eq!(
-        Session::from_bytes(&v2).unwrap_err(),
-        PickleError::UnsupportedVersion(2)
+        Session::from_bytes(&v3).unwrap_err(),
+        PickleError::UnsupportedVersion(3)
     );
+    // Version 1 (no remembered headers) is still read: a fresh Alice has
+    // received nothing, so her version 2 pickle ends with a zero count.
+    let alice = pair(18).alice;
+    let mut v1 = pickle(&alice);
+    assert_eq!(v1.split_off(v1.len() - 4), [0, 0, 0, 0]);
+    v1[4] = 1;
+    let restored = Session::from_bytes(&v1).unwrap();
+    assert_eq!(pickle(&restored), pickle(&alice));
 }
 
 proptest! {
@@ -420,7 +428,7 @@ proptest! {
         let valid = alice.encrypt(&mut rng, b"valid").unwrap();
         let ratchet_key = if use_current_key { valid.header.ratchet_key } else { DhPublicKey(key) };
         let forged = RatchetMessage {
-            header: RatchetHeader { ratchet_key, previous_chain_length: pn, message_number: n },
+            header: RatchetHeader { ratchet_key, previous_chain_length: pn, message_number: n, nonce: valid.header.nonce },
             ciphertext,
         };
         let before = pickle(&bob);
@@ -490,4 +498,63 @@ proptest! {
             prop_assert_eq!(bob.decrypt(m).unwrap_err(), DecryptError::Replay);
         }
     }
+}
+
+/// A sender restored from a backup (its pickle from before two messages)
+/// encrypts new texts under the message keys it already used. No two
+/// ciphertexts may then share a keystream: XORing them must not give the
+/// XOR of the plaintexts (issue #13, finding 3).
+#[test]
+fn a_rolled_back_sender_never_repeats_a_keystream() {
+    let Pair {
+        mut rng,
+        mut alice,
+        mut bob,
+    } = pair(41);
+    let backup = pickle(&alice);
+    let p1 = b"rally at checkpoint three at 0400";
+    let p2 = b"the password for the gate is 7731";
+    let m1 = alice.encrypt(&mut rng, p1).unwrap();
+    bob.decrypt(&m1).unwrap();
+    let mut restored = Session::from_bytes(&backup).unwrap();
+    let m2 = restored.encrypt(&mut rng, p2).unwrap();
+    assert_eq!(m1.header.message_number, m2.header.message_number);
+    assert_eq!(m1.header.ratchet_key, m2.header.ratchet_key);
+    let xor_c: Vec<u8> = m1
+        .ciphertext
+        .iter()
+        .zip(&m2.ciphertext)
+        .map(|(a, b)| a ^ b)
+        .collect();
+    let xor_p: Vec<u8> = p1.iter().zip(p2).map(|(a, b)| a ^ b).collect();
+    assert_ne!(&xor_c[..xor_p.len()], xor_p.as_slice(), "keystream reused");
+    assert_ne!(m1.header.nonce, m2.header.nonce);
+}
+
+/// The receiver tells a genuine duplicate (the same message again: a retry)
+/// from a different message under a header it already received (a rolled
+/// back sender): the first is a replay, the second means the session is
+/// lost and must restart. Both leave the session unchanged.
+#[test]
+fn a_different_message_under_a_received_header_is_a_rewound_sender() {
+    let Pair {
+        mut rng,
+        mut alice,
+        mut bob,
+    } = pair(42);
+    let backup = pickle(&alice);
+    let m1 = alice.encrypt(&mut rng, b"first").unwrap();
+    assert_eq!(bob.decrypt(&m1).unwrap().as_slice(), b"first");
+    let mut restored = Session::from_bytes(&backup).unwrap();
+    let m1_again = restored.encrypt(&mut rng, b"other").unwrap();
+    let before = pickle(&bob);
+    assert_eq!(bob.decrypt(&m1), Err(DecryptError::Replay));
+    assert_eq!(bob.decrypt(&m1_again), Err(DecryptError::Rewound));
+    assert_eq!(pickle(&bob), before);
+    // The memory of received headers survives a pickle round trip.
+    let mut bob = Session::from_bytes(&before).unwrap();
+    assert_eq!(bob.decrypt(&m1_again), Err(DecryptError::Rewound));
+    // And the real sender goes on as before.
+    let m2 = alice.encrypt(&mut rng, b"second").unwrap();
+    assert_eq!(bob.decrypt(&m2).unwrap().as_slice(), b"second");
 }

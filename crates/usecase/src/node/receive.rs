@@ -420,5 +420,8 @@ mod tests {
             code(&ReceiveError::StrangerNotText.refusal()),
             RefusalCode::Unauthorized
         );
+        // A rolled-back sender reused a message key: it must restart.
+        let rewound = ReceiveError::Open(OpenError::Decrypt(DecryptError::Rewound));
+        assert_eq!(code(&rewound.refusal()), RefusalCode::Unauthorized);
     }
 }
