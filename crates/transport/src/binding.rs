@@ -18,8 +18,11 @@ pub const BINDING_OID: &[u64] = &[2, 25, 5_427_237_553_652_120_654];
 /// DER content octets of [`BINDING_OID`].
 const BINDING_OID_DER: [u8; 10] = [0x69, 0xcb, 0xa8, 0xda, 0xf9, 0xce, 0x88, 0xe0, 0xf8, 0x4e];
 
-/// Domain separator prefixed to the SubjectPublicKeyInfo before signing.
-pub const BINDING_CONTEXT: &[u8] = b"tacnode-tls-binding/v1";
+/// Domain separator prefixed to the signed validity window and
+/// SubjectPublicKeyInfo. Version 2 added the window: a version 1 binding
+/// covered the key only, so whoever held one TLS private key could mint a
+/// certificate for the same key valid for decades.
+pub const BINDING_CONTEXT: &[u8] = b"tacnode-tls-binding/v2";
 
 /// Largest certificate accepted from a peer, in bytes.
 pub const MAX_CERT_LEN: usize = 4096;
@@ -65,10 +68,15 @@ pub enum BindingError {
     Intermediates,
 }
 
-/// The bytes the identity key signs: context || SubjectPublicKeyInfo DER.
-pub(crate) fn binding_message(spki_der: &[u8]) -> Vec<u8> {
-    let mut msg = Vec::with_capacity(BINDING_CONTEXT.len() + spki_der.len());
+/// The bytes the identity key signs: context || notBefore || notAfter
+/// (Unix seconds, i64 big-endian, as the certificate encodes them) ||
+/// SubjectPublicKeyInfo DER. The window the verifier checks is the one the
+/// identity signed.
+pub(crate) fn binding_message(spki_der: &[u8], not_before: i64, not_after: i64) -> Vec<u8> {
+    let mut msg = Vec::with_capacity(BINDING_CONTEXT.len() + 16 + spki_der.len());
     msg.extend_from_slice(BINDING_CONTEXT);
+    msg.extend_from_slice(&not_before.to_be_bytes());
+    msg.extend_from_slice(&not_after.to_be_bytes());
     msg.extend_from_slice(spki_der);
     msg
 }
@@ -114,7 +122,10 @@ pub(crate) fn verify_certificate(der: &[u8], now_secs: u64) -> Result<BoundIdent
     let identity = IdentityKey::from_slice(key).map_err(|_| BindingError::InvalidKey)?;
     let signature = Signature::from_slice(sig).map_err(|_| BindingError::Malformed("signature"))?;
     identity
-        .verify(&binding_message(parsed.spki), &signature)
+        .verify(
+            &binding_message(parsed.spki, parsed.not_before, parsed.not_after),
+            &signature,
+        )
         .map_err(|_| BindingError::BadSignature)?;
     Ok(BoundIdentity {
         identity,

@@ -24,7 +24,11 @@
 //! [`BINDING_OID`] (`2.25.5427237553652120654`), whose value is a DER OCTET
 //! STRING of 96 bytes: the node's long-term identity key (32) followed by the
 //! identity key's Ed25519 signature (64) over
-//! `"tacnode-tls-binding/v1" || SubjectPublicKeyInfo DER of the certificate key`.
+//! `"tacnode-tls-binding/v2" || notBefore || notAfter || SubjectPublicKeyInfo
+//! DER of the certificate key`, the window in Unix seconds (i64 big-endian)
+//! exactly as the certificate encodes it: a stolen TLS key cannot be
+//! re-minted into a certificate with a longer window. The certificate's own
+//! self-signature is not checked; nothing else in it is trusted.
 //!
 //! Both sides present a certificate (mutual TLS) and both run the same
 //! verifier, which accepts a peer only if:
@@ -33,7 +37,7 @@
 //! 2. the current time is inside the certificate's validity window;
 //! 3. the binding extension is present exactly once and its signature verifies
 //!    (strict Ed25519) under the bound identity key, over that certificate's
-//!    own SubjectPublicKeyInfo;
+//!    own validity window and SubjectPublicKeyInfo;
 //! 4. the TLS 1.3 handshake signature verifies under the certificate key
 //!    (`rustls::crypto::verify_tls13_signature`), proving possession of it;
 //! 5. when dialling, the bound identity hashes to the expected [`NodeId`](tacnode_domain::NodeId).

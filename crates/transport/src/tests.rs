@@ -234,8 +234,12 @@ fn forged_cert(
 ) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
     let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
     let spki = spki_override.unwrap_or_else(|| key.subject_public_key_info());
-    let sig = signer.sign(&binding_message(&spki));
     let mut params = CertificateParams::default();
+    let sig = signer.sign(&binding_message(
+        &spki,
+        params.not_before.unix_timestamp(),
+        params.not_after.unix_timestamp(),
+    ));
     if with_binding {
         params
             .custom_extensions
@@ -249,6 +253,42 @@ fn forged_cert(
         cert.der().clone(),
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
     )
+}
+
+/// Whoever holds one TLS private key, but not the identity key, cannot
+/// re-mint the certificate with another validity window under the same
+/// binding (issue #13, finding 2): the identity signs the window too.
+#[test]
+fn a_binding_does_not_stretch_to_another_validity_window() {
+    let id = identity(30);
+    let now = SystemTime::now();
+    let (der, key_der) = make_certificate(&id, now, Duration::from_secs(3600)).unwrap();
+    let now_secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    verify_certificate(&der, now_secs).unwrap();
+    let payload = crate::binding::parse_certificate(&der)
+        .unwrap()
+        .binding
+        .unwrap()
+        .to_vec();
+    let stolen = KeyPair::try_from(&key_der).unwrap();
+    let mut params = CertificateParams::default();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2049, 12, 31);
+    params
+        .custom_extensions
+        .push(CustomExtension::from_oid_content(BINDING_OID, {
+            let mut ext = vec![0x04, u8::try_from(payload.len()).unwrap()];
+            ext.extend_from_slice(&payload);
+            ext
+        }));
+    let reminted = params.self_signed(&stolen).unwrap();
+    assert_eq!(
+        verify_certificate(reminted.der(), now_secs),
+        Err(BindingError::BadSignature)
+    );
 }
 
 /// Dials `addr` from a bare quinn endpoint presenting `cert`, sends one

@@ -78,10 +78,15 @@ pub(crate) fn make_certificate(
 ) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), TransportError> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
     let spki = key.subject_public_key_info();
-    let signature = identity.sign(&binding_message(&spki));
     let now_secs = unix_secs(now);
     let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
     let mut params = params_for_window(now_secs - 86_400, now_secs.saturating_add(lifetime))?;
+    // The identity signs the window exactly as the certificate encodes it.
+    let signature = identity.sign(&binding_message(
+        &spki,
+        params.not_before.unix_timestamp(),
+        params.not_after.unix_timestamp(),
+    ));
     params
         .custom_extensions
         .push(CustomExtension::from_oid_content(
