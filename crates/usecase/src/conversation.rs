@@ -52,6 +52,11 @@ pub enum OpenError {
     /// The sealed sender differs from the initial message's identity key.
     #[error("sender identity does not match the X3DH identity")]
     SenderMismatch,
+    /// A repeat of an initial message we answered, but with other keys than
+    /// the session was made with: edited in transit (by a mailbox holder,
+    /// say). Its certificate was never verified, so it must not touch pins.
+    #[error("repeated X3DH initial message with altered keys")]
+    AlteredInitial,
 }
 
 /// Starting a new session with the same peer failed.
@@ -288,6 +293,16 @@ impl Conversation {
                 if let Some(c) = existing {
                     // A repeat of an initial header we already answered.
                     if let Some(t) = c.thread_by_ephemeral(&initial.ephemeral_key) {
+                        // Only the ephemeral key matched: the rest of the
+                        // header must be what X3DH verified when the session
+                        // was made (the initiator's keys are the first half
+                        // of the session's associated data).
+                        let ad = t.session.associated_data().as_bytes();
+                        if ad[..32] != *initial.identity_key.as_bytes()
+                            || ad[32..64] != *initial.device_key.as_bytes()
+                        {
+                            return Err(OpenError::AlteredInitial);
+                        }
                         let plaintext = t.session.decrypt(&initial.message)?;
                         t.pending_initial = None;
                         return Ok((
@@ -605,6 +620,41 @@ mod tests {
         let m3 = a.seal(&mut rng, alice.id.identity_key(), b"three").unwrap();
         assert!(matches!(m3.body, SealedBody::Message(_)));
         assert_eq!(open(&mut bob, &mut b, &m3).unwrap(), b"three");
+    }
+
+    /// A mailbox holder edits the device key in message 2 of a conversation
+    /// still awaiting its first reply. The repeat is matched by its
+    /// ephemeral key, so X3DH does not run again: the edit must be refused,
+    /// not opened and handed to the pin check (issue #13, finding 1).
+    #[test]
+    fn a_repeated_initial_with_an_edited_device_key_is_refused() {
+        let mut rng = StdRng::seed_from_u64(31);
+        let alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        let mallory = party(&mut rng);
+        let mut a = Some(Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap());
+        let m1 = seal(&mut rng, &alice, &mut a, b"one");
+        let m2 = seal(&mut rng, &alice, &mut a, b"two");
+        let mut b = None;
+        assert_eq!(open(&mut bob, &mut b, &m1).unwrap(), b"one");
+        for edit in 0..2 {
+            let mut forged = m2.clone();
+            let SealedBody::Initial(i) = &mut forged.body else {
+                panic!("message 2 repeats the initial header")
+            };
+            if edit == 0 {
+                i.device_key = mallory.id.device_key();
+            } else {
+                i.device_key_signature = mallory.id.sign(b"anything");
+                i.device_key = mallory.id.device_key();
+            }
+            assert!(matches!(
+                open(&mut bob, &mut b, &forged),
+                Err(OpenError::AlteredInitial)
+            ));
+        }
+        // The genuine message 2 still opens.
+        assert_eq!(open(&mut bob, &mut b, &m2).unwrap(), b"two");
     }
 
     #[test]

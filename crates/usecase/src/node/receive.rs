@@ -276,9 +276,12 @@ fn open_one(
     if stranger && !matches!(&plaintext, Ok(p) if matches!(p.content, Content::Text(_))) {
         return Err(ReceiveError::StrangerNotText);
     }
-    // Pin (or compare) the device key only now: X3DH verified its
-    // certificate, so a forged initial message cannot flag a contact.
+    // Pin (or compare) the device key only now, and only when X3DH ran on
+    // this message and verified its certificate: a forged or edited initial
+    // message cannot flag a contact (a repeat of an answered one was
+    // checked against the session's own keys instead).
     if let SealedBody::Initial(i) = &sealed.body
+        && opened.new_session
         && !st
             .check_pin(&sender, &i.device_key)
             .map_err(ReceiveError::Storage)?

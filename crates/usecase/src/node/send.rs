@@ -749,6 +749,10 @@ async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Res
     if bundle.identity_key != expected {
         bail!("prekey bundle is for another identity");
     }
+    // Every signature in the bundle is checked before its device key is
+    // compared with the pin: a forged bundle must not flag the contact or
+    // become the pending pin.
+    tacnode_crypto::prekey::verify_bundle(&bundle).context("prekey bundle does not verify")?;
     let mut guard = shared.state();
     let st = &mut *guard;
     if !st.check_pin(&peer, &bundle.device_key)? {
