@@ -130,7 +130,7 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
             let now = shared.now();
             let mut st = shared.state();
             let st = &mut *st;
-            let nonce = st.challenges.issue(now, recipient, &mut st.rng);
+            let nonce = st.challenges.issue(now, peer, recipient, &mut st.rng);
             // Only the owner itself (TLS authenticated it) learns that its
             // mailbox is empty, and skips the signed fetch: most fetches
             // find nothing, and each costs a signature on both ends.
@@ -148,10 +148,14 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
             let mut st = shared.state();
             let t = shared.now();
             let holder = shared.node_id();
-            if let Err(e) =
-                st.challenges
-                    .redeem(t, &holder, &f.recipient, MailboxOperation::Fetch, &f.proof)
-            {
+            if let Err(e) = st.challenges.redeem(
+                t,
+                &peer,
+                &holder,
+                &f.recipient,
+                MailboxOperation::Fetch,
+                &f.proof,
+            ) {
                 return refuse(RefusalCode::Unauthorized, e.to_string());
             }
             let limit = usize::try_from(f.max_entries)
@@ -186,6 +190,7 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
             let holder = shared.node_id();
             if let Err(e) = st.challenges.redeem(
                 shared.now(),
+                &peer,
                 &holder,
                 &a.recipient,
                 MailboxOperation::Ack,
