@@ -10,9 +10,12 @@
 //!   repeated until answered, simultaneous initiation).
 //! - [`delivery`]: sans-IO retry schedule of outgoing messages (direct
 //!   attempts with backoff, mailbox fallback, give-up).
+//! - [`prekey_quota`]: how many one-time prekeys are handed out, to whom
+//!   and how fast.
 
 pub mod challenge;
 pub mod conversation;
 pub mod delivery;
 pub mod node;
 pub mod ports;
+pub mod prekey_quota;

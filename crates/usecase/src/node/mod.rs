@@ -312,6 +312,7 @@ impl Node {
             session_resets: HashMap::new(),
             restarts: std::collections::HashSet::new(),
             handed_out,
+            prekey_quota: crate::prekey_quota::OneTimePrekeyQuota::new(),
             seen: HashMap::new(),
             peers: HashMap::new(),
             last_outbox_time: UnixMillis(0),

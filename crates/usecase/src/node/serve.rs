@@ -76,7 +76,7 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
                 Err(_) => refuse(RefusalCode::Internal, "shutting down"),
             }
         }
-        Message::PrekeyBundleRequest => match prekey_bundle(shared) {
+        Message::PrekeyBundleRequest => match prekey_bundle(shared, peer) {
             Ok(b) => Message::PrekeyBundle(b),
             Err(e) => {
                 tracing::warn!("cannot hand out a prekey bundle: {e:#}");
@@ -210,19 +210,23 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
     }
 }
 
-fn prekey_bundle(shared: &Shared) -> Result<tacnode_domain::e2e::PrekeyBundle> {
-    let mut st = shared.state();
+/// A bundle for `requester`, with a one-time prekey while its quota (and
+/// everyone's) lasts (see [`crate::prekey_quota`]).
+fn prekey_bundle(shared: &Shared, requester: NodeId) -> Result<tacnode_domain::e2e::PrekeyBundle> {
+    let mut guard = shared.state();
+    let st = &mut *guard;
     let t = shared.now();
     // Never hand the same one-time prekey out twice while the first
     // initiator may still use it: a second one's first message could not
     // be opened (and would cost it a session restart).
     st.expire_handed_out(t);
-    let otk = st
+    let free = st
         .prekeys
         .one_time_prekeys()
         .iter()
         .map(|k| k.id)
         .find(|id| !st.handed_out.contains_key(id));
+    let otk = free.filter(|_| st.prekey_quota.take(t, requester));
     let bundle = st.prekeys.bundle(&shared.identity, otk)?;
     if let Some(id) = otk {
         st.handed_out.insert(id, t);

@@ -84,6 +84,8 @@ pub(crate) struct State {
     /// [`HANDED_OUT_TTL_MS`]; an unused one comes back after it, so a flood
     /// of bundle requests cannot use them all up for good).
     pub(crate) handed_out: HashMap<tacnode_domain::e2e::PrekeyId, UnixMillis>,
+    /// One-time prekeys handed out per requester and window.
+    pub(crate) prekey_quota: crate::prekey_quota::OneTimePrekeyQuota,
     /// When each peer last made us look at what waits for it (see
     /// [`State::peer_seen`]).
     pub(crate) seen: HashMap<NodeId, UnixMillis>,
