@@ -78,6 +78,10 @@ pub const MAX_KDF_MEMORY_KIB: u32 = 1024 * 1024;
 pub const MAX_KDF_ITERATIONS: u32 = 64;
 /// Argon2id lane cap.
 pub const MAX_KDF_PARALLELISM: u32 = 16;
+/// Cap of memory × passes (KiB): 3 GiB-passes, so the most expensive file
+/// accepted takes about 4 s to refuse or open on a 2-core laptop (1 GiB × 1
+/// pass measured 1.3 s, the default 64 MiB × 3 passes 0.13 s), not minutes.
+pub const MAX_KDF_WORK_KIB: u64 = 3 * 1024 * 1024;
 /// Length of the passphrase check value.
 pub const PASSPHRASE_CHECK_LEN: usize = 32;
 /// Length of the sealed plaintext: signing seed, device secret, storage key.
@@ -146,8 +150,8 @@ pub enum KeystoreError {
         /// Lanes.
         parallelism: u32,
     },
-    /// KDF parameters over [`MAX_KDF_MEMORY_KIB`], [`MAX_KDF_ITERATIONS`] or
-    /// [`MAX_KDF_PARALLELISM`].
+    /// KDF parameters over [`MAX_KDF_MEMORY_KIB`], [`MAX_KDF_ITERATIONS`],
+    /// [`MAX_KDF_PARALLELISM`] or, memory × passes, [`MAX_KDF_WORK_KIB`].
     #[error(
         "keystore KDF parameters too expensive: {memory_kib} KiB, {iterations} passes, \
          {parallelism} lanes"
@@ -198,6 +202,28 @@ pub enum KeystoreFileError {
         actual: u64,
         /// [`MAX_KEYSTORE_LEN`].
         max: usize,
+    },
+    /// Not a regular file (a FIFO would block the reader, a directory or a
+    /// device is no keystore).
+    #[error("{} is not a regular file; a keystore is one", path.display())]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// Group or others may read or write the file. The secrets are sealed
+    /// under the passphrase, but a readable file invites an offline guessing
+    /// attack and a writable one a swap.
+    #[error(
+        "keystore {} has mode {mode:04o}, open to group or others; \
+         run `chmod 600 {}` and try again",
+        path.display(),
+        path.display()
+    )]
+    Exposed {
+        /// The path given.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
     },
     /// The file system failed.
     #[error("keystore I/O: {0}")]
@@ -323,9 +349,11 @@ impl KdfParams {
     }
 
     fn check_caps(&self) -> Result<(), KeystoreError> {
+        let work = u64::from(self.memory_kib) * u64::from(self.iterations);
         if self.memory_kib > MAX_KDF_MEMORY_KIB
             || self.iterations > MAX_KDF_ITERATIONS
             || self.parallelism > MAX_KDF_PARALLELISM
+            || work > MAX_KDF_WORK_KIB
         {
             return Err(KeystoreError::ExcessiveParameters {
                 memory_kib: self.memory_kib,
@@ -699,7 +727,27 @@ pub fn load_with_minimum(
 
 /// Reads a keystore file, refusing one over [`MAX_KEYSTORE_LEN`] bytes
 /// before reading it whole.
+///
+/// Refuses, before opening it, anything but a regular file and, on Unix, a
+/// file group or others may access ([`KeystoreFileError::Exposed`]).
 pub fn read(path: &Path) -> Result<Vec<u8>, KeystoreFileError> {
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(KeystoreFileError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(KeystoreFileError::Exposed {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    }
     let file = File::open(path)?;
     let size = file.metadata()?.len();
     let too_large = |actual| KeystoreFileError::TooLarge {
@@ -1094,6 +1142,10 @@ mod tests {
             (u32::MAX, 1, 1),
             (64, MAX_KDF_ITERATIONS + 1, 1),
             (64, 1, 17),
+            // Each within its own cap, together minutes of work (#13,
+            // finding 8): 1 GiB × 64 passes, and 1 GiB × 4.
+            (MAX_KDF_MEMORY_KIB, MAX_KDF_ITERATIONS, 1),
+            (MAX_KDF_MEMORY_KIB, 4, 1),
         ] {
             let altered = edit(&bytes, |v| {
                 v["kdf"]["memory_kib"] = json!(m);
@@ -1308,6 +1360,42 @@ mod tests {
         assert_eq!(dir.entries(), vec!["keystore.json".to_owned()]);
     }
 
+    /// A keystore open to group or others, or anything but a regular file
+    /// (a FIFO used to hang the reader), is refused with what to do
+    /// (issue #13, finding 8).
+    #[cfg(unix)]
+    #[test]
+    fn an_exposed_or_irregular_keystore_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = TestDir::new("exposed");
+        let path = dir.0.join("keystore.json");
+        let mut rng = StdRng::seed_from_u64(14);
+        create(&path, &mut rng, &secrets(14), PASS, &test_params()).unwrap();
+        for mode in [0o644, 0o620, 0o604] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let err = load_with_minimum(&path, PASS, &test_minimum()).unwrap_err();
+            assert!(
+                matches!(err, KeystoreFileError::Exposed { mode: m, .. } if m == mode),
+                "{mode:o}: {err}"
+            );
+            assert!(err.to_string().contains("chmod 600"));
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
+        load_with_minimum(&path, PASS, &test_minimum()).unwrap();
+        assert!(matches!(
+            read(&dir.0),
+            Err(KeystoreFileError::NotAFile { .. })
+        ));
+        let fifo = dir.0.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            assert!(matches!(
+                read(&fifo),
+                Err(KeystoreFileError::NotAFile { .. })
+            ));
+        }
+    }
+
     #[test]
     fn publish_refuses_a_path_that_appears_during_the_write() {
         let dir = TestDir::new("race");
@@ -1327,6 +1415,11 @@ mod tests {
         let dir = TestDir::new("size");
         let path = dir.0.join("big.json");
         fs::write(&path, vec![b' '; MAX_KEYSTORE_LEN + 1]).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        }
         assert!(matches!(
             read(&path),
             Err(KeystoreFileError::TooLarge { actual, .. }) if actual == (MAX_KEYSTORE_LEN + 1) as u64
