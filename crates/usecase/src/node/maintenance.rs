@@ -342,7 +342,9 @@ pub(crate) async fn publish_records(shared: &Shared) -> Result<usize> {
 
 /// Rotates the signed prekey when it is due and refills one-time prekeys;
 /// returns whether the signed prekey changed (so the published prekeys must
-/// be published anew).
+/// be published anew). The new keys are on disk before anything uses them:
+/// when saving fails, memory goes back to what the disk holds and nothing
+/// new is published or handed out.
 fn rotate_prekeys(shared: &Shared) -> bool {
     let t = shared.now();
     let mut guard = shared.state();
@@ -360,6 +362,8 @@ fn rotate_prekeys(shared: &Shared) -> bool {
     st.prekeys.expire(t);
     if let Err(e) = super::refill_prekeys(st, t) {
         tracing::warn!("saving prekeys: {e:#}");
+        st.discard_uncommitted();
+        return false;
     }
     rotated
 }
