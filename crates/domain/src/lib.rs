@@ -30,7 +30,9 @@ mod record;
 mod storage_key;
 mod time;
 
-pub use address::{AddressError, PEER_ADDRESS_PREFIX, PeerAddress};
+pub use address::{
+    AddressError, PEER_ADDRESS_CHECKSUM_LEN, PEER_ADDRESS_PREFIX, PEER_ADDRESS_VERSION, PeerAddress,
+};
 pub use contact::{Contact, MAX_CONTACT_NAME_BYTES};
 pub use delivery::{DeliveryState, Direction, MessageStatus, OutboxEntry, StoredMessage};
 pub use id::{Distance, ID_LEN, KeyError, NodeId};
