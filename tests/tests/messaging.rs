@@ -467,7 +467,16 @@ async fn a_changed_device_key_is_flagged_and_blocks_sending_until_verified() {
         .unwrap();
     assert!(contact.identity_changed && !contact.verified);
 
-    // After comparing safety numbers out of band, the operator confirms.
+    // The safety number cannot show a device-key change; the device code
+    // does: a sees it for b's new device key, and reinstalled b (which has
+    // pinned a's device key from a's bundle) shows the same one.
+    let (_, number_a, code_a) = ha.verify_contact("b", false).unwrap();
+    let code_a = code_a.expect("a knows b's new device key");
+    let (_, number_b, code_b) = hb.verify_contact("a", false).unwrap();
+    assert_eq!(number_a, number_b);
+    assert_eq!(Some(code_a), code_b);
+
+    // After comparing them out of band, the operator confirms.
     ha.verify_contact("b", true).unwrap();
     ha.send("b", "verified, hello").unwrap();
     let mut rb = hb.subscribe();

@@ -91,6 +91,8 @@ pub(crate) enum Response {
     SafetyNumber {
         name: String,
         digits: String,
+        /// Covers both device keys; `None` before the contact's is known.
+        device_code: Option<String>,
         qr_payload_hex: String,
         verified: bool,
     },

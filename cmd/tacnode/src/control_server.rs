@@ -212,10 +212,11 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                 .collect(),
         },
         Request::ContactsVerify { name, confirm } => {
-            let (contact, number) = node.verify_contact(&name, confirm)?;
+            let (contact, number, device_code) = node.verify_contact(&name, confirm)?;
             Response::SafetyNumber {
                 name: contact.name,
                 digits: number.to_string(),
+                device_code: device_code.map(|c| c.to_string()),
                 qr_payload_hex: hex(number.scannable()),
                 verified: contact.verified,
             }

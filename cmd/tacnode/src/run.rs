@@ -132,12 +132,21 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     if let Response::SafetyNumber {
                         name,
                         digits,
+                        device_code,
                         qr_payload_hex,
                         verified,
                     } = c.call(&Request::ContactsVerify { name, confirm }).await?
                     {
                         println!("safety number with {name}:");
                         println!("  {digits}");
+                        match device_code {
+                            Some(code) => println!(
+                                "device code (compare it too after a key change):\n  {code}"
+                            ),
+                            None => {
+                                println!("device code: not yet known (no session with {name} yet)")
+                            }
+                        }
                         if qr {
                             let bytes: Vec<u8> = (0..qr_payload_hex.len() / 2)
                                 .filter_map(|i| {

@@ -39,4 +39,4 @@ pub use keystore::{KdfParams, KeystoreError, KeystoreFileError, KeystoreSecrets,
 pub use pickle::PickleError;
 pub use prekey::PrekeyState;
 pub use ratchet::Session;
-pub use safety::SafetyNumber;
+pub use safety::{DeviceCode, SafetyNumber};

@@ -30,7 +30,7 @@ use std::fmt;
 
 use sha2::{Digest as _, Sha512};
 use subtle::ConstantTimeEq as _;
-use tacnode_domain::{IdentityKey, NodeId};
+use tacnode_domain::{DhPublicKey, IdentityKey, NodeId};
 
 /// Version of the construction, first byte of the QR payload (and, as a
 /// big-endian `u16`, first bytes hashed into each fingerprint).
@@ -153,6 +153,58 @@ impl fmt::Display for SafetyNumber {
 impl fmt::Debug for SafetyNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SafetyNumber({self})")
+    }
+}
+
+/// Decimal digits of a [`DeviceCode`].
+pub const DEVICE_CODE_DIGITS: usize = 10;
+
+/// A short code over both parties' identity *and* device keys, compared
+/// after a device-key change (the safety number covers identity keys only,
+/// so it cannot differ when only a device key changed).
+///
+/// Construction: each party's `SHA-512("tacnode-device-code/v1" ‖ IK ‖ DK)`,
+/// the two hashes sorted and hashed together with SHA-512; the first 8 bytes
+/// as a big-endian integer mod 10¹⁰, as 10 digits in two groups of 5. Both
+/// parties see the same code when each holds the other's real device key.
+/// A forger needs a device key whose code collides: 2⁻³³ per try, each try
+/// a fresh certified device key, which only the identity key can sign.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DeviceCode(String);
+
+impl DeviceCode {
+    /// The code of `local` and `remote` (identity key, device key); swapping
+    /// them gives the same result.
+    pub fn new(local: (&IdentityKey, &DhPublicKey), remote: (&IdentityKey, &DhPublicKey)) -> Self {
+        let one = |(ik, dk): (&IdentityKey, &DhPublicKey)| -> [u8; 64] {
+            let mut h = Sha512::new();
+            h.update(b"tacnode-device-code/v1");
+            h.update(ik.as_bytes());
+            h.update(dk.as_bytes());
+            h.finalize().into()
+        };
+        let (a, b) = (one(local), one(remote));
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let mut h = Sha512::new();
+        h.update(lo);
+        h.update(hi);
+        let out = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&out[..8]);
+        let n = u64::from_be_bytes(first) % 10_000_000_000;
+        Self(format!("{n:010}"))
+    }
+
+    /// The [`DEVICE_CODE_DIGITS`] digits, without separators.
+    pub fn digits(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DeviceCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (a, b) = self.0.split_at(DEVICE_CODE_DIGITS / 2);
+        write!(f, "{a} {b}")
     }
 }
 
@@ -323,5 +375,26 @@ mod tests {
                 prop_assert_eq!(ab.matches_scanned(other.scannable()), Ok(false));
             }
         }
+    }
+
+    /// The safety number cannot tell a device-key change; the device code
+    /// does, and both parties compute the same one.
+    #[test]
+    fn device_code_changes_with_a_device_key_and_is_symmetric() {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(77);
+        let alice = crate::Identity::generate(&mut rng);
+        let bob = crate::Identity::generate(&mut rng);
+        let bob2 = crate::Identity::generate(&mut rng);
+        let (ai, ad) = (alice.identity_key(), alice.device_key());
+        let (bi, bd) = (bob.identity_key(), bob.device_key());
+        let code = DeviceCode::new((&ai, &ad), (&bi, &bd));
+        assert_eq!(code, DeviceCode::new((&bi, &bd), (&ai, &ad)));
+        assert_eq!(code.digits().len(), DEVICE_CODE_DIGITS);
+        assert!(code.digits().chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(code.to_string().len(), DEVICE_CODE_DIGITS + 1);
+        // Bob's identity with another device key: same safety number, other code.
+        let other_device = bob2.device_key();
+        assert_eq!(SafetyNumber::new(&ai, &bi), SafetyNumber::new(&ai, &bi));
+        assert_ne!(code, DeviceCode::new((&ai, &ad), (&bi, &other_device)));
     }
 }

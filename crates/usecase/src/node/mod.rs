@@ -37,7 +37,7 @@ use anyhow::{Context, anyhow, bail};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tacnode_crypto::prekey::PrekeyState;
-use tacnode_crypto::{Identity, SafetyNumber};
+use tacnode_crypto::{DeviceCode, Identity, SafetyNumber};
 use tacnode_domain::{
     Contact, Content, IdentityKey, MessageId, MessageStatus, NodeId, NodeType, PeerAddress,
     PeerRecord, Plaintext, StoredMessage, UnixMillis,
@@ -548,13 +548,26 @@ impl NodeHandle {
         Ok(self.shared.state().store.contacts()?)
     }
 
-    /// The safety number with a contact; `confirm` marks it verified (and
-    /// accepts a changed key).
-    pub fn verify_contact(&self, name: &str, confirm: bool) -> Result<(Contact, SafetyNumber)> {
+    /// The safety number with a contact and, once its device key is known,
+    /// the device code (see [`DeviceCode`]: the one that changes when only
+    /// the device key did); `confirm` marks it verified (and accepts a
+    /// changed key).
+    pub fn verify_contact(
+        &self,
+        name: &str,
+        confirm: bool,
+    ) -> Result<(Contact, SafetyNumber, Option<DeviceCode>)> {
         let mut st = self.shared.state();
         let (id, contact) = resolve_target(&st, name)?;
         let contact = contact.ok_or_else(|| anyhow!("unknown contact {name:?}"))?;
-        let number = SafetyNumber::new(&self.shared.identity.identity_key(), &contact.identity_key);
+        let own = self.shared.identity.identity_key();
+        let number = SafetyNumber::new(&own, &contact.identity_key);
+        let device_code = st.device_key_to_verify(&id)?.map(|dk| {
+            DeviceCode::new(
+                (&own, &self.shared.identity.device_key()),
+                (&contact.identity_key, &dk),
+            )
+        });
         if confirm {
             if let Some(k) = st.take_pending_pin(&id)? {
                 st.repin(&id, Some(&k))?;
@@ -569,9 +582,13 @@ impl NodeHandle {
             drop(st);
             self.shared.wake_delivery.notify_one();
             let st = self.shared.state();
-            return Ok((st.store.contact(&id)?.unwrap_or(contact), number));
+            return Ok((
+                st.store.contact(&id)?.unwrap_or(contact),
+                number,
+                device_code,
+            ));
         }
-        Ok((contact, number))
+        Ok((contact, number, device_code))
     }
 
     /// Queues a text; durable before this returns.

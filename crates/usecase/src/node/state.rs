@@ -270,6 +270,20 @@ impl State {
         Ok(())
     }
 
+    /// The device key a verification of `peer` is about: the new one
+    /// awaiting verification if there is one, else the pinned one.
+    pub(crate) fn device_key_to_verify(
+        &mut self,
+        peer: &NodeId,
+    ) -> Result<Option<tacnode_domain::DhPublicKey>> {
+        for prefix in [PENDING_PREFIX, PIN_PREFIX] {
+            if let Some(v) = self.store.meta(&peer_meta_key(prefix, peer))? {
+                return Ok(tacnode_domain::DhPublicKey::from_slice(&v).ok());
+            }
+        }
+        Ok(None)
+    }
+
     /// Takes the device key remembered by [`State::set_pending_pin`].
     pub(crate) fn take_pending_pin(
         &mut self,
