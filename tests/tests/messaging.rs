@@ -616,3 +616,19 @@ async fn a_recipient_that_lost_its_session_gets_a_new_one_and_the_message() {
         .await
     );
 }
+
+/// `contacts add b2 KEY` where KEY already is the contact `b` used to rename
+/// it silently while saying "added b2" (issue #17, bug 2): it is refused
+/// with the existing name, and `b` stays. Adding it again under its own
+/// name is harmless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_known_address_under_another_name_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = pair(root.path()).await;
+    let ha = a.handle().unwrap();
+    let err = ha.add_contact("b2", &b.address()).unwrap_err().to_string();
+    assert!(err.contains("already the contact \"b\""), "{err}");
+    let names: Vec<String> = ha.contacts().unwrap().into_iter().map(|c| c.name).collect();
+    assert!(names.contains(&"b".to_string()) && !names.contains(&"b2".to_string()));
+    ha.add_contact("b", &b.address()).unwrap();
+}

@@ -491,7 +491,9 @@ impl NodeHandle {
         self.shared.events.subscribe()
     }
 
-    /// Adds (or renames) a contact.
+    /// Adds a contact, or names a stranger that wrote to us (its contact
+    /// is named after its address until then). An address that already is
+    /// a named contact is refused with that name, never silently renamed.
     pub fn add_contact(&self, name: &str, address: &str) -> Result<Contact> {
         let addr: PeerAddress = address
             .parse()
@@ -519,6 +521,17 @@ impl NodeHandle {
             verified: false,
             identity_changed: false,
         };
+        if let Some(existing) = st.store.contact(&contact.node_id)?
+            && existing.name != name
+            && !existing.name.starts_with("key_")
+        {
+            bail!(
+                "that address is already the contact {:?}; to rename it, remove it \
+                 (tacnode contacts remove {}) and add it again",
+                existing.name,
+                existing.name
+            );
+        }
         if st.store.add_contact(&contact)? == tacnode_store::InsertOutcome::AlreadyPresent {
             st.store.rename_contact(&contact.node_id, name)?;
         }
