@@ -179,12 +179,22 @@ impl ControlClient {
     /// Connects, with a clear error when no daemon runs there.
     pub(crate) async fn connect(data_dir: &Path) -> Result<Self> {
         let path = socket_path(data_dir);
-        let stream = UnixStream::connect(&path).await.map_err(|e| {
-            anyhow::anyhow!(
+        let stream = match UnixStream::connect(&path).await {
+            Ok(s) => s,
+            Err(_) if !crate::keys::keystore_path(data_dir).exists() => anyhow::bail!(
+                "no identity in {}: run `tacnode init` first (or pass the daemon's --data-dir)",
+                data_dir.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => anyhow::bail!(
+                "cannot reach the daemon's control socket {}: permission denied; run this as \
+                 the user the daemon runs as",
+                path.display()
+            ),
+            Err(e) => anyhow::bail!(
                 "the tacnode daemon is not running (cannot connect to {}: {e}); start it with `tacnode run`",
                 path.display()
-            )
-        })?;
+            ),
+        };
         let (r, w) = stream.into_split();
         Ok(Self {
             reader: BufReader::new(r),

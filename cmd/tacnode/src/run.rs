@@ -272,10 +272,24 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let n = if file.as_os_str() == "-" {
                 crate::history::export(&store, &own, &mut std::io::stdout().lock())?
             } else {
-                let mut f = std::io::BufWriter::new(
-                    std::fs::File::create(&file)
-                        .with_context(|| format!("cannot create {}", file.display()))?,
-                );
+                // The history is decrypted: owner-only, and never over an
+                // existing file.
+                let created = {
+                    use std::os::unix::fs::OpenOptionsExt as _;
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&file)
+                };
+                let created = match created {
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+                        "{} already exists; choose another file or remove it first",
+                        file.display()
+                    ),
+                    other => other.with_context(|| format!("cannot create {}", file.display()))?,
+                };
+                let mut f = std::io::BufWriter::new(created);
                 crate::history::export(&store, &own, &mut f)?
             };
             eprintln!("exported {n} messages");

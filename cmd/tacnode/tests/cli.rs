@@ -45,8 +45,26 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 #[test]
 fn client_commands_without_a_daemon_say_so_with_exit_code_3() {
     let tmp = tempfile::tempdir().unwrap();
-    for args in [&["status"][..], &["send", "bob", "hi"], &["peers"], &["id"]] {
-        let o = tacnode(tmp.path(), args);
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "pw\n");
+    let args_list = [&["status"][..], &["send", "bob", "hi"], &["peers"], &["id"]];
+    // Never initialised (issue #17, bug 6): say so, not "not running".
+    for args in args_list {
+        let o = tacnode(&data, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("no identity") && stderr(&o).contains("tacnode init"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = tacnode(
+        &data,
+        &["init", "--passphrase-file", pass.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for args in args_list {
+        let o = tacnode(&data, args);
         assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
         assert!(
             stderr(&o).contains("daemon is not running"),
@@ -269,4 +287,75 @@ fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
     };
     assert!(status.success(), "exit status {status:?}");
     assert!(!data.join("control.sock").exists());
+}
+
+/// `export` writes the decrypted history owner-only and never over an
+/// existing file (issue #17, bug 7; #13's data-integrity list).
+#[test]
+fn export_is_owner_only_and_never_overwrites() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "pw\n");
+    let p = pass.to_str().unwrap();
+    assert!(
+        tacnode(&data, &["init", "--passphrase-file", p])
+            .status
+            .success()
+    );
+    run_once(&data, p);
+    let out = tmp.path().join("history.jsonl");
+    let o = tacnode(
+        &data,
+        &["export", "--passphrase-file", p, out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&out).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    std::fs::write(&out, b"keep me").unwrap();
+    let o = tacnode(
+        &data,
+        &["export", "--passphrase-file", p, out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+}
+
+/// Starts the daemon, waits until it answers, and stops it with SIGTERM:
+/// its database then exists.
+fn run_once(data: &Path, pass_file: &str) {
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(data)
+        .args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--passphrase-file",
+            pass_file,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tacnode(data, &["id"]).status.success() {
+        assert!(Instant::now() < deadline, "daemon did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = daemon.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while daemon.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "daemon did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
