@@ -16,6 +16,10 @@ use tacnode_domain::{Direction, MessageStatus, PeerAddress, StoredMessage};
 
 /// Most control clients served at once; more wait in the kernel backlog.
 const MAX_CLIENTS: usize = 32;
+/// How long a client may take to send a request line (the first, or the
+/// next one on a kept connection); a connection idle or half-written for
+/// longer is closed, so stuck clients cannot hold every slot.
+const CLIENT_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Binds the socket (owner-only) and serves clients until `shutdown`.
 pub(crate) async fn serve(
@@ -46,7 +50,20 @@ pub(crate) async fn serve(
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                // Never wait for a slot here: the accept loop must stay free
+                // to tell a new client that the daemon is busy.
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    tokio::spawn(async move {
+                        let (_, mut w) = stream.into_split();
+                        let busy = Response::Error {
+                            message: format!(
+                                "the daemon already serves {MAX_CLIENTS} control clients; try again"
+                            ),
+                        };
+                        let _ = write_json(&mut w, &busy).await;
+                    });
+                    continue;
+                };
                 let node = node.clone();
                 tokio::spawn(async move {
                     if let Err(e) = client(stream, node).await {
@@ -66,7 +83,12 @@ async fn client(stream: UnixStream, node: NodeHandle) -> Result<()> {
     let (r, mut w) = stream.into_split();
     let mut r = BufReader::new(r);
     loop {
-        let line = match read_line(&mut r).await {
+        let read = tokio::time::timeout(CLIENT_READ_TIMEOUT, read_line(&mut r)).await;
+        let Ok(read) = read else {
+            // Idle or half-written for too long: free the slot.
+            return Ok(());
+        };
+        let line = match read {
             Ok(Some(l)) => l,
             Ok(None) => return Ok(()),
             Err(e) => {

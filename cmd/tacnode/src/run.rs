@@ -325,12 +325,50 @@ fn open_store(
     tacnode_store::Store::open(&path, key).context("cannot open the database")
 }
 
+/// Takes `<data-dir>/daemon.lock` (an exclusive advisory lock holding our
+/// pid) for as long as the returned file lives, before anything else
+/// touches the data dir or the network: a second daemon on the same data
+/// dir stops here, saying which process holds it.
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = data_dir.join("daemon.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0)?;
+            writeln!(file, "{}", std::process::id())?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            bail!(
+                "another tacnode daemon is running on {} (pid {}); stop it first",
+                data_dir.display(),
+                pid.trim()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 /// The daemon: node, control socket, until SIGINT or SIGTERM.
 async fn daemon(
     data_dir: PathBuf,
     config: Config,
     secrets: tacnode_crypto::keystore::KeystoreSecrets,
 ) -> Result<()> {
+    let _lock = lock_data_dir(&data_dir)?;
     let node = Node::start(NodeSettings {
         data_dir: data_dir.clone(),
         config,

@@ -359,3 +359,100 @@ fn run_once(data: &Path, pass_file: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Starts `tacnode run` on `data`, listening on `listen`.
+fn spawn_daemon(data: &Path, pass_file: &str, listen: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["run", "--listen", listen, "--passphrase-file", pass_file])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(mut daemon: std::process::Child) {
+    let pid = daemon.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while daemon.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "daemon did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A second daemon on the same data dir stops before any networking and
+/// names the running one's pid; with the same port it used to report only
+/// "Address already in use" (issue #17, bug 3). And 40 idle connections to
+/// the control socket no longer lock every other command out (bug 8).
+#[test]
+fn a_second_daemon_and_idle_control_clients_are_turned_away() {
+    use std::io::Read as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "pw\n");
+    let p = pass.to_str().unwrap();
+    assert!(
+        tacnode(&data, &["init", "--passphrase-file", p])
+            .status
+            .success()
+    );
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let first = spawn_daemon(&data, p, &listen);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tacnode(&data, &["id"]).status.success() {
+        assert!(Instant::now() < deadline, "daemon did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut second = spawn_daemon(&data, p, &listen);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "second daemon kept running");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("another tacnode daemon is running")
+            && err.contains(&format!("pid {}", first.id())),
+        "{err}"
+    );
+    assert!(
+        !err.contains("tacnode running"),
+        "it started networking: {err}"
+    );
+
+    // Idle clients hold connections open without sending anything.
+    let idle: Vec<_> = (0..40)
+        .map(|_| std::os::unix::net::UnixStream::connect(data.join("control.sock")).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let mut served = false;
+    while started.elapsed() < Duration::from_secs(20) {
+        if tacnode(&data, &["status"]).status.success() {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(served, "status never got through 40 idle control clients");
+    drop(idle);
+    stop(first);
+}
