@@ -313,6 +313,20 @@ impl Config {
         {
             bail!("key delivery.max_backoff_ms: must be >= delivery.initial_backoff_ms > 0");
         }
+        // A bare word is a *target* to tracing ("verbose" enables only a
+        // target named verbose, silencing everything else): require levels.
+        let levels = ["off", "error", "warn", "info", "debug", "trace"];
+        let bad = self.log.level.split(',').map(str::trim).find(|d| {
+            let level = d.rsplit_once('=').map_or(*d, |(_, l)| l);
+            !levels.contains(&level.to_ascii_lowercase().as_str())
+        });
+        if bad.is_some() || tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            bail!(
+                "key log.level: {:?} is not a log filter; use error, warn, info, debug, trace, \
+                 or directives such as \"info,tacnode=debug\"",
+                self.log.level
+            );
+        }
         if let Some(n) = &self.node.name
             && n.len() > tacnode_domain::MAX_METADATA_VALUE_BYTES
         {
@@ -383,6 +397,21 @@ mod tests {
             Config::parse("[bootstrap]\npeers = [\"nope@1.2.3.4:5\"]\n", "t.toml").unwrap_err()
         );
         assert!(err.contains("bootstrap.peers[0]"), "{err}");
+    }
+
+    /// `log.level = "verbose"` used to silence the daemon entirely (issue
+    /// #17, bug 4): it is refused with the key and what is valid.
+    #[test]
+    fn an_invalid_log_level_is_refused() {
+        let err = format!(
+            "{:#}",
+            Config::parse("[log]\nlevel = \"verbose\"\n", "t.toml").unwrap_err()
+        );
+        assert!(
+            err.contains("log.level") && err.contains("verbose"),
+            "{err}"
+        );
+        Config::parse("[log]\nlevel = \"info,tacnode=debug\"\n", "t.toml").unwrap();
     }
 
     #[test]

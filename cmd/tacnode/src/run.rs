@@ -26,16 +26,26 @@ fn load_config(explicit: Option<&Path>, data_dir: &Path) -> Result<Config> {
     }
 }
 
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// Logging to stderr: `RUST_LOG` when set, else `log.level` (validated when
+/// the config was loaded); colours only on a terminal.
+fn init_logging(config: &Config) -> Result<()> {
+    use std::io::IsTerminal as _;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) if !f.is_empty() => tracing_subscriber::EnvFilter::try_new(&f)
+            .with_context(|| format!("RUST_LOG={f:?} is not a valid log filter"))?,
+        _ => tracing_subscriber::EnvFilter::try_new(&config.log.level).with_context(|| {
+            format!("log.level {:?} is not a valid log filter", config.log.level)
+        })?,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    Ok(())
 }
 
 /// Runs `cli`.
@@ -81,7 +91,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let pass = crate::keys::passphrase(&passphrase, false)?;
             let secrets = crate::keys::unlock(&data_dir, &pass)?;
             drop(pass);
-            init_logging(&config);
+            init_logging(&config)?;
             daemon(data_dir, config, secrets).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -232,16 +242,25 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
                             })
                             .collect();
                         let who: String = who.chars().filter(|c| !c.is_control()).collect();
-                        writeln!(out, "{} {arrow} {who} [{}] {text}", m.time_ms, m.status)?;
-                        out.flush()?;
+                        let written =
+                            writeln!(out, "{} {arrow} {who} [{}] {text}", m.time_ms, m.status)
+                                .and_then(|()| out.flush());
+                        match written {
+                            // The reader went away (`tacnode inbox | head`): done.
+                            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                                return Ok(ExitCode::SUCCESS);
+                            }
+                            other => other?,
+                        }
                     }
-                    Response::End if !follow => break,
+                    Response::End if !follow => return Ok(ExitCode::SUCCESS),
                     Response::End => {}
                     Response::Error { message } => bail!("{message}"),
                     _ => {}
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            // The stream ended without its end marker, or while following.
+            bail!("the daemon closed the connection (it stopped?)")
         }
         Command::Peers => {
             let mut c = ControlClient::connect(&data_dir).await?;

@@ -456,3 +456,82 @@ fn a_second_daemon_and_idle_control_clients_are_turned_away() {
     drop(idle);
     stop(first);
 }
+
+/// Daemon logs: plain text when stderr is not a terminal, and `RUST_LOG`
+/// wins over `log.level` (issue #17, bug 4).
+#[test]
+fn daemon_logs_are_plain_when_piped_and_follow_rust_log() {
+    use std::io::Read as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "pw\n");
+    let p = pass.to_str().unwrap();
+    assert!(
+        tacnode(&data, &["init", "--passphrase-file", p])
+            .status
+            .success()
+    );
+    for rust_log in [None, Some("warn")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tacnode"));
+        cmd.arg("--data-dir")
+            .arg(&data)
+            .args(["run", "--listen", "127.0.0.1:0", "--passphrase-file", p])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        match rust_log {
+            Some(f) => cmd.env("RUST_LOG", f),
+            None => cmd.env_remove("RUST_LOG"),
+        };
+        let mut daemon = cmd.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !tacnode(&data, &["id"]).status.success() {
+            assert!(Instant::now() < deadline, "daemon did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut err = daemon.stderr.take().unwrap();
+        stop(daemon);
+        let mut log = String::new();
+        err.read_to_string(&mut log).unwrap();
+        assert!(!log.contains('\x1b'), "colour codes in a pipe: {log:?}");
+        match rust_log {
+            None => assert!(log.contains("tacnode running"), "{log}"),
+            Some(_) => assert!(!log.contains("tacnode running"), "RUST_LOG ignored: {log}"),
+        }
+    }
+}
+
+/// `inbox --follow` fails loudly when the daemon goes away, where it used
+/// to exit 0 silently (issue #17, bug 5).
+#[test]
+fn inbox_follow_fails_when_the_daemon_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "pw\n");
+    let p = pass.to_str().unwrap();
+    assert!(
+        tacnode(&data, &["init", "--passphrase-file", p])
+            .status
+            .success()
+    );
+    let daemon = spawn_daemon(&data, p, "127.0.0.1:0");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tacnode(&data, &["id"]).status.success() {
+        assert!(Instant::now() < deadline, "daemon did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let follow = Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["inbox", "--follow"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stop(daemon);
+    let out = follow.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("daemon closed"), "{}", stderr(&out));
+}
