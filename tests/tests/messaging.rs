@@ -631,4 +631,9 @@ async fn adding_a_known_address_under_another_name_is_refused() {
     let names: Vec<String> = ha.contacts().unwrap().into_iter().map(|c| c.name).collect();
     assert!(names.contains(&"b".to_string()) && !names.contains(&"b2".to_string()));
     ha.add_contact("b", &b.address()).unwrap();
+    // An empty text was refused on the command line but accepted over the
+    // control socket (issue #17, bug 9): the node refuses it.
+    let err = ha.send("b", "").unwrap_err().to_string();
+    assert!(err.contains("empty"), "{err}");
+    assert!(ha.send_many("b", &["x", ""]).is_err());
 }

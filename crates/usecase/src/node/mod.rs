@@ -619,6 +619,11 @@ impl NodeHandle {
             bail!("{} messages at once; at most {MAX_SEND_BATCH}", texts.len());
         }
         for text in texts {
+            // Refused here, not only by the CLI: the control socket and any
+            // other front end reach the node through this.
+            if text.is_empty() {
+                bail!("an empty message; write some text");
+            }
             Content::text(*text).map_err(|e| anyhow!("{e}"))?;
         }
         let mut guard = self.shared.state();
