@@ -637,3 +637,23 @@ async fn adding_a_known_address_under_another_name_is_refused() {
     assert!(err.contains("empty"), "{err}");
     assert!(ha.send_many("b", &["x", ""]).is_err());
 }
+
+/// A 200-line batch (what `send --stdin` sends) arrives within a few
+/// milliseconds, while its queue times run 200 ms ahead: filed at the
+/// receiver's clock, most of it shared one millisecond and showed in
+/// message-id order (issue #17, bug 1). The inbox keeps the sender's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_batch_keeps_its_order_in_the_receivers_inbox() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = pair(root.path()).await;
+    let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
+    // A first message sets the session up, so the batch goes at once.
+    ha.send("b", "warm-up").unwrap();
+    let a_id = ha.node_id();
+    assert!(eventually(LONG, || texts_from(&hb, a_id).len() == 1).await);
+    let texts: Vec<String> = (0..200).map(|i| format!("line {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    ha.send_many("b", &refs).unwrap();
+    assert!(eventually(LONG, || texts_from(&hb, a_id).len() == 201).await);
+    assert_eq!(texts_from(&hb, a_id)[1..], texts[..], "inbox order");
+}

@@ -314,6 +314,7 @@ impl Node {
             handed_out,
             prekey_quota: crate::prekey_quota::OneTimePrekeyQuota::new(),
             seen: HashMap::new(),
+            clamped_inbound: HashMap::new(),
             peers: HashMap::new(),
             last_outbox_time: UnixMillis(0),
         };

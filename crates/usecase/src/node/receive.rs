@@ -314,8 +314,8 @@ fn open_one(
             }
             // Ordered by the sender's queue time (strictly increasing per
             // sender), so each sender's messages keep their order however
-            // they arrived; a future time is clamped to now.
-            let time = plaintext.sent.min(t);
+            // they arrived; a time far ahead of ours is clamped.
+            let time = st.inbound_time(&sender, plaintext.sent, t);
             let id = plaintext.message_id;
             match st.store.insert_inbound(&sender, &id, &text, time)? {
                 tacnode_store::InsertOutcome::Inserted => {

@@ -26,6 +26,13 @@ const MAX_SESSION_RESETS: usize = 4096;
 pub(crate) const PEER_SEEN_INTERVAL_MS: u64 = 5_000;
 /// Peers remembered by [`State::peer_seen`]; beyond it the memory starts over.
 const MAX_SEEN_PEERS: usize = 4096;
+/// How far ahead of our clock an incoming message's own time may be and
+/// still be filed at it: enough for a batch queued a millisecond apart
+/// (5,000 messages) and ordinary clock drift; a sender further ahead is
+/// clamped, so its clock cannot push its messages past everyone else's.
+pub(crate) const MAX_INBOUND_AHEAD_MS: u64 = 5_000;
+/// Senders whose last clamped filing time is remembered.
+const MAX_CLAMPED_SENDERS: usize = 4096;
 /// Meta key of the device key pinned for a contact: `pin.` and the hex of
 /// the first 28 bytes of its node id (meta keys are at most 64 bytes; 224
 /// bits keep ids apart).
@@ -89,6 +96,9 @@ pub(crate) struct State {
     /// When each peer last made us look at what waits for it (see
     /// [`State::peer_seen`]).
     pub(crate) seen: HashMap<NodeId, UnixMillis>,
+    /// Per sender, the last filing time given to a message clamped by
+    /// [`MAX_INBOUND_AHEAD_MS`].
+    pub(crate) clamped_inbound: HashMap<NodeId, UnixMillis>,
     /// Peer records seen (ours to dial with), newest sequence wins.
     pub(crate) peers: HashMap<NodeId, PeerRecord>,
     /// Strictly increasing queue time, so the outbox keeps send order.
@@ -178,6 +188,31 @@ impl State {
         self.session_resets.insert(*peer, now);
         self.restarts.insert(*peer);
         true
+    }
+
+    /// The time an incoming message from `sender`, stamped `sent` by its
+    /// queue, is filed at when it arrives at `now`: its own time, which
+    /// keeps each sender's messages in their order, unless that is more
+    /// than [`MAX_INBOUND_AHEAD_MS`] ahead. Clamped ones get strictly
+    /// increasing times per sender, so a fast sender's batch is not filed
+    /// in one millisecond (and shown in message-id order).
+    pub(crate) fn inbound_time(
+        &mut self,
+        sender: &NodeId,
+        sent: UnixMillis,
+        now: UnixMillis,
+    ) -> UnixMillis {
+        let limit = now.saturating_add_millis(MAX_INBOUND_AHEAD_MS);
+        if sent <= limit {
+            return sent;
+        }
+        let t = match self.clamped_inbound.get(sender) {
+            Some(last) if *last >= limit => last.saturating_add_millis(1),
+            _ => limit,
+        };
+        make_room(&mut self.clamped_inbound, MAX_CLAMPED_SENDERS);
+        self.clamped_inbound.insert(*sender, t);
+        t
     }
 
     /// `peer` just called us, so it is online: what waits for it goes now
