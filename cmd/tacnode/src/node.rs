@@ -118,7 +118,7 @@ impl Node {
             .map_err(|e| anyhow!("local address: {e}"))?;
         let ports = NodePorts {
             identity,
-            store,
+            store: Box::new(store),
             network: QuicNetwork::new(transport, local),
             incoming: Box::new(QuicIncoming(inbound)),
             clock: std::sync::Arc::new(SystemClock),

@@ -14,7 +14,10 @@
 //! - [`e2e`]: prekeys, X3DH and Double Ratchet messages as data.
 //! - [`dht`]: Kademlia requests, responses and records as data.
 //! - [`mailbox`]: store-and-forward deposits, proofs, fetches as data.
-//! - [`ports`]: traits with two real implementations each.
+//! - [`store`]: the rows the storage port speaks, its limits, and
+//!   [`StoreError`].
+//! - [`ports`]: traits with two real implementations each (the clock, the
+//!   store).
 
 mod address;
 mod contact;
@@ -28,6 +31,8 @@ mod message;
 pub mod ports;
 mod record;
 mod storage_key;
+pub mod store;
+mod store_error;
 mod time;
 
 pub use address::{
@@ -47,4 +52,5 @@ pub use record::{
     prekey_record_key,
 };
 pub use storage_key::{STORAGE_KEY_LEN, StorageKey};
+pub use store_error::StoreError;
 pub use time::{MAX_CLOCK_SKEW_MS, UnixMillis};

@@ -3,6 +3,14 @@
 //! Keep this list short. A trait belongs here only when production and the
 //! simulator (or SQLite and memory) both implement it.
 
+use crate::contact::Contact;
+use crate::delivery::{DeliveryState, MessageStatus, OutboxEntry, StoredMessage};
+use crate::id::NodeId;
+use crate::message::MessageId;
+use crate::store::{
+    InsertOutcome, MailboxItem, MailboxQuota, MailboxUsage, RoutingEntry, SecretBytes,
+};
+use crate::store_error::StoreError;
 use crate::time::UnixMillis;
 
 /// A source of wall-clock time: the system clock in the daemon, a virtual
@@ -10,4 +18,287 @@ use crate::time::UnixMillis;
 pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> UnixMillis;
+}
+
+/// The node's durable state: contacts, sessions, prekeys, the outbox and
+/// inbox, the mailboxes it holds for others, the routing snapshot and a small
+/// key/value table. Implemented by the SQLite file of the daemon
+/// (`tacnode_store::Store`) and by an in-memory twin of it
+/// (`tacnode_store::MemoryStore`, the simulator's default); the conformance
+/// suite of `crates/store` holds both to the same contract.
+///
+/// Times are parameters (no implementation reads a clock). Every `Ok` of a
+/// write is committed, unless a batch is open: between
+/// [`NodeStore::begin_batch`] and [`NodeStore::commit_batch`] writes are
+/// kept together, and [`NodeStore::rollback_batch`] undoes all of them.
+/// [`batch_within`] runs a closure that way.
+pub trait NodeStore: Send {
+    // Batches.
+
+    /// Whether a batch is open.
+    fn in_batch(&self) -> bool;
+    /// Opens a batch; the caller checks [`NodeStore::in_batch`] first (a
+    /// batch inside a batch joins the outer one: see [`batch_within`]).
+    fn begin_batch(&mut self) -> Result<(), StoreError>;
+    /// Commits every write since [`NodeStore::begin_batch`] together.
+    fn commit_batch(&mut self) -> Result<(), StoreError>;
+    /// Undoes every write since [`NodeStore::begin_batch`].
+    fn rollback_batch(&mut self) -> Result<(), StoreError>;
+    /// Rolls back a batch left open (its owner panicked inside it); returns
+    /// whether there was one.
+    fn abandon_open_batch(&mut self) -> bool;
+
+    // Contacts.
+
+    /// Adds `contact`; a contact for the same node is left as it is.
+    fn add_contact(&mut self, contact: &Contact) -> Result<InsertOutcome, StoreError>;
+    /// The contact for `node_id`.
+    fn contact(&self, node_id: &NodeId) -> Result<Option<Contact>, StoreError>;
+    /// How many contacts are not verified.
+    fn unverified_contact_count(&self) -> Result<u64, StoreError>;
+    /// All contacts by name, then node id (at most
+    /// [`crate::store::MAX_QUERY_ROWS`]).
+    fn contacts(&self) -> Result<Vec<Contact>, StoreError>;
+    /// Renames the contact for `node_id`; [`StoreError::UnknownContact`]
+    /// when there is none.
+    fn rename_contact(&mut self, node_id: &NodeId, name: &str) -> Result<(), StoreError>;
+    /// Sets whether the user verified the contact's identity key.
+    fn set_contact_verified(&mut self, node_id: &NodeId, verified: bool) -> Result<(), StoreError>;
+    /// Clears `verified` and raises `identity_changed`.
+    fn flag_contact_key_change(&mut self, node_id: &NodeId) -> Result<(), StoreError>;
+    /// Clears `identity_changed` once the user has seen the warning.
+    fn acknowledge_identity_change(&mut self, node_id: &NodeId) -> Result<(), StoreError>;
+    /// Removes the contact for `node_id`; `false` if there was none.
+    fn remove_contact(&mut self, node_id: &NodeId) -> Result<bool, StoreError>;
+
+    // Meta.
+
+    /// The value stored under `key`.
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores `value` under `key`, replacing any previous value.
+    fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Removes `key`; `false` if it was absent.
+    fn delete_meta(&mut self, key: &str) -> Result<bool, StoreError>;
+    /// The `u64` stored under `key` by [`NodeStore::set_meta_u64`].
+    fn meta_u64(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        self.meta(key)?
+            .map(|v| {
+                <[u8; 8]>::try_from(v.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        table: "meta",
+                        reason: "value is not a u64",
+                    })
+            })
+            .transpose()
+    }
+    /// Stores `value` under `key` as 8 big-endian bytes.
+    fn set_meta_u64(&mut self, key: &str, value: u64) -> Result<(), StoreError> {
+        self.set_meta(key, &value.to_be_bytes())
+    }
+
+    // Sessions and prekeys.
+
+    /// Stores (or replaces) the session with `peer`.
+    fn save_session(
+        &mut self,
+        peer: &NodeId,
+        pickle: &[u8],
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// The session pickle for `peer`.
+    fn load_session(&self, peer: &NodeId) -> Result<Option<SecretBytes>, StoreError>;
+    /// Deletes the session with `peer`; `false` if there was none.
+    fn delete_session(&mut self, peer: &NodeId) -> Result<bool, StoreError>;
+    /// Peers whose session changed at `since` or later, most recent first
+    /// (ties by id), at most `limit` (capped at [`crate::store::MAX_QUERY_ROWS`]).
+    fn recent_session_peers(
+        &self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<NodeId>, StoreError>;
+    /// Stores (replaces) the whole prekey state.
+    fn save_prekey_state(&mut self, state: &[u8], now: UnixMillis) -> Result<(), StoreError>;
+    /// The prekey state saved last, if any.
+    fn load_prekey_state(&self) -> Result<Option<SecretBytes>, StoreError>;
+
+    // Outbox and inbox.
+
+    /// Puts an outbound text in the outbox as [`MessageStatus::Queued`];
+    /// a second call with the same id changes nothing.
+    fn queue_outbound(
+        &mut self,
+        peer: &NodeId,
+        message_id: &MessageId,
+        text: &str,
+        now: UnixMillis,
+    ) -> Result<InsertOutcome, StoreError>;
+    /// The outbound message `message_id` with its delivery state.
+    fn outbound(&self, message_id: &MessageId) -> Result<Option<OutboxEntry>, StoreError>;
+    /// The latest queue time in the outbox, if any.
+    fn latest_outbound_time(&self) -> Result<Option<UnixMillis>, StoreError>;
+    /// Queued messages in queue order (time, then id) after `after`
+    /// (exclusive), at most `limit` (capped at
+    /// [`crate::store::MAX_QUERY_ROWS`]): (id, recipient, queue time).
+    fn queued_outbound(
+        &self,
+        after: Option<(UnixMillis, MessageId)>,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, NodeId, UnixMillis)>, StoreError>;
+    /// The delivery status of an outgoing message; `None` for an unknown id.
+    fn outbound_status(&self, message_id: &MessageId) -> Result<Option<MessageStatus>, StoreError>;
+    /// `Queued → Sent`, no further retries; later states are kept. Returns
+    /// the resulting status.
+    fn mark_sent(
+        &mut self,
+        message_id: &MessageId,
+        now: UnixMillis,
+    ) -> Result<MessageStatus, StoreError>;
+    /// As [`NodeStore::mark_sent`], keeping the first deposit time of a
+    /// queued message for [`NodeStore::expire_deposited`].
+    fn mark_deposited(
+        &mut self,
+        message_id: &MessageId,
+        now: UnixMillis,
+    ) -> Result<MessageStatus, StoreError>;
+    /// Messages deposited at or before `deposited_before` and still `Sent`
+    /// become `Failed` with `reason`, oldest deposit first (ties by id), at
+    /// most `limit` (capped at [`crate::store::MAX_QUERY_ROWS`]); returns them.
+    fn expire_deposited(
+        &mut self,
+        deposited_before: UnixMillis,
+        reason: &str,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, NodeId)>, StoreError>;
+    /// `peer`'s receipt: any state becomes `Delivered`; another peer than
+    /// the recipient is [`StoreError::UnknownMessage`].
+    fn mark_delivered(
+        &mut self,
+        peer: &NodeId,
+        message_id: &MessageId,
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// Counts a failed attempt of a queued message and keeps `error`
+    /// (truncated to [`crate::store::MAX_LAST_ERROR_BYTES`]); messages no
+    /// longer queued are unchanged. Returns the delivery state.
+    fn record_send_failure(
+        &mut self,
+        message_id: &MessageId,
+        error: &str,
+        now: UnixMillis,
+    ) -> Result<DeliveryState, StoreError>;
+    /// `Queued → Failed` with `reason`; later states are kept. Returns the
+    /// resulting status.
+    fn mark_failed(
+        &mut self,
+        message_id: &MessageId,
+        reason: &str,
+        now: UnixMillis,
+    ) -> Result<MessageStatus, StoreError>;
+    /// Stores a text received from `peer`; the same (peer, id) again is
+    /// [`InsertOutcome::AlreadyPresent`].
+    fn insert_inbound(
+        &mut self,
+        peer: &NodeId,
+        message_id: &MessageId,
+        text: &str,
+        received: UnixMillis,
+    ) -> Result<InsertOutcome, StoreError>;
+    /// The latest `limit` messages (capped at [`crate::store::MAX_QUERY_ROWS`])
+    /// of every conversation, both directions, oldest first: ordered by
+    /// time, then inbound before outbound, then peer, then id.
+    fn latest_history(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;
+
+    // Mailboxes held for others.
+
+    /// Replaces the mailbox quota (default [`MailboxQuota::default`]).
+    fn set_mailbox_quota(&mut self, quota: MailboxQuota);
+    /// Holds `payload` for `recipient` until `expires`. Expired holdings are
+    /// purged first (even when the deposit is refused); a deposit already
+    /// held is [`InsertOutcome::AlreadyPresent`] (even over quota); a new one
+    /// over quota is [`StoreError::MailboxRecipientQuota`] or
+    /// [`StoreError::MailboxTotalQuota`].
+    fn mailbox_deposit(
+        &mut self,
+        recipient: &NodeId,
+        message_id: &MessageId,
+        payload: &[u8],
+        expires: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<InsertOutcome, StoreError>;
+    /// Recipients with unexpired holdings, in id order, after `after`
+    /// (exclusive), at most `limit` (capped at [`crate::store::MAX_QUERY_ROWS`]).
+    fn mailbox_recipients(
+        &self,
+        after: Option<&NodeId>,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<NodeId>, StoreError>;
+    /// Unexpired holdings for `recipient`, by deposit time then id, at most
+    /// `limit` (capped at [`crate::store::MAX_QUERY_ROWS`]). Not removed.
+    fn mailbox_fetch(
+        &self,
+        recipient: &NodeId,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<MailboxItem>, StoreError>;
+    /// Removes the listed holdings of `recipient`; returns how many.
+    fn mailbox_remove(
+        &mut self,
+        recipient: &NodeId,
+        message_ids: &[MessageId],
+    ) -> Result<usize, StoreError>;
+    /// Drops every holding expired at `now`; returns how many.
+    fn mailbox_purge_expired(&mut self, now: UnixMillis) -> Result<usize, StoreError>;
+    /// How much the mailboxes hold (expired holdings not yet purged included).
+    fn mailbox_usage(&self) -> Result<MailboxUsage, StoreError>;
+
+    // Routing snapshot.
+
+    /// Replaces the saved routing snapshot with `entries`, atomically (an
+    /// entry listed twice: the later one wins).
+    fn save_routing_snapshot(&mut self, entries: &[RoutingEntry]) -> Result<(), StoreError>;
+    /// The saved snapshot, most recently seen first (ties by id).
+    fn load_routing_snapshot(&self) -> Result<Vec<RoutingEntry>, StoreError>;
+}
+
+/// Runs `f` as one batch of the store that `store` picks out of `owner`:
+/// every write it makes is committed together, or none is when `f` fails or
+/// the commit does. A batch inside a batch joins the outer one. `f` gets the
+/// owner, so it can change the owner's other state together with the rows
+/// that persist it.
+pub fn batch_within<C, S, T, E>(
+    owner: &mut C,
+    store: fn(&mut C) -> &mut S,
+    f: impl FnOnce(&mut C) -> Result<T, E>,
+) -> Result<T, E>
+where
+    C: ?Sized,
+    S: NodeStore + ?Sized,
+    E: From<StoreError>,
+{
+    if store(owner).in_batch() {
+        return f(owner);
+    }
+    store(owner).begin_batch().map_err(E::from)?;
+    let result = f(owner);
+    let s = store(owner);
+    let end = if result.is_ok() {
+        s.commit_batch()
+    } else {
+        s.rollback_batch()
+    };
+    match end {
+        Ok(()) => result,
+        Err(e) => {
+            // A failed commit may leave the batch open: end it so the next
+            // write does not silently join a dead batch.
+            s.abandon_open_batch();
+            match result {
+                Ok(_) => Err(E::from(e)),
+                Err(first) => Err(first),
+            }
+        }
+    }
 }

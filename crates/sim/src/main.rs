@@ -4,7 +4,8 @@
 //! tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] [--malicious F]
 //!                    [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--json]
 //! tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S
-//!                  [--loss F] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] [--drain-hours H] [--json]
+//!                  [--loss F] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] [--drain-hours H]
+//!                  [--store memory|sqlite] [--json]
 //! ```
 
 use std::process::ExitCode;
@@ -16,7 +17,8 @@ use tacnode_sim::{LookupMetrics, LookupScenario, Summary, run_lookup_scenario};
 const USAGE: &str = "usage: tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] \
 [--malicious F] [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]
        tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S \
-[--loss F] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] [--drain-hours H] [--json]";
+[--loss F] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] [--drain-hours H] \
+[--store memory|sqlite] [--json]";
 
 fn parse_node(args: &[String]) -> Result<(NodeScenario, bool), String> {
     let mut s = NodeScenario::default();
@@ -43,6 +45,7 @@ fn parse_node(args: &[String]) -> Result<(NodeScenario, bool), String> {
             "--seed" => s.seed = value.parse().map_err(|e| bad(&e))?,
             "--loss" => s.loss = value.parse().map_err(|e| bad(&e))?,
             "--drain-hours" => s.drain_hours = value.parse().map_err(|e| bad(&e))?,
+            "--store" => s.store = value.parse().map_err(|e| bad(&e))?,
             "--partition" => {
                 let parts: Vec<&str> = value.split(':').collect();
                 let num = |i: usize| -> Result<u64, String> {
@@ -101,6 +104,7 @@ fn main_node(args: &[String]) -> ExitCode {
         "servers": scenario.servers,
         "messages": scenario.messages,
         "churn": scenario.churn,
+        "store": scenario.store.to_string(),
         "hours": scenario.hours,
         "seed": scenario.seed,
         "loss": scenario.loss,
@@ -123,14 +127,15 @@ fn main_node(args: &[String]) -> ExitCode {
         println!("{v}");
     } else {
         println!(
-            "node: nodes {} servers {} messages {} churn {} hours {} seed {} loss {}",
+            "node: nodes {} servers {} messages {} churn {} hours {} seed {} loss {} store {}",
             scenario.nodes,
             scenario.servers,
             scenario.messages,
             scenario.churn,
             scenario.hours,
             scenario.seed,
-            scenario.loss
+            scenario.loss,
+            scenario.store
         );
         println!(
             "delivered {}/{} ({:.4}), duplicates {}, order violations {}, session restarts {}",

@@ -8,16 +8,16 @@ use tacnode_domain::{Contact, IdentityKey, NodeId};
 
 use tacnode_domain::MAX_CONTACT_NAME_BYTES;
 
-use crate::error::StoreError;
+use crate::error::SqliteError;
 use crate::seal::Sealer;
 use crate::{InsertOutcome, Store, node_id_from_sql, sql_limit, sql_time, time_from_sql};
 
 const CONTACTS: &str = "contacts";
 const COLUMNS: &str = "node_id, sealed_name, identity_key, first_seen, verified, identity_changed";
 
-fn check_name(name: &str) -> Result<(), StoreError> {
+fn check_name(name: &str) -> Result<(), SqliteError> {
     if name.len() > MAX_CONTACT_NAME_BYTES {
-        return Err(StoreError::ContactNameTooLong(name.len()));
+        return Err(SqliteError::ContactNameTooLong(name.len()));
     }
     Ok(())
 }
@@ -43,7 +43,7 @@ impl ContactRow {
         })
     }
 
-    fn into_contact(self, sealer: &Sealer) -> Result<Contact, StoreError> {
+    fn into_contact(self, sealer: &Sealer) -> Result<Contact, SqliteError> {
         let node_id = node_id_from_sql(CONTACTS, &self.node_id)?;
         let name = sealer.open(
             CONTACTS,
@@ -52,13 +52,13 @@ impl ContactRow {
             MAX_CONTACT_NAME_BYTES,
         )?;
         Ok(Contact {
-            name: String::from_utf8(name.to_vec()).map_err(|_| StoreError::Corrupt {
+            name: String::from_utf8(name.to_vec()).map_err(|_| SqliteError::Corrupt {
                 table: CONTACTS,
                 reason: "name is not UTF-8",
             })?,
             node_id,
             identity_key: IdentityKey::from_slice(&self.identity_key).map_err(|_| {
-                StoreError::Corrupt {
+                SqliteError::Corrupt {
                     table: CONTACTS,
                     reason: "identity key is not a valid Ed25519 key",
                 }
@@ -72,7 +72,7 @@ impl ContactRow {
 
 impl Store {
     /// Adds `contact`; a contact for the same node is left as it is.
-    pub fn add_contact(&mut self, contact: &Contact) -> Result<InsertOutcome, StoreError> {
+    pub fn add_contact(&mut self, contact: &Contact) -> Result<InsertOutcome, SqliteError> {
         check_name(&contact.name)?;
         let sealed_name = self.seal_name(&contact.node_id, &contact.name)?;
         let changed = self.conn.execute(
@@ -97,7 +97,7 @@ impl Store {
     }
 
     /// The contact for `node_id`.
-    pub fn contact(&self, node_id: &NodeId) -> Result<Option<Contact>, StoreError> {
+    pub fn contact(&self, node_id: &NodeId) -> Result<Option<Contact>, SqliteError> {
         self.conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM contacts WHERE node_id = ?1"),
@@ -111,7 +111,7 @@ impl Store {
 
     /// How many contacts are not verified (a bound on contacts that strangers
     /// can create by writing to us).
-    pub fn unverified_contact_count(&self) -> Result<u64, StoreError> {
+    pub fn unverified_contact_count(&self) -> Result<u64, SqliteError> {
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM contacts WHERE verified = 0",
             [],
@@ -121,7 +121,7 @@ impl Store {
     }
 
     /// All contacts by name (at most [`crate::MAX_QUERY_ROWS`]).
-    pub fn contacts(&self) -> Result<Vec<Contact>, StoreError> {
+    pub fn contacts(&self) -> Result<Vec<Contact>, SqliteError> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {COLUMNS} FROM contacts ORDER BY node_id LIMIT ?1"
         ))?;
@@ -137,7 +137,7 @@ impl Store {
         Ok(contacts)
     }
 
-    fn seal_name(&self, node_id: &NodeId, name: &str) -> Result<Vec<u8>, StoreError> {
+    fn seal_name(&self, node_id: &NodeId, name: &str) -> Result<Vec<u8>, SqliteError> {
         self.sealer
             .seal(CONTACTS, &[node_id.as_bytes()], name.as_bytes())
     }
@@ -147,16 +147,16 @@ impl Store {
         node_id: &NodeId,
         sql: &str,
         value: &dyn rusqlite::ToSql,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SqliteError> {
         let changed = self.conn.execute(sql, params![node_id.as_bytes(), value])?;
         if changed == 0 {
-            return Err(StoreError::UnknownContact(*node_id));
+            return Err(SqliteError::UnknownContact(*node_id));
         }
         Ok(())
     }
 
     /// Renames the contact for `node_id`.
-    pub fn rename_contact(&mut self, node_id: &NodeId, name: &str) -> Result<(), StoreError> {
+    pub fn rename_contact(&mut self, node_id: &NodeId, name: &str) -> Result<(), SqliteError> {
         check_name(name)?;
         let sealed_name = self.seal_name(node_id, name)?;
         self.update_contact(
@@ -171,7 +171,7 @@ impl Store {
         &mut self,
         node_id: &NodeId,
         verified: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SqliteError> {
         self.update_contact(
             node_id,
             "UPDATE contacts SET verified = ?2 WHERE node_id = ?1",
@@ -182,19 +182,19 @@ impl Store {
     /// Records that the keys of `node_id` changed in a way the identity key
     /// alone cannot show (its certified device key differs from the pinned
     /// one): clears `verified` and raises `identity_changed`.
-    pub fn flag_contact_key_change(&mut self, node_id: &NodeId) -> Result<(), StoreError> {
+    pub fn flag_contact_key_change(&mut self, node_id: &NodeId) -> Result<(), SqliteError> {
         let n = self.conn.execute(
             "UPDATE contacts SET verified = 0, identity_changed = 1 WHERE node_id = ?1",
             [node_id.as_bytes()],
         )?;
         if n == 0 {
-            return Err(StoreError::UnknownContact(*node_id));
+            return Err(SqliteError::UnknownContact(*node_id));
         }
         Ok(())
     }
 
     /// Clears `identity_changed` once the user has seen the warning.
-    pub fn acknowledge_identity_change(&mut self, node_id: &NodeId) -> Result<(), StoreError> {
+    pub fn acknowledge_identity_change(&mut self, node_id: &NodeId) -> Result<(), SqliteError> {
         self.update_contact(
             node_id,
             "UPDATE contacts SET identity_changed = ?2 WHERE node_id = ?1",
@@ -203,7 +203,7 @@ impl Store {
     }
 
     /// Removes the contact for `node_id`; `false` if there was none.
-    pub fn remove_contact(&mut self, node_id: &NodeId) -> Result<bool, StoreError> {
+    pub fn remove_contact(&mut self, node_id: &NodeId) -> Result<bool, SqliteError> {
         let n = self.conn.execute(
             "DELETE FROM contacts WHERE node_id = ?1",
             [node_id.as_bytes()],
@@ -275,11 +275,11 @@ mod tests {
         let nobody = NodeId::from_bytes([0; 32]);
         assert!(matches!(
             s.rename_contact(&nobody, "x"),
-            Err(StoreError::UnknownContact(_))
+            Err(SqliteError::UnknownContact(_))
         ));
         assert!(matches!(
             s.rename_contact(&alice.node_id, &"x".repeat(MAX_CONTACT_NAME_BYTES + 1)),
-            Err(StoreError::ContactNameTooLong(_))
+            Err(SqliteError::ContactNameTooLong(_))
         ));
         assert!(s.remove_contact(&alice.node_id).unwrap());
         assert!(!s.remove_contact(&alice.node_id).unwrap());
@@ -300,7 +300,7 @@ mod tests {
         assert!(!s.contact(&c.node_id).unwrap().unwrap().identity_changed);
         assert!(matches!(
             s.flag_contact_key_change(&NodeId::from_bytes([0; 32])),
-            Err(StoreError::UnknownContact(_))
+            Err(SqliteError::UnknownContact(_))
         ));
     }
 

@@ -6,12 +6,15 @@ use crate::meta::{MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES};
 use crate::prekeys::MAX_PREKEY_BYTES;
 use crate::routing::{MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SNAPSHOT_ENDPOINTS};
 use crate::sessions::MAX_SESSION_PICKLE_BYTES;
-use tacnode_domain::MAX_CONTACT_NAME_BYTES;
+use tacnode_domain::{MAX_CONTACT_NAME_BYTES, StoreError};
 
-/// Everything that can go wrong in the store.
+/// Everything that can go wrong in the SQLite store. Through the storage
+/// port it becomes a [`StoreError`]: the variants the node decides on keep
+/// their name, the rest (SQLite, I/O, keys, decryption) is
+/// [`StoreError::Backend`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum StoreError {
+pub enum SqliteError {
     /// SQLite reported an error (I/O, busy past the timeout, constraint, ...).
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -108,4 +111,48 @@ pub enum StoreError {
     /// No contact for this node.
     #[error("no contact for node {0}")]
     UnknownContact(NodeId),
+}
+
+impl From<SqliteError> for StoreError {
+    fn from(e: SqliteError) -> Self {
+        match e {
+            SqliteError::MailboxRecipientQuota {
+                recipient,
+                held,
+                limit,
+            } => StoreError::MailboxRecipientQuota {
+                recipient,
+                held,
+                limit,
+            },
+            SqliteError::MailboxTotalQuota {
+                held,
+                incoming,
+                limit,
+            } => StoreError::MailboxTotalQuota {
+                held,
+                incoming,
+                limit,
+            },
+            SqliteError::MailboxPayloadTooLarge(n) => StoreError::MailboxPayloadTooLarge(n),
+            SqliteError::MailboxAlreadyExpired => StoreError::MailboxAlreadyExpired,
+            SqliteError::TextTooLong(n) => StoreError::TextTooLong(n),
+            SqliteError::SessionPickleTooLarge(n) => StoreError::SessionPickleTooLarge(n),
+            SqliteError::PrekeyTooLarge(n) => StoreError::PrekeyTooLarge(n),
+            SqliteError::ContactNameTooLong(n) => StoreError::ContactNameTooLong(n),
+            SqliteError::MetaKeyTooLong(n) => StoreError::MetaKeyTooLong(n),
+            SqliteError::MetaValueTooLarge(n) => StoreError::MetaValueTooLarge(n),
+            SqliteError::RoutingSnapshotTooLarge(n) => StoreError::RoutingSnapshotTooLarge(n),
+            SqliteError::TooManyEndpoints(n) => StoreError::TooManyEndpoints(n),
+            SqliteError::UnknownMessage(id) => StoreError::UnknownMessage(id),
+            SqliteError::UnknownContact(id) => StoreError::UnknownContact(id),
+            SqliteError::Corrupt { table, reason } => StoreError::Corrupt { table, reason },
+            e @ (SqliteError::Sqlite(_)
+            | SqliteError::Io(_)
+            | SqliteError::UnknownSchemaVersion { .. }
+            | SqliteError::WrongStorageKey
+            | SqliteError::Decrypt { .. }
+            | SqliteError::Randomness) => StoreError::backend(e),
+        }
+    }
 }

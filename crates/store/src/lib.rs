@@ -1,4 +1,9 @@
-//! SQLite repositories of tacnode: the node's durable state in one file.
+//! The storage adapters of tacnode: the node's durable state in one SQLite
+//! file ([`Store`]), and its in-memory twin ([`MemoryStore`]). Both implement
+//! the storage port [`NodeStore`] of `tacnode-domain`, through which the node
+//! (`tacnode-usecase`) reaches them; the port's rows, limits and
+//! [`StoreError`] are re-exported here. `tests/conformance.rs` runs one
+//! contract against both.
 //!
 //! [`Store`] is a concrete adapter over one `rusqlite` connection (WAL
 //! journal, foreign keys on, a busy timeout, [`Synchronous::DEFAULT`]). Its
@@ -26,9 +31,11 @@
 mod contacts;
 mod error;
 mod mailbox;
+mod memory;
 mod messages;
 mod meta;
 mod migrations;
+mod port;
 mod prekeys;
 mod routing;
 mod seal;
@@ -43,11 +50,12 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension};
 use tacnode_domain::{MessageId, NodeId, UnixMillis};
 
-pub use error::StoreError;
+pub use error::SqliteError;
 pub use mailbox::{
     DEFAULT_MAILBOX_PER_RECIPIENT, DEFAULT_MAILBOX_TOTAL_BYTES, MAX_MAILBOX_PAYLOAD_BYTES,
     MailboxItem, MailboxQuota, MailboxUsage,
 };
+pub use memory::{MemoryBatchError, MemoryStore};
 pub use messages::{ImportSummary, MAX_LAST_ERROR_BYTES, MAX_QUERY_ROWS, MAX_STORED_TEXT_BYTES};
 pub use meta::{MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES, META_PEER_RECORD_SEQUENCE};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
@@ -55,6 +63,9 @@ pub use prekeys::{MAX_PREKEY_BYTES, MAX_PREKEY_STATE_BYTES, Prekey, PrekeyKind};
 pub use routing::{MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SNAPSHOT_ENDPOINTS, RoutingEntry};
 pub use seal::{NONCE_LEN, SEAL_OVERHEAD, STORAGE_KEY_LEN, SecretBytes, StorageKey, TAG_LEN};
 pub use sessions::MAX_SESSION_PICKLE_BYTES;
+pub use tacnode_domain::StoreError;
+pub use tacnode_domain::ports::{NodeStore, batch_within};
+pub use tacnode_domain::store::InsertOutcome;
 
 use seal::Sealer;
 
@@ -94,15 +105,6 @@ impl Synchronous {
     }
 }
 
-/// Result of an idempotent insert.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum InsertOutcome {
-    /// The row is new.
-    Inserted,
-    /// A row with the same key was already there; nothing changed.
-    AlreadyPresent,
-}
-
 /// The node's durable state: one SQLite file, rows sealed with the storage key.
 pub struct Store {
     conn: Connection,
@@ -123,7 +125,7 @@ impl Store {
     /// at `path` with [`Synchronous::DEFAULT`], migrates it to
     /// [`SCHEMA_VERSION`] and checks that `storage_key` is the key it was
     /// created with.
-    pub fn open(path: impl AsRef<Path>, storage_key: StorageKey) -> Result<Store, StoreError> {
+    pub fn open(path: impl AsRef<Path>, storage_key: StorageKey) -> Result<Store, SqliteError> {
         Self::open_with(path, storage_key, Synchronous::DEFAULT)
     }
 
@@ -132,7 +134,7 @@ impl Store {
         path: impl AsRef<Path>,
         storage_key: StorageKey,
         synchronous: Synchronous,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<Store, SqliteError> {
         let path = path.as_ref();
         create_private(path)?;
         let conn = Connection::open(path)?;
@@ -140,7 +142,7 @@ impl Store {
     }
 
     /// A fresh database in memory (tests, simulations).
-    pub fn open_in_memory(storage_key: StorageKey) -> Result<Store, StoreError> {
+    pub fn open_in_memory(storage_key: StorageKey) -> Result<Store, SqliteError> {
         Self::init(
             Connection::open_in_memory()?,
             &storage_key,
@@ -152,7 +154,7 @@ impl Store {
         mut conn: Connection,
         key: &StorageKey,
         synchronous: Synchronous,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<Store, SqliteError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // In-memory databases answer "memory"; files switch to WAL.
         let _mode: String =
@@ -171,12 +173,12 @@ impl Store {
 
     /// Closes the connection, checkpointing the WAL; reports errors that a
     /// plain drop would swallow.
-    pub fn close(self) -> Result<(), StoreError> {
-        self.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
+    pub fn close(self) -> Result<(), SqliteError> {
+        self.conn.close().map_err(|(_, e)| SqliteError::Sqlite(e))
     }
 
     /// The file's schema version (`PRAGMA user_version`).
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
+    pub fn schema_version(&self) -> Result<i64, SqliteError> {
         migrations::current_version(&self.conn)
     }
 
@@ -189,7 +191,7 @@ impl Store {
     /// changes of a whole batch of messages share one.
     pub fn batch<T, E>(&mut self, f: impl FnOnce(&mut Store) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<StoreError>,
+        E: From<SqliteError>,
     {
         Store::batch_within(self, |s| s, f)
     }
@@ -215,7 +217,7 @@ impl Store {
         f: impl FnOnce(&mut C) -> Result<T, E>,
     ) -> Result<T, E>
     where
-        E: From<StoreError>,
+        E: From<SqliteError>,
     {
         if !store(owner).conn.is_autocommit() {
             return f(owner);
@@ -245,8 +247,8 @@ impl Store {
 }
 
 /// Verifies the key against the sealed check row, writing it on first open.
-fn check_key(conn: &Connection, sealer: &Sealer) -> Result<(), StoreError> {
-    let read = |conn: &Connection| -> Result<Option<Vec<u8>>, StoreError> {
+fn check_key(conn: &Connection, sealer: &Sealer) -> Result<(), SqliteError> {
+    let read = |conn: &Connection| -> Result<Option<Vec<u8>>, SqliteError> {
         Ok(conn
             .query_row("SELECT sealed FROM key_check WHERE id = 1", [], |r| {
                 r.get(0)
@@ -262,7 +264,7 @@ fn check_key(conn: &Connection, sealer: &Sealer) -> Result<(), StoreError> {
                 "INSERT OR IGNORE INTO key_check (id, sealed) VALUES (1, ?1)",
                 [&sealed],
             )?;
-            read(conn)?.ok_or(StoreError::Corrupt {
+            read(conn)?.ok_or(SqliteError::Corrupt {
                 table: KEY_CHECK_TABLE,
                 reason: "key check row vanished",
             })?
@@ -270,14 +272,14 @@ fn check_key(conn: &Connection, sealer: &Sealer) -> Result<(), StoreError> {
     };
     match sealer.open(KEY_CHECK_TABLE, &[], &sealed, KEY_CHECK_PLAINTEXT.len()) {
         Ok(plain) if plain.as_slice() == KEY_CHECK_PLAINTEXT => Ok(()),
-        Ok(_) | Err(StoreError::Decrypt { .. }) => Err(StoreError::WrongStorageKey),
+        Ok(_) | Err(SqliteError::Decrypt { .. }) => Err(SqliteError::WrongStorageKey),
         Err(e) => Err(e),
     }
 }
 
 /// Creates the file with mode 0600 (and tightens an existing one) before
 /// SQLite opens it; SQLite gives the `-wal` and `-shm` files the same mode.
-fn create_private(path: &Path) -> Result<(), StoreError> {
+fn create_private(path: &Path) -> Result<(), SqliteError> {
     #[cfg(unix)]
     {
         use std::fs::{OpenOptions, Permissions};
@@ -307,24 +309,24 @@ pub(crate) fn sql_time(t: UnixMillis) -> i64 {
     i64::try_from(t.0).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn time_from_sql(table: &'static str, v: i64) -> Result<UnixMillis, StoreError> {
+pub(crate) fn time_from_sql(table: &'static str, v: i64) -> Result<UnixMillis, SqliteError> {
     u64::try_from(v)
         .map(UnixMillis)
-        .map_err(|_| StoreError::Corrupt {
+        .map_err(|_| SqliteError::Corrupt {
             table,
             reason: "negative time",
         })
 }
 
-pub(crate) fn node_id_from_sql(table: &'static str, v: &[u8]) -> Result<NodeId, StoreError> {
-    NodeId::from_slice(v).map_err(|_| StoreError::Corrupt {
+pub(crate) fn node_id_from_sql(table: &'static str, v: &[u8]) -> Result<NodeId, SqliteError> {
+    NodeId::from_slice(v).map_err(|_| SqliteError::Corrupt {
         table,
         reason: "node id is not 32 bytes",
     })
 }
 
-pub(crate) fn message_id_from_sql(table: &'static str, v: &[u8]) -> Result<MessageId, StoreError> {
-    MessageId::from_slice(v).map_err(|_| StoreError::Corrupt {
+pub(crate) fn message_id_from_sql(table: &'static str, v: &[u8]) -> Result<MessageId, SqliteError> {
+    MessageId::from_slice(v).map_err(|_| SqliteError::Corrupt {
         table,
         reason: "message id is not 16 bytes",
     })
@@ -349,7 +351,7 @@ mod tests {
         let dir = TempDir::new();
         let path = dir.path().join("node.db");
         let mut s = Store::open(&path, key(1)).unwrap();
-        s.batch(|s| -> Result<(), StoreError> {
+        s.batch(|s| -> Result<(), SqliteError> {
             s.set_meta("a", b"1")?;
             s.set_meta("b", b"2")?;
             // A nested batch joins the outer transaction.
@@ -404,7 +406,7 @@ mod tests {
         let path = dir.path().join("node.db");
         let mut s = Store::open(&path, key(1)).unwrap();
         let err = s
-            .batch(|s| -> Result<(), StoreError> {
+            .batch(|s| -> Result<(), SqliteError> {
                 s.set_meta("a", b"1")?;
                 s.set_meta("k", b"v")?;
                 // Unknown message: the whole batch must roll back.
@@ -412,7 +414,7 @@ mod tests {
                 Ok(())
             })
             .unwrap_err();
-        assert!(matches!(err, StoreError::UnknownMessage(_)), "{err:?}");
+        assert!(matches!(err, SqliteError::UnknownMessage(_)), "{err:?}");
         assert!(s.meta("a").unwrap().is_none());
         assert!(s.meta("k").unwrap().is_none());
         // Not left inside a transaction: a plain write commits on its own.
@@ -429,7 +431,7 @@ mod tests {
         let path = dir.path().join("node.db");
         Store::open(&path, key(1)).unwrap().close().unwrap();
         let err = Store::open(&path, key(2)).unwrap_err();
-        assert!(matches!(err, StoreError::WrongStorageKey), "{err:?}");
+        assert!(matches!(err, SqliteError::WrongStorageKey), "{err:?}");
         assert!(err.to_string().contains("wrong storage key"));
         // The right key still opens it.
         Store::open(&path, key(1)).unwrap();
@@ -446,7 +448,7 @@ mod tests {
         conn.close().unwrap();
         let err = Store::open(&path, key(1)).unwrap_err();
         assert!(
-            matches!(err, StoreError::UnknownSchemaVersion { found, .. } if found == SCHEMA_VERSION + 5),
+            matches!(err, SqliteError::UnknownSchemaVersion { found, .. } if found == SCHEMA_VERSION + 5),
             "{err:?}"
         );
     }

@@ -6,59 +6,14 @@
 use rusqlite::params;
 use tacnode_domain::{MessageId, NodeId, UnixMillis};
 
-use crate::error::StoreError;
+use crate::error::SqliteError;
 use crate::{InsertOutcome, Store, message_id_from_sql, sql_limit, sql_time, time_from_sql};
-
-/// Largest payload one deposit may carry, in bytes.
-pub const MAX_MAILBOX_PAYLOAD_BYTES: usize = 256 * 1024;
-/// Default most messages held for one recipient.
-pub const DEFAULT_MAILBOX_PER_RECIPIENT: u32 = 1_000;
-/// Default most payload bytes held for all recipients together.
-pub const DEFAULT_MAILBOX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
+pub use tacnode_domain::store::{
+    DEFAULT_MAILBOX_PER_RECIPIENT, DEFAULT_MAILBOX_TOTAL_BYTES, MAX_MAILBOX_PAYLOAD_BYTES,
+    MailboxItem, MailboxQuota, MailboxUsage,
+};
 
 const MAILBOX: &str = "mailbox";
-
-/// Limits on what this node holds for others.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct MailboxQuota {
-    /// Most unexpired messages held for one recipient.
-    pub per_recipient: u32,
-    /// Most unexpired payload bytes held for all recipients.
-    pub total_bytes: u64,
-}
-
-impl Default for MailboxQuota {
-    fn default() -> Self {
-        Self {
-            per_recipient: DEFAULT_MAILBOX_PER_RECIPIENT,
-            total_bytes: DEFAULT_MAILBOX_TOTAL_BYTES,
-        }
-    }
-}
-
-/// A message held for a recipient.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct MailboxItem {
-    /// Whom it is for.
-    pub recipient: NodeId,
-    /// The sender-chosen message id.
-    pub message_id: MessageId,
-    /// Opaque end-to-end encrypted payload.
-    pub payload: Vec<u8>,
-    /// When it was deposited.
-    pub deposited: UnixMillis,
-    /// When it is dropped if not fetched.
-    pub expires: UnixMillis,
-}
-
-/// How much the mailboxes hold.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub struct MailboxUsage {
-    /// Messages held (including expired ones not yet purged).
-    pub messages: u64,
-    /// Payload bytes held (including expired ones not yet purged).
-    pub bytes: u64,
-}
 
 impl Store {
     /// Replaces the mailbox quota (default [`MailboxQuota::default`]).
@@ -75,8 +30,8 @@ impl Store {
     /// Holds `payload` for `recipient` until `expires`. Expired holdings are
     /// purged first; a deposit already held is
     /// [`InsertOutcome::AlreadyPresent`] (even when the quota is full); a new
-    /// one over quota is [`StoreError::MailboxRecipientQuota`] or
-    /// [`StoreError::MailboxTotalQuota`].
+    /// one over quota is [`SqliteError::MailboxRecipientQuota`] or
+    /// [`SqliteError::MailboxTotalQuota`].
     pub fn mailbox_deposit(
         &mut self,
         recipient: &NodeId,
@@ -84,12 +39,12 @@ impl Store {
         payload: &[u8],
         expires: UnixMillis,
         now: UnixMillis,
-    ) -> Result<InsertOutcome, StoreError> {
+    ) -> Result<InsertOutcome, SqliteError> {
         if payload.len() > MAX_MAILBOX_PAYLOAD_BYTES {
-            return Err(StoreError::MailboxPayloadTooLarge(payload.len()));
+            return Err(SqliteError::MailboxPayloadTooLarge(payload.len()));
         }
         if expires <= now {
-            return Err(StoreError::MailboxAlreadyExpired);
+            return Err(SqliteError::MailboxAlreadyExpired);
         }
         let quota = self.mailbox_quota;
         // A savepoint: atomic on its own, and part of an enclosing batch.
@@ -117,13 +72,13 @@ impl Store {
             let held_bytes = u64::try_from(held_bytes).unwrap_or(0);
             let incoming = u64::try_from(payload.len()).unwrap_or(u64::MAX);
             if held >= quota.per_recipient {
-                Err(StoreError::MailboxRecipientQuota {
+                Err(SqliteError::MailboxRecipientQuota {
                     recipient: *recipient,
                     held,
                     limit: quota.per_recipient,
                 })
             } else if held_bytes.saturating_add(incoming) > quota.total_bytes {
-                Err(StoreError::MailboxTotalQuota {
+                Err(SqliteError::MailboxTotalQuota {
                     held: held_bytes,
                     incoming,
                     limit: quota.total_bytes,
@@ -155,7 +110,7 @@ impl Store {
         after: Option<&NodeId>,
         now: UnixMillis,
         limit: usize,
-    ) -> Result<Vec<NodeId>, StoreError> {
+    ) -> Result<Vec<NodeId>, SqliteError> {
         let after: Vec<u8> = after.map(|a| a.as_bytes().to_vec()).unwrap_or_default();
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT recipient FROM mailbox
@@ -180,7 +135,7 @@ impl Store {
         recipient: &NodeId,
         now: UnixMillis,
         limit: usize,
-    ) -> Result<Vec<MailboxItem>, StoreError> {
+    ) -> Result<Vec<MailboxItem>, SqliteError> {
         let mut stmt = self.conn.prepare(
             "SELECT message_id, payload, deposited, expires FROM mailbox
              WHERE recipient = ?1 AND expires > ?2
@@ -195,7 +150,7 @@ impl Store {
         while let Some(row) = rows.next()? {
             let payload: Vec<u8> = row.get(1)?;
             if payload.len() > MAX_MAILBOX_PAYLOAD_BYTES {
-                return Err(StoreError::Corrupt {
+                return Err(SqliteError::Corrupt {
                     table: MAILBOX,
                     reason: "payload longer than its limit",
                 });
@@ -217,7 +172,7 @@ impl Store {
         &mut self,
         recipient: &NodeId,
         message_ids: &[MessageId],
-    ) -> Result<usize, StoreError> {
+    ) -> Result<usize, SqliteError> {
         let tx = self.conn.savepoint()?;
         let mut removed = 0;
         {
@@ -232,14 +187,14 @@ impl Store {
     }
 
     /// Drops every holding expired at `now`; returns how many.
-    pub fn mailbox_purge_expired(&mut self, now: UnixMillis) -> Result<usize, StoreError> {
+    pub fn mailbox_purge_expired(&mut self, now: UnixMillis) -> Result<usize, SqliteError> {
         Ok(self
             .conn
             .execute("DELETE FROM mailbox WHERE expires <= ?1", [sql_time(now)])?)
     }
 
     /// How much the mailboxes hold right now.
-    pub fn mailbox_usage(&self) -> Result<MailboxUsage, StoreError> {
+    pub fn mailbox_usage(&self) -> Result<MailboxUsage, SqliteError> {
         let (messages, bytes): (i64, i64) = self.conn.query_row(
             "SELECT count(*), coalesce(sum(length(payload)), 0) FROM mailbox",
             [],
@@ -342,7 +297,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                StoreError::MailboxRecipientQuota {
+                SqliteError::MailboxRecipientQuota {
                     held: 2,
                     limit: 2,
                     ..
@@ -361,7 +316,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                StoreError::MailboxTotalQuota {
+                SqliteError::MailboxTotalQuota {
                     held: 20,
                     incoming: 6,
                     limit: 25
@@ -378,11 +333,11 @@ mod tests {
                 exp,
                 t
             ),
-            Err(StoreError::MailboxPayloadTooLarge(_))
+            Err(SqliteError::MailboxPayloadTooLarge(_))
         ));
         assert!(matches!(
             s.mailbox_deposit(&r(3), &m(5), b"x", t, t),
-            Err(StoreError::MailboxAlreadyExpired)
+            Err(SqliteError::MailboxAlreadyExpired)
         ));
     }
 
@@ -435,8 +390,8 @@ mod tests {
                 let result = s.mailbox_deposit(&r(recipient), &m(id), &payload, UnixMillis(now + ttl), t);
                 prop_assert!(matches!(
                     result,
-                    Ok(_) | Err(StoreError::MailboxRecipientQuota { .. })
-                        | Err(StoreError::MailboxTotalQuota { .. })
+                    Ok(_) | Err(SqliteError::MailboxRecipientQuota { .. })
+                        | Err(SqliteError::MailboxTotalQuota { .. })
                 ), "{result:?}");
                 let mut total = 0u64;
                 for who in 0..4 {

@@ -12,17 +12,13 @@ use tacnode_domain::{
     UnixMillis,
 };
 
-use crate::error::StoreError;
+use crate::error::SqliteError;
 use crate::{
     InsertOutcome, Store, message_id_from_sql, node_id_from_sql, sql_limit, sql_time, time_from_sql,
 };
 
-/// Longest message text the store accepts, in bytes of UTF-8.
-pub const MAX_STORED_TEXT_BYTES: usize = tacnode_domain::MAX_TEXT_BYTES;
-/// Longest last-error text kept per message; longer texts are truncated.
-pub const MAX_LAST_ERROR_BYTES: usize = 512;
-/// Most rows one listing query returns.
-pub const MAX_QUERY_ROWS: usize = 10_000;
+use tacnode_domain::store::truncate_last_error as truncate_error;
+pub use tacnode_domain::store::{MAX_LAST_ERROR_BYTES, MAX_QUERY_ROWS, MAX_STORED_TEXT_BYTES};
 const OUTBOX: &str = "outbox";
 const INBOX: &str = "inbox";
 
@@ -44,36 +40,24 @@ fn status_code(s: MessageStatus) -> i64 {
     }
 }
 
-fn status_from_code(c: i64) -> Result<MessageStatus, StoreError> {
+fn status_from_code(c: i64) -> Result<MessageStatus, SqliteError> {
     match c {
         1 => Ok(MessageStatus::Queued),
         2 => Ok(MessageStatus::Sent),
         3 => Ok(MessageStatus::Delivered),
         4 => Ok(MessageStatus::Failed),
-        _ => Err(StoreError::Corrupt {
+        _ => Err(SqliteError::Corrupt {
             table: OUTBOX,
             reason: "unknown status",
         }),
     }
 }
 
-fn check_text(text: &str) -> Result<(), StoreError> {
+fn check_text(text: &str) -> Result<(), SqliteError> {
     if text.len() > MAX_STORED_TEXT_BYTES {
-        return Err(StoreError::TextTooLong(text.len()));
+        return Err(SqliteError::TextTooLong(text.len()));
     }
     Ok(())
-}
-
-/// Cuts `s` to at most [`MAX_LAST_ERROR_BYTES`] on a character boundary.
-fn truncate_error(s: &str) -> &str {
-    if s.len() <= MAX_LAST_ERROR_BYTES {
-        return s;
-    }
-    let mut end = MAX_LAST_ERROR_BYTES;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or_default()
 }
 
 const OUTBOX_COLUMNS: &str =
@@ -115,20 +99,20 @@ impl Store {
         peer: &NodeId,
         message_id: &MessageId,
         sealed: &[u8],
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, SqliteError> {
         let plain = self.sealer.open(
             table,
             &[peer.as_bytes(), message_id.as_bytes()],
             sealed,
             MAX_STORED_TEXT_BYTES,
         )?;
-        String::from_utf8(plain.to_vec()).map_err(|_| StoreError::Corrupt {
+        String::from_utf8(plain.to_vec()).map_err(|_| SqliteError::Corrupt {
             table,
             reason: "text is not UTF-8",
         })
     }
 
-    fn outbox_entry(&self, row: OutboxRow) -> Result<OutboxEntry, StoreError> {
+    fn outbox_entry(&self, row: OutboxRow) -> Result<OutboxEntry, SqliteError> {
         let message_id = message_id_from_sql(OUTBOX, &row.message_id)?;
         let peer = node_id_from_sql(OUTBOX, &row.peer)?;
         let text = self.open_text(OUTBOX, &peer, &message_id, &row.sealed)?;
@@ -142,7 +126,7 @@ impl Store {
             },
             delivery: DeliveryState {
                 status: status_from_code(row.status)?,
-                attempts: u32::try_from(row.attempts).map_err(|_| StoreError::Corrupt {
+                attempts: u32::try_from(row.attempts).map_err(|_| SqliteError::Corrupt {
                     table: OUTBOX,
                     reason: "attempt count out of range",
                 })?,
@@ -165,7 +149,7 @@ impl Store {
         message_id: &MessageId,
         text: &str,
         now: UnixMillis,
-    ) -> Result<InsertOutcome, StoreError> {
+    ) -> Result<InsertOutcome, SqliteError> {
         check_text(text)?;
         let sealed = self.sealer.seal(
             OUTBOX,
@@ -198,7 +182,7 @@ impl Store {
     }
 
     /// The outbound message `message_id` with its delivery state.
-    pub fn outbound(&self, message_id: &MessageId) -> Result<Option<OutboxEntry>, StoreError> {
+    pub fn outbound(&self, message_id: &MessageId) -> Result<Option<OutboxEntry>, SqliteError> {
         let row = self
             .conn
             .query_row(
@@ -212,7 +196,7 @@ impl Store {
 
     /// The latest queue time in the outbox, if any: a restart continues
     /// after it even if the clock went back, so queue order survives.
-    pub fn latest_outbound_time(&self) -> Result<Option<UnixMillis>, StoreError> {
+    pub fn latest_outbound_time(&self) -> Result<Option<UnixMillis>, SqliteError> {
         let t: Option<i64> = self
             .conn
             .query_row("SELECT MAX(time) FROM outbox", [], |r| r.get(0))?;
@@ -227,7 +211,7 @@ impl Store {
         &self,
         after: Option<(UnixMillis, MessageId)>,
         limit: usize,
-    ) -> Result<Vec<(MessageId, NodeId, UnixMillis)>, StoreError> {
+    ) -> Result<Vec<(MessageId, NodeId, UnixMillis)>, SqliteError> {
         let (time, id) = match &after {
             Some((t, id)) => (sql_time(*t), id.as_bytes().to_vec()),
             // An empty blob sorts before every id.
@@ -271,15 +255,15 @@ impl Store {
     pub fn outbound_status(
         &self,
         message_id: &MessageId,
-    ) -> Result<Option<MessageStatus>, StoreError> {
+    ) -> Result<Option<MessageStatus>, SqliteError> {
         match self.status_of(message_id) {
             Ok(s) => Ok(Some(s)),
-            Err(StoreError::UnknownMessage(_)) => Ok(None),
+            Err(SqliteError::UnknownMessage(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    fn status_of(&self, message_id: &MessageId) -> Result<MessageStatus, StoreError> {
+    fn status_of(&self, message_id: &MessageId) -> Result<MessageStatus, SqliteError> {
         let code: Option<i64> = self
             .conn
             .query_row(
@@ -288,7 +272,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?;
-        status_from_code(code.ok_or(StoreError::UnknownMessage(*message_id))?)
+        status_from_code(code.ok_or(SqliteError::UnknownMessage(*message_id))?)
     }
 
     /// Records that the message was handed to the peer or deposited in a
@@ -298,7 +282,7 @@ impl Store {
         &mut self,
         message_id: &MessageId,
         now: UnixMillis,
-    ) -> Result<MessageStatus, StoreError> {
+    ) -> Result<MessageStatus, SqliteError> {
         self.conn.execute(
             "UPDATE outbox SET status = ?2, next_attempt = NULL, updated = ?3
              WHERE message_id = ?1 AND status = ?4",
@@ -319,7 +303,7 @@ impl Store {
         &mut self,
         message_id: &MessageId,
         now: UnixMillis,
-    ) -> Result<MessageStatus, StoreError> {
+    ) -> Result<MessageStatus, SqliteError> {
         self.conn.execute(
             "UPDATE outbox SET deposited = ?2 WHERE message_id = ?1 AND status = ?3
                  AND deposited IS NULL",
@@ -342,7 +326,7 @@ impl Store {
         reason: &str,
         now: UnixMillis,
         limit: usize,
-    ) -> Result<Vec<(MessageId, NodeId)>, StoreError> {
+    ) -> Result<Vec<(MessageId, NodeId)>, SqliteError> {
         let tx = self.conn.savepoint()?;
         let rows = {
             let mut stmt = tx.prepare(
@@ -383,13 +367,13 @@ impl Store {
 
     /// Records `peer`'s delivery receipt for `message_id`: any state becomes
     /// `Delivered`. A receipt from another peer than the recipient is
-    /// [`StoreError::UnknownMessage`].
+    /// [`SqliteError::UnknownMessage`].
     pub fn mark_delivered(
         &mut self,
         peer: &NodeId,
         message_id: &MessageId,
         now: UnixMillis,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SqliteError> {
         let changed = self.conn.execute(
             "UPDATE outbox SET status = ?3, next_attempt = NULL,
                     updated = CASE WHEN status = ?3 THEN updated ELSE ?4 END
@@ -402,7 +386,7 @@ impl Store {
             ],
         )?;
         if changed == 0 {
-            return Err(StoreError::UnknownMessage(*message_id));
+            return Err(SqliteError::UnknownMessage(*message_id));
         }
         Ok(())
     }
@@ -418,7 +402,7 @@ impl Store {
         message_id: &MessageId,
         error: &str,
         now: UnixMillis,
-    ) -> Result<DeliveryState, StoreError> {
+    ) -> Result<DeliveryState, SqliteError> {
         self.conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt = NULL,
                     last_error = ?2, updated = ?3
@@ -432,7 +416,7 @@ impl Store {
         )?;
         self.outbound(message_id)?
             .map(|e| e.delivery)
-            .ok_or(StoreError::UnknownMessage(*message_id))
+            .ok_or(SqliteError::UnknownMessage(*message_id))
     }
 
     /// Gives up on a queued message: `Queued → Failed` with `reason`,
@@ -443,7 +427,7 @@ impl Store {
         message_id: &MessageId,
         reason: &str,
         now: UnixMillis,
-    ) -> Result<MessageStatus, StoreError> {
+    ) -> Result<MessageStatus, SqliteError> {
         self.conn.execute(
             "UPDATE outbox SET status = ?2, next_attempt = NULL, last_error = ?3, updated = ?4
              WHERE message_id = ?1 AND status = ?5",
@@ -465,7 +449,7 @@ impl Store {
         &mut self,
         message_id: &MessageId,
         now: UnixMillis,
-    ) -> Result<MessageStatus, StoreError> {
+    ) -> Result<MessageStatus, SqliteError> {
         self.conn.execute(
             "UPDATE outbox SET status = ?2, attempts = 0, next_attempt = ?3, updated = ?3
              WHERE message_id = ?1 AND status = ?4",
@@ -488,7 +472,7 @@ impl Store {
         message_id: &MessageId,
         text: &str,
         received: UnixMillis,
-    ) -> Result<InsertOutcome, StoreError> {
+    ) -> Result<InsertOutcome, SqliteError> {
         check_text(text)?;
         let sealed = self.sealer.seal(
             INBOX,
@@ -520,7 +504,7 @@ impl Store {
         &self,
         peer: &NodeId,
         limit: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
+    ) -> Result<Vec<StoredMessage>, SqliteError> {
         let mut stmt = self.conn.prepare(
             "SELECT time, dir, message_id, sealed FROM (
                  SELECT time, 1 AS dir, message_id, sealed FROM inbox WHERE peer = ?1
@@ -541,7 +525,7 @@ impl Store {
         &self,
         row: &Row<'_>,
         peer: Option<&NodeId>,
-    ) -> Result<StoredMessage, StoreError> {
+    ) -> Result<StoredMessage, SqliteError> {
         let dir: i64 = row.get("dir")?;
         let (direction, table) = match dir {
             1 => (Direction::Inbound, INBOX),
@@ -565,7 +549,7 @@ impl Store {
     /// The latest `limit` messages (capped at [`MAX_QUERY_ROWS`]) of every
     /// conversation, both directions, oldest first, in the order of
     /// [`Store::export_history`]. Decrypts only those rows.
-    pub fn latest_history(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
+    pub fn latest_history(&self, limit: usize) -> Result<Vec<StoredMessage>, SqliteError> {
         let mut stmt = self.conn.prepare(
             "SELECT time, dir, peer, message_id, sealed FROM (
                  SELECT time, 1 AS dir, peer, message_id, sealed FROM inbox
@@ -585,7 +569,7 @@ impl Store {
     /// Feeds the whole message history, both directions, to `each` in time
     /// order (ties broken by direction, peer, id), without loading it all in
     /// memory. Returns how many messages were exported.
-    pub fn export_history<F>(&self, mut each: F) -> Result<u64, StoreError>
+    pub fn export_history<F>(&self, mut each: F) -> Result<u64, SqliteError>
     where
         F: FnMut(StoredMessage),
     {
@@ -609,7 +593,7 @@ impl Store {
     /// present, so importing twice changes nothing. Imported outbound messages
     /// are recorded as [`MessageStatus::Sent`] with no retry planned: they
     /// left the old device, and are never sent again.
-    pub fn import_history<I>(&mut self, messages: I) -> Result<ImportSummary, StoreError>
+    pub fn import_history<I>(&mut self, messages: I) -> Result<ImportSummary, SqliteError>
     where
         I: IntoIterator<Item = StoredMessage>,
     {
@@ -771,7 +755,7 @@ mod tests {
         // Receipt from the wrong peer is refused.
         assert!(matches!(
             s.mark_delivered(&peer(2), &mid(1), UnixMillis(3)),
-            Err(StoreError::UnknownMessage(_))
+            Err(SqliteError::UnknownMessage(_))
         ));
         s.mark_delivered(&peer(1), &mid(1), UnixMillis(3)).unwrap();
         // Sent after delivered does not go back.
@@ -784,7 +768,7 @@ mod tests {
         assert_eq!(d.updated, UnixMillis(3));
         assert!(matches!(
             s.mark_sent(&mid(9), UnixMillis(4)),
-            Err(StoreError::UnknownMessage(_))
+            Err(SqliteError::UnknownMessage(_))
         ));
     }
 
@@ -882,11 +866,11 @@ mod tests {
         let text = "a".repeat(MAX_STORED_TEXT_BYTES + 1);
         assert!(matches!(
             s.insert_inbound(&peer(1), &mid(1), &text, UnixMillis(1)),
-            Err(StoreError::TextTooLong(_))
+            Err(SqliteError::TextTooLong(_))
         ));
         assert!(matches!(
             s.queue_outbound(&peer(1), &mid(1), &text, UnixMillis(1)),
-            Err(StoreError::TextTooLong(_))
+            Err(SqliteError::TextTooLong(_))
         ));
     }
 
@@ -973,7 +957,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             s.conversation(&peer(1), 10),
-            Err(StoreError::Decrypt { table: "inbox" })
+            Err(SqliteError::Decrypt { table: "inbox" })
         ));
         // Other rows remain readable.
         assert_eq!(s.outbound(&mid(3)).unwrap().unwrap().message.text, "third");
@@ -1009,7 +993,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             s.outbound(&mid(2)),
-            Err(StoreError::Decrypt { table: "outbox" })
+            Err(SqliteError::Decrypt { table: "outbox" })
         ));
         // Moving a row to another peer is caught too.
         s.conn
@@ -1020,7 +1004,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             s.outbound(&mid(1)),
-            Err(StoreError::Decrypt { .. })
+            Err(SqliteError::Decrypt { .. })
         ));
     }
 

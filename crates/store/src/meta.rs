@@ -4,25 +4,22 @@
 use rusqlite::{OptionalExtension, params};
 
 use crate::Store;
-use crate::error::StoreError;
+use crate::error::SqliteError;
 
-/// Longest meta key, in bytes.
-pub const MAX_META_KEY_BYTES: usize = 64;
-/// Largest meta value, in bytes.
-pub const MAX_META_VALUE_BYTES: usize = 4096;
-/// Meta key of the sequence number of the node's own published peer record.
-pub const META_PEER_RECORD_SEQUENCE: &str = "peer_record.sequence";
+pub use tacnode_domain::store::{
+    MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES, META_PEER_RECORD_SEQUENCE,
+};
 
-fn check_key(key: &str) -> Result<(), StoreError> {
+fn check_key(key: &str) -> Result<(), SqliteError> {
     if key.len() > MAX_META_KEY_BYTES {
-        return Err(StoreError::MetaKeyTooLong(key.len()));
+        return Err(SqliteError::MetaKeyTooLong(key.len()));
     }
     Ok(())
 }
 
 impl Store {
     /// The value stored under `key`.
-    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, SqliteError> {
         check_key(key)?;
         let value: Option<Vec<u8>> = self
             .conn
@@ -32,7 +29,7 @@ impl Store {
             .as_ref()
             .is_some_and(|v| v.len() > MAX_META_VALUE_BYTES)
         {
-            return Err(StoreError::Corrupt {
+            return Err(SqliteError::Corrupt {
                 table: "meta",
                 reason: "value longer than its limit",
             });
@@ -41,10 +38,10 @@ impl Store {
     }
 
     /// Stores `value` under `key`, replacing any previous value.
-    pub fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    pub fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), SqliteError> {
         check_key(key)?;
         if value.len() > MAX_META_VALUE_BYTES {
-            return Err(StoreError::MetaValueTooLarge(value.len()));
+            return Err(SqliteError::MetaValueTooLarge(value.len()));
         }
         self.conn.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -55,7 +52,7 @@ impl Store {
     }
 
     /// Removes `key`; `false` if it was absent.
-    pub fn delete_meta(&mut self, key: &str) -> Result<bool, StoreError> {
+    pub fn delete_meta(&mut self, key: &str) -> Result<bool, SqliteError> {
         check_key(key)?;
         Ok(self
             .conn
@@ -64,12 +61,12 @@ impl Store {
     }
 
     /// The `u64` stored under `key` by [`Store::set_meta_u64`].
-    pub fn meta_u64(&self, key: &str) -> Result<Option<u64>, StoreError> {
+    pub fn meta_u64(&self, key: &str) -> Result<Option<u64>, SqliteError> {
         self.meta(key)?
             .map(|v| {
                 <[u8; 8]>::try_from(v.as_slice())
                     .map(u64::from_be_bytes)
-                    .map_err(|_| StoreError::Corrupt {
+                    .map_err(|_| SqliteError::Corrupt {
                         table: "meta",
                         reason: "value is not a u64",
                     })
@@ -78,7 +75,7 @@ impl Store {
     }
 
     /// Stores `value` under `key` as 8 big-endian bytes.
-    pub fn set_meta_u64(&mut self, key: &str, value: u64) -> Result<(), StoreError> {
+    pub fn set_meta_u64(&mut self, key: &str, value: u64) -> Result<(), SqliteError> {
         self.set_meta(key, &value.to_be_bytes())
     }
 }
@@ -99,17 +96,17 @@ mod tests {
         assert_eq!(s.meta("name").unwrap(), Some(b"abc".to_vec()));
         assert!(matches!(
             s.meta_u64("name"),
-            Err(StoreError::Corrupt { .. })
+            Err(SqliteError::Corrupt { .. })
         ));
         assert!(s.delete_meta("name").unwrap());
         assert!(!s.delete_meta("name").unwrap());
         assert!(matches!(
             s.set_meta(&"k".repeat(MAX_META_KEY_BYTES + 1), b""),
-            Err(StoreError::MetaKeyTooLong(_))
+            Err(SqliteError::MetaKeyTooLong(_))
         ));
         assert!(matches!(
             s.set_meta("k", &[0; MAX_META_VALUE_BYTES + 1]),
-            Err(StoreError::MetaValueTooLarge(_))
+            Err(SqliteError::MetaValueTooLarge(_))
         ));
     }
 }

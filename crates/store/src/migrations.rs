@@ -5,7 +5,7 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::error::StoreError;
+use crate::error::SqliteError;
 
 /// Version 1: contacts, sealed sessions and prekeys, outbox and inbox, meta.
 const V1: &str = "
@@ -104,23 +104,23 @@ pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The file's schema version.
-pub(crate) fn current_version(conn: &Connection) -> Result<i64, StoreError> {
+pub(crate) fn current_version(conn: &Connection) -> Result<i64, SqliteError> {
     Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
 }
 
 /// Brings the file up to [`SCHEMA_VERSION`], or refuses a newer file.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), SqliteError> {
     migrate_to(conn, SCHEMA_VERSION)
 }
 
 /// Applies migrations up to `target` (tests build old files with this).
-pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), StoreError> {
+pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), SqliteError> {
     // An immediate transaction holds the write lock from the start, so two
     // processes opening the same file cannot both run a migration.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found = current_version(&tx)?;
     if !(0..=SCHEMA_VERSION).contains(&found) {
-        return Err(StoreError::UnknownSchemaVersion {
+        return Err(SqliteError::UnknownSchemaVersion {
             found,
             supported: SCHEMA_VERSION,
         });
@@ -179,7 +179,7 @@ mod tests {
         let err = migrate(&mut conn).unwrap_err();
         assert!(matches!(
             err,
-            StoreError::UnknownSchemaVersion { found, supported }
+            SqliteError::UnknownSchemaVersion { found, supported }
                 if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION
         ));
         assert!(err.to_string().contains("upgrade tacnode"));

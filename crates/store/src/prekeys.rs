@@ -5,7 +5,7 @@
 use rusqlite::{OptionalExtension, params};
 use tacnode_domain::UnixMillis;
 
-use crate::error::StoreError;
+use crate::error::SqliteError;
 use crate::seal::SecretBytes;
 use crate::{Store, sql_limit, sql_time};
 
@@ -40,11 +40,11 @@ impl PrekeyKind {
         }
     }
 
-    fn from_code(c: i64) -> Result<Self, StoreError> {
+    fn from_code(c: i64) -> Result<Self, SqliteError> {
         match c {
             1 => Ok(Self::Signed),
             2 => Ok(Self::OneTime),
-            _ => Err(StoreError::Corrupt {
+            _ => Err(SqliteError::Corrupt {
                 table: PREKEYS,
                 reason: "unknown prekey kind",
             }),
@@ -56,15 +56,14 @@ fn aad_parts(kind: PrekeyKind, id: u32) -> ([u8; 1], [u8; 4]) {
     ([kind.code()], id.to_be_bytes())
 }
 
-/// Largest prekey state accepted by [`Store::save_prekey_state`].
-pub const MAX_PREKEY_STATE_BYTES: usize = 512 * 1024;
+pub use tacnode_domain::store::MAX_PREKEY_STATE_BYTES;
 const PREKEY_STATE: &str = "prekey_state";
 
 impl Store {
     /// Stores (replaces) the whole prekey state, sealed. Committed when it returns.
-    pub fn save_prekey_state(&mut self, state: &[u8], now: UnixMillis) -> Result<(), StoreError> {
+    pub fn save_prekey_state(&mut self, state: &[u8], now: UnixMillis) -> Result<(), SqliteError> {
         if state.len() > MAX_PREKEY_STATE_BYTES {
-            return Err(StoreError::PrekeyTooLarge(state.len()));
+            return Err(SqliteError::PrekeyTooLarge(state.len()));
         }
         let sealed = self.sealer.seal(PREKEY_STATE, &[], state)?;
         self.conn.execute(
@@ -76,7 +75,7 @@ impl Store {
     }
 
     /// The prekey state saved by [`Store::save_prekey_state`], if any.
-    pub fn load_prekey_state(&self) -> Result<Option<SecretBytes>, StoreError> {
+    pub fn load_prekey_state(&self) -> Result<Option<SecretBytes>, SqliteError> {
         let row: Option<Vec<u8>> = self
             .conn
             .query_row("SELECT sealed FROM prekey_state WHERE id = 1", [], |r| {
@@ -98,9 +97,9 @@ impl Store {
         kind: PrekeyKind,
         secret: &[u8],
         now: UnixMillis,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SqliteError> {
         if secret.len() > MAX_PREKEY_BYTES {
-            return Err(StoreError::PrekeyTooLarge(secret.len()));
+            return Err(SqliteError::PrekeyTooLarge(secret.len()));
         }
         let (k, i) = aad_parts(kind, id);
         let sealed = self.sealer.seal(PREKEYS, &[&k, &i], secret)?;
@@ -113,7 +112,7 @@ impl Store {
         Ok(())
     }
 
-    fn open_prekey(&self, id: u32, kind: i64, sealed: &[u8]) -> Result<Prekey, StoreError> {
+    fn open_prekey(&self, id: u32, kind: i64, sealed: &[u8]) -> Result<Prekey, SqliteError> {
         let kind = PrekeyKind::from_code(kind)?;
         let (k, i) = aad_parts(kind, id);
         let secret = self
@@ -126,7 +125,7 @@ impl Store {
     }
 
     /// Prekey `id` and its kind, without consuming it.
-    pub fn load_prekey(&self, id: u32) -> Result<Option<Prekey>, StoreError> {
+    pub fn load_prekey(&self, id: u32) -> Result<Option<Prekey>, SqliteError> {
         let row: Option<(i64, Vec<u8>)> = self
             .conn
             .query_row(
@@ -142,7 +141,7 @@ impl Store {
     /// Hands out one-time prekey `id` and deletes it in the same transaction.
     /// `None` if it does not exist (already used, or never issued): the
     /// session setup that names it must be refused.
-    pub fn take_one_time_prekey(&mut self, id: u32) -> Result<Option<SecretBytes>, StoreError> {
+    pub fn take_one_time_prekey(&mut self, id: u32) -> Result<Option<SecretBytes>, SqliteError> {
         let tx = self.conn.savepoint()?;
         let row: Option<(i64, Vec<u8>)> = tx
             .query_row(
@@ -165,7 +164,7 @@ impl Store {
     }
 
     /// Deletes prekey `id` (e.g. a rotated-out signed prekey); `false` if absent.
-    pub fn delete_prekey(&mut self, id: u32) -> Result<bool, StoreError> {
+    pub fn delete_prekey(&mut self, id: u32) -> Result<bool, SqliteError> {
         Ok(self
             .conn
             .execute("DELETE FROM prekeys WHERE id = ?1", [id])?
@@ -173,7 +172,7 @@ impl Store {
     }
 
     /// Ids of stored prekeys of `kind`, ascending (at most [`crate::MAX_QUERY_ROWS`]).
-    pub fn prekey_ids(&self, kind: PrekeyKind) -> Result<Vec<u32>, StoreError> {
+    pub fn prekey_ids(&self, kind: PrekeyKind) -> Result<Vec<u32>, SqliteError> {
         let mut stmt = self
             .conn
             .prepare("SELECT id FROM prekeys WHERE kind = ?1 ORDER BY id LIMIT ?2")?;
@@ -222,7 +221,7 @@ mod tests {
                 &[0; MAX_PREKEY_BYTES + 1],
                 UnixMillis(1)
             ),
-            Err(StoreError::PrekeyTooLarge(_))
+            Err(SqliteError::PrekeyTooLarge(_))
         ));
     }
 
@@ -244,7 +243,7 @@ mod tests {
         let mut s = s;
         assert!(matches!(
             s.save_prekey_state(&vec![0; MAX_PREKEY_STATE_BYTES + 1], UnixMillis(3)),
-            Err(StoreError::PrekeyTooLarge(_))
+            Err(SqliteError::PrekeyTooLarge(_))
         ));
     }
 
@@ -262,7 +261,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             s.load_prekey(5),
-            Err(StoreError::Decrypt { table: "prekeys" })
+            Err(SqliteError::Decrypt { table: "prekeys" })
         ));
     }
 }

@@ -2,32 +2,18 @@
 //! a restarted node can contact known peers before any bootstrap node.
 
 use rusqlite::params;
-use tacnode_domain::{Endpoint, MAX_ENDPOINTS, NodeId, NodeType, UnixMillis};
+use tacnode_domain::{Endpoint, NodeType};
 
-use crate::error::StoreError;
+use crate::error::SqliteError;
 use crate::{Store, node_id_from_sql, sql_time, time_from_sql};
 
-/// Most entries one snapshot may hold (256 buckets of 20).
-pub const MAX_ROUTING_SNAPSHOT_ENTRIES: usize = 256 * 20;
-/// Most endpoints one snapshot entry may hold.
-pub const MAX_SNAPSHOT_ENDPOINTS: usize = MAX_ENDPOINTS;
+pub use tacnode_domain::store::{
+    MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SNAPSHOT_ENDPOINTS, RoutingEntry,
+};
 /// Longest text of one endpoint (`[v6 address%scope]:port`), for bounded parsing.
 const MAX_ENDPOINT_TEXT: usize = 64;
 
 const ROUTING: &str = "routing_snapshot";
-
-/// One node of the routing-table snapshot.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct RoutingEntry {
-    /// The node.
-    pub node_id: NodeId,
-    /// Where it was reachable.
-    pub endpoints: Vec<Endpoint>,
-    /// Server or client.
-    pub node_type: NodeType,
-    /// When it was last heard from.
-    pub last_seen: UnixMillis,
-}
 
 fn type_code(t: NodeType) -> i64 {
     match t {
@@ -36,19 +22,19 @@ fn type_code(t: NodeType) -> i64 {
     }
 }
 
-fn type_from_code(c: i64) -> Result<NodeType, StoreError> {
+fn type_from_code(c: i64) -> Result<NodeType, SqliteError> {
     match c {
         1 => Ok(NodeType::Server),
         2 => Ok(NodeType::Client),
-        _ => Err(StoreError::Corrupt {
+        _ => Err(SqliteError::Corrupt {
             table: ROUTING,
             reason: "unknown node type",
         }),
     }
 }
 
-fn parse_endpoints(text: &str) -> Result<Vec<Endpoint>, StoreError> {
-    let corrupt = |reason| StoreError::Corrupt {
+fn parse_endpoints(text: &str) -> Result<Vec<Endpoint>, SqliteError> {
+    let corrupt = |reason| SqliteError::Corrupt {
         table: ROUTING,
         reason,
     };
@@ -68,15 +54,15 @@ fn parse_endpoints(text: &str) -> Result<Vec<Endpoint>, StoreError> {
 
 impl Store {
     /// Replaces the saved snapshot with `entries`, atomically.
-    pub fn save_routing_snapshot(&mut self, entries: &[RoutingEntry]) -> Result<(), StoreError> {
+    pub fn save_routing_snapshot(&mut self, entries: &[RoutingEntry]) -> Result<(), SqliteError> {
         if entries.len() > MAX_ROUTING_SNAPSHOT_ENTRIES {
-            return Err(StoreError::RoutingSnapshotTooLarge(entries.len()));
+            return Err(SqliteError::RoutingSnapshotTooLarge(entries.len()));
         }
         if let Some(e) = entries
             .iter()
             .find(|e| e.endpoints.len() > MAX_SNAPSHOT_ENDPOINTS)
         {
-            return Err(StoreError::TooManyEndpoints(e.endpoints.len()));
+            return Err(SqliteError::TooManyEndpoints(e.endpoints.len()));
         }
         let tx = self.conn.savepoint()?;
         tx.execute("DELETE FROM routing_snapshot", [])?;
@@ -107,7 +93,7 @@ impl Store {
     }
 
     /// The saved snapshot, most recently seen first.
-    pub fn load_routing_snapshot(&self) -> Result<Vec<RoutingEntry>, StoreError> {
+    pub fn load_routing_snapshot(&self) -> Result<Vec<RoutingEntry>, SqliteError> {
         let mut stmt = self.conn.prepare(
             "SELECT node_id, node_type, last_seen, endpoints FROM routing_snapshot
              ORDER BY last_seen DESC, node_id LIMIT ?1",
@@ -131,6 +117,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::testutil::{TempDir, key};
+    use tacnode_domain::{NodeId, UnixMillis};
 
     fn entry(b: u8, seen: u64, node_type: NodeType, eps: &[&str]) -> RoutingEntry {
         RoutingEntry {
@@ -167,14 +154,14 @@ mod tests {
         let many = vec!["10.0.0.1:1"; MAX_SNAPSHOT_ENDPOINTS + 1];
         assert!(matches!(
             s.save_routing_snapshot(&[entry(1, 1, NodeType::Server, &many)]),
-            Err(StoreError::TooManyEndpoints(_))
+            Err(SqliteError::TooManyEndpoints(_))
         ));
         let too_many: Vec<_> = (0..=MAX_ROUTING_SNAPSHOT_ENTRIES)
             .map(|i| entry((i % 256) as u8, 1, NodeType::Server, &[]))
             .collect();
         assert!(matches!(
             s.save_routing_snapshot(&too_many),
-            Err(StoreError::RoutingSnapshotTooLarge(_))
+            Err(SqliteError::RoutingSnapshotTooLarge(_))
         ));
         s.conn
             .execute(
@@ -184,7 +171,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             s.load_routing_snapshot(),
-            Err(StoreError::Corrupt { .. })
+            Err(SqliteError::Corrupt { .. })
         ));
     }
 }

@@ -4,8 +4,6 @@
 //!
 //! Sealed layout: `nonce (12) ‖ ciphertext ‖ tag (16)`.
 
-use std::fmt;
-
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand::TryRng;
@@ -14,7 +12,7 @@ use zeroize::Zeroizing;
 
 pub use tacnode_domain::{STORAGE_KEY_LEN, StorageKey};
 
-use crate::error::StoreError;
+use crate::error::SqliteError;
 
 /// Length of the per-row random nonce.
 pub const NONCE_LEN: usize = 12;
@@ -26,29 +24,7 @@ pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 /// Domain separation of every associated-data string.
 const AAD_CONTEXT: &[u8] = b"tacnode/store/v1\0";
 
-/// Secret bytes read back from the store (a session pickle, a prekey):
-/// zeroized on drop, redacted in `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretBytes(Zeroizing<Vec<u8>>);
-
-impl SecretBytes {
-    /// The bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretBytes(<{} bytes redacted>)", self.0.len())
-    }
-}
-
-impl From<Zeroizing<Vec<u8>>> for SecretBytes {
-    fn from(bytes: Zeroizing<Vec<u8>>) -> Self {
-        Self(bytes)
-    }
-}
+pub use tacnode_domain::store::SecretBytes;
 
 /// Associated data binding a sealed value to `table` and the row's key parts.
 ///
@@ -87,12 +63,12 @@ impl Sealer {
         table: &'static str,
         parts: &[&[u8]],
         plaintext: &[u8],
-    ) -> Result<Vec<u8>, StoreError> {
+    ) -> Result<Vec<u8>, SqliteError> {
         let aad = row_aad(table, parts);
         let mut nonce = [0u8; NONCE_LEN];
         SysRng
             .try_fill_bytes(&mut nonce)
-            .map_err(|_| StoreError::Randomness)?;
+            .map_err(|_| SqliteError::Randomness)?;
         let ct = self
             .cipher
             .encrypt(
@@ -103,7 +79,7 @@ impl Sealer {
                 },
             )
             // Only fails for plaintexts beyond 64 GiB, far above every limit here.
-            .map_err(|_| StoreError::Corrupt {
+            .map_err(|_| SqliteError::Corrupt {
                 table,
                 reason: "value too long to seal",
             })?;
@@ -121,21 +97,21 @@ impl Sealer {
         parts: &[&[u8]],
         sealed: &[u8],
         max_plaintext: usize,
-    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    ) -> Result<Zeroizing<Vec<u8>>, SqliteError> {
         if sealed.len() < SEAL_OVERHEAD {
-            return Err(StoreError::Corrupt {
+            return Err(SqliteError::Corrupt {
                 table,
                 reason: "sealed value shorter than nonce and tag",
             });
         }
         if sealed.len() > max_plaintext.saturating_add(SEAL_OVERHEAD) {
-            return Err(StoreError::Corrupt {
+            return Err(SqliteError::Corrupt {
                 table,
                 reason: "sealed value longer than its limit",
             });
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let nonce = <[u8; NONCE_LEN]>::try_from(nonce).map_err(|_| StoreError::Corrupt {
+        let nonce = <[u8; NONCE_LEN]>::try_from(nonce).map_err(|_| SqliteError::Corrupt {
             table,
             reason: "bad nonce",
         })?;
@@ -148,7 +124,7 @@ impl Sealer {
                 },
             )
             .map(Zeroizing::new)
-            .map_err(|_| StoreError::Decrypt { table })
+            .map_err(|_| SqliteError::Decrypt { table })
     }
 }
 
@@ -183,12 +159,12 @@ mod tests {
         let s = Sealer::new(&StorageKey::from_bytes([1; 32]));
         assert!(matches!(
             s.open("t", &[], &[0; SEAL_OVERHEAD - 1], 10),
-            Err(StoreError::Corrupt { .. })
+            Err(SqliteError::Corrupt { .. })
         ));
         let sealed = s.seal("t", &[], &[7; 11]).unwrap();
         assert!(matches!(
             s.open("t", &[], &sealed, 10),
-            Err(StoreError::Corrupt { .. })
+            Err(SqliteError::Corrupt { .. })
         ));
         assert_eq!(s.open("t", &[], &sealed, 11).unwrap().as_slice(), &[7; 11]);
     }
@@ -212,20 +188,20 @@ mod tests {
             let mut tampered = sealed.clone();
             let i = flip % tampered.len();
             tampered[i] ^= 1 << (flip % 8);
-            prop_assert!(matches!(s.open("t", &[&aad], &tampered, 512), Err(StoreError::Decrypt { .. })), "expected a decrypt error");
+            prop_assert!(matches!(s.open("t", &[&aad], &tampered, 512), Err(SqliteError::Decrypt { .. })), "expected a decrypt error");
 
             // Another table fails.
-            prop_assert!(matches!(s.open("u", &[&aad], &sealed, 512), Err(StoreError::Decrypt { .. })), "expected a decrypt error");
+            prop_assert!(matches!(s.open("u", &[&aad], &sealed, 512), Err(SqliteError::Decrypt { .. })), "expected a decrypt error");
 
             // Different associated data fails.
             let mut aad2 = aad.clone();
             aad2.push(0);
-            prop_assert!(matches!(s.open("t", &[&aad2], &sealed, 512), Err(StoreError::Decrypt { .. })), "expected a decrypt error");
+            prop_assert!(matches!(s.open("t", &[&aad2], &sealed, 512), Err(SqliteError::Decrypt { .. })), "expected a decrypt error");
 
             // Another key fails.
             if other != key {
                 let s2 = Sealer::new(&StorageKey::from_bytes(other));
-                prop_assert!(matches!(s2.open("t", &[&aad], &sealed, 512), Err(StoreError::Decrypt { .. })), "expected a decrypt error");
+                prop_assert!(matches!(s2.open("t", &[&aad], &sealed, 512), Err(SqliteError::Decrypt { .. })), "expected a decrypt error");
             }
         }
     }

@@ -4,12 +4,11 @@
 use rusqlite::{OptionalExtension, params};
 use tacnode_domain::{NodeId, UnixMillis};
 
-use crate::error::StoreError;
+use crate::error::SqliteError;
 use crate::seal::SecretBytes;
 use crate::{Store, node_id_from_sql, sql_limit, sql_time};
 
-/// Largest session pickle accepted, in bytes.
-pub const MAX_SESSION_PICKLE_BYTES: usize = 1024 * 1024;
+pub use tacnode_domain::store::MAX_SESSION_PICKLE_BYTES;
 
 const SESSIONS: &str = "sessions";
 
@@ -20,9 +19,9 @@ impl Store {
         peer: &NodeId,
         pickle: &[u8],
         now: UnixMillis,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), SqliteError> {
         if pickle.len() > MAX_SESSION_PICKLE_BYTES {
-            return Err(StoreError::SessionPickleTooLarge(pickle.len()));
+            return Err(SqliteError::SessionPickleTooLarge(pickle.len()));
         }
         let sealed = self.sealer.seal(SESSIONS, &[peer.as_bytes()], pickle)?;
         self.conn.execute(
@@ -34,7 +33,7 @@ impl Store {
     }
 
     /// The session pickle for `peer`, zeroized when dropped.
-    pub fn load_session(&self, peer: &NodeId) -> Result<Option<SecretBytes>, StoreError> {
+    pub fn load_session(&self, peer: &NodeId) -> Result<Option<SecretBytes>, SqliteError> {
         let sealed: Option<Vec<u8>> = self
             .conn
             .query_row(
@@ -53,7 +52,7 @@ impl Store {
     }
 
     /// Deletes the session with `peer`; `false` if there was none.
-    pub fn delete_session(&mut self, peer: &NodeId) -> Result<bool, StoreError> {
+    pub fn delete_session(&mut self, peer: &NodeId) -> Result<bool, SqliteError> {
         let n = self
             .conn
             .execute("DELETE FROM sessions WHERE peer = ?1", [peer.as_bytes()])?;
@@ -66,7 +65,7 @@ impl Store {
         &self,
         since: UnixMillis,
         limit: usize,
-    ) -> Result<Vec<NodeId>, StoreError> {
+    ) -> Result<Vec<NodeId>, SqliteError> {
         let mut stmt = self.conn.prepare(
             "SELECT peer FROM sessions WHERE updated >= ?1 ORDER BY updated DESC, peer LIMIT ?2",
         )?;
@@ -79,7 +78,7 @@ impl Store {
     }
 
     /// Peers with a stored session (at most [`crate::MAX_QUERY_ROWS`]).
-    pub fn session_peers(&self) -> Result<Vec<NodeId>, StoreError> {
+    pub fn session_peers(&self) -> Result<Vec<NodeId>, SqliteError> {
         let mut stmt = self
             .conn
             .prepare("SELECT peer FROM sessions ORDER BY peer LIMIT ?1")?;
@@ -136,7 +135,7 @@ mod tests {
         assert!(s.load_session(&peer).unwrap().is_none());
         assert!(matches!(
             s.save_session(&peer, &vec![0; MAX_SESSION_PICKLE_BYTES + 1], UnixMillis(3)),
-            Err(StoreError::SessionPickleTooLarge(_))
+            Err(SqliteError::SessionPickleTooLarge(_))
         ));
     }
 
@@ -159,7 +158,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             s.load_session(&b),
-            Err(StoreError::Decrypt { table: "sessions" })
+            Err(SqliteError::Decrypt { table: "sessions" })
         ));
         assert!(s.load_session(&a).is_ok());
     }

@@ -1,6 +1,7 @@
 //! [`NodeSim`]: a set of unmodified nodes over the simulated network, each
-//! with its own SQLite file (on tmpfs when there is one), its own virtual
-//! clock (with an offset) and its own seeded generator; the scenario and
+//! with its own store ([`StoreKind`]: in memory by default, or a SQLite
+//! file on tmpfs when there is one), its own virtual clock (with an offset)
+//! and its own seeded generator; the scenario and
 //! the scenario tests script it: start, stop (clean or `kill -9`), wipe,
 //! send, partition, advance time, drain, audit.
 //!
@@ -19,7 +20,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tacnode_crypto::Identity;
 use tacnode_domain::{Direction, MessageId, NodeType};
-use tacnode_store::{StorageKey, Store};
+use tacnode_store::{MemoryStore, NodeStore, SqliteError, StorageKey, Store};
 use tacnode_usecase::node::{BootstrapPeer, Node, NodeConfig, NodeEvent, NodeHandle, NodePorts};
 
 use super::clock::SimClock;
@@ -46,7 +47,7 @@ pub enum SimError {
         /// Which node.
         index: u32,
         /// Why.
-        source: tacnode_store::StoreError,
+        source: SqliteError,
     },
     /// A node did not start.
     #[error("node {index} did not start: {reason}")]
@@ -70,11 +71,57 @@ pub fn block_on<F: Future>(f: F) -> Result<F::Output, SimError> {
     Ok(runtime.block_on(f))
 }
 
+/// Which store the simulated nodes keep their state in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StoreKind {
+    /// [`MemoryStore`]: the port's in-memory twin; no files, no fsync, no
+    /// sealing, so large runs measure the node rather than SQLite.
+    #[default]
+    Memory,
+    /// [`Store`]: the daemon's SQLite adapter, one file per node (on tmpfs
+    /// when there is one), so the real adapter keeps its scale coverage.
+    Sqlite,
+}
+
+/// A `--store` value that is neither `memory` nor `sqlite`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown store {0:?}: expected memory or sqlite")]
+pub struct UnknownStoreKind(String);
+
+impl std::str::FromStr for StoreKind {
+    type Err = UnknownStoreKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "memory" => Ok(Self::Memory),
+            "sqlite" => Ok(Self::Sqlite),
+            other => Err(UnknownStoreKind(other.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Memory => "memory",
+            Self::Sqlite => "sqlite",
+        })
+    }
+}
+
+/// A node's "disk": what survives its restarts and goes when it is wiped.
+enum Disk {
+    /// The tables of a [`MemoryStore`]; each start opens another handle.
+    Memory(MemoryStore),
+    /// The path of a SQLite file.
+    Sqlite(PathBuf),
+}
+
 /// One simulated node across its restarts.
 struct Slot {
     identity: Identity,
     storage_key: [u8; 32],
-    db: PathBuf,
+    disk: Disk,
     config: NodeConfig,
     clock: SimClock,
     node: Option<Node>,
@@ -151,6 +198,7 @@ pub struct NodeSim {
     rng: StdRng,
     sequence: HashMap<(u32, u32), u64>,
     root: tempfile::TempDir,
+    store_kind: StoreKind,
 }
 
 fn temp_root() -> Result<tempfile::TempDir, std::io::Error> {
@@ -172,8 +220,20 @@ pub fn address_of(index: u32) -> SocketAddr {
 }
 
 impl NodeSim {
-    /// An empty network; must be made inside [`block_on`].
+    /// An empty network whose nodes keep their state in memory; must be
+    /// made inside [`block_on`].
     pub fn new(seed: u64, link: LinkModel, loss: f64) -> Result<NodeSim, SimError> {
+        Self::with_store(seed, link, loss, StoreKind::default())
+    }
+
+    /// An empty network whose nodes keep their state in `store_kind`; must
+    /// be made inside [`block_on`].
+    pub fn with_store(
+        seed: u64,
+        link: LinkModel,
+        loss: f64,
+        store_kind: StoreKind,
+    ) -> Result<NodeSim, SimError> {
         let mut rng = StdRng::seed_from_u64(seed);
         let net = SimNet::new(
             link,
@@ -190,6 +250,7 @@ impl NodeSim {
             rng,
             sequence: HashMap::new(),
             root: temp_root()?,
+            store_kind,
         })
     }
 
@@ -205,7 +266,10 @@ impl NodeSim {
         self.slots.push(Slot {
             identity,
             storage_key,
-            db: self.root.path().join(format!("node{index}.db")),
+            disk: match self.store_kind {
+                StoreKind::Memory => Disk::Memory(MemoryStore::new()),
+                StoreKind::Sqlite => Disk::Sqlite(self.root.path().join(format!("node{index}.db"))),
+            },
             config: NodeConfig {
                 node_type,
                 advertise: vec![address_of(index)],
@@ -281,8 +345,13 @@ impl NodeSim {
         if slot.node.is_some() {
             return Ok(());
         }
-        let store = Store::open(&slot.db, StorageKey::from_bytes(slot.storage_key))
-            .map_err(|source| SimError::Store { index, source })?;
+        let store: Box<dyn NodeStore> = match &slot.disk {
+            Disk::Memory(tables) => Box::new(tables.reopen()),
+            Disk::Sqlite(path) => Box::new(
+                Store::open(path, StorageKey::from_bytes(slot.storage_key))
+                    .map_err(|source| SimError::Store { index, source })?,
+            ),
+        };
         let (network, incoming) = self.net.attach(index);
         slot.starts += 1;
         let mut config = slot.config.clone();
@@ -334,15 +403,24 @@ impl NodeSim {
         }
     }
 
-    /// Kills node `index` and deletes its database: it comes back with its
-    /// identity (the keystore survived) and nothing else.
+    /// Kills node `index` and deletes its store (an empty one replaces it):
+    /// it comes back with its identity (the keystore survived) and nothing
+    /// else.
     pub async fn wipe(&mut self, index: u32) -> Result<(), SimError> {
         self.stop(index, true).await;
         // Let the killed node's last tasks finish before its files go.
         tokio::time::sleep(Duration::from_millis(KILL_SETTLE_MS)).await;
-        if let Some(slot) = self.slots.get(index as usize) {
+        if let Some(slot) = self.slots.get_mut(index as usize) {
+            let path = match &mut slot.disk {
+                Disk::Memory(tables) => {
+                    // The killed node's leftover tasks keep the old tables.
+                    *tables = MemoryStore::new();
+                    return Ok(());
+                }
+                Disk::Sqlite(path) => path.clone(),
+            };
             for suffix in ["", "-wal", "-shm"] {
-                let mut path = slot.db.clone().into_os_string();
+                let mut path = path.clone().into_os_string();
                 path.push(suffix);
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}

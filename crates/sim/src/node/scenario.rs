@@ -1,6 +1,6 @@
 //! Whole-node scenarios: N unmodified [`tacnode_usecase::node::Node`]s over
-//! the simulated network, each with its own SQLite file (on tmpfs when
-//! there is one), on tokio's virtual clock.
+//! the simulated network, each with its own store (in memory, or a SQLite
+//! file on tmpfs: [`StoreKind`]), on tokio's virtual clock.
 //!
 //! A run: every node starts (servers first; the first three servers are the
 //! pre-shared peer list), a warm-up, an idle window that measures what an
@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tacnode_domain::NodeType;
 
-use super::harness::{NodeSim, SimError, block_on};
+use super::harness::{NodeSim, SimError, StoreKind, block_on};
 use crate::LinkModel;
 
 /// Pre-shared peers every node starts from (the first servers).
@@ -68,6 +68,8 @@ pub struct NodeScenario {
     pub drain_hours: f64,
     /// Latencies and jitter.
     pub link: LinkModel,
+    /// Where the nodes keep their state.
+    pub store: StoreKind,
 }
 
 impl Default for NodeScenario {
@@ -84,6 +86,7 @@ impl Default for NodeScenario {
             skew: None,
             drain_hours: 6.0,
             link: LinkModel::default(),
+            store: StoreKind::default(),
         }
     }
 }
@@ -153,7 +156,7 @@ enum Action {
 #[allow(clippy::too_many_lines)]
 async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
     let mut rng = StdRng::seed_from_u64(s.seed);
-    let mut sim = NodeSim::new(rng.random(), s.link.clone(), s.loss)?;
+    let mut sim = NodeSim::with_store(rng.random(), s.link.clone(), s.loss, s.store)?;
 
     // Who is what.
     #[allow(

@@ -11,9 +11,9 @@ use tacnode_crypto::Identity;
 use tacnode_dht::{Dht, DhtConfig, LookupId, LookupKind, LookupResult, Output, RequestId, StoreId};
 use tacnode_domain::dht::{Contact, DhtRequest, DhtResponse, Record, RecordKind, RecordValue};
 use tacnode_domain::e2e::PublishedPrekeys;
+use tacnode_domain::store::RoutingEntry;
 use tacnode_domain::{Endpoint, NodeId, NodeType, PeerRecord, prekey_record_key};
 use tacnode_messaging::Message;
-use tacnode_store::RoutingEntry;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Net, NodeConfig, Result};

@@ -291,12 +291,12 @@ pub(crate) async fn publish_records(shared: &Shared) -> Result<usize> {
         let mut st = shared.state();
         let seq = st
             .store
-            .meta_u64(tacnode_store::META_PEER_RECORD_SEQUENCE)?
+            .meta_u64(tacnode_domain::store::META_PEER_RECORD_SEQUENCE)?
             .unwrap_or(0)
             .max(t.0)
             .saturating_add(1);
         st.store
-            .set_meta_u64(tacnode_store::META_PEER_RECORD_SEQUENCE, seq)?;
+            .set_meta_u64(tacnode_domain::store::META_PEER_RECORD_SEQUENCE, seq)?;
         let mut metadata = BTreeMap::new();
         if let Some(name) = &shared.config.name {
             metadata.insert("name".to_owned(), name.clone());

@@ -38,11 +38,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tacnode_crypto::prekey::PrekeyState;
 use tacnode_crypto::{DeviceCode, Identity, SafetyNumber};
+use tacnode_domain::ports::NodeStore;
 use tacnode_domain::{
     Contact, Content, IdentityKey, MessageId, MessageStatus, NodeId, NodeType, PeerAddress,
     PeerRecord, Plaintext, StoredMessage, UnixMillis,
 };
-use tacnode_store::Store;
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -78,8 +78,9 @@ const MAX_RECEIPT_TASKS: usize = 64;
 pub struct NodePorts {
     /// The unlocked identity.
     pub identity: Identity,
-    /// The node's database (opened; the node owns it from now on).
-    pub store: Store,
+    /// The node's storage (opened; the node owns it from now on): the
+    /// SQLite file in the daemon, SQLite or memory in the simulator.
+    pub store: Box<dyn NodeStore>,
     /// Outgoing calls to peers.
     pub network: Arc<dyn PeerNetwork>,
     /// Incoming calls from peers.
@@ -255,7 +256,7 @@ impl Node {
             clock,
             mut rng,
         } = ports;
-        store.set_mailbox_quota(tacnode_store::MailboxQuota {
+        store.set_mailbox_quota(tacnode_domain::store::MailboxQuota {
             per_recipient: config.mailbox.per_recipient_quota,
             total_bytes: config.mailbox.total_megabytes.saturating_mul(1024 * 1024),
         });
@@ -440,7 +441,7 @@ fn reschedule_queued(state: &mut State, t: UnixMillis) -> Result<()> {
     loop {
         let page = state
             .store
-            .queued_outbound(after, tacnode_store::MAX_QUERY_ROWS)?;
+            .queued_outbound(after, tacnode_domain::store::MAX_QUERY_ROWS)?;
         let Some(&(last_id, _, last_time)) = page.last() else {
             return Ok(());
         };
@@ -533,7 +534,7 @@ impl NodeHandle {
                 existing.name
             );
         }
-        if st.store.add_contact(&contact)? == tacnode_store::InsertOutcome::AlreadyPresent {
+        if st.store.add_contact(&contact)? == tacnode_domain::store::InsertOutcome::AlreadyPresent {
             st.store.rename_contact(&contact.node_id, name)?;
         }
         Ok(st.store.contact(&contact.node_id)?.unwrap_or(contact))
@@ -695,7 +696,7 @@ impl NodeHandle {
     }
 
     /// The latest `limit` messages (at most
-    /// [`tacnode_store::MAX_QUERY_ROWS`]) of every conversation, oldest
+    /// [`tacnode_domain::store::MAX_QUERY_ROWS`]) of every conversation, oldest
     /// first, with the delivery status of outgoing ones.
     pub fn inbox(&self, limit: usize) -> Result<Vec<(StoredMessage, Option<MessageStatus>)>> {
         let st = self.shared.state();

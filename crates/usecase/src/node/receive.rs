@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use tacnode_crypto::ratchet::DecryptError;
+use tacnode_domain::StoreError;
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::{SealedBody, SealedMessage};
 use tacnode_domain::{Contact, Content, MessageId, NodeId, PeerAddress};
 use tacnode_messaging::{DecodeError, Message, decode_plaintext, encode_plaintext};
-use tacnode_store::StoreError;
 
 use super::{NodeEvent, Shared, State};
 use crate::conversation::{Conversation, OpenError};
@@ -318,7 +318,7 @@ fn open_one(
             let time = st.inbound_time(&sender, plaintext.sent, t);
             let id = plaintext.message_id;
             match st.store.insert_inbound(&sender, &id, &text, time)? {
-                tacnode_store::InsertOutcome::Inserted => {
+                tacnode_domain::store::InsertOutcome::Inserted => {
                     effects.events.push(NodeEvent::Received {
                         from: sender,
                         message_id: id,
@@ -328,7 +328,7 @@ fn open_one(
                     Ok((Received::Text(id), Some((sender, id))))
                 }
                 // Acknowledge again: the first receipt may have been lost.
-                tacnode_store::InsertOutcome::AlreadyPresent => {
+                tacnode_domain::store::InsertOutcome::AlreadyPresent => {
                     Ok((Received::Duplicate(id), Some((sender, id))))
                 }
             }
@@ -413,7 +413,7 @@ mod tests {
             code(&ReceiveError::StrangerCap(1000).refusal()),
             RefusalCode::Quota
         );
-        let disk = ReceiveError::from(StoreError::Io(std::io::Error::other("disk full")));
+        let disk = ReceiveError::from(StoreError::backend(std::io::Error::other("disk full")));
         assert_eq!(code(&disk.refusal()), RefusalCode::Internal);
         assert_eq!(
             code(&ReceiveError::Open(OpenError::NoSession).refusal()),

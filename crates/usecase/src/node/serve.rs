@@ -120,8 +120,8 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
             ) {
                 Ok(_) => Message::MailboxDeposited { accepted: true },
                 Err(
-                    tacnode_store::StoreError::MailboxRecipientQuota { .. }
-                    | tacnode_store::StoreError::MailboxTotalQuota { .. },
+                    tacnode_domain::StoreError::MailboxRecipientQuota { .. }
+                    | tacnode_domain::StoreError::MailboxTotalQuota { .. },
                 ) => refuse(RefusalCode::Quota, "mailbox full"),
                 Err(e) => refuse(RefusalCode::Malformed, e.to_string()),
             }

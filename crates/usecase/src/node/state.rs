@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use rand::rngs::StdRng;
 use tacnode_crypto::prekey::PrekeyState;
+use tacnode_domain::StoreError;
+use tacnode_domain::ports::{NodeStore, batch_within};
 use tacnode_domain::{MessageId, NodeId, PeerRecord, UnixMillis};
-use tacnode_store::Store;
 
 use anyhow::Context;
 
@@ -71,7 +72,7 @@ pub(crate) fn peer_meta_key(prefix: &str, peer: &NodeId) -> String {
 
 /// State owned by the node, behind one mutex.
 pub(crate) struct State {
-    pub(crate) store: Store,
+    pub(crate) store: Box<dyn NodeStore>,
     pub(crate) conversations: HashMap<NodeId, Conversation>,
     pub(crate) prekeys: PrekeyState,
     pub(crate) delivery: DeliveryQueue,
@@ -130,11 +131,11 @@ impl State {
     /// conversations and prekeys may be ahead of the disk: they are dropped
     /// and reloaded from what was committed, so memory never runs ahead of
     /// the database (a ratchet step that is not durable is never used).
-    pub(crate) fn batch_as<T, E: From<tacnode_store::StoreError>>(
+    pub(crate) fn batch_as<T, E: From<StoreError>>(
         &mut self,
         f: impl FnOnce(&mut State) -> Result<T, E>,
     ) -> Result<T, E> {
-        let result = Store::batch_within(self, |st| &mut st.store, f);
+        let result = batch_within(self, |st: &mut State| &mut *st.store, f);
         if result.is_err() {
             self.discard_uncommitted();
         }
