@@ -10,7 +10,6 @@ use tokio::sync::watch;
 use crate::control::{
     ContactView, MessageView, Request, Response, read_line, socket_path, write_json,
 };
-use crate::history::hex;
 use crate::node::{NodeEvent, NodeHandle};
 use tacnode_domain::{Direction, MessageStatus, PeerAddress, StoredMessage};
 
@@ -282,4 +281,9 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
             }
         }
     })
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -10,7 +10,6 @@ pub mod config;
 mod control;
 mod control_server;
 pub mod demo;
-mod history;
 mod keys;
 pub mod node;
 mod qr;

@@ -288,8 +288,8 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let secrets = crate::keys::unlock(&data_dir, &pass)?;
             let store = open_store(&data_dir, &secrets)?;
             let own = secrets.identity().address();
-            let n = if file.as_os_str() == "-" {
-                crate::history::export(&store, &own, &mut std::io::stdout().lock())?
+            let summary = if file.as_os_str() == "-" {
+                store.export_history_file(&own, &mut std::io::stdout().lock())?
             } else {
                 // The history is decrypted: owner-only, and never over an
                 // existing file.
@@ -309,9 +309,17 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     other => other.with_context(|| format!("cannot create {}", file.display()))?,
                 };
                 let mut f = std::io::BufWriter::new(created);
-                crate::history::export(&store, &own, &mut f)?
+                store.export_history_file(&own, &mut f)?
             };
-            eprintln!("exported {n} messages");
+            eprintln!("exported {} messages", summary.exported);
+            if summary.unreadable > 0 {
+                eprintln!(
+                    "{} damaged messages could not be read and are missing from the export; \
+                     the database needs repair (restore it from a backup)",
+                    summary.unreadable
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { passphrase, file } => {
@@ -320,9 +328,12 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let mut store = open_store(&data_dir, &secrets)?;
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
-            let (inserted, skipped) =
-                crate::history::import(&mut store, &mut std::io::BufReader::new(f))?;
-            println!("imported {inserted} messages, skipped {skipped} already present");
+            let own = secrets.identity().address();
+            let summary = store.import_history_file(&own, &mut std::io::BufReader::new(f))?;
+            println!(
+                "imported {} messages, skipped {} already present",
+                summary.inserted, summary.skipped
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { nodes } => crate::demo::run(nodes).await,

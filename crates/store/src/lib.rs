@@ -30,6 +30,7 @@
 
 mod contacts;
 mod error;
+mod history_file;
 mod mailbox;
 mod memory;
 mod messages;
@@ -51,6 +52,9 @@ use rusqlite::{Connection, OptionalExtension};
 use tacnode_domain::{MessageId, NodeId, UnixMillis};
 
 pub use error::SqliteError;
+pub use history_file::{
+    ExportSummary, HISTORY_FILE_VERSION, HistoryFileError, MAX_HISTORY_LINE_BYTES,
+};
 pub use mailbox::{
     DEFAULT_MAILBOX_PER_RECIPIENT, DEFAULT_MAILBOX_TOTAL_BYTES, MAX_MAILBOX_PAYLOAD_BYTES,
     MailboxItem, MailboxQuota, MailboxUsage,
@@ -109,6 +113,8 @@ impl Synchronous {
 pub struct Store {
     conn: Connection,
     sealer: Sealer,
+    /// Kept for keys derived from it (the history file's MAC key).
+    storage_key: StorageKey,
     mailbox_quota: MailboxQuota,
 }
 
@@ -167,6 +173,7 @@ impl Store {
         Ok(Store {
             conn,
             sealer,
+            storage_key: key.clone(),
             mailbox_quota: MailboxQuota::default(),
         })
     }

@@ -566,6 +566,27 @@ impl Store {
         Ok(out)
     }
 
+    /// Every stored message, oldest first, as a result per row: a row that
+    /// cannot be read (a damaged page, a value that does not decrypt) is
+    /// an `Err` and the walk goes on.
+    pub(crate) fn export_history_rows<F>(&self, mut each: F) -> Result<(), SqliteError>
+    where
+        F: FnMut(Result<StoredMessage, SqliteError>),
+    {
+        let mut stmt = self.conn.prepare(
+            "SELECT time, dir, peer, message_id, sealed FROM (
+                 SELECT time, 1 AS dir, peer, message_id, sealed FROM inbox
+                 UNION ALL
+                 SELECT time, 2 AS dir, peer, message_id, sealed FROM outbox
+             ) ORDER BY time, dir, peer, message_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            each(self.history_row(row, None));
+        }
+        Ok(())
+    }
+
     /// Feeds the whole message history, both directions, to `each` in time
     /// order (ties broken by direction, peer, id), without loading it all in
     /// memory. Returns how many messages were exported.
