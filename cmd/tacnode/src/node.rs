@@ -21,8 +21,8 @@ pub use tacnode_usecase::node::{
 };
 
 use crate::adapters::SystemClock;
-use crate::adapters::quic::{QuicIncoming, QuicNetwork};
 use crate::config::Config;
+use tacnode_transport::{QuicIncoming, QuicNetwork};
 
 /// Wall clock (the daemon is where time is read).
 pub fn now() -> UnixMillis {

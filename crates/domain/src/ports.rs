@@ -3,8 +3,13 @@
 //! Keep this list short. A trait belongs here only when production and the
 //! simulator (or SQLite and memory) both implement it.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
 use crate::contact::Contact;
 use crate::delivery::{DeliveryState, MessageStatus, OutboxEntry, StoredMessage};
+use crate::dht::RefusalCode;
 use crate::id::NodeId;
 use crate::message::MessageId;
 use crate::store::{
@@ -301,4 +306,92 @@ where
             }
         }
     }
+}
+
+// --- The network ports (the node's view of QUIC, or of the simulator). ---
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a call to a peer got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The peer could not be reached (no address, dial failed, backing off
+    /// after failed dials, connection lost).
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// No answer within the request timeout.
+    #[error("request timed out")]
+    Timeout,
+    /// The peer answered with a refusal.
+    #[error("refused ({code:?}): {detail}")]
+    Refused {
+        /// Why.
+        code: RefusalCode,
+        /// Detail.
+        detail: String,
+    },
+    /// The answer did not decode.
+    #[error("bad answer: {0}")]
+    BadAnswer(String),
+    /// Our own network is shut down.
+    #[error("the network is closed")]
+    Closed,
+}
+
+/// The node's outgoing side of the network: authenticated request/answer
+/// calls to peers, by identity.
+pub trait PeerNetwork: Send + Sync + 'static {
+    /// Sends `request` (an encoded message) to `peer`, dialling one of
+    /// `addrs` if not connected, and returns its encoded answer. The peer's
+    /// identity is authenticated before the answer is returned.
+    fn call<'a>(
+        &'a self,
+        peer: NodeId,
+        addrs: &'a [SocketAddr],
+        request: Vec<u8>,
+    ) -> BoxFuture<'a, Result<Vec<u8>, CallError>>;
+
+    /// Where this node listens.
+    fn local_addr(&self) -> SocketAddr;
+
+    /// Peers with an open, authenticated connection.
+    fn connected_peers(&self) -> Vec<NodeId>;
+
+    /// Closes every connection and stops listening.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}
+
+/// Where the answer to an [`IncomingCall`] goes. Dropping it refuses the call.
+pub trait Reply: Send + 'static {
+    /// Sends the encoded answer.
+    fn send(self: Box<Self>, answer: Vec<u8>) -> BoxFuture<'static, Result<(), String>>;
+}
+
+/// A request from an authenticated peer.
+pub struct IncomingCall {
+    /// Who sent it (authenticated by the network).
+    pub peer: NodeId,
+    /// From where.
+    pub remote: SocketAddr,
+    /// The encoded request.
+    pub body: Vec<u8>,
+    /// Where the answer goes.
+    pub reply: Box<dyn Reply>,
+}
+
+impl std::fmt::Debug for IncomingCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncomingCall")
+            .field("peer", &self.peer)
+            .field("remote", &self.remote)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The node's incoming side of the network.
+pub trait Incoming: Send + 'static {
+    /// The next incoming call; `None` once the network is closed.
+    fn next(&mut self) -> BoxFuture<'_, Option<IncomingCall>>;
 }

@@ -95,6 +95,7 @@
 mod binding;
 mod config;
 mod error;
+mod port;
 mod stream;
 mod tls;
 mod transport;
@@ -113,6 +114,7 @@ pub use config::{
     TransportConfig,
 };
 pub use error::{RequestError, RespondError, TransportError};
+pub use port::{QuicIncoming, QuicNetwork};
 pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABLE, Responder};
 pub use tls::{ALPN, QuicSetup};
 pub use transport::{

@@ -1,8 +1,7 @@
-//! The daemon's implementations of the node's ports: QUIC
-//! ([`quic::QuicNetwork`]) and the system clock ([`SystemClock`]). The
-//! simulator implements the same ports in `crates/sim`.
-
-pub(crate) mod quic;
+//! The daemon's system clock ([`SystemClock`]). The other adapters live in
+//! their own crates: QUIC (`tacnode_transport::QuicNetwork`) and SQLite
+//! (`tacnode_store::Store`); the simulator implements the same ports in
+//! `crates/sim`.
 
 use tacnode_domain::UnixMillis;
 use tacnode_domain::ports::Clock;

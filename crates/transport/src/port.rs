@@ -1,25 +1,28 @@
-//! The network ports over the QUIC transport.
+//! The node's network ports ([`PeerNetwork`], [`Incoming`]) over this
+//! transport: the daemon's implementation of them (the simulator's is in
+//! `crates/sim`).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use tacnode_domain::NodeId;
-use tacnode_transport::{Inbound, InboundEvent, RequestError, Responder, Transport};
-use tacnode_usecase::ports::{BoxFuture, CallError, Incoming, IncomingCall, PeerNetwork, Reply};
+use tacnode_domain::ports::{BoxFuture, CallError, Incoming, IncomingCall, PeerNetwork, Reply};
+
+use crate::{Inbound, InboundEvent, RequestError, Responder, Transport};
 
 /// [`PeerNetwork`] over the node's QUIC endpoint.
 ///
 /// The transport sits behind a lock so that [`PeerNetwork::close`] can drop
 /// the node's reference: the UDP port is free again once the node shut
 /// down, even while handles to the node still exist.
-pub(crate) struct QuicNetwork {
+pub struct QuicNetwork {
     transport: RwLock<Option<Transport>>,
     local: SocketAddr,
 }
 
 impl QuicNetwork {
     /// Wraps a bound transport.
-    pub(crate) fn new(transport: Transport, local: SocketAddr) -> Arc<QuicNetwork> {
+    pub fn new(transport: Transport, local: SocketAddr) -> Arc<QuicNetwork> {
         Arc::new(QuicNetwork {
             transport: RwLock::new(Some(transport)),
             local,
@@ -84,7 +87,7 @@ impl PeerNetwork for QuicNetwork {
 }
 
 /// [`Incoming`] over the transport's inbound requests.
-pub(crate) struct QuicIncoming(pub(crate) Inbound);
+pub struct QuicIncoming(pub Inbound);
 
 struct QuicReply(Responder);
 
@@ -119,7 +122,6 @@ impl Incoming for QuicIncoming {
                         // stream limits.
                         tracing::debug!(%peer, "dropped a push");
                     }
-                    _ => {}
                 }
             }
         })
