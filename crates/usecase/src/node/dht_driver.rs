@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::anyhow;
 use rand::rngs::StdRng;
 use tacnode_crypto::Identity;
 use tacnode_dht::{Dht, DhtConfig, LookupId, LookupKind, LookupResult, Output, RequestId, StoreId};
@@ -16,7 +15,7 @@ use tacnode_domain::{Endpoint, NodeId, NodeType, PeerRecord, prekey_record_key};
 use tacnode_messaging::Message;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{Net, NodeConfig, Result};
+use super::{Net, NodeConfig, NodeError, Result};
 use crate::ports::{CallError, Clock};
 
 /// Commands queued for the driver before callers wait.
@@ -70,8 +69,7 @@ impl DhtHandle {
             endpoints.push(Endpoint(local));
         }
         dc.endpoints = endpoints;
-        let core: Core = Dht::new(dc, identity.node_id(), rng, verify_prekeys as Validator)
-            .map_err(|e| anyhow!("DHT configuration: {e}"))?;
+        let core: Core = Dht::new(dc, identity.node_id(), rng, verify_prekeys as Validator)?;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let driver = Driver {
             core,
@@ -91,8 +89,8 @@ impl DhtHandle {
         self.tx
             .send(make(reply))
             .await
-            .map_err(|_| anyhow!("the DHT has stopped"))?;
-        rx.await.map_err(|_| anyhow!("the DHT has stopped"))
+            .map_err(|_| NodeError::DhtStopped)?;
+        rx.await.map_err(|_| NodeError::DhtStopped)
     }
 
     /// Seeds the routing table and looks ourselves up; returns the table size.

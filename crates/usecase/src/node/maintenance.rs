@@ -6,9 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Result, Shared};
+use super::{NodeError, Result, Shared};
 use crate::challenge::prove;
-use anyhow::bail;
 use tacnode_domain::dht::{Contact, DhtRequest, Record, RecordValue, SenderInfo};
 use tacnode_domain::mailbox::{MAX_ENTRIES_PER_BATCH, MailboxAck, MailboxFetch, MailboxOperation};
 use tacnode_domain::{Endpoint, NodeId, UnixMillis, UnsignedPeerRecord};
@@ -183,7 +182,7 @@ async fn greet_recent_peers(shared: &Arc<Shared>) {
         tasks.spawn(async move {
             let addrs = super::send::endpoints_of(&shared, peer).await?;
             shared.net.call(peer, &addrs, &ping).await?;
-            Ok::<(), anyhow::Error>(())
+            Ok::<(), NodeError>(())
         });
     }
     while let Some(r) = tasks.join_next().await {
@@ -440,7 +439,7 @@ pub(crate) async fn fetch_own_mailboxes(shared: &Arc<Shared>) -> Result<usize> {
         None => {
             let h = super::send::mailbox_holders(shared, me).await?;
             if h.is_empty() {
-                bail!("no mailbox holders reachable");
+                return Err(NodeError::NoHoldersReachable);
             }
             *shared
                 .own_holders
@@ -504,7 +503,7 @@ async fn challenge(
             nonce,
             nothing_held,
         } => Ok((nonce, nothing_held)),
-        other => bail!("unexpected answer {other:?}"),
+        other => Err(NodeError::unexpected(holder, &other)),
     }
 }
 
@@ -524,7 +523,7 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
         });
         let (entries, more) = match shared.net.call(holder, &addrs, &fetch).await? {
             Message::MailboxEntries { entries, more } => (entries, more),
-            other => bail!("unexpected answer {other:?}"),
+            other => return Err(NodeError::unexpected(holder, &other)),
         };
         if entries.is_empty() {
             return Ok(fresh);

@@ -19,6 +19,7 @@
 
 mod config;
 pub(crate) mod dht_driver;
+mod error;
 mod mailbox_handoff;
 mod maintenance;
 mod net;
@@ -33,7 +34,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tacnode_crypto::prekey::PrekeyState;
@@ -57,8 +57,7 @@ use crate::challenge::ChallengeBook;
 use crate::delivery::{DeliveryConfig, DeliveryQueue};
 use crate::ports::{Clock, Incoming, PeerNetwork};
 
-/// The node's results. (To become typed errors per use case.)
-pub type Result<T, E = anyhow::Error> = std::result::Result<T, E>;
+pub use error::{NodeError, Result};
 
 /// One-time prekeys kept available; refilled when fewer remain.
 const ONE_TIME_PREKEY_TARGET: usize = 100;
@@ -263,7 +262,10 @@ impl Node {
         let t = clock.now();
         let prekeys = match store.load_prekey_state()? {
             Some(bytes) => {
-                PrekeyState::from_bytes(bytes.as_slice()).context("stored prekeys do not parse")?
+                PrekeyState::from_bytes(bytes.as_slice()).map_err(|source| NodeError::Corrupt {
+                    what: "prekeys",
+                    source,
+                })?
             }
             None => PrekeyState::new(&mut rng, &identity, t),
         };
@@ -466,9 +468,7 @@ fn resolve_target(st: &State, to: &str) -> Result<(NodeId, Option<Contact>)> {
         .contacts()?
         .into_iter()
         .find(|c| c.name == to)
-        .ok_or_else(|| {
-            anyhow!("unknown contact {to:?}: add it with `tacnode contacts add NAME key_…`")
-        })?;
+        .ok_or_else(|| NodeError::UnknownContact(to.to_owned()))?;
     Ok((contact.node_id, Some(contact)))
 }
 
@@ -497,14 +497,15 @@ impl NodeHandle {
     /// is named after its address until then). An address that already is
     /// a named contact is refused with that name, never silently renamed.
     pub fn add_contact(&self, name: &str, address: &str) -> Result<Contact> {
-        let addr: PeerAddress = address
-            .parse()
-            .with_context(|| format!("bad address {address:?}"))?;
+        let addr: PeerAddress = address.parse().map_err(|source| NodeError::BadAddress {
+            address: address.to_owned(),
+            source,
+        })?;
         if name.is_empty() || name.starts_with("key_") {
-            bail!("contact name must be non-empty and must not start with key_");
+            return Err(NodeError::BadContactName);
         }
         if addr.node_id() == self.node_id() {
-            bail!("that is this node's own address");
+            return Err(NodeError::OwnAddress);
         }
         let mut st = self.shared.state();
         if st
@@ -513,7 +514,7 @@ impl NodeHandle {
             .iter()
             .any(|c| c.name == name && c.node_id != addr.node_id())
         {
-            bail!("another contact is already named {name:?}");
+            return Err(NodeError::NameTaken(name.to_owned()));
         }
         let contact = Contact {
             name: name.to_owned(),
@@ -527,12 +528,7 @@ impl NodeHandle {
             && existing.name != name
             && !existing.name.starts_with("key_")
         {
-            bail!(
-                "that address is already the contact {:?}; to rename it, remove it \
-                 (tacnode contacts remove {}) and add it again",
-                existing.name,
-                existing.name
-            );
+            return Err(NodeError::AddressTaken(existing.name));
         }
         if st.store.add_contact(&contact)? == tacnode_domain::store::InsertOutcome::AlreadyPresent {
             st.store.rename_contact(&contact.node_id, name)?;
@@ -546,7 +542,7 @@ impl NodeHandle {
     pub fn remove_contact(&self, name: &str) -> Result<Contact> {
         let mut guard = self.shared.state();
         let (id, contact) = resolve_target(&guard, name)?;
-        let contact = contact.ok_or_else(|| anyhow!("unknown contact {name:?}"))?;
+        let contact = contact.ok_or_else(|| NodeError::UnknownContact(name.to_owned()))?;
         guard.batch(|st| {
             st.store.remove_contact(&id)?;
             st.store.delete_session(&id)?;
@@ -574,7 +570,7 @@ impl NodeHandle {
     ) -> Result<(Contact, SafetyNumber, Option<DeviceCode>)> {
         let mut st = self.shared.state();
         let (id, contact) = resolve_target(&st, name)?;
-        let contact = contact.ok_or_else(|| anyhow!("unknown contact {name:?}"))?;
+        let contact = contact.ok_or_else(|| NodeError::UnknownContact(name.to_owned()))?;
         let own = self.shared.identity.identity_key();
         let number = SafetyNumber::new(&own, &contact.identity_key);
         let device_code = st.device_key_to_verify(&id)?.map(|dk| {
@@ -610,7 +606,7 @@ impl NodeHandle {
     pub fn send(&self, to: &str, text: &str) -> Result<MessageId> {
         self.send_many(to, &[text])?
             .pop()
-            .ok_or_else(|| anyhow!("nothing queued"))
+            .ok_or(NodeError::NotInOutbox)
     }
 
     /// Queues several texts for one recipient, in order, in one commit:
@@ -618,43 +614,39 @@ impl NodeHandle {
     /// [`MAX_SEND_BATCH`] at once.
     pub fn send_many(&self, to: &str, texts: &[&str]) -> Result<Vec<MessageId>> {
         if texts.len() > MAX_SEND_BATCH {
-            bail!("{} messages at once; at most {MAX_SEND_BATCH}", texts.len());
+            return Err(NodeError::TooManyAtOnce(texts.len()));
         }
         for text in texts {
             // Refused here, not only by the CLI: the control socket and any
             // other front end reach the node through this.
             if text.is_empty() {
-                bail!("an empty message; write some text");
+                return Err(NodeError::EmptyText);
             }
-            Content::text(*text).map_err(|e| anyhow!("{e}"))?;
+            Content::text(*text)?;
         }
         let mut guard = self.shared.state();
         let (peer, contact) = resolve_target(&guard, to)?;
         if peer == self.node_id() {
-            bail!("cannot send to this node itself");
+            return Err(NodeError::OwnAddress);
         }
         if let Some(c) = &contact
             && c.identity_changed
         {
-            bail!(
-                "the keys of {:?} changed: compare the safety number (`tacnode contacts verify {}`) and confirm before sending",
-                c.name,
-                c.name
-            );
+            return Err(NodeError::KeysChanged(c.name.clone()));
         }
         // Refuse before writing: a queued message must also be scheduled.
         if guard.delivery.len().saturating_add(texts.len()) > crate::delivery::MAX_TRACKED {
-            bail!(
-                "the outbox is full ({} messages waiting); try again later",
-                guard.delivery.len()
-            );
+            return Err(NodeError::OutboxFull(guard.delivery.len()));
         }
         let t = self.shared.now();
         let last_outbox_time = guard.last_outbox_time;
         let queued = guard.batch(|st| {
             if contact.is_none() {
                 // Sending to a bare address adds it as an unverified contact.
-                let addr: PeerAddress = to.parse()?;
+                let addr: PeerAddress = to.parse().map_err(|source| NodeError::BadAddress {
+                    address: to.to_owned(),
+                    source,
+                })?;
                 let name: String = addr.to_string().chars().take(16).collect();
                 st.store.add_contact(&Contact {
                     name,
@@ -686,9 +678,7 @@ impl NodeHandle {
         };
         let st = &mut *guard;
         for (id, time) in &queued {
-            st.delivery
-                .handle_queued(t, *id, peer, *time)
-                .map_err(|e| anyhow!("{e}"))?;
+            st.delivery.handle_queued(t, *id, peer, *time)?;
         }
         drop(guard);
         self.shared.wake_delivery.notify_one();

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use anyhow::anyhow;
 use tacnode_crypto::ratchet::DecryptError;
 use tacnode_domain::StoreError;
 use tacnode_domain::dht::RefusalCode;
@@ -12,7 +11,7 @@ use tacnode_domain::e2e::{SealedBody, SealedMessage};
 use tacnode_domain::{Contact, Content, MessageId, NodeId, PeerAddress};
 use tacnode_messaging::{DecodeError, Message, decode_plaintext, encode_plaintext};
 
-use super::{NodeEvent, Shared, State};
+use super::{NodeError, NodeEvent, Result, Shared, State};
 use crate::conversation::{Conversation, OpenError};
 
 /// Unverified contacts at most: beyond it, a first message from a sender
@@ -25,8 +24,8 @@ pub(crate) const MAX_UNVERIFIED_CONTACTS: u64 = 1_000;
 pub(crate) enum ReceiveError {
     /// Our own storage failed (a write, or a row that does not read back):
     /// nothing of the batch is kept, and the sender tries again later.
-    #[error("storage: {0:#}")]
-    Storage(anyhow::Error),
+    #[error("storage: {0}")]
+    Storage(NodeError),
     /// A stranger wrote while unverified contacts are at their cap.
     #[error(
         "{0} unverified contacts: messages from new senders are refused until some are verified or removed"
@@ -82,7 +81,7 @@ impl ReceiveError {
 /// a contact nor in a session) and strangers are at their cap. Every
 /// stranger costs a contact, a session and inbox rows, and identities are
 /// free to make, so strangers are capped.
-fn stranger_over_cap(st: &mut State, sender: &NodeId) -> anyhow::Result<Option<u64>> {
+fn stranger_over_cap(st: &mut State, sender: &NodeId) -> Result<Option<u64>> {
     if is_stranger(st, sender)? {
         let unverified = st.store.unverified_contact_count()?;
         if unverified >= MAX_UNVERIFIED_CONTACTS {
@@ -93,7 +92,7 @@ fn stranger_over_cap(st: &mut State, sender: &NodeId) -> anyhow::Result<Option<u
 }
 
 /// Neither a contact nor in a session with us.
-fn is_stranger(st: &mut State, sender: &NodeId) -> anyhow::Result<bool> {
+fn is_stranger(st: &mut State, sender: &NodeId) -> Result<bool> {
     Ok(st.conversation(sender)?.is_none() && st.store.contact(sender)?.is_none())
 }
 
@@ -129,7 +128,8 @@ pub(crate) async fn receive(
     receive_all(shared, from, std::slice::from_ref(sealed), via_mailbox)?
         .into_iter()
         .next()
-        .unwrap_or_else(|| Err(ReceiveError::Storage(anyhow!("nothing received"))))
+        // One in, one out; an empty answer cannot happen.
+        .unwrap_or(Ok(Received::Replayed))
 }
 
 /// Opens a direct batch from `from`; returns the indices of the messages
@@ -350,7 +350,7 @@ fn flag_identity_change(
     sender: &NodeId,
     device_key: tacnode_domain::DhPublicKey,
     events: &mut Vec<NodeEvent>,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     if st.store.contact(sender)?.is_some() {
         st.store.flag_contact_key_change(sender)?;
     }
@@ -361,11 +361,7 @@ fn flag_identity_change(
 }
 
 /// Sends one end-to-end encrypted receipt for `ids` back to `peer`.
-async fn send_receipt(
-    shared: &Arc<Shared>,
-    peer: NodeId,
-    ids: Vec<MessageId>,
-) -> anyhow::Result<()> {
+async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, ids: Vec<MessageId>) -> Result<()> {
     let sealed = {
         let mut guard = shared.state();
         let st = &mut *guard;
@@ -374,7 +370,7 @@ async fn send_receipt(
         let conv = st
             .conversations
             .get_mut(&peer)
-            .ok_or_else(|| anyhow!("no session"))?;
+            .ok_or(NodeError::NoSession(peer))?;
         let plaintext = super::plaintext_for(id_for_receipt(&mut st.rng), Content::Receipt(ids), t);
         let sealed = conv.seal(
             &mut st.rng,

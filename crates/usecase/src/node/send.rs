@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
 use tacnode_domain::dht::{Contact, RefusalCode};
 use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
 use tacnode_domain::mailbox::{EntryId, MailboxDeposit};
@@ -17,10 +16,11 @@ use tacnode_domain::{
 use tacnode_messaging::{Message, encode_plaintext, encode_sealed};
 use tokio::sync::mpsc;
 
-use super::{NodeEvent, Result, Shared};
+use super::{NodeError, NodeEvent, Result, Shared};
 use crate::conversation::Conversation;
 use crate::delivery::{Attempt, Outcome};
 use crate::ports::CallError;
+use tacnode_domain::StoreError;
 
 /// Delivery lanes kept without pruning; beyond it, idle lanes end.
 const MAX_LANES_KEPT: usize = 256;
@@ -239,14 +239,30 @@ pub(crate) enum AttemptError {
         /// Detail.
         detail: String,
     },
-    /// Anything else: the network, no session yet, our own disk.
-    #[error("{0:#}")]
-    Other(anyhow::Error),
+    /// Anything else: the network, no session yet, our own disk (shared:
+    /// one failure may stand for every message of a round).
+    #[error("{0}")]
+    Other(Arc<NodeError>),
 }
 
-impl From<anyhow::Error> for AttemptError {
-    fn from(e: anyhow::Error) -> Self {
-        AttemptError::Other(e)
+impl From<NodeError> for AttemptError {
+    fn from(e: NodeError) -> Self {
+        AttemptError::Other(Arc::new(e))
+    }
+}
+
+impl From<StoreError> for AttemptError {
+    fn from(e: StoreError) -> Self {
+        NodeError::from(e).into()
+    }
+}
+
+impl From<AttemptError> for NodeError {
+    fn from(e: AttemptError) -> Self {
+        match e {
+            AttemptError::Refused { code, detail } => NodeError::Refused { code, detail },
+            AttemptError::Other(e) => NodeError::Shared(e),
+        }
     }
 }
 
@@ -254,7 +270,7 @@ impl From<CallError> for AttemptError {
     fn from(e: CallError) -> Self {
         match e {
             CallError::Refused { code, detail } => AttemptError::Refused { code, detail },
-            other => AttemptError::Other(other.into()),
+            other => NodeError::Network(other).into(),
         }
     }
 }
@@ -279,7 +295,7 @@ impl AttemptError {
                 code: *code,
                 detail: detail.clone(),
             },
-            AttemptError::Other(e) => AttemptError::Other(anyhow!("{e:#}")),
+            AttemptError::Other(e) => AttemptError::Other(e.clone()),
         }
     }
 }
@@ -356,14 +372,11 @@ fn queued_entries(
     if let Some(c) = st.store.contact(&recipient)?
         && c.identity_changed
     {
-        bail!("the contact's keys changed; waiting for verification");
+        return Err(NodeError::KeysChanged(c.name));
     }
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let entry = st
-            .store
-            .outbound(id)?
-            .ok_or_else(|| anyhow!("not in the outbox"))?;
+        let entry = st.store.outbound(id)?.ok_or(NodeError::NotInOutbox)?;
         let queued = entry.delivery.status == MessageStatus::Queued;
         out.push((*id, queued.then_some(entry)));
     }
@@ -467,7 +480,7 @@ fn seal_chunk(
             let conv = st
                 .conversations
                 .get_mut(&recipient)
-                .ok_or_else(|| anyhow!("no session"))?;
+                .ok_or(NodeError::NoSession(recipient))?;
             let plaintext = tacnode_domain::Plaintext {
                 message_id: *id,
                 sent: entry.message.time,
@@ -510,13 +523,13 @@ async fn direct_batch(
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(refused)
         }
-        Ok(other) => Err(anyhow!("unexpected answer {other:?}").into()),
+        Ok(other) => Err(NodeError::unexpected(peer, &other).into()),
         Err(CallError::Refused {
             code: RefusalCode::Malformed | RefusalCode::Unsupported,
             ..
         }) => {
             let Message::DirectBatch(batch) = request else {
-                return Err(anyhow!("not a batch").into());
+                return Ok(Vec::new());
             };
             let mut refused = Vec::new();
             for (i, sealed) in batch.iter().enumerate() {
@@ -551,15 +564,11 @@ async fn deliver_queued(
 ) -> AttemptResult {
     let entry = {
         let st = shared.state();
-        let entry = st
-            .store
-            .outbound(&id)
-            .map_err(anyhow::Error::from)?
-            .ok_or_else(|| anyhow!("not in the outbox"))?;
-        if let Some(c) = st.store.contact(&recipient).map_err(anyhow::Error::from)?
+        let entry = st.store.outbound(&id)?.ok_or(NodeError::NotInOutbox)?;
+        if let Some(c) = st.store.contact(&recipient)?
             && c.identity_changed
         {
-            return Err(anyhow!("the contact's keys changed; waiting for verification").into());
+            return Err(NodeError::KeysChanged(c.name).into());
         }
         entry
     };
@@ -589,7 +598,7 @@ async fn seal_queued(
     seal_chunk(shared, recipient, &[(id, Some(entry.clone()))])?
         .pop()
         .and_then(|(_, sealed)| sealed)
-        .ok_or_else(|| anyhow!("not sealed"))
+        .ok_or(NodeError::NotInOutbox)
 }
 
 /// Hands `sealed` to `peer` directly, or (with `fallback`) deposits it in its
@@ -625,7 +634,7 @@ async fn direct(
         .await
     {
         Ok(Message::DirectAck) => Ok(()),
-        Ok(other) => Err(anyhow!("unexpected answer {other:?}").into()),
+        Ok(other) => Err(NodeError::unexpected(peer, &other).into()),
         Err(e) => {
             if !matches!(e, CallError::Refused { .. }) {
                 // The peer may have moved: look its record up again next time.
@@ -645,7 +654,7 @@ async fn deposit_sealed(
 ) -> Result<()> {
     let holders = mailbox_holders(shared, recipient).await?;
     if holders.is_empty() {
-        bail!("no mailbox holders found");
+        return Err(NodeError::NoMailboxHolders);
     }
     let payload = encode_sealed(sealed);
     let mut entry_id = [0u8; 16];
@@ -681,7 +690,7 @@ async fn deposit_sealed(
         }
     }
     if accepted == 0 {
-        bail!("no mailbox holder accepted the deposit");
+        return Err(NodeError::DepositRefused);
     }
     tracing::debug!(%recipient, accepted, "deposited in mailboxes");
     Ok(())
@@ -711,7 +720,7 @@ async fn resolve_peer(shared: &Shared, peer: NodeId) -> Result<PeerRecord> {
         .dht
         .find_peer(peer)
         .await?
-        .ok_or_else(|| anyhow!("no peer record for {peer} in the DHT"))?;
+        .ok_or(NodeError::NoPeerRecord(peer))?;
     let mut st = shared.state();
     let newer = st
         .peers
@@ -733,7 +742,7 @@ async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Res
         if !st.restarts.contains(&peer) && st.conversation(&peer)?.is_some() {
             return Ok(());
         }
-        super::known_identity(&st, &peer).ok_or_else(|| anyhow!("unknown identity for {peer}"))?
+        super::known_identity(&st, &peer).ok_or(NodeError::UnknownIdentity(peer))?
     };
     let bundle = if direct {
         match fetch_bundle(shared, peer).await {
@@ -747,31 +756,28 @@ async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Res
         published_bundle(shared, peer).await?
     };
     if bundle.identity_key != expected {
-        bail!("prekey bundle is for another identity");
+        return Err(NodeError::BundleIdentity);
     }
     // Every signature in the bundle is checked before its device key is
     // compared with the pin: a forged bundle must not flag the contact or
     // become the pending pin.
-    tacnode_crypto::prekey::verify_bundle(&bundle).context("prekey bundle does not verify")?;
+    tacnode_crypto::prekey::verify_bundle(&bundle)?;
     let mut guard = shared.state();
     let st = &mut *guard;
     if !st.check_pin(&peer, &bundle.device_key)? {
         st.store.flag_contact_key_change(&peer)?;
         st.set_pending_pin(&peer, &bundle.device_key)?;
         shared.emit(NodeEvent::IdentityChanged { node_id: peer });
-        bail!("the contact's device key changed; verify it again");
+        return Err(NodeError::DeviceKeyChanged);
     }
     let restart = st.restarts.contains(&peer);
     st.conversation(&peer)?;
     match st.conversations.get_mut(&peer) {
-        Some(conv) if restart => conv
-            .restart(&mut st.rng, &shared.identity, &bundle)
-            .context("X3DH")?,
+        Some(conv) if restart => conv.restart(&mut st.rng, &shared.identity, &bundle)?,
         // Another task made one meanwhile.
         Some(_) => return Ok(()),
         None => {
-            let conv =
-                Conversation::initiate(&mut st.rng, &shared.identity, &bundle).context("X3DH")?;
+            let conv = Conversation::initiate(&mut st.rng, &shared.identity, &bundle)?;
             st.conversations.insert(peer, conv);
         }
     }
@@ -792,7 +798,7 @@ async fn fetch_bundle(shared: &Shared, peer: NodeId) -> Result<PrekeyBundle> {
         .await?
     {
         Message::PrekeyBundle(b) => Ok(b),
-        other => bail!("unexpected answer {other:?}"),
+        other => Err(NodeError::unexpected(peer, &other)),
     }
 }
 
@@ -801,8 +807,8 @@ async fn published_bundle(shared: &Shared, peer: NodeId) -> Result<PrekeyBundle>
         .dht
         .find_prekeys(peer)
         .await?
-        .ok_or_else(|| anyhow!("no published prekeys for {peer}"))?;
-    tacnode_crypto::prekey::verify_published(&p).context("published prekeys")?;
+        .ok_or(NodeError::NoPublishedPrekeys(peer))?;
+    tacnode_crypto::prekey::verify_published(&p)?;
     Ok(PrekeyBundle {
         identity_key: p.identity_key,
         device_key: p.device_key,

@@ -9,8 +9,6 @@ use tacnode_domain::StoreError;
 use tacnode_domain::ports::{NodeStore, batch_within};
 use tacnode_domain::{MessageId, NodeId, PeerRecord, UnixMillis};
 
-use anyhow::Context;
-
 use super::Result;
 use crate::challenge::ChallengeBook;
 use crate::conversation::Conversation;
@@ -119,8 +117,7 @@ impl State {
             {
                 self.conversations.remove(&evict);
             }
-            let c = Conversation::from_bytes(bytes.as_slice())
-                .context("stored session does not parse")?;
+            let c = Conversation::from_bytes(bytes.as_slice())?;
             self.conversations.insert(*peer, c);
         }
         Ok(self.conversations.get_mut(peer))

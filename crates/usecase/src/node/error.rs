@@ -1,0 +1,174 @@
+//! What can go wrong in the node: one typed error for the node's
+//! operations (its handle's API, and the internal steps that report through
+//! it), each case with what to do where an operator can act.
+//!
+//! Decisions are made on the types that carry them: [`super::send`]'s
+//! `AttemptError` (the recipient refused, or anything else) and
+//! [`super::receive`]'s `ReceiveError` (which refusal a sender gets) wrap
+//! this one for the rest.
+
+use tacnode_crypto::pickle::PickleError;
+use tacnode_crypto::prekey::{BundleError, PrekeyError};
+use tacnode_crypto::x3dh::X3dhError;
+use tacnode_domain::{AddressError, ContentError, NodeId, StoreError};
+
+use crate::conversation::{ConversationPickleError, RestartError};
+use crate::ports::CallError;
+
+/// Why a node operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// Our own storage failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StoreError),
+    /// A stored value does not parse: the database is damaged.
+    #[error("stored {what} does not parse ({source}); restore the database from a backup")]
+    Corrupt {
+        /// What was read.
+        what: &'static str,
+        /// Why it does not parse.
+        #[source]
+        source: PickleError,
+    },
+    /// A stored session does not parse.
+    #[error("stored session does not parse ({0}); the session will start anew")]
+    CorruptSession(#[from] ConversationPickleError),
+    /// A network call failed.
+    #[error(transparent)]
+    Network(#[from] CallError),
+    /// A peer answered with a message that does not answer the request.
+    #[error("unexpected answer from {peer}: {answer}")]
+    UnexpectedAnswer {
+        /// Who answered.
+        peer: NodeId,
+        /// What it answered (its kind).
+        answer: String,
+    },
+    /// The DHT task has stopped (the node is shutting down).
+    #[error("the DHT has stopped")]
+    DhtStopped,
+    /// The DHT configuration is invalid.
+    #[error("DHT configuration: {0}")]
+    DhtConfig(#[from] tacnode_dht::ConfigError),
+    /// No contact has this name or address.
+    #[error("unknown contact {0:?}: add it with `tacnode contacts add NAME key_…`")]
+    UnknownContact(String),
+    /// A textual address did not parse.
+    #[error("bad address {address:?}: {source}")]
+    BadAddress {
+        /// The text given.
+        address: String,
+        /// Why.
+        #[source]
+        source: AddressError,
+    },
+    /// A contact name that cannot be used.
+    #[error("contact name must be non-empty and must not start with key_")]
+    BadContactName,
+    /// This node's own address, given as a contact or recipient.
+    #[error("that is this node's own address")]
+    OwnAddress,
+    /// The name belongs to another contact.
+    #[error("another contact is already named {0:?}")]
+    NameTaken(String),
+    /// The address already is a named contact.
+    #[error(
+        "that address is already the contact {0:?}; to rename it, remove it \
+         (tacnode contacts remove {0}) and add it again"
+    )]
+    AddressTaken(String),
+    /// Too many texts for one transaction.
+    #[error("{0} messages at once; at most {max}", max = super::MAX_SEND_BATCH)]
+    TooManyAtOnce(usize),
+    /// An empty text.
+    #[error("an empty message; write some text")]
+    EmptyText,
+    /// A text over the limit.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// The contact's keys changed and await verification.
+    #[error(
+        "the keys of {0:?} changed: compare safety numbers, then \
+         `tacnode contacts verify {0} --confirm`"
+    )]
+    KeysChanged(String),
+    /// The contact's device key changed (seen in a bundle).
+    #[error("the contact's device key changed; verify it again")]
+    DeviceKeyChanged,
+    /// The recipient's identity is not known (no contact, no record).
+    #[error("unknown identity for {0}")]
+    UnknownIdentity(NodeId),
+    /// No peer record for the peer in the DHT.
+    #[error("no peer record for {0} in the DHT")]
+    NoPeerRecord(NodeId),
+    /// No published prekeys for the peer in the DHT.
+    #[error("no published prekeys for {0}")]
+    NoPublishedPrekeys(NodeId),
+    /// A prekey bundle or published prekeys failed verification.
+    #[error("prekeys do not verify: {0}")]
+    Bundle(#[from] BundleError),
+    /// The bundle belongs to another identity than the one asked for.
+    #[error("prekey bundle is for another identity")]
+    BundleIdentity,
+    /// Our prekeys could not make a bundle.
+    #[error("prekeys: {0}")]
+    Prekeys(#[from] PrekeyError),
+    /// X3DH failed.
+    #[error("X3DH: {0}")]
+    X3dh(#[from] X3dhError),
+    /// Sealing a message failed.
+    #[error("sealing: {0}")]
+    Seal(#[from] crate::conversation::SealError),
+    /// Restarting a session failed.
+    #[error("session restart: {0}")]
+    Restart(#[from] RestartError),
+    /// No session with the peer (yet).
+    #[error("no session with {0}")]
+    NoSession(NodeId),
+    /// A message is no longer in the outbox.
+    #[error("message not in the outbox")]
+    NotInOutbox,
+    /// No mailbox holders were found for the recipient.
+    #[error("no mailbox holders found")]
+    NoMailboxHolders,
+    /// Every mailbox holder refused or failed the deposit.
+    #[error("no mailbox holder accepted the deposit")]
+    DepositRefused,
+    /// None of our own mailbox holders could be reached.
+    #[error("no mailbox holders reachable")]
+    NoHoldersReachable,
+    /// One failure reported for several messages of a delivery round.
+    #[error(transparent)]
+    Shared(std::sync::Arc<NodeError>),
+    /// A peer refused a delivery with this code.
+    #[error("refused ({code:?}): {detail}")]
+    Refused {
+        /// Its code.
+        code: tacnode_domain::dht::RefusalCode,
+        /// Its detail.
+        detail: String,
+    },
+    /// The delivery queue is full.
+    #[error("the outbox is full ({0} messages waiting); try again later")]
+    OutboxFull(usize),
+    /// The delivery schedule refused a message.
+    #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryError),
+}
+
+impl NodeError {
+    /// `answer` from `peer` does not answer what was asked; names only the
+    /// kind of message (its variant), not its content.
+    pub(crate) fn unexpected(peer: NodeId, answer: &tacnode_messaging::Message) -> Self {
+        let debug = format!("{answer:?}");
+        let kind: String = debug
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        NodeError::UnexpectedAnswer { peer, answer: kind }
+    }
+}
+
+/// The node's results.
+pub type Result<T, E = NodeError> = std::result::Result<T, E>;
