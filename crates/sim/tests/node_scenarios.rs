@@ -286,3 +286,40 @@ fn mail_that_expires_unfetched_is_reported_failed_to_its_sender() {
     })
     .unwrap();
 }
+
+/// A sender restored from a backup of its data directory has its sessions
+/// rolled back: its next messages reuse ratchet state the recipient has
+/// moved past (issue #13, finding 3). The recipient refuses them as
+/// unreadable rather than "already received", the sender restarts its
+/// session, and every accepted message arrives once.
+#[test]
+fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
+    block_on(async {
+        let mut sim = network(16, 4, 2).await;
+        let (sender, recipient) = (4, 5);
+        for _ in 0..3 {
+            sim.send(sender, recipient).unwrap();
+        }
+        assert!(sim.drain(5 * MINUTE).await);
+        sim.backup(sender).unwrap();
+        for _ in 0..3 {
+            sim.send(sender, recipient).unwrap();
+        }
+        assert!(sim.drain(5 * MINUTE).await);
+        sim.restore(sender).await.unwrap();
+        sim.advance(MINUTE).await;
+        sim.start(sender).await.unwrap();
+        sim.advance(MINUTE).await;
+        for _ in 0..3 {
+            sim.send(sender, recipient).unwrap();
+        }
+        assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
+        let audit = sim.audit();
+        assert_eq!(audit.accepted, 9, "{audit:?}");
+        assert_eq!(audit.delivered, audit.accepted, "{audit:?}");
+        assert_eq!(audit.duplicates, 0, "{audit:?}");
+        assert!(audit.session_restarts >= 1, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}

@@ -184,6 +184,16 @@ impl Store {
         self.conn.close().map_err(|(_, e)| SqliteError::Sqlite(e))
     }
 
+    /// Writes a consistent copy of the database to `path`, which must not
+    /// exist (`VACUUM INTO`), as a backup of the data directory would.
+    pub fn backup_to(&self, path: &Path) -> Result<(), SqliteError> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| rusqlite::Error::InvalidPath(path.to_path_buf()))?;
+        self.conn.execute("VACUUM INTO ?1", [target])?;
+        Ok(())
+    }
+
     /// The file's schema version (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<i64, SqliteError> {
         migrations::current_version(&self.conn)

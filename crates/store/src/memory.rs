@@ -58,7 +58,7 @@ struct Held {
 }
 
 /// Everything a node stores: the "disk".
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Tables {
     contacts: BTreeMap<NodeId, Contact>,
     meta: BTreeMap<String, Vec<u8>>,
@@ -208,6 +208,16 @@ impl MemoryStore {
     pub fn reopen(&self) -> MemoryStore {
         MemoryStore {
             disk: Arc::clone(&self.disk),
+            mailbox_quota: MailboxQuota::default(),
+            batch: None,
+        }
+    }
+
+    /// A copy of what is committed, as copying the file would make (a
+    /// backup): later writes to either do not reach the other.
+    pub fn snapshot(&self) -> MemoryStore {
+        MemoryStore {
+            disk: Arc::new(Mutex::new(self.read().clone())),
             mailbox_quota: MailboxQuota::default(),
             batch: None,
         }

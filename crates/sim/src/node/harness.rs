@@ -130,6 +130,8 @@ struct Slot {
     starts: u64,
     /// Session restarts counted by earlier incarnations.
     restarts_before: u64,
+    /// A copy of the disk taken by [`NodeSim::backup`].
+    backup: Option<Disk>,
 }
 
 /// What happened to one message, as the event collectors saw it.
@@ -281,6 +283,7 @@ impl NodeSim {
             rng_seed: self.rng.next_u64(),
             starts: 0,
             restarts_before: 0,
+            backup: None,
         });
         index
     }
@@ -401,6 +404,44 @@ impl NodeSim {
         } else {
             node.shutdown().await;
         }
+    }
+
+    /// Copies node `index`'s disk aside, as an operator's backup of its data
+    /// directory (what is committed; the node keeps running).
+    pub fn backup(&mut self, index: u32) -> Result<(), SimError> {
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return Err(SimError::Scenario(format!("no node {index}")));
+        };
+        let copy = match &slot.disk {
+            Disk::Memory(tables) => Disk::Memory(tables.snapshot()),
+            Disk::Sqlite(path) => {
+                let to = path.with_extension("backup.db");
+                let _ = std::fs::remove_file(&to);
+                let store = Store::open(path, StorageKey::from_bytes(slot.storage_key))
+                    .map_err(|source| SimError::Store { index, source })?;
+                store
+                    .backup_to(&to)
+                    .map_err(|source| SimError::Store { index, source })?;
+                Disk::Sqlite(to)
+            }
+        };
+        slot.backup = Some(copy);
+        Ok(())
+    }
+
+    /// Kills node `index` and puts its backup in place of its disk (a
+    /// restored data directory: its sessions and outbox roll back).
+    pub async fn restore(&mut self, index: u32) -> Result<(), SimError> {
+        self.stop(index, true).await;
+        tokio::time::sleep(Duration::from_millis(KILL_SETTLE_MS)).await;
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return Err(SimError::Scenario(format!("no node {index}")));
+        };
+        let Some(backup) = slot.backup.take() else {
+            return Err(SimError::Scenario(format!("node {index} has no backup")));
+        };
+        slot.disk = backup;
+        Ok(())
     }
 
     /// Kills node `index` and deletes its store (an empty one replaces it):
