@@ -123,6 +123,9 @@ pub(crate) enum Response {
         clock_offset_ms: Option<i64>,
         /// Set when most peers disagree with this node's clock.
         clock_warning: Option<String>,
+        /// The last storage failure that refused or put off incoming mail
+        /// (`"<time_ms>: <what>"`), if any since start.
+        storage_failure: Option<String>,
     },
 }
 

@@ -278,6 +278,9 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                 mailbox_entries_held: s.mailbox_entries_held,
                 clock_offset_ms: s.clock.median_offset_ms,
                 clock_warning: s.clock.warning,
+                storage_failure: s
+                    .storage_failure
+                    .map(|(t, what)| format!("{}: {what}", t.0)),
             }
         }
     })

@@ -559,7 +559,7 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
             // Our own disk failed, not the messages: keep them at the holder
             // for the next fetch.
             Err(err) => {
-                tracing::warn!("mailbox entries kept for later: {err:#}");
+                shared.storage_failed("fetched mail was left at its holder", &err);
                 disk_failed = true;
             }
         }

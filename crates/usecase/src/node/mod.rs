@@ -152,6 +152,9 @@ pub(crate) struct Shared {
     /// The previous run did not stop cleanly (a crash, `kill -9`, power):
     /// peers may still be talking to its process, so we greet them.
     pub(crate) unclean_start: bool,
+    /// The last failure of our own storage that made the node refuse or
+    /// put off incoming mail, and when (shown in the status).
+    pub(crate) storage_failure: Mutex<Option<(UnixMillis, String)>>,
     /// The holders of our own mailbox and when they were looked up.
     pub(crate) own_holders: Mutex<Option<(UnixMillis, Vec<tacnode_domain::dht::Contact>)>>,
     /// X3DH handshakes run since start (initiated or answered).
@@ -187,6 +190,20 @@ impl Shared {
 
     pub(crate) fn node_id(&self) -> NodeId {
         self.identity.node_id()
+    }
+
+    /// Our own storage failed and incoming mail was refused or put off
+    /// because of it: said at ERROR (an operator must act: disk full, a
+    /// damaged database) and kept for the status.
+    pub(crate) fn storage_failed(&self, what: &str, error: &dyn std::fmt::Display) {
+        tracing::error!(
+            "{what}: our storage failed ({error}); incoming mail is refused until it works again"
+        );
+        *self
+            .storage_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((self.now(), format!("{what}: {error}")));
     }
 
     /// What the peers' clocks say about ours.
@@ -242,6 +259,9 @@ pub struct NodeStatus {
     pub mailbox_entries_held: usize,
     /// This node's clock compared with its peers'.
     pub clock: ClockCheck,
+    /// The last failure of our own storage that refused or put off incoming
+    /// mail, and when; `None` if there was none since start.
+    pub storage_failure: Option<(UnixMillis, String)>,
 }
 
 impl Node {
@@ -341,6 +361,7 @@ impl Node {
             receipt_tasks: Arc::new(Semaphore::new(MAX_RECEIPT_TASKS)),
             clocks,
             unclean_start,
+            storage_failure: Mutex::new(None),
             own_holders: Mutex::new(None),
             x3dh_sessions: std::sync::atomic::AtomicU64::new(0),
             direct_batches: std::sync::atomic::AtomicU64::new(0),
@@ -755,6 +776,12 @@ impl NodeHandle {
             mailbox_entries_held: usize::try_from(st.store.mailbox_usage()?.messages)
                 .unwrap_or(usize::MAX),
             clock: self.shared.clock_check(),
+            storage_failure: self
+                .shared
+                .storage_failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         })
     }
 

@@ -91,14 +91,22 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
         Message::Direct(sealed) => match receive(shared, Some(peer), &sealed, false).await {
             Ok(_) => Message::DirectAck,
             Err(e) => {
-                tracing::debug!(%peer, "direct message refused: {e:#}");
+                if matches!(e, super::receive::ReceiveError::Storage(_)) {
+                    shared.storage_failed("a direct message was refused", &e);
+                } else {
+                    tracing::debug!(%peer, "direct message refused: {e:#}");
+                }
                 e.refusal()
             }
         },
         Message::DirectBatch(list) => match receive_batch(shared, peer, &list).await {
             Ok(refused) => Message::DirectBatchAck { refused },
             Err(e) => {
-                tracing::warn!(%peer, "direct batch not stored: {e:#}");
+                if matches!(e, super::receive::ReceiveError::Storage(_)) {
+                    shared.storage_failed("a direct batch was refused", &e);
+                } else {
+                    tracing::warn!(%peer, "direct batch not stored: {e:#}");
+                }
                 e.refusal()
             }
         },
