@@ -323,3 +323,43 @@ fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
     })
     .unwrap();
 }
+
+/// A recipient whose disk is full refuses incoming mail (nothing it cannot
+/// store is acknowledged), says so at ERROR and in its status, and gets
+/// every message once the disk has room again (issue #13, data integrity).
+#[test]
+fn a_full_disk_refuses_mail_says_so_and_loses_nothing() {
+    block_on(async {
+        let mut sim =
+            NodeSim::with_store(17, LinkModel::default(), 0.0, StoreKind::Memory).unwrap();
+        for _ in 0..4 {
+            sim.add_node(NodeType::Server, 0);
+        }
+        sim.add_node(NodeType::Client, 0);
+        sim.add_node(NodeType::Client, 0);
+        sim.set_bootstrap(&[0, 1, 2]);
+        for i in 0..6 {
+            sim.start(i).await.unwrap();
+        }
+        sim.advance(MINUTE).await;
+        let (sender, recipient) = (4, 5);
+        sim.send(sender, recipient).unwrap();
+        assert!(sim.drain(5 * MINUTE).await);
+        assert!(sim.set_disk_full(recipient, true));
+        for _ in 0..3 {
+            sim.send(sender, recipient).unwrap();
+        }
+        sim.advance(5 * MINUTE).await;
+        assert_eq!(sim.audit().delivered, 1, "{:?}", sim.fates());
+        let status = sim.status(recipient).await.unwrap();
+        assert!(status.storage_failure.is_some(), "{status:?}");
+        sim.set_disk_full(recipient, false);
+        assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
+        let audit = sim.audit();
+        assert_eq!(audit.delivered, 4, "{audit:?}");
+        assert_eq!(audit.duplicates, 0, "{audit:?}");
+        assert_eq!(audit.order_violations, 0, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}

@@ -36,6 +36,9 @@ pub enum MemoryBatchError {
     /// `commit_batch` or `rollback_batch` with no batch open.
     #[error("no batch is open")]
     NoneOpen,
+    /// The simulated disk is full ([`MemoryStore::set_full`]).
+    #[error("database or disk is full")]
+    DiskFull,
 }
 
 /// An outbox row.
@@ -70,6 +73,8 @@ struct Tables {
     inbox: BTreeMap<(NodeId, MessageId), (UnixMillis, String)>,
     mailbox: BTreeMap<(NodeId, MessageId), Held>,
     routing: BTreeMap<NodeId, RoutingEntry>,
+    /// Writes fail as on a full disk ([`MemoryStore::set_full`]).
+    full: bool,
 }
 
 /// One step back of an open batch.
@@ -223,6 +228,22 @@ impl MemoryStore {
         }
     }
 
+    /// Makes the disk full (or frees it), for every handle on these tables:
+    /// a batch then fails at its commit and is undone, and the single
+    /// writes the node makes outside batches (`save_prekey_state`,
+    /// `set_meta`, `insert_inbound`, `queue_outbound`) fail before writing,
+    /// as SQLite does when the disk is full.
+    pub fn set_full(&self, full: bool) {
+        lock(&self.disk).full = full;
+    }
+
+    fn refuse_if_full(&self) -> Result<(), StoreError> {
+        if self.batch.is_none() && self.read().full {
+            return Err(StoreError::backend(MemoryBatchError::DiskFull));
+        }
+        Ok(())
+    }
+
     fn read(&self) -> MutexGuard<'_, Tables> {
         lock(&self.disk)
     }
@@ -308,6 +329,10 @@ impl NodeStore for MemoryStore {
     }
 
     fn commit_batch(&mut self) -> Result<(), StoreError> {
+        if self.batch.is_some() && self.read().full {
+            self.abandon_open_batch();
+            return Err(StoreError::backend(MemoryBatchError::DiskFull));
+        }
         match self.batch.take() {
             Some(_) => Ok(()),
             None => Err(StoreError::backend(MemoryBatchError::NoneOpen)),
@@ -399,6 +424,7 @@ impl NodeStore for MemoryStore {
 
     fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         check_meta_key(key)?;
+        self.refuse_if_full()?;
         if value.len() > MAX_META_VALUE_BYTES {
             return Err(StoreError::MetaValueTooLarge(value.len()));
         }
@@ -468,6 +494,7 @@ impl NodeStore for MemoryStore {
         if state.len() > MAX_PREKEY_STATE_BYTES {
             return Err(StoreError::PrekeyTooLarge(state.len()));
         }
+        self.refuse_if_full()?;
         self.write().replace(
             |t| &mut t.prekey_state,
             Some(Zeroizing::new(state.to_vec())),
@@ -487,6 +514,7 @@ impl NodeStore for MemoryStore {
         now: UnixMillis,
     ) -> Result<InsertOutcome, StoreError> {
         check_text(text)?;
+        self.refuse_if_full()?;
         let mut tx = self.write();
         if tx.t.outbox.contains_key(message_id) {
             return Ok(InsertOutcome::AlreadyPresent);
@@ -677,6 +705,7 @@ impl NodeStore for MemoryStore {
         received: UnixMillis,
     ) -> Result<InsertOutcome, StoreError> {
         check_text(text)?;
+        self.refuse_if_full()?;
         let mut tx = self.write();
         let key = (*peer, *message_id);
         if tx.t.inbox.contains_key(&key) {

@@ -406,6 +406,24 @@ impl NodeSim {
         }
     }
 
+    /// Makes node `index`'s disk full, or frees it (in-memory store only;
+    /// `false` on SQLite, where nothing changes).
+    pub fn set_disk_full(&mut self, index: u32, full: bool) -> bool {
+        match self.slots.get(index as usize).map(|s| &s.disk) {
+            Some(Disk::Memory(tables)) => {
+                tables.set_full(full);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The status of node `index`, if it is up.
+    pub async fn status(&self, index: u32) -> Option<tacnode_usecase::node::NodeStatus> {
+        let handle = self.slots.get(index as usize)?.handle.clone()?;
+        handle.status().await.ok()
+    }
+
     /// Copies node `index`'s disk aside, as an operator's backup of its data
     /// directory (what is committed; the node keeps running).
     pub fn backup(&mut self, index: u32) -> Result<(), SimError> {
