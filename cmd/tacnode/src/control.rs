@@ -129,6 +129,29 @@ pub(crate) enum Response {
     },
 }
 
+/// Why the CLI could not reach the daemon; `NotRunning` is exit code 3.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    /// The data dir has no identity.
+    #[error("no identity in {}: run `tacnode init` first (or pass the daemon's --data-dir)", .0.display())]
+    NoIdentity(std::path::PathBuf),
+    /// The socket exists but is not ours to use.
+    #[error(
+        "cannot reach the daemon's control socket {}: permission denied; run this as the user \
+         the daemon runs as",
+        .0.display()
+    )]
+    PermissionDenied(std::path::PathBuf),
+    /// Nothing listens on the socket.
+    #[error("the tacnode daemon is not running (cannot connect to {}: {source}); start it with `tacnode run`", path.display())]
+    NotRunning {
+        /// The socket.
+        path: std::path::PathBuf,
+        /// Why the connection failed.
+        source: std::io::Error,
+    },
+}
+
 /// Reads one bounded line; `None` at end of stream.
 pub(crate) async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
     reader: &mut R,
@@ -180,23 +203,17 @@ pub(crate) struct ControlClient {
 
 impl ControlClient {
     /// Connects, with a clear error when no daemon runs there.
-    pub(crate) async fn connect(data_dir: &Path) -> Result<Self> {
+    pub(crate) async fn connect(data_dir: &Path) -> Result<Self, ConnectError> {
         let path = socket_path(data_dir);
         let stream = match UnixStream::connect(&path).await {
             Ok(s) => s,
-            Err(_) if !crate::keys::keystore_path(data_dir).exists() => anyhow::bail!(
-                "no identity in {}: run `tacnode init` first (or pass the daemon's --data-dir)",
-                data_dir.display()
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => anyhow::bail!(
-                "cannot reach the daemon's control socket {}: permission denied; run this as \
-                 the user the daemon runs as",
-                path.display()
-            ),
-            Err(e) => anyhow::bail!(
-                "the tacnode daemon is not running (cannot connect to {}: {e}); start it with `tacnode run`",
-                path.display()
-            ),
+            Err(_) if !crate::keys::keystore_path(data_dir).exists() => {
+                return Err(ConnectError::NoIdentity(data_dir.to_path_buf()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(ConnectError::PermissionDenied(path));
+            }
+            Err(e) => return Err(ConnectError::NotRunning { path, source: e }),
         };
         let (r, w) = stream.into_split();
         Ok(Self {

@@ -65,15 +65,13 @@ pub fn main_entry() -> ExitCode {
     };
     match runtime.block_on(run::dispatch(cli)) {
         Ok(code) => code,
-        Err(e) => {
+        Err(run::CliError::DaemonNotRunning(e)) => {
+            eprintln!("tacnode: {e}");
+            ExitCode::from(3)
+        }
+        Err(run::CliError::Other(e)) => {
             eprintln!("tacnode: {e:#}");
-            if e.chain()
-                .any(|c| c.to_string().contains("daemon is not running"))
-            {
-                ExitCode::from(3)
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::FAILURE
         }
     }
 }

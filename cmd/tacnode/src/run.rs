@@ -49,7 +49,47 @@ fn init_logging(config: &Config) -> Result<()> {
 }
 
 /// Runs `cli`.
-pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
+/// A failed command: exit code 3 when the daemon is not running, 1 else.
+#[derive(Debug)]
+pub(crate) enum CliError {
+    /// The daemon is not running.
+    DaemonNotRunning(crate::control::ConnectError),
+    /// Anything else.
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Other(e)
+    }
+}
+
+macro_rules! other_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> Self {
+                CliError::Other(e.into())
+            }
+        }
+    )*};
+}
+other_from!(
+    std::io::Error,
+    serde_json::Error,
+    tacnode_store::HistoryFileError
+);
+
+impl From<crate::control::ConnectError> for CliError {
+    fn from(e: crate::control::ConnectError) -> Self {
+        match e {
+            e @ crate::control::ConnectError::NotRunning { .. } => CliError::DaemonNotRunning(e),
+            other => CliError::Other(other.into()),
+        }
+    }
+}
+
+/// Runs the command; errors carry the exit code they map to.
+pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     let data_dir: PathBuf = cli.data_dir.clone().unwrap_or_else(default_data_dir);
     match cli.command {
         Command::Init { passphrase } => {
@@ -208,12 +248,16 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
                         }
                         queued += message_ids.len();
                     }
-                    Ok(other) => bail!("unexpected answer {other:?}"),
+                    Ok(other) => {
+                        return Err(CliError::Other(anyhow::anyhow!(
+                            "unexpected answer {other:?}"
+                        )));
+                    }
                     Err(e) => {
-                        return Err(e.context(format!(
+                        return Err(CliError::Other(e.context(format!(
                             "{queued} of {} messages were queued before this failure",
                             lines.len()
-                        )));
+                        ))));
                     }
                 }
             }
@@ -255,12 +299,16 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
                     }
                     Response::End if !follow => return Ok(ExitCode::SUCCESS),
                     Response::End => {}
-                    Response::Error { message } => bail!("{message}"),
+                    Response::Error { message } => {
+                        return Err(CliError::Other(anyhow::anyhow!("{message}")));
+                    }
                     _ => {}
                 }
             }
             // The stream ended without its end marker, or while following.
-            bail!("the daemon closed the connection (it stopped?)")
+            Err(CliError::Other(anyhow::anyhow!(
+                "the daemon closed the connection (it stopped?)"
+            )))
         }
         Command::Peers => {
             let mut c = ControlClient::connect(&data_dir).await?;
@@ -302,10 +350,12 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
                         .open(&file)
                 };
                 let created = match created {
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
-                        "{} already exists; choose another file or remove it first",
-                        file.display()
-                    ),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Err(CliError::Other(anyhow::anyhow!(
+                            "{} already exists; choose another file or remove it first",
+                            file.display()
+                        )));
+                    }
                     other => other.with_context(|| format!("cannot create {}", file.display()))?,
                 };
                 let mut f = std::io::BufWriter::new(created);
@@ -336,7 +386,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { nodes } => crate::demo::run(nodes).await,
+        Command::Demo { nodes } => Ok(crate::demo::run(nodes).await?),
     }
 }
 
