@@ -17,7 +17,12 @@ use tacnode_domain::{MAX_CONTACT_NAME_BYTES, StoreError};
 pub enum SqliteError {
     /// SQLite reported an error (I/O, busy past the timeout, constraint, ...).
     #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// The disk holding the database is full (SQLite's `SQLITE_FULL`, or
+    /// its shared-memory file could not grow: `SQLITE_IOERR_SHMSIZE`, which
+    /// SQLite reports as "disk I/O error").
+    #[error("the disk holding the database is full ({0}); free some space and try again")]
+    DiskFull(rusqlite::Error),
     /// Creating or restricting the database file failed.
     #[error("database file: {0}")]
     Io(#[from] std::io::Error),
@@ -148,11 +153,56 @@ impl From<SqliteError> for StoreError {
             SqliteError::UnknownContact(id) => StoreError::UnknownContact(id),
             SqliteError::Corrupt { table, reason } => StoreError::Corrupt { table, reason },
             e @ (SqliteError::Sqlite(_)
+            | SqliteError::DiskFull(_)
             | SqliteError::Io(_)
             | SqliteError::UnknownSchemaVersion { .. }
             | SqliteError::WrongStorageKey
             | SqliteError::Decrypt { .. }
             | SqliteError::Randomness) => StoreError::backend(e),
         }
+    }
+}
+
+/// SQLite's extended result code for a shared-memory file that could not
+/// grow (`SQLITE_IOERR | 19 << 8`): on a full disk or tmpfs.
+const SQLITE_IOERR_SHMSIZE: std::ffi::c_int = 10 | (19 << 8);
+
+impl From<rusqlite::Error> for SqliteError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::DiskFull
+                    || f.extended_code == SQLITE_IOERR_SHMSIZE =>
+            {
+                SqliteError::DiskFull(e)
+            }
+            _ => SqliteError::Sqlite(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk said "disk I/O error … code 4874" (issue #17, bug 9).
+    #[test]
+    fn a_full_disk_is_called_so() {
+        for code in [13, SQLITE_IOERR_SHMSIZE] {
+            let e = SqliteError::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ));
+            assert!(matches!(e, SqliteError::DiskFull(_)), "{code}: {e}");
+            assert!(
+                e.to_string().contains("disk holding the database is full"),
+                "{e}"
+            );
+        }
+        let other = SqliteError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(5),
+            None,
+        ));
+        assert!(matches!(other, SqliteError::Sqlite(_)));
     }
 }

@@ -181,7 +181,7 @@ impl Store {
     /// Closes the connection, checkpointing the WAL; reports errors that a
     /// plain drop would swallow.
     pub fn close(self) -> Result<(), SqliteError> {
-        self.conn.close().map_err(|(_, e)| SqliteError::Sqlite(e))
+        self.conn.close().map_err(|(_, e)| SqliteError::from(e))
     }
 
     /// Writes a consistent copy of the database to `path`, which must not
