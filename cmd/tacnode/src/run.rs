@@ -254,8 +254,13 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                         )));
                     }
                     Err(e) => {
+                        // The daemon may have committed the group in flight
+                        // and failed before answering: say what is known.
+                        let (first, last) = (queued + 1, queued + group.len());
                         return Err(CliError::Other(e.context(format!(
-                            "{queued} of {} messages were queued before this failure",
+                            "lines 1-{queued} of {} are queued for sure; lines {first}-{last} were \
+                             being queued when this failed and may or may not be (check `tacnode \
+                             inbox` before sending them again); the rest were not sent",
                             lines.len()
                         ))));
                     }
