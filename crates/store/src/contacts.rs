@@ -1,7 +1,10 @@
 //! Contacts: a local name bound to a node id and the identity key first seen
 //! for it (trust on first use), with the user's verified flag and a warning
 //! flag raised when a different identity key shows up. Names are sealed (they
-//! reveal who the user talks to); node ids and keys are public anyway.
+//! reveal who the user talks to); node ids and keys are public anyway, but the
+//! name's seal covers the identity key and both flags, so offline write
+//! access to the file cannot mark a contact verified or swap its key: such a
+//! row fails to open.
 
 use rusqlite::{OptionalExtension, Row, params};
 use tacnode_domain::{Contact, IdentityKey, NodeId};
@@ -13,6 +16,50 @@ use crate::seal::Sealer;
 use crate::{InsertOutcome, Store, node_id_from_sql, sql_limit, sql_time, time_from_sql};
 
 const CONTACTS: &str = "contacts";
+
+/// What a contact's sealed name is bound to: its node id, identity key and
+/// both flags.
+fn name_aad(node_id: &NodeId, identity_key: &[u8], verified: bool, changed: bool) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(32 + identity_key.len() + 2);
+    aad.extend_from_slice(node_id.as_bytes());
+    aad.extend_from_slice(identity_key);
+    aad.extend_from_slice(&[u8::from(verified), u8::from(changed)]);
+    aad
+}
+
+/// Re-seals every name of a file from before the seal covered the flags
+/// (then bound to the node id alone).
+pub(crate) fn reseal_all(conn: &rusqlite::Connection, sealer: &Sealer) -> Result<(), SqliteError> {
+    let rows: Vec<ContactRow> = {
+        let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM contacts"))?;
+        let rows = stmt.query_map([], ContactRow::read)?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for r in rows {
+        let node_id = node_id_from_sql(CONTACTS, &r.node_id)?;
+        let name = sealer.open(
+            CONTACTS,
+            &[node_id.as_bytes()],
+            &r.sealed_name,
+            MAX_CONTACT_NAME_BYTES,
+        )?;
+        let sealed = sealer.seal(
+            CONTACTS,
+            &[&name_aad(
+                &node_id,
+                &r.identity_key,
+                r.verified,
+                r.identity_changed,
+            )],
+            &name,
+        )?;
+        conn.execute(
+            "UPDATE contacts SET sealed_name = ?2 WHERE node_id = ?1",
+            params![r.node_id, sealed],
+        )?;
+    }
+    Ok(())
+}
 const COLUMNS: &str = "node_id, sealed_name, identity_key, first_seen, verified, identity_changed";
 
 fn check_name(name: &str) -> Result<(), SqliteError> {
@@ -47,10 +94,16 @@ impl ContactRow {
         let node_id = node_id_from_sql(CONTACTS, &self.node_id)?;
         let name = sealer.open(
             CONTACTS,
-            &[node_id.as_bytes()],
+            &[&name_aad(
+                &node_id,
+                &self.identity_key,
+                self.verified,
+                self.identity_changed,
+            )],
             &self.sealed_name,
             MAX_CONTACT_NAME_BYTES,
         )?;
+
         Ok(Contact {
             name: String::from_utf8(name.to_vec()).map_err(|_| SqliteError::Corrupt {
                 table: CONTACTS,
@@ -74,7 +127,7 @@ impl Store {
     /// Adds `contact`; a contact for the same node is left as it is.
     pub fn add_contact(&mut self, contact: &Contact) -> Result<InsertOutcome, SqliteError> {
         check_name(&contact.name)?;
-        let sealed_name = self.seal_name(&contact.node_id, &contact.name)?;
+        let sealed_name = self.seal_name(contact)?;
         let changed = self.conn.execute(
             &format!(
                 "INSERT INTO contacts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -137,33 +190,49 @@ impl Store {
         Ok(contacts)
     }
 
-    fn seal_name(&self, node_id: &NodeId, name: &str) -> Result<Vec<u8>, SqliteError> {
-        self.sealer
-            .seal(CONTACTS, &[node_id.as_bytes()], name.as_bytes())
+    fn seal_name(&self, contact: &Contact) -> Result<Vec<u8>, SqliteError> {
+        self.sealer.seal(
+            CONTACTS,
+            &[&name_aad(
+                &contact.node_id,
+                contact.identity_key.as_bytes(),
+                contact.verified,
+                contact.identity_changed,
+            )],
+            contact.name.as_bytes(),
+        )
     }
 
-    fn update_contact(
+    /// Changes a contact with `f` and writes it back, its name sealed over
+    /// the new flags.
+    fn rewrite_contact(
         &mut self,
         node_id: &NodeId,
-        sql: &str,
-        value: &dyn rusqlite::ToSql,
+        f: impl FnOnce(&mut Contact),
     ) -> Result<(), SqliteError> {
-        let changed = self.conn.execute(sql, params![node_id.as_bytes(), value])?;
-        if changed == 0 {
-            return Err(SqliteError::UnknownContact(*node_id));
-        }
+        let mut contact = self
+            .contact(node_id)?
+            .ok_or(SqliteError::UnknownContact(*node_id))?;
+        f(&mut contact);
+        check_name(&contact.name)?;
+        let sealed_name = self.seal_name(&contact)?;
+        self.conn.execute(
+            "UPDATE contacts SET sealed_name = ?2, verified = ?3, identity_changed = ?4
+             WHERE node_id = ?1",
+            params![
+                node_id.as_bytes(),
+                sealed_name,
+                contact.verified,
+                contact.identity_changed
+            ],
+        )?;
         Ok(())
     }
 
     /// Renames the contact for `node_id`.
     pub fn rename_contact(&mut self, node_id: &NodeId, name: &str) -> Result<(), SqliteError> {
         check_name(name)?;
-        let sealed_name = self.seal_name(node_id, name)?;
-        self.update_contact(
-            node_id,
-            "UPDATE contacts SET sealed_name = ?2 WHERE node_id = ?1",
-            &sealed_name,
-        )
+        self.rewrite_contact(node_id, |c| c.name = name.to_owned())
     }
 
     /// Sets whether the user verified the contact's identity key out of band.
@@ -172,34 +241,22 @@ impl Store {
         node_id: &NodeId,
         verified: bool,
     ) -> Result<(), SqliteError> {
-        self.update_contact(
-            node_id,
-            "UPDATE contacts SET verified = ?2 WHERE node_id = ?1",
-            &verified,
-        )
+        self.rewrite_contact(node_id, |c| c.verified = verified)
     }
 
     /// Records that the keys of `node_id` changed in a way the identity key
     /// alone cannot show (its certified device key differs from the pinned
     /// one): clears `verified` and raises `identity_changed`.
     pub fn flag_contact_key_change(&mut self, node_id: &NodeId) -> Result<(), SqliteError> {
-        let n = self.conn.execute(
-            "UPDATE contacts SET verified = 0, identity_changed = 1 WHERE node_id = ?1",
-            [node_id.as_bytes()],
-        )?;
-        if n == 0 {
-            return Err(SqliteError::UnknownContact(*node_id));
-        }
-        Ok(())
+        self.rewrite_contact(node_id, |c| {
+            c.verified = false;
+            c.identity_changed = true;
+        })
     }
 
     /// Clears `identity_changed` once the user has seen the warning.
     pub fn acknowledge_identity_change(&mut self, node_id: &NodeId) -> Result<(), SqliteError> {
-        self.update_contact(
-            node_id,
-            "UPDATE contacts SET identity_changed = ?2 WHERE node_id = ?1",
-            &false,
-        )
+        self.rewrite_contact(node_id, |c| c.identity_changed = false)
     }
 
     /// Removes the contact for `node_id`; `false` if there was none.
@@ -246,6 +303,83 @@ mod tests {
             verified: false,
             identity_changed: false,
         }
+    }
+
+    /// Offline write access to the file (no storage key) could mark a
+    /// contact verified, clear its key-change warning, swap its identity key
+    /// or a pinned device key (issue #13, finding 5): every such edit now
+    /// makes the row fail to open instead of being believed.
+    #[test]
+    fn offline_edits_of_flags_keys_and_pins_are_refused() {
+        let dir = TempDir::new();
+        let path = dir.path().join("n.db");
+        let mut s = Store::open(&path, key(1)).unwrap();
+        let c = contact("alpha", 0);
+        s.add_contact(&c).unwrap();
+        s.flag_contact_key_change(&c.node_id).unwrap();
+        s.set_meta("pin.alpha", &[7; 32]).unwrap();
+        // Legitimate changes still read back.
+        let read = s.contact(&c.node_id).unwrap().unwrap();
+        assert!(read.identity_changed && !read.verified);
+        s.close().unwrap();
+        for edit in [
+            "UPDATE contacts SET verified = 1",
+            "UPDATE contacts SET identity_changed = 0",
+            "UPDATE contacts SET identity_key = (SELECT identity_key FROM contacts)",
+        ] {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let saved: Vec<u8> = conn
+                .query_row("SELECT identity_key FROM contacts", [], |r| r.get(0))
+                .unwrap();
+            if edit.contains("identity_key") {
+                conn.execute(
+                    "UPDATE contacts SET identity_key = ?1",
+                    [OTHER_POINT.as_slice()],
+                )
+                .unwrap();
+            } else {
+                conn.execute(edit, []).unwrap();
+            }
+            drop(conn);
+            let s = Store::open(&path, key(1)).unwrap();
+            assert!(
+                matches!(s.contact(&c.node_id), Err(SqliteError::Decrypt { .. })),
+                "{edit} was believed"
+            );
+            assert!(s.contacts().is_err(), "{edit}");
+            s.close().unwrap();
+            // Put the row back as it was for the next edit.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute(
+                "UPDATE contacts SET verified = 0, identity_changed = 1, identity_key = ?1",
+                [saved.as_slice()],
+            )
+            .unwrap();
+        }
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let sealed: Vec<u8> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'pin.alpha'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('pin.bravo', ?1)",
+            [sealed.as_slice()],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE meta SET value = x'0707' WHERE key = 'pin.alpha'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let s = Store::open(&path, key(1)).unwrap();
+        assert!(s.meta("pin.alpha").is_err(), "an edited pin was believed");
+        assert!(
+            s.meta("pin.bravo").is_err(),
+            "a pin moved to another key was believed"
+        );
+        assert!(s.contact(&c.node_id).unwrap().is_some());
     }
 
     #[test]

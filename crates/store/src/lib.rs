@@ -76,8 +76,14 @@ use seal::Sealer;
 /// How long a write waits for another connection's lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Plaintext sealed into the `key_check` row to recognise the right key.
-const KEY_CHECK_PLAINTEXT: &[u8] = b"tacnode storage key check v1";
+/// Plaintext sealed into the `key_check` row to recognise the right key. Its
+/// version is the format of the security metadata: in version 2 meta values
+/// are sealed and a contact's flags and identity key are authenticated by
+/// its sealed name (see [`contacts`] and [`meta`]).
+const KEY_CHECK_PLAINTEXT: &[u8] = b"tacnode storage key check v2";
+/// The same for files whose meta values and contact flags are not yet
+/// authenticated; upgraded once, at open.
+const KEY_CHECK_PLAINTEXT_V1: &[u8] = b"tacnode storage key check v1";
 const KEY_CHECK_TABLE: &str = "key_check";
 
 /// SQLite's `synchronous` setting: what a committed write survives.
@@ -169,7 +175,9 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut conn)?;
         let sealer = Sealer::new(key);
-        check_key(&conn, &sealer)?;
+        if check_key(&conn, &sealer)? == KeyCheck::Upgrade {
+            authenticate_metadata(&mut conn, &sealer)?;
+        }
         Ok(Store {
             conn,
             sealer,
@@ -263,8 +271,32 @@ impl Store {
     }
 }
 
+/// What the key check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyCheck {
+    /// The right key, current format.
+    Current,
+    /// The right key, a file from before the security metadata was
+    /// authenticated.
+    Upgrade,
+}
+
+/// Seals every meta value and re-seals every contact name over its flags
+/// and identity key, then marks the file as upgraded, in one transaction.
+/// Runs once: the mark is inside the sealed key check, which nobody without
+/// the key can turn back.
+fn authenticate_metadata(conn: &mut Connection, sealer: &Sealer) -> Result<(), SqliteError> {
+    let tx = conn.transaction()?;
+    meta::seal_all(&tx, sealer)?;
+    contacts::reseal_all(&tx, sealer)?;
+    let sealed = sealer.seal(KEY_CHECK_TABLE, &[], KEY_CHECK_PLAINTEXT)?;
+    tx.execute("UPDATE key_check SET sealed = ?1 WHERE id = 1", [&sealed])?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Verifies the key against the sealed check row, writing it on first open.
-fn check_key(conn: &Connection, sealer: &Sealer) -> Result<(), SqliteError> {
+fn check_key(conn: &Connection, sealer: &Sealer) -> Result<KeyCheck, SqliteError> {
     let read = |conn: &Connection| -> Result<Option<Vec<u8>>, SqliteError> {
         Ok(conn
             .query_row("SELECT sealed FROM key_check WHERE id = 1", [], |r| {
@@ -275,6 +307,20 @@ fn check_key(conn: &Connection, sealer: &Sealer) -> Result<(), SqliteError> {
     let sealed = match read(conn)? {
         Some(sealed) => sealed,
         None => {
+            // A new file. One that already holds security metadata but no
+            // key check was not written by this store: refuse it rather than
+            // seal what someone put there.
+            let held: i64 = conn.query_row(
+                "SELECT (SELECT COUNT(*) FROM meta) + (SELECT COUNT(*) FROM contacts)",
+                [],
+                |r| r.get(0),
+            )?;
+            if held > 0 {
+                return Err(SqliteError::Corrupt {
+                    table: KEY_CHECK_TABLE,
+                    reason: "the key check is missing from a database that holds data",
+                });
+            }
             let sealed = sealer.seal(KEY_CHECK_TABLE, &[], KEY_CHECK_PLAINTEXT)?;
             // Another process may have won the race; re-read what is stored.
             conn.execute(
@@ -288,7 +334,8 @@ fn check_key(conn: &Connection, sealer: &Sealer) -> Result<(), SqliteError> {
         }
     };
     match sealer.open(KEY_CHECK_TABLE, &[], &sealed, KEY_CHECK_PLAINTEXT.len()) {
-        Ok(plain) if plain.as_slice() == KEY_CHECK_PLAINTEXT => Ok(()),
+        Ok(plain) if plain.as_slice() == KEY_CHECK_PLAINTEXT => Ok(KeyCheck::Current),
+        Ok(plain) if plain.as_slice() == KEY_CHECK_PLAINTEXT_V1 => Ok(KeyCheck::Upgrade),
         Ok(_) | Err(SqliteError::Decrypt { .. }) => Err(SqliteError::WrongStorageKey),
         Err(e) => Err(e),
     }
@@ -358,6 +405,14 @@ pub(crate) fn sql_limit(limit: usize) -> i64 {
 mod tests {
     use super::*;
     use crate::testutil::{TempDir, key};
+    use sha2::{Digest, Sha256};
+
+    /// The Ed25519 base point: a valid identity key.
+    const BASEPOINT: [u8; 32] = [
+        0x58, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+        0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+        0x66, 0x66,
+    ];
 
     fn peer() -> NodeId {
         NodeId::from_slice(&[7; 32]).unwrap()
@@ -475,14 +530,40 @@ mod tests {
         let dir = TempDir::new();
         let path = dir.path().join("node.db");
         {
+            // A version 1 file as this store wrote it then: the key check of
+            // that time, meta values and contact names not yet authenticated.
             let mut conn = Connection::open(&path).unwrap();
             migrations::migrate_to(&mut conn, 1).unwrap();
+            let sealer = Sealer::new(&key(1));
+            let check = sealer
+                .seal(KEY_CHECK_TABLE, &[], KEY_CHECK_PLAINTEXT_V1)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO key_check (id, sealed) VALUES (1, ?1)",
+                [&check],
+            )
+            .unwrap();
             conn.execute("INSERT INTO meta (key, value) VALUES ('k', x'2a')", [])
                 .unwrap();
+            let node = NodeId::from_bytes(Sha256::digest(BASEPOINT).into());
+            let name = sealer
+                .seal("contacts", &[node.as_bytes()], b"alpha")
+                .unwrap();
+            conn.execute(
+                "INSERT INTO contacts (node_id, sealed_name, identity_key, first_seen, verified, identity_changed)
+                 VALUES (?1, ?2, ?3, 1, 1, 0)",
+                rusqlite::params![node.as_bytes(), name, BASEPOINT],
+            )
+            .unwrap();
         }
         let mut store = Store::open(&path, key(1)).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(store.meta("k").unwrap(), Some(vec![0x2a]));
+        let contact = store
+            .contact(&NodeId::from_bytes(Sha256::digest(BASEPOINT).into()))
+            .unwrap()
+            .unwrap();
+        assert_eq!((contact.name.as_str(), contact.verified), ("alpha", true));
         // Version 2 tables work.
         let out = store
             .mailbox_deposit(

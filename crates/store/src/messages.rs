@@ -938,12 +938,23 @@ mod tests {
             .unwrap();
         s.queue_outbound(&peer(1), &mid(2), "MARKER-OUTBOUND-7f3a", UnixMillis(2))
             .unwrap();
-        // Control: unsealed meta values are visible, so the scan can find text.
-        s.set_meta("control", b"MARKER-PLAIN-7f3a").unwrap();
+        // Control: mailbox payloads (end-to-end encrypted already) are
+        // stored as given, so the scan can find text.
+        s.mailbox_deposit(
+            &peer(2),
+            &mid(3),
+            b"MARKER-PLAIN-7f3a",
+            UnixMillis(100),
+            UnixMillis(1),
+        )
+        .unwrap();
+        // Meta values (pins among them) are sealed.
+        s.set_meta("pin", b"MARKER-META-7f3a").unwrap();
         let live = raw_bytes(&path);
         assert!(contains(&live, b"MARKER-PLAIN-7f3a"));
         assert!(!contains(&live, b"MARKER-INBOUND-7f3a"));
         assert!(!contains(&live, b"MARKER-OUTBOUND-7f3a"));
+        assert!(!contains(&live, b"MARKER-META-7f3a"));
         s.close().unwrap();
         let closed = raw_bytes(&path);
         assert!(contains(&closed, b"MARKER-PLAIN-7f3a"));

@@ -1,10 +1,15 @@
-//! A small key/value table for node bookkeeping (not secrets: values are
-//! stored as given, unsealed).
+//! A small key/value table for node bookkeeping. Values are sealed, bound to
+//! their key: some are security decisions (the device key pinned for a
+//! contact, a pending one), which offline write access to the file must not
+//! be able to change.
 
 use rusqlite::{OptionalExtension, params};
 
 use crate::Store;
 use crate::error::SqliteError;
+use crate::seal::{SEAL_OVERHEAD, Sealer};
+
+const META: &str = "meta";
 
 pub use tacnode_domain::store::{
     MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES, META_PEER_RECORD_SEQUENCE,
@@ -21,20 +26,23 @@ impl Store {
     /// The value stored under `key`.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, SqliteError> {
         check_key(key)?;
-        let value: Option<Vec<u8>> = self
+        let sealed: Option<Vec<u8>> = self
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?;
-        if value
-            .as_ref()
-            .is_some_and(|v| v.len() > MAX_META_VALUE_BYTES)
-        {
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        if sealed.len() > MAX_META_VALUE_BYTES + SEAL_OVERHEAD {
             return Err(SqliteError::Corrupt {
-                table: "meta",
+                table: META,
                 reason: "value longer than its limit",
             });
         }
-        Ok(value)
+        let value = self
+            .sealer
+            .open(META, &[key.as_bytes()], &sealed, MAX_META_VALUE_BYTES)?;
+        Ok(Some(value.to_vec()))
     }
 
     /// Stores `value` under `key`, replacing any previous value.
@@ -43,10 +51,11 @@ impl Store {
         if value.len() > MAX_META_VALUE_BYTES {
             return Err(SqliteError::MetaValueTooLarge(value.len()));
         }
+        let sealed = self.sealer.seal(META, &[key.as_bytes()], value)?;
         self.conn.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
+            params![key, sealed],
         )?;
         Ok(())
     }
@@ -78,6 +87,23 @@ impl Store {
     pub fn set_meta_u64(&mut self, key: &str, value: u64) -> Result<(), SqliteError> {
         self.set_meta(key, &value.to_be_bytes())
     }
+}
+
+/// Seals every value of a file from before meta values were sealed.
+pub(crate) fn seal_all(conn: &rusqlite::Connection, sealer: &Sealer) -> Result<(), SqliteError> {
+    let rows: Vec<(String, Vec<u8>)> = {
+        let mut stmt = conn.prepare("SELECT key, value FROM meta")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (key, value) in rows {
+        let sealed = sealer.seal(META, &[key.as_bytes()], &value)?;
+        conn.execute(
+            "UPDATE meta SET value = ?2 WHERE key = ?1",
+            params![key, sealed],
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
