@@ -66,6 +66,10 @@ pub(crate) enum Command {
         /// Log format (overrides log.format).
         #[arg(long, value_enum)]
         log_format: Option<LogFormatArg>,
+        /// Start with an empty database although this data dir had one
+        /// (its contacts, sessions and history are then gone).
+        #[arg(long)]
+        new_database: bool,
     },
     /// Show this node's address (and its QR code).
     Id {

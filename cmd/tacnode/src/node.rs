@@ -109,8 +109,13 @@ impl Node {
         crate::keys::create_private_dir(&data_dir)?;
         let identity = secrets.identity().clone();
         let storage_key = secrets.storage_key().clone();
-        let store = Store::open(data_dir.join("tacnode.db"), storage_key)
-            .context("cannot open the database")?;
+        let db = data_dir.join("tacnode.db");
+        let store = Store::open(&db, storage_key)
+            .with_context(|| format!("cannot open the database {}", db.display()))?;
+        // Damage is found now, with the file named, not later as refused mail.
+        store
+            .quick_check()
+            .with_context(|| format!("integrity check of {}", db.display()))?;
         let (transport, inbound) = Transport::bind(transport_config(&config), &identity)
             .map_err(|e| anyhow!("cannot listen on {}: {e}", config.node.listen))?;
         let local = transport

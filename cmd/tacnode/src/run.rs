@@ -105,6 +105,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             node_type,
             bootstrap,
             log_format,
+            new_database,
         } => {
             // Validate everything before touching the disk.
             let mut config = load_config(cli.config.as_deref(), &data_dir)?;
@@ -132,7 +133,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             let secrets = crate::keys::unlock(&data_dir, &pass)?;
             drop(pass);
             init_logging(&config)?;
-            daemon(data_dir, config, secrets).await?;
+            daemon(data_dir, config, secrets, new_database).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Id { qr } => {
@@ -452,14 +453,32 @@ async fn daemon(
     data_dir: PathBuf,
     config: Config,
     secrets: tacnode_crypto::keystore::KeystoreSecrets,
+    new_database: bool,
 ) -> Result<()> {
     let _lock = lock_data_dir(&data_dir)?;
+    // The database belongs with the keystore: once a data dir has had one,
+    // a missing file is an accident (or a deletion), never a fresh start,
+    // unless the operator says so.
+    let db = data_dir.join("tacnode.db");
+    let marker = data_dir.join("tacnode.db.created");
+    if !db.exists() && marker.exists() && !new_database {
+        bail!(
+            "the database {} is missing, but this data dir had one (contacts, sessions, \
+             history): restore it from a backup, or start with an empty one with \
+             `tacnode run --new-database`",
+            db.display()
+        );
+    }
     let node = Node::start(NodeSettings {
         data_dir: data_dir.clone(),
         config,
         secrets,
     })
     .await?;
+    if !marker.exists() {
+        std::fs::write(&marker, b"")
+            .with_context(|| format!("cannot create {}", marker.display()))?;
+    }
     let handle = node.handle();
     tracing::info!(address = %handle.address(), listen = %handle.local_addr(), "tacnode running");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -535,3 +535,87 @@ fn inbox_follow_fails_when_the_daemon_stops() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("daemon closed"), "{}", stderr(&out));
 }
+
+/// A deleted database next to a kept keystore was silently replaced by an
+/// empty one (issue #13, data integrity): the daemon now refuses to start
+/// until the operator restores it or asks for a new one; a damaged file is
+/// named at start.
+#[test]
+fn a_missing_or_damaged_database_is_refused_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "pw\n");
+    let p = pass.to_str().unwrap();
+    assert!(
+        tacnode(&data, &["init", "--passphrase-file", p])
+            .status
+            .success()
+    );
+    run_once(&data, p);
+    let db = data.join("tacnode.db");
+    let saved = std::fs::read(&db).unwrap();
+    for side in ["tacnode.db", "tacnode.db-wal", "tacnode.db-shm"] {
+        let _ = std::fs::remove_file(data.join(side));
+    }
+    let o = tacnode(
+        &data,
+        &["run", "--listen", "127.0.0.1:0", "--passphrase-file", p],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is missing") && stderr(&o).contains("--new-database"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!db.exists(), "nothing may be created");
+
+    // Damaged pages: named at start, with what to do.
+    let mut damaged = saved.clone();
+    let page = 4096;
+    if damaged.len() > 2 * page {
+        for b in &mut damaged[page + 16..2 * page] {
+            *b ^= 0x5a;
+        }
+    }
+    std::fs::write(&db, &damaged).unwrap();
+    let o = tacnode(
+        &data,
+        &["run", "--listen", "127.0.0.1:0", "--passphrase-file", p],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("tacnode.db"), "{err}");
+    assert!(
+        err.contains("damaged")
+            || err.contains("malformed")
+            || err.contains("corrupt")
+            || err.contains("not a database"),
+        "{err}"
+    );
+
+    // Asked for explicitly, a new database starts.
+    std::fs::remove_file(&db).unwrap();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--new-database",
+            "--passphrase-file",
+            p,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tacnode(&data, &["id"]).status.success() {
+        assert!(daemon.try_wait().unwrap().is_none(), "daemon exited");
+        assert!(Instant::now() < deadline, "daemon did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(daemon);
+}

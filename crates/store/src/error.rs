@@ -26,6 +26,9 @@ pub enum SqliteError {
     /// Creating or restricting the database file failed.
     #[error("database file: {0}")]
     Io(#[from] std::io::Error),
+    /// `PRAGMA quick_check` found damage.
+    #[error("the database file is damaged ({0}); restore it from a backup")]
+    Damaged(String),
     /// The database was written by a newer tacnode; refusing to touch it.
     #[error(
         "database schema version {found} is newer than the {supported} this build knows; \
@@ -154,6 +157,7 @@ impl From<SqliteError> for StoreError {
             SqliteError::Corrupt { table, reason } => StoreError::Corrupt { table, reason },
             e @ (SqliteError::Sqlite(_)
             | SqliteError::DiskFull(_)
+            | SqliteError::Damaged(_)
             | SqliteError::Io(_)
             | SqliteError::UnknownSchemaVersion { .. }
             | SqliteError::WrongStorageKey

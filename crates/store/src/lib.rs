@@ -192,6 +192,19 @@ impl Store {
         self.conn.close().map_err(|(_, e)| SqliteError::from(e))
     }
 
+    /// SQLite's `PRAGMA quick_check` (page and index structure; linear in
+    /// the file's size): `Corrupt` with SQLite's first finding when the file
+    /// is damaged.
+    pub fn quick_check(&self) -> Result<(), SqliteError> {
+        let first: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+        if first == "ok" {
+            return Ok(());
+        }
+        Err(SqliteError::Damaged(first))
+    }
+
     /// Writes a consistent copy of the database to `path`, which must not
     /// exist (`VACUUM INTO`), as a backup of the data directory would.
     pub fn backup_to(&self, path: &Path) -> Result<(), SqliteError> {
@@ -318,7 +331,7 @@ fn check_key(conn: &Connection, sealer: &Sealer) -> Result<KeyCheck, SqliteError
             if held > 0 {
                 return Err(SqliteError::Corrupt {
                     table: KEY_CHECK_TABLE,
-                    reason: "the key check is missing from a database that holds data",
+                    reason: "the key check is missing from a database that holds data (damaged or edited; restore it from a backup)",
                 });
             }
             let sealed = sealer.seal(KEY_CHECK_TABLE, &[], KEY_CHECK_PLAINTEXT)?;
@@ -507,6 +520,37 @@ mod tests {
         assert!(err.to_string().contains("wrong storage key"));
         // The right key still opens it.
         Store::open(&path, key(1)).unwrap();
+    }
+
+    /// Damaged pages are found at open or by the quick check, not later as
+    /// refused mail (issue #13, data integrity).
+    #[test]
+    fn a_damaged_file_fails_the_quick_check() {
+        let dir = TempDir::new();
+        let path = dir.path().join("node.db");
+        let mut store = Store::open(&path, key(1)).unwrap();
+        for i in 0..400u32 {
+            let mut id = [0u8; 16];
+            id[..4].copy_from_slice(&i.to_be_bytes());
+            store
+                .insert_inbound(
+                    &NodeId::from_bytes([3; 32]),
+                    &MessageId(id),
+                    "some text",
+                    UnixMillis(u64::from(i)),
+                )
+                .unwrap();
+        }
+        store.quick_check().unwrap();
+        store.close().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let len = bytes.len();
+        for b in &mut bytes[len / 2..len / 2 + 4096] {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let checked = Store::open(&path, key(1)).and_then(|s| s.quick_check());
+        assert!(checked.is_err(), "damage went unnoticed");
     }
 
     #[test]
