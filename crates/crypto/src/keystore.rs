@@ -14,9 +14,15 @@
 //!  "kdf":{"algorithm":"argon2id","memory_kib":65536,"iterations":3,"parallelism":1,"salt":"<16 bytes>"},
 //!  "cipher":{"algorithm":"aes-256-gcm","nonce":"<12 bytes>"},
 //!  "passphrase_check":"<32 bytes>",
-//!  "ciphertext":"<112 bytes>"}
+//!  "ciphertext":"<112 bytes>",
+//!  "checksum":"<32 bytes>"}
 //! ```
 //!
+//! - `checksum` (optional: files written before it lack it) is SHA-256 over
+//!   the other fields, length-prefixed: an unkeyed check that tells a
+//!   damaged file ([`KeystoreError::Damaged`]) from a wrong passphrase,
+//!   checked after the cheap field checks and before any Argon2 work.
+//!   Deliberate edits are caught by the passphrase check and the AEAD tag.
 //! - `master = Argon2id v0x13(passphrase, salt, m = memory_kib, t = iterations,
 //!   p = parallelism, 32 bytes)`.
 //! - `key = HKDF-SHA-256(salt = "", ikm = master, info = "tacnode keystore v1 aes-256-gcm key", 32)`,
@@ -174,6 +180,14 @@ pub enum KeystoreError {
     /// The passphrase is right but the ciphertext or header was altered.
     #[error("keystore is corrupted: authentication failed")]
     Corrupted,
+    /// The file's checksum does not match its fields: it was damaged (a
+    /// changed salt, parameter, check value or ciphertext), so the
+    /// passphrase was not even tried.
+    #[error(
+        "the keystore file is damaged (its checksum does not match); restore it from a \
+         backup - the passphrase was not tried"
+    )]
+    Damaged,
     /// Encryption failed (cannot happen for the fixed-size plaintext).
     #[error("keystore encryption failed")]
     Encryption,
@@ -398,6 +412,35 @@ struct KeystoreJson {
     cipher: CipherJson,
     passphrase_check: String,
     ciphertext: String,
+    /// SHA-256 of every other field ([`file_checksum`]), to tell a damaged
+    /// file from a wrong passphrase. Absent in files written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checksum: Option<String>,
+}
+
+/// An unkeyed checksum of a keystore's fields: it tells accidental damage
+/// from a wrong passphrase (deliberate edits are caught by the passphrase
+/// check and the AEAD tag, which need the passphrase to forge).
+fn file_checksum(json: &KeystoreJson) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(b"tacnode-keystore-checksum/v1");
+    h.update(json.version.to_be_bytes());
+    for field in [
+        json.kdf.algorithm.as_bytes(),
+        &json.kdf.memory_kib.to_be_bytes(),
+        &json.kdf.iterations.to_be_bytes(),
+        &json.kdf.parallelism.to_be_bytes(),
+        json.kdf.salt.as_bytes(),
+        json.cipher.algorithm.as_bytes(),
+        json.cipher.nonce.as_bytes(),
+        json.passphrase_check.as_bytes(),
+        json.ciphertext.as_bytes(),
+    ] {
+        h.update(u64::try_from(field.len()).unwrap_or(u64::MAX).to_be_bytes());
+        h.update(field);
+    }
+    hex_encode(&h.finalize())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -542,6 +585,11 @@ pub fn seal<R: CryptoRng + ?Sized>(
         },
         passphrase_check: hex_encode(&header.check),
         ciphertext: hex_encode(&ciphertext),
+        checksum: None,
+    };
+    let json = KeystoreJson {
+        checksum: Some(file_checksum(&json)),
+        ..json
     };
     serde_json::to_vec(&json).map_err(KeystoreError::Json)
 }
@@ -573,7 +621,16 @@ pub fn open_with_minimum(
         });
     }
     let json: KeystoreJson = serde_json::from_slice(bytes).map_err(json_error)?;
+    // Cheap checks first (downgrades, costly parameters, malformed fields),
+    // then whether the file is intact, and only then Argon2.
     let (header, ciphertext) = validate(&json, minimum)?;
+    if json
+        .checksum
+        .as_ref()
+        .is_some_and(|c| !bool::from(c.as_bytes().ct_eq(file_checksum(&json).as_bytes())))
+    {
+        return Err(KeystoreError::Damaged);
+    }
 
     let keys = derive_keys(passphrase, &header.params, &header.salt)?;
     if !bool::from(keys.check.ct_eq(&header.check)) {
@@ -994,9 +1051,44 @@ mod tests {
         }
     }
 
+    /// A changed salt, parameter, check value or ciphertext was reported as
+    /// a wrong passphrase (issue #13): the checksum tells damage apart, and
+    /// says so before any Argon2 work.
+    #[test]
+    fn a_damaged_file_is_not_called_a_wrong_passphrase() {
+        let (_, bytes) = sealed(4);
+        assert!(String::from_utf8_lossy(&bytes).contains("\"checksum\""));
+        for pointer in [
+            "/kdf/salt",
+            "/passphrase_check",
+            "/cipher/nonce",
+            "/ciphertext",
+        ] {
+            let altered = edit(&bytes, |v| flip_hex(v, pointer));
+            assert!(
+                matches!(open_test(&altered, PASS), Err(KeystoreError::Damaged)),
+                "{pointer}"
+            );
+        }
+        let altered = edit(&bytes, |v| v["kdf"]["iterations"] = json!(2));
+        assert!(matches!(
+            open_test(&altered, PASS),
+            Err(KeystoreError::Damaged)
+        ));
+        // Intact, with a wrong passphrase: that is what it says.
+        assert!(matches!(
+            open_test(&bytes, b"not the passphrase"),
+            Err(KeystoreError::WrongPassphrase)
+        ));
+    }
+
     #[test]
     fn altered_fields_fail_with_their_error() {
+        // A file from before the checksum: the deeper checks still hold.
         let (_, bytes) = sealed(4);
+        let bytes = edit(&bytes, |v| {
+            v.as_object_mut().unwrap().remove("checksum");
+        });
         let cases: Vec<(&str, Vec<u8>)> = vec![
             ("salt", edit(&bytes, |v| flip_hex(v, "/kdf/salt"))),
             ("check", edit(&bytes, |v| flip_hex(v, "/passphrase_check"))),
