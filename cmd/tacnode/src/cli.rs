@@ -108,7 +108,12 @@ pub(crate) enum Command {
     /// Show connected peers.
     Peers,
     /// Show the daemon's status.
-    Status,
+    Status {
+        /// Print the raw status as JSON (stable field names) instead of a
+        /// summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the message history as JSON Lines.
     Export {
         #[command(flatten)]

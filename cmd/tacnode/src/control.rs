@@ -67,6 +67,15 @@ pub(crate) struct MessageView {
 }
 
 /// One contact as shown to the operator.
+/// A connected peer, named when it is a contact.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PeerView {
+    /// Node id (hex).
+    pub(crate) node_id: String,
+    /// Contact name, if it is one.
+    pub(crate) name: Option<String>,
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ContactView {
     pub(crate) name: String,
@@ -106,7 +115,7 @@ pub(crate) enum Response {
     End,
     /// Peers.
     Peers {
-        connected: Vec<String>,
+        connected: Vec<PeerView>,
         routing_table_size: usize,
     },
     /// Status.

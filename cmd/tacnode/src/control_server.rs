@@ -8,7 +8,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
 use crate::control::{
-    ContactView, MessageView, Request, Response, read_line, socket_path, write_json,
+    ContactView, MessageView, PeerView, Request, Response, read_line, socket_path, write_json,
 };
 use crate::node::{NodeEvent, NodeHandle};
 use tacnode_domain::{Direction, MessageStatus, PeerAddress, StoredMessage};
@@ -257,14 +257,24 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
         }
         // Served as a stream by `client`.
         Request::Inbox { .. } => Response::End,
-        Request::Peers => Response::Peers {
-            connected: node
-                .connected_peers()
-                .iter()
-                .map(|p| hex(p.as_bytes()))
-                .collect(),
-            routing_table_size: node.status().await?.routing_table_size,
-        },
+        Request::Peers => {
+            let names: std::collections::HashMap<_, _> = node
+                .contacts()?
+                .into_iter()
+                .map(|c| (c.node_id, c.name))
+                .collect();
+            Response::Peers {
+                connected: node
+                    .connected_peers()
+                    .iter()
+                    .map(|p| PeerView {
+                        node_id: hex(p.as_bytes()),
+                        name: names.get(p).cloned(),
+                    })
+                    .collect(),
+                routing_table_size: node.status().await?.routing_table_size,
+            }
+        }
         Request::Status => {
             let s = node.status().await?;
             Response::Status {

@@ -326,15 +326,23 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 println!("routing table: {routing_table_size} contacts");
                 println!("connected: {}", connected.len());
                 for p in connected {
-                    println!("  {p}");
+                    let short = p.node_id.get(..16).unwrap_or(&p.node_id);
+                    match p.name {
+                        Some(name) => println!("  {name:<20} {short}"),
+                        None => println!("  {:<20} {short}", "-"),
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status => {
+        Command::Status { json } => {
             let mut c = ControlClient::connect(&data_dir).await?;
             let r = c.call(&Request::Status).await?;
-            println!("{}", serde_json::to_string_pretty(&r)?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_status(&r);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Export { passphrase, file } => {
@@ -576,6 +584,49 @@ fn send_groups(texts: &[String]) -> Vec<&[String]> {
         groups.push(&texts[start..]);
     }
     groups
+}
+
+/// The status as an operator reads it.
+fn print_status(r: &Response) {
+    let Response::Status {
+        address,
+        node_type,
+        listen,
+        uptime_secs,
+        routing_table_size,
+        connected_peers,
+        outbox_pending,
+        mailbox_entries_held,
+        clock_offset_ms,
+        clock_warning,
+        storage_failure,
+    } = r
+    else {
+        return;
+    };
+    let (h, m) = (uptime_secs / 3600, uptime_secs % 3600 / 60);
+    println!("address:   {address}");
+    println!("node:      {node_type}, listening on {listen}, up {h}h {m:02}m");
+    if *routing_table_size == 0 {
+        println!(
+            "network:   NOT JOINED: no peer answers yet; check bootstrap.peers and the network"
+        );
+    } else {
+        println!(
+            "network:   joined: {routing_table_size} peers in the routing table, {connected_peers} connected"
+        );
+    }
+    println!("outbox:    {outbox_pending} messages waiting to go");
+    println!("mailboxes: {mailbox_entries_held} entries held for others");
+    match (clock_warning, clock_offset_ms) {
+        (Some(w), _) => println!("clock:     WARNING: {w}"),
+        (None, Some(ms)) => println!("clock:     in step with peers (median offset {ms:+} ms)"),
+        (None, None) => println!("clock:     not compared yet (too few peers heard)"),
+    }
+    match storage_failure {
+        Some(f) => println!("storage:   FAILED ({f}); incoming mail was refused"),
+        None => println!("storage:   ok"),
+    }
 }
 
 #[cfg(test)]

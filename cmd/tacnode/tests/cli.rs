@@ -196,9 +196,17 @@ fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
     let o = tacnode(&data, &["send", "nobody", "hi"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("unknown contact"), "{}", stderr(&o));
-    let o = tacnode(&data, &["status"]);
+    let o = tacnode(&data, &["status", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("routing_table_size"));
+    // The summary an operator reads (issue #17): no raw JSON.
+    let o = tacnode(&data, &["status"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        summary.contains("network:") && summary.contains("outbox:") && !summary.contains('{'),
+        "{summary}"
+    );
 
     // send --stdin: one message per non-empty line, queued in order.
     let other = tmp.path().join("other");
