@@ -18,6 +18,12 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "TACNODE_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 
+    /// Print what the daemon answered as JSON (one object, or one object
+    /// per line for `inbox`), with the control protocol's field names,
+    /// instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -108,12 +114,7 @@ pub(crate) enum Command {
     /// Show connected peers.
     Peers,
     /// Show the daemon's status.
-    Status {
-        /// Print the raw status as JSON (stable field names) instead of a
-        /// summary.
-        #[arg(long)]
-        json: bool,
-    },
+    Status,
     /// Write the message history as JSON Lines.
     Export {
         #[command(flatten)]

@@ -91,6 +91,12 @@ impl From<crate::control::ConnectError> for CliError {
 /// Runs the command; errors carry the exit code they map to.
 pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     let data_dir: PathBuf = cli.data_dir.clone().unwrap_or_else(default_data_dir);
+    let json = cli.json;
+    // With --json, a daemon's answer is printed as it came.
+    let emit = |r: &Response| -> Result<(), CliError> {
+        println!("{}", serde_json::to_string(r)?);
+        Ok(())
+    };
     match cli.command {
         Command::Init { passphrase } => {
             let pass = crate::keys::passphrase(&passphrase, true)?;
@@ -138,7 +144,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Id { qr } => {
             let mut c = ControlClient::connect(&data_dir).await?;
-            if let Response::Id { address, node_id } = c.call(&Request::Id).await? {
+            let r = c.call(&Request::Id).await?;
+            if json {
+                emit(&r)?;
+            } else if let Response::Id { address, node_id } = r {
                 println!("{address}");
                 println!("node id: {node_id}");
                 if qr {
@@ -161,7 +170,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                     );
                 }
                 ContactsCommand::List => {
-                    if let Response::Contacts { contacts } = c.call(&Request::ContactsList).await? {
+                    let r = c.call(&Request::ContactsList).await?;
+                    if json {
+                        emit(&r)?;
+                    } else if let Response::Contacts { contacts } = r {
                         for ct in contacts {
                             let flag = if ct.identity_changed {
                                 "KEYS CHANGED - verify before sending"
@@ -180,13 +192,16 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                     println!("removed {name}");
                 }
                 ContactsCommand::Verify { name, confirm, qr } => {
-                    if let Response::SafetyNumber {
+                    let r = c.call(&Request::ContactsVerify { name, confirm }).await?;
+                    if json {
+                        emit(&r)?;
+                    } else if let Response::SafetyNumber {
                         name,
                         digits,
                         device_code,
                         qr_payload_hex,
                         verified,
-                    } = c.call(&Request::ContactsVerify { name, confirm }).await?
+                    } = r
                     {
                         println!("safety number with {name}:");
                         println!("  {digits}");
@@ -225,7 +240,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             ..
         } => {
             let mut c = ControlClient::connect(&data_dir).await?;
-            if let Response::Queued { message_id } = c.call(&Request::Send { to, text }).await? {
+            let r = c.call(&Request::Send { to, text }).await?;
+            if json {
+                emit(&r)?;
+            } else if let Response::Queued { message_id } = r {
                 println!("queued {message_id}");
             }
             Ok(ExitCode::SUCCESS)
@@ -275,6 +293,17 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             c.send(&Request::Inbox { follow, limit }).await?;
             let mut out = std::io::stdout();
             while let Some(r) = c.next().await? {
+                if json && matches!(r, Response::Message(_)) {
+                    // One object per line; a closed reader ends it quietly.
+                    let line = serde_json::to_string(&r)?;
+                    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                            return Ok(ExitCode::SUCCESS);
+                        }
+                        other => other?,
+                    }
+                    continue;
+                }
                 match r {
                     Response::Message(m) => {
                         let who = m.peer_name.unwrap_or(m.peer_address);
@@ -318,10 +347,13 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Peers => {
             let mut c = ControlClient::connect(&data_dir).await?;
-            if let Response::Peers {
+            let r = c.call(&Request::Peers).await?;
+            if json {
+                emit(&r)?;
+            } else if let Response::Peers {
                 connected,
                 routing_table_size,
-            } = c.call(&Request::Peers).await?
+            } = r
             {
                 println!("routing table: {routing_table_size} contacts");
                 println!("connected: {}", connected.len());
@@ -335,11 +367,11 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { json } => {
+        Command::Status => {
             let mut c = ControlClient::connect(&data_dir).await?;
             let r = c.call(&Request::Status).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
+                emit(&r)?;
             } else {
                 print_status(&r);
             }

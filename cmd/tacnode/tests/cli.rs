@@ -196,7 +196,7 @@ fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
     let o = tacnode(&data, &["send", "nobody", "hi"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("unknown contact"), "{}", stderr(&o));
-    let o = tacnode(&data, &["status", "--json"]);
+    let o = tacnode(&data, &["--json", "status"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("routing_table_size"));
     // The summary an operator reads (issue #17): no raw JSON.
@@ -262,6 +262,27 @@ fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
         })
         .collect();
     assert_eq!(sent, ["first", "second", "third"], "{inbox}");
+    // --json (issue #17): what the daemon answered, as JSON; the inbox as
+    // one object per line.
+    for args in [
+        &["--json", "id"][..],
+        &["--json", "contacts", "list"],
+        &["--json", "peers"],
+    ] {
+        let o = tacnode(&data, args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {:?}", String::from_utf8_lossy(&o.stdout)));
+        assert!(v.is_object(), "{args:?}");
+    }
+    let o = tacnode(&data, &["--json", "contacts", "list"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"bob\""));
+    let o = tacnode(&data, &["inbox", "--json"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 3, "{lines:?}");
     // Removing a contact forgets it; its history stays.
     assert!(
         tacnode(&data, &["contacts", "remove", "bob"])
