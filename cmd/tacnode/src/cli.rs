@@ -113,6 +113,8 @@ pub(crate) enum Command {
     },
     /// Show connected peers.
     Peers,
+    /// Show the messages waiting to go, and why each waits.
+    Outbox,
     /// Show the daemon's status.
     Status,
     /// Write the message history as JSON Lines.

@@ -50,6 +50,8 @@ pub(crate) enum Request {
     Inbox { follow: bool, limit: Option<u32> },
     /// Connected peers and routing table size.
     Peers,
+    /// Messages waiting to go.
+    Outbox,
     /// Daemon status.
     Status,
 }
@@ -67,6 +69,25 @@ pub(crate) struct MessageView {
 }
 
 /// One contact as shown to the operator.
+/// A message waiting to go.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OutboxView {
+    /// Message id (hex).
+    pub(crate) message_id: String,
+    /// Contact name, or the recipient's address.
+    pub(crate) to: String,
+    /// When it was queued (Unix ms).
+    pub(crate) queued_ms: u64,
+    /// Attempts that failed so far.
+    pub(crate) attempts: u32,
+    /// `sending` (an attempt is on the wire) or `waiting`.
+    pub(crate) state: String,
+    /// When the next attempt is due (Unix ms), if scheduled.
+    pub(crate) next_attempt_ms: Option<u64>,
+    /// Why it waits, in words.
+    pub(crate) reason: Option<String>,
+}
+
 /// A connected peer, named when it is a contact.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PeerView {
@@ -118,6 +139,8 @@ pub(crate) enum Response {
         connected: Vec<PeerView>,
         routing_table_size: usize,
     },
+    /// Messages waiting to go, oldest first.
+    Outbox { entries: Vec<OutboxView> },
     /// Status.
     Status {
         address: String,

@@ -8,7 +8,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
 use crate::control::{
-    ContactView, MessageView, PeerView, Request, Response, read_line, socket_path, write_json,
+    ContactView, MessageView, OutboxView, PeerView, Request, Response, read_line, socket_path,
+    write_json,
 };
 use crate::node::{NodeEvent, NodeHandle};
 use tacnode_domain::{Direction, MessageStatus, PeerAddress, StoredMessage};
@@ -257,6 +258,23 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
         }
         // Served as a stream by `client`.
         Request::Inbox { .. } => Response::End,
+        Request::Outbox => Response::Outbox {
+            entries: node
+                .outbox()?
+                .into_iter()
+                .map(|o| OutboxView {
+                    message_id: hex(o.message_id.as_bytes()),
+                    to: o
+                        .recipient_name
+                        .unwrap_or_else(|| hex(o.recipient.as_bytes())),
+                    queued_ms: o.queued.0,
+                    attempts: o.attempts,
+                    state: if o.in_flight { "sending" } else { "waiting" }.to_owned(),
+                    next_attempt_ms: o.next_attempt.map(|t| t.0),
+                    reason: o.reason,
+                })
+                .collect(),
+        },
         Request::Peers => {
             let names: std::collections::HashMap<_, _> = node
                 .contacts()?

@@ -367,6 +367,33 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Outbox => {
+            let mut c = ControlClient::connect(&data_dir).await?;
+            let r = c.call(&Request::Outbox).await?;
+            if json {
+                emit(&r)?;
+            } else if let Response::Outbox { entries } = r {
+                let now = crate::node::now().0;
+                println!("{} messages waiting", entries.len());
+                for e in entries {
+                    let short = e.message_id.get(..8).unwrap_or(&e.message_id);
+                    let age = now.saturating_sub(e.queued_ms) / 1000;
+                    let next = match (e.state.as_str(), e.next_attempt_ms) {
+                        ("sending", _) => "sending now".to_owned(),
+                        (_, Some(t)) => format!("next try in {} s", t.saturating_sub(now) / 1000),
+                        (_, None) => "not scheduled".to_owned(),
+                    };
+                    println!(
+                        "  {short}  to {:<16} queued {age} s ago, {} failed attempts, {next}",
+                        e.to, e.attempts
+                    );
+                    if let Some(r) = e.reason {
+                        println!("            {r}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status => {
             let mut c = ControlClient::connect(&data_dir).await?;
             let r = c.call(&Request::Status).await?;

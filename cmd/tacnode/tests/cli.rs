@@ -262,6 +262,18 @@ fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
         })
         .collect();
     assert_eq!(sent, ["first", "second", "third"], "{inbox}");
+    // The outbox (issue #17): bob never ran, so the messages wait, each
+    // listed with its recipient (and, once an attempt failed, why).
+    let o = tacnode(&data, &["outbox"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let outbox = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        outbox.contains("messages waiting") && outbox.contains("to bob"),
+        "{outbox}"
+    );
+    let o = tacnode(&data, &["--json", "outbox"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["entries"].as_array().is_some_and(|e| e.len() >= 3), "{v}");
     // --json (issue #17): what the daemon answered, as JSON; the inbox as
     // one object per line.
     for args in [

@@ -140,6 +140,12 @@ impl DeliveryQueue {
         self.pending.len()
     }
 
+    /// Where message `id` stands: `None` when it is not pending; else
+    /// whether an attempt is on the wire and when the next one is due.
+    pub fn schedule_of(&self, id: &MessageId) -> Option<(bool, UnixMillis)> {
+        self.pending.get(id).map(|p| (p.in_flight, p.next))
+    }
+
     /// True when nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()

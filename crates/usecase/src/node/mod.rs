@@ -238,6 +238,27 @@ pub struct NodeHandle {
     shared: Arc<Shared>,
 }
 
+/// A message waiting to go, for `tacnode outbox`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// Its id.
+    pub message_id: MessageId,
+    /// To whom.
+    pub recipient: NodeId,
+    /// The recipient's contact name, if it is one.
+    pub recipient_name: Option<String>,
+    /// When it was queued.
+    pub queued: UnixMillis,
+    /// Attempts that failed so far.
+    pub attempts: u32,
+    /// An attempt is on the wire now.
+    pub in_flight: bool,
+    /// When the next attempt is due (`None`: not scheduled in this run).
+    pub next_attempt: Option<UnixMillis>,
+    /// Why the last attempt failed, in words.
+    pub reason: Option<String>,
+}
+
 /// A node's status at a glance.
 #[derive(Clone, Debug)]
 pub struct NodeStatus {
@@ -704,6 +725,43 @@ impl NodeHandle {
         drop(guard);
         self.shared.wake_delivery.notify_one();
         Ok(queued.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Every message waiting to go, oldest first (at most
+    /// [`tacnode_domain::store::MAX_QUERY_ROWS`]), with where it stands and
+    /// why it waits.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
+        let st = self.shared.state();
+        let mut out = Vec::new();
+        for (id, recipient, _) in st
+            .store
+            .queued_outbound(None, tacnode_domain::store::MAX_QUERY_ROWS)?
+        {
+            let Some(entry) = st.store.outbound(&id)? else {
+                continue;
+            };
+            let contact = st.store.contact(&recipient)?;
+            let held = contact.as_ref().is_some_and(|c| c.identity_changed);
+            let (in_flight, next) = match st.delivery.schedule_of(&id) {
+                Some((f, n)) => (f, Some(n)),
+                None => (false, None),
+            };
+            out.push(OutboxItem {
+                message_id: id,
+                recipient,
+                recipient_name: contact.map(|c| c.name),
+                queued: entry.message.time,
+                attempts: entry.delivery.attempts,
+                in_flight,
+                next_attempt: next,
+                reason: if held {
+                    Some("waiting for key verification (tacnode contacts verify)".to_owned())
+                } else {
+                    entry.delivery.last_error
+                },
+            });
+        }
+        Ok(out)
     }
 
     /// The latest `limit` messages (at most

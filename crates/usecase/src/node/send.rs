@@ -172,7 +172,7 @@ fn settle(
                     tracing::debug!(%recipient, message = %id, deposit, "delivery attempt failed: {e:#}");
                     // Counted and explained for the operator; the delivery
                     // queue alone decides what happens next.
-                    st.store.record_send_failure(id, &format!("{e:#}"), t)?;
+                    st.store.record_send_failure(id, &e.reason(), t)?;
                 }
             }
         }
@@ -276,6 +276,69 @@ impl From<CallError> for AttemptError {
 }
 
 impl AttemptError {
+    /// Why the message waits, in an operator's words (shown by `tacnode
+    /// outbox`), with the detail after a colon where it adds something.
+    pub(crate) fn reason(&self) -> String {
+        use tacnode_domain::dht::RefusalCode as C;
+        let (why, detail) = match self {
+            AttemptError::Refused {
+                code: C::Unauthorized,
+                detail,
+            } => (
+                "the recipient cannot open it: the session is being restarted",
+                detail.clone(),
+            ),
+            AttemptError::Refused {
+                code: C::Quota,
+                detail,
+            } => (
+                "the recipient refused it for now (full, or too many unknown senders)",
+                detail.clone(),
+            ),
+            AttemptError::Refused {
+                code: C::Internal,
+                detail,
+            } => (
+                "the recipient's storage failed; trying again later",
+                detail.clone(),
+            ),
+            AttemptError::Refused { detail, .. } => ("the recipient refused it", detail.clone()),
+            AttemptError::Other(e) => match &**e {
+                NodeError::NoPublishedPrekeys(_) => (
+                    "recipient never seen online: no published prekeys",
+                    String::new(),
+                ),
+                NodeError::NoPeerRecord(_) => (
+                    "recipient not found in the network (offline, or never joined)",
+                    String::new(),
+                ),
+                NodeError::Network(CallError::Timeout) => (
+                    "the recipient did not answer (offline or out of reach)",
+                    String::new(),
+                ),
+                NodeError::Network(CallError::Unreachable(d)) => {
+                    ("recipient unreachable", d.clone())
+                }
+                NodeError::NoMailboxHolders | NodeError::NoHoldersReachable => {
+                    ("no mailbox holders reachable", String::new())
+                }
+                NodeError::DepositRefused => {
+                    ("the mailbox holders refused the deposit", String::new())
+                }
+                NodeError::KeysChanged(_) | NodeError::DeviceKeyChanged => (
+                    "waiting for key verification (tacnode contacts verify)",
+                    String::new(),
+                ),
+                other => ("delivery failed", other.to_string()),
+            },
+        };
+        if detail.is_empty() {
+            why.to_owned()
+        } else {
+            format!("{why}: {detail}")
+        }
+    }
+
     /// The recipient says it cannot open the message: its side of the
     /// session is gone.
     fn unopenable(&self) -> bool {
@@ -854,6 +917,47 @@ mod tests {
             batch_results(&sent, &[0, 1, 2])
                 .iter()
                 .all(|(i, ok)| *ok == (i.0[0] % 2 == 1))
+        );
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    /// `tacnode outbox` explains a waiting message in words (issue #17).
+    #[test]
+    fn failures_are_explained_in_words() {
+        let peer = NodeId::from_bytes([1; 32]);
+        let cases = [
+            (
+                AttemptError::from(NodeError::NoPublishedPrekeys(peer)),
+                "recipient never seen online: no published prekeys",
+            ),
+            (
+                AttemptError::from(NodeError::Network(CallError::Timeout)),
+                "the recipient did not answer (offline or out of reach)",
+            ),
+            (
+                AttemptError::from(NodeError::NoHoldersReachable),
+                "no mailbox holders reachable",
+            ),
+            (
+                AttemptError::from(NodeError::KeysChanged("bravo".into())),
+                "waiting for key verification (tacnode contacts verify)",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.reason(), want);
+        }
+        let refused = AttemptError::Refused {
+            code: RefusalCode::Quota,
+            detail: "mailbox full".into(),
+        };
+        assert!(
+            refused.reason().ends_with(": mailbox full"),
+            "{}",
+            refused.reason()
         );
     }
 }
