@@ -184,7 +184,68 @@ impl Shared {
         }
     }
 
+    /// Publishes `e` (for `inbox --follow`, the demo, tests) and logs the
+    /// delivery events an operator follows, one INFO line each, peers named
+    /// by contact name where known.
     pub(crate) fn emit(&self, e: NodeEvent) {
+        let short =
+            |id: &[u8]| -> String { id.iter().take(4).map(|b| format!("{b:02x}")).collect() };
+        // The caller may hold the state: never wait for it here.
+        let name_of = |peer: &NodeId| -> String {
+            self.state
+                .try_lock()
+                .ok()
+                .and_then(|st| st.store.contact(peer).ok().flatten())
+                .map_or_else(|| short(peer.as_bytes()), |c| c.name)
+        };
+        let recipient_of = |id: &MessageId| -> String {
+            self.state
+                .try_lock()
+                .ok()
+                .and_then(|st| {
+                    let peer = st.store.outbound(id).ok().flatten()?.message.peer;
+                    let name = st.store.contact(&peer).ok().flatten().map(|c| c.name);
+                    Some(name.unwrap_or_else(|| short(peer.as_bytes())))
+                })
+                .unwrap_or_else(|| "?".to_owned())
+        };
+        match &e {
+            NodeEvent::Received {
+                from,
+                message_id,
+                via_mailbox,
+                ..
+            } => tracing::info!(
+                "message {} from {} arrived{}",
+                short(message_id.as_bytes()),
+                name_of(from),
+                if *via_mailbox { " via a mailbox" } else { "" }
+            ),
+            NodeEvent::Sent {
+                message_id,
+                via_mailbox,
+            } => tracing::info!(
+                "message {} to {} {}",
+                short(message_id.as_bytes()),
+                recipient_of(message_id),
+                if *via_mailbox {
+                    "deposited in the recipient's mailboxes"
+                } else {
+                    "handed over directly"
+                }
+            ),
+            NodeEvent::Delivered { message_id } => tracing::info!(
+                "message {} to {} delivered (the recipient's receipt arrived)",
+                short(message_id.as_bytes()),
+                recipient_of(message_id)
+            ),
+            NodeEvent::Failed { message_id, reason } => tracing::warn!(
+                "message {} to {} failed: {reason}",
+                short(message_id.as_bytes()),
+                recipient_of(message_id)
+            ),
+            NodeEvent::IdentityChanged { .. } => {}
+        }
         let _ = self.events.send(e);
     }
 
