@@ -68,7 +68,6 @@ pub(crate) struct MessageView {
     pub(crate) status: String,
 }
 
-/// One contact as shown to the operator.
 /// A message waiting to go.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OutboxView {
@@ -97,6 +96,7 @@ pub(crate) struct PeerView {
     pub(crate) name: Option<String>,
 }
 
+/// One contact as shown to the operator.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ContactView {
     pub(crate) name: String,
@@ -141,6 +141,13 @@ pub(crate) enum Response {
     },
     /// Messages waiting to go, oldest first.
     Outbox { entries: Vec<OutboxView> },
+    /// While following the inbox: one of our messages changed status
+    /// (`sent`, `in mailbox`, `delivered`, `failed`).
+    StatusChange {
+        message_id: String,
+        status: String,
+        reason: Option<String>,
+    },
     /// Status.
     Status {
         address: String,

@@ -147,6 +147,33 @@ async fn client(stream: UnixStream, node: NodeHandle) -> Result<()> {
                         };
                         write_json(&mut w, &Response::Message(view)).await?;
                     }
+                    Ok(
+                        e @ (NodeEvent::Sent { .. }
+                        | NodeEvent::Delivered { .. }
+                        | NodeEvent::Failed { .. }),
+                    ) => {
+                        let (id, status, reason) = match e {
+                            NodeEvent::Sent {
+                                message_id,
+                                via_mailbox,
+                            } => (
+                                message_id,
+                                if via_mailbox { "in mailbox" } else { "sent" },
+                                None,
+                            ),
+                            NodeEvent::Delivered { message_id } => (message_id, "delivered", None),
+                            NodeEvent::Failed { message_id, reason } => {
+                                (message_id, "failed", Some(reason))
+                            }
+                            _ => continue,
+                        };
+                        let change = Response::StatusChange {
+                            message_id: hex(id.as_bytes()),
+                            status: status.into(),
+                            reason,
+                        };
+                        write_json(&mut w, &change).await?;
+                    }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(_) => return Ok(()),

@@ -293,7 +293,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             c.send(&Request::Inbox { follow, limit }).await?;
             let mut out = std::io::stdout();
             while let Some(r) = c.next().await? {
-                if json && matches!(r, Response::Message(_)) {
+                if json && matches!(r, Response::Message(_) | Response::StatusChange { .. }) {
                     // One object per line; a closed reader ends it quietly.
                     let line = serde_json::to_string(&r)?;
                     match writeln!(out, "{line}").and_then(|()| out.flush()) {
@@ -326,6 +326,24 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                                 .and_then(|()| out.flush());
                         match written {
                             // The reader went away (`tacnode inbox | head`): done.
+                            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                                return Ok(ExitCode::SUCCESS);
+                            }
+                            other => other?,
+                        }
+                    }
+                    Response::StatusChange {
+                        message_id,
+                        status,
+                        reason,
+                    } => {
+                        let short = message_id.get(..8).unwrap_or(&message_id);
+                        let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+                        let line = format!(
+                            "{} -> [{status}] message {short}{why}",
+                            crate::node::now().0
+                        );
+                        match writeln!(out, "{line}").and_then(|()| out.flush()) {
                             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                                 return Ok(ExitCode::SUCCESS);
                             }

@@ -660,3 +660,105 @@ fn a_missing_or_damaged_database_is_refused_at_start() {
     }
     stop(daemon);
 }
+
+/// Waits until `tacnode id` answers on `data`; returns its address.
+fn address_when_up(data: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = tacnode(data, &["id"]);
+        if o.status.success() {
+            return String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap()
+                .to_owned();
+        }
+        assert!(Instant::now() < deadline, "daemon did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `inbox --follow` shows the status changes of our own messages (issue
+/// #17): two daemons on loopback, a message from one to the other, and the
+/// sender's follower sees it go and be delivered.
+#[test]
+fn inbox_follow_shows_our_messages_going_and_delivered() {
+    use std::io::Read as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let pass = write(tmp.path(), "pass", "pw\n");
+    let p = pass.to_str().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for d in [&a, &b] {
+        assert!(
+            tacnode(d, &["init", "--passphrase-file", p])
+                .status
+                .success()
+        );
+    }
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen_a = format!("127.0.0.1:{port}");
+    let da = spawn_daemon(&a, p, &listen_a);
+    let addr_a = address_when_up(&a);
+    let db = Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(&b)
+        .args(["run", "--listen", "127.0.0.1:0", "--passphrase-file", p])
+        .args(["--bootstrap", &format!("{addr_a}@{listen_a}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr_b = address_when_up(&b);
+    assert!(
+        tacnode(&a, &["contacts", "add", "bravo", &addr_b])
+            .status
+            .success()
+    );
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(&a)
+        .args(["inbox", "--follow"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut sent = false;
+    while !sent {
+        // b joins through a first; until a knows b's record the send waits.
+        sent = tacnode(&a, &["send", "bravo", "status-please"])
+            .status
+            .success();
+        assert!(Instant::now() < deadline, "send refused");
+    }
+    let mut out = follower.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut buf = [0u8; 4096];
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until && !seen.contains("[delivered]") {
+            match out.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+        seen
+    });
+    let seen = reader.join().unwrap();
+    let _ = follower.kill();
+    let _ = follower.wait();
+    stop(db);
+    stop(da);
+    assert!(
+        seen.contains("[sent]") || seen.contains("[in mailbox]"),
+        "{seen}"
+    );
+    assert!(seen.contains("[delivered]"), "{seen}");
+}
