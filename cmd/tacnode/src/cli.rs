@@ -49,6 +49,21 @@ pub(crate) enum NodeTypeArg {
     Client,
 }
 
+/// `tacnode outbox …`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum OutboxAction {
+    /// Cancel a waiting message (its id, or enough of it to be unique).
+    Cancel {
+        /// Message id or prefix.
+        id: String,
+    },
+    /// Try now instead of at the next retry: the recipient of ID, or all.
+    Retry {
+        /// Message id or prefix (all waiting messages without it).
+        id: Option<String>,
+    },
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Create the encrypted identity in the data directory.
@@ -114,7 +129,10 @@ pub(crate) enum Command {
     /// Show connected peers.
     Peers,
     /// Show the messages waiting to go, and why each waits.
-    Outbox,
+    Outbox {
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+    },
     /// Show the daemon's status.
     Status,
     /// Write the message history as JSON Lines.

@@ -52,6 +52,10 @@ pub(crate) enum Request {
     Peers,
     /// Messages waiting to go.
     Outbox,
+    /// Cancel a waiting message (id or an unambiguous prefix).
+    OutboxCancel { id: String },
+    /// Try waiting messages now: to the recipient of `id`, or all.
+    OutboxRetry { id: Option<String> },
     /// Daemon status.
     Status,
 }

@@ -285,6 +285,16 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
         }
         // Served as a stream by `client`.
         Request::Inbox { .. } => Response::End,
+        Request::OutboxCancel { id } => {
+            let id = node.cancel(&id)?;
+            Response::Queued {
+                message_id: hex(id.as_bytes()),
+            }
+        }
+        Request::OutboxRetry { id } => {
+            node.retry(id.as_deref())?;
+            Response::Ok
+        }
         Request::Outbox => Response::Outbox {
             entries: node
                 .outbox()?

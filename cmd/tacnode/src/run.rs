@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use tacnode_crypto::keystore::KdfParams;
 
-use crate::cli::{Cli, Command, ContactsCommand, LogFormatArg, NodeTypeArg};
+use crate::cli::{Cli, Command, ContactsCommand, LogFormatArg, NodeTypeArg, OutboxAction};
 use crate::config::{Config, LogFormat, NodeTypeConfig, default_data_dir};
 use crate::control::{ControlClient, Request, Response};
 use crate::node::{Node, NodeSettings};
@@ -385,7 +385,23 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Outbox => {
+        Command::Outbox {
+            action: Some(action),
+        } => {
+            let mut c = ControlClient::connect(&data_dir).await?;
+            let (req, done) = match action {
+                OutboxAction::Cancel { id } => (Request::OutboxCancel { id }, "cancelled"),
+                OutboxAction::Retry { id } => (Request::OutboxRetry { id }, "retrying now"),
+            };
+            let r = c.call(&req).await?;
+            if json {
+                emit(&r)?;
+            } else {
+                println!("{done}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox { action: None } => {
             let mut c = ControlClient::connect(&data_dir).await?;
             let r = c.call(&Request::Outbox).await?;
             if json {

@@ -273,7 +273,31 @@ fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
     );
     let o = tacnode(&data, &["--json", "outbox"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["entries"].as_array().is_some_and(|e| e.len() >= 3), "{v}");
+    let entries = v["entries"].as_array().unwrap().clone();
+    assert!(entries.len() >= 3, "{v}");
+    assert!(tacnode(&data, &["outbox", "retry"]).status.success());
+    // Cancel one by a prefix of its id (refused while an attempt is on the
+    // wire: try again until it waits).
+    let first = entries[0]["message_id"].as_str().unwrap()[..10].to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = tacnode(&data, &["outbox", "cancel", &first]);
+        if o.status.success() {
+            break;
+        }
+        assert!(stderr(&o).contains("being sent"), "{}", stderr(&o));
+        assert!(Instant::now() < deadline, "never cancellable");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let o = tacnode(&data, &["--json", "outbox"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["entries"].as_array().unwrap().len(),
+        entries.len() - 1,
+        "{v}"
+    );
+    let o = tacnode(&data, &["outbox", "cancel", "ffffffffffff"]);
+    assert_eq!(o.status.code(), Some(1));
     // --json (issue #17): what the daemon answered, as JSON; the inbox as
     // one object per line.
     for args in [

@@ -149,6 +149,12 @@ pub enum NodeError {
         /// Its detail.
         detail: String,
     },
+    /// An id prefix matching several waiting messages.
+    #[error("{0:?} matches several waiting messages; give more of the id")]
+    AmbiguousId(String),
+    /// A message with an attempt on the wire cannot be cancelled.
+    #[error("message {0} is being sent right now; it cannot be cancelled")]
+    BeingSent(String),
     /// The delivery queue is full.
     #[error("the outbox is full ({0} messages waiting); try again later")]
     OutboxFull(usize),

@@ -788,6 +788,82 @@ impl NodeHandle {
         Ok(queued.into_iter().map(|(id, _)| id).collect())
     }
 
+    /// The waiting message whose id (hex) starts with `prefix`.
+    fn waiting_message(st: &State, prefix: &str) -> Result<(MessageId, NodeId)> {
+        let prefix = prefix.to_ascii_lowercase();
+        let matches: Vec<(MessageId, NodeId)> = st
+            .store
+            .queued_outbound(None, tacnode_domain::store::MAX_QUERY_ROWS)?
+            .into_iter()
+            .filter(|(id, _, _)| {
+                id.as_bytes()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+                    .starts_with(&prefix)
+            })
+            .map(|(id, to, _)| (id, to))
+            .collect();
+        match matches.as_slice() {
+            [] => Err(NodeError::NotInOutbox),
+            [one] => Ok(*one),
+            _ => Err(NodeError::AmbiguousId(prefix)),
+        }
+    }
+
+    /// Cancels a waiting message (id or an unambiguous hex prefix of it): it
+    /// is marked failed ("cancelled by the operator") and never sent. A
+    /// message with an attempt on the wire cannot be cancelled.
+    pub fn cancel(&self, id_prefix: &str) -> Result<MessageId> {
+        let mut st = self.shared.state();
+        let (id, _) = Self::waiting_message(&st, id_prefix)?;
+        if st
+            .delivery
+            .schedule_of(&id)
+            .is_some_and(|(in_flight, _)| in_flight)
+        {
+            return Err(NodeError::BeingSent(id_prefix.to_owned()));
+        }
+        let reason = "cancelled by the operator";
+        st.store.mark_failed(&id, reason, self.shared.now())?;
+        st.delivery.forget(id);
+        st.sealed_outbox.remove(&id);
+        drop(st);
+        self.shared.emit(NodeEvent::Failed {
+            message_id: id,
+            reason: reason.into(),
+        });
+        Ok(id)
+    }
+
+    /// Tries the waiting messages to the recipient of `id_prefix`, or to
+    /// every recipient, now instead of at their next retry; returns how
+    /// many recipients.
+    pub fn retry(&self, id_prefix: Option<&str>) -> Result<usize> {
+        let now = self.shared.now();
+        let mut st = self.shared.state();
+        let recipients: Vec<NodeId> = match id_prefix {
+            Some(p) => vec![Self::waiting_message(&st, p)?.1],
+            None => {
+                let mut all: Vec<NodeId> = st
+                    .store
+                    .queued_outbound(None, tacnode_domain::store::MAX_QUERY_ROWS)?
+                    .into_iter()
+                    .map(|(_, to, _)| to)
+                    .collect();
+                all.sort_unstable();
+                all.dedup();
+                all
+            }
+        };
+        for r in &recipients {
+            st.delivery.handle_peer_online(now, r);
+        }
+        drop(st);
+        self.shared.wake_delivery.notify_one();
+        Ok(recipients.len())
+    }
+
     /// Every message waiting to go, oldest first (at most
     /// [`tacnode_domain::store::MAX_QUERY_ROWS`]), with where it stands and
     /// why it waits.
