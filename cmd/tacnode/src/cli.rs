@@ -18,6 +18,15 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "TACNODE_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 
+    /// More daemon log (`run`): -v debug, -vv trace (over log.level;
+    /// RUST_LOG still wins).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub(crate) verbose: u8,
+
+    /// Less daemon log (`run`): -q warnings and errors, -qq errors only.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) quiet: u8,
+
     /// Print what the daemon answered as JSON (one object, or one object
     /// per line for `inbox`), with the control protocol's field names,
     /// instead of text.

@@ -129,6 +129,13 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                     .with_context(|| format!("--bootstrap {b:?}"))?;
                 config.bootstrap.peers.push(b);
             }
+            match (cli.verbose, cli.quiet) {
+                (0, 0) => {}
+                (1, _) => config.log.level = "info,tacnode=debug".into(),
+                (v, _) if v > 1 => config.log.level = "info,tacnode=trace".into(),
+                (_, 1) => config.log.level = "warn".into(),
+                (_, _) => config.log.level = "error".into(),
+            }
             if let Some(f) = log_format {
                 config.log.format = match f {
                     LogFormatArg::Text => LogFormat::Text,

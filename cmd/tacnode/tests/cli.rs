@@ -536,8 +536,11 @@ fn daemon_logs_are_plain_when_piped_and_follow_rust_log() {
             .status
             .success()
     );
-    for rust_log in [None, Some("warn")] {
+    for (rust_log, quiet) in [(None, false), (Some("warn"), false), (None, true)] {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tacnode"));
+        if quiet {
+            cmd.arg("-q");
+        }
         cmd.arg("--data-dir")
             .arg(&data)
             .args(["run", "--listen", "127.0.0.1:0", "--passphrase-file", p])
@@ -559,9 +562,10 @@ fn daemon_logs_are_plain_when_piped_and_follow_rust_log() {
         let mut log = String::new();
         err.read_to_string(&mut log).unwrap();
         assert!(!log.contains('\x1b'), "colour codes in a pipe: {log:?}");
-        match rust_log {
-            None => assert!(log.contains("tacnode running"), "{log}"),
-            Some(_) => assert!(!log.contains("tacnode running"), "RUST_LOG ignored: {log}"),
+        match (rust_log, quiet) {
+            (None, false) => assert!(log.contains("tacnode running"), "{log}"),
+            (Some(_), _) => assert!(!log.contains("tacnode running"), "RUST_LOG ignored: {log}"),
+            (None, true) => assert!(!log.contains("tacnode running"), "-q ignored: {log}"),
         }
     }
 }
