@@ -165,6 +165,14 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 10)]
         nodes: usize,
     },
+    /// Print a shell completion script (the Debian package installs them;
+    /// deploy/completions holds the generated files).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; deploy/man/tacnode.1 is this output).
+    Man,
 }
 
 #[derive(Subcommand, Debug)]

@@ -790,3 +790,26 @@ fn inbox_follow_shows_our_messages_going_and_delivered() {
     );
     assert!(seen.contains("[delivered]"), "{seen}");
 }
+
+/// The shell completions and the manual page shipped in deploy/ (and the
+/// Debian package) are what this build generates (issue #17). After a CLI
+/// change, regenerate them as deploy/completions/README.md says.
+#[test]
+fn shipped_completions_and_manual_match_the_cli() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, file) in [
+        (&["completions", "bash"][..], "completions/tacnode.bash"),
+        (&["completions", "zsh"], "completions/_tacnode"),
+        (&["completions", "fish"], "completions/tacnode.fish"),
+        (&["man"], "man/tacnode.1"),
+    ] {
+        let o = tacnode(tmp.path(), args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let shipped = std::fs::read(root.join(file)).unwrap();
+        assert!(
+            o.stdout == shipped,
+            "deploy/{file} is out of date: regenerate it (deploy/completions/README.md)"
+        );
+    }
+}
