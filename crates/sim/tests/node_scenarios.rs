@@ -363,3 +363,52 @@ fn a_full_disk_refuses_mail_says_so_and_loses_nothing() {
     })
     .unwrap();
 }
+
+/// A node killed like `kill -9` runs nothing more: none of its lanes,
+/// served calls or receipts may write to its disk after the kill. Its
+/// lanes used to run on: a delivery on the wire at the kill came back
+/// failed and was recorded, by a process that no longer existed.
+#[test]
+fn a_killed_node_writes_nothing_after_the_kill() {
+    block_on(async {
+        let mut sim =
+            NodeSim::with_store(18, LinkModel::default(), 0.0, StoreKind::Memory).unwrap();
+        for _ in 0..4 {
+            sim.add_node(NodeType::Server, 0);
+        }
+        sim.add_node(NodeType::Client, 0);
+        sim.add_node(NodeType::Client, 0);
+        sim.set_bootstrap(&[0, 1, 2]);
+        for i in 0..6 {
+            sim.start(i).await.unwrap();
+        }
+        sim.advance(MINUTE).await;
+        let (sender, recipient) = (4, 5);
+        sim.send(sender, recipient).unwrap();
+        assert!(sim.drain(5 * MINUTE).await);
+        // The recipient is gone, so the sender's attempts fail slowly; kill
+        // the sender while they are on the wire.
+        sim.stop(recipient, true).await;
+        for _ in 0..20 {
+            sim.send(sender, recipient).unwrap();
+        }
+        sim.advance(200).await;
+        sim.stop(sender, true).await;
+        let at_kill = sim.disk_digest(sender).unwrap();
+        sim.advance(10 * MINUTE).await;
+        assert_eq!(
+            sim.disk_digest(sender).unwrap(),
+            at_kill,
+            "written after the kill"
+        );
+        // Both back: everything arrives once.
+        sim.start(sender).await.unwrap();
+        sim.start(recipient).await.unwrap();
+        assert!(sim.drain(60 * MINUTE).await, "{:?}", sim.fates());
+        let audit = sim.audit();
+        assert_eq!(audit.delivered, 21, "{audit:?}");
+        assert_eq!(audit.duplicates, 0, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}

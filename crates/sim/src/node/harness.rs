@@ -418,6 +418,30 @@ impl NodeSim {
         }
     }
 
+    /// What node `index`'s disk holds of its messages (each with its
+    /// delivery state: status, attempts, last error), read straight from the
+    /// disk whether the node runs or not, as text to compare (in-memory store
+    /// only).
+    pub fn disk_digest(&self, index: u32) -> Option<String> {
+        let Disk::Memory(tables) = &self.slots.get(index as usize)?.disk else {
+            return None;
+        };
+        let store = tables.reopen();
+        let history = store
+            .latest_history(tacnode_domain::store::MAX_QUERY_ROWS)
+            .ok()?;
+        let mut out = String::new();
+        for m in history {
+            let state = store
+                .outbound(&m.message_id)
+                .ok()
+                .flatten()
+                .map(|e| e.delivery);
+            out.push_str(&format!("{m:?} {state:?}\n"));
+        }
+        Some(out)
+    }
+
     /// The status of node `index`, if it is up.
     pub async fn status(&self, index: u32) -> Option<tacnode_usecase::node::NodeStatus> {
         let handle = self.slots.get(index as usize)?.handle.clone()?;

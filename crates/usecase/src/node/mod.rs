@@ -61,6 +61,8 @@ pub use error::{NodeError, Result};
 
 /// One-time prekeys kept available; refilled when fewer remain.
 const ONE_TIME_PREKEY_TARGET: usize = 100;
+/// Above this many task handles, finished ones are pruned at the next spawn.
+const MAX_TRACKED_TASKS: usize = 1024;
 /// Texts one [`NodeHandle::send_many`] queues at most (one transaction).
 pub const MAX_SEND_BATCH: usize = 1000;
 /// Events buffered per subscriber before the slowest ones lose events.
@@ -143,6 +145,9 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) wake_delivery: Notify,
+    /// Every task spawned for this node (lanes, served calls, receipts), so
+    /// that stopping it (cleanly or as `kill -9`) leaves none behind.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     pub(crate) shutdown: watch::Receiver<bool>,
     started: UnixMillis,
     /// Receipts being sent now (at most [`MAX_RECEIPT_TASKS`]).
@@ -187,6 +192,35 @@ impl Shared {
     /// Publishes `e` (for `inbox --follow`, the demo, tests) and logs the
     /// delivery events an operator follows, one INFO line each, peers named
     /// by contact name where known.
+    /// Spawns `task` as one of this node's: aborted when the node stops.
+    pub(crate) fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handle = tokio::spawn(task).abort_handle();
+        let mut tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tasks.len() >= MAX_TRACKED_TASKS {
+            tasks.retain(|t| !t.is_finished());
+        }
+        tasks.push(handle);
+    }
+
+    /// Aborts every task [`Shared::spawn`] started that still runs.
+    fn abort_tasks(&self) {
+        let tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for t in tasks {
+            t.abort();
+        }
+    }
+
     pub(crate) fn emit(&self, e: NodeEvent) {
         let short =
             |id: &[u8]| -> String { id.iter().take(4).map(|b| format!("{b:02x}")).collect() };
@@ -437,6 +471,7 @@ impl Node {
             state: Mutex::new(state),
             events,
             wake_delivery: Notify::new(),
+            tasks: Mutex::new(Vec::new()),
             shutdown,
             started: t,
             clock,
@@ -483,6 +518,7 @@ impl Node {
             t.abort();
             let _ = t.await;
         }
+        self.shared.abort_tasks();
         self.shared.dht.stop().await;
         self.shared.net.close().await;
     }
@@ -497,6 +533,9 @@ impl Node {
             t.abort();
             let _ = t.await;
         }
+        // A killed process runs nothing more: no lane, served call or
+        // receipt of it may write after this.
+        self.shared.abort_tasks();
         self.shared.dht.stop().await;
     }
 }

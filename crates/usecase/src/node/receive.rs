@@ -221,9 +221,10 @@ pub(crate) fn receive_all(
             let Ok(permit) = shared.receipt_tasks.clone().try_acquire_owned() else {
                 break;
             };
-            let shared = shared.clone();
+            let task_shared = shared.clone();
             let ids = chunk.to_vec();
-            tokio::spawn(async move {
+            shared.spawn(async move {
+                let shared = task_shared;
                 if let Err(e) = send_receipt(&shared, sender, ids).await {
                     tracing::debug!(%sender, "receipt not delivered: {e:#}");
                 }

@@ -53,8 +53,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             };
             let lane = lanes.entry(recipient).or_insert_with(|| {
                 let (tx, mut rx) = mpsc::unbounded_channel::<Attempt>();
-                let shared = shared.clone();
-                tokio::spawn(async move {
+                let lane_shared = shared.clone();
+                shared.spawn(async move {
+                    let shared = lane_shared;
                     // Whatever queued up while the previous round was on
                     // the wire goes together: one batch, one commit.
                     let mut round = Vec::new();

@@ -28,8 +28,9 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
             body,
             reply,
         } = call;
-        let shared = shared.clone();
-        tokio::spawn(async move {
+        let task_shared = shared.clone();
+        shared.spawn(async move {
+            let shared = task_shared;
             // A peer that calls us is online: what waits for it goes now (it
             // may have restarted while our last attempt went to its old
             // process).
