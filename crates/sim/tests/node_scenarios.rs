@@ -412,3 +412,61 @@ fn a_killed_node_writes_nothing_after_the_kill() {
     })
     .unwrap();
 }
+
+/// A signed prekey rotated while the disk is full must not be published:
+/// the rotation changed memory, the save failed, and the unsaved key went
+/// out to the DHT anyway (issue #13, finding 6). Now nothing new is
+/// published until the rotation is on disk; then it is.
+#[test]
+fn a_prekey_rotation_that_cannot_be_saved_is_not_published() {
+    block_on(async {
+        let mut sim =
+            NodeSim::with_store(19, LinkModel::default(), 0.0, StoreKind::Memory).unwrap();
+        for _ in 0..5 {
+            sim.add_node(NodeType::Server, 0);
+        }
+        sim.set_bootstrap(&[0, 1, 2]);
+        for i in 0..5 {
+            sim.start(i).await.unwrap();
+        }
+        sim.advance(MINUTE).await;
+        let (node, observer) = (4, 0);
+        let id = sim.node_id(node).unwrap();
+        let before = sim
+            .handle(observer)
+            .unwrap()
+            .lookup_prekeys(id)
+            .await
+            .unwrap()
+            .expect("published at start")
+            .signed_prekey;
+        assert!(sim.set_disk_full(node, true));
+        // Past the rotation age (7 days) and a republish period.
+        sim.advance(7 * 24 * HOUR + 2 * HOUR).await;
+        let during = sim
+            .handle(observer)
+            .unwrap()
+            .lookup_prekeys(id)
+            .await
+            .unwrap()
+            .expect("still published")
+            .signed_prekey;
+        assert_eq!(
+            during.id, before.id,
+            "an unsaved signed prekey was published"
+        );
+        sim.set_disk_full(node, false);
+        sim.advance(2 * HOUR).await;
+        let after = sim
+            .handle(observer)
+            .unwrap()
+            .lookup_prekeys(id)
+            .await
+            .unwrap()
+            .expect("published")
+            .signed_prekey;
+        assert_ne!(after.id, before.id, "the rotation never happened");
+        sim.finish().await;
+    })
+    .unwrap();
+}

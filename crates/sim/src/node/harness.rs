@@ -442,6 +442,11 @@ impl NodeSim {
         Some(out)
     }
 
+    /// The node id of node `index`.
+    pub fn node_id(&self, index: u32) -> Option<tacnode_domain::NodeId> {
+        Some(self.slots.get(index as usize)?.identity.node_id())
+    }
+
     /// The status of node `index`, if it is up.
     pub async fn status(&self, index: u32) -> Option<tacnode_usecase::node::NodeStatus> {
         let handle = self.slots.get(index as usize)?.handle.clone()?;

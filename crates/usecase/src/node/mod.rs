@@ -1030,6 +1030,14 @@ impl NodeHandle {
         self.shared.dht.find_peer(peer).await
     }
 
+    /// Looks up `peer`'s published prekeys in the DHT (what initiators see).
+    pub async fn lookup_prekeys(
+        &self,
+        peer: NodeId,
+    ) -> Result<Option<tacnode_domain::e2e::PublishedPrekeys>> {
+        self.shared.dht.find_prekeys(peer).await
+    }
+
     /// Publishes our peer record and prekeys now; returns how many nodes
     /// stored the peer record.
     pub async fn publish(&self) -> Result<usize> {
