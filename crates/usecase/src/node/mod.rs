@@ -61,8 +61,27 @@ pub use error::{NodeError, Result};
 
 /// One-time prekeys kept available; refilled when fewer remain.
 const ONE_TIME_PREKEY_TARGET: usize = 100;
-/// Above this many task handles, finished ones are pruned at the next spawn.
-const MAX_TRACKED_TASKS: usize = 1024;
+/// Task handles kept before finished ones are first pruned.
+const MIN_TASK_PRUNE: usize = 32;
+
+/// The handles of a node's spawned tasks. A handle keeps its finished
+/// task's memory, so finished ones are pruned whenever the list doubles
+/// past what was live at the last pruning (amortised constant per spawn).
+#[derive(Default)]
+struct TaskHandles {
+    handles: Vec<tokio::task::AbortHandle>,
+    prune_at: usize,
+}
+
+impl TaskHandles {
+    fn push(&mut self, handle: tokio::task::AbortHandle) {
+        if self.handles.len() >= self.prune_at.max(MIN_TASK_PRUNE) {
+            self.handles.retain(|t| !t.is_finished());
+            self.prune_at = self.handles.len().saturating_mul(2);
+        }
+        self.handles.push(handle);
+    }
+}
 /// Texts one [`NodeHandle::send_many`] queues at most (one transaction).
 pub const MAX_SEND_BATCH: usize = 1000;
 /// Events buffered per subscriber before the slowest ones lose events.
@@ -147,7 +166,7 @@ pub(crate) struct Shared {
     pub(crate) wake_delivery: Notify,
     /// Every task spawned for this node (lanes, served calls, receipts), so
     /// that stopping it (cleanly or as `kill -9`) leaves none behind.
-    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    tasks: Mutex<TaskHandles>,
     pub(crate) shutdown: watch::Receiver<bool>,
     started: UnixMillis,
     /// Receipts being sent now (at most [`MAX_RECEIPT_TASKS`]).
@@ -198,23 +217,20 @@ impl Shared {
         F: std::future::Future<Output = ()> + Send + 'static,
     {
         let handle = tokio::spawn(task).abort_handle();
-        let mut tasks = self
-            .tasks
+        self.tasks
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if tasks.len() >= MAX_TRACKED_TASKS {
-            tasks.retain(|t| !t.is_finished());
-        }
-        tasks.push(handle);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(handle);
     }
 
     /// Aborts every task [`Shared::spawn`] started that still runs.
     fn abort_tasks(&self) {
         let tasks = std::mem::take(
-            &mut *self
+            &mut self
                 .tasks
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .handles,
         );
         for t in tasks {
             t.abort();
@@ -471,7 +487,7 @@ impl Node {
             state: Mutex::new(state),
             events,
             wake_delivery: Notify::new(),
-            tasks: Mutex::new(Vec::new()),
+            tasks: Mutex::new(TaskHandles::default()),
             shutdown,
             started: t,
             clock,
