@@ -61,27 +61,6 @@ pub use error::{NodeError, Result};
 
 /// One-time prekeys kept available; refilled when fewer remain.
 const ONE_TIME_PREKEY_TARGET: usize = 100;
-/// Task handles kept before finished ones are first pruned.
-const MIN_TASK_PRUNE: usize = 32;
-
-/// The handles of a node's spawned tasks. A handle keeps its finished
-/// task's memory, so finished ones are pruned whenever the list doubles
-/// past what was live at the last pruning (amortised constant per spawn).
-#[derive(Default)]
-struct TaskHandles {
-    handles: Vec<tokio::task::AbortHandle>,
-    prune_at: usize,
-}
-
-impl TaskHandles {
-    fn push(&mut self, handle: tokio::task::AbortHandle) {
-        if self.handles.len() >= self.prune_at.max(MIN_TASK_PRUNE) {
-            self.handles.retain(|t| !t.is_finished());
-            self.prune_at = self.handles.len().saturating_mul(2);
-        }
-        self.handles.push(handle);
-    }
-}
 /// Texts one [`NodeHandle::send_many`] queues at most (one transaction).
 pub const MAX_SEND_BATCH: usize = 1000;
 /// Events buffered per subscriber before the slowest ones lose events.
@@ -164,9 +143,6 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) wake_delivery: Notify,
-    /// Every task spawned for this node (lanes, served calls, receipts), so
-    /// that stopping it (cleanly or as `kill -9`) leaves none behind.
-    tasks: Mutex<TaskHandles>,
     pub(crate) shutdown: watch::Receiver<bool>,
     started: UnixMillis,
     /// Receipts being sent now (at most [`MAX_RECEIPT_TASKS`]).
@@ -211,30 +187,22 @@ impl Shared {
     /// Publishes `e` (for `inbox --follow`, the demo, tests) and logs the
     /// delivery events an operator follows, one INFO line each, peers named
     /// by contact name where known.
-    /// Spawns `task` as one of this node's: aborted when the node stops.
+    /// Spawns `task` as one of this node's (a lane, a served call, a
+    /// receipt): it ends at its next await once the node stops, cleanly or
+    /// as `kill -9`, so a stopped node runs and writes nothing more. No
+    /// handle is kept, so a finished task's memory goes at once.
     pub(crate) fn spawn<F>(&self, task: F)
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        let handle = tokio::spawn(task).abort_handle();
-        self.tasks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(handle);
-    }
-
-    /// Aborts every task [`Shared::spawn`] started that still runs.
-    fn abort_tasks(&self) {
-        let tasks = std::mem::take(
-            &mut self
-                .tasks
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .handles,
-        );
-        for t in tasks {
-            t.abort();
-        }
+        let mut shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => {}
+                () = task => {}
+            }
+        });
     }
 
     pub(crate) fn emit(&self, e: NodeEvent) {
@@ -487,7 +455,6 @@ impl Node {
             state: Mutex::new(state),
             events,
             wake_delivery: Notify::new(),
-            tasks: Mutex::new(TaskHandles::default()),
             shutdown,
             started: t,
             clock,
@@ -534,7 +501,6 @@ impl Node {
             t.abort();
             let _ = t.await;
         }
-        self.shared.abort_tasks();
         self.shared.dht.stop().await;
         self.shared.net.close().await;
     }
@@ -549,9 +515,8 @@ impl Node {
             t.abort();
             let _ = t.await;
         }
-        // A killed process runs nothing more: no lane, served call or
-        // receipt of it may write after this.
-        self.shared.abort_tasks();
+        // A killed process runs nothing more: its lanes, served calls and
+        // receipts end at their next await (see `Shared::spawn`).
         self.shared.dht.stop().await;
     }
 }
