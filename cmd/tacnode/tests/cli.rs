@@ -358,15 +358,8 @@ fn daemon_serves_its_control_socket_and_stops_on_sigterm() {
 /// existing file (issue #17, bug 7; #13's data-integrity list).
 #[test]
 fn export_is_owner_only_and_never_overwrites() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let pass = write(tmp.path(), "pass", "pw\n");
+    let (tmp, data, pass) = initialised();
     let p = pass.to_str().unwrap();
-    assert!(
-        tacnode(&data, &["init", "--passphrase-file", p])
-            .status
-            .success()
-    );
     run_once(&data, p);
     let out = tmp.path().join("history.jsonl");
     let o = tacnode(
@@ -390,39 +383,9 @@ fn export_is_owner_only_and_never_overwrites() {
 /// Starts the daemon, waits until it answers, and stops it with SIGTERM:
 /// its database then exists.
 fn run_once(data: &Path, pass_file: &str) {
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_tacnode"))
-        .arg("--data-dir")
-        .arg(data)
-        .args([
-            "run",
-            "--listen",
-            "127.0.0.1:0",
-            "--passphrase-file",
-            pass_file,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !tacnode(data, &["id"]).status.success() {
-        assert!(Instant::now() < deadline, "daemon did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let pid = daemon.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while daemon.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "daemon did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let daemon = spawn_daemon(data, pass_file, "127.0.0.1:0");
+    address_when_up(data);
+    stop(daemon);
 }
 
 /// Starts `tacnode run` on `data`, listening on `listen`.
@@ -455,15 +418,8 @@ fn stop(mut daemon: std::process::Child) {
 #[test]
 fn a_second_daemon_and_idle_control_clients_are_turned_away() {
     use std::io::Read as _;
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let pass = write(tmp.path(), "pass", "pw\n");
+    let (_tmp, data, pass) = initialised();
     let p = pass.to_str().unwrap();
-    assert!(
-        tacnode(&data, &["init", "--passphrase-file", p])
-            .status
-            .success()
-    );
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -527,15 +483,8 @@ fn a_second_daemon_and_idle_control_clients_are_turned_away() {
 #[test]
 fn daemon_logs_are_plain_when_piped_and_follow_rust_log() {
     use std::io::Read as _;
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let pass = write(tmp.path(), "pass", "pw\n");
+    let (_tmp, data, pass) = initialised();
     let p = pass.to_str().unwrap();
-    assert!(
-        tacnode(&data, &["init", "--passphrase-file", p])
-            .status
-            .success()
-    );
     for (rust_log, quiet) in [(None, false), (Some("warn"), false), (None, true)] {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tacnode"));
         if quiet {
@@ -574,15 +523,8 @@ fn daemon_logs_are_plain_when_piped_and_follow_rust_log() {
 /// to exit 0 silently (issue #17, bug 5).
 #[test]
 fn inbox_follow_fails_when_the_daemon_stops() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let pass = write(tmp.path(), "pass", "pw\n");
+    let (_tmp, data, pass) = initialised();
     let p = pass.to_str().unwrap();
-    assert!(
-        tacnode(&data, &["init", "--passphrase-file", p])
-            .status
-            .success()
-    );
     let daemon = spawn_daemon(&data, p, "127.0.0.1:0");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !tacnode(&data, &["id"]).status.success() {
@@ -611,15 +553,8 @@ fn inbox_follow_fails_when_the_daemon_stops() {
 /// named at start.
 #[test]
 fn a_missing_or_damaged_database_is_refused_at_start() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let pass = write(tmp.path(), "pass", "pw\n");
+    let (_tmp, data, pass) = initialised();
     let p = pass.to_str().unwrap();
-    assert!(
-        tacnode(&data, &["init", "--passphrase-file", p])
-            .status
-            .success()
-    );
     run_once(&data, p);
     let db = data.join("tacnode.db");
     let saved = std::fs::read(&db).unwrap();
@@ -812,4 +747,18 @@ fn shipped_completions_and_manual_match_the_cli() {
             "deploy/{file} is out of date: regenerate it (deploy/completions/README.md)"
         );
     }
+}
+
+/// A data dir with an identity (passphrase "pw"): the temporary root, the
+/// data dir and the passphrase file.
+fn initialised() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let pass = write(tmp.path(), "pass", "pw\n");
+    let o = tacnode(
+        &data,
+        &["init", "--passphrase-file", pass.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    (tmp, data, pass)
 }

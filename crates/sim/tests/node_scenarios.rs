@@ -23,7 +23,13 @@ const HOUR: u64 = 60 * MINUTE;
 /// A network of `servers` servers then `clients` clients, bootstrapping
 /// from the first (up to) three servers, all started and settled.
 async fn network(seed: u64, servers: usize, clients: usize) -> NodeSim {
-    let mut sim = NodeSim::with_store(seed, LinkModel::default(), 0.0, store_kind()).unwrap();
+    network_on(seed, servers, clients, store_kind()).await
+}
+
+/// [`network`] on a given store (the scenarios that need the in-memory
+/// store's facilities: a full disk, reading a stopped node's disk).
+async fn network_on(seed: u64, servers: usize, clients: usize, store: StoreKind) -> NodeSim {
+    let mut sim = NodeSim::with_store(seed, LinkModel::default(), 0.0, store).unwrap();
     for _ in 0..servers {
         sim.add_node(NodeType::Server, 0);
     }
@@ -330,18 +336,7 @@ fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
 #[test]
 fn a_full_disk_refuses_mail_says_so_and_loses_nothing() {
     block_on(async {
-        let mut sim =
-            NodeSim::with_store(17, LinkModel::default(), 0.0, StoreKind::Memory).unwrap();
-        for _ in 0..4 {
-            sim.add_node(NodeType::Server, 0);
-        }
-        sim.add_node(NodeType::Client, 0);
-        sim.add_node(NodeType::Client, 0);
-        sim.set_bootstrap(&[0, 1, 2]);
-        for i in 0..6 {
-            sim.start(i).await.unwrap();
-        }
-        sim.advance(MINUTE).await;
+        let mut sim = network_on(17, 4, 2, StoreKind::Memory).await;
         let (sender, recipient) = (4, 5);
         sim.send(sender, recipient).unwrap();
         assert!(sim.drain(5 * MINUTE).await);
@@ -371,18 +366,7 @@ fn a_full_disk_refuses_mail_says_so_and_loses_nothing() {
 #[test]
 fn a_killed_node_writes_nothing_after_the_kill() {
     block_on(async {
-        let mut sim =
-            NodeSim::with_store(18, LinkModel::default(), 0.0, StoreKind::Memory).unwrap();
-        for _ in 0..4 {
-            sim.add_node(NodeType::Server, 0);
-        }
-        sim.add_node(NodeType::Client, 0);
-        sim.add_node(NodeType::Client, 0);
-        sim.set_bootstrap(&[0, 1, 2]);
-        for i in 0..6 {
-            sim.start(i).await.unwrap();
-        }
-        sim.advance(MINUTE).await;
+        let mut sim = network_on(18, 4, 2, StoreKind::Memory).await;
         let (sender, recipient) = (4, 5);
         sim.send(sender, recipient).unwrap();
         assert!(sim.drain(5 * MINUTE).await);
@@ -420,16 +404,7 @@ fn a_killed_node_writes_nothing_after_the_kill() {
 #[test]
 fn a_prekey_rotation_that_cannot_be_saved_is_not_published() {
     block_on(async {
-        let mut sim =
-            NodeSim::with_store(19, LinkModel::default(), 0.0, StoreKind::Memory).unwrap();
-        for _ in 0..5 {
-            sim.add_node(NodeType::Server, 0);
-        }
-        sim.set_bootstrap(&[0, 1, 2]);
-        for i in 0..5 {
-            sim.start(i).await.unwrap();
-        }
-        sim.advance(MINUTE).await;
+        let mut sim = network_on(19, 5, 0, StoreKind::Memory).await;
         let (node, observer) = (4, 0);
         let id = sim.node_id(node).unwrap();
         let before = sim
