@@ -427,11 +427,7 @@ fn a_second_daemon_and_idle_control_clients_are_turned_away() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let first = spawn_daemon(&data, p, &listen);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !tacnode(&data, &["id"]).status.success() {
-        assert!(Instant::now() < deadline, "daemon did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    address_when_up(&data);
     let mut second = spawn_daemon(&data, p, &listen);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
@@ -501,11 +497,7 @@ fn daemon_logs_are_plain_when_piped_and_follow_rust_log() {
             None => cmd.env_remove("RUST_LOG"),
         };
         let mut daemon = cmd.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !tacnode(&data, &["id"]).status.success() {
-            assert!(Instant::now() < deadline, "daemon did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        address_when_up(&data);
         let mut err = daemon.stderr.take().unwrap();
         stop(daemon);
         let mut log = String::new();
@@ -526,11 +518,7 @@ fn inbox_follow_fails_when_the_daemon_stops() {
     let (_tmp, data, pass) = initialised();
     let p = pass.to_str().unwrap();
     let daemon = spawn_daemon(&data, p, "127.0.0.1:0");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !tacnode(&data, &["id"]).status.success() {
-        assert!(Instant::now() < deadline, "daemon did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    address_when_up(&data);
     let follow = Command::new(env!("CARGO_BIN_EXE_tacnode"))
         .arg("--data-dir")
         .arg(&data)

@@ -90,12 +90,7 @@ impl<'a> Reader<'a> {
         name: &'static str,
         version: u8,
     ) -> Result<Self, PickleError> {
-        let mut r = Self { rest: input };
-        let m: [u8; 4] = r.array()?;
-        if &m != magic {
-            return Err(PickleError::BadMagic(name));
-        }
-        let v = r.u8()?;
+        let (r, v) = Self::read_header(input, magic, name)?;
         if v != version {
             return Err(PickleError::UnsupportedVersion(v));
         }
@@ -110,15 +105,25 @@ impl<'a> Reader<'a> {
         name: &'static str,
         latest: u8,
     ) -> Result<(Self, u8), PickleError> {
+        let (r, v) = Self::read_header(input, magic, name)?;
+        if v == 0 || v > latest {
+            return Err(PickleError::UnsupportedVersion(v));
+        }
+        Ok((r, v))
+    }
+
+    /// Checks the magic; returns the reader after the version byte, and it.
+    fn read_header(
+        input: &'a [u8],
+        magic: &[u8; 4],
+        name: &'static str,
+    ) -> Result<(Self, u8), PickleError> {
         let mut r = Self { rest: input };
         let m: [u8; 4] = r.array()?;
         if &m != magic {
             return Err(PickleError::BadMagic(name));
         }
         let v = r.u8()?;
-        if v == 0 || v > latest {
-            return Err(PickleError::UnsupportedVersion(v));
-        }
         Ok((r, v))
     }
 

@@ -194,6 +194,24 @@ mod tests {
     use rand::rngs::StdRng;
     use tacnode_crypto::Identity;
 
+    /// The owner, asking for its own mailbox, redeems `nonce` for a fetch.
+    fn redeem_as_owner(
+        book: &mut ChallengeBook,
+        owner: &Identity,
+        holder: &NodeId,
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<(), ProofError> {
+        let proof = prove(owner, holder, nonce, MailboxOperation::Fetch);
+        book.redeem(
+            UnixMillis(1),
+            &owner.node_id(),
+            holder,
+            &owner.node_id(),
+            MailboxOperation::Fetch,
+            &proof,
+        )
+    }
+
     #[test]
     fn only_the_owner_with_a_fresh_nonce_passes_once() {
         let mut rng = StdRng::seed_from_u64(9);
@@ -315,16 +333,7 @@ mod tests {
             }
         }
         assert_eq!(book.len(), 1 + 3 * MAX_CHALLENGES_PER_MAILBOX);
-        let proof = prove(&owner, &holder, mine, MailboxOperation::Fetch);
-        book.redeem(
-            UnixMillis(1),
-            &owner.node_id(),
-            &holder,
-            &owner.node_id(),
-            MailboxOperation::Fetch,
-            &proof,
-        )
-        .unwrap();
+        redeem_as_owner(&mut book, &owner, &holder, mine).unwrap();
     }
 
     /// A nonce issued to one requester is refused from another.
@@ -374,15 +383,6 @@ mod tests {
             );
         }
         assert_eq!(book.len(), MAX_OUTSTANDING_CHALLENGES);
-        let proof = prove(&owner, &holder, mine, MailboxOperation::Fetch);
-        book.redeem(
-            UnixMillis(1),
-            &owner.node_id(),
-            &holder,
-            &owner.node_id(),
-            MailboxOperation::Fetch,
-            &proof,
-        )
-        .unwrap();
+        redeem_as_owner(&mut book, &owner, &holder, mine).unwrap();
     }
 }

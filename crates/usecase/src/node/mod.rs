@@ -912,7 +912,7 @@ impl NodeHandle {
                 in_flight,
                 next_attempt: next,
                 reason: if held {
-                    Some("waiting for key verification (tacnode contacts verify)".to_owned())
+                    Some(send::WAITING_FOR_VERIFICATION.to_owned())
                 } else {
                     entry.delivery.last_error
                 },

@@ -276,6 +276,10 @@ impl From<CallError> for AttemptError {
     }
 }
 
+/// Why a message to a contact whose keys changed waits (`tacnode outbox`).
+pub(crate) const WAITING_FOR_VERIFICATION: &str =
+    "waiting for key verification (tacnode contacts verify)";
+
 impl AttemptError {
     /// Why the message waits, in an operator's words (shown by `tacnode
     /// outbox`), with the detail after a colon where it adds something.
@@ -326,10 +330,9 @@ impl AttemptError {
                 NodeError::DepositRefused => {
                     ("the mailbox holders refused the deposit", String::new())
                 }
-                NodeError::KeysChanged(_) | NodeError::DeviceKeyChanged => (
-                    "waiting for key verification (tacnode contacts verify)",
-                    String::new(),
-                ),
+                NodeError::KeysChanged(_) | NodeError::DeviceKeyChanged => {
+                    (WAITING_FOR_VERIFICATION, String::new())
+                }
                 other => ("delivery failed", other.to_string()),
             },
         };
