@@ -46,14 +46,14 @@ where
 /// Polls `check` every 50 ms until it is true or `timeout` passes.
 pub async fn eventually<F>(timeout: Duration, mut check: F) -> bool
 where
-    F: FnMut() -> bool,
+    F: AsyncFnMut() -> bool,
 {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {
-        if check() {
+        if check().await {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    check()
+    check().await
 }

@@ -24,8 +24,8 @@ async fn pair_seeded(root: &std::path::Path, seed_a: u64, seed_b: u64) -> (TestN
     b.start().await.unwrap();
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
     assert!(hb.wait_for_routing(1, Duration::from_secs(10)).await);
-    ha.add_contact("b", &b.address()).unwrap();
-    hb.add_contact("a", &a.address()).unwrap();
+    ha.add_contact("b", &b.address()).await.unwrap();
+    hb.add_contact("a", &a.address()).await.unwrap();
     hb.publish().await.unwrap();
     ha.publish().await.unwrap();
     (a, b)
@@ -41,8 +41,23 @@ async fn received(rx: &mut tokio::sync::broadcast::Receiver<NodeEvent>, want: &s
     .await
 }
 
-fn texts_from(h: &tacnode::node::NodeHandle, peer: NodeId) -> Vec<String> {
+/// Whether every message of `ids` has `status` at `h`.
+async fn all_status(
+    h: &tacnode::node::NodeHandle,
+    ids: &[tacnode_domain::MessageId],
+    status: MessageStatus,
+) -> bool {
+    for id in ids {
+        if h.message_status(id).await.unwrap() != Some(status) {
+            return false;
+        }
+    }
+    true
+}
+
+async fn texts_from(h: &tacnode::node::NodeHandle, peer: NodeId) -> Vec<String> {
     h.inbox(usize::MAX)
+        .await
         .unwrap()
         .into_iter()
         .filter(|(m, _)| m.peer == peer && m.direction == Direction::Inbound)
@@ -59,46 +74,48 @@ async fn two_nodes_exchange_1000_messages_each_way_in_order_without_loss_or_dupl
     let mut sent_a = Vec::new();
     let mut sent_b = Vec::new();
     for i in 0..N {
-        sent_a.push(ha.send("b", &format!("a-{i}")).unwrap());
-        sent_b.push(hb.send("a", &format!("b-{i}")).unwrap());
+        sent_a.push(ha.send("b", &format!("a-{i}")).await.unwrap());
+        sent_b.push(hb.send("a", &format!("b-{i}")).await.unwrap());
     }
     let a_id = ha.node_id();
     let b_id = hb.node_id();
     assert!(
-        eventually(LONG, || texts_from(&hb, a_id).len() >= N
-            && texts_from(&ha, b_id).len() >= N)
+        eventually(LONG, async || texts_from(&hb, a_id).await.len() >= N
+            && texts_from(&ha, b_id).await.len() >= N)
         .await,
         "received {} and {}",
-        texts_from(&hb, a_id).len(),
-        texts_from(&ha, b_id).len()
+        texts_from(&hb, a_id).await.len(),
+        texts_from(&ha, b_id).await.len()
     );
     let expected_a: Vec<String> = (0..N).map(|i| format!("a-{i}")).collect();
     let expected_b: Vec<String> = (0..N).map(|i| format!("b-{i}")).collect();
     assert_eq!(
-        texts_from(&hb, a_id),
+        texts_from(&hb, a_id).await,
         expected_a,
         "order, loss or duplicates a->b"
     );
     assert_eq!(
-        texts_from(&ha, b_id),
+        texts_from(&ha, b_id).await,
         expected_b,
         "order, loss or duplicates b->a"
     );
     // Receipts make every message delivered.
     assert!(
-        eventually(LONG, || sent_a
-            .iter()
-            .all(
-                |id| ha.message_status(id).unwrap() == Some(MessageStatus::Delivered)
-            ))
+        eventually(LONG, async || all_status(
+            &ha,
+            &sent_a,
+            MessageStatus::Delivered
+        )
+        .await)
         .await
     );
     assert!(
-        eventually(LONG, || sent_b
-            .iter()
-            .all(
-                |id| hb.message_status(id).unwrap() == Some(MessageStatus::Delivered)
-            ))
+        eventually(LONG, async || all_status(
+            &hb,
+            &sent_b,
+            MessageStatus::Delivered
+        )
+        .await)
         .await
     );
 }
@@ -108,8 +125,9 @@ async fn send_many_is_all_or_nothing_and_batches_arrive_whole_and_in_order() {
     let root = tempfile::tempdir().unwrap();
     let (a, b) = pair(root.path()).await;
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
-    let outgoing = |h: &tacnode::node::NodeHandle| {
+    let outgoing = async |h: &tacnode::node::NodeHandle| {
         h.inbox(usize::MAX)
+            .await
             .unwrap()
             .into_iter()
             .filter(|(m, _)| m.direction == Direction::Outbound)
@@ -117,10 +135,10 @@ async fn send_many_is_all_or_nothing_and_batches_arrive_whole_and_in_order() {
     };
     // Over the limit, or one text too long: refused, nothing queued.
     let many: Vec<&str> = vec!["x"; tacnode::node::MAX_SEND_BATCH + 1];
-    assert!(ha.send_many("b", &many).is_err());
+    assert!(ha.send_many("b", &many).await.is_err());
     let too_long = "y".repeat(tacnode_domain::MAX_TEXT_BYTES + 1);
-    assert!(ha.send_many("b", &["ok", &too_long, "ok"]).is_err());
-    assert_eq!(outgoing(&ha), 0);
+    assert!(ha.send_many("b", &["ok", &too_long, "ok"]).await.is_err());
+    assert_eq!(outgoing(&ha).await, 0);
 
     // More than one batch's worth, with texts big enough that the byte
     // budget splits batches too.
@@ -134,24 +152,33 @@ async fn send_many_is_all_or_nothing_and_batches_arrive_whole_and_in_order() {
         })
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let ids = ha.send_many("b", &refs).unwrap();
+    let ids = ha.send_many("b", &refs).await.unwrap();
     assert_eq!(ids.len(), texts.len());
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());
     let a_id = ha.node_id();
     assert!(
-        eventually(LONG, || texts_from(&hb, a_id).len() >= texts.len()).await,
+        eventually(LONG, async || texts_from(&hb, a_id).await.len()
+            >= texts.len())
+        .await,
         "received {}",
-        texts_from(&hb, a_id).len()
+        texts_from(&hb, a_id).await.len()
     );
-    assert_eq!(texts_from(&hb, a_id), texts, "order, loss or duplicates");
+    assert_eq!(
+        texts_from(&hb, a_id).await,
+        texts,
+        "order, loss or duplicates"
+    );
     // They went in batches: at least the 600 / 256 a round can carry, and
     // fewer than one per message.
     let batches = ha.direct_batches();
     assert!((3..300).contains(&batches), "{batches} batches");
     assert!(
-        eventually(LONG, || ids.iter().all(
-            |id| ha.message_status(id).unwrap() == Some(MessageStatus::Delivered)
-        ))
+        eventually(LONG, async || all_status(
+            &ha,
+            &ids,
+            MessageStatus::Delivered
+        )
+        .await)
         .await
     );
 }
@@ -162,10 +189,10 @@ async fn restart_either_side_keeps_the_session_and_delivers_the_queue() {
     let (mut a, mut b) = pair(root.path()).await;
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
     let mut rx = hb.subscribe();
-    ha.send("b", "before").unwrap();
+    ha.send("b", "before").await.unwrap();
     assert!(received(&mut rx, "before").await);
     let mut ra = ha.subscribe();
-    hb.send("a", "reply").unwrap();
+    hb.send("a", "reply").await.unwrap();
     assert!(received(&mut ra, "reply").await);
     let sessions_a = ha.x3dh_sessions();
     let sessions_b = hb.x3dh_sessions();
@@ -174,34 +201,36 @@ async fn restart_either_side_keeps_the_session_and_delivers_the_queue() {
     // The recipient restarts while messages are queued for it.
     b.stop().await;
     for i in 0..5 {
-        ha.send("b", &format!("while b restarts {i}")).unwrap();
+        ha.send("b", &format!("while b restarts {i}"))
+            .await
+            .unwrap();
     }
     let hb = b.start().await.unwrap();
     assert_eq!(hb.x3dh_sessions(), 0);
     let a_id = ha.node_id();
     assert!(
-        eventually(LONG, || texts_from(&hb, a_id).len() == 6).await,
+        eventually(LONG, async || texts_from(&hb, a_id).await.len() == 6).await,
         "{:?}",
-        texts_from(&hb, a_id)
+        texts_from(&hb, a_id).await
     );
 
     // The sender restarts with messages still in its outbox.
     b.stop().await;
     for i in 0..5 {
-        ha.send("b", &format!("queued at a {i}")).unwrap();
+        ha.send("b", &format!("queued at a {i}")).await.unwrap();
     }
     a.stop().await;
     let hb = b.start().await.unwrap();
     let ha = a.start().await.unwrap();
     assert!(
-        eventually(LONG, || texts_from(&hb, a_id).len() == 11).await,
+        eventually(LONG, async || texts_from(&hb, a_id).await.len() == 11).await,
         "{:?}",
-        texts_from(&hb, a_id)
+        texts_from(&hb, a_id).await
     );
     // No new X3DH on either side after the restarts.
     assert_eq!(ha.x3dh_sessions(), 0);
     assert_eq!(hb.x3dh_sessions(), 0);
-    let got = texts_from(&hb, a_id);
+    let got = texts_from(&hb, a_id).await;
     let unique: HashSet<&String> = got.iter().collect();
     assert_eq!(unique.len(), got.len(), "duplicates: {got:?}");
 }
@@ -229,18 +258,18 @@ async fn offline_recipient_gets_its_mail_even_with_two_of_five_holders_gone() {
     let hs = nodes[sender].handle().unwrap();
     let r_addr = nodes[recipient].address();
     let r_id = nodes[recipient].handle().unwrap().node_id();
-    hs.add_contact("r", &r_addr).unwrap();
+    hs.add_contact("r", &r_addr).await.unwrap();
     // Establish a session first, then take the recipient offline.
-    hs.send("r", "hello while online").unwrap();
+    hs.send("r", "hello while online").await.unwrap();
     let hr = nodes[recipient].handle().unwrap();
     let s_id = hs.node_id();
-    assert!(eventually(LONG, || texts_from(&hr, s_id).len() == 1).await);
+    assert!(eventually(LONG, async || texts_from(&hr, s_id).await.len() == 1).await);
     nodes[recipient].stop().await;
 
     let mut rx = hs.subscribe();
     let mut ids = HashSet::new();
     for i in 0..3 {
-        ids.insert(hs.send("r", &format!("offline {i}")).unwrap());
+        ids.insert(hs.send("r", &format!("offline {i}")).await.unwrap());
     }
     let mut deposited = HashSet::new();
     while deposited.len() < ids.len() {
@@ -256,11 +285,12 @@ async fn offline_recipient_gets_its_mail_even_with_two_of_five_holders_gone() {
         .await;
         assert!(ok, "deposits: {}", deposited.len());
         // Re-read: the event just matched is consumed; count statuses instead.
-        deposited = ids
-            .iter()
-            .filter(|id| hs.message_status(id).unwrap() == Some(MessageStatus::Sent))
-            .copied()
-            .collect();
+        deposited = HashSet::new();
+        for id in &ids {
+            if hs.message_status(id).await.unwrap() == Some(MessageStatus::Sent) {
+                deposited.insert(*id);
+            }
+        }
     }
 
     // The 5 holders are the running servers closest to the mailbox key; stop 2 of them.
@@ -285,11 +315,11 @@ async fn offline_recipient_gets_its_mail_even_with_two_of_five_holders_gone() {
     hr.wait_for_routing(2, Duration::from_secs(20)).await;
     // The node fetches its mailboxes on start and periodically.
     assert!(
-        eventually(LONG, || texts_from(&hr, s_id).len() == 4).await,
+        eventually(LONG, async || texts_from(&hr, s_id).await.len() == 4).await,
         "{:?}",
-        texts_from(&hr, s_id)
+        texts_from(&hr, s_id).await
     );
-    let got = texts_from(&hr, s_id);
+    let got = texts_from(&hr, s_id).await;
     for i in 0..3 {
         assert!(got.contains(&format!("offline {i}")), "{got:?}");
     }
@@ -432,7 +462,7 @@ async fn a_changed_device_key_is_flagged_and_blocks_sending_until_verified() {
     let ha = a.handle().unwrap();
     let hb = b.handle().unwrap();
     let mut rb = hb.subscribe();
-    ha.send("b", "first").unwrap();
+    ha.send("b", "first").await.unwrap();
     assert!(wait_event(&mut rb, LONG, |e| matches!(e, NodeEvent::Received { .. })).await);
 
     // b comes back with the same identity key but a new device key (a
@@ -446,9 +476,9 @@ async fn a_changed_device_key_is_flagged_and_blocks_sending_until_verified() {
     );
     b.dir = root.path().join("b-reinstalled");
     let hb = b.start().await.unwrap();
-    hb.add_contact("a", &a.address()).unwrap();
+    hb.add_contact("a", &a.address()).await.unwrap();
     let mut ra = ha.subscribe();
-    hb.send("a", "it is me, really").unwrap();
+    hb.send("a", "it is me, really").await.unwrap();
     assert!(
         wait_event(&mut ra, LONG, |e| matches!(
             e,
@@ -457,10 +487,11 @@ async fn a_changed_device_key_is_flagged_and_blocks_sending_until_verified() {
         .await,
         "a must notice the new device key"
     );
-    let err = ha.send("b", "are you?").unwrap_err().to_string();
+    let err = ha.send("b", "are you?").await.unwrap_err().to_string();
     assert!(err.contains("changed"), "{err}");
     let contact = ha
         .contacts()
+        .await
         .unwrap()
         .into_iter()
         .find(|c| c.name == "b")
@@ -470,15 +501,15 @@ async fn a_changed_device_key_is_flagged_and_blocks_sending_until_verified() {
     // The safety number cannot show a device-key change; the device code
     // does: a sees it for b's new device key, and reinstalled b (which has
     // pinned a's device key from a's bundle) shows the same one.
-    let (_, number_a, code_a) = ha.verify_contact("b", false).unwrap();
+    let (_, number_a, code_a) = ha.verify_contact("b", false).await.unwrap();
     let code_a = code_a.expect("a knows b's new device key");
-    let (_, number_b, code_b) = hb.verify_contact("a", false).unwrap();
+    let (_, number_b, code_b) = hb.verify_contact("a", false).await.unwrap();
     assert_eq!(number_a, number_b);
     assert_eq!(Some(code_a), code_b);
 
     // After comparing them out of band, the operator confirms.
-    ha.verify_contact("b", true).unwrap();
-    ha.send("b", "verified, hello").unwrap();
+    ha.verify_contact("b", true).await.unwrap();
+    ha.send("b", "verified, hello").await.unwrap();
     let mut rb = hb.subscribe();
     assert!(received(&mut rb, "verified, hello").await);
 }
@@ -552,14 +583,15 @@ async fn strangers_are_refused_once_unverified_contacts_reach_their_cap() {
     for i in 1..1000 {
         let filler = tacnode_crypto::Identity::generate(&mut rng);
         hb.add_contact(&format!("filler{i}"), &filler.address().to_string())
+            .await
             .unwrap();
     }
     let mut c = test_node(root.path(), "c", 3, Some(&a));
     let hc = c.start().await.unwrap();
     assert!(hc.wait_for_routing(2, Duration::from_secs(10)).await);
-    hc.add_contact("b", &b.address()).unwrap();
+    hc.add_contact("b", &b.address()).await.unwrap();
     let mut rx = hb.subscribe();
-    hc.send("b", "from a stranger").unwrap();
+    hc.send("b", "from a stranger").await.unwrap();
     let stranger =
         |e: &NodeEvent| matches!(e, NodeEvent::Received { text, .. } if text == "from a stranger");
     assert!(
@@ -567,10 +599,10 @@ async fn strangers_are_refused_once_unverified_contacts_reach_their_cap() {
         "a stranger got through a full contact list"
     );
     // Removing one makes room: the stranger's retry gets through.
-    let removed = hb.remove_contact("filler1").unwrap();
-    assert!(hb.remove_contact("filler1").is_err(), "removed twice");
+    let removed = hb.remove_contact("filler1").await.unwrap();
+    assert!(hb.remove_contact("filler1").await.is_err(), "removed twice");
     assert!(wait_event(&mut rx, LONG, stranger).await);
-    let contacts = hb.contacts().unwrap();
+    let contacts = hb.contacts().await.unwrap();
     assert_eq!(contacts.len(), 1000);
     assert!(contacts.iter().all(|c| c.node_id != removed.node_id));
     assert!(contacts.iter().any(|c| c.node_id == hc.node_id()));
@@ -583,15 +615,15 @@ async fn a_recipient_that_lost_its_session_gets_a_new_one_and_the_message() {
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
     // Both directions, so a's messages no longer carry the X3DH header.
     let mut rb = hb.subscribe();
-    ha.send("b", "one").unwrap();
+    ha.send("b", "one").await.unwrap();
     assert!(received(&mut rb, "one").await);
     let mut ra = ha.subscribe();
-    let two = hb.send("a", "two").unwrap();
+    let two = hb.send("a", "two").await.unwrap();
     assert!(received(&mut ra, "two").await);
     // Settled on b's side too: nothing of b's is sent again after its loss
     // (that would be b starting a session itself).
     assert!(
-        eventually(LONG, || hb.message_status(&two).unwrap()
+        eventually(LONG, async || hb.message_status(&two).await.unwrap()
             == Some(MessageStatus::Delivered))
         .await
     );
@@ -608,14 +640,14 @@ async fn a_recipient_that_lost_its_session_gets_a_new_one_and_the_message() {
     }
     let hb = b.start().await.unwrap();
     let mut rb = hb.subscribe();
-    let id = ha.send("b", "after the loss").unwrap();
+    let id = ha.send("b", "after the loss").await.unwrap();
     assert!(
         received(&mut rb, "after the loss").await,
         "never delivered after the recipient lost its session"
     );
     assert_eq!(ha.x3dh_sessions(), handshakes + 1, "one new X3DH");
     assert!(
-        eventually(LONG, || ha.message_status(&id).unwrap()
+        eventually(LONG, async || ha.message_status(&id).await.unwrap()
             == Some(MessageStatus::Delivered))
         .await
     );
@@ -630,16 +662,26 @@ async fn adding_a_known_address_under_another_name_is_refused() {
     let root = tempfile::tempdir().unwrap();
     let (a, b) = pair(root.path()).await;
     let ha = a.handle().unwrap();
-    let err = ha.add_contact("b2", &b.address()).unwrap_err().to_string();
+    let err = ha
+        .add_contact("b2", &b.address())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("already the contact \"b\""), "{err}");
-    let names: Vec<String> = ha.contacts().unwrap().into_iter().map(|c| c.name).collect();
+    let names: Vec<String> = ha
+        .contacts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     assert!(names.contains(&"b".to_string()) && !names.contains(&"b2".to_string()));
-    ha.add_contact("b", &b.address()).unwrap();
+    ha.add_contact("b", &b.address()).await.unwrap();
     // An empty text was refused on the command line but accepted over the
     // control socket (issue #17, bug 9): the node refuses it.
-    let err = ha.send("b", "").unwrap_err().to_string();
+    let err = ha.send("b", "").await.unwrap_err().to_string();
     assert!(err.contains("empty"), "{err}");
-    assert!(ha.send_many("b", &["x", ""]).is_err());
+    assert!(ha.send_many("b", &["x", ""]).await.is_err());
 }
 
 /// A 200-line batch (what `send --stdin` sends) arrives within a few
@@ -652,12 +694,12 @@ async fn a_fast_batch_keeps_its_order_in_the_receivers_inbox() {
     let (a, b) = pair(root.path()).await;
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
     // A first message sets the session up, so the batch goes at once.
-    ha.send("b", "warm-up").unwrap();
+    ha.send("b", "warm-up").await.unwrap();
     let a_id = ha.node_id();
-    assert!(eventually(LONG, || texts_from(&hb, a_id).len() == 1).await);
+    assert!(eventually(LONG, async || texts_from(&hb, a_id).await.len() == 1).await);
     let texts: Vec<String> = (0..200).map(|i| format!("line {i}")).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    ha.send_many("b", &refs).unwrap();
-    assert!(eventually(LONG, || texts_from(&hb, a_id).len() == 201).await);
-    assert_eq!(texts_from(&hb, a_id)[1..], texts[..], "inbox order");
+    ha.send_many("b", &refs).await.unwrap();
+    assert!(eventually(LONG, async || texts_from(&hb, a_id).await.len() == 201).await);
+    assert_eq!(texts_from(&hb, a_id).await[1..], texts[..], "inbox order");
 }

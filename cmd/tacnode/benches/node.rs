@@ -217,10 +217,10 @@ fn main() {
         let mut first = Vec::new();
         for i in 0..10 {
             let (s, r) = (i, 10 + i);
-            h[s].add_contact("peer", &addr(r)).unwrap();
+            h[s].add_contact("peer", &addr(r)).await.unwrap();
             let mut rx = h[r].subscribe();
             let t = Instant::now();
-            let id = h[s].send("peer", "first contact").unwrap();
+            let id = h[s].send("peer", "first contact").await.unwrap();
             wait_received(&mut rx, id).await;
             first.push(t.elapsed().as_secs_f64() * 1e3);
         }
@@ -230,7 +230,7 @@ fn main() {
         let mut lat = Vec::new();
         for i in 0..500 {
             let t = Instant::now();
-            let id = h[0].send("peer", &format!("m{i}")).unwrap();
+            let id = h[0].send("peer", &format!("m{i}")).await.unwrap();
             wait_received(&mut rx, id).await;
             lat.push(t.elapsed().as_secs_f64() * 1e3);
         }
@@ -241,7 +241,7 @@ fn main() {
         let t = Instant::now();
         let mut last = None;
         for i in 0..n {
-            last = Some(h[0].send("peer", &format!("burst {i:>90}")).unwrap());
+            last = Some(h[0].send("peer", &format!("burst {i:>90}")).await.unwrap());
         }
         wait_received(&mut rx, last.unwrap()).await;
         let single_rate = n as f64 / t.elapsed().as_secs_f64();
@@ -250,7 +250,7 @@ fn main() {
         let mut last = None;
         for group in texts.chunks(100) {
             let group: Vec<&str> = group.iter().map(String::as_str).collect();
-            last = h[0].send_many("peer", &group).unwrap().pop();
+            last = h[0].send_many("peer", &group).await.unwrap().pop();
         }
         wait_received(&mut rx, last.unwrap()).await;
         let node_rate = n as f64 / t.elapsed().as_secs_f64();

@@ -116,7 +116,7 @@ async fn client(stream: UnixStream, node: NodeHandle) -> Result<()> {
             }
         };
         if let Request::Inbox { follow, limit } = req {
-            for m in inbox(&node, limit)? {
+            for m in inbox(&node, limit).await? {
                 write_json(&mut w, &Response::Message(m)).await?;
             }
             write_json(&mut w, &Response::End).await?;
@@ -132,7 +132,11 @@ async fn client(stream: UnixStream, node: NodeHandle) -> Result<()> {
                         text,
                         ..
                     }) => {
-                        let contact = node.contacts()?.into_iter().find(|c| c.node_id == from);
+                        let contact = node
+                            .contacts()
+                            .await?
+                            .into_iter()
+                            .find(|c| c.node_id == from);
                         let view = MessageView {
                             time_ms: crate::node::now().0,
                             direction: "in".into(),
@@ -206,13 +210,14 @@ fn status_name(s: Option<MessageStatus>, d: Direction) -> String {
 /// whole history is what `tacnode export` is for).
 const DEFAULT_INBOX_LIMIT: usize = 1000;
 
-fn inbox(node: &NodeHandle, limit: Option<u32>) -> Result<Vec<MessageView>> {
-    let contacts = node.contacts()?;
+async fn inbox(node: &NodeHandle, limit: Option<u32>) -> Result<Vec<MessageView>> {
+    let contacts = node.contacts().await?;
     let limit = limit.map_or(DEFAULT_INBOX_LIMIT, |l| {
         usize::try_from(l).unwrap_or(usize::MAX)
     });
     Ok(node
-        .inbox(limit)?
+        .inbox(limit)
+        .await?
         .into_iter()
         .map(|(m, s): (StoredMessage, _)| {
             let contact = contacts.iter().find(|c| c.node_id == m.peer);
@@ -241,16 +246,17 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
             node_id: hex(node.node_id().as_bytes()),
         },
         Request::ContactsAdd { name, address } => {
-            node.add_contact(&name, &address)?;
+            node.add_contact(&name, &address).await?;
             Response::Ok
         }
         Request::ContactsRemove { name } => {
-            node.remove_contact(&name)?;
+            node.remove_contact(&name).await?;
             Response::Ok
         }
         Request::ContactsList => Response::Contacts {
             contacts: node
-                .contacts()?
+                .contacts()
+                .await?
                 .into_iter()
                 .map(|c| ContactView {
                     address: PeerAddress::new(c.identity_key).to_string(),
@@ -261,7 +267,7 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                 .collect(),
         },
         Request::ContactsVerify { name, confirm } => {
-            let (contact, number, device_code) = node.verify_contact(&name, confirm)?;
+            let (contact, number, device_code) = node.verify_contact(&name, confirm).await?;
             Response::SafetyNumber {
                 name: contact.name,
                 digits: number.to_string(),
@@ -271,14 +277,14 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
             }
         }
         Request::Send { to, text } => {
-            let id = node.send(&to, &text)?;
+            let id = node.send(&to, &text).await?;
             Response::Queued {
                 message_id: hex(id.as_bytes()),
             }
         }
         Request::SendMany { to, texts } => {
             let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let ids = node.send_many(&to, &texts)?;
+            let ids = node.send_many(&to, &texts).await?;
             Response::QueuedMany {
                 message_ids: ids.iter().map(|id| hex(id.as_bytes())).collect(),
             }
@@ -286,18 +292,19 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
         // Served as a stream by `client`.
         Request::Inbox { .. } => Response::End,
         Request::OutboxCancel { id } => {
-            let id = node.cancel(&id)?;
+            let id = node.cancel(&id).await?;
             Response::Queued {
                 message_id: hex(id.as_bytes()),
             }
         }
         Request::OutboxRetry { id } => {
-            node.retry(id.as_deref())?;
+            node.retry(id.as_deref()).await?;
             Response::Ok
         }
         Request::Outbox => Response::Outbox {
             entries: node
-                .outbox()?
+                .outbox()
+                .await?
                 .into_iter()
                 .map(|o| OutboxView {
                     message_id: hex(o.message_id.as_bytes()),
@@ -314,7 +321,8 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
         },
         Request::Peers => {
             let names: std::collections::HashMap<_, _> = node
-                .contacts()?
+                .contacts()
+                .await?
                 .into_iter()
                 .map(|c| (c.node_id, c.name))
                 .collect();

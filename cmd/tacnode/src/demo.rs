@@ -198,11 +198,13 @@ pub async fn run(count: usize) -> Result<ExitCode> {
         let j = (i + 1) % count;
         let to = nodes[j].secrets.identity().address().to_string();
         let h = nodes[i].running()?;
-        h.add_contact(&nodes[j].name, &to)?;
-        let id = h.send(
-            &nodes[j].name,
-            &format!("hello {} from {}", nodes[j].name, nodes[i].name),
-        )?;
+        h.add_contact(&nodes[j].name, &to).await?;
+        let id = h
+            .send(
+                &nodes[j].name,
+                &format!("hello {} from {}", nodes[j].name, nodes[i].name),
+            )
+            .await?;
         sent.push((i, j, id));
     }
     let mut ok = 0;
@@ -229,7 +231,7 @@ pub async fn run(count: usize) -> Result<ExitCode> {
     for (i, _, id) in &sent {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if nodes[*i].running()?.message_status(id)? == Some(MessageStatus::Delivered) {
+            if nodes[*i].running()?.message_status(id).await? == Some(MessageStatus::Delivered) {
                 receipts += 1;
                 break;
             }
@@ -245,13 +247,16 @@ pub async fn run(count: usize) -> Result<ExitCode> {
     println!("[4] {} is offline", nodes[off].name);
     let target = nodes[off].secrets.identity().address().to_string();
     let h = nodes[sender].running()?;
-    h.add_contact(&nodes[off].name, &target)?;
+    h.add_contact(&nodes[off].name, &target).await?;
     let mut offline_ids = HashSet::new();
     for k in 0..3 {
-        offline_ids.insert(h.send(
-            &nodes[off].name,
-            &format!("message {k} while you were away"),
-        )?);
+        offline_ids.insert(
+            h.send(
+                &nodes[off].name,
+                &format!("message {k} while you were away"),
+            )
+            .await?,
+        );
     }
     let mut deposited = HashSet::new();
     let mut rx = h.subscribe();

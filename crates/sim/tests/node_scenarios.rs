@@ -51,8 +51,8 @@ fn a_network_with_one_server_delivers_from_that_server_and_its_receipts_arrive()
         // B is the only server; A and C are clients.
         let mut sim = network(11, 1, 2).await;
         let (b, a, c) = (0, 1, 2);
-        let from_server = sim.send(b, a).unwrap();
-        let to_server = sim.send(c, b).unwrap();
+        let from_server = sim.send(b, a).await.unwrap();
+        let to_server = sim.send(c, b).await.unwrap();
         assert!(sim.drain(5 * MINUTE).await, "{:?}", sim.fates());
         sim.advance(MINUTE).await;
         let to_server = sim.fate(&to_server).unwrap();
@@ -76,7 +76,7 @@ fn a_six_hour_partition_heals_with_everything_delivered_once_and_in_order() {
         for round in 0..3u32 {
             for from in 0..n {
                 let to = (from + 1 + round) % n;
-                if to != from && sim.send(from, to).is_some() {
+                if to != from && sim.send(from, to).await.is_some() {
                     sent += 1;
                 }
             }
@@ -84,7 +84,7 @@ fn a_six_hour_partition_heals_with_everything_delivered_once_and_in_order() {
         }
         sim.net().heal();
         assert!(sim.drain(2 * HOUR).await, "{:?}", sim.fates());
-        let audit = sim.audit();
+        let audit = sim.audit().await;
         assert_eq!(audit.accepted, sent);
         assert_eq!(audit.delivered, sent, "{audit:?}");
         assert_eq!(audit.duplicates, 0, "{audit:?}");
@@ -100,12 +100,13 @@ fn a_recipient_offline_for_three_days_gets_its_mail_from_the_mailboxes() {
         let mut sim = network(13, 6, 2).await;
         let (sender, recipient) = (6, 7);
         // A first exchange makes the session.
-        sim.send(sender, recipient).unwrap();
+        sim.send(sender, recipient).await.unwrap();
         assert!(sim.drain(5 * MINUTE).await);
         sim.stop(recipient, true).await;
-        let ids: Vec<_> = (0..3)
-            .map(|_| sim.send(sender, recipient).unwrap())
-            .collect();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(sim.send(sender, recipient).await.unwrap());
+        }
         sim.advance(72 * HOUR).await;
         sim.start(recipient).await.unwrap();
         assert!(sim.drain(10 * MINUTE).await, "{:?}", sim.fates());
@@ -113,7 +114,7 @@ fn a_recipient_offline_for_three_days_gets_its_mail_from_the_mailboxes() {
             let fate = sim.fate(&id).unwrap();
             assert!(fate.received_at.unwrap() >= 72 * HOUR, "{fate:?}");
         }
-        let audit = sim.audit();
+        let audit = sim.audit().await;
         assert_eq!(audit.order_violations, 0, "{audit:?}");
         sim.finish().await;
     })
@@ -126,8 +127,8 @@ fn a_recipient_that_wipes_its_database_gets_one_new_session_and_loses_nothing() 
         let mut sim = network(14, 4, 2).await;
         let (sender, recipient) = (4, 5);
         for _ in 0..3 {
-            sim.send(sender, recipient).unwrap();
-            sim.send(recipient, sender).unwrap();
+            sim.send(sender, recipient).await.unwrap();
+            sim.send(recipient, sender).await.unwrap();
         }
         assert!(sim.drain(5 * MINUTE).await);
         sim.wipe(recipient).await.unwrap();
@@ -135,10 +136,10 @@ fn a_recipient_that_wipes_its_database_gets_one_new_session_and_loses_nothing() 
         sim.start(recipient).await.unwrap();
         sim.advance(MINUTE).await;
         for _ in 0..3 {
-            sim.send(sender, recipient).unwrap();
+            sim.send(sender, recipient).await.unwrap();
         }
         assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
-        let audit = sim.audit();
+        let audit = sim.audit().await;
         assert_eq!(audit.session_restarts, 1, "{audit:?}");
         assert_eq!(audit.duplicates, 0, "{audit:?}");
         sim.finish().await;
@@ -183,15 +184,15 @@ fn after_kill_9_and_a_restart_within_10_s_delivery_resumes_within_5_s() {
     block_on(async {
         let mut sim = network(16, 4, 2).await;
         let (sender, recipient) = (4, 5);
-        sim.send(sender, recipient).unwrap();
+        sim.send(sender, recipient).await.unwrap();
         assert!(sim.drain(MINUTE).await);
         sim.stop(recipient, true).await;
         sim.advance(2_000).await;
-        let during = sim.send(sender, recipient).unwrap();
+        let during = sim.send(sender, recipient).await.unwrap();
         sim.advance(6_000).await;
         sim.start(recipient).await.unwrap();
         let restarted = sim.elapsed_ms();
-        let after = sim.send(sender, recipient).unwrap();
+        let after = sim.send(sender, recipient).await.unwrap();
         sim.drain(MINUTE).await;
         for id in [during, after] {
             let fate = sim.fate(&id).unwrap();
@@ -235,11 +236,11 @@ fn nodes_with_clocks_three_days_off_join_deliver_receive_and_are_warned() {
         let n = sim.len() as u32;
         for from in 0..n {
             for step in [1, 5] {
-                sim.send(from, (from + step) % n).unwrap();
+                sim.send(from, (from + step) % n).await.unwrap();
             }
         }
         assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
-        let audit = sim.audit();
+        let audit = sim.audit().await;
         assert_eq!(audit.delivered, audit.accepted, "{audit:?}");
         assert_eq!(audit.order_violations, 0, "{audit:?}");
         for i in 0..n {
@@ -275,10 +276,10 @@ fn mail_that_expires_unfetched_is_reported_failed_to_its_sender() {
         }
         sim.advance(MINUTE).await;
         let (sender, recipient) = (6, 7);
-        sim.send(sender, recipient).unwrap();
+        sim.send(sender, recipient).await.unwrap();
         assert!(sim.drain(5 * MINUTE).await);
         sim.stop(recipient, true).await;
-        let lost = sim.send(sender, recipient).unwrap();
+        let lost = sim.send(sender, recipient).await.unwrap();
         sim.advance(8 * HOUR).await;
         let fate = sim.fate(&lost).unwrap();
         let (at, reason) = fate.failed.clone().expect("the sender was never told");
@@ -304,12 +305,12 @@ fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
         let mut sim = network(16, 4, 2).await;
         let (sender, recipient) = (4, 5);
         for _ in 0..3 {
-            sim.send(sender, recipient).unwrap();
+            sim.send(sender, recipient).await.unwrap();
         }
         assert!(sim.drain(5 * MINUTE).await);
         sim.backup(sender).unwrap();
         for _ in 0..3 {
-            sim.send(sender, recipient).unwrap();
+            sim.send(sender, recipient).await.unwrap();
         }
         assert!(sim.drain(5 * MINUTE).await);
         sim.restore(sender).await.unwrap();
@@ -317,10 +318,10 @@ fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
         sim.start(sender).await.unwrap();
         sim.advance(MINUTE).await;
         for _ in 0..3 {
-            sim.send(sender, recipient).unwrap();
+            sim.send(sender, recipient).await.unwrap();
         }
         assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
-        let audit = sim.audit();
+        let audit = sim.audit().await;
         assert_eq!(audit.accepted, 9, "{audit:?}");
         assert_eq!(audit.delivered, audit.accepted, "{audit:?}");
         assert_eq!(audit.duplicates, 0, "{audit:?}");
@@ -338,19 +339,19 @@ fn a_full_disk_refuses_mail_says_so_and_loses_nothing() {
     block_on(async {
         let mut sim = network_on(17, 4, 2, StoreKind::Memory).await;
         let (sender, recipient) = (4, 5);
-        sim.send(sender, recipient).unwrap();
+        sim.send(sender, recipient).await.unwrap();
         assert!(sim.drain(5 * MINUTE).await);
         assert!(sim.set_disk_full(recipient, true));
         for _ in 0..3 {
-            sim.send(sender, recipient).unwrap();
+            sim.send(sender, recipient).await.unwrap();
         }
         sim.advance(5 * MINUTE).await;
-        assert_eq!(sim.audit().delivered, 1, "{:?}", sim.fates());
+        assert_eq!(sim.audit().await.delivered, 1, "{:?}", sim.fates());
         let status = sim.status(recipient).await.unwrap();
         assert!(status.storage_failure.is_some(), "{status:?}");
         sim.set_disk_full(recipient, false);
         assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
-        let audit = sim.audit();
+        let audit = sim.audit().await;
         assert_eq!(audit.delivered, 4, "{audit:?}");
         assert_eq!(audit.duplicates, 0, "{audit:?}");
         assert_eq!(audit.order_violations, 0, "{audit:?}");
@@ -368,13 +369,13 @@ fn a_killed_node_writes_nothing_after_the_kill() {
     block_on(async {
         let mut sim = network_on(18, 4, 2, StoreKind::Memory).await;
         let (sender, recipient) = (4, 5);
-        sim.send(sender, recipient).unwrap();
+        sim.send(sender, recipient).await.unwrap();
         assert!(sim.drain(5 * MINUTE).await);
         // The recipient is gone, so the sender's attempts fail slowly; kill
         // the sender while they are on the wire.
         sim.stop(recipient, true).await;
         for _ in 0..20 {
-            sim.send(sender, recipient).unwrap();
+            sim.send(sender, recipient).await.unwrap();
         }
         sim.advance(200).await;
         sim.stop(sender, true).await;
@@ -389,7 +390,7 @@ fn a_killed_node_writes_nothing_after_the_kill() {
         sim.start(sender).await.unwrap();
         sim.start(recipient).await.unwrap();
         assert!(sim.drain(60 * MINUTE).await, "{:?}", sim.fates());
-        let audit = sim.audit();
+        let audit = sim.audit().await;
         assert_eq!(audit.delivered, 21, "{audit:?}");
         assert_eq!(audit.duplicates, 0, "{audit:?}");
         sim.finish().await;

@@ -522,12 +522,12 @@ impl NodeSim {
 
     /// Queues a text from `from` to `to` (by address); `None` when `from` is
     /// down or refused it.
-    pub fn send(&mut self, from: u32, to: u32) -> Option<MessageId> {
+    pub async fn send(&mut self, from: u32, to: u32) -> Option<MessageId> {
         let handle = self.slots.get(from as usize)?.handle.clone()?;
         let recipient = self.slots.get(to as usize)?.identity.address().to_string();
         let next = self.sequence.get(&(from, to)).copied().unwrap_or(0) + 1;
         let text = format!("m{from}-{to}-{next}");
-        let id = handle.send(&recipient, &text).ok()?;
+        let id = handle.send(&recipient, &text).await.ok()?;
         self.sequence.insert((from, to), next);
         let sent_at = self.elapsed_ms();
         self.book.lock().messages.insert(
@@ -585,7 +585,17 @@ impl NodeSim {
     }
 
     /// Checks every running node's inbox against what was sent.
-    pub fn audit(&self) -> Audit {
+    pub async fn audit(&self) -> Audit {
+        // The inboxes first: the book is not held across an await (the
+        // nodes' event collectors write to it meanwhile).
+        let mut inboxes = Vec::with_capacity(self.slots.len());
+        for slot in &self.slots {
+            let inbox = match &slot.handle {
+                Some(h) => h.inbox(tacnode_store::MAX_QUERY_ROWS).await.ok(),
+                None => None,
+            };
+            inboxes.push(inbox);
+        }
         let b = self.book.lock();
         let mut audit = Audit {
             accepted: u64::try_from(b.messages.len()).unwrap_or(u64::MAX),
@@ -593,11 +603,10 @@ impl NodeSim {
             identity_changes: b.identity_changes,
             ..Audit::default()
         };
-        for (index, slot) in self.slots.iter().enumerate() {
+        for (index, (slot, inbox)) in self.slots.iter().zip(inboxes).enumerate() {
             audit.session_restarts +=
                 slot.restarts_before + slot.handle.as_ref().map_or(0, NodeHandle::session_restarts);
-            let Some(h) = &slot.handle else { continue };
-            let Ok(inbox) = h.inbox(tacnode_store::MAX_QUERY_ROWS) else {
+            let Some(inbox) = inbox else {
                 continue;
             };
             let mut seen: HashMap<MessageId, ()> = HashMap::new();

@@ -253,7 +253,7 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
         sim.advance(due.saturating_sub(now)).await;
         match action {
             Action::Send { from, to } => {
-                sim.send(from, to);
+                sim.send(from, to).await;
             }
             Action::Down { node, kill } => sim.stop(node, kill).await,
             Action::Up { node } => sim.start(node).await?,
@@ -277,7 +277,7 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
     sim.drain(drain_ms).await;
     let bytes_during = sim.net().bytes_sent().saturating_sub(bytes_before);
 
-    let audit = sim.audit();
+    let audit = sim.audit().await;
     let mut latencies: Vec<u64> = sim
         .fates()
         .iter()

@@ -45,6 +45,9 @@ pub enum NodeError {
         /// What it answered (its kind).
         answer: String,
     },
+    /// The node is stopping: the owner of its state runs no more jobs.
+    #[error("the node is stopping; try again once it runs")]
+    Stopping,
     /// The DHT task has stopped (the node is shutting down).
     #[error("the DHT has stopped")]
     DhtStopped,

@@ -14,7 +14,7 @@ use tacnode_domain::mailbox::{EntryId, MailboxDeposit};
 use tacnode_domain::{MessageId, NodeId, NodeType, mailbox_key};
 use tacnode_messaging::Message;
 
-use super::{Result, Shared};
+use super::{NodeError, Result, Shared};
 
 /// Recipients whose held mail one round looks at, at most; the next round
 /// goes on after the last one.
@@ -32,11 +32,15 @@ pub(crate) async fn hand_off_held_mail(
     if shared.node_type != NodeType::Server {
         return Ok(None);
     }
-    let recipients = {
-        let st = shared.state();
-        st.store
-            .mailbox_recipients(cursor.as_ref(), shared.now(), MAX_HANDOFF_RECIPIENTS)?
-    };
+    let recipients = shared
+        .with_state(move |st, shared| {
+            Ok::<_, NodeError>(st.store.mailbox_recipients(
+                cursor.as_ref(),
+                shared.now(),
+                MAX_HANDOFF_RECIPIENTS,
+            )?)
+        })
+        .await?;
     let next = if recipients.len() < MAX_HANDOFF_RECIPIENTS {
         None
     } else {
@@ -90,10 +94,11 @@ async fn hand_off(shared: &Arc<Shared>, recipient: NodeId, budget: usize) -> Res
     {
         return Ok(0);
     }
-    let items = {
-        let st = shared.state();
-        st.store.mailbox_fetch(&recipient, shared.now(), budget)?
-    };
+    let items = shared
+        .with_state(move |st, shared| {
+            Ok::<_, NodeError>(st.store.mailbox_fetch(&recipient, shared.now(), budget)?)
+        })
+        .await?;
     let looked = items.len();
     let mut passed: Vec<MessageId> = Vec::new();
     for item in items {
@@ -127,9 +132,13 @@ async fn hand_off(shared: &Arc<Shared>, recipient: NodeId, budget: usize) -> Res
         }
     }
     if !passed.is_empty() {
-        let mut st = shared.state();
-        st.store.mailbox_remove(&recipient, &passed)?;
-        tracing::debug!(%recipient, entries = passed.len(), "held mail handed to closer holders");
+        let n = passed.len();
+        shared
+            .with_state(move |st, _| {
+                Ok::<_, NodeError>(st.store.mailbox_remove(&recipient, &passed)?)
+            })
+            .await?;
+        tracing::debug!(%recipient, entries = n, "held mail handed to closer holders");
     }
     Ok(looked)
 }

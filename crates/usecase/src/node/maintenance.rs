@@ -119,9 +119,11 @@ async fn every(shared: Arc<Shared>, job: Job, period: Duration) {
             // The DHT core republishes what we published (one owner of
             // republishing); new versions go out only when they changed.
             Job::Republish => {
-                if rotate_prekeys(&shared)
-                    && let Err(e) = publish_records(&shared).await
-                {
+                let rotated = shared
+                    .with_state(|st, shared| Ok::<_, NodeError>(rotate_prekeys(st, shared)))
+                    .await
+                    .unwrap_or(false);
+                if rotated && let Err(e) = publish_records(&shared).await {
                     tracing::warn!("publishing the rotated prekeys: {e:#}");
                 }
             }
@@ -158,9 +160,10 @@ const GREETING_WINDOW_MS: u64 = 24 * 3_600_000;
 async fn greet_recent_peers(shared: &Arc<Shared>) {
     let since = UnixMillis(shared.now().0.saturating_sub(GREETING_WINDOW_MS));
     let peers = match shared
-        .state()
-        .store
-        .recent_session_peers(since, MAX_GREETINGS)
+        .with_state(move |st, _| {
+            Ok::<_, NodeError>(st.store.recent_session_peers(since, MAX_GREETINGS)?)
+        })
+        .await
     {
         Ok(p) => p,
         Err(e) => {
@@ -207,9 +210,11 @@ fn preshared_contacts(shared: &Shared) -> Vec<Contact> {
 }
 
 /// Returns the routing table size afterwards.
-async fn bootstrap(shared: &Shared) -> Result<usize> {
+async fn bootstrap(shared: &Arc<Shared>) -> Result<usize> {
     let mut contacts = preshared_contacts(shared);
-    let snapshot = shared.state().store.load_routing_snapshot()?;
+    let snapshot = shared
+        .with_state(|st, _| Ok::<_, NodeError>(st.store.load_routing_snapshot()?))
+        .await?;
     contacts.extend(snapshot.into_iter().map(|e| Contact {
         node_id: e.node_id,
         endpoints: e.endpoints,
@@ -283,43 +288,44 @@ fn own_endpoints(shared: &Shared) -> Vec<Endpoint> {
 
 /// Publishes our signed peer record and prekeys to the DHT; returns how
 /// many nodes stored the peer record.
-pub(crate) async fn publish_records(shared: &Shared) -> Result<usize> {
+pub(crate) async fn publish_records(shared: &Arc<Shared>) -> Result<usize> {
     let t = shared.now();
     let ttl = shared.config.dht.record_ttl_hours.saturating_mul(3_600_000);
-    let (peer, prekeys) = {
-        let mut st = shared.state();
-        let seq = st
-            .store
-            .meta_u64(tacnode_domain::store::META_PEER_RECORD_SEQUENCE)?
-            .unwrap_or(0)
-            .max(t.0)
-            .saturating_add(1);
-        st.store
-            .set_meta_u64(tacnode_domain::store::META_PEER_RECORD_SEQUENCE, seq)?;
-        let mut metadata = BTreeMap::new();
-        if let Some(name) = &shared.config.name {
-            metadata.insert("name".to_owned(), name.clone());
-        }
-        let record = shared.identity.sign_peer_record(UnsignedPeerRecord {
-            identity_key: shared.identity.identity_key(),
-            device_key: shared.identity.device_key(),
-            device_key_signature: shared.identity.device_key_signature(),
-            endpoints: own_endpoints(shared),
-            node_type: shared.node_type,
-            last_seen: t,
-            metadata,
-            sequence: seq,
-        });
-        let pseq = st
-            .store
-            .meta_u64(META_PREKEYS_SEQUENCE)?
-            .unwrap_or(0)
-            .max(t.0)
-            .saturating_add(1);
-        st.store.set_meta_u64(META_PREKEYS_SEQUENCE, pseq)?;
-        let published = st.prekeys.published(&shared.identity, pseq);
-        (record, published)
-    };
+    let (peer, prekeys) = shared
+        .with_state(move |st, shared| {
+            let seq = st
+                .store
+                .meta_u64(tacnode_domain::store::META_PEER_RECORD_SEQUENCE)?
+                .unwrap_or(0)
+                .max(t.0)
+                .saturating_add(1);
+            st.store
+                .set_meta_u64(tacnode_domain::store::META_PEER_RECORD_SEQUENCE, seq)?;
+            let mut metadata = BTreeMap::new();
+            if let Some(name) = &shared.config.name {
+                metadata.insert("name".to_owned(), name.clone());
+            }
+            let record = shared.identity.sign_peer_record(UnsignedPeerRecord {
+                identity_key: shared.identity.identity_key(),
+                device_key: shared.identity.device_key(),
+                device_key_signature: shared.identity.device_key_signature(),
+                endpoints: own_endpoints(shared),
+                node_type: shared.node_type,
+                last_seen: t,
+                metadata,
+                sequence: seq,
+            });
+            let pseq = st
+                .store
+                .meta_u64(META_PREKEYS_SEQUENCE)?
+                .unwrap_or(0)
+                .max(t.0)
+                .saturating_add(1);
+            st.store.set_meta_u64(META_PREKEYS_SEQUENCE, pseq)?;
+            let published = st.prekeys.published(&shared.identity, pseq);
+            Ok::<_, NodeError>((record, published))
+        })
+        .await?;
     let expires = t.saturating_add_millis(ttl);
     let a = shared
         .dht
@@ -344,10 +350,8 @@ pub(crate) async fn publish_records(shared: &Shared) -> Result<usize> {
 /// be published anew). The new keys are on disk before anything uses them:
 /// when saving fails, memory goes back to what the disk holds and nothing
 /// new is published or handed out.
-fn rotate_prekeys(shared: &Shared) -> bool {
+fn rotate_prekeys(st: &mut super::State, shared: &Shared) -> bool {
     let t = shared.now();
-    let mut guard = shared.state();
-    let st = &mut *guard;
     let mut rotated = false;
     if t.millis_since(st.prekeys.signed_prekey().created) >= SIGNED_PREKEY_ROTATION_MS {
         match st
@@ -367,22 +371,22 @@ fn rotate_prekeys(shared: &Shared) -> bool {
     rotated
 }
 
-async fn housekeep(shared: &Shared) {
-    let t = shared.now();
-    {
-        let mut st = shared.state();
+async fn housekeep(shared: &Arc<Shared>) {
+    shared.post_state(|st, shared| {
+        let t = shared.now();
         match st.store.mailbox_purge_expired(t) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(expired = n, "purged held mail"),
             Err(e) => tracing::warn!("purging held mail: {e}"),
         }
-    }
-    report_expired_deposits(shared, t);
+        report_expired_deposits(st, shared, t);
+    });
     if let Ok(snapshot) = shared.dht.routing_snapshot().await {
-        let mut st = shared.state();
-        if let Err(e) = st.store.save_routing_snapshot(&snapshot) {
-            tracing::warn!("saving the routing table: {e}");
-        }
+        shared.post_state(move |st, _| {
+            if let Err(e) = st.store.save_routing_snapshot(&snapshot) {
+                tracing::warn!("saving the routing table: {e}");
+            }
+        });
     }
 }
 
@@ -400,14 +404,12 @@ const MAX_EXPIRED_PER_ROUND: usize = 1_000;
 /// Our messages that waited in mailboxes longer than mail lives there
 /// (`mailbox.ttl_hours`) with no receipt: the holders dropped them, so they
 /// are failed, and the operator is told.
-fn report_expired_deposits(shared: &Shared, t: UnixMillis) {
+fn report_expired_deposits(st: &mut super::State, shared: &Shared, t: UnixMillis) {
     let ttl = shared.config.mailbox.ttl_hours.saturating_mul(3_600_000);
     let before = t.saturating_sub_millis(ttl);
-    let expired =
-        shared
-            .state()
-            .store
-            .expire_deposited(before, EXPIRED_DEPOSIT, t, MAX_EXPIRED_PER_ROUND);
+    let expired = st
+        .store
+        .expire_deposited(before, EXPIRED_DEPOSIT, t, MAX_EXPIRED_PER_ROUND);
     match expired {
         Ok(list) => {
             for (id, peer) in list {
@@ -543,7 +545,7 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
         }
         let sealed: Vec<_> = opened.iter().map(|(_, s)| s.clone()).collect();
         // One transaction for the whole answer.
-        match super::receive::receive_all(shared, None, &sealed, true) {
+        match super::receive::receive_all(shared, None, sealed, true).await {
             Ok(results) => {
                 for ((entry_id, _), result) in opened.iter().zip(results) {
                     match result {

@@ -10,7 +10,9 @@
 //!   expires held mail and snapshots the routing table ([`maintenance`]).
 //!
 //! The store, the conversations, the prekeys and the delivery queue live in
-//! one [`State`] behind a mutex that is never held across an `.await`.
+//! one [`State`], owned by one task ([`state_owner`]): the others send it
+//! jobs and await the answers, so none holds the state across an `.await`
+//! or waits on a lock while a store write syncs.
 //!
 //! Time is read only through the [`Clock`] port and randomness comes from
 //! the generator handed in at start; timers are tokio timers, which the
@@ -28,10 +30,10 @@ mod receive;
 mod send;
 mod serve;
 mod state;
+mod state_owner;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -52,8 +54,8 @@ pub use peer_clocks::ClockCheck;
 use peer_clocks::PeerClocks;
 pub(crate) use state::State;
 use state::{HANDED_OUT_KEY, PENDING_PREFIX, PIN_PREFIX, peer_meta_key};
+use state_owner::StateOwner;
 
-use crate::challenge::ChallengeBook;
 use crate::delivery::{DeliveryConfig, DeliveryQueue};
 use crate::ports::{Clock, Incoming, PeerNetwork};
 
@@ -140,7 +142,8 @@ pub(crate) struct Shared {
     pub(crate) net: Net,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) dht: dht_driver::DhtHandle,
-    state: Mutex<State>,
+    /// The way to the task that owns the [`State`].
+    owner: StateOwner,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) wake_delivery: Notify,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -166,22 +169,32 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Locks the state. A poisoned lock (a task panicked while holding it)
-    /// still yields the state, once a batch the panic left open is rolled
-    /// back: what is on disk is then exactly what was committed.
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        match self.state.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => {
-                // A task panicked holding the state, maybe inside a batch:
-                // roll it back and drop the caches it may have advanced.
-                let mut guard = poisoned.into_inner();
-                guard.store.abandon_open_batch();
-                guard.discard_uncommitted();
-                self.state.clear_poison();
-                guard
-            }
+    /// Runs `job` on the state (in its owner task, after the jobs queued
+    /// before it) and returns its answer; [`NodeError::Stopping`] when the
+    /// node stopped first.
+    pub(crate) async fn with_state<R, E>(
+        self: &Arc<Self>,
+        job: impl FnOnce(&mut State, &Shared) -> std::result::Result<R, E> + Send + 'static,
+    ) -> std::result::Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<NodeError> + Send + 'static,
+    {
+        let shared = Arc::clone(self);
+        match self.owner.run(move |st| job(st, &shared)).await {
+            Ok(answer) => answer,
+            Err(state_owner::OwnerGone) => Err(NodeError::Stopping.into()),
         }
+    }
+
+    /// Queues `job` on the state without waiting for it (it runs after
+    /// every job queued before it; not at all once the node stopped).
+    pub(crate) fn post_state(
+        self: &Arc<Self>,
+        job: impl FnOnce(&mut State, &Shared) + Send + 'static,
+    ) {
+        let shared = Arc::clone(self);
+        let _ = self.owner.post(move |st| job(st, &shared));
     }
 
     /// Publishes `e` (for `inbox --follow`, the demo, tests) and logs the
@@ -206,65 +219,14 @@ impl Shared {
     }
 
     pub(crate) fn emit(&self, e: NodeEvent) {
-        let short =
-            |id: &[u8]| -> String { id.iter().take(4).map(|b| format!("{b:02x}")).collect() };
-        // The caller may hold the state: never wait for it here.
-        let name_of = |peer: &NodeId| -> String {
-            self.state
-                .try_lock()
-                .ok()
-                .and_then(|st| st.store.contact(peer).ok().flatten())
-                .map_or_else(|| short(peer.as_bytes()), |c| c.name)
-        };
-        let recipient_of = |id: &MessageId| -> String {
-            self.state
-                .try_lock()
-                .ok()
-                .and_then(|st| {
-                    let peer = st.store.outbound(id).ok().flatten()?.message.peer;
-                    let name = st.store.contact(&peer).ok().flatten().map(|c| c.name);
-                    Some(name.unwrap_or_else(|| short(peer.as_bytes())))
-                })
-                .unwrap_or_else(|| "?".to_owned())
-        };
-        match &e {
-            NodeEvent::Received {
-                from,
-                message_id,
-                via_mailbox,
-                ..
-            } => tracing::info!(
-                "message {} from {} arrived{}",
-                short(message_id.as_bytes()),
-                name_of(from),
-                if *via_mailbox { " via a mailbox" } else { "" }
-            ),
-            NodeEvent::Sent {
-                message_id,
-                via_mailbox,
-            } => tracing::info!(
-                "message {} to {} {}",
-                short(message_id.as_bytes()),
-                recipient_of(message_id),
-                if *via_mailbox {
-                    "deposited in the recipient's mailboxes"
-                } else {
-                    "handed over directly"
-                }
-            ),
-            NodeEvent::Delivered { message_id } => tracing::info!(
-                "message {} to {} delivered (the recipient's receipt arrived)",
-                short(message_id.as_bytes()),
-                recipient_of(message_id)
-            ),
-            NodeEvent::Failed { message_id, reason } => tracing::warn!(
-                "message {} to {} failed: {reason}",
-                short(message_id.as_bytes()),
-                recipient_of(message_id)
-            ),
-            NodeEvent::IdentityChanged { .. } => {}
-        }
-        let _ = self.events.send(e);
+        let events = self.events.clone();
+        // Logged and published by the state's owner, after the job that
+        // caused it (events keep their order), where contact names are at
+        // hand.
+        let _ = self.owner.post(move |st| {
+            log_event(st, &e);
+            let _ = events.send(e);
+        });
     }
 
     pub(crate) fn node_id(&self) -> NodeId {
@@ -308,6 +270,8 @@ impl Shared {
 pub struct Node {
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
+    /// The task that owns the state: stopped last.
+    owner_task: JoinHandle<()>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -424,35 +388,20 @@ impl Node {
             give_up_after_ms: config.delivery.give_up_after_ms,
         });
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let mut state = State {
-            store,
-            conversations: HashMap::new(),
-            prekeys,
-            delivery,
-            challenges: ChallengeBook::new(),
-            rng,
-            sealed_outbox: HashMap::new(),
-            session_resets: HashMap::new(),
-            restarts: std::collections::HashSet::new(),
-            handed_out,
-            prekey_quota: crate::prekey_quota::OneTimePrekeyQuota::new(),
-            seen: HashMap::new(),
-            clamped_inbound: HashMap::new(),
-            peers: HashMap::new(),
-            last_outbox_time: UnixMillis(0),
-        };
+        let mut state = State::new(store, prekeys, delivery, rng, handed_out);
         refill_prekeys(&mut state, t)?;
         // Queue times keep increasing across restarts, even if the clock
         // went back meanwhile.
         state.last_outbox_time = state.store.latest_outbound_time()?.unwrap_or(UnixMillis(0));
         reschedule_queued(&mut state, t)?;
+        let (owner, owner_task) = StateOwner::spawn(state);
         let shared = Arc::new(Shared {
             identity,
             node_type,
             config,
             net,
             dht,
-            state: Mutex::new(state),
+            owner,
             events,
             wake_delivery: Notify::new(),
             shutdown,
@@ -475,6 +424,7 @@ impl Node {
         Ok(Node {
             shared,
             tasks,
+            owner_task,
             shutdown_tx,
         })
     }
@@ -488,11 +438,19 @@ impl Node {
 
     /// Stops every task, saves the routing table and closes connections.
     pub async fn shutdown(self) {
-        if let Ok(snapshot) = self.shared.dht.routing_snapshot().await {
-            let mut st = self.shared.state();
-            let _ = st.store.save_routing_snapshot(&snapshot);
-        }
-        if let Err(e) = self.shared.state().store.set_meta(CLEAN_STOP_KEY, &[1]) {
+        let snapshot = self.shared.dht.routing_snapshot().await.ok();
+        let marked = self
+            .shared
+            .with_state(move |st, _| {
+                if let Some(snapshot) = &snapshot {
+                    let _ = st.store.save_routing_snapshot(snapshot);
+                }
+                st.store
+                    .set_meta(CLEAN_STOP_KEY, &[1])
+                    .map_err(NodeError::from)
+            })
+            .await;
+        if let Err(e) = marked {
             tracing::warn!("cannot mark the stop as clean: {e}");
         }
         let _ = self.shutdown_tx.send(true);
@@ -503,6 +461,8 @@ impl Node {
         }
         self.shared.dht.stop().await;
         self.shared.net.close().await;
+        self.owner_task.abort();
+        let _ = self.owner_task.await;
     }
 
     /// Stops the node the way `kill -9` does: no goodbye to peers, no
@@ -511,6 +471,10 @@ impl Node {
     /// node's calls.)
     pub async fn kill(self) {
         let _ = self.shutdown_tx.send(true);
+        // Nothing more is written: the owner of the state runs no job after
+        // the one it is in (a job runs whole, like a committed transaction).
+        self.owner_task.abort();
+        let _ = self.owner_task.await;
         for t in self.tasks {
             t.abort();
             let _ = t.await;
@@ -518,6 +482,64 @@ impl Node {
         // A killed process runs nothing more: its lanes, served calls and
         // receipts end at their next await (see `Shared::spawn`).
         self.shared.dht.stop().await;
+    }
+}
+
+/// Logs the delivery events an operator follows, one INFO line each, peers
+/// named by contact name where known.
+fn log_event(st: &State, e: &NodeEvent) {
+    let short = |id: &[u8]| -> String { id.iter().take(4).map(|b| format!("{b:02x}")).collect() };
+    let name_of = |peer: &NodeId| -> String {
+        st.store
+            .contact(peer)
+            .ok()
+            .flatten()
+            .map_or_else(|| short(peer.as_bytes()), |c| c.name)
+    };
+    let recipient_of = |id: &MessageId| -> String {
+        st.store
+            .outbound(id)
+            .ok()
+            .flatten()
+            .map(|o| o.message.peer)
+            .map_or_else(|| "?".to_owned(), |peer| name_of(&peer))
+    };
+    match e {
+        NodeEvent::Received {
+            from,
+            message_id,
+            via_mailbox,
+            ..
+        } => tracing::info!(
+            "message {} from {} arrived{}",
+            short(message_id.as_bytes()),
+            name_of(from),
+            if *via_mailbox { " via a mailbox" } else { "" }
+        ),
+        NodeEvent::Sent {
+            message_id,
+            via_mailbox,
+        } => tracing::info!(
+            "message {} to {} {}",
+            short(message_id.as_bytes()),
+            recipient_of(message_id),
+            if *via_mailbox {
+                "deposited in the recipient's mailboxes"
+            } else {
+                "handed over directly"
+            }
+        ),
+        NodeEvent::Delivered { message_id } => tracing::info!(
+            "message {} to {} delivered (the recipient's receipt arrived)",
+            short(message_id.as_bytes()),
+            recipient_of(message_id)
+        ),
+        NodeEvent::Failed { message_id, reason } => tracing::warn!(
+            "message {} to {} failed: {reason}",
+            short(message_id.as_bytes()),
+            recipient_of(message_id)
+        ),
+        NodeEvent::IdentityChanged { .. } => {}
     }
 }
 
@@ -595,6 +617,104 @@ fn resolve_target(st: &State, to: &str) -> Result<(NodeId, Option<Contact>)> {
     Ok((contact.node_id, Some(contact)))
 }
 
+/// Queues `texts` for `to` in one commit and schedules them; their ids.
+fn queue_texts(
+    st: &mut State,
+    shared: &Shared,
+    to: &str,
+    texts: &[String],
+) -> Result<Vec<MessageId>> {
+    let (peer, contact) = resolve_target(st, to)?;
+    if peer == shared.node_id() {
+        return Err(NodeError::OwnAddress);
+    }
+    if let Some(c) = &contact
+        && c.identity_changed
+    {
+        return Err(NodeError::KeysChanged(c.name.clone()));
+    }
+    // Refuse before writing: a queued message must also be scheduled.
+    if st.delivery.len().saturating_add(texts.len()) > crate::delivery::MAX_TRACKED {
+        return Err(NodeError::OutboxFull(st.delivery.len()));
+    }
+    let t = shared.now();
+    let last_outbox_time = st.last_outbox_time;
+    let queued = st.batch(|st| {
+        if contact.is_none() {
+            // Sending to a bare address adds it as an unverified contact.
+            let addr: PeerAddress = to.parse().map_err(|source| NodeError::BadAddress {
+                address: to.to_owned(),
+                source,
+            })?;
+            let name: String = addr.to_string().chars().take(16).collect();
+            st.store.add_contact(&Contact {
+                name,
+                node_id: peer,
+                identity_key: *addr.identity_key(),
+                first_seen: t,
+                verified: false,
+                identity_changed: false,
+            })?;
+        }
+        let mut queued = Vec::with_capacity(texts.len());
+        for text in texts {
+            let mut id = [0u8; tacnode_domain::MESSAGE_ID_LEN];
+            rand_core::Rng::fill_bytes(&mut st.rng, &mut id);
+            let id = MessageId(id);
+            let time = st.next_outbox_time(t);
+            st.store.queue_outbound(&peer, &id, text, time)?;
+            queued.push((id, time));
+        }
+        Ok(queued)
+    });
+    let queued = match queued {
+        Ok(q) => q,
+        Err(e) => {
+            // Nothing was queued: reuse the times.
+            st.last_outbox_time = last_outbox_time;
+            return Err(e);
+        }
+    };
+    for (id, time) in &queued {
+        st.delivery.handle_queued(t, *id, peer, *time)?;
+    }
+    Ok(queued.into_iter().map(|(id, _)| id).collect())
+}
+
+/// What `tacnode outbox` shows (see [`NodeHandle::outbox`]).
+fn outbox_items(st: &State) -> Result<Vec<OutboxItem>> {
+    let mut out = Vec::new();
+    for (id, recipient, _) in st
+        .store
+        .queued_outbound(None, tacnode_domain::store::MAX_QUERY_ROWS)?
+    {
+        let Some(entry) = st.store.outbound(&id)? else {
+            continue;
+        };
+        let contact = st.store.contact(&recipient)?;
+        let held = contact.as_ref().is_some_and(|c| c.identity_changed);
+        let (in_flight, next) = match st.delivery.schedule_of(&id) {
+            Some((f, n)) => (f, Some(n)),
+            None => (false, None),
+        };
+        out.push(OutboxItem {
+            message_id: id,
+            recipient,
+            recipient_name: contact.map(|c| c.name),
+            queued: entry.message.time,
+            attempts: entry.delivery.attempts,
+            in_flight,
+            next_attempt: next,
+            reason: if held {
+                Some(send::WAITING_FOR_VERIFICATION.to_owned())
+            } else {
+                entry.delivery.last_error
+            },
+        });
+    }
+    Ok(out)
+}
+
 impl NodeHandle {
     /// Own address.
     pub fn address(&self) -> PeerAddress {
@@ -619,7 +739,7 @@ impl NodeHandle {
     /// Adds a contact, or names a stranger that wrote to us (its contact
     /// is named after its address until then). An address that already is
     /// a named contact is refused with that name, never silently renamed.
-    pub fn add_contact(&self, name: &str, address: &str) -> Result<Contact> {
+    pub async fn add_contact(&self, name: &str, address: &str) -> Result<Contact> {
         let addr: PeerAddress = address.parse().map_err(|source| NodeError::BadAddress {
             address: address.to_owned(),
             source,
@@ -630,104 +750,119 @@ impl NodeHandle {
         if addr.node_id() == self.node_id() {
             return Err(NodeError::OwnAddress);
         }
-        let mut st = self.shared.state();
-        if st
-            .store
-            .contacts()?
-            .iter()
-            .any(|c| c.name == name && c.node_id != addr.node_id())
-        {
-            return Err(NodeError::NameTaken(name.to_owned()));
-        }
-        let contact = Contact {
-            name: name.to_owned(),
-            node_id: addr.node_id(),
-            identity_key: *addr.identity_key(),
-            first_seen: self.shared.now(),
-            verified: false,
-            identity_changed: false,
-        };
-        if let Some(existing) = st.store.contact(&contact.node_id)?
-            && existing.name != name
-            && !existing.name.starts_with("key_")
-        {
-            return Err(NodeError::AddressTaken(existing.name));
-        }
-        if st.store.add_contact(&contact)? == tacnode_domain::store::InsertOutcome::AlreadyPresent {
-            st.store.rename_contact(&contact.node_id, name)?;
-        }
-        Ok(st.store.contact(&contact.node_id)?.unwrap_or(contact))
+        let name = name.to_owned();
+        self.shared
+            .with_state(move |st, shared| {
+                if st
+                    .store
+                    .contacts()?
+                    .iter()
+                    .any(|c| c.name == name && c.node_id != addr.node_id())
+                {
+                    return Err(NodeError::NameTaken(name));
+                }
+                let contact = Contact {
+                    name: name.clone(),
+                    node_id: addr.node_id(),
+                    identity_key: *addr.identity_key(),
+                    first_seen: shared.now(),
+                    verified: false,
+                    identity_changed: false,
+                };
+                if let Some(existing) = st.store.contact(&contact.node_id)?
+                    && existing.name != name
+                    && !existing.name.starts_with("key_")
+                {
+                    return Err(NodeError::AddressTaken(existing.name));
+                }
+                if st.store.add_contact(&contact)?
+                    == tacnode_domain::store::InsertOutcome::AlreadyPresent
+                {
+                    st.store.rename_contact(&contact.node_id, &name)?;
+                }
+                Ok(st.store.contact(&contact.node_id)?.unwrap_or(contact))
+            })
+            .await
     }
 
     /// Forgets a contact: its row, its session and the device key pinned
     /// for it, in one commit. The message history stays. A stranger removed
     /// this way counts as a stranger again if it writes.
-    pub fn remove_contact(&self, name: &str) -> Result<Contact> {
-        let mut guard = self.shared.state();
-        let (id, contact) = resolve_target(&guard, name)?;
-        let contact = contact.ok_or_else(|| NodeError::UnknownContact(name.to_owned()))?;
-        guard.batch(|st| {
-            st.store.remove_contact(&id)?;
-            st.store.delete_session(&id)?;
-            st.store.delete_meta(&peer_meta_key(PIN_PREFIX, &id))?;
-            st.store.delete_meta(&peer_meta_key(PENDING_PREFIX, &id))?;
-            st.conversations.remove(&id);
-            Ok(())
-        })?;
-        Ok(contact)
+    pub async fn remove_contact(&self, name: &str) -> Result<Contact> {
+        let name = name.to_owned();
+        self.shared
+            .with_state(move |st, _| {
+                let (id, contact) = resolve_target(st, &name)?;
+                let contact = contact.ok_or(NodeError::UnknownContact(name))?;
+                st.batch(|st| {
+                    st.store.remove_contact(&id)?;
+                    st.store.delete_session(&id)?;
+                    st.store.delete_meta(&peer_meta_key(PIN_PREFIX, &id))?;
+                    st.store.delete_meta(&peer_meta_key(PENDING_PREFIX, &id))?;
+                    st.conversations.remove(&id);
+                    Ok(())
+                })?;
+                Ok(contact)
+            })
+            .await
     }
 
     /// All contacts.
-    pub fn contacts(&self) -> Result<Vec<Contact>> {
-        Ok(self.shared.state().store.contacts()?)
+    pub async fn contacts(&self) -> Result<Vec<Contact>> {
+        self.shared
+            .with_state(|st, _| -> Result<_> { Ok(st.store.contacts()?) })
+            .await
     }
 
     /// The safety number with a contact and, once its device key is known,
     /// the device code (see [`DeviceCode`]: the one that changes when only
     /// the device key did); `confirm` marks it verified (and accepts a
     /// changed key).
-    pub fn verify_contact(
+    pub async fn verify_contact(
         &self,
         name: &str,
         confirm: bool,
     ) -> Result<(Contact, SafetyNumber, Option<DeviceCode>)> {
-        let mut st = self.shared.state();
-        let (id, contact) = resolve_target(&st, name)?;
-        let contact = contact.ok_or_else(|| NodeError::UnknownContact(name.to_owned()))?;
-        let own = self.shared.identity.identity_key();
-        let number = SafetyNumber::new(&own, &contact.identity_key);
-        let device_code = st.device_key_to_verify(&id)?.map(|dk| {
-            DeviceCode::new(
-                (&own, &self.shared.identity.device_key()),
-                (&contact.identity_key, &dk),
-            )
-        });
+        let name = name.to_owned();
+        let verified = self
+            .shared
+            .with_state(move |st, shared| -> Result<_> {
+                let (id, contact) = resolve_target(st, &name)?;
+                let contact = contact.ok_or(NodeError::UnknownContact(name))?;
+                let own = shared.identity.identity_key();
+                let number = SafetyNumber::new(&own, &contact.identity_key);
+                let device_code = st.device_key_to_verify(&id)?.map(|dk| {
+                    DeviceCode::new(
+                        (&own, &shared.identity.device_key()),
+                        (&contact.identity_key, &dk),
+                    )
+                });
+                if !confirm {
+                    return Ok((contact, number, device_code));
+                }
+                if let Some(k) = st.take_pending_pin(&id)? {
+                    st.repin(&id, Some(&k))?;
+                }
+                if contact.identity_changed {
+                    st.store.acknowledge_identity_change(&id)?;
+                }
+                st.store.set_contact_verified(&id, true)?;
+                // Held messages may go now.
+                st.delivery.handle_peer_online(shared.now(), &id);
+                let contact = st.store.contact(&id)?.unwrap_or(contact);
+                Ok((contact, number, device_code))
+            })
+            .await?;
         if confirm {
-            if let Some(k) = st.take_pending_pin(&id)? {
-                st.repin(&id, Some(&k))?;
-            }
-            if contact.identity_changed {
-                st.store.acknowledge_identity_change(&id)?;
-            }
-            st.store.set_contact_verified(&id, true)?;
-            // Held messages may go now.
-            let t = self.shared.now();
-            st.delivery.handle_peer_online(t, &id);
-            drop(st);
             self.shared.wake_delivery.notify_one();
-            let st = self.shared.state();
-            return Ok((
-                st.store.contact(&id)?.unwrap_or(contact),
-                number,
-                device_code,
-            ));
         }
-        Ok((contact, number, device_code))
+        Ok(verified)
     }
 
     /// Queues a text; durable before this returns.
-    pub fn send(&self, to: &str, text: &str) -> Result<MessageId> {
-        self.send_many(to, &[text])?
+    pub async fn send(&self, to: &str, text: &str) -> Result<MessageId> {
+        self.send_many(to, &[text])
+            .await?
             .pop()
             .ok_or(NodeError::NotInOutbox)
     }
@@ -735,7 +870,7 @@ impl NodeHandle {
     /// Queues several texts for one recipient, in order, in one commit:
     /// all are durable before this returns, or none is queued. At most
     /// [`MAX_SEND_BATCH`] at once.
-    pub fn send_many(&self, to: &str, texts: &[&str]) -> Result<Vec<MessageId>> {
+    pub async fn send_many(&self, to: &str, texts: &[&str]) -> Result<Vec<MessageId>> {
         if texts.len() > MAX_SEND_BATCH {
             return Err(NodeError::TooManyAtOnce(texts.len()));
         }
@@ -747,65 +882,14 @@ impl NodeHandle {
             }
             Content::text(*text)?;
         }
-        let mut guard = self.shared.state();
-        let (peer, contact) = resolve_target(&guard, to)?;
-        if peer == self.node_id() {
-            return Err(NodeError::OwnAddress);
-        }
-        if let Some(c) = &contact
-            && c.identity_changed
-        {
-            return Err(NodeError::KeysChanged(c.name.clone()));
-        }
-        // Refuse before writing: a queued message must also be scheduled.
-        if guard.delivery.len().saturating_add(texts.len()) > crate::delivery::MAX_TRACKED {
-            return Err(NodeError::OutboxFull(guard.delivery.len()));
-        }
-        let t = self.shared.now();
-        let last_outbox_time = guard.last_outbox_time;
-        let queued = guard.batch(|st| {
-            if contact.is_none() {
-                // Sending to a bare address adds it as an unverified contact.
-                let addr: PeerAddress = to.parse().map_err(|source| NodeError::BadAddress {
-                    address: to.to_owned(),
-                    source,
-                })?;
-                let name: String = addr.to_string().chars().take(16).collect();
-                st.store.add_contact(&Contact {
-                    name,
-                    node_id: peer,
-                    identity_key: *addr.identity_key(),
-                    first_seen: t,
-                    verified: false,
-                    identity_changed: false,
-                })?;
-            }
-            let mut queued = Vec::with_capacity(texts.len());
-            for text in texts {
-                let mut id = [0u8; tacnode_domain::MESSAGE_ID_LEN];
-                rand_core::Rng::fill_bytes(&mut st.rng, &mut id);
-                let id = MessageId(id);
-                let time = st.next_outbox_time(t);
-                st.store.queue_outbound(&peer, &id, text, time)?;
-                queued.push((id, time));
-            }
-            Ok(queued)
-        });
-        let queued = match queued {
-            Ok(q) => q,
-            Err(e) => {
-                // Nothing was queued: reuse the times.
-                guard.last_outbox_time = last_outbox_time;
-                return Err(e);
-            }
-        };
-        let st = &mut *guard;
-        for (id, time) in &queued {
-            st.delivery.handle_queued(t, *id, peer, *time)?;
-        }
-        drop(guard);
+        let to = to.to_owned();
+        let texts: Vec<String> = texts.iter().map(|t| (*t).to_owned()).collect();
+        let ids = self
+            .shared
+            .with_state(move |st, shared| queue_texts(st, shared, &to, &texts))
+            .await?;
         self.shared.wake_delivery.notify_one();
-        Ok(queued.into_iter().map(|(id, _)| id).collect())
+        Ok(ids)
     }
 
     /// The waiting message whose id (hex) starts with `prefix`.
@@ -834,107 +918,90 @@ impl NodeHandle {
     /// Cancels a waiting message (id or an unambiguous hex prefix of it): it
     /// is marked failed ("cancelled by the operator") and never sent. A
     /// message with an attempt on the wire cannot be cancelled.
-    pub fn cancel(&self, id_prefix: &str) -> Result<MessageId> {
-        let mut st = self.shared.state();
-        let (id, _) = Self::waiting_message(&st, id_prefix)?;
-        if st
-            .delivery
-            .schedule_of(&id)
-            .is_some_and(|(in_flight, _)| in_flight)
-        {
-            return Err(NodeError::BeingSent(id_prefix.to_owned()));
-        }
-        let reason = "cancelled by the operator";
-        st.store.mark_failed(&id, reason, self.shared.now())?;
-        st.delivery.forget(id);
-        st.sealed_outbox.remove(&id);
-        drop(st);
-        self.shared.emit(NodeEvent::Failed {
-            message_id: id,
-            reason: reason.into(),
-        });
-        Ok(id)
+    pub async fn cancel(&self, id_prefix: &str) -> Result<MessageId> {
+        let id_prefix = id_prefix.to_owned();
+        self.shared
+            .with_state(move |st, shared| {
+                let (id, _) = Self::waiting_message(st, &id_prefix)?;
+                if st
+                    .delivery
+                    .schedule_of(&id)
+                    .is_some_and(|(in_flight, _)| in_flight)
+                {
+                    return Err(NodeError::BeingSent(id_prefix));
+                }
+                let reason = "cancelled by the operator";
+                st.store.mark_failed(&id, reason, shared.now())?;
+                st.delivery.forget(id);
+                st.sealed_outbox.remove(&id);
+                shared.emit(NodeEvent::Failed {
+                    message_id: id,
+                    reason: reason.into(),
+                });
+                Ok(id)
+            })
+            .await
     }
 
     /// Tries the waiting messages to the recipient of `id_prefix`, or to
     /// every recipient, now instead of at their next retry; returns how
     /// many recipients.
-    pub fn retry(&self, id_prefix: Option<&str>) -> Result<usize> {
-        let now = self.shared.now();
-        let mut st = self.shared.state();
-        let recipients: Vec<NodeId> = match id_prefix {
-            Some(p) => vec![Self::waiting_message(&st, p)?.1],
-            None => {
-                let mut all: Vec<NodeId> = st
-                    .store
-                    .queued_outbound(None, tacnode_domain::store::MAX_QUERY_ROWS)?
-                    .into_iter()
-                    .map(|(_, to, _)| to)
-                    .collect();
-                all.sort_unstable();
-                all.dedup();
-                all
-            }
-        };
-        for r in &recipients {
-            st.delivery.handle_peer_online(now, r);
-        }
-        drop(st);
+    pub async fn retry(&self, id_prefix: Option<&str>) -> Result<usize> {
+        let id_prefix = id_prefix.map(str::to_owned);
+        let n = self
+            .shared
+            .with_state(move |st, shared| -> Result<_> {
+                let recipients: Vec<NodeId> = match &id_prefix {
+                    Some(p) => vec![Self::waiting_message(st, p)?.1],
+                    None => {
+                        let mut all: Vec<NodeId> = st
+                            .store
+                            .queued_outbound(None, tacnode_domain::store::MAX_QUERY_ROWS)?
+                            .into_iter()
+                            .map(|(_, to, _)| to)
+                            .collect();
+                        all.sort_unstable();
+                        all.dedup();
+                        all
+                    }
+                };
+                let now = shared.now();
+                for r in &recipients {
+                    st.delivery.handle_peer_online(now, r);
+                }
+                Ok(recipients.len())
+            })
+            .await?;
         self.shared.wake_delivery.notify_one();
-        Ok(recipients.len())
+        Ok(n)
     }
 
     /// Every message waiting to go, oldest first (at most
     /// [`tacnode_domain::store::MAX_QUERY_ROWS`]), with where it stands and
     /// why it waits.
-    pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
-        let st = self.shared.state();
-        let mut out = Vec::new();
-        for (id, recipient, _) in st
-            .store
-            .queued_outbound(None, tacnode_domain::store::MAX_QUERY_ROWS)?
-        {
-            let Some(entry) = st.store.outbound(&id)? else {
-                continue;
-            };
-            let contact = st.store.contact(&recipient)?;
-            let held = contact.as_ref().is_some_and(|c| c.identity_changed);
-            let (in_flight, next) = match st.delivery.schedule_of(&id) {
-                Some((f, n)) => (f, Some(n)),
-                None => (false, None),
-            };
-            out.push(OutboxItem {
-                message_id: id,
-                recipient,
-                recipient_name: contact.map(|c| c.name),
-                queued: entry.message.time,
-                attempts: entry.delivery.attempts,
-                in_flight,
-                next_attempt: next,
-                reason: if held {
-                    Some(send::WAITING_FOR_VERIFICATION.to_owned())
-                } else {
-                    entry.delivery.last_error
-                },
-            });
-        }
-        Ok(out)
+    pub async fn outbox(&self) -> Result<Vec<OutboxItem>> {
+        self.shared.with_state(|st, _| outbox_items(st)).await
     }
 
     /// The latest `limit` messages (at most
     /// [`tacnode_domain::store::MAX_QUERY_ROWS`]) of every conversation, oldest
     /// first, with the delivery status of outgoing ones.
-    pub fn inbox(&self, limit: usize) -> Result<Vec<(StoredMessage, Option<MessageStatus>)>> {
-        let st = self.shared.state();
-        let mut out = Vec::new();
-        for m in st.store.latest_history(limit)? {
-            let status = match m.direction {
-                tacnode_domain::Direction::Outbound => st.store.outbound_status(&m.message_id)?,
-                tacnode_domain::Direction::Inbound => None,
-            };
-            out.push((m, status));
-        }
-        Ok(out)
+    pub async fn inbox(&self, limit: usize) -> Result<Vec<(StoredMessage, Option<MessageStatus>)>> {
+        self.shared
+            .with_state(move |st, _| {
+                let mut out = Vec::new();
+                for m in st.store.latest_history(limit)? {
+                    let status = match m.direction {
+                        tacnode_domain::Direction::Outbound => {
+                            st.store.outbound_status(&m.message_id)?
+                        }
+                        tacnode_domain::Direction::Inbound => None,
+                    };
+                    out.push((m, status));
+                }
+                Ok(out)
+            })
+            .await
     }
 
     /// X3DH handshakes this node ran since it started (initiated or answered).
@@ -961,13 +1028,11 @@ impl NodeHandle {
     }
 
     /// Status of an outgoing message.
-    pub fn message_status(&self, id: &MessageId) -> Result<Option<MessageStatus>> {
-        Ok(self
-            .shared
-            .state()
-            .store
-            .outbound(id)?
-            .map(|e| e.delivery.status))
+    pub async fn message_status(&self, id: &MessageId) -> Result<Option<MessageStatus>> {
+        let id = *id;
+        self.shared
+            .with_state(move |st, _| Ok(st.store.outbound(&id)?.map(|e| e.delivery.status)))
+            .await
     }
 
     /// Connected peers.
@@ -978,7 +1043,14 @@ impl NodeHandle {
     /// Status at a glance.
     pub async fn status(&self) -> Result<NodeStatus> {
         let routing_table_size = self.shared.dht.routing_table_size().await.unwrap_or(0);
-        let st = self.shared.state();
+        let (outbox_pending, mailbox_entries_held) = self
+            .shared
+            .with_state(|st, _| {
+                let held =
+                    usize::try_from(st.store.mailbox_usage()?.messages).unwrap_or(usize::MAX);
+                Ok::<_, NodeError>((st.delivery.len(), held))
+            })
+            .await?;
         Ok(NodeStatus {
             address: self.address(),
             node_type: self.shared.node_type,
@@ -987,9 +1059,8 @@ impl NodeHandle {
             uptime_secs: self.shared.now().millis_since(self.shared.started) / 1000,
             routing_table_size,
             connected_peers: self.shared.net.connected_peers().len(),
-            outbox_pending: st.delivery.len(),
-            mailbox_entries_held: usize::try_from(st.store.mailbox_usage()?.messages)
-                .unwrap_or(usize::MAX),
+            outbox_pending,
+            mailbox_entries_held,
             clock: self.shared.clock_check(),
             storage_failure: self
                 .shared

@@ -49,6 +49,18 @@ pub(crate) enum ReceiveError {
     /// It opened, but its plaintext does not decode.
     #[error("bad plaintext: {0}")]
     Plaintext(#[source] DecodeError),
+    /// The node is stopping: nothing was stored, the sender tries again.
+    #[error("the node is stopping")]
+    Stopping,
+}
+
+impl From<NodeError> for ReceiveError {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::Stopping => ReceiveError::Stopping,
+            other => ReceiveError::Storage(other),
+        }
+    }
 }
 
 impl From<StoreError> for ReceiveError {
@@ -65,6 +77,7 @@ impl ReceiveError {
         let (code, detail) = match self {
             ReceiveError::StrangerCap(_) => (RefusalCode::Quota, "too many unverified contacts"),
             ReceiveError::Storage(_) => (RefusalCode::Internal, "cannot store messages"),
+            ReceiveError::Stopping => (RefusalCode::Internal, "shutting down"),
             ReceiveError::StrangerNotText
             | ReceiveError::WrongSender { .. }
             | ReceiveError::Open(_)
@@ -98,9 +111,11 @@ fn is_stranger(st: &mut State, sender: &NodeId) -> Result<bool> {
 
 /// Whether direct messages from `peer` are refused up front (a stranger over
 /// the cap, or the check itself failed).
-pub(crate) fn refuses_stranger(shared: &Shared, peer: &NodeId) -> bool {
-    let mut st = shared.state();
-    !matches!(stranger_over_cap(&mut st, peer), Ok(None))
+pub(crate) async fn refuses_stranger(shared: &Arc<Shared>, peer: NodeId) -> bool {
+    let over = shared
+        .with_state(move |st, _| stranger_over_cap(st, &peer))
+        .await;
+    !matches!(over, Ok(None))
 }
 
 /// What [`receive`] did with a message.
@@ -122,10 +137,11 @@ pub(crate) enum Received {
 pub(crate) async fn receive(
     shared: &Arc<Shared>,
     from: Option<NodeId>,
-    sealed: &SealedMessage,
+    sealed: SealedMessage,
     via_mailbox: bool,
 ) -> Result<Received, ReceiveError> {
-    receive_all(shared, from, std::slice::from_ref(sealed), via_mailbox)?
+    receive_all(shared, from, vec![sealed], via_mailbox)
+        .await?
         .into_iter()
         .next()
         // One in, one out; an empty answer cannot happen.
@@ -137,9 +153,9 @@ pub(crate) async fn receive(
 pub(crate) async fn receive_batch(
     shared: &Arc<Shared>,
     from: NodeId,
-    list: &[SealedMessage],
+    list: Vec<SealedMessage>,
 ) -> Result<Vec<u32>, ReceiveError> {
-    let results = receive_all(shared, Some(from), list, false)?;
+    let results = receive_all(shared, Some(from), list, false).await?;
     let mut refused = Vec::new();
     for (i, r) in results.iter().enumerate() {
         if let Err(e) = r {
@@ -166,18 +182,56 @@ struct Effects {
 /// sender. The outer error means nothing was stored (the database failed,
 /// or a stranger is over the cap); the inner ones are per message (it
 /// could not be opened).
-pub(crate) fn receive_all(
+pub(crate) async fn receive_all(
     shared: &Arc<Shared>,
+    from: Option<NodeId>,
+    list: Vec<SealedMessage>,
+    via_mailbox: bool,
+) -> Result<Vec<Result<Received, ReceiveError>>, ReceiveError> {
+    let (results, receipts) = shared
+        .with_state(move |st, shared| store_received(st, shared, from, &list, via_mailbox))
+        .await?;
+    for (sender, ids) in receipts {
+        for chunk in ids.chunks(tacnode_domain::MAX_RECEIPT_IDS) {
+            // Beyond the limit receipts are skipped: the sender keeps the
+            // messages as "sent", nothing is lost.
+            let Ok(permit) = shared.receipt_tasks.clone().try_acquire_owned() else {
+                break;
+            };
+            let task_shared = shared.clone();
+            let ids = chunk.to_vec();
+            shared.spawn(async move {
+                let shared = task_shared;
+                if let Err(e) = send_receipt(&shared, sender, ids).await {
+                    tracing::debug!(%sender, "receipt not delivered: {e:#}");
+                }
+                drop(permit);
+            });
+        }
+    }
+    Ok(results)
+}
+
+/// The results of a batch of received messages, and the receipts owed.
+type Stored = (
+    Vec<Result<Received, ReceiveError>>,
+    Vec<(NodeId, Vec<MessageId>)>,
+);
+
+/// [`receive_all`] on the state: opens and stores in one transaction; once
+/// it is committed, applies what it changed in memory and emits the events.
+fn store_received(
+    st: &mut State,
+    shared: &Shared,
     from: Option<NodeId>,
     list: &[SealedMessage],
     via_mailbox: bool,
-) -> Result<Vec<Result<Received, ReceiveError>>, ReceiveError> {
+) -> Result<Stored, ReceiveError> {
     let t = shared.now();
     let mut effects = Effects::default();
     let mut receipts: Vec<(NodeId, Vec<MessageId>)> = Vec::new();
     let results = {
-        let mut guard = shared.state();
-        let results = guard.batch_as(|st| -> Result<_, ReceiveError> {
+        let results = st.batch_as(|st| -> Result<_, ReceiveError> {
             let mut results = Vec::with_capacity(list.len());
             for sealed in list {
                 match open_one(shared, st, from, sealed, via_mailbox, t, &mut effects) {
@@ -201,7 +255,6 @@ pub(crate) fn receive_all(
             }
             Ok(results)
         })?;
-        let st = &mut *guard;
         for id in &effects.delivered {
             st.delivery.forget(*id);
             st.sealed_outbox.remove(id);
@@ -214,25 +267,7 @@ pub(crate) fn receive_all(
     for e in effects.events {
         shared.emit(e);
     }
-    for (sender, ids) in receipts {
-        for chunk in ids.chunks(tacnode_domain::MAX_RECEIPT_IDS) {
-            // Beyond the limit receipts are skipped: the sender keeps the
-            // messages as "sent", nothing is lost.
-            let Ok(permit) = shared.receipt_tasks.clone().try_acquire_owned() else {
-                break;
-            };
-            let task_shared = shared.clone();
-            let ids = chunk.to_vec();
-            shared.spawn(async move {
-                let shared = task_shared;
-                if let Err(e) = send_receipt(&shared, sender, ids).await {
-                    tracing::debug!(%sender, "receipt not delivered: {e:#}");
-                }
-                drop(permit);
-            });
-        }
-    }
-    Ok(results)
+    Ok((results, receipts))
 }
 
 /// Opens one message inside the caller's store batch. Returns what it was
@@ -363,24 +398,25 @@ fn flag_identity_change(
 
 /// Sends one end-to-end encrypted receipt for `ids` back to `peer`.
 async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, ids: Vec<MessageId>) -> Result<()> {
-    let sealed = {
-        let mut guard = shared.state();
-        let st = &mut *guard;
-        let t = shared.now();
-        st.conversation(&peer)?;
-        let conv = st
-            .conversations
-            .get_mut(&peer)
-            .ok_or(NodeError::NoSession(peer))?;
-        let plaintext = super::plaintext_for(id_for_receipt(&mut st.rng), Content::Receipt(ids), t);
-        let sealed = conv.seal(
-            &mut st.rng,
-            shared.identity.identity_key(),
-            &encode_plaintext(&plaintext),
-        )?;
-        st.save_conversation(&peer, t)?;
-        sealed
-    };
+    let sealed = shared
+        .with_state(move |st, shared| {
+            let t = shared.now();
+            st.conversation(&peer)?;
+            let conv = st
+                .conversations
+                .get_mut(&peer)
+                .ok_or(NodeError::NoSession(peer))?;
+            let plaintext =
+                super::plaintext_for(id_for_receipt(&mut st.rng), Content::Receipt(ids), t);
+            let sealed = conv.seal(
+                &mut st.rng,
+                shared.identity.identity_key(),
+                &encode_plaintext(&plaintext),
+            )?;
+            st.save_conversation(&peer, t)?;
+            Ok::<_, NodeError>(sealed)
+        })
+        .await?;
     super::send::deliver_sealed(shared, peer, &sealed, true).await?;
     Ok(())
 }

@@ -34,14 +34,19 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut lanes: HashMap<NodeId, mpsc::UnboundedSender<Attempt>> = HashMap::new();
     let mut shutdown = shared.shutdown.clone();
     loop {
-        let (attempts, next) = {
-            let mut st = shared.state();
-            st.delivery.handle_timeout(shared.now());
-            let mut a = Vec::new();
-            while let Some(x) = st.delivery.poll() {
-                a.push(x);
-            }
-            (a, st.delivery.poll_timeout())
+        let due = shared
+            .with_state(|st, shared| {
+                st.delivery.handle_timeout(shared.now());
+                let mut a = Vec::new();
+                while let Some(x) = st.delivery.poll() {
+                    a.push(x);
+                }
+                Ok::<_, NodeError>((a, st.delivery.poll_timeout()))
+            })
+            .await;
+        let Ok((attempts, next)) = due else {
+            // The node is stopping.
+            return;
         };
         for attempt in attempts {
             let recipient = match attempt {
@@ -75,17 +80,29 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     Attempt::Deposit { id, .. } => (id, Outcome::DepositFailed),
                     Attempt::GiveUp { .. } => continue,
                 };
-                let mut guard = shared.state();
-                let st = &mut *guard;
-                st.delivery
-                    .handle_outcome(shared.now(), id, outcome, &mut st.rng);
+                shared.post_state(move |st, shared| {
+                    st.delivery
+                        .handle_outcome(shared.now(), id, outcome, &mut st.rng);
+                });
             }
         }
         if lanes.len() > MAX_LANES_KEPT {
             // A lane whose recipient has nothing pending (nothing queued,
             // nothing on the wire) ends; the next message starts a new one.
-            let st = shared.state();
-            lanes.retain(|recipient, _| st.delivery.has_pending_for(recipient));
+            let recipients: Vec<NodeId> = lanes.keys().copied().collect();
+            let pending = shared
+                .with_state(move |st, _| {
+                    Ok::<_, NodeError>(
+                        recipients
+                            .into_iter()
+                            .filter(|r| st.delivery.has_pending_for(r))
+                            .collect::<std::collections::HashSet<NodeId>>(),
+                    )
+                })
+                .await;
+            if let Ok(pending) = pending {
+                lanes.retain(|recipient, _| pending.contains(recipient));
+            }
         }
         let wait = next
             .map(|t| Duration::from_millis(t.millis_since(shared.now())))
@@ -100,16 +117,16 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
-fn give_up(shared: &Shared, id: MessageId) {
-    let mut st = shared.state();
-    st.sealed_outbox.remove(&id);
-    let _ = st
-        .store
-        .mark_failed(&id, "not delivered before the give-up time", shared.now());
-    drop(st);
-    shared.emit(NodeEvent::Failed {
-        message_id: id,
-        reason: "not delivered before the give-up time".into(),
+fn give_up(shared: &Arc<Shared>, id: MessageId) {
+    shared.post_state(move |st, shared| {
+        st.sealed_outbox.remove(&id);
+        let _ = st
+            .store
+            .mark_failed(&id, "not delivered before the give-up time", shared.now());
+        shared.emit(NodeEvent::Failed {
+            message_id: id,
+            reason: "not delivered before the give-up time".into(),
+        });
     });
 }
 
@@ -123,7 +140,7 @@ async fn attempt_round(shared: &Arc<Shared>, recipient: NodeId, round: Vec<Attem
             Attempt::Deposit { id, .. } => {
                 attempt_direct(shared, recipient, std::mem::take(&mut direct)).await;
                 let result = deliver_queued(shared, id, recipient, true).await;
-                settle(shared, recipient, vec![(id, result)], true);
+                settle(shared, recipient, vec![(id, result)], true).await;
             }
             Attempt::GiveUp { .. } => {}
         }
@@ -138,11 +155,11 @@ async fn attempt_direct(shared: &Arc<Shared>, recipient: NodeId, ids: Vec<Messag
         [] => {}
         [id] => {
             let result = deliver_queued(shared, *id, recipient, false).await;
-            settle(shared, recipient, vec![(*id, result)], false);
+            settle(shared, recipient, vec![(*id, result)], false).await;
         }
         _ => {
             let results = deliver_batch(shared, recipient, ids).await;
-            settle(shared, recipient, results, false);
+            settle(shared, recipient, results, false).await;
         }
     }
 }
@@ -152,16 +169,36 @@ async fn attempt_direct(shared: &Arc<Shared>, recipient: NodeId, ids: Vec<Messag
 /// in flight. When the batch failed every attempt counts as failed: the
 /// disk still says queued, so they are retried and the recipient drops any
 /// copy it already has.
-fn settle(
-    shared: &Shared,
+async fn settle(
+    shared: &Arc<Shared>,
     recipient: NodeId,
     results: Vec<(MessageId, AttemptResult)>,
     deposit: bool,
 ) {
+    let retry_now = shared
+        .with_state(move |st, shared| {
+            Ok::<_, NodeError>(settle_in(st, shared, recipient, &results, deposit))
+        })
+        .await
+        .unwrap_or(false);
+    if retry_now {
+        // A failure scheduled its retry for now (its recipient showed up
+        // meanwhile): the delivery loop may be asleep until later.
+        shared.wake_delivery.notify_one();
+    }
+}
+
+/// [`settle`] on the state; returns whether a retry is due now.
+fn settle_in(
+    st: &mut super::State,
+    shared: &Shared,
+    recipient: NodeId,
+    results: &[(MessageId, AttemptResult)],
+    deposit: bool,
+) -> bool {
     let t = shared.now();
-    let mut guard = shared.state();
-    let committed = guard.batch(|st| {
-        for (id, result) in &results {
+    let committed = st.batch(|st| {
+        for (id, result) in results {
             match result {
                 Ok(true) => {
                     st.store.mark_deposited(id, t)?;
@@ -179,12 +216,10 @@ fn settle(
         }
         Ok(())
     });
-    let st = &mut *guard;
-    let mut events = Vec::new();
     if let Err(e) = &committed {
         tracing::warn!(%recipient, "delivery status not stored, will retry: {e:#}");
     }
-    for (id, result) in &results {
+    for (id, result) in results {
         let accepted = committed.is_ok() && result.is_ok();
         let outcome = match (accepted, deposit) {
             (true, false) => Outcome::DirectAccepted,
@@ -195,7 +230,7 @@ fn settle(
         st.delivery.handle_outcome(t, *id, outcome, &mut st.rng);
         if let (true, Ok(via_mailbox)) = (accepted, result) {
             st.sealed_outbox.remove(id);
-            events.push(NodeEvent::Sent {
+            shared.emit(NodeEvent::Sent {
                 message_id: *id,
                 via_mailbox: *via_mailbox,
             });
@@ -214,16 +249,7 @@ fn settle(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::warn!(%recipient, "the recipient cannot open our messages; starting a new session");
     }
-    let retry_now = st.delivery.poll_timeout().is_some_and(|due| due <= t);
-    drop(guard);
-    if retry_now {
-        // A failure scheduled its retry for now (its recipient showed up
-        // meanwhile): the delivery loop may be asleep until later.
-        shared.wake_delivery.notify_one();
-    }
-    for e in events {
-        shared.emit(e);
-    }
+    st.delivery.poll_timeout().is_some_and(|due| due <= t)
 }
 
 /// Why a delivery attempt failed, as the decisions that follow need it
@@ -390,7 +416,7 @@ async fn deliver_batch(
     let fail_all = |ids: &[MessageId], e: &AttemptError| -> Vec<(MessageId, AttemptResult)> {
         ids.iter().map(|id| (*id, Err(e.again()))).collect()
     };
-    let entries = match queued_entries(shared, recipient, &ids) {
+    let entries = match queued_entries(shared, recipient, ids.clone()).await {
         Ok(e) => e,
         Err(e) => return fail_all(&ids, &e.into()),
     };
@@ -430,24 +456,27 @@ async fn deliver_batch(
 
 /// The outbox entries of `ids`; `None` for one no longer queued (already
 /// sent or delivered: its attempt succeeds without sending).
-fn queued_entries(
-    shared: &Shared,
+async fn queued_entries(
+    shared: &Arc<Shared>,
     recipient: NodeId,
-    ids: &[MessageId],
+    ids: Vec<MessageId>,
 ) -> Result<Vec<(MessageId, Option<tacnode_domain::OutboxEntry>)>> {
-    let st = shared.state();
-    if let Some(c) = st.store.contact(&recipient)?
-        && c.identity_changed
-    {
-        return Err(NodeError::KeysChanged(c.name));
-    }
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let entry = st.store.outbound(id)?.ok_or(NodeError::NotInOutbox)?;
-        let queued = entry.delivery.status == MessageStatus::Queued;
-        out.push((*id, queued.then_some(entry)));
-    }
-    Ok(out)
+    shared
+        .with_state(move |st, _| {
+            if let Some(c) = st.store.contact(&recipient)?
+                && c.identity_changed
+            {
+                return Err(NodeError::KeysChanged(c.name));
+            }
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let entry = st.store.outbound(&id)?.ok_or(NodeError::NotInOutbox)?;
+                let queued = entry.delivery.status == MessageStatus::Queued;
+                out.push((id, queued.then_some(entry)));
+            }
+            Ok(out)
+        })
+        .await
 }
 
 /// Seals and sends one chunk. Returns each id's result and, when the whole
@@ -457,7 +486,7 @@ async fn deliver_chunk(
     recipient: NodeId,
     chunk: &[(MessageId, Option<tacnode_domain::OutboxEntry>)],
 ) -> (Vec<(MessageId, AttemptResult)>, Option<AttemptError>) {
-    let sealed = match seal_chunk(shared, recipient, chunk) {
+    let sealed = match seal_chunk(shared, recipient, chunk.to_vec()).await {
         Ok(s) => s,
         Err(e) => {
             let e = AttemptError::from(e);
@@ -525,53 +554,55 @@ fn batch_results(sent: &[(MessageId, bool)], refused: &[u32]) -> Vec<(MessageId,
 /// Seals every queued message of `chunk` not sealed yet, then commits the
 /// ratchet once: the ciphertexts exist only after their ratchet state is on
 /// disk.
-fn seal_chunk(
-    shared: &Shared,
+async fn seal_chunk(
+    shared: &Arc<Shared>,
     recipient: NodeId,
-    chunk: &[(MessageId, Option<tacnode_domain::OutboxEntry>)],
+    chunk: Vec<(MessageId, Option<tacnode_domain::OutboxEntry>)>,
 ) -> Result<Vec<(MessageId, Option<SealedMessage>)>> {
-    let mut guard = shared.state();
-    let (out, fresh) = guard.batch(|st| {
-        st.conversation(&recipient)?;
-        let mut out = Vec::with_capacity(chunk.len());
-        let mut fresh = Vec::new();
-        for (id, entry) in chunk {
-            let Some(entry) = entry else {
-                out.push((*id, None));
-                continue;
-            };
-            if let Some((_, s)) = st.sealed_outbox.get(id) {
-                out.push((*id, Some(s.clone())));
-                continue;
+    shared
+        .with_state(move |st, shared| {
+            let (out, fresh) = st.batch(|st| {
+                st.conversation(&recipient)?;
+                let mut out = Vec::with_capacity(chunk.len());
+                let mut fresh = Vec::new();
+                for (id, entry) in &chunk {
+                    let Some(entry) = entry else {
+                        out.push((*id, None));
+                        continue;
+                    };
+                    if let Some((_, s)) = st.sealed_outbox.get(id) {
+                        out.push((*id, Some(s.clone())));
+                        continue;
+                    }
+                    let conv = st
+                        .conversations
+                        .get_mut(&recipient)
+                        .ok_or(NodeError::NoSession(recipient))?;
+                    let plaintext = tacnode_domain::Plaintext {
+                        message_id: *id,
+                        sent: entry.message.time,
+                        content: Content::Text(entry.message.text.clone()),
+                    };
+                    let sealed = conv.seal(
+                        &mut st.rng,
+                        shared.identity.identity_key(),
+                        &encode_plaintext(&plaintext),
+                    )?;
+                    fresh.push((*id, sealed.clone()));
+                    out.push((*id, Some(sealed)));
+                }
+                st.save_conversation(&recipient, shared.now())?;
+                Ok((out, fresh))
+            })?;
+            // Cached only once their ratchet step is on disk.
+            for (id, s) in fresh {
+                st.sealed_outbox.insert(id, (recipient, s));
             }
-            let conv = st
-                .conversations
-                .get_mut(&recipient)
-                .ok_or(NodeError::NoSession(recipient))?;
-            let plaintext = tacnode_domain::Plaintext {
-                message_id: *id,
-                sent: entry.message.time,
-                content: Content::Text(entry.message.text.clone()),
-            };
-            let sealed = conv.seal(
-                &mut st.rng,
-                shared.identity.identity_key(),
-                &encode_plaintext(&plaintext),
-            )?;
-            fresh.push((*id, sealed.clone()));
-            out.push((*id, Some(sealed)));
-        }
-        st.save_conversation(&recipient, shared.now())?;
-        Ok((out, fresh))
-    })?;
-    // Cached only once their ratchet step is on disk.
-    for (id, s) in fresh {
-        guard.sealed_outbox.insert(id, (recipient, s));
-    }
-    Ok(out)
+            Ok(out)
+        })
+        .await
 }
 
-/// Sends a batch straight to `peer`; the indices it refused.
 /// Sends a batch straight to `peer`; the indices it refused. A peer that
 /// does not know batches (it refuses the request as malformed or
 /// unsupported) gets the messages one by one, in order, stopping at the
@@ -614,7 +645,9 @@ async fn direct_batch(
         Err(e) => {
             if !matches!(e, CallError::Refused { .. }) {
                 // The peer may have moved: look its record up again next time.
-                shared.state().peers.remove(&peer);
+                shared.post_state(move |st, _| {
+                    st.peers.remove(&peer);
+                });
             }
             Err(e.into())
         }
@@ -629,24 +662,21 @@ async fn deliver_queued(
     recipient: NodeId,
     deposit: bool,
 ) -> AttemptResult {
-    let entry = {
-        let st = shared.state();
-        let entry = st.store.outbound(&id)?.ok_or(NodeError::NotInOutbox)?;
-        if let Some(c) = st.store.contact(&recipient)?
-            && c.identity_changed
-        {
-            return Err(NodeError::KeysChanged(c.name).into());
-        }
-        entry
-    };
+    let (entry, cached) = shared
+        .with_state(move |st, _| {
+            let entry = st.store.outbound(&id)?.ok_or(NodeError::NotInOutbox)?;
+            if let Some(c) = st.store.contact(&recipient)?
+                && c.identity_changed
+            {
+                return Err(NodeError::KeysChanged(c.name));
+            }
+            let cached = st.sealed_outbox.get(&id).map(|(_, s)| s.clone());
+            Ok((entry, cached))
+        })
+        .await?;
     if entry.delivery.status != MessageStatus::Queued {
         return Ok(false);
     }
-    let cached = shared
-        .state()
-        .sealed_outbox
-        .get(&id)
-        .map(|(_, s)| s.clone());
     let sealed = match cached {
         Some(s) => s,
         None => seal_queued(shared, id, recipient, &entry, deposit).await?,
@@ -662,7 +692,8 @@ async fn seal_queued(
     deposit: bool,
 ) -> Result<SealedMessage> {
     ensure_session(shared, recipient, !deposit).await?;
-    seal_chunk(shared, recipient, &[(id, Some(entry.clone()))])?
+    seal_chunk(shared, recipient, vec![(id, Some(entry.clone()))])
+        .await?
         .pop()
         .and_then(|(_, sealed)| sealed)
         .ok_or(NodeError::NotInOutbox)
@@ -705,7 +736,9 @@ async fn direct(
         Err(e) => {
             if !matches!(e, CallError::Refused { .. }) {
                 // The peer may have moved: look its record up again next time.
-                shared.state().peers.remove(&peer);
+                shared.post_state(move |st, _| {
+                    st.peers.remove(&peer);
+                });
             }
             Err(e.into())
         }
@@ -724,11 +757,13 @@ async fn deposit_sealed(
         return Err(NodeError::NoMailboxHolders);
     }
     let payload = encode_sealed(sealed);
-    let mut entry_id = [0u8; 16];
-    {
-        let mut st = shared.state();
-        rand_core::Rng::fill_bytes(&mut st.rng, &mut entry_id);
-    }
+    let entry_id = shared
+        .with_state(|st, _| {
+            let mut entry_id = [0u8; 16];
+            rand_core::Rng::fill_bytes(&mut st.rng, &mut entry_id);
+            Ok::<_, NodeError>(entry_id)
+        })
+        .await?;
     let expires = shared
         .now()
         .saturating_add_millis(shared.config.mailbox.ttl_hours.saturating_mul(3_600_000));
@@ -774,28 +809,39 @@ pub(crate) async fn mailbox_holders(shared: &Shared, recipient: NodeId) -> Resul
 }
 
 /// Where `peer` listens: its peer record, from memory or the DHT.
-pub(crate) async fn endpoints_of(shared: &Shared, peer: NodeId) -> Result<Vec<SocketAddr>> {
-    if let Some(r) = shared.state().peers.get(&peer) {
-        return Ok(r.body.endpoints.iter().map(|e| e.0).collect());
+pub(crate) async fn endpoints_of(shared: &Arc<Shared>, peer: NodeId) -> Result<Vec<SocketAddr>> {
+    let known = shared
+        .with_state(move |st, _| {
+            Ok::<_, NodeError>(
+                st.peers
+                    .get(&peer)
+                    .map(|r| r.body.endpoints.iter().map(|e| e.0).collect::<Vec<_>>()),
+            )
+        })
+        .await?;
+    if let Some(endpoints) = known {
+        return Ok(endpoints);
     }
     let record = resolve_peer(shared, peer).await?;
     Ok(record.body.endpoints.iter().map(|e| e.0).collect())
 }
 
-async fn resolve_peer(shared: &Shared, peer: NodeId) -> Result<PeerRecord> {
+async fn resolve_peer(shared: &Arc<Shared>, peer: NodeId) -> Result<PeerRecord> {
     let record = shared
         .dht
         .find_peer(peer)
         .await?
         .ok_or(NodeError::NoPeerRecord(peer))?;
-    let mut st = shared.state();
-    let newer = st
-        .peers
-        .get(&peer)
-        .is_none_or(|old| old.body.sequence < record.body.sequence);
-    if newer {
-        st.peers.insert(peer, record.clone());
-    }
+    let kept = record.clone();
+    shared.post_state(move |st, _| {
+        let newer = st
+            .peers
+            .get(&peer)
+            .is_none_or(|old| old.body.sequence < kept.body.sequence);
+        if newer {
+            st.peers.insert(peer, kept);
+        }
+    });
     Ok(record)
 }
 
@@ -804,12 +850,18 @@ async fn resolve_peer(shared: &Shared, peer: NodeId) -> Result<PeerRecord> {
 /// in the DHT. Also restarts a session the peer lost
 /// ([`super::State::restart_session`]).
 async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Result<()> {
-    let expected = {
-        let mut st = shared.state();
-        if !st.restarts.contains(&peer) && st.conversation(&peer)?.is_some() {
-            return Ok(());
-        }
-        super::known_identity(&st, &peer).ok_or(NodeError::UnknownIdentity(peer))?
+    let expected = shared
+        .with_state(move |st, _| {
+            if !st.restarts.contains(&peer) && st.conversation(&peer)?.is_some() {
+                return Ok(None);
+            }
+            super::known_identity(st, &peer)
+                .map(Some)
+                .ok_or(NodeError::UnknownIdentity(peer))
+        })
+        .await?;
+    let Some(expected) = expected else {
+        return Ok(());
     };
     let bundle = if direct {
         match fetch_bundle(shared, peer).await {
@@ -829,8 +881,19 @@ async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Res
     // compared with the pin: a forged bundle must not flag the contact or
     // become the pending pin.
     tacnode_crypto::prekey::verify_bundle(&bundle)?;
-    let mut guard = shared.state();
-    let st = &mut *guard;
+    shared
+        .with_state(move |st, shared| start_session(st, shared, peer, &bundle))
+        .await
+}
+
+/// Pins (or checks) the device key of `bundle` and starts (or restarts) the
+/// session with `peer` from it, committed before it is used.
+fn start_session(
+    st: &mut super::State,
+    shared: &Shared,
+    peer: NodeId,
+    bundle: &PrekeyBundle,
+) -> Result<()> {
     if !st.check_pin(&peer, &bundle.device_key)? {
         st.store.flag_contact_key_change(&peer)?;
         st.set_pending_pin(&peer, &bundle.device_key)?;
@@ -840,11 +903,11 @@ async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Res
     let restart = st.restarts.contains(&peer);
     st.conversation(&peer)?;
     match st.conversations.get_mut(&peer) {
-        Some(conv) if restart => conv.restart(&mut st.rng, &shared.identity, &bundle)?,
+        Some(conv) if restart => conv.restart(&mut st.rng, &shared.identity, bundle)?,
         // Another task made one meanwhile.
         Some(_) => return Ok(()),
         None => {
-            let conv = Conversation::initiate(&mut st.rng, &shared.identity, &bundle)?;
+            let conv = Conversation::initiate(&mut st.rng, &shared.identity, bundle)?;
             st.conversations.insert(peer, conv);
         }
     }
@@ -857,7 +920,7 @@ async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Res
     Ok(())
 }
 
-async fn fetch_bundle(shared: &Shared, peer: NodeId) -> Result<PrekeyBundle> {
+async fn fetch_bundle(shared: &Arc<Shared>, peer: NodeId) -> Result<PrekeyBundle> {
     let addrs = endpoints_of(shared, peer).await?;
     match shared
         .net

@@ -34,11 +34,12 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
             // A peer that calls us is online: what waits for it goes now (it
             // may have restarted while our last attempt went to its old
             // process).
-            let rescheduled = {
-                let now = shared.now();
-                shared.state().peer_seen(&peer, now)
-            };
-            if rescheduled {
+            let rescheduled = shared
+                .with_state(move |st, shared| {
+                    Ok::<_, super::NodeError>(st.peer_seen(&peer, shared.now()))
+                })
+                .await;
+            if matches!(rescheduled, Ok(true)) {
                 shared.wake_delivery.notify_one();
             }
             let received = shared.now();
@@ -77,7 +78,10 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
                 Err(_) => refuse(RefusalCode::Internal, "shutting down"),
             }
         }
-        Message::PrekeyBundleRequest => match prekey_bundle(shared, peer) {
+        Message::PrekeyBundleRequest => match shared
+            .with_state(move |st, shared| prekey_bundle(st, shared, peer))
+            .await
+        {
             Ok(b) => Message::PrekeyBundle(b),
             Err(e) => {
                 tracing::warn!("cannot hand out a prekey bundle: {e:#}");
@@ -86,10 +90,10 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
         },
         // Refused as a whole, and as "full", not "unreadable": the sender
         // keeps its session and retries later.
-        Message::Direct(_) | Message::DirectBatch(_) if refuses_stranger(shared, &peer) => {
+        Message::Direct(_) | Message::DirectBatch(_) if refuses_stranger(shared, peer).await => {
             refuse(RefusalCode::Quota, "too many unverified contacts")
         }
-        Message::Direct(sealed) => match receive(shared, Some(peer), &sealed, false).await {
+        Message::Direct(sealed) => match receive(shared, Some(peer), sealed, false).await {
             Ok(_) => Message::DirectAck,
             Err(e) => {
                 if matches!(e, super::receive::ReceiveError::Storage(_)) {
@@ -100,7 +104,7 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
                 e.refusal()
             }
         },
-        Message::DirectBatch(list) => match receive_batch(shared, peer, &list).await {
+        Message::DirectBatch(list) => match receive_batch(shared, peer, list).await {
             Ok(refused) => Message::DirectBatchAck { refused },
             Err(e) => {
                 if matches!(e, super::receive::ReceiveError::Storage(_)) {
@@ -119,111 +123,142 @@ async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[
             let max_expiry =
                 t.saturating_add_millis(shared.config.mailbox.ttl_hours.saturating_mul(3_600_000));
             let expires = d.expires.min(max_expiry);
-            let mut st = shared.state();
-            match st.store.mailbox_deposit(
-                &d.recipient,
-                &MessageId(d.entry_id.0),
-                &d.payload,
-                expires,
-                t,
-            ) {
-                Ok(_) => Message::MailboxDeposited { accepted: true },
-                Err(
+            let deposited = shared
+                .with_state(move |st, _| {
+                    Ok::<_, super::NodeError>(st.store.mailbox_deposit(
+                        &d.recipient,
+                        &MessageId(d.entry_id.0),
+                        &d.payload,
+                        expires,
+                        t,
+                    ))
+                })
+                .await;
+            match deposited {
+                Ok(Ok(_)) => Message::MailboxDeposited { accepted: true },
+                Ok(Err(
                     tacnode_domain::StoreError::MailboxRecipientQuota { .. }
                     | tacnode_domain::StoreError::MailboxTotalQuota { .. },
-                ) => refuse(RefusalCode::Quota, "mailbox full"),
-                Err(e) => refuse(RefusalCode::Malformed, e.to_string()),
-            }
-        }
-        Message::MailboxChallengeRequest { recipient } => {
-            let now = shared.now();
-            let mut st = shared.state();
-            let st = &mut *st;
-            let nonce = st.challenges.issue(now, peer, recipient, &mut st.rng);
-            // Only the owner itself (TLS authenticated it) learns that its
-            // mailbox is empty, and skips the signed fetch: most fetches
-            // find nothing, and each costs a signature on both ends.
-            let nothing_held = peer == recipient
-                && st
-                    .store
-                    .mailbox_fetch(&recipient, now, 1)
-                    .is_ok_and(|held| held.is_empty());
-            Message::MailboxChallenge {
-                nonce,
-                nothing_held,
-            }
-        }
-        Message::MailboxFetch(f) => {
-            let mut st = shared.state();
-            let t = shared.now();
-            let holder = shared.node_id();
-            if let Err(e) = st.challenges.redeem(
-                t,
-                &peer,
-                &holder,
-                &f.recipient,
-                MailboxOperation::Fetch,
-                &f.proof,
-            ) {
-                return refuse(RefusalCode::Unauthorized, e.to_string());
-            }
-            let limit = usize::try_from(f.max_entries)
-                .unwrap_or(MAX_ENTRIES_PER_BATCH)
-                .clamp(1, MAX_ENTRIES_PER_BATCH);
-            match st.store.mailbox_fetch(&f.recipient, t, limit + 1) {
-                Ok(items) => {
-                    // The answer must fit one frame: stop at a byte budget.
-                    let mut more = items.len() > limit;
-                    let mut budget = FETCH_ANSWER_BUDGET;
-                    let mut entries = Vec::new();
-                    for i in items.into_iter().take(limit) {
-                        let cost = i.payload.len() + ENTRY_OVERHEAD;
-                        if cost > budget && !entries.is_empty() {
-                            more = true;
-                            break;
-                        }
-                        budget = budget.saturating_sub(cost);
-                        entries.push(MailboxEntry {
-                            entry_id: EntryId(i.message_id.0),
-                            payload: i.payload,
-                            deposited: i.deposited,
-                        });
-                    }
-                    Message::MailboxEntries { entries, more }
-                }
+                )) => refuse(RefusalCode::Quota, "mailbox full"),
+                Ok(Err(e)) => refuse(RefusalCode::Malformed, e.to_string()),
                 Err(e) => refuse(RefusalCode::Internal, e.to_string()),
             }
         }
-        Message::MailboxAck(a) => {
-            let mut st = shared.state();
-            let holder = shared.node_id();
-            if let Err(e) = st.challenges.redeem(
-                shared.now(),
-                &peer,
-                &holder,
-                &a.recipient,
-                MailboxOperation::Ack,
-                &a.proof,
-            ) {
-                return refuse(RefusalCode::Unauthorized, e.to_string());
-            }
-            let ids: Vec<MessageId> = a.entry_ids.iter().map(|e| MessageId(e.0)).collect();
-            match st.store.mailbox_remove(&a.recipient, &ids) {
-                Ok(n) => Message::MailboxAcked {
-                    deleted: u32::try_from(n).unwrap_or(u32::MAX),
-                },
-                Err(e) => refuse(RefusalCode::Internal, e.to_string()),
-            }
-        }
+        Message::MailboxChallengeRequest { recipient } => shared
+            .with_state(move |st, shared| {
+                let now = shared.now();
+                let nonce = st.challenges.issue(now, peer, recipient, &mut st.rng);
+                // Only the owner itself (TLS authenticated it) learns that
+                // its mailbox is empty, and skips the signed fetch: most
+                // fetches find nothing, and each costs a signature on both
+                // ends.
+                let nothing_held = peer == recipient
+                    && st
+                        .store
+                        .mailbox_fetch(&recipient, now, 1)
+                        .is_ok_and(|held| held.is_empty());
+                Ok::<_, super::NodeError>(Message::MailboxChallenge {
+                    nonce,
+                    nothing_held,
+                })
+            })
+            .await
+            .unwrap_or_else(|e| refuse(RefusalCode::Internal, e.to_string())),
+        Message::MailboxFetch(f) => shared
+            .with_state(move |st, shared| {
+                Ok::<_, super::NodeError>(fetch_held(st, shared, peer, &f))
+            })
+            .await
+            .unwrap_or_else(|e| refuse(RefusalCode::Internal, e.to_string())),
+        Message::MailboxAck(a) => shared
+            .with_state(move |st, shared| Ok::<_, super::NodeError>(ack_held(st, shared, peer, &a)))
+            .await
+            .unwrap_or_else(|e| refuse(RefusalCode::Internal, e.to_string())),
         _ => refuse(RefusalCode::Unsupported, "not a request"),
+    }
+}
+
+/// A mailbox fetch by `peer`, answered from the mail held for it.
+fn fetch_held(
+    st: &mut super::State,
+    shared: &Shared,
+    peer: NodeId,
+    f: &tacnode_domain::mailbox::MailboxFetch,
+) -> Message {
+    let t = shared.now();
+    let holder = shared.node_id();
+    if let Err(e) = st.challenges.redeem(
+        t,
+        &peer,
+        &holder,
+        &f.recipient,
+        MailboxOperation::Fetch,
+        &f.proof,
+    ) {
+        return refuse(RefusalCode::Unauthorized, e.to_string());
+    }
+    let limit = usize::try_from(f.max_entries)
+        .unwrap_or(MAX_ENTRIES_PER_BATCH)
+        .clamp(1, MAX_ENTRIES_PER_BATCH);
+    match st.store.mailbox_fetch(&f.recipient, t, limit + 1) {
+        Ok(items) => {
+            // The answer must fit one frame: stop at a byte budget.
+            let mut more = items.len() > limit;
+            let mut budget = FETCH_ANSWER_BUDGET;
+            let mut entries = Vec::new();
+            for i in items.into_iter().take(limit) {
+                let cost = i.payload.len() + ENTRY_OVERHEAD;
+                if cost > budget && !entries.is_empty() {
+                    more = true;
+                    break;
+                }
+                budget = budget.saturating_sub(cost);
+                entries.push(MailboxEntry {
+                    entry_id: EntryId(i.message_id.0),
+                    payload: i.payload,
+                    deposited: i.deposited,
+                });
+            }
+            Message::MailboxEntries { entries, more }
+        }
+        Err(e) => refuse(RefusalCode::Internal, e.to_string()),
+    }
+}
+
+/// A mailbox acknowledgement by `peer`: the entries it took are deleted.
+fn ack_held(
+    st: &mut super::State,
+    shared: &Shared,
+    peer: NodeId,
+    a: &tacnode_domain::mailbox::MailboxAck,
+) -> Message {
+    let holder = shared.node_id();
+    if let Err(e) = st.challenges.redeem(
+        shared.now(),
+        &peer,
+        &holder,
+        &a.recipient,
+        MailboxOperation::Ack,
+        &a.proof,
+    ) {
+        return refuse(RefusalCode::Unauthorized, e.to_string());
+    }
+    let ids: Vec<MessageId> = a.entry_ids.iter().map(|e| MessageId(e.0)).collect();
+    match st.store.mailbox_remove(&a.recipient, &ids) {
+        Ok(n) => Message::MailboxAcked {
+            deleted: u32::try_from(n).unwrap_or(u32::MAX),
+        },
+        Err(e) => refuse(RefusalCode::Internal, e.to_string()),
     }
 }
 
 /// A bundle for `requester`, with a one-time prekey while its quota (and
 /// everyone's) lasts (see [`crate::prekey_quota`]).
-fn prekey_bundle(shared: &Shared, requester: NodeId) -> Result<tacnode_domain::e2e::PrekeyBundle> {
-    let mut guard = shared.state();
-    let st = &mut *guard;
+fn prekey_bundle(
+    st: &mut super::State,
+    shared: &Shared,
+    requester: NodeId,
+) -> Result<tacnode_domain::e2e::PrekeyBundle> {
     let t = shared.now();
     // Never hand the same one-time prekey out twice while the first
     // initiator may still use it: a second one's first message could not

@@ -1,5 +1,5 @@
-//! The node's state, owned by one mutex (see [`super::Shared::state`]),
-//! never held across an `.await`.
+//! The node's state, owned by one task (see [`super::state_owner`]) and
+//! reached through [`super::Shared::with_state`].
 
 use std::collections::HashMap;
 
@@ -68,7 +68,7 @@ pub(crate) fn peer_meta_key(prefix: &str, peer: &NodeId) -> String {
     format!("{prefix}{hex}")
 }
 
-/// State owned by the node, behind one mutex.
+/// State owned by the node's state owner task.
 pub(crate) struct State {
     pub(crate) store: Box<dyn NodeStore>,
     pub(crate) conversations: HashMap<NodeId, Conversation>,
@@ -105,6 +105,33 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// A node's state from what its start loaded: nothing cached yet.
+    pub(crate) fn new(
+        store: Box<dyn NodeStore>,
+        prekeys: PrekeyState,
+        delivery: DeliveryQueue,
+        rng: StdRng,
+        handed_out: HashMap<tacnode_domain::e2e::PrekeyId, UnixMillis>,
+    ) -> State {
+        State {
+            store,
+            conversations: HashMap::new(),
+            prekeys,
+            delivery,
+            challenges: ChallengeBook::new(),
+            rng,
+            sealed_outbox: HashMap::new(),
+            session_resets: HashMap::new(),
+            restarts: std::collections::HashSet::new(),
+            handed_out,
+            prekey_quota: crate::prekey_quota::OneTimePrekeyQuota::new(),
+            seen: HashMap::new(),
+            clamped_inbound: HashMap::new(),
+            peers: HashMap::new(),
+            last_outbox_time: UnixMillis(0),
+        }
+    }
+
     /// The conversation with `peer`, loaded from the store on first use.
     pub(crate) fn conversation(&mut self, peer: &NodeId) -> Result<Option<&mut Conversation>> {
         if !self.conversations.contains_key(peer)
