@@ -537,7 +537,7 @@ fn no_plaintext_on_the_wire() {
 }
 
 /// Bytes on the wire for one 100-byte text on an established session, both
-/// directions (message, receipt, QUIC acknowledgements).
+/// directions (message, answer, QUIC acknowledgements).
 #[test]
 fn wire_bytes_of_one_message_on_an_established_session() {
     let _g = testbed_or_skip!("tcpdump");
@@ -579,7 +579,7 @@ fn wire_bytes_of_one_message_on_an_established_session() {
     let out: usize = packets.iter().filter(|p| p.0 == h1).map(|p| p.2).sum();
     let inb: usize = packets.iter().filter(|p| p.1 == h1).map(|p| p.2).sum();
     println!(
-        "one 100-byte text on an established session: {} UDP datagrams, {out} bytes sender->recipient, {inb} bytes back (receipt, acks), {} total in {took:?}",
+        "one 100-byte text on an established session: {} UDP datagrams, {out} bytes sender->recipient, {inb} bytes back (answer, acks), {} total in {took:?}",
         packets.len(),
         out + inb
     );

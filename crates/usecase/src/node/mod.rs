@@ -115,7 +115,9 @@ pub enum NodeEvent {
         /// True when deposited in mailboxes.
         via_mailbox: bool,
     },
-    /// The recipient's encrypted receipt arrived.
+    /// The recipient has it: it answered a direct delivery (once the message
+    /// was on its disk), or its encrypted receipt for mail it fetched from a
+    /// mailbox arrived.
     Delivered {
         /// Which.
         message_id: MessageId,
@@ -530,7 +532,7 @@ fn log_event(st: &State, e: &NodeEvent) {
             }
         ),
         NodeEvent::Delivered { message_id } => tracing::info!(
-            "message {} to {} delivered (the recipient's receipt arrived)",
+            "message {} to {} delivered",
             short(message_id.as_bytes()),
             recipient_of(message_id)
         ),

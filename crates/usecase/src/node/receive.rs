@@ -1,6 +1,7 @@
 //! The receive path, shared by direct delivery and mailbox fetches: open
 //! each sealed message, store what it carries in one transaction, then emit
-//! events and send receipts.
+//! events and, for mail fetched from mailboxes, send receipts (a direct
+//! delivery's answer, sent after the commit, is its receipt).
 
 use std::sync::Arc;
 
@@ -178,10 +179,10 @@ struct Effects {
 }
 
 /// Opens every message of `list` and stores what they carry in one
-/// transaction; once committed, emits the events and sends one receipt per
-/// sender. The outer error means nothing was stored (the database failed,
-/// or a stranger is over the cap); the inner ones are per message (it
-/// could not be opened).
+/// transaction; once committed, emits the events and, for mail fetched
+/// from mailboxes, sends one receipt per sender. The outer error means
+/// nothing was stored (the database failed, or a stranger is over the cap);
+/// the inner ones are per message (it could not be opened).
 pub(crate) async fn receive_all(
     shared: &Arc<Shared>,
     from: Option<NodeId>,
@@ -236,7 +237,11 @@ fn store_received(
             for sealed in list {
                 match open_one(shared, st, from, sealed, via_mailbox, t, &mut effects) {
                     Ok((received, receipt)) => {
-                        if let Some((sender, id)) = receipt {
+                        // A message handed over directly is acknowledged by
+                        // the answer itself (sent once this transaction
+                        // commits); only mail fetched from a mailbox gets a
+                        // receipt of its own.
+                        if let Some((sender, id)) = receipt.filter(|_| from.is_none()) {
                             match receipts.iter_mut().find(|(s, _)| *s == sender) {
                                 Some((_, ids)) => ids.push(id),
                                 None => receipts.push((sender, vec![id])),

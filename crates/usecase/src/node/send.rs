@@ -203,8 +203,13 @@ fn settle_in(
                 Ok(true) => {
                     st.store.mark_deposited(id, t)?;
                 }
+                // Handed to the recipient itself, which answered only
+                // once the message was committed on its disk (TLS
+                // authenticates the answer): that is delivery, and no
+                // separate receipt is sent for it (one request less on the
+                // air per message).
                 Ok(false) => {
-                    st.store.mark_sent(id, t)?;
+                    st.store.mark_delivered(&recipient, id, t)?;
                 }
                 Err(e) => {
                     tracing::debug!(%recipient, message = %id, deposit, "delivery attempt failed: {e:#}");
@@ -234,6 +239,9 @@ fn settle_in(
                 message_id: *id,
                 via_mailbox: *via_mailbox,
             });
+            if !via_mailbox {
+                shared.emit(NodeEvent::Delivered { message_id: *id });
+            }
         }
     }
     // The recipient itself (only it can answer so over TLS) could not open
