@@ -94,6 +94,7 @@
 
 mod binding;
 mod config;
+mod connection_id;
 mod error;
 mod port;
 mod stream;

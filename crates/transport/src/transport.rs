@@ -287,10 +287,6 @@ fn validate(config: &TransportConfig) -> Result<(), TransportError> {
     Ok(())
 }
 
-/// Bytes of the connection-id checksum key (quinn's hashed generator
-/// takes a `u64`).
-const CID_CHECKSUM_KEY_LEN: usize = 8;
-
 impl Transport {
     /// Binds the UDP socket, makes a fresh identity-bound certificate, and
     /// starts accepting. Must run inside a Tokio runtime.
@@ -321,16 +317,12 @@ impl Transport {
             };
             let reset = derive(EndpointSecret::StatelessReset)?;
             let checksum = derive(EndpointSecret::ConnectionIdChecksum)?;
-            let mut cid_key = [0u8; CID_CHECKSUM_KEY_LEN];
-            cid_key.copy_from_slice(&checksum[..CID_CHECKSUM_KEY_LEN]);
-            let cid_key = u64::from_be_bytes(cid_key);
+            let connection_ids = crate::connection_id::ShortConnectionIds::new(checksum.as_slice());
             let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
                 ring::hmac::HMAC_SHA256,
                 reset.as_slice(),
             )));
-            endpoint_config.cid_generator(move || {
-                Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
-            });
+            endpoint_config.cid_generator(move || Box::new(connection_ids.clone()));
             quinn::Endpoint::new(
                 endpoint_config,
                 Some((*local.server).clone()),
