@@ -125,7 +125,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 };
             }
             for b in bootstrap {
-                b.parse::<crate::config::BootstrapPeer>()
+                b.parse::<tacnode_usecase::node::BootstrapPeer>()
                     .with_context(|| format!("--bootstrap {b:?}"))?;
                 config.bootstrap.peers.push(b);
             }
