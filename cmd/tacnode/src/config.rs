@@ -4,37 +4,17 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
-use tacnode_domain::{NodeType, PeerAddress};
+use tacnode_domain::NodeType;
+use tacnode_transport::TransportConfig;
+use tacnode_usecase::delivery::DeliveryConfig;
+use tacnode_usecase::node::{BootstrapPeer, DhtSettings, MailboxConfig, NodeConfig};
 
 /// Largest config file read.
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
-
-/// A `key_…@host:port` entry of the pre-shared peer list.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BootstrapPeer {
-    /// The peer's address.
-    pub address: PeerAddress,
-    /// Where it listens.
-    pub endpoint: SocketAddr,
-}
-
-impl std::str::FromStr for BootstrapPeer {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let (addr, ep) = s
-            .split_once('@')
-            .context("expected key_<base58>@host:port")?;
-        let address = addr.parse::<PeerAddress>()?;
-        let endpoint = ep
-            .parse::<SocketAddr>()
-            .with_context(|| format!("bad endpoint {ep:?}: expected ip:port"))?;
-        Ok(Self { address, endpoint })
-    }
-}
 
 /// `node.node_type`.
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,93 +81,6 @@ pub struct BootstrapSection {
     pub peers: Vec<String>,
 }
 
-/// `[delivery]`: retries and mailbox fallback.
-#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeliverySection {
-    /// First retry delay after a failed direct delivery, ms.
-    pub initial_backoff_ms: u64,
-    /// Cap of the exponential retry delay, ms.
-    pub max_backoff_ms: u64,
-    /// Failing time after which messages go to the recipient's mailboxes, ms.
-    pub deposit_after_ms: u64,
-    /// Failing time after which a message is reported failed, ms.
-    pub give_up_after_ms: u64,
-}
-
-impl Default for DeliverySection {
-    fn default() -> Self {
-        let d = tacnode_usecase::delivery::DeliveryConfig::default();
-        Self {
-            initial_backoff_ms: d.initial_backoff_ms,
-            max_backoff_ms: d.max_backoff_ms,
-            deposit_after_ms: d.deposit_after_ms,
-            give_up_after_ms: d.give_up_after_ms,
-        }
-    }
-}
-
-/// `[mailbox]`: store-and-forward.
-#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct MailboxSection {
-    /// Holders a message is deposited at.
-    pub replicas: usize,
-    /// How long holders keep a message, hours.
-    pub ttl_hours: u64,
-    /// How often the node fetches its own mailboxes, seconds.
-    pub fetch_interval_secs: u64,
-    /// Entries held for one recipient.
-    pub per_recipient_quota: u32,
-    /// Payload megabytes held for others in total.
-    pub total_megabytes: u64,
-}
-
-impl Default for MailboxSection {
-    fn default() -> Self {
-        let d = tacnode_usecase::node::MailboxConfig::default();
-        Self {
-            replicas: d.replicas,
-            ttl_hours: d.ttl_hours,
-            fetch_interval_secs: d.fetch_interval_secs,
-            per_recipient_quota: d.per_recipient_quota,
-            total_megabytes: d.total_megabytes,
-        }
-    }
-}
-
-/// `[dht]`: Kademlia.
-#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DhtSection {
-    /// Bucket size and replication factor.
-    pub k: usize,
-    /// Requests in flight per lookup.
-    pub alpha: usize,
-    /// Timeout of one request, ms.
-    pub request_timeout_ms: u64,
-    /// Lifetime of a stored record unless republished, hours.
-    pub record_ttl_hours: u64,
-    /// How often our own records are republished, seconds.
-    pub republish_interval_secs: u64,
-    /// Disjoint lookup paths (S/Kademlia); 1 disables.
-    pub disjoint_paths: usize,
-}
-
-impl Default for DhtSection {
-    fn default() -> Self {
-        let d = tacnode_usecase::node::DhtSettings::default();
-        Self {
-            k: d.k,
-            alpha: d.alpha,
-            request_timeout_ms: d.request_timeout_ms,
-            record_ttl_hours: d.record_ttl_hours,
-            republish_interval_secs: d.republish_interval_secs,
-            disjoint_paths: d.disjoint_paths,
-        }
-    }
-}
-
 /// `[transport]`: QUIC limits and timers.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -250,11 +143,11 @@ pub struct Config {
     /// `[bootstrap]`
     pub bootstrap: BootstrapSection,
     /// `[delivery]`
-    pub delivery: DeliverySection,
+    pub delivery: DeliveryConfig,
     /// `[mailbox]`
-    pub mailbox: MailboxSection,
+    pub mailbox: MailboxConfig,
     /// `[dht]`
-    pub dht: DhtSection,
+    pub dht: DhtSettings,
     /// `[transport]`
     pub transport: TransportSection,
     /// `[log]`
@@ -296,23 +189,7 @@ impl Config {
             p.parse::<BootstrapPeer>()
                 .with_context(|| format!("key bootstrap.peers[{i}]: {p:?}"))?;
         }
-        if self.mailbox.replicas == 0 || self.mailbox.replicas > 20 {
-            bail!("key mailbox.replicas: must be 1..=20");
-        }
-        if self.dht.k == 0 || self.dht.k > 64 {
-            bail!("key dht.k: must be 1..=64");
-        }
-        if self.dht.alpha == 0 || self.dht.alpha > self.dht.k {
-            bail!("key dht.alpha: must be 1..=dht.k");
-        }
-        if self.dht.disjoint_paths == 0 || self.dht.disjoint_paths > self.dht.alpha {
-            bail!("key dht.disjoint_paths: must be 1..=dht.alpha");
-        }
-        if self.delivery.initial_backoff_ms == 0
-            || self.delivery.max_backoff_ms < self.delivery.initial_backoff_ms
-        {
-            bail!("key delivery.max_backoff_ms: must be >= delivery.initial_backoff_ms > 0");
-        }
+        self.node_config().validate()?;
         // A bare word is a *target* to tracing ("verbose" enables only a
         // target named verbose, silencing everything else): require levels.
         let levels = ["off", "error", "warn", "info", "debug", "trace"];
@@ -327,14 +204,6 @@ impl Config {
                 self.log.level
             );
         }
-        if let Some(n) = &self.node.name
-            && n.len() > tacnode_domain::MAX_METADATA_VALUE_BYTES
-        {
-            bail!(
-                "key node.name: longer than {} bytes",
-                tacnode_domain::MAX_METADATA_VALUE_BYTES
-            );
-        }
         Ok(())
     }
 
@@ -345,6 +214,33 @@ impl Config {
             .iter()
             .filter_map(|p| p.parse().ok())
             .collect()
+    }
+
+    /// The node's settings.
+    pub fn node_config(&self) -> NodeConfig {
+        NodeConfig {
+            node_type: self.node.node_type.into(),
+            name: self.node.name.clone(),
+            advertise: self.node.advertise.clone(),
+            bootstrap: self.bootstrap_peers(),
+            delivery: self.delivery,
+            mailbox: self.mailbox.clone(),
+            dht: self.dht.clone(),
+        }
+    }
+
+    /// The QUIC transport's settings.
+    pub fn transport_config(&self) -> TransportConfig {
+        let t = &self.transport;
+        let mut tc = TransportConfig::with_listen(self.node.listen);
+        tc.max_connections = t.max_connections;
+        tc.max_connections_per_ip = t.max_connections_per_ip;
+        tc.max_concurrent_handshakes = t.max_incoming_handshakes;
+        tc.max_streams_per_connection = t.max_streams_per_connection;
+        tc.idle_timeout = Duration::from_millis(t.idle_timeout_ms);
+        tc.keep_alive = Duration::from_millis(t.keep_alive_ms);
+        tc.request_timeout = Duration::from_millis(t.request_timeout_ms);
+        tc
     }
 }
 

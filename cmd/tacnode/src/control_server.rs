@@ -12,7 +12,7 @@ use crate::control::{
     write_json,
 };
 use crate::node::{NodeEvent, NodeHandle};
-use tacnode_domain::{Direction, MessageStatus, PeerAddress, StoredMessage};
+use tacnode_domain::{Contact, Direction, MessageStatus, NodeId, PeerAddress, StoredMessage};
 
 /// Most control clients served at once; more wait in the kernel backlog.
 const MAX_CLIENTS: usize = 32;
@@ -84,126 +84,102 @@ async fn client(stream: UnixStream, node: NodeHandle) -> Result<()> {
     let mut r = BufReader::new(r);
     loop {
         let read = tokio::time::timeout(CLIENT_READ_TIMEOUT, read_line(&mut r)).await;
-        let Ok(read) = read else {
-            // Idle or half-written for too long: free the slot.
-            return Ok(());
-        };
-        let line = match read {
-            Ok(Some(l)) => l,
+        // Idle or half-written for too long: free the slot.
+        let Ok(read) = read else { return Ok(()) };
+        let parsed = match read {
+            Ok(Some(line)) => {
+                serde_json::from_str::<Request>(&line).map_err(|e| format!("bad request: {e}"))
+            }
             Ok(None) => return Ok(()),
-            Err(e) => {
-                write_json(
-                    &mut w,
-                    &Response::Error {
-                        message: e.to_string(),
-                    },
-                )
-                .await?;
-                return Ok(());
-            }
+            Err(e) => Err(e.to_string()),
         };
-        let req: Request = match serde_json::from_str(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                write_json(
-                    &mut w,
-                    &Response::Error {
-                        message: format!("bad request: {e}"),
-                    },
-                )
-                .await?;
-                return Ok(());
-            }
+        let req = match parsed {
+            Ok(req) => req,
+            Err(message) => return write_json(&mut w, &Response::Error { message }).await,
         };
         if let Request::Inbox { follow, limit } = req {
             for m in inbox(&node, limit).await? {
                 write_json(&mut w, &Response::Message(m)).await?;
             }
             write_json(&mut w, &Response::End).await?;
-            if !follow {
-                continue;
+            if follow {
+                return follow_events(&node, &mut w).await;
             }
-            let mut events = node.subscribe();
-            loop {
-                match events.recv().await {
-                    Ok(NodeEvent::Received {
-                        from,
-                        message_id,
-                        text,
-                        ..
-                    }) => {
-                        let contact = node
-                            .contacts()
-                            .await?
-                            .into_iter()
-                            .find(|c| c.node_id == from);
-                        let view = MessageView {
-                            time_ms: crate::node::now().0,
-                            direction: "in".into(),
-                            peer_address: contact
-                                .as_ref()
-                                .map(|c| PeerAddress::new(c.identity_key).to_string())
-                                .unwrap_or_else(|| hex(from.as_bytes())),
-                            peer_name: contact.map(|c| c.name),
-                            message_id: hex(message_id.as_bytes()),
-                            text,
-                            status: "received".into(),
-                        };
-                        write_json(&mut w, &Response::Message(view)).await?;
-                    }
-                    Ok(
-                        e @ (NodeEvent::Sent { .. }
-                        | NodeEvent::Delivered { .. }
-                        | NodeEvent::Failed { .. }),
-                    ) => {
-                        let (id, status, reason) = match e {
-                            NodeEvent::Sent {
-                                message_id,
-                                via_mailbox,
-                            } => (
-                                message_id,
-                                if via_mailbox { "in mailbox" } else { "sent" },
-                                None,
-                            ),
-                            NodeEvent::Delivered { message_id } => (message_id, "delivered", None),
-                            NodeEvent::Failed { message_id, reason } => {
-                                (message_id, "failed", Some(reason))
-                            }
-                            _ => continue,
-                        };
-                        let change = Response::StatusChange {
-                            message_id: hex(id.as_bytes()),
-                            status: status.into(),
-                            reason,
-                        };
-                        write_json(&mut w, &change).await?;
-                    }
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(_) => return Ok(()),
-                }
-            }
+            continue;
         }
-        let resp = match handle(&node, req).await {
-            Ok(r) => r,
-            Err(e) => Response::Error {
+        let resp = handle(&node, req)
+            .await
+            .unwrap_or_else(|e| Response::Error {
                 message: format!("{e:#}"),
-            },
-        };
+            });
         write_json(&mut w, &resp).await?;
     }
 }
 
-fn status_name(s: Option<MessageStatus>, d: Direction) -> String {
-    match (d, s) {
-        (Direction::Inbound, _) => "received",
-        (_, Some(MessageStatus::Queued)) => "queued",
-        (_, Some(MessageStatus::Sent)) => "sent",
-        (_, Some(MessageStatus::Delivered)) => "delivered",
-        (_, Some(MessageStatus::Failed)) => "failed",
-        (_, None) => "unknown",
+/// `inbox --follow`: each new message and each status change of ours, until
+/// the node stops or the client goes away.
+async fn follow_events<W: tokio::io::AsyncWrite + Unpin>(
+    node: &NodeHandle,
+    w: &mut W,
+) -> Result<()> {
+    let mut events = node.subscribe();
+    loop {
+        let event = match events.recv().await {
+            Ok(e) => e,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => return Ok(()),
+        };
+        let (id, status, reason) = match event {
+            NodeEvent::Received {
+                from,
+                message_id,
+                text,
+                ..
+            } => {
+                let (peer_address, peer_name) = peer_view(&node.contacts().await?, &from);
+                let view = MessageView {
+                    time_ms: crate::node::now().0,
+                    direction: "in".into(),
+                    peer_address,
+                    peer_name,
+                    message_id: message_id.to_string(),
+                    text,
+                    status: "received".into(),
+                };
+                write_json(w, &Response::Message(view)).await?;
+                continue;
+            }
+            NodeEvent::Sent {
+                message_id,
+                via_mailbox,
+            } => (
+                message_id,
+                if via_mailbox { "in mailbox" } else { "sent" },
+                None,
+            ),
+            NodeEvent::Delivered { message_id } => (message_id, "delivered", None),
+            NodeEvent::Failed { message_id, reason } => (message_id, "failed", Some(reason)),
+            _ => continue,
+        };
+        let change = Response::StatusChange {
+            message_id: id.to_string(),
+            status: status.into(),
+            reason,
+        };
+        write_json(w, &change).await?;
     }
-    .into()
+}
+
+/// How the operator sees `peer`: a contact's address and name, else the
+/// node id.
+fn peer_view(contacts: &[Contact], peer: &NodeId) -> (String, Option<String>) {
+    match contacts.iter().find(|c| c.node_id == *peer) {
+        Some(c) => (
+            PeerAddress::new(c.identity_key).to_string(),
+            Some(c.name.clone()),
+        ),
+        None => (hex(peer.as_bytes()), None),
+    }
 }
 
 /// Messages an inbox listing shows when the client names no limit (the
@@ -215,28 +191,23 @@ async fn inbox(node: &NodeHandle, limit: Option<u32>) -> Result<Vec<MessageView>
     let limit = limit.map_or(DEFAULT_INBOX_LIMIT, |l| {
         usize::try_from(l).unwrap_or(usize::MAX)
     });
-    Ok(node
-        .inbox(limit)
-        .await?
-        .into_iter()
-        .map(|(m, s): (StoredMessage, _)| {
-            let contact = contacts.iter().find(|c| c.node_id == m.peer);
-            MessageView {
-                time_ms: m.time.0,
-                direction: match m.direction {
-                    Direction::Inbound => "in".into(),
-                    Direction::Outbound => "out".into(),
-                },
-                peer_address: contact
-                    .map(|c| PeerAddress::new(c.identity_key).to_string())
-                    .unwrap_or_else(|| hex(m.peer.as_bytes())),
-                peer_name: contact.map(|c| c.name.clone()),
-                message_id: hex(m.message_id.as_bytes()),
-                status: status_name(s, m.direction),
-                text: m.text,
-            }
-        })
-        .collect())
+    let view = |(m, status): (StoredMessage, Option<MessageStatus>)| {
+        let (peer_address, peer_name) = peer_view(&contacts, &m.peer);
+        let (direction, status) = match (m.direction, status) {
+            (Direction::Inbound, _) => ("in", "received".to_owned()),
+            (Direction::Outbound, s) => ("out", s.map_or("unknown".to_owned(), |s| s.to_string())),
+        };
+        MessageView {
+            time_ms: m.time.0,
+            direction: direction.into(),
+            peer_address,
+            peer_name,
+            message_id: m.message_id.to_string(),
+            status,
+            text: m.text,
+        }
+    };
+    Ok(node.inbox(limit).await?.into_iter().map(view).collect())
 }
 
 async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
@@ -279,14 +250,14 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
         Request::Send { to, text } => {
             let id = node.send(&to, &text).await?;
             Response::Queued {
-                message_id: hex(id.as_bytes()),
+                message_id: id.to_string(),
             }
         }
         Request::SendMany { to, texts } => {
             let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
             let ids = node.send_many(&to, &texts).await?;
             Response::QueuedMany {
-                message_ids: ids.iter().map(|id| hex(id.as_bytes())).collect(),
+                message_ids: ids.iter().map(|id| id.to_string()).collect(),
             }
         }
         // Served as a stream by `client`.
@@ -294,7 +265,7 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
         Request::OutboxCancel { id } => {
             let id = node.cancel(&id).await?;
             Response::Queued {
-                message_id: hex(id.as_bytes()),
+                message_id: id.to_string(),
             }
         }
         Request::OutboxRetry { id } => {
@@ -307,7 +278,7 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                 .await?
                 .into_iter()
                 .map(|o| OutboxView {
-                    message_id: hex(o.message_id.as_bytes()),
+                    message_id: o.message_id.to_string(),
                     to: o
                         .recipient_name
                         .unwrap_or_else(|| hex(o.recipient.as_bytes())),

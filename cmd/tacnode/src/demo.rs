@@ -133,6 +133,27 @@ where
     }
 }
 
+/// Waits (one phase at most) until `pick` has named every id of `ids` in
+/// events; returns those it named.
+async fn wait_for_all<F>(
+    rx: &mut broadcast::Receiver<NodeEvent>,
+    ids: &HashSet<MessageId>,
+    mut pick: F,
+) -> HashSet<MessageId>
+where
+    F: FnMut(&NodeEvent) -> Option<MessageId>,
+{
+    let mut seen = HashSet::new();
+    let deadline = tokio::time::Instant::now() + PHASE_TIMEOUT;
+    while seen.len() < ids.len() {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) => seen.extend(pick(&e).filter(|id| ids.contains(id))),
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    seen
+}
+
 /// Runs the demo; non-zero exit when anything was not delivered.
 pub async fn run(count: usize) -> Result<ExitCode> {
     if count < 3 {
@@ -176,13 +197,10 @@ pub async fn run(count: usize) -> Result<ExitCode> {
     for n in &nodes {
         n.running()?.publish().await.ok();
     }
-    let sizes: Vec<String> = {
-        let mut v = Vec::new();
-        for n in &nodes {
-            v.push(n.running()?.status().await?.routing_table_size.to_string());
-        }
-        v
-    };
+    let mut sizes = Vec::new();
+    for n in &nodes {
+        sizes.push(n.running()?.status().await?.routing_table_size.to_string());
+    }
     println!(
         "[2] routing tables built by DHT lookups: sizes {}",
         sizes.join(" ")
@@ -214,18 +232,13 @@ pub async fn run(count: usize) -> Result<ExitCode> {
             |e| matches!(e, NodeEvent::Received { message_id, .. } if message_id == id),
         )
         .await;
-        if got {
-            ok += 1;
-            println!(
-                "    {} -> {}: delivered end to end",
-                nodes[*i].name, nodes[*j].name
-            );
+        ok += usize::from(got);
+        let outcome = if got {
+            "delivered end to end"
         } else {
-            println!(
-                "    {} -> {}: NOT delivered",
-                nodes[*i].name, nodes[*j].name
-            );
-        }
+            "NOT delivered"
+        };
+        println!("    {} -> {}: {outcome}", nodes[*i].name, nodes[*j].name);
     }
     let mut receipts = 0;
     for (i, _, id) in &sent {
@@ -258,21 +271,15 @@ pub async fn run(count: usize) -> Result<ExitCode> {
             .await?,
         );
     }
-    let mut deposited = HashSet::new();
     let mut rx = h.subscribe();
-    let deadline = tokio::time::Instant::now() + PHASE_TIMEOUT;
-    while deposited.len() < offline_ids.len() {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(NodeEvent::Sent {
-                message_id,
-                via_mailbox: true,
-            })) if offline_ids.contains(&message_id) => {
-                deposited.insert(message_id);
-            }
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
-    }
+    let deposited = wait_for_all(&mut rx, &offline_ids, |e| match e {
+        NodeEvent::Sent {
+            message_id,
+            via_mailbox: true,
+        } => Some(*message_id),
+        _ => None,
+    })
+    .await;
     println!(
         "[5] {} found {} unreachable and deposited {}/{} messages in its mailboxes",
         nodes[sender].name,
@@ -287,32 +294,28 @@ pub async fn run(count: usize) -> Result<ExitCode> {
     let mut rx = back.subscribe();
     back.wait_for_routing(1, Duration::from_secs(10)).await;
     let _ = back.fetch_mailboxes().await;
-    let mut arrived = HashSet::new();
-    let deadline = tokio::time::Instant::now() + PHASE_TIMEOUT;
-    while arrived.len() < offline_ids.len() {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Ok(NodeEvent::Received {
-                message_id,
-                text,
-                via_mailbox,
-                ..
-            })) if offline_ids.contains(&message_id) => {
-                println!(
-                    "    {} received {:?}{}",
-                    nodes[off].name,
-                    text,
-                    if via_mailbox {
-                        " from a mailbox"
-                    } else {
-                        " directly"
-                    }
-                );
-                arrived.insert(message_id);
-            }
-            Ok(Ok(_)) => {}
-            _ => break,
+    let arrived = wait_for_all(&mut rx, &offline_ids, |e| {
+        let NodeEvent::Received {
+            message_id,
+            text,
+            via_mailbox,
+            ..
+        } = e
+        else {
+            return None;
+        };
+        if !offline_ids.contains(message_id) {
+            return None;
         }
-    }
+        let how = if *via_mailbox {
+            "from a mailbox"
+        } else {
+            "directly"
+        };
+        println!("    {} received {text:?} {how}", nodes[off].name);
+        Some(*message_id)
+    })
+    .await;
     println!(
         "[6] {} is back and received {}/{} messages",
         nodes[off].name,

@@ -9,11 +9,14 @@ mod cli;
 pub mod config;
 mod control;
 mod control_server;
+mod daemon;
 pub mod demo;
 mod keys;
 pub mod node;
 mod qr;
 mod run;
+mod show;
+mod stdin_messages;
 
 use std::process::ExitCode;
 

@@ -4,7 +4,6 @@
 //! behaviour lives in `crates/usecase`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use rand::SeedableRng;
@@ -13,16 +12,13 @@ use tacnode_crypto::keystore::KeystoreSecrets;
 use tacnode_domain::UnixMillis;
 use tacnode_domain::ports::Clock as _;
 use tacnode_store::Store;
-use tacnode_transport::{Transport, TransportConfig};
-use tacnode_usecase::delivery::DeliveryConfig;
-use tacnode_usecase::node::{BootstrapPeer, DhtSettings, MailboxConfig};
+use tacnode_transport::{QuicIncoming, QuicNetwork, Transport};
 pub use tacnode_usecase::node::{
     MAX_SEND_BATCH, NodeConfig, NodeEvent, NodeHandle, NodePorts, NodeStatus,
 };
 
 use crate::adapters::SystemClock;
 use crate::config::Config;
-use tacnode_transport::{QuicIncoming, QuicNetwork};
 
 /// Wall clock (the daemon is where time is read).
 pub fn now() -> UnixMillis {
@@ -42,57 +38,6 @@ pub struct NodeSettings {
     pub config: Config,
     /// Unlocked identity and storage key.
     pub secrets: KeystoreSecrets,
-}
-
-/// The node's settings from the configuration file.
-pub fn node_config(config: &Config) -> NodeConfig {
-    NodeConfig {
-        node_type: config.node.node_type.into(),
-        name: config.node.name.clone(),
-        advertise: config.node.advertise.clone(),
-        bootstrap: config
-            .bootstrap_peers()
-            .into_iter()
-            .map(|p| BootstrapPeer {
-                address: p.address,
-                endpoint: p.endpoint,
-            })
-            .collect(),
-        delivery: DeliveryConfig {
-            initial_backoff_ms: config.delivery.initial_backoff_ms,
-            max_backoff_ms: config.delivery.max_backoff_ms,
-            deposit_after_ms: config.delivery.deposit_after_ms,
-            give_up_after_ms: config.delivery.give_up_after_ms,
-        },
-        mailbox: MailboxConfig {
-            replicas: config.mailbox.replicas,
-            ttl_hours: config.mailbox.ttl_hours,
-            fetch_interval_secs: config.mailbox.fetch_interval_secs,
-            per_recipient_quota: config.mailbox.per_recipient_quota,
-            total_megabytes: config.mailbox.total_megabytes,
-        },
-        dht: DhtSettings {
-            k: config.dht.k,
-            alpha: config.dht.alpha,
-            request_timeout_ms: config.dht.request_timeout_ms,
-            record_ttl_hours: config.dht.record_ttl_hours,
-            republish_interval_secs: config.dht.republish_interval_secs,
-            disjoint_paths: config.dht.disjoint_paths,
-        },
-    }
-}
-
-fn transport_config(config: &Config) -> TransportConfig {
-    let t = &config.transport;
-    let mut tc = TransportConfig::with_listen(config.node.listen);
-    tc.max_connections = t.max_connections;
-    tc.max_connections_per_ip = t.max_connections_per_ip;
-    tc.max_concurrent_handshakes = t.max_incoming_handshakes;
-    tc.max_streams_per_connection = t.max_streams_per_connection;
-    tc.idle_timeout = Duration::from_millis(t.idle_timeout_ms);
-    tc.keep_alive = Duration::from_millis(t.keep_alive_ms);
-    tc.request_timeout = Duration::from_millis(t.request_timeout_ms);
-    tc
 }
 
 /// A running node over QUIC and SQLite.
@@ -116,7 +61,7 @@ impl Node {
         store
             .quick_check()
             .with_context(|| format!("integrity check of {}", db.display()))?;
-        let (transport, inbound) = Transport::bind(transport_config(&config), &identity)
+        let (transport, inbound) = Transport::bind(config.transport_config(), &identity)
             .map_err(|e| anyhow!("cannot listen on {}: {e}", config.node.listen))?;
         let local = transport
             .local_addr()
@@ -129,7 +74,7 @@ impl Node {
             clock: std::sync::Arc::new(SystemClock),
             rng: os_rng()?,
         };
-        let node = tacnode_usecase::node::Node::start(ports, node_config(&config)).await?;
+        let node = tacnode_usecase::node::Node::start(ports, config.node_config()).await?;
         Ok(Node(node))
     }
 

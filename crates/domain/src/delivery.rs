@@ -27,6 +27,18 @@ pub enum MessageStatus {
     Failed,
 }
 
+impl std::fmt::Display for MessageStatus {
+    /// Lower case, as the operator reads it: `queued`, `sent`, …
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        })
+    }
+}
+
 /// One text message of the conversation history, either direction.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct StoredMessage {

@@ -28,8 +28,9 @@ pub const DEFAULT_GIVE_UP_AFTER_MS: u64 = 7 * 24 * 3_600_000;
 /// and are loaded as others finish.
 pub const MAX_TRACKED: usize = 100_000;
 
-/// Retry policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Retry policy (`[delivery]` of the daemon's TOML file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// Wait after the first failure.
     pub initial_backoff_ms: u64,

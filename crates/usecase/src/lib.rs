@@ -6,6 +6,8 @@
 //!   simulated network, unmodified.
 //! - [`ports`]: what the node needs from the outside world.
 //! - [`challenge`]: mailbox ownership challenges (holder side) and proofs.
+//! - [`config_rules`]: the ranges a node's configuration must respect and
+//!   how a pre-shared peer is written.
 //! - [`conversation`]: end-to-end state with one peer (sessions, X3DH header
 //!   repeated until answered, simultaneous initiation).
 //! - [`delivery`]: sans-IO retry schedule of outgoing messages (direct
@@ -14,6 +16,7 @@
 //!   and how fast.
 
 pub mod challenge;
+pub mod config_rules;
 pub mod conversation;
 pub mod delivery;
 pub mod node;

@@ -16,8 +16,9 @@ pub struct BootstrapPeer {
     pub endpoint: SocketAddr,
 }
 
-/// Store-and-forward settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Store-and-forward settings (`[mailbox]` of the daemon's TOML file).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MailboxConfig {
     /// Holders a message is deposited at.
     pub replicas: usize,
@@ -43,8 +44,9 @@ impl Default for MailboxConfig {
     }
 }
 
-/// Kademlia settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Kademlia settings (`[dht]` of the daemon's TOML file).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DhtSettings {
     /// Bucket size and replication factor.
     pub k: usize,

@@ -1,0 +1,126 @@
+//! What a node's configuration must satisfy, and how a pre-shared peer is
+//! written (`key_…@host:port`). Keys in the errors are those of the
+//! daemon's TOML file, which has the same sections as [`NodeConfig`].
+
+use std::net::{AddrParseError, SocketAddr};
+use std::str::FromStr;
+
+use tacnode_domain::{AddressError, MAX_METADATA_VALUE_BYTES, PeerAddress};
+
+use crate::node::{BootstrapPeer, NodeConfig};
+
+/// Most mailbox holders a message is deposited at.
+pub const MAX_MAILBOX_REPLICAS: usize = 20;
+/// Largest Kademlia bucket size (`dht.k`).
+pub const MAX_BUCKET_SIZE: usize = 64;
+
+/// A setting out of its range; `key` is the TOML key (`dht.alpha`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key {key}: {rule}")]
+pub struct ConfigError {
+    /// The offending key.
+    pub key: &'static str,
+    /// What it must be.
+    pub rule: String,
+}
+
+/// A pre-shared peer that does not read as `key_…@host:port`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BootstrapPeerError {
+    /// No `@`.
+    #[error("expected key_<base58>@host:port")]
+    MissingEndpoint,
+    /// The part before `@` is not an address.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// The part after `@` is not `ip:port`.
+    #[error("bad endpoint {0:?}: expected ip:port")]
+    Endpoint(String, #[source] AddrParseError),
+}
+
+impl FromStr for BootstrapPeer {
+    type Err = BootstrapPeerError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (address, endpoint) = s
+            .split_once('@')
+            .ok_or(BootstrapPeerError::MissingEndpoint)?;
+        Ok(Self {
+            address: address.parse::<PeerAddress>()?,
+            endpoint: endpoint
+                .parse::<SocketAddr>()
+                .map_err(|e| BootstrapPeerError::Endpoint(endpoint.to_owned(), e))?,
+        })
+    }
+}
+
+impl NodeConfig {
+    /// Checks every range the node relies on; the first violation is named.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let refuse = |key, rule: String| Err(ConfigError { key, rule });
+        let (mailbox, dht, delivery) = (&self.mailbox, &self.dht, &self.delivery);
+        if mailbox.replicas == 0 || mailbox.replicas > MAX_MAILBOX_REPLICAS {
+            return refuse(
+                "mailbox.replicas",
+                format!("must be 1..={MAX_MAILBOX_REPLICAS}"),
+            );
+        }
+        if dht.k == 0 || dht.k > MAX_BUCKET_SIZE {
+            return refuse("dht.k", format!("must be 1..={MAX_BUCKET_SIZE}"));
+        }
+        if dht.alpha == 0 || dht.alpha > dht.k {
+            return refuse("dht.alpha", "must be 1..=dht.k".into());
+        }
+        if dht.disjoint_paths == 0 || dht.disjoint_paths > dht.alpha {
+            return refuse("dht.disjoint_paths", "must be 1..=dht.alpha".into());
+        }
+        if delivery.initial_backoff_ms == 0 || delivery.max_backoff_ms < delivery.initial_backoff_ms
+        {
+            return refuse(
+                "delivery.max_backoff_ms",
+                "must be >= delivery.initial_backoff_ms > 0".into(),
+            );
+        }
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_METADATA_VALUE_BYTES)
+        {
+            return refuse(
+                "node.name",
+                format!("longer than {MAX_METADATA_VALUE_BYTES} bytes"),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_checked_and_named() {
+        assert_eq!(NodeConfig::default().validate(), Ok(()));
+        let mut c = NodeConfig::default();
+        c.dht.alpha = c.dht.k + 1;
+        let e = c.validate().unwrap_err().to_string();
+        assert_eq!(e, "key dht.alpha: must be 1..=dht.k");
+        let mut c = NodeConfig::default();
+        c.mailbox.replicas = 0;
+        let e = c.validate().unwrap_err().to_string();
+        assert_eq!(e, "key mailbox.replicas: must be 1..=20");
+    }
+
+    #[test]
+    fn a_bootstrap_peer_needs_an_endpoint() {
+        assert_eq!(
+            "key_x".parse::<BootstrapPeer>(),
+            Err(BootstrapPeerError::MissingEndpoint)
+        );
+        assert!(matches!(
+            "key_x@1.2.3.4:5".parse::<BootstrapPeer>(),
+            Err(BootstrapPeerError::Address(_))
+        ));
+    }
+}
