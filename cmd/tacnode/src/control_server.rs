@@ -256,18 +256,14 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
         Request::SendMany { to, texts } => {
             let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
             let ids = node.send_many(&to, &texts).await?;
-            Response::QueuedMany {
-                message_ids: ids.iter().map(|id| id.to_string()).collect(),
-            }
+            let message_ids = ids.iter().map(ToString::to_string).collect();
+            Response::QueuedMany { message_ids }
         }
         // Served as a stream by `client`.
         Request::Inbox { .. } => Response::End,
-        Request::OutboxCancel { id } => {
-            let id = node.cancel(&id).await?;
-            Response::Queued {
-                message_id: id.to_string(),
-            }
-        }
+        Request::OutboxCancel { id } => Response::Queued {
+            message_id: node.cancel(&id).await?.to_string(),
+        },
         Request::OutboxRetry { id } => {
             node.retry(id.as_deref()).await?;
             Response::Ok
