@@ -11,6 +11,7 @@ use crate::contact::Contact;
 use crate::delivery::{DeliveryState, MessageStatus, OutboxEntry, StoredMessage};
 use crate::dht::RefusalCode;
 use crate::id::NodeId;
+use crate::keys::IdentityKey;
 use crate::message::MessageId;
 use crate::store::{
     InsertOutcome, MailboxItem, MailboxQuota, MailboxUsage, RoutingEntry, SecretBytes,
@@ -372,6 +373,9 @@ pub trait Reply: Send + 'static {
 pub struct IncomingCall {
     /// Who sent it (authenticated by the network).
     pub peer: NodeId,
+    /// Its identity key, which the network authenticated (`peer` is its
+    /// node id): a direct delivery does not repeat it.
+    pub peer_identity: IdentityKey,
     /// From where.
     pub remote: SocketAddr,
     /// The encoded request.

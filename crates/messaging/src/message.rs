@@ -6,7 +6,7 @@ use tacnode_domain::Plaintext;
 use tacnode_domain::dht::{DhtRequest, DhtResponse, RefusalCode};
 use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
-use tacnode_domain::{MAX_DIRECT_BATCH, NodeId, UnixMillis};
+use tacnode_domain::{IdentityKey, MAX_DIRECT_BATCH, NodeId, UnixMillis};
 
 use crate::dht;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -115,13 +115,20 @@ impl Message {
     pub fn decode_answer(bytes: &[u8]) -> Result<(Self, Option<UnixMillis>)> {
         let env = Self::envelope(bytes)?;
         let time = (env.time_ms != 0).then_some(UnixMillis(env.time_ms));
-        Ok((Self::from_wire(required(env.body, "body")?)?, time))
+        Ok((Self::from_wire(required(env.body, "body")?, None)?, time))
     }
 
     /// Decodes and validates an `Envelope`. Input over [`MAX_FRAME_LEN`] is
     /// refused before parsing.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        Self::from_wire(required(Self::envelope(bytes)?.body, "body")?)
+        Self::from_wire(required(Self::envelope(bytes)?.body, "body")?, None)
+    }
+
+    /// Decodes a request from the authenticated peer whose identity key is
+    /// `sender`: a direct delivery leaves the key out of its sealed
+    /// messages (the connection authenticated it), and this puts it back.
+    pub fn decode_request(bytes: &[u8], sender: &IdentityKey) -> Result<Self> {
+        Self::from_wire(required(Self::envelope(bytes)?.body, "body")?, Some(sender))
     }
 
     fn envelope(bytes: &[u8]) -> Result<pb::Envelope> {
@@ -151,11 +158,11 @@ impl Message {
                 bundle: Some(b.into()),
             }),
             Self::Direct(s) => Body::Direct(pb::DirectMessage {
-                sealed: Some(s.into()),
+                sealed: Some(crate::sealed::direct_to_wire(s)),
             }),
             Self::DirectAck => Body::DirectAck(pb::DirectMessageAck {}),
             Self::DirectBatch(list) => Body::DirectBatch(pb::DirectBatch {
-                sealed: list.iter().map(Into::into).collect(),
+                sealed: list.iter().map(crate::sealed::direct_to_wire).collect(),
             }),
             Self::DirectBatchAck { refused } => Body::DirectBatchAck(pb::DirectBatchAck {
                 refused: refused.clone(),
@@ -192,7 +199,9 @@ impl Message {
         }
     }
 
-    fn from_wire(body: pb::envelope::Body) -> Result<Self> {
+    /// `sender`: the authenticated peer a request came from, whose identity
+    /// key a direct delivery leaves out.
+    fn from_wire(body: pb::envelope::Body, sender: Option<&IdentityKey>) -> Result<Self> {
         use pb::envelope::Body;
         let within = |name: &'static str| move |e: DecodeError| e.within(name);
         Ok(match body {
@@ -229,7 +238,7 @@ impl Message {
             ),
             Body::Direct(d) => Self::Direct(
                 required(d.sealed, "sealed")
-                    .and_then(SealedMessage::try_from)
+                    .and_then(|w| crate::sealed::sealed_from_wire(w, sender))
                     .map_err(within("direct"))?,
             ),
             Body::DirectAck(_) => Self::DirectAck,
@@ -244,7 +253,7 @@ impl Message {
                 Self::DirectBatch(
                     b.sealed
                         .into_iter()
-                        .map(SealedMessage::try_from)
+                        .map(|w| crate::sealed::sealed_from_wire(w, sender))
                         .collect::<Result<_>>()
                         .map_err(within("direct_batch.sealed"))?,
                 )

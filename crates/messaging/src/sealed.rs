@@ -4,7 +4,9 @@
 use tacnode_domain::e2e::{
     MAX_CIPHERTEXT_BYTES, RatchetHeader, RatchetMessage, SealedBody, SealedMessage, X3dhInitial,
 };
-use tacnode_domain::{Content, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, Plaintext, UnixMillis};
+use tacnode_domain::{
+    Content, IdentityKey, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, Plaintext, UnixMillis,
+};
 
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::fields::{
@@ -81,6 +83,18 @@ impl TryFrom<pb::SealedMessage> for SealedMessage {
     type Error = DecodeError;
 
     fn try_from(w: pb::SealedMessage) -> Result<Self> {
+        sealed_from_wire(w, None)
+    }
+}
+
+/// A sealed message from the wire; one sent directly leaves its sender's
+/// identity key out (the connection authenticated the sender), and
+/// `sender` (the connection's peer) stands in for it.
+pub(crate) fn sealed_from_wire(
+    w: pb::SealedMessage,
+    sender: Option<&IdentityKey>,
+) -> Result<SealedMessage> {
+    {
         let body = match required(w.body, "body")? {
             pb::sealed_message::Body::Initial(i) => SealedBody::Initial(Box::new(
                 i.try_into().map_err(|e: DecodeError| e.within("initial"))?,
@@ -89,11 +103,23 @@ impl TryFrom<pb::SealedMessage> for SealedMessage {
                 SealedBody::Message(m.try_into().map_err(|e: DecodeError| e.within("message"))?)
             }
         };
-        Ok(Self {
-            sender_identity_key: identity_key(&w.sender_identity_key, "sender_identity_key")?,
+        let sender_identity_key = match sender {
+            Some(key) if w.sender_identity_key.is_empty() => *key,
+            _ => identity_key(&w.sender_identity_key, "sender_identity_key")?,
+        };
+        Ok(SealedMessage {
+            sender_identity_key,
             body,
         })
     }
+}
+
+/// The wire form of a sealed message sent directly: without its sender's
+/// identity key (the recipient takes it from the connection).
+pub(crate) fn direct_to_wire(m: &SealedMessage) -> pb::SealedMessage {
+    let mut w = pb::SealedMessage::from(m);
+    w.sender_identity_key = Vec::new();
+    w
 }
 
 impl From<&SealedMessage> for pb::SealedMessage {

@@ -270,7 +270,14 @@ fn message() -> impl Strategy<Value = Message> {
         bundle.prop_map(Message::PrekeyBundle),
         sealed().prop_map(Message::Direct),
         Just(Message::DirectAck),
-        prop::collection::vec(sealed(), 1..4).prop_map(Message::DirectBatch),
+        // A batch comes from one sender (the connection's peer).
+        prop::collection::vec(sealed(), 1..4).prop_map(|mut list| {
+            let sender = list[0].sender_identity_key;
+            for s in &mut list {
+                s.sender_identity_key = sender;
+            }
+            Message::DirectBatch(list)
+        }),
         prop::collection::vec(any::<u32>(), 0..5)
             .prop_map(|refused| Message::DirectBatchAck { refused }),
         (
@@ -334,7 +341,26 @@ proptest! {
     #[test]
     fn every_message_round_trips(m in message()) {
         let bytes = m.encode();
-        prop_assert_eq!(Message::decode(&bytes).unwrap(), m);
+        // A direct delivery's sender is the authenticated peer.
+        let decoded = match &m {
+            Message::Direct(s) => Message::decode_request(&bytes, &s.sender_identity_key),
+            Message::DirectBatch(list) => {
+                Message::decode_request(&bytes, &list[0].sender_identity_key)
+            }
+            _ => Message::decode(&bytes),
+        };
+        prop_assert_eq!(decoded.unwrap(), m);
+    }
+
+    #[test]
+    fn a_direct_delivery_leaves_the_sender_key_to_the_connection(s in sealed()) {
+        let direct = Message::Direct(s.clone()).encode();
+        let deposit = tacnode_messaging::encode_sealed(&s);
+        // The mailbox payload names its sender; the direct one does not.
+        prop_assert!(direct.len() < deposit.len() + 8, "{} vs {}", direct.len(), deposit.len());
+        prop_assert!(!direct.windows(32).any(|w| w == s.sender_identity_key.as_bytes()));
+        // Without the connection's peer it cannot be told who sent it.
+        prop_assert!(Message::decode(&direct).is_err());
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! never allocates, checks every length against the bytes present, and
 //! refuses certificates above [`MAX_CERT_LEN`].
 
-use sha2::{Digest, Sha256};
 use tacnode_domain::{IdentityKey, KEY_LEN, NodeId, SIGNATURE_LEN, Signature};
 
 /// Object identifier of the binding extension: `2.25.5427237553652120654`,
@@ -133,18 +132,17 @@ pub(crate) fn verify_certificate(der: &[u8], now_secs: u64) -> Result<BoundIdent
     })
 }
 
-/// The node bound by an already verified certificate, and its
-/// SubjectPublicKeyInfo, without re-checking the signature or re-validating
-/// the key (used after the handshake, when the verifier has done both).
-pub(crate) fn bound_node_id(der: &[u8]) -> Result<(NodeId, &[u8]), BindingError> {
+/// The identity bound by an already verified certificate, and its
+/// SubjectPublicKeyInfo, without re-checking the signature (used after the
+/// handshake, when the verifier has done that).
+pub(crate) fn bound_identity(der: &[u8]) -> Result<(IdentityKey, &[u8]), BindingError> {
     let parsed = parse_certificate(der)?;
     let payload = parsed.binding.ok_or(BindingError::Missing)?;
     let key = payload
         .get(..KEY_LEN)
         .ok_or(BindingError::Malformed("binding"))?;
-    // The node id is SHA-256 of the key bytes (`NodeId::from_identity`);
-    // hashing them directly spares decoding the curve point a second time.
-    Ok((NodeId::from_bytes(Sha256::digest(key).into()), parsed.spki))
+    let identity = IdentityKey::from_slice(key).map_err(|_| BindingError::InvalidKey)?;
+    Ok((identity, parsed.spki))
 }
 
 pub(crate) struct ParsedCertificate<'a> {

@@ -104,12 +104,14 @@ impl Incoming for QuicIncoming {
                 match self.0.recv().await? {
                     InboundEvent::Request {
                         peer,
+                        peer_identity,
                         remote,
                         body,
                         reply,
                     } => {
                         return Some(IncomingCall {
                             peer,
+                            peer_identity: *peer_identity,
                             remote,
                             body,
                             reply: Box::new(QuicReply(reply)),

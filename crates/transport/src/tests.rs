@@ -12,7 +12,7 @@ use tacnode_domain::NodeId;
 use tokio::time::timeout;
 
 use crate::binding::{
-    BINDING_OID, BindingError, binding_message, bound_node_id, encode_binding, verify_certificate,
+    BINDING_OID, BindingError, binding_message, bound_identity, encode_binding, verify_certificate,
 };
 use crate::tls::{LocalTls, SERVER_NAME, make_certificate, rotation_age, rotation_wait};
 use crate::transport::backoff_delay;
@@ -387,7 +387,7 @@ fn own_certificate_verifies_and_expires() {
         id.node_id()
     );
     // The post-handshake shortcut names the same node.
-    assert_eq!(bound_node_id(&cert).unwrap().0, id.node_id());
+    assert_eq!(bound_identity(&cert).unwrap().0, id.identity_key());
     // A verifier whose clock is 3 days off either way still accepts it
     // (field laptops run without NTP)...
     for off in [3 * 86_400, -3 * 86_400] {
@@ -827,7 +827,7 @@ async fn inbound_buffer_budget_is_shared_and_bounded() {
 
 /// SubjectPublicKeyInfo of a certificate's key.
 fn spki_of(cert: &CertificateDer<'_>) -> Vec<u8> {
-    bound_node_id(cert).unwrap().1.to_vec()
+    bound_identity(cert).unwrap().1.to_vec()
 }
 
 /// The next inbound request of `inbound`, unanswered.
@@ -907,7 +907,10 @@ async fn rotated_certificate_is_presented_to_new_dials() {
     a.rotate_certificate().unwrap();
     let new = a.certificate();
     assert_ne!(spki_of(&old), spki_of(&new));
-    assert_eq!(bound_node_id(&new).unwrap().0, a.node_id());
+    assert_eq!(
+        NodeId::from_identity(&bound_identity(&new).unwrap().0),
+        a.node_id()
+    );
 
     let (c, _c_in, _) = node(311, config());
     let resp = c

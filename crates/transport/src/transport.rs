@@ -9,12 +9,12 @@ use std::time::{Duration, SystemTime};
 use quinn::{Connection, ConnectionError, VarInt};
 use rustls::pki_types::CertificateDer;
 use tacnode_crypto::{EndpointSecret, Identity};
-use tacnode_domain::NodeId;
+use tacnode_domain::{IdentityKey, NodeId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
-use crate::binding::bound_node_id;
+use crate::binding::bound_identity;
 use crate::config::{
     MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, MAX_REPLACED_DRAIN, MIN_CERTIFICATE_ROTATION_AGE,
     TransportConfig,
@@ -47,6 +47,8 @@ pub enum InboundEvent {
     Request {
         /// Authenticated sender.
         peer: NodeId,
+        /// Its identity key (the certificate's binding; `peer` is its id).
+        peer_identity: Box<IdentityKey>,
         /// Sender's socket address.
         remote: SocketAddr,
         /// Opaque request body.
@@ -127,7 +129,7 @@ impl LocalCert {
         let cert = setup
             .certificate()
             .ok_or(TransportError::Config("no certificate made"))?;
-        let (_, spki) = bound_node_id(cert)
+        let (_, spki) = bound_identity(cert)
             .map_err(|_| TransportError::Config("generated certificate does not verify"))?;
         let session = Arc::from(spki);
         Ok(Self {
@@ -161,6 +163,7 @@ struct Backoff {
 struct Link {
     conn: Connection,
     peer: NodeId,
+    peer_identity: IdentityKey,
     state: Arc<LinkState>,
 }
 
@@ -195,7 +198,8 @@ impl Link {
             .peer_identity()?
             .downcast::<Vec<CertificateDer<'static>>>()
             .ok()?;
-        let (peer, spki) = bound_node_id(certs.first()?).ok()?;
+        let (peer_identity, spki) = bound_identity(certs.first()?).ok()?;
+        let peer = NodeId::from_identity(&peer_identity);
         let dialer = if outbound { local } else { peer };
         let other = if outbound { peer } else { local };
         Some(Self {
@@ -209,6 +213,7 @@ impl Link {
             }),
             conn,
             peer,
+            peer_identity,
         })
     }
 
@@ -1106,6 +1111,7 @@ async fn serve_request(
     };
     let event = InboundEvent::Request {
         peer: link.peer,
+        peer_identity: Box::new(link.peer_identity),
         remote,
         body,
         reply,

@@ -262,7 +262,7 @@ impl NodeSim {
         let mut storage_key = [0u8; 32];
         self.rng.fill_bytes(&mut storage_key);
         let index = self.net.add(
-            identity.node_id(),
+            identity.identity_key(),
             address_of(u32::try_from(self.slots.len()).unwrap_or(u32::MAX)),
         );
         self.slots.push(Slot {

@@ -28,7 +28,7 @@ use std::time::Duration;
 use rand::RngExt;
 use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
-use tacnode_domain::NodeId;
+use tacnode_domain::{IdentityKey, NodeId};
 use tacnode_usecase::ports::{BoxFuture, CallError, Incoming, IncomingCall, PeerNetwork, Reply};
 use tokio::sync::{mpsc, oneshot};
 
@@ -63,6 +63,8 @@ fn wire_bytes(len: usize) -> u64 {
 
 struct Endpoint {
     id: NodeId,
+    /// Its identity key (what a QUIC handshake authenticates).
+    identity: IdentityKey,
     addr: SocketAddr,
     /// Bumped at every restart: calls made by an older incarnation fail.
     incarnation: u64,
@@ -132,12 +134,15 @@ impl SimNet {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Adds node `id` at `addr` (down until [`SimNet::attach`]); returns its index.
-    pub fn add(&self, id: NodeId, addr: SocketAddr) -> u32 {
+    /// Adds the node of `identity` at `addr` (down until [`SimNet::attach`]);
+    /// returns its index.
+    pub fn add(&self, identity: IdentityKey, addr: SocketAddr) -> u32 {
+        let id = NodeId::from_identity(&identity);
         let mut w = self.world();
         let index = u32::try_from(w.endpoints.len()).unwrap_or(u32::MAX);
         w.endpoints.push(Endpoint {
             id,
+            identity,
             addr,
             incarnation: 0,
             up: false,
@@ -589,17 +594,18 @@ impl SimPort {
         }
         tokio::time::sleep(there).await;
         let (reply_tx, reply_rx) = oneshot::channel();
-        let Some(me) = self
+        let Some((me, my_identity)) = self
             .net
             .world()
             .endpoints
             .get(self.index as usize)
-            .map(|e| e.id)
+            .map(|e| (e.id, e.identity))
         else {
             return Err(CallError::Closed);
         };
         let call = IncomingCall {
             peer: me,
+            peer_identity: my_identity,
             remote: self.local,
             body: request,
             reply: Box::new(SimReply(reply_tx)),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::mailbox::{EntryId, MAX_ENTRIES_PER_BATCH, MailboxEntry, MailboxOperation};
-use tacnode_domain::{MessageId, NodeId, NodeType};
+use tacnode_domain::{IdentityKey, MessageId, NodeId, NodeType};
 use tacnode_messaging::Message;
 
 use super::receive::{receive, receive_batch, refuses_stranger};
@@ -24,6 +24,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
     while let Some(call) = incoming.next().await {
         let IncomingCall {
             peer,
+            peer_identity,
             remote,
             body,
             reply,
@@ -43,7 +44,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
                 shared.wake_delivery.notify_one();
             }
             let received = shared.now();
-            let answer = answer(&shared, peer, remote, &body).await;
+            let answer = answer(&shared, (peer, &peer_identity), remote, &body).await;
             if let Err(e) = reply.send(answer.encode_answer(shared.now())).await {
                 let after_ms = shared.now().millis_since(received);
                 tracing::debug!(%peer, after_ms, "answer not sent: {e}");
@@ -59,8 +60,15 @@ fn refuse(code: RefusalCode, detail: impl Into<String>) -> Message {
     }
 }
 
-async fn answer(shared: &Arc<Shared>, peer: NodeId, remote: SocketAddr, body: &[u8]) -> Message {
-    let msg = match Message::decode(body) {
+/// The answer to the request `body` from `peer` (its node id and the
+/// identity key the network authenticated).
+async fn answer(
+    shared: &Arc<Shared>,
+    (peer, peer_identity): (NodeId, &IdentityKey),
+    remote: SocketAddr,
+    body: &[u8],
+) -> Message {
+    let msg = match Message::decode_request(body, peer_identity) {
         Ok(m) => m,
         Err(e) => {
             tracing::debug!(%peer, "malformed request: {e}");
