@@ -1,5 +1,5 @@
 //! Link model: per-link latency distributions, datagram loss with QUIC-like
-//! retransmission, and partitions.
+//! retransmission, partitions, and each node's uplink rate.
 
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -19,6 +19,11 @@ pub struct LinkModel {
     /// retransmitted, as QUIC does: it only delays its message (see
     /// [`LinkModel::delay`]).
     pub loss: f64,
+    /// Uplink rate of every node, bits/s (`None`: unlimited). Only the
+    /// whole-node simulator models it: a frame waits behind what its sender
+    /// queued before it and takes size / rate to serialise
+    /// (`crate::node::uplink`).
+    pub uplink_bps: Option<u64>,
     /// Partition group of each node; messages between groups are dropped.
     partition: Option<Vec<u8>>,
 }
@@ -30,6 +35,7 @@ impl Default for LinkModel {
             max_latency_ms: 150,
             jitter: 0.2,
             loss: 0.0,
+            uplink_bps: None,
             partition: None,
         }
     }

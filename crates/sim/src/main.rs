@@ -4,9 +4,14 @@
 //! tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] [--malicious F]
 //!                    [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--json]
 //! tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S
-//!                  [--loss F] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] [--drain-hours H]
-//!                  [--store memory|sqlite] [--json]
+//!                  [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS]
+//!                  [--drain-hours H] [--store memory|sqlite] [--json]
 //! ```
+//!
+//! `--bandwidth-kbps K` gives every node an uplink of K kbit/s (1 kbit =
+//! 1,000 bits; default unlimited, as on the testbed's unshaped `lan`
+//! profile): a frame waits behind what its sender queued before it and takes
+//! size / rate to serialise (the `radio` profile is `--bandwidth-kbps 64`).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,8 +22,22 @@ use tacnode_sim::{LookupMetrics, LookupScenario, Summary, run_lookup_scenario};
 const USAGE: &str = "usage: tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] \
 [--malicious F] [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]
        tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S \
-[--loss F] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] [--drain-hours H] \
-[--store memory|sqlite] [--json]";
+[--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] \
+[--drain-hours H] [--store memory|sqlite] [--json]
+  node: --bandwidth-kbps K is every node's uplink in kbit/s (default unlimited)";
+
+/// Bits per second of a `--bandwidth-kbps` value (kbit/s, may be fractional).
+fn parse_kbps(value: &str) -> Result<u64, String> {
+    let kbps: f64 = value.parse().map_err(|e| format!("{e}"))?;
+    let bps = kbps * 1000.0;
+    if !(1.0..=1e15).contains(&bps) {
+        return Err("expected a rate of at least 0.001 kbit/s".into());
+    }
+    // Checked to be in range just above.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let bps = bps.round() as u64;
+    Ok(bps)
+}
 
 fn parse_node(args: &[String]) -> Result<(NodeScenario, bool), String> {
     let mut s = NodeScenario::default();
@@ -44,6 +63,7 @@ fn parse_node(args: &[String]) -> Result<(NodeScenario, bool), String> {
             "--hours" => s.hours = value.parse().map_err(|e| bad(&e))?,
             "--seed" => s.seed = value.parse().map_err(|e| bad(&e))?,
             "--loss" => s.loss = value.parse().map_err(|e| bad(&e))?,
+            "--bandwidth-kbps" => s.link.uplink_bps = Some(parse_kbps(value).map_err(|e| bad(&e))?),
             "--drain-hours" => s.drain_hours = value.parse().map_err(|e| bad(&e))?,
             "--store" => s.store = value.parse().map_err(|e| bad(&e))?,
             "--partition" => {
@@ -108,6 +128,7 @@ fn main_node(args: &[String]) -> ExitCode {
         "hours": scenario.hours,
         "seed": scenario.seed,
         "loss": scenario.loss,
+        "bandwidth_kbps": scenario.link.uplink_bps.map(|b| b as f64 / 1000.0),
         "accepted": report.accepted,
         "delivered": report.delivered,
         "delivery_ratio": report.delivery_ratio(),
@@ -127,7 +148,7 @@ fn main_node(args: &[String]) -> ExitCode {
         println!("{v}");
     } else {
         println!(
-            "node: nodes {} servers {} messages {} churn {} hours {} seed {} loss {} store {}",
+            "node: nodes {} servers {} messages {} churn {} hours {} seed {} loss {} bandwidth {} store {}",
             scenario.nodes,
             scenario.servers,
             scenario.messages,
@@ -135,6 +156,13 @@ fn main_node(args: &[String]) -> ExitCode {
             scenario.hours,
             scenario.seed,
             scenario.loss,
+            scenario
+                .link
+                .uplink_bps
+                .map_or("unlimited".into(), |b| format!(
+                    "{} kbit/s",
+                    b as f64 / 1000.0
+                )),
             scenario.store
         );
         println!(

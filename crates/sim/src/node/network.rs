@@ -6,7 +6,9 @@
 //! delays a call; only when the delays add up past the request timeout does
 //! the call fail. Bytes are counted from the real encoded requests and
 //! answers, plus an estimate of the QUIC/UDP/IP overhead per datagram and
-//! one acknowledgement each way.
+//! one acknowledgement each way, and every byte counted leaves through its
+//! sender's [`Uplink`]: at a limited rate a frame waits behind what its
+//! sender queued before it, then takes size / rate to serialise.
 //!
 //! Connections are modelled as QUIC keeps them: a node that dials a peer
 //! keeps the connection and later calls use it without dialling. A peer
@@ -32,6 +34,7 @@ use tacnode_domain::{IdentityKey, NodeId};
 use tacnode_usecase::ports::{BoxFuture, CallError, Incoming, IncomingCall, PeerNetwork, Reply};
 use tokio::sync::{mpsc, oneshot};
 
+use super::uplink::Uplink;
 use crate::LinkModel;
 
 /// Payload bytes one simulated datagram carries.
@@ -72,6 +75,8 @@ struct Endpoint {
     /// Since when it is down (virtual ms).
     down_since: u64,
     inbox: Option<mpsc::UnboundedSender<IncomingCall>>,
+    /// What it sends leaves through here.
+    uplink: Uplink,
 }
 
 /// Everything the simulated network knows; one lock, never held across an
@@ -140,6 +145,7 @@ impl SimNet {
         let id = NodeId::from_identity(&identity);
         let mut w = self.world();
         let index = u32::try_from(w.endpoints.len()).unwrap_or(u32::MAX);
+        let uplink = Uplink::new(w.link.uplink_bps);
         w.endpoints.push(Endpoint {
             id,
             identity,
@@ -148,6 +154,7 @@ impl SimNet {
             up: false,
             down_since: 0,
             inbox: None,
+            uplink,
         });
         w.sent.push(0);
         w.by_id.insert(id, index);
@@ -186,6 +193,15 @@ impl SimNet {
             e.up = false;
             e.down_since = now;
             e.inbox = None;
+        }
+    }
+
+    /// Sets node `index`'s uplink rate, bits/s (`None`: unlimited); by
+    /// default every node has the link model's
+    /// [`LinkModel::uplink_bps`].
+    pub fn set_uplink(&self, index: u32, rate_bps: Option<u64>) {
+        if let Some(e) = self.world().endpoints.get_mut(index as usize) {
+            e.uplink.set_rate(rate_bps);
         }
     }
 
@@ -275,6 +291,10 @@ enum Retransmit {
 impl World {
     fn now_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
     /// One-way delay of a frame from `a` to `b`, with QUIC-like
@@ -434,10 +454,18 @@ impl World {
             .is_some_and(|e| e.up && e.incarnation == incarnation)
     }
 
-    fn count(&mut self, from: u32, bytes: u64) {
+    /// Counts `bytes` sent by `from` and queues them on its uplink; returns
+    /// how long until their last bit has left.
+    fn transmit(&mut self, from: u32, bytes: u64) -> Duration {
         if let Some(s) = self.sent.get_mut(from as usize) {
             *s = s.saturating_add(bytes);
         }
+        let now = self.now_us();
+        let queued = self
+            .endpoints
+            .get_mut(from as usize)
+            .map_or(0, |e| e.uplink.send(now, bytes));
+        Duration::from_micros(queued)
     }
 }
 
@@ -496,14 +524,14 @@ impl SimPort {
             Plan::Silent => {
                 self.net
                     .world()
-                    .count(self.index, wire_bytes(request.len()));
+                    .transmit(self.index, wire_bytes(request.len()));
                 tokio::time::sleep(timeout).await;
                 return Err(CallError::Timeout);
             }
             Plan::Wait { to, stale } => {
                 self.net
                     .world()
-                    .count(self.index, wire_bytes(request.len()));
+                    .transmit(self.index, wire_bytes(request.len()));
                 self.wait_for(to, stale, began, timeout).await?
             }
         };
@@ -583,10 +611,11 @@ impl SimPort {
             incarnation: target_incarnation,
         } = route;
         let left = |spent: Duration| timeout.saturating_sub(spent);
-        self.net
+        let queued = self
+            .net
             .world()
-            .count(self.index, wire_bytes(request.len()) + ACK_BYTES);
-        let there = Duration::from_millis(there);
+            .transmit(self.index, wire_bytes(request.len()) + ACK_BYTES);
+        let there = queued + Duration::from_millis(there);
         let back = Duration::from_millis(back);
         if began.elapsed() + there + back > timeout {
             tokio::time::sleep(left(began.elapsed())).await;
@@ -632,16 +661,17 @@ impl SimPort {
         };
         let answered = {
             let mut w = self.net.world();
-            let up = w.still_up(to, target_incarnation);
-            if up {
-                w.count(to, wire_bytes(answer.len()) + ACK_BYTES);
-            }
-            up
+            w.still_up(to, target_incarnation)
+                .then(|| w.transmit(to, wire_bytes(answer.len()) + ACK_BYTES))
         };
-        if !answered {
-            tokio::time::sleep(left(began.elapsed())).await;
-            return Err(CallError::Timeout);
-        }
+        // The answer waits on the peer's uplink, then travels.
+        let back = match answered {
+            Some(queued) if began.elapsed() + queued + back <= timeout => queued + back,
+            _ => {
+                tokio::time::sleep(left(began.elapsed())).await;
+                return Err(CallError::Timeout);
+            }
+        };
         tokio::time::sleep(back).await;
         if !self.net.world().still_up(self.index, self.incarnation) {
             return Err(CallError::Closed);
