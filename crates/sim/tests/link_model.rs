@@ -4,9 +4,18 @@
 // Test helpers outside #[test] functions may fail loudly too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use tacnode_domain::NodeType;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tacnode_crypto::Identity;
+use tacnode_domain::ports::{CallError, Incoming, PeerNetwork};
+use tacnode_domain::{NodeId, NodeType};
 use tacnode_sim::LinkModel;
-use tacnode_sim::node::harness::{NodeSim, block_on};
+use tacnode_sim::node::backoff::DIAL_BACKOFF_BASE_MS;
+use tacnode_sim::node::harness::{NodeSim, SIM_REQUEST_TIMEOUT_MS, address_of, block_on};
+use tacnode_sim::node::network::{HANDSHAKE_TIMEOUT_MS, SimNet};
 
 const MINUTE: u64 = 60_000;
 const HOUR: u64 = 60 * MINUTE;
@@ -64,4 +73,101 @@ fn on_a_64_kbit_s_uplink_latency_grows_with_load() {
         unlimited < one + 1_000,
         "one {one} ms, 200 unlimited {unlimited} ms"
     );
+}
+
+/// A bare simulated network of `n` nodes, none of them up.
+fn bare_network(n: u8) -> (SimNet, Vec<NodeId>) {
+    let net = SimNet::new(
+        LinkModel::default(),
+        0.0,
+        SIM_REQUEST_TIMEOUT_MS,
+        StdRng::seed_from_u64(5),
+    );
+    let mut rng = StdRng::seed_from_u64(6);
+    let mut ids = Vec::new();
+    for i in 0..u32::from(n) {
+        let identity = Identity::generate(&mut rng);
+        ids.push(identity.node_id());
+        net.add(identity.identity_key(), address_of(i));
+    }
+    (net, ids)
+}
+
+/// Answers every call on `incoming` with its own body.
+fn echo(mut incoming: Box<dyn Incoming>) {
+    tokio::spawn(async move {
+        while let Some(call) = incoming.next().await {
+            let _ = call.reply.send(call.body).await;
+        }
+    });
+}
+
+/// Calls node `index` (`peer`) with a one-byte request: the outcome and
+/// the virtual ms it took.
+async fn timed_call(
+    port: &Arc<dyn PeerNetwork>,
+    peer: NodeId,
+    index: u32,
+) -> (Result<Vec<u8>, CallError>, u64) {
+    let began = tokio::time::Instant::now();
+    let result = port.call(peer, &[address_of(index)], vec![7]).await;
+    (result, began.elapsed().as_millis() as u64)
+}
+
+#[test]
+fn a_failed_dial_backs_off_fails_fast_meanwhile_and_redials_after() {
+    block_on(async {
+        let (net, ids) = bare_network(2);
+        let (a, _a_in) = net.attach(0);
+        // B is down: the dial gives up at the handshake timeout.
+        let (result, took) = timed_call(&a, ids[1], 1).await;
+        assert_eq!(took, HANDSHAKE_TIMEOUT_MS);
+        match result {
+            Err(CallError::Unreachable(why)) => assert!(why.contains("handshake"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // B comes up, but A backs off: its calls fail at once.
+        let (_b, b_in) = net.attach(1);
+        echo(b_in);
+        let (result, took) = timed_call(&a, ids[1], 1).await;
+        assert_eq!(took, 0);
+        match result {
+            Err(CallError::Unreachable(why)) => assert!(why.contains("retry in"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // After the backoff, the next call dials again and goes through.
+        tokio::time::sleep(Duration::from_millis(DIAL_BACKOFF_BASE_MS)).await;
+        let (result, _) = timed_call(&a, ids[1], 1).await;
+        assert_eq!(result.unwrap(), vec![7]);
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_dial_into_a_partition_fails_at_the_handshake_timeout_and_backs_off() {
+    block_on(async {
+        let (net, ids) = bare_network(2);
+        let (a, _a_in) = net.attach(0);
+        let (_b, b_in) = net.attach(1);
+        echo(b_in);
+        net.partition(vec![0, 1]);
+        let (result, took) = timed_call(&a, ids[1], 1).await;
+        assert_eq!(took, HANDSHAKE_TIMEOUT_MS, "{result:?}");
+        assert!(
+            matches!(result, Err(CallError::Unreachable(_))),
+            "{result:?}"
+        );
+        net.heal();
+        let (result, took) = timed_call(&a, ids[1], 1).await;
+        assert_eq!(took, 0);
+        assert!(
+            matches!(result, Err(CallError::Unreachable(_))),
+            "{result:?}"
+        );
+        // A restarted process has forgotten the backoff.
+        let (a, _a_in) = net.attach(0);
+        let (result, _) = timed_call(&a, ids[1], 1).await;
+        assert_eq!(result.unwrap(), vec![7]);
+    })
+    .unwrap();
 }

@@ -1,9 +1,10 @@
 //! Whole-node simulation: the unmodified node of `crates/usecase` over a
-//! simulated network ([`network::SimNet`], with per-node [`uplink`]s) and
-//! virtual clocks
+//! simulated network ([`network::SimNet`]: per-node [`uplink`]s and the
+//! transport's dial [`backoff`]) and virtual clocks
 //! ([`clock::SimClock`]), scripted through [`harness::NodeSim`] by the
 //! scenario tests and by [`scenario::run_node_scenario`].
 
+pub mod backoff;
 pub mod clock;
 pub mod harness;
 pub mod network;

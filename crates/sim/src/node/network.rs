@@ -21,6 +21,13 @@
 //! [`SimNet::without_stateless_reset`] models a transport without that,
 //! where a stale connection lingers until the idle timeout). A clean stop
 //! closes its connections at once; a partition drops everything across it.
+//!
+//! A call without a connection dials. A dial that finds nobody (the peer is
+//! down, or a partition is in the way) fails after the handshake timeout,
+//! and one to addresses that are not the peer's fails at once; either puts
+//! the peer in the caller's [`DialBackoff`], as the transport does: until
+//! the backoff ends, calls that would dial it fail at once, and the next
+//! call after it dials again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -34,6 +41,7 @@ use tacnode_domain::{IdentityKey, NodeId};
 use tacnode_usecase::ports::{BoxFuture, CallError, Incoming, IncomingCall, PeerNetwork, Reply};
 use tokio::sync::{mpsc, oneshot};
 
+use super::backoff::DialBackoff;
 use super::uplink::Uplink;
 use crate::LinkModel;
 
@@ -56,6 +64,22 @@ pub const IDLE_TIMEOUT_MS: u64 = 60_000;
 /// How long a replaced connection's open requests may still take before it
 /// is closed (the transport's `MAX_REPLACED_DRAIN`), ms.
 pub const REPLACED_DRAIN_MS: u64 = 1_000;
+/// How long a dial may take before it fails (the transport's default
+/// `handshake_timeout`, which the daemon keeps), ms.
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 5_000;
+
+/// The error of a dial that found nobody, as the QUIC adapter reports it
+/// (`RequestError::Handshake` of a timed-out handshake).
+const HANDSHAKE_TIMED_OUT: &str = "handshake failed: timed out";
+
+/// The error of a call refused while its peer backs off, as the QUIC
+/// adapter reports it (`RequestError::BackingOff`).
+fn backing_off(retry_in_ms: u64) -> CallError {
+    CallError::Unreachable(format!(
+        "peer unreachable, retry in {:?}",
+        Duration::from_millis(retry_in_ms)
+    ))
+}
 
 /// Bytes on the wire of one frame of `len` bytes.
 fn wire_bytes(len: usize) -> u64 {
@@ -77,6 +101,8 @@ struct Endpoint {
     inbox: Option<mpsc::UnboundedSender<IncomingCall>>,
     /// What it sends leaves through here.
     uplink: Uplink,
+    /// Peers its current process failed to dial.
+    backoff: DialBackoff,
 }
 
 /// Everything the simulated network knows; one lock, never held across an
@@ -155,6 +181,7 @@ impl SimNet {
             down_since: 0,
             inbox: None,
             uplink,
+            backoff: DialBackoff::default(),
         });
         w.sent.push(0);
         w.by_id.insert(id, index);
@@ -170,6 +197,8 @@ impl SimNet {
                 e.incarnation += 1;
                 e.up = true;
                 e.inbox = Some(tx);
+                // A new process: the transport's backoff table starts empty.
+                e.backoff = DialBackoff::default();
                 (e.incarnation, e.addr)
             }
             None => (0, SocketAddr::from(([0, 0, 0, 0], 0))),
@@ -263,8 +292,9 @@ enum Plan {
     /// The peer is down (or a stale connection leads nowhere): retransmit
     /// until it comes back or the request times out.
     Wait { to: u32, stale: bool },
-    /// No answer at all: fails after the request timeout.
-    Silent,
+    /// No answer at all: fails after the request timeout, or after the
+    /// handshake timeout when it was a dial.
+    Silent { to: u32, dial: bool },
     /// Fails at once.
     Fail(CallError),
 }
@@ -399,13 +429,27 @@ impl World {
             return Plan::Fail(CallError::Unreachable("no such node".into()));
         };
         let connection = self.connection(from, incarnation, to);
-        if connection.is_none() && !addrs.contains(&addr) {
-            return Plan::Fail(CallError::Unreachable(
-                "no address of the peer answers".into(),
-            ));
+        let dial = connection.is_none();
+        if dial {
+            let now = self.now_ms();
+            if let Some(left) = self
+                .endpoints
+                .get(from as usize)
+                .and_then(|e| e.backoff.remaining_ms(to, now))
+            {
+                return Plan::Fail(backing_off(left));
+            }
+            if !addrs.contains(&addr) {
+                if !addrs.is_empty() {
+                    self.dial_failed(from, to);
+                }
+                return Plan::Fail(CallError::Unreachable(
+                    "no address of the peer answers".into(),
+                ));
+            }
         }
         if self.link.partitioned(from, to) {
-            return Plan::Silent;
+            return Plan::Silent { to, dial };
         }
         let up = self.endpoints.get(to as usize).is_some_and(|e| e.up);
         match connection {
@@ -420,7 +464,12 @@ impl World {
             Some(true) => Plan::Wait { to, stale: true },
             _ if !up => Plan::Wait { to, stale: false },
             _ => match self.route(from, to) {
-                Some(route) => Plan::Deliver(route),
+                Some(route) => {
+                    if dial {
+                        self.dial_succeeded(from, to);
+                    }
+                    Plan::Deliver(route)
+                }
                 None => Plan::Wait { to, stale: false },
             },
         }
@@ -443,8 +492,33 @@ impl World {
             return Retransmit::Nothing;
         }
         match self.route(from, to) {
-            Some(route) => Retransmit::Through(route),
+            Some(route) => {
+                self.dial_succeeded(from, to);
+                Retransmit::Through(route)
+            }
             None => Retransmit::Nothing,
+        }
+    }
+
+    /// `from`'s dial to `to` failed now: `to` backs off, and the error the
+    /// call fails with. Dials that were waiting together fail together,
+    /// as they would behind the transport's dial lock: only the first
+    /// counts, the others find the backoff it started.
+    fn dial_failed(&mut self, from: u32, to: u32) -> CallError {
+        let now = self.now_ms();
+        let Some(e) = self.endpoints.get_mut(from as usize) else {
+            return CallError::Closed;
+        };
+        if let Some(left) = e.backoff.remaining_ms(to, now) {
+            return backing_off(left);
+        }
+        e.backoff.failed(to, now, &mut self.rng);
+        CallError::Unreachable(HANDSHAKE_TIMED_OUT.into())
+    }
+
+    fn dial_succeeded(&mut self, from: u32, to: u32) {
+        if let Some(e) = self.endpoints.get_mut(from as usize) {
+            e.backoff.succeeded(to);
         }
     }
 
@@ -521,10 +595,14 @@ impl SimPort {
         let route = match plan {
             Plan::Deliver(route) => route,
             Plan::Fail(e) => return Err(e),
-            Plan::Silent => {
+            Plan::Silent { to, dial } => {
                 self.net
                     .world()
                     .transmit(self.index, wire_bytes(request.len()));
+                if dial {
+                    tokio::time::sleep(Duration::from_millis(HANDSHAKE_TIMEOUT_MS)).await;
+                    return Err(self.dial_failed(to));
+                }
                 tokio::time::sleep(timeout).await;
                 return Err(CallError::Timeout);
             }
@@ -538,8 +616,19 @@ impl SimPort {
         self.deliver(route, request, began, timeout).await
     }
 
+    /// Our dial to `to` failed: the error, after recording the failure in
+    /// this process's backoff (unless the process has ended meanwhile).
+    fn dial_failed(&self, to: u32) -> CallError {
+        let mut w = self.net.world();
+        if !w.still_up(self.index, self.incarnation) {
+            return CallError::Closed;
+        }
+        w.dial_failed(self.index, to)
+    }
+
     /// Retransmits (probe timeouts doubling from [`MIN_RETRANSMIT_MS`])
-    /// until the peer is back or the request times out.
+    /// until the peer is back or the request times out; a dial (a wait
+    /// without a stale connection) gives up at the handshake timeout.
     async fn wait_for(
         &self,
         to: u32,
@@ -553,8 +642,12 @@ impl SimPort {
         };
         let mut pto = Duration::from_millis((PTO_LATENCIES * base).max(MIN_RETRANSMIT_MS));
         let mut deadline = began + pto;
+        let end = if stale {
+            began + timeout
+        } else {
+            began + timeout.min(Duration::from_millis(HANDSHAKE_TIMEOUT_MS))
+        };
         loop {
-            let end = began + timeout;
             let notified = replaced.notified();
             tokio::select! {
                 biased;
@@ -571,6 +664,9 @@ impl SimPort {
                 () = tokio::time::sleep_until(deadline.min(end)) => {}
             }
             if deadline >= end {
+                if !stale {
+                    return Err(self.dial_failed(to));
+                }
                 return Err(CallError::Timeout);
             }
             pto = pto.saturating_mul(2);
