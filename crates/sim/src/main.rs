@@ -137,6 +137,7 @@ fn main_node(args: &[String]) -> ExitCode {
         "latency_ms": { "p50": report.latency_p50_ms, "p99": report.latency_p99_ms },
         "bytes_per_message": report.bytes_per_message,
         "idle_bytes_per_node_per_s": report.idle_bytes_per_node_per_s,
+        "keepalive_bytes_per_node_per_s": report.keepalive_bytes_per_node_per_s,
         "session_restarts": report.session_restarts,
         "calls": report.calls,
         "virtual_time_s": report.virtual_s,
@@ -175,11 +176,12 @@ fn main_node(args: &[String]) -> ExitCode {
             report.session_restarts
         );
         println!(
-            "latency p50 {} ms p99 {} ms (virtual); {:.0} bytes per delivered message; idle {:.1} bytes/node/s",
+            "latency p50 {} ms p99 {} ms (virtual); {:.0} bytes per delivered message; idle {:.1} bytes/node/s ({:.1} of keep-alives)",
             report.latency_p50_ms,
             report.latency_p99_ms,
             report.bytes_per_message,
-            report.idle_bytes_per_node_per_s
+            report.idle_bytes_per_node_per_s,
+            report.keepalive_bytes_per_node_per_s
         );
         println!(
             "calls {}  virtual {} s  wall {:.1} s  peak memory {}  trace {}",

@@ -15,7 +15,10 @@ use tacnode_domain::{NodeId, NodeType};
 use tacnode_sim::LinkModel;
 use tacnode_sim::node::backoff::DIAL_BACKOFF_BASE_MS;
 use tacnode_sim::node::harness::{NodeSim, SIM_REQUEST_TIMEOUT_MS, address_of, block_on};
+use tacnode_sim::node::keepalive::{KEEPALIVE_INTERVAL_MS, KEEPALIVE_PING_BYTES};
+use tacnode_sim::node::network::ACK_BYTES;
 use tacnode_sim::node::network::{HANDSHAKE_TIMEOUT_MS, SimNet};
+use tacnode_sim::node::scenario::{NodeScenario, run_node_scenario};
 
 const MINUTE: u64 = 60_000;
 const HOUR: u64 = 60 * MINUTE;
@@ -170,4 +173,56 @@ fn a_dial_into_a_partition_fails_at_the_handshake_timeout_and_backs_off() {
         assert_eq!(result.unwrap(), vec![7]);
     })
     .unwrap();
+}
+
+#[test]
+fn an_idle_connection_sends_keep_alives_until_its_peer_is_gone() {
+    block_on(async {
+        let (net, ids) = bare_network(2);
+        let (a, _a_in) = net.attach(0);
+        let (_b, b_in) = net.attach(1);
+        echo(b_in);
+        let (result, _) = timed_call(&a, ids[1], 1).await;
+        assert_eq!(result.unwrap(), vec![7]);
+        assert_eq!(net.keepalive_bytes(), 0);
+        let after_call = net.bytes_sent();
+        // Ten idle minutes: one PING and its acknowledgement per interval
+        // (plus the link's one-way latency, as the ends take turns).
+        tokio::time::sleep(Duration::from_millis(10 * MINUTE)).await;
+        let period = KEEPALIVE_INTERVAL_MS + LinkModel::default().base_latency(0, 1);
+        let exchanges = (10 * MINUTE) / period;
+        let expected = exchanges * (KEEPALIVE_PING_BYTES + ACK_BYTES);
+        // The call's start, not its end, starts the idle time: at most one
+        // exchange early.
+        let counted = net.keepalive_bytes();
+        assert!(
+            counted == expected || counted == expected + KEEPALIVE_PING_BYTES + ACK_BYTES,
+            "{counted} of {expected}"
+        );
+        assert_eq!(net.bytes_sent() - after_call, counted);
+        // B killed: its connection carries nothing more.
+        net.detach(1);
+        tokio::time::sleep(Duration::from_millis(10 * MINUTE)).await;
+        assert_eq!(net.keepalive_bytes(), counted);
+    })
+    .unwrap();
+}
+
+#[test]
+fn idle_traffic_counts_the_keep_alives_of_open_connections() {
+    let report = run_node_scenario(&NodeScenario {
+        nodes: 12,
+        servers: 1.0,
+        messages: 0,
+        hours: 0.0,
+        drain_hours: 0.0,
+        seed: 22,
+        ..NodeScenario::default()
+    })
+    .unwrap();
+    assert!(report.keepalive_bytes_per_node_per_s > 0.0, "{report:?}");
+    assert!(
+        report.idle_bytes_per_node_per_s > report.keepalive_bytes_per_node_per_s,
+        "{report:?}"
+    );
 }

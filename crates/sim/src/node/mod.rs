@@ -1,12 +1,13 @@
 //! Whole-node simulation: the unmodified node of `crates/usecase` over a
-//! simulated network ([`network::SimNet`]: per-node [`uplink`]s and the
-//! transport's dial [`backoff`]) and virtual clocks
+//! simulated network ([`network::SimNet`]: per-node [`uplink`]s, the
+//! transport's dial [`backoff`] and QUIC [`keepalive`]s) and virtual clocks
 //! ([`clock::SimClock`]), scripted through [`harness::NodeSim`] by the
 //! scenario tests and by [`scenario::run_node_scenario`].
 
 pub mod backoff;
 pub mod clock;
 pub mod harness;
+pub mod keepalive;
 pub mod network;
 pub mod scenario;
 pub mod uplink;

@@ -22,6 +22,12 @@
 //! where a stale connection lingers until the idle timeout). A clean stop
 //! closes its connections at once; a partition drops everything across it.
 //!
+//! An open connection carries QUIC keep-alives while it is idle (see
+//! [`super::keepalive`]); they count towards the bytes sent (and apart, as
+//! [`SimNet::keepalive_bytes`]) but take no uplink time. A connection whose
+//! peer is gone (killed, stopped, or cut off by a partition) carries none:
+//! the real one's live end probes it until its idle timeout.
+//!
 //! A call without a connection dials. A dial that finds nobody (the peer is
 //! down, or a partition is in the way) fails after the handshake timeout,
 //! and one to addresses that are not the peer's fails at once; either puts
@@ -42,6 +48,7 @@ use tacnode_usecase::ports::{BoxFuture, CallError, Incoming, IncomingCall, PeerN
 use tokio::sync::{mpsc, oneshot};
 
 use super::backoff::DialBackoff;
+use super::keepalive::{KEEPALIVE_INTERVAL_MS, bytes_per_end, exchanges_due};
 use super::uplink::Uplink;
 use crate::LinkModel;
 
@@ -105,6 +112,17 @@ struct Endpoint {
     backoff: DialBackoff,
 }
 
+/// An open connection.
+#[derive(Clone, Copy, Debug)]
+struct Connection {
+    /// The incarnations of its lower and higher end when it was made.
+    incarnations: (u64, u64),
+    /// Since when it has carried nothing but keep-alives (the keep-alives
+    /// due before then are counted), or `None` once it carries nothing at
+    /// all (an end is gone, or a partition cuts it).
+    idle_since_ms: Option<u64>,
+}
+
 /// Everything the simulated network knows; one lock, never held across an
 /// `.await`.
 pub(crate) struct World {
@@ -117,7 +135,7 @@ pub(crate) struct World {
     /// Open connections: (lower index, higher index) → the incarnations of
     /// both ends when it was made. Either end calls the other on it without
     /// an address; it is stale once either end restarted.
-    connected: BTreeMap<(u32, u32), (u64, u64)>,
+    connected: BTreeMap<(u32, u32), Connection>,
     /// Whether a restarted node resets its old connections (see the module
     /// documentation).
     stateless_reset: bool,
@@ -125,8 +143,11 @@ pub(crate) struct World {
     /// Woken whenever a connection is replaced by a new one between the
     /// same two nodes (one of them restarted and dialled).
     replaced: Arc<tokio::sync::Notify>,
-    /// Bytes each node sent.
+    /// Bytes each node sent (keep-alives counted up to the last
+    /// [`World::settle_keepalives`] and each connection's last call).
     sent: Vec<u64>,
+    /// Of those, keep-alive bytes, every node together.
+    keepalive_sent: u64,
     calls: u64,
     trace: Sha256,
 }
@@ -153,6 +174,7 @@ impl SimNet {
                 start: tokio::time::Instant::now(),
                 replaced: Arc::new(tokio::sync::Notify::new()),
                 sent: Vec::new(),
+                keepalive_sent: 0,
                 calls: 0,
                 trace: Sha256::new(),
             })),
@@ -223,6 +245,15 @@ impl SimNet {
             e.down_since = now;
             e.inbox = None;
         }
+        let ends: Vec<(u32, u32)> = w
+            .connected
+            .keys()
+            .filter(|(a, b)| *a == index || *b == index)
+            .copied()
+            .collect();
+        for key in ends {
+            w.silence(key);
+        }
     }
 
     /// Sets node `index`'s uplink rate, bits/s (`None`: unlimited); by
@@ -242,7 +273,17 @@ impl SimNet {
 
     /// Splits the network into groups (`groups[i]` for node `i`).
     pub fn partition(&self, groups: Vec<u8>) {
-        self.world().link.partition(groups);
+        let mut w = self.world();
+        w.link.partition(groups);
+        let cut: Vec<(u32, u32)> = w
+            .connected
+            .keys()
+            .filter(|(a, b)| w.link.partitioned(*a, *b))
+            .copied()
+            .collect();
+        for key in cut {
+            w.silence(key);
+        }
     }
 
     /// Heals every partition. Connections across it are gone: the idle
@@ -262,9 +303,18 @@ impl SimNet {
         w.link.heal();
     }
 
-    /// Bytes sent so far by every node together.
+    /// Bytes sent so far by every node together, keep-alives included.
     pub fn bytes_sent(&self) -> u64 {
-        self.world().sent.iter().sum()
+        let mut w = self.world();
+        w.settle_keepalives();
+        w.sent.iter().sum()
+    }
+
+    /// Keep-alive bytes sent so far by every node together.
+    pub fn keepalive_bytes(&self) -> u64 {
+        let mut w = self.world();
+        w.settle_keepalives();
+        w.keepalive_sent
     }
 
     /// Calls made so far.
@@ -360,7 +410,7 @@ impl World {
     /// made or accepted it in this life; `Some(true)` when it is stale.
     fn connection(&mut self, from: u32, incarnation: u64, to: u32) -> Option<bool> {
         let key = (from.min(to), from.max(to));
-        let (lo, hi) = *self.connected.get(&key)?;
+        let (lo, hi) = self.connected.get(&key)?.incarnations;
         let (mine, theirs) = if from <= to { (lo, hi) } else { (hi, lo) };
         if mine != incarnation {
             // Left over from our own previous life: we dial anew, and the
@@ -382,9 +432,66 @@ impl World {
     fn connect(&mut self, a: u32, b: u32) {
         let (lo, hi) = (a.min(b), a.max(b));
         let incarnations = (self.incarnation(lo), self.incarnation(hi));
-        let old = self.connected.insert((lo, hi), incarnations);
+        let now = self.now_ms();
+        let key = (lo, hi);
+        let old = self.connected.get(&key).map(|c| c.incarnations);
+        // The keep-alives of its idle time so far; from now it carries a call.
+        self.silence(key);
+        self.connected.insert(
+            key,
+            Connection {
+                incarnations,
+                idle_since_ms: Some(now),
+            },
+        );
         if old.is_some_and(|o| o != incarnations) {
             self.replaced.notify_waiters();
+        }
+    }
+
+    /// Counts the keep-alives connection `key` sent while idle until now,
+    /// and makes it send no more (until a call uses it).
+    fn silence(&mut self, key: (u32, u32)) {
+        let now = self.now_ms();
+        self.settle(key, now);
+        if let Some(c) = self.connected.get_mut(&key) {
+            c.idle_since_ms = None;
+        }
+    }
+
+    /// Counts the keep-alives due on connection `key` by `until_ms`.
+    fn settle(&mut self, key: (u32, u32), until_ms: u64) {
+        let Some(since) = self.connected.get(&key).and_then(|c| c.idle_since_ms) else {
+            return;
+        };
+        let period = KEEPALIVE_INTERVAL_MS + self.link.base_latency(key.0, key.1);
+        let (due, next) = exchanges_due(since, until_ms, period);
+        if let Some(c) = self.connected.get_mut(&key) {
+            c.idle_since_ms = Some(next);
+        }
+        if due == 0 {
+            return;
+        }
+        let (lo, hi) = bytes_per_end(due);
+        for (end, bytes) in [(key.0, lo), (key.1, hi)] {
+            if let Some(s) = self.sent.get_mut(end as usize) {
+                *s = s.saturating_add(bytes);
+            }
+        }
+        self.keepalive_sent = self.keepalive_sent.saturating_add(lo + hi);
+    }
+
+    /// Counts the keep-alives due on every connection until now.
+    fn settle_keepalives(&mut self) {
+        let now = self.now_ms();
+        let idle: Vec<(u32, u32)> = self
+            .connected
+            .iter()
+            .filter(|(_, c)| c.idle_since_ms.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        for key in idle {
+            self.settle(key, now);
         }
     }
 
@@ -393,7 +500,7 @@ impl World {
     fn fresh(&self, a: u32, b: u32) -> bool {
         let (lo, hi) = (a.min(b), a.max(b));
         self.connected.get(&(lo, hi)).is_some_and(|c| {
-            *c == (self.incarnation(lo), self.incarnation(hi))
+            c.incarnations == (self.incarnation(lo), self.incarnation(hi))
                 && self.endpoints.get(lo as usize).is_some_and(|e| e.up)
                 && self.endpoints.get(hi as usize).is_some_and(|e| e.up)
         })

@@ -110,8 +110,11 @@ pub struct NodeReport {
     /// Bytes on the wire from the start of sending to the end of the drain,
     /// per delivered message (background traffic included).
     pub bytes_per_message: f64,
-    /// Bytes per node per second during the idle window.
+    /// Bytes per node per second during the idle window, keep-alives
+    /// included.
     pub idle_bytes_per_node_per_s: f64,
+    /// Of those, the QUIC keep-alives of open connections.
+    pub keepalive_bytes_per_node_per_s: f64,
     /// Session restarts (a peer could not open our messages).
     pub session_restarts: u64,
     /// Calls made on the simulated network.
@@ -195,11 +198,15 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
 
     // Idle window.
     let idle_before = sim.net().bytes_sent();
+    let keepalive_before = sim.net().keepalive_bytes();
     sim.advance(IDLE_WINDOW_MS).await;
     let idle_bytes = sim.net().bytes_sent().saturating_sub(idle_before);
+    let keepalive_bytes = sim.net().keepalive_bytes().saturating_sub(keepalive_before);
     #[allow(clippy::cast_precision_loss)]
-    let idle_bytes_per_node_per_s =
-        idle_bytes as f64 / s.nodes as f64 / (IDLE_WINDOW_MS as f64 / 1000.0);
+    let per_node_per_s =
+        |bytes: u64| bytes as f64 / s.nodes as f64 / (IDLE_WINDOW_MS as f64 / 1000.0);
+    let idle_bytes_per_node_per_s = per_node_per_s(idle_bytes);
+    let keepalive_bytes_per_node_per_s = per_node_per_s(keepalive_bytes);
 
     // The sending phase's schedule.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -306,6 +313,7 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
         latency_p99_ms: pct(99),
         bytes_per_message,
         idle_bytes_per_node_per_s,
+        keepalive_bytes_per_node_per_s,
         session_restarts: audit.session_restarts,
         calls: sim.net().calls(),
         virtual_s: sim.elapsed_ms() / 1000,
