@@ -26,7 +26,8 @@
 //!
 //! - [`node`]: whole nodes. The unmodified node of `crates/usecase` × N over
 //!   a simulated network (latency, jitter, loss with QUIC-like
-//!   retransmission, partitions, kill -9 and clean stops, restarts with the
+//!   retransmission, per-node uplink bandwidth, the transport's dial backoff
+//!   and keep-alives, partitions, kill -9 and clean stops, restarts with the
 //!   same disk, clock offsets) on tokio's virtual clock
 //!   ([`node::scenario::run_node_scenario`], `tacnode-sim node …`).
 //!
