@@ -110,15 +110,6 @@ fn is_stranger(st: &mut State, sender: &NodeId) -> Result<bool> {
     Ok(st.conversation(sender)?.is_none() && st.store.contact(sender)?.is_none())
 }
 
-/// Whether direct messages from `peer` are refused up front (a stranger over
-/// the cap, or the check itself failed).
-pub(crate) async fn refuses_stranger(shared: &Arc<Shared>, peer: NodeId) -> bool {
-    let over = shared
-        .with_state(move |st, _| stranger_over_cap(st, &peer))
-        .await;
-    !matches!(over, Ok(None))
-}
-
 /// What [`receive`] did with a message.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Received {
@@ -422,7 +413,7 @@ async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, ids: Vec<MessageId>) -
             Ok::<_, NodeError>(sealed)
         })
         .await?;
-    super::send::deliver_sealed(shared, peer, &sealed, true).await?;
+    super::send::deliver_sealed(shared, peer, &sealed, true, None).await?;
     Ok(())
 }
 

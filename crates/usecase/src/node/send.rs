@@ -424,11 +424,11 @@ async fn deliver_batch(
     let fail_all = |ids: &[MessageId], e: &AttemptError| -> Vec<(MessageId, AttemptResult)> {
         ids.iter().map(|id| (*id, Err(e.again()))).collect()
     };
-    let entries = match queued_entries(shared, recipient, ids.clone()).await {
+    let (entries, ready, endpoints) = match queued_entries(shared, recipient, ids.clone()).await {
         Ok(e) => e,
         Err(e) => return fail_all(&ids, &e.into()),
     };
-    if let Err(e) = ensure_session(shared, recipient, true).await {
+    if !ready && let Err(e) = ensure_session(shared, recipient, true).await {
         return fail_all(&ids, &e.into());
     }
     let mut rest = entries.as_slice();
@@ -448,7 +448,8 @@ async fn deliver_batch(
         }
         let (chunk, tail) = rest.split_at(n.min(rest.len()));
         rest = tail;
-        let (chunk_results, failed) = deliver_chunk(shared, recipient, chunk).await;
+        let (chunk_results, failed) =
+            deliver_chunk(shared, recipient, chunk, endpoints.clone()).await;
         results.extend(chunk_results);
         if let Some(e) = failed {
             // The peer is unreachable (or the disk failed): the rest would
@@ -464,27 +465,61 @@ async fn deliver_batch(
 
 /// The outbox entries of `ids`; `None` for one no longer queued (already
 /// sent or delivered: its attempt succeeds without sending).
+/// The outbox entries of `ids` as [`queued_entries_in`] finds them, whether
+/// a session with `recipient` is ready, and where it listens if known.
+type Queued = (
+    Vec<(MessageId, Option<tacnode_domain::OutboxEntry>)>,
+    bool,
+    Option<Vec<SocketAddr>>,
+);
+
+/// The outbox entries of `ids`, whether the session is ready and the
+/// recipient's known endpoints, in one look at the state.
 async fn queued_entries(
     shared: &Arc<Shared>,
     recipient: NodeId,
     ids: Vec<MessageId>,
-) -> Result<Vec<(MessageId, Option<tacnode_domain::OutboxEntry>)>> {
+) -> Result<Queued> {
     shared
         .with_state(move |st, _| {
-            if let Some(c) = st.store.contact(&recipient)?
-                && c.identity_changed
-            {
-                return Err(NodeError::KeysChanged(c.name));
-            }
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                let entry = st.store.outbound(&id)?.ok_or(NodeError::NotInOutbox)?;
-                let queued = entry.delivery.status == MessageStatus::Queued;
-                out.push((id, queued.then_some(entry)));
-            }
-            Ok(out)
+            let entries = queued_entries_in(st, recipient, &ids)?;
+            let ready = session_ready(st, &recipient)?;
+            Ok((entries, ready, known_endpoints(st, &recipient)))
         })
         .await
+}
+
+/// The outbox entries of `ids`; `None` for one no longer queued. Refused
+/// while the recipient's keys changed and are not verified again.
+fn queued_entries_in(
+    st: &super::State,
+    recipient: NodeId,
+    ids: &[MessageId],
+) -> Result<Vec<(MessageId, Option<tacnode_domain::OutboxEntry>)>> {
+    if let Some(c) = st.store.contact(&recipient)?
+        && c.identity_changed
+    {
+        return Err(NodeError::KeysChanged(c.name));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let entry = st.store.outbound(id)?.ok_or(NodeError::NotInOutbox)?;
+        let queued = entry.delivery.status == MessageStatus::Queued;
+        out.push((*id, queued.then_some(entry)));
+    }
+    Ok(out)
+}
+
+/// A session with `peer` exists and needs no restart.
+fn session_ready(st: &mut super::State, peer: &NodeId) -> Result<bool> {
+    Ok(!st.restarts.contains(peer) && st.conversation(peer)?.is_some())
+}
+
+/// Where `peer` listens, from the peer records in memory.
+fn known_endpoints(st: &super::State, peer: &NodeId) -> Option<Vec<SocketAddr>> {
+    st.peers
+        .get(peer)
+        .map(|r| r.body.endpoints.iter().map(|e| e.0).collect())
 }
 
 /// Seals and sends one chunk. Returns each id's result and, when the whole
@@ -493,6 +528,7 @@ async fn deliver_chunk(
     shared: &Arc<Shared>,
     recipient: NodeId,
     chunk: &[(MessageId, Option<tacnode_domain::OutboxEntry>)],
+    endpoints: Option<Vec<SocketAddr>>,
 ) -> (Vec<(MessageId, AttemptResult)>, Option<AttemptError>) {
     let sealed = match seal_chunk(shared, recipient, chunk.to_vec()).await {
         Ok(s) => s,
@@ -507,7 +543,7 @@ async fn deliver_chunk(
     let answer = if sending.is_empty() {
         Ok(Vec::new())
     } else {
-        direct_batch(shared, recipient, sending).await
+        direct_batch(shared, recipient, sending, endpoints).await
     };
     match answer {
         Ok(refused) => {
@@ -568,47 +604,55 @@ async fn seal_chunk(
     chunk: Vec<(MessageId, Option<tacnode_domain::OutboxEntry>)>,
 ) -> Result<Vec<(MessageId, Option<SealedMessage>)>> {
     shared
-        .with_state(move |st, shared| {
-            let (out, fresh) = st.batch(|st| {
-                st.conversation(&recipient)?;
-                let mut out = Vec::with_capacity(chunk.len());
-                let mut fresh = Vec::new();
-                for (id, entry) in &chunk {
-                    let Some(entry) = entry else {
-                        out.push((*id, None));
-                        continue;
-                    };
-                    if let Some((_, s)) = st.sealed_outbox.get(id) {
-                        out.push((*id, Some(s.clone())));
-                        continue;
-                    }
-                    let conv = st
-                        .conversations
-                        .get_mut(&recipient)
-                        .ok_or(NodeError::NoSession(recipient))?;
-                    let plaintext = tacnode_domain::Plaintext {
-                        message_id: *id,
-                        sent: entry.message.time,
-                        content: Content::Text(entry.message.text.clone()),
-                    };
-                    let sealed = conv.seal(
-                        &mut st.rng,
-                        shared.identity.identity_key(),
-                        &encode_plaintext(&plaintext),
-                    )?;
-                    fresh.push((*id, sealed.clone()));
-                    out.push((*id, Some(sealed)));
-                }
-                st.save_conversation(&recipient, shared.now())?;
-                Ok((out, fresh))
-            })?;
-            // Cached only once their ratchet step is on disk.
-            for (id, s) in fresh {
-                st.sealed_outbox.insert(id, (recipient, s));
-            }
-            Ok(out)
-        })
+        .with_state(move |st, shared| seal_in(st, shared, recipient, &chunk))
         .await
+}
+
+/// [`seal_chunk`] on the state.
+fn seal_in(
+    st: &mut super::State,
+    shared: &Shared,
+    recipient: NodeId,
+    chunk: &[(MessageId, Option<tacnode_domain::OutboxEntry>)],
+) -> Result<Vec<(MessageId, Option<SealedMessage>)>> {
+    let (out, fresh) = st.batch(|st| {
+        st.conversation(&recipient)?;
+        let mut out = Vec::with_capacity(chunk.len());
+        let mut fresh = Vec::new();
+        for (id, entry) in chunk {
+            let Some(entry) = entry else {
+                out.push((*id, None));
+                continue;
+            };
+            if let Some((_, s)) = st.sealed_outbox.get(id) {
+                out.push((*id, Some(s.clone())));
+                continue;
+            }
+            let conv = st
+                .conversations
+                .get_mut(&recipient)
+                .ok_or(NodeError::NoSession(recipient))?;
+            let plaintext = tacnode_domain::Plaintext {
+                message_id: *id,
+                sent: entry.message.time,
+                content: Content::Text(entry.message.text.clone()),
+            };
+            let sealed = conv.seal(
+                &mut st.rng,
+                shared.identity.identity_key(),
+                &encode_plaintext(&plaintext),
+            )?;
+            fresh.push((*id, sealed.clone()));
+            out.push((*id, Some(sealed)));
+        }
+        st.save_conversation(&recipient, shared.now())?;
+        Ok((out, fresh))
+    })?;
+    // Cached only once their ratchet step is on disk.
+    for (id, s) in fresh {
+        st.sealed_outbox.insert(id, (recipient, s));
+    }
+    Ok(out)
 }
 
 /// Sends a batch straight to `peer`; the indices it refused. A peer that
@@ -619,8 +663,12 @@ async fn direct_batch(
     shared: &Arc<Shared>,
     peer: NodeId,
     batch: Vec<SealedMessage>,
+    endpoints: Option<Vec<SocketAddr>>,
 ) -> std::result::Result<Vec<u32>, AttemptError> {
-    let addrs = endpoints_of(shared, peer).await?;
+    let addrs = match endpoints {
+        Some(known) => known,
+        None => endpoints_of(shared, peer).await?,
+    };
     let request = Message::DirectBatch(batch);
     match shared.net.call(peer, &addrs, &request).await {
         Ok(Message::DirectBatchAck { refused }) => {
@@ -639,7 +687,7 @@ async fn direct_batch(
             };
             let mut refused = Vec::new();
             for (i, sealed) in batch.iter().enumerate() {
-                match direct(shared, peer, sealed).await {
+                match direct(shared, peer, sealed, Some(addrs.clone())).await {
                     Ok(()) => {}
                     Err(e) if e.unopenable() => {
                         refused.push(u32::try_from(i).unwrap_or(u32::MAX));
@@ -670,26 +718,32 @@ async fn deliver_queued(
     recipient: NodeId,
     deposit: bool,
 ) -> AttemptResult {
-    let (entry, cached) = shared
-        .with_state(move |st, _| {
-            let entry = st.store.outbound(&id)?.ok_or(NodeError::NotInOutbox)?;
-            if let Some(c) = st.store.contact(&recipient)?
-                && c.identity_changed
-            {
-                return Err(NodeError::KeysChanged(c.name));
+    // One look at the state: the entry, its ciphertext if made before (or
+    // made now when the session is ready: the common case), and where the
+    // recipient listens.
+    let prepared = shared
+        .with_state(move |st, shared| -> Result<_> {
+            let Some((_, Some(entry))) = queued_entries_in(st, recipient, &[id])?.pop() else {
+                return Ok(None);
+            };
+            let mut sealed = st.sealed_outbox.get(&id).map(|(_, s)| s.clone());
+            if sealed.is_none() && session_ready(st, &recipient)? {
+                sealed = seal_in(st, shared, recipient, &[(id, Some(entry.clone()))])?
+                    .pop()
+                    .and_then(|(_, s)| s);
             }
-            let cached = st.sealed_outbox.get(&id).map(|(_, s)| s.clone());
-            Ok((entry, cached))
+            Ok(Some((entry, sealed, known_endpoints(st, &recipient))))
         })
         .await?;
-    if entry.delivery.status != MessageStatus::Queued {
+    // No longer queued (sent or delivered meanwhile): nothing to send.
+    let Some((entry, sealed, endpoints)) = prepared else {
         return Ok(false);
-    }
-    let sealed = match cached {
+    };
+    let sealed = match sealed {
         Some(s) => s,
         None => seal_queued(shared, id, recipient, &entry, deposit).await?,
     };
-    deliver_sealed(shared, recipient, &sealed, deposit).await
+    deliver_sealed(shared, recipient, &sealed, deposit, endpoints).await
 }
 
 async fn seal_queued(
@@ -714,8 +768,9 @@ pub(crate) async fn deliver_sealed(
     peer: NodeId,
     sealed: &SealedMessage,
     fallback: bool,
+    endpoints: Option<Vec<SocketAddr>>,
 ) -> AttemptResult {
-    match direct(shared, peer, sealed).await {
+    match direct(shared, peer, sealed, endpoints).await {
         Ok(()) => Ok(false),
         // The recipient itself refused the message: a mailbox copy would be
         // refused the same way when fetched.
@@ -732,8 +787,12 @@ async fn direct(
     shared: &Arc<Shared>,
     peer: NodeId,
     sealed: &SealedMessage,
+    endpoints: Option<Vec<SocketAddr>>,
 ) -> std::result::Result<(), AttemptError> {
-    let addrs = endpoints_of(shared, peer).await?;
+    let addrs = match endpoints {
+        Some(known) => known,
+        None => endpoints_of(shared, peer).await?,
+    };
     match shared
         .net
         .call(peer, &addrs, &Message::Direct(sealed.clone()))

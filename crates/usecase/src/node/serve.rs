@@ -10,7 +10,7 @@ use tacnode_domain::mailbox::{EntryId, MAX_ENTRIES_PER_BATCH, MailboxEntry, Mail
 use tacnode_domain::{IdentityKey, MessageId, NodeId, NodeType};
 use tacnode_messaging::Message;
 
-use super::receive::{receive, receive_batch, refuses_stranger};
+use super::receive::{receive, receive_batch};
 use super::{Result, Shared};
 use crate::ports::{Incoming, IncomingCall};
 
@@ -35,14 +35,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
             // A peer that calls us is online: what waits for it goes now (it
             // may have restarted while our last attempt went to its old
             // process).
-            let rescheduled = shared
-                .with_state(move |st, shared| {
-                    Ok::<_, super::NodeError>(st.peer_seen(&peer, shared.now()))
-                })
-                .await;
-            if matches!(rescheduled, Ok(true)) {
-                shared.wake_delivery.notify_one();
-            }
+            shared.post_state(move |st, shared| {
+                if st.peer_seen(&peer, shared.now()) {
+                    shared.wake_delivery.notify_one();
+                }
+            });
             let received = shared.now();
             let answer = answer(&shared, (peer, &peer_identity), remote, &body).await;
             if let Err(e) = reply.send(answer.encode_answer(shared.now())).await {
@@ -96,11 +93,6 @@ async fn answer(
                 refuse(RefusalCode::Internal, "no prekeys")
             }
         },
-        // Refused as a whole, and as "full", not "unreadable": the sender
-        // keeps its session and retries later.
-        Message::Direct(_) | Message::DirectBatch(_) if refuses_stranger(shared, peer).await => {
-            refuse(RefusalCode::Quota, "too many unverified contacts")
-        }
         Message::Direct(sealed) => match receive(shared, Some(peer), sealed, false).await {
             Ok(_) => Message::DirectAck,
             Err(e) => {
@@ -115,10 +107,16 @@ async fn answer(
         Message::DirectBatch(list) => match receive_batch(shared, peer, list).await {
             Ok(refused) => Message::DirectBatchAck { refused },
             Err(e) => {
-                if matches!(e, super::receive::ReceiveError::Storage(_)) {
-                    shared.storage_failed("a direct batch was refused", &e);
-                } else {
-                    tracing::warn!(%peer, "direct batch not stored: {e:#}");
+                match e {
+                    super::receive::ReceiveError::Storage(_) => {
+                        shared.storage_failed("a direct batch was refused", &e);
+                    }
+                    // A stranger over the cap: refused as "full", not
+                    // "unreadable", so it keeps its session and retries.
+                    super::receive::ReceiveError::StrangerCap(_) => {
+                        tracing::debug!(%peer, "direct batch refused: {e:#}");
+                    }
+                    _ => tracing::warn!(%peer, "direct batch not stored: {e:#}"),
                 }
                 e.refusal()
             }
