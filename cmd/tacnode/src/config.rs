@@ -97,6 +97,8 @@ pub struct TransportSection {
     pub idle_timeout_ms: u64,
     /// Keep-alive interval, ms.
     pub keep_alive_ms: u64,
+    /// Connections nothing used for this long close, ms (0: never).
+    pub linger_ms: u64,
     /// Timeout of one request, ms.
     pub request_timeout_ms: u64,
 }
@@ -110,6 +112,7 @@ impl Default for TransportSection {
             max_streams_per_connection: 64,
             idle_timeout_ms: 60_000,
             keep_alive_ms: 15_000,
+            linger_ms: 120_000,
             request_timeout_ms: 10_000,
         }
     }
@@ -239,6 +242,7 @@ impl Config {
         tc.max_streams_per_connection = t.max_streams_per_connection;
         tc.idle_timeout = Duration::from_millis(t.idle_timeout_ms);
         tc.keep_alive = Duration::from_millis(t.keep_alive_ms);
+        tc.linger = Duration::from_millis(t.linger_ms);
         tc.request_timeout = Duration::from_millis(t.request_timeout_ms);
         tc
     }
@@ -311,8 +315,11 @@ mod tests {
     }
 
     #[test]
-    fn example_config_parses() {
+    fn example_configs_parse() {
         let text = include_str!("../../../deploy/tacnode.example.toml");
         Config::parse(text, "example").unwrap();
+        let radio = include_str!("../../../deploy/radio.example.toml");
+        let radio = Config::parse(radio, "radio").unwrap();
+        assert_eq!(radio.transport.linger_ms, 300_000);
     }
 }

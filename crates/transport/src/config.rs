@@ -73,6 +73,11 @@ pub struct TransportConfig {
     pub keep_alive: Duration,
     /// A connection silent for this long is closed.
     pub idle_timeout: Duration,
+    /// A connection that carried no request or push, either way, for this
+    /// long is closed (its keep-alives alone do not keep it: on a radio they
+    /// are most of an idle node's traffic); the next request dials again.
+    /// Zero keeps connections as long as they stay alive.
+    pub linger: Duration,
     /// First delay before redialling a peer whose dial failed.
     pub backoff_base: Duration,
     /// Largest redial delay.
@@ -102,6 +107,7 @@ impl Default for TransportConfig {
             handshake_timeout: Duration::from_secs(5),
             keep_alive: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
+            linger: Duration::from_secs(120),
             backoff_base: Duration::from_millis(250),
             backoff_max: Duration::from_secs(60),
             duplicate_grace: Duration::from_millis(500),

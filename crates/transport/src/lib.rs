@@ -69,7 +69,10 @@
 //! restarted, or either end replaced its certificate) takes over: new work
 //! goes to it at once, and the old connections are closed with
 //! [`CLOSE_REPLACED`] once their streams drain (a response being written
-//! counts until it is sent). Failed dials put the peer in exponential
+//! counts until it is sent). A connection that carried no request or push
+//! for [`TransportConfig::linger`] is closed the same way with
+//! [`CLOSE_IDLE`] (keep-alives alone do not keep it; a request that raced
+//! the close is resent once on a new connection). Failed dials put the peer in exponential
 //! backoff with jitter; requests during the backoff fail fast with
 //! [`RequestError::BackingOff`] and the next request after it redials.
 //! Limits (all in [`TransportConfig`]): total connections, connections per
@@ -119,6 +122,6 @@ pub use port::{QuicIncoming, QuicNetwork};
 pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABLE, Responder};
 pub use tls::{ALPN, QuicSetup};
 pub use transport::{
-    CLOSE_DISCONNECT, CLOSE_DUPLICATE, CLOSE_REPLACED, CLOSE_SHUTDOWN, CLOSE_TOO_MANY, Inbound,
-    InboundEvent, Transport,
+    CLOSE_DISCONNECT, CLOSE_DUPLICATE, CLOSE_IDLE, CLOSE_REPLACED, CLOSE_SHUTDOWN, CLOSE_TOO_MANY,
+    Inbound, InboundEvent, Transport,
 };

@@ -25,10 +25,27 @@ pub const CODE_UNAVAILABLE: u32 = 0x13;
 #[derive(Debug, Default)]
 pub(crate) struct ActiveStreams {
     count: AtomicUsize,
+    /// Streams started since the link was made.
+    started: AtomicUsize,
     idle: Notify,
 }
 
 impl ActiveStreams {
+    /// Resolves once no stream has been in progress on the link for
+    /// `linger` (between `linger` and twice it after the last one ended).
+    pub(crate) async fn lingered(&self, linger: std::time::Duration) {
+        loop {
+            self.drained().await;
+            let seen = self.started.load(Ordering::Acquire);
+            tokio::time::sleep(linger).await;
+            if self.started.load(Ordering::Acquire) == seen
+                && self.count.load(Ordering::Acquire) == 0
+            {
+                return;
+            }
+        }
+    }
+
     /// Resolves once no stream is in progress.
     pub(crate) async fn drained(&self) {
         loop {
@@ -49,6 +66,7 @@ pub(crate) struct ActiveGuard<A: Borrow<ActiveStreams>>(A);
 impl<A: Borrow<ActiveStreams>> ActiveGuard<A> {
     pub(crate) fn new(active: A) -> Self {
         active.borrow().count.fetch_add(1, Ordering::AcqRel);
+        active.borrow().started.fetch_add(1, Ordering::AcqRel);
         Self(active)
     }
 }

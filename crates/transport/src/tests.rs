@@ -111,6 +111,40 @@ async fn two_nodes_exchange_requests_and_pushes() {
     b.close().await;
 }
 
+/// A connection nothing uses closes after the linger time, keep-alives
+/// notwithstanding, and the next request dials again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unused_connection_closes_after_the_linger_time() {
+    let mut cfg = config();
+    cfg.linger = Duration::from_millis(300);
+    cfg.keep_alive = Duration::from_millis(100);
+    let (a, a_in, _) = node(3, cfg.clone());
+    let (b, b_in, b_addr) = node(4, cfg);
+    let _a_seen = echo(a_in);
+    let _b_seen = echo(b_in);
+    let b_id = b.node_id();
+    let addrs = [b_addr];
+    let ask = || a.request(b_id, &addrs, b"x".to_vec());
+    assert_eq!(ask().await.unwrap(), b"re:x");
+    assert_eq!(a.connection_count(), 1);
+    // Used again within the linger time: still the same connection.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(ask().await.unwrap(), b"re:x");
+    assert_eq!(a.connection_count(), 1);
+    let mut closed = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if a.connection_count() == 0 && b.connection_count() == 0 {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the unused connection is still open on one side");
+    assert_eq!(ask().await.unwrap(), b"re:x", "a new request dials again");
+    a.close().await;
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_as_first_message_waits_for_confirmation() {
     let (a, _a_in, _) = node(3, config());

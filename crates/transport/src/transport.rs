@@ -38,6 +38,10 @@ pub const CLOSE_DISCONNECT: u32 = 2;
 pub const CLOSE_REPLACED: u32 = 3;
 /// Connection close code: too many connections from this peer.
 pub const CLOSE_TOO_MANY: u32 = 4;
+/// Connection close code: nothing used the connection for the linger time
+/// (`TransportConfig::linger`); a request that raced the close is resent
+/// once on a new connection.
+pub const CLOSE_IDLE: u32 = 5;
 
 /// Something a peer sent us.
 #[derive(Debug)]
@@ -527,7 +531,8 @@ impl Transport {
 fn is_retired(e: &ConnectionError) -> bool {
     matches!(e, ConnectionError::ApplicationClosed(c)
         if c.error_code == VarInt::from_u32(CLOSE_DUPLICATE)
-            || c.error_code == VarInt::from_u32(CLOSE_REPLACED))
+            || c.error_code == VarInt::from_u32(CLOSE_REPLACED)
+            || c.error_code == VarInt::from_u32(CLOSE_IDLE))
 }
 
 fn lost(e: ConnectionError) -> RequestError {
@@ -818,10 +823,10 @@ impl Shared {
             tokio::time::sleep(grace).await;
             let _ = tokio::time::timeout(cap, link.state.active.drained()).await;
             tokio::time::sleep(link.conn.rtt().saturating_mul(3).min(grace)).await;
-            let reason: &[u8] = if code == CLOSE_DUPLICATE {
-                b"duplicate"
-            } else {
-                b"replaced"
+            let reason: &[u8] = match code {
+                CLOSE_DUPLICATE => b"duplicate",
+                CLOSE_IDLE => b"idle",
+                _ => b"replaced",
             };
             link.conn.close(VarInt::from_u32(code), reason);
         });
@@ -1062,8 +1067,19 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
     }
     let mut authed_rx = link.state.authed.subscribe();
     let mut prune_pending = true;
+    let linger = shared.config.linger;
+    let mut lingering = !linger.is_zero();
     loop {
         tokio::select! {
+            () = link.state.active.lingered(linger), if lingering => {
+                // Unused for the linger time: out of the table, so new work
+                // dials again, and closed once idle (the peer resends a
+                // request that raced the close).
+                lingering = false;
+                trace!(peer = %link.peer, "closing an unused connection");
+                shared.unregister(&link);
+                shared.retire(link.clone(), CLOSE_IDLE);
+            }
             r = conn.accept_bi() => match r {
                 Ok((send, recv)) => {
                     link.confirm();
