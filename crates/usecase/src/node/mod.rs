@@ -226,7 +226,10 @@ impl Shared {
         // caused it (events keep their order), where contact names are at
         // hand.
         let _ = self.owner.post(move |st| {
-            log_event(st, &e);
+            // Contact names cost store reads: only when the line is logged.
+            if tracing::enabled!(tracing::Level::INFO) {
+                log_event(st, &e);
+            }
             let _ = events.send(e);
         });
     }

@@ -140,7 +140,7 @@ async fn attempt_round(shared: &Arc<Shared>, recipient: NodeId, round: Vec<Attem
             Attempt::Deposit { id, .. } => {
                 attempt_direct(shared, recipient, std::mem::take(&mut direct)).await;
                 let result = deliver_queued(shared, id, recipient, true).await;
-                settle(shared, recipient, vec![(id, result)], true).await;
+                settle(shared, recipient, vec![(id, result)], true);
             }
             Attempt::GiveUp { .. } => {}
         }
@@ -155,11 +155,11 @@ async fn attempt_direct(shared: &Arc<Shared>, recipient: NodeId, ids: Vec<Messag
         [] => {}
         [id] => {
             let result = deliver_queued(shared, *id, recipient, false).await;
-            settle(shared, recipient, vec![(*id, result)], false).await;
+            settle(shared, recipient, vec![(*id, result)], false);
         }
         _ => {
             let results = deliver_batch(shared, recipient, ids).await;
-            settle(shared, recipient, results, false).await;
+            settle(shared, recipient, results, false);
         }
     }
 }
@@ -169,23 +169,21 @@ async fn attempt_direct(shared: &Arc<Shared>, recipient: NodeId, ids: Vec<Messag
 /// in flight. When the batch failed every attempt counts as failed: the
 /// disk still says queued, so they are retried and the recipient drops any
 /// copy it already has.
-async fn settle(
+fn settle(
     shared: &Arc<Shared>,
     recipient: NodeId,
     results: Vec<(MessageId, AttemptResult)>,
     deposit: bool,
 ) {
-    let retry_now = shared
-        .with_state(move |st, shared| {
-            Ok::<_, NodeError>(settle_in(st, shared, recipient, &results, deposit))
-        })
-        .await
-        .unwrap_or(false);
-    if retry_now {
-        // A failure scheduled its retry for now (its recipient showed up
-        // meanwhile): the delivery loop may be asleep until later.
-        shared.wake_delivery.notify_one();
-    }
+    // Queued, not awaited: whatever this lane does next reaches the state
+    // after it.
+    shared.post_state(move |st, shared| {
+        if settle_in(st, shared, recipient, &results, deposit) {
+            // A failure scheduled its retry for now (its recipient showed
+            // up meanwhile): the delivery loop may be asleep until later.
+            shared.wake_delivery.notify_one();
+        }
+    });
 }
 
 /// [`settle`] on the state; returns whether a retry is due now.
