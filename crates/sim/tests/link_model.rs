@@ -17,7 +17,9 @@ use tacnode_sim::node::backoff::DIAL_BACKOFF_BASE_MS;
 use tacnode_sim::node::harness::{NodeSim, SIM_REQUEST_TIMEOUT_MS, address_of, block_on};
 use tacnode_sim::node::keepalive::{KEEPALIVE_INTERVAL_MS, KEEPALIVE_PING_BYTES};
 use tacnode_sim::node::network::ACK_BYTES;
-use tacnode_sim::node::network::{HANDSHAKE_TIMEOUT_MS, SimNet};
+use tacnode_sim::node::network::{
+    HANDSHAKE_ANSWERER_BYTES, HANDSHAKE_DIALLER_BYTES, HANDSHAKE_TIMEOUT_MS, LINGER_MS, SimNet,
+};
 use tacnode_sim::node::scenario::{NodeScenario, run_node_scenario};
 
 const MINUTE: u64 = 60_000;
@@ -179,6 +181,8 @@ fn a_dial_into_a_partition_fails_at_the_handshake_timeout_and_backs_off() {
 fn an_idle_connection_sends_keep_alives_until_its_peer_is_gone() {
     block_on(async {
         let (net, ids) = bare_network(2);
+        // Kept open however long it is unused.
+        net.set_linger_ms(0);
         let (a, _a_in) = net.attach(0);
         let (_b, b_in) = net.attach(1);
         echo(b_in);
@@ -204,6 +208,36 @@ fn an_idle_connection_sends_keep_alives_until_its_peer_is_gone() {
         net.detach(1);
         tokio::time::sleep(Duration::from_millis(10 * MINUTE)).await;
         assert_eq!(net.keepalive_bytes(), counted);
+    })
+    .unwrap();
+}
+
+#[test]
+fn an_unused_connection_closes_after_the_linger_time_and_the_next_call_dials() {
+    block_on(async {
+        let (net, ids) = bare_network(2);
+        let (a, _a_in) = net.attach(0);
+        let (_b, b_in) = net.attach(1);
+        echo(b_in);
+        let (result, _) = timed_call(&a, ids[1], 1).await;
+        assert_eq!(result.unwrap(), vec![7]);
+        assert_eq!(net.handshakes(), 1);
+        // Ten unused minutes: keep-alives only until the linger time.
+        tokio::time::sleep(Duration::from_millis(10 * MINUTE)).await;
+        let period = KEEPALIVE_INTERVAL_MS + LinkModel::default().base_latency(0, 1);
+        let most = (LINGER_MS / period + 1) * (KEEPALIVE_PING_BYTES + ACK_BYTES);
+        let counted = net.keepalive_bytes();
+        assert!(
+            counted > 0 && counted <= most,
+            "{counted} of at most {most}"
+        );
+        // The next call dials again: a second handshake.
+        let before = net.bytes_sent();
+        let (result, _) = timed_call(&a, ids[1], 1).await;
+        assert_eq!(result.unwrap(), vec![7]);
+        assert_eq!(net.handshakes(), 2);
+        assert!(net.bytes_sent() - before >= HANDSHAKE_DIALLER_BYTES + HANDSHAKE_ANSWERER_BYTES);
+        assert_eq!(net.keepalive_bytes(), counted, "none while it was closed");
     })
     .unwrap();
 }

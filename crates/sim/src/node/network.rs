@@ -74,6 +74,18 @@ pub const REPLACED_DRAIN_MS: u64 = 1_000;
 /// How long a dial may take before it fails (the transport's default
 /// `handshake_timeout`, which the daemon keeps), ms.
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 5_000;
+/// A connection no call used for this long closes (the daemon's default
+/// `transport.linger_ms`): its keep-alives stop, and the next call dials.
+pub const LINGER_MS: u64 = 120_000;
+/// Bytes on the wire the dialling end sends for a QUIC handshake with
+/// mutual TLS: its Initial padded to 1,200 bytes, its Handshake flight
+/// (certificate of about 500 bytes, signature, Finished) and acknowledgements
+/// (an estimate; a dial's size is not measured in the testbed yet).
+pub const HANDSHAKE_DIALLER_BYTES: u64 = 2_100;
+/// Bytes on the wire the answering end sends for that handshake: its
+/// Initial and Handshake flights (certificate, signature, Finished) and
+/// acknowledgements (an estimate).
+pub const HANDSHAKE_ANSWERER_BYTES: u64 = 1_200;
 
 /// The error of a dial that found nobody, as the QUIC adapter reports it
 /// (`RequestError::Handshake` of a timed-out handshake).
@@ -121,6 +133,8 @@ struct Connection {
     /// due before then are counted), or `None` once it carries nothing at
     /// all (an end is gone, or a partition cuts it).
     idle_since_ms: Option<u64>,
+    /// When a call last used it: it closes [`World::linger_ms`] later.
+    last_used_ms: u64,
 }
 
 /// Everything the simulated network knows; one lock, never held across an
@@ -148,6 +162,11 @@ pub(crate) struct World {
     sent: Vec<u64>,
     /// Of those, keep-alive bytes, every node together.
     keepalive_sent: u64,
+    /// Connections unused this long close ([`LINGER_MS`] unless set; 0:
+    /// never).
+    linger_ms: u64,
+    /// Successful dials (each a handshake on the wire).
+    handshakes: u64,
     calls: u64,
     trace: Sha256,
 }
@@ -175,6 +194,8 @@ impl SimNet {
                 replaced: Arc::new(tokio::sync::Notify::new()),
                 sent: Vec::new(),
                 keepalive_sent: 0,
+                linger_ms: LINGER_MS,
+                handshakes: 0,
                 calls: 0,
                 trace: Sha256::new(),
             })),
@@ -322,6 +343,17 @@ impl SimNet {
         self.world().calls
     }
 
+    /// Handshakes (successful dials) so far.
+    pub fn handshakes(&self) -> u64 {
+        self.world().handshakes
+    }
+
+    /// Connections no call used for `ms` close from now on (0: never), as
+    /// the daemon's `transport.linger_ms`.
+    pub fn set_linger_ms(&self, ms: u64) {
+        self.world().linger_ms = ms;
+    }
+
     /// Feeds `bytes` into the run's trace.
     pub fn trace(&self, bytes: &[u8]) {
         self.world().trace.update(bytes);
@@ -410,7 +442,15 @@ impl World {
     /// made or accepted it in this life; `Some(true)` when it is stale.
     fn connection(&mut self, from: u32, incarnation: u64, to: u32) -> Option<bool> {
         let key = (from.min(to), from.max(to));
-        let (lo, hi) = self.connected.get(&key)?.incarnations;
+        let c = *self.connected.get(&key)?;
+        if self.linger_ms > 0 && self.now_ms() >= c.last_used_ms.saturating_add(self.linger_ms) {
+            // Unused for the linger time: closed (its keep-alives stopped
+            // then); this call dials anew.
+            self.settle(key, c.last_used_ms.saturating_add(self.linger_ms));
+            self.connected.remove(&key);
+            return None;
+        }
+        let (lo, hi) = c.incarnations;
         let (mine, theirs) = if from <= to { (lo, hi) } else { (hi, lo) };
         if mine != incarnation {
             // Left over from our own previous life: we dial anew, and the
@@ -442,6 +482,7 @@ impl World {
             Connection {
                 incarnations,
                 idle_since_ms: Some(now),
+                last_used_ms: now,
             },
         );
         if old.is_some_and(|o| o != incarnations) {
@@ -461,8 +502,17 @@ impl World {
 
     /// Counts the keep-alives due on connection `key` by `until_ms`.
     fn settle(&mut self, key: (u32, u32), until_ms: u64) {
-        let Some(since) = self.connected.get(&key).and_then(|c| c.idle_since_ms) else {
+        let Some(c) = self.connected.get(&key) else {
             return;
+        };
+        let Some(since) = c.idle_since_ms else {
+            return;
+        };
+        // No keep-alives once it closed for want of use.
+        let until_ms = if self.linger_ms > 0 {
+            until_ms.min(c.last_used_ms.saturating_add(self.linger_ms))
+        } else {
+            until_ms
         };
         let period = KEEPALIVE_INTERVAL_MS + self.link.base_latency(key.0, key.1);
         let (due, next) = exchanges_due(since, until_ms, period);
@@ -574,6 +624,9 @@ impl World {
                 Some(route) => {
                     if dial {
                         self.dial_succeeded(from, to);
+                        self.transmit(from, HANDSHAKE_DIALLER_BYTES);
+                        self.transmit(to, HANDSHAKE_ANSWERER_BYTES);
+                        self.handshakes = self.handshakes.saturating_add(1);
                     }
                     Plan::Deliver(route)
                 }
