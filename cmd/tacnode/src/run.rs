@@ -246,6 +246,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 "the daemon closed the connection (it stopped?)"
             )));
         }
+        Command::Chat { contact } => match tacnode_chat::run(&data_dir, contact).await {
+            Err(tacnode_chat::ChatError::Connect(e)) => return Err(e.into()),
+            other => other.map_err(anyhow::Error::from)?,
+        },
         Command::Peers => {
             if let Some(Response::Peers {
                 connected,
