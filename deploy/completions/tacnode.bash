@@ -16,6 +16,9 @@ _tacnode() {
             ",$1")
                 cmd="tacnode"
                 ;;
+            tacnode,chat)
+                cmd="tacnode__subcmd__chat"
+                ;;
             tacnode,completions)
                 cmd="tacnode__subcmd__completions"
                 ;;
@@ -90,6 +93,9 @@ _tacnode() {
                 ;;
             tacnode__subcmd__contacts__subcmd__help,verify)
                 cmd="tacnode__subcmd__contacts__subcmd__help__subcmd__verify"
+                ;;
+            tacnode__subcmd__help,chat)
+                cmd="tacnode__subcmd__help__subcmd__chat"
                 ;;
             tacnode__subcmd__help,completions)
                 cmd="tacnode__subcmd__help__subcmd__completions"
@@ -179,8 +185,30 @@ _tacnode() {
 
     case "${cmd}" in
         tacnode)
-            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox peers outbox status export import demo completions man help"
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox chat peers outbox status export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__chat)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -469,8 +497,22 @@ _tacnode() {
             return 0
             ;;
         tacnode__subcmd__help)
-            opts="init run id contacts send inbox peers outbox status export import demo completions man help"
+            opts="init run id contacts send inbox chat peers outbox status export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__chat)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -135,6 +135,12 @@ pub(crate) enum Command {
         #[arg(long)]
         limit: Option<u32>,
     },
+    /// Chat in the terminal: conversations with unread counts, messages
+    /// with local times and delivery ticks, live updates (Esc quits).
+    Chat {
+        /// Contact name or key_… address to show first.
+        contact: Option<String>,
+    },
     /// Show connected peers.
     Peers,
     /// Show the messages waiting to go, and why each waits.

@@ -1,4 +1,4 @@
-//! The daemon's side of the control socket (protocol in [`crate::control`]).
+//! The daemon's side of the control socket (protocol in `tacnode_control`).
 
 use std::path::Path;
 
@@ -7,11 +7,11 @@ use tokio::io::BufReader;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
-use crate::control::{
+use crate::node::{NodeEvent, NodeHandle};
+use tacnode_control::{
     ContactView, MessageView, OutboxView, PeerView, Request, Response, read_line, socket_path,
     write_json,
 };
-use crate::node::{NodeEvent, NodeHandle};
 use tacnode_domain::{Contact, Direction, MessageStatus, NodeId, PeerAddress, StoredMessage};
 
 /// Most control clients served at once; more wait in the kernel backlog.
@@ -95,7 +95,11 @@ async fn client(stream: UnixStream, node: NodeHandle) -> Result<()> {
         };
         let req = match parsed {
             Ok(req) => req,
-            Err(message) => return write_json(&mut w, &Response::Error { message }).await,
+            Err(message) => {
+                return write_json(&mut w, &Response::Error { message })
+                    .await
+                    .map_err(Into::into);
+            }
         };
         if let Request::Inbox { follow, limit } = req {
             for m in inbox(&node, limit).await? {

@@ -1,7 +1,7 @@
 //! The encrypted identity on disk: passphrase sources, `tacnode init`, unlocking.
 
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use tacnode_crypto::keystore::{self, KdfParams, KeystoreSecrets};
@@ -9,17 +9,12 @@ use zeroize::Zeroizing;
 
 use crate::cli::PassphraseArgs;
 
-/// File name of the keystore inside the data directory.
-pub(crate) const KEYSTORE_NAME: &str = "identity.json";
 /// Environment variable holding the passphrase (for automation).
 pub(crate) const PASSPHRASE_ENV: &str = "TACNODE_PASSPHRASE";
 /// Largest passphrase file read.
 const MAX_PASSPHRASE_FILE_BYTES: u64 = 4096;
 
-/// Path of the keystore in `data_dir`.
-pub(crate) fn keystore_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(KEYSTORE_NAME)
-}
+pub(crate) use tacnode_control::keystore_path;
 
 /// The passphrase from `--passphrase-file`, else `TACNODE_PASSPHRASE`, else a
 /// prompt on the terminal (twice when `confirm`).

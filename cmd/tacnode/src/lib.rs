@@ -7,7 +7,6 @@
 mod adapters;
 mod cli;
 pub mod config;
-mod control;
 mod control_server;
 mod daemon;
 pub mod demo;
@@ -22,35 +21,11 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-/// Whether `line` parses as a control-socket request (one JSON object, as
-/// the daemon reads it). The control protocol is private; this exists so the
-/// fuzz targets can reach its parser.
-pub fn parse_control_request(line: &str) -> bool {
-    serde_json::from_str::<control::Request>(line).is_ok()
-}
-
-/// Reads `bytes` as the daemon reads its control socket: bounded lines
-/// through a buffer of `capacity` bytes. Returns each line read, then the
-/// error that stopped the reading, if any. The control protocol is private;
-/// this exists so the fuzz targets can reach its line reader.
-pub fn read_control_lines(bytes: &[u8], capacity: usize) -> (Vec<String>, Option<String>) {
-    use std::future::Future as _;
-    use std::task::{Context, Poll, Waker};
-
-    let mut reader = tokio::io::BufReader::with_capacity(capacity.max(1), bytes);
-    // Reading from memory never waits, so one poll completes each line.
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut lines = Vec::new();
-    loop {
-        let mut next = std::pin::pin!(control::read_line(&mut reader));
-        match next.as_mut().poll(&mut cx) {
-            Poll::Ready(Ok(Some(line))) => lines.push(line),
-            Poll::Ready(Ok(None)) => return (lines, None),
-            Poll::Ready(Err(e)) => return (lines, Some(format!("{e:#}"))),
-            Poll::Pending => return (lines, Some("reader would block".to_owned())),
-        }
-    }
-}
+/// For the fuzz targets: the control protocol's request parser and line
+/// reader.
+pub use tacnode_control::{
+    parse_request as parse_control_request, read_lines as read_control_lines,
+};
 
 /// Parses the command line, runs the command and maps errors to exit codes:
 /// 0 success, 1 failure, 2 usage error (clap), 3 daemon not running.

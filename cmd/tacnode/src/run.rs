@@ -9,15 +9,15 @@ use tacnode_crypto::keystore::KdfParams;
 
 use crate::cli::{Cli, Command, ContactsCommand, LogFormatArg, NodeTypeArg, OutboxAction};
 use crate::config::{LogFormat, NodeTypeConfig, default_data_dir};
-use crate::control::{ControlClient, Request, Response};
 use crate::show;
 use crate::stdin_messages::{read_stdin_messages, send_groups};
+use tacnode_control::{ControlClient, Request, Response};
 
 /// A failed command: exit code 3 when the daemon is not running, 1 else.
 #[derive(Debug)]
 pub(crate) enum CliError {
     /// The daemon is not running.
-    DaemonNotRunning(crate::control::ConnectError),
+    DaemonNotRunning(tacnode_control::ConnectError),
     /// Anything else.
     Other(anyhow::Error),
 }
@@ -40,13 +40,14 @@ macro_rules! other_from {
 other_from!(
     std::io::Error,
     serde_json::Error,
-    tacnode_store::HistoryFileError
+    tacnode_store::HistoryFileError,
+    tacnode_control::ClientError
 );
 
-impl From<crate::control::ConnectError> for CliError {
-    fn from(e: crate::control::ConnectError) -> Self {
+impl From<tacnode_control::ConnectError> for CliError {
+    fn from(e: tacnode_control::ConnectError) -> Self {
         match e {
-            e @ crate::control::ConnectError::NotRunning { .. } => CliError::DaemonNotRunning(e),
+            e @ tacnode_control::ConnectError::NotRunning { .. } => CliError::DaemonNotRunning(e),
             other => CliError::Other(other.into()),
         }
     }
@@ -202,7 +203,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                         // The daemon may have committed the group in flight
                         // and failed before answering: say what is known.
                         let (first, last) = (queued + 1, queued + group.len());
-                        return Err(CliError::Other(e.context(format!(
+                        return Err(CliError::Other(anyhow::Error::from(e).context(format!(
                             "lines 1-{queued} of {} are queued for sure; lines {first}-{last} were \
                              being queued when this failed and may or may not be (check `tacnode \
                              inbox` before sending them again); the rest were not sent",
@@ -245,6 +246,10 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 "the daemon closed the connection (it stopped?)"
             )));
         }
+        Command::Chat { contact } => match tacnode_chat::run(&data_dir, contact).await {
+            Err(tacnode_chat::ChatError::Connect(e)) => return Err(e.into()),
+            other => other.map_err(anyhow::Error::from)?,
+        },
         Command::Peers => {
             if let Some(Response::Peers {
                 connected,

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::control::{ContactView, MessageView, OutboxView, PeerView, Response};
+use tacnode_control::{ContactView, MessageView, OutboxView, PeerView, Response};
 
 /// `tacnode contacts list`.
 pub(crate) fn contacts(contacts: &[ContactView]) {

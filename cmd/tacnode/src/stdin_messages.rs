@@ -58,7 +58,7 @@ pub(crate) fn read_stdin_messages() -> Result<Vec<String>> {
 /// control socket's limit.
 pub(crate) fn send_groups(texts: &[String]) -> Vec<&[String]> {
     // Room for the request's other fields.
-    let budget = crate::control::MAX_LINE_BYTES - 4096;
+    let budget = tacnode_control::MAX_LINE_BYTES - 4096;
     let mut groups = Vec::new();
     let mut start = 0;
     let mut bytes = 0usize;
@@ -81,7 +81,7 @@ pub(crate) fn send_groups(texts: &[String]) -> Vec<&[String]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::Request;
+    use tacnode_control::Request;
 
     #[test]
     fn groups_respect_the_count_and_the_line_limit() {
@@ -101,7 +101,7 @@ mod tests {
                 texts: group.to_vec(),
             })
             .unwrap();
-            assert!(line.len() < crate::control::MAX_LINE_BYTES);
+            assert!(line.len() < tacnode_control::MAX_LINE_BYTES);
         }
         // Order and content kept.
         let joined: Vec<&String> = g.iter().flat_map(|g| g.iter()).collect();

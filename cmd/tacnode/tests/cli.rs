@@ -47,7 +47,13 @@ fn client_commands_without_a_daemon_say_so_with_exit_code_3() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let pass = write(tmp.path(), "pass", "pw\n");
-    let args_list = [&["status"][..], &["send", "bob", "hi"], &["peers"], &["id"]];
+    let args_list = [
+        &["status"][..],
+        &["send", "bob", "hi"],
+        &["peers"],
+        &["id"],
+        &["chat"],
+    ];
     // Never initialised (issue #17, bug 6): say so, not "not running".
     for args in args_list {
         let o = tacnode(&data, args);

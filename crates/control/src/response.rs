@@ -1,0 +1,105 @@
+//! What the daemon answers.
+
+use serde::{Deserialize, Serialize};
+
+use crate::views::{ContactView, MessageView, OutboxView, PeerView};
+
+/// The daemon's answer.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Response {
+    /// The request failed.
+    Error {
+        /// Why, in words.
+        message: String,
+    },
+    /// Done, nothing to show.
+    Ok,
+    /// Own identity.
+    Id {
+        /// Own `key_…` address.
+        address: String,
+        /// Own node id (hex).
+        node_id: String,
+    },
+    /// Contacts.
+    Contacts {
+        /// Every contact.
+        contacts: Vec<ContactView>,
+    },
+    /// A safety number.
+    SafetyNumber {
+        /// Contact name.
+        name: String,
+        /// The 60 digits.
+        digits: String,
+        /// Covers both device keys; `None` before the contact's is known.
+        device_code: Option<String>,
+        /// The scannable form (hex).
+        qr_payload_hex: String,
+        /// Whether the contact is now verified.
+        verified: bool,
+    },
+    /// A message was queued.
+    Queued {
+        /// Its id (hex).
+        message_id: String,
+    },
+    /// Messages were queued, ids in the order of the texts.
+    QueuedMany {
+        /// Their ids (hex).
+        message_ids: Vec<String>,
+    },
+    /// A message (inbox listing or follow).
+    Message(MessageView),
+    /// End of an inbox listing.
+    End,
+    /// Peers.
+    Peers {
+        /// Connected peers.
+        connected: Vec<PeerView>,
+        /// Contacts in the DHT routing table.
+        routing_table_size: usize,
+    },
+    /// Messages waiting to go, oldest first.
+    Outbox {
+        /// The waiting messages.
+        entries: Vec<OutboxView>,
+    },
+    /// While following the inbox: one of our messages changed status
+    /// (`sent`, `in mailbox`, `delivered`, `failed`).
+    StatusChange {
+        /// The message (hex id).
+        message_id: String,
+        /// Its new status.
+        status: String,
+        /// Why it failed, for `failed`.
+        reason: Option<String>,
+    },
+    /// Status.
+    Status {
+        /// Own `key_…` address.
+        address: String,
+        /// `server` or `client`.
+        node_type: String,
+        /// The UDP address listened on.
+        listen: String,
+        /// Seconds since the daemon started.
+        uptime_secs: u64,
+        /// Contacts in the DHT routing table.
+        routing_table_size: usize,
+        /// Peers connected now.
+        connected_peers: usize,
+        /// Messages waiting to go.
+        outbox_pending: usize,
+        /// Mailbox entries held for others.
+        mailbox_entries_held: usize,
+        /// Median of (peer's clock − ours), ms, once enough peers were heard.
+        clock_offset_ms: Option<i64>,
+        /// Set when most peers disagree with this node's clock.
+        clock_warning: Option<String>,
+        /// The last storage failure that refused or put off incoming mail
+        /// (`"<time_ms>: <what>"`), if any since start.
+        storage_failure: Option<String>,
+    },
+}

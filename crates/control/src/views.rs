@@ -1,0 +1,65 @@
+//! The records a response carries, as the operator sees them.
+
+use serde::{Deserialize, Serialize};
+
+/// One message as shown to the operator.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct MessageView {
+    /// When it was sent or received (Unix ms).
+    pub time_ms: u64,
+    /// `in` or `out`.
+    pub direction: String,
+    /// The peer's `key_…` address (a contact), else its node id (hex).
+    pub peer_address: String,
+    /// The contact name, if the peer is one.
+    pub peer_name: Option<String>,
+    /// Message id (hex).
+    pub message_id: String,
+    /// The text.
+    pub text: String,
+    /// `received`, or for our own: `queued`, `sent`, `in mailbox`,
+    /// `delivered`, `failed`, …
+    pub status: String,
+}
+
+/// A message waiting to go.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct OutboxView {
+    /// Message id (hex).
+    pub message_id: String,
+    /// Contact name, or the recipient's address.
+    pub to: String,
+    /// When it was queued (Unix ms).
+    pub queued_ms: u64,
+    /// Attempts that failed so far.
+    pub attempts: u32,
+    /// `sending` (an attempt is on the wire) or `waiting`.
+    pub state: String,
+    /// When the next attempt is due (Unix ms), if scheduled.
+    pub next_attempt_ms: Option<u64>,
+    /// Why it waits, in words.
+    pub reason: Option<String>,
+}
+
+/// A connected peer, named when it is a contact.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PeerView {
+    /// Node id (hex).
+    pub node_id: String,
+    /// Contact name, if it is one.
+    pub name: Option<String>,
+}
+
+/// One contact as shown to the operator.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ContactView {
+    /// Local name.
+    pub name: String,
+    /// Its `key_…` address.
+    pub address: String,
+    /// Safety number compared and confirmed.
+    pub verified: bool,
+    /// Its keys changed since they were pinned: sending stops until the
+    /// operator verifies again.
+    pub identity_changed: bool,
+}
