@@ -95,8 +95,10 @@ pub struct TransportSection {
     pub max_streams_per_connection: u32,
     /// Idle connections close after this long, ms.
     pub idle_timeout_ms: u64,
-    /// Keep-alive interval, ms.
+    /// Keep-alive interval, ms (0: none).
     pub keep_alive_ms: u64,
+    /// Deadline of one handshake, ms.
+    pub handshake_timeout_ms: u64,
     /// Connections nothing used for this long close, ms (0: never).
     pub linger_ms: u64,
     /// Timeout of one request, ms.
@@ -112,6 +114,7 @@ impl Default for TransportSection {
             max_streams_per_connection: 64,
             idle_timeout_ms: 60_000,
             keep_alive_ms: 15_000,
+            handshake_timeout_ms: 5_000,
             linger_ms: 120_000,
             request_timeout_ms: 10_000,
         }
@@ -243,6 +246,7 @@ impl Config {
         tc.idle_timeout = Duration::from_millis(t.idle_timeout_ms);
         tc.keep_alive = Duration::from_millis(t.keep_alive_ms);
         tc.linger = Duration::from_millis(t.linger_ms);
+        tc.handshake_timeout = Duration::from_millis(t.handshake_timeout_ms);
         tc.request_timeout = Duration::from_millis(t.request_timeout_ms);
         tc
     }
@@ -318,8 +322,27 @@ mod tests {
     fn example_configs_parse() {
         let text = include_str!("../../../deploy/tacnode.example.toml");
         Config::parse(text, "example").unwrap();
+        // The radio example is the radio schedule the simulator measures.
         let radio = include_str!("../../../deploy/radio.example.toml");
         let radio = Config::parse(radio, "radio").unwrap();
-        assert_eq!(radio.transport.linger_ms, 300_000);
+        let (node, want) = (radio.node_config(), NodeConfig::radio());
+        assert_eq!(
+            (node.delivery, node.mailbox, node.dht),
+            (want.delivery, want.mailbox, want.dht)
+        );
+        let (t, want) = (radio.transport_config(), TransportConfig::radio());
+        assert_eq!(
+            (t.keep_alive, t.idle_timeout, t.linger, t.request_timeout),
+            (
+                want.keep_alive,
+                want.idle_timeout,
+                want.linger,
+                want.request_timeout
+            )
+        );
+        assert_eq!(
+            (t.handshake_timeout, t.max_connections),
+            (want.handshake_timeout, want.max_connections)
+        );
     }
 }

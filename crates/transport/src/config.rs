@@ -69,7 +69,8 @@ pub struct TransportConfig {
     pub request_timeout: Duration,
     /// Deadline of one handshake.
     pub handshake_timeout: Duration,
-    /// Interval of QUIC keep-alive packets.
+    /// Interval of QUIC keep-alive packets; zero sends none (the connection
+    /// then lives while requests use it, up to `idle_timeout` apart).
     pub keep_alive: Duration,
     /// A connection silent for this long is closed.
     pub idle_timeout: Duration,
@@ -89,6 +90,26 @@ pub struct TransportConfig {
     /// certificate once half of it has passed (for new connections; open
     /// ones keep theirs), so a long-running node never presents an expired one.
     pub certificate_lifetime: Duration,
+}
+
+impl TransportConfig {
+    /// The transport's part of the radio schedule (see the node's
+    /// `NodeConfig::radio`): no keep-alives (on a radio link without NAT they
+    /// were most of an idle node's traffic; a connection stays while requests
+    /// use it), connections kept 10 minutes after their last use so the
+    /// mailbox fetches every 5 minutes reuse them instead of paying a
+    /// handshake each time, and timeouts for 150 ms one-way delay and loss.
+    pub fn radio() -> TransportConfig {
+        TransportConfig {
+            keep_alive: Duration::ZERO,
+            idle_timeout: Duration::from_secs(600),
+            linger: Duration::from_secs(600),
+            request_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(15),
+            max_connections: 64,
+            ..TransportConfig::default()
+        }
+    }
 }
 
 impl Default for TransportConfig {

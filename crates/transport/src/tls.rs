@@ -317,7 +317,7 @@ fn quic_transport_config(
     let streams = VarInt::from_u32(config.max_streams_per_connection);
     t.max_concurrent_bidi_streams(streams)
         .max_concurrent_uni_streams(streams)
-        .keep_alive_interval(Some(config.keep_alive))
+        .keep_alive_interval((!config.keep_alive.is_zero()).then_some(config.keep_alive))
         .max_idle_timeout(Some(
             quinn::IdleTimeout::try_from(config.idle_timeout)
                 .map_err(|_| TransportError::Config("idle_timeout out of range"))?,

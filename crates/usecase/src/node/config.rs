@@ -26,6 +26,11 @@ pub struct MailboxConfig {
     pub ttl_hours: u64,
     /// How often the node fetches its own mailboxes, seconds.
     pub fetch_interval_secs: u64,
+    /// How long the holders of our own mailbox, once looked up, are fetched
+    /// from without a new lookup, seconds (a failed fetch looks them up
+    /// again at once). A lookup per fetch was most of an idle node's
+    /// traffic.
+    pub holder_lookup_interval_secs: u64,
     /// Entries held for one recipient.
     pub per_recipient_quota: u32,
     /// Payload megabytes held for others in total.
@@ -38,6 +43,7 @@ impl Default for MailboxConfig {
             replicas: 5,
             ttl_hours: 7 * 24,
             fetch_interval_secs: 60,
+            holder_lookup_interval_secs: 600,
             per_recipient_quota: 1_000,
             total_megabytes: 256,
         }
@@ -93,6 +99,39 @@ pub struct NodeConfig {
     pub mailbox: MailboxConfig,
     /// Kademlia.
     pub dht: DhtSettings,
+}
+
+impl NodeConfig {
+    /// The schedule for a slow IP radio (about 64 kbit/s, 150 ms one way, a
+    /// few % loss), where every byte is airtime the team shares: longer
+    /// timeouts and retry waits, two lookup requests in flight instead of
+    /// three, and background work spread out (mailboxes fetched every 5
+    /// minutes, their holders looked up hourly) so an idle node stays within
+    /// its byte budget. `deploy/radio.example.toml` carries the same values
+    /// (a test keeps them equal); the transport's part is
+    /// `TransportConfig::radio` in `tacnode-transport`.
+    pub fn radio() -> NodeConfig {
+        let default = NodeConfig::default();
+        NodeConfig {
+            delivery: DeliveryConfig {
+                initial_backoff_ms: 5_000,
+                max_backoff_ms: 600_000,
+                deposit_after_ms: 60_000,
+                ..default.delivery
+            },
+            mailbox: MailboxConfig {
+                fetch_interval_secs: 300,
+                holder_lookup_interval_secs: 3_600,
+                ..default.mailbox
+            },
+            dht: DhtSettings {
+                alpha: 2,
+                request_timeout_ms: 15_000,
+                ..default.dht
+            },
+            ..default
+        }
+    }
 }
 
 impl Default for NodeConfig {

@@ -390,11 +390,6 @@ async fn housekeep(shared: &Arc<Shared>) {
     }
 }
 
-/// How long the holders of our own mailbox, once looked up, are fetched
-/// from without a new lookup (a failed fetch looks them up again), ms. A
-/// lookup per fetch was most of an idle node's traffic.
-const OWN_HOLDERS_TTL_MS: u64 = 10 * 60_000;
-
 /// Why a deposited message failed.
 const EXPIRED_DEPOSIT: &str =
     "no receipt before its mail expired in the mailboxes (the recipient did not fetch it in time)";
@@ -429,12 +424,17 @@ fn report_expired_deposits(st: &mut super::State, shared: &Shared, t: UnixMillis
 pub(crate) async fn fetch_own_mailboxes(shared: &Arc<Shared>) -> Result<usize> {
     let me = shared.node_id();
     let now = shared.now();
+    let holders_ttl_ms = shared
+        .config
+        .mailbox
+        .holder_lookup_interval_secs
+        .saturating_mul(1000);
     let cached = shared
         .own_holders
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .as_ref()
-        .filter(|(at, _)| now.millis_since(*at) < OWN_HOLDERS_TTL_MS && *at <= now)
+        .filter(|(at, _)| now.millis_since(*at) < holders_ttl_ms && *at <= now)
         .map(|(_, h)| h.clone());
     let holders = match cached {
         Some(h) => h,
