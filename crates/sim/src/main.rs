@@ -5,8 +5,15 @@
 //!                    [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--json]
 //! tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S
 //!                  [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS]
-//!                  [--drain-hours H] [--store memory|sqlite] [--json]
+//!                  [--drain-hours H] [--store memory|sqlite] [--profile lan|radio]
+//!                  [--idle-minutes M] [--json]
 //! ```
+//!
+//! `--profile radio` puts every node on a 64 kbit/s uplink, 150 ± 30 ms one
+//! way and 5 % loss, running the radio schedule (`NodeConfig::radio`,
+//! `TransportConfig::radio`, as `deploy/radio.example.toml`); flags after it
+//! still change the link. `--idle-minutes M` sets the idle window that
+//! measures background traffic (default 10).
 //!
 //! `--bandwidth-kbps K` gives every node an uplink of K kbit/s (1 kbit =
 //! 1,000 bits; default unlimited, as on the testbed's unshaped `lan`
@@ -23,7 +30,7 @@ const USAGE: &str = "usage: tacnode-sim lookup --nodes N --lookups L --seed S [-
 [--malicious F] [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]
        tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S \
 [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] \
-[--drain-hours H] [--store memory|sqlite] [--json]
+[--drain-hours H] [--store memory|sqlite] [--profile lan|radio] [--idle-minutes M] [--json]
   node: --bandwidth-kbps K is every node's uplink in kbit/s (default unlimited)";
 
 /// Bits per second of a `--bandwidth-kbps` value (kbit/s, may be fractional).
@@ -66,6 +73,14 @@ fn parse_node(args: &[String]) -> Result<(NodeScenario, bool), String> {
             "--bandwidth-kbps" => s.link.uplink_bps = Some(parse_kbps(value).map_err(|e| bad(&e))?),
             "--drain-hours" => s.drain_hours = value.parse().map_err(|e| bad(&e))?,
             "--store" => s.store = value.parse().map_err(|e| bad(&e))?,
+            "--profile" => value
+                .parse::<tacnode_sim::node::scenario::Profile>()
+                .map_err(|e| bad(&e))?
+                .apply(&mut s),
+            "--idle-minutes" => {
+                let minutes: u64 = value.parse().map_err(|e| bad(&e))?;
+                s.idle_window_ms = minutes.saturating_mul(60_000).max(60_000);
+            }
             "--partition" => {
                 let parts: Vec<&str> = value.split(':').collect();
                 let num = |i: usize| -> Result<u64, String> {
@@ -129,6 +144,8 @@ fn main_node(args: &[String]) -> ExitCode {
         "seed": scenario.seed,
         "loss": scenario.loss,
         "bandwidth_kbps": scenario.link.uplink_bps.map(|b| b as f64 / 1000.0),
+        "profile": format!("{:?}", scenario.profile).to_lowercase(),
+        "idle_window_s": scenario.idle_window_ms / 1000,
         "accepted": report.accepted,
         "delivered": report.delivered,
         "delivery_ratio": report.delivery_ratio(),

@@ -20,7 +20,7 @@ use tacnode_sim::node::network::ACK_BYTES;
 use tacnode_sim::node::network::{
     HANDSHAKE_ANSWERER_BYTES, HANDSHAKE_DIALLER_BYTES, HANDSHAKE_TIMEOUT_MS, LINGER_MS, SimNet,
 };
-use tacnode_sim::node::scenario::{NodeScenario, run_node_scenario};
+use tacnode_sim::node::scenario::{NodeScenario, Profile, run_node_scenario};
 
 const MINUTE: u64 = 60_000;
 const HOUR: u64 = 60 * MINUTE;
@@ -259,4 +259,38 @@ fn idle_traffic_counts_the_keep_alives_of_open_connections() {
         report.idle_bytes_per_node_per_s > report.keepalive_bytes_per_node_per_s,
         "{report:?}"
     );
+}
+
+/// Bytes an idle node may send per second on the radio profile (issue:
+/// at most 50 B/s in a 50-node radio network).
+const RADIO_IDLE_BUDGET: f64 = 50.0;
+
+#[test]
+fn an_idle_radio_network_stays_within_its_byte_budget() {
+    let idle = |profile_schedule: bool| {
+        let mut s = NodeScenario {
+            nodes: 50,
+            servers: 1.0,
+            messages: 0,
+            hours: 0.0,
+            drain_hours: 0.0,
+            seed: 1,
+            idle_window_ms: HOUR,
+            ..NodeScenario::default()
+        };
+        Profile::Radio.apply(&mut s);
+        if !profile_schedule {
+            // The radio link with the LAN schedule.
+            s.profile = Profile::Lan;
+        }
+        run_node_scenario(&s).unwrap().idle_bytes_per_node_per_s
+    };
+    let radio = idle(true);
+    assert!(
+        radio <= RADIO_IDLE_BUDGET,
+        "{radio:.1} B/node/s over the budget of {RADIO_IDLE_BUDGET}"
+    );
+    // The LAN schedule on the same link is well over it.
+    let lan = idle(false);
+    assert!(lan > 2.0 * RADIO_IDLE_BUDGET, "{lan:.1} B/node/s");
 }

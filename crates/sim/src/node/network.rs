@@ -165,6 +165,9 @@ pub(crate) struct World {
     /// Connections unused this long close ([`LINGER_MS`] unless set; 0:
     /// never).
     linger_ms: u64,
+    /// Keep-alive interval of idle connections ([`KEEPALIVE_INTERVAL_MS`]
+    /// unless set; 0: none).
+    keepalive_ms: u64,
     /// Successful dials (each a handshake on the wire).
     handshakes: u64,
     calls: u64,
@@ -195,6 +198,7 @@ impl SimNet {
                 sent: Vec::new(),
                 keepalive_sent: 0,
                 linger_ms: LINGER_MS,
+                keepalive_ms: KEEPALIVE_INTERVAL_MS,
                 handshakes: 0,
                 calls: 0,
                 trace: Sha256::new(),
@@ -352,6 +356,20 @@ impl SimNet {
     /// the daemon's `transport.linger_ms`.
     pub fn set_linger_ms(&self, ms: u64) {
         self.world().linger_ms = ms;
+    }
+
+    /// Idle connections send keep-alives every `ms` from now on (0: none),
+    /// as the daemon's `transport.keep_alive_ms`.
+    pub fn set_keepalive_ms(&self, ms: u64) {
+        let mut w = self.world();
+        w.settle_keepalives();
+        w.keepalive_ms = ms;
+    }
+
+    /// Calls time out after `ms` from now on, as the daemon's
+    /// `transport.request_timeout_ms`.
+    pub fn set_request_timeout_ms(&self, ms: u64) {
+        self.world().request_timeout_ms = ms;
     }
 
     /// Feeds `bytes` into the run's trace.
@@ -514,7 +532,10 @@ impl World {
         } else {
             until_ms
         };
-        let period = KEEPALIVE_INTERVAL_MS + self.link.base_latency(key.0, key.1);
+        if self.keepalive_ms == 0 {
+            return;
+        }
+        let period = self.keepalive_ms + self.link.base_latency(key.0, key.1);
         let (due, next) = exchanges_due(since, until_ms, period);
         if let Some(c) = self.connected.get_mut(&key) {
             c.idle_since_ms = Some(next);

@@ -43,6 +43,52 @@ pub struct PartitionPlan {
     pub groups: u8,
 }
 
+/// The kind of link and the schedule nodes run on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// The defaults: a LAN-like link and the daemon's default schedule.
+    #[default]
+    Lan,
+    /// A slow IP radio: 64 kbit/s uplinks, 150 ± 30 ms one way, 5 % loss,
+    /// and the radio schedule (`NodeConfig::radio`,
+    /// `TransportConfig::radio`, as in `deploy/radio.example.toml`).
+    Radio,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "lan" => Ok(Profile::Lan),
+            "radio" => Ok(Profile::Radio),
+            other => Err(format!("unknown profile {other:?}; use lan or radio")),
+        }
+    }
+}
+
+impl Profile {
+    /// Sets the link of `scenario` to this profile's (flags given after
+    /// `--profile` still change it).
+    pub fn apply(self, scenario: &mut NodeScenario) {
+        scenario.profile = self;
+        if self == Profile::Radio {
+            scenario.link.min_latency_ms = RADIO_LATENCY_MS.0;
+            scenario.link.max_latency_ms = RADIO_LATENCY_MS.1;
+            scenario.link.uplink_bps = Some(RADIO_UPLINK_BPS);
+            scenario.loss = RADIO_LOSS;
+        }
+    }
+}
+
+/// One-way latency range of the radio profile's links, ms (150 ± 30, the
+/// testbed's radio profile).
+pub const RADIO_LATENCY_MS: (u64, u64) = (120, 180);
+/// Uplink of every node on the radio profile, bits per second.
+pub const RADIO_UPLINK_BPS: u64 = 64_000;
+/// Datagram loss on the radio profile.
+pub const RADIO_LOSS: f64 = 0.05;
+
 /// What to simulate.
 #[derive(Clone, Debug)]
 pub struct NodeScenario {
@@ -70,6 +116,10 @@ pub struct NodeScenario {
     pub link: LinkModel,
     /// Where the nodes keep their state.
     pub store: StoreKind,
+    /// The link and schedule (see [`Profile::apply`] for the link).
+    pub profile: Profile,
+    /// Length of the idle window that measures background traffic, ms.
+    pub idle_window_ms: u64,
 }
 
 impl Default for NodeScenario {
@@ -87,6 +137,8 @@ impl Default for NodeScenario {
             drain_hours: 6.0,
             link: LinkModel::default(),
             store: StoreKind::default(),
+            profile: Profile::Lan,
+            idle_window_ms: IDLE_WINDOW_MS,
         }
     }
 }
@@ -188,6 +240,22 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
         .collect();
     sim.set_bootstrap(&bootstrap);
     let n = u32::try_from(s.nodes).unwrap_or(u32::MAX);
+    if s.profile == Profile::Radio {
+        let node = tacnode_usecase::node::NodeConfig::radio();
+        for i in 0..n {
+            sim.configure(i, |c| {
+                c.delivery = node.delivery;
+                c.mailbox = node.mailbox.clone();
+                c.dht = node.dht.clone();
+            });
+        }
+        let transport = tacnode_transport::TransportConfig::radio();
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        sim.net().set_keepalive_ms(ms(transport.keep_alive));
+        sim.net().set_linger_ms(ms(transport.linger));
+        sim.net()
+            .set_request_timeout_ms(ms(transport.request_timeout));
+    }
 
     // Start everyone.
     for i in 0..n {
@@ -199,12 +267,12 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
     // Idle window.
     let idle_before = sim.net().bytes_sent();
     let keepalive_before = sim.net().keepalive_bytes();
-    sim.advance(IDLE_WINDOW_MS).await;
+    sim.advance(s.idle_window_ms).await;
     let idle_bytes = sim.net().bytes_sent().saturating_sub(idle_before);
     let keepalive_bytes = sim.net().keepalive_bytes().saturating_sub(keepalive_before);
     #[allow(clippy::cast_precision_loss)]
     let per_node_per_s =
-        |bytes: u64| bytes as f64 / s.nodes as f64 / (IDLE_WINDOW_MS as f64 / 1000.0);
+        |bytes: u64| bytes as f64 / s.nodes as f64 / (s.idle_window_ms as f64 / 1000.0);
     let idle_bytes_per_node_per_s = per_node_per_s(idle_bytes);
     let keepalive_bytes_per_node_per_s = per_node_per_s(keepalive_bytes);
 

@@ -104,10 +104,11 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// The schedule for a slow IP radio (about 64 kbit/s, 150 ms one way, a
     /// few % loss), where every byte is airtime the team shares: longer
-    /// timeouts and retry waits, two lookup requests in flight instead of
-    /// three, and background work spread out (mailboxes fetched every 5
-    /// minutes, their holders looked up hourly) so an idle node stays within
-    /// its byte budget. `deploy/radio.example.toml` carries the same values
+    /// timeouts and retry waits, buckets and lookup answers of 8 instead of
+    /// 20 and two lookup requests in flight instead of three, and background
+    /// work spread out (records republished every 4 hours, mailboxes fetched
+    /// every 5 minutes, their holders looked up hourly) so an idle node
+    /// stays within its byte budget. `deploy/radio.example.toml` carries the same values
     /// (a test keeps them equal); the transport's part is
     /// `TransportConfig::radio` in `tacnode-transport`.
     pub fn radio() -> NodeConfig {
@@ -125,8 +126,10 @@ impl NodeConfig {
                 ..default.mailbox
             },
             dht: DhtSettings {
+                k: 8,
                 alpha: 2,
                 request_timeout_ms: 15_000,
+                republish_interval_secs: 4 * 3_600,
                 ..default.dht
             },
             ..default
