@@ -5,24 +5,15 @@
 // Test helpers outside #[test] functions may fail loudly too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{address_when_up, tacnode};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long the network, the screen or a delivery may take.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn tacnode(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tacnode"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TACNODE_PASSPHRASE")
-        .env_remove("TACNODE_CONFIG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run tacnode")
-}
 
 fn spawn_daemon(data: &Path, pass: &Path, listen: &str, bootstrap: Option<&str>) -> Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tacnode"));
@@ -64,19 +55,6 @@ impl Drop for Cleanup {
             }
             let _ = d.kill();
         }
-    }
-}
-
-fn address_when_up(data: &Path) -> String {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let o = tacnode(data, &["id"]);
-        if o.status.success() {
-            let out = String::from_utf8_lossy(&o.stdout).into_owned();
-            return out.lines().next().unwrap().to_owned();
-        }
-        assert!(Instant::now() < deadline, "daemon did not come up");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -154,12 +132,12 @@ fn chat_in_tmux_sends_shows_ticks_and_restores_the_terminal() {
         daemons: vec![spawn_daemon(&a, &pass, &listen_a, None)],
         tmux_socket: tmp.path().join("tmux.sock"),
     };
-    let addr_a = address_when_up(&a);
+    let addr_a = address_when_up(&a, PATIENCE);
     let bootstrap = format!("{addr_a}@{listen_a}");
     cleanup
         .daemons
         .push(spawn_daemon(&b, &pass, "127.0.0.1:0", Some(&bootstrap)));
-    let addr_b = address_when_up(&b);
+    let addr_b = address_when_up(&b, PATIENCE);
     assert!(
         tacnode(&a, &["contacts", "add", "bravo", &addr_b])
             .status

@@ -4,21 +4,12 @@
 // Test helpers outside #[test] functions may fail loudly too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{address_when_up, tacnode};
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn tacnode(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tacnode"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TACNODE_PASSPHRASE")
-        .env_remove("TACNODE_CONFIG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run tacnode")
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -390,7 +381,7 @@ fn export_is_owner_only_and_never_overwrites() {
 /// its database then exists.
 fn run_once(data: &Path, pass_file: &str) {
     let daemon = spawn_daemon(data, pass_file, "127.0.0.1:0");
-    address_when_up(data);
+    address_when_up(data, Duration::from_secs(30));
     stop(daemon);
 }
 
@@ -433,7 +424,7 @@ fn a_second_daemon_and_idle_control_clients_are_turned_away() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let first = spawn_daemon(&data, p, &listen);
-    address_when_up(&data);
+    address_when_up(&data, Duration::from_secs(30));
     let mut second = spawn_daemon(&data, p, &listen);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
@@ -503,7 +494,7 @@ fn daemon_logs_are_plain_when_piped_and_follow_rust_log() {
             None => cmd.env_remove("RUST_LOG"),
         };
         let mut daemon = cmd.spawn().unwrap();
-        address_when_up(&data);
+        address_when_up(&data, Duration::from_secs(30));
         let mut err = daemon.stderr.take().unwrap();
         stop(daemon);
         let mut log = String::new();
@@ -524,7 +515,7 @@ fn inbox_follow_fails_when_the_daemon_stops() {
     let (_tmp, data, pass) = initialised();
     let p = pass.to_str().unwrap();
     let daemon = spawn_daemon(&data, p, "127.0.0.1:0");
-    address_when_up(&data);
+    address_when_up(&data, Duration::from_secs(30));
     let follow = Command::new(env!("CARGO_BIN_EXE_tacnode"))
         .arg("--data-dir")
         .arg(&data)
@@ -618,23 +609,6 @@ fn a_missing_or_damaged_database_is_refused_at_start() {
     stop(daemon);
 }
 
-/// Waits until `tacnode id` answers on `data`; returns its address.
-fn address_when_up(data: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let o = tacnode(data, &["id"]);
-        if o.status.success() {
-            return String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap()
-                .to_owned();
-        }
-        assert!(Instant::now() < deadline, "daemon did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// `inbox --follow` shows the status changes of our own messages (issue
 /// #17): two daemons on loopback, a message from one to the other, and the
 /// sender's follower sees it go and be delivered.
@@ -659,7 +633,7 @@ fn inbox_follow_shows_our_messages_going_and_delivered() {
         .port();
     let listen_a = format!("127.0.0.1:{port}");
     let da = spawn_daemon(&a, p, &listen_a);
-    let addr_a = address_when_up(&a);
+    let addr_a = address_when_up(&a, Duration::from_secs(30));
     let db = Command::new(env!("CARGO_BIN_EXE_tacnode"))
         .arg("--data-dir")
         .arg(&b)
@@ -670,7 +644,7 @@ fn inbox_follow_shows_our_messages_going_and_delivered() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let addr_b = address_when_up(&b);
+    let addr_b = address_when_up(&b, Duration::from_secs(30));
     assert!(
         tacnode(&a, &["contacts", "add", "bravo", &addr_b])
             .status

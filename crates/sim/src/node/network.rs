@@ -300,13 +300,7 @@ impl SimNet {
     pub fn partition(&self, groups: Vec<u8>) {
         let mut w = self.world();
         w.link.partition(groups);
-        let cut: Vec<(u32, u32)> = w
-            .connected
-            .keys()
-            .filter(|(a, b)| w.link.partitioned(*a, *b))
-            .copied()
-            .collect();
-        for key in cut {
+        for key in w.cut_connections() {
             w.silence(key);
         }
     }
@@ -316,13 +310,7 @@ impl SimNet {
     /// longer than [`IDLE_TIMEOUT_MS`]), so the halves dial each other anew.
     pub fn heal(&self) {
         let mut w = self.world();
-        let cut: Vec<(u32, u32)> = w
-            .connected
-            .keys()
-            .filter(|(a, b)| w.link.partitioned(*a, *b))
-            .copied()
-            .collect();
-        for pair in cut {
+        for pair in w.cut_connections() {
             w.connected.remove(&pair);
         }
         w.link.heal();
@@ -448,6 +436,15 @@ impl World {
             }
         }
         delay
+    }
+
+    /// The open connections the partition cuts.
+    fn cut_connections(&self) -> Vec<(u32, u32)> {
+        self.connected
+            .keys()
+            .filter(|(a, b)| self.link.partitioned(*a, *b))
+            .copied()
+            .collect()
     }
 
     fn incarnation(&self, index: u32) -> u64 {
