@@ -101,6 +101,8 @@ pub struct TransportSection {
     pub handshake_timeout_ms: u64,
     /// Connections nothing used for this long close, ms (0: never).
     pub linger_ms: u64,
+    /// Probe new connections for a path MTU above 1,200 bytes.
+    pub mtu_discovery: bool,
     /// Timeout of one request, ms.
     pub request_timeout_ms: u64,
 }
@@ -116,6 +118,7 @@ impl Default for TransportSection {
             keep_alive_ms: 15_000,
             handshake_timeout_ms: 5_000,
             linger_ms: 120_000,
+            mtu_discovery: true,
             request_timeout_ms: 10_000,
         }
     }
@@ -246,6 +249,7 @@ impl Config {
         tc.idle_timeout = Duration::from_millis(t.idle_timeout_ms);
         tc.keep_alive = Duration::from_millis(t.keep_alive_ms);
         tc.linger = Duration::from_millis(t.linger_ms);
+        tc.mtu_discovery = t.mtu_discovery;
         tc.handshake_timeout = Duration::from_millis(t.handshake_timeout_ms);
         tc.request_timeout = Duration::from_millis(t.request_timeout_ms);
         tc
@@ -341,8 +345,12 @@ mod tests {
             )
         );
         assert_eq!(
-            (t.handshake_timeout, t.max_connections),
-            (want.handshake_timeout, want.max_connections)
+            (t.handshake_timeout, t.max_connections, t.mtu_discovery),
+            (
+                want.handshake_timeout,
+                want.max_connections,
+                want.mtu_discovery
+            )
         );
     }
 }

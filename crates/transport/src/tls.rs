@@ -314,6 +314,9 @@ fn quic_transport_config(
     config: &TransportConfig,
 ) -> Result<quinn::TransportConfig, TransportError> {
     let mut t = quinn::TransportConfig::default();
+    if !config.mtu_discovery {
+        t.mtu_discovery_config(None);
+    }
     let streams = VarInt::from_u32(config.max_streams_per_connection);
     t.max_concurrent_bidi_streams(streams)
         .max_concurrent_uni_streams(streams)

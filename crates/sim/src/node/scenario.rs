@@ -255,6 +255,7 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
         sim.net().set_linger_ms(ms(transport.linger));
         sim.net()
             .set_request_timeout_ms(ms(transport.request_timeout));
+        sim.net().set_mtu_discovery(transport.mtu_discovery);
     }
 
     // Start everyone.
