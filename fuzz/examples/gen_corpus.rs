@@ -132,6 +132,7 @@ fn peer_record(id: &Identity, n_endpoints: usize, n_meta: usize) -> PeerRecord {
         last_seen: UnixMillis(1_700_000_000_000 + n_endpoints as u64),
         metadata,
         sequence: n_endpoints as u64 + 1,
+        member: None,
     })
 }
 

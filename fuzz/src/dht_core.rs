@@ -329,6 +329,7 @@ pub fn fixture() -> &'static Fixture {
                     last_seen: START,
                     metadata: Default::default(),
                     sequence: seq,
+                    member: None,
                 })));
             }
             let state = PrekeyState::new(&mut rng, id, START);
@@ -391,6 +392,7 @@ impl<V: RecordValidator> Driver<V> {
         match &mut value {
             RecordValue::Peer(p) => p.body.sequence = p.body.sequence.wrapping_add(delta),
             RecordValue::Prekeys(p) => p.sequence = p.sequence.wrapping_add(delta),
+            RecordValue::Revocations(l) => l.sequence = l.sequence.wrapping_add(delta),
         }
         let key = match r.wrong_key {
             None => tacnode_dht::record_key(&value),

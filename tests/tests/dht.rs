@@ -75,11 +75,12 @@ async fn forged_and_stale_records_are_refused_over_the_wire() {
         last_seen: UnixMillis(seq),
         metadata: BTreeMap::new(),
         sequence: seq,
+        member: None,
     };
     let store = |value: RecordValue| {
         let key = match &value {
             RecordValue::Peer(p) => p.node_id,
-            RecordValue::Prekeys(_) => unreachable!(),
+            _ => unreachable!(),
         };
         Message::DhtRequest(DhtRequest::Store {
             sender: SenderInfo {

@@ -58,6 +58,77 @@ pub(crate) enum NodeTypeArg {
     Client,
 }
 
+/// `tacnode admin …`: a closed network's admin, on the admin's machine.
+#[derive(Subcommand, Debug)]
+pub(crate) enum AdminAction {
+    /// Create the network's admin key (a passphrase-protected keystore) and
+    /// print the `[admission]` lines for the members' config.
+    Init {
+        /// Where the admin key lives (default: <data-dir>/admin).
+        #[arg(long)]
+        admin_dir: Option<PathBuf>,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Issue a member certificate for a node's key_… address.
+    Issue {
+        /// The member's key_… address (`tacnode id` on its machine).
+        member: String,
+        /// What the member may run as.
+        #[arg(long, value_enum, default_value = "server")]
+        role: NodeTypeArg,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// A name shown to operators.
+        #[arg(long)]
+        name: Option<String>,
+        /// The certificate file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Where the admin key lives (default: <data-dir>/admin).
+        #[arg(long)]
+        admin_dir: Option<PathBuf>,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Revoke members (or reinstate them): writes the admin's next signed
+    /// revocation list, which replaces the previous one.
+    Revoke {
+        /// key_… addresses of the members.
+        #[arg(required = true)]
+        members: Vec<String>,
+        /// Take them off the list instead.
+        #[arg(long)]
+        reinstate: bool,
+        /// The revocation file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Where the admin key lives (default: <data-dir>/admin).
+        #[arg(long)]
+        admin_dir: Option<PathBuf>,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+}
+
+/// `tacnode member …`: this node in a closed network.
+#[derive(Subcommand, Debug)]
+pub(crate) enum MemberAction {
+    /// Install this node's member certificate (used from the next start).
+    Import {
+        /// The file `tacnode admin issue` wrote.
+        file: PathBuf,
+    },
+    /// Give the running daemon an admin's revocation list: applied at once
+    /// and published, so every member enforces it within its revocation
+    /// fetch interval.
+    Revocations {
+        /// The file `tacnode admin revoke` wrote.
+        file: PathBuf,
+    },
+}
+
 /// `tacnode outbox …`.
 #[derive(Subcommand, Debug)]
 pub(crate) enum OutboxAction {
@@ -150,6 +221,17 @@ pub(crate) enum Command {
     },
     /// Show the daemon's status.
     Status,
+    /// Administer a closed network (admin key, member certificates,
+    /// revocations).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// This node's membership of a closed network.
+    Member {
+        #[command(subcommand)]
+        action: MemberAction,
+    },
     /// Write the message history as JSON Lines.
     Export {
         #[command(flatten)]

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
-use tacnode_domain::NodeType;
+use tacnode_domain::{Admission, ClosedNetwork, NodeType, PeerAddress};
 use tacnode_transport::TransportConfig;
 use tacnode_usecase::delivery::DeliveryConfig;
-use tacnode_usecase::node::{BootstrapPeer, DhtSettings, MailboxConfig, NodeConfig};
+use tacnode_usecase::node::{
+    AdmissionConfig, BootstrapPeer, DhtSettings, MailboxConfig, NodeConfig,
+};
 
 /// Largest config file read.
 const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -161,6 +163,32 @@ pub struct Config {
     pub transport: TransportSection,
     /// `[log]`
     pub log: LogSection,
+    /// `[admission]`
+    pub admission: AdmissionSection,
+}
+
+/// `[admission]`: no admins is an open network; with admins, a closed one
+/// that admits holders of a member certificate one of them signed.
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdmissionSection {
+    /// Admin keys (`key_…` addresses); empty: an open network.
+    pub admins: Vec<String>,
+    /// This node's member certificate (default `<data-dir>/member.cert`).
+    pub certificate: Option<PathBuf>,
+    /// How often the admins' revocation lists are looked up, seconds.
+    pub revocation_fetch_interval_secs: u64,
+}
+
+impl Default for AdmissionSection {
+    fn default() -> Self {
+        Self {
+            admins: Vec::new(),
+            certificate: None,
+            revocation_fetch_interval_secs: AdmissionConfig::default()
+                .revocation_fetch_interval_secs,
+        }
+    }
 }
 
 impl Config {
@@ -198,6 +226,7 @@ impl Config {
             p.parse::<BootstrapPeer>()
                 .with_context(|| format!("key bootstrap.peers[{i}]: {p:?}"))?;
         }
+        self.admission()?;
         self.node_config().validate()?;
         // A bare word is a *target* to tracing ("verbose" enables only a
         // target named verbose, silencing everything else): require levels.
@@ -225,7 +254,29 @@ impl Config {
             .collect()
     }
 
-    /// The node's settings.
+    /// Open, or closed with the configured admins.
+    pub fn admission(&self) -> Result<Admission> {
+        if self.admission.admins.is_empty() {
+            return Ok(Admission::Open);
+        }
+        let admins = self
+            .admission
+            .admins
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                a.parse::<PeerAddress>()
+                    .map(|a| *a.identity_key())
+                    .with_context(|| format!("key admission.admins[{i}]: {a:?}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Admission::Closed(
+            ClosedNetwork::new(admins).context("key admission.admins")?,
+        ))
+    }
+
+    /// The node's settings (in a closed network without the member
+    /// certificate, which [`crate::node::Node::start`] reads).
     pub fn node_config(&self) -> NodeConfig {
         NodeConfig {
             node_type: self.node.node_type.into(),
@@ -235,6 +286,11 @@ impl Config {
             delivery: self.delivery,
             mailbox: self.mailbox.clone(),
             dht: self.dht.clone(),
+            admission: AdmissionConfig {
+                admission: self.admission().unwrap_or_default(),
+                certificate: None,
+                revocation_fetch_interval_secs: self.admission.revocation_fetch_interval_secs,
+            },
         }
     }
 
@@ -331,8 +387,8 @@ mod tests {
         let radio = Config::parse(radio, "radio").unwrap();
         let (node, want) = (radio.node_config(), NodeConfig::radio());
         assert_eq!(
-            (node.delivery, node.mailbox, node.dht),
-            (want.delivery, want.mailbox, want.dht)
+            (node.delivery, node.mailbox, node.dht, node.admission),
+            (want.delivery, want.mailbox, want.dht, want.admission)
         );
         let (t, want) = (radio.transport_config(), TransportConfig::radio());
         assert_eq!(

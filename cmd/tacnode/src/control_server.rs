@@ -13,6 +13,7 @@ use tacnode_control::{
     write_json,
 };
 use tacnode_domain::{Contact, Direction, MessageStatus, NodeId, PeerAddress, StoredMessage};
+use tacnode_usecase::node::AdmissionStatus;
 
 /// Most control clients served at once; more wait in the kernel backlog.
 const MAX_CLIENTS: usize = 32;
@@ -325,6 +326,35 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                 storage_failure: s
                     .storage_failure
                     .map(|(t, what)| format!("{}: {what}", t.0)),
+                admission: match &s.admission {
+                    AdmissionStatus::Open => "open".to_owned(),
+                    AdmissionStatus::Closed { .. } => "closed".to_owned(),
+                },
+                revoked_members: match &s.admission {
+                    AdmissionStatus::Open => 0,
+                    AdmissionStatus::Closed { revoked, .. } => *revoked,
+                },
+                certificate_expires_ms: match &s.admission {
+                    AdmissionStatus::Open => None,
+                    AdmissionStatus::Closed {
+                        certificate_expires,
+                        ..
+                    } => certificate_expires.map(|t| t.0),
+                },
+            }
+        }
+        Request::Revocations { text } => {
+            let list = tacnode_messaging::from_admission_text(
+                tacnode_messaging::REVOCATION_LIST_LABEL,
+                &text,
+            )
+            .and_then(|b| tacnode_messaging::decode_revocation_list(&b))
+            .map_err(|e| anyhow::anyhow!("not a revocation list: {e}"))?;
+            let sequence = list.sequence;
+            let update = node.import_revocations(list).await?;
+            Response::Revocations {
+                sequence,
+                newly_revoked: update.newly_revoked.len(),
             }
         }
     })

@@ -5,6 +5,7 @@
 //! with [`node::Node::start`] and drive them through [`node::NodeHandle`].
 
 mod adapters;
+mod admin;
 mod cli;
 pub mod config;
 mod control_server;

@@ -61,7 +61,20 @@ impl Node {
         store
             .quick_check()
             .with_context(|| format!("integrity check of {}", db.display()))?;
-        let (transport, inbound) = Transport::bind(config.transport_config(), &identity)
+        let mut node_config = config.node_config();
+        let mut transport_config = config.transport_config();
+        if node_config.admission.admission.is_closed() {
+            let path = config
+                .admission
+                .certificate
+                .clone()
+                .unwrap_or_else(|| crate::admin::member_certificate_path(&data_dir));
+            let certificate = crate::admin::read_member_certificate(&path)?;
+            transport_config.admission = node_config.admission.admission.clone();
+            transport_config.member_certificate = Some(certificate.clone());
+            node_config.admission.certificate = Some(certificate);
+        }
+        let (transport, inbound) = Transport::bind(transport_config, &identity)
             .map_err(|e| anyhow!("cannot listen on {}: {e}", config.node.listen))?;
         let local = transport
             .local_addr()
@@ -74,7 +87,7 @@ impl Node {
             clock: std::sync::Arc::new(SystemClock),
             rng: os_rng()?,
         };
-        let node = tacnode_usecase::node::Node::start(ports, config.node_config()).await?;
+        let node = tacnode_usecase::node::Node::start(ports, node_config).await?;
         Ok(Node(node))
     }
 

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use tacnode_crypto::keystore::KdfParams;
 
-use crate::cli::{Cli, Command, ContactsCommand, LogFormatArg, NodeTypeArg, OutboxAction};
+use crate::cli::{
+    Cli, Command, ContactsCommand, LogFormatArg, MemberAction, NodeTypeArg, OutboxAction,
+};
 use crate::config::{LogFormat, NodeTypeConfig, default_data_dir};
 use crate::show;
 use crate::stdin_messages::{read_stdin_messages, send_groups};
@@ -275,6 +277,26 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 ask(&data_dir, json, &Request::Outbox).await?
             {
                 show::outbox(&entries);
+            }
+        }
+        Command::Admin { action } => crate::admin::run(action, &data_dir)?,
+        Command::Member {
+            action: MemberAction::Import { file },
+        } => crate::admin::import_certificate(&data_dir, &file)?,
+        Command::Member {
+            action: MemberAction::Revocations { file },
+        } => {
+            // Read here: a bad file is named before the daemon is asked.
+            crate::admin::read_revocations(&file)?;
+            let text = std::fs::read_to_string(&file)?;
+            if let Some(Response::Revocations {
+                sequence,
+                newly_revoked,
+            }) = ask(&data_dir, json, &Request::Revocations { text }).await?
+            {
+                println!(
+                    "revocation list {sequence} applied and published: {newly_revoked} members newly revoked"
+                );
             }
         }
         Command::Status => {

@@ -128,6 +128,9 @@ pub(crate) fn status(r: &Response) {
         clock_offset_ms,
         clock_warning,
         storage_failure,
+        admission,
+        revoked_members,
+        certificate_expires_ms,
     } = r
     else {
         return;
@@ -154,5 +157,16 @@ pub(crate) fn status(r: &Response) {
     match storage_failure {
         Some(f) => println!("storage:   FAILED ({f}); incoming mail was refused"),
         None => println!("storage:   ok"),
+    }
+    if admission == "closed" {
+        let days = certificate_expires_ms
+            .map(|t| t.saturating_sub(crate::node::now().0) / 86_400_000)
+            .unwrap_or(0);
+        println!(
+            "admission: closed network, {revoked_members} members revoked; \
+             own certificate valid {days} more days"
+        );
+    } else {
+        println!("admission: open network");
     }
 }

@@ -67,6 +67,11 @@ pub enum Request {
     },
     /// Daemon status.
     Status,
+    /// Apply and publish an admin's revocation list (closed networks).
+    Revocations {
+        /// The revocation file's text (`tacnode admin revoke` writes it).
+        text: String,
+    },
 }
 
 #[cfg(test)]

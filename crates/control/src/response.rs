@@ -76,6 +76,13 @@ pub enum Response {
         /// Why it failed, for `failed`.
         reason: Option<String>,
     },
+    /// A revocation list was applied.
+    Revocations {
+        /// Its sequence number.
+        sequence: u64,
+        /// Members revoked by it that were not revoked before.
+        newly_revoked: usize,
+    },
     /// Status.
     Status {
         /// Own `key_…` address.
@@ -101,5 +108,15 @@ pub enum Response {
         /// The last storage failure that refused or put off incoming mail
         /// (`"<time_ms>: <what>"`), if any since start.
         storage_failure: Option<String>,
+        /// `open`, or `closed` (a closed network admits members only).
+        #[serde(default)]
+        admission: String,
+        /// Closed network: members revoked by the admins' lists held.
+        #[serde(default)]
+        revoked_members: usize,
+        /// Closed network: when this node's member certificate expires
+        /// (Unix ms).
+        #[serde(default)]
+        certificate_expires_ms: Option<u64>,
     },
 }

@@ -218,6 +218,7 @@ mod tests {
             last_seen: UnixMillis(1),
             metadata: BTreeMap::new(),
             sequence: 1,
+            member: None,
         });
         rec.verify().unwrap();
         assert_eq!(rec.node_id, id.node_id());

@@ -22,6 +22,7 @@
 //! - [`ratchet`]: the Double Ratchet [`Session`]: `encrypt`, `decrypt`, and a
 //!   versioned pickle (`to_bytes`/`from_bytes`) for encrypted persistence.
 
+pub mod admin;
 mod aead;
 mod dh;
 pub mod identity;

@@ -148,6 +148,7 @@ struct StoreTask {
 enum KindKey {
     Peer,
     Prekeys,
+    Revocations,
 }
 
 impl From<RecordKind> for KindKey {
@@ -155,6 +156,7 @@ impl From<RecordKind> for KindKey {
         match k {
             RecordKind::Peer => Self::Peer,
             RecordKind::Prekeys => Self::Prekeys,
+            RecordKind::Revocations => Self::Revocations,
         }
     }
 }
@@ -920,6 +922,7 @@ mod tests {
             last_seen: UnixMillis(1_000),
             metadata: BTreeMap::new(),
             sequence,
+            member: None,
         };
         let sig = sign(&body.signing_bytes());
         body.with_signature(sig)

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use tacnode_domain::dht::{Record, RecordKind, RecordValue, RefusalCode};
 use tacnode_domain::e2e::PublishedPrekeys;
-use tacnode_domain::{NodeId, PeerRecord, RecordError, UnixMillis, prekey_record_key};
+use tacnode_domain::{
+    AdmissionError, NodeId, PeerRecord, RecordError, RevocationList, UnixMillis, prekey_record_key,
+};
 
 use crate::config::{MAX_RECORD_TTL_MS, MAX_RECORDS_PER_SENDER, MAX_STORED_RECORDS};
 
@@ -45,6 +47,10 @@ pub enum RecordRejection {
     /// Client nodes store nothing for others.
     #[error("client nodes do not store records")]
     NotStoring,
+    /// Not admitted to this closed network (no or a bad member certificate,
+    /// a revoked member), or a revocation list that does not verify.
+    #[error("not admitted: {0}")]
+    Admission(AdmissionError),
 }
 
 impl RecordRejection {
@@ -58,7 +64,9 @@ impl RecordRejection {
                 | RecordError::MetadataKeyTooLong(_)
                 | RecordError::MetadataValueTooLong(_),
             ) => RefusalCode::Malformed,
-            Self::PeerRecord(_) | Self::PrekeySignature => RefusalCode::Unauthorized,
+            Self::PeerRecord(_) | Self::PrekeySignature | Self::Admission(_) => {
+                RefusalCode::Unauthorized
+            }
             Self::PrekeysUnsupported | Self::NotStoring => RefusalCode::Unsupported,
             Self::Expired | Self::StaleSequence { .. } => RefusalCode::Stale,
             Self::SenderQuota | Self::StoreFull => RefusalCode::Quota,
@@ -81,6 +89,12 @@ pub trait RecordValidator {
 
     /// Verifies a published prekey bundle's signatures.
     fn verify_prekeys(&self, prekeys: &PublishedPrekeys) -> Result<(), RecordRejection>;
+
+    /// Verifies a revocation list (limits and the admin's signature; a
+    /// closed network's validator also checks that the admin is one of its own).
+    fn verify_revocations(&self, list: &RevocationList) -> Result<(), RecordRejection> {
+        list.verify_signature().map_err(RecordRejection::Admission)
+    }
 }
 
 /// Verifies peer records with [`PeerRecord::verify`] and refuses prekey
@@ -109,6 +123,7 @@ pub fn record_key(value: &RecordValue) -> NodeId {
     match value {
         RecordValue::Peer(p) => p.node_id,
         RecordValue::Prekeys(p) => prekey_record_key(&NodeId::from_identity(&p.identity_key)),
+        RecordValue::Revocations(l) => RevocationList::key(&l.admin),
     }
 }
 
@@ -117,6 +132,7 @@ pub fn record_sequence(value: &RecordValue) -> u64 {
     match value {
         RecordValue::Peer(p) => p.body.sequence,
         RecordValue::Prekeys(p) => p.sequence,
+        RecordValue::Revocations(l) => l.sequence,
     }
 }
 
@@ -137,6 +153,7 @@ pub fn validate_record<V: RecordValidator + ?Sized>(
     match &record.value {
         RecordValue::Peer(p) => validator.verify_peer(p),
         RecordValue::Prekeys(p) => validator.verify_prekeys(p),
+        RecordValue::Revocations(l) => validator.verify_revocations(l),
     }
 }
 

@@ -1,6 +1,7 @@
 //! DHT RPC data: what Kademlia requests and responses carry. The dht crate
 //! computes with these; the messaging crate converts them to and from the wire.
 
+use crate::admission::RevocationList;
 use crate::e2e::PublishedPrekeys;
 use crate::id::NodeId;
 use crate::record::{Endpoint, NodeType, PeerRecord};
@@ -38,15 +39,22 @@ pub enum RecordKind {
     Peer,
     /// [`PublishedPrekeys`] under [`crate::prekey_record_key`] of the owner.
     Prekeys,
+    /// A closed network admin's [`RevocationList`] under [`RevocationList::key`].
+    Revocations,
 }
 
 /// A value stored in the DHT.
+// A peer record with its member certificate is twice a prekey record; the
+// values travel boxed in DHT messages and sit in the store one per key.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum RecordValue {
     /// Public-key registry entry.
     Peer(PeerRecord),
     /// Published prekeys.
     Prekeys(PublishedPrekeys),
+    /// A closed network admin's revocation list.
+    Revocations(RevocationList),
 }
 
 impl RecordValue {
@@ -55,6 +63,7 @@ impl RecordValue {
         match self {
             Self::Peer(_) => RecordKind::Peer,
             Self::Prekeys(_) => RecordKind::Prekeys,
+            Self::Revocations(_) => RecordKind::Revocations,
         }
     }
 }

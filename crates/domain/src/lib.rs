@@ -20,6 +20,7 @@
 //!   store).
 
 mod address;
+mod admission;
 mod contact;
 mod delivery;
 pub mod dht;
@@ -37,6 +38,10 @@ mod time;
 
 pub use address::{
     AddressError, PEER_ADDRESS_CHECKSUM_LEN, PEER_ADDRESS_PREFIX, PEER_ADDRESS_VERSION, PeerAddress,
+};
+pub use admission::{
+    Admission, AdmissionError, ClosedNetwork, MAX_ADMINS, MAX_MEMBER_NAME_BYTES, MAX_REVOKED,
+    MemberCertificate, RevocationList, RevocationUpdate,
 };
 pub use contact::{Contact, MAX_CONTACT_NAME_BYTES};
 pub use delivery::{DeliveryState, Direction, MessageStatus, OutboxEntry, StoredMessage};

@@ -359,6 +359,11 @@ pub trait PeerNetwork: Send + Sync + 'static {
     /// Peers with an open, authenticated connection.
     fn connected_peers(&self) -> Vec<NodeId>;
 
+    /// Replaces who may connect (a closed network's newest revocations):
+    /// handshakes from now on are checked against `admission`, both ways,
+    /// and open connections to revoked peers are closed.
+    fn set_admission(&self, admission: std::sync::Arc<crate::Admission>);
+
     /// Closes every connection and stops listening.
     fn close(&self) -> BoxFuture<'_, ()>;
 }

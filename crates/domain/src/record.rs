@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
+use crate::admission::MemberCertificate;
 use crate::id::{ID_LEN, NodeId};
 use crate::keys::{DhPublicKey, IdentityKey, Signature, SignatureError};
 use crate::time::UnixMillis;
@@ -107,6 +108,10 @@ pub struct UnsignedPeerRecord {
     pub metadata: BTreeMap<String, String>,
     /// Strictly increasing per owner; a record with a lower or equal number is stale.
     pub sequence: u64,
+    /// In a closed network, the owner's member certificate; covered by the
+    /// signature when present (records without one sign the same bytes as
+    /// before it existed).
+    pub member: Option<MemberCertificate>,
 }
 
 impl UnsignedPeerRecord {
@@ -149,6 +154,18 @@ impl UnsignedPeerRecord {
             m.extend_from_slice(k.as_bytes());
             push_len(&mut m, v.len());
             m.extend_from_slice(v.as_bytes());
+        }
+        // Appended only when present, so records without one keep their bytes.
+        if let Some(c) = &self.member {
+            m.push(1);
+            m.extend_from_slice(&MemberCertificate::signing_bytes(
+                &c.admin,
+                &c.member,
+                c.role,
+                c.not_after,
+                &c.name,
+            ));
+            m.extend_from_slice(c.signature.as_bytes());
         }
         m
     }
@@ -264,6 +281,7 @@ mod tests {
             last_seen: UnixMillis(1_700_000_000_000),
             metadata: BTreeMap::from([("name".into(), "alpha".into())]),
             sequence: 7,
+            member: None,
         };
         let sig = sign(sk, &body.signing_bytes());
         body.with_signature(sig)

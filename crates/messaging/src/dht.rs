@@ -54,6 +54,7 @@ fn record_kind(v: i32, field: &str) -> Result<RecordKind> {
     match pb::RecordKind::try_from(v) {
         Ok(pb::RecordKind::Peer) => Ok(RecordKind::Peer),
         Ok(pb::RecordKind::Prekeys) => Ok(RecordKind::Prekeys),
+        Ok(pb::RecordKind::Revocations) => Ok(RecordKind::Revocations),
         _ => Err(DecodeError::new(field, DecodeErrorKind::BadEnum(v))),
     }
 }
@@ -62,6 +63,7 @@ fn record_kind_to_wire(k: RecordKind) -> i32 {
     match k {
         RecordKind::Peer => pb::RecordKind::Peer as i32,
         RecordKind::Prekeys => pb::RecordKind::Prekeys as i32,
+        RecordKind::Revocations => pb::RecordKind::Revocations as i32,
     }
 }
 
@@ -76,6 +78,10 @@ impl TryFrom<pb::Record> for Record {
             pb::record::Value::Prekeys(p) => {
                 RecordValue::Prekeys(p.try_into().map_err(|e: DecodeError| e.within("prekeys"))?)
             }
+            pb::record::Value::Revocations(l) => RecordValue::Revocations(
+                l.try_into()
+                    .map_err(|e: DecodeError| e.within("revocations"))?,
+            ),
         };
         Ok(Self {
             value,
@@ -90,6 +96,7 @@ impl From<&Record> for pb::Record {
             value: Some(match &r.value {
                 RecordValue::Peer(p) => pb::record::Value::Peer(p.into()),
                 RecordValue::Prekeys(p) => pb::record::Value::Prekeys(p.into()),
+                RecordValue::Revocations(l) => pb::record::Value::Revocations(l.into()),
             }),
             expires_ms: r.expires.0,
         }

@@ -35,3 +35,8 @@ pub use message::{
     MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_plaintext,
     decode_sealed, encode_plaintext, encode_sealed,
 };
+pub use records::{
+    MAX_ADMISSION_FILE_BYTES, MEMBER_CERTIFICATE_LABEL, REVOCATION_LIST_LABEL,
+    decode_member_certificate, decode_revocation_list, encode_member_certificate,
+    encode_revocation_list, from_admission_text, to_admission_text,
+};

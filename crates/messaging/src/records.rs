@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 
 use tacnode_domain::e2e::{OneTimePrekey, PrekeyBundle, PublishedPrekeys, SignedPrekey};
 use tacnode_domain::{
-    MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_VALUE_BYTES, PeerRecord, UnixMillis,
-    UnsignedPeerRecord,
+    MAX_MEMBER_NAME_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_VALUE_BYTES,
+    MAX_REVOKED, MemberCertificate, PeerRecord, RevocationList, UnixMillis, UnsignedPeerRecord,
 };
 
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::fields::{
-    Result, dh_key, endpoint_to_wire, endpoints, identity_key, node_type, node_type_to_wire,
-    required, signature,
+    Result, at_most, bytes_at_most, dh_key, endpoint_to_wire, endpoints, identity_key, node_id,
+    node_type, node_type_to_wire, required, signature,
 };
 use crate::pb;
 
@@ -46,6 +46,11 @@ impl TryFrom<pb::PeerRecord> for PeerRecord {
             last_seen: UnixMillis(w.last_seen_ms),
             metadata: w.metadata.into_iter().collect::<BTreeMap<_, _>>(),
             sequence: w.sequence,
+            member: w
+                .member
+                .map(MemberCertificate::try_from)
+                .transpose()
+                .map_err(|e| e.within("member"))?,
         };
         let sig = signature(&w.signature, "signature")?;
         Ok(body.with_signature(sig))
@@ -65,6 +70,69 @@ impl From<&PeerRecord> for pb::PeerRecord {
             metadata: b.metadata.clone(),
             sequence: b.sequence,
             signature: r.signature.as_bytes().to_vec(),
+            member: b.member.as_ref().map(pb::MemberCertificate::from),
+        }
+    }
+}
+
+impl TryFrom<pb::MemberCertificate> for MemberCertificate {
+    type Error = DecodeError;
+
+    /// Checks shapes and limits only; admission checks the signature.
+    fn try_from(w: pb::MemberCertificate) -> Result<Self> {
+        bytes_at_most(w.name.as_bytes(), MAX_MEMBER_NAME_BYTES, "name")?;
+        Ok(Self {
+            admin: identity_key(&w.admin, "admin")?,
+            member: identity_key(&w.member, "member")?,
+            role: node_type(w.role, "role")?,
+            not_after: UnixMillis(w.not_after_ms),
+            name: w.name,
+            signature: signature(&w.signature, "signature")?,
+        })
+    }
+}
+
+impl From<&MemberCertificate> for pb::MemberCertificate {
+    fn from(c: &MemberCertificate) -> Self {
+        Self {
+            admin: c.admin.as_bytes().to_vec(),
+            member: c.member.as_bytes().to_vec(),
+            role: node_type_to_wire(c.role),
+            not_after_ms: c.not_after.0,
+            name: c.name.clone(),
+            signature: c.signature.as_bytes().to_vec(),
+        }
+    }
+}
+
+impl TryFrom<pb::RevocationList> for RevocationList {
+    type Error = DecodeError;
+
+    /// Checks shapes and limits only; admission checks the signature.
+    fn try_from(w: pb::RevocationList) -> Result<Self> {
+        at_most(&w.revoked, MAX_REVOKED, "revoked")?;
+        Ok(Self {
+            admin: identity_key(&w.admin, "admin")?,
+            sequence: w.sequence,
+            issued_at: UnixMillis(w.issued_at_ms),
+            revoked: w
+                .revoked
+                .iter()
+                .map(|id| node_id(id, "revoked"))
+                .collect::<Result<_>>()?,
+            signature: signature(&w.signature, "signature")?,
+        })
+    }
+}
+
+impl From<&RevocationList> for pb::RevocationList {
+    fn from(l: &RevocationList) -> Self {
+        Self {
+            admin: l.admin.as_bytes().to_vec(),
+            sequence: l.sequence,
+            issued_at_ms: l.issued_at.0,
+            revoked: l.revoked.iter().map(|id| id.as_bytes().to_vec()).collect(),
+            signature: l.signature.as_bytes().to_vec(),
         }
     }
 }
@@ -158,5 +226,150 @@ impl From<&PublishedPrekeys> for pb::PublishedPrekeys {
             sequence: p.sequence,
             signature: p.signature.as_bytes().to_vec(),
         }
+    }
+}
+
+/// Encodes a member certificate (the TLS extension's and the certificate
+/// file's content).
+pub fn encode_member_certificate(c: &MemberCertificate) -> Vec<u8> {
+    use prost::Message as _;
+    pb::MemberCertificate::from(c).encode_to_vec()
+}
+
+/// Decodes a member certificate; shapes and limits only (admission checks
+/// the signature).
+pub fn decode_member_certificate(bytes: &[u8]) -> Result<MemberCertificate> {
+    use prost::Message as _;
+    bytes_at_most(bytes, crate::frame::MAX_FRAME_LEN, "member_certificate")?;
+    pb::MemberCertificate::decode(bytes)
+        .map_err(|e| {
+            DecodeError::new(
+                "member_certificate",
+                DecodeErrorKind::Protobuf(e.to_string()),
+            )
+        })?
+        .try_into()
+}
+
+/// Encodes a revocation list (the revocation file's content).
+pub fn encode_revocation_list(l: &RevocationList) -> Vec<u8> {
+    use prost::Message as _;
+    pb::RevocationList::from(l).encode_to_vec()
+}
+
+/// Decodes a revocation list; shapes and limits only.
+pub fn decode_revocation_list(bytes: &[u8]) -> Result<RevocationList> {
+    use prost::Message as _;
+    bytes_at_most(bytes, crate::frame::MAX_FRAME_LEN, "revocation_list")?;
+    pb::RevocationList::decode(bytes)
+        .map_err(|e| DecodeError::new("revocation_list", DecodeErrorKind::Protobuf(e.to_string())))?
+        .try_into()
+}
+
+/// First word of a member certificate file.
+pub const MEMBER_CERTIFICATE_LABEL: &str = "tacnode-member-certificate-v1";
+/// First word of a revocation list file.
+pub const REVOCATION_LIST_LABEL: &str = "tacnode-revocations-v1";
+/// Largest admission file read, in bytes (a full revocation list in hex).
+pub const MAX_ADMISSION_FILE_BYTES: usize = 2 * MAX_REVOKED_WIRE_BYTES + 1024;
+/// Encoded size of a revocation list of [`MAX_REVOKED`] nodes, about.
+const MAX_REVOKED_WIRE_BYTES: usize = MAX_REVOKED * 34 + 256;
+
+/// The text form of an admission object (what an admin hands over): its
+/// label, a space, its protobuf encoding in hex, a newline.
+pub fn to_admission_text(label: &str, bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(label.len() + 2 + 2 * bytes.len());
+    out.push_str(label);
+    out.push(' ');
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out.push('\n');
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The bytes of [`to_admission_text`]'s output with `label`; surrounding
+/// whitespace is ignored.
+pub fn from_admission_text(label: &str, text: &str) -> Result<Vec<u8>> {
+    bytes_at_most(text.as_bytes(), MAX_ADMISSION_FILE_BYTES, label)?;
+    let body = text
+        .trim()
+        .strip_prefix(label)
+        .and_then(|rest| rest.strip_prefix(' '))
+        .ok_or_else(|| DecodeError::new(label, DecodeErrorKind::Invalid("wrong kind of file")))?;
+    let digits = body.as_bytes();
+    if digits.len() % 2 != 0 {
+        return Err(DecodeError::new(
+            label,
+            DecodeErrorKind::Invalid("odd hex length"),
+        ));
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    digits
+        .chunks_exact(2)
+        .map(|p| {
+            match (
+                p.first().and_then(|c| nibble(*c)),
+                p.get(1).and_then(|c| nibble(*c)),
+            ) {
+                (Some(h), Some(l)) => Ok(h << 4 | l),
+                _ => Err(DecodeError::new(label, DecodeErrorKind::Invalid("not hex"))),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use tacnode_domain::{IdentityKey, NodeId, NodeType, Signature};
+
+    use super::*;
+
+    fn key() -> IdentityKey {
+        // The Ed25519 base point: a valid key.
+        let mut b = [0u8; 32];
+        b[0] = 0x58;
+        b[1..].fill(0x66);
+        IdentityKey::from_slice(&b).unwrap()
+    }
+
+    #[test]
+    fn admission_files_round_trip_and_refuse_the_wrong_kind_or_an_edit() {
+        let cert = MemberCertificate {
+            admin: key(),
+            member: key(),
+            role: NodeType::Client,
+            not_after: UnixMillis(7),
+            name: "alpha".into(),
+            signature: Signature([3; 64]),
+        };
+        let text = to_admission_text(MEMBER_CERTIFICATE_LABEL, &encode_member_certificate(&cert));
+        let back = from_admission_text(MEMBER_CERTIFICATE_LABEL, &text).unwrap();
+        assert_eq!(decode_member_certificate(&back).unwrap(), cert);
+        assert!(from_admission_text(REVOCATION_LIST_LABEL, &text).is_err());
+        assert!(from_admission_text(MEMBER_CERTIFICATE_LABEL, &text.replace('a', "x")).is_err());
+        let list = RevocationList {
+            admin: key(),
+            sequence: 4,
+            issued_at: UnixMillis(9),
+            revoked: vec![NodeId::from_bytes([1; 32])],
+            signature: Signature([5; 64]),
+        };
+        let bytes = encode_revocation_list(&list);
+        assert_eq!(decode_revocation_list(&bytes).unwrap(), list);
+        let long = MemberCertificate {
+            name: "x".repeat(MAX_MEMBER_NAME_BYTES + 1),
+            ..cert
+        };
+        assert!(decode_member_certificate(&encode_member_certificate(&long)).is_err());
     }
 }

@@ -82,6 +82,7 @@ fn peer_record() -> impl Strategy<Value = tacnode_domain::PeerRecord> {
                 last_seen: UnixMillis(ls),
                 metadata: md.into_iter().collect::<BTreeMap<_, _>>(),
                 sequence: seq,
+                member: None,
             }
             .with_signature(s)
         })

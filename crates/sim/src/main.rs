@@ -2,12 +2,18 @@
 //!
 //! ```text
 //! tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] [--malicious F]
-//!                    [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--json]
+//!                    [--malicious-from-join] [--admission] [--malicious-members]
+//!                    [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--json]
 //! tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S
 //!                  [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS]
 //!                  [--drain-hours H] [--store memory|sqlite] [--profile lan|radio]
 //!                  [--idle-minutes M] [--json]
 //! ```
+//!
+//! `--admission` closes the network: handshakes between members and
+//! non-members fail both ways, and the malicious nodes are outsiders
+//! without member certificates, unless `--malicious-members` makes them
+//! compromised members.
 //!
 //! `--profile radio` puts every node on a 64 kbit/s uplink, 150 ± 30 ms one
 //! way and 5 % loss, running the radio schedule (`NodeConfig::radio`,
@@ -27,7 +33,7 @@ use tacnode_sim::node::scenario::{NodeScenario, PartitionPlan, run_node_scenario
 use tacnode_sim::{LookupMetrics, LookupScenario, Summary, run_lookup_scenario};
 
 const USAGE: &str = "usage: tacnode-sim lookup --nodes N --lookups L --seed S [--crash F] \
-[--malicious F] [--malicious-from-join] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]
+[--malicious F] [--malicious-from-join] [--admission] [--malicious-members] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]
        tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S \
 [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] \
 [--drain-hours H] [--store memory|sqlite] [--profile lan|radio] [--idle-minutes M] [--json]
@@ -235,6 +241,14 @@ fn parse(args: &[String]) -> Result<(LookupScenario, bool), String> {
             s.malicious_from_join = true;
             continue;
         }
+        if flag == "--admission" {
+            s.admission = true;
+            continue;
+        }
+        if flag == "--malicious-members" {
+            s.malicious_members = true;
+            continue;
+        }
         if flag == "--help" || flag == "-h" {
             return Err(USAGE.into());
         }
@@ -316,7 +330,7 @@ fn main() -> ExitCode {
     } else {
         let s = &report.scenario;
         println!(
-            "lookup: nodes {} lookups {} seed {} k {} alpha {} disjoint {} crash {} malicious {} clients {} loss {}",
+            "lookup: nodes {} lookups {} seed {} k {} alpha {} disjoint {} crash {} malicious {} admission {} clients {} loss {}",
             s.nodes,
             s.lookups,
             s.seed,
@@ -325,6 +339,11 @@ fn main() -> ExitCode {
             s.disjoint,
             s.crash,
             s.malicious,
+            match (s.admission, s.malicious_members) {
+                (false, _) => "open",
+                (true, false) => "closed (malicious are outsiders)",
+                (true, true) => "closed (malicious are members)",
+            },
             s.clients,
             s.loss
         );

@@ -35,6 +35,9 @@ pub struct SimNode {
     pub alive: bool,
     /// Answers FIND_NODE / FIND_VALUE with malicious nodes only.
     pub malicious: bool,
+    /// Holds a member certificate of the closed network (see
+    /// [`Network::close`]); every node does in an open network.
+    pub member: bool,
     /// Incremented on restart, so answers to a previous life are dropped.
     epoch: u32,
     /// Earliest wake-up already queued.
@@ -74,6 +77,13 @@ enum Event {
     },
     Wake {
         node: u32,
+    },
+    /// The handshake of a request was refused (closed network, no member
+    /// certificate on one side): the requester learns it one round trip on.
+    Refused {
+        node: u32,
+        epoch: u32,
+        id: RequestId,
     },
 }
 
@@ -121,6 +131,9 @@ pub struct Network {
     finished: Vec<FinishedLookup>,
     messages: u64,
     requests_by_kind: [u64; 4],
+    /// A closed network: handshakes between a member and a non-member fail.
+    closed: bool,
+    refused_handshakes: u64,
 }
 
 impl Network {
@@ -140,7 +153,34 @@ impl Network {
             finished: Vec::new(),
             messages: 0,
             requests_by_kind: [0; 4],
+            closed: false,
+            refused_handshakes: 0,
         }
+    }
+
+    /// Makes the network closed: from now on a connection between a member
+    /// and a non-member fails its handshake, both ways, as the TLS
+    /// verifiers of a closed network refuse a peer without a valid member
+    /// certificate. Nodes are members until [`Network::set_outsider`].
+    pub fn close(&mut self) {
+        self.closed = true;
+    }
+
+    /// Node `i` holds no member certificate.
+    pub fn set_outsider(&mut self, i: u32) {
+        if let Some(n) = self.nodes.get_mut(i as usize) {
+            n.member = false;
+        }
+    }
+
+    /// Handshakes refused so far (closed network).
+    pub fn refused_handshakes(&self) -> u64 {
+        self.refused_handshakes
+    }
+
+    fn handshake_refused(&self, a: u32, b: u32) -> bool {
+        let member = |i: u32| self.nodes.get(i as usize).is_some_and(|n| n.member);
+        self.closed && member(a) != member(b)
     }
 
     /// Current virtual time.
@@ -201,6 +241,7 @@ impl Network {
             dht,
             alive: true,
             malicious: false,
+            member: true,
             epoch: 0,
             wake: None,
         });
@@ -333,6 +374,15 @@ impl Network {
                     let Some(j) = self.index.get(&to.node_id).copied() else {
                         continue;
                     };
+                    if self.handshake_refused(i, j) {
+                        // Refused in the handshake: one round trip, no request.
+                        self.refused_handshakes += 1;
+                        if let Some(d) = self.link.delay(i, j, timeout, &mut self.rng) {
+                            let at = self.now + 2 * d;
+                            self.push(at, Event::Refused { node: i, epoch, id });
+                        }
+                        continue;
+                    }
                     if let Some(d) = self.link.delay(i, j, timeout, &mut self.rng) {
                         let at = self.now + d;
                         self.push(
@@ -418,6 +468,15 @@ impl Network {
                 n.wake = None;
                 n.dht.handle_timeout(now);
                 self.flush(node);
+            }
+            Event::Refused { node, epoch, id } => {
+                let Some(n) = self.nodes.get_mut(node as usize) else {
+                    return true;
+                };
+                if n.alive && n.epoch == epoch {
+                    n.dht.handle_failure(now, id);
+                    self.flush(node);
+                }
             }
             Event::Request {
                 from,

@@ -39,6 +39,13 @@ pub struct LookupScenario {
     /// otherwise they behave while the network forms (the usual way to get
     /// into routing tables) and attack the measured lookups.
     pub malicious_from_join: bool,
+    /// A closed network: every honest node holds a member certificate and
+    /// handshakes with non-members fail both ways. Malicious nodes are
+    /// outsiders (a Sybil attacker without certificates) unless
+    /// `malicious_members` says they are compromised members.
+    pub admission: bool,
+    /// With `admission`: the malicious nodes hold member certificates.
+    pub malicious_members: bool,
     /// Fraction of client nodes (never routed to, store nothing).
     pub clients: f64,
     /// Bucket size / replication factor.
@@ -63,6 +70,8 @@ impl Default for LookupScenario {
             crash: 0.0,
             malicious: 0.0,
             malicious_from_join: false,
+            admission: false,
+            malicious_members: false,
             clients: 0.0,
             k: tacnode_dht::DEFAULT_K,
             disjoint: 1,
@@ -180,6 +189,8 @@ pub struct LookupReport {
     pub messages: u64,
     /// Requests delivered in the joined network: ping, find node, find value, store.
     pub requests_by_kind: [u64; 4],
+    /// Handshakes refused in the joined network (closed network only).
+    pub refused_handshakes: u64,
 }
 
 impl LookupReport {
@@ -189,7 +200,10 @@ impl LookupReport {
         json!({
             "nodes": s.nodes, "lookups": s.lookups, "seed": s.seed, "k": s.k,
             "disjoint": s.disjoint, "alpha": s.alpha, "crash": s.crash,
-            "malicious": s.malicious, "malicious_from_join": s.malicious_from_join, "clients": s.clients, "loss": s.loss,
+            "malicious": s.malicious, "malicious_from_join": s.malicious_from_join,
+            "admission": s.admission, "malicious_members": s.malicious_members,
+            "clients": s.clients, "loss": s.loss,
+            "refused_handshakes": self.refused_handshakes,
             "success_rate": self.dht.success_rate(),
             "dht": self.dht.json(),
             "oracle": self.oracle.json(),
@@ -319,13 +333,14 @@ pub fn run_lookup_scenario(s: &LookupScenario) -> LookupReport {
         });
     }
 
-    let (dht, messages, requests_by_kind) = {
+    let (dht, messages, requests_by_kind, refused_handshakes) = {
         let mut net = Network::new(s.seed ^ 0x5eed, link(s));
         add_nodes(&mut net, s, &pop);
+        close(&mut net, s, &pop);
         if s.malicious_from_join {
             set_malicious(&mut net, &pop);
         }
-        join(&mut net, &pop, &mut rng);
+        join(&mut net, s, &pop, &mut rng);
         set_malicious(&mut net, &pop);
         for i in 0..n {
             if pop.crashed.get(i).copied().unwrap_or(false) {
@@ -333,11 +348,17 @@ pub fn run_lookup_scenario(s: &LookupScenario) -> LookupReport {
             }
         }
         let m = measure(&mut net, s, &pop, &plan);
-        (m, net.messages(), net.requests_by_kind())
+        (
+            m,
+            net.messages(),
+            net.requests_by_kind(),
+            net.refused_handshakes(),
+        )
     };
     let oracle = {
         let mut net = Network::new(s.seed ^ 0x5eed, link(s));
         oracle_tables(&mut net, s, &pop, &mut rng);
+        close(&mut net, s, &pop);
         set_malicious(&mut net, &pop);
         measure(&mut net, s, &pop, &plan)
     };
@@ -347,6 +368,23 @@ pub fn run_lookup_scenario(s: &LookupScenario) -> LookupReport {
         oracle,
         messages,
         requests_by_kind,
+        refused_handshakes,
+    }
+}
+
+/// With admission, closes the network; malicious nodes are outsiders
+/// unless they are compromised members.
+fn close(net: &mut Network, s: &LookupScenario, pop: &Population) {
+    if !s.admission {
+        return;
+    }
+    net.close();
+    if !s.malicious_members {
+        for (i, m) in pop.malicious.iter().enumerate() {
+            if *m {
+                net.set_outsider(index(i));
+            }
+        }
     }
 }
 
@@ -366,12 +404,23 @@ fn set_malicious(net: &mut Network, pop: &Population) {
 }
 
 /// Every node joins through up to [`BOOTSTRAP_PEERS`] random servers that
-/// joined before it, one join every [`JOIN_SPACING_MS`].
-fn join(net: &mut Network, pop: &Population, rng: &mut StdRng) {
-    let mut servers: Vec<u32> = Vec::new();
+/// joined before it, one join every [`JOIN_SPACING_MS`]. In a closed
+/// network a member's pre-shared list names members only (the admin
+/// provisions it); an outsider's names any servers, members included (the
+/// attacker knows where members listen).
+fn join(net: &mut Network, s: &LookupScenario, pop: &Population, rng: &mut StdRng) {
+    let outsider = |i: usize| {
+        s.admission && !s.malicious_members && pop.malicious.get(i).copied().unwrap_or(false)
+    };
+    // Member servers, and every server.
+    let mut all_servers: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
     let start = net.now().0;
     for i in 0..pop.ids.len() {
         net.run_until(UnixMillis(start + i as u64 * JOIN_SPACING_MS));
+        let side = usize::from(outsider(i));
+        let Some(servers) = all_servers.get(side) else {
+            continue;
+        };
         let mut peers: Vec<u32> = Vec::with_capacity(BOOTSTRAP_PEERS);
         if servers.len() <= BOOTSTRAP_PEERS {
             peers.extend(servers.iter().copied());
@@ -386,7 +435,11 @@ fn join(net: &mut Network, pop: &Population, rng: &mut StdRng) {
         }
         net.bootstrap(index(i), &peers);
         if pop.types.get(i) == Some(&NodeType::Server) {
-            servers.push(index(i));
+            for (list, servers) in all_servers.iter_mut().enumerate() {
+                if list == 1 || !outsider(i) {
+                    servers.push(index(i));
+                }
+            }
         }
     }
     let end = net.now().0 + SETTLE_MS;

@@ -6,7 +6,9 @@
 //! never allocates, checks every length against the bytes present, and
 //! refuses certificates above [`MAX_CERT_LEN`].
 
-use tacnode_domain::{IdentityKey, KEY_LEN, NodeId, SIGNATURE_LEN, Signature};
+use tacnode_domain::{
+    AdmissionError, IdentityKey, KEY_LEN, MemberCertificate, NodeId, SIGNATURE_LEN, Signature,
+};
 
 /// Object identifier of the binding extension: `2.25.5427237553652120654`,
 /// an arc under `2.25` (ITU-T X.667 UUID-derived identifiers, which need no
@@ -16,6 +18,14 @@ pub const BINDING_OID: &[u64] = &[2, 25, 5_427_237_553_652_120_654];
 
 /// DER content octets of [`BINDING_OID`].
 const BINDING_OID_DER: [u8; 10] = [0x69, 0xcb, 0xa8, 0xda, 0xf9, 0xce, 0x88, 0xe0, 0xf8, 0x4e];
+
+/// Object identifier of the member certificate extension (closed
+/// networks): `2.25.5427237553652120655`, the arc after [`BINDING_OID`].
+/// Its value is an OCTET STRING holding the protobuf `MemberCertificate`.
+pub const MEMBER_OID: &[u64] = &[2, 25, 5_427_237_553_652_120_655];
+
+/// DER content octets of [`MEMBER_OID`].
+const MEMBER_OID_DER: [u8; 10] = [0x69, 0xcb, 0xa8, 0xda, 0xf9, 0xce, 0x88, 0xe0, 0xf8, 0x4f];
 
 /// Domain separator prefixed to the signed validity window and
 /// SubjectPublicKeyInfo. Version 2 added the window: a version 1 binding
@@ -65,6 +75,16 @@ pub enum BindingError {
     /// Intermediate certificates were sent; the scheme uses exactly one.
     #[error("unexpected intermediate certificates")]
     Intermediates,
+    /// More than one member certificate extension.
+    #[error("certificate carries more than one member certificate")]
+    DuplicateMember,
+    /// The member certificate extension does not decode.
+    #[error("member certificate: {0}")]
+    MemberEncoding(String),
+    /// A closed network refused the peer (no, a foreign, an expired or a
+    /// revoked member certificate).
+    #[error("not admitted: {0}")]
+    NotAdmitted(AdmissionError),
 }
 
 /// The bytes the identity key signs: context || notBefore || notAfter
@@ -102,6 +122,25 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = (tacnode_domain::MAX_CLOCK_SKEW_MS / 1000) 
 pub(crate) struct BoundIdentity {
     pub(crate) identity: IdentityKey,
     pub(crate) node_id: NodeId,
+    /// The member certificate it carries (closed networks), decoded but
+    /// not yet checked against the network's admins.
+    pub(crate) member: Option<MemberCertificate>,
+}
+
+/// The member certificate extension's value: an OCTET STRING holding the
+/// protobuf encoding.
+pub(crate) fn encode_member(certificate: &MemberCertificate) -> Vec<u8> {
+    let body = tacnode_messaging::encode_member_certificate(certificate);
+    let mut out = Vec::with_capacity(4 + body.len());
+    out.push(TAG_OCTET_STRING);
+    // Certificates are capped at MAX_CERT_LEN (4 KiB): two length bytes suffice.
+    match body.len() {
+        n @ 0..0x80 => out.push(n as u8),
+        n @ 0x80..0x100 => out.extend_from_slice(&[0x81, n as u8]),
+        n => out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(&body);
+    out
 }
 
 /// Checks a peer certificate: size, shape, validity at `now_secs` (Unix
@@ -126,9 +165,15 @@ pub(crate) fn verify_certificate(der: &[u8], now_secs: u64) -> Result<BoundIdent
             &signature,
         )
         .map_err(|_| BindingError::BadSignature)?;
+    let member = parsed
+        .member
+        .map(tacnode_messaging::decode_member_certificate)
+        .transpose()
+        .map_err(|e| BindingError::MemberEncoding(e.to_string()))?;
     Ok(BoundIdentity {
         identity,
         node_id: NodeId::from_identity(&identity),
+        member,
     })
 }
 
@@ -150,6 +195,7 @@ pub(crate) struct ParsedCertificate<'a> {
     pub(crate) not_before: i64,
     pub(crate) not_after: i64,
     pub(crate) binding: Option<&'a [u8]>,
+    pub(crate) member: Option<&'a [u8]>,
 }
 
 const TAG_BOOLEAN: u8 = 0x01;
@@ -262,12 +308,12 @@ pub(crate) fn parse_certificate(der: &[u8]) -> Result<ParsedCertificate<'_>, Bin
     let not_after = parse_time(&validity.next()?)?;
     tbs.expect(TAG_SEQUENCE, "subject")?;
     let spki = tbs.expect(TAG_SEQUENCE, "subjectPublicKeyInfo")?.raw;
-    let mut binding = None;
+    let mut found = Extensions::default();
     while !tbs.is_empty() {
         let field = tbs.next()?;
         match field.tag {
             TAG_ISSUER_UID | TAG_SUBJECT_UID => {}
-            TAG_EXTENSIONS => binding = find_binding(field.content)?,
+            TAG_EXTENSIONS => found = find_extensions(field.content)?,
             _ => return Err(BindingError::Malformed("unknown tbs field")),
         }
     }
@@ -275,15 +321,23 @@ pub(crate) fn parse_certificate(der: &[u8]) -> Result<ParsedCertificate<'_>, Bin
         spki,
         not_before,
         not_after,
-        binding,
+        binding: found.binding,
+        member: found.member,
     })
 }
 
-fn find_binding(explicit: &[u8]) -> Result<Option<&[u8]>, BindingError> {
+/// The extensions the verifiers read.
+#[derive(Default)]
+struct Extensions<'a> {
+    binding: Option<&'a [u8]>,
+    member: Option<&'a [u8]>,
+}
+
+fn find_extensions(explicit: &[u8]) -> Result<Extensions<'_>, BindingError> {
     let mut wrapper = DerReader::new(explicit);
     let list = wrapper.expect(TAG_SEQUENCE, "extensions")?;
     let mut list = DerReader::new(list.content);
-    let mut found = None;
+    let mut found = Extensions::default();
     while !list.is_empty() {
         let ext = list.expect(TAG_SEQUENCE, "extension")?;
         let mut ext = DerReader::new(ext.content);
@@ -292,10 +346,22 @@ fn find_binding(explicit: &[u8]) -> Result<Option<&[u8]>, BindingError> {
             ext.next()?;
         }
         let value = ext.expect(TAG_OCTET_STRING, "extension value")?;
+        if oid.content == MEMBER_OID_DER {
+            if found.member.is_some() {
+                return Err(BindingError::DuplicateMember);
+            }
+            let mut inner = DerReader::new(value.content);
+            let payload = inner.expect(TAG_OCTET_STRING, "member certificate")?;
+            if !inner.is_empty() {
+                return Err(BindingError::Malformed("member certificate length"));
+            }
+            found.member = Some(payload.content);
+            continue;
+        }
         if oid.content != BINDING_OID_DER {
             continue;
         }
-        if found.is_some() {
+        if found.binding.is_some() {
             return Err(BindingError::Duplicate);
         }
         let mut inner = DerReader::new(value.content);
@@ -303,7 +369,7 @@ fn find_binding(explicit: &[u8]) -> Result<Option<&[u8]>, BindingError> {
         if !inner.is_empty() || payload.content.len() != BINDING_LEN {
             return Err(BindingError::Malformed("binding length"));
         }
-        found = Some(payload.content);
+        found.binding = Some(payload.content);
     }
     Ok(found)
 }

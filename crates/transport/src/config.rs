@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use tacnode_domain::{Admission, MemberCertificate};
 use tacnode_messaging::frame::MAX_FRAME_LEN;
 
 /// Default cap on open connections (established and handshaking).
@@ -95,6 +96,13 @@ pub struct TransportConfig {
     /// certificate once half of it has passed (for new connections; open
     /// ones keep theirs), so a long-running node never presents an expired one.
     pub certificate_lifetime: Duration,
+    /// Who may connect, either way. In a closed network the handshake
+    /// refuses a peer without a valid member certificate for its identity;
+    /// [`crate::Transport::set_admission`] applies revocations later.
+    pub admission: Admission,
+    /// This node's member certificate in a closed network, presented in
+    /// every handshake.
+    pub member_certificate: Option<MemberCertificate>,
 }
 
 impl TransportConfig {
@@ -142,6 +150,8 @@ impl Default for TransportConfig {
             backoff_max: Duration::from_secs(60),
             duplicate_grace: Duration::from_millis(500),
             certificate_lifetime: Duration::from_secs(365 * 24 * 3600),
+            admission: Admission::Open,
+            member_certificate: None,
         }
     }
 }

@@ -95,6 +95,7 @@
 //! To talk to a transport with plain quinn (tools, benchmarks), use
 //! [`QuicSetup`]: the same certificate scheme, verifiers and QUIC parameters.
 
+mod admission_gate;
 mod binding;
 mod config;
 mod connection_id;
@@ -109,6 +110,7 @@ mod tests;
 
 pub use binding::{
     BINDING_CONTEXT, BINDING_LEN, BINDING_OID, BindingError, MAX_CERT_LEN, MAX_CLOCK_SKEW_SECS,
+    MEMBER_OID,
 };
 pub use config::{
     CERTIFICATE_CHECK_INTERVAL, DEFAULT_CONNECTION_RECEIVE_WINDOW, DEFAULT_INBOUND_BUFFER_BYTES,

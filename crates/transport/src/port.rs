@@ -72,6 +72,12 @@ impl PeerNetwork for QuicNetwork {
             .unwrap_or_default()
     }
 
+    fn set_admission(&self, admission: Arc<tacnode_domain::Admission>) {
+        if let Some(t) = self.transport() {
+            t.set_admission(admission);
+        }
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let taken = self

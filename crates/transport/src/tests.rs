@@ -11,6 +11,7 @@ use tacnode_crypto::Identity;
 use tacnode_domain::NodeId;
 use tokio::time::timeout;
 
+use crate::admission_gate::AdmissionGate;
 use crate::binding::{
     BINDING_OID, BindingError, binding_message, bound_identity, encode_binding, verify_certificate,
 };
@@ -258,6 +259,104 @@ async fn expected_node_id_mismatch_is_rejected() {
     assert!(a.connected_peers().is_empty());
 }
 
+/// A closed network of one admin: members 30..=32 hold certificates,
+/// 33 does not.
+fn closed_config(admin: &Identity, member: Option<u64>) -> TransportConfig {
+    use tacnode_domain::{Admission, ClosedNetwork, NodeType, UnixMillis};
+    let mut c = config();
+    c.admission = Admission::Closed(ClosedNetwork::new(vec![admin.identity_key()]).unwrap());
+    c.member_certificate = member.map(|seed| {
+        tacnode_crypto::admin::issue_member_certificate(
+            admin,
+            identity(seed).identity_key(),
+            NodeType::Server,
+            UnixMillis(4_000_000_000_000),
+            "",
+        )
+        .unwrap()
+    });
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_network_refuses_non_members_both_ways_and_revoked_members_at_once() {
+    use tacnode_domain::{Admission, ClosedNetwork, UnixMillis};
+    let admin = identity(29);
+    let (a, a_in, a_addr) = node(30, closed_config(&admin, Some(30)));
+    let (b, b_in, b_addr) = node(31, closed_config(&admin, Some(31)));
+    let mut a_seen = echo(a_in);
+    let mut b_seen = echo(b_in);
+    // Members talk.
+    let answer = a
+        .request(b.node_id(), &[b_addr], b"hi".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(answer, b"re:hi");
+    // A node without a certificate is refused when it dials a member...
+    let (outsider, out_in, out_addr) = node(33, closed_config(&admin, None));
+    let _out_seen = echo(out_in);
+    let err = outsider
+        .request(a.node_id(), &[a_addr], b"let me in".to_vec())
+        .await
+        .unwrap_err();
+    // The member's verifier closes the connection during the handshake.
+    assert!(
+        matches!(
+            err,
+            RequestError::Handshake(_) | RequestError::ConnectionLost(_)
+        ),
+        "{err:?}"
+    );
+    // ...and a member refuses to talk to it when dialling.
+    let err = b
+        .request(outsider.node_id(), &[out_addr], b"who are you".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
+    // A certificate from another admin does not help.
+    let rogue = identity(28);
+    let (forger, forger_in, _) = node(32, closed_config(&rogue, Some(32)));
+    let _forger_seen = echo(forger_in);
+    let err = forger
+        .request(a.node_id(), &[a_addr], b"forged".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RequestError::Handshake(_) | RequestError::ConnectionLost(_)
+        ),
+        "{err:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Only the members' exchange reached anyone.
+    assert_eq!(b_seen.try_recv().unwrap().1, b"hi");
+    assert!(quiet_for(&mut a_seen) && quiet_for(&mut b_seen));
+
+    // The admin revokes b: a closes its connection and refuses b's next dial.
+    let mut net = ClosedNetwork::new(vec![admin.identity_key()]).unwrap();
+    net.apply(
+        tacnode_crypto::admin::issue_revocation_list(&admin, 1, UnixMillis(1), vec![b.node_id()])
+            .unwrap(),
+    )
+    .unwrap();
+    a.set_admission(Arc::new(Admission::Closed(net)));
+    assert!(!a.connected_peers().contains(&b.node_id()));
+    let err = b
+        .request(a.node_id(), &[a_addr], b"still here".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RequestError::Handshake(_) | RequestError::ConnectionLost(_)
+        ),
+        "{err:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(quiet_for(&mut a_seen));
+}
+
 /// A certificate whose binding claims `claimed` but is signed by `signer`,
 /// over the SPKI of `spki_of` (defaults to the certificate's own key).
 fn forged_cert(
@@ -296,7 +395,7 @@ fn forged_cert(
 fn a_binding_does_not_stretch_to_another_validity_window() {
     let id = identity(30);
     let now = SystemTime::now();
-    let (der, key_der) = make_certificate(&id, now, Duration::from_secs(3600)).unwrap();
+    let (der, key_der) = make_certificate(&id, now, Duration::from_secs(3600), None).unwrap();
     let now_secs = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -332,7 +431,7 @@ async fn raw_request(
     expected: NodeId,
     addr: SocketAddr,
 ) -> Result<Vec<u8>, String> {
-    let tls = LocalTls::new(cert.0, cert.1).unwrap();
+    let tls = LocalTls::new(cert.0, cert.1, AdmissionGate::default()).unwrap();
     let quic =
         quinn::crypto::rustls::QuicClientConfig::try_from(tls.client_config(expected).unwrap())
             .unwrap();
@@ -362,7 +461,7 @@ async fn certificates_with_bad_bindings_are_rejected() {
     let alice = identity(22);
 
     // Sanity: a correct binding is accepted by the same client path.
-    let good = make_certificate(&eve, SystemTime::now(), Duration::from_secs(3600)).unwrap();
+    let good = make_certificate(&eve, SystemTime::now(), Duration::from_secs(3600), None).unwrap();
     assert!(raw_request(good, b.node_id(), b_addr).await.is_ok());
     assert_eq!(b_seen.recv().await.unwrap().0, eve.node_id());
 
@@ -388,7 +487,7 @@ async fn certificates_with_bad_bindings_are_rejected() {
 async fn dialer_rejects_server_with_bad_binding() {
     // A bare quinn server presenting a certificate without a binding.
     let (cert, key) = forged_cert(&identity(30), &identity(30), false, None);
-    let tls = LocalTls::new(cert, key).unwrap();
+    let tls = LocalTls::new(cert, key, AdmissionGate::default()).unwrap();
     let server = quinn::ServerConfig::with_crypto(Arc::new(
         quinn::crypto::rustls::QuicServerConfig::try_from(tls.server_config().unwrap()).unwrap(),
     ));
@@ -411,7 +510,7 @@ async fn dialer_rejects_server_with_bad_binding() {
 fn own_certificate_verifies_and_expires() {
     let id = identity(40);
     let now = SystemTime::now();
-    let (cert, _) = make_certificate(&id, now, Duration::from_secs(3600)).unwrap();
+    let (cert, _) = make_certificate(&id, now, Duration::from_secs(3600), None).unwrap();
     let secs = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -519,9 +618,10 @@ async fn raw_authenticated(seed: u64, expected: NodeId, addr: SocketAddr) -> qui
         &identity(seed),
         SystemTime::now(),
         Duration::from_secs(3600),
+        None,
     )
     .unwrap();
-    let tls = LocalTls::new(cert.0, cert.1).unwrap();
+    let tls = LocalTls::new(cert.0, cert.1, AdmissionGate::default()).unwrap();
     let quic =
         quinn::crypto::rustls::QuicClientConfig::try_from(tls.client_config(expected).unwrap())
             .unwrap();
@@ -782,16 +882,24 @@ async fn handshake_limit_refuses_extra_handshakes() {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let (cert, key) =
-                make_certificate(&identity(96), SystemTime::now(), Duration::from_secs(60))
-                    .unwrap();
+            let (cert, key) = make_certificate(
+                &identity(96),
+                SystemTime::now(),
+                Duration::from_secs(60),
+                None,
+            )
+            .unwrap();
             let provider = crate::tls::provider();
             let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
                 .with_protocol_versions(&[&rustls::version::TLS13])
                 .unwrap()
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(SlowVerifier(
-                    crate::tls::PeerVerifier::new(&provider, Some(expected)),
+                    crate::tls::PeerVerifier::new(
+                        &provider,
+                        Some(expected),
+                        AdmissionGate::default(),
+                    ),
                 )))
                 .with_client_auth_cert(vec![cert], key)
                 .unwrap();
@@ -927,7 +1035,7 @@ fn rotation_is_due_halfway_through_the_lifetime() {
     // The certificate is still valid when it is replaced, and to the end of
     // its lifetime, for the connections that already use it.
     let id = identity(300);
-    let (cert, _) = make_certificate(&id, issued, year).unwrap();
+    let (cert, _) = make_certificate(&id, issued, year, None).unwrap();
     let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
     assert!(verify_certificate(&cert, secs(issued + rotation_age(year))).is_ok());
     assert!(verify_certificate(&cert, secs(issued + year)).is_ok());

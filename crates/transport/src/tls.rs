@@ -16,10 +16,12 @@ use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, SignatureScheme,
 };
 use tacnode_crypto::Identity;
-use tacnode_domain::NodeId;
+use tacnode_domain::{MemberCertificate, NodeId, NodeType, UnixMillis};
 
+use crate::admission_gate::AdmissionGate;
 use crate::binding::{
-    BINDING_OID, BindingError, binding_message, civil_from_days, encode_binding, verify_certificate,
+    BINDING_OID, BindingError, MEMBER_OID, binding_message, civil_from_days, encode_binding,
+    encode_member, verify_certificate,
 };
 use crate::config::{CERTIFICATE_CHECK_INTERVAL, MIN_CERTIFICATE_ROTATION_AGE, TransportConfig};
 use crate::error::TransportError;
@@ -36,6 +38,7 @@ pub(crate) const SERVER_NAME: &str = "tacnode";
 pub(crate) struct LocalTls {
     provider: Arc<CryptoProvider>,
     certified: Arc<CertifiedKey>,
+    gate: AdmissionGate,
 }
 
 pub(crate) fn provider() -> Arc<CryptoProvider> {
@@ -71,10 +74,13 @@ fn params_for_window(not_before: i64, not_after: i64) -> Result<CertificateParam
 /// Makes a fresh Ed25519 key and a self-signed certificate bound to `identity`.
 ///
 /// The certificate is valid from one day before `now` (clock skew) for `lifetime`.
+/// In a closed network `member` is the node's member certificate, carried
+/// in its own extension.
 pub(crate) fn make_certificate(
     identity: &Identity,
     now: SystemTime,
     lifetime: Duration,
+    member: Option<&MemberCertificate>,
 ) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), TransportError> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
     let spki = key.subject_public_key_info();
@@ -93,6 +99,14 @@ pub(crate) fn make_certificate(
             BINDING_OID,
             encode_binding(&identity.identity_key(), &signature),
         ));
+    if let Some(member) = member {
+        params
+            .custom_extensions
+            .push(CustomExtension::from_oid_content(
+                MEMBER_OID,
+                encode_member(member),
+            ));
+    }
     let cert = params.self_signed(&key)?;
     let der = cert.der().clone();
     // Verify our own certificate as a peer would: catches any mismatch
@@ -134,18 +148,20 @@ impl LocalTls {
     pub(crate) fn new(
         cert: CertificateDer<'static>,
         key: PrivateKeyDer<'static>,
+        gate: AdmissionGate,
     ) -> Result<Self, TransportError> {
         let provider = provider();
         let certified = Arc::new(CertifiedKey::from_der(vec![cert], key, &provider)?);
         Ok(Self {
             provider,
             certified,
+            gate,
         })
     }
 
     /// Server side: mandatory client certificates checked by [`PeerVerifier`].
     pub(crate) fn server_config(&self) -> Result<rustls::ServerConfig, TransportError> {
-        let verifier = Arc::new(PeerVerifier::new(&self.provider, None));
+        let verifier = Arc::new(PeerVerifier::new(&self.provider, None, self.gate.clone()));
         let mut cfg = rustls::ServerConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(verifier)
@@ -159,7 +175,11 @@ impl LocalTls {
         &self,
         expected: NodeId,
     ) -> Result<rustls::ClientConfig, TransportError> {
-        let verifier = Arc::new(PeerVerifier::new(&self.provider, Some(expected)));
+        let verifier = Arc::new(PeerVerifier::new(
+            &self.provider,
+            Some(expected),
+            self.gate.clone(),
+        ));
         let mut cfg = rustls::ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .dangerous()
@@ -172,11 +192,13 @@ impl LocalTls {
 }
 
 /// Verifies a peer certificate: one certificate, validity window, identity
-/// binding, and (when dialling) the expected node.
+/// binding, (when dialling) the expected node, and in a closed network the
+/// member certificate.
 #[derive(Debug)]
 pub(crate) struct PeerVerifier {
     algorithms: WebPkiSupportedAlgorithms,
     expected: Option<NodeId>,
+    gate: AdmissionGate,
 }
 
 /// Only TLS 1.3 is enabled; a TLS 1.2 signature is never acceptable.
@@ -196,10 +218,15 @@ impl PeerVerifier {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
-    pub(crate) fn new(provider: &CryptoProvider, expected: Option<NodeId>) -> Self {
+    pub(crate) fn new(
+        provider: &CryptoProvider,
+        expected: Option<NodeId>,
+        gate: AdmissionGate,
+    ) -> Self {
         Self {
             algorithms: provider.signature_verification_algorithms,
             expected,
+            gate,
         }
     }
 
@@ -221,6 +248,18 @@ impl PeerVerifier {
                 actual: bound.node_id,
             }));
         }
+        // The node type is not known yet: the handshake admits any member;
+        // its peer record is checked against the certified role.
+        let now_ms = UnixMillis(now.as_secs().saturating_mul(1_000));
+        self.gate
+            .current()
+            .admit(
+                bound.member.as_ref(),
+                &bound.identity,
+                NodeType::Client,
+                now_ms,
+            )
+            .map_err(|e| cert_error(BindingError::NotAdmitted(e)))?;
         Ok(())
     }
 }
@@ -343,18 +382,30 @@ pub struct QuicSetup {
 impl QuicSetup {
     /// Makes a fresh certificate bound to `identity` and the settings of `config`.
     pub fn new(config: &TransportConfig, identity: &Identity) -> Result<Self, TransportError> {
-        Self::issued_at(config, identity, SystemTime::now())
+        Self::issued_at(
+            config,
+            identity,
+            SystemTime::now(),
+            AdmissionGate::new(config.admission.clone()),
+        )
     }
 
-    /// Like [`QuicSetup::new`], with a certificate valid from `now`.
+    /// Like [`QuicSetup::new`], with a certificate valid from `now`, whose
+    /// verifiers admit what `gate` holds.
     pub(crate) fn issued_at(
         config: &TransportConfig,
         identity: &Identity,
         now: SystemTime,
+        gate: AdmissionGate,
     ) -> Result<Self, TransportError> {
-        let (cert, key) = make_certificate(identity, now, config.certificate_lifetime)?;
+        let (cert, key) = make_certificate(
+            identity,
+            now,
+            config.certificate_lifetime,
+            config.member_certificate.as_ref(),
+        )?;
         Ok(Self {
-            tls: LocalTls::new(cert, key)?,
+            tls: LocalTls::new(cert, key, gate)?,
             quic: Arc::new(quic_transport_config(config)?),
         })
     }

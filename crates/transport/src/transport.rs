@@ -9,11 +9,12 @@ use std::time::{Duration, SystemTime};
 use quinn::{Connection, ConnectionError, VarInt};
 use rustls::pki_types::CertificateDer;
 use tacnode_crypto::{EndpointSecret, Identity};
-use tacnode_domain::{IdentityKey, NodeId};
+use tacnode_domain::{Admission, IdentityKey, NodeId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, trace};
 
+use crate::admission_gate::AdmissionGate;
 use crate::binding::bound_identity;
 use crate::config::{
     MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, MAX_REPLACED_DRAIN, MIN_CERTIFICATE_ROTATION_AGE,
@@ -99,6 +100,8 @@ struct Shared {
     /// Signs the binding of every replacement certificate.
     identity: Identity,
     config: TransportConfig,
+    /// Who the verifiers admit (closed networks).
+    gate: AdmissionGate,
     /// The certificate new connections present, in both roles.
     local: RwLock<Arc<LocalCert>>,
     /// Set once [`Transport::close`] ran; ends the certificate timer.
@@ -126,8 +129,9 @@ impl LocalCert {
         config: &TransportConfig,
         identity: &Identity,
         now: SystemTime,
+        gate: AdmissionGate,
     ) -> Result<Self, TransportError> {
-        let setup = QuicSetup::issued_at(config, identity, now)?;
+        let setup = QuicSetup::issued_at(config, identity, now, gate)?;
         let mut server = setup.server_config()?;
         server.max_incoming(config.max_concurrent_handshakes.saturating_mul(4).max(16));
         let cert = setup
@@ -306,7 +310,8 @@ impl Transport {
         validate(&config)?;
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| TransportError::NoRuntime)?;
-        let local = LocalCert::issue(&config, identity, SystemTime::now())?;
+        let gate = AdmissionGate::new(config.admission.clone());
+        let local = LocalCert::issue(&config, identity, SystemTime::now(), gate.clone())?;
         let endpoint = {
             let _guard = runtime.enter();
             // The stateless-reset key derives from the identity: when this
@@ -345,6 +350,7 @@ impl Transport {
             endpoint,
             local_id: identity.node_id(),
             identity: identity.clone(),
+            gate,
             handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes)),
             buffer: Semaphore::new(config.inbound_buffer_bytes),
             config,
@@ -432,6 +438,25 @@ impl Transport {
     #[cfg(test)]
     pub(crate) fn quic_connection_count(&self) -> usize {
         self.shared.endpoint.open_connections()
+    }
+
+    /// Replaces who may connect (a closed network's revocations): every
+    /// handshake from now on is checked against `admission`, and the open
+    /// connections to revoked peers are closed.
+    pub fn set_admission(&self, admission: Arc<Admission>) {
+        self.shared.gate.set(admission.clone());
+        let revoked: Vec<NodeId> = self
+            .shared
+            .table()
+            .links
+            .keys()
+            .filter(|peer| admission.is_revoked(peer))
+            .copied()
+            .collect();
+        for peer in revoked {
+            debug!(%peer, "closing the connections of a revoked member");
+            self.disconnect(peer);
+        }
     }
 
     /// Closes every connection to `peer`.
@@ -602,7 +627,12 @@ impl Shared {
         if self.table().closing {
             return Err(TransportError::Closed);
         }
-        let fresh = Arc::new(LocalCert::issue(&self.config, &self.identity, now)?);
+        let fresh = Arc::new(LocalCert::issue(
+            &self.config,
+            &self.identity,
+            now,
+            self.gate.clone(),
+        )?);
         let mut local = self.local.write().unwrap_or_else(|e| e.into_inner());
         // Under the lock, so concurrent rotations leave the endpoint and
         // `local` on the same certificate.

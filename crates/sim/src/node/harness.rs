@@ -288,6 +288,13 @@ impl NodeSim {
         index
     }
 
+    /// Node `index`'s identity key (what an admin certifies).
+    pub fn identity_key(&self, index: u32) -> Option<tacnode_domain::IdentityKey> {
+        self.slots
+            .get(index as usize)
+            .map(|s| s.identity.identity_key())
+    }
+
     /// Changes the configuration node `index` gets at its next start.
     pub fn configure(&mut self, index: u32, f: impl FnOnce(&mut NodeConfig)) {
         if let Some(slot) = self.slots.get_mut(index as usize) {
@@ -355,6 +362,8 @@ impl NodeSim {
                     .map_err(|source| SimError::Store { index, source })?,
             ),
         };
+        self.net
+            .set_member(index, slot.config.admission.certificate.clone());
         let (network, incoming) = self.net.attach(index);
         slot.starts += 1;
         let mut config = slot.config.clone();

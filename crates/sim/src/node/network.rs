@@ -43,7 +43,7 @@ use std::time::Duration;
 use rand::RngExt;
 use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
-use tacnode_domain::{IdentityKey, NodeId};
+use tacnode_domain::{Admission, IdentityKey, MemberCertificate, NodeId, NodeType, UnixMillis};
 use tacnode_usecase::ports::{BoxFuture, CallError, Incoming, IncomingCall, PeerNetwork, Reply};
 use tokio::sync::{mpsc, oneshot};
 
@@ -127,6 +127,10 @@ struct Endpoint {
     uplink: Uplink,
     /// Peers its current process failed to dial.
     backoff: DialBackoff,
+    /// Who its handshakes admit (the node sets it, as over QUIC).
+    admission: Arc<Admission>,
+    /// The member certificate its handshakes present (closed networks).
+    member: Option<MemberCertificate>,
 }
 
 /// An open connection.
@@ -177,6 +181,8 @@ pub(crate) struct World {
     mtu_discovery: bool,
     /// Successful dials (each a handshake on the wire).
     handshakes: u64,
+    /// Dials refused in the handshake (closed network, not admitted).
+    refused_handshakes: u64,
     calls: u64,
     trace: Sha256,
 }
@@ -208,6 +214,7 @@ impl SimNet {
                 keepalive_ms: KEEPALIVE_INTERVAL_MS,
                 mtu_discovery: true,
                 handshakes: 0,
+                refused_handshakes: 0,
                 calls: 0,
                 trace: Sha256::new(),
             })),
@@ -237,10 +244,25 @@ impl SimNet {
             inbox: None,
             uplink,
             backoff: DialBackoff::default(),
+            admission: Arc::new(Admission::Open),
+            member: None,
         });
         w.sent.push(0);
         w.by_id.insert(id, index);
         index
+    }
+
+    /// The member certificate node `index` presents in its handshakes from
+    /// now on (closed networks; the harness sets it from the node's config).
+    pub fn set_member(&self, index: u32, member: Option<MemberCertificate>) {
+        if let Some(e) = self.world().endpoints.get_mut(index as usize) {
+            e.member = member;
+        }
+    }
+
+    /// Handshakes refused because one end did not admit the other.
+    pub fn refused_handshakes(&self) -> u64 {
+        self.world().refused_handshakes
     }
 
     /// Brings node `index` up (again): the ports for its next incarnation.
@@ -418,7 +440,13 @@ enum Retransmit {
     Through(Route),
     /// The restarted peer reset the stale connection.
     Reset,
+    /// The peer is there but one end did not admit the other.
+    Refused,
 }
+
+/// Why a dial between a member and a non-member (or a revoked member) of a
+/// closed network fails.
+const HANDSHAKE_REFUSED: &str = "handshake refused: not admitted to the closed network";
 
 impl World {
     fn now_ms(&self) -> u64 {
@@ -652,6 +680,12 @@ impl World {
             }
             Some(true) => Plan::Wait { to, stale: true },
             _ if !up => Plan::Wait { to, stale: false },
+            _ if dial && !self.admits(from, to) => {
+                // The TLS verifiers of a closed network: each end checks
+                // the other's member certificate; the dial fails.
+                self.refuse_handshake(from, to);
+                Plan::Fail(CallError::Unreachable(HANDSHAKE_REFUSED.into()))
+            }
             _ => match self.route(from, to) {
                 Some(route) => {
                     if dial {
@@ -672,6 +706,28 @@ impl World {
         }
     }
 
+    /// Whether `from` and `to` admit each other in a handshake now.
+    fn admits(&self, from: u32, to: u32) -> bool {
+        let now = UnixMillis(crate::EPOCH_MS.saturating_add(self.now_ms()));
+        let (Some(a), Some(b)) = (
+            self.endpoints.get(from as usize),
+            self.endpoints.get(to as usize),
+        ) else {
+            return false;
+        };
+        let admits = |host: &Endpoint, guest: &Endpoint| {
+            host.admission
+                .admit(
+                    guest.member.as_ref(),
+                    &guest.identity,
+                    NodeType::Client,
+                    now,
+                )
+                .is_ok()
+        };
+        admits(a, b) && admits(b, a)
+    }
+
     /// At a retransmission of a waiting call from `from` to `to`.
     fn retransmit(&mut self, from: u32, to: u32, stale: bool) -> Retransmit {
         if self.link.partitioned(from, to) {
@@ -688,6 +744,10 @@ impl World {
             }
             return Retransmit::Nothing;
         }
+        if !self.admits(from, to) {
+            self.refuse_handshake(from, to);
+            return Retransmit::Refused;
+        }
         match self.route(from, to) {
             Some(route) => {
                 self.dial_succeeded(from, to);
@@ -695,6 +755,15 @@ impl World {
             }
             None => Retransmit::Nothing,
         }
+    }
+
+    /// A dial from `from` that `to` (or `from` itself) does not admit: the
+    /// handshake's bytes are spent, the dial fails and backs off.
+    fn refuse_handshake(&mut self, from: u32, to: u32) {
+        self.transmit(from, HANDSHAKE_DIALLER_BYTES);
+        self.transmit(to, HANDSHAKE_ANSWERER_BYTES);
+        self.refused_handshakes = self.refused_handshakes.saturating_add(1);
+        self.dial_failed(from, to);
     }
 
     /// `from`'s dial to `to` failed now: `to` backs off, and the error the
@@ -878,6 +947,9 @@ impl SimPort {
             match found {
                 Retransmit::Nothing => {}
                 Retransmit::Through(route) => return Ok(route),
+                Retransmit::Refused => {
+                    return Err(CallError::Unreachable(HANDSHAKE_REFUSED.into()));
+                }
                 Retransmit::Reset => {
                     let rtt = Duration::from_millis(base.saturating_mul(2));
                     tokio::time::sleep(rtt).await;
@@ -1002,6 +1074,24 @@ impl PeerNetwork for SimPort {
                 w.endpoints.get(other as usize).map(|e| e.id)
             })
             .collect()
+    }
+
+    fn set_admission(&self, admission: Arc<Admission>) {
+        let mut w = self.net.world();
+        let index = self.index;
+        let revoked: Vec<u32> = w
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| admission.is_revoked(&e.id))
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect();
+        w.connected.retain(|(a, b), _| {
+            !(*a == index && revoked.contains(b) || *b == index && revoked.contains(a))
+        });
+        if let Some(e) = w.endpoints.get_mut(index as usize) {
+            e.admission = admission;
+        }
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

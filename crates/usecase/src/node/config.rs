@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use tacnode_domain::{NodeType, PeerAddress};
+use tacnode_domain::{Admission, MemberCertificate, NodeType, PeerAddress};
 
 use crate::delivery::DeliveryConfig;
 
@@ -81,6 +81,32 @@ impl Default for DhtSettings {
     }
 }
 
+/// Who may take part (`[admission]` of the daemon's TOML file, resolved):
+/// an open network, or a closed one with its admins and this node's
+/// member certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdmissionConfig {
+    /// Open, or closed with its admins. Revocation lists learned at run
+    /// time are kept in the store and applied again at start.
+    pub admission: Admission,
+    /// This node's member certificate (required in a closed network).
+    pub certificate: Option<MemberCertificate>,
+    /// How often the admins' revocation lists are looked up in the DHT,
+    /// seconds: a revocation is enforced by every node within this
+    /// interval (plus one lookup) of its publication.
+    pub revocation_fetch_interval_secs: u64,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        Self {
+            admission: Admission::Open,
+            certificate: None,
+            revocation_fetch_interval_secs: 600,
+        }
+    }
+}
+
 /// Everything a node is configured with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -99,6 +125,8 @@ pub struct NodeConfig {
     pub mailbox: MailboxConfig,
     /// Kademlia.
     pub dht: DhtSettings,
+    /// Open or closed network.
+    pub admission: AdmissionConfig,
 }
 
 impl NodeConfig {
@@ -132,6 +160,10 @@ impl NodeConfig {
                 republish_interval_secs: 4 * 3_600,
                 ..default.dht
             },
+            admission: AdmissionConfig {
+                revocation_fetch_interval_secs: 3_600,
+                ..default.admission
+            },
             ..default
         }
     }
@@ -147,6 +179,7 @@ impl Default for NodeConfig {
             delivery: DeliveryConfig::default(),
             mailbox: MailboxConfig::default(),
             dht: DhtSettings::default(),
+            admission: AdmissionConfig::default(),
         }
     }
 }

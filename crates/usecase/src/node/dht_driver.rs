@@ -11,22 +11,20 @@ use tacnode_dht::{Dht, DhtConfig, LookupId, LookupKind, LookupResult, Output, Re
 use tacnode_domain::dht::{Contact, DhtRequest, DhtResponse, Record, RecordKind, RecordValue};
 use tacnode_domain::e2e::PublishedPrekeys;
 use tacnode_domain::store::RoutingEntry;
-use tacnode_domain::{Endpoint, NodeId, NodeType, PeerRecord, prekey_record_key};
+use tacnode_domain::{
+    Endpoint, IdentityKey, NodeId, NodeType, PeerRecord, RevocationList, prekey_record_key,
+};
 use tacnode_messaging::Message;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::admission::AdmissionValidator;
 use super::{Net, NodeConfig, NodeError, Result};
 use crate::ports::{CallError, Clock};
 
 /// Commands queued for the driver before callers wait.
 const COMMAND_QUEUE: usize = 1024;
 
-type Validator = fn(&PublishedPrekeys) -> bool;
-type Core = Dht<StdRng, Validator>;
-
-fn verify_prekeys(p: &PublishedPrekeys) -> bool {
-    tacnode_crypto::prekey::verify_published(p).is_ok()
-}
+type Core = Dht<StdRng, AdmissionValidator>;
 
 enum Command {
     Bootstrap(Vec<Contact>, oneshot::Sender<usize>),
@@ -55,6 +53,7 @@ impl DhtHandle {
         clock: Arc<dyn Clock>,
         rng: StdRng,
         shutdown: watch::Receiver<bool>,
+        validator: AdmissionValidator,
     ) -> Result<DhtHandle> {
         let mut dc = DhtConfig::new(config.node_type);
         dc.k = config.dht.k;
@@ -69,7 +68,7 @@ impl DhtHandle {
             endpoints.push(Endpoint(local));
         }
         dc.endpoints = endpoints;
-        let core: Core = Dht::new(dc, identity.node_id(), rng, verify_prekeys as Validator)?;
+        let core: Core = Dht::new(dc, identity.node_id(), rng, validator)?;
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let driver = Driver {
             core,
@@ -116,7 +115,24 @@ impl DhtHandle {
             .and_then(|r| r.record)
             .and_then(|rec| match rec.value {
                 RecordValue::Peer(p) => Some(p),
-                RecordValue::Prekeys(_) => None,
+                _ => None,
+            }))
+    }
+
+    /// `admin`'s newest revocation list, validated by the core.
+    pub(crate) async fn find_revocations(
+        &self,
+        admin: &IdentityKey,
+    ) -> Result<Option<RevocationList>> {
+        let key = RevocationList::key(admin);
+        let found = self
+            .ask(|r| Command::Lookup(key, LookupKind::FindValue(RecordKind::Revocations), r))
+            .await?;
+        Ok(found
+            .and_then(|r| r.record)
+            .and_then(|rec| match rec.value {
+                RecordValue::Revocations(l) => Some(l),
+                _ => None,
             }))
     }
 
@@ -130,7 +146,7 @@ impl DhtHandle {
             .and_then(|r| r.record)
             .and_then(|rec| match rec.value {
                 RecordValue::Prekeys(p) => Some(p),
-                RecordValue::Peer(_) => None,
+                _ => None,
             }))
     }
 

@@ -10,7 +10,7 @@
 use tacnode_crypto::pickle::PickleError;
 use tacnode_crypto::prekey::{BundleError, PrekeyError};
 use tacnode_crypto::x3dh::X3dhError;
-use tacnode_domain::{AddressError, ContentError, NodeId, StoreError};
+use tacnode_domain::{AddressError, AdmissionError, ContentError, NodeId, StoreError};
 
 use crate::conversation::{ConversationPickleError, RestartError};
 use crate::ports::CallError;
@@ -45,6 +45,15 @@ pub enum NodeError {
         /// What it answered (its kind).
         answer: String,
     },
+    /// A closed network's admission refused something (a revocation list).
+    #[error("admission: {0}")]
+    Admission(AdmissionError),
+    /// This node cannot take part in its closed network.
+    #[error(
+        "this node is not admitted to its closed network: {0}; import a member \
+         certificate for this identity (`tacnode member import FILE`)"
+    )]
+    OwnAdmission(AdmissionError),
     /// The node is stopping: the owner of its state runs no more jobs.
     #[error("the node is stopping; try again once it runs")]
     Stopping,

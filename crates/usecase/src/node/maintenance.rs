@@ -81,7 +81,20 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         (Job::Housekeep, HOUSEKEEPING),
         (Job::Rejoin, REJOIN),
         (Job::HandOff, MAIL_HANDOFF),
+        (
+            Job::Revocations,
+            Duration::from_secs(
+                shared
+                    .config
+                    .admission
+                    .revocation_fetch_interval_secs
+                    .max(1),
+            ),
+        ),
     ] {
+        if matches!(job, Job::Revocations) && !shared.config.admission.admission.is_closed() {
+            continue;
+        }
         jobs.spawn(every(shared.clone(), job, period));
     }
     while jobs.join_next().await.is_some() {}
@@ -100,6 +113,8 @@ enum Job {
     Rejoin,
     /// Hand held mail to closer holders.
     HandOff,
+    /// Look up the admins' revocation lists (closed networks).
+    Revocations,
 }
 
 /// Runs `job` one `period` after it last ended (the first time one period
@@ -136,6 +151,11 @@ async fn every(shared: Arc<Shared>, job: Job, period: Duration) {
             Job::Rejoin => {
                 if let Err(e) = rejoin(&shared).await {
                     tracing::debug!("rejoining through the pre-shared peers: {e:#}");
+                }
+            }
+            Job::Revocations => {
+                if let Err(e) = super::admission::fetch_revocations(&shared).await {
+                    tracing::debug!("revocation lookup: {e:#}");
                 }
             }
             Job::HandOff => {
@@ -314,6 +334,7 @@ pub(crate) async fn publish_records(shared: &Arc<Shared>) -> Result<usize> {
                 last_seen: t,
                 metadata,
                 sequence: seq,
+                member: shared.config.admission.certificate.clone(),
             });
             let pseq = st
                 .store

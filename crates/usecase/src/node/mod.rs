@@ -19,6 +19,7 @@
 //! simulator runs on tokio's paused (virtual) clock. Every `select!` here is
 //! `biased` so that a simulated run replays exactly.
 
+mod admission;
 mod config;
 pub(crate) mod dht_driver;
 mod error;
@@ -48,7 +49,7 @@ use tacnode_domain::{
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{BootstrapPeer, DhtSettings, MailboxConfig, NodeConfig};
+pub use config::{AdmissionConfig, BootstrapPeer, DhtSettings, MailboxConfig, NodeConfig};
 pub(crate) use net::Net;
 pub use peer_clocks::ClockCheck;
 use peer_clocks::PeerClocks;
@@ -144,6 +145,8 @@ pub(crate) struct Shared {
     pub(crate) net: Net,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) dht: dht_driver::DhtHandle,
+    /// Who may take part: open, or a closed network with its revocations.
+    pub(crate) admission: admission::AdmissionCell,
     /// The way to the task that owns the [`State`].
     owner: StateOwner,
     pub(crate) events: broadcast::Sender<NodeEvent>,
@@ -331,6 +334,25 @@ pub struct NodeStatus {
     /// The last failure of our own storage that refused or put off incoming
     /// mail, and when; `None` if there was none since start.
     pub storage_failure: Option<(UnixMillis, String)>,
+    /// Open network, or a closed one: its admins, the revocation list
+    /// sequence held from each, and how many members are revoked.
+    pub admission: AdmissionStatus,
+}
+
+/// The admission part of [`NodeStatus`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdmissionStatus {
+    /// Anyone may take part.
+    Open,
+    /// Members only.
+    Closed {
+        /// Each admin and the sequence of its newest list applied (0: none).
+        admins: Vec<(PeerAddress, u64)>,
+        /// Members revoked by any admin.
+        revoked: usize,
+        /// When this node's own member certificate expires.
+        certificate_expires: Option<UnixMillis>,
+    },
 }
 
 impl Node {
@@ -376,6 +398,24 @@ impl Node {
             let clock = clock.clone();
             Arc::new(move |peer, theirs| observe_clock(&clocks, clock.now(), peer, theirs))
         };
+        // A closed network needs our own valid certificate, and the
+        // revocations kept from earlier runs are in force before anything
+        // reaches the network.
+        config
+            .admission
+            .admission
+            .admit(
+                config.admission.certificate.as_ref(),
+                &identity.identity_key(),
+                node_type,
+                t,
+            )
+            .map_err(NodeError::OwnAdmission)?;
+        let admission = admission::AdmissionCell::new(admission::load_revocations(
+            store.as_ref(),
+            &config.admission.admission,
+        )?);
+        network.set_admission(admission.current());
         let net = Net::new(network, readings);
         let (shutdown_tx, shutdown) = watch::channel(false);
         let dht = dht_driver::DhtHandle::spawn(
@@ -385,6 +425,7 @@ impl Node {
             clock.clone(),
             StdRng::from_rng(&mut rng),
             shutdown.clone(),
+            admission::AdmissionValidator::new(admission.subscribe(), clock.clone()),
         )?;
         let delivery = DeliveryQueue::new(DeliveryConfig {
             initial_backoff_ms: config.delivery.initial_backoff_ms,
@@ -406,6 +447,7 @@ impl Node {
             config,
             net,
             dht,
+            admission,
             owner,
             events,
             wake_delivery: Notify::new(),
@@ -1073,7 +1115,52 @@ impl NodeHandle {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone(),
+            admission: self.admission_status(),
         })
+    }
+
+    fn admission_status(&self) -> AdmissionStatus {
+        let admission = self.shared.admission.current();
+        match admission.as_ref() {
+            tacnode_domain::Admission::Open => AdmissionStatus::Open,
+            tacnode_domain::Admission::Closed(net) => AdmissionStatus::Closed {
+                admins: net
+                    .admins()
+                    .iter()
+                    .map(|a| (PeerAddress::new(*a), net.revocation_sequence(a)))
+                    .collect(),
+                revoked: net
+                    .revocations()
+                    .iter()
+                    .flat_map(|l| l.revoked.iter())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len(),
+                certificate_expires: self
+                    .shared
+                    .config
+                    .admission
+                    .certificate
+                    .as_ref()
+                    .map(|c| c.not_after),
+            },
+        }
+    }
+
+    /// Applies an admin's revocation list (closed networks): it is
+    /// verified against the network's admins, kept, put in force at once
+    /// (connections to newly revoked members close) and published in the
+    /// DHT, where every member finds it within its revocation fetch interval.
+    pub async fn import_revocations(
+        &self,
+        list: tacnode_domain::RevocationList,
+    ) -> Result<tacnode_domain::RevocationUpdate> {
+        admission::apply_revocations(&self.shared, list, true).await
+    }
+
+    /// Looks up the admins' revocation lists now (tests and the simulator;
+    /// the node does it every `revocation_fetch_interval_secs`).
+    pub async fn fetch_revocations(&self) -> Result<usize> {
+        admission::fetch_revocations(&self.shared).await
     }
 
     /// Runs one mailbox fetch round now (tests and the demo use it to avoid

@@ -55,6 +55,11 @@ impl Net {
         self.network.connected_peers()
     }
 
+    /// Puts `admission` in force for every handshake and connection.
+    pub(crate) fn set_admission(&self, admission: Arc<tacnode_domain::Admission>) {
+        self.network.set_admission(admission);
+    }
+
     /// Closes every connection and the endpoint.
     pub(crate) async fn close(&self) {
         self.network.close().await;

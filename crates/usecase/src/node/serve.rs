@@ -65,6 +65,15 @@ async fn answer(
     remote: SocketAddr,
     body: &[u8],
 ) -> Message {
+    // The network refuses revoked members' handshakes and closes their
+    // connections; a call already under way when the list arrived stops here.
+    if shared.admission.current().is_revoked(&peer) {
+        tracing::debug!(%peer, "call from a revoked member refused");
+        return refuse(
+            RefusalCode::Unauthorized,
+            "revoked member of this closed network",
+        );
+    }
     let msg = match Message::decode_request(body, peer_identity) {
         Ok(m) => m,
         Err(e) => {
