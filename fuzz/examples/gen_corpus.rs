@@ -205,6 +205,13 @@ fn plaintexts(rng: &mut StdRng) -> Vec<Plaintext> {
             sent: UnixMillis(u64::MAX),
             content: Content::Receipt(vec![MessageId(rng.random()), MessageId(rng.random())]),
         },
+        // A fixed id: the generator's draws, and so every other seed, stay
+        // as they were.
+        Plaintext {
+            message_id: MessageId([0x5e; 16]),
+            sent: UnixMillis(1_700_000_000_456),
+            content: Content::Rewound,
+        },
     ]
 }
 

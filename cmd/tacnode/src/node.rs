@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use tacnode_crypto::keystore::KeystoreSecrets;
 use tacnode_domain::UnixMillis;
 use tacnode_domain::ports::Clock as _;
-use tacnode_store::Store;
+use tacnode_store::{QUICK_CHECK_TIME_LIMIT, QuickCheck, Store};
 use tacnode_transport::{QuicIncoming, QuicNetwork, Transport};
 pub use tacnode_usecase::node::{
     MAX_SEND_BATCH, NodeConfig, NodeEvent, NodeHandle, NodePorts, NodeStatus,
@@ -55,12 +55,24 @@ impl Node {
         let identity = secrets.identity().clone();
         let storage_key = secrets.storage_key().clone();
         let db = data_dir.join("tacnode.db");
-        let store = Store::open(&db, storage_key)
+        let mut store = Store::open(&db, storage_key)
             .with_context(|| format!("cannot open the database {}", db.display()))?;
         // Damage is found now, with the file named, not later as refused mail.
-        store
-            .quick_check()
+        let checked = store
+            .quick_check(QUICK_CHECK_TIME_LIMIT)
             .with_context(|| format!("integrity check of {}", db.display()))?;
+        if let QuickCheck::CutShort { after } = checked {
+            // A file too large (or a disk too slow) to check within the
+            // limit still starts: refusing would keep the node down.
+            tracing::warn!(
+                "the integrity check of {} was cut short after {} s (limit {} s): the rest of the file is unchecked; \
+                 for a full check, stop the node and run: sqlite3 {} 'PRAGMA integrity_check'",
+                db.display(),
+                after.as_secs(),
+                QUICK_CHECK_TIME_LIMIT.as_secs(),
+                db.display()
+            );
+        }
         let mut node_config = config.node_config();
         let mut transport_config = config.transport_config();
         if node_config.admission.admission.is_closed() {

@@ -13,8 +13,10 @@ pub enum Direction {
 
 /// Where an outbound message is on its way to the peer.
 ///
-/// Moves forward only: `Queued → Sent → Delivered`, or `Queued | Sent → Failed`.
-/// A delivery receipt may still turn `Failed` into `Delivered`.
+/// Moves forward: `Queued → Sent → Delivered`, or `Queued | Sent → Failed`.
+/// A delivery receipt may still turn `Failed` into `Delivered`. The one way
+/// back is `Sent → Queued`, when the recipient could not open a message
+/// and asks for it again (see `NodeStore::requeue_sent`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum MessageStatus {
     /// Durable in the outbox, not yet handed to the peer or a mailbox.

@@ -69,6 +69,11 @@ pub enum Content {
     Text(String),
     /// End-to-end encrypted delivery receipt for earlier messages.
     Receipt(Vec<MessageId>),
+    /// Mail of the receiver's, fetched from a mailbox, reused ratchet keys
+    /// the sender of this notice had already used (the receiver's state
+    /// was rolled back) and could not be opened: send again, in the
+    /// session this notice came in, whatever is not acknowledged yet.
+    Rewound,
 }
 
 impl Content {

@@ -177,6 +177,19 @@ pub trait NodeStore: Send {
         now: UnixMillis,
         limit: usize,
     ) -> Result<Vec<(MessageId, NodeId)>, StoreError>;
+    /// `peer` asked again for what it has not acknowledged (it could not
+    /// open it: our sending state was rolled back). Our messages to it
+    /// still `Sent` become `Queued` again, due at `now`, with their
+    /// attempts, last error and first deposit time cleared: the one move
+    /// of a status backwards. Oldest first (queue time, then id), at most
+    /// `limit` (capped at [`crate::store::MAX_QUERY_ROWS`]); returns them
+    /// with their queue times.
+    fn requeue_sent(
+        &mut self,
+        peer: &NodeId,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, UnixMillis)>, StoreError>;
     /// `peer`'s receipt: any state becomes `Delivered`; another peer than
     /// the recipient is [`StoreError::UnknownMessage`].
     fn mark_delivered(

@@ -159,6 +159,7 @@ impl TryFrom<pb::Plaintext> for Plaintext {
                     .collect::<Result<Vec<_>>>()?;
                 Content::Receipt(ids)
             }
+            pb::plaintext::Content::Rewound(pb::Rewound {}) => Content::Rewound,
         };
         Ok(Self {
             message_id: message_id(&w.message_id, "message_id")?,
@@ -175,6 +176,7 @@ impl From<&Plaintext> for pb::Plaintext {
             Content::Receipt(ids) => pb::plaintext::Content::Receipt(pb::Receipt {
                 message_ids: ids.iter().map(|i| i.as_bytes().to_vec()).collect(),
             }),
+            Content::Rewound => pb::plaintext::Content::Rewound(pb::Rewound {}),
         };
         Self {
             message_id: p.message_id.as_bytes().to_vec(),

@@ -371,13 +371,13 @@ proptest! {
         sent in any::<u64>(),
         text in "\\PC{0,100}",
         ids in prop::collection::vec(any::<[u8; 16]>(), 1..10),
-        receipt in any::<bool>(),
+        kind in 0u8..3,
     ) {
         prop_assert_eq!(decode_sealed(&encode_sealed(&s)).unwrap(), s);
-        let content = if receipt {
-            Content::Receipt(ids.into_iter().map(MessageId).collect())
-        } else {
-            Content::Text(text)
+        let content = match kind {
+            0 => Content::Receipt(ids.into_iter().map(MessageId).collect()),
+            1 => Content::Rewound,
+            _ => Content::Text(text),
         };
         let p = Plaintext { message_id: MessageId(id), sent: UnixMillis(sent), content };
         let bytes = encode_plaintext(&p);

@@ -331,6 +331,116 @@ fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
     .unwrap();
 }
 
+/// The same rollback while the recipient is offline: the sender's next
+/// messages reuse ratchet headers the recipient already opened and go
+/// through mailboxes, where no answer to a direct delivery can say
+/// "cannot open" (issue #13, data integrity). The recipient tells the
+/// sender in a new session, the sender sends them again, and they arrive
+/// within minutes of the recipient's return, not at the deposits' expiry.
+#[test]
+fn a_rewound_message_fetched_from_a_mailbox_is_sent_again_and_delivered() {
+    block_on(async {
+        let mut sim = network(19, 4, 2).await;
+        let (sender, recipient) = (4, 5);
+        for _ in 0..3 {
+            sim.send(sender, recipient).await.unwrap();
+        }
+        assert!(sim.drain(5 * MINUTE).await);
+        sim.backup(sender).unwrap();
+        for _ in 0..3 {
+            sim.send(sender, recipient).await.unwrap();
+        }
+        assert!(sim.drain(5 * MINUTE).await);
+        sim.stop(recipient, true).await;
+        sim.restore(sender).await.unwrap();
+        sim.advance(MINUTE).await;
+        sim.start(sender).await.unwrap();
+        sim.advance(MINUTE).await;
+        let mut rewound = Vec::new();
+        for _ in 0..3 {
+            rewound.push(sim.send(sender, recipient).await.unwrap());
+        }
+        // Long enough for every one of them to be deposited.
+        sim.advance(HOUR).await;
+        for id in &rewound {
+            assert_eq!(sim.fate(id).unwrap().received_at, None);
+        }
+        sim.start(recipient).await.unwrap();
+        let back = sim.elapsed_ms();
+        assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
+        for id in &rewound {
+            let fate = sim.fate(id).unwrap();
+            let received = fate.received_at.unwrap();
+            // 3 s in the seeded run: the fetch at start, the notice, the
+            // resend.
+            assert!(received - back <= 5 * MINUTE, "{fate:?}");
+        }
+        sim.advance(5 * MINUTE).await;
+        for id in &rewound {
+            let fate = sim.fate(id).unwrap();
+            assert!(fate.delivered_at.is_some(), "{fate:?}");
+            assert_eq!(fate.failed, None, "{fate:?}");
+        }
+        let audit = sim.audit().await;
+        assert_eq!(audit.accepted, 9, "{audit:?}");
+        assert_eq!(audit.delivered, audit.accepted, "{audit:?}");
+        assert_eq!(audit.duplicates, 0, "{audit:?}");
+        assert_eq!(audit.order_violations, 0, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}
+
+/// As above, but the sender is away too when the recipient fetches the
+/// rewound mail: the notice waits in the sender's mailboxes (sealed in a
+/// session started from the prekeys the sender published), and the mail
+/// arrives within minutes of the sender's return.
+#[test]
+fn a_rewound_notice_waits_in_the_senders_mailbox_while_it_is_away() {
+    block_on(async {
+        let mut sim = network(20, 4, 2).await;
+        let (sender, recipient) = (4, 5);
+        for _ in 0..3 {
+            sim.send(sender, recipient).await.unwrap();
+        }
+        assert!(sim.drain(5 * MINUTE).await);
+        sim.backup(sender).unwrap();
+        for _ in 0..3 {
+            sim.send(sender, recipient).await.unwrap();
+        }
+        assert!(sim.drain(5 * MINUTE).await);
+        sim.stop(recipient, true).await;
+        sim.restore(sender).await.unwrap();
+        sim.advance(MINUTE).await;
+        sim.start(sender).await.unwrap();
+        sim.advance(MINUTE).await;
+        let mut rewound = Vec::new();
+        for _ in 0..3 {
+            rewound.push(sim.send(sender, recipient).await.unwrap());
+        }
+        sim.advance(HOUR).await;
+        sim.stop(sender, false).await;
+        sim.start(recipient).await.unwrap();
+        sim.advance(HOUR).await;
+        for id in &rewound {
+            assert_eq!(sim.fate(id).unwrap().received_at, None);
+        }
+        sim.start(sender).await.unwrap();
+        let back = sim.elapsed_ms();
+        assert!(sim.drain(30 * MINUTE).await, "{:?}", sim.fates());
+        for id in &rewound {
+            let fate = sim.fate(id).unwrap();
+            assert!(fate.received_at.unwrap() - back <= 10 * MINUTE, "{fate:?}");
+        }
+        let audit = sim.audit().await;
+        assert_eq!(audit.delivered, audit.accepted, "{audit:?}");
+        assert_eq!(audit.duplicates, 0, "{audit:?}");
+        assert_eq!(audit.order_violations, 0, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}
+
 /// A recipient whose disk is full refuses incoming mail (nothing it cannot
 /// store is acknowledged), says so at ERROR and in its status, and gets
 /// every message once the disk has room again (issue #13, data integrity).

@@ -19,6 +19,8 @@
 //! - routing: a snapshot of the routing table for warm restarts;
 //! - meta: a small key/value table (e.g. the own peer record's sequence number);
 //! - migrations: the versioned schema ([`SCHEMA_VERSION`]);
+//! - quick_check: the integrity check at start, bounded in time
+//!   ([`QUICK_CHECK_TIME_LIMIT`]);
 //! - seal: AES-256-GCM at-rest encryption under the [`StorageKey`].
 //!
 //! Drive it from one task: open with [`Store::open`], pass the current time in
@@ -38,6 +40,7 @@ mod meta;
 mod migrations;
 mod port;
 mod prekeys;
+mod quick_check;
 mod routing;
 mod seal;
 mod sessions;
@@ -64,6 +67,7 @@ pub use messages::{ImportSummary, MAX_LAST_ERROR_BYTES, MAX_QUERY_ROWS, MAX_STOR
 pub use meta::{MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES, META_PEER_RECORD_SEQUENCE};
 pub use migrations::{MIGRATIONS, SCHEMA_VERSION};
 pub use prekeys::{MAX_PREKEY_BYTES, MAX_PREKEY_STATE_BYTES, Prekey, PrekeyKind};
+pub use quick_check::{QUICK_CHECK_TIME_LIMIT, QuickCheck};
 pub use routing::{MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SNAPSHOT_ENDPOINTS, RoutingEntry};
 pub use seal::{NONCE_LEN, SEAL_OVERHEAD, STORAGE_KEY_LEN, SecretBytes, StorageKey, TAG_LEN};
 pub use sessions::MAX_SESSION_PICKLE_BYTES;
@@ -190,19 +194,6 @@ impl Store {
     /// plain drop would swallow.
     pub fn close(self) -> Result<(), SqliteError> {
         self.conn.close().map_err(|(_, e)| SqliteError::from(e))
-    }
-
-    /// SQLite's `PRAGMA quick_check` (page and index structure; linear in
-    /// the file's size): `Corrupt` with SQLite's first finding when the file
-    /// is damaged.
-    pub fn quick_check(&self) -> Result<(), SqliteError> {
-        let first: String = self
-            .conn
-            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
-        if first == "ok" {
-            return Ok(());
-        }
-        Err(SqliteError::Damaged(first))
     }
 
     /// Writes a consistent copy of the database to `path`, which must not
@@ -541,7 +532,10 @@ mod tests {
                 )
                 .unwrap();
         }
-        store.quick_check().unwrap();
+        assert_eq!(
+            store.quick_check(QUICK_CHECK_TIME_LIMIT).unwrap(),
+            QuickCheck::Passed
+        );
         store.close().unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         let len = bytes.len();
@@ -549,7 +543,8 @@ mod tests {
             *b ^= 0x5a;
         }
         std::fs::write(&path, &bytes).unwrap();
-        let checked = Store::open(&path, key(1)).and_then(|s| s.quick_check());
+        let checked =
+            Store::open(&path, key(1)).and_then(|mut s| s.quick_check(QUICK_CHECK_TIME_LIMIT));
         assert!(checked.is_err(), "damage went unnoticed");
     }
 

@@ -641,6 +641,41 @@ impl NodeStore for MemoryStore {
         Ok(due.into_iter().map(|(_, id, peer)| (id, peer)).collect())
     }
 
+    fn requeue_sent(
+        &mut self,
+        peer: &NodeId,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, UnixMillis)>, StoreError> {
+        let mut due: Vec<(UnixMillis, MessageId)> = self
+            .read()
+            .outbox
+            .iter()
+            .filter(|(_, row)| row.peer == *peer && row.delivery.status == MessageStatus::Sent)
+            .map(|(id, row)| (row.time, *id))
+            .collect();
+        due.sort();
+        due.truncate(capped(limit));
+        if !due.is_empty() {
+            self.refuse_if_full()?;
+        }
+        for (_, id) in &due {
+            self.update_outbound(
+                id,
+                |_| true,
+                |row| {
+                    row.delivery.status = MessageStatus::Queued;
+                    row.delivery.attempts = 0;
+                    row.delivery.next_attempt = Some(now);
+                    row.delivery.last_error = None;
+                    row.delivery.updated = now;
+                    row.deposited = None;
+                },
+            );
+        }
+        Ok(due.into_iter().map(|(time, id)| (id, time)).collect())
+    }
+
     fn mark_delivered(
         &mut self,
         peer: &NodeId,

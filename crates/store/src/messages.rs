@@ -365,6 +365,52 @@ impl Store {
         Ok(out)
     }
 
+    /// Puts our messages to `peer` that are still `Sent` (handed over or
+    /// deposited, no receipt) back in the queue, due at `now`, with their
+    /// attempts, last error and first deposit time cleared: `peer` could
+    /// not open them (our sending state was rolled back) and asked for
+    /// them again. Oldest first (time, then id), at most `limit` (capped at
+    /// [`MAX_QUERY_ROWS`]); returns them with their queue times.
+    pub fn requeue_sent(
+        &mut self,
+        peer: &NodeId,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, UnixMillis)>, SqliteError> {
+        let tx = self.conn.savepoint()?;
+        let rows = {
+            let mut stmt = tx.prepare(
+                "SELECT message_id, time FROM outbox
+                 WHERE peer = ?1 AND status = ?2
+                 ORDER BY time, message_id LIMIT ?3",
+            )?;
+            stmt.query_map(
+                params![
+                    peer.as_bytes(),
+                    status_code(MessageStatus::Sent),
+                    sql_limit(limit)
+                ],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)),
+            )?
+            .collect::<Result<Vec<_>, _>>()?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, time) in rows {
+            tx.execute(
+                "UPDATE outbox SET status = ?2, attempts = 0, next_attempt = ?3,
+                        last_error = NULL, deposited = NULL, updated = ?3
+                 WHERE message_id = ?1",
+                params![id, status_code(MessageStatus::Queued), sql_time(now)],
+            )?;
+            out.push((
+                message_id_from_sql(OUTBOX, &id)?,
+                time_from_sql(OUTBOX, time)?,
+            ));
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Records `peer`'s delivery receipt for `message_id`: any state becomes
     /// `Delivered`. A receipt from another peer than the recipient is
     /// [`SqliteError::UnknownMessage`].

@@ -185,6 +185,15 @@ impl NodeStore for Store {
         ))
     }
 
+    fn requeue_sent(
+        &mut self,
+        peer: &NodeId,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(MessageId, UnixMillis)>, StoreError> {
+        port(Store::requeue_sent(self, peer, now, limit))
+    }
+
     fn mark_delivered(
         &mut self,
         peer: &NodeId,

@@ -86,6 +86,7 @@ conformance!(
     outbox_statuses_only_move_forward,
     send_failures_count_truncate_and_leave_later_states_alone,
     deposited_messages_expire_in_order_once,
+    sent_messages_to_a_peer_go_back_to_the_queue_oldest_first,
     inbox_dedupes_by_peer_and_id,
     history_orders_by_time_direction_peer_and_id,
     listings_are_capped_at_max_query_rows,
@@ -554,6 +555,53 @@ fn deposited_messages_expire_in_order_once(disk: &dyn Disk) {
     // A late receipt still turns Failed into Delivered.
     s.mark_delivered(&peer(3), &mid(3), t(2000)).unwrap();
     assert_eq!(status(&*s, 3), MessageStatus::Delivered);
+}
+
+fn sent_messages_to_a_peer_go_back_to_the_queue_oldest_first(disk: &dyn Disk) {
+    let mut s = disk.open();
+    // 1..=4 to peer 1 (queued in the order 3, 1, 4, 2), 5 to peer 2.
+    for (id, at) in [(3, 10), (1, 20), (4, 30), (2, 40)] {
+        s.queue_outbound(&peer(1), &mid(id), "m", t(at)).unwrap();
+    }
+    s.queue_outbound(&peer(2), &mid(5), "m", t(50)).unwrap();
+    s.record_send_failure(&mid(3), "offline", t(60)).unwrap();
+    s.mark_deposited(&mid(3), t(100)).unwrap();
+    s.mark_sent(&mid(1), t(100)).unwrap();
+    s.mark_deposited(&mid(4), t(100)).unwrap();
+    s.mark_delivered(&peer(1), &mid(4), t(110)).unwrap();
+    s.mark_deposited(&mid(5), t(100)).unwrap();
+    // 2 stays queued, 4 is delivered, 5 is another peer's.
+    let first = s.requeue_sent(&peer(1), t(200), 1).unwrap();
+    assert_eq!(first, vec![(mid(3), t(10))]);
+    let rest = s.requeue_sent(&peer(1), t(201), 10).unwrap();
+    assert_eq!(rest, vec![(mid(1), t(20))]);
+    assert!(s.requeue_sent(&peer(1), t(202), 10).unwrap().is_empty());
+    let d = s.outbound(&mid(3)).unwrap().unwrap().delivery;
+    assert_eq!(d.status, MessageStatus::Queued);
+    assert_eq!(d.attempts, 0);
+    assert_eq!(d.last_error, None);
+    assert_eq!(d.next_attempt, Some(t(200)));
+    assert_eq!(d.updated, t(200));
+    assert_eq!(status(&*s, 4), MessageStatus::Delivered);
+    assert_eq!(status(&*s, 5), MessageStatus::Sent);
+    let queued: Vec<MessageId> = s
+        .queued_outbound(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
+    assert_eq!(queued, vec![mid(3), mid(1), mid(2)]);
+    // The first deposit time went with it: deposited again later, it
+    // expires from the new deposit, not the old one.
+    s.mark_deposited(&mid(3), t(1000)).unwrap();
+    assert_eq!(
+        ids(&s.expire_deposited(t(999), "gone", t(2000), 10).unwrap()),
+        vec![mid(5)]
+    );
+    assert_eq!(
+        ids(&s.expire_deposited(t(1000), "gone", t(2000), 10).unwrap()),
+        vec![mid(3)]
+    );
 }
 
 fn inbox_dedupes_by_peer_and_id(disk: &dyn Disk) {

@@ -28,6 +28,7 @@ mod maintenance;
 mod net;
 mod peer_clocks;
 mod receive;
+mod rewound;
 mod send;
 mod serve;
 mod state;
@@ -153,7 +154,8 @@ pub(crate) struct Shared {
     pub(crate) wake_delivery: Notify,
     pub(crate) shutdown: watch::Receiver<bool>,
     started: UnixMillis,
-    /// Receipts being sent now (at most [`MAX_RECEIPT_TASKS`]).
+    /// Receipts and rewound notices being sent now (at most
+    /// [`MAX_RECEIPT_TASKS`]).
     pub(crate) receipt_tasks: Arc<Semaphore>,
     /// What the peers' clocks say about ours.
     pub(crate) clocks: Arc<Mutex<PeerClocks>>,
@@ -169,7 +171,8 @@ pub(crate) struct Shared {
     pub(crate) x3dh_sessions: std::sync::atomic::AtomicU64,
     /// Direct batches (two or more messages) the recipients accepted.
     pub(crate) direct_batches: std::sync::atomic::AtomicU64,
-    /// Sessions restarted because the peer could not open our messages.
+    /// Sessions restarted because the peer could not open our messages,
+    /// or we could not open its mail (a rolled-back sender).
     pub(crate) session_restarts: std::sync::atomic::AtomicU64,
 }
 

@@ -1,7 +1,8 @@
 //! The receive path, shared by direct delivery and mailbox fetches: open
 //! each sealed message, store what it carries in one transaction, then emit
 //! events and, for mail fetched from mailboxes, send receipts (a direct
-//! delivery's answer, sent after the commit, is its receipt).
+//! delivery's answer, sent after the commit, is its receipt) and tell the
+//! senders of mail that reused ratchet keys ([`super::rewound`]).
 
 use std::sync::Arc;
 
@@ -121,6 +122,9 @@ pub(crate) enum Received {
     Receipt,
     /// A message opened before (its key is used): accepted again.
     Replayed,
+    /// A notice that mail of ours reused ratchet keys: what it has not
+    /// acknowledged goes again.
+    Rewound,
 }
 
 /// Opens a sealed message and acts on it. `from` is the authenticated
@@ -167,6 +171,9 @@ struct Effects {
     delivered: Vec<MessageId>,
     /// X3DH handshakes answered.
     handshakes: u64,
+    /// Per peer that sent a rewound notice: our messages put back in the
+    /// queue, and whether the notice came in a session it just started.
+    resend: Vec<(NodeId, Vec<MessageId>, bool)>,
 }
 
 /// Opens every message of `list` and stores what they carry in one
@@ -180,9 +187,10 @@ pub(crate) async fn receive_all(
     list: Vec<SealedMessage>,
     via_mailbox: bool,
 ) -> Result<Vec<Result<Received, ReceiveError>>, ReceiveError> {
-    let (results, receipts) = shared
+    let (results, receipts, rewound) = shared
         .with_state(move |st, shared| store_received(st, shared, from, &list, via_mailbox))
         .await?;
+    super::rewound::notify(shared, rewound);
     for (sender, ids) in receipts {
         for chunk in ids.chunks(tacnode_domain::MAX_RECEIPT_IDS) {
             // Beyond the limit receipts are skipped: the sender keeps the
@@ -194,7 +202,7 @@ pub(crate) async fn receive_all(
             let ids = chunk.to_vec();
             shared.spawn(async move {
                 let shared = task_shared;
-                if let Err(e) = send_receipt(&shared, sender, ids).await {
+                if let Err(e) = send_sealed_content(&shared, sender, Content::Receipt(ids)).await {
                     tracing::debug!(%sender, "receipt not delivered: {e:#}");
                 }
                 drop(permit);
@@ -204,10 +212,12 @@ pub(crate) async fn receive_all(
     Ok(results)
 }
 
-/// The results of a batch of received messages, and the receipts owed.
+/// The results of a batch of received messages, the receipts owed, and the
+/// senders of mailbox mail that reused ratchet keys.
 type Stored = (
     Vec<Result<Received, ReceiveError>>,
     Vec<(NodeId, Vec<MessageId>)>,
+    Vec<NodeId>,
 );
 
 /// [`receive_all`] on the state: opens and stores in one transaction; once
@@ -222,6 +232,7 @@ fn store_received(
     let t = shared.now();
     let mut effects = Effects::default();
     let mut receipts: Vec<(NodeId, Vec<MessageId>)> = Vec::new();
+    let mut rewound: Vec<NodeId> = Vec::new();
     let results = {
         let results = st.batch_as(|st| -> Result<_, ReceiveError> {
             let mut results = Vec::with_capacity(list.len());
@@ -246,7 +257,24 @@ fn store_received(
                     // there a stranger's entry is refused on its own.
                     Err(e @ ReceiveError::Storage(_)) => return Err(e),
                     Err(e @ ReceiveError::StrangerCap(_)) if from.is_some() => return Err(e),
-                    Err(e) => results.push(Err(e)),
+                    Err(e) => {
+                        // Mail that reused ratchet keys its sender had used
+                        // (rolled back): no answer reaches the sender from
+                        // here, so it is told apart. A direct one is refused
+                        // as "cannot open", which says the same.
+                        if from.is_none()
+                            && matches!(
+                                e,
+                                ReceiveError::Open(OpenError::Decrypt(DecryptError::Rewound))
+                            )
+                        {
+                            let sender = NodeId::from_identity(&sealed.sender_identity_key);
+                            if !rewound.contains(&sender) {
+                                rewound.push(sender);
+                            }
+                        }
+                        results.push(Err(e));
+                    }
                 }
             }
             Ok(results)
@@ -254,6 +282,9 @@ fn store_received(
         for id in &effects.delivered {
             st.delivery.forget(*id);
             st.sealed_outbox.remove(id);
+        }
+        for (peer, again, new_session) in &effects.resend {
+            super::rewound::resend(st, shared, *peer, again, *new_session, t);
         }
         results
     };
@@ -263,7 +294,7 @@ fn store_received(
     for e in effects.events {
         shared.emit(e);
     }
-    Ok((results, receipts))
+    Ok((results, receipts, rewound))
 }
 
 /// Opens one message inside the caller's store batch. Returns what it was
@@ -321,6 +352,7 @@ fn open_one(
         flag_identity_change(st, &sender, i.device_key, &mut effects.events)
             .map_err(ReceiveError::Storage)?;
     }
+    let new_session = opened.new_session;
     if let Some(c) = new {
         st.conversations.insert(sender, c);
     }
@@ -374,6 +406,14 @@ fn open_one(
             }
             Ok((Received::Receipt, None))
         }
+        Content::Rewound => {
+            let again = st
+                .store
+                .requeue_sent(&sender, t, tacnode_domain::store::MAX_QUERY_ROWS)?;
+            let again = again.into_iter().map(|(id, _)| id).collect();
+            effects.resend.push((sender, again, new_session));
+            Ok((Received::Rewound, None))
+        }
     }
 }
 
@@ -392,8 +432,13 @@ fn flag_identity_change(
     Ok(())
 }
 
-/// Sends one end-to-end encrypted receipt for `ids` back to `peer`.
-async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, ids: Vec<MessageId>) -> Result<()> {
+/// Seals `content` (a receipt, a rewound notice) in the session with
+/// `peer` and hands it over directly, else deposits it in its mailboxes.
+pub(crate) async fn send_sealed_content(
+    shared: &Arc<Shared>,
+    peer: NodeId,
+    content: Content,
+) -> Result<()> {
     let sealed = shared
         .with_state(move |st, shared| {
             let t = shared.now();
@@ -402,8 +447,7 @@ async fn send_receipt(shared: &Arc<Shared>, peer: NodeId, ids: Vec<MessageId>) -
                 .conversations
                 .get_mut(&peer)
                 .ok_or(NodeError::NoSession(peer))?;
-            let plaintext =
-                super::plaintext_for(id_for_receipt(&mut st.rng), Content::Receipt(ids), t);
+            let plaintext = super::plaintext_for(id_for_receipt(&mut st.rng), content, t);
             let sealed = conv.seal(
                 &mut st.rng,
                 shared.identity.identity_key(),

@@ -914,7 +914,7 @@ async fn resolve_peer(shared: &Arc<Shared>, peer: NodeId) -> Result<PeerRecord> 
 /// fetched from the peer itself (`direct`), else with its prekeys published
 /// in the DHT. Also restarts a session the peer lost
 /// ([`super::State::restart_session`]).
-async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Result<()> {
+pub(crate) async fn ensure_session(shared: &Arc<Shared>, peer: NodeId, direct: bool) -> Result<()> {
     let expected = shared
         .with_state(move |st, _| {
             if !st.restarts.contains(&peer) && st.conversation(&peer)?.is_some() {

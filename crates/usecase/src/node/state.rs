@@ -21,6 +21,14 @@ const MAX_CACHED_CONVERSATIONS: usize = 4096;
 pub(crate) const SESSION_RESET_INTERVAL_MS: u64 = 5 * 60 * 1000;
 /// Peers whose last session reset is remembered; beyond it the oldest go.
 const MAX_SESSION_RESETS: usize = 4096;
+/// Least time between two notices to one sender that mail of its, fetched
+/// from a mailbox, reused ratchet keys (see [`super::rewound`]): every
+/// mailbox holder hands us a copy, and a holder that kept an old message
+/// can forge the condition, so at most one notice (and one session restart)
+/// per peer in this time.
+pub(crate) const REWOUND_NOTICE_INTERVAL_MS: u64 = SESSION_RESET_INTERVAL_MS;
+/// Peers whose last rewound notice is remembered; beyond it the oldest go.
+const MAX_REWOUND_NOTICES: usize = 4096;
 /// Least time between two reschedulings for one peer that calls us.
 pub(crate) const PEER_SEEN_INTERVAL_MS: u64 = 5_000;
 /// Peers remembered by [`State::peer_seen`]; beyond it the memory starts over.
@@ -85,6 +93,9 @@ pub(crate) struct State {
     pub(crate) session_resets: HashMap<NodeId, UnixMillis>,
     /// Peers whose session must be restarted before the next message.
     pub(crate) restarts: std::collections::HashSet<NodeId>,
+    /// When we last told a peer that its mail reused ratchet keys (at most
+    /// one notice per [`REWOUND_NOTICE_INTERVAL_MS`]).
+    pub(crate) rewound_notices: HashMap<NodeId, UnixMillis>,
     /// One-time prekeys handed out since start (never handed out twice).
     /// One-time prekeys handed out, and when (never handed out twice within
     /// [`HANDED_OUT_TTL_MS`]; an unused one comes back after it, so a flood
@@ -123,6 +134,7 @@ impl State {
             sealed_outbox: HashMap::new(),
             session_resets: HashMap::new(),
             restarts: std::collections::HashSet::new(),
+            rewound_notices: HashMap::new(),
             handed_out,
             prekey_quota: crate::prekey_quota::OneTimePrekeyQuota::new(),
             seen: HashMap::new(),
@@ -212,6 +224,20 @@ impl State {
         self.sealed_outbox.retain(|_, (p, _)| p != peer);
         self.session_resets.insert(*peer, now);
         self.restarts.insert(*peer);
+        true
+    }
+
+    /// Whether a notice that `peer`'s mail reused ratchet keys may go now
+    /// (at most one per [`REWOUND_NOTICE_INTERVAL_MS`]); if so, it is
+    /// counted as sent from `now`.
+    pub(crate) fn rewound_notice_due(&mut self, peer: &NodeId, now: UnixMillis) -> bool {
+        if let Some(last) = self.rewound_notices.get(peer)
+            && now.millis_since(*last) < REWOUND_NOTICE_INTERVAL_MS
+        {
+            return false;
+        }
+        make_room(&mut self.rewound_notices, MAX_REWOUND_NOTICES);
+        self.rewound_notices.insert(*peer, now);
         true
     }
 
