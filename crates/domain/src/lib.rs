@@ -16,10 +16,12 @@
 //! - [`mailbox`]: store-and-forward deposits, proofs, fetches as data.
 //! - [`store`]: the rows the storage port speaks, its limits, and
 //!   [`StoreError`].
+//! - [`PeerConnection`]: an open connection as the network port reports it.
 //! - [`ports`]: traits with two real implementations each (the clock, the
 //!   store).
 
 mod address;
+mod connection;
 mod contact;
 mod delivery;
 pub mod dht;
@@ -38,6 +40,7 @@ mod time;
 pub use address::{
     AddressError, PEER_ADDRESS_CHECKSUM_LEN, PEER_ADDRESS_PREFIX, PEER_ADDRESS_VERSION, PeerAddress,
 };
+pub use connection::{ConnectionPath, PeerConnection};
 pub use contact::{Contact, MAX_CONTACT_NAME_BYTES};
 pub use delivery::{DeliveryState, Direction, MessageStatus, OutboxEntry, StoredMessage};
 pub use id::{Distance, ID_LEN, KeyError, NodeId};
