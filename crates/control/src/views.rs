@@ -65,7 +65,8 @@ pub struct PeerView {
     /// How the connection reaches it (`direct`; relayed paths to come),
     /// when connected.
     pub path: Option<String>,
-    /// When it last called or answered us (Unix ms), if ever.
+    /// When it last called or answered us since the daemon started (Unix
+    /// ms), if it did.
     pub last_seen_ms: Option<u64>,
 }
 

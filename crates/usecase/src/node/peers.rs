@@ -30,8 +30,8 @@ pub struct PeerInfo {
     /// The open connection to it, if any: its remote address, round-trip
     /// time and path.
     pub connection: Option<PeerConnection>,
-    /// When it last called or answered us (or the routing table last heard
-    /// of it), if ever.
+    /// When it last called or answered us since the node started, if it
+    /// did.
     pub last_seen: Option<UnixMillis>,
 }
 
@@ -138,11 +138,10 @@ impl NodeHandle {
                         .or_else(|| k.and_then(|k| k.node_type)),
                     in_routing_table: entry.is_some(),
                     connection,
-                    last_seen: entry
-                        .map(|e| e.last_seen)
-                        .into_iter()
-                        .chain(seen.map(|s| s.last_seen))
-                        .max(),
+                    // Not the routing table's time: a contact seeded at
+                    // start (pre-shared, or the saved snapshot) counts as
+                    // seen then without having said a word.
+                    last_seen: seen.map(|s| s.last_seen),
                 }
             })
             .collect();
