@@ -1063,7 +1063,7 @@ _tacnode() {
             return 0
             ;;
         tacnode__subcmd__peers)
-            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            opts="-v -q -h -V --watch --data-dir --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

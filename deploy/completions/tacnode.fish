@@ -28,7 +28,7 @@ complete -c tacnode -n "__fish_tacnode_needs_command" -l data-dir -d 'Data direc
 complete -c tacnode -n "__fish_tacnode_needs_command" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_needs_command" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_needs_command" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_needs_command" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_needs_command" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_needs_command" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_needs_command" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "init" -d 'Create the encrypted identity in the data directory'
@@ -38,7 +38,7 @@ complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "contacts" -d 'Manag
 complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "send" -d 'Send a text message to a contact (name) or an address (key_…)'
 complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "inbox" -d 'Show received and sent messages'
 complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "chat" -d 'Chat in the terminal: conversations with unread counts, messages with local times and delivery ticks, live updates (Esc quits)'
-complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "peers" -d 'Show connected peers'
+complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "peers" -d 'Show the peers this node knows: the routing table\'s contacts plus the peers connected now'
 complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "outbox" -d 'Show the messages waiting to go, and why each waits'
 complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "status" -d 'Show the daemon\'s status'
 complete -c tacnode -n "__fish_tacnode_needs_command" -f -a "export" -d 'Write the message history as JSON Lines'
@@ -52,7 +52,7 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand init" -l data-dir -d 'Da
 complete -c tacnode -n "__fish_tacnode_using_subcommand init" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand init" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand init" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand init" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand init" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand init" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand init" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand run" -l passphrase-file -d 'Read the keystore passphrase from this file (first line)' -r -F
@@ -67,7 +67,7 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand run" -l config -d 'Confi
 complete -c tacnode -n "__fish_tacnode_using_subcommand run" -l new-database -d 'Start with an empty database although this data dir had one (its contacts, sessions and history are then gone)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand run" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand run" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand run" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand run" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand run" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand run" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand id" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
@@ -75,14 +75,14 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand id" -l config -d 'Config
 complete -c tacnode -n "__fish_tacnode_using_subcommand id" -l qr -d 'Also print the address as a QR code'
 complete -c tacnode -n "__fish_tacnode_using_subcommand id" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand id" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand id" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand id" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand id" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand id" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and not __fish_seen_subcommand_from add list remove verify help" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and not __fish_seen_subcommand_from add list remove verify help" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and not __fish_seen_subcommand_from add list remove verify help" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and not __fish_seen_subcommand_from add list remove verify help" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and not __fish_seen_subcommand_from add list remove verify help" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and not __fish_seen_subcommand_from add list remove verify help" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and not __fish_seen_subcommand_from add list remove verify help" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and not __fish_seen_subcommand_from add list remove verify help" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and not __fish_seen_subcommand_from add list remove verify help" -f -a "add" -d 'Add a contact'
@@ -94,21 +94,21 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_see
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from add" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from add" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from add" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from add" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from list" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from list" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from list" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from list" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from remove" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from remove" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from remove" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from remove" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from verify" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
@@ -117,7 +117,7 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_see
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from verify" -l qr -d 'Also print the QR code of the safety number'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from verify" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from verify" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand contacts; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a contact'
@@ -130,7 +130,7 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand send" -l config -d 'Conf
 complete -c tacnode -n "__fish_tacnode_using_subcommand send" -l stdin -d 'Send each line of standard input as its own message, in order (empty lines are skipped; queued in groups of up to 1000, each group in one commit)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand send" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand send" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand send" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand send" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand send" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand send" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand inbox" -l limit -d 'Show at most this many of the latest messages (default 1000, at most 10000; `tacnode export` writes the whole history)' -r
@@ -139,28 +139,29 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand inbox" -l config -d 'Con
 complete -c tacnode -n "__fish_tacnode_using_subcommand inbox" -l follow -d 'Keep printing new messages as they arrive'
 complete -c tacnode -n "__fish_tacnode_using_subcommand inbox" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand inbox" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand inbox" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand inbox" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand inbox" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand inbox" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand chat" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand chat" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand chat" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand chat" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand chat" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand chat" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand chat" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand chat" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
+complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -l watch -d 'Redraw every second until Ctrl-C; when standard output is not a terminal, print a snapshot every second instead (with --json one object per line)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
-complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -s h -l help -d 'Print help'
+complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tacnode -n "__fish_tacnode_using_subcommand peers" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and not __fish_seen_subcommand_from cancel retry help" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and not __fish_seen_subcommand_from cancel retry help" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and not __fish_seen_subcommand_from cancel retry help" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and not __fish_seen_subcommand_from cancel retry help" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and not __fish_seen_subcommand_from cancel retry help" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and not __fish_seen_subcommand_from cancel retry help" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and not __fish_seen_subcommand_from cancel retry help" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and not __fish_seen_subcommand_from cancel retry help" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and not __fish_seen_subcommand_from cancel retry help" -f -a "cancel" -d 'Cancel a waiting message (its id, or enough of it to be unique)'
@@ -170,14 +171,14 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from cancel" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from cancel" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from cancel" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from cancel" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from cancel" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from retry" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from retry" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand outbox; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a waiting message (its id, or enough of it to be unique)'
@@ -187,7 +188,7 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand status" -l data-dir -d '
 complete -c tacnode -n "__fish_tacnode_using_subcommand status" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand status" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand status" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand status" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand status" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand status" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand status" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand export" -l passphrase-file -d 'Read the keystore passphrase from this file (first line)' -r -F
@@ -195,7 +196,7 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand export" -l data-dir -d '
 complete -c tacnode -n "__fish_tacnode_using_subcommand export" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand export" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand export" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand export" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand export" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand export" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand export" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand import" -l passphrase-file -d 'Read the keystore passphrase from this file (first line)' -r -F
@@ -203,7 +204,7 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand import" -l data-dir -d '
 complete -c tacnode -n "__fish_tacnode_using_subcommand import" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand import" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand import" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand import" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand import" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand import" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand import" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand demo" -l nodes -d 'Number of nodes' -r
@@ -211,21 +212,21 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand demo" -l data-dir -d 'Da
 complete -c tacnode -n "__fish_tacnode_using_subcommand demo" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand demo" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand demo" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand demo" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand demo" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand completions" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand completions" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand completions" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand completions" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand completions" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand completions" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand man" -l data-dir -d 'Data directory (keystore, database, control socket). Default: $XDG_DATA_HOME/tacnode or ~/.local/share/tacnode' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand man" -l config -d 'Configuration file (TOML). Default: <data-dir>/tacnode.toml if present' -r -F
 complete -c tacnode -n "__fish_tacnode_using_subcommand man" -s v -l verbose -d 'More daemon log (`run`): -v debug, -vv trace (over log.level; RUST_LOG still wins)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand man" -s q -l quiet -d 'Less daemon log (`run`): -q warnings and errors, -qq errors only'
-complete -c tacnode -n "__fish_tacnode_using_subcommand man" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox`), with the control protocol\'s field names, instead of text'
+complete -c tacnode -n "__fish_tacnode_using_subcommand man" -l json -d 'Print what the daemon answered as JSON (one object, or one object per line for `inbox` and `peers --watch`), with the control protocol\'s field names, instead of text'
 complete -c tacnode -n "__fish_tacnode_using_subcommand man" -s h -l help -d 'Print help'
 complete -c tacnode -n "__fish_tacnode_using_subcommand man" -s V -l version -d 'Print version'
 complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_seen_subcommand_from init run id contacts send inbox chat peers outbox status export import demo completions man help" -f -a "init" -d 'Create the encrypted identity in the data directory'
@@ -235,7 +236,7 @@ complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_see
 complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_seen_subcommand_from init run id contacts send inbox chat peers outbox status export import demo completions man help" -f -a "send" -d 'Send a text message to a contact (name) or an address (key_…)'
 complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_seen_subcommand_from init run id contacts send inbox chat peers outbox status export import demo completions man help" -f -a "inbox" -d 'Show received and sent messages'
 complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_seen_subcommand_from init run id contacts send inbox chat peers outbox status export import demo completions man help" -f -a "chat" -d 'Chat in the terminal: conversations with unread counts, messages with local times and delivery ticks, live updates (Esc quits)'
-complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_seen_subcommand_from init run id contacts send inbox chat peers outbox status export import demo completions man help" -f -a "peers" -d 'Show connected peers'
+complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_seen_subcommand_from init run id contacts send inbox chat peers outbox status export import demo completions man help" -f -a "peers" -d 'Show the peers this node knows: the routing table\'s contacts plus the peers connected now'
 complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_seen_subcommand_from init run id contacts send inbox chat peers outbox status export import demo completions man help" -f -a "outbox" -d 'Show the messages waiting to go, and why each waits'
 complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_seen_subcommand_from init run id contacts send inbox chat peers outbox status export import demo completions man help" -f -a "status" -d 'Show the daemon\'s status'
 complete -c tacnode -n "__fish_tacnode_using_subcommand help; and not __fish_seen_subcommand_from init run id contacts send inbox chat peers outbox status export import demo completions man help" -f -a "export" -d 'Write the message history as JSON Lines'

@@ -28,8 +28,8 @@ pub(crate) struct Cli {
     pub(crate) quiet: u8,
 
     /// Print what the daemon answered as JSON (one object, or one object
-    /// per line for `inbox`), with the control protocol's field names,
-    /// instead of text.
+    /// per line for `inbox` and `peers --watch`), with the control
+    /// protocol's field names, instead of text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
 
@@ -212,8 +212,19 @@ pub(crate) enum Command {
         /// Contact name or key_… address to show first.
         contact: Option<String>,
     },
-    /// Show connected peers.
-    Peers,
+    /// Show the peers this node knows: the routing table's contacts plus
+    /// the peers connected now.
+    ///
+    /// Each with its contact name or key_… address, node type, whether it
+    /// is connected, the round-trip time, when it was last seen (local
+    /// time), the path (direct) and its endpoints.
+    Peers {
+        /// Redraw every second until Ctrl-C; when standard output is not a
+        /// terminal, print a snapshot every second instead (with --json one
+        /// object per line).
+        #[arg(long)]
+        watch: bool,
+    },
     /// Show the messages waiting to go, and why each waits.
     Outbox {
         #[command(subcommand)]

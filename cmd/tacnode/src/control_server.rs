@@ -292,22 +292,10 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                 .collect(),
         },
         Request::Peers => {
-            let names: std::collections::HashMap<_, _> = node
-                .contacts()
-                .await?
-                .into_iter()
-                .map(|c| (c.node_id, c.name))
-                .collect();
+            let peers = node.peers().await?;
             Response::Peers {
-                connected: node
-                    .connected_peers()
-                    .iter()
-                    .map(|p| PeerView {
-                        node_id: hex(p.as_bytes()),
-                        name: names.get(p).cloned(),
-                    })
-                    .collect(),
-                routing_table_size: node.status().await?.routing_table_size,
+                routing_table_size: peers.iter().filter(|p| p.in_routing_table).count(),
+                peers: peers.into_iter().map(peer_info_view).collect(),
             }
         }
         Request::Status => {
@@ -358,6 +346,24 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
             }
         }
     })
+}
+
+/// One peer as the control protocol carries it.
+fn peer_info_view(p: tacnode_usecase::node::PeerInfo) -> PeerView {
+    let c = p.connection.as_ref();
+    PeerView {
+        node_id: hex(p.node_id.as_bytes()),
+        address: p.address.map(|a| a.to_string()),
+        name: p.name,
+        node_type: p.node_type.map(|t| format!("{t:?}").to_lowercase()),
+        endpoints: p.endpoints.iter().map(|e| e.0.to_string()).collect(),
+        in_routing_table: p.in_routing_table,
+        connected: c.is_some(),
+        remote: c.map(|c| c.remote.to_string()),
+        rtt_us: c.map(|c| u64::try_from(c.rtt.as_micros()).unwrap_or(u64::MAX)),
+        path: c.map(|c| c.path.as_str().to_owned()),
+        last_seen_ms: p.last_seen.map(|t| t.0),
+    }
 }
 
 /// Lower-case hex of `bytes`.

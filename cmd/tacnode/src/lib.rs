@@ -17,6 +17,7 @@ mod qr;
 mod run;
 mod show;
 mod stdin_messages;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -68,7 +68,7 @@ async fn ask(data_dir: &Path, json: bool, req: &Request) -> Result<Option<Respon
 
 /// Writes one line to standard output; `false` when the reader went away
 /// (`tacnode inbox | head`).
-fn print_line(out: &mut std::io::Stdout, line: &str) -> Result<bool, CliError> {
+pub(crate) fn print_line(out: &mut std::io::Stdout, line: &str) -> Result<bool, CliError> {
     match writeln!(out, "{line}").and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         other => Ok(other.map(|()| true)?),
@@ -252,15 +252,17 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             Err(tacnode_chat::ChatError::Connect(e)) => return Err(e.into()),
             other => other.map_err(anyhow::Error::from)?,
         },
-        Command::Peers => {
+        Command::Peers { watch: false } => {
             if let Some(Response::Peers {
-                connected,
+                peers,
                 routing_table_size,
             }) = ask(&data_dir, json, &Request::Peers).await?
             {
-                show::peers(&connected, routing_table_size);
+                let table = show::peers(&peers, routing_table_size);
+                print_line(&mut std::io::stdout(), table.trim_end_matches('\n'))?;
             }
         }
+        Command::Peers { watch: true } => return crate::watch::peers(&data_dir, json).await,
         Command::Outbox {
             action: Some(action),
         } => {

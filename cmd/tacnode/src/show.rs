@@ -82,14 +82,11 @@ pub(crate) fn status_change(message_id: &str, status: &str, reason: Option<Strin
     )
 }
 
-/// `tacnode peers`.
-pub(crate) fn peers(connected: &[PeerView], routing_table_size: usize) {
-    println!("routing table: {routing_table_size} contacts");
-    println!("connected: {}", connected.len());
-    for p in connected {
-        let short = p.node_id.get(..16).unwrap_or(&p.node_id);
-        println!("  {:<20} {short}", p.name.as_deref().unwrap_or("-"));
-    }
+/// `tacnode peers`: the table, times in the local time zone.
+pub(crate) fn peers(peers: &[PeerView], routing_table_size: usize) -> String {
+    let now = crate::node::now().0;
+    let local = |t| tacnode_chat::system_local_time(t, now);
+    tacnode_control::peers_table(peers, routing_table_size, now, &local)
 }
 
 /// `tacnode outbox`: each waiting message, its age and its next try.

@@ -694,6 +694,165 @@ fn inbox_follow_shows_our_messages_going_and_delivered() {
     assert!(seen.contains("[delivered]"), "{seen}");
 }
 
+/// `peers` (issue #17): two daemons that talk show each other connected,
+/// named, with a round-trip time, endpoints and the direct path; `--watch`
+/// on a pipe prints successive snapshots, one JSON object per line with
+/// `--json`.
+#[test]
+fn peers_shows_the_other_daemon_connected_with_rtt_and_endpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pass = write(tmp.path(), "pass", "pw\n");
+    let p = pass.to_str().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for d in [&a, &b] {
+        assert!(
+            tacnode(d, &["init", "--passphrase-file", p])
+                .status
+                .success()
+        );
+    }
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen_a = format!("127.0.0.1:{port}");
+    let da = spawn_daemon(&a, p, &listen_a);
+    let addr_a = address_when_up(&a, Duration::from_secs(30));
+    let db = Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(&b)
+        .args(["run", "--listen", "127.0.0.1:0", "--passphrase-file", p])
+        .args(["--bootstrap", &format!("{addr_a}@{listen_a}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr_b = address_when_up(&b, Duration::from_secs(30));
+    assert!(
+        tacnode(&a, &["contacts", "add", "bravo", &addr_b])
+            .status
+            .success()
+    );
+    // b joined through a: each sees the other connected.
+    let connected = |data: &Path, address: &str| -> Option<serde_json::Value> {
+        let o = tacnode(data, &["--json", "peers"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["kind"], "peers", "{v}");
+        v["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["address"] == address && p["connected"] == true)
+            .cloned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let bravo = loop {
+        if let Some(p) = connected(&a, &addr_b) {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "b never showed as connected");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(bravo["name"], "bravo", "{bravo}");
+    assert_eq!(bravo["node_type"], "server", "{bravo}");
+    assert_eq!(bravo["path"], "direct", "{bravo}");
+    assert!(bravo["rtt_us"].as_u64().is_some(), "{bravo}");
+    assert!(bravo["last_seen_ms"].as_u64().is_some(), "{bravo}");
+    assert_eq!(bravo["node_id"].as_str().unwrap().len(), 64, "{bravo}");
+    let endpoints = bravo["endpoints"].as_array().unwrap();
+    assert!(
+        endpoints
+            .iter()
+            .any(|e| e.as_str().unwrap().starts_with("127.0.0.1:")),
+        "{bravo}"
+    );
+    // From b, a is a stranger shown by its address, at the address it
+    // listens on.
+    let alpha = connected(&b, &addr_a).unwrap();
+    assert!(alpha["name"].is_null(), "{alpha}");
+    assert!(alpha["rtt_us"].as_u64().is_some(), "{alpha}");
+    assert!(
+        alpha["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == listen_a.as_str()),
+        "{alpha}"
+    );
+    // The table names the contact and its state.
+    let o = tacnode(&a, &["peers"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let line = text.lines().find(|l| l.starts_with("bravo")).unwrap();
+    assert!(
+        line.contains("server") && line.contains("connected") && line.contains(" ms"),
+        "{text}"
+    );
+    assert!(
+        line.contains("direct") && line.contains("127.0.0.1:"),
+        "{text}"
+    );
+    // --watch on a pipe: snapshots one after the other, until stopped.
+    let snapshots = watch_output(&a, &["peers", "--watch"], |out| {
+        out.matches(" in the routing table, ").count() >= 2
+    });
+    assert!(
+        snapshots.matches("\nbravo ").count() >= 2 && !snapshots.contains('\x1b'),
+        "{snapshots}"
+    );
+    let lines = watch_output(&a, &["--json", "peers", "--watch"], |out| {
+        out.lines().count() >= 2
+    });
+    for l in lines.lines().take(2) {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["kind"], "peers", "{l}");
+    }
+    stop(db);
+    stop(da);
+}
+
+/// What `tacnode ARGS…` on `data` printed to a pipe once `enough` says so
+/// (at most 30 s), then it is killed.
+fn watch_output(data: &Path, args: &[&str], enough: fn(&str) -> bool) -> String {
+    use std::io::Read as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tacnode"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = out.read(&mut buf) {
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !enough(&seen.lock().unwrap()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Still running: it stops only when told.
+    assert!(child.try_wait().unwrap().is_none(), "it stopped by itself");
+    let _ = child.kill();
+    let _ = child.wait();
+    reader.join().unwrap();
+    let out = seen.lock().unwrap().clone();
+    assert!(enough(&out), "{out}");
+    out
+}
+
 /// The shell completions and the manual page shipped in deploy/ (and the
 /// Debian package) are what this build generates (issue #17). After a CLI
 /// change, regenerate them as deploy/completions/README.md says.

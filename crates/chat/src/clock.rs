@@ -28,6 +28,12 @@ pub fn local_time(time_ms: u64, now_ms: u64, tz: &TimeZone) -> String {
     }
 }
 
+/// [`local_time`] in the system's time zone (what the chat shows; `tacnode
+/// peers` writes last sightings with it).
+pub fn system_local_time(time_ms: u64, now_ms: u64) -> String {
+    local_time(time_ms, now_ms, &TimeZone::system())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ pub mod view;
 
 pub use chat::{Chat, MAX_EARLY_STATUSES, SCROLL_STEP};
 pub use chat_message::ChatMessage;
-pub use clock::local_time;
+pub use clock::{local_time, system_local_time};
 pub use conversation::{Conversation, MAX_MESSAGES_PER_CONVERSATION};
 pub use error::ChatError;
 pub use event::{ChatEvent, Effect};

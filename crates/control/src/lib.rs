@@ -15,6 +15,7 @@
 mod client;
 mod data_dir;
 mod line;
+mod peers_table;
 mod request;
 mod response;
 mod views;
@@ -22,6 +23,7 @@ mod views;
 pub use client::{ClientError, ConnectError, ControlClient};
 pub use data_dir::{KEYSTORE_NAME, SOCKET_NAME, keystore_path, socket_path};
 pub use line::{LineError, MAX_LINE_BYTES, read_line, write_json};
+pub use peers_table::{MAX_PEER_COLUMN, peers_table};
 pub use request::Request;
 pub use response::Response;
 pub use views::{ContactView, MessageView, OutboxView, PeerView};

@@ -51,7 +51,8 @@ pub enum Request {
         /// The latest this many (the daemon's default when `None`).
         limit: Option<u32>,
     },
-    /// Connected peers and routing table size.
+    /// The routing table's contacts plus the connected peers, and the
+    /// routing table size.
     Peers,
     /// Messages waiting to go.
     Outbox,

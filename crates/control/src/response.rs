@@ -54,10 +54,10 @@ pub enum Response {
     Message(MessageView),
     /// End of an inbox listing.
     End,
-    /// Peers.
+    /// Peers: the routing table's contacts and the peers connected now.
     Peers {
-        /// Connected peers.
-        connected: Vec<PeerView>,
+        /// Contacts first by name, then the others by node id.
+        peers: Vec<PeerView>,
         /// Contacts in the DHT routing table.
         routing_table_size: usize,
     },

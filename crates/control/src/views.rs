@@ -41,13 +41,33 @@ pub struct OutboxView {
     pub reason: Option<String>,
 }
 
-/// A connected peer, named when it is a contact.
+/// A peer the node knows: in its routing table, connected now, or both.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct PeerView {
     /// Node id (hex).
     pub node_id: String,
+    /// Its `key_…` address, when its identity key is known.
+    pub address: Option<String>,
     /// Contact name, if it is one.
     pub name: Option<String>,
+    /// `server` or `client`, when known.
+    pub node_type: Option<String>,
+    /// Where it listens (`ip:port`), as far as the node knows.
+    pub endpoints: Vec<String>,
+    /// In the routing table.
+    pub in_routing_table: bool,
+    /// An authenticated connection is open now.
+    pub connected: bool,
+    /// The connection's remote address, when connected.
+    pub remote: Option<String>,
+    /// The connection's round-trip time (µs), when connected.
+    pub rtt_us: Option<u64>,
+    /// How the connection reaches it (`direct`; relayed paths to come),
+    /// when connected.
+    pub path: Option<String>,
+    /// When it last called or answered us since the daemon started (Unix
+    /// ms), if it did.
+    pub last_seen_ms: Option<u64>,
 }
 
 /// One contact as shown to the operator.

@@ -16,11 +16,13 @@
 //! - [`mailbox`]: store-and-forward deposits, proofs, fetches as data.
 //! - [`store`]: the rows the storage port speaks, its limits, and
 //!   [`StoreError`].
+//! - [`PeerConnection`]: an open connection as the network port reports it.
 //! - [`ports`]: traits with two real implementations each (the clock, the
 //!   store).
 
 mod address;
 mod admission;
+mod connection;
 mod contact;
 mod delivery;
 pub mod dht;
@@ -43,6 +45,7 @@ pub use admission::{
     Admission, AdmissionError, ClosedNetwork, MAX_ADMINS, MAX_MEMBER_NAME_BYTES, MAX_REVOKED,
     MemberCertificate, RevocationList, RevocationUpdate,
 };
+pub use connection::{ConnectionPath, PeerConnection};
 pub use contact::{Contact, MAX_CONTACT_NAME_BYTES};
 pub use delivery::{DeliveryState, Direction, MessageStatus, OutboxEntry, StoredMessage};
 pub use id::{Distance, ID_LEN, KeyError, NodeId};

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
+use crate::connection::PeerConnection;
 use crate::contact::Contact;
 use crate::delivery::{DeliveryState, MessageStatus, OutboxEntry, StoredMessage};
 use crate::dht::RefusalCode;
@@ -369,8 +370,14 @@ pub trait PeerNetwork: Send + Sync + 'static {
     /// Where this node listens.
     fn local_addr(&self) -> SocketAddr;
 
+    /// Each peer with an open, authenticated connection, once: the
+    /// connection in use, its remote address and round-trip time.
+    fn connections(&self) -> Vec<PeerConnection>;
+
     /// Peers with an open, authenticated connection.
-    fn connected_peers(&self) -> Vec<NodeId>;
+    fn connected_peers(&self) -> Vec<NodeId> {
+        self.connections().into_iter().map(|c| c.peer).collect()
+    }
 
     /// Replaces who may connect (a closed network's newest revocations):
     /// handshakes from now on are checked against `admission`, both ways,

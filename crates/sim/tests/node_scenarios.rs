@@ -556,3 +556,42 @@ fn a_prekey_rotation_that_cannot_be_saved_is_not_published() {
     })
     .unwrap();
 }
+
+#[test]
+fn peers_lists_the_routing_table_and_the_connected_client_with_the_link_rtt() {
+    block_on(async {
+        // B is the only server, A a client that joined through it.
+        let sim = network(23, 1, 1).await;
+        let (b, a) = (0u32, 1u32);
+        let (b_id, a_id) = (sim.node_id(b).unwrap(), sim.node_id(a).unwrap());
+        let link_rtt =
+            std::time::Duration::from_millis(2 * LinkModel::default().base_latency(b, a));
+        // The server: the client is connected but never in its routing
+        // table; its node type and endpoints come from its DHT requests.
+        let seen_by_b = sim.handle(b).unwrap().peers().await.unwrap();
+        let client = seen_by_b.iter().find(|p| p.node_id == a_id).unwrap();
+        assert!(!client.in_routing_table, "{client:?}");
+        assert_eq!(client.node_type, Some(NodeType::Client), "{client:?}");
+        assert!(client.last_seen.is_some(), "{client:?}");
+        assert_eq!(
+            client.address.as_ref().map(|a| a.node_id()),
+            Some(a_id),
+            "{client:?}"
+        );
+        let c = client.connection.as_ref().unwrap();
+        assert_eq!(c.rtt, link_rtt);
+        assert_eq!(c.remote, tacnode_sim::node::harness::address_of(a));
+        assert_eq!(c.path, tacnode_domain::ConnectionPath::Direct);
+        // The client: the server is in its routing table, connected, at
+        // the address it listens on.
+        let seen_by_a = sim.handle(a).unwrap().peers().await.unwrap();
+        let server = seen_by_a.iter().find(|p| p.node_id == b_id).unwrap();
+        assert!(server.in_routing_table, "{server:?}");
+        assert_eq!(server.node_type, Some(NodeType::Server), "{server:?}");
+        let at = tacnode_domain::Endpoint(tacnode_sim::node::harness::address_of(b));
+        assert_eq!(server.endpoints, vec![at], "{server:?}");
+        assert_eq!(server.connection.as_ref().unwrap().rtt, link_rtt);
+        sim.finish().await;
+    })
+    .unwrap();
+}

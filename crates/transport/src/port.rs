@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
-use tacnode_domain::NodeId;
 use tacnode_domain::ports::{BoxFuture, CallError, Incoming, IncomingCall, PeerNetwork, Reply};
+use tacnode_domain::{NodeId, PeerConnection};
 
 use crate::{Inbound, InboundEvent, RequestError, Responder, Transport};
 
@@ -66,9 +66,9 @@ impl PeerNetwork for QuicNetwork {
         self.local
     }
 
-    fn connected_peers(&self) -> Vec<NodeId> {
+    fn connections(&self) -> Vec<PeerConnection> {
         self.transport()
-            .map(|t| t.connected_peers())
+            .map(|t| t.connections())
             .unwrap_or_default()
     }
 

@@ -104,6 +104,18 @@ async fn two_nodes_exchange_requests_and_pushes() {
     assert_eq!(b.connection_count(), 1);
     assert_eq!(a.connected_peers(), vec![b.node_id()]);
     assert_eq!(b.connected_peers(), vec![a.node_id()]);
+    // What the node's `peers` shows: the authenticated peer, where it is,
+    // quinn's round-trip estimate, the direct path.
+    let [seen] = a.connections().try_into().unwrap();
+    assert_eq!(seen.peer, b.node_id());
+    assert_eq!(seen.remote, b_addr);
+    assert_eq!(
+        tacnode_domain::PeerAddress::new(seen.identity).node_id(),
+        b.node_id()
+    );
+    assert!(seen.rtt > std::time::Duration::ZERO && seen.rtt < std::time::Duration::from_secs(1));
+    assert_eq!(seen.path, tacnode_domain::ConnectionPath::Direct);
+    assert_eq!(b.connections()[0].peer, a.node_id());
 
     // Empty bodies are fine in both directions.
     assert_eq!(a.request(b.node_id(), &[], vec![]).await.unwrap(), b"re:");

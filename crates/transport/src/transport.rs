@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use quinn::{Connection, ConnectionError, VarInt};
 use rustls::pki_types::CertificateDer;
 use tacnode_crypto::{EndpointSecret, Identity};
-use tacnode_domain::{Admission, IdentityKey, NodeId};
+use tacnode_domain::{Admission, ConnectionPath, IdentityKey, NodeId, PeerConnection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, trace};
@@ -397,6 +397,25 @@ impl Transport {
             .iter()
             .filter(|(_, links)| links.iter().any(|l| l.is_live() && l.is_authed()))
             .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Each peer with an authenticated live connection, once: the
+    /// preferred link's remote address and quinn's round-trip estimate.
+    pub fn connections(&self) -> Vec<PeerConnection> {
+        let t = self.shared.table();
+        t.links
+            .iter()
+            .filter_map(|(id, links)| {
+                let best = best_of(links).filter(Link::is_authed)?;
+                Some(PeerConnection {
+                    peer: *id,
+                    identity: best.peer_identity,
+                    remote: best.conn.remote_address(),
+                    rtt: best.conn.rtt(),
+                    path: ConnectionPath::Direct,
+                })
+            })
             .collect()
     }
 

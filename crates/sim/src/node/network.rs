@@ -43,7 +43,10 @@ use std::time::Duration;
 use rand::RngExt;
 use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
-use tacnode_domain::{Admission, IdentityKey, MemberCertificate, NodeId, NodeType, UnixMillis};
+use tacnode_domain::{
+    Admission, ConnectionPath, IdentityKey, MemberCertificate, NodeId, NodeType, PeerConnection,
+    UnixMillis,
+};
 use tacnode_usecase::ports::{BoxFuture, CallError, Incoming, IncomingCall, PeerNetwork, Reply};
 use tokio::sync::{mpsc, oneshot};
 
@@ -1059,7 +1062,10 @@ impl PeerNetwork for SimPort {
         self.local
     }
 
-    fn connected_peers(&self) -> Vec<NodeId> {
+    /// The simulated connections of this node; the round-trip time is
+    /// twice the link's base latency (jitter and loss left out: what QUIC's
+    /// smoothed estimate settles near).
+    fn connections(&self) -> Vec<PeerConnection> {
         let w = self.net.world();
         w.connected
             .keys()
@@ -1071,7 +1077,14 @@ impl PeerNetwork for SimPort {
                 } else {
                     return None;
                 };
-                w.endpoints.get(other as usize).map(|e| e.id)
+                let e = w.endpoints.get(other as usize)?;
+                Some(PeerConnection {
+                    peer: e.id,
+                    identity: e.identity,
+                    remote: e.addr,
+                    rtt: Duration::from_millis(w.link.base_latency(*a, *b).saturating_mul(2)),
+                    path: ConnectionPath::Direct,
+                })
             })
             .collect()
     }

@@ -27,6 +27,8 @@ mod mailbox_handoff;
 mod maintenance;
 mod net;
 mod peer_clocks;
+mod peer_sightings;
+mod peers;
 mod receive;
 mod rewound;
 mod send;
@@ -54,6 +56,9 @@ pub use config::{AdmissionConfig, BootstrapPeer, DhtSettings, MailboxConfig, Nod
 pub(crate) use net::Net;
 pub use peer_clocks::ClockCheck;
 use peer_clocks::PeerClocks;
+use peer_sightings::PeerSightings;
+pub use peer_sightings::Sighting;
+pub use peers::PeerInfo;
 pub(crate) use state::State;
 use state::{HANDED_OUT_KEY, PENDING_PREFIX, PIN_PREFIX, peer_meta_key};
 use state_owner::StateOwner;
@@ -159,6 +164,8 @@ pub(crate) struct Shared {
     pub(crate) receipt_tasks: Arc<Semaphore>,
     /// What the peers' clocks say about ours.
     pub(crate) clocks: Arc<Mutex<PeerClocks>>,
+    /// When each recent peer was last heard from (for `tacnode peers`).
+    pub(crate) sightings: Arc<Mutex<PeerSightings>>,
     /// The previous run did not stop cleanly (a crash, `kill -9`, power):
     /// peers may still be talking to its process, so we greet them.
     pub(crate) unclean_start: bool,
@@ -269,6 +276,19 @@ impl Shared {
     /// Notes the clock `peer` reported in a request.
     pub(crate) fn observe_clock(&self, peer: NodeId, theirs: UnixMillis) {
         observe_clock(&self.clocks, self.now(), peer, theirs);
+    }
+
+    /// Notes that `peer` (its authenticated `identity`) called us now, with
+    /// what its DHT request said about it, if it was one.
+    pub(crate) fn observe_peer(
+        &self,
+        (peer, identity): (NodeId, &IdentityKey),
+        sender: Option<&tacnode_domain::dht::SenderInfo>,
+    ) {
+        self.sightings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .observe(peer, self.now(), Some(identity), sender);
     }
 
     /// The time, from the clock port.
@@ -396,10 +416,20 @@ impl Node {
         store.delete_meta(CLEAN_STOP_KEY)?;
         let node_type = config.node_type;
         let clocks = Arc::new(Mutex::new(PeerClocks::default()));
-        let readings: net::ClockReadings = {
-            let clocks = clocks.clone();
+        let sightings = Arc::new(Mutex::new(PeerSightings::default()));
+        let heard: net::AnswerHeard = {
+            let (clocks, sightings) = (clocks.clone(), sightings.clone());
             let clock = clock.clone();
-            Arc::new(move |peer, theirs| observe_clock(&clocks, clock.now(), peer, theirs))
+            Arc::new(move |peer, theirs| {
+                let now = clock.now();
+                sightings
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .observe(peer, now, None, None);
+                if let Some(t) = theirs {
+                    observe_clock(&clocks, now, peer, t);
+                }
+            })
         };
         // A closed network needs our own valid certificate, and the
         // revocations kept from earlier runs are in force before anything
@@ -419,7 +449,7 @@ impl Node {
             &config.admission.admission,
         )?);
         network.set_admission(admission.current());
-        let net = Net::new(network, readings);
+        let net = Net::new(network, heard);
         let (shutdown_tx, shutdown) = watch::channel(false);
         let dht = dht_driver::DhtHandle::spawn(
             &config,
@@ -459,6 +489,7 @@ impl Node {
             clock,
             receipt_tasks: Arc::new(Semaphore::new(MAX_RECEIPT_TASKS)),
             clocks,
+            sightings,
             unclean_start,
             storage_failure: Mutex::new(None),
             own_holders: Mutex::new(None),

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tacnode_domain::{NodeId, UnixMillis};
+use tacnode_domain::{NodeId, PeerConnection, UnixMillis};
 use tacnode_messaging::Message;
 
 use crate::ports::{CallError, PeerNetwork};
@@ -13,16 +13,17 @@ use crate::ports::{CallError, PeerNetwork};
 #[derive(Clone)]
 pub(crate) struct Net {
     network: Arc<dyn PeerNetwork>,
-    clocks: ClockReadings,
+    heard: AnswerHeard,
 }
 
-/// Where the clocks stamped on answers go: the node notes them (see
-/// [`super::peer_clocks`]).
-pub(crate) type ClockReadings = Arc<dyn Fn(NodeId, UnixMillis) + Send + Sync>;
+/// Told of every answer: who answered and the clock stamped on it, if any.
+/// The node notes both (see [`super::peer_clocks`] and
+/// [`super::peer_sightings`]).
+pub(crate) type AnswerHeard = Arc<dyn Fn(NodeId, Option<UnixMillis>) + Send + Sync>;
 
 impl Net {
-    pub(crate) fn new(network: Arc<dyn PeerNetwork>, clocks: ClockReadings) -> Net {
-        Net { network, clocks }
+    pub(crate) fn new(network: Arc<dyn PeerNetwork>, heard: AnswerHeard) -> Net {
+        Net { network, heard }
     }
 
     /// Sends `msg` to `peer` (dialling one of `addrs` if not connected) and
@@ -36,9 +37,7 @@ impl Net {
         let bytes = self.network.call(peer, addrs, msg.encode()).await?;
         let (answer, time) =
             Message::decode_answer(&bytes).map_err(|e| CallError::BadAnswer(e.to_string()))?;
-        if let Some(t) = time {
-            (self.clocks)(peer, t);
-        }
+        (self.heard)(peer, time);
         match answer {
             Message::Error { code, detail } => Err(CallError::Refused { code, detail }),
             m => Ok(m),
@@ -58,6 +57,11 @@ impl Net {
     /// Puts `admission` in force for every handshake and connection.
     pub(crate) fn set_admission(&self, admission: Arc<tacnode_domain::Admission>) {
         self.network.set_admission(admission);
+    }
+
+    /// Each open, authenticated connection, with its round-trip time.
+    pub(crate) fn connections(&self) -> Vec<PeerConnection> {
+        self.network.connections()
     }
 
     /// Closes every connection and the endpoint.

@@ -81,6 +81,13 @@ async fn answer(
             return refuse(RefusalCode::Malformed, e.to_string());
         }
     };
+    shared.observe_peer(
+        (peer, peer_identity),
+        match &msg {
+            Message::DhtRequest(req) => Some(req.sender()),
+            _ => None,
+        },
+    );
     match msg {
         Message::DhtRequest(req) => {
             if let Some(t) = req.sender().time {
