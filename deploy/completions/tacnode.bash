@@ -16,6 +16,9 @@ _tacnode() {
             ",$1")
                 cmd="tacnode"
                 ;;
+            tacnode,admin)
+                cmd="tacnode__subcmd__admin"
+                ;;
             tacnode,chat)
                 cmd="tacnode__subcmd__chat"
                 ;;
@@ -49,6 +52,9 @@ _tacnode() {
             tacnode,man)
                 cmd="tacnode__subcmd__man"
                 ;;
+            tacnode,member)
+                cmd="tacnode__subcmd__member"
+                ;;
             tacnode,outbox)
                 cmd="tacnode__subcmd__outbox"
                 ;;
@@ -63,6 +69,30 @@ _tacnode() {
                 ;;
             tacnode,status)
                 cmd="tacnode__subcmd__status"
+                ;;
+            tacnode__subcmd__admin,help)
+                cmd="tacnode__subcmd__admin__subcmd__help"
+                ;;
+            tacnode__subcmd__admin,init)
+                cmd="tacnode__subcmd__admin__subcmd__init"
+                ;;
+            tacnode__subcmd__admin,issue)
+                cmd="tacnode__subcmd__admin__subcmd__issue"
+                ;;
+            tacnode__subcmd__admin,revoke)
+                cmd="tacnode__subcmd__admin__subcmd__revoke"
+                ;;
+            tacnode__subcmd__admin__subcmd__help,help)
+                cmd="tacnode__subcmd__admin__subcmd__help__subcmd__help"
+                ;;
+            tacnode__subcmd__admin__subcmd__help,init)
+                cmd="tacnode__subcmd__admin__subcmd__help__subcmd__init"
+                ;;
+            tacnode__subcmd__admin__subcmd__help,issue)
+                cmd="tacnode__subcmd__admin__subcmd__help__subcmd__issue"
+                ;;
+            tacnode__subcmd__admin__subcmd__help,revoke)
+                cmd="tacnode__subcmd__admin__subcmd__help__subcmd__revoke"
                 ;;
             tacnode__subcmd__contacts,add)
                 cmd="tacnode__subcmd__contacts__subcmd__add"
@@ -93,6 +123,9 @@ _tacnode() {
                 ;;
             tacnode__subcmd__contacts__subcmd__help,verify)
                 cmd="tacnode__subcmd__contacts__subcmd__help__subcmd__verify"
+                ;;
+            tacnode__subcmd__help,admin)
+                cmd="tacnode__subcmd__help__subcmd__admin"
                 ;;
             tacnode__subcmd__help,chat)
                 cmd="tacnode__subcmd__help__subcmd__chat"
@@ -127,6 +160,9 @@ _tacnode() {
             tacnode__subcmd__help,man)
                 cmd="tacnode__subcmd__help__subcmd__man"
                 ;;
+            tacnode__subcmd__help,member)
+                cmd="tacnode__subcmd__help__subcmd__member"
+                ;;
             tacnode__subcmd__help,outbox)
                 cmd="tacnode__subcmd__help__subcmd__outbox"
                 ;;
@@ -142,6 +178,15 @@ _tacnode() {
             tacnode__subcmd__help,status)
                 cmd="tacnode__subcmd__help__subcmd__status"
                 ;;
+            tacnode__subcmd__help__subcmd__admin,init)
+                cmd="tacnode__subcmd__help__subcmd__admin__subcmd__init"
+                ;;
+            tacnode__subcmd__help__subcmd__admin,issue)
+                cmd="tacnode__subcmd__help__subcmd__admin__subcmd__issue"
+                ;;
+            tacnode__subcmd__help__subcmd__admin,revoke)
+                cmd="tacnode__subcmd__help__subcmd__admin__subcmd__revoke"
+                ;;
             tacnode__subcmd__help__subcmd__contacts,add)
                 cmd="tacnode__subcmd__help__subcmd__contacts__subcmd__add"
                 ;;
@@ -154,11 +199,35 @@ _tacnode() {
             tacnode__subcmd__help__subcmd__contacts,verify)
                 cmd="tacnode__subcmd__help__subcmd__contacts__subcmd__verify"
                 ;;
+            tacnode__subcmd__help__subcmd__member,import)
+                cmd="tacnode__subcmd__help__subcmd__member__subcmd__import"
+                ;;
+            tacnode__subcmd__help__subcmd__member,revocations)
+                cmd="tacnode__subcmd__help__subcmd__member__subcmd__revocations"
+                ;;
             tacnode__subcmd__help__subcmd__outbox,cancel)
                 cmd="tacnode__subcmd__help__subcmd__outbox__subcmd__cancel"
                 ;;
             tacnode__subcmd__help__subcmd__outbox,retry)
                 cmd="tacnode__subcmd__help__subcmd__outbox__subcmd__retry"
+                ;;
+            tacnode__subcmd__member,help)
+                cmd="tacnode__subcmd__member__subcmd__help"
+                ;;
+            tacnode__subcmd__member,import)
+                cmd="tacnode__subcmd__member__subcmd__import"
+                ;;
+            tacnode__subcmd__member,revocations)
+                cmd="tacnode__subcmd__member__subcmd__revocations"
+                ;;
+            tacnode__subcmd__member__subcmd__help,help)
+                cmd="tacnode__subcmd__member__subcmd__help__subcmd__help"
+                ;;
+            tacnode__subcmd__member__subcmd__help,import)
+                cmd="tacnode__subcmd__member__subcmd__help__subcmd__import"
+                ;;
+            tacnode__subcmd__member__subcmd__help,revocations)
+                cmd="tacnode__subcmd__member__subcmd__help__subcmd__revocations"
                 ;;
             tacnode__subcmd__outbox,cancel)
                 cmd="tacnode__subcmd__outbox__subcmd__cancel"
@@ -185,12 +254,214 @@ _tacnode() {
 
     case "${cmd}" in
         tacnode)
-            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox chat peers outbox status export import demo completions man help"
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox chat peers outbox status admin member export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__admin)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init issue revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__admin__subcmd__help)
+            opts="init issue revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__admin__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__admin__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__admin__subcmd__help__subcmd__issue)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__admin__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__admin__subcmd__init)
+            opts="-v -q -h -V --admin-dir --passphrase-file --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --admin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__admin__subcmd__issue)
+            opts="-v -q -h -V --role --days --name --out --admin-dir --passphrase-file --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --role)
+                    COMPREPLY=($(compgen -W "server client" -- "${cur}"))
+                    return 0
+                    ;;
+                --days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__admin__subcmd__revoke)
+            opts="-v -q -h -V --reinstate --out --admin-dir --passphrase-file --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -497,8 +768,64 @@ _tacnode() {
             return 0
             ;;
         tacnode__subcmd__help)
-            opts="init run id contacts send inbox chat peers outbox status export import demo completions man help"
+            opts="init run id contacts send inbox chat peers outbox status admin member export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__admin)
+            opts="init issue revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__admin__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__admin__subcmd__issue)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__admin__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -720,6 +1047,48 @@ _tacnode() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tacnode__subcmd__help__subcmd__member)
+            opts="import revocations"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__member__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__member__subcmd__revocations)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tacnode__subcmd__help__subcmd__outbox)
             opts="cancel retry"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -921,6 +1290,128 @@ _tacnode() {
         tacnode__subcmd__man)
             opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__member)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version import revocations help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__member__subcmd__help)
+            opts="import revocations help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__member__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__member__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__member__subcmd__help__subcmd__revocations)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__member__subcmd__import)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__member__subcmd__revocations)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
