@@ -112,3 +112,34 @@ fn crashed_node_is_not_found_and_rejoins_after_restart() {
     assert!(find(&mut net, 3, 9));
     assert!(find(&mut net, 9, 20));
 }
+
+/// Join-time Sybil attackers (20 % of the servers, answering lookups with
+/// each other only from their first join) cost an open network lookups; in
+/// a closed network they are outsiders whose handshakes every member
+/// refuses, and every lookup finds its target.
+#[test]
+fn a_closed_network_shuts_out_join_time_sybil_attackers() {
+    let open = LookupScenario {
+        nodes: 1_500,
+        lookups: 200,
+        seed: 3,
+        k: 8,
+        disjoint: 3,
+        malicious: 0.2,
+        malicious_from_join: true,
+        ..LookupScenario::default()
+    };
+    let r = run_lookup_scenario(&open);
+    assert!(
+        r.dht.success_rate() < 0.97,
+        "the attack no longer bites: {:?}",
+        r.dht
+    );
+    let closed = LookupScenario {
+        admission: true,
+        ..open
+    };
+    let r = run_lookup_scenario(&closed);
+    assert!(r.refused_handshakes > 0);
+    assert!(r.dht.success_rate() >= 0.999, "{:?}", r.dht);
+}
