@@ -103,12 +103,15 @@ async fn client(stream: UnixStream, node: NodeHandle) -> Result<()> {
             }
         };
         if let Request::Inbox { follow, limit } = req {
+            // Subscribed before the history is read: nothing that happens
+            // in between is missed (at worst it shows twice).
+            let events = follow.then(|| node.subscribe());
             for m in inbox(&node, limit).await? {
                 write_json(&mut w, &Response::Message(m)).await?;
             }
             write_json(&mut w, &Response::End).await?;
-            if follow {
-                return follow_events(&node, &mut w).await;
+            if let Some(events) = events {
+                return follow_events(&node, events, &mut w).await;
             }
             continue;
         }
@@ -125,9 +128,9 @@ async fn client(stream: UnixStream, node: NodeHandle) -> Result<()> {
 /// the node stops or the client goes away.
 async fn follow_events<W: tokio::io::AsyncWrite + Unpin>(
     node: &NodeHandle,
+    mut events: tokio::sync::broadcast::Receiver<NodeEvent>,
     w: &mut W,
 ) -> Result<()> {
-    let mut events = node.subscribe();
     loop {
         let event = match events.recv().await {
             Ok(e) => e,
@@ -150,6 +153,27 @@ async fn follow_events<W: tokio::io::AsyncWrite + Unpin>(
                     message_id: message_id.to_string(),
                     text,
                     status: "received".into(),
+                };
+                write_json(w, &Response::Message(view)).await?;
+                continue;
+            }
+            NodeEvent::Queued {
+                to,
+                message_id,
+                text,
+                time,
+            } => {
+                // Sent from another front end: the chat and `inbox --follow`
+                // show it at once.
+                let (peer_address, peer_name) = peer_view(&node.contacts().await?, &to);
+                let view = MessageView {
+                    time_ms: time.0,
+                    direction: "out".into(),
+                    peer_address,
+                    peer_name,
+                    message_id: message_id.to_string(),
+                    text,
+                    status: "queued".into(),
                 };
                 write_json(w, &Response::Message(view)).await?;
                 continue;

@@ -228,7 +228,14 @@ impl Chat {
                 Some(next) => tick.advance(next),
                 None => tick,
             };
-            m.message_id = Some(message_id);
+            m.message_id = Some(message_id.clone());
+        }
+        // The daemon announces every queued text to its followers, ours
+        // too, and that announcement may come before this answer: keep the
+        // line typed here, drop the announced copy.
+        for c in &mut self.conversations {
+            c.messages
+                .retain(|m| m.local_id.is_some() || m.message_id.as_deref() != Some(&message_id));
         }
     }
 

@@ -215,3 +215,61 @@ fn the_newest_messages_show_and_scrolling_goes_back() {
     assert_eq!(typed(&mut empty, "hi"), Effect::None);
     assert!(screen(&empty).contains("No contacts yet"));
 }
+
+/// A text queued elsewhere (another terminal, a script) shows at once; a
+/// text typed here shows once, whether the daemon's announcement of it
+/// comes before or after its answer.
+#[test]
+fn texts_sent_elsewhere_show_at_once_and_ours_show_once() {
+    let outgoing = |id: &str, text: &str| {
+        ChatEvent::Message(MessageView {
+            direction: "out".into(),
+            status: "queued".into(),
+            ..match incoming("alpha", id, text) {
+                ChatEvent::Message(m) => m,
+                _ => unreachable!(),
+            }
+        })
+    };
+    let mut chat = Chat::new(vec![contact("alpha", false)]);
+    assert!(chat.select("alpha"));
+    chat.apply(ChatEvent::HistoryEnd, NOW);
+    chat.apply(outgoing("10", "from the other terminal"), NOW);
+    assert_eq!(chat.current().unwrap().messages.len(), 1);
+    assert!(screen(&chat).contains("from the other terminal"));
+    // Typed here; the announcement overtakes the answer.
+    let Effect::Send { local_id, .. } = typed(&mut chat, "typed here") else {
+        panic!("not sent")
+    };
+    chat.apply(outgoing("11", "typed here"), NOW);
+    chat.apply(
+        ChatEvent::Queued {
+            local_id,
+            message_id: "11".into(),
+        },
+        NOW,
+    );
+    // Typed again; this time the answer comes first.
+    let Effect::Send { local_id, .. } = typed(&mut chat, "and again") else {
+        panic!("not sent")
+    };
+    chat.apply(
+        ChatEvent::Queued {
+            local_id,
+            message_id: "12".into(),
+        },
+        NOW,
+    );
+    chat.apply(outgoing("12", "and again"), NOW);
+    let texts: Vec<&str> = chat
+        .current()
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        ["from the other terminal", "typed here", "and again"]
+    );
+}

@@ -703,6 +703,8 @@ fn collect_events(
                     (b"idch", None)
                 }
                 NodeEvent::Sent { message_id, .. } => (b"sent", Some(message_id)),
+                // The scenario notes its own sends (and the trace their ids).
+                NodeEvent::Queued { .. } => continue,
             };
             drop(b);
             let mut line = Vec::with_capacity(28);

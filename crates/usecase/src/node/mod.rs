@@ -115,6 +115,18 @@ pub enum NodeEvent {
         /// True when it came out of a mailbox.
         via_mailbox: bool,
     },
+    /// A text of ours was queued (by any front end: the CLI, the chat, a
+    /// script), durable from now on.
+    Queued {
+        /// Recipient.
+        to: NodeId,
+        /// Its id.
+        message_id: MessageId,
+        /// The text.
+        text: String,
+        /// Its place in the conversation (the outbox time).
+        time: UnixMillis,
+    },
     /// An outgoing message was handed over (directly or to mailboxes).
     Sent {
         /// Which.
@@ -621,6 +633,8 @@ fn log_event(st: &State, e: &NodeEvent) {
             recipient_of(message_id)
         ),
         NodeEvent::IdentityChanged { .. } => {}
+        // One line per queued text would drown a batch's log; `Sent` says it.
+        NodeEvent::Queued { .. } => {}
     }
 }
 
@@ -758,6 +772,14 @@ fn queue_texts(
     };
     for (id, time) in &queued {
         st.delivery.handle_queued(t, *id, peer, *time)?;
+    }
+    for ((id, time), text) in queued.iter().zip(texts) {
+        shared.emit(NodeEvent::Queued {
+            to: peer,
+            message_id: *id,
+            text: text.clone(),
+            time: *time,
+        });
     }
     Ok(queued.into_iter().map(|(id, _)| id).collect())
 }
