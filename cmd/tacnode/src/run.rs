@@ -1,6 +1,6 @@
 //! Runs one parsed command.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,9 +11,8 @@ use crate::cli::{
     Cli, Command, ContactsCommand, LogFormatArg, MemberAction, NodeTypeArg, OutboxAction,
 };
 use crate::config::{LogFormat, NodeTypeConfig, default_data_dir};
-use crate::show;
 use crate::stdin_messages::{read_stdin_messages, send_groups};
-use tacnode_control::{ControlClient, Request, Response};
+use tacnode_control::{ControlClient, PeerView, Request, Response, WatchOutput, text};
 
 /// A failed command: exit code 3 when the daemon is not running, 1 else.
 #[derive(Debug)]
@@ -43,8 +42,18 @@ other_from!(
     std::io::Error,
     serde_json::Error,
     tacnode_store::HistoryFileError,
-    tacnode_control::ClientError
+    tacnode_control::ClientError,
+    tacnode_control::text::QrCodeError
 );
+
+impl From<tacnode_control::WatchError> for CliError {
+    fn from(e: tacnode_control::WatchError) -> Self {
+        match e {
+            tacnode_control::WatchError::Connect(e) => e.into(),
+            other => CliError::Other(other.into()),
+        }
+    }
+}
 
 impl From<tacnode_control::ConnectError> for CliError {
     fn from(e: tacnode_control::ConnectError) -> Self {
@@ -68,7 +77,7 @@ async fn ask(data_dir: &Path, json: bool, req: &Request) -> Result<Option<Respon
 
 /// Writes one line to standard output; `false` when the reader went away
 /// (`tacnode inbox | head`).
-pub(crate) fn print_line(out: &mut std::io::Stdout, line: &str) -> Result<bool, CliError> {
+fn print_line(out: &mut std::io::Stdout, line: &str) -> Result<bool, CliError> {
     match writeln!(out, "{line}").and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         other => Ok(other.map(|()| true)?),
@@ -135,7 +144,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 println!("{address}");
                 println!("node id: {node_id}");
                 if qr {
-                    println!("{}", crate::qr::render(address.as_bytes())?);
+                    println!("{}", text::qr_code(address.as_bytes())?);
                 }
             }
         }
@@ -154,7 +163,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 if let Some(Response::Contacts { contacts }) =
                     ask(&data_dir, json, &Request::ContactsList).await?
                 {
-                    show::contacts(&contacts);
+                    print!("{}", text::contacts(&contacts));
                 }
             }
             ContactsCommand::Remove { name } => {
@@ -165,7 +174,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             ContactsCommand::Verify { name, confirm, qr } => {
                 let req = Request::ContactsVerify { name, confirm };
                 if let Some(r) = ask(&data_dir, json, &req).await? {
-                    show::safety_number(&r, qr)?;
+                    print!("{}", text::safety_number(&r, qr)?);
                 }
             }
         },
@@ -226,12 +235,12 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                     Response::Message(_) | Response::StatusChange { .. } if json => {
                         serde_json::to_string(&r)?
                     }
-                    Response::Message(m) => show::message(m),
+                    Response::Message(m) => text::message(m),
                     Response::StatusChange {
                         message_id,
                         status,
                         reason,
-                    } => show::status_change(&message_id, &status, reason),
+                    } => text::status_change(&message_id, &status, reason, crate::node::now().0),
                     Response::End if !follow => return Ok(ExitCode::SUCCESS),
                     Response::Error { message } => {
                         return Err(CliError::Other(anyhow::anyhow!("{message}")));
@@ -258,11 +267,19 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 routing_table_size,
             }) = ask(&data_dir, json, &Request::Peers).await?
             {
-                let table = show::peers(&peers, routing_table_size);
+                let table = peers_table(&peers, routing_table_size);
                 print_line(&mut std::io::stdout(), table.trim_end_matches('\n'))?;
             }
         }
-        Command::Peers { watch: true } => return crate::watch::peers(&data_dir, json).await,
+        Command::Peers { watch: true } => {
+            let output = match (json, std::io::stdout().is_terminal()) {
+                (true, _) => WatchOutput::Json,
+                (false, true) => WatchOutput::Terminal,
+                (false, false) => WatchOutput::Pipe,
+            };
+            let (out, stop) = (&mut std::io::stdout(), tokio::signal::ctrl_c());
+            tacnode_control::watch_peers(&data_dir, output, out, &peers_table, stop).await?;
+        }
         Command::Outbox {
             action: Some(action),
         } => {
@@ -278,7 +295,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             if let Some(Response::Outbox { entries }) =
                 ask(&data_dir, json, &Request::Outbox).await?
             {
-                show::outbox(&entries);
+                print!("{}", text::outbox(&entries, crate::node::now().0));
             }
         }
         Command::Admin { action } => crate::admin::run(action, &data_dir)?,
@@ -303,7 +320,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Status => {
             if let Some(r) = ask(&data_dir, json, &Request::Status).await? {
-                show::status(&r);
+                print!("{}", text::status(&r, crate::node::now().0));
             }
         }
         Command::Export { passphrase, file } => {
@@ -370,6 +387,13 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Demo { nodes } => return Ok(crate::demo::run(nodes).await?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tacnode peers`: the table, times in the local time zone.
+fn peers_table(peers: &[PeerView], routing_table_size: usize) -> String {
+    let now = crate::node::now().0;
+    let local = |t| tacnode_chat::system_local_time(t, now);
+    text::peers_table(peers, routing_table_size, now, &local)
 }
 
 fn open_store(

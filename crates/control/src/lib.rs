@@ -10,23 +10,25 @@
 //! error response and the connection is closed.
 //!
 //! The daemon's side lives in the binary (it drives the node); this crate is
-//! what both sides share, and the client.
+//! what both sides share, the client, the answers as an operator reads them
+//! on a terminal ([`text`]) and `peers --watch` ([`watch_peers`]).
 
 mod client;
 mod data_dir;
 mod line;
-mod peers_table;
 mod request;
 mod response;
+pub mod text;
 mod views;
+mod watch;
 
 pub use client::{ClientError, ConnectError, ControlClient};
 pub use data_dir::{KEYSTORE_NAME, SOCKET_NAME, keystore_path, socket_path};
 pub use line::{LineError, MAX_LINE_BYTES, read_line, write_json};
-pub use peers_table::{MAX_PEER_COLUMN, peers_table};
 pub use request::Request;
 pub use response::Response;
 pub use views::{ContactView, MessageView, OutboxView, PeerView};
+pub use watch::{WATCH_INTERVAL, WatchError, WatchOutput, watch_peers};
 
 /// Whether `line` parses as a control-socket request (one JSON object, as
 /// the daemon reads it). For the fuzz targets.
