@@ -43,7 +43,8 @@ other_from!(
     serde_json::Error,
     tacnode_store::HistoryFileError,
     tacnode_control::ClientError,
-    tacnode_control::text::QrCodeError
+    tacnode_control::text::QrCodeError,
+    tacnode_admin::AdminError
 );
 
 impl From<tacnode_control::WatchError> for CliError {
@@ -306,7 +307,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             action: MemberAction::Revocations { file },
         } => {
             // Read here: a bad file is named before the daemon is asked.
-            crate::admin::read_revocations(&file)?;
+            tacnode_admin::read_revocation_list(&file)?;
             let text = std::fs::read_to_string(&file)?;
             if let Some(Response::Revocations {
                 sequence,
