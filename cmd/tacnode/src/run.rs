@@ -1,6 +1,6 @@
 //! Runs one parsed command.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,7 +11,7 @@ use crate::cli::{
     Cli, Command, ContactsCommand, LogFormatArg, MemberAction, NodeTypeArg, OutboxAction,
 };
 use crate::config::{LogFormat, NodeTypeConfig, default_data_dir};
-use crate::stdin_messages::{read_stdin_messages, send_groups};
+use crate::stdin_messages::read_stdin_messages;
 use tacnode_control::{ControlClient, PeerView, Request, Response, WatchOutput, text};
 
 /// A failed command: exit code 3 when the daemon is not running, 1 else.
@@ -44,7 +44,9 @@ other_from!(
     tacnode_store::HistoryFileError,
     tacnode_control::ClientError,
     tacnode_control::text::QrCodeError,
-    tacnode_admin::AdminError
+    tacnode_admin::AdminError,
+    tacnode_control::InboxError,
+    tacnode_control::SendManyError
 );
 
 impl From<tacnode_control::WatchError> for CliError {
@@ -74,15 +76,6 @@ async fn ask(data_dir: &Path, json: bool, req: &Request) -> Result<Option<Respon
         return Ok(None);
     }
     Ok(Some(r))
-}
-
-/// Writes one line to standard output; `false` when the reader went away
-/// (`tacnode inbox | head`).
-fn print_line(out: &mut std::io::Stdout, line: &str) -> Result<bool, CliError> {
-    match writeln!(out, "{line}").and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        other => Ok(other.map(|()| true)?),
-    }
 }
 
 /// Runs the command; errors carry the exit code they map to.
@@ -193,70 +186,15 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Send { to, text: None, .. } => {
             let lines = read_stdin_messages()?;
             let mut c = ControlClient::connect(&data_dir).await?;
-            let mut queued = 0usize;
-            for group in send_groups(&lines) {
-                let req = Request::SendMany {
-                    to: to.clone(),
-                    texts: group.to_vec(),
-                };
-                match c.call(&req).await {
-                    Ok(Response::QueuedMany { message_ids }) => {
-                        for id in &message_ids {
-                            println!("queued {id}");
-                        }
-                        queued += message_ids.len();
-                    }
-                    Ok(other) => {
-                        return Err(CliError::Other(anyhow::anyhow!(
-                            "unexpected answer {other:?}"
-                        )));
-                    }
-                    Err(e) => {
-                        // The daemon may have committed the group in flight
-                        // and failed before answering: say what is known.
-                        let (first, last) = (queued + 1, queued + group.len());
-                        return Err(CliError::Other(anyhow::Error::from(e).context(format!(
-                            "lines 1-{queued} of {} are queued for sure; lines {first}-{last} were \
-                             being queued when this failed and may or may not be (check `tacnode \
-                             inbox` before sending them again); the rest were not sent",
-                            lines.len()
-                        ))));
-                    }
-                }
-            }
+            let mut print = |id: &str| println!("queued {id}");
+            let max = crate::node::MAX_SEND_BATCH;
+            let queued = tacnode_control::send_many(&mut c, &to, &lines, max, &mut print).await?;
             eprintln!("queued {queued} messages");
         }
         Command::Inbox { follow, limit } => {
             let mut c = ControlClient::connect(&data_dir).await?;
-            c.send(&Request::Inbox { follow, limit }).await?;
-            let mut out = std::io::stdout();
-            while let Some(r) = c.next().await? {
-                let line = match r {
-                    // One object per line.
-                    Response::Message(_) | Response::StatusChange { .. } if json => {
-                        serde_json::to_string(&r)?
-                    }
-                    Response::Message(m) => text::message(m),
-                    Response::StatusChange {
-                        message_id,
-                        status,
-                        reason,
-                    } => text::status_change(&message_id, &status, reason, crate::node::now().0),
-                    Response::End if !follow => return Ok(ExitCode::SUCCESS),
-                    Response::Error { message } => {
-                        return Err(CliError::Other(anyhow::anyhow!("{message}")));
-                    }
-                    _ => continue,
-                };
-                // A closed reader ends it quietly.
-                if !print_line(&mut out, &line)? {
-                    return Ok(ExitCode::SUCCESS);
-                }
-            }
-            // The stream ended without its end marker, or while following.
-            return Err(CliError::Other(anyhow::anyhow!(
-                "the daemon closed the connection (it stopped?)"
-            )));
+            let (out, now) = (&mut std::io::stdout(), || crate::node::now().0);
+            tacnode_control::write_inbox(&mut c, follow, limit, json, out, &now).await?;
         }
         Command::Chat { contact } => match tacnode_chat::run(&data_dir, contact).await {
             Err(tacnode_chat::ChatError::Connect(e)) => return Err(e.into()),
@@ -269,7 +207,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             }) = ask(&data_dir, json, &Request::Peers).await?
             {
                 let table = peers_table(&peers, routing_table_size);
-                print_line(&mut std::io::stdout(), table.trim_end_matches('\n'))?;
+                tacnode_control::write_line(&mut std::io::stdout(), table.trim_end_matches('\n'))?;
             }
         }
         Command::Peers { watch: true } => {

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::client::{ClientError, ConnectError, ControlClient};
+use crate::output_line::write_line;
 use crate::request::Request;
 use crate::response::Response;
 use crate::views::PeerView;
@@ -101,14 +102,6 @@ where
             _ = &mut stop => return Ok(()),
             () = tokio::time::sleep(WATCH_INTERVAL) => {}
         }
-    }
-}
-
-/// Writes one line; `false` when the reader went away (`| head`).
-fn write_line(out: &mut impl Write, line: &str) -> Result<bool, std::io::Error> {
-    match writeln!(out, "{line}").and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        other => other.map(|()| true),
     }
 }
 
