@@ -270,25 +270,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             let summary = if file.as_os_str() == "-" {
                 store.export_history_file(&own, &mut std::io::stdout().lock())?
             } else {
-                // The history is decrypted: owner-only, and never over an
-                // existing file.
-                let created = {
-                    use std::os::unix::fs::OpenOptionsExt as _;
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&file)
-                };
-                let created = match created {
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        return Err(CliError::Other(anyhow::anyhow!(
-                            "{} already exists; choose another file or remove it first",
-                            file.display()
-                        )));
-                    }
-                    other => other.with_context(|| format!("cannot create {}", file.display()))?,
-                };
+                let created = tacnode_store::create_history_file(&file)?;
                 let mut f = std::io::BufWriter::new(created);
                 store.export_history_file(&own, &mut f)?
             };
