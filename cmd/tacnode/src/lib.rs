@@ -13,11 +13,8 @@ mod daemon;
 pub mod demo;
 mod keys;
 pub mod node;
-mod qr;
 mod run;
-mod show;
 mod stdin_messages;
-mod watch;
 
 use std::process::ExitCode;
 

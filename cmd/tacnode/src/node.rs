@@ -80,8 +80,8 @@ impl Node {
                 .admission
                 .certificate
                 .clone()
-                .unwrap_or_else(|| crate::admin::member_certificate_path(&data_dir));
-            let certificate = crate::admin::read_member_certificate(&path)?;
+                .unwrap_or_else(|| tacnode_admin::member_certificate_path(&data_dir));
+            let certificate = tacnode_admin::read_member_certificate(&path)?;
             transport_config.admission = node_config.admission.admission.clone();
             transport_config.member_certificate = Some(certificate.clone());
             node_config.admission.certificate = Some(certificate);

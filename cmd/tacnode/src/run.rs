@@ -1,6 +1,6 @@
 //! Runs one parsed command.
 
-use std::io::Write as _;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,9 +11,8 @@ use crate::cli::{
     Cli, Command, ContactsCommand, LogFormatArg, MemberAction, NodeTypeArg, OutboxAction,
 };
 use crate::config::{LogFormat, NodeTypeConfig, default_data_dir};
-use crate::show;
-use crate::stdin_messages::{read_stdin_messages, send_groups};
-use tacnode_control::{ControlClient, Request, Response};
+use crate::stdin_messages::read_stdin_messages;
+use tacnode_control::{ControlClient, PeerView, Request, Response, WatchOutput, text};
 
 /// A failed command: exit code 3 when the daemon is not running, 1 else.
 #[derive(Debug)]
@@ -43,8 +42,21 @@ other_from!(
     std::io::Error,
     serde_json::Error,
     tacnode_store::HistoryFileError,
-    tacnode_control::ClientError
+    tacnode_control::ClientError,
+    tacnode_control::text::QrCodeError,
+    tacnode_admin::AdminError,
+    tacnode_control::InboxError,
+    tacnode_control::SendManyError
 );
+
+impl From<tacnode_control::WatchError> for CliError {
+    fn from(e: tacnode_control::WatchError) -> Self {
+        match e {
+            tacnode_control::WatchError::Connect(e) => e.into(),
+            other => CliError::Other(other.into()),
+        }
+    }
+}
 
 impl From<tacnode_control::ConnectError> for CliError {
     fn from(e: tacnode_control::ConnectError) -> Self {
@@ -64,15 +76,6 @@ async fn ask(data_dir: &Path, json: bool, req: &Request) -> Result<Option<Respon
         return Ok(None);
     }
     Ok(Some(r))
-}
-
-/// Writes one line to standard output; `false` when the reader went away
-/// (`tacnode inbox | head`).
-pub(crate) fn print_line(out: &mut std::io::Stdout, line: &str) -> Result<bool, CliError> {
-    match writeln!(out, "{line}").and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        other => Ok(other.map(|()| true)?),
-    }
 }
 
 /// Runs the command; errors carry the exit code they map to.
@@ -135,7 +138,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 println!("{address}");
                 println!("node id: {node_id}");
                 if qr {
-                    println!("{}", crate::qr::render(address.as_bytes())?);
+                    println!("{}", text::qr_code(address.as_bytes())?);
                 }
             }
         }
@@ -154,7 +157,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 if let Some(Response::Contacts { contacts }) =
                     ask(&data_dir, json, &Request::ContactsList).await?
                 {
-                    show::contacts(&contacts);
+                    print!("{}", text::contacts(&contacts));
                 }
             }
             ContactsCommand::Remove { name } => {
@@ -165,7 +168,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             ContactsCommand::Verify { name, confirm, qr } => {
                 let req = Request::ContactsVerify { name, confirm };
                 if let Some(r) = ask(&data_dir, json, &req).await? {
-                    show::safety_number(&r, qr)?;
+                    print!("{}", text::safety_number(&r, qr)?);
                 }
             }
         },
@@ -183,70 +186,15 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Send { to, text: None, .. } => {
             let lines = read_stdin_messages()?;
             let mut c = ControlClient::connect(&data_dir).await?;
-            let mut queued = 0usize;
-            for group in send_groups(&lines) {
-                let req = Request::SendMany {
-                    to: to.clone(),
-                    texts: group.to_vec(),
-                };
-                match c.call(&req).await {
-                    Ok(Response::QueuedMany { message_ids }) => {
-                        for id in &message_ids {
-                            println!("queued {id}");
-                        }
-                        queued += message_ids.len();
-                    }
-                    Ok(other) => {
-                        return Err(CliError::Other(anyhow::anyhow!(
-                            "unexpected answer {other:?}"
-                        )));
-                    }
-                    Err(e) => {
-                        // The daemon may have committed the group in flight
-                        // and failed before answering: say what is known.
-                        let (first, last) = (queued + 1, queued + group.len());
-                        return Err(CliError::Other(anyhow::Error::from(e).context(format!(
-                            "lines 1-{queued} of {} are queued for sure; lines {first}-{last} were \
-                             being queued when this failed and may or may not be (check `tacnode \
-                             inbox` before sending them again); the rest were not sent",
-                            lines.len()
-                        ))));
-                    }
-                }
-            }
+            let mut print = |id: &str| println!("queued {id}");
+            let max = crate::node::MAX_SEND_BATCH;
+            let queued = tacnode_control::send_many(&mut c, &to, &lines, max, &mut print).await?;
             eprintln!("queued {queued} messages");
         }
         Command::Inbox { follow, limit } => {
             let mut c = ControlClient::connect(&data_dir).await?;
-            c.send(&Request::Inbox { follow, limit }).await?;
-            let mut out = std::io::stdout();
-            while let Some(r) = c.next().await? {
-                let line = match r {
-                    // One object per line.
-                    Response::Message(_) | Response::StatusChange { .. } if json => {
-                        serde_json::to_string(&r)?
-                    }
-                    Response::Message(m) => show::message(m),
-                    Response::StatusChange {
-                        message_id,
-                        status,
-                        reason,
-                    } => show::status_change(&message_id, &status, reason),
-                    Response::End if !follow => return Ok(ExitCode::SUCCESS),
-                    Response::Error { message } => {
-                        return Err(CliError::Other(anyhow::anyhow!("{message}")));
-                    }
-                    _ => continue,
-                };
-                // A closed reader ends it quietly.
-                if !print_line(&mut out, &line)? {
-                    return Ok(ExitCode::SUCCESS);
-                }
-            }
-            // The stream ended without its end marker, or while following.
-            return Err(CliError::Other(anyhow::anyhow!(
-                "the daemon closed the connection (it stopped?)"
-            )));
+            let (out, now) = (&mut std::io::stdout(), || crate::node::now().0);
+            tacnode_control::write_inbox(&mut c, follow, limit, json, out, &now).await?;
         }
         Command::Chat { contact } => match tacnode_chat::run(&data_dir, contact).await {
             Err(tacnode_chat::ChatError::Connect(e)) => return Err(e.into()),
@@ -258,11 +206,19 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 routing_table_size,
             }) = ask(&data_dir, json, &Request::Peers).await?
             {
-                let table = show::peers(&peers, routing_table_size);
-                print_line(&mut std::io::stdout(), table.trim_end_matches('\n'))?;
+                let table = peers_table(&peers, routing_table_size);
+                tacnode_control::write_line(&mut std::io::stdout(), table.trim_end_matches('\n'))?;
             }
         }
-        Command::Peers { watch: true } => return crate::watch::peers(&data_dir, json).await,
+        Command::Peers { watch: true } => {
+            let output = match (json, std::io::stdout().is_terminal()) {
+                (true, _) => WatchOutput::Json,
+                (false, true) => WatchOutput::Terminal,
+                (false, false) => WatchOutput::Pipe,
+            };
+            let (out, stop) = (&mut std::io::stdout(), tokio::signal::ctrl_c());
+            tacnode_control::watch_peers(&data_dir, output, out, &peers_table, stop).await?;
+        }
         Command::Outbox {
             action: Some(action),
         } => {
@@ -278,7 +234,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             if let Some(Response::Outbox { entries }) =
                 ask(&data_dir, json, &Request::Outbox).await?
             {
-                show::outbox(&entries);
+                print!("{}", text::outbox(&entries, crate::node::now().0));
             }
         }
         Command::Admin { action } => crate::admin::run(action, &data_dir)?,
@@ -289,7 +245,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             action: MemberAction::Revocations { file },
         } => {
             // Read here: a bad file is named before the daemon is asked.
-            crate::admin::read_revocations(&file)?;
+            tacnode_admin::read_revocation_list(&file)?;
             let text = std::fs::read_to_string(&file)?;
             if let Some(Response::Revocations {
                 sequence,
@@ -303,7 +259,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Status => {
             if let Some(r) = ask(&data_dir, json, &Request::Status).await? {
-                show::status(&r);
+                print!("{}", text::status(&r, crate::node::now().0));
             }
         }
         Command::Export { passphrase, file } => {
@@ -314,25 +270,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             let summary = if file.as_os_str() == "-" {
                 store.export_history_file(&own, &mut std::io::stdout().lock())?
             } else {
-                // The history is decrypted: owner-only, and never over an
-                // existing file.
-                let created = {
-                    use std::os::unix::fs::OpenOptionsExt as _;
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&file)
-                };
-                let created = match created {
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        return Err(CliError::Other(anyhow::anyhow!(
-                            "{} already exists; choose another file or remove it first",
-                            file.display()
-                        )));
-                    }
-                    other => other.with_context(|| format!("cannot create {}", file.display()))?,
-                };
+                let created = tacnode_store::create_history_file(&file)?;
                 let mut f = std::io::BufWriter::new(created);
                 store.export_history_file(&own, &mut f)?
             };
@@ -370,6 +308,13 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Demo { nodes } => return Ok(crate::demo::run(nodes).await?),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `tacnode peers`: the table, times in the local time zone.
+fn peers_table(peers: &[PeerView], routing_table_size: usize) -> String {
+    let now = crate::node::now().0;
+    let local = |t| tacnode_chat::system_local_time(t, now);
+    text::peers_table(peers, routing_table_size, now, &local)
 }
 
 fn open_store(

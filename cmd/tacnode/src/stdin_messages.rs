@@ -1,5 +1,5 @@
-//! `tacnode send --stdin`: standard input read as one message per line, and
-//! split into the groups one control request carries.
+//! `tacnode send` without a text: standard input read as one message per
+//! line (`tacnode_control::send_many` splits them into requests).
 
 use anyhow::{Context, Result, bail};
 
@@ -51,61 +51,4 @@ pub(crate) fn read_stdin_messages() -> Result<Vec<String>> {
         lines.push(text);
     }
     Ok(lines)
-}
-
-/// Splits texts into groups that one control request carries: at most
-/// [`crate::node::MAX_SEND_BATCH`] texts, and a JSON line within the
-/// control socket's limit.
-pub(crate) fn send_groups(texts: &[String]) -> Vec<&[String]> {
-    // Room for the request's other fields.
-    let budget = tacnode_control::MAX_LINE_BYTES - 4096;
-    let mut groups = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0usize;
-    for (i, t) in texts.iter().enumerate() {
-        // A text's exact size as a JSON string, plus the comma.
-        let cost = serde_json::to_string(t).map_or(usize::MAX, |j| j.len() + 1);
-        if i > start && (i - start == crate::node::MAX_SEND_BATCH || bytes + cost > budget) {
-            groups.push(&texts[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes = bytes.saturating_add(cost);
-    }
-    if start < texts.len() {
-        groups.push(&texts[start..]);
-    }
-    groups
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tacnode_control::Request;
-
-    #[test]
-    fn groups_respect_the_count_and_the_line_limit() {
-        let small: Vec<String> = (0..2500).map(|i| i.to_string()).collect();
-        let g = send_groups(&small);
-        assert_eq!(
-            g.iter().map(|g| g.len()).collect::<Vec<_>>(),
-            [1000, 1000, 500]
-        );
-        // 64 KiB of control characters is 6x longer as JSON: two per group.
-        let big = vec!["\u{1}".repeat(tacnode_domain::MAX_TEXT_BYTES); 3];
-        let g = send_groups(&big);
-        assert_eq!(g.iter().map(|g| g.len()).collect::<Vec<_>>(), [2, 1]);
-        for group in &g {
-            let line = serde_json::to_string(&Request::SendMany {
-                to: "x".into(),
-                texts: group.to_vec(),
-            })
-            .unwrap();
-            assert!(line.len() < tacnode_control::MAX_LINE_BYTES);
-        }
-        // Order and content kept.
-        let joined: Vec<&String> = g.iter().flat_map(|g| g.iter()).collect();
-        assert_eq!(joined.len(), 3);
-        assert!(send_groups(&[]).is_empty());
-    }
 }

@@ -10,23 +10,33 @@
 //! error response and the connection is closed.
 //!
 //! The daemon's side lives in the binary (it drives the node); this crate is
-//! what both sides share, and the client.
+//! what both sides share, the client and the client's commands: the answers
+//! as an operator reads them on a terminal ([`text`]), the inbox written out
+//! ([`write_inbox`]), many texts sent in groups ([`send_many`]) and `peers
+//! --watch` ([`watch_peers`]).
 
 mod client;
 mod data_dir;
+mod inbox;
 mod line;
-mod peers_table;
+mod output_line;
 mod request;
 mod response;
+mod send_many;
+pub mod text;
 mod views;
+mod watch;
 
 pub use client::{ClientError, ConnectError, ControlClient};
 pub use data_dir::{KEYSTORE_NAME, SOCKET_NAME, keystore_path, socket_path};
+pub use inbox::{InboxError, write_inbox};
 pub use line::{LineError, MAX_LINE_BYTES, read_line, write_json};
-pub use peers_table::{MAX_PEER_COLUMN, peers_table};
+pub use output_line::write_line;
 pub use request::Request;
 pub use response::Response;
+pub use send_many::{SendManyError, send_groups, send_many};
 pub use views::{ContactView, MessageView, OutboxView, PeerView};
+pub use watch::{WATCH_INTERVAL, WatchError, WatchOutput, watch_peers};
 
 /// Whether `line` parses as a control-socket request (one JSON object, as
 /// the daemon reads it). For the fuzz targets.

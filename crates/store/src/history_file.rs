@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -90,6 +91,36 @@ pub enum HistoryFileError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] SqliteError),
+    /// The export's file exists already.
+    #[error("{} already exists; choose another file or remove it first", .0.display())]
+    Exists(PathBuf),
+    /// The export's file cannot be created.
+    #[error("cannot create {}", path.display())]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Creates the file an export is written to: new (never over an existing
+/// file) and readable by its owner only, as the history in it is
+/// decrypted.
+pub fn create_history_file(path: &Path) -> Result<std::fs::File, HistoryFileError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::AlreadyExists => HistoryFileError::Exists(path.to_path_buf()),
+            _ => HistoryFileError::Create {
+                path: path.to_path_buf(),
+                source,
+            },
+        })
 }
 
 /// What an export wrote.
@@ -524,5 +555,25 @@ mod tests {
         let mut dst = store(4);
         let text = String::from_utf8(out).unwrap();
         assert_eq!(import(&mut dst, &own(0), &text).unwrap().inserted, 5);
+    }
+
+    #[test]
+    fn the_export_file_is_new_and_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = crate::testutil::TempDir::new();
+        let path = dir.path().join("history.jsonl");
+        drop(create_history_file(&path).unwrap());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = create_history_file(&path).unwrap_err();
+        assert!(matches!(again, HistoryFileError::Exists(_)), "{again}");
+        assert!(
+            again
+                .to_string()
+                .ends_with("already exists; choose another file or remove it first")
+        );
+        let missing = dir.path().join("no/such/dir");
+        let e = create_history_file(&missing).unwrap_err();
+        assert!(matches!(e, HistoryFileError::Create { .. }), "{e}");
     }
 }

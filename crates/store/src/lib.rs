@@ -57,6 +57,7 @@ use tacnode_domain::{MessageId, NodeId, UnixMillis};
 pub use error::SqliteError;
 pub use history_file::{
     ExportSummary, HISTORY_FILE_VERSION, HistoryFileError, MAX_HISTORY_LINE_BYTES,
+    create_history_file,
 };
 pub use mailbox::{
     DEFAULT_MAILBOX_PER_RECIPIENT, DEFAULT_MAILBOX_TOTAL_BYTES, MAX_MAILBOX_PAYLOAD_BYTES,

@@ -1,0 +1,20 @@
+//! The daemon's answers as the operator reads them on a terminal (`--json`
+//! prints them as they came instead). Each function returns the text to
+//! print; the time, where one is shown, is a parameter (Unix ms), so every
+//! rendering is tested without a clock.
+
+mod contacts;
+mod inbox;
+mod outbox;
+mod peers;
+mod qr;
+mod safety_number;
+mod status;
+
+pub use contacts::contacts;
+pub use inbox::{message, status_change};
+pub use outbox::outbox;
+pub use peers::{MAX_PEER_COLUMN, peers_table};
+pub use qr::{QrCodeError, qr_code};
+pub use safety_number::safety_number;
+pub use status::status;
