@@ -97,6 +97,7 @@ impl Node {
             network: QuicNetwork::new(transport, local),
             incoming: Box::new(QuicIncoming(inbound)),
             clock: std::sync::Arc::new(SystemClock),
+            beacon: None,
             rng: os_rng()?,
         };
         let node = tacnode_usecase::node::Node::start(ports, node_config).await?;

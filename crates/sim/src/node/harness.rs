@@ -374,6 +374,7 @@ impl NodeSim {
             network,
             incoming,
             clock: Arc::new(slot.clock.clone()),
+            beacon: None,
             rng: StdRng::seed_from_u64(
                 slot.rng_seed ^ slot.starts.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             ),
