@@ -3,7 +3,9 @@
 //!
 //! [`Discovery::poll_beacon`] hands out the next signed beacon when one is
 //! due ([`STARTUP_BEACONS`] a second apart at start, then one per configured
-//! interval, never closer than [`MIN_BEACON_INTERVAL_MS`]);
+//! interval, never closer than [`MIN_BEACON_INTERVAL_MS`]; a newly heard
+//! server brings our next beacon forward, within that minimum, so that it
+//! hears us too without waiting an interval);
 //! [`Discovery::handle_beacon`] checks a heard datagram and returns the peer
 //! to confirm, if any. A beacon is checked in this order, cheapest first:
 //! the processing budget ([`MAX_BEACONS_PER_SECOND`], before any parsing),
@@ -115,6 +117,7 @@ pub struct Discovery {
     interval_ms: u64,
     sending: bool,
     next_send: UnixMillis,
+    last_sent: Option<UnixMillis>,
     sent: u32,
     next_sequence: u64,
     senders: BTreeMap<NodeId, Sender>,
@@ -145,6 +148,7 @@ impl Discovery {
             interval_ms: interval_ms.max(MIN_BEACON_INTERVAL_MS),
             sending: node_type == NodeType::Server && port != 0,
             next_send: now,
+            last_sent: None,
             sent: 0,
             // From the clock: a restarted node goes on above its last run.
             next_sequence: now.0,
@@ -176,6 +180,7 @@ impl Discovery {
         let signature = identity.sign(&body.signing_bytes());
         self.next_sequence = self.next_sequence.saturating_add(1);
         self.sent = self.sent.saturating_add(1);
+        self.last_sent = Some(now);
         let wait = if self.sent < STARTUP_BEACONS {
             MIN_BEACON_INTERVAL_MS
         } else {
@@ -252,6 +257,11 @@ impl Discovery {
             return Ok(None);
         }
         entry.dial_after = now.saturating_add_millis(REDIAL_INTERVAL_MS);
+        // A new neighbour: it hears us soon, not an interval from now.
+        let soonest = self.last_sent.map_or(now, |t| {
+            t.saturating_add_millis(MIN_BEACON_INTERVAL_MS).max(now)
+        });
+        self.next_send = self.next_send.min(soonest);
         Ok(Some(HeardPeer {
             node_id: id,
             node_type: body.node_type,
@@ -363,6 +373,38 @@ mod tests {
         assert_eq!(
             d.poll_timeout(),
             Some(T0.saturating_add_millis(MIN_BEACON_INTERVAL_MS))
+        );
+    }
+
+    #[test]
+    fn a_new_server_heard_brings_our_next_beacon_forward_within_the_minimum() {
+        let (a, b) = (identity(1), identity(2));
+        let mut hearer = discovery(&b, NodeType::Server);
+        let mut t = T0;
+        for _ in 0..STARTUP_BEACONS {
+            assert!(hearer.poll_beacon(t, &b).is_some());
+            t = t.saturating_add_millis(MIN_BEACON_INTERVAL_MS);
+        }
+        let last = T0.saturating_add_millis(2_000);
+        assert_eq!(
+            hearer.poll_timeout(),
+            Some(last.saturating_add_millis(5_000))
+        );
+        // Heard 300 ms after our last beacon: the answer waits for the
+        // minimum interval.
+        let heard = last.saturating_add_millis(300);
+        let bytes = discovery(&a, NodeType::Server)
+            .poll_beacon(heard, &a)
+            .unwrap();
+        assert!(
+            hearer
+                .handle_beacon(heard, from(), &bytes, never)
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            hearer.poll_timeout(),
+            Some(last.saturating_add_millis(MIN_BEACON_INTERVAL_MS))
         );
     }
 

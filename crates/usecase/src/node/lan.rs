@@ -6,6 +6,7 @@
 //! peer. Runs only when `[discovery] lan` is set and the port was given.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tacnode_domain::dht::{Contact, DhtRequest, SenderInfo};
@@ -36,6 +37,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut port: Box<dyn LanBeacon>) {
         shared.now(),
     );
     let confirming = Arc::new(Semaphore::new(MAX_CONFIRMATIONS_IN_FLIGHT));
+    let records_out = Arc::new(AtomicBool::new(false));
     loop {
         let now = shared.now();
         if let Some(beacon) = discovery.poll_beacon(now, &shared.identity) {
@@ -73,26 +75,40 @@ pub(crate) async fn run(shared: Arc<Shared>, mut port: Box<dyn LanBeacon>) {
             continue;
         };
         let task_shared = shared.clone();
+        let records_out = records_out.clone();
         shared.spawn(async move {
-            confirm(&task_shared, peer).await;
+            confirm(&task_shared, peer, &records_out).await;
             drop(permit);
         });
     }
 }
 
 /// Pings `peer` (authenticated by the handshake) and joins through it if it
-/// answered and is not in the routing table yet. A node that was alone
-/// publishes its records once it joined, so its new neighbour can resolve
-/// it at once.
-async fn confirm(shared: &Arc<Shared>, peer: HeardPeer) {
+/// answered and is not in the routing table yet. Until our records reached
+/// some node (`records_out`), they are published once a peer is in the
+/// routing table (a node that started alone had nowhere to put them), so
+/// the new neighbours resolve us at once.
+async fn confirm(shared: &Arc<Shared>, peer: HeardPeer, records_out: &AtomicBool) {
     let known = shared
         .dht
         .missing_from_routing(vec![peer.node_id])
         .await
         .is_ok_and(|missing| missing.is_empty());
-    if known {
+    if !known && !join_through(shared, peer).await {
         return;
     }
+    if records_out.load(Ordering::Relaxed) {
+        return;
+    }
+    match super::maintenance::publish_records(shared).await {
+        Ok(0) => {}
+        Ok(_) => records_out.store(true, Ordering::Relaxed),
+        Err(e) => tracing::debug!("publishing our records after LAN discovery: {e:#}"),
+    }
+}
+
+/// Pings `peer`, then joins through it; whether it answered and we joined.
+async fn join_through(shared: &Arc<Shared>, peer: HeardPeer) -> bool {
     let ping = Message::DhtRequest(DhtRequest::Ping {
         sender: SenderInfo {
             node_type: shared.node_type,
@@ -103,23 +119,20 @@ async fn confirm(shared: &Arc<Shared>, peer: HeardPeer) {
     let addrs: Vec<_> = peer.endpoints.iter().map(|e| e.0).collect();
     if let Err(e) = shared.net.call(peer.node_id, &addrs, &ping).await {
         tracing::debug!(peer = %peer.node_id, "a peer heard on the LAN did not answer: {e}");
-        return;
+        return false;
     }
-    let alone = shared.dht.routing_table_size().await.unwrap_or(0) == 0;
     let contact = Contact {
         node_id: peer.node_id,
         endpoints: peer.endpoints,
     };
     match shared.dht.bootstrap(vec![contact]).await {
         Ok(n) => {
-            tracing::info!(peer = %peer.node_id, routing_table = n, "joined through a peer heard on the LAN")
+            tracing::info!(peer = %peer.node_id, routing_table = n, "joined through a peer heard on the LAN");
+            true
         }
         Err(e) => {
             tracing::debug!("joining through a peer heard on the LAN: {e:#}");
-            return;
+            false
         }
-    }
-    if alone && let Err(e) = super::maintenance::publish_records(shared).await {
-        tracing::debug!("publishing our records after LAN discovery: {e:#}");
     }
 }
