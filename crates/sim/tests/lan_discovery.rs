@@ -13,9 +13,9 @@ use tacnode_sim::node::harness::{NodeSim, block_on};
 const TARGET_MS: u64 = 3_000;
 
 /// Two servers on one segment, no peer list; `lan` turns discovery on.
-/// The second starts `gap_ms` after the first; node 0 then sends to node
-/// 1. Returns the message's delivery time after the second start (None:
-/// not within the target) and the beacon bytes per node per second.
+/// The second starts `gap_ms` after the first; node 0 then sends to the
+/// second. Returns the message's delivery time after the second start
+/// (None: not within the target) and the beacon bytes per node per second.
 async fn two_nodes(seed: u64, lan: bool, gap_ms: u64, loss: f64) -> (Option<u64>, f64) {
     let mut sim = NodeSim::new(seed, LinkModel::default(), loss).unwrap();
     for _ in 0..2 {
