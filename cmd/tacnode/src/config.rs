@@ -12,7 +12,7 @@ use tacnode_domain::{Admission, ClosedNetwork, NodeType, PeerAddress};
 use tacnode_transport::TransportConfig;
 use tacnode_usecase::delivery::DeliveryConfig;
 use tacnode_usecase::node::{
-    AdmissionConfig, BootstrapPeer, DhtSettings, MailboxConfig, NodeConfig,
+    AdmissionConfig, BootstrapPeer, DhtSettings, DiscoveryConfig, MailboxConfig, NodeConfig,
 };
 
 /// Largest config file read.
@@ -165,6 +165,8 @@ pub struct Config {
     pub log: LogSection,
     /// `[admission]`
     pub admission: AdmissionSection,
+    /// `[discovery]`
+    pub discovery: DiscoveryConfig,
 }
 
 /// `[admission]`: no admins is an open network; with admins, a closed one
@@ -291,6 +293,7 @@ impl Config {
                 certificate: None,
                 revocation_fetch_interval_secs: self.admission.revocation_fetch_interval_secs,
             },
+            discovery: self.discovery.clone(),
         }
     }
 

@@ -12,7 +12,7 @@ use tacnode_crypto::keystore::KeystoreSecrets;
 use tacnode_domain::UnixMillis;
 use tacnode_domain::ports::Clock as _;
 use tacnode_store::{QUICK_CHECK_TIME_LIMIT, QuickCheck, Store};
-use tacnode_transport::{QuicIncoming, QuicNetwork, Transport};
+use tacnode_transport::{QuicIncoming, QuicNetwork, Transport, UdpLanBeacon};
 pub use tacnode_usecase::node::{
     MAX_SEND_BATCH, NodeConfig, NodeEvent, NodeHandle, NodePorts, NodeStatus,
 };
@@ -91,12 +91,21 @@ impl Node {
         let local = transport
             .local_addr()
             .map_err(|e| anyhow!("local address: {e}"))?;
+        let d = &node_config.discovery;
+        let beacon: Option<Box<dyn tacnode_usecase::ports::LanBeacon>> = if d.lan {
+            let socket = UdpLanBeacon::bind(d.port, &d.interfaces)
+                .map_err(|e| anyhow!("LAN discovery on port {}: {e}", d.port))?;
+            Some(Box::new(socket))
+        } else {
+            None
+        };
         let ports = NodePorts {
             identity,
             store: Box::new(store),
             network: QuicNetwork::new(transport, local),
             incoming: Box::new(QuicIncoming(inbound)),
             clock: std::sync::Arc::new(SystemClock),
+            beacon,
             rng: os_rng()?,
         };
         let node = tacnode_usecase::node::Node::start(ports, node_config).await?;

@@ -16,12 +16,14 @@
 //! - [`mailbox`]: store-and-forward deposits, proofs, fetches as data.
 //! - [`store`]: the rows the storage port speaks, its limits, and
 //!   [`StoreError`].
+//! - [`Beacon`]: a signed LAN announcement ("dial me here").
 //! - [`PeerConnection`]: an open connection as the network port reports it.
 //! - [`ports`]: traits with two real implementations each (the clock, the
 //!   store).
 
 mod address;
 mod admission;
+mod beacon;
 mod connection;
 mod contact;
 mod delivery;
@@ -45,6 +47,7 @@ pub use admission::{
     Admission, AdmissionError, ClosedNetwork, MAX_ADMINS, MAX_MEMBER_NAME_BYTES, MAX_REVOKED,
     MemberCertificate, RevocationList, RevocationUpdate,
 };
+pub use beacon::{Beacon, BeaconError, MAX_BEACON_BYTES, MAX_BEACON_ENDPOINTS, UnsignedBeacon};
 pub use connection::{ConnectionPath, PeerConnection};
 pub use contact::{Contact, MAX_CONTACT_NAME_BYTES};
 pub use delivery::{DeliveryState, Direction, MessageStatus, OutboxEntry, StoredMessage};

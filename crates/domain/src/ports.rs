@@ -424,3 +424,40 @@ pub trait Incoming: Send + 'static {
     /// The next incoming call; `None` once the network is closed.
     fn next(&mut self) -> BoxFuture<'_, Option<IncomingCall>>;
 }
+
+// --- The LAN beacon port (a datagram socket on the node's segments). ---
+
+/// A datagram heard on the segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeardDatagram {
+    /// Where it came from (not authenticated: the beacon's signature and
+    /// the QUIC handshake that follows are).
+    pub from: SocketAddr,
+    /// Its bytes (at most [`crate::MAX_BEACON_BYTES`] are kept).
+    pub bytes: Vec<u8>,
+}
+
+/// Why a beacon could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BeaconSendError {
+    /// The socket refused it (no route, interface down, …).
+    #[error("sending the beacon: {0}")]
+    Io(String),
+    /// The port is closed.
+    #[error("the beacon socket is closed")]
+    Closed,
+}
+
+/// The node's segment: beacons sent to every node listening there (IPv4
+/// multicast on the configured interfaces in the daemon, a simulated
+/// segment in the simulator). Nothing heard here is trusted: it only
+/// names peers to dial, and the handshake authenticates them.
+pub trait LanBeacon: Send + 'static {
+    /// Sends `datagram` to every node of the segment (each configured
+    /// interface once).
+    fn send(&self, datagram: Vec<u8>) -> BoxFuture<'_, Result<(), BeaconSendError>>;
+
+    /// The next datagram heard; `None` once the port is closed. Cancel-safe:
+    /// dropping the future loses no datagram.
+    fn recv(&mut self) -> BoxFuture<'_, Option<HeardDatagram>>;
+}

@@ -9,12 +9,14 @@
 //! - [`encode_sealed`] / [`decode_sealed`]: a sealed message as a mailbox payload.
 //! - [`frame`]: feed bytes with [`frame::FrameDecoder::feed`], take whole frames
 //!   with [`frame::FrameDecoder::next_frame`]; [`frame::encode_frame`] prefixes one.
+//! - [`encode_beacon`] / [`decode_beacon`]: a LAN beacon, alone in one datagram.
 //! - [`pb`]: the generated protobuf types, for code that needs the raw schema.
 //!
 //! Every decoder is bounded: input over [`frame::MAX_FRAME_LEN`] is refused
 //! before parsing, fixed-size fields must have their exact length, and every
 //! repeated field and string has a named limit.
 
+mod beacon;
 mod dht;
 mod error;
 mod fields;
@@ -30,6 +32,7 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/tacnode.v1.rs"));
 }
 
+pub use beacon::{BEACON_VERSION, decode_beacon, encode_beacon};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use message::{
     MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_plaintext,

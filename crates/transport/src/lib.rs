@@ -100,6 +100,7 @@ mod binding;
 mod config;
 mod connection_id;
 mod error;
+mod lan_beacon;
 mod port;
 mod stream;
 mod tls;
@@ -120,6 +121,7 @@ pub use config::{
     TransportConfig,
 };
 pub use error::{RequestError, RespondError, TransportError};
+pub use lan_beacon::{LAN_BEACON_GROUP, LanBeaconError, MAX_LAN_INTERFACES, UdpLanBeacon};
 pub use port::{QuicIncoming, QuicNetwork};
 pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABLE, Responder};
 pub use tls::{ALPN, QuicSetup};

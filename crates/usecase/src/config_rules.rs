@@ -14,6 +14,9 @@ pub const MAX_MAILBOX_REPLICAS: usize = 20;
 /// Largest Kademlia bucket size (`dht.k`).
 pub const MAX_BUCKET_SIZE: usize = 64;
 
+/// Most interfaces `[discovery]` may name.
+pub const MAX_DISCOVERY_INTERFACES: usize = 8;
+
 /// A setting out of its range; `key` is the TOML key (`dht.alpha`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("key {key}: {rule}")]
@@ -81,6 +84,25 @@ impl NodeConfig {
                 "must be >= delivery.initial_backoff_ms > 0".into(),
             );
         }
+        let discovery = &self.discovery;
+        if discovery.interval_ms < crate::discovery::MIN_BEACON_INTERVAL_MS {
+            return refuse(
+                "discovery.interval_ms",
+                format!(
+                    "must be >= {} (beacons are rate-limited)",
+                    crate::discovery::MIN_BEACON_INTERVAL_MS
+                ),
+            );
+        }
+        if discovery.port == 0 {
+            return refuse("discovery.port", "must be 1..=65535".into());
+        }
+        if discovery.interfaces.len() > MAX_DISCOVERY_INTERFACES {
+            return refuse(
+                "discovery.interfaces",
+                format!("at most {MAX_DISCOVERY_INTERFACES}"),
+            );
+        }
         if self
             .name
             .as_ref()
@@ -110,6 +132,13 @@ mod tests {
         c.mailbox.replicas = 0;
         let e = c.validate().unwrap_err().to_string();
         assert_eq!(e, "key mailbox.replicas: must be 1..=20");
+        let mut c = NodeConfig::default();
+        c.discovery.interval_ms = crate::discovery::MIN_BEACON_INTERVAL_MS - 1;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.starts_with("key discovery.interval_ms: must be >= 1000"),
+            "{e}"
+        );
     }
 
     #[test]

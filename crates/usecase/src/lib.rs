@@ -12,6 +12,8 @@
 //!   repeated until answered, simultaneous initiation).
 //! - [`delivery`]: sans-IO retry schedule of outgoing messages (direct
 //!   attempts with backoff, mailbox fallback, give-up).
+//! - [`discovery`]: sans-IO LAN discovery (when to send a signed beacon,
+//!   which heard beacons name a peer worth dialling).
 //! - [`prekey_quota`]: how many one-time prekeys are handed out, to whom
 //!   and how fast.
 
@@ -19,6 +21,7 @@ pub mod challenge;
 pub mod config_rules;
 pub mod conversation;
 pub mod delivery;
+pub mod discovery;
 pub mod node;
 pub mod ports;
 pub mod prekey_quota;

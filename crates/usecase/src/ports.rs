@@ -8,5 +8,6 @@
 //! network call costs nothing next to a network round trip.
 
 pub use tacnode_domain::ports::{
-    BoxFuture, CallError, Clock, Incoming, IncomingCall, PeerNetwork, Reply,
+    BeaconSendError, BoxFuture, CallError, Clock, HeardDatagram, Incoming, IncomingCall, LanBeacon,
+    PeerNetwork, Reply,
 };

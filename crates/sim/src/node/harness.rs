@@ -25,6 +25,7 @@ use tacnode_usecase::node::{BootstrapPeer, Node, NodeConfig, NodeEvent, NodeHand
 
 use super::clock::SimClock;
 use super::network::SimNet;
+use super::segment::SimSegments;
 use crate::{EPOCH_MS, LinkModel};
 
 /// Request timeout of the simulated network (as the daemon's default), ms.
@@ -34,6 +35,11 @@ pub const SIM_REQUEST_TIMEOUT_MS: u64 = 10_000;
 pub const KILL_SETTLE_MS: u64 = 1;
 /// How often [`NodeSim::drain`] checks whether everything arrived, ms.
 pub const DRAIN_CHECK_MS: u64 = 10_000;
+/// UDP port the simulated nodes send their LAN beacons from.
+pub const SIM_BEACON_PORT: u16 = 4501;
+/// Mixed into the seed for the segments' generator (drawn apart from the
+/// harness's, so runs without segments replay as before).
+const SEGMENT_SEED: u64 = 0x5e67_e475_be4c_0115;
 
 /// Why a simulation could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +199,7 @@ pub struct Audit {
 /// A simulated network of whole nodes.
 pub struct NodeSim {
     net: SimNet,
+    segments: SimSegments,
     start: tokio::time::Instant,
     book: SharedBook,
     slots: Vec<Slot>,
@@ -237,6 +244,11 @@ impl NodeSim {
         store_kind: StoreKind,
     ) -> Result<NodeSim, SimError> {
         let mut rng = StdRng::seed_from_u64(seed);
+        let segments = SimSegments::new(
+            link.clone(),
+            loss,
+            StdRng::seed_from_u64(seed ^ SEGMENT_SEED),
+        );
         let net = SimNet::new(
             link,
             loss,
@@ -245,6 +257,7 @@ impl NodeSim {
         );
         Ok(NodeSim {
             net,
+            segments,
             start: tokio::time::Instant::now(),
             book: SharedBook(Arc::new(Mutex::new(Book::default()))),
             slots: Vec::new(),
@@ -314,6 +327,21 @@ impl NodeSim {
             .collect();
     }
 
+    /// Puts node `index` on network `segment`: from its next start it
+    /// hears the beacons of the running nodes on the same segment, and they
+    /// hear its (LAN discovery itself is `[discovery] lan`, see
+    /// [`NodeSim::configure`]).
+    pub fn place_on_segment(&mut self, index: u32, segment: u8) {
+        let mut from = address_of(index);
+        from.set_port(SIM_BEACON_PORT);
+        self.segments.place(index, segment, from);
+    }
+
+    /// The simulated segments (beacon bytes).
+    pub fn segments(&self) -> &SimSegments {
+        &self.segments
+    }
+
     /// Nodes in the network.
     pub fn len(&self) -> usize {
         self.slots.len()
@@ -374,6 +402,10 @@ impl NodeSim {
             network,
             incoming,
             clock: Arc::new(slot.clock.clone()),
+            beacon: self
+                .segments
+                .is_placed(index)
+                .then(|| self.segments.attach(index)),
             rng: StdRng::seed_from_u64(
                 slot.rng_seed ^ slot.starts.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             ),
@@ -407,6 +439,7 @@ impl NodeSim {
         if let Some(h) = slot.handle.take() {
             slot.restarts_before += h.session_restarts();
         }
+        self.segments.detach(index);
         if kill {
             self.net.detach(index);
             node.kill().await;

@@ -1,7 +1,8 @@
 //! Whole-node simulation: the unmodified node of `crates/usecase` over a
 //! simulated network ([`network::SimNet`]: per-node [`uplink`]s, the
 //! transport's dial [`backoff`] and QUIC [`keepalive`]s) and virtual clocks
-//! ([`clock::SimClock`]), scripted through [`harness::NodeSim`] by the
+//! ([`clock::SimClock`]) and network segments for LAN beacons
+//! ([`segment::SimSegments`]), scripted through [`harness::NodeSim`] by the
 //! scenario tests and by [`scenario::run_node_scenario`].
 
 pub mod backoff;
@@ -10,4 +11,5 @@ pub mod harness;
 pub mod keepalive;
 pub mod network;
 pub mod scenario;
+pub mod segment;
 pub mod uplink;

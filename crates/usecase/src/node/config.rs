@@ -1,7 +1,7 @@
 //! What a node is told at start: the daemon builds it from its TOML file,
 //! the simulator from its scenario.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use tacnode_domain::{Admission, MemberCertificate, NodeType, PeerAddress};
 
@@ -81,6 +81,36 @@ impl Default for DhtSettings {
     }
 }
 
+/// LAN discovery (`[discovery]` of the daemon's TOML file): signed beacons
+/// on the named interfaces, so that nodes on one segment find each other
+/// without a pre-shared peer list. Off unless `lan` is set.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// Send and hear beacons.
+    pub lan: bool,
+    /// The IPv4 addresses of the interfaces beacons go out and are heard
+    /// on (the adapter's; the node itself only uses `lan` and
+    /// `interval_ms`). Beacons never use an interface not named here.
+    pub interfaces: Vec<Ipv4Addr>,
+    /// UDP port of the beacons (the adapter's).
+    pub port: u16,
+    /// How often a beacon is sent, ms, once the first few went out (see
+    /// [`crate::discovery`]).
+    pub interval_ms: u64,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            lan: false,
+            interfaces: Vec::new(),
+            port: 4501,
+            interval_ms: 5_000,
+        }
+    }
+}
+
 /// Who may take part (`[admission]` of the daemon's TOML file, resolved):
 /// an open network, or a closed one with its admins and this node's
 /// member certificate.
@@ -127,6 +157,8 @@ pub struct NodeConfig {
     pub dht: DhtSettings,
     /// Open or closed network.
     pub admission: AdmissionConfig,
+    /// LAN discovery.
+    pub discovery: DiscoveryConfig,
 }
 
 impl NodeConfig {
@@ -180,6 +212,7 @@ impl Default for NodeConfig {
             mailbox: MailboxConfig::default(),
             dht: DhtSettings::default(),
             admission: AdmissionConfig::default(),
+            discovery: DiscoveryConfig::default(),
         }
     }
 }

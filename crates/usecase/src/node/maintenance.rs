@@ -289,7 +289,7 @@ async fn rejoin(shared: &Shared) -> Result<usize> {
     Ok(joined)
 }
 
-fn own_endpoints(shared: &Shared) -> Vec<Endpoint> {
+pub(crate) fn own_endpoints(shared: &Shared) -> Vec<Endpoint> {
     if !shared.config.advertise.is_empty() {
         return shared
             .config

@@ -7,7 +7,9 @@
 //! - the delivery loop turns the [`DeliveryQueue`]'s attempts into direct
 //!   sends or mailbox deposits ([`send`]);
 //! - the maintenance loop republishes our records, fetches our mailboxes,
-//!   expires held mail and snapshots the routing table ([`maintenance`]).
+//!   expires held mail and snapshots the routing table ([`maintenance`]);
+//! - with `[discovery] lan`, the LAN discovery task sends our beacons and
+//!   joins through the peers heard once they answered ([`lan`]).
 //!
 //! The store, the conversations, the prekeys and the delivery queue live in
 //! one [`State`], owned by one task ([`state_owner`]): the others send it
@@ -23,6 +25,7 @@ mod admission;
 mod config;
 pub(crate) mod dht_driver;
 mod error;
+mod lan;
 mod mailbox_handoff;
 mod maintenance;
 mod net;
@@ -52,7 +55,9 @@ use tacnode_domain::{
 use tokio::sync::{Notify, Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{AdmissionConfig, BootstrapPeer, DhtSettings, MailboxConfig, NodeConfig};
+pub use config::{
+    AdmissionConfig, BootstrapPeer, DhtSettings, DiscoveryConfig, MailboxConfig, NodeConfig,
+};
 pub(crate) use net::Net;
 pub use peer_clocks::ClockCheck;
 use peer_clocks::PeerClocks;
@@ -64,7 +69,7 @@ use state::{HANDED_OUT_KEY, PENDING_PREFIX, PIN_PREFIX, peer_meta_key};
 use state_owner::StateOwner;
 
 use crate::delivery::{DeliveryConfig, DeliveryQueue};
-use crate::ports::{Clock, Incoming, PeerNetwork};
+use crate::ports::{Clock, Incoming, LanBeacon, PeerNetwork};
 
 pub use error::{NodeError, Result};
 
@@ -95,6 +100,9 @@ pub struct NodePorts {
     pub incoming: Box<dyn Incoming>,
     /// Wall-clock time.
     pub clock: Arc<dyn Clock>,
+    /// The segment's beacon socket, for LAN discovery (used only when
+    /// `[discovery] lan` is set; `None`: no discovery).
+    pub beacon: Option<Box<dyn LanBeacon>>,
     /// Every random choice the node makes derives from this generator
     /// (seeded from the OS in the daemon, from the scenario's seed in the
     /// simulator).
@@ -399,6 +407,7 @@ impl Node {
             network,
             incoming,
             clock,
+            beacon,
             mut rng,
         } = ports;
         store.set_mailbox_quota(tacnode_domain::store::MailboxQuota {
@@ -509,11 +518,14 @@ impl Node {
             direct_batches: std::sync::atomic::AtomicU64::new(0),
             session_restarts: std::sync::atomic::AtomicU64::new(0),
         });
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(serve::run(shared.clone(), incoming)),
             tokio::spawn(send::run(shared.clone())),
             tokio::spawn(maintenance::run(shared.clone())),
         ];
+        if let Some(port) = beacon.filter(|_| shared.config.discovery.lan) {
+            tasks.push(tokio::spawn(lan::run(shared.clone(), port)));
+        }
         Ok(Node {
             shared,
             tasks,
