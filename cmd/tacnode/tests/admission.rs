@@ -7,10 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::{address_when_up, tacnode};
+use common::{address_when_up, free_port, spawn_daemon, stop_daemon, tacnode};
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 fn text(o: &Output) -> String {
@@ -33,29 +33,6 @@ fn init(dir: &Path, pass: &str) -> String {
         .find_map(|l| l.strip_prefix("address: "))
         .unwrap()
         .to_owned()
-}
-
-fn daemon(dir: &Path, pass: &str, listen: &str, bootstrap: Option<&str>) -> Child {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tacnode"));
-    c.arg("--data-dir")
-        .arg(dir)
-        .args(["run", "--listen", listen, "--passphrase-file", pass]);
-    if let Some(b) = bootstrap {
-        c.args(["--bootstrap", b]);
-    }
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn status(dir: &Path) -> serde_json::Value {
@@ -134,14 +111,14 @@ fn a_closed_network_admits_members_only_and_a_revocation_cuts_one_off() {
     assert!(text(&o).contains("tacnode member import"), "{}", text(&o));
 
     let listen_a = format!("127.0.0.1:{}", free_port());
-    let da = daemon(&a, p, &listen_a, None);
+    let da = spawn_daemon(&a, &pass_file, &listen_a, None);
     address_when_up(&a, Duration::from_secs(30));
     let boot = format!("{addr_a}@{listen_a}");
-    let db = daemon(&b, p, "127.0.0.1:0", Some(&boot));
+    let db = spawn_daemon(&b, &pass_file, "127.0.0.1:0", Some(&boot));
     address_when_up(&b, Duration::from_secs(30));
     // c, as an open node, tries to join through a: a's handshake refuses it.
     std::fs::remove_file(c.join("tacnode.toml")).unwrap();
-    let dc = daemon(&c, p, "127.0.0.1:0", Some(&boot));
+    let dc = spawn_daemon(&c, &pass_file, "127.0.0.1:0", Some(&boot));
     address_when_up(&c, Duration::from_secs(30));
 
     ok(tacnode(&b, &["contacts", "add", "alpha", &addr_a]));
@@ -192,10 +169,7 @@ fn a_closed_network_admits_members_only_and_a_revocation_cuts_one_off() {
             .any(|p| p["address"] == addr_b.as_str() && p["connected"] == true),
         "{peers}"
     );
-    for mut d in [da, db, dc] {
-        let _ = Command::new("kill")
-            .args(["-TERM", &d.id().to_string()])
-            .status();
-        let _ = d.wait();
+    for d in [da, db, dc] {
+        stop_daemon(d);
     }
 }

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::{address_when_up, tacnode};
+use common::{address_when_up, free_port, spawn_daemon, tacnode};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,22 +14,6 @@ use std::time::{Duration, Instant};
 
 /// How long the network, the screen or a delivery may take.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn spawn_daemon(data: &Path, pass: &Path, listen: &str, bootstrap: Option<&str>) -> Child {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tacnode"));
-    c.arg("--data-dir")
-        .arg(data)
-        .args(["run", "--listen", listen, "--passphrase-file"])
-        .arg(pass);
-    if let Some(b) = bootstrap {
-        c.args(["--bootstrap", b]);
-    }
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
 
 /// Stops daemons and the tmux server however the test ends.
 struct Cleanup {
@@ -122,12 +106,7 @@ fn chat_in_tmux_sends_shows_ticks_and_restores_the_terminal() {
         let o = tacnode(d, &["init", "--passphrase-file", pass.to_str().unwrap()]);
         assert!(o.status.success());
     }
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen_a = format!("127.0.0.1:{port}");
+    let listen_a = format!("127.0.0.1:{}", free_port());
     let mut cleanup = Cleanup {
         daemons: vec![spawn_daemon(&a, &pass, &listen_a, None)],
         tmux_socket: tmp.path().join("tmux.sock"),

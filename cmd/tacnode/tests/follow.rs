@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::{address_when_up, tacnode};
+use common::{address_when_up, init, spawn_daemon, stop_daemon, tacnode};
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
@@ -16,27 +16,10 @@ fn inbox_follow_shows_a_text_queued_by_another_command() {
     let tmp = tempfile::tempdir().unwrap();
     let pass_file = tmp.path().join("pass");
     std::fs::write(&pass_file, "pw\n").unwrap();
-    let p = pass_file.to_str().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let out = tacnode(&b, &["init", "--passphrase-file", p]);
-    let addr_b = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("address: ").map(str::to_owned))
-        .unwrap();
-    assert!(
-        tacnode(&a, &["init", "--passphrase-file", p])
-            .status
-            .success()
-    );
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_tacnode"))
-        .arg("--data-dir")
-        .arg(&a)
-        .args(["run", "--listen", "127.0.0.1:0", "--passphrase-file", p])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let addr_b = init(&b, &pass_file);
+    init(&a, &pass_file);
+    let daemon = spawn_daemon(&a, &pass_file, "127.0.0.1:0", None);
     address_when_up(&a, Duration::from_secs(30));
     assert!(
         tacnode(&a, &["contacts", "add", "bravo", &addr_b])
@@ -76,8 +59,5 @@ fn inbox_follow_shows_a_text_queued_by_another_command() {
     assert_eq!(v["peer_name"], "bravo", "{v}");
     let _ = follow.kill();
     let _ = follow.wait();
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    let _ = daemon.wait();
+    stop_daemon(daemon);
 }

@@ -7,26 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::{address_when_up, tacnode};
+use common::{address_when_up, init, spawn_daemon, stop_daemon, tacnode};
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LINES: usize = 60_000;
-
-fn daemon(dir: &Path, pass: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tacnode"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["run", "--listen", "127.0.0.1:0", "--passphrase-file", pass])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
 
 /// The numbers in "lines 1-N of T are queued for sure; lines A-B were being
 /// queued …".
@@ -52,19 +39,10 @@ fn a_daemon_killed_during_send_stdin_leaves_a_count_the_operator_can_trust() {
     let tmp = tempfile::tempdir().unwrap();
     let pass_file = tmp.path().join("pass");
     std::fs::write(&pass_file, "pw\n").unwrap();
-    let p = pass_file.to_str().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let out = tacnode(&b, &["init", "--passphrase-file", p]);
-    let addr_b = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("address: ").map(str::to_owned))
-        .unwrap();
-    assert!(
-        tacnode(&a, &["init", "--passphrase-file", p])
-            .status
-            .success()
-    );
-    let mut da = daemon(&a, p);
+    let addr_b = init(&b, &pass_file);
+    init(&a, &pass_file);
+    let mut da = spawn_daemon(&a, &pass_file, "127.0.0.1:0", None);
     address_when_up(&a, Duration::from_secs(30));
     assert!(
         tacnode(&a, &["contacts", "add", "bravo", &addr_b])
@@ -122,7 +100,7 @@ fn a_daemon_killed_during_send_stdin_leaves_a_count_the_operator_can_trust() {
     assert!(sure < LINES && up_to > sure, "{stderr}");
 
     // After a restart, what the daemon committed lies in the reported range.
-    let mut da = daemon(&a, p);
+    let da = spawn_daemon(&a, &pass_file, "127.0.0.1:0", None);
     address_when_up(&a, Duration::from_secs(30));
     let deadline = Instant::now() + Duration::from_secs(30);
     let committed = loop {
@@ -138,8 +116,5 @@ fn a_daemon_killed_during_send_stdin_leaves_a_count_the_operator_can_trust() {
         (sure..=up_to).contains(&committed),
         "{committed} committed, the CLI said {sure} for sure and up to {up_to}: {stderr}"
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &da.id().to_string()])
-        .status();
-    let _ = da.wait();
+    stop_daemon(da);
 }

@@ -6,8 +6,6 @@
 //! its encoding. It only says "dial me here": the QUIC handshake that
 //! follows is what authenticates the sender.
 
-use std::net::SocketAddr;
-
 use crate::id::NodeId;
 use crate::keys::{IdentityKey, Signature, SignatureError};
 use crate::record::{Endpoint, NodeType};
@@ -73,17 +71,7 @@ impl UnsignedBeacon {
         // than panic when signing something oversized.
         m.push(u8::try_from(self.endpoints.len()).unwrap_or(u8::MAX));
         for e in &self.endpoints {
-            match e.0 {
-                SocketAddr::V4(a) => {
-                    m.push(4);
-                    m.extend_from_slice(&a.ip().octets());
-                }
-                SocketAddr::V6(a) => {
-                    m.push(6);
-                    m.extend_from_slice(&a.ip().octets());
-                }
-            }
-            m.extend_from_slice(&e.0.port().to_be_bytes());
+            e.push_signing_bytes(&mut m);
         }
         m
     }

@@ -75,6 +75,24 @@ impl NodeType {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct Endpoint(pub SocketAddr);
 
+impl Endpoint {
+    /// Its canonical bytes in what an identity signs: 4 or 6, the address's
+    /// octets, the port (big-endian).
+    pub(crate) fn push_signing_bytes(&self, m: &mut Vec<u8>) {
+        match self.0 {
+            SocketAddr::V4(a) => {
+                m.push(4);
+                m.extend_from_slice(&a.ip().octets());
+            }
+            SocketAddr::V6(a) => {
+                m.push(6);
+                m.extend_from_slice(&a.ip().octets());
+            }
+        }
+        m.extend_from_slice(&self.0.port().to_be_bytes());
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -136,17 +154,7 @@ impl UnsignedPeerRecord {
         m.extend_from_slice(&self.sequence.to_be_bytes());
         push_len(&mut m, self.endpoints.len());
         for e in &self.endpoints {
-            match e.0 {
-                SocketAddr::V4(a) => {
-                    m.push(4);
-                    m.extend_from_slice(&a.ip().octets());
-                }
-                SocketAddr::V6(a) => {
-                    m.push(6);
-                    m.extend_from_slice(&a.ip().octets());
-                }
-            }
-            m.extend_from_slice(&e.0.port().to_be_bytes());
+            e.push_signing_bytes(&mut m);
         }
         push_len(&mut m, self.metadata.len());
         for (k, v) in &self.metadata {

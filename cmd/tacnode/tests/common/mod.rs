@@ -32,3 +32,59 @@ pub(crate) fn address_when_up(data: &Path, patience: Duration) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+// Each test binary uses some of the helpers below.
+
+/// `tacnode init` on `data`; the new node's address.
+#[allow(dead_code)]
+pub(crate) fn init(data: &Path, pass: &Path) -> String {
+    let o = tacnode(data, &["init", "--passphrase-file", pass.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("address: ").map(str::to_owned))
+        .expect("init prints the address")
+}
+
+/// `tacnode run` on `data`, listening on `listen`, joining through
+/// `bootstrap` (`key_…@ip:port`) if given; its output is discarded.
+#[allow(dead_code)]
+pub(crate) fn spawn_daemon(
+    data: &Path,
+    pass: &Path,
+    listen: &str,
+    bootstrap: Option<&str>,
+) -> std::process::Child {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tacnode"));
+    c.arg("--data-dir")
+        .arg(data)
+        .args(["run", "--listen", listen, "--passphrase-file"])
+        .arg(pass);
+    if let Some(b) = bootstrap {
+        c.args(["--bootstrap", b]);
+    }
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run tacnode")
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago (for a daemon the
+/// others bootstrap from, whose address must be known in advance).
+#[allow(dead_code)]
+pub(crate) fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Stops a daemon with SIGTERM and waits for it.
+#[allow(dead_code)]
+pub(crate) fn stop_daemon(mut daemon: std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+}
