@@ -1104,6 +1104,77 @@ mod tests {
 }
 
 #[cfg(test)]
+mod sealed_sender_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use tacnode_crypto::Identity;
+    use tacnode_crypto::prekey::PrekeyState;
+    use tacnode_domain::UnixMillis;
+    use tacnode_store::MemoryStore;
+
+    use super::*;
+    use crate::delivery::{DeliveryConfig, DeliveryQueue};
+
+    /// Retries of a queued message deposit the same sealed sender; anything
+    /// else (a receipt, a ciphertext made again) gets a box of its own.
+    #[test]
+    fn a_queued_message_keeps_its_sealed_sender_for_every_deposit() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let alice = Identity::generate(&mut rng);
+        let bob = Identity::generate(&mut rng);
+        let bob_prekeys = PrekeyState::new(&mut rng, &bob, UnixMillis(1));
+        let prekeys = PrekeyState::new(&mut rng, &alice, UnixMillis(1));
+        let mut st = super::super::State::new(
+            Box::new(MemoryStore::new()),
+            prekeys,
+            DeliveryQueue::new(DeliveryConfig::default()),
+            StdRng::seed_from_u64(10),
+            HashMap::new(),
+        );
+        let to = bob.node_id();
+        let bundle = bob_prekeys.bundle(&bob, None).unwrap();
+        let mut conv = Conversation::initiate(&mut rng, &alice, &bundle).unwrap();
+        let first = conv.seal(&mut rng, alice.identity_key(), b"one").unwrap();
+        let again = conv.seal(&mut rng, alice.identity_key(), b"one").unwrap();
+        st.conversations.insert(to, conv);
+        let id = MessageId([1; 16]);
+        st.sealed_outbox.insert(
+            id,
+            SealedOutgoing {
+                recipient: to,
+                sealed: first.clone(),
+                sealed_sender: None,
+            },
+        );
+        let one = sealed_sender_for(&mut st, to, &first, Some(id)).unwrap();
+        let two = sealed_sender_for(&mut st, to, &first, Some(id)).unwrap();
+        assert_eq!(one, two);
+        // It is sealed to Bob and names Alice.
+        let deposited = SenderSealedMessage {
+            sealed_sender: one.clone(),
+            body: first.anonymous_body(),
+        };
+        assert_eq!(sealed_sender::open(&bob, &deposited).unwrap(), first);
+        // Not kept for anything that is not that message's ciphertext.
+        assert_ne!(sealed_sender_for(&mut st, to, &first, None).unwrap(), one);
+        let other = sealed_sender_for(&mut st, to, &again, Some(id)).unwrap();
+        assert_ne!(other, one);
+        assert_eq!(
+            sealed_sender_for(&mut st, to, &first, Some(id)).unwrap(),
+            one
+        );
+        // No session, no box.
+        let stranger = Identity::generate(&mut rng).node_id();
+        assert!(matches!(
+            sealed_sender_for(&mut st, stranger, &first, None),
+            Err(NodeError::NoSession(_))
+        ));
+    }
+}
+
+#[cfg(test)]
 mod reason_tests {
     use super::*;
 
