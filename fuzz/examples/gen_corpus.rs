@@ -12,14 +12,14 @@ use std::path::{Path, PathBuf};
 use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
-use tacnode_crypto::Identity;
+use tacnode_crypto::{Identity, sealed_sender};
 use tacnode_crypto::keystore::{self, KdfParams, KeystoreSecrets};
 use tacnode_domain::dht::{
     Contact, DhtRequest, DhtResponse, Record, RecordKind, RecordValue, RefusalCode, SenderInfo,
 };
 use tacnode_domain::e2e::{
     OneTimePrekey, PrekeyBundle, PublishedPrekeys, RatchetHeader, RatchetMessage, SealedBody,
-    SealedMessage, SignedPrekey, X3dhInitial,
+    SealedMessage, SenderSealedMessage, SignedPrekey, X3dhInitial,
 };
 use tacnode_domain::mailbox::{
     EntryId, MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, MailboxOperation, MailboxProof,
@@ -31,7 +31,7 @@ use tacnode_fuzz::frame_codec::{self, STEP_DRAIN, STEP_PROBE_FINISH, STEP_WANTED
 use tacnode_fuzz::keystore::{PASSPHRASE, STRUCTURED};
 use tacnode_fuzz::{dht_core, prekey_bundle, ratchet_decrypt, x3dh_initial};
 use tacnode_messaging::frame::{MAX_FRAME_LEN, encode_frame};
-use tacnode_messaging::{Message, encode_plaintext, encode_sealed, pb};
+use tacnode_messaging::{Message, encode_mailbox_payload, encode_plaintext, encode_sealed, pb};
 
 fn main() -> std::io::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
@@ -45,6 +45,9 @@ fn main() -> std::io::Result<()> {
     }
     for p in plaintexts(&mut rng) {
         envelope.push(encode_plaintext(&p));
+    }
+    for m in sender_sealed(&sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids), &ids) {
+        envelope.push(encode_mailbox_payload(&m));
     }
     write(&root, "envelope", &envelope)?;
 
@@ -186,6 +189,18 @@ fn sealed(rng: &mut StdRng, ids: &[Identity]) -> Vec<SealedMessage> {
             })),
         },
     ]
+}
+
+/// Seeds the generator of the sealed-sender seeds on its own, so the draws
+/// of every other seed stay as they were.
+const SEALED_SENDER_SEED: u64 = 0x5ea1_5e4d;
+
+/// `list` as deposited in a mailbox: each sender sealed to `ids[1]`.
+fn sender_sealed(list: &[SealedMessage], ids: &[Identity]) -> Vec<SenderSealedMessage> {
+    let mut rng = StdRng::seed_from_u64(SEALED_SENDER_SEED);
+    list.iter()
+        .map(|s| sealed_sender::seal(&mut rng, &ids[1].device_key(), s).expect("sealable"))
+        .collect()
 }
 
 fn plaintexts(rng: &mut StdRng) -> Vec<Plaintext> {
@@ -337,7 +352,7 @@ fn messages(rng: &mut StdRng, ids: &[Identity]) -> Vec<Message> {
         Message::MailboxDeposit(MailboxDeposit {
             recipient: b.node_id(),
             entry_id: EntryId(rng.random()),
-            payload: encode_sealed(&sealed(rng, ids)[0]),
+            payload: encode_mailbox_payload(&sender_sealed(&sealed(rng, ids), ids)[0]),
             expires: UnixMillis(1_700_086_400_000),
         }),
         Message::MailboxDeposited { accepted: true },

@@ -1,12 +1,14 @@
-//! `Message::decode`, `decode_sealed` and `decode_plaintext` on arbitrary
+//! `Message::decode`, `decode_sealed`, `decode_mailbox_payload` and `decode_plaintext` on arbitrary
 //! bytes, with the round-trip invariant: whatever decodes re-encodes to bytes
 //! that decode to an equal value.
 
+use tacnode_domain::e2e::MailboxPayload;
 use tacnode_messaging::{
-    Message, decode_plaintext, decode_sealed, encode_plaintext, encode_sealed,
+    Message, decode_mailbox_payload, decode_plaintext, decode_sealed, encode_mailbox_payload,
+    encode_plaintext, encode_sealed,
 };
 
-/// Feeds `data` to all three decoders.
+/// Feeds `data` to all four decoders.
 pub fn run(data: &[u8]) {
     if let Ok(m) = Message::decode(data) {
         let bytes = m.encode();
@@ -18,6 +20,14 @@ pub fn run(data: &[u8]) {
         let bytes = encode_sealed(&s);
         let again = decode_sealed(&bytes).expect("re-encoded sealed message must decode");
         assert_eq!(again, s, "sealed message changed across a round trip");
+    }
+    if let Ok(p) = decode_mailbox_payload(data) {
+        let bytes = match &p {
+            MailboxPayload::SenderSealed(m) => encode_mailbox_payload(m),
+            MailboxPayload::Unsealed(s) => encode_sealed(s),
+        };
+        let again = decode_mailbox_payload(&bytes).expect("re-encoded mailbox payload must decode");
+        assert_eq!(again, p, "mailbox payload changed across a round trip");
     }
     if let Ok(p) = decode_plaintext(data) {
         let bytes = encode_plaintext(&p);

@@ -4,6 +4,9 @@
 //! - `a_steady_256B`: one 256-byte message encrypted, wire-encoded, decoded
 //!   and decrypted in a chain that does not turn (floor: 2 × HMAC + AEAD seal
 //!   or open on each side; the message key is the AEAD key, the nonce zero).
+//!   `tacnode_sealed_sender` is the same message as deposited in a mailbox:
+//!   its sender sealed to the recipient's device key and opened before the
+//!   ratchet message (one more X25519 key generation and two DHs).
 //! - `b_ping_pong`: one message whose sending and receipt each turn the DH
 //!   ratchet (floor: key generation + 2 DH).
 //! - `c_session_setup`: both sides of session establishment incl. the first
@@ -25,8 +28,8 @@ use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng};
 use sha2::Sha256;
-use tacnode_crypto::{Identity, PrekeyState, Session, x3dh};
-use tacnode_domain::e2e::{RatchetHeader, RatchetMessage};
+use tacnode_crypto::{Identity, PrekeyState, Session, sealed_sender, x3dh};
+use tacnode_domain::e2e::{RatchetHeader, RatchetMessage, SealedBody, SealedMessage};
 use tacnode_domain::{DhPublicKey, UnixMillis};
 use vodozemac::olm::{Account, OlmMessage, SessionConfig};
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -86,6 +89,8 @@ struct Ours {
     rng: StdRng,
     alice: Session,
     bob: Session,
+    alice_id: Identity,
+    bob_id: Identity,
 }
 
 fn ours_pair(seed: u64) -> Ours {
@@ -107,7 +112,13 @@ fn ours_pair(seed: u64) -> Ours {
     .unwrap();
     let reply = bob.encrypt(&mut rng, b"hi").unwrap();
     alice.decrypt(&reply).unwrap();
-    Ours { rng, alice, bob }
+    Ours {
+        rng,
+        alice,
+        bob,
+        alice_id,
+        bob_id,
+    }
 }
 
 fn vodozemac_pair() -> (vodozemac::olm::Session, vodozemac::olm::Session) {
@@ -157,6 +168,7 @@ fn bench_steady(c: &mut Criterion) {
         mut rng,
         mut alice,
         mut bob,
+        ..
     } = ours_pair(1);
     let mut input_rng = StdRng::seed_from_u64(100);
     g.bench_function("tacnode", |b| {
@@ -165,6 +177,34 @@ fn bench_steady(c: &mut Criterion) {
             |pt| {
                 let wire = to_wire(alice.encrypt(&mut rng, &pt).unwrap());
                 let out = bob.decrypt(&from_wire(&wire)).unwrap();
+                black_box(out.len())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let Ours {
+        mut rng,
+        mut alice,
+        mut bob,
+        alice_id,
+        bob_id,
+    } = ours_pair(5);
+    g.bench_function("tacnode_sealed_sender", |b| {
+        b.iter_batched(
+            || plaintext(&mut input_rng),
+            |pt| {
+                let sealed = SealedMessage {
+                    sender_identity_key: alice_id.identity_key(),
+                    body: SealedBody::Message(from_wire(&to_wire(
+                        alice.encrypt(&mut rng, &pt).unwrap(),
+                    ))),
+                };
+                let deposit = sealed_sender::seal(&mut rng, &bob_id.device_key(), &sealed).unwrap();
+                let opened = sealed_sender::open(&bob_id, &deposit).unwrap();
+                let SealedBody::Message(m) = opened.body else {
+                    unreachable!()
+                };
+                let out = bob.decrypt(&m).unwrap();
                 black_box(out.len())
             },
             BatchSize::SmallInput,
@@ -213,6 +253,7 @@ fn bench_ping_pong(c: &mut Criterion) {
         mut rng,
         mut alice,
         mut bob,
+        ..
     } = ours_pair(2);
     let mut input_rng = StdRng::seed_from_u64(200);
     let mut turn = false;

@@ -19,6 +19,9 @@
 //!   bundle, starts a [`Session::new_initiator`], encrypts the first message
 //!   and wraps it with [`x3dh::InitiatorOutput::initial_message`]; the
 //!   responder calls [`x3dh::respond`] and gets the session and plaintext.
+//! - [`sealed_sender`]: the sender's identity sealed to the recipient's
+//!   device key (an ephemeral-static X25519 box bound to the ratchet
+//!   message), for mailbox entries.
 //! - [`ratchet`]: the Double Ratchet [`Session`]: `encrypt`, `decrypt`, and a
 //!   versioned pickle (`to_bytes`/`from_bytes`) for encrypted persistence.
 
@@ -33,6 +36,7 @@ pub mod prekey;
 pub mod primitives;
 pub mod ratchet;
 pub mod safety;
+pub mod sealed_sender;
 pub mod x3dh;
 
 pub use identity::{EndpointSecret, Identity};

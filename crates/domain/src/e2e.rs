@@ -130,3 +130,95 @@ pub struct SealedMessage {
     /// The ciphertext.
     pub body: SealedBody,
 }
+
+/// Length of the box's authentication tag (Poly1305).
+pub const SEALED_SENDER_TAG_LEN: usize = 16;
+
+/// What a [`SealedSender`] box holds for a later message: the sender's
+/// identity key.
+pub const SEALED_SENDER_PLAINTEXT_LEN_MESSAGE: usize = 32;
+
+/// What a [`SealedSender`] box holds for a first message: the sender's
+/// identity key, its device key and the device key's certificate.
+pub const SEALED_SENDER_PLAINTEXT_LEN_INITIAL: usize = 32 + 32 + 64;
+
+/// [`SealedSender::ciphertext`]'s length for a later message.
+pub const SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE: usize =
+    SEALED_SENDER_PLAINTEXT_LEN_MESSAGE + SEALED_SENDER_TAG_LEN;
+
+/// [`SealedSender::ciphertext`]'s length for a first message.
+pub const SEALED_SENDER_CIPHERTEXT_LEN_INITIAL: usize =
+    SEALED_SENDER_PLAINTEXT_LEN_INITIAL + SEALED_SENDER_TAG_LEN;
+
+/// The sender's identity sealed to the recipient's device key (an
+/// ephemeral-static X25519 box, bound to the ratchet message it travels
+/// with): how a mailbox entry says who wrote it without telling its holder.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SealedSender {
+    /// The box's ephemeral X25519 key, fresh for every box.
+    pub ephemeral_key: DhPublicKey,
+    /// The sender's identity (and, for a first message, its certified
+    /// device key), encrypted, with the tag:
+    /// [`SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE`] or
+    /// [`SEALED_SENDER_CIPHERTEXT_LEN_INITIAL`] bytes.
+    pub ciphertext: Vec<u8>,
+}
+
+/// An X3DH initial message without what names its initiator (identity
+/// key, device key and certificate): those travel in the [`SealedSender`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AnonymousInitial {
+    /// Initiator's ephemeral X25519 key.
+    pub ephemeral_key: DhPublicKey,
+    /// Responder's signed prekey used.
+    pub signed_prekey_id: PrekeyId,
+    /// Responder's one-time prekey used, if any.
+    pub one_time_prekey_id: Option<PrekeyId>,
+    /// First ratchet message.
+    pub message: RatchetMessage,
+}
+
+/// The ciphertext of a [`SenderSealedMessage`].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum AnonymousBody {
+    /// First message of a session.
+    Initial(Box<AnonymousInitial>),
+    /// Any later message.
+    Message(RatchetMessage),
+}
+
+/// A sealed message as deposited in a mailbox: nothing in clear names its
+/// sender; the recipient opens `sealed_sender` to learn who it is, then
+/// decrypts `body` as a [`SealedMessage`] from that sender.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SenderSealedMessage {
+    /// Who sent it, sealed to the recipient.
+    pub sealed_sender: SealedSender,
+    /// The ciphertext.
+    pub body: AnonymousBody,
+}
+
+impl SealedMessage {
+    /// The body without what names its sender.
+    pub fn anonymous_body(&self) -> AnonymousBody {
+        match &self.body {
+            SealedBody::Initial(i) => AnonymousBody::Initial(Box::new(AnonymousInitial {
+                ephemeral_key: i.ephemeral_key,
+                signed_prekey_id: i.signed_prekey_id,
+                one_time_prekey_id: i.one_time_prekey_id,
+                message: i.message.clone(),
+            })),
+            SealedBody::Message(m) => AnonymousBody::Message(m.clone()),
+        }
+    }
+}
+
+/// A mailbox entry's payload as the recipient reads it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum MailboxPayload {
+    /// The sender sealed to the recipient: what every node writes now.
+    SenderSealed(SenderSealedMessage),
+    /// Written before sealed sender, the sender's identity key in clear:
+    /// still accepted while such entries may wait in mailboxes.
+    Unsealed(SealedMessage),
+}

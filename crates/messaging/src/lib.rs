@@ -6,7 +6,9 @@
 //!   one `Envelope`; [`Message::decode`] parses and validates one, returning a
 //!   [`DecodeError`] that names the offending field (`store.record.peer.signature`).
 //! - [`encode_plaintext`] / [`decode_plaintext`]: what a ratchet message encrypts.
-//! - [`encode_sealed`] / [`decode_sealed`]: a sealed message as a mailbox payload.
+//! - [`encode_mailbox_payload`] / [`decode_mailbox_payload`]: a mailbox
+//!   payload (the sender sealed to the recipient); [`encode_sealed`] /
+//!   [`decode_sealed`]: the form written before sealed sender.
 //! - [`frame`]: feed bytes with [`frame::FrameDecoder::feed`], take whole frames
 //!   with [`frame::FrameDecoder::next_frame`]; [`frame::encode_frame`] prefixes one.
 //! - [`encode_beacon`] / [`decode_beacon`]: a LAN beacon, alone in one datagram.
@@ -35,8 +37,8 @@ pub mod pb {
 pub use beacon::{BEACON_VERSION, decode_beacon, encode_beacon};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use message::{
-    MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_plaintext,
-    decode_sealed, encode_plaintext, encode_sealed,
+    MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_mailbox_payload,
+    decode_plaintext, decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed,
 };
 pub use records::{
     MAX_ADMISSION_FILE_BYTES, MEMBER_CERTIFICATE_LABEL, REVOCATION_LIST_LABEL,

@@ -4,7 +4,7 @@
 use prost::Message as _;
 use tacnode_domain::Plaintext;
 use tacnode_domain::dht::{DhtRequest, DhtResponse, RefusalCode};
-use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
+use tacnode_domain::e2e::{MailboxPayload, PrekeyBundle, SealedMessage, SenderSealedMessage};
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
 use tacnode_domain::{IdentityKey, MAX_DIRECT_BATCH, NodeId, UnixMillis};
 
@@ -323,15 +323,32 @@ pub fn decode_plaintext(bytes: &[u8]) -> Result<Plaintext> {
         .try_into()
 }
 
-/// Encodes a sealed message as a mailbox payload.
+/// Encodes a sealed message with its sender's identity key in clear: the
+/// mailbox payload written before sealed sender (nodes now deposit
+/// [`encode_mailbox_payload`]'s form).
 pub fn encode_sealed(s: &SealedMessage) -> Vec<u8> {
     pb::SealedMessage::from(s).encode_to_vec()
 }
 
-/// Decodes and validates a mailbox payload.
+/// Decodes and validates [`encode_sealed`]'s form.
 pub fn decode_sealed(bytes: &[u8]) -> Result<SealedMessage> {
     bytes_at_most(bytes, MAX_FRAME_LEN, "sealed")?;
     pb::SealedMessage::decode(bytes)
         .map_err(|e| DecodeError::new("sealed", DecodeErrorKind::Protobuf(e.to_string())))?
         .try_into()
+}
+
+/// Encodes a mailbox payload: the sender sealed to the recipient, nothing
+/// in clear naming it.
+pub fn encode_mailbox_payload(s: &SenderSealedMessage) -> Vec<u8> {
+    pb::SealedMessage::from(s).encode_to_vec()
+}
+
+/// Decodes and validates a mailbox payload, sealed sender or (written
+/// before it) with the sender's identity key in clear.
+pub fn decode_mailbox_payload(bytes: &[u8]) -> Result<MailboxPayload> {
+    bytes_at_most(bytes, MAX_FRAME_LEN, "sealed")?;
+    let w = pb::SealedMessage::decode(bytes)
+        .map_err(|e| DecodeError::new("sealed", DecodeErrorKind::Protobuf(e.to_string())))?;
+    crate::sealed::mailbox_payload_from_wire(w)
 }

@@ -2,10 +2,12 @@
 //! sealed messages and their plaintext.
 
 use tacnode_domain::e2e::{
-    MAX_CIPHERTEXT_BYTES, RatchetHeader, RatchetMessage, SealedBody, SealedMessage, X3dhInitial,
+    AnonymousBody, AnonymousInitial, MAX_CIPHERTEXT_BYTES, MailboxPayload, RatchetHeader,
+    RatchetMessage, SEALED_SENDER_CIPHERTEXT_LEN_INITIAL, SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE,
+    SealedBody, SealedMessage, SealedSender, SenderSealedMessage, X3dhInitial,
 };
 use tacnode_domain::{
-    Content, IdentityKey, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, Plaintext, UnixMillis,
+    Content, IdentityKey, KEY_LEN, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, Plaintext, UnixMillis,
 };
 
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -95,6 +97,12 @@ pub(crate) fn sealed_from_wire(
     sender: Option<&IdentityKey>,
 ) -> Result<SealedMessage> {
     {
+        if !w.sealed_sender.is_empty() {
+            return Err(DecodeError::new(
+                "sealed_sender",
+                DecodeErrorKind::Invalid("a sealed sender outside a mailbox payload"),
+            ));
+        }
         let body = match required(w.body, "body")? {
             pb::sealed_message::Body::Initial(i) => SealedBody::Initial(Box::new(
                 i.try_into().map_err(|e: DecodeError| e.within("initial"))?,
@@ -130,6 +138,99 @@ impl From<&SealedMessage> for pb::SealedMessage {
                 SealedBody::Initial(i) => pb::sealed_message::Body::Initial(i.as_ref().into()),
                 SealedBody::Message(r) => pb::sealed_message::Body::Message(r.into()),
             }),
+            sealed_sender: Vec::new(),
+        }
+    }
+}
+
+/// A mailbox payload from the wire: with a sealed sender (nothing in clear
+/// names the sender), or in the form written before sealed sender.
+pub(crate) fn mailbox_payload_from_wire(w: pb::SealedMessage) -> Result<MailboxPayload> {
+    if w.sealed_sender.is_empty() {
+        return sealed_from_wire(w, None).map(MailboxPayload::Unsealed);
+    }
+    if !w.sender_identity_key.is_empty() {
+        return Err(DecodeError::new(
+            "sender_identity_key",
+            DecodeErrorKind::Invalid("in clear beside a sealed sender"),
+        ));
+    }
+    let body = match required(w.body, "body")? {
+        pb::sealed_message::Body::Initial(i) => AnonymousBody::Initial(Box::new(
+            anonymous_initial(i).map_err(|e| e.within("initial"))?,
+        )),
+        pb::sealed_message::Body::Message(m) => {
+            AnonymousBody::Message(m.try_into().map_err(|e: DecodeError| e.within("message"))?)
+        }
+    };
+    let box_len = match body {
+        AnonymousBody::Initial(_) => SEALED_SENDER_CIPHERTEXT_LEN_INITIAL,
+        AnonymousBody::Message(_) => SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE,
+    };
+    if w.sealed_sender.len() != KEY_LEN + box_len {
+        return Err(DecodeError::new(
+            "sealed_sender",
+            DecodeErrorKind::Length {
+                expected: KEY_LEN + box_len,
+                actual: w.sealed_sender.len(),
+            },
+        ));
+    }
+    let (ephemeral, ciphertext) = w.sealed_sender.split_at(KEY_LEN);
+    Ok(MailboxPayload::SenderSealed(SenderSealedMessage {
+        sealed_sender: SealedSender {
+            ephemeral_key: dh_key(ephemeral, "sealed_sender")?,
+            ciphertext: ciphertext.to_vec(),
+        },
+        body,
+    }))
+}
+
+/// An initial message of a sealed-sender payload: what names the initiator
+/// must be absent (it is in the sealed sender).
+fn anonymous_initial(w: pb::X3dhInitial) -> Result<AnonymousInitial> {
+    for (field, value) in [
+        ("identity_key", &w.identity_key),
+        ("device_key", &w.device_key),
+        ("device_key_signature", &w.device_key_signature),
+    ] {
+        if !value.is_empty() {
+            return Err(DecodeError::new(
+                field,
+                DecodeErrorKind::Invalid("in clear beside a sealed sender"),
+            ));
+        }
+    }
+    Ok(AnonymousInitial {
+        ephemeral_key: dh_key(&w.ephemeral_key, "ephemeral_key")?,
+        signed_prekey_id: w.signed_prekey_id,
+        one_time_prekey_id: w.one_time_prekey_id,
+        message: required(w.message, "message")?
+            .try_into()
+            .map_err(|e: DecodeError| e.within("message"))?,
+    })
+}
+
+impl From<&SenderSealedMessage> for pb::SealedMessage {
+    fn from(m: &SenderSealedMessage) -> Self {
+        let mut sealed_sender = Vec::with_capacity(KEY_LEN + m.sealed_sender.ciphertext.len());
+        sealed_sender.extend_from_slice(m.sealed_sender.ephemeral_key.as_bytes());
+        sealed_sender.extend_from_slice(&m.sealed_sender.ciphertext);
+        Self {
+            sender_identity_key: Vec::new(),
+            body: Some(match &m.body {
+                AnonymousBody::Initial(i) => pb::sealed_message::Body::Initial(pb::X3dhInitial {
+                    identity_key: Vec::new(),
+                    device_key: Vec::new(),
+                    device_key_signature: Vec::new(),
+                    ephemeral_key: i.ephemeral_key.as_bytes().to_vec(),
+                    signed_prekey_id: i.signed_prekey_id,
+                    one_time_prekey_id: i.one_time_prekey_id,
+                    message: Some((&i.message).into()),
+                }),
+                AnonymousBody::Message(r) => pb::sealed_message::Body::Message(r.into()),
+            }),
+            sealed_sender,
         }
     }
 }

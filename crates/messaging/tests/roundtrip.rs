@@ -8,8 +8,9 @@ use tacnode_domain::dht::{
     Contact, DhtRequest, DhtResponse, Record, RecordKind, RecordValue, RefusalCode, SenderInfo,
 };
 use tacnode_domain::e2e::{
-    OneTimePrekey, PrekeyBundle, PublishedPrekeys, RatchetHeader, RatchetMessage, SealedBody,
-    SealedMessage, SignedPrekey, X3dhInitial,
+    AnonymousBody, MailboxPayload, OneTimePrekey, PrekeyBundle, PublishedPrekeys, RatchetHeader,
+    RatchetMessage, SEALED_SENDER_CIPHERTEXT_LEN_INITIAL, SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE,
+    SealedBody, SealedMessage, SealedSender, SenderSealedMessage, SignedPrekey, X3dhInitial,
 };
 use tacnode_domain::mailbox::{
     EntryId, MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, MailboxProof,
@@ -20,8 +21,8 @@ use tacnode_domain::{
 };
 use tacnode_messaging::frame::{FrameDecoder, encode_frame};
 use tacnode_messaging::{
-    DecodeErrorKind, Message, PLAINTEXT_BLOCK, decode_plaintext, decode_sealed, encode_plaintext,
-    encode_sealed, pb,
+    DecodeErrorKind, Message, PLAINTEXT_BLOCK, decode_mailbox_payload, decode_plaintext,
+    decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed, pb,
 };
 
 fn identity() -> impl Strategy<Value = IdentityKey> {
@@ -212,6 +213,22 @@ fn sealed() -> impl Strategy<Value = SealedMessage> {
         })
 }
 
+/// `s` as a node deposits it: its sender in a box (random bytes of the
+/// box's length here: the codec does not open it).
+fn sender_sealed(s: &SealedMessage, ephemeral: DhPublicKey, fill: u8) -> SenderSealedMessage {
+    let len = match s.body {
+        SealedBody::Initial(_) => SEALED_SENDER_CIPHERTEXT_LEN_INITIAL,
+        SealedBody::Message(_) => SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE,
+    };
+    SenderSealedMessage {
+        sealed_sender: SealedSender {
+            ephemeral_key: ephemeral,
+            ciphertext: vec![fill; len],
+        },
+        body: s.anonymous_body(),
+    }
+}
+
 fn proof() -> impl Strategy<Value = MailboxProof> {
     (identity(), any::<[u8; 32]>(), sig()).prop_map(|(ik, nonce, s)| MailboxProof {
         identity_key: ik,
@@ -362,6 +379,41 @@ proptest! {
         prop_assert!(!direct.windows(32).any(|w| w == s.sender_identity_key.as_bytes()));
         // Without the connection's peer it cannot be told who sent it.
         prop_assert!(Message::decode(&direct).is_err());
+    }
+
+    #[test]
+    fn a_mailbox_payload_round_trips_names_no_sender_and_costs_at_most_48_bytes_more(
+        s in sealed(),
+        ephemeral in dh(),
+        fill in any::<u8>(),
+    ) {
+        let m = sender_sealed(&s, ephemeral, fill);
+        let payload = encode_mailbox_payload(&m);
+        prop_assert_eq!(
+            decode_mailbox_payload(&payload).unwrap(),
+            MailboxPayload::SenderSealed(m)
+        );
+        let mut names = vec![s.sender_identity_key.as_bytes().to_vec()];
+        if let SealedBody::Initial(i) = &s.body {
+            names.push(i.device_key.as_bytes().to_vec());
+            names.push(i.device_key_signature.as_bytes().to_vec());
+        }
+        for n in &names {
+            prop_assert!(!payload.windows(n.len()).any(|w| w == n.as_slice()));
+        }
+        // Against the payload with the sender in clear: +48 bytes for a later
+        // message (the box's ephemeral key and tag); a first message moves
+        // its 128 bytes of identity into the box, so it costs less.
+        let clear = encode_sealed(&s).len();
+        match s.body {
+            SealedBody::Message(_) => prop_assert_eq!(payload.len(), clear + 48),
+            SealedBody::Initial(_) => prop_assert!(payload.len() <= clear + 16, "{} vs {}", payload.len(), clear),
+        }
+        // The form written before sealed sender is still read.
+        prop_assert_eq!(
+            decode_mailbox_payload(&encode_sealed(&s)).unwrap(),
+            MailboxPayload::Unsealed(s)
+        );
     }
 
     #[test]
@@ -606,4 +658,81 @@ fn frames_carry_encoded_messages() {
     d.feed(&framed).unwrap();
     let body = d.next_frame().unwrap().unwrap();
     assert_eq!(Message::decode(&body).unwrap(), m);
+}
+
+#[test]
+fn a_sealed_sender_payload_with_the_sender_in_clear_or_a_wrong_box_is_refused() {
+    use prost::Message as _;
+    let ratchet = pb::RatchetMessage {
+        header: Some(pb::RatchetHeader {
+            ratchet_key: vec![9; 32],
+            previous_chain_length: 0,
+            message_number: 1,
+            nonce: vec![0; 12],
+        }),
+        ciphertext: vec![1; 48],
+    };
+    let later = pb::SealedMessage {
+        sender_identity_key: Vec::new(),
+        body: Some(pb::sealed_message::Body::Message(ratchet.clone())),
+        sealed_sender: vec![7; 32 + SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE],
+    };
+    assert!(matches!(
+        decode_mailbox_payload(&later.encode_to_vec()).unwrap(),
+        MailboxPayload::SenderSealed(SenderSealedMessage {
+            body: AnonymousBody::Message(_),
+            ..
+        })
+    ));
+    let field = |w: &pb::SealedMessage| {
+        decode_mailbox_payload(&w.encode_to_vec())
+            .unwrap_err()
+            .field()
+            .to_owned()
+    };
+    // The sender's key in clear beside the box.
+    let mut w = later.clone();
+    w.sender_identity_key = vec![5; 32];
+    assert_eq!(field(&w), "sender_identity_key");
+    // A box of a first message's length on a later message, and one cut short.
+    let mut w = later.clone();
+    w.sealed_sender = vec![7; 32 + SEALED_SENDER_CIPHERTEXT_LEN_INITIAL];
+    assert_eq!(field(&w), "sealed_sender");
+    let mut w = later.clone();
+    w.sealed_sender.pop();
+    assert_eq!(field(&w), "sealed_sender");
+    // A first message naming its initiator beside the box.
+    let initial = |identity: Vec<u8>, device: Vec<u8>, signature: Vec<u8>| pb::SealedMessage {
+        sender_identity_key: Vec::new(),
+        body: Some(pb::sealed_message::Body::Initial(pb::X3dhInitial {
+            identity_key: identity,
+            device_key: device,
+            device_key_signature: signature,
+            ephemeral_key: vec![3; 32],
+            signed_prekey_id: 1,
+            one_time_prekey_id: None,
+            message: Some(ratchet.clone()),
+        })),
+        sealed_sender: vec![7; 32 + SEALED_SENDER_CIPHERTEXT_LEN_INITIAL],
+    };
+    assert!(decode_mailbox_payload(&initial(vec![], vec![], vec![]).encode_to_vec()).is_ok());
+    assert_eq!(
+        field(&initial(vec![5; 32], vec![], vec![])),
+        "initial.identity_key"
+    );
+    assert_eq!(
+        field(&initial(vec![], vec![5; 32], vec![])),
+        "initial.device_key"
+    );
+    assert_eq!(
+        field(&initial(vec![], vec![], vec![5; 64])),
+        "initial.device_key_signature"
+    );
+    // A box has no place in a direct delivery.
+    let direct = encode_env(pb::envelope::Body::Direct(pb::DirectMessage {
+        sealed: Some(later),
+    }));
+    let sender = IdentityKey::from(ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key());
+    let err = Message::decode_request(&direct, &sender).unwrap_err();
+    assert!(err.field().ends_with("sealed_sender"), "{err}");
 }

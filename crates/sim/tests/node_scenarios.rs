@@ -595,3 +595,95 @@ fn peers_lists_the_routing_table_and_the_connected_client_with_the_link_rtt() {
     })
     .unwrap();
 }
+
+/// What a mailbox holder keeps names no sender: not in a later message, not
+/// in a first message (X3DH through the mailbox), not in the receipts that
+/// come back through the sender's own mailbox. The mail still arrives and
+/// its receipts make it delivered.
+#[test]
+fn a_mailbox_holder_keeps_no_sender_identity() {
+    block_on(async {
+        let mut sim = network_on(21, 4, 3, StoreKind::Memory).await;
+        let servers = 0..4u32;
+        let (sender, known, stranger) = (4, 5, 6);
+        // A session with `known`; none with `stranger`.
+        sim.send(sender, known).await.unwrap();
+        assert!(sim.drain(5 * MINUTE).await, "{:?}", sim.fates());
+        sim.stop(known, true).await;
+        sim.stop(stranger, true).await;
+        let mut ids = vec![
+            sim.send(sender, known).await.unwrap(),
+            sim.send(sender, stranger).await.unwrap(),
+        ];
+        ids.push(sim.send(sender, known).await.unwrap());
+        sim.advance(HOUR).await;
+
+        // Needles: every key that would name a party.
+        let names = |sim: &NodeSim, i: u32| -> Vec<Vec<u8>> {
+            vec![
+                sim.identity_key(i).unwrap().as_bytes().to_vec(),
+                sim.device_key(i).unwrap().as_bytes().to_vec(),
+            ]
+        };
+        let held_for = |sim: &NodeSim, i: u32| -> Vec<Vec<u8>> {
+            let id = sim.node_id(i).unwrap();
+            servers
+                .clone()
+                .flat_map(|s| sim.held_mail(s).unwrap())
+                .filter(|m| m.recipient == id)
+                .map(|m| m.payload)
+                .collect()
+        };
+        let assert_unnamed = |payloads: &[Vec<u8>], who: u32, needles: &[Vec<u8>]| {
+            for p in payloads {
+                for n in needles {
+                    assert!(
+                        !p.windows(n.len()).any(|w| w == n.as_slice()),
+                        "a held entry names node {who}"
+                    );
+                }
+            }
+        };
+        let sender_names = names(&sim, sender);
+        for recipient in [known, stranger] {
+            let held = held_for(&sim, recipient);
+            assert!(!held.is_empty(), "nothing held for {recipient}");
+            assert_unnamed(&held, sender, &sender_names);
+        }
+
+        // The recipients fetch while the sender is away: their receipts
+        // wait in its mailbox, naming them no more.
+        sim.stop(sender, false).await;
+        sim.start(known).await.unwrap();
+        sim.start(stranger).await.unwrap();
+        sim.advance(HOUR).await;
+        for id in &ids {
+            assert!(
+                sim.fate(id).unwrap().received_at.is_some(),
+                "{:?}",
+                sim.fates()
+            );
+        }
+        let receipts = held_for(&sim, sender);
+        assert!(!receipts.is_empty(), "no receipt waits for the sender");
+        for recipient in [known, stranger] {
+            assert_unnamed(&receipts, recipient, &names(&sim, recipient));
+        }
+
+        // Back, the sender fetches its receipts and opens them.
+        sim.start(sender).await.unwrap();
+        sim.advance(10 * MINUTE).await;
+        for id in &ids {
+            assert!(
+                sim.fate(id).unwrap().delivered_at.is_some(),
+                "{:?}",
+                sim.fates()
+            );
+        }
+        let audit = sim.audit().await;
+        assert_eq!(audit.delivered, audit.accepted, "{audit:?}");
+        assert_eq!(audit.duplicates, 0, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}

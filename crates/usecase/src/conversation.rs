@@ -241,6 +241,24 @@ impl Conversation {
         self.remote_identity
     }
 
+    /// The peer's device key, as X3DH bound it into the active session
+    /// (`AD = IK_A ‖ DK_A ‖ IK_B ‖ DK_B`, the initiator first): what a
+    /// sealed sender for the peer is sealed to.
+    pub fn remote_device_key(&self) -> DhPublicKey {
+        let ad = self.active.session.associated_data().as_bytes();
+        let (initiator, responder) = ad.split_at(ad.len() / 2);
+        let half = if initiator.starts_with(self.remote_identity.as_bytes()) {
+            initiator
+        } else {
+            responder
+        };
+        let mut key = [0u8; 32];
+        if let Some(device) = half.get(32..64) {
+            key.copy_from_slice(device);
+        }
+        DhPublicKey(key)
+    }
+
     /// True while our X3DH initial message is unanswered.
     pub fn awaiting_reply(&self) -> bool {
         self.active.pending_initial.is_some()
@@ -620,6 +638,68 @@ mod tests {
         let m3 = a.seal(&mut rng, alice.id.identity_key(), b"three").unwrap();
         assert!(matches!(m3.body, SealedBody::Message(_)));
         assert_eq!(open(&mut bob, &mut b, &m3).unwrap(), b"three");
+    }
+
+    /// Each side seals the sender to the other's device key; a box that
+    /// opens but names someone the ratchet message does not come from is
+    /// refused when the message is opened as from that someone.
+    #[test]
+    fn sealed_senders_go_to_the_peers_device_key_and_must_name_the_real_sender() {
+        use tacnode_crypto::sealed_sender;
+        let mut rng = StdRng::seed_from_u64(41);
+        let mut alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        let eve = party(&mut rng);
+        let mut a = Some(Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap());
+        assert_eq!(a.as_ref().unwrap().remote_device_key(), bob.id.device_key());
+
+        // A first message through a mailbox: the box carries Alice's
+        // certified device key, Bob opens it with his device key.
+        let first = seal(&mut rng, &alice, &mut a, b"one");
+        let to = a.as_ref().unwrap().remote_device_key();
+        let deposit = sealed_sender::seal(&mut rng, &to, &first).unwrap();
+        assert!(sealed_sender::open(&eve.id, &deposit).is_err());
+        let opened = sealed_sender::open(&bob.id, &deposit).unwrap();
+        assert_eq!(opened, first);
+        let mut b = None;
+        assert_eq!(open(&mut bob, &mut b, &opened).unwrap(), b"one");
+        assert_eq!(
+            b.as_ref().unwrap().remote_device_key(),
+            alice.id.device_key()
+        );
+
+        // Bob has a session with Eve too.
+        let mut e = Some(Conversation::initiate(&mut rng, &eve.id, &bundle(&bob)).unwrap());
+        let hello = seal(&mut rng, &eve, &mut e, b"hello");
+        let mut be = None;
+        assert_eq!(open(&mut bob, &mut be, &hello).unwrap(), b"hello");
+
+        // A box naming Eve around Alice's later message (anyone can seal
+        // any name): it opens, and Eve's session refuses the message.
+        let reply = seal(&mut rng, &bob, &mut b, b"reply");
+        assert_eq!(open(&mut alice, &mut a, &reply).unwrap(), b"reply");
+        let mut later = seal(&mut rng, &alice, &mut a, b"two");
+        later.sender_identity_key = eve.id.identity_key();
+        let forged = sealed_sender::seal(&mut rng, &bob.id.device_key(), &later).unwrap();
+        let named = sealed_sender::open(&bob.id, &forged).unwrap();
+        assert_eq!(named.sender_identity_key, eve.id.identity_key());
+        assert!(open(&mut bob, &mut be, &named).is_err());
+
+        // A first message whose box names Eve with her certified device
+        // key: X3DH with Eve's key does not open Alice's message.
+        let mut a2 = Some(Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap());
+        let mut first = seal(&mut rng, &alice, &mut a2, b"again");
+        let SealedBody::Initial(i) = &mut first.body else {
+            panic!("a first message")
+        };
+        i.identity_key = eve.id.identity_key();
+        i.device_key = eve.id.device_key();
+        i.device_key_signature = eve.id.device_key_signature();
+        first.sender_identity_key = eve.id.identity_key();
+        let forged = sealed_sender::seal(&mut rng, &bob.id.device_key(), &first).unwrap();
+        let named = sealed_sender::open(&bob.id, &forged).unwrap();
+        assert!(open(&mut bob, &mut be, &named).is_err());
+        assert!(open(&mut bob, &mut None, &named).is_err());
     }
 
     /// A mailbox holder edits the device key in message 2 of a conversation

@@ -308,6 +308,31 @@ impl NodeSim {
             .map(|s| s.identity.identity_key())
     }
 
+    /// Node `index`'s device key (what X3DH and sealed senders use).
+    pub fn device_key(&self, index: u32) -> Option<tacnode_domain::DhPublicKey> {
+        self.slots
+            .get(index as usize)
+            .map(|s| s.identity.device_key())
+    }
+
+    /// The mail node `index` holds for others (each entry's recipient and
+    /// payload, as a holder stores them), read straight from its disk
+    /// whether it runs or not (in-memory store only).
+    pub fn held_mail(&self, index: u32) -> Option<Vec<tacnode_domain::store::MailboxItem>> {
+        let Disk::Memory(tables) = &self.slots.get(index as usize)?.disk else {
+            return None;
+        };
+        let store = tables.reopen();
+        // Everything held, expired or not: no clock reads it.
+        let epoch = tacnode_domain::UnixMillis(0);
+        let limit = tacnode_domain::store::MAX_QUERY_ROWS;
+        let mut out = Vec::new();
+        for recipient in store.mailbox_recipients(None, epoch, limit).ok()? {
+            out.extend(store.mailbox_fetch(&recipient, epoch, limit).ok()?);
+        }
+        Some(out)
+    }
+
     /// Changes the configuration node `index` gets at its next start.
     pub fn configure(&mut self, index: u32, f: impl FnOnce(&mut NodeConfig)) {
         if let Some(slot) = self.slots.get_mut(index as usize) {

@@ -132,6 +132,10 @@ pub enum NodeError {
     /// Sealing a message failed.
     #[error("sealing: {0}")]
     Seal(#[from] crate::conversation::SealError),
+    /// The sender of a mailbox deposit could not be sealed to the
+    /// recipient's device key.
+    #[error("sealed sender: {0}")]
+    SealedSender(#[from] tacnode_crypto::sealed_sender::SealedSenderError),
     /// Restarting a session failed.
     #[error("session restart: {0}")]
     Restart(#[from] RestartError),

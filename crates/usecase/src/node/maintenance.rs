@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use super::{NodeError, Result, Shared};
 use crate::challenge::prove;
+use tacnode_crypto::sealed_sender;
 use tacnode_domain::dht::{Contact, DhtRequest, Record, RecordValue, SenderInfo};
+use tacnode_domain::e2e::MailboxPayload;
 use tacnode_domain::mailbox::{MAX_ENTRIES_PER_BATCH, MailboxAck, MailboxFetch, MailboxOperation};
 use tacnode_domain::{Endpoint, NodeId, UnixMillis, UnsignedPeerRecord};
-use tacnode_messaging::{Message, decode_sealed};
+use tacnode_messaging::{Message, decode_mailbox_payload};
 
 /// How often held mail is expired and the routing table snapshotted.
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
@@ -555,8 +557,21 @@ async fn fetch_from(shared: &Arc<Shared>, holder: NodeId, addrs: Vec<SocketAddr>
         let mut disk_failed = false;
         let mut opened = Vec::with_capacity(entries.len());
         for e in entries {
-            match decode_sealed(&e.payload) {
-                Ok(sealed) => opened.push((e.entry_id, sealed)),
+            match decode_mailbox_payload(&e.payload) {
+                // The sender sealed to our device key: who it names is
+                // authenticated when its ratchet message opens (below).
+                Ok(MailboxPayload::SenderSealed(m)) => {
+                    match sealed_sender::open(&shared.identity, &m) {
+                        Ok(sealed) => opened.push((e.entry_id, sealed)),
+                        // Processed: a box that does not open never will.
+                        Err(err) => {
+                            tracing::debug!("mailbox entry not opened: {err}");
+                            done.push(e.entry_id);
+                        }
+                    }
+                }
+                // Written before sealed sender: accepted during the transition.
+                Ok(MailboxPayload::Unsealed(sealed)) => opened.push((e.entry_id, sealed)),
                 // Processed: a malformed entry never becomes readable.
                 Err(err) => {
                     tracing::debug!("mailbox entry malformed: {err}");

@@ -457,7 +457,7 @@ pub(crate) async fn send_sealed_content(
             Ok::<_, NodeError>(sealed)
         })
         .await?;
-    super::send::deliver_sealed(shared, peer, &sealed, true, None).await?;
+    super::send::deliver_sealed(shared, peer, &sealed, true, None, None).await?;
     Ok(())
 }
 

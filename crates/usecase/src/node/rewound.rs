@@ -101,7 +101,7 @@ pub(crate) fn resend(
     new_session: bool,
     t: UnixMillis,
 ) {
-    st.sealed_outbox.retain(|_, (p, _)| *p != peer);
+    st.sealed_outbox.retain(|_, o| o.recipient != peer);
     if !new_session && st.restart_session(&peer, t) {
         shared.session_restarts.fetch_add(1, Ordering::Relaxed);
     }

@@ -7,15 +7,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tacnode_crypto::sealed_sender;
 use tacnode_domain::dht::{Contact, RefusalCode};
-use tacnode_domain::e2e::{PrekeyBundle, SealedMessage};
+use tacnode_domain::e2e::{PrekeyBundle, SealedMessage, SealedSender, SenderSealedMessage};
 use tacnode_domain::mailbox::{EntryId, MailboxDeposit};
 use tacnode_domain::{
     Content, MAX_DIRECT_BATCH, MessageId, MessageStatus, NodeId, PeerRecord, mailbox_key,
 };
-use tacnode_messaging::{Message, encode_plaintext, encode_sealed};
+use tacnode_messaging::{Message, encode_mailbox_payload, encode_plaintext};
 use tokio::sync::mpsc;
 
+use super::state::SealedOutgoing;
 use super::{NodeError, NodeEvent, Result, Shared};
 use crate::conversation::Conversation;
 use crate::delivery::{Attempt, Outcome};
@@ -622,8 +624,8 @@ fn seal_in(
                 out.push((*id, None));
                 continue;
             };
-            if let Some((_, s)) = st.sealed_outbox.get(id) {
-                out.push((*id, Some(s.clone())));
+            if let Some(o) = st.sealed_outbox.get(id) {
+                out.push((*id, Some(o.sealed.clone())));
                 continue;
             }
             let conv = st
@@ -647,8 +649,15 @@ fn seal_in(
         Ok((out, fresh))
     })?;
     // Cached only once their ratchet step is on disk.
-    for (id, s) in fresh {
-        st.sealed_outbox.insert(id, (recipient, s));
+    for (id, sealed) in fresh {
+        st.sealed_outbox.insert(
+            id,
+            SealedOutgoing {
+                recipient,
+                sealed,
+                sealed_sender: None,
+            },
+        );
     }
     Ok(out)
 }
@@ -724,7 +733,7 @@ async fn deliver_queued(
             let Some((_, Some(entry))) = queued_entries_in(st, recipient, &[id])?.pop() else {
                 return Ok(None);
             };
-            let mut sealed = st.sealed_outbox.get(&id).map(|(_, s)| s.clone());
+            let mut sealed = st.sealed_outbox.get(&id).map(|o| o.sealed.clone());
             if sealed.is_none() && session_ready(st, &recipient)? {
                 sealed = seal_in(st, shared, recipient, &[(id, Some(entry.clone()))])?
                     .pop()
@@ -741,7 +750,7 @@ async fn deliver_queued(
         Some(s) => s,
         None => seal_queued(shared, id, recipient, &entry, deposit).await?,
     };
-    deliver_sealed(shared, recipient, &sealed, deposit, endpoints).await
+    deliver_sealed(shared, recipient, &sealed, deposit, endpoints, Some(id)).await
 }
 
 async fn seal_queued(
@@ -760,13 +769,15 @@ async fn seal_queued(
 }
 
 /// Hands `sealed` to `peer` directly, or (with `fallback`) deposits it in its
-/// mailboxes. Returns true when it went to mailboxes.
+/// mailboxes. Returns true when it went to mailboxes. `queued` names the
+/// outbox message it is, whose sealed sender is kept for its retries.
 pub(crate) async fn deliver_sealed(
     shared: &Arc<Shared>,
     peer: NodeId,
     sealed: &SealedMessage,
     fallback: bool,
     endpoints: Option<Vec<SocketAddr>>,
+    queued: Option<MessageId>,
 ) -> AttemptResult {
     match direct(shared, peer, sealed, endpoints).await {
         Ok(()) => Ok(false),
@@ -775,7 +786,9 @@ pub(crate) async fn deliver_sealed(
         Err(e @ AttemptError::Refused { .. }) => Err(e),
         Err(e) if fallback => {
             tracing::debug!(%peer, "direct delivery failed ({e:#}), depositing");
-            Ok(deposit_sealed(shared, peer, sealed).await.map(|()| true)?)
+            Ok(deposit_sealed(shared, peer, sealed, queued)
+                .await
+                .map(|()| true)?)
         }
         Err(e) => Err(e),
     }
@@ -811,22 +824,29 @@ async fn direct(
 }
 
 /// Deposits at the `mailbox.replicas` server nodes closest to the mailbox
-/// key; succeeds when at least one holder accepted.
+/// key; succeeds when at least one holder accepted. The payload names no
+/// sender: it goes sealed to the recipient's device key.
 async fn deposit_sealed(
     shared: &Arc<Shared>,
     recipient: NodeId,
     sealed: &SealedMessage,
+    queued: Option<MessageId>,
 ) -> Result<()> {
     let holders = mailbox_holders(shared, recipient).await?;
     if holders.is_empty() {
         return Err(NodeError::NoMailboxHolders);
     }
-    let payload = encode_sealed(sealed);
-    let entry_id = shared
-        .with_state(|st, _| {
+    let sealed = sealed.clone();
+    let (payload, entry_id) = shared
+        .with_state(move |st, _| {
+            let sealed_sender = sealed_sender_for(st, recipient, &sealed, queued)?;
+            let payload = encode_mailbox_payload(&SenderSealedMessage {
+                sealed_sender,
+                body: sealed.anonymous_body(),
+            });
             let mut entry_id = [0u8; 16];
             rand_core::Rng::fill_bytes(&mut st.rng, &mut entry_id);
-            Ok::<_, NodeError>(entry_id)
+            Ok::<_, NodeError>((payload, entry_id))
         })
         .await?;
     let expires = shared
@@ -861,6 +881,36 @@ async fn deposit_sealed(
     }
     tracing::debug!(%recipient, accepted, "deposited in mailboxes");
     Ok(())
+}
+
+/// The sender of `sealed` sealed to `recipient`'s device key: the one made
+/// at the first deposit of the queued message `queued` (so a retry deposits
+/// the same bytes), else a new one, kept for the next retry while `sealed`
+/// is still that message's ciphertext.
+fn sealed_sender_for(
+    st: &mut super::State,
+    recipient: NodeId,
+    sealed: &SealedMessage,
+    queued: Option<MessageId>,
+) -> Result<SealedSender> {
+    let cached = queued
+        .and_then(|id| st.sealed_outbox.get(&id))
+        .filter(|o| o.sealed == *sealed);
+    if let Some(made) = cached.and_then(|o| o.sealed_sender.clone()) {
+        return Ok(made);
+    }
+    let device_key = st
+        .conversation(&recipient)?
+        .ok_or(NodeError::NoSession(recipient))?
+        .remote_device_key();
+    let made = sealed_sender::seal(&mut st.rng, &device_key, sealed)?.sealed_sender;
+    if let Some(o) = queued
+        .and_then(|id| st.sealed_outbox.get_mut(&id))
+        .filter(|o| o.sealed == *sealed)
+    {
+        o.sealed_sender = Some(made.clone());
+    }
+    Ok(made)
 }
 
 /// The server nodes that hold `recipient`'s mailbox (excluding the
@@ -1050,6 +1100,77 @@ mod tests {
                 .iter()
                 .all(|(i, ok)| *ok == (i.0[0] % 2 == 1))
         );
+    }
+}
+
+#[cfg(test)]
+mod sealed_sender_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use tacnode_crypto::Identity;
+    use tacnode_crypto::prekey::PrekeyState;
+    use tacnode_domain::UnixMillis;
+    use tacnode_store::MemoryStore;
+
+    use super::*;
+    use crate::delivery::{DeliveryConfig, DeliveryQueue};
+
+    /// Retries of a queued message deposit the same sealed sender; anything
+    /// else (a receipt, a ciphertext made again) gets a box of its own.
+    #[test]
+    fn a_queued_message_keeps_its_sealed_sender_for_every_deposit() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let alice = Identity::generate(&mut rng);
+        let bob = Identity::generate(&mut rng);
+        let bob_prekeys = PrekeyState::new(&mut rng, &bob, UnixMillis(1));
+        let prekeys = PrekeyState::new(&mut rng, &alice, UnixMillis(1));
+        let mut st = super::super::State::new(
+            Box::new(MemoryStore::new()),
+            prekeys,
+            DeliveryQueue::new(DeliveryConfig::default()),
+            StdRng::seed_from_u64(10),
+            HashMap::new(),
+        );
+        let to = bob.node_id();
+        let bundle = bob_prekeys.bundle(&bob, None).unwrap();
+        let mut conv = Conversation::initiate(&mut rng, &alice, &bundle).unwrap();
+        let first = conv.seal(&mut rng, alice.identity_key(), b"one").unwrap();
+        let again = conv.seal(&mut rng, alice.identity_key(), b"one").unwrap();
+        st.conversations.insert(to, conv);
+        let id = MessageId([1; 16]);
+        st.sealed_outbox.insert(
+            id,
+            SealedOutgoing {
+                recipient: to,
+                sealed: first.clone(),
+                sealed_sender: None,
+            },
+        );
+        let one = sealed_sender_for(&mut st, to, &first, Some(id)).unwrap();
+        let two = sealed_sender_for(&mut st, to, &first, Some(id)).unwrap();
+        assert_eq!(one, two);
+        // It is sealed to Bob and names Alice.
+        let deposited = SenderSealedMessage {
+            sealed_sender: one.clone(),
+            body: first.anonymous_body(),
+        };
+        assert_eq!(sealed_sender::open(&bob, &deposited).unwrap(), first);
+        // Not kept for anything that is not that message's ciphertext.
+        assert_ne!(sealed_sender_for(&mut st, to, &first, None).unwrap(), one);
+        let other = sealed_sender_for(&mut st, to, &again, Some(id)).unwrap();
+        assert_ne!(other, one);
+        assert_eq!(
+            sealed_sender_for(&mut st, to, &first, Some(id)).unwrap(),
+            one
+        );
+        // No session, no box.
+        let stranger = Identity::generate(&mut rng).node_id();
+        assert!(matches!(
+            sealed_sender_for(&mut st, stranger, &first, None),
+            Err(NodeError::NoSession(_))
+        ));
     }
 }
 

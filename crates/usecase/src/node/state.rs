@@ -76,6 +76,17 @@ pub(crate) fn peer_meta_key(prefix: &str, peer: &NodeId) -> String {
     format!("{prefix}{hex}")
 }
 
+/// A queued message as sealed for its recipient, kept for its retries.
+pub(crate) struct SealedOutgoing {
+    /// Who it is for.
+    pub(crate) recipient: NodeId,
+    /// The ratchet ciphertext, handed over directly as is.
+    pub(crate) sealed: tacnode_domain::e2e::SealedMessage,
+    /// Its sender sealed to the recipient, made at its first deposit and
+    /// deposited again with the same ciphertext.
+    pub(crate) sealed_sender: Option<tacnode_domain::e2e::SealedSender>,
+}
+
 /// State owned by the node's state owner task.
 pub(crate) struct State {
     pub(crate) store: Box<dyn NodeStore>,
@@ -87,7 +98,7 @@ pub(crate) struct State {
     /// Ciphertext of each queued message, made once: retries resend it, so
     /// failed attempts never advance the ratchet (a long outage would
     /// otherwise exceed the receiver's skipped-key limit).
-    pub(crate) sealed_outbox: HashMap<MessageId, (NodeId, tacnode_domain::e2e::SealedMessage)>,
+    pub(crate) sealed_outbox: HashMap<MessageId, SealedOutgoing>,
     /// When we last dropped our session with a peer because it could not
     /// open our messages (at most one reset per [`SESSION_RESET_INTERVAL_MS`]).
     pub(crate) session_resets: HashMap<NodeId, UnixMillis>,
@@ -221,7 +232,7 @@ impl State {
             return false;
         }
         make_room(&mut self.session_resets, MAX_SESSION_RESETS);
-        self.sealed_outbox.retain(|_, (p, _)| p != peer);
+        self.sealed_outbox.retain(|_, o| o.recipient != *peer);
         self.session_resets.insert(*peer, now);
         self.restarts.insert(*peer);
         true
