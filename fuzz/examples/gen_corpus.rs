@@ -136,6 +136,7 @@ fn peer_record(id: &Identity, n_endpoints: usize, n_meta: usize) -> PeerRecord {
         metadata,
         sequence: n_endpoints as u64 + 1,
         member: None,
+        reachability: None,
     })
 }
 
@@ -383,6 +384,8 @@ fn messages(rng: &mut StdRng, ids: &[Identity]) -> Vec<Message> {
             entry_ids: vec![EntryId(rng.random()), EntryId(rng.random())],
         }),
         Message::MailboxAcked { deleted: 2 },
+        Message::DialBackRequest,
+        Message::DialedBack { reachable: true },
     ];
     let batch = sealed(rng, ids);
     for s in &batch {

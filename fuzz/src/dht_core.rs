@@ -330,6 +330,7 @@ pub fn fixture() -> &'static Fixture {
                     metadata: Default::default(),
                     sequence: seq,
                     member: None,
+                    reachability: None,
                 })));
             }
             let state = PrekeyState::new(&mut rng, id, START);

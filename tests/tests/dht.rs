@@ -76,6 +76,7 @@ async fn forged_and_stale_records_are_refused_over_the_wire() {
         metadata: BTreeMap::new(),
         sequence: seq,
         member: None,
+        reachability: None,
     };
     let store = |value: RecordValue| {
         let key = match &value {

@@ -219,6 +219,7 @@ mod tests {
             metadata: BTreeMap::new(),
             sequence: 1,
             member: None,
+            reachability: None,
         });
         rec.verify().unwrap();
         assert_eq!(rec.node_id, id.node_id());

@@ -923,6 +923,7 @@ mod tests {
             metadata: BTreeMap::new(),
             sequence,
             member: None,
+            reachability: None,
         };
         let sig = sign(&body.signing_bytes());
         body.with_signature(sig)

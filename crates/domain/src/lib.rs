@@ -34,6 +34,7 @@ mod keys;
 pub mod mailbox;
 mod message;
 pub mod ports;
+mod reachability;
 mod record;
 mod storage_key;
 pub mod store;
@@ -57,6 +58,7 @@ pub use message::{
     Content, ContentError, MAX_DIRECT_BATCH, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, MESSAGE_ID_LEN,
     MessageId, Plaintext,
 };
+pub use reachability::Reachability;
 pub use record::{
     Endpoint, MAX_ENDPOINTS, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
     MAX_METADATA_VALUE_BYTES, NodeType, PeerRecord, RecordError, UnsignedPeerRecord, mailbox_key,

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::admission::MemberCertificate;
 use crate::id::{ID_LEN, NodeId};
 use crate::keys::{DhPublicKey, IdentityKey, Signature, SignatureError};
+use crate::reachability::Reachability;
 use crate::time::UnixMillis;
 
 /// Most endpoints one peer record may list.
@@ -116,7 +117,8 @@ pub struct UnsignedPeerRecord {
     pub device_key: DhPublicKey,
     /// Identity key's signature over the device key ([`UnsignedPeerRecord::device_key_message`]).
     pub device_key_signature: Signature,
-    /// Where the node listens.
+    /// Where the node listens, then the address peers see it at when that
+    /// differs (its NAT's mapping, learnt from at least two peers).
     pub endpoints: Vec<Endpoint>,
     /// Server or client.
     pub node_type: NodeType,
@@ -130,6 +132,10 @@ pub struct UnsignedPeerRecord {
     /// signature when present (records without one sign the same bytes as
     /// before it existed).
     pub member: Option<MemberCertificate>,
+    /// Whether a server could dial the node back (`None`: not found out
+    /// yet); covered by the signature when present (records without it
+    /// sign the same bytes as before it existed).
+    pub reachability: Option<Reachability>,
 }
 
 impl UnsignedPeerRecord {
@@ -174,6 +180,13 @@ impl UnsignedPeerRecord {
                 &c.name,
             ));
             m.extend_from_slice(c.signature.as_bytes());
+        }
+        // Appended only when present, after a tag of its own: a record
+        // without it keeps its bytes, and one with both cannot be read as
+        // one with the other alone.
+        if let Some(r) = self.reachability {
+            m.push(2);
+            m.push(r.tag());
         }
         m
     }
@@ -290,6 +303,7 @@ mod tests {
             metadata: BTreeMap::from([("name".into(), "alpha".into())]),
             sequence: 7,
             member: None,
+            reachability: None,
         };
         let sig = sign(sk, &body.signing_bytes());
         body.with_signature(sig)
@@ -313,12 +327,33 @@ mod tests {
         t.node_id = NodeId::from_bytes([0; 32]);
         assert_eq!(t.verify(), Err(RecordError::NodeIdMismatch));
 
+        let mut t = r.clone();
+        t.body.reachability = Some(Reachability::Public);
+        assert!(matches!(t.verify(), Err(RecordError::Signature(_))));
+
         let mut t = r;
         t.body.endpoints = vec!["127.0.0.1:1".parse().unwrap(); MAX_ENDPOINTS + 1];
         assert_eq!(
             t.verify(),
             Err(RecordError::TooManyEndpoints(MAX_ENDPOINTS + 1))
         );
+    }
+
+    #[test]
+    fn reachability_is_signed_and_a_record_without_it_keeps_its_bytes() {
+        let sk = SigningKey::from_bytes(&[7; 32]);
+        let r = record(&sk);
+        let before = r.body.signing_bytes();
+        let mut body = r.body.clone();
+        body.reachability = Some(Reachability::Private);
+        let with = body.signing_bytes();
+        assert_eq!(with.get(..before.len()), Some(before.as_slice()));
+        assert_eq!(with.get(before.len()..), Some([2, 2].as_slice()));
+        let signed = body.clone().with_signature(sign(&sk, &with));
+        signed.verify().unwrap();
+        let mut flipped = signed;
+        flipped.body.reachability = Some(Reachability::Public);
+        assert!(matches!(flipped.verify(), Err(RecordError::Signature(_))));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tacnode_domain::{
     DhPublicKey, Endpoint, IdentityKey, KEY_LEN, MAX_ENDPOINTS, MESSAGE_ID_LEN, MessageId, NodeId,
-    NodeType, SIGNATURE_LEN, Signature,
+    NodeType, Reachability, SIGNATURE_LEN, Signature,
 };
 
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -110,6 +110,23 @@ pub(crate) fn node_type(value: i32, field: &str) -> Result<NodeType> {
         Ok(pb::NodeType::Server) => Ok(NodeType::Server),
         Ok(pb::NodeType::Client) => Ok(NodeType::Client),
         _ => Err(DecodeError::new(field, DecodeErrorKind::BadEnum(value))),
+    }
+}
+
+pub(crate) fn reachability(value: i32, field: &str) -> Result<Option<Reachability>> {
+    match pb::Reachability::try_from(value) {
+        Ok(pb::Reachability::Unspecified) => Ok(None),
+        Ok(pb::Reachability::Public) => Ok(Some(Reachability::Public)),
+        Ok(pb::Reachability::Private) => Ok(Some(Reachability::Private)),
+        Err(_) => Err(DecodeError::new(field, DecodeErrorKind::BadEnum(value))),
+    }
+}
+
+pub(crate) fn reachability_to_wire(r: Option<Reachability>) -> i32 {
+    match r {
+        None => pb::Reachability::Unspecified as i32,
+        Some(Reachability::Public) => pb::Reachability::Public as i32,
+        Some(Reachability::Private) => pb::Reachability::Private as i32,
     }
 }
 

@@ -18,6 +18,7 @@
 //! before parsing, fixed-size fields must have their exact length, and every
 //! repeated field and string has a named limit.
 
+mod answer;
 mod beacon;
 mod dht;
 mod error;
@@ -34,6 +35,7 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/tacnode.v1.rs"));
 }
 
+pub use answer::{Answer, OBSERVED_V4_LEN, OBSERVED_V6_LEN};
 pub use beacon::{BEACON_VERSION, decode_beacon, encode_beacon};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use message::{

@@ -1,6 +1,8 @@
 //! The top-level [`Message`]: every request, response and push, decoded from
 //! and encoded to one protobuf `Envelope`.
 
+use std::net::SocketAddr;
+
 use prost::Message as _;
 use tacnode_domain::Plaintext;
 use tacnode_domain::dht::{DhtRequest, DhtResponse, RefusalCode};
@@ -8,6 +10,7 @@ use tacnode_domain::e2e::{MailboxPayload, PrekeyBundle, SealedMessage, SenderSea
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
 use tacnode_domain::{IdentityKey, MAX_DIRECT_BATCH, NodeId, UnixMillis};
 
+use crate::answer::Answer;
 use crate::dht;
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::fields::{Result, at_most, bytes_at_most, node_id, required};
@@ -88,6 +91,14 @@ pub enum Message {
         /// How many.
         deleted: u32,
     },
+    /// Ask a server to dial us back at the address it sees this request
+    /// come from.
+    DialBackRequest,
+    /// What the dial-back found.
+    DialedBack {
+        /// The handshake over a new connection succeeded.
+        reachable: bool,
+    },
 }
 
 impl Message {
@@ -97,25 +108,34 @@ impl Message {
             version: PROTOCOL_VERSION,
             body: Some(self.to_wire()),
             time_ms: 0,
+            observed: Vec::new(),
         }
         .encode_to_vec()
     }
 
-    /// Encodes an answer stamped with the answering node's clock.
-    pub fn encode_answer(&self, time: UnixMillis) -> Vec<u8> {
+    /// Encodes an answer stamped with the answering node's clock and, when
+    /// given, the address the request came from as this node saw it.
+    pub fn encode_answer(&self, time: UnixMillis, observed: Option<SocketAddr>) -> Vec<u8> {
         pb::Envelope {
             version: PROTOCOL_VERSION,
             body: Some(self.to_wire()),
             time_ms: time.0,
+            observed: crate::answer::observed_to_wire(observed),
         }
         .encode_to_vec()
     }
 
-    /// Decodes an answer and the clock it is stamped with, if any.
-    pub fn decode_answer(bytes: &[u8]) -> Result<(Self, Option<UnixMillis>)> {
+    /// Decodes an answer with the clock and the observed address it is
+    /// stamped with, if any.
+    pub fn decode_answer(bytes: &[u8]) -> Result<Answer> {
         let env = Self::envelope(bytes)?;
         let time = (env.time_ms != 0).then_some(UnixMillis(env.time_ms));
-        Ok((Self::from_wire(required(env.body, "body")?, None)?, time))
+        let observed = crate::answer::observed(&env.observed)?;
+        Ok(Answer {
+            message: Self::from_wire(required(env.body, "body")?, None)?,
+            time,
+            observed,
+        })
     }
 
     /// Decodes and validates an `Envelope`. Input over [`MAX_FRAME_LEN`] is
@@ -196,6 +216,10 @@ impl Message {
             Self::MailboxAcked { deleted } => {
                 Body::MailboxAckResponse(pb::MailboxAckResponse { deleted: *deleted })
             }
+            Self::DialBackRequest => Body::DialBack(pb::DialBackRequest {}),
+            Self::DialedBack { reachable } => Body::DialBackResponse(pb::DialBackResponse {
+                reachable: *reachable,
+            }),
         }
     }
 
@@ -284,6 +308,10 @@ impl Message {
             },
             Body::MailboxAck(a) => Self::MailboxAck(a.try_into().map_err(within("mailbox_ack"))?),
             Body::MailboxAckResponse(r) => Self::MailboxAcked { deleted: r.deleted },
+            Body::DialBack(_) => Self::DialBackRequest,
+            Body::DialBackResponse(r) => Self::DialedBack {
+                reachable: r.reachable,
+            },
         })
     }
 }

@@ -11,7 +11,7 @@ use tacnode_domain::{
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::fields::{
     Result, at_most, bytes_at_most, dh_key, endpoint_to_wire, endpoints, identity_key, node_id,
-    node_type, node_type_to_wire, required, signature,
+    node_type, node_type_to_wire, reachability, reachability_to_wire, required, signature,
 };
 use crate::pb;
 
@@ -51,6 +51,7 @@ impl TryFrom<pb::PeerRecord> for PeerRecord {
                 .map(MemberCertificate::try_from)
                 .transpose()
                 .map_err(|e| e.within("member"))?,
+            reachability: reachability(w.reachability, "reachability")?,
         };
         let sig = signature(&w.signature, "signature")?;
         Ok(body.with_signature(sig))
@@ -71,6 +72,7 @@ impl From<&PeerRecord> for pb::PeerRecord {
             sequence: b.sequence,
             signature: r.signature.as_bytes().to_vec(),
             member: b.member.as_ref().map(pb::MemberCertificate::from),
+            reachability: reachability_to_wire(b.reachability),
         }
     }
 }

@@ -84,6 +84,7 @@ fn peer_record() -> impl Strategy<Value = tacnode_domain::PeerRecord> {
                 metadata: md.into_iter().collect::<BTreeMap<_, _>>(),
                 sequence: seq,
                 member: None,
+                reachability: None,
             }
             .with_signature(s)
         })
@@ -352,6 +353,8 @@ fn message() -> impl Strategy<Value = Message> {
             })
         ),
         any::<u32>().prop_map(|deleted| Message::MailboxAcked { deleted }),
+        Just(Message::DialBackRequest),
+        any::<bool>().prop_map(|reachable| Message::DialedBack { reachable }),
     ]
 }
 
@@ -466,7 +469,7 @@ fn encode_env(body: pb::envelope::Body) -> Vec<u8> {
     pb::Envelope {
         version: 1,
         body: Some(body),
-        time_ms: 0,
+        ..Default::default()
     }
     .encode_to_vec()
 }
@@ -528,17 +531,44 @@ fn decode_error_names_the_offending_field() {
 #[test]
 fn an_answer_carries_the_clock_of_the_node_that_answered() {
     let answer = Message::DirectAck;
-    let bytes = answer.encode_answer(UnixMillis(1_700_000_123_456));
-    assert_eq!(
-        Message::decode_answer(&bytes).unwrap(),
-        (Message::DirectAck, Some(UnixMillis(1_700_000_123_456)))
-    );
+    let bytes = answer.encode_answer(UnixMillis(1_700_000_123_456), None);
+    let got = Message::decode_answer(&bytes).unwrap();
+    assert_eq!(got.message, Message::DirectAck);
+    assert_eq!(got.time, Some(UnixMillis(1_700_000_123_456)));
+    assert_eq!(got.observed, None);
     // Unstamped (requests, older nodes): no clock, same message.
-    assert_eq!(
-        Message::decode_answer(&answer.encode()).unwrap(),
-        (Message::DirectAck, None)
-    );
+    let got = Message::decode_answer(&answer.encode()).unwrap();
+    assert_eq!((got.message, got.time), (Message::DirectAck, None));
     assert_eq!(Message::decode(&bytes).unwrap(), Message::DirectAck);
+}
+
+#[test]
+fn an_answer_tells_the_caller_where_it_came_from_in_8_bytes() {
+    let pong = Message::DhtResponse(tacnode_domain::dht::DhtResponse::Pong);
+    let at = UnixMillis(1_700_000_123_456);
+    let from: std::net::SocketAddr = "203.0.113.9:41000".parse().unwrap();
+    let plain = pong.encode_answer(at, None);
+    let told = pong.encode_answer(at, Some(from));
+    // Tag, length, 4 address bytes and 2 port bytes.
+    assert_eq!(told.len() - plain.len(), 8);
+    let got = Message::decode_answer(&told).unwrap();
+    assert_eq!(got.observed, Some(from));
+    assert_eq!(got.message, pong);
+    // A node that does not know the field reads the same message.
+    assert_eq!(Message::decode(&told).unwrap(), pong);
+    // A malformed observed address fails the answer, naming the field.
+    use prost::Message as _;
+    let bad = pb::Envelope {
+        version: 1,
+        body: Some(pb::envelope::Body::PingResponse(pb::PingResponse {})),
+        time_ms: 0,
+        observed: vec![1, 2, 3],
+    }
+    .encode_to_vec();
+    assert_eq!(
+        Message::decode_answer(&bad).unwrap_err().field(),
+        "observed"
+    );
 }
 
 #[test]
@@ -547,7 +577,7 @@ fn unknown_version_and_missing_body_are_refused() {
     let v2 = pb::Envelope {
         version: 2,
         body: Some(pb::envelope::Body::DirectAck(pb::DirectMessageAck {})),
-        time_ms: 0,
+        ..Default::default()
     }
     .encode_to_vec();
     assert_eq!(
@@ -557,7 +587,7 @@ fn unknown_version_and_missing_body_are_refused() {
     let empty = pb::Envelope {
         version: 1,
         body: None,
-        time_ms: 0,
+        ..Default::default()
     }
     .encode_to_vec();
     assert_eq!(Message::decode(&empty).unwrap_err().field(), "body");

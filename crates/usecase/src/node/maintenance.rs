@@ -337,6 +337,7 @@ pub(crate) async fn publish_records(shared: &Arc<Shared>) -> Result<usize> {
                 metadata,
                 sequence: seq,
                 member: shared.config.admission.certificate.clone(),
+                reachability: None,
             });
             let pseq = st
                 .store

@@ -35,10 +35,10 @@ impl Net {
         msg: &Message,
     ) -> Result<Message, CallError> {
         let bytes = self.network.call(peer, addrs, msg.encode()).await?;
-        let (answer, time) =
+        let answer =
             Message::decode_answer(&bytes).map_err(|e| CallError::BadAnswer(e.to_string()))?;
-        (self.heard)(peer, time);
-        match answer {
+        (self.heard)(peer, answer.time);
+        match answer.message {
             Message::Error { code, detail } => Err(CallError::Refused { code, detail }),
             m => Ok(m),
         }

@@ -42,7 +42,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
             });
             let received = shared.now();
             let answer = answer(&shared, (peer, &peer_identity), remote, &body).await;
-            if let Err(e) = reply.send(answer.encode_answer(shared.now())).await {
+            if let Err(e) = reply.send(answer.encode_answer(shared.now(), None)).await {
                 let after_ms = shared.now().millis_since(received);
                 tracing::debug!(%peer, after_ms, "answer not sent: {e}");
             }
