@@ -370,6 +370,13 @@ pub trait PeerNetwork: Send + Sync + 'static {
     /// Where this node listens.
     fn local_addr(&self) -> SocketAddr;
 
+    /// Dials `peer` back at `address` over a new connection (never one
+    /// already open, and from another local port than the one it called
+    /// us on, so a NAT's existing mapping does not let it through), and
+    /// closes it once the handshake, which authenticates `peer`,
+    /// succeeded. `Ok` means anyone can reach `peer` there.
+    fn dial_back(&self, peer: NodeId, address: SocketAddr) -> BoxFuture<'_, Result<(), CallError>>;
+
     /// Each peer with an open, authenticated connection, once: the
     /// connection in use, its remote address and round-trip time.
     fn connections(&self) -> Vec<PeerConnection>;

@@ -124,7 +124,7 @@ pub use error::{RequestError, RespondError, TransportError};
 pub use lan_beacon::{LAN_BEACON_GROUP, LanBeaconError, MAX_LAN_INTERFACES, UdpLanBeacon};
 pub use port::{QuicIncoming, QuicNetwork};
 pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABLE, Responder};
-pub use tls::{ALPN, QuicSetup};
+pub use tls::{ALPN, DIAL_BACK_ALPN, QuicSetup};
 pub use transport::{
     CLOSE_DISCONNECT, CLOSE_DUPLICATE, CLOSE_IDLE, CLOSE_REPLACED, CLOSE_SHUTDOWN, CLOSE_TOO_MANY,
     Inbound, InboundEvent, Transport,

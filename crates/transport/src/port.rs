@@ -66,6 +66,13 @@ impl PeerNetwork for QuicNetwork {
         self.local
     }
 
+    fn dial_back(&self, peer: NodeId, address: SocketAddr) -> BoxFuture<'_, Result<(), CallError>> {
+        Box::pin(async move {
+            let transport = self.transport().ok_or(CallError::Closed)?;
+            transport.dial_back(peer, address).await.map_err(call_error)
+        })
+    }
+
     fn connections(&self) -> Vec<PeerConnection> {
         self.transport()
             .map(|t| t.connections())

@@ -256,6 +256,41 @@ async fn simultaneous_dial_leaves_one_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_back_proves_a_node_can_be_dialled_and_leaves_its_connection_alone() {
+    let (a, a_in, _) = node(240, config());
+    let (b, b_in, b_addr) = node(241, config());
+    let _ea = echo(a_in);
+    let _eb = echo(b_in);
+    // B's connection to A, over which B would ask for the dial-back.
+    b.request(a.node_id(), &[a_addr_of(&a)], b"x".to_vec())
+        .await
+        .unwrap();
+    a.dial_back(b.node_id(), b_addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The dial-back came from another socket and was never used: each end
+    // keeps the one connection it had, and it still works both ways.
+    assert_eq!((a.connection_count(), b.connection_count()), (1, 1));
+    a.request(b.node_id(), &[], b"y".to_vec()).await.unwrap();
+    b.request(a.node_id(), &[], b"z".to_vec()).await.unwrap();
+    // The wrong node at that address, or nobody: the dial-back fails.
+    let wrong = identity(242).node_id();
+    assert!(matches!(
+        a.dial_back(wrong, b_addr).await,
+        Err(RequestError::Handshake(_))
+    ));
+    let nobody = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let silent = nobody.local_addr().unwrap();
+    assert!(matches!(
+        a.dial_back(b.node_id(), silent).await,
+        Err(RequestError::Handshake(_))
+    ));
+}
+
+fn a_addr_of(t: &Transport) -> SocketAddr {
+    t.local_addr().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expected_node_id_mismatch_is_rejected() {
     let (a, _a_in, _) = node(10, config());
     let (_b, b_in, b_addr) = node(11, config());

@@ -28,6 +28,9 @@ use crate::error::TransportError;
 
 /// ALPN protocol id of the transport.
 pub const ALPN: &[u8] = b"tacnode/1";
+/// ALPN protocol id of a dial-back: a handshake that proves a node can be
+/// dialled, closed at once; the acceptor never uses the connection.
+pub const DIAL_BACK_ALPN: &[u8] = b"tacnode-dial-back/1";
 
 /// Server name sent in dials. SNI is disabled, so it never leaves the host;
 /// the peer is identified by the expected [`NodeId`] instead.
@@ -166,7 +169,7 @@ impl LocalTls {
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(verifier)
             .with_cert_resolver(Arc::new(SingleCertAndKey::from(self.certified.clone())));
-        cfg.alpn_protocols = vec![ALPN.to_vec()];
+        cfg.alpn_protocols = vec![ALPN.to_vec(), DIAL_BACK_ALPN.to_vec()];
         Ok(cfg)
     }
 
@@ -426,7 +429,25 @@ impl QuicSetup {
 
     /// Dialling side, accepting only the node `expected`.
     pub fn client_config(&self, expected: NodeId) -> Result<quinn::ClientConfig, TransportError> {
-        let tls = QuicClientConfig::try_from(self.tls.client_config(expected)?)
+        self.client_config_for(expected, ALPN)
+    }
+
+    /// Client side of a dial-back to `expected` ([`DIAL_BACK_ALPN`]).
+    pub fn dial_back_client_config(
+        &self,
+        expected: NodeId,
+    ) -> Result<quinn::ClientConfig, TransportError> {
+        self.client_config_for(expected, DIAL_BACK_ALPN)
+    }
+
+    fn client_config_for(
+        &self,
+        expected: NodeId,
+        alpn: &[u8],
+    ) -> Result<quinn::ClientConfig, TransportError> {
+        let mut tls = self.tls.client_config(expected)?;
+        tls.alpn_protocols = vec![alpn.to_vec()];
+        let tls = QuicClientConfig::try_from(tls)
             .map_err(|_| TransportError::Config("TLS config unusable for QUIC"))?;
         let mut client = quinn::ClientConfig::new(Arc::new(tls));
         client.transport_config(self.quic.clone());

@@ -539,6 +539,18 @@ impl Transport {
         result
     }
 
+    /// Dials `peer` back at `addr`: a handshake over a new connection from
+    /// a fresh endpoint on another local port (a NAT in front of `peer`
+    /// drops it unless anyone may dial `peer`), authenticating `peer` and
+    /// closed at once. The acceptor never uses such a connection (it is
+    /// told apart by [`crate::DIAL_BACK_ALPN`]).
+    pub async fn dial_back(&self, peer: NodeId, addr: SocketAddr) -> Result<(), RequestError> {
+        if peer == self.shared.local_id {
+            return Err(RequestError::SelfDial);
+        }
+        self.shared.dial_back(peer, addr).await
+    }
+
     /// Sends `body` to `peer` one way, on its own unidirectional stream, once
     /// the connection is authenticated. Returns when the body is handed to
     /// QUIC, not when the peer has read it.
@@ -718,6 +730,43 @@ impl Shared {
             Err(_) => {}
         }
         result
+    }
+
+    /// A dial-back: a handshake with `peer` at `addr` from a fresh
+    /// endpoint on another port (a NAT's mapping for our listening socket
+    /// must not let it through), closed as soon as it succeeded.
+    async fn dial_back(&self, peer: NodeId, addr: SocketAddr) -> Result<(), RequestError> {
+        let client = self
+            .current_cert()
+            .setup
+            .dial_back_client_config(peer)
+            .map_err(|_| RequestError::Stream("TLS setup failed"))?;
+        let any = SocketAddr::new(
+            if addr.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            },
+            0,
+        );
+        let endpoint = quinn::Endpoint::client(any)
+            .map_err(|_| RequestError::Stream("no dial-back socket"))?;
+        let outcome = match endpoint.connect_with(client, addr, SERVER_NAME) {
+            Ok(connecting) => {
+                match tokio::time::timeout(self.config.handshake_timeout, connecting).await {
+                    Ok(Ok(conn)) => {
+                        conn.close(VarInt::from_u32(CLOSE_DISCONNECT), b"dial-back");
+                        Ok(())
+                    }
+                    Ok(Err(e)) => Err(RequestError::Handshake(e)),
+                    Err(_) => Err(RequestError::Handshake(ConnectionError::TimedOut)),
+                }
+            }
+            Err(e) => Err(RequestError::Dial(e)),
+        };
+        // Lets the close reach the peer; bounded, the result is known.
+        let _ = tokio::time::timeout(self.config.handshake_timeout, endpoint.wait_idle()).await;
+        outcome
     }
 
     async fn dial(
@@ -1076,11 +1125,25 @@ async fn handshake_incoming(
         conn.close(VarInt::from_u32(CLOSE_DISCONNECT), b"self");
         return;
     }
+    if is_dial_back(&conn) {
+        // Proof that we can be dialled, nothing more: never a link.
+        trace!(peer = %link.peer, %remote, "dialled back");
+        conn.close(VarInt::from_u32(CLOSE_DISCONNECT), b"dial-back");
+        return;
+    }
     trace!(peer = %link.peer, %remote, "accepted");
     if shared.register(&link).is_ok() {
         // Drive in this task: no extra hop before the first stream is served.
         drive(shared, link, slot).await;
     }
+}
+
+/// Whether `conn` was dialled as a dial-back ([`crate::DIAL_BACK_ALPN`]).
+fn is_dial_back(conn: &quinn::Connection) -> bool {
+    conn.handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol)
+        .is_some_and(|p| p == crate::DIAL_BACK_ALPN)
 }
 
 /// Polls `task` once right here and spawns it only if it has to wait: a

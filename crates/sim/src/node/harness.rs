@@ -222,6 +222,13 @@ fn temp_root() -> Result<tempfile::TempDir, std::io::Error> {
     tempfile::Builder::new().prefix("tacnode-sim").tempdir()
 }
 
+/// The address the NAT in front of node `index` maps it to (see
+/// [`NodeSim::put_behind_nat`]).
+pub fn mapped_address_of(index: u32) -> SocketAddr {
+    let [_, _, hi, lo] = index.to_be_bytes();
+    SocketAddr::from(([198, 51, hi, lo], 40_000))
+}
+
 /// The simulated address of node `index`.
 pub fn address_of(index: u32) -> SocketAddr {
     let [_, _, hi, lo] = index.to_be_bytes();
@@ -350,6 +357,14 @@ impl NodeSim {
                 endpoint: address_of(i),
             })
             .collect();
+    }
+
+    /// Puts node `index` behind a NAT that maps it to
+    /// [`mapped_address_of`]`(index)`: peers see its calls come from
+    /// there, and nobody can dial it.
+    pub fn put_behind_nat(&mut self, index: u32) {
+        self.net
+            .set_behind_nat(index, Some(mapped_address_of(index)));
     }
 
     /// Puts node `index` on network `segment`: from its next start it

@@ -34,6 +34,11 @@
 //! the peer in the caller's [`DialBackoff`], as the transport does: until
 //! the backoff ends, calls that would dial it fail at once, and the next
 //! call after it dials again.
+//!
+//! A node can sit behind a NAT ([`SimNet::set_behind_nat`]): its calls
+//! reach peers from its mapped address, and every dial to it, a
+//! dial-back included, finds nobody (the NAT drops handshakes it did not
+//! start); it is reached only over the connections it opened.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -134,6 +139,11 @@ struct Endpoint {
     admission: Arc<Admission>,
     /// The member certificate its handshakes present (closed networks).
     member: Option<MemberCertificate>,
+    /// Behind a NAT: the address peers see its calls come from (the NAT's
+    /// mapping, not `addr`), and nobody can dial it: the NAT drops every
+    /// handshake it did not start, so it is reached only over the
+    /// connections it opened.
+    mapped: Option<SocketAddr>,
 }
 
 /// An open connection.
@@ -249,6 +259,7 @@ impl SimNet {
             backoff: DialBackoff::default(),
             admission: Arc::new(Admission::Open),
             member: None,
+            mapped: None,
         });
         w.sent.push(0);
         w.by_id.insert(id, index);
@@ -260,6 +271,15 @@ impl SimNet {
     pub fn set_member(&self, index: u32, member: Option<MemberCertificate>) {
         if let Some(e) = self.world().endpoints.get_mut(index as usize) {
             e.member = member;
+        }
+    }
+
+    /// Puts node `index` behind a NAT that maps it to `mapped` (`None`:
+    /// public again): its calls come from `mapped`, and dials to it fail
+    /// as a NAT drops handshakes it did not start.
+    pub fn set_behind_nat(&self, index: u32, mapped: Option<SocketAddr>) {
+        if let Some(e) = self.world().endpoints.get_mut(index as usize) {
+            e.mapped = mapped;
         }
     }
 
@@ -659,7 +679,8 @@ impl World {
             {
                 return Plan::Fail(backing_off(left));
             }
-            if !addrs.contains(&addr) {
+            let mapped = self.endpoints.get(to as usize).and_then(|e| e.mapped);
+            if !addrs.contains(&addr) && !mapped.is_some_and(|m| addrs.contains(&m)) {
                 if !addrs.is_empty() {
                     self.dial_failed(from, to);
                 }
@@ -668,7 +689,9 @@ impl World {
                 ));
             }
         }
-        if self.link.partitioned(from, to) {
+        if self.link.partitioned(from, to) || dial && self.behind_nat(to) {
+            // Nothing gets through; behind a NAT, the NAT drops the
+            // handshake.
             return Plan::Silent { to, dial };
         }
         let up = self.endpoints.get(to as usize).is_some_and(|e| e.up);
@@ -709,6 +732,20 @@ impl World {
         }
     }
 
+    /// Whether node `index` sits behind a NAT.
+    fn behind_nat(&self, index: u32) -> bool {
+        self.endpoints
+            .get(index as usize)
+            .is_some_and(|e| e.mapped.is_some())
+    }
+
+    /// The address node `index`'s calls come from, as its peers see it.
+    fn seen_at(&self, index: u32) -> Option<SocketAddr> {
+        self.endpoints
+            .get(index as usize)
+            .map(|e| e.mapped.unwrap_or(e.addr))
+    }
+
     /// Whether `from` and `to` admit each other in a handshake now.
     fn admits(&self, from: u32, to: u32) -> bool {
         let now = UnixMillis(crate::EPOCH_MS.saturating_add(self.now_ms()));
@@ -745,6 +782,9 @@ impl World {
                 self.connected.remove(&(from.min(to), from.max(to)));
                 return Retransmit::Reset;
             }
+            return Retransmit::Nothing;
+        }
+        if self.behind_nat(to) {
             return Retransmit::Nothing;
         }
         if !self.admits(from, to) {
@@ -991,19 +1031,18 @@ impl SimPort {
         }
         tokio::time::sleep(there).await;
         let (reply_tx, reply_rx) = oneshot::channel();
-        let Some((me, my_identity)) = self
-            .net
-            .world()
-            .endpoints
-            .get(self.index as usize)
-            .map(|e| (e.id, e.identity))
-        else {
+        let Some((me, my_identity, remote)) = ({
+            let w = self.net.world();
+            w.endpoints
+                .get(self.index as usize)
+                .map(|e| (e.id, e.identity, e.mapped.unwrap_or(e.addr)))
+        }) else {
             return Err(CallError::Closed);
         };
         let call = IncomingCall {
             peer: me,
             peer_identity: my_identity,
-            remote: self.local,
+            remote,
             body: request,
             reply: Box::new(SimReply(reply_tx)),
         };
@@ -1048,6 +1087,66 @@ impl SimPort {
     }
 }
 
+impl SimPort {
+    /// A handshake with `peer` at `address` on a new connection, closed
+    /// at once: it costs a handshake's bytes and a round trip, and a NAT
+    /// in front of the peer drops it (the new connection comes from
+    /// another port, one the NAT never saw).
+    async fn dial_back_inner(&self, peer: NodeId, address: SocketAddr) -> Result<(), CallError> {
+        let outcome = {
+            let mut w = self.net.world();
+            if !w.still_up(self.index, self.incarnation) {
+                return Err(CallError::Closed);
+            }
+            match w.by_id.get(&peer).copied() {
+                Some(to)
+                    if !w
+                        .endpoints
+                        .get(to as usize)
+                        .is_some_and(|e| e.addr == address || e.mapped == Some(address)) =>
+                {
+                    // Whoever listens there (if anyone) is not the peer.
+                    Err(None)
+                }
+                Some(to)
+                    if w.endpoints.get(to as usize).is_some_and(|e| e.up)
+                        && !w.link.partitioned(self.index, to)
+                        && !w.behind_nat(to) =>
+                {
+                    if w.admits(self.index, to) {
+                        w.transmit(self.index, HANDSHAKE_DIALLER_BYTES);
+                        w.transmit(to, HANDSHAKE_ANSWERER_BYTES);
+                        w.handshakes = w.handshakes.saturating_add(1);
+                        let rtt = w.one_way(self.index, to) + w.one_way(to, self.index);
+                        Ok(rtt)
+                    } else {
+                        w.transmit(self.index, HANDSHAKE_DIALLER_BYTES);
+                        w.transmit(to, HANDSHAKE_ANSWERER_BYTES);
+                        w.refused_handshakes = w.refused_handshakes.saturating_add(1);
+                        Err(Some(CallError::Unreachable(HANDSHAKE_REFUSED.into())))
+                    }
+                }
+                _ => {
+                    // Nobody answers: the handshake times out.
+                    w.transmit(self.index, HANDSHAKE_DIALLER_BYTES);
+                    Err(None)
+                }
+            }
+        };
+        match outcome {
+            Ok(rtt) => {
+                tokio::time::sleep(Duration::from_millis(rtt)).await;
+                Ok(())
+            }
+            Err(Some(e)) => Err(e),
+            Err(None) => {
+                tokio::time::sleep(Duration::from_millis(HANDSHAKE_TIMEOUT_MS)).await;
+                Err(CallError::Unreachable(HANDSHAKE_TIMED_OUT.into()))
+            }
+        }
+    }
+}
+
 impl PeerNetwork for SimPort {
     fn call<'a>(
         &'a self,
@@ -1060,6 +1159,10 @@ impl PeerNetwork for SimPort {
 
     fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    fn dial_back(&self, peer: NodeId, address: SocketAddr) -> BoxFuture<'_, Result<(), CallError>> {
+        Box::pin(self.dial_back_inner(peer, address))
     }
 
     /// The simulated connections of this node; the round-trip time is
@@ -1081,7 +1184,7 @@ impl PeerNetwork for SimPort {
                 Some(PeerConnection {
                     peer: e.id,
                     identity: e.identity,
-                    remote: e.addr,
+                    remote: w.seen_at(other)?,
                     rtt: Duration::from_millis(w.link.base_latency(*a, *b).saturating_mul(2)),
                     path: ConnectionPath::Direct,
                 })
