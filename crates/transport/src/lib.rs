@@ -13,8 +13,10 @@
 //!
 //! # Handshake
 //!
-//! One quinn endpoint per node, on one UDP socket that both dials and accepts,
-//! TLS 1.3 only, ALPN `tacnode/1`, rustls with the ring provider.
+//! One quinn endpoint per node, on one UDP socket that both dials and accepts
+//! (a dial-back alone uses a fresh endpoint of its own, closed after it),
+//! TLS 1.3 only, ALPN `tacnode/1` (`tacnode-dial-back/1` for a dial-back,
+//! never used as a connection), rustls with the ring provider.
 //!
 //! At every start a fresh Ed25519 key and a self-signed certificate are made,
 //! and replaced the same way once half of

@@ -99,6 +99,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
         jobs.spawn(every(shared.clone(), job, period));
     }
+    jobs.spawn(super::reachability::run(shared.clone()));
     while jobs.join_next().await.is_some() {}
 }
 
@@ -331,13 +332,13 @@ pub(crate) async fn publish_records(shared: &Arc<Shared>) -> Result<usize> {
                 identity_key: shared.identity.identity_key(),
                 device_key: shared.identity.device_key(),
                 device_key_signature: shared.identity.device_key_signature(),
-                endpoints: own_endpoints(shared),
+                endpoints: super::reachability::published_endpoints(shared),
                 node_type: shared.node_type,
                 last_seen: t,
                 metadata,
                 sequence: seq,
                 member: shared.config.admission.certificate.clone(),
-                reachability: None,
+                reachability: super::reachability::reachability(shared),
             });
             let pseq = st
                 .store

@@ -32,6 +32,7 @@ mod net;
 mod peer_clocks;
 mod peer_sightings;
 mod peers;
+mod reachability;
 mod receive;
 mod rewound;
 mod send;
@@ -69,6 +70,8 @@ use state::{HANDED_OUT_KEY, PENDING_PREFIX, PIN_PREFIX, peer_meta_key};
 use state_owner::StateOwner;
 
 use crate::delivery::{DeliveryConfig, DeliveryQueue};
+use crate::dial_back_quota::DialBackQuota;
+use crate::observed_address::ObservedAddress;
 use crate::ports::{Clock, Incoming, LanBeacon, PeerNetwork};
 
 pub use error::{NodeError, Result};
@@ -186,6 +189,15 @@ pub(crate) struct Shared {
     pub(crate) clocks: Arc<Mutex<PeerClocks>>,
     /// When each recent peer was last heard from (for `tacnode peers`).
     pub(crate) sightings: Arc<Mutex<PeerSightings>>,
+    /// What the peers answering our DHT requests say our address is, and
+    /// the one enough of them agree on.
+    pub(crate) observed_address: Arc<Mutex<ObservedAddress>>,
+    /// Woken when the trusted observed address changed.
+    pub(crate) address_changed: Arc<Notify>,
+    /// What the last dial-back found (`None`: not found out yet).
+    pub(crate) reachability: Mutex<Option<tacnode_domain::Reachability>>,
+    /// How many requesters a server has dialled back lately.
+    pub(crate) dial_back_quota: Mutex<DialBackQuota>,
     /// The previous run did not stop cleanly (a crash, `kill -9`, power):
     /// peers may still be talking to its process, so we greet them.
     pub(crate) unclean_start: bool,
@@ -438,17 +450,29 @@ impl Node {
         let node_type = config.node_type;
         let clocks = Arc::new(Mutex::new(PeerClocks::default()));
         let sightings = Arc::new(Mutex::new(PeerSightings::default()));
+        let observed_address = Arc::new(Mutex::new(ObservedAddress::new()));
+        let address_changed = Arc::new(Notify::new());
         let heard: net::AnswerHeard = {
             let (clocks, sightings) = (clocks.clone(), sightings.clone());
+            let (observed, changed) = (observed_address.clone(), address_changed.clone());
             let clock = clock.clone();
-            Arc::new(move |peer, theirs| {
+            Arc::new(move |h: &net::Heard| {
                 let now = clock.now();
                 sightings
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .observe(peer, now, None, None);
-                if let Some(t) = theirs {
-                    observe_clock(&clocks, now, peer, t);
+                    .observe(h.peer, now, None, None);
+                if let Some(t) = h.time {
+                    observe_clock(&clocks, now, h.peer, t);
+                }
+                if let Some(a) = h.observed {
+                    let moved = observed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .observe(now, h.peer, h.peer_ip, a);
+                    if moved {
+                        changed.notify_one();
+                    }
                 }
             })
         };
@@ -511,6 +535,10 @@ impl Node {
             receipt_tasks: Arc::new(Semaphore::new(MAX_RECEIPT_TASKS)),
             clocks,
             sightings,
+            observed_address,
+            address_changed,
+            reachability: Mutex::new(None),
+            dial_back_quota: Mutex::new(DialBackQuota::new()),
             unclean_start,
             storage_failure: Mutex::new(None),
             own_holders: Mutex::new(None),

@@ -1,7 +1,7 @@
 //! The node's view of the [`PeerNetwork`] port: typed [`Message`]s instead
 //! of bytes, and an error answer turned into [`CallError::Refused`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use tacnode_domain::{NodeId, PeerConnection, UnixMillis};
@@ -16,10 +16,23 @@ pub(crate) struct Net {
     heard: AnswerHeard,
 }
 
-/// Told of every answer: who answered and the clock stamped on it, if any.
-/// The node notes both (see [`super::peer_clocks`] and
-/// [`super::peer_sightings`]).
-pub(crate) type AnswerHeard = Arc<dyn Fn(NodeId, Option<UnixMillis>) + Send + Sync>;
+/// Told of every answer: who answered, and what it is stamped with. The
+/// node notes it (see [`super::peer_clocks`], [`super::peer_sightings`]
+/// and [`crate::observed_address`]).
+pub(crate) type AnswerHeard = Arc<dyn Fn(&Heard) + Send + Sync>;
+
+/// An answer as [`AnswerHeard`] is told of it.
+pub(crate) struct Heard {
+    /// Who answered (TLS authenticated it).
+    pub(crate) peer: NodeId,
+    /// The IP address we called it at, when every address we gave the
+    /// network has the same one (or we did not dial: `None`).
+    pub(crate) peer_ip: Option<IpAddr>,
+    /// Its clock, if stamped.
+    pub(crate) time: Option<UnixMillis>,
+    /// Where it saw our request come from, if it said.
+    pub(crate) observed: Option<SocketAddr>,
+}
 
 impl Net {
     pub(crate) fn new(network: Arc<dyn PeerNetwork>, heard: AnswerHeard) -> Net {
@@ -37,7 +50,16 @@ impl Net {
         let bytes = self.network.call(peer, addrs, msg.encode()).await?;
         let answer =
             Message::decode_answer(&bytes).map_err(|e| CallError::BadAnswer(e.to_string()))?;
-        (self.heard)(peer, answer.time);
+        let peer_ip = addrs
+            .first()
+            .map(SocketAddr::ip)
+            .filter(|ip| addrs.iter().all(|a| a.ip() == *ip));
+        (self.heard)(&Heard {
+            peer,
+            peer_ip,
+            time: answer.time,
+            observed: answer.observed,
+        });
         match answer.message {
             Message::Error { code, detail } => Err(CallError::Refused { code, detail }),
             m => Ok(m),
@@ -52,6 +74,16 @@ impl Net {
     /// Peers with an open, authenticated connection.
     pub(crate) fn connected_peers(&self) -> Vec<NodeId> {
         self.network.connected_peers()
+    }
+
+    /// Dials `peer` back at `address` over a new connection (see
+    /// [`PeerNetwork::dial_back`]).
+    pub(crate) async fn dial_back(
+        &self,
+        peer: NodeId,
+        address: SocketAddr,
+    ) -> Result<(), CallError> {
+        self.network.dial_back(peer, address).await
     }
 
     /// Puts `admission` in force for every handshake and connection.

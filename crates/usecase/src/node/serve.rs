@@ -41,8 +41,13 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
                 }
             });
             let received = shared.now();
-            let answer = answer(&shared, (peer, &peer_identity), remote, &body).await;
-            if let Err(e) = reply.send(answer.encode_answer(shared.now(), None)).await {
+            // A dual-stack socket reports IPv4 peers as mapped IPv6.
+            let remote = SocketAddr::new(remote.ip().to_canonical(), remote.port());
+            let (answer, observed) = answer(&shared, (peer, &peer_identity), remote, &body).await;
+            if let Err(e) = reply
+                .send(answer.encode_answer(shared.now(), observed))
+                .await
+            {
                 let after_ms = shared.now().millis_since(received);
                 tracing::debug!(%peer, after_ms, "answer not sent: {e}");
             }
@@ -58,12 +63,36 @@ fn refuse(code: RefusalCode, detail: impl Into<String>) -> Message {
 }
 
 /// The answer to the request `body` from `peer` (its node id and the
-/// identity key the network authenticated).
+/// identity key the network authenticated), and the address to tell it it
+/// came from, if any (see [`observed_for`]).
 async fn answer(
     shared: &Arc<Shared>,
     (peer, peer_identity): (NodeId, &IdentityKey),
     remote: SocketAddr,
     body: &[u8],
+) -> (Message, Option<SocketAddr>) {
+    let mut observed = None;
+    let message = answer_message(shared, (peer, peer_identity), remote, body, &mut observed).await;
+    (message, observed)
+}
+
+/// Where to tell a DHT requester it came from: `remote`, unless its
+/// request listed that address among its endpoints (it knows then). Only
+/// DHT answers carry it (8 bytes for IPv4): those are what a node runs
+/// at its start and after, from many peers.
+fn observed_for(
+    remote: SocketAddr,
+    sender: &tacnode_domain::dht::SenderInfo,
+) -> Option<SocketAddr> {
+    (!sender.endpoints.iter().any(|e| e.0 == remote)).then_some(remote)
+}
+
+async fn answer_message(
+    shared: &Arc<Shared>,
+    (peer, peer_identity): (NodeId, &IdentityKey),
+    remote: SocketAddr,
+    body: &[u8],
+    observed: &mut Option<SocketAddr>,
 ) -> Message {
     // The network refuses revoked members' handshakes and closes their
     // connections; a call already under way when the list arrived stops here.
@@ -90,6 +119,7 @@ async fn answer(
     );
     match msg {
         Message::DhtRequest(req) => {
+            *observed = observed_for(remote, req.sender());
             if let Some(t) = req.sender().time {
                 shared.observe_clock(peer, t);
             }
@@ -196,6 +226,7 @@ async fn answer(
             .with_state(move |st, shared| Ok::<_, super::NodeError>(ack_held(st, shared, peer, &a)))
             .await
             .unwrap_or_else(|e| refuse(RefusalCode::Internal, e.to_string())),
+        Message::DialBackRequest => super::reachability::dial_back(shared, peer, remote).await,
         _ => refuse(RefusalCode::Unsupported, "not a request"),
     }
 }
@@ -300,4 +331,30 @@ fn prekey_bundle(
         st.save_handed_out()?;
     }
     Ok(bundle)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use tacnode_domain::Endpoint;
+    use tacnode_domain::dht::SenderInfo;
+
+    #[test]
+    fn a_requester_is_told_where_it_came_from_only_when_it_did_not_say() {
+        let local: SocketAddr = "10.0.0.5:4500".parse().unwrap();
+        let mapped: SocketAddr = "198.51.100.7:40001".parse().unwrap();
+        let sender = SenderInfo {
+            node_type: NodeType::Client,
+            endpoints: vec![Endpoint(local)],
+            time: None,
+        };
+        assert_eq!(observed_for(local, &sender), None);
+        assert_eq!(observed_for(mapped, &sender), Some(mapped));
+        let silent = SenderInfo {
+            endpoints: vec![],
+            ..sender
+        };
+        assert_eq!(observed_for(local, &silent), Some(local));
+    }
 }
