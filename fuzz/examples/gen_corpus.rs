@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
-use tacnode_crypto::{Identity, sealed_sender};
 use tacnode_crypto::keystore::{self, KdfParams, KeystoreSecrets};
+use tacnode_crypto::{Identity, sealed_sender};
 use tacnode_domain::dht::{
     Contact, DhtRequest, DhtResponse, Record, RecordKind, RecordValue, RefusalCode, SenderInfo,
 };
@@ -25,7 +25,8 @@ use tacnode_domain::mailbox::{
     EntryId, MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, MailboxOperation, MailboxProof,
 };
 use tacnode_domain::{
-    Content, Endpoint, MessageId, NodeType, PeerRecord, Plaintext, UnixMillis, UnsignedPeerRecord,
+    Content, Endpoint, MessageId, NodeType, PeerRecord, Plaintext, Reachability, UnixMillis,
+    UnsignedPeerRecord,
 };
 use tacnode_fuzz::frame_codec::{self, STEP_DRAIN, STEP_PROBE_FINISH, STEP_WANTED, Step};
 use tacnode_fuzz::keystore::{PASSPHRASE, STRUCTURED};
@@ -46,8 +47,16 @@ fn main() -> std::io::Result<()> {
     for p in plaintexts(&mut rng) {
         envelope.push(encode_plaintext(&p));
     }
-    for m in sender_sealed(&sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids), &ids) {
+    for m in sender_sealed(
+        &sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids),
+        &ids,
+    ) {
         envelope.push(encode_mailbox_payload(&m));
+    }
+    // Answers stamped with a clock and the address the request came from.
+    let pong = Message::DhtResponse(tacnode_domain::dht::DhtResponse::Pong);
+    for from in ["203.0.113.9:41000", "[2001:db8::9]:41000"] {
+        envelope.push(pong.encode_answer(UnixMillis(1_700_000_000_000), from.parse().ok()));
     }
     write(&root, "envelope", &envelope)?;
 
@@ -136,7 +145,11 @@ fn peer_record(id: &Identity, n_endpoints: usize, n_meta: usize) -> PeerRecord {
         metadata,
         sequence: n_endpoints as u64 + 1,
         member: None,
-        reachability: None,
+        reachability: match n_meta {
+            0 => None,
+            1 => Some(Reachability::Public),
+            _ => Some(Reachability::Private),
+        },
     })
 }
 

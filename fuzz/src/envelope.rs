@@ -1,20 +1,29 @@
-//! `Message::decode`, `decode_sealed`, `decode_mailbox_payload` and `decode_plaintext` on arbitrary
-//! bytes, with the round-trip invariant: whatever decodes re-encodes to bytes
-//! that decode to an equal value.
+//! `Message::decode`, `Message::decode_answer`, `decode_sealed`,
+//! `decode_mailbox_payload` and `decode_plaintext` on arbitrary bytes, with
+//! the round-trip invariant: whatever decodes re-encodes to bytes that
+//! decode to an equal value.
 
+use tacnode_domain::UnixMillis;
 use tacnode_domain::e2e::MailboxPayload;
 use tacnode_messaging::{
     Message, decode_mailbox_payload, decode_plaintext, decode_sealed, encode_mailbox_payload,
     encode_plaintext, encode_sealed,
 };
 
-/// Feeds `data` to all four decoders.
+/// Feeds `data` to every decoder.
 pub fn run(data: &[u8]) {
     if let Ok(m) = Message::decode(data) {
         let bytes = m.encode();
         let again = Message::decode(&bytes).expect("re-encoded message must decode");
         assert_eq!(again, m, "message changed across a round trip");
         assert_eq!(again.encode(), bytes, "encoding is not deterministic");
+    }
+    if let Ok(a) = Message::decode_answer(data) {
+        let bytes = a
+            .message
+            .encode_answer(a.time.unwrap_or(UnixMillis(0)), a.observed);
+        let again = Message::decode_answer(&bytes).expect("re-encoded answer must decode");
+        assert_eq!(again, a, "answer changed across a round trip");
     }
     if let Ok(s) = decode_sealed(data) {
         let bytes = encode_sealed(&s);
