@@ -353,6 +353,14 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                         ..
                     } => certificate_expires.map(|t| t.0),
                 },
+                observed_address: s.observed_address.map(|a| a.to_string()),
+                reachability: s.reachability.map(|r| {
+                    match r {
+                        tacnode_domain::Reachability::Public => "public",
+                        tacnode_domain::Reachability::Private => "private",
+                    }
+                    .to_owned()
+                }),
             }
         }
         Request::Revocations { text } => {

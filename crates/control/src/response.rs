@@ -118,5 +118,13 @@ pub enum Response {
         /// (Unix ms).
         #[serde(default)]
         certificate_expires_ms: Option<u64>,
+        /// The address peers agree they see this node at (`ip:port`; behind
+        /// a NAT the mapped one), once two agree.
+        #[serde(default)]
+        observed_address: Option<String>,
+        /// `public` (a server dialled it back) or `private` (behind a NAT or
+        /// a firewall); absent until a server answered.
+        #[serde(default)]
+        reachability: Option<String>,
     },
 }

@@ -52,6 +52,10 @@ fn a_node_behind_a_nat_learns_its_mapped_address_and_is_published_unreachable() 
         );
         assert_eq!(record.body.reachability, Some(Reachability::Private));
         record.verify().unwrap();
+        // The operator sees the same in `status`.
+        let status = sim.status(3).await.unwrap();
+        assert_eq!(status.observed_address, Some(mapped_address_of(3)));
+        assert_eq!(status.reachability, Some(Reachability::Private));
         sim.finish().await;
     })
     .unwrap();

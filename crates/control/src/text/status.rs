@@ -23,6 +23,8 @@ pub fn status(r: &Response, now_ms: u64) -> String {
         admission,
         revoked_members,
         certificate_expires_ms,
+        observed_address,
+        reachability,
     } = r
     else {
         return String::new();
@@ -73,6 +75,18 @@ pub fn status(r: &Response, now_ms: u64) -> String {
     } else {
         writeln!(out, "admission: open network")
     };
+    let seen = observed_address.as_deref().map_or_else(
+        || "not agreed by peers yet".to_owned(),
+        |a| format!("seen at {a}"),
+    );
+    let _ = match reachability.as_deref() {
+        Some("public") => writeln!(out, "reach:     {seen}; public (a server dialled it back)"),
+        Some(_) => writeln!(
+            out,
+            "reach:     {seen}; PRIVATE: behind a NAT or firewall, reached only over connections it opens"
+        ),
+        None => writeln!(out, "reach:     {seen}; not checked by a server yet"),
+    };
     out
 }
 
@@ -96,6 +110,8 @@ mod tests {
             admission: admission.to_owned(),
             revoked_members: 3,
             certificate_expires_ms: Some(10 * 86_400_000 + 5),
+            observed_address: None,
+            reachability: None,
         }
     }
 
@@ -110,7 +126,8 @@ mod tests {
              mailboxes: 4 entries held for others\n\
              clock:     in step with peers (median offset -12 ms)\n\
              storage:   ok\n\
-             admission: open network\n"
+             admission: open network\n\
+             reach:     not agreed by peers yet; not checked by a server yet\n"
         );
         let lonely = status(&answer(0, "closed"), 86_400_000);
         assert!(
@@ -118,10 +135,28 @@ mod tests {
             "{lonely}"
         );
         assert!(
-            lonely.ends_with(
+            lonely.contains(
                 "admission: closed network, 3 members revoked; own certificate valid 9 more days\n"
             ),
             "{lonely}"
+        );
+        let mut natted = answer(5, "open");
+        if let Response::Status {
+            observed_address,
+            reachability,
+            ..
+        } = &mut natted
+        {
+            *observed_address = Some("203.0.113.7:40001".to_owned());
+            *reachability = Some("private".to_owned());
+        }
+        assert!(
+            status(&natted, 0).ends_with(
+                "reach:     seen at 203.0.113.7:40001; PRIVATE: behind a NAT or firewall, \
+                 reached only over connections it opens\n"
+            ),
+            "{}",
+            status(&natted, 0)
         );
         assert_eq!(status(&Response::Ok, 0), "");
     }

@@ -392,6 +392,11 @@ pub struct NodeStatus {
     /// Open network, or a closed one: its admins, the revocation list
     /// sequence held from each, and how many members are revoked.
     pub admission: AdmissionStatus,
+    /// The address peers agree they see us at (behind a NAT, the mapped
+    /// one), once two agree.
+    pub observed_address: Option<SocketAddr>,
+    /// Whether a server could dial us back at it; `None` until one answered.
+    pub reachability: Option<tacnode_domain::Reachability>,
 }
 
 /// The admission part of [`NodeStatus`].
@@ -1212,6 +1217,13 @@ impl NodeHandle {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone(),
             admission: self.admission_status(),
+            observed_address: self
+                .shared
+                .observed_address
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .trusted(),
+            reachability: reachability::reachability(&self.shared),
         })
     }
 
