@@ -8,9 +8,9 @@
 //! requesters together at most [`MAX_DIAL_BACKS_PER_WINDOW`]; past either
 //! the request is refused as over quota.
 
-use std::collections::VecDeque;
-
 use tacnode_domain::{NodeId, UnixMillis};
+
+use crate::requester_quota::RequesterQuota;
 
 /// Length of the sliding window.
 pub const DIAL_BACK_WINDOW_MS: u64 = 10 * 60 * 1000;
@@ -20,35 +20,28 @@ pub const MAX_DIAL_BACKS_PER_REQUESTER: usize = 2;
 pub const MAX_DIAL_BACKS_PER_WINDOW: usize = 64;
 
 /// The dial-backs of the current window.
-#[derive(Debug, Default)]
-pub struct DialBackQuota {
-    /// Whom we dialled back and when, oldest first; never longer than
-    /// [`MAX_DIAL_BACKS_PER_WINDOW`].
-    recent: VecDeque<(NodeId, UnixMillis)>,
+#[derive(Debug)]
+pub struct DialBackQuota(RequesterQuota);
+
+impl Default for DialBackQuota {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl DialBackQuota {
     /// An empty window.
     pub fn new() -> Self {
-        Self::default()
+        Self(RequesterQuota::new(
+            DIAL_BACK_WINDOW_MS,
+            MAX_DIAL_BACKS_PER_REQUESTER,
+            MAX_DIAL_BACKS_PER_WINDOW,
+        ))
     }
 
-    /// Whether `requester` may be dialled back at `now`; if so, it is
-    /// counted.
+    /// Whether `requester` may have one at `now`; if so, it is counted.
     pub fn take(&mut self, now: UnixMillis, requester: NodeId) -> bool {
-        while self
-            .recent
-            .front()
-            .is_some_and(|(_, t)| now.millis_since(*t) >= DIAL_BACK_WINDOW_MS)
-        {
-            self.recent.pop_front();
-        }
-        let mine = self.recent.iter().filter(|(r, _)| *r == requester).count();
-        if mine >= MAX_DIAL_BACKS_PER_REQUESTER || self.recent.len() >= MAX_DIAL_BACKS_PER_WINDOW {
-            return false;
-        }
-        self.recent.push_back((requester, now));
-        true
+        self.0.take(now, requester)
     }
 }
 

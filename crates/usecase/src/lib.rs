@@ -27,3 +27,4 @@ pub mod node;
 pub mod observed_address;
 pub mod ports;
 pub mod prekey_quota;
+pub mod requester_quota;

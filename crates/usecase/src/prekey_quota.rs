@@ -13,9 +13,9 @@
 //! [`MAX_ONE_TIME_PREKEYS_PER_WINDOW`]. Past it the bundle is still handed
 //! out, without a one-time prekey, so a session can always start.
 
-use std::collections::VecDeque;
-
 use tacnode_domain::{NodeId, UnixMillis};
+
+use crate::requester_quota::RequesterQuota;
 
 /// Length of the sliding window.
 pub const ONE_TIME_PREKEY_WINDOW_MS: u64 = 10 * 60 * 1000;
@@ -25,37 +25,28 @@ pub const MAX_ONE_TIME_PREKEYS_PER_REQUESTER: usize = 2;
 pub const MAX_ONE_TIME_PREKEYS_PER_WINDOW: usize = 32;
 
 /// The one-time prekeys handed out in the current window.
-#[derive(Debug, Default)]
-pub struct OneTimePrekeyQuota {
-    /// Who got one and when, oldest first; never longer than
-    /// [`MAX_ONE_TIME_PREKEYS_PER_WINDOW`].
-    recent: VecDeque<(NodeId, UnixMillis)>,
+#[derive(Debug)]
+pub struct OneTimePrekeyQuota(RequesterQuota);
+
+impl Default for OneTimePrekeyQuota {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl OneTimePrekeyQuota {
     /// An empty window.
     pub fn new() -> Self {
-        Self::default()
+        Self(RequesterQuota::new(
+            ONE_TIME_PREKEY_WINDOW_MS,
+            MAX_ONE_TIME_PREKEYS_PER_REQUESTER,
+            MAX_ONE_TIME_PREKEYS_PER_WINDOW,
+        ))
     }
 
-    /// Whether `requester` may have a one-time prekey at `now`; if so, it
-    /// is counted.
+    /// Whether `requester` may have one at `now`; if so, it is counted.
     pub fn take(&mut self, now: UnixMillis, requester: NodeId) -> bool {
-        while self
-            .recent
-            .front()
-            .is_some_and(|(_, t)| now.millis_since(*t) >= ONE_TIME_PREKEY_WINDOW_MS)
-        {
-            self.recent.pop_front();
-        }
-        let mine = self.recent.iter().filter(|(r, _)| *r == requester).count();
-        if mine >= MAX_ONE_TIME_PREKEYS_PER_REQUESTER
-            || self.recent.len() >= MAX_ONE_TIME_PREKEYS_PER_WINDOW
-        {
-            return false;
-        }
-        self.recent.push_back((requester, now));
-        true
+        self.0.take(now, requester)
     }
 }
 
