@@ -609,12 +609,20 @@ fn a_missing_or_damaged_database_is_refused_at_start() {
     stop(daemon);
 }
 
-/// `inbox --follow` shows the status changes of our own messages (issue
-/// #17): two daemons on loopback, a message from one to the other, and the
-/// sender's follower sees it go and be delivered.
-#[test]
-fn inbox_follow_shows_our_messages_going_and_delivered() {
-    use std::io::Read as _;
+/// Two daemons on loopback, b joined through a (at `listen_a`), and b
+/// added to a's contacts as `bravo`.
+struct JoinedPair {
+    _tmp: tempfile::TempDir,
+    a: std::path::PathBuf,
+    b: std::path::PathBuf,
+    da: std::process::Child,
+    db: std::process::Child,
+    listen_a: String,
+    addr_a: String,
+    addr_b: String,
+}
+
+fn joined_pair() -> JoinedPair {
     let tmp = tempfile::tempdir().unwrap();
     let pass = write(tmp.path(), "pass", "pw\n");
     let p = pass.to_str().unwrap();
@@ -650,6 +658,27 @@ fn inbox_follow_shows_our_messages_going_and_delivered() {
             .status
             .success()
     );
+    JoinedPair {
+        _tmp: tmp,
+        a,
+        b,
+        da,
+        db,
+        listen_a,
+        addr_a,
+        addr_b,
+    }
+}
+
+/// `inbox --follow` shows the status changes of our own messages (issue
+/// #17): two daemons on loopback, a message from one to the other, and the
+/// sender's follower sees it go and be delivered.
+#[test]
+fn inbox_follow_shows_our_messages_going_and_delivered() {
+    use std::io::Read as _;
+    let JoinedPair {
+        _tmp, a, da, db, ..
+    } = joined_pair();
     let mut follower = Command::new(env!("CARGO_BIN_EXE_tacnode"))
         .arg("--data-dir")
         .arg(&a)
@@ -700,41 +729,16 @@ fn inbox_follow_shows_our_messages_going_and_delivered() {
 /// `--json`.
 #[test]
 fn peers_shows_the_other_daemon_connected_with_rtt_and_endpoints() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pass = write(tmp.path(), "pass", "pw\n");
-    let p = pass.to_str().unwrap();
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    for d in [&a, &b] {
-        assert!(
-            tacnode(d, &["init", "--passphrase-file", p])
-                .status
-                .success()
-        );
-    }
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen_a = format!("127.0.0.1:{port}");
-    let da = spawn_daemon(&a, p, &listen_a);
-    let addr_a = address_when_up(&a, Duration::from_secs(30));
-    let db = Command::new(env!("CARGO_BIN_EXE_tacnode"))
-        .arg("--data-dir")
-        .arg(&b)
-        .args(["run", "--listen", "127.0.0.1:0", "--passphrase-file", p])
-        .args(["--bootstrap", &format!("{addr_a}@{listen_a}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr_b = address_when_up(&b, Duration::from_secs(30));
-    assert!(
-        tacnode(&a, &["contacts", "add", "bravo", &addr_b])
-            .status
-            .success()
-    );
+    let JoinedPair {
+        _tmp,
+        a,
+        b,
+        da,
+        db,
+        listen_a,
+        addr_a,
+        addr_b,
+    } = joined_pair();
     // b joined through a: each sees the other connected.
     let connected = |data: &Path, address: &str| -> Option<serde_json::Value> {
         let o = tacnode(data, &["--json", "peers"]);

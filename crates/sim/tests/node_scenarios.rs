@@ -331,6 +331,35 @@ fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
     .unwrap();
 }
 
+/// Node 4 (sender) sends 3 texts to node 5, is backed up, sends 3 more,
+/// and is restored while 5 is offline; its next 3 texts reuse ratchet
+/// headers 5 already opened and, an hour later, wait in 5's mailboxes.
+async fn rewound_mail_deposited(seed: u64) -> (NodeSim, u32, u32, Vec<tacnode_domain::MessageId>) {
+    let mut sim = network(seed, 4, 2).await;
+    let (sender, recipient) = (4, 5);
+    for _ in 0..3 {
+        sim.send(sender, recipient).await.unwrap();
+    }
+    assert!(sim.drain(5 * MINUTE).await);
+    sim.backup(sender).unwrap();
+    for _ in 0..3 {
+        sim.send(sender, recipient).await.unwrap();
+    }
+    assert!(sim.drain(5 * MINUTE).await);
+    sim.stop(recipient, true).await;
+    sim.restore(sender).await.unwrap();
+    sim.advance(MINUTE).await;
+    sim.start(sender).await.unwrap();
+    sim.advance(MINUTE).await;
+    let mut rewound = Vec::new();
+    for _ in 0..3 {
+        rewound.push(sim.send(sender, recipient).await.unwrap());
+    }
+    // Long enough for every one of them to be deposited.
+    sim.advance(HOUR).await;
+    (sim, sender, recipient, rewound)
+}
+
 /// The same rollback while the recipient is offline: the sender's next
 /// messages reuse ratchet headers the recipient already opened and go
 /// through mailboxes, where no answer to a direct delivery can say
@@ -340,28 +369,7 @@ fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
 #[test]
 fn a_rewound_message_fetched_from_a_mailbox_is_sent_again_and_delivered() {
     block_on(async {
-        let mut sim = network(19, 4, 2).await;
-        let (sender, recipient) = (4, 5);
-        for _ in 0..3 {
-            sim.send(sender, recipient).await.unwrap();
-        }
-        assert!(sim.drain(5 * MINUTE).await);
-        sim.backup(sender).unwrap();
-        for _ in 0..3 {
-            sim.send(sender, recipient).await.unwrap();
-        }
-        assert!(sim.drain(5 * MINUTE).await);
-        sim.stop(recipient, true).await;
-        sim.restore(sender).await.unwrap();
-        sim.advance(MINUTE).await;
-        sim.start(sender).await.unwrap();
-        sim.advance(MINUTE).await;
-        let mut rewound = Vec::new();
-        for _ in 0..3 {
-            rewound.push(sim.send(sender, recipient).await.unwrap());
-        }
-        // Long enough for every one of them to be deposited.
-        sim.advance(HOUR).await;
+        let (mut sim, _sender, recipient, rewound) = rewound_mail_deposited(19).await;
         for id in &rewound {
             assert_eq!(sim.fate(id).unwrap().received_at, None);
         }
@@ -398,27 +406,7 @@ fn a_rewound_message_fetched_from_a_mailbox_is_sent_again_and_delivered() {
 #[test]
 fn a_rewound_notice_waits_in_the_senders_mailbox_while_it_is_away() {
     block_on(async {
-        let mut sim = network(20, 4, 2).await;
-        let (sender, recipient) = (4, 5);
-        for _ in 0..3 {
-            sim.send(sender, recipient).await.unwrap();
-        }
-        assert!(sim.drain(5 * MINUTE).await);
-        sim.backup(sender).unwrap();
-        for _ in 0..3 {
-            sim.send(sender, recipient).await.unwrap();
-        }
-        assert!(sim.drain(5 * MINUTE).await);
-        sim.stop(recipient, true).await;
-        sim.restore(sender).await.unwrap();
-        sim.advance(MINUTE).await;
-        sim.start(sender).await.unwrap();
-        sim.advance(MINUTE).await;
-        let mut rewound = Vec::new();
-        for _ in 0..3 {
-            rewound.push(sim.send(sender, recipient).await.unwrap());
-        }
-        sim.advance(HOUR).await;
+        let (mut sim, sender, recipient, rewound) = rewound_mail_deposited(20).await;
         sim.stop(sender, false).await;
         sim.start(recipient).await.unwrap();
         sim.advance(HOUR).await;

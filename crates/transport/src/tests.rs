@@ -325,6 +325,18 @@ fn closed_config(admin: &Identity, member: Option<u64>) -> TransportConfig {
     c
 }
 
+/// A dial the other end's verifier refused: the dialler sees a failed
+/// handshake, or the connection closed while it completed.
+fn assert_refused_in_handshake(err: &RequestError) {
+    assert!(
+        matches!(
+            err,
+            RequestError::Handshake(_) | RequestError::ConnectionLost(_)
+        ),
+        "{err:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_network_refuses_non_members_both_ways_and_revoked_members_at_once() {
     use tacnode_domain::{Admission, ClosedNetwork, UnixMillis};
@@ -347,13 +359,7 @@ async fn a_closed_network_refuses_non_members_both_ways_and_revoked_members_at_o
         .await
         .unwrap_err();
     // The member's verifier closes the connection during the handshake.
-    assert!(
-        matches!(
-            err,
-            RequestError::Handshake(_) | RequestError::ConnectionLost(_)
-        ),
-        "{err:?}"
-    );
+    assert_refused_in_handshake(&err);
     // ...and a member refuses to talk to it when dialling.
     let err = b
         .request(outsider.node_id(), &[out_addr], b"who are you".to_vec())
@@ -368,13 +374,7 @@ async fn a_closed_network_refuses_non_members_both_ways_and_revoked_members_at_o
         .request(a.node_id(), &[a_addr], b"forged".to_vec())
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            RequestError::Handshake(_) | RequestError::ConnectionLost(_)
-        ),
-        "{err:?}"
-    );
+    assert_refused_in_handshake(&err);
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Only the members' exchange reached anyone.
     assert_eq!(b_seen.try_recv().unwrap().1, b"hi");
@@ -393,13 +393,7 @@ async fn a_closed_network_refuses_non_members_both_ways_and_revoked_members_at_o
         .request(a.node_id(), &[a_addr], b"still here".to_vec())
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            RequestError::Handshake(_) | RequestError::ConnectionLost(_)
-        ),
-        "{err:?}"
-    );
+    assert_refused_in_handshake(&err);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(quiet_for(&mut a_seen));
 }
