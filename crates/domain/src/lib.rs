@@ -18,6 +18,7 @@
 //!   [`StoreError`].
 //! - [`Beacon`]: a signed LAN announcement ("dial me here").
 //! - [`PeerConnection`]: an open connection as the network port reports it.
+//! - [`gossip`]: what neighbours of a broadcast overlay send each other.
 //! - [`ports`]: traits with two real implementations each (the clock, the
 //!   store).
 
@@ -29,6 +30,7 @@ mod contact;
 mod delivery;
 pub mod dht;
 pub mod e2e;
+pub mod gossip;
 mod id;
 mod keys;
 pub mod mailbox;

@@ -24,6 +24,7 @@ mod dht;
 mod error;
 mod fields;
 pub mod frame;
+mod gossip;
 mod mailbox;
 mod message;
 mod records;

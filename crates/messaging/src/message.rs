@@ -7,6 +7,7 @@ use prost::Message as _;
 use tacnode_domain::Plaintext;
 use tacnode_domain::dht::{DhtRequest, DhtResponse, RefusalCode};
 use tacnode_domain::e2e::{MailboxPayload, PrekeyBundle, SealedMessage, SenderSealedMessage};
+use tacnode_domain::gossip::GossipMessage;
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
 use tacnode_domain::{IdentityKey, MAX_DIRECT_BATCH, NodeId, UnixMillis};
 
@@ -99,6 +100,9 @@ pub enum Message {
         /// The handshake over a new connection succeeded.
         reachable: bool,
     },
+    /// One message of a gossip overlay (group channels, announcements); it
+    /// has no answer.
+    Gossip(GossipMessage),
 }
 
 impl Message {
@@ -220,6 +224,7 @@ impl Message {
             Self::DialedBack { reachable } => Body::DialBackResponse(pb::DialBackResponse {
                 reachable: *reachable,
             }),
+            Self::Gossip(g) => Body::Gossip(crate::gossip::to_wire(g)),
         }
     }
 
@@ -312,6 +317,7 @@ impl Message {
             Body::DialBackResponse(r) => Self::DialedBack {
                 reachable: r.reachable,
             },
+            Body::Gossip(g) => Self::Gossip(crate::gossip::from_wire(g).map_err(within("gossip"))?),
         })
     }
 }
