@@ -21,6 +21,7 @@ use tacnode_domain::e2e::{
     OneTimePrekey, PrekeyBundle, PublishedPrekeys, RatchetHeader, RatchetMessage, SealedBody,
     SealedMessage, SenderSealedMessage, SignedPrekey, X3dhInitial,
 };
+use tacnode_domain::gossip::{Announced, GossipId, GossipMessage, Topic};
 use tacnode_domain::mailbox::{
     EntryId, MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, MailboxOperation, MailboxProof,
 };
@@ -399,6 +400,37 @@ fn messages(rng: &mut StdRng, ids: &[Identity]) -> Vec<Message> {
         Message::MailboxAcked { deleted: 2 },
         Message::DialBackRequest,
         Message::DialedBack { reachable: true },
+        Message::Gossip(GossipMessage::Push {
+            topic: Topic(rng.random()),
+            id: GossipId(rng.random()),
+            round: 2,
+            payload: vec![7; 180],
+        }),
+        Message::Gossip(GossipMessage::IHave {
+            topic: Topic(rng.random()),
+            ids: vec![
+                Announced {
+                    id: GossipId(rng.random()),
+                    round: 0,
+                },
+                Announced {
+                    id: GossipId(rng.random()),
+                    round: 3,
+                },
+            ],
+        }),
+        Message::Gossip(GossipMessage::Graft {
+            topic: Topic(rng.random()),
+            ids: vec![GossipId(rng.random())],
+        }),
+        Message::Gossip(GossipMessage::Prune {
+            topic: Topic(rng.random()),
+        }),
+        Message::Gossip(GossipMessage::Summary {
+            topic: Topic(rng.random()),
+            count: 40,
+            digest: rng.random(),
+        }),
     ];
     let batch = sealed(rng, ids);
     for s in &batch {

@@ -102,6 +102,18 @@ pub enum GossipMessage {
         /// The overlay.
         topic: Topic,
     },
+    /// What the sender holds, in 20 bytes: sent when a link opens. A
+    /// neighbour holding something else answers with an [`Self::IHave`] of
+    /// everything it holds, so two members that hold the same need not list
+    /// it, and two that do not each learn what the other has.
+    Summary {
+        /// The overlay.
+        topic: Topic,
+        /// How many broadcasts the sender holds.
+        count: u32,
+        /// A digest of their ids (SHA-256 of the sorted ids, 16 bytes).
+        digest: [u8; GOSSIP_ID_LEN],
+    },
 }
 
 impl GossipMessage {
@@ -111,7 +123,8 @@ impl GossipMessage {
             Self::Push { topic, .. }
             | Self::IHave { topic, .. }
             | Self::Graft { topic, .. }
-            | Self::Prune { topic } => *topic,
+            | Self::Prune { topic }
+            | Self::Summary { topic, .. } => *topic,
         }
     }
 }

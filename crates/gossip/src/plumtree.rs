@@ -97,15 +97,29 @@ impl<P: Ord + Clone> Plumtree<P> {
         self.missing.len()
     }
 
-    /// A link to `peer` opened. It becomes eager, and is told every
-    /// broadcast cached here, so what it missed while apart (a partition, a
-    /// restart) reaches it.
+    /// A link to `peer` opened. It becomes eager and is sent a summary of
+    /// what is held here; if it holds something else, the two tell each
+    /// other everything they hold ([`GossipMessage::Summary`]), so what one
+    /// missed while apart (a partition, a restart) reaches it.
     pub fn neighbour_up(&mut self, now: UnixMillis, peer: P) {
         self.received.expire(now, self.config.cache_ttl_ms);
         if self.is_neighbour(&peer) {
             return;
         }
         self.eager.insert(peer.clone());
+        let (count, digest) = self.received.summary();
+        self.transmits.push_back((
+            peer,
+            GossipMessage::Summary {
+                topic: self.topic,
+                count,
+                digest,
+            },
+        ));
+    }
+
+    /// Sends `peer` the ids of everything held.
+    fn announce_all(&mut self, peer: &P) {
         let ids: Vec<Announced> = self
             .received
             .ids()
@@ -169,6 +183,21 @@ impl<P: Ord + Clone> Plumtree<P> {
         from: P,
         message: GossipMessage,
     ) -> Result<(), GossipError> {
+        self.handle_message_checked(now, from, message, |_, _| true)
+    }
+
+    /// [`Plumtree::handle_message`], with `check` deciding whether a new
+    /// push's payload is worth forwarding and delivering (the layer above
+    /// verifies what it can). A push `check` refuses is dropped as if it
+    /// never came: not forwarded, not cached, so a good copy from another
+    /// neighbour is still taken.
+    pub fn handle_message_checked(
+        &mut self,
+        now: UnixMillis,
+        from: P,
+        message: GossipMessage,
+        check: impl FnOnce(&GossipId, &[u8]) -> bool,
+    ) -> Result<(), GossipError> {
         if message.topic() != self.topic {
             return Err(GossipError::WrongTopic {
                 expected: self.topic,
@@ -179,7 +208,12 @@ impl<P: Ord + Clone> Plumtree<P> {
         match message {
             GossipMessage::Push {
                 id, round, payload, ..
-            } => self.on_push(now, from, id, round, payload),
+            } => {
+                if !self.received.contains(&id) && !check(&id, &payload) {
+                    return Ok(());
+                }
+                self.on_push(now, from, id, round, payload)
+            }
             GossipMessage::IHave { ids, .. } => {
                 if ids.len() > MAX_GOSSIP_IDS {
                     return Err(GossipError::TooManyIds { count: ids.len() });
@@ -220,6 +254,13 @@ impl<P: Ord + Clone> Plumtree<P> {
             }
             GossipMessage::Prune { .. } => {
                 self.make_lazy(&from);
+                Ok(())
+            }
+            GossipMessage::Summary { count, digest, .. } => {
+                self.ensure_neighbour(&from, true);
+                if (count, digest) != self.received.summary() {
+                    self.announce_all(&from);
+                }
                 Ok(())
             }
         }

@@ -313,3 +313,58 @@ proptest! {
         prop_assert!(mesh.everyone_has_exactly_once(&sent));
     }
 }
+
+#[test]
+fn a_push_the_layer_above_refuses_is_neither_forwarded_nor_remembered() {
+    let now = UnixMillis(1);
+    let mut tree: Plumtree<usize> = Plumtree::new(TOPIC, PlumtreeConfig::default());
+    tree.neighbour_up(now, 1);
+    tree.neighbour_up(now, 2);
+    while tree.poll_transmit().is_some() {}
+    let push = |payload: Vec<u8>| GossipMessage::Push {
+        topic: TOPIC,
+        id: id(5),
+        round: 0,
+        payload,
+    };
+    tree.handle_message_checked(now, 1, push(vec![0xba]), |_, p| p != [0xba])
+        .unwrap();
+    assert!(!tree.has(&id(5)));
+    assert!(tree.poll_transmit().is_none());
+    assert!(tree.poll_event().is_none());
+    tree.handle_message_checked(now, 2, push(vec![1]), |_, p| p != [0xba])
+        .unwrap();
+    assert!(tree.has(&id(5)));
+    assert!(matches!(
+        tree.poll_transmit(),
+        Some((1, GossipMessage::Push { .. }))
+    ));
+}
+
+#[test]
+fn members_holding_the_same_exchange_summaries_only() {
+    let mut mesh = Mesh::new(6, &[(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]);
+    for k in 0..30 {
+        mesh.broadcast(k as usize % 6, k);
+    }
+    mesh.run(60_000);
+    let before = mesh.announcements;
+    // A new link between two members that hold the same: no list sent.
+    mesh.link(0, 5);
+    mesh.run(60_000);
+    assert_eq!(mesh.announcements, before);
+    // A member that missed some, linking back: lists go both ways.
+    mesh.cut(2, 3);
+    mesh.broadcast(0, 100);
+    mesh.broadcast(4, 101);
+    mesh.run(60_000);
+    let before = mesh.announcements;
+    mesh.cut(0, 5);
+    mesh.run(60_000);
+    mesh.broadcast(0, 102);
+    mesh.run(60_000);
+    mesh.link(2, 3);
+    mesh.run(60_000);
+    assert!(mesh.announcements > before);
+    assert!(mesh.everyone_has_exactly_once(&(0..30).chain(100..103).collect::<Vec<_>>()));
+}

@@ -1,7 +1,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
+use sha2::{Digest, Sha256};
 use tacnode_domain::UnixMillis;
-use tacnode_domain::gossip::GossipId;
+use tacnode_domain::gossip::{GOSSIP_ID_LEN, GossipId};
 
 /// Most broadcasts one overlay keeps (ids and payloads); the oldest goes
 /// first. At one group message a second this is over an hour; a member
@@ -37,10 +38,29 @@ impl Received {
             self.order.push_back(id);
         }
         while self.order.len() > MAX_CACHED_BROADCASTS {
-            if let Some(old) = self.order.pop_front() {
-                self.by_id.remove(&old);
-            }
+            self.evict_oldest();
         }
+    }
+
+    fn evict_oldest(&mut self) {
+        if let Some(old) = self.order.pop_front() {
+            self.by_id.remove(&old);
+        }
+    }
+
+    /// How many broadcasts are held and a digest of their ids: SHA-256 of
+    /// the ids in order, cut to 16 bytes (a set hash no member can steer to
+    /// match another set, as it could a XOR of ids).
+    pub(crate) fn summary(&self) -> (u32, [u8; GOSSIP_ID_LEN]) {
+        let mut h = Sha256::new();
+        h.update(b"tacnode gossip summary v1");
+        for id in self.by_id.keys() {
+            h.update(id.0);
+        }
+        let full: [u8; 32] = h.finalize().into();
+        let mut digest = [0u8; GOSSIP_ID_LEN];
+        digest.copy_from_slice(&full[..GOSSIP_ID_LEN]);
+        (u32::try_from(self.by_id.len()).unwrap_or(u32::MAX), digest)
     }
 
     /// Drops what is older than `ttl_ms`.
@@ -53,9 +73,7 @@ impl Received {
             if !expired {
                 break;
             }
-            if let Some(old) = self.order.pop_front() {
-                self.by_id.remove(&old);
-            }
+            self.evict_oldest();
         }
     }
 

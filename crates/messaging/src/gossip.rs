@@ -27,6 +27,10 @@ pub(crate) fn to_wire(m: &GossipMessage) -> pb::Gossip {
             ids: ids.iter().flat_map(|id| id.0).collect(),
         }),
         GossipMessage::Prune { .. } => Kind::Prune(pb::GossipPrune {}),
+        GossipMessage::Summary { count, digest, .. } => Kind::Summary(pb::GossipSummary {
+            count: *count,
+            digest: digest.to_vec(),
+        }),
     };
     pb::Gossip {
         topic: m.topic().0.to_vec(),
@@ -75,6 +79,11 @@ pub(crate) fn from_wire(w: pb::Gossip) -> Result<GossipMessage> {
             ids: ids(&g.ids, "graft.ids")?,
         },
         Kind::Prune(_) => GossipMessage::Prune { topic },
+        Kind::Summary(m) => GossipMessage::Summary {
+            topic,
+            count: m.count,
+            digest: fixed(&m.digest, "summary.digest")?,
+        },
     })
 }
 
@@ -141,6 +150,11 @@ mod tests {
             ids: vec![GossipId([4; 16])],
         });
         roundtrip(GossipMessage::Prune { topic });
+        roundtrip(GossipMessage::Summary {
+            topic,
+            count: 12,
+            digest: [5; 16],
+        });
     }
 
     #[test]

@@ -31,9 +31,14 @@
 //!   same disk, clock offsets) on tokio's virtual clock
 //!   ([`node::scenario::run_node_scenario`], `tacnode-sim node …`).
 //!
+//! - [`group`]: one group channel of M members (`GroupChannel` of
+//!   `crates/usecase` each) over overlay links with churn and a partition
+//!   ([`group::scenario::run_group_scenario`], `tacnode-sim group …`).
+//!
 //! Everything random derives from one seed: the same seed replays the same run.
 //! The `tacnode-sim` binary wraps the scenario (`tacnode-sim lookup --help`).
 
+pub mod group;
 mod link;
 mod network;
 pub mod node;

@@ -8,6 +8,8 @@
 //!                  [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS]
 //!                  [--drain-hours H] [--store memory|sqlite] [--profile lan|radio]
 //!                  [--idle-minutes M] [--json]
+//! tacnode-sim group --members M --messages N --churn F --partition DURATION --seed S
+//!                   [--hours H] [--text-bytes B] [--latency-ms L] [--profile lan|radio] [--json]
 //! ```
 //!
 //! `--admission` closes the network: handshakes between members and
@@ -25,6 +27,8 @@
 //! 1,000 bits; default unlimited, as on the testbed's unshaped `lan`
 //! profile): a frame waits behind what its sender queued before it and takes
 //! size / rate to serialise (the `radio` profile is `--bandwidth-kbps 64`).
+
+mod group_command;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -307,6 +311,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("node") {
         return main_node(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("group") {
+        return group_command::main_group(&args[1..]);
     }
     let (scenario, json) = match parse(&args) {
         Ok(x) => x,

@@ -14,6 +14,8 @@
 //!   attempts with backoff, mailbox fallback, give-up).
 //! - [`discovery`]: sans-IO LAN discovery (when to send a signed beacon,
 //!   which heard beacons name a peer worth dialling).
+//! - [`group`]: team channels, one member's end of a group over a gossip
+//!   overlay.
 //! - [`prekey_quota`]: how many one-time prekeys are handed out, to whom
 //!   and how fast.
 
@@ -23,6 +25,7 @@ pub mod conversation;
 pub mod delivery;
 pub mod dial_back_quota;
 pub mod discovery;
+pub mod group;
 pub mod node;
 pub mod observed_address;
 pub mod ports;
