@@ -9,7 +9,7 @@ use super::dag::{self, Node};
 use super::error::MembershipError;
 use super::group_id::{GroupId, OpId};
 use super::group_op::{GroupOp, GroupOpKind, MAX_OP_PARENTS, Role, UnsignedGroupOp};
-use super::resolve::resolve;
+use super::resolve::Resolution;
 use super::view::MembershipView;
 
 /// Most members one group may have; grants beyond it do not take effect.
@@ -60,6 +60,11 @@ pub struct Membership {
     /// them as parents: never integrable, so refused on sight.
     refused: BTreeSet<OpId>,
     view: MembershipView,
+    /// The resolution `view` comes from.
+    resolution: Resolution,
+    /// Whether `view` and `resolution` cover every integrated op (false between an
+    /// integration and the end of the `apply` that made it).
+    view_fresh: bool,
 }
 
 impl Membership {
@@ -74,28 +79,27 @@ impl Membership {
         let id = create.id();
         let group = GroupId::from(id);
         let author = create.body.author;
-        let mut roles = BTreeMap::new();
-        roles.insert(author, Role::Admin);
-        let mut heads = BTreeSet::new();
-        heads.insert(id);
-        let mut index = BTreeMap::new();
-        index.insert(id, 0);
+        let nodes = vec![Node {
+            op: create,
+            id,
+            ancestors: Vec::new(),
+            valid: true,
+        }];
+        let resolution = Resolution::run(&nodes, &[0], None);
+        let view = MembershipView::new(group, resolution.roles(&nodes));
         Ok(Self {
             group,
             name,
             creator: author,
-            nodes: vec![Node {
-                op: create,
-                id,
-                ancestors: Vec::new(),
-                valid: true,
-            }],
-            index,
+            nodes,
+            index: [(id, 0)].into(),
             order: vec![0],
-            heads,
+            heads: [id].into(),
             pending: BTreeMap::new(),
             refused: BTreeSet::new(),
-            view: MembershipView::new(group, roles),
+            view,
+            resolution,
+            view_fresh: true,
         })
     }
 
@@ -170,7 +174,11 @@ impl Membership {
         }
         let mut ops = vec![id];
         self.drain_pending(&mut ops);
-        self.view = MembershipView::new(self.group, resolve(&self.nodes, &self.order, None));
+        if !self.view_fresh {
+            self.resolution = Resolution::run(&self.nodes, &self.order, None);
+            self.view = MembershipView::new(self.group, self.resolution.roles(&self.nodes));
+            self.view_fresh = true;
+        }
         Ok(Applied::Integrated {
             ops,
             view_changed: self.view.hash() != before,
@@ -255,7 +263,23 @@ impl Membership {
         if self.nodes.len() >= MAX_GROUP_OPS {
             return Err(MembershipError::TooManyOps);
         }
-        let history = resolve(&self.nodes, &self.order, Some(&ancestors));
+        // Written on an up-to-date replica (the usual case), the history
+        // is everything held: its view is the one already resolved, and
+        // the op extends that resolution without changing what came
+        // before.
+        let incremental = self.view_fresh
+            && ancestors
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>()
+                == self.nodes.len();
+        let resolved_history = if incremental {
+            None
+        } else {
+            let r = Resolution::run(&self.nodes, &self.order, Some(&ancestors));
+            Some(r.roles(&self.nodes))
+        };
+        let history = resolved_history.as_ref().unwrap_or(self.view.roles());
         let author = op.body.author;
         let author_role = history.get(&author).copied();
         let valid = match &op.body.kind {
@@ -287,6 +311,12 @@ impl Membership {
             valid,
         });
         self.order.insert(pos, i);
+        if incremental {
+            self.resolution.push_last(&self.nodes, i);
+            self.view = MembershipView::new(self.group, self.resolution.roles(&self.nodes));
+        } else {
+            self.view_fresh = false;
+        }
         Ok(())
     }
 

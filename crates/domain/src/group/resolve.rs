@@ -80,57 +80,81 @@ fn role_of(nodes: &[Node], frontier: Option<&Vec<usize>>) -> Option<Role> {
     role
 }
 
-/// Resolves the operations of `order` (every integrated index, sorted by
-/// (Lamport counter, op id)) that are in `subset` (all when none).
-pub(super) fn resolve(
-    nodes: &[Node],
-    order: &[usize],
-    subset: Option<&[u64]>,
-) -> BTreeMap<IdentityKey, Role> {
-    let in_subset = |i: usize| subset.is_none_or(|s| has(s, i));
-    let valid = |i: usize| nodes.get(i).is_some_and(|n| n.valid);
+/// A resolution in progress: per identity, the effective operations about
+/// it that no later effective operation about it follows causally.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Resolution {
+    frontier: BTreeMap<IdentityKey, Vec<usize>>,
+    /// How many identities are members.
+    count: usize,
+}
 
-    // Every valid lowering in the set, by whom it lowers: a grant
-    // concurrent with a lowering of its author does not take effect.
-    let mut lowerings: BTreeMap<IdentityKey, Vec<usize>> = BTreeMap::new();
-    for &i in order.iter().filter(|&&i| in_subset(i) && valid(i)) {
-        if let Some(who) = nodes.get(i).and_then(lowered) {
-            lowerings.entry(who).or_default().push(i);
+impl Resolution {
+    /// Resolves the operations of `order` (every integrated index, sorted
+    /// by (Lamport counter, op id)) that are in `subset` (all when none).
+    pub(super) fn run(nodes: &[Node], order: &[usize], subset: Option<&[u64]>) -> Self {
+        let in_subset = |i: usize| subset.is_none_or(|s| has(s, i));
+        let valid = |i: usize| nodes.get(i).is_some_and(|n| n.valid);
+
+        // Every valid lowering in the set, by whom it lowers: a grant
+        // concurrent with a lowering of its author does not take effect.
+        let mut lowerings: BTreeMap<IdentityKey, Vec<usize>> = BTreeMap::new();
+        for &i in order.iter().filter(|&&i| in_subset(i) && valid(i)) {
+            if let Some(who) = nodes.get(i).and_then(lowered) {
+                lowerings.entry(who).or_default().push(i);
+            }
+        }
+
+        let mut r = Self::default();
+        for &i in order.iter().filter(|&&i| in_subset(i) && valid(i)) {
+            r.step(nodes, i, &lowerings);
+        }
+        r
+    }
+
+    /// Adds operation `i`, which every operation already resolved
+    /// precedes causally (it was written on a replica holding them all):
+    /// it sorts last and nothing is concurrent with it, so nothing
+    /// resolved before changes.
+    pub(super) fn push_last(&mut self, nodes: &[Node], i: usize) {
+        if nodes.get(i).is_some_and(|n| n.valid) {
+            self.step(nodes, i, &BTreeMap::new());
         }
     }
 
-    // Per identity, the effective operations about it that no later
-    // effective operation about it follows causally.
-    let mut frontier: BTreeMap<IdentityKey, Vec<usize>> = BTreeMap::new();
-    let mut count = 0usize;
-    for &i in order.iter().filter(|&&i| in_subset(i) && valid(i)) {
-        let Some(node) = nodes.get(i) else { continue };
+    /// Evaluates the valid operation `i` on the state the operations
+    /// before it in the order formed.
+    fn step(&mut self, nodes: &[Node], i: usize, lowerings: &BTreeMap<IdentityKey, Vec<usize>>) {
+        let Some(node) = nodes.get(i) else { return };
         let (target, _) = target_effect(node);
-        let before = role_of(nodes, frontier.get(&target)).is_some();
+        let before = role_of(nodes, self.frontier.get(&target)).is_some();
         if is_grant(node) {
             let author = node.op.body.author;
-            let authorised = role_of(nodes, frontier.get(&author)) == Some(Role::Admin);
+            let authorised = role_of(nodes, self.frontier.get(&author)) == Some(Role::Admin);
             let undercut = lowerings
                 .get(&author)
                 .is_some_and(|l| l.iter().any(|&j| concurrent(nodes, i, j)));
-            let room = before || count < MAX_GROUP_MEMBERS;
+            let room = before || self.count < MAX_GROUP_MEMBERS;
             if !authorised || undercut || !room {
-                continue;
+                return;
             }
         }
-        let f = frontier.entry(target).or_default();
+        let f = self.frontier.entry(target).or_default();
         f.retain(|&j| !is_ancestor(nodes, j, i));
         f.push(i);
-        let after = role_of(nodes, frontier.get(&target)).is_some();
+        let after = role_of(nodes, self.frontier.get(&target)).is_some();
         match (before, after) {
-            (false, true) => count += 1,
-            (true, false) => count = count.saturating_sub(1),
+            (false, true) => self.count += 1,
+            (true, false) => self.count = self.count.saturating_sub(1),
             _ => {}
         }
     }
 
-    frontier
-        .iter()
-        .filter_map(|(k, f)| role_of(nodes, Some(f)).map(|r| (*k, r)))
-        .collect()
+    /// The members and their roles.
+    pub(super) fn roles(&self, nodes: &[Node]) -> BTreeMap<IdentityKey, Role> {
+        self.frontier
+            .iter()
+            .filter_map(|(k, f)| role_of(nodes, Some(f)).map(|r| (*k, r)))
+            .collect()
+    }
 }

@@ -512,3 +512,20 @@ fn views_and_hashes_agree_across_replicas() {
     act(&mut c, 1, remove(3));
     assert_eq!(c.removed_since(b.view()), [key(3)].into());
 }
+
+#[test]
+fn the_number_of_ops_is_bounded() {
+    let mut m = Membership::new(create(1, "long")).unwrap();
+    for i in 1..MAX_GROUP_OPS {
+        let kind = if i % 2 == 1 {
+            add(2, Role::Member)
+        } else {
+            remove(2)
+        };
+        act(&mut m, 1, kind);
+    }
+    assert_eq!(m.op_count(), MAX_GROUP_OPS);
+    let o = op(&m, 1, add(3, Role::Member));
+    assert_eq!(m.apply(o), Err(MembershipError::TooManyOps));
+    assert!(m.is_member(&key(2)) && !m.is_member(&key(3)));
+}
