@@ -1,5 +1,7 @@
 //! The integrated operations of a group, each with its causal history as
 //! a bit set over the indices of the operations integrated before it.
+//! Only valid operations integrate: their authors had the authority they
+//! need in the view their causal history resolves to.
 
 use super::group_id::OpId;
 use super::group_op::GroupOp;
@@ -12,9 +14,6 @@ pub(super) struct Node {
     /// Bit `j` set: operation `j` is a (strict) ancestor. Only indices
     /// below this node's own are ever set: parents integrate first.
     pub(super) ancestors: Vec<u64>,
-    /// Whether the author had the authority the operation needs in the
-    /// state formed by its causal history (fixed once integrated).
-    pub(super) valid: bool,
 }
 
 /// Whether bit `j` of `set` is set.

@@ -61,11 +61,13 @@ pub enum MembershipError {
     /// Authoring: the group already has [`MAX_GROUP_MEMBERS`] members.
     #[error("the group has {MAX_GROUP_MEMBERS} members, the limit")]
     GroupFull,
-    /// Authoring: the author is not an admin of the group.
+    /// The author is not an admin of the group (for a received op: in the
+    /// view its causal history resolves to).
     #[error("not an admin of this group")]
     NotAdmin,
-    /// Authoring: the author (for a leave) or the target (for a role
-    /// change) is not a member of the group.
+    /// The author (for a leave) or the target (for a role change) is not a
+    /// member of the group (for a received op: in the view its causal
+    /// history resolves to).
     #[error("not a member of this group")]
     NotMember,
 }

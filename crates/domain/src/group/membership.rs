@@ -56,8 +56,8 @@ pub struct Membership {
     order: Vec<usize>,
     heads: BTreeSet<OpId>,
     pending: BTreeMap<OpId, GroupOp>,
-    /// Operations refused once integrable (bad counter), and those naming
-    /// them as parents: never integrable, so refused on sight.
+    /// Operations refused once integrable (bad counter, no authority), and
+    /// those naming them as parents: never integrable, refused on sight.
     refused: BTreeSet<OpId>,
     view: MembershipView,
     /// The resolution `view` comes from.
@@ -83,7 +83,6 @@ impl Membership {
             op: create,
             id,
             ancestors: Vec::new(),
-            valid: true,
         }];
         let resolution = Resolution::run(&nodes, &[0], None);
         let view = MembershipView::new(group, resolution.roles(&nodes));
@@ -119,8 +118,11 @@ impl Membership {
     }
 
     /// Verifies `op`'s signature first, then that it belongs to this group
-    /// and its shape; integrates it when every parent is held (then every
-    /// waiting operation it unblocks), else holds it until they arrive.
+    /// and its shape; when every parent is held, checks its counter and
+    /// its author's authority in the view its causal history resolves to,
+    /// and integrates it (then every waiting operation it unblocks); else
+    /// holds it until the parents arrive. An operation refused then, and
+    /// everything naming it as parent, is refused for good.
     pub fn apply(&mut self, op: GroupOp) -> Result<Applied, MembershipError> {
         op.verify_signature()?;
         let id = op.id();
@@ -165,7 +167,12 @@ impl Membership {
         }
         let before = self.view.hash();
         if let Err(e) = self.integrate(id, op) {
-            if matches!(e, MembershipError::Lamport { .. }) {
+            if matches!(
+                e,
+                MembershipError::Lamport { .. }
+                    | MembershipError::NotAdmin
+                    | MembershipError::NotMember
+            ) {
                 self.refuse(id);
                 // Drops what waited on it: it can never integrate.
                 self.drain_pending(&mut Vec::new());
@@ -238,8 +245,9 @@ impl Membership {
         }
     }
 
-    /// Adds `op` (every parent held) to the DAG and judges its authority
-    /// in the state its causal history forms.
+    /// Judges `op` (every parent held): its counter, then its author's
+    /// authority in the view its causal history resolves to; adds it to
+    /// the DAG when both hold.
     fn integrate(&mut self, id: OpId, op: GroupOp) -> Result<(), MembershipError> {
         let mut parents_max = 0u64;
         let mut ancestors = Vec::new();
@@ -282,16 +290,22 @@ impl Membership {
         let history = resolved_history.as_ref().unwrap_or(self.view.roles());
         let author = op.body.author;
         let author_role = history.get(&author).copied();
-        let valid = match &op.body.kind {
-            GroupOpKind::Create { .. } => false,
-            GroupOpKind::Leave => author_role.is_some(),
-            GroupOpKind::Add { .. } | GroupOpKind::Remove { .. } => {
-                author_role == Some(Role::Admin)
+        let is_admin = author_role == Some(Role::Admin);
+        match &op.body.kind {
+            GroupOpKind::Create { .. } => return Err(MembershipError::UnexpectedCreate),
+            GroupOpKind::Leave if author_role.is_none() => {
+                return Err(MembershipError::NotMember);
             }
-            GroupOpKind::SetRole { member, .. } => {
-                author_role == Some(Role::Admin) && history.contains_key(member)
+            GroupOpKind::Add { .. } | GroupOpKind::Remove { .. } | GroupOpKind::SetRole { .. }
+                if !is_admin =>
+            {
+                return Err(MembershipError::NotAdmin);
             }
-        };
+            GroupOpKind::SetRole { member, .. } if !history.contains_key(member) => {
+                return Err(MembershipError::NotMember);
+            }
+            _ => {}
+        }
         let i = self.nodes.len();
         let key = (op.body.lamport, id);
         let pos = self.order.partition_point(|&j| {
@@ -304,12 +318,7 @@ impl Membership {
         }
         self.heads.insert(id);
         self.index.insert(id, i);
-        self.nodes.push(Node {
-            op,
-            id,
-            ancestors,
-            valid,
-        });
+        self.nodes.push(Node { op, id, ancestors });
         self.order.insert(pos, i);
         if incremental {
             self.resolution.push_last(&self.nodes, i);

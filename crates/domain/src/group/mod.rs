@@ -20,22 +20,23 @@
 //! hold the same operations agree:
 //!
 //! 1. **Creator.** The author of `Create` is the first admin.
-//! 2. **Authority from history.** An operation is *valid* when its author
-//!    had the authority it needs in the view resolved from its own causal
-//!    history (its ancestors): admin for `Add`, `Remove`, `SetRole` (whose
-//!    target must be a member there), member for `Leave`. This is judged
-//!    once, when the operation is integrated, and never changes. Invalid
-//!    operations stay in the DAG (as history) and have no effect.
-//! 3. **Order.** Valid operations are evaluated in one deterministic
+//! 2. **Authority from history.** An operation is accepted only when its
+//!    author had the authority it needs in the view resolved from its own
+//!    causal history (its ancestors): admin for `Add`, `Remove`, `SetRole`
+//!    (whose target must be a member there), member for `Leave`. This
+//!    depends on the operation alone, so every replica judges it the same;
+//!    a refused operation, and everything descending from it, is never
+//!    integrated (so junk from outsiders takes no room in the DAG).
+//! 3. **Order.** Accepted operations are evaluated in one deterministic
 //!    topological order: by (Lamport counter, op id).
-//! 4. **Lowerings count when valid.** `Remove`, `Leave` and a demotion
-//!    (`SetRole` to member) take effect whenever they are valid, even if
-//!    their author is concurrently removed: when in doubt, remove.
+//! 4. **Lowerings always count.** `Remove`, `Leave` and a demotion
+//!    (`SetRole` to member) take effect once accepted, even if their
+//!    author is concurrently removed: when in doubt, remove.
 //! 5. **Grants need an unbroken chain.** An `Add` or a promotion takes
 //!    effect only if, at its place in the order, its author is an admin in
 //!    the view formed by the effective operations before it (so an add by
 //!    someone whose own admission did not take effect has none), and no
-//!    valid operation concurrent with it lowers its author (removes it,
+//!    operation concurrent with it lowers its author (removes it,
 //!    makes it leave, demotes it, or re-adds it as a plain member). A
 //!    removed admin's concurrent grants are void, including grants it
 //!    backdates onto old parents after learning of its removal; its

@@ -94,19 +94,18 @@ impl Resolution {
     /// by (Lamport counter, op id)) that are in `subset` (all when none).
     pub(super) fn run(nodes: &[Node], order: &[usize], subset: Option<&[u64]>) -> Self {
         let in_subset = |i: usize| subset.is_none_or(|s| has(s, i));
-        let valid = |i: usize| nodes.get(i).is_some_and(|n| n.valid);
 
-        // Every valid lowering in the set, by whom it lowers: a grant
+        // Every lowering in the set, by whom it lowers: a grant
         // concurrent with a lowering of its author does not take effect.
         let mut lowerings: BTreeMap<IdentityKey, Vec<usize>> = BTreeMap::new();
-        for &i in order.iter().filter(|&&i| in_subset(i) && valid(i)) {
+        for &i in order.iter().filter(|&&i| in_subset(i)) {
             if let Some(who) = nodes.get(i).and_then(lowered) {
                 lowerings.entry(who).or_default().push(i);
             }
         }
 
         let mut r = Self::default();
-        for &i in order.iter().filter(|&&i| in_subset(i) && valid(i)) {
+        for &i in order.iter().filter(|&&i| in_subset(i)) {
             r.step(nodes, i, &lowerings);
         }
         r
@@ -117,12 +116,10 @@ impl Resolution {
     /// it sorts last and nothing is concurrent with it, so nothing
     /// resolved before changes.
     pub(super) fn push_last(&mut self, nodes: &[Node], i: usize) {
-        if nodes.get(i).is_some_and(|n| n.valid) {
-            self.step(nodes, i, &BTreeMap::new());
-        }
+        self.step(nodes, i, &BTreeMap::new());
     }
 
-    /// Evaluates the valid operation `i` on the state the operations
+    /// Evaluates operation `i` on the state the operations
     /// before it in the order formed.
     fn step(&mut self, nodes: &[Node], i: usize, lowerings: &BTreeMap<IdentityKey, Vec<usize>>) {
         let Some(node) = nodes.get(i) else { return };

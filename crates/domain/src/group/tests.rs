@@ -111,20 +111,33 @@ fn a_non_admin_cannot_add_remove_or_promote() {
         Err(MembershipError::NotAdmin)
     );
     assert_eq!(m.next_op(key(9), remove(2)), Err(MembershipError::NotAdmin));
-    // Signed and sent anyway: held as history, no effect.
+    // Signed and sent anyway: refused, and so is what descends from it.
     let before = m.view().clone();
     for kind in [add(4, Role::Admin), remove(2), set_role(3, Role::Admin)] {
         let o = op(&m, 3, kind);
-        assert!(matches!(
-            m.apply(o).unwrap(),
-            Applied::Integrated {
-                view_changed: false,
-                ..
-            }
-        ));
+        assert_eq!(m.apply(o), Err(MembershipError::NotAdmin));
     }
+    let junk = op(&m, 9, GroupOpKind::Leave);
+    assert_eq!(m.apply(junk.clone()), Err(MembershipError::NotMember));
+    let child = sign(
+        1,
+        UnsignedGroupOp {
+            group: Some(m.group_id()),
+            author: key(1),
+            kind: add(4, Role::Member),
+            parents: vec![junk.id()],
+            lamport: junk.body.lamport + 1,
+        },
+    );
+    assert_eq!(
+        m.apply(child),
+        Err(MembershipError::RefusedParent(junk.id()))
+    );
+    // A role change of a non-member, by an admin.
+    let o = op(&m, 1, set_role(5, Role::Admin));
+    assert_eq!(m.apply(o), Err(MembershipError::NotMember));
     assert_eq!(m.view(), &before);
-    // A later admin op that descends from them still works.
+    assert_eq!(m.op_count(), 3);
     act(&mut m, 1, add(4, Role::Member));
     assert!(m.is_member(&key(4)));
 }
