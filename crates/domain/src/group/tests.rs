@@ -542,3 +542,30 @@ fn the_number_of_ops_is_bounded() {
     assert_eq!(m.apply(o), Err(MembershipError::TooManyOps));
     assert!(m.is_member(&key(2)) && !m.is_member(&key(3)));
 }
+
+#[test]
+fn an_op_names_at_most_max_op_parents_heads() {
+    let base = team();
+    let mut m = base.clone();
+    for i in 0..=MAX_OP_PARENTS as u8 {
+        let mut branch = base.clone();
+        act(&mut branch, 1 + i % 2, add(10 + i, Role::Member));
+        for o in branch.ops_since(&m.heads()) {
+            m.apply(o).unwrap();
+        }
+    }
+    assert_eq!(m.heads().len(), MAX_OP_PARENTS + 1);
+    assert_eq!(m.members().len(), 3 + MAX_OP_PARENTS + 1);
+    let body = m.next_op(key(2), add(40, Role::Member)).unwrap();
+    assert_eq!(body.parents.len(), MAX_OP_PARENTS);
+    // Its history is not everything held: authority comes from the part
+    // it names.
+    let o = sign(2, body);
+    assert!(matches!(m.apply(o), Ok(Applied::Integrated { .. })));
+    assert!(m.is_member(&key(40)));
+    assert_eq!(m.heads().len(), 2);
+    let o = op(&m, 1, remove(40));
+    m.apply(o).unwrap();
+    assert_eq!(m.heads().len(), 1);
+    assert!(!m.is_member(&key(40)));
+}
