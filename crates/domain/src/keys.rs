@@ -71,6 +71,20 @@ impl IdentityKey {
     }
 }
 
+impl PartialOrd for IdentityKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IdentityKey {
+    /// By the raw key bytes: an arbitrary but stable order, so that sets of
+    /// keys (group members) iterate and hash the same everywhere.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
 impl From<VerifyingKey> for IdentityKey {
     fn from(key: VerifyingKey) -> Self {
         Self(key)

@@ -16,6 +16,8 @@
 //! - [`mailbox`]: store-and-forward deposits, proofs, fetches as data.
 //! - [`store`]: the rows the storage port speaks, its limits, and
 //!   [`StoreError`].
+//! - [`group`]: group membership as a CRDT of signed operations that
+//!   converges after partitions (remove-wins).
 //! - [`Beacon`]: a signed LAN announcement ("dial me here").
 //! - [`PeerConnection`]: an open connection as the network port reports it.
 //! - [`gossip`]: what neighbours of a broadcast overlay send each other.
@@ -31,6 +33,7 @@ mod delivery;
 pub mod dht;
 pub mod e2e;
 pub mod gossip;
+pub mod group;
 mod id;
 mod keys;
 pub mod mailbox;
