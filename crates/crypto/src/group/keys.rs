@@ -4,10 +4,11 @@
 //! ([`ChainKey::step`]): message key `HMAC(CK, 0x01)`, next chain key
 //! `HMAC(CK, 0x02)`.
 
+use hkdf::Hkdf;
+use sha2::Sha256;
 use tacnode_domain::e2e::MESSAGE_NONCE_LEN;
 use zeroize::Zeroizing;
 
-use crate::kdf::hkdf;
 use crate::ratchet::{ChainKey, MessageKey};
 
 /// HKDF info of a group message's AEAD key and nonce.
@@ -19,10 +20,18 @@ const CIPHER_LEN: usize = 32 + MESSAGE_NONCE_LEN;
 pub(super) struct MessageCipher(Zeroizing<[u8; CIPHER_LEN]>);
 
 impl MessageCipher {
-    /// HKDF-SHA-256(salt 0³², ikm message key, info
-    /// `"tacnode/group/message/v1"`) → key (32) ‖ nonce (12).
+    /// HKDF-Expand-SHA-256 (RFC 5869 §2.3) with the message key as the
+    /// pseudorandom key and info `"tacnode/group/message/v1"` → key (32) ‖
+    /// nonce (12). The message key is an HMAC-SHA-256 output, uniformly
+    /// random already, so the extract step is left out (RFC 5869 §3.3).
     pub(super) fn derive(message_key: &MessageKey) -> Self {
-        Self(hkdf::<CIPHER_LEN>(&[], &[&message_key.0], MESSAGE_INFO))
+        let mut out = Zeroizing::new([0u8; CIPHER_LEN]);
+        // Neither can fail: the key is the hash length, the output under
+        // 255 blocks.
+        if let Ok(hkdf) = Hkdf::<Sha256>::from_prk(&message_key.0) {
+            let _infallible = hkdf.expand(MESSAGE_INFO, out.as_mut_slice());
+        }
+        Self(out)
     }
 
     pub(super) fn key(&self) -> &[u8; 32] {
@@ -66,6 +75,11 @@ mod tests {
         let c = MessageCipher::derive(&mk);
         assert_ne!(&c.key()[..12], c.nonce());
         assert_ne!(c.key(), &mk.0);
+        // HKDF-Expand's first block is HMAC(PRK, info ‖ 0x01).
+        let mut first = crate::kdf::hmac_keyed(&mk.0);
+        hmac::Mac::update(&mut first, MESSAGE_INFO);
+        hmac::Mac::update(&mut first, &[1]);
+        assert_eq!(c.key(), &crate::kdf::hmac_finish(first));
         let ck = ChainKey([1; 32]);
         let (skipped, mk3, ck4) = walk(&ck, 5, 8);
         assert_eq!(skipped.iter().map(|s| s.0).collect::<Vec<_>>(), [5, 6, 7]);

@@ -7,7 +7,7 @@
 //!   Ed25519 signing key. Each message key is `HMAC(CK, 0x01)` and the next
 //!   chain key `HMAC(CK, 0x02)`; the old chain key is overwritten, so a
 //!   chain captured later does not open earlier messages (forward secrecy).
-//!   The ChaCha20-Poly1305 key and nonce of a message are HKDF-SHA-256 of
+//!   The ChaCha20-Poly1305 key and nonce of a message are HKDF-Expand of
 //!   its message key (info `"tacnode/group/message/v1"`, 44 bytes); each
 //!   message key encrypts exactly one message.
 //! - A [`SenderKeyDistribution`] is what the owner sends every member over

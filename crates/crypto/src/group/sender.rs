@@ -32,8 +32,8 @@ const PICKLE_BODY_LEN: usize = CHAIN_ID_LEN + 4 + 32 + 32;
 ///
 /// Every [`SenderChain::encrypt`] uses the current chain key's message key
 /// once and overwrites the chain key with the next one. The secrets are
-/// wiped on drop and never printed.
-#[derive(Clone)]
+/// wiped on drop and never printed. Not `Clone`: two copies of a chain
+/// would encrypt under the same message keys.
 pub struct SenderChain {
     chain_id: [u8; CHAIN_ID_LEN],
     iteration: u32,
