@@ -6,7 +6,7 @@ use std::fmt;
 use tacnode_domain::IdentityKey;
 use zeroize::Zeroizing;
 
-use super::ciphertext::{aead_associated_data, signed_bytes};
+use super::ciphertext::{aead_associated_data, signed_digest};
 use super::distribution::parse_signing_key;
 use super::keys::{MessageCipher, walk};
 use super::{
@@ -120,7 +120,7 @@ impl ReceiverChain {
         let iteration = message.iteration;
         self.signing_key
             .verify(
-                &signed_bytes(
+                &signed_digest(
                     &self.chain_id,
                     iteration,
                     associated_data,

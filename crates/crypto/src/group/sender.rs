@@ -7,7 +7,7 @@ use rand_core::CryptoRng;
 use tacnode_domain::{IdentityKey, Signature};
 use zeroize::Zeroizing;
 
-use super::ciphertext::{aead_associated_data, signed_bytes};
+use super::ciphertext::{aead_associated_data, signed_digest};
 use super::keys::MessageCipher;
 use super::{
     CHAIN_ID_LEN, GroupCiphertext, GroupCryptoError, MAX_GROUP_ASSOCIATED_DATA_BYTES,
@@ -131,7 +131,7 @@ impl SenderChain {
         let ciphertext = aead::seal(cipher.key(), cipher.nonce(), &ad, plaintext);
         let signature = Signature(
             self.signing
-                .sign(&signed_bytes(
+                .sign(&signed_digest(
                     &self.chain_id,
                     iteration,
                     associated_data,

@@ -5,7 +5,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use tacnode_domain::Signature;
 
-use super::ciphertext::signed_bytes;
+use super::ciphertext::signed_digest;
 use super::*;
 
 const AD: &[u8] = b"group 7 / sender alice";
@@ -175,7 +175,7 @@ fn a_signed_message_that_does_not_open_changes_nothing() {
     m.signature = Signature(
         alice
             .signing
-            .sign(&signed_bytes(&m.chain_id, m.iteration, AD, &m.ciphertext))
+            .sign(&signed_digest(&m.chain_id, m.iteration, AD, &m.ciphertext))
             .to_bytes(),
     );
     refused(&mut bob, AD, &m, GroupCryptoError::Authentication);
@@ -209,7 +209,7 @@ fn a_member_cannot_forge_another_members_messages() {
     resigned.signature = Signature(
         alice
             .signing
-            .sign(&signed_bytes(
+            .sign(&signed_digest(
                 &resigned.chain_id,
                 0,
                 AD,
