@@ -24,10 +24,18 @@
 //!   message), for mailbox entries.
 //! - [`ratchet`]: the Double Ratchet [`Session`]: `encrypt`, `decrypt`, and a
 //!   versioned pickle (`to_bytes`/`from_bytes`) for encrypted persistence.
+//! - [`group`]: sender keys for group messages (Signal's Sender Key,
+//!   Matrix's Megolm): our [`group::SenderChain`] (a forward-secure
+//!   symmetric chain and a per-chain Ed25519 signing key), the
+//!   [`group::SenderKeyDistribution`] each member gets over its pairwise
+//!   session, and the [`group::ReceiverChain`] it builds from it to verify
+//!   and open our messages, out of order within a bounded window, each
+//!   once. Rotation (a new chain) is the caller's decision.
 
 pub mod admin;
 mod aead;
 mod dh;
+pub mod group;
 pub mod identity;
 mod kdf;
 pub mod keystore;
