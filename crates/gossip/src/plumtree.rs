@@ -1,5 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use sha2::{Digest, Sha256};
+
 use tacnode_domain::UnixMillis;
 use tacnode_domain::gossip::{
     Announced, GossipId, GossipMessage, MAX_GOSSIP_IDS, MAX_GOSSIP_PAYLOAD, MAX_GOSSIP_ROUND, Topic,
@@ -42,6 +44,7 @@ pub struct Plumtree<P> {
     lazy_deadline: Option<UnixMillis>,
     transmits: VecDeque<(P, GossipMessage)>,
     events: VecDeque<GossipEvent<P>>,
+    salt: [u8; 16],
 }
 
 impl<P: Ord + Clone> Plumtree<P> {
@@ -58,7 +61,32 @@ impl<P: Ord + Clone> Plumtree<P> {
             lazy_deadline: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            salt: [0; 16],
         }
+    }
+
+    /// Sets what makes this member's graft jitter differ from others' (its
+    /// node id, say): without it, every member waits the same for the same
+    /// broadcast.
+    pub fn with_salt(mut self, salt: &[u8]) -> Self {
+        let digest: [u8; 32] = Sha256::digest(salt).into();
+        self.salt.copy_from_slice(&digest[..16]);
+        self
+    }
+
+    /// How long to wait for `id`'s push once it is announced.
+    fn graft_wait(&self, id: &GossipId) -> u64 {
+        if self.config.graft_jitter_ms == 0 {
+            return self.config.graft_timeout_ms;
+        }
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(id.0);
+        let digest: [u8; 32] = h.finalize().into();
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(&digest[..8]);
+        let jitter = u64::from_be_bytes(eight) % (self.config.graft_jitter_ms + 1);
+        self.config.graft_timeout_ms.saturating_add(jitter)
     }
 
     /// This overlay's topic.
@@ -221,13 +249,8 @@ impl<P: Ord + Clone> Plumtree<P> {
                 self.ensure_neighbour(&from, false);
                 for Announced { id, round } in ids {
                     if !self.received.contains(&id) {
-                        self.missing.announced(
-                            now,
-                            self.config.graft_timeout_ms,
-                            id,
-                            from.clone(),
-                            round,
-                        );
+                        let wait = self.graft_wait(&id);
+                        self.missing.announced(now, wait, id, from.clone(), round);
                     }
                 }
                 Ok(())

@@ -36,7 +36,9 @@ impl Mesh {
         let mut mesh = Self {
             now: UnixMillis(1_000),
             trees: (0..n)
-                .map(|_| Plumtree::new(TOPIC, PlumtreeConfig::default()))
+                .map(|i| {
+                    Plumtree::new(TOPIC, PlumtreeConfig::default()).with_salt(&i.to_be_bytes())
+                })
                 .collect(),
             links: BTreeSet::new(),
             in_flight: VecDeque::new(),

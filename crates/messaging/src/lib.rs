@@ -11,6 +11,9 @@
 //!   [`decode_sealed`]: the form written before sealed sender.
 //! - [`frame`]: feed bytes with [`frame::FrameDecoder::feed`], take whole frames
 //!   with [`frame::FrameDecoder::next_frame`]; [`frame::encode_frame`] prefixes one.
+//! - [`encode_group_broadcast`] / [`decode_group_broadcast`]: what a group
+//!   broadcast carries (a sender-key ciphertext or a membership operation);
+//!   [`encode_group_op`] / [`decode_group_op`]: one operation alone.
 //! - [`encode_beacon`] / [`decode_beacon`]: a LAN beacon, alone in one datagram.
 //! - [`pb`]: the generated protobuf types, for code that needs the raw schema.
 //!
@@ -25,6 +28,7 @@ mod error;
 mod fields;
 pub mod frame;
 mod gossip;
+mod group;
 mod mailbox;
 mod message;
 mod records;
@@ -39,6 +43,7 @@ pub mod pb {
 pub use answer::{Answer, OBSERVED_V4_LEN, OBSERVED_V6_LEN};
 pub use beacon::{BEACON_VERSION, decode_beacon, encode_beacon};
 pub use error::{DecodeError, DecodeErrorKind};
+pub use group::{decode_group_broadcast, decode_group_op, encode_group_broadcast, encode_group_op};
 pub use message::{
     MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_mailbox_payload,
     decode_plaintext, decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed,

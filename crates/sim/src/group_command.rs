@@ -7,8 +7,10 @@ use tacnode_gossip::PlumtreeConfig;
 use tacnode_sim::group::scenario::{GroupScenario, run_group_scenario};
 
 pub(crate) const GROUP_USAGE: &str = "usage: tacnode-sim group --members M --messages N --churn F \
---partition DURATION --seed S [--hours H] [--text-bytes B] [--latency-ms L] [--profile lan|radio] [--json]
-  group: DURATION is 0, or a number followed by s, m or h (6h); the cut starts a quarter into the hours";
+--partition DURATION --seed S [--hours H] [--text-bytes B] [--latency-ms L] [--profile lan|radio] \
+[--no-removals] [--json]
+  group: at least 6 members; DURATION is 0, or a number followed by s, m or h (6h); the cut starts
+  a quarter into the hours, and an admin on each side removes a member in its middle";
 
 /// Milliseconds of `0`, `90s`, `30m` or `6h`.
 fn parse_duration(value: &str) -> Result<u64, String> {
@@ -33,6 +35,10 @@ fn parse_group(args: &[String]) -> Result<(GroupScenario, bool), String> {
     while let Some(flag) = it.next() {
         if flag == "--json" {
             json = true;
+            continue;
+        }
+        if flag == "--no-removals" {
+            s.removals = false;
             continue;
         }
         if flag == "--help" || flag == "-h" {
@@ -61,8 +67,8 @@ fn parse_group(args: &[String]) -> Result<(GroupScenario, bool), String> {
             _ => return Err(format!("unknown flag {flag}\n{GROUP_USAGE}")),
         }
     }
-    if s.members < 2 {
-        return Err(format!("--members must be at least 2\n{GROUP_USAGE}"));
+    if s.members < 6 {
+        return Err(format!("--members must be at least 6\n{GROUP_USAGE}"));
     }
     Ok((s, json))
 }
@@ -76,11 +82,13 @@ pub(crate) fn main_group(args: &[String]) -> ExitCode {
         }
     };
     let started = Instant::now();
-    let m = run_group_scenario(&scenario);
+    let Some(m) = run_group_scenario(&scenario) else {
+        eprintln!("tacnode-sim: the group could not be formed\n{GROUP_USAGE}");
+        return ExitCode::FAILURE;
+    };
     let wall = started.elapsed().as_secs_f64();
     if json {
-        let mut v: serde_json::Value =
-            serde_json::from_str(&m.to_json()).unwrap_or(serde_json::Value::Null);
+        let mut v = m.to_json();
         if let Some(o) = v.as_object_mut() {
             o.insert("members".into(), scenario.members.into());
             o.insert("messages".into(), scenario.messages.into());
@@ -106,22 +114,27 @@ pub(crate) fn main_group(args: &[String]) -> ExitCode {
             m.delivered, m.expected, m.delivery_ratio, m.duplicates, m.order_violations
         );
         println!(
-            "sender copies: mean {:.2} max {}; bytes: group {} vs unicast {} (ratio {:.3}); pushes {} control {}",
+            "views identical {}; removed members read {} texts written after their removal ({} concurrent with it)",
+            m.views_identical, m.removed_read_after_removal, m.removed_read_concurrent
+        );
+        println!(
+            "sender copies: mean {:.2} max {}; bytes: group {} vs unicast {} (ratio {:.3}); pushes {} control {} keys {} ({} sent)",
             m.sender_copies_mean,
             m.sender_copies_max,
             m.group_bytes,
             m.unicast_bytes,
             m.bytes_ratio,
             m.push_bytes,
-            m.control_bytes
+            m.control_bytes,
+            m.key_bytes,
+            m.keys_sent
         );
         println!(
             "latency p50 {} ms p99 {} ms; mean degree {:.2}; trace {}; {:.1} s wall",
             m.latency_p50_ms, m.latency_p99_ms, m.mean_degree, m.trace, wall
         );
     }
-    let whole = m.delivered == m.expected && m.duplicates == 0 && m.order_violations == 0;
-    if whole {
+    if m.whole() {
         ExitCode::SUCCESS
     } else {
         eprintln!(

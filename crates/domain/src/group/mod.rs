@@ -59,6 +59,7 @@
 //! empty (a removal, or an admission voided by rule 5 after a heal), it
 //! rotates before its next message.
 
+mod broadcast;
 mod dag;
 mod error;
 mod group_id;
@@ -72,6 +73,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use broadcast::GroupBroadcast;
 pub use error::MembershipError;
 pub use group_id::{GROUP_ID_LEN, GroupId, OpId};
 pub use group_op::{

@@ -1,13 +1,38 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use tacnode_domain::gossip::{GossipId, GossipMessage, Topic};
-use tacnode_domain::{NodeId, Plaintext, UnixMillis};
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use tacnode_crypto::Identity;
+use tacnode_crypto::group::{
+    CHAIN_ID_LEN, GroupCiphertext, ROTATE_AFTER_MESSAGES, ReceiverChain, SenderChain,
+    SenderKeyDistribution,
+};
+use tacnode_domain::gossip::{GOSSIP_ID_LEN, GossipId, GossipMessage, Topic};
+use tacnode_domain::group::{
+    Applied, GroupBroadcast, GroupId, GroupOp, GroupOpKind, Membership, MembershipView, Role,
+};
+use tacnode_domain::{IdentityKey, NodeId, Plaintext, UnixMillis};
 use tacnode_gossip::{GossipEvent, Plumtree, PlumtreeConfig};
-use tacnode_messaging::{decode_plaintext, encode_plaintext};
+use tacnode_messaging::{
+    decode_group_broadcast, decode_plaintext, encode_group_broadcast, encode_plaintext,
+};
 
 use super::error::GroupError;
 use super::neighbours::{GROUP_DEGREE, MAX_GROUP_NEIGHBOURS, preferred};
-use super::payload::{GroupPayload, gossip_id};
+
+/// A sending chain older than this is replaced before the next message
+/// (besides after [`ROTATE_AFTER_MESSAGES`] messages and after any removal).
+pub const GROUP_CHAIN_MAX_AGE_MS: u64 = 7 * 24 * 3_600_000;
+
+/// Most chains kept per member (its current one and those before it, for
+/// messages still on their way).
+pub const MAX_CHAINS_PER_MEMBER: usize = 4;
+
+/// Most messages kept while their sender's key has not arrived.
+pub const MAX_WAITING_MESSAGES: usize = 1_024;
+
+/// Most sender keys kept from identities not (yet) known as members.
+pub const MAX_WAITING_DISTRIBUTIONS: usize = 64;
 
 /// A group message as one member receives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,15 +40,13 @@ pub struct GroupDelivery {
     /// Its broadcast id.
     pub id: GossipId,
     /// The member that wrote it.
-    pub sender: NodeId,
-    /// Its place in the sender's sequence (0, 1, ...).
-    pub sequence: u64,
+    pub sender: IdentityKey,
     /// What it says.
     pub plaintext: Plaintext,
 }
 
 /// What a [`GroupChannel`] asks its driver to do or tells it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum GroupOutput {
     /// Send this overlay message to a neighbour.
     Gossip {
@@ -32,53 +55,204 @@ pub enum GroupOutput {
         /// The message.
         message: GossipMessage,
     },
+    /// Send this member our sender key, sealed in the pairwise session.
+    Distribute {
+        /// The member.
+        to: IdentityKey,
+        /// The group.
+        group: GroupId,
+        /// Our current sending chain, from its current message on.
+        distribution: Box<SenderKeyDistribution>,
+    },
+    /// Send this newly added member the group's operations, in the
+    /// pairwise session: its invitation.
+    Invite {
+        /// The member.
+        to: IdentityKey,
+        /// Every operation, the create first.
+        ops: Vec<GroupOp>,
+    },
     /// A member's message arrived (once).
     Delivered(GroupDelivery),
+    /// The members changed.
+    ViewChanged {
+        /// Who is no longer a member.
+        removed: BTreeSet<IdentityKey>,
+    },
 }
 
-/// One member's end of one group: the overlay links, the members, and the
-/// messages seen. Sans-IO: the driver feeds it time, links and neighbours'
-/// messages and carries out its outputs.
+/// A chain we hold of another member's.
 #[derive(Debug)]
+struct HeldChain {
+    owner: IdentityKey,
+    chain: ReceiverChain,
+}
+
+/// One member's end of one group: its membership replica, its sending
+/// chain and the chains of the others, and the overlay links. Sans-IO: the
+/// driver feeds it time, links, neighbours' messages and what arrives in
+/// pairwise sessions, and carries out its outputs.
+///
+/// - A message is encrypted with our sending chain (associated data: the
+///   group id), pushed along the overlay; members open it with our chain,
+///   which reached them sealed in the pairwise sessions.
+/// - A neighbour's push is checked before it is forwarded: an operation's
+///   signature, a message's chain signature (when the chain is held: a
+///   message whose chain has not arrived yet is forwarded and kept).
+/// - When the view loses anyone, our chain is replaced and the new one
+///   sent to the remaining members before our next message; a chain also
+///   turns over after [`ROTATE_AFTER_MESSAGES`] messages or
+///   [`GROUP_CHAIN_MAX_AGE_MS`]. A member added gets our current chain.
 pub struct GroupChannel {
+    me: IdentityKey,
+    me_id: NodeId,
+    membership: Membership,
     topic: Topic,
-    me: NodeId,
+    member_ids: BTreeMap<NodeId, IdentityKey>,
     overlay: Plumtree<NodeId>,
-    members: BTreeSet<NodeId>,
-    next_sequence: u64,
-    delivered: BTreeMap<NodeId, BTreeSet<u64>>,
+    sending: SenderChain,
+    sending_since: UnixMillis,
+    /// Members our current chain went to.
+    holders: BTreeSet<IdentityKey>,
+    chains: BTreeMap<[u8; CHAIN_ID_LEN], HeldChain>,
+    chains_of: BTreeMap<IdentityKey, VecDeque<[u8; CHAIN_ID_LEN]>>,
+    waiting: VecDeque<(GossipId, GroupCiphertext)>,
+    waiting_keys: VecDeque<(IdentityKey, SenderKeyDistribution)>,
     outputs: VecDeque<GroupOutput>,
 }
 
+impl std::fmt::Debug for GroupChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupChannel")
+            .field("group", &self.membership.group_id())
+            .field("members", &self.member_ids.len())
+            .field("chains", &self.chains.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl GroupChannel {
-    /// `me`'s end of the group `topic` of `members` (`me` among them).
-    pub fn new(
-        topic: Topic,
-        me: NodeId,
-        members: impl IntoIterator<Item = NodeId>,
+    /// Creates the group `name` with `identity` as its first admin.
+    pub fn create<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        identity: &Identity,
+        name: &str,
+        now: UnixMillis,
         config: PlumtreeConfig,
-    ) -> Self {
-        let mut members: BTreeSet<NodeId> = members.into_iter().collect();
-        members.insert(me);
-        Self {
-            topic,
-            me,
-            overlay: Plumtree::new(topic, config),
-            members,
-            next_sequence: 0,
-            delivered: BTreeMap::new(),
-            outputs: VecDeque::new(),
-        }
+    ) -> Result<Self, GroupError> {
+        let unsigned = tacnode_domain::group::UnsignedGroupOp {
+            group: None,
+            author: identity.identity_key(),
+            kind: GroupOpKind::Create { name: name.into() },
+            parents: Vec::new(),
+            lamport: 0,
+        };
+        let signature = identity.sign(&unsigned.signing_bytes());
+        let membership = Membership::new(unsigned.with_signature(signature))?;
+        Ok(Self::with_membership(
+            rng, identity, membership, now, config,
+        ))
     }
 
-    /// The group's topic.
+    /// Joins a group from its invitation: every operation, the create
+    /// first. Our sender key goes to every member.
+    pub fn join<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        identity: &Identity,
+        ops: Vec<GroupOp>,
+        now: UnixMillis,
+        config: PlumtreeConfig,
+    ) -> Result<Self, GroupError> {
+        let mut ops = ops.into_iter();
+        let create = ops.next().ok_or(GroupError::NoCreate)?;
+        if !create.is_create() {
+            return Err(GroupError::NoCreate);
+        }
+        let mut membership = Membership::new(create)?;
+        for op in ops {
+            membership.apply(op)?;
+        }
+        let mut channel = Self::with_membership(rng, identity, membership, now, config);
+        channel.distribute_to_all();
+        Ok(channel)
+    }
+
+    fn with_membership<R: CryptoRng + ?Sized>(
+        rng: &mut R,
+        identity: &Identity,
+        membership: Membership,
+        now: UnixMillis,
+        config: PlumtreeConfig,
+    ) -> Self {
+        let topic = Topic(membership.group_id().0);
+        let mut channel = Self {
+            me: identity.identity_key(),
+            me_id: identity.node_id(),
+            topic,
+            member_ids: BTreeMap::new(),
+            overlay: Plumtree::new(topic, config).with_salt(identity.node_id().as_bytes()),
+            sending: SenderChain::new(rng),
+            sending_since: now,
+            holders: BTreeSet::new(),
+            membership,
+            chains: BTreeMap::new(),
+            chains_of: BTreeMap::new(),
+            waiting: VecDeque::new(),
+            waiting_keys: VecDeque::new(),
+            outputs: VecDeque::new(),
+        };
+        channel.refresh_member_ids();
+        channel
+    }
+
+    fn refresh_member_ids(&mut self) {
+        self.member_ids = self
+            .membership
+            .members()
+            .into_iter()
+            .map(|k| (NodeId::from_identity(&k), k))
+            .collect();
+    }
+
+    /// The group's id.
+    pub fn group_id(&self) -> GroupId {
+        self.membership.group_id()
+    }
+
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        self.membership.name()
+    }
+
+    /// The group's overlay topic.
     pub fn topic(&self) -> Topic {
         self.topic
     }
 
     /// The members as this member sees them.
-    pub fn members(&self) -> &BTreeSet<NodeId> {
-        &self.members
+    pub fn members(&self) -> BTreeSet<IdentityKey> {
+        self.membership.members()
+    }
+
+    /// The members' node ids.
+    pub fn member_ids(&self) -> impl Iterator<Item = &NodeId> {
+        self.member_ids.keys()
+    }
+
+    /// Whether this node is still a member.
+    pub fn is_member(&self) -> bool {
+        self.membership.is_member(&self.me)
+    }
+
+    /// A hash of the members and their roles: equal on two members exactly
+    /// when their views are.
+    pub fn view_hash(&self) -> [u8; 32] {
+        self.membership.view_hash()
+    }
+
+    /// Every operation, the create first: an invitation's content.
+    pub fn ops(&self) -> Vec<GroupOp> {
+        self.membership.ops_since(&[])
     }
 
     /// Links this member holds in the overlay.
@@ -86,22 +260,29 @@ impl GroupChannel {
         self.overlay.eager_peers().count() + self.overlay.lazy_peers().count()
     }
 
-    /// Which of `reachable` (members the driver can reach now) this member
-    /// should link to, in order: its [`GROUP_DEGREE`] preferred ones.
+    /// Which of `reachable` (nodes the driver can reach now) this member
+    /// should link to: its [`GROUP_DEGREE`] preferred members. None once
+    /// this node is no longer a member.
     pub fn wanted_neighbours(&self, reachable: &[NodeId]) -> Vec<NodeId> {
+        if !self.is_member() {
+            return Vec::new();
+        }
         let members: Vec<NodeId> = reachable
             .iter()
-            .filter(|p| self.members.contains(p))
+            .filter(|p| self.member_ids.contains_key(p))
             .copied()
             .collect();
-        let mut wanted = preferred(&self.topic, &self.me, &members);
+        let mut wanted = preferred(&self.topic, &self.me_id, &members);
         wanted.truncate(GROUP_DEGREE);
         wanted
     }
 
-    /// A link to member `peer` opened (either side dialled).
+    /// A link to `peer` opened (either side dialled).
     pub fn neighbour_up(&mut self, now: UnixMillis, peer: NodeId) -> Result<(), GroupError> {
-        if !self.members.contains(&peer) || peer == self.me {
+        if !self.is_member() {
+            return Err(GroupError::Removed);
+        }
+        if !self.member_ids.contains_key(&peer) || peer == self.me_id {
             return Err(GroupError::NotAMember(peer));
         }
         if !self.overlay.is_neighbour(&peer) && self.neighbours() >= MAX_GROUP_NEIGHBOURS {
@@ -110,7 +291,7 @@ impl GroupChannel {
             });
         }
         self.overlay.neighbour_up(now, peer);
-        self.pump();
+        self.pump(None);
         Ok(())
     }
 
@@ -120,48 +301,178 @@ impl GroupChannel {
     }
 
     /// Sends a message to the group.
-    pub fn send(&mut self, now: UnixMillis, plaintext: &Plaintext) -> Result<GossipId, GroupError> {
-        let payload = GroupPayload::Message {
-            sender: self.me,
-            sequence: self.next_sequence,
-            body: encode_plaintext(plaintext),
+    pub fn send<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: UnixMillis,
+        plaintext: &Plaintext,
+    ) -> Result<GossipId, GroupError> {
+        if !self.is_member() {
+            return Err(GroupError::Removed);
         }
-        .encode();
+        if self.rotation_due()
+            || self.sending.should_rotate(ROTATE_AFTER_MESSAGES)
+            || now.millis_since(self.sending_since) >= GROUP_CHAIN_MAX_AGE_MS
+        {
+            self.rotate(rng, now);
+        }
+        let ciphertext = self
+            .sending
+            .encrypt(&self.topic.0, &encode_plaintext(plaintext))?;
+        let payload = encode_group_broadcast(&GroupBroadcast::Message(ciphertext.to_bytes()));
         let id = gossip_id(&payload);
         self.overlay.broadcast(now, id, payload)?;
-        self.next_sequence += 1;
-        self.pump();
+        self.pump(None);
         Ok(id)
     }
 
-    /// An overlay message from neighbour `from`.
+    /// Adds `member` with `role` (this member must be an admin): the
+    /// operation goes to the group, the invitation and our key to the new
+    /// member.
+    pub fn add(
+        &mut self,
+        now: UnixMillis,
+        identity: &Identity,
+        member: IdentityKey,
+        role: Role,
+    ) -> Result<(), GroupError> {
+        self.write_op(now, identity, GroupOpKind::Add { member, role })
+    }
+
+    /// Removes `member` (this member must be an admin). Our chain is
+    /// replaced before our next message.
+    pub fn remove(
+        &mut self,
+        now: UnixMillis,
+        identity: &Identity,
+        member: IdentityKey,
+    ) -> Result<(), GroupError> {
+        self.write_op(now, identity, GroupOpKind::Remove { member })
+    }
+
+    fn write_op(
+        &mut self,
+        now: UnixMillis,
+        identity: &Identity,
+        kind: GroupOpKind,
+    ) -> Result<(), GroupError> {
+        let unsigned = self.membership.next_op(self.me, kind)?;
+        let signature = identity.sign(&unsigned.signing_bytes());
+        let op = unsigned.with_signature(signature);
+        let payload = encode_group_broadcast(&GroupBroadcast::Op(Box::new(op.clone())));
+        self.apply_op(op)?;
+        self.overlay.broadcast(now, gossip_id(&payload), payload)?;
+        self.pump(None);
+        Ok(())
+    }
+
+    /// A member's sender key arrived in its pairwise session with us.
+    pub fn handle_distribution(
+        &mut self,
+        from: IdentityKey,
+        distribution: SenderKeyDistribution,
+    ) -> Result<(), GroupError> {
+        if from == self.me {
+            return Ok(());
+        }
+        if !self.membership.is_member(&from) {
+            // Its Add may still be on its way: keep the key a while.
+            if self.waiting_keys.len() >= MAX_WAITING_DISTRIBUTIONS {
+                self.waiting_keys.pop_front();
+            }
+            self.waiting_keys.push_back((from, distribution));
+            return Err(GroupError::NotAMember(NodeId::from_identity(&from)));
+        }
+        let id = *distribution.chain_id();
+        if !self.chains.contains_key(&id) {
+            let list = self.chains_of.entry(from).or_default();
+            list.push_back(id);
+            while list.len() > MAX_CHAINS_PER_MEMBER {
+                if let Some(old) = list.pop_front() {
+                    self.chains.remove(&old);
+                }
+            }
+            self.chains.insert(
+                id,
+                HeldChain {
+                    owner: from,
+                    chain: ReceiverChain::new(&distribution),
+                },
+            );
+        }
+        // Messages that waited for this chain.
+        let waiting = std::mem::take(&mut self.waiting);
+        for (gid, ciphertext) in waiting {
+            if ciphertext.chain_id() == &id {
+                self.open(gid, &ciphertext);
+            } else {
+                self.waiting.push_back((gid, ciphertext));
+            }
+        }
+        Ok(())
+    }
+
+    /// A neighbour's overlay message.
     pub fn handle_gossip(
         &mut self,
         now: UnixMillis,
         from: NodeId,
         message: GossipMessage,
     ) -> Result<(), GroupError> {
-        if !self.members.contains(&from) {
+        if !self.member_ids.contains_key(&from) {
             return Err(GroupError::NotAMember(from));
         }
-        let members = &self.members;
+        let group = self.membership.group_id();
+        let chains = &mut self.chains;
+        let topic = self.topic;
+        let mut opened: Option<(IdentityKey, Vec<u8>)> = None;
         let result = self
             .overlay
             .handle_message_checked(now, from, message, |id, payload| {
-                *id == gossip_id(payload)
-                    && matches!(
-                        GroupPayload::decode(payload),
-                        Ok(GroupPayload::Message { sender, .. }) if members.contains(&sender)
-                    )
+                if *id != gossip_id(payload) {
+                    return false;
+                }
+                match decode_group_broadcast(payload) {
+                    Ok(GroupBroadcast::Op(op)) => {
+                        op.body.group == Some(group) && op.verify_signature().is_ok()
+                    }
+                    Ok(GroupBroadcast::Message(bytes)) => {
+                        let Ok(ciphertext) = GroupCiphertext::from_bytes(&bytes) else {
+                            return false;
+                        };
+                        match chains.get_mut(ciphertext.chain_id()) {
+                            // Not ours to judge yet: forwarded, kept.
+                            None => true,
+                            Some(held) => match held.chain.decrypt(&topic.0, &ciphertext) {
+                                Ok(plain) => {
+                                    opened = Some((held.owner, plain.to_vec()));
+                                    true
+                                }
+                                Err(_) => false,
+                            },
+                        }
+                    }
+                    Err(_) => false,
+                }
             });
-        self.pump();
+        self.pump(opened);
         result.map_err(GroupError::from)
+    }
+
+    /// A group broadcast that came another way than the overlay (a
+    /// mailbox): processed as if pushed, not forwarded.
+    pub fn receive_broadcast(&mut self, payload: &[u8]) -> Result<(), GroupError> {
+        let id = gossip_id(payload);
+        if self.overlay.has(&id) {
+            return Ok(());
+        }
+        self.take_broadcast(id, payload, None)
     }
 
     /// Runs the overlay's timers.
     pub fn handle_timeout(&mut self, now: UnixMillis) {
         self.overlay.handle_timeout(now);
-        self.pump();
+        self.pump(None);
     }
 
     /// When [`GroupChannel::handle_timeout`] is next due.
@@ -174,32 +485,176 @@ impl GroupChannel {
         self.outputs.pop_front()
     }
 
-    fn pump(&mut self) {
+    /// Before a broadcast's first delivery, what it carried
+    /// (`opened`: a message the check already decrypted).
+    fn pump(&mut self, mut opened: Option<(IdentityKey, Vec<u8>)>) {
         while let Some((to, message)) = self.overlay.poll_transmit() {
             self.outputs.push_back(GroupOutput::Gossip { to, message });
         }
         while let Some(GossipEvent::Delivered { id, payload, .. }) = self.overlay.poll_event() {
-            let Ok(GroupPayload::Message {
-                sender,
-                sequence,
-                body,
-            }) = GroupPayload::decode(&payload)
-            else {
-                continue;
-            };
-            let Ok(plaintext) = decode_plaintext(&body) else {
-                continue;
-            };
-            if !self.delivered.entry(sender).or_default().insert(sequence) {
-                continue;
+            // A refused payload was refused by the check already.
+            let _ = self.take_broadcast(id, &payload, opened.take());
+        }
+        while let Some((to, message)) = self.overlay.poll_transmit() {
+            self.outputs.push_back(GroupOutput::Gossip { to, message });
+        }
+    }
+
+    fn take_broadcast(
+        &mut self,
+        id: GossipId,
+        payload: &[u8],
+        opened: Option<(IdentityKey, Vec<u8>)>,
+    ) -> Result<(), GroupError> {
+        match decode_group_broadcast(payload)? {
+            GroupBroadcast::Op(op) => self.apply_op(*op),
+            GroupBroadcast::Message(bytes) => {
+                if let Some((sender, plain)) = opened {
+                    self.deliver(id, sender, &plain);
+                    return Ok(());
+                }
+                let ciphertext = GroupCiphertext::from_bytes(&bytes)?;
+                if self.chains.contains_key(ciphertext.chain_id()) {
+                    self.open(id, &ciphertext);
+                } else {
+                    if self.waiting.len() >= MAX_WAITING_MESSAGES {
+                        self.waiting.pop_front();
+                    }
+                    self.waiting.push_back((id, ciphertext));
+                }
+                Ok(())
             }
+        }
+    }
+
+    fn open(&mut self, id: GossipId, ciphertext: &GroupCiphertext) {
+        let Some(held) = self.chains.get_mut(ciphertext.chain_id()) else {
+            return;
+        };
+        let owner = held.owner;
+        if let Ok(plain) = held.chain.decrypt(&self.topic.0, ciphertext) {
+            self.deliver(id, owner, &plain);
+        }
+    }
+
+    fn deliver(&mut self, id: GossipId, sender: IdentityKey, plain: &[u8]) {
+        if !self.membership.is_member(&sender) {
+            return;
+        }
+        if let Ok(plaintext) = decode_plaintext(plain) {
             self.outputs
                 .push_back(GroupOutput::Delivered(GroupDelivery {
                     id,
                     sender,
-                    sequence,
                     plaintext,
                 }));
         }
     }
+
+    fn apply_op(&mut self, op: GroupOp) -> Result<(), GroupError> {
+        let before = self.membership.view().clone();
+        let applied = self.membership.apply(op)?;
+        if let Applied::Integrated {
+            view_changed: true, ..
+        } = applied
+        {
+            self.view_changed(&before);
+        }
+        Ok(())
+    }
+
+    fn view_changed(&mut self, before: &MembershipView) {
+        self.refresh_member_ids();
+        let removed = self.membership.removed_since(before);
+        for gone in &removed {
+            self.overlay.neighbour_down(&NodeId::from_identity(gone));
+            if let Some(ids) = self.chains_of.remove(gone) {
+                for id in ids {
+                    self.chains.remove(&id);
+                }
+            }
+        }
+        let added: Vec<IdentityKey> = self
+            .membership
+            .members()
+            .into_iter()
+            .filter(|m| !before.is_member(m) && *m != self.me)
+            .collect();
+        if self.is_member() {
+            let invitation = self.ops();
+            for member in &added {
+                // Whoever sees an add first tells the new member; the
+                // duplicates cost little and cover an admin offline.
+                if before.is_admin(&self.me) || self.membership.is_admin(&self.me) {
+                    self.outputs.push_back(GroupOutput::Invite {
+                        to: *member,
+                        ops: invitation.clone(),
+                    });
+                }
+                self.holders.insert(*member);
+                self.outputs.push_back(GroupOutput::Distribute {
+                    to: *member,
+                    group: self.group_id(),
+                    distribution: Box::new(self.sending.distribution()),
+                });
+            }
+        }
+        // Keys that waited for their owner's add.
+        let keys = std::mem::take(&mut self.waiting_keys);
+        for (from, distribution) in keys {
+            let _ = self.handle_distribution(from, distribution);
+        }
+        if !removed.is_empty() {
+            self.outputs.push_back(GroupOutput::ViewChanged { removed });
+        }
+    }
+
+    /// Whether our chain must be replaced before the next message: someone
+    /// who held it is no longer a member.
+    fn rotation_due(&self) -> bool {
+        self.holders.iter().any(|h| !self.membership.is_member(h))
+    }
+
+    fn rotate<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: UnixMillis) {
+        self.sending = SenderChain::new(rng);
+        self.sending_since = now;
+        self.holders.clear();
+        self.distribute_to_all();
+    }
+
+    /// Replaces our chain now if a removal calls for it (the driver calls
+    /// this after a view change, so the new key travels before the next
+    /// message is written).
+    pub fn rotate_if_due<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: UnixMillis) {
+        if self.is_member() && self.rotation_due() {
+            self.rotate(rng, now);
+        }
+    }
+
+    fn distribute_to_all(&mut self) {
+        let group = self.group_id();
+        for member in self.membership.members() {
+            if member == self.me {
+                continue;
+            }
+            self.holders.insert(member);
+            self.outputs.push_back(GroupOutput::Distribute {
+                to: member,
+                group,
+                distribution: Box::new(self.sending.distribution()),
+            });
+        }
+    }
 }
+
+/// The id a broadcast of `payload` goes by.
+fn gossip_id(payload: &[u8]) -> GossipId {
+    let digest: [u8; 32] = Sha256::digest(payload).into();
+    let mut id = [0u8; GOSSIP_ID_LEN];
+    id.copy_from_slice(&digest[..GOSSIP_ID_LEN]);
+    GossipId(id)
+}
+
+#[cfg(test)]
+#[path = "channel_tests.rs"]
+mod tests;

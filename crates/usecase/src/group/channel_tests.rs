@@ -1,0 +1,364 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tacnode_crypto::Identity;
+use tacnode_crypto::group::SenderChain;
+use tacnode_domain::gossip::{GossipId, GossipMessage};
+use tacnode_domain::group::{MembershipError, Role};
+use tacnode_domain::{Content, IdentityKey, MessageId, NodeId, Plaintext, UnixMillis};
+use tacnode_gossip::PlumtreeConfig;
+use tacnode_messaging::{encode_group_broadcast, encode_plaintext};
+
+use super::{GroupChannel, GroupOutput};
+use crate::group::GroupError;
+
+const T0: UnixMillis = UnixMillis(1_700_000_000_000);
+
+fn text(s: &str, n: u8) -> Plaintext {
+    Plaintext {
+        message_id: MessageId([n; 16]),
+        sent: T0,
+        content: Content::Text(s.into()),
+    }
+}
+
+/// Members linked all to all; everything they output is carried at once.
+struct Group {
+    rng: StdRng,
+    identities: Vec<Identity>,
+    channels: Vec<GroupChannel>,
+    /// Pairwise sender keys not yet handed over, per recipient index.
+    hold_keys_for: Option<usize>,
+    held: Vec<(usize, usize, tacnode_crypto::group::SenderKeyDistribution)>,
+    delivered: Vec<Vec<(IdentityKey, String)>>,
+    /// Every push payload seen.
+    pushes: Vec<(GossipId, Vec<u8>)>,
+}
+
+impl Group {
+    fn new(n: usize) -> Self {
+        let mut rng = StdRng::seed_from_u64(7);
+        let identities: Vec<Identity> = (0..n).map(|_| Identity::generate(&mut rng)).collect();
+        let mut creator = GroupChannel::create(
+            &mut rng,
+            &identities[0],
+            "squad",
+            T0,
+            PlumtreeConfig::default(),
+        )
+        .unwrap();
+        for id in &identities[1..] {
+            creator
+                .add(T0, &identities[0], id.identity_key(), Role::Member)
+                .unwrap();
+        }
+        let ops = creator.ops();
+        let mut channels = vec![creator];
+        for id in &identities[1..] {
+            channels.push(
+                GroupChannel::join(&mut rng, id, ops.clone(), T0, PlumtreeConfig::default())
+                    .unwrap(),
+            );
+        }
+        let mut group = Self {
+            rng,
+            identities,
+            channels,
+            hold_keys_for: None,
+            held: Vec::new(),
+            delivered: vec![Vec::new(); n],
+            pushes: Vec::new(),
+        };
+        for a in 0..n {
+            for b in (a + 1)..n {
+                let (ia, ib) = (group.node(a), group.node(b));
+                group.channels[a].neighbour_up(T0, ib).unwrap();
+                group.channels[b].neighbour_up(T0, ia).unwrap();
+            }
+        }
+        group.settle();
+        group
+    }
+
+    fn node(&self, i: usize) -> NodeId {
+        self.identities[i].node_id()
+    }
+
+    fn index_of_node(&self, id: &NodeId) -> usize {
+        self.identities
+            .iter()
+            .position(|i| i.node_id() == *id)
+            .unwrap()
+    }
+
+    fn index_of_key(&self, key: &IdentityKey) -> Option<usize> {
+        self.identities
+            .iter()
+            .position(|i| i.identity_key() == *key)
+    }
+
+    /// Carries every output until nothing moves.
+    fn settle(&mut self) {
+        let mut queue: VecDeque<(usize, usize, GossipMessage)> = VecDeque::new();
+        loop {
+            let mut moved = false;
+            for i in 0..self.channels.len() {
+                while let Some(out) = self.channels[i].poll_output() {
+                    moved = true;
+                    match out {
+                        GroupOutput::Gossip { to, message } => {
+                            if let GossipMessage::Push { id, payload, .. } = &message {
+                                self.pushes.push((*id, payload.clone()));
+                            }
+                            let to = self.index_of_node(&to);
+                            queue.push_back((i, to, message));
+                        }
+                        GroupOutput::Distribute {
+                            to, distribution, ..
+                        } => {
+                            // A member outside this harness (a newcomer).
+                            let Some(to) = self.index_of_key(&to) else {
+                                continue;
+                            };
+                            if self.hold_keys_for == Some(to) {
+                                self.held.push((i, to, *distribution));
+                            } else {
+                                let from = self.identities[i].identity_key();
+                                let _ = self.channels[to].handle_distribution(from, *distribution);
+                            }
+                        }
+                        GroupOutput::Delivered(d) => {
+                            let Content::Text(t) = d.plaintext.content else {
+                                panic!("a text")
+                            };
+                            self.delivered[i].push((d.sender, t));
+                        }
+                        GroupOutput::ViewChanged { .. } => {
+                            self.channels[i].rotate_if_due(&mut self.rng, T0);
+                        }
+                        GroupOutput::Invite { .. } => {}
+                    }
+                }
+            }
+            while let Some((from, to, message)) = queue.pop_front() {
+                moved = true;
+                let from = self.node(from);
+                let _ = self.channels[to].handle_gossip(T0, from, message);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn send(&mut self, from: usize, s: &str, n: u8) -> Result<GossipId, GroupError> {
+        let id = self.channels[from].send(&mut self.rng, T0, &text(s, n))?;
+        self.settle();
+        Ok(id)
+    }
+
+    fn texts(&self, member: usize) -> Vec<&str> {
+        self.delivered[member]
+            .iter()
+            .map(|(_, t)| t.as_str())
+            .collect()
+    }
+}
+
+#[test]
+fn every_member_reads_each_message_once_and_knows_who_wrote_it() {
+    let mut g = Group::new(5);
+    g.send(2, "contact north", 1).unwrap();
+    g.send(0, "hold", 2).unwrap();
+    for member in 0..5 {
+        let expect: Vec<&str> = match member {
+            2 => vec!["hold"],
+            0 => vec!["contact north"],
+            _ => vec!["contact north", "hold"],
+        };
+        assert_eq!(g.texts(member), expect, "member {member}");
+    }
+    assert_eq!(g.delivered[1][0].0, g.identities[2].identity_key());
+    let views: Vec<[u8; 32]> = g.channels.iter().map(GroupChannel::view_hash).collect();
+    assert!(views.windows(2).all(|w| w[0] == w[1]));
+}
+
+#[test]
+fn a_removed_member_cannot_read_what_follows_its_removal() {
+    let mut g = Group::new(5);
+    g.send(3, "before", 1).unwrap();
+    let removed = g.identities[4].identity_key();
+    g.channels[0].remove(T0, &g.identities[0], removed).unwrap();
+    g.settle();
+    assert!(!g.channels[4].is_member());
+    let seen = g.pushes.len();
+    g.send(3, "after", 2).unwrap();
+    g.send(0, "after too", 3).unwrap();
+    // The removed member kept every key it had: hand it every push.
+    let pushes: Vec<Vec<u8>> = g.pushes[seen..].iter().map(|(_, p)| p.clone()).collect();
+    for p in pushes {
+        let _ = g.channels[4].receive_broadcast(&p);
+    }
+    g.settle();
+    assert_eq!(g.texts(4), vec!["before"]);
+    assert_eq!(g.texts(1), vec!["before", "after", "after too"]);
+    assert!(matches!(
+        g.send(4, "still here?", 4),
+        Err(GroupError::Removed)
+    ));
+}
+
+#[test]
+fn a_message_ahead_of_its_key_waits_for_the_key() {
+    let mut g = Group::new(4);
+    // A new chain whose key member 3 does not get at once.
+    g.hold_keys_for = Some(3);
+    let removed = g.identities[2].identity_key();
+    g.channels[0].remove(T0, &g.identities[0], removed).unwrap();
+    g.settle();
+    g.send(1, "rotated", 1).unwrap();
+    assert!(g.texts(3).is_empty());
+    assert_eq!(g.texts(0), vec!["rotated"]);
+    for (from, to, distribution) in std::mem::take(&mut g.held) {
+        let key = g.identities[from].identity_key();
+        g.channels[to]
+            .handle_distribution(key, distribution)
+            .unwrap();
+    }
+    g.settle();
+    assert_eq!(g.texts(3), vec!["rotated"]);
+}
+
+#[test]
+fn a_forged_message_is_neither_delivered_nor_forwarded() {
+    let mut g = Group::new(3);
+    // Member 1 writes with a chain nobody was given, claiming nothing: it
+    // waits; a chain whose signature does not match is dropped.
+    let mut rogue = SenderChain::new(&mut g.rng);
+    let topic = g.channels[0].topic();
+    let ciphertext = rogue
+        .encrypt(&topic.0, &encode_plaintext(&text("forged", 9)))
+        .unwrap();
+    let mut bytes = ciphertext.to_bytes();
+    // Member 0's real chain id, with the rogue's signature.
+    let real = {
+        g.send(0, "real", 1).unwrap();
+        let (_, payload) = g.pushes.last().unwrap().clone();
+        payload
+    };
+    let real_chain_id = &real[real.len() - bytes.len() + 1..real.len() - bytes.len() + 17];
+    bytes[1..17].copy_from_slice(real_chain_id);
+    let payload = encode_group_broadcast(&tacnode_domain::group::GroupBroadcast::Message(bytes));
+    let id = {
+        use sha2::{Digest, Sha256};
+        let d: [u8; 32] = Sha256::digest(&payload).into();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&d[..16]);
+        GossipId(id)
+    };
+    let push = GossipMessage::Push {
+        topic,
+        id,
+        round: 0,
+        payload,
+    };
+    let from = g.node(1);
+    g.channels[2].handle_gossip(T0, from, push).unwrap();
+    let mut forwarded = false;
+    while let Some(out) = g.channels[2].poll_output() {
+        if let GroupOutput::Gossip {
+            message: GossipMessage::Push { id: pushed, .. },
+            ..
+        } = out
+        {
+            forwarded |= pushed == id;
+        }
+        assert!(!matches!(out, GroupOutput::Delivered(_)));
+    }
+    assert!(!forwarded);
+    assert_eq!(g.texts(2), vec!["real"]);
+}
+
+#[test]
+fn only_admins_change_the_members_and_strangers_get_no_link() {
+    let mut g = Group::new(3);
+    let stranger = Identity::generate(&mut g.rng);
+    let err = g.channels[1]
+        .add(T0, &g.identities[1], stranger.identity_key(), Role::Member)
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        GroupError::Membership(MembershipError::NotAdmin)
+    ));
+    assert!(matches!(
+        g.channels[1].neighbour_up(T0, stranger.node_id()),
+        Err(GroupError::NotAMember(_))
+    ));
+    let members: BTreeMap<_, _> = g.channels[0]
+        .members()
+        .into_iter()
+        .map(|k| (k, ()))
+        .collect();
+    assert_eq!(members.len(), 3);
+}
+
+#[test]
+fn an_added_member_is_invited_and_reads_what_follows() {
+    let mut g = Group::new(3);
+    let newcomer = Identity::generate(&mut g.rng);
+    g.channels[0]
+        .add(T0, &g.identities[0], newcomer.identity_key(), Role::Member)
+        .unwrap();
+    let mut invitation = None;
+    let mut keys = Vec::new();
+    while let Some(out) = g.channels[0].poll_output() {
+        match out {
+            GroupOutput::Invite { to, ops } if to == newcomer.identity_key() => {
+                invitation = Some(ops);
+            }
+            GroupOutput::Distribute {
+                to, distribution, ..
+            } if to == newcomer.identity_key() => keys.push(*distribution),
+            GroupOutput::Gossip { to, message } => {
+                let to = g.index_of_node(&to);
+                let from = g.node(0);
+                let _ = g.channels[to].handle_gossip(T0, from, message);
+            }
+            _ => {}
+        }
+    }
+    let mut joined = GroupChannel::join(
+        &mut g.rng,
+        &newcomer,
+        invitation.expect("an invitation"),
+        T0,
+        PlumtreeConfig::default(),
+    )
+    .unwrap();
+    for k in keys {
+        joined
+            .handle_distribution(g.identities[0].identity_key(), k)
+            .unwrap();
+    }
+    assert_eq!(joined.view_hash(), g.channels[0].view_hash());
+    let seen = g.pushes.len();
+    g.send(0, "welcome", 1).unwrap();
+    let (id, payload) = g.pushes[seen].clone();
+    let push = GossipMessage::Push {
+        topic: joined.topic(),
+        id,
+        round: 0,
+        payload,
+    };
+    joined.handle_gossip(T0, g.node(0), push).unwrap();
+    let mut got = Vec::new();
+    while let Some(out) = joined.poll_output() {
+        if let GroupOutput::Delivered(d) = out {
+            got.push(d.plaintext.content);
+        }
+    }
+    assert_eq!(got, vec![Content::Text("welcome".into())]);
+}
