@@ -20,12 +20,15 @@
 //!   converges after partitions (remove-wins).
 //! - [`Beacon`]: a signed LAN announcement ("dial me here").
 //! - [`PeerConnection`]: an open connection as the network port reports it.
+//! - [`Announcement`]: a signed alert or service advertisement for every
+//!   node of the network.
 //! - [`gossip`]: what neighbours of a broadcast overlay send each other.
 //! - [`ports`]: traits with two real implementations each (the clock, the
 //!   store).
 
 mod address;
 mod admission;
+mod announcement;
 mod beacon;
 mod connection;
 mod contact;
@@ -52,6 +55,10 @@ pub use address::{
 pub use admission::{
     Admission, AdmissionError, ClosedNetwork, MAX_ADMINS, MAX_MEMBER_NAME_BYTES, MAX_REVOKED,
     MemberCertificate, RevocationList, RevocationUpdate,
+};
+pub use announcement::{
+    ANNOUNCEMENT_TOPIC, Announcement, AnnouncementError, AnnouncementKind, MAX_ALERT_BYTES,
+    MAX_SERVICE_DETAIL_BYTES, MAX_SERVICE_LIFETIME_MS, MAX_SERVICE_NAME_BYTES, UnsignedAnnouncement,
 };
 pub use beacon::{Beacon, BeaconError, MAX_BEACON_BYTES, MAX_BEACON_ENDPOINTS, UnsignedBeacon};
 pub use connection::{ConnectionPath, PeerConnection};

@@ -14,6 +14,8 @@
 //! - [`encode_group_broadcast`] / [`decode_group_broadcast`]: what a group
 //!   broadcast carries (a sender-key ciphertext or a membership operation);
 //!   [`encode_group_op`] / [`decode_group_op`]: one operation alone.
+//! - [`encode_announcement`] / [`decode_announcement`]: a signed alert or
+//!   service advertisement for the whole network.
 //! - [`encode_beacon`] / [`decode_beacon`]: a LAN beacon, alone in one datagram.
 //! - [`pb`]: the generated protobuf types, for code that needs the raw schema.
 //!
@@ -21,6 +23,7 @@
 //! before parsing, fixed-size fields must have their exact length, and every
 //! repeated field and string has a named limit.
 
+mod announcement;
 mod answer;
 mod beacon;
 mod dht;
@@ -40,6 +43,7 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/tacnode.v1.rs"));
 }
 
+pub use announcement::{MAX_ANNOUNCEMENT_BYTES, decode_announcement, encode_announcement};
 pub use answer::{Answer, OBSERVED_V4_LEN, OBSERVED_V6_LEN};
 pub use beacon::{BEACON_VERSION, decode_beacon, encode_beacon};
 pub use error::{DecodeError, DecodeErrorKind};
