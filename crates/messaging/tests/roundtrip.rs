@@ -22,7 +22,8 @@ use tacnode_domain::{
 use tacnode_messaging::frame::{FrameDecoder, encode_frame};
 use tacnode_messaging::{
     DecodeErrorKind, Message, PLAINTEXT_BLOCK, decode_mailbox_payload, decode_plaintext,
-    decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed, pb,
+    decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed, padded_plaintext_len,
+    pb,
 };
 
 fn identity() -> impl Strategy<Value = IdentityKey> {
@@ -436,7 +437,7 @@ proptest! {
         };
         let p = Plaintext { message_id: MessageId(id), sent: UnixMillis(sent), content };
         let bytes = encode_plaintext(&p);
-        prop_assert_eq!(bytes.len() % PLAINTEXT_BLOCK, 0, "padded to a block");
+        prop_assert_eq!(padded_plaintext_len(bytes.len()), bytes.len(), "padded to a bucket");
         prop_assert_eq!(decode_plaintext(&bytes).unwrap(), p);
     }
 
@@ -616,25 +617,58 @@ fn too_many_contacts_are_refused_before_conversion() {
 }
 
 #[test]
-fn plaintexts_are_padded_to_blocks_and_overlong_padding_is_refused() {
+fn plaintexts_are_padded_to_buckets_and_overlong_padding_is_refused() {
     use prost::Message as _;
-    // Every length lands on a block boundary, without ever adding more
-    // than one block plus the padding field's two bytes.
-    for n in 0..300 {
+    // The buckets: 64 bytes at least, then multiples of 8 below 128, of 16
+    // below 512, of 32 below 1024 and of 64 from there.
+    for (len, padded) in [
+        (1, 64),
+        (64, 64),
+        (65, 72),
+        (127, 128),
+        (128, 128),
+        (129, 144),
+        (511, 512),
+        (513, 544),
+        (1025, 1088),
+        (70_000, 70_016),
+    ] {
+        assert_eq!(padded_plaintext_len(len), padded, "{len} bytes");
+    }
+    // Every length lands on a bucket, adding less than one step plus the
+    // padding field's two bytes, and never more than 1/8 beyond 64 bytes.
+    for n in 0..3000 {
         let p = Plaintext {
             message_id: MessageId([1; 16]),
             sent: UnixMillis(1_700_000_000_000),
             content: Content::Text("x".repeat(n)),
         };
         let bytes = encode_plaintext(&p);
-        assert_eq!(bytes.len() % PLAINTEXT_BLOCK, 0, "text of {n} bytes");
+        assert_eq!(
+            padded_plaintext_len(bytes.len()),
+            bytes.len(),
+            "text of {n} bytes"
+        );
         let unpadded = pb::Plaintext::from(&p).encode_to_vec().len();
         assert!(
             bytes.len() <= unpadded + PLAINTEXT_BLOCK + 2,
             "text of {n} bytes"
         );
+        assert!(
+            bytes.len() <= PLAINTEXT_BLOCK.max(unpadded + 2 + (unpadded + 2) / 8),
+            "text of {n} bytes"
+        );
         assert_eq!(decode_plaintext(&bytes).unwrap(), p);
     }
+    // The 100-byte text of the testbed's wire budget: 127 bytes, in the
+    // 144-byte bucket (it was 192 with 64-byte blocks).
+    let p = Plaintext {
+        message_id: MessageId([1; 16]),
+        sent: UnixMillis(1_790_000_000_000),
+        content: Content::Text("m".repeat(100)),
+    };
+    assert_eq!(pb::Plaintext::from(&p).encode_to_vec().len(), 127);
+    assert_eq!(encode_plaintext(&p).len(), 144);
     let mut w = pb::Plaintext::from(&Plaintext {
         message_id: MessageId([1; 16]),
         sent: UnixMillis(1),
