@@ -178,9 +178,7 @@ impl Message {
             Self::PrekeyBundle(b) => Body::PrekeyBundleResponse(pb::PrekeyBundleResponse {
                 bundle: Some(b.into()),
             }),
-            Self::Direct(s) => Body::Direct(pb::DirectMessage {
-                sealed: Some(crate::sealed::direct_to_wire(s)),
-            }),
+            Self::Direct(s) => Body::DirectSealed(crate::sealed::direct_to_wire(s)),
             Self::DirectAck => Body::DirectAck(pb::DirectMessageAck {}),
             Self::DirectBatch(list) => Body::DirectBatch(pb::DirectBatch {
                 sealed: list.iter().map(crate::sealed::direct_to_wire).collect(),
@@ -265,6 +263,9 @@ impl Message {
                 required(d.sealed, "sealed")
                     .and_then(|w| crate::sealed::sealed_from_wire(w, sender))
                     .map_err(within("direct"))?,
+            ),
+            Body::DirectSealed(w) => Self::Direct(
+                crate::sealed::sealed_from_wire(w, sender).map_err(within("direct_sealed"))?,
             ),
             Body::DirectAck(_) => Self::DirectAck,
             Body::DirectBatch(b) => {

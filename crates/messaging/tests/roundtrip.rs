@@ -171,7 +171,16 @@ fn ratchet() -> impl Strategy<Value = RatchetMessage> {
         any::<u32>(),
         any::<u32>(),
         prop::collection::vec(any::<u8>(), 0..300),
-        any::<[u8; 12]>(),
+        // This node's nonces (an 8-byte salt, then zeros: the compact form)
+        // and the 12 random bytes of nodes before it.
+        prop_oneof![
+            any::<[u8; 12]>(),
+            any::<[u8; 8]>().prop_map(|salt| {
+                let mut nonce = [0; 12];
+                nonce[..8].copy_from_slice(&salt);
+                nonce
+            }),
+        ],
     )
         .prop_map(|(k, pn, n, ct, nonce)| RatchetMessage {
             header: RatchetHeader {
@@ -799,4 +808,118 @@ fn a_sealed_sender_payload_with_the_sender_in_clear_or_a_wrong_box_is_refused() 
     let sender = IdentityKey::from(ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key());
     let err = Message::decode_request(&direct, &sender).unwrap_err();
     assert!(err.field().ends_with("sealed_sender"), "{err}");
+}
+
+#[test]
+fn a_ratchet_message_goes_compact_and_the_older_forms_are_still_read() {
+    use prost::Message as _;
+    let sender = IdentityKey::from(ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key());
+    let mut nonce = [0; 12];
+    nonce[..8].copy_from_slice(&[4; 8]);
+    let ratchet = RatchetMessage {
+        header: RatchetHeader {
+            ratchet_key: DhPublicKey([9; 32]),
+            previous_chain_length: 300,
+            message_number: 2,
+            nonce,
+        },
+        ciphertext: vec![1; 160],
+    };
+    let s = SealedMessage {
+        sender_identity_key: sender,
+        body: SealedBody::Message(ratchet.clone()),
+    };
+    // Compact: the envelope's one-byte `direct_sealed`, then the ratchet
+    // key, two varints, the 8-byte salt and the ciphertext.
+    let direct = Message::Direct(s.clone()).encode();
+    let env = pb::Envelope::decode(direct.as_slice()).unwrap();
+    let Some(pb::envelope::Body::DirectSealed(w)) = env.body else {
+        panic!("not direct_sealed: {env:?}");
+    };
+    let Some(pb::sealed_message::Body::Compact(c)) = w.body else {
+        panic!("not compact: {w:?}");
+    };
+    assert_eq!(c.len(), 32 + 2 + 1 + 8 + 160);
+    // version (2), tag and 2-byte length of direct_sealed (3), tag and
+    // 2-byte length of compact (3).
+    assert_eq!(direct.len(), c.len() + 8);
+    assert_eq!(
+        Message::decode_request(&direct, &sender).unwrap(),
+        Message::Direct(s.clone())
+    );
+    // The forms written before: a DirectMessage around a RatchetMessage,
+    // with a 12-byte nonce or an 8-byte one.
+    for nonce_bytes in [nonce.to_vec(), nonce[..8].to_vec()] {
+        let old = encode_env(pb::envelope::Body::Direct(pb::DirectMessage {
+            sealed: Some(pb::SealedMessage {
+                sender_identity_key: Vec::new(),
+                body: Some(pb::sealed_message::Body::Message(pb::RatchetMessage {
+                    header: Some(pb::RatchetHeader {
+                        ratchet_key: vec![9; 32],
+                        previous_chain_length: 300,
+                        message_number: 2,
+                        nonce: nonce_bytes,
+                    }),
+                    ciphertext: vec![1; 160],
+                })),
+                sealed_sender: Vec::new(),
+            }),
+        }));
+        assert_eq!(
+            Message::decode_request(&old, &sender).unwrap(),
+            Message::Direct(s.clone())
+        );
+    }
+    // A message sealed with 12 random nonce bytes keeps the older form.
+    let mut random = ratchet.clone();
+    random.header.nonce = [7; 12];
+    let w = pb::SealedMessage::from(&SealedMessage {
+        sender_identity_key: sender,
+        body: SealedBody::Message(random),
+    });
+    assert!(matches!(w.body, Some(pb::sealed_message::Body::Message(_))));
+    // Strict: cut short, an overlong or a 33-bit varint, a 10-byte nonce.
+    let compact = |bytes: Vec<u8>| {
+        encode_env(pb::envelope::Body::DirectSealed(pb::SealedMessage {
+            sender_identity_key: Vec::new(),
+            body: Some(pb::sealed_message::Body::Compact(bytes)),
+            sealed_sender: Vec::new(),
+        }))
+    };
+    let field = |bytes: Vec<u8>| {
+        Message::decode_request(&compact(bytes), &sender)
+            .unwrap_err()
+            .field()
+            .to_owned()
+    };
+    assert!(field(vec![9; 31]).ends_with("compact"));
+    assert!(field([vec![9; 32], vec![0, 0], vec![4; 7]].concat()).ends_with("compact"));
+    assert!(
+        field([vec![9; 32], vec![0x80, 0x00, 0], vec![4; 8]].concat())
+            .ends_with("compact.previous_chain_length")
+    );
+    assert!(
+        field(
+            [
+                vec![9; 32],
+                vec![0, 0x80, 0x80, 0x80, 0x80, 0x10],
+                vec![4; 8]
+            ]
+            .concat()
+        )
+        .ends_with("compact.message_number")
+    );
+    assert!(
+        Message::decode_request(
+            &compact([vec![9; 32], vec![0, 0], vec![4; 8]].concat()),
+            &sender
+        )
+        .is_ok()
+    );
+    let mut bad = pb::RatchetMessage::from(&ratchet);
+    if let Some(h) = bad.header.as_mut() {
+        h.nonce = vec![4; 10];
+    }
+    let err = RatchetMessage::try_from(bad).unwrap_err();
+    assert_eq!(err.field(), "header.nonce");
 }
