@@ -54,6 +54,21 @@ fn main() -> std::io::Result<()> {
     ) {
         envelope.push(encode_mailbox_payload(&m));
     }
+    // A direct delivery as an older node sends it: `direct`, a 12-byte nonce.
+    if let Some(older) = sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids).last() {
+        let mut w = pb::SealedMessage::from(older);
+        w.sender_identity_key = Vec::new();
+        envelope.push(
+            pb::Envelope {
+                version: tacnode_messaging::PROTOCOL_VERSION,
+                body: Some(pb::envelope::Body::Direct(pb::DirectMessage {
+                    sealed: Some(w),
+                })),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        );
+    }
     // Answers stamped with a clock and the address the request came from.
     let pong = Message::DhtResponse(tacnode_domain::dht::DhtResponse::Pong);
     for from in ["203.0.113.9:41000", "[2001:db8::9]:41000"] {
@@ -172,13 +187,17 @@ fn published(id: &Identity, rng: &mut StdRng) -> PublishedPrekeys {
     }
 }
 
+/// A ratchet message as this node seals it: an 8-byte salt, then zeros
+/// (the compact form on the wire).
 fn ratchet(rng: &mut StdRng, len: usize) -> RatchetMessage {
+    let mut nonce: [u8; 12] = rng.random();
+    nonce[8..].fill(0);
     RatchetMessage {
         header: RatchetHeader {
             ratchet_key: tacnode_domain::DhPublicKey(rng.random()),
             previous_chain_length: 2,
             message_number: 5,
-            nonce: rng.random(),
+            nonce,
         },
         ciphertext: (0..len).map(|_| rng.random()).collect(),
     }
@@ -186,10 +205,14 @@ fn ratchet(rng: &mut StdRng, len: usize) -> RatchetMessage {
 
 fn sealed(rng: &mut StdRng, ids: &[Identity]) -> Vec<SealedMessage> {
     let a = &ids[0];
+    let later = ratchet(rng, 48);
+    // Sealed by an older node: 12 random nonce bytes, the older wire form.
+    let mut older = later.clone();
+    older.header.nonce[8..].copy_from_slice(&[1, 2, 3, 4]);
     vec![
         SealedMessage {
             sender_identity_key: a.identity_key(),
-            body: SealedBody::Message(ratchet(rng, 48)),
+            body: SealedBody::Message(later),
         },
         SealedMessage {
             sender_identity_key: a.identity_key(),
@@ -202,6 +225,10 @@ fn sealed(rng: &mut StdRng, ids: &[Identity]) -> Vec<SealedMessage> {
                 one_time_prekey_id: Some(11),
                 message: ratchet(rng, 80),
             })),
+        },
+        SealedMessage {
+            sender_identity_key: a.identity_key(),
+            body: SealedBody::Message(older),
         },
     ]
 }

@@ -68,6 +68,11 @@ pub struct PublishedPrekeys {
 
 /// Length of [`RatchetHeader::nonce`].
 pub const MESSAGE_NONCE_LEN: usize = 12;
+/// Random bytes at the start of a nonce this node makes; the other
+/// `MESSAGE_NONCE_LEN - MESSAGE_SALT_LEN` are zero, and the wire carries
+/// only the salt. Two encryptions under one message key (only after a
+/// rollback of the sender's state) share a nonce with probability 2^-64.
+pub const MESSAGE_SALT_LEN: usize = 8;
 
 /// Header of a Double Ratchet message.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -81,6 +86,8 @@ pub struct RatchetHeader {
     /// AEAD nonce, random for every encryption. A message key is used once,
     /// unless the sender's state was rolled back (a restored backup); the
     /// random nonce keeps even that from repeating a (key, nonce) pair.
+    /// This node draws [`MESSAGE_SALT_LEN`] random bytes and leaves the rest
+    /// zero; nodes before it drew all 12, which are still accepted.
     pub nonce: [u8; MESSAGE_NONCE_LEN],
 }
 

@@ -51,6 +51,7 @@ pub use group::{decode_group_broadcast, decode_group_op, encode_group_broadcast,
 pub use message::{
     MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_mailbox_payload,
     decode_plaintext, decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed,
+    padded_plaintext_len,
 };
 pub use records::{
     MAX_ADMISSION_FILE_BYTES, MEMBER_CERTIFICATE_LABEL, REVOCATION_LIST_LABEL,

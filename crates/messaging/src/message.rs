@@ -21,8 +21,9 @@ use crate::pb;
 
 /// The protocol version this node speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
-/// Plaintexts are padded to a multiple of this many bytes before encryption;
-/// it is also the most padding a received plaintext may carry.
+/// The smallest padded plaintext and the largest padding step (see
+/// [`padded_plaintext_len`]); also the most padding a received plaintext
+/// may carry.
 pub const PLAINTEXT_BLOCK: usize = 64;
 /// Longest human-readable detail in an error answer, in bytes.
 pub const MAX_ERROR_DETAIL_BYTES: usize = 256;
@@ -181,9 +182,7 @@ impl Message {
             Self::PrekeyBundle(b) => Body::PrekeyBundleResponse(pb::PrekeyBundleResponse {
                 bundle: Some(b.into()),
             }),
-            Self::Direct(s) => Body::Direct(pb::DirectMessage {
-                sealed: Some(crate::sealed::direct_to_wire(s)),
-            }),
+            Self::Direct(s) => Body::DirectSealed(crate::sealed::direct_to_wire(s)),
             Self::DirectAck => Body::DirectAck(pb::DirectMessageAck {}),
             Self::DirectBatch(list) => Body::DirectBatch(pb::DirectBatch {
                 sealed: list.iter().map(crate::sealed::direct_to_wire).collect(),
@@ -270,6 +269,9 @@ impl Message {
                     .and_then(|w| crate::sealed::sealed_from_wire(w, sender))
                     .map_err(within("direct"))?,
             ),
+            Body::DirectSealed(w) => Self::Direct(
+                crate::sealed::sealed_from_wire(w, sender).map_err(within("direct_sealed"))?,
+            ),
             Body::DirectAck(_) => Self::DirectAck,
             Body::DirectBatch(b) => {
                 at_most(&b.sealed, MAX_DIRECT_BATCH, "direct_batch.sealed")?;
@@ -333,21 +335,47 @@ fn truncate(s: &str, max: usize) -> &str {
     s.get(..end).unwrap_or_default()
 }
 
+/// The length an encoded plaintext of `len` bytes is padded to: at least
+/// [`PLAINTEXT_BLOCK`] bytes, then a multiple of Padmé's step for its
+/// length (8 bytes below 128, 16 below 512, 32 below 1024), at most
+/// [`PLAINTEXT_BLOCK`]: so a ciphertext tells nothing of a plaintext under
+/// 64 bytes, and of a longer one its length to within 8 to 64 bytes (at
+/// most 1/8 of it; Padmé leaks O(log log L) bits).
+pub fn padded_plaintext_len(len: usize) -> usize {
+    if len <= PLAINTEXT_BLOCK {
+        return PLAINTEXT_BLOCK;
+    }
+    // Padmé (Nikitin et al., 2019): E = ⌊log2 L⌋, S = ⌊log2 E⌋ + 1, step
+    // 2^(E - S).
+    let e = len.ilog2();
+    let s = e.ilog2() + 1;
+    let step = (1usize << e.saturating_sub(s)).min(PLAINTEXT_BLOCK);
+    len.next_multiple_of(step)
+}
+
 /// Encodes the plaintext of a Double Ratchet message.
 ///
-/// The encoding is padded to a multiple of [`PLAINTEXT_BLOCK`] bytes.
+/// The encoding is padded to [`padded_plaintext_len`] with a `padding`
+/// field of zeros (written even when empty: its tag and length are two of
+/// the bytes to add).
 pub fn encode_plaintext(p: &Plaintext) -> Vec<u8> {
-    let mut w = pb::Plaintext::from(p);
-    let base = w.encoded_len();
-    if base % PLAINTEXT_BLOCK != 0 {
+    let w = pb::Plaintext::from(p);
+    let mut out = w.encode_to_vec();
+    let base = out.len();
+    if padded_plaintext_len(base) != base {
         // The padding field costs a tag byte and a one-byte length (it is
-        // 1..=PLAINTEXT_BLOCK < 128 bytes long; an empty one would not be
-        // encoded at all, hence the +3).
-        let total = base.saturating_add(3).next_multiple_of(PLAINTEXT_BLOCK);
-        w.padding = vec![0; total.saturating_sub(base).saturating_sub(2)];
+        // 0..PLAINTEXT_BLOCK < 128 bytes long), hence the +2. The target is
+        // a fixed point of `padded_plaintext_len`: a multiple of the step
+        // that rounding reached never needs rounding again.
+        let total = padded_plaintext_len(base.saturating_add(2));
+        let zeros = vec![0u8; total.saturating_sub(base).saturating_sub(2)];
+        prost::encoding::bytes::encode(PADDING_FIELD, &zeros, &mut out);
     }
-    w.encode_to_vec()
+    out
 }
+
+/// Field number of `Plaintext.padding`.
+const PADDING_FIELD: u32 = 15;
 
 /// Decodes and validates the plaintext of a Double Ratchet message.
 pub fn decode_plaintext(bytes: &[u8]) -> Result<Plaintext> {

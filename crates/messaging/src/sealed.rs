@@ -2,9 +2,10 @@
 //! sealed messages and their plaintext.
 
 use tacnode_domain::e2e::{
-    AnonymousBody, AnonymousInitial, MAX_CIPHERTEXT_BYTES, MailboxPayload, RatchetHeader,
-    RatchetMessage, SEALED_SENDER_CIPHERTEXT_LEN_INITIAL, SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE,
-    SealedBody, SealedMessage, SealedSender, SenderSealedMessage, X3dhInitial,
+    AnonymousBody, AnonymousInitial, MAX_CIPHERTEXT_BYTES, MESSAGE_NONCE_LEN, MESSAGE_SALT_LEN,
+    MailboxPayload, RatchetHeader, RatchetMessage, SEALED_SENDER_CIPHERTEXT_LEN_INITIAL,
+    SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE, SealedBody, SealedMessage, SealedSender,
+    SenderSealedMessage, X3dhInitial,
 };
 use tacnode_domain::{
     Content, IdentityKey, KEY_LEN, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, Plaintext, UnixMillis,
@@ -28,7 +29,7 @@ impl TryFrom<pb::RatchetMessage> for RatchetMessage {
                 ratchet_key: dh_key(&h.ratchet_key, "header.ratchet_key")?,
                 previous_chain_length: h.previous_chain_length,
                 message_number: h.message_number,
-                nonce: fixed(&h.nonce, "header.nonce")?,
+                nonce: message_nonce(&h.nonce, "header.nonce")?,
             },
             ciphertext: w.ciphertext,
         })
@@ -42,11 +43,88 @@ impl From<&RatchetMessage> for pb::RatchetMessage {
                 ratchet_key: m.header.ratchet_key.as_bytes().to_vec(),
                 previous_chain_length: m.header.previous_chain_length,
                 message_number: m.header.message_number,
-                nonce: m.header.nonce.to_vec(),
+                nonce: match salt_of(&m.header.nonce) {
+                    Some(salt) => salt.to_vec(),
+                    None => m.header.nonce.to_vec(),
+                },
             }),
             ciphertext: m.ciphertext.clone(),
         }
     }
+}
+
+/// A nonce from the wire: 12 bytes, or an 8-byte salt followed by 4 zeros.
+fn message_nonce(bytes: &[u8], field: &str) -> Result<[u8; MESSAGE_NONCE_LEN]> {
+    if bytes.len() == MESSAGE_SALT_LEN {
+        let mut nonce = [0u8; MESSAGE_NONCE_LEN];
+        nonce[..MESSAGE_SALT_LEN].copy_from_slice(bytes);
+        return Ok(nonce);
+    }
+    fixed(bytes, field)
+}
+
+/// The salt of a nonce whose last bytes are zero (as this node makes
+/// them), or `None` for 12 random bytes.
+fn salt_of(nonce: &[u8; MESSAGE_NONCE_LEN]) -> Option<&[u8]> {
+    let (salt, rest) = nonce.split_at(MESSAGE_SALT_LEN);
+    rest.iter().all(|b| *b == 0).then_some(salt)
+}
+
+/// A ratchet message's wire body: compact unless its nonce has 12 random
+/// bytes (a message sealed before the salt), which only the older form
+/// carries.
+fn message_body(m: &RatchetMessage) -> pb::sealed_message::Body {
+    let Some(salt) = salt_of(&m.header.nonce) else {
+        return pb::sealed_message::Body::Message(m.into());
+    };
+    let h = &m.header;
+    let mut out = Vec::with_capacity(KEY_LEN + 10 + MESSAGE_SALT_LEN + m.ciphertext.len());
+    out.extend_from_slice(h.ratchet_key.as_bytes());
+    prost::encoding::encode_varint(u64::from(h.previous_chain_length), &mut out);
+    prost::encoding::encode_varint(u64::from(h.message_number), &mut out);
+    out.extend_from_slice(salt);
+    out.extend_from_slice(&m.ciphertext);
+    pb::sealed_message::Body::Compact(out)
+}
+
+/// Decodes [`message_body`]'s compact form, strictly: canonical varints
+/// that fit 32 bits, a ciphertext no longer than [`MAX_CIPHERTEXT_BYTES`].
+fn compact_message(bytes: &[u8]) -> Result<RatchetMessage> {
+    let short = || {
+        DecodeError::new(
+            "compact",
+            DecodeErrorKind::Invalid("shorter than a ratchet header"),
+        )
+    };
+    let (key, mut rest) = bytes.split_at_checked(KEY_LEN).ok_or_else(short)?;
+    let mut counter = |field: &str| -> Result<u32> {
+        let before = rest.len();
+        let bad = || {
+            DecodeError::new(
+                field,
+                DecodeErrorKind::Invalid("not a canonical u32 varint"),
+            )
+        };
+        let v = prost::encoding::decode_varint(&mut rest).map_err(|_| bad())?;
+        let used = before.saturating_sub(rest.len());
+        if prost::encoding::encoded_len_varint(v) != used {
+            return Err(bad());
+        }
+        u32::try_from(v).map_err(|_| bad())
+    };
+    let previous_chain_length = counter("compact.previous_chain_length")?;
+    let message_number = counter("compact.message_number")?;
+    let (salt, ciphertext) = rest.split_at_checked(MESSAGE_SALT_LEN).ok_or_else(short)?;
+    bytes_at_most(ciphertext, MAX_CIPHERTEXT_BYTES, "compact.ciphertext")?;
+    Ok(RatchetMessage {
+        header: RatchetHeader {
+            ratchet_key: dh_key(key, "compact.ratchet_key")?,
+            previous_chain_length,
+            message_number,
+            nonce: message_nonce(salt, "compact.nonce")?,
+        },
+        ciphertext: ciphertext.to_vec(),
+    })
 }
 
 impl TryFrom<pb::X3dhInitial> for X3dhInitial {
@@ -110,6 +188,7 @@ pub(crate) fn sealed_from_wire(
             pb::sealed_message::Body::Message(m) => {
                 SealedBody::Message(m.try_into().map_err(|e: DecodeError| e.within("message"))?)
             }
+            pb::sealed_message::Body::Compact(b) => SealedBody::Message(compact_message(&b)?),
         };
         let sender_identity_key = match sender {
             Some(key) if w.sender_identity_key.is_empty() => *key,
@@ -136,7 +215,7 @@ impl From<&SealedMessage> for pb::SealedMessage {
             sender_identity_key: m.sender_identity_key.as_bytes().to_vec(),
             body: Some(match &m.body {
                 SealedBody::Initial(i) => pb::sealed_message::Body::Initial(i.as_ref().into()),
-                SealedBody::Message(r) => pb::sealed_message::Body::Message(r.into()),
+                SealedBody::Message(r) => message_body(r),
             }),
             sealed_sender: Vec::new(),
         }
@@ -162,6 +241,7 @@ pub(crate) fn mailbox_payload_from_wire(w: pb::SealedMessage) -> Result<MailboxP
         pb::sealed_message::Body::Message(m) => {
             AnonymousBody::Message(m.try_into().map_err(|e: DecodeError| e.within("message"))?)
         }
+        pb::sealed_message::Body::Compact(b) => AnonymousBody::Message(compact_message(&b)?),
     };
     let box_len = match body {
         AnonymousBody::Initial(_) => SEALED_SENDER_CIPHERTEXT_LEN_INITIAL,
@@ -228,7 +308,7 @@ impl From<&SenderSealedMessage> for pb::SealedMessage {
                     one_time_prekey_id: i.one_time_prekey_id,
                     message: Some((&i.message).into()),
                 }),
-                AnonymousBody::Message(r) => pb::sealed_message::Body::Message(r.into()),
+                AnonymousBody::Message(r) => message_body(r),
             }),
             sealed_sender,
         }

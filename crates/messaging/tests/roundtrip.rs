@@ -22,7 +22,8 @@ use tacnode_domain::{
 use tacnode_messaging::frame::{FrameDecoder, encode_frame};
 use tacnode_messaging::{
     DecodeErrorKind, Message, PLAINTEXT_BLOCK, decode_mailbox_payload, decode_plaintext,
-    decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed, pb,
+    decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed, padded_plaintext_len,
+    pb,
 };
 
 fn identity() -> impl Strategy<Value = IdentityKey> {
@@ -170,7 +171,16 @@ fn ratchet() -> impl Strategy<Value = RatchetMessage> {
         any::<u32>(),
         any::<u32>(),
         prop::collection::vec(any::<u8>(), 0..300),
-        any::<[u8; 12]>(),
+        // This node's nonces (an 8-byte salt, then zeros: the compact form)
+        // and the 12 random bytes of nodes before it.
+        prop_oneof![
+            any::<[u8; 12]>(),
+            any::<[u8; 8]>().prop_map(|salt| {
+                let mut nonce = [0; 12];
+                nonce[..8].copy_from_slice(&salt);
+                nonce
+            }),
+        ],
     )
         .prop_map(|(k, pn, n, ct, nonce)| RatchetMessage {
             header: RatchetHeader {
@@ -436,7 +446,7 @@ proptest! {
         };
         let p = Plaintext { message_id: MessageId(id), sent: UnixMillis(sent), content };
         let bytes = encode_plaintext(&p);
-        prop_assert_eq!(bytes.len() % PLAINTEXT_BLOCK, 0, "padded to a block");
+        prop_assert_eq!(padded_plaintext_len(bytes.len()), bytes.len(), "padded to a bucket");
         prop_assert_eq!(decode_plaintext(&bytes).unwrap(), p);
     }
 
@@ -616,25 +626,58 @@ fn too_many_contacts_are_refused_before_conversion() {
 }
 
 #[test]
-fn plaintexts_are_padded_to_blocks_and_overlong_padding_is_refused() {
+fn plaintexts_are_padded_to_buckets_and_overlong_padding_is_refused() {
     use prost::Message as _;
-    // Every length lands on a block boundary, without ever adding more
-    // than one block plus the padding field's two bytes.
-    for n in 0..300 {
+    // The buckets: 64 bytes at least, then multiples of 8 below 128, of 16
+    // below 512, of 32 below 1024 and of 64 from there.
+    for (len, padded) in [
+        (1, 64),
+        (64, 64),
+        (65, 72),
+        (127, 128),
+        (128, 128),
+        (129, 144),
+        (511, 512),
+        (513, 544),
+        (1025, 1088),
+        (70_000, 70_016),
+    ] {
+        assert_eq!(padded_plaintext_len(len), padded, "{len} bytes");
+    }
+    // Every length lands on a bucket, adding less than one step plus the
+    // padding field's two bytes, and never more than 1/8 beyond 64 bytes.
+    for n in 0..3000 {
         let p = Plaintext {
             message_id: MessageId([1; 16]),
             sent: UnixMillis(1_700_000_000_000),
             content: Content::Text("x".repeat(n)),
         };
         let bytes = encode_plaintext(&p);
-        assert_eq!(bytes.len() % PLAINTEXT_BLOCK, 0, "text of {n} bytes");
+        assert_eq!(
+            padded_plaintext_len(bytes.len()),
+            bytes.len(),
+            "text of {n} bytes"
+        );
         let unpadded = pb::Plaintext::from(&p).encode_to_vec().len();
         assert!(
             bytes.len() <= unpadded + PLAINTEXT_BLOCK + 2,
             "text of {n} bytes"
         );
+        assert!(
+            bytes.len() <= PLAINTEXT_BLOCK.max(unpadded + 2 + (unpadded + 2) / 8),
+            "text of {n} bytes"
+        );
         assert_eq!(decode_plaintext(&bytes).unwrap(), p);
     }
+    // The 100-byte text of the testbed's wire budget: 127 bytes, in the
+    // 144-byte bucket (it was 192 with 64-byte blocks).
+    let p = Plaintext {
+        message_id: MessageId([1; 16]),
+        sent: UnixMillis(1_790_000_000_000),
+        content: Content::Text("m".repeat(100)),
+    };
+    assert_eq!(pb::Plaintext::from(&p).encode_to_vec().len(), 127);
+    assert_eq!(encode_plaintext(&p).len(), 144);
     let mut w = pb::Plaintext::from(&Plaintext {
         message_id: MessageId([1; 16]),
         sent: UnixMillis(1),
@@ -765,4 +808,118 @@ fn a_sealed_sender_payload_with_the_sender_in_clear_or_a_wrong_box_is_refused() 
     let sender = IdentityKey::from(ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key());
     let err = Message::decode_request(&direct, &sender).unwrap_err();
     assert!(err.field().ends_with("sealed_sender"), "{err}");
+}
+
+#[test]
+fn a_ratchet_message_goes_compact_and_the_older_forms_are_still_read() {
+    use prost::Message as _;
+    let sender = IdentityKey::from(ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key());
+    let mut nonce = [0; 12];
+    nonce[..8].copy_from_slice(&[4; 8]);
+    let ratchet = RatchetMessage {
+        header: RatchetHeader {
+            ratchet_key: DhPublicKey([9; 32]),
+            previous_chain_length: 300,
+            message_number: 2,
+            nonce,
+        },
+        ciphertext: vec![1; 160],
+    };
+    let s = SealedMessage {
+        sender_identity_key: sender,
+        body: SealedBody::Message(ratchet.clone()),
+    };
+    // Compact: the envelope's one-byte `direct_sealed`, then the ratchet
+    // key, two varints, the 8-byte salt and the ciphertext.
+    let direct = Message::Direct(s.clone()).encode();
+    let env = pb::Envelope::decode(direct.as_slice()).unwrap();
+    let Some(pb::envelope::Body::DirectSealed(w)) = env.body else {
+        panic!("not direct_sealed: {env:?}");
+    };
+    let Some(pb::sealed_message::Body::Compact(c)) = w.body else {
+        panic!("not compact: {w:?}");
+    };
+    assert_eq!(c.len(), 32 + 2 + 1 + 8 + 160);
+    // version (2), tag and 2-byte length of direct_sealed (3), tag and
+    // 2-byte length of compact (3).
+    assert_eq!(direct.len(), c.len() + 8);
+    assert_eq!(
+        Message::decode_request(&direct, &sender).unwrap(),
+        Message::Direct(s.clone())
+    );
+    // The forms written before: a DirectMessage around a RatchetMessage,
+    // with a 12-byte nonce or an 8-byte one.
+    for nonce_bytes in [nonce.to_vec(), nonce[..8].to_vec()] {
+        let old = encode_env(pb::envelope::Body::Direct(pb::DirectMessage {
+            sealed: Some(pb::SealedMessage {
+                sender_identity_key: Vec::new(),
+                body: Some(pb::sealed_message::Body::Message(pb::RatchetMessage {
+                    header: Some(pb::RatchetHeader {
+                        ratchet_key: vec![9; 32],
+                        previous_chain_length: 300,
+                        message_number: 2,
+                        nonce: nonce_bytes,
+                    }),
+                    ciphertext: vec![1; 160],
+                })),
+                sealed_sender: Vec::new(),
+            }),
+        }));
+        assert_eq!(
+            Message::decode_request(&old, &sender).unwrap(),
+            Message::Direct(s.clone())
+        );
+    }
+    // A message sealed with 12 random nonce bytes keeps the older form.
+    let mut random = ratchet.clone();
+    random.header.nonce = [7; 12];
+    let w = pb::SealedMessage::from(&SealedMessage {
+        sender_identity_key: sender,
+        body: SealedBody::Message(random),
+    });
+    assert!(matches!(w.body, Some(pb::sealed_message::Body::Message(_))));
+    // Strict: cut short, an overlong or a 33-bit varint, a 10-byte nonce.
+    let compact = |bytes: Vec<u8>| {
+        encode_env(pb::envelope::Body::DirectSealed(pb::SealedMessage {
+            sender_identity_key: Vec::new(),
+            body: Some(pb::sealed_message::Body::Compact(bytes)),
+            sealed_sender: Vec::new(),
+        }))
+    };
+    let field = |bytes: Vec<u8>| {
+        Message::decode_request(&compact(bytes), &sender)
+            .unwrap_err()
+            .field()
+            .to_owned()
+    };
+    assert!(field(vec![9; 31]).ends_with("compact"));
+    assert!(field([vec![9; 32], vec![0, 0], vec![4; 7]].concat()).ends_with("compact"));
+    assert!(
+        field([vec![9; 32], vec![0x80, 0x00, 0], vec![4; 8]].concat())
+            .ends_with("compact.previous_chain_length")
+    );
+    assert!(
+        field(
+            [
+                vec![9; 32],
+                vec![0, 0x80, 0x80, 0x80, 0x80, 0x10],
+                vec![4; 8]
+            ]
+            .concat()
+        )
+        .ends_with("compact.message_number")
+    );
+    assert!(
+        Message::decode_request(
+            &compact([vec![9; 32], vec![0, 0], vec![4; 8]].concat()),
+            &sender
+        )
+        .is_ok()
+    );
+    let mut bad = pb::RatchetMessage::from(&ratchet);
+    if let Some(h) = bad.header.as_mut() {
+        h.nonce = vec![4; 10];
+    }
+    let err = RatchetMessage::try_from(bad).unwrap_err();
+    assert_eq!(err.field(), "header.nonce");
 }

@@ -15,7 +15,9 @@ mod skipped;
 use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
-use tacnode_domain::e2e::{MAX_CIPHERTEXT_BYTES, MESSAGE_NONCE_LEN, RatchetHeader, RatchetMessage};
+use tacnode_domain::e2e::{
+    MAX_CIPHERTEXT_BYTES, MESSAGE_NONCE_LEN, MESSAGE_SALT_LEN, RatchetHeader, RatchetMessage,
+};
 use tacnode_domain::{DhPublicKey, IdentityKey};
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
@@ -310,8 +312,9 @@ impl Session {
             .next
             .checked_add(1)
             .ok_or(EncryptError::ChainExhausted)?;
+        // A random salt, the rest of the nonce zero: see `MESSAGE_SALT_LEN`.
         let mut nonce = [0u8; MESSAGE_NONCE_LEN];
-        rng.fill_bytes(&mut nonce);
+        rng.fill_bytes(&mut nonce[..MESSAGE_SALT_LEN]);
         let header = RatchetHeader {
             ratchet_key: self.ours.public,
             previous_chain_length: self.previous_chain_length,

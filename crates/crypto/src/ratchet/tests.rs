@@ -529,6 +529,15 @@ fn a_rolled_back_sender_never_repeats_a_keystream() {
     let xor_p: Vec<u8> = p1.iter().zip(p2).map(|(a, b)| a ^ b).collect();
     assert_ne!(&xor_c[..xor_p.len()], xor_p.as_slice(), "keystream reused");
     assert_ne!(m1.header.nonce, m2.header.nonce);
+    // The nonce is an 8-byte random salt, then zeros: the wire carries only
+    // the salt.
+    for m in [&m1, &m2] {
+        assert_eq!(m.header.nonce[MESSAGE_SALT_LEN..], [0; 4]);
+    }
+    assert_ne!(
+        m1.header.nonce[..MESSAGE_SALT_LEN],
+        m2.header.nonce[..MESSAGE_SALT_LEN]
+    );
 }
 
 /// The receiver tells a genuine duplicate (the same message again: a retry)
