@@ -429,7 +429,6 @@ fn messages(rng: &mut StdRng, ids: &[Identity]) -> Vec<Message> {
         Message::DialedBack { reachable: true },
         Message::Gossip(GossipMessage::Push {
             topic: Topic(rng.random()),
-            id: GossipId(rng.random()),
             round: 2,
             payload: vec![7; 180],
         }),

@@ -11,7 +11,7 @@ use crate::keys::{IdentityKey, Signature, SignatureError};
 use crate::time::UnixMillis;
 
 /// The overlay every node of the network joins for announcements.
-pub const ANNOUNCEMENT_TOPIC: Topic = Topic(*b"tacnode/announcements/v1\0\0\0\0\0\0\0\0");
+pub const ANNOUNCEMENT_TOPIC: Topic = Topic(*b"announce");
 
 /// Longest alert text, bytes (a radio's worth).
 pub const MAX_ALERT_BYTES: usize = 280;
@@ -133,9 +133,7 @@ impl UnsignedAnnouncement {
             } => {
                 within("service name", name.len(), 1, MAX_SERVICE_NAME_BYTES)?;
                 within("service detail", detail.len(), 0, MAX_SERVICE_DETAIL_BYTES)?;
-                if *until <= self.time
-                    || until.millis_since(self.time) > MAX_SERVICE_LIFETIME_MS
-                {
+                if *until <= self.time || until.millis_since(self.time) > MAX_SERVICE_LIFETIME_MS {
                     return Err(AnnouncementError::Lifetime);
                 }
                 Ok(())
@@ -213,7 +211,10 @@ mod tests {
         let long = signed(AnnouncementKind::Alert {
             text: "x".repeat(MAX_ALERT_BYTES + 1),
         });
-        assert!(matches!(long.verify(), Err(AnnouncementError::Length { .. })));
+        assert!(matches!(
+            long.verify(),
+            Err(AnnouncementError::Length { .. })
+        ));
         let forever = signed(AnnouncementKind::Service {
             name: "maps".into(),
             detail: String::new(),

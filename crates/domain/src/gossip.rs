@@ -1,19 +1,23 @@
 //! The messages of the gossip layer (epidemic broadcast trees, "Plumtree"),
 //! as data: what one node sends a neighbour in one overlay.
 //!
-//! An overlay is named by a [`Topic`] (a group's id, or the network-wide
-//! announcement topic). A broadcast is named by a [`GossipId`] its origin
-//! derives from the payload, so a repeated copy is recognised without
-//! reading it. The payload is opaque here: the group layer encrypts and
+//! An overlay is named by a [`Topic`] (the first 8 bytes of a group's id,
+//! or the network-wide announcement topic). A broadcast is named by a
+//! [`GossipId`] every node derives from the payload ([`gossip_id`]), so it
+//! need not travel with it and cannot be chosen apart from it. The payload is opaque here: the group layer encrypts and
 //! signs it before it is gossiped.
 
 use std::fmt;
 
+use sha2::{Digest, Sha256};
+
 /// Length of a [`GossipId`].
 pub const GOSSIP_ID_LEN: usize = 16;
 
-/// Length of a [`Topic`].
-pub const TOPIC_LEN: usize = 32;
+/// Length of a [`Topic`]: 8 bytes name an overlay among the few a node
+/// is in (a group's id cut to 8 bytes; finding a group whose id collides
+/// with a given one is 2^64 work, and every payload is verified anyway).
+pub const TOPIC_LEN: usize = 8;
 
 /// Largest payload one broadcast carries (a group message with its
 /// signature and header; long texts travel as several).
@@ -27,8 +31,7 @@ pub const MAX_GOSSIP_IDS: usize = 256;
 /// refused (it can only come from a loop or a faulty neighbour).
 pub const MAX_GOSSIP_ROUND: u32 = 64;
 
-/// Names one broadcast: the first 16 bytes of a hash its origin computes
-/// over the payload.
+/// Names one broadcast: [`gossip_id`] of its payload.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GossipId(pub [u8; GOSSIP_ID_LEN]);
 
@@ -43,7 +46,8 @@ impl fmt::Debug for GossipId {
 }
 
 /// Names one overlay: the nodes that forward each other one group's
-/// messages (its id), or every node of the network for announcements.
+/// messages (its id's first 8 bytes), or every node of the network for
+/// announcements.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Topic(pub [u8; TOPIC_LEN]);
 
@@ -55,6 +59,17 @@ impl fmt::Debug for Topic {
         }
         write!(f, "…)")
     }
+}
+
+/// The id of a broadcast of `payload`: SHA-256, cut to 16 bytes.
+pub fn gossip_id(payload: &[u8]) -> GossipId {
+    let mut h = Sha256::new();
+    h.update(b"tacnode gossip id v1");
+    h.update(payload);
+    let digest: [u8; 32] = h.finalize().into();
+    let mut id = [0u8; GOSSIP_ID_LEN];
+    id.copy_from_slice(&digest[..GOSSIP_ID_LEN]);
+    GossipId(id)
 }
 
 /// One broadcast id as announced: the id and how many hops the announcer
@@ -74,8 +89,6 @@ pub enum GossipMessage {
     Push {
         /// The overlay.
         topic: Topic,
-        /// The broadcast's id.
-        id: GossipId,
         /// Hops from the origin (0 when the origin sends it).
         round: u32,
         /// The opaque payload, at most [`MAX_GOSSIP_PAYLOAD`] bytes.

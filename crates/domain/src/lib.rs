@@ -58,7 +58,8 @@ pub use admission::{
 };
 pub use announcement::{
     ANNOUNCEMENT_TOPIC, Announcement, AnnouncementError, AnnouncementKind, MAX_ALERT_BYTES,
-    MAX_SERVICE_DETAIL_BYTES, MAX_SERVICE_LIFETIME_MS, MAX_SERVICE_NAME_BYTES, UnsignedAnnouncement,
+    MAX_SERVICE_DETAIL_BYTES, MAX_SERVICE_LIFETIME_MS, MAX_SERVICE_NAME_BYTES,
+    UnsignedAnnouncement,
 };
 pub use beacon::{Beacon, BeaconError, MAX_BEACON_BYTES, MAX_BEACON_ENDPOINTS, UnsignedBeacon};
 pub use connection::{ConnectionPath, PeerConnection};

@@ -4,7 +4,8 @@ use sha2::{Digest, Sha256};
 
 use tacnode_domain::UnixMillis;
 use tacnode_domain::gossip::{
-    Announced, GossipId, GossipMessage, MAX_GOSSIP_IDS, MAX_GOSSIP_PAYLOAD, MAX_GOSSIP_ROUND, Topic,
+    Announced, GossipId, GossipMessage, MAX_GOSSIP_IDS, MAX_GOSSIP_PAYLOAD, MAX_GOSSIP_ROUND,
+    Topic, gossip_id,
 };
 
 use crate::config::PlumtreeConfig;
@@ -176,17 +177,17 @@ impl<P: Ord + Clone> Plumtree<P> {
     }
 
     /// Sends our own broadcast: pushed to the eager neighbours, announced to
-    /// the lazy ones.
+    /// the lazy ones. Returns its id ([`gossip_id`] of the payload).
     pub fn broadcast(
         &mut self,
         now: UnixMillis,
-        id: GossipId,
         payload: Vec<u8>,
-    ) -> Result<(), GossipError> {
+    ) -> Result<GossipId, GossipError> {
         if payload.len() > MAX_GOSSIP_PAYLOAD {
             return Err(GossipError::PayloadTooLarge { len: payload.len() });
         }
         self.received.expire(now, self.config.cache_ttl_ms);
+        let id = gossip_id(&payload);
         if self.received.contains(&id) {
             return Err(GossipError::AlreadyKnown);
         }
@@ -200,7 +201,7 @@ impl<P: Ord + Clone> Plumtree<P> {
                 at: now,
             },
         );
-        Ok(())
+        Ok(id)
     }
 
     /// A message from neighbour `from`. A peer that was not a neighbour
@@ -234,9 +235,8 @@ impl<P: Ord + Clone> Plumtree<P> {
         }
         self.received.expire(now, self.config.cache_ttl_ms);
         match message {
-            GossipMessage::Push {
-                id, round, payload, ..
-            } => {
+            GossipMessage::Push { round, payload, .. } => {
+                let id = gossip_id(&payload);
                 if !self.received.contains(&id) && !check(&id, &payload) {
                     return Ok(());
                 }
@@ -266,7 +266,6 @@ impl<P: Ord + Clone> Plumtree<P> {
                             from.clone(),
                             GossipMessage::Push {
                                 topic: self.topic,
-                                id,
                                 round: held.round.saturating_add(1).min(MAX_GOSSIP_ROUND),
                                 payload: held.payload.clone(),
                             },
@@ -345,7 +344,6 @@ impl<P: Ord + Clone> Plumtree<P> {
                 peer.clone(),
                 GossipMessage::Push {
                     topic: self.topic,
-                    id,
                     round,
                     payload: payload.to_vec(),
                 },

@@ -5,19 +5,22 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use proptest::prelude::*;
 use tacnode_domain::UnixMillis;
 use tacnode_domain::gossip::{
-    Announced, GossipId, GossipMessage, MAX_GOSSIP_IDS, MAX_GOSSIP_PAYLOAD, MAX_GOSSIP_ROUND, Topic,
+    Announced, GossipId, GossipMessage, MAX_GOSSIP_IDS, MAX_GOSSIP_PAYLOAD, MAX_GOSSIP_ROUND,
+    Topic, gossip_id,
 };
 
 use super::{GossipEvent, Plumtree};
 use crate::{GossipError, PlumtreeConfig};
 
-const TOPIC: Topic = Topic([7; 32]);
+const TOPIC: Topic = Topic([7; 8]);
 const LATENCY_MS: u64 = 20;
 
+fn payload(n: u32) -> Vec<u8> {
+    n.to_be_bytes().repeat(25)
+}
+
 fn id(n: u32) -> GossipId {
-    let mut bytes = [0u8; 16];
-    bytes[..4].copy_from_slice(&n.to_be_bytes());
-    GossipId(bytes)
+    gossip_id(&payload(n))
 }
 
 /// Trees on a graph with a fixed latency; links can be cut both ways.
@@ -73,9 +76,7 @@ impl Mesh {
 
     fn broadcast(&mut self, origin: usize, n: u32) {
         let now = self.now;
-        self.trees[origin]
-            .broadcast(now, id(n), vec![n as u8; 100])
-            .unwrap();
+        self.trees[origin].broadcast(now, payload(n)).unwrap();
         *self.delivered[origin].entry(id(n)).or_default() += 1;
     }
 
@@ -225,7 +226,7 @@ fn announcements_are_batched_per_neighbour() {
 fn malformed_messages_are_refused_without_effect() {
     let now = UnixMillis(1);
     let mut tree: Plumtree<usize> = Plumtree::new(TOPIC, PlumtreeConfig::default());
-    let other = Topic([8; 32]);
+    let other = Topic([8; 8]);
     assert_eq!(
         tree.handle_message(now, 1, GossipMessage::Prune { topic: other }),
         Err(GossipError::WrongTopic {
@@ -253,7 +254,6 @@ fn malformed_messages_are_refused_without_effect() {
     ));
     let big = GossipMessage::Push {
         topic: TOPIC,
-        id: id(1),
         round: 0,
         payload: vec![0; MAX_GOSSIP_PAYLOAD + 1],
     };
@@ -263,9 +263,8 @@ fn malformed_messages_are_refused_without_effect() {
     ));
     let looping = GossipMessage::Push {
         topic: TOPIC,
-        id: id(1),
         round: MAX_GOSSIP_ROUND + 1,
-        payload: vec![],
+        payload: payload(1),
     };
     assert!(matches!(
         tree.handle_message(now, 1, looping),
@@ -273,9 +272,9 @@ fn malformed_messages_are_refused_without_effect() {
     ));
     assert!(!tree.has(&id(1)));
     assert!(tree.poll_event().is_none());
-    tree.broadcast(now, id(2), vec![1]).unwrap();
+    assert_eq!(tree.broadcast(now, payload(2)), Ok(id(2)));
     assert_eq!(
-        tree.broadcast(now, id(2), vec![1]),
+        tree.broadcast(now, payload(2)),
         Err(GossipError::AlreadyKnown)
     );
 }
@@ -325,18 +324,17 @@ fn a_push_the_layer_above_refuses_is_neither_forwarded_nor_remembered() {
     while tree.poll_transmit().is_some() {}
     let push = |payload: Vec<u8>| GossipMessage::Push {
         topic: TOPIC,
-        id: id(5),
         round: 0,
         payload,
     };
     tree.handle_message_checked(now, 1, push(vec![0xba]), |_, p| p != [0xba])
         .unwrap();
-    assert!(!tree.has(&id(5)));
+    assert!(!tree.has(&gossip_id(&[0xba])));
     assert!(tree.poll_transmit().is_none());
     assert!(tree.poll_event().is_none());
     tree.handle_message_checked(now, 2, push(vec![1]), |_, p| p != [0xba])
         .unwrap();
-    assert!(tree.has(&id(5)));
+    assert!(tree.has(&gossip_id(&[1])));
     assert!(matches!(
         tree.poll_transmit(),
         Some((1, GossipMessage::Push { .. }))

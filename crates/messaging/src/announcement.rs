@@ -51,7 +51,11 @@ pub fn decode_announcement(bytes: &[u8]) -> Result<Announcement> {
             AnnouncementKind::Alert { text }
         }
         Kind::Service(s) => {
-            bytes_at_most(s.name.as_bytes(), MAX_SERVICE_NAME_BYTES, "announcement.service.name")?;
+            bytes_at_most(
+                s.name.as_bytes(),
+                MAX_SERVICE_NAME_BYTES,
+                "announcement.service.name",
+            )?;
             bytes_at_most(
                 s.detail.as_bytes(),
                 MAX_SERVICE_DETAIL_BYTES,
@@ -106,7 +110,9 @@ mod tests {
         }
         assert!(decode_announcement(&vec![0; MAX_ANNOUNCEMENT_BYTES + 1]).is_err());
         let long = pb::Announcement {
-            kind: Some(pb::announcement::Kind::Alert("x".repeat(MAX_ALERT_BYTES + 1))),
+            kind: Some(pb::announcement::Kind::Alert(
+                "x".repeat(MAX_ALERT_BYTES + 1),
+            )),
             ..Default::default()
         }
         .encode_to_vec();

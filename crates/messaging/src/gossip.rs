@@ -12,10 +12,7 @@ use crate::pb;
 pub(crate) fn to_wire(m: &GossipMessage) -> pb::Gossip {
     use pb::gossip::Kind;
     let kind = match m {
-        GossipMessage::Push {
-            id, round, payload, ..
-        } => Kind::Push(pb::GossipPush {
-            id: id.0.to_vec(),
+        GossipMessage::Push { round, payload, .. } => Kind::Push(pb::GossipPush {
             round: *round,
             payload: payload.clone(),
         }),
@@ -52,7 +49,6 @@ pub(crate) fn from_wire(w: pb::Gossip) -> Result<GossipMessage> {
             }
             GossipMessage::Push {
                 topic,
-                id: GossipId(fixed(&p.id, "push.id")?),
                 round: p.round,
                 payload: p.payload,
             }
@@ -125,10 +121,9 @@ mod tests {
 
     #[test]
     fn every_gossip_message_survives_the_wire() {
-        let topic = Topic([3; 32]);
+        let topic = Topic([3; 8]);
         roundtrip(GossipMessage::Push {
             topic,
-            id: GossipId([1; 16]),
             round: 3,
             payload: vec![9; 300],
         });
@@ -159,7 +154,7 @@ mod tests {
 
     #[test]
     fn an_announcement_costs_little_more_than_its_ids() {
-        let topic = Topic([3; 32]);
+        let topic = Topic([3; 8]);
         let ids: Vec<Announced> = (0..10u8)
             .map(|n| Announced {
                 id: GossipId([n; 16]),
@@ -169,17 +164,17 @@ mod tests {
         let len = Message::Gossip(GossipMessage::IHave { topic, ids })
             .encode()
             .len();
-        // Envelope and topic (~40 bytes), then 17 bytes per id.
-        assert!(len <= 40 + 10 * 17 + 8, "{len}");
+        // Envelope and topic (~16 bytes), then 17 bytes per id.
+        assert!(len <= 16 + 10 * 17 + 8, "{len}");
     }
 
     #[test]
     fn malformed_gossip_is_refused_with_the_field_named() {
         let bad = |w: pb::Gossip| from_wire(w).unwrap_err().to_string();
-        let topic = vec![0u8; 32];
+        let topic = vec![0u8; 8];
         assert!(
             bad(pb::Gossip {
-                topic: vec![0; 31],
+                topic: vec![0; 7],
                 kind: Some(pb::gossip::Kind::Prune(pb::GossipPrune {})),
             })
             .contains("topic")
@@ -216,7 +211,6 @@ mod tests {
             bad(pb::Gossip {
                 topic,
                 kind: Some(pb::gossip::Kind::Push(pb::GossipPush {
-                    id: vec![0; 16],
                     round: MAX_GOSSIP_ROUND + 1,
                     payload: vec![],
                 })),

@@ -35,7 +35,7 @@ use rand::{RngExt, SeedableRng};
 use sha2::{Digest, Sha256};
 use tacnode_crypto::Identity;
 use tacnode_crypto::group::{SENDER_KEY_DISTRIBUTION_LEN, SenderKeyDistribution};
-use tacnode_domain::gossip::{GossipId, GossipMessage};
+use tacnode_domain::gossip::{GossipId, GossipMessage, gossip_id};
 use tacnode_domain::group::{GROUP_ID_LEN, Role};
 use tacnode_domain::{IdentityKey, NodeId, UnixMillis};
 use tacnode_gossip::PlumtreeConfig;
@@ -225,7 +225,7 @@ enum Event {
     Key {
         from: usize,
         to: usize,
-        distribution: SenderKeyDistribution,
+        distribution: Box<SenderKeyDistribution>,
     },
 }
 
@@ -374,7 +374,7 @@ impl Run {
             Event::Key {
                 from,
                 to,
-                distribution,
+                distribution: Box::new(distribution),
             },
         );
     }
@@ -423,8 +423,9 @@ impl Run {
         let frame = Message::Gossip(message.clone()).encode().len() + 4;
         let bytes = wire_bytes(frame);
         match &message {
-            GossipMessage::Push { id, payload, .. } => {
+            GossipMessage::Push { payload, .. } => {
                 self.push_bytes += bytes;
+                let id = &gossip_id(payload);
                 if let Some(&text) = self.by_id.get(id)
                     && self.texts[text].sender == member
                 {
@@ -537,7 +538,7 @@ impl Run {
             } => {
                 let key = self.identities[from].identity_key();
                 // A key from someone not (yet) a member waits in the channel.
-                let _ = self.channels[to].handle_distribution(key, distribution);
+                let _ = self.channels[to].handle_distribution(key, *distribution);
                 self.collect(to);
             }
         }

@@ -1,13 +1,12 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand_core::CryptoRng;
-use sha2::{Digest, Sha256};
 use tacnode_crypto::Identity;
 use tacnode_crypto::group::{
     CHAIN_ID_LEN, GroupCiphertext, ROTATE_AFTER_MESSAGES, ReceiverChain, SenderChain,
     SenderKeyDistribution,
 };
-use tacnode_domain::gossip::{GOSSIP_ID_LEN, GossipId, GossipMessage, Topic};
+use tacnode_domain::gossip::{GossipId, GossipMessage, TOPIC_LEN, Topic, gossip_id};
 use tacnode_domain::group::{
     Applied, GroupBroadcast, GroupId, GroupOp, GroupOpKind, Membership, MembershipView, Role,
 };
@@ -94,7 +93,7 @@ struct HeldChain {
 /// pairwise sessions, and carries out its outputs.
 ///
 /// - A message is encrypted with our sending chain (associated data: the
-///   group id), pushed along the overlay; members open it with our chain,
+///   group's 32-byte id), pushed along the overlay; members open it with our chain,
 ///   which reached them sealed in the pairwise sessions.
 /// - A neighbour's push is checked before it is forwarded: an operation's
 ///   signature, a message's chain signature (when the chain is held: a
@@ -184,7 +183,9 @@ impl GroupChannel {
         now: UnixMillis,
         config: PlumtreeConfig,
     ) -> Self {
-        let topic = Topic(membership.group_id().0);
+        let mut topic = [0u8; TOPIC_LEN];
+        topic.copy_from_slice(&membership.group_id().0[..TOPIC_LEN]);
+        let topic = Topic(topic);
         let mut channel = Self {
             me: identity.identity_key(),
             me_id: identity.node_id(),
@@ -316,12 +317,12 @@ impl GroupChannel {
         {
             self.rotate(rng, now);
         }
+        let group = self.group_id();
         let ciphertext = self
             .sending
-            .encrypt(&self.topic.0, &encode_plaintext(plaintext))?;
+            .encrypt(&group.0, &encode_plaintext(plaintext))?;
         let payload = encode_group_broadcast(&GroupBroadcast::Message(ciphertext.to_bytes()));
-        let id = gossip_id(&payload);
-        self.overlay.broadcast(now, id, payload)?;
+        let id = self.overlay.broadcast(now, payload)?;
         self.pump(None);
         Ok(id)
     }
@@ -361,7 +362,7 @@ impl GroupChannel {
         let op = unsigned.with_signature(signature);
         let payload = encode_group_broadcast(&GroupBroadcast::Op(Box::new(op.clone())));
         self.apply_op(op)?;
-        self.overlay.broadcast(now, gossip_id(&payload), payload)?;
+        self.overlay.broadcast(now, payload)?;
         self.pump(None);
         Ok(())
     }
@@ -424,14 +425,10 @@ impl GroupChannel {
         }
         let group = self.membership.group_id();
         let chains = &mut self.chains;
-        let topic = self.topic;
         let mut opened: Option<(IdentityKey, Vec<u8>)> = None;
         let result = self
             .overlay
-            .handle_message_checked(now, from, message, |id, payload| {
-                if *id != gossip_id(payload) {
-                    return false;
-                }
+            .handle_message_checked(now, from, message, |_, payload| {
                 match decode_group_broadcast(payload) {
                     Ok(GroupBroadcast::Op(op)) => {
                         op.body.group == Some(group) && op.verify_signature().is_ok()
@@ -443,7 +440,7 @@ impl GroupChannel {
                         match chains.get_mut(ciphertext.chain_id()) {
                             // Not ours to judge yet: forwarded, kept.
                             None => true,
-                            Some(held) => match held.chain.decrypt(&topic.0, &ciphertext) {
+                            Some(held) => match held.chain.decrypt(&group.0, &ciphertext) {
                                 Ok(plain) => {
                                     opened = Some((held.owner, plain.to_vec()));
                                     true
@@ -532,7 +529,10 @@ impl GroupChannel {
             return;
         };
         let owner = held.owner;
-        if let Ok(plain) = held.chain.decrypt(&self.topic.0, ciphertext) {
+        if let Ok(plain) = held
+            .chain
+            .decrypt(&self.membership.group_id().0, ciphertext)
+        {
             self.deliver(id, owner, &plain);
         }
     }
@@ -645,14 +645,6 @@ impl GroupChannel {
             });
         }
     }
-}
-
-/// The id a broadcast of `payload` goes by.
-fn gossip_id(payload: &[u8]) -> GossipId {
-    let digest: [u8; 32] = Sha256::digest(payload).into();
-    let mut id = [0u8; GOSSIP_ID_LEN];
-    id.copy_from_slice(&digest[..GOSSIP_ID_LEN]);
-    GossipId(id)
 }
 
 #[cfg(test)]

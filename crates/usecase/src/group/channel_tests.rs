@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tacnode_crypto::Identity;
 use tacnode_crypto::group::SenderChain;
-use tacnode_domain::gossip::{GossipId, GossipMessage};
+use tacnode_domain::gossip::{GossipId, GossipMessage, gossip_id};
 use tacnode_domain::group::{MembershipError, Role};
 use tacnode_domain::{Content, IdentityKey, MessageId, NodeId, Plaintext, UnixMillis};
 use tacnode_gossip::PlumtreeConfig;
@@ -110,8 +110,8 @@ impl Group {
                     moved = true;
                     match out {
                         GroupOutput::Gossip { to, message } => {
-                            if let GossipMessage::Push { id, payload, .. } = &message {
-                                self.pushes.push((*id, payload.clone()));
+                            if let GossipMessage::Push { payload, .. } = &message {
+                                self.pushes.push((gossip_id(payload), payload.clone()));
                             }
                             let to = self.index_of_node(&to);
                             queue.push_back((i, to, message));
@@ -239,8 +239,9 @@ fn a_forged_message_is_neither_delivered_nor_forwarded() {
     // waits; a chain whose signature does not match is dropped.
     let mut rogue = SenderChain::new(&mut g.rng);
     let topic = g.channels[0].topic();
+    let group = g.channels[0].group_id();
     let ciphertext = rogue
-        .encrypt(&topic.0, &encode_plaintext(&text("forged", 9)))
+        .encrypt(&group.0, &encode_plaintext(&text("forged", 9)))
         .unwrap();
     let mut bytes = ciphertext.to_bytes();
     // Member 0's real chain id, with the rogue's signature.
@@ -252,16 +253,9 @@ fn a_forged_message_is_neither_delivered_nor_forwarded() {
     let real_chain_id = &real[real.len() - bytes.len() + 1..real.len() - bytes.len() + 17];
     bytes[1..17].copy_from_slice(real_chain_id);
     let payload = encode_group_broadcast(&tacnode_domain::group::GroupBroadcast::Message(bytes));
-    let id = {
-        use sha2::{Digest, Sha256};
-        let d: [u8; 32] = Sha256::digest(&payload).into();
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&d[..16]);
-        GossipId(id)
-    };
+    let id = gossip_id(&payload);
     let push = GossipMessage::Push {
         topic,
-        id,
         round: 0,
         payload,
     };
@@ -270,11 +264,11 @@ fn a_forged_message_is_neither_delivered_nor_forwarded() {
     let mut forwarded = false;
     while let Some(out) = g.channels[2].poll_output() {
         if let GroupOutput::Gossip {
-            message: GossipMessage::Push { id: pushed, .. },
+            message: GossipMessage::Push { payload, .. },
             ..
-        } = out
+        } = &out
         {
-            forwarded |= pushed == id;
+            forwarded |= gossip_id(payload) == id;
         }
         assert!(!matches!(out, GroupOutput::Delivered(_)));
     }
@@ -346,10 +340,9 @@ fn an_added_member_is_invited_and_reads_what_follows() {
     assert_eq!(joined.view_hash(), g.channels[0].view_hash());
     let seen = g.pushes.len();
     g.send(0, "welcome", 1).unwrap();
-    let (id, payload) = g.pushes[seen].clone();
+    let (_, payload) = g.pushes[seen].clone();
     let push = GossipMessage::Push {
         topic: joined.topic(),
-        id,
         round: 0,
         payload,
     };
