@@ -5,6 +5,8 @@
 //!   [`ports`] so that the daemon runs it over QUIC and the simulator over a
 //!   simulated network, unmodified.
 //! - [`ports`]: what the node needs from the outside world.
+//! - [`announcements`]: signed alerts and service advertisements for the
+//!   whole network over its gossip overlay.
 //! - [`challenge`]: mailbox ownership challenges (holder side) and proofs.
 //! - [`config_rules`]: the ranges a node's configuration must respect and
 //!   how a pre-shared peer is written.
@@ -19,6 +21,7 @@
 //! - [`prekey_quota`]: how many one-time prekeys are handed out, to whom
 //!   and how fast.
 
+pub mod announcements;
 pub mod challenge;
 pub mod config_rules;
 pub mod conversation;
