@@ -109,7 +109,92 @@ fn main() -> std::io::Result<()> {
     write(&root, "dht_core", &dht_seeds())?;
     write(&root, "config", &config_seeds(&ids))?;
     write(&root, "control_request", &control_seeds(&ids))?;
+    write(&root, "broadcast", &broadcast_seeds(&ids))?;
     Ok(())
+}
+
+/// Group broadcasts and operations, announcements, a LAN beacon, a sender
+/// key, and genuine ciphertexts of the fuzz target's fixed chain.
+fn broadcast_seeds(ids: &[Identity]) -> Vec<Vec<u8>> {
+    use tacnode_crypto::group::SenderChain;
+    use tacnode_domain::group::{GroupBroadcast, GroupOpKind, Role, UnsignedGroupOp};
+    use tacnode_domain::{AnnouncementKind, UnsignedAnnouncement, UnsignedBeacon};
+    use tacnode_messaging::{
+        encode_announcement, encode_beacon, encode_group_broadcast, encode_group_op,
+    };
+
+    let a = &ids[0];
+    let sign_op = |body: UnsignedGroupOp| {
+        let signature = a.sign(&body.signing_bytes());
+        body.with_signature(signature)
+    };
+    let create = sign_op(UnsignedGroupOp {
+        group: None,
+        author: a.identity_key(),
+        kind: GroupOpKind::Create {
+            name: "squad".into(),
+        },
+        parents: vec![],
+        lamport: 0,
+    });
+    let group = tacnode_domain::group::GroupId::from(create.id());
+    let add = sign_op(UnsignedGroupOp {
+        group: Some(group),
+        author: a.identity_key(),
+        kind: GroupOpKind::Add {
+            member: ids[1].identity_key(),
+            role: Role::Admin,
+        },
+        parents: vec![create.id()],
+        lamport: 1,
+    });
+    let mut out = vec![
+        encode_group_op(&create),
+        encode_group_op(&add),
+        encode_group_broadcast(&GroupBroadcast::Op(Box::new(add.clone()))),
+    ];
+    let (sender, _) = tacnode_fuzz::broadcast::chains();
+    let mut chain = SenderChain::from_bytes(sender).expect("the fixed chain unpickles");
+    out.push(chain.distribution().to_bytes().to_vec());
+    for _ in 0..3 {
+        let m = chain
+            .encrypt(&tacnode_fuzz::broadcast::GROUP, b"seed")
+            .expect("encrypts");
+        out.push(m.to_bytes());
+        out.push(encode_group_broadcast(&GroupBroadcast::Message(
+            m.to_bytes(),
+        )));
+    }
+    for kind in [
+        AnnouncementKind::Alert {
+            text: "bridge out at grid 4417".into(),
+        },
+        AnnouncementKind::Service {
+            name: "medic".into(),
+            detail: "tent 3".into(),
+            until: UnixMillis(1_700_003_600_000),
+        },
+    ] {
+        let body = UnsignedAnnouncement {
+            author: a.identity_key(),
+            sequence: 1_700_000_000_001,
+            time: UnixMillis(1_700_000_000_000),
+            kind,
+        };
+        let signature = a.sign(&body.signing_bytes());
+        out.push(encode_announcement(&body.with_signature(signature)));
+    }
+    let beacon = UnsignedBeacon {
+        identity_key: a.identity_key(),
+        node_type: tacnode_domain::NodeType::Server,
+        port: 4433,
+        endpoints: endpoints(2),
+        sequence: 7,
+        time: UnixMillis(1_700_000_000_000),
+    };
+    let signature = a.sign(&beacon.signing_bytes());
+    out.push(encode_beacon(&beacon.with_signature(signature)));
+    out
 }
 
 /// Replaces `seeds/<target>` with `seed-000`, `seed-001`, ...

@@ -12,6 +12,7 @@
 //! to Cargo.toml, and give `examples/gen_corpus.rs` a seed writer.
 
 pub mod address;
+pub mod broadcast;
 pub mod config;
 pub mod control_request;
 pub mod dht_core;
@@ -36,6 +37,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("dht_core", dht_core::run),
     ("config", config::run),
     ("control_request", control_request::run),
+    ("broadcast", broadcast::run),
 ];
 
 #[cfg(test)]

@@ -339,7 +339,9 @@ impl Pair {
         let nonce = self
             .in_flight
             .iter()
-            .find(|g| g.message.header.ratchet_key == ratchet_key && g.message.header.message_number == n)
+            .find(|g| {
+                g.message.header.ratchet_key == ratchet_key && g.message.header.message_number == n
+            })
             .map_or([0; MESSAGE_NONCE_LEN], |g| g.message.header.nonce);
         let m = RatchetMessage {
             header: RatchetHeader {
