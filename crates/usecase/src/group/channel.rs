@@ -13,11 +13,14 @@ use tacnode_domain::group::{
 use tacnode_domain::{IdentityKey, NodeId, Plaintext, UnixMillis};
 use tacnode_gossip::{GossipEvent, Plumtree, PlumtreeConfig};
 use tacnode_messaging::{
-    decode_group_broadcast, decode_plaintext, encode_group_broadcast, encode_plaintext,
+    decode_group_broadcast, decode_group_op, decode_plaintext, encode_group_broadcast,
+    encode_group_op, encode_plaintext,
 };
+use zeroize::Zeroizing;
 
 use super::error::GroupError;
 use super::neighbours::{GROUP_DEGREE, MAX_GROUP_NEIGHBOURS, preferred};
+use super::pickle::{GroupPickleError, PICKLE_LIMITS, Reader, Writer};
 
 /// A sending chain older than this is replaced before the next message
 /// (besides after [`ROTATE_AFTER_MESSAGES`] messages and after any removal).
@@ -620,6 +623,95 @@ impl GroupChannel {
         self.sending_since = now;
         self.holders.clear();
         self.distribute_to_all();
+    }
+
+    /// This channel as bytes, for the node to seal and keep (see
+    /// [`super::pickle`] for what is kept and what is not).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut w = Writer::new();
+        w.u64(self.sending_since.0);
+        w.bytes(&self.sending.to_bytes());
+        let ops = self.ops();
+        w.count(ops.len());
+        for op in &ops {
+            w.bytes(&encode_group_op(op));
+        }
+        w.count(self.holders.len());
+        for h in &self.holders {
+            w.key(h);
+        }
+        w.count(self.chains_of.len());
+        for (owner, ids) in &self.chains_of {
+            w.key(owner);
+            let held: Vec<&HeldChain> = ids.iter().filter_map(|id| self.chains.get(id)).collect();
+            w.count(held.len());
+            for h in held {
+                w.bytes(&h.chain.to_bytes());
+            }
+        }
+        w.finish()
+    }
+
+    /// Restores a channel of `identity`'s from [`GroupChannel::to_bytes`].
+    pub fn from_bytes(
+        identity: &Identity,
+        bytes: &[u8],
+        config: PlumtreeConfig,
+    ) -> Result<Self, GroupPickleError> {
+        let (max_ops, max_members, max_chains) = PICKLE_LIMITS;
+        let mut r = Reader::new(bytes)?;
+        let sending_since = UnixMillis(r.u64()?);
+        let sending = SenderChain::from_bytes(r.bytes()?)?;
+        let op_count = r.count("operations", max_ops)?;
+        let mut membership: Option<Membership> = None;
+        for _ in 0..op_count {
+            let op = decode_group_op(r.bytes()?)?;
+            match membership.as_mut() {
+                None => membership = Some(Membership::new(op)?),
+                Some(m) => {
+                    m.apply(op)?;
+                }
+            }
+        }
+        let membership = membership.ok_or(GroupPickleError::Length)?;
+        let mut holders = BTreeSet::new();
+        for _ in 0..r.count("holders", max_members)? {
+            holders.insert(r.key()?);
+        }
+        let mut chains = BTreeMap::new();
+        let mut chains_of: BTreeMap<IdentityKey, VecDeque<[u8; CHAIN_ID_LEN]>> = BTreeMap::new();
+        for _ in 0..r.count("owners", max_members)? {
+            let owner = r.key()?;
+            let list = chains_of.entry(owner).or_default();
+            for _ in 0..r.count("chains", max_chains)? {
+                let chain = ReceiverChain::from_bytes(r.bytes()?)?;
+                let id = *chain.chain_id();
+                list.push_back(id);
+                chains.insert(id, HeldChain { owner, chain });
+            }
+        }
+        r.finish()?;
+        let mut topic = [0u8; TOPIC_LEN];
+        topic.copy_from_slice(&membership.group_id().0[..TOPIC_LEN]);
+        let topic = Topic(topic);
+        let mut channel = Self {
+            me: identity.identity_key(),
+            me_id: identity.node_id(),
+            topic,
+            member_ids: BTreeMap::new(),
+            overlay: Plumtree::new(topic, config).with_salt(identity.node_id().as_bytes()),
+            sending,
+            sending_since,
+            holders,
+            membership,
+            chains,
+            chains_of,
+            waiting: VecDeque::new(),
+            waiting_keys: VecDeque::new(),
+            outputs: VecDeque::new(),
+        };
+        channel.refresh_member_ids();
+        Ok(channel)
     }
 
     /// Replaces our chain now if a removal calls for it (the driver calls

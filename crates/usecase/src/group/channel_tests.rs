@@ -458,3 +458,47 @@ mod convergence {
         }
     }
 }
+
+#[test]
+fn a_channel_restored_from_its_pickle_reads_and_sends_on() {
+    let mut g = Group::new(4);
+    g.send(1, "one", 1).unwrap();
+    g.send(2, "two", 2).unwrap();
+    let pickle = g.channels[3].to_bytes();
+    let restored =
+        GroupChannel::from_bytes(&g.identities[3], &pickle, PlumtreeConfig::default()).unwrap();
+    assert_eq!(restored.view_hash(), g.channels[3].view_hash());
+    assert_eq!(restored.to_bytes().as_slice(), pickle.as_slice());
+    g.channels[3] = restored;
+    // The restart dropped its links: link it again.
+    for peer in 0..3 {
+        let (a, b) = (g.node(3), g.node(peer));
+        g.channels[3].neighbour_up(g.now, b).unwrap();
+        g.channels[peer].neighbour_down(&a);
+        g.channels[peer].neighbour_up(g.now, a).unwrap();
+    }
+    g.settle();
+    g.send(1, "three", 3).unwrap();
+    g.send(3, "four", 4).unwrap();
+    assert_eq!(g.texts(3), vec!["one", "two", "three"]);
+    assert_eq!(g.texts(1), vec!["two", "four"]);
+
+    assert!(matches!(
+        GroupChannel::from_bytes(
+            &g.identities[3],
+            &pickle[..pickle.len() - 1],
+            PlumtreeConfig::default()
+        ),
+        Err(crate::group::GroupPickleError::Length | crate::group::GroupPickleError::Chain(_))
+    ));
+    let mut trailing = pickle.to_vec();
+    trailing.push(0);
+    assert!(matches!(
+        GroupChannel::from_bytes(&g.identities[3], &trailing, PlumtreeConfig::default()),
+        Err(crate::group::GroupPickleError::Length)
+    ));
+    assert!(matches!(
+        GroupChannel::from_bytes(&g.identities[3], b"TNGR\x01", PlumtreeConfig::default()),
+        Err(crate::group::GroupPickleError::BadMagic)
+    ));
+}

@@ -17,9 +17,11 @@
 mod channel;
 mod error;
 pub mod neighbours;
+pub mod pickle;
 
 pub use channel::{
     GROUP_CHAIN_MAX_AGE_MS, GroupChannel, GroupDelivery, GroupOutput, MAX_CHAINS_PER_MEMBER,
     MAX_WAITING_DISTRIBUTIONS, MAX_WAITING_MESSAGES,
 };
 pub use error::GroupError;
+pub use pickle::GroupPickleError;
