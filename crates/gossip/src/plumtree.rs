@@ -154,6 +154,11 @@ impl<P: Ord + Clone> Plumtree<P> {
             .ids()
             .map(|(id, round)| Announced { id, round })
             .collect();
+        self.send_ihave(peer, &ids);
+    }
+
+    /// `ids` to `peer`, in announcements of at most [`MAX_GOSSIP_IDS`].
+    fn send_ihave(&mut self, peer: &P, ids: &[Announced]) {
         for chunk in ids.chunks(MAX_GOSSIP_IDS) {
             self.transmits.push_back((
                 peer.clone(),
@@ -392,15 +397,7 @@ impl<P: Ord + Clone> Plumtree<P> {
         if self.lazy_deadline.is_some_and(|d| d <= now) {
             self.lazy_deadline = None;
             for (peer, ids) in std::mem::take(&mut self.lazy_queue) {
-                for chunk in ids.chunks(MAX_GOSSIP_IDS) {
-                    self.transmits.push_back((
-                        peer.clone(),
-                        GossipMessage::IHave {
-                            topic: self.topic,
-                            ids: chunk.to_vec(),
-                        },
-                    ));
-                }
+                self.send_ihave(&peer, &ids);
             }
         }
         let mut grafts: BTreeMap<P, Vec<GossipId>> = BTreeMap::new();

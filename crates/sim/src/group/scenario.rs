@@ -286,6 +286,14 @@ impl Run {
         self.queue.insert((at.0, self.sequence), event);
     }
 
+    /// When something sent now arrives: the latency and up to
+    /// [`GROUP_JITTER_MS`] more.
+    fn after_latency(&mut self) -> UnixMillis {
+        let jitter = self.rng.random_range(0..=GROUP_JITTER_MS);
+        self.now
+            .saturating_add_millis(self.scenario.latency_ms + jitter)
+    }
+
     fn half(&self, member: usize) -> bool {
         member < self.scenario.members / 2
     }
@@ -365,10 +373,7 @@ impl Run {
         } else {
             self.setup_keys += 1;
         }
-        let jitter = self.rng.random_range(0..=GROUP_JITTER_MS);
-        let at = self
-            .now
-            .saturating_add_millis(self.scenario.latency_ms + jitter);
+        let at = self.after_latency();
         self.schedule(
             at,
             Event::Key {
@@ -442,10 +447,7 @@ impl Run {
             }
             _ => self.control_bytes += bytes,
         }
-        let jitter = self.rng.random_range(0..=GROUP_JITTER_MS);
-        let at = self
-            .now
-            .saturating_add_millis(self.scenario.latency_ms + jitter);
+        let at = self.after_latency();
         self.schedule(
             at,
             Event::Arrive {

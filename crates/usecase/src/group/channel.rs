@@ -152,7 +152,11 @@ impl GroupChannel {
         let signature = identity.sign(&unsigned.signing_bytes());
         let membership = Membership::new(unsigned.with_signature(signature))?;
         Ok(Self::with_membership(
-            rng, identity, membership, now, config,
+            identity,
+            membership,
+            SenderChain::new(rng),
+            now,
+            config,
         ))
     }
 
@@ -174,15 +178,16 @@ impl GroupChannel {
         for op in ops {
             membership.apply(op)?;
         }
-        let mut channel = Self::with_membership(rng, identity, membership, now, config);
+        let mut channel =
+            Self::with_membership(identity, membership, SenderChain::new(rng), now, config);
         channel.distribute_to_all();
         Ok(channel)
     }
 
-    fn with_membership<R: CryptoRng + ?Sized>(
-        rng: &mut R,
+    fn with_membership(
         identity: &Identity,
         membership: Membership,
+        sending: SenderChain,
         now: UnixMillis,
         config: PlumtreeConfig,
     ) -> Self {
@@ -195,7 +200,7 @@ impl GroupChannel {
             topic,
             member_ids: BTreeMap::new(),
             overlay: Plumtree::new(topic, config).with_salt(identity.node_id().as_bytes()),
-            sending: SenderChain::new(rng),
+            sending,
             sending_since: now,
             holders: BTreeSet::new(),
             membership,
@@ -691,26 +696,11 @@ impl GroupChannel {
             }
         }
         r.finish()?;
-        let mut topic = [0u8; TOPIC_LEN];
-        topic.copy_from_slice(&membership.group_id().0[..TOPIC_LEN]);
-        let topic = Topic(topic);
-        let mut channel = Self {
-            me: identity.identity_key(),
-            me_id: identity.node_id(),
-            topic,
-            member_ids: BTreeMap::new(),
-            overlay: Plumtree::new(topic, config).with_salt(identity.node_id().as_bytes()),
-            sending,
-            sending_since,
-            holders,
-            membership,
-            chains,
-            chains_of,
-            waiting: VecDeque::new(),
-            waiting_keys: VecDeque::new(),
-            outputs: VecDeque::new(),
-        };
-        channel.refresh_member_ids();
+        let mut channel =
+            Self::with_membership(identity, membership, sending, sending_since, config);
+        channel.holders = holders;
+        channel.chains = chains;
+        channel.chains_of = chains_of;
         Ok(channel)
     }
 
