@@ -36,6 +36,16 @@ const META_PREKEYS_SEQUENCE: &str = "prekeys.sequence";
 /// Bootstraps, then runs the periodic work until shutdown.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
+    // Each periodic job runs in a loop of its own, so a slow one (a fetch
+    // from unreachable holders, a long hand-off) never holds up the others.
+    // The loops end with this task: dropping the set aborts them.
+    let mut jobs = tokio::task::JoinSet::new();
+    // What a start owes its peers and itself (the greetings after an
+    // unclean stop, the first mailbox fetch) goes as soon as the routing
+    // table can find them, alongside publishing our records: on a radio a
+    // join and a publication take seconds each, and what waited for us
+    // while we were away should not wait for them too.
+    let mut greeted_and_fetched = false;
     // Until our records reached someone, retry joining with backoff: the
     // bootstrap peers may be slow, far (radio) or not up yet.
     let mut retry = JOIN_RETRY_MIN;
@@ -47,6 +57,10 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 false
             }
         };
+        if joined && !greeted_and_fetched {
+            greeted_and_fetched = true;
+            jobs.spawn(greet_and_fetch(shared.clone()));
+        }
         let published = match publish_records(&shared).await {
             Ok(n) => n > 0,
             Err(e) => {
@@ -65,16 +79,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
         retry = (retry * 2).min(JOIN_RETRY_MAX);
     }
-    if shared.unclean_start {
-        greet_recent_peers(&shared).await;
+    if !greeted_and_fetched {
+        jobs.spawn(greet_and_fetch(shared.clone()));
     }
-    if let Err(e) = fetch_own_mailboxes(&shared).await {
-        tracing::debug!("first mailbox fetch: {e:#}");
-    }
-    // Each periodic job runs in a loop of its own, so a slow one (a fetch
-    // from unreachable holders, a long hand-off) never holds up the others.
-    // The loops end with this task: dropping the set aborts them.
-    let mut jobs = tokio::task::JoinSet::new();
     let republish = Duration::from_secs(shared.config.dht.republish_interval_secs.max(1));
     let fetch = Duration::from_secs(shared.config.mailbox.fetch_interval_secs.max(1));
     for (job, period) in [
@@ -169,6 +176,22 @@ async fn every(shared: Arc<Shared>, job: Job, period: Duration) {
             }
         }
     }
+}
+
+/// After a start: greets the recent peers (after an unclean stop) and
+/// fetches our mailboxes, both at once.
+async fn greet_and_fetch(shared: Arc<Shared>) {
+    let greet = async {
+        if shared.unclean_start {
+            greet_recent_peers(&shared).await;
+        }
+    };
+    let fetch = async {
+        if let Err(e) = fetch_own_mailboxes(&shared).await {
+            tracing::debug!("first mailbox fetch: {e:#}");
+        }
+    };
+    tokio::join!(greet, fetch);
 }
 
 /// Peers greeted after a start, at most.
