@@ -152,3 +152,40 @@ fn mail_for_a_peer_killed_on_the_radio_reaches_its_mailboxes_soon_after_the_depo
     eprintln!("to the mailboxes after the kill, ms: {took:?}");
     assert!(took.iter().all(|&t| t <= MAX_TO_MAILBOX_MS), "{took:?}");
 }
+
+/// A burst large enough to take many seconds on a 64 kbit/s uplink goes as
+/// one batch; the probe waits for its bytes before it asks whether the peer
+/// is still there, so the batch is not given up while it is being sent.
+#[test]
+fn a_large_batch_on_the_radio_is_not_taken_for_a_silent_peer() {
+    const BURST: usize = 300;
+    block_on(async {
+        let mut sim = radio_network(35, 6, 2).await;
+        let (sender, peer) = (6, 7);
+        sim.send(sender, peer).await.unwrap();
+        assert!(sim.drain(5 * MINUTE).await, "{:?}", sim.fates());
+        let start = sim.elapsed_ms();
+        for _ in 0..BURST {
+            sim.send(sender, peer).await.unwrap();
+        }
+        assert!(sim.drain(10 * MINUTE).await, "{:?}", sim.fates());
+        let last = sim
+            .fates()
+            .iter()
+            .filter_map(|f| f.received_at)
+            .max()
+            .unwrap();
+        eprintln!(
+            "{BURST} messages on the radio: the last arrived after {} ms",
+            last - start
+        );
+        let audit = sim.audit().await;
+        assert_eq!(audit.duplicates, 0, "{audit:?}");
+        // One batch (about 300 × 300 bytes at 64 kbit/s is 11 s; 13.4 s
+        // measured), not one given up by its probe and sent again (26 s
+        // when the probe did not wait for the bytes).
+        assert!(last - start <= 20_000, "{} ms", last - start);
+        sim.finish().await;
+    })
+    .unwrap();
+}
