@@ -115,8 +115,10 @@ fn a_peer_killed_and_restarted_on_the_radio_gets_and_sends_its_queued_mail_withi
 /// The longest a message for a peer killed without goodbye may take to
 /// reach its mailboxes: the radio schedule's `deposit_after_ms` (60 s)
 /// plus one probed direct try (the deposit tries the peer first, 10 s at
-/// most) and the deposit itself.
-const MAX_TO_MAILBOX_MS: u64 = 75_000;
+/// most) and the deposit itself (a holder lookup and the deposits, a few
+/// seconds on the radio; 72–72.5 s measured, 108.5–111.5 s before the
+/// probe).
+const MAX_TO_MAILBOX_MS: u64 = 80_000;
 
 /// Kills `peer`, lets `sender` queue a message for it over the connection
 /// the dead process left, and measures when a mailbox holder has it, ms
