@@ -487,6 +487,46 @@ fn kill_9_mid_exchange_loses_and_duplicates_nothing() {
     );
 }
 
+/// A host on the radio profile killed with `kill -9` while its peer keeps
+/// queueing messages for it, then restarted: what waited for it arrives
+/// within 10 s of its daemon answering again (#18).
+#[test]
+fn radio_kill_9_and_restart_delivers_the_queue_within_10_s() {
+    let _g = testbed_or_skip!("python3");
+    const AFTER_RESTART: Duration = Duration::from_secs(10);
+    let tb = Testbed::up(4, "radio");
+    tb.add_contacts(1, [2]);
+    tb.add_contacts(2, [1]);
+    let mut expected: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (from, to) in [(1, 2), (2, 1)] {
+        let text = format!("before-{from}-{to}");
+        assert!(tb.send(from, to, &text), "send {from}->{to} not accepted");
+        expected.entry(to).or_default().push(text);
+    }
+    wait_all_received(&tb, &expected, Duration::from_secs(120));
+    tb.run(&["kill", "2"]);
+    for k in 0..3 {
+        sleep(Duration::from_secs(5));
+        let text = format!("while-away-{k}");
+        assert!(tb.send(1, 2, &text), "send 1->2 not accepted");
+        expected.entry(2).or_default().push(text);
+    }
+    sleep(Duration::from_secs(5));
+    let starting = Instant::now();
+    tb.run(&["start", "2"]);
+    let answering = Instant::now();
+    let took = wait_all_received(&tb, &expected, Duration::from_secs(120));
+    println!(
+        "radio, kill -9 and restart after 20 s: the queue delivered {:.1} s after the daemon answered ({:.1} s after the start command)",
+        took.as_secs_f64(),
+        (took + answering.duration_since(starting)).as_secs_f64()
+    );
+    assert!(
+        took <= AFTER_RESTART,
+        "delivered {took:?} after the restart"
+    );
+}
+
 /// (e) Nothing readable on the wire: neither a message text nor a textual
 /// address appears in a capture of bootstrap, session setup and messages.
 #[test]

@@ -203,7 +203,9 @@ impl DeliveryQueue {
 
     /// Reports what an attempt achieved. Accepted or deposited messages leave
     /// the queue; failures are rescheduled with exponential backoff and
-    /// jitter (±25 %) so that many senders do not retry in step.
+    /// jitter (±25 %) so that many senders do not retry in step; after a
+    /// failed direct attempt never past the deposit time (at once when it
+    /// has passed): the attempt then is the deposit.
     pub fn handle_outcome<R: Rng + ?Sized>(
         &mut self,
         now: UnixMillis,
@@ -235,7 +237,19 @@ impl DeliveryQueue {
                     0
                 };
                 let delay = exp - exp / 4 + jitter;
-                p.next = now.saturating_add_millis(delay);
+                // A direct attempt is never followed by a wait past the
+                // deposit time (or, when it failed after it, by any wait):
+                // a backoff grown long while the recipient was silent must
+                // not hold its message back from the mailboxes. A failed
+                // deposit backs off as it is.
+                let mut next = now.saturating_add_millis(delay);
+                if outcome == Outcome::DirectFailed {
+                    let deposit_at = p
+                        .first_queued
+                        .saturating_add_millis(self.config.deposit_after_ms);
+                    next = next.min(deposit_at.max(now));
+                }
+                p.next = next;
                 self.timers.insert((p.next, id));
             }
         }
@@ -407,6 +421,44 @@ mod tests {
                 .all(|a| !matches!(a, Attempt::Direct { .. }))
         );
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_long_backoff_does_not_hold_a_message_past_its_deposit_time() {
+        let config = DeliveryConfig {
+            initial_backoff_ms: 5_000,
+            max_backoff_ms: 600_000,
+            deposit_after_ms: 60_000,
+            give_up_after_ms: 7 * 24 * 3_600_000,
+        };
+        let mut q = DeliveryQueue::new(config);
+        let mut rng = StdRng::seed_from_u64(6);
+        q.handle_queued(UnixMillis(0), id(1), BOB, UnixMillis(0))
+            .unwrap();
+        let mut now = UnixMillis(0);
+        let mut first_deposit = None;
+        while let Some(a) = q.poll() {
+            match a {
+                Attempt::Direct { .. } => {
+                    // Each attempt takes 10 s to fail (a probe).
+                    now = now.saturating_add_millis(10_000);
+                    q.handle_outcome(now, id(1), Outcome::DirectFailed, &mut rng);
+                }
+                Attempt::Deposit { .. } => {
+                    first_deposit = Some(now);
+                    break;
+                }
+                Attempt::GiveUp { .. } => break,
+            }
+            now = q.poll_timeout().unwrap();
+            q.handle_timeout(now);
+        }
+        // Attempts at 0, ~15 s, ~35 s and ~60 s, the last failing at ~70 s,
+        // after the deposit time: the deposit follows at once instead of
+        // after the next backoff (~40 s).
+        let at = first_deposit.unwrap();
+        assert!(at >= UnixMillis(60_000), "{at:?}");
+        assert!(at <= UnixMillis(70_000), "{at:?}");
     }
 
     #[test]

@@ -81,6 +81,33 @@ impl Profile {
     }
 }
 
+impl Profile {
+    /// Gives `nodes` of `sim` this profile's schedule from their next start
+    /// (node and transport configuration); the link itself is
+    /// [`NodeSim::with_store`]'s (see [`Profile::apply`]). The LAN profile
+    /// changes nothing.
+    pub fn configure(self, sim: &mut NodeSim, nodes: std::ops::Range<u32>) {
+        if self != Profile::Radio {
+            return;
+        }
+        let node = tacnode_usecase::node::NodeConfig::radio();
+        for i in nodes {
+            sim.configure(i, |c| {
+                c.delivery = node.delivery;
+                c.mailbox = node.mailbox.clone();
+                c.dht = node.dht.clone();
+            });
+        }
+        let transport = tacnode_transport::TransportConfig::radio();
+        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        sim.net().set_keepalive_ms(ms(transport.keep_alive));
+        sim.net().set_linger_ms(ms(transport.linger));
+        sim.net()
+            .set_request_timeout_ms(ms(transport.request_timeout));
+        sim.net().set_mtu_discovery(transport.mtu_discovery);
+    }
+}
+
 /// One-way latency range of the radio profile's links, ms (150 ± 30, the
 /// testbed's radio profile).
 pub const RADIO_LATENCY_MS: (u64, u64) = (120, 180);
@@ -240,23 +267,7 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
         .collect();
     sim.set_bootstrap(&bootstrap);
     let n = u32::try_from(s.nodes).unwrap_or(u32::MAX);
-    if s.profile == Profile::Radio {
-        let node = tacnode_usecase::node::NodeConfig::radio();
-        for i in 0..n {
-            sim.configure(i, |c| {
-                c.delivery = node.delivery;
-                c.mailbox = node.mailbox.clone();
-                c.dht = node.dht.clone();
-            });
-        }
-        let transport = tacnode_transport::TransportConfig::radio();
-        let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        sim.net().set_keepalive_ms(ms(transport.keep_alive));
-        sim.net().set_linger_ms(ms(transport.linger));
-        sim.net()
-            .set_request_timeout_ms(ms(transport.request_timeout));
-        sim.net().set_mtu_discovery(transport.mtu_discovery);
-    }
+    s.profile.configure(&mut sim, 0..n);
 
     // Start everyone.
     for i in 0..n {

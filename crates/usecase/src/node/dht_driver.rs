@@ -97,6 +97,22 @@ impl DhtHandle {
         self.ask(|r| Command::Bootstrap(contacts, r)).await
     }
 
+    /// Seeds the routing table and starts looking ourselves up; the answer
+    /// is the table size once that is done. Commands run in the order they
+    /// were sent, so a lookup asked for once this returned starts from the
+    /// seeded table.
+    pub(crate) async fn start_bootstrap(
+        &self,
+        contacts: Vec<Contact>,
+    ) -> Result<oneshot::Receiver<usize>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Bootstrap(contacts, reply))
+            .await
+            .map_err(|_| NodeError::DhtStopped)?;
+        Ok(rx)
+    }
+
     /// The K server nodes closest to `key` (an iterative FIND_NODE).
     pub(crate) async fn closest(&self, key: NodeId) -> Result<Vec<Contact>> {
         Ok(self

@@ -111,6 +111,10 @@ pub enum NodeError {
     /// The recipient's identity is not known (no contact, no record).
     #[error("unknown identity for {0}")]
     UnknownIdentity(NodeId),
+    /// A delivery to the peer went unanswered, and so did a ping to it
+    /// (see `probe`): the peer is gone, for now.
+    #[error("{0} did not answer a probe: gone, for now")]
+    PeerSilent(NodeId),
     /// No peer record for the peer in the DHT.
     #[error("no peer record for {0} in the DHT")]
     NoPeerRecord(NodeId),

@@ -36,17 +36,38 @@ const META_PREKEYS_SEQUENCE: &str = "prekeys.sequence";
 /// Bootstraps, then runs the periodic work until shutdown.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
+    // Each periodic job runs in a loop of its own, so a slow one (a fetch
+    // from unreachable holders, a long hand-off) never holds up the others.
+    // The loops end with this task: dropping the set aborts them.
+    let mut jobs = tokio::task::JoinSet::new();
+    // What a start owes its peers and itself (the greetings after an
+    // unclean stop, the first mailbox fetch) goes as soon as the routing
+    // table is seeded (the pre-shared peers and the snapshot), alongside
+    // joining and publishing our records: on a radio a join and a
+    // publication take seconds each, and what waited for us while we were
+    // away should not wait for them too. What failed on the seeded table
+    // is done again once the join succeeded.
+    let joined_once = Arc::new(tokio::sync::Notify::new());
+    let mut greeted_and_fetched = false;
     // Until our records reached someone, retry joining with backoff: the
     // bootstrap peers may be slow, far (radio) or not up yet.
     let mut retry = JOIN_RETRY_MIN;
     loop {
-        let joined = match bootstrap(&shared).await {
+        let early = (!greeted_and_fetched).then(|| {
+            greeted_and_fetched = true;
+            (&mut jobs, joined_once.clone())
+        });
+        let joined = match bootstrap(&shared, early).await {
             Ok(n) => n > 0,
             Err(e) => {
                 tracing::warn!("bootstrap: {e:#}");
                 false
             }
         };
+        if joined {
+            // A permit is kept: a waiter that comes later goes on at once.
+            joined_once.notify_one();
+        }
         let published = match publish_records(&shared).await {
             Ok(n) => n > 0,
             Err(e) => {
@@ -65,16 +86,6 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         }
         retry = (retry * 2).min(JOIN_RETRY_MAX);
     }
-    if shared.unclean_start {
-        greet_recent_peers(&shared).await;
-    }
-    if let Err(e) = fetch_own_mailboxes(&shared).await {
-        tracing::debug!("first mailbox fetch: {e:#}");
-    }
-    // Each periodic job runs in a loop of its own, so a slow one (a fetch
-    // from unreachable holders, a long hand-off) never holds up the others.
-    // The loops end with this task: dropping the set aborts them.
-    let mut jobs = tokio::task::JoinSet::new();
     let republish = Duration::from_secs(shared.config.dht.republish_interval_secs.max(1));
     let fetch = Duration::from_secs(shared.config.mailbox.fetch_interval_secs.max(1));
     for (job, period) in [
@@ -171,6 +182,29 @@ async fn every(shared: Arc<Shared>, job: Job, period: Duration) {
     }
 }
 
+/// After a start: greets the recent peers (after an unclean stop) and
+/// fetches our mailboxes, both at once; a fetch that failed, or greetings
+/// none of which went through, are done again once `joined` says the join
+/// succeeded (the seeded table may have been stale or empty).
+async fn greet_and_fetch(shared: Arc<Shared>, joined: Arc<tokio::sync::Notify>) {
+    let greet = async {
+        if shared.unclean_start && !greet_recent_peers(&shared).await {
+            joined.notified().await;
+            greet_recent_peers(&shared).await;
+        }
+    };
+    let fetch = async {
+        if let Err(e) = fetch_own_mailboxes(&shared).await {
+            tracing::debug!("first mailbox fetch, before joining: {e:#}");
+            joined.notified().await;
+            if let Err(e) = fetch_own_mailboxes(&shared).await {
+                tracing::debug!("first mailbox fetch: {e:#}");
+            }
+        }
+    };
+    tokio::join!(greet, fetch);
+}
+
 /// Peers greeted after a start, at most.
 const MAX_GREETINGS: usize = 16;
 /// Only peers whose session changed this recently are greeted, ms.
@@ -179,8 +213,9 @@ const GREETING_WINDOW_MS: u64 = 24 * 3_600_000;
 /// Tells the peers we talked with lately that we are (back) online, with a
 /// ping each: a peer whose messages to us went to our previous process (a
 /// crash, a restart) sends them now instead of after its timeout and
-/// backoff. Costs one ping per recent peer per start.
-async fn greet_recent_peers(shared: &Arc<Shared>) {
+/// backoff. Costs one ping per recent peer per start. False when there
+/// were peers to greet and none was greeted.
+async fn greet_recent_peers(shared: &Arc<Shared>) -> bool {
     let since = UnixMillis(shared.now().0.saturating_sub(GREETING_WINDOW_MS));
     let peers = match shared
         .with_state(move |st, _| {
@@ -191,9 +226,10 @@ async fn greet_recent_peers(shared: &Arc<Shared>) {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!("cannot list recent peers to greet: {e}");
-            return;
+            return true;
         }
     };
+    let to_greet = peers.len();
     let ping = Message::DhtRequest(DhtRequest::Ping {
         sender: SenderInfo {
             node_type: shared.node_type,
@@ -211,11 +247,15 @@ async fn greet_recent_peers(shared: &Arc<Shared>) {
             Ok::<(), NodeError>(())
         });
     }
+    let mut greeted = 0;
     while let Some(r) = tasks.join_next().await {
-        if let Ok(Err(e)) = r {
-            tracing::debug!("greeting a recent peer: {e:#}");
+        match r {
+            Ok(Ok(())) => greeted += 1,
+            Ok(Err(e)) => tracing::debug!("greeting a recent peer: {e:#}"),
+            Err(_) => {}
         }
     }
+    to_greet == 0 || greeted > 0
 }
 
 /// The pre-shared peers (but this node) as DHT contacts.
@@ -232,8 +272,13 @@ fn preshared_contacts(shared: &Shared) -> Vec<Contact> {
         .collect()
 }
 
-/// Returns the routing table size afterwards.
-async fn bootstrap(shared: &Arc<Shared>) -> Result<usize> {
+/// Returns the routing table size afterwards. With `early`, spawns the
+/// greetings and the first fetch ([`greet_and_fetch`]) there once the table
+/// is seeded, before the join itself is done.
+async fn bootstrap(
+    shared: &Arc<Shared>,
+    early: Option<(&mut tokio::task::JoinSet<()>, Arc<tokio::sync::Notify>)>,
+) -> Result<usize> {
     let mut contacts = preshared_contacts(shared);
     let snapshot = shared
         .with_state(|st, _| Ok::<_, NodeError>(st.store.load_routing_snapshot()?))
@@ -244,9 +289,16 @@ async fn bootstrap(shared: &Arc<Shared>) -> Result<usize> {
     }));
     if contacts.is_empty() {
         tracing::info!("no bootstrap peers: waiting to be contacted");
+        if let Some((jobs, joined)) = early {
+            jobs.spawn(greet_and_fetch(shared.clone(), joined));
+        }
         return Ok(0);
     }
-    let n = shared.dht.bootstrap(contacts).await?;
+    let join = shared.dht.start_bootstrap(contacts).await?;
+    if let Some((jobs, joined)) = early {
+        jobs.spawn(greet_and_fetch(shared.clone(), joined));
+    }
+    let n = join.await.map_err(|_| NodeError::DhtStopped)?;
     tracing::info!(routing_table = n, "bootstrapped");
     Ok(n)
 }

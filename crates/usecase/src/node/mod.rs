@@ -32,6 +32,7 @@ mod net;
 mod peer_clocks;
 mod peer_sightings;
 mod peers;
+mod probe;
 mod reachability;
 mod receive;
 mod rewound;

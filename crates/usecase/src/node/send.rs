@@ -351,7 +351,7 @@ impl AttemptError {
                     "recipient not found in the network (offline, or never joined)",
                     String::new(),
                 ),
-                NodeError::Network(CallError::Timeout) => (
+                NodeError::Network(CallError::Timeout) | NodeError::PeerSilent(_) => (
                     "the recipient did not answer (offline or out of reach)",
                     String::new(),
                 ),
@@ -677,7 +677,7 @@ async fn direct_batch(
         None => endpoints_of(shared, peer).await?,
     };
     let request = Message::DirectBatch(batch);
-    match shared.net.call(peer, &addrs, &request).await {
+    match super::probe::call_probed(shared, peer, &addrs, &request).await {
         Ok(Message::DirectBatchAck { refused }) => {
             shared
                 .direct_batches
@@ -685,10 +685,10 @@ async fn direct_batch(
             Ok(refused)
         }
         Ok(other) => Err(NodeError::unexpected(peer, &other).into()),
-        Err(CallError::Refused {
+        Err(NodeError::Network(CallError::Refused {
             code: RefusalCode::Malformed | RefusalCode::Unsupported,
             ..
-        }) => {
+        })) => {
             let Message::DirectBatch(batch) = request else {
                 return Ok(Vec::new());
             };
@@ -705,15 +705,7 @@ async fn direct_batch(
             }
             Ok(refused)
         }
-        Err(e) => {
-            if !matches!(e, CallError::Refused { .. }) {
-                // The peer may have moved: look its record up again next time.
-                shared.post_state(move |st, _| {
-                    st.peers.remove(&peer);
-                });
-            }
-            Err(e.into())
-        }
+        Err(e) => Err(call_failed(shared, peer, e)),
     }
 }
 
@@ -804,21 +796,26 @@ async fn direct(
         Some(known) => known,
         None => endpoints_of(shared, peer).await?,
     };
-    match shared
-        .net
-        .call(peer, &addrs, &Message::Direct(sealed.clone()))
-        .await
-    {
+    match super::probe::call_probed(shared, peer, &addrs, &Message::Direct(sealed.clone())).await {
         Ok(Message::DirectAck) => Ok(()),
         Ok(other) => Err(NodeError::unexpected(peer, &other).into()),
-        Err(e) => {
-            if !matches!(e, CallError::Refused { .. }) {
-                // The peer may have moved: look its record up again next time.
-                shared.post_state(move |st, _| {
-                    st.peers.remove(&peer);
-                });
-            }
-            Err(e.into())
+        Err(e) => Err(call_failed(shared, peer, e)),
+    }
+}
+
+/// A direct delivery's call failed: the attempt's error. Unless the peer
+/// refused (it answered), it may have moved: its record is looked up again
+/// next time.
+fn call_failed(shared: &Arc<Shared>, peer: NodeId, e: NodeError) -> AttemptError {
+    match e {
+        NodeError::Network(CallError::Refused { code, detail }) => {
+            AttemptError::Refused { code, detail }
+        }
+        other => {
+            shared.post_state(move |st, _| {
+                st.peers.remove(&peer);
+            });
+            other.into()
         }
     }
 }
