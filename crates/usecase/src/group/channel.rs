@@ -10,7 +10,7 @@ use tacnode_domain::gossip::{GossipId, GossipMessage, TOPIC_LEN, Topic, gossip_i
 use tacnode_domain::group::{
     Applied, GroupBroadcast, GroupId, GroupOp, GroupOpKind, Membership, MembershipView, Role,
 };
-use tacnode_domain::{IdentityKey, NodeId, Plaintext, UnixMillis};
+use tacnode_domain::{IdentityKey, KEY_LEN, NodeId, Plaintext, UnixMillis};
 use tacnode_gossip::{GossipEvent, Plumtree, PlumtreeConfig};
 use tacnode_messaging::{
     decode_group_broadcast, decode_group_op, decode_plaintext, encode_group_broadcast,
@@ -83,6 +83,14 @@ pub enum GroupOutput {
     },
 }
 
+/// Where a held chain is filed: its id, then its owner's identity key.
+type ChainKey = ([u8; CHAIN_ID_LEN], [u8; KEY_LEN]);
+
+/// Every key filed under chain id `id`, whoever the owner.
+fn chain_range(id: &[u8; CHAIN_ID_LEN]) -> std::ops::RangeInclusive<ChainKey> {
+    (*id, [0; KEY_LEN])..=(*id, [0xff; KEY_LEN])
+}
+
 /// A chain we hold of another member's.
 #[derive(Debug)]
 struct HeldChain {
@@ -116,7 +124,9 @@ pub struct GroupChannel {
     sending_since: UnixMillis,
     /// Members our current chain went to.
     holders: BTreeSet<IdentityKey>,
-    chains: BTreeMap<[u8; CHAIN_ID_LEN], HeldChain>,
+    /// By chain id, then owner: a member that hands out another's chain id
+    /// gets a chain of its own under it, not the other's place.
+    chains: BTreeMap<ChainKey, HeldChain>,
     chains_of: BTreeMap<IdentityKey, VecDeque<[u8; CHAIN_ID_LEN]>>,
     waiting: VecDeque<(GossipId, GroupCiphertext)>,
     waiting_keys: VecDeque<(IdentityKey, SenderKeyDistribution)>,
@@ -393,16 +403,16 @@ impl GroupChannel {
             return Err(GroupError::NotAMember(NodeId::from_identity(&from)));
         }
         let id = *distribution.chain_id();
-        if !self.chains.contains_key(&id) {
+        if !self.chains.contains_key(&(id, *from.as_bytes())) {
             let list = self.chains_of.entry(from).or_default();
             list.push_back(id);
             while list.len() > MAX_CHAINS_PER_MEMBER {
                 if let Some(old) = list.pop_front() {
-                    self.chains.remove(&old);
+                    self.chains.remove(&(old, *from.as_bytes()));
                 }
             }
             self.chains.insert(
-                id,
+                (id, *from.as_bytes()),
                 HeldChain {
                     owner: from,
                     chain: ReceiverChain::new(&distribution),
@@ -412,9 +422,9 @@ impl GroupChannel {
         // Messages that waited for this chain.
         let waiting = std::mem::take(&mut self.waiting);
         for (gid, ciphertext) in waiting {
-            if ciphertext.chain_id() == &id {
-                self.open(gid, &ciphertext);
-            } else {
+            // One that this key does not open (another member's under the
+            // same id) waits on for its own.
+            if ciphertext.chain_id() != &id || !self.open(gid, &ciphertext) {
                 self.waiting.push_back((gid, ciphertext));
             }
         }
@@ -445,17 +455,19 @@ impl GroupChannel {
                         let Ok(ciphertext) = GroupCiphertext::from_bytes(&bytes) else {
                             return false;
                         };
-                        match chains.get_mut(ciphertext.chain_id()) {
-                            // Not ours to judge yet: forwarded, kept.
-                            None => true,
-                            Some(held) => match held.chain.decrypt(&group.0, &ciphertext) {
-                                Ok(plain) => {
-                                    opened = Some((held.owner, plain.to_vec()));
-                                    true
-                                }
-                                Err(_) => false,
-                            },
+                        let mut held_any = false;
+                        for (_, held) in chains.range_mut(chain_range(ciphertext.chain_id())) {
+                            held_any = true;
+                            // The signature is checked first: only the
+                            // chain's owner opens it.
+                            if let Ok(plain) = held.chain.decrypt(&group.0, &ciphertext) {
+                                opened = Some((held.owner, plain.to_vec()));
+                                return true;
+                            }
                         }
+                        // No chain by that id yet: not ours to judge;
+                        // forwarded, kept.
+                        !held_any
                     }
                     Err(_) => false,
                 }
@@ -519,9 +531,12 @@ impl GroupChannel {
                     return Ok(());
                 }
                 let ciphertext = GroupCiphertext::from_bytes(&bytes)?;
-                if self.chains.contains_key(ciphertext.chain_id()) {
-                    self.open(id, &ciphertext);
-                } else {
+                let held = self
+                    .chains
+                    .range(chain_range(ciphertext.chain_id()))
+                    .next()
+                    .is_some();
+                if !held || !self.open(id, &ciphertext) {
                     if self.waiting.len() >= MAX_WAITING_MESSAGES {
                         self.waiting.pop_front();
                     }
@@ -532,16 +547,22 @@ impl GroupChannel {
         }
     }
 
-    fn open(&mut self, id: GossipId, ciphertext: &GroupCiphertext) {
-        let Some(held) = self.chains.get_mut(ciphertext.chain_id()) else {
-            return;
-        };
-        let owner = held.owner;
-        if let Ok(plain) = held
-            .chain
-            .decrypt(&self.membership.group_id().0, ciphertext)
-        {
-            self.deliver(id, owner, &plain);
+    /// Opens `ciphertext` with a chain held under its id; whether one did.
+    fn open(&mut self, id: GossipId, ciphertext: &GroupCiphertext) -> bool {
+        let group = self.membership.group_id();
+        let mut opened = None;
+        for (_, held) in self.chains.range_mut(chain_range(ciphertext.chain_id())) {
+            if let Ok(plain) = held.chain.decrypt(&group.0, ciphertext) {
+                opened = Some((held.owner, plain));
+                break;
+            }
+        }
+        match opened {
+            Some((owner, plain)) => {
+                self.deliver(id, owner, &plain);
+                true
+            }
+            None => false,
         }
     }
 
@@ -578,7 +599,7 @@ impl GroupChannel {
             self.overlay.neighbour_down(&NodeId::from_identity(gone));
             if let Some(ids) = self.chains_of.remove(gone) {
                 for id in ids {
-                    self.chains.remove(&id);
+                    self.chains.remove(&(id, *gone.as_bytes()));
                 }
             }
         }
@@ -648,7 +669,10 @@ impl GroupChannel {
         w.count(self.chains_of.len());
         for (owner, ids) in &self.chains_of {
             w.key(owner);
-            let held: Vec<&HeldChain> = ids.iter().filter_map(|id| self.chains.get(id)).collect();
+            let held: Vec<&HeldChain> = ids
+                .iter()
+                .filter_map(|id| self.chains.get(&(*id, *owner.as_bytes())))
+                .collect();
             w.count(held.len());
             for h in held {
                 w.bytes(&h.chain.to_bytes());
@@ -692,7 +716,7 @@ impl GroupChannel {
                 let chain = ReceiverChain::from_bytes(r.bytes()?)?;
                 let id = *chain.chain_id();
                 list.push_back(id);
-                chains.insert(id, HeldChain { owner, chain });
+                chains.insert((id, *owner.as_bytes()), HeldChain { owner, chain });
             }
         }
         r.finish()?;

@@ -502,3 +502,47 @@ fn a_channel_restored_from_its_pickle_reads_and_sends_on() {
         Err(crate::group::GroupPickleError::BadMagic)
     ));
 }
+
+#[test]
+fn a_member_handing_out_anothers_chain_id_cannot_silence_it() {
+    use tacnode_crypto::group::{GroupCiphertext, SenderKeyDistribution};
+    use tacnode_domain::group::GroupBroadcast;
+    use tacnode_messaging::decode_group_broadcast;
+
+    let mut g = Group::new(5);
+    g.hold_keys_for = Some(3);
+    let removed = g.identities[4].identity_key();
+    g.channels[0].remove(T0, &g.identities[0], removed).unwrap();
+    g.settle();
+    // Member 1 writes with a new chain; member 3 has not got its key yet.
+    g.send(1, "rotated", 1).unwrap();
+    assert!(!g.texts(3).contains(&"rotated"));
+    let (_, payload) = g.pushes.last().unwrap().clone();
+    let Ok(GroupBroadcast::Message(bytes)) = decode_group_broadcast(&payload) else {
+        panic!("a message")
+    };
+    let victim_chain = *GroupCiphertext::from_bytes(&bytes).unwrap().chain_id();
+    // Member 2 hands member 3 a key of its own under member 1's chain id.
+    let rogue = SenderChain::new(&mut g.rng);
+    let mut forged = rogue.distribution().to_bytes().to_vec();
+    forged[1..17].copy_from_slice(&victim_chain);
+    let forged = SenderKeyDistribution::from_bytes(&forged).unwrap();
+    let from = g.identities[2].identity_key();
+    g.channels[3].handle_distribution(from, forged).unwrap();
+    g.settle();
+    assert!(!g.texts(3).contains(&"rotated"));
+    // The real key arrives: the message opens, as member 1's.
+    for (from, to, distribution) in std::mem::take(&mut g.held) {
+        let key = g.identities[from].identity_key();
+        g.channels[to]
+            .handle_distribution(key, distribution)
+            .unwrap();
+    }
+    g.settle();
+    let got: Vec<&(IdentityKey, String)> = g.delivered[3]
+        .iter()
+        .filter(|(_, t)| t == "rotated")
+        .collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, g.identities[1].identity_key());
+}
