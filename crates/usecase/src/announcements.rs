@@ -60,6 +60,9 @@ pub enum AnnouncementRefusal {
     /// The gossip layer refused the message.
     #[error(transparent)]
     Gossip(#[from] GossipError),
+    /// A message from a node this one has no link with.
+    #[error("{0:?} has no link with this node; report the link first")]
+    NotANeighbour(NodeId),
     /// Not an announcement.
     #[error(transparent)]
     Malformed(#[from] DecodeError),
@@ -200,6 +203,10 @@ impl AnnouncementBoard {
         from: NodeId,
         message: GossipMessage,
     ) -> Result<(), AnnouncementRefusal> {
+        // Only over a link the driver reported.
+        if !self.overlay.is_neighbour(&from) {
+            return Err(AnnouncementRefusal::NotANeighbour(from));
+        }
         let authors = &mut self.authors;
         let mut taken: Option<Announcement> = None;
         let mut refusal: Option<AnnouncementRefusal> = None;

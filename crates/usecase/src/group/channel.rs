@@ -441,6 +441,10 @@ impl GroupChannel {
         if !self.member_ids.contains_key(&from) {
             return Err(GroupError::NotAMember(from));
         }
+        // Only over a link the driver reported: the neighbour limit holds.
+        if !self.overlay.is_neighbour(&from) {
+            return Err(GroupError::NotANeighbour(from));
+        }
         let group = self.membership.group_id();
         let chains = &mut self.chains;
         let mut opened: Option<(IdentityKey, Vec<u8>)> = None;

@@ -357,6 +357,12 @@ fn an_added_member_is_invited_and_reads_what_follows() {
         round: 0,
         payload,
     };
+    // Not linked yet: refused.
+    assert!(matches!(
+        joined.handle_gossip(T0, g.node(0), push.clone()),
+        Err(GroupError::NotANeighbour(_))
+    ));
+    joined.neighbour_up(T0, g.node(0)).unwrap();
     joined.handle_gossip(T0, g.node(0), push).unwrap();
     let mut got = Vec::new();
     while let Some(out) = joined.poll_output() {

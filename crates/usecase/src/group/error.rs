@@ -10,6 +10,10 @@ pub enum GroupError {
     /// The node is not a member of the group (as this member sees it).
     #[error("{0:?} is not a member of this group; an admin must add it first")]
     NotAMember(NodeId),
+    /// A message from a member that has no link with this one (report the
+    /// link with `neighbour_up` first).
+    #[error("{0:?} has no link with this member in the group")]
+    NotANeighbour(NodeId),
     /// This member was removed from the group (or left): it can no longer
     /// send to it.
     #[error("this node is no longer a member of the group")]
