@@ -11,6 +11,8 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::byte_prefix::write_byte_prefix;
+
 /// Length of a [`GossipId`].
 pub const GOSSIP_ID_LEN: usize = 16;
 
@@ -37,11 +39,7 @@ pub struct GossipId(pub [u8; GOSSIP_ID_LEN]);
 
 impl fmt::Debug for GossipId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "GossipId(")?;
-        for b in &self.0[..4] {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "…)")
+        write_byte_prefix(f, "GossipId", &self.0, 4)
     }
 }
 
@@ -53,11 +51,7 @@ pub struct Topic(pub [u8; TOPIC_LEN]);
 
 impl fmt::Debug for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Topic(")?;
-        for b in &self.0[..4] {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "…)")
+        write_byte_prefix(f, "Topic", &self.0, 4)
     }
 }
 

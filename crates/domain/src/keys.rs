@@ -2,6 +2,7 @@ use std::fmt;
 
 use ed25519_dalek::VerifyingKey;
 
+use crate::byte_prefix::write_byte_prefix;
 use crate::id::KeyError;
 
 /// Length in bytes of every public key (Ed25519 and X25519).
@@ -93,11 +94,7 @@ impl From<VerifyingKey> for IdentityKey {
 
 impl fmt::Debug for IdentityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdentityKey(")?;
-        for b in &self.as_bytes()[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "…)")
+        write_byte_prefix(f, "IdentityKey", self.as_bytes(), 8)
     }
 }
 
@@ -127,11 +124,7 @@ impl DhPublicKey {
 
 impl fmt::Debug for DhPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DhPublicKey(")?;
-        for b in &self.0[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "…)")
+        write_byte_prefix(f, "DhPublicKey", &self.0, 8)
     }
 }
 
@@ -158,10 +151,6 @@ impl Signature {
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature(")?;
-        for b in &self.0[..8] {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, "…)")
+        write_byte_prefix(f, "Signature", &self.0, 8)
     }
 }

@@ -30,6 +30,7 @@ mod address;
 mod admission;
 mod announcement;
 mod beacon;
+mod byte_prefix;
 mod connection;
 mod contact;
 mod delivery;

@@ -302,17 +302,7 @@ fn mail_that_expires_unfetched_is_reported_failed_to_its_sender() {
 #[test]
 fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
     block_on(async {
-        let mut sim = network(16, 4, 2).await;
-        let (sender, recipient) = (4, 5);
-        for _ in 0..3 {
-            sim.send(sender, recipient).await.unwrap();
-        }
-        assert!(sim.drain(5 * MINUTE).await);
-        sim.backup(sender).unwrap();
-        for _ in 0..3 {
-            sim.send(sender, recipient).await.unwrap();
-        }
-        assert!(sim.drain(5 * MINUTE).await);
+        let (mut sim, sender, recipient) = sent_across_a_backup(16).await;
         sim.restore(sender).await.unwrap();
         sim.advance(MINUTE).await;
         sim.start(sender).await.unwrap();
@@ -331,10 +321,10 @@ fn a_sender_restored_from_a_backup_restarts_its_session_and_loses_nothing() {
     .unwrap();
 }
 
-/// Node 4 (sender) sends 3 texts to node 5, is backed up, sends 3 more,
-/// and is restored while 5 is offline; its next 3 texts reuse ratchet
-/// headers 5 already opened and, an hour later, wait in 5's mailboxes.
-async fn rewound_mail_deposited(seed: u64) -> (NodeSim, u32, u32, Vec<tacnode_domain::MessageId>) {
+/// Node 4 (the sender) sends 3 texts to node 5, is backed up, and sends 3
+/// more; all 6 are delivered. Returns the network, the sender and the
+/// recipient.
+async fn sent_across_a_backup(seed: u64) -> (NodeSim, u32, u32) {
     let mut sim = network(seed, 4, 2).await;
     let (sender, recipient) = (4, 5);
     for _ in 0..3 {
@@ -346,6 +336,14 @@ async fn rewound_mail_deposited(seed: u64) -> (NodeSim, u32, u32, Vec<tacnode_do
         sim.send(sender, recipient).await.unwrap();
     }
     assert!(sim.drain(5 * MINUTE).await);
+    (sim, sender, recipient)
+}
+
+/// Node 4 (sender) sends 3 texts to node 5, is backed up, sends 3 more,
+/// and is restored while 5 is offline; its next 3 texts reuse ratchet
+/// headers 5 already opened and, an hour later, wait in 5's mailboxes.
+async fn rewound_mail_deposited(seed: u64) -> (NodeSim, u32, u32, Vec<tacnode_domain::MessageId>) {
+    let (mut sim, sender, recipient) = sent_across_a_backup(seed).await;
     sim.stop(recipient, true).await;
     sim.restore(sender).await.unwrap();
     sim.advance(MINUTE).await;

@@ -85,6 +85,19 @@ impl Group {
         group
     }
 
+    /// A group of `n` where the creator removed member `removed` and member
+    /// 1 then wrote "rotated" with its new chain, whose key member `behind`
+    /// has not got (it is in `held`).
+    fn rotated_behind(n: usize, behind: usize, removed: usize) -> Self {
+        let mut g = Self::new(n);
+        g.hold_keys_for = Some(behind);
+        let key = g.identities[removed].identity_key();
+        g.channels[0].remove(T0, &g.identities[0], key).unwrap();
+        g.settle();
+        g.send(1, "rotated", 1).unwrap();
+        g
+    }
+
     fn node(&self, i: usize) -> NodeId {
         self.identities[i].node_id()
     }
@@ -224,13 +237,7 @@ fn a_removed_member_cannot_read_what_follows_its_removal() {
 
 #[test]
 fn a_message_ahead_of_its_key_waits_for_the_key() {
-    let mut g = Group::new(4);
-    // A new chain whose key member 3 does not get at once.
-    g.hold_keys_for = Some(3);
-    let removed = g.identities[2].identity_key();
-    g.channels[0].remove(T0, &g.identities[0], removed).unwrap();
-    g.settle();
-    g.send(1, "rotated", 1).unwrap();
+    let mut g = Group::rotated_behind(4, 3, 2);
     assert!(g.texts(3).is_empty());
     assert_eq!(g.texts(0), vec!["rotated"]);
     for (from, to, distribution) in std::mem::take(&mut g.held) {
@@ -515,13 +522,8 @@ fn a_member_handing_out_anothers_chain_id_cannot_silence_it() {
     use tacnode_domain::group::GroupBroadcast;
     use tacnode_messaging::decode_group_broadcast;
 
-    let mut g = Group::new(5);
-    g.hold_keys_for = Some(3);
-    let removed = g.identities[4].identity_key();
-    g.channels[0].remove(T0, &g.identities[0], removed).unwrap();
-    g.settle();
     // Member 1 writes with a new chain; member 3 has not got its key yet.
-    g.send(1, "rotated", 1).unwrap();
+    let mut g = Group::rotated_behind(5, 3, 4);
     assert!(!g.texts(3).contains(&"rotated"));
     let (_, payload) = g.pushes.last().unwrap().clone();
     let Ok(GroupBroadcast::Message(bytes)) = decode_group_broadcast(&payload) else {
