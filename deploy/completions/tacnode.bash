@@ -34,6 +34,9 @@ _tacnode() {
             tacnode,export)
                 cmd="tacnode__subcmd__export"
                 ;;
+            tacnode,group)
+                cmd="tacnode__subcmd__group"
+                ;;
             tacnode,help)
                 cmd="tacnode__subcmd__help"
                 ;;
@@ -124,6 +127,42 @@ _tacnode() {
             tacnode__subcmd__contacts__subcmd__help,verify)
                 cmd="tacnode__subcmd__contacts__subcmd__help__subcmd__verify"
                 ;;
+            tacnode__subcmd__group,add)
+                cmd="tacnode__subcmd__group__subcmd__add"
+                ;;
+            tacnode__subcmd__group,create)
+                cmd="tacnode__subcmd__group__subcmd__create"
+                ;;
+            tacnode__subcmd__group,help)
+                cmd="tacnode__subcmd__group__subcmd__help"
+                ;;
+            tacnode__subcmd__group,list)
+                cmd="tacnode__subcmd__group__subcmd__list"
+                ;;
+            tacnode__subcmd__group,members)
+                cmd="tacnode__subcmd__group__subcmd__members"
+                ;;
+            tacnode__subcmd__group,remove)
+                cmd="tacnode__subcmd__group__subcmd__remove"
+                ;;
+            tacnode__subcmd__group__subcmd__help,add)
+                cmd="tacnode__subcmd__group__subcmd__help__subcmd__add"
+                ;;
+            tacnode__subcmd__group__subcmd__help,create)
+                cmd="tacnode__subcmd__group__subcmd__help__subcmd__create"
+                ;;
+            tacnode__subcmd__group__subcmd__help,help)
+                cmd="tacnode__subcmd__group__subcmd__help__subcmd__help"
+                ;;
+            tacnode__subcmd__group__subcmd__help,list)
+                cmd="tacnode__subcmd__group__subcmd__help__subcmd__list"
+                ;;
+            tacnode__subcmd__group__subcmd__help,members)
+                cmd="tacnode__subcmd__group__subcmd__help__subcmd__members"
+                ;;
+            tacnode__subcmd__group__subcmd__help,remove)
+                cmd="tacnode__subcmd__group__subcmd__help__subcmd__remove"
+                ;;
             tacnode__subcmd__help,admin)
                 cmd="tacnode__subcmd__help__subcmd__admin"
                 ;;
@@ -141,6 +180,9 @@ _tacnode() {
                 ;;
             tacnode__subcmd__help,export)
                 cmd="tacnode__subcmd__help__subcmd__export"
+                ;;
+            tacnode__subcmd__help,group)
+                cmd="tacnode__subcmd__help__subcmd__group"
                 ;;
             tacnode__subcmd__help,help)
                 cmd="tacnode__subcmd__help__subcmd__help"
@@ -199,6 +241,21 @@ _tacnode() {
             tacnode__subcmd__help__subcmd__contacts,verify)
                 cmd="tacnode__subcmd__help__subcmd__contacts__subcmd__verify"
                 ;;
+            tacnode__subcmd__help__subcmd__group,add)
+                cmd="tacnode__subcmd__help__subcmd__group__subcmd__add"
+                ;;
+            tacnode__subcmd__help__subcmd__group,create)
+                cmd="tacnode__subcmd__help__subcmd__group__subcmd__create"
+                ;;
+            tacnode__subcmd__help__subcmd__group,list)
+                cmd="tacnode__subcmd__help__subcmd__group__subcmd__list"
+                ;;
+            tacnode__subcmd__help__subcmd__group,members)
+                cmd="tacnode__subcmd__help__subcmd__group__subcmd__members"
+                ;;
+            tacnode__subcmd__help__subcmd__group,remove)
+                cmd="tacnode__subcmd__help__subcmd__group__subcmd__remove"
+                ;;
             tacnode__subcmd__help__subcmd__member,import)
                 cmd="tacnode__subcmd__help__subcmd__member__subcmd__import"
                 ;;
@@ -254,7 +311,7 @@ _tacnode() {
 
     case "${cmd}" in
         tacnode)
-            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox chat peers outbox status admin member export import demo completions man help"
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox chat peers outbox status group admin member export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -767,8 +824,238 @@ _tacnode() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tacnode__subcmd__group)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version create add remove list members help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__add)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__create)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__help)
+            opts="create add remove list members help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__help__subcmd__members)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__list)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__members)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__group__subcmd__remove)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tacnode__subcmd__help)
-            opts="init run id contacts send inbox chat peers outbox status admin member export import demo completions man help"
+            opts="init run id contacts send inbox chat peers outbox status group admin member export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -952,6 +1239,90 @@ _tacnode() {
         tacnode__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__group)
+            opts="create add remove list members"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__group__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__group__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__group__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__group__subcmd__members)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__group__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -183,9 +183,10 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ContactsCommand,
     },
-    /// Send a text message to a contact (name) or an address (key_…).
+    /// Send a text message to a contact (name), an address (key_…) or a
+    /// group (@NAME).
     Send {
-        /// Contact name or key_… address.
+        /// Contact name, key_… address or @GROUP.
         to: String,
         /// The text.
         #[arg(required_unless_present = "stdin")]
@@ -232,6 +233,12 @@ pub(crate) enum Command {
     },
     /// Show the daemon's status.
     Status,
+    /// Team channels: end-to-end encrypted groups (`send @NAME TEXT`
+    /// writes to one).
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
     /// Administer a closed network (admin key, member certificates,
     /// revocations).
     Admin {
@@ -272,6 +279,36 @@ pub(crate) enum Command {
     },
     /// Print the manual page (roff; deploy/man/tacnode.1 is this output).
     Man,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum GroupAction {
+    /// Create a group with this node as its admin.
+    Create {
+        /// The group's name.
+        name: String,
+    },
+    /// Add a contact to a group (admins only); it joins at once.
+    Add {
+        /// Group name.
+        group: String,
+        /// Contact name or key_… address.
+        contact: String,
+    },
+    /// Remove a member (admins only); it reads nothing sent afterwards.
+    Remove {
+        /// Group name.
+        group: String,
+        /// Contact name or key_… address.
+        contact: String,
+    },
+    /// List the groups this node is in.
+    List,
+    /// Show a group's members.
+    Members {
+        /// Group name.
+        group: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -13,6 +13,7 @@ use tacnode_transport::TransportConfig;
 use tacnode_usecase::delivery::DeliveryConfig;
 use tacnode_usecase::node::{
     AdmissionConfig, BootstrapPeer, DhtSettings, DiscoveryConfig, MailboxConfig, NodeConfig,
+    PlumtreeConfig,
 };
 
 /// Largest config file read.
@@ -167,6 +168,37 @@ pub struct Config {
     pub admission: AdmissionSection,
     /// `[discovery]`
     pub discovery: DiscoveryConfig,
+    /// `[groups]`
+    pub groups: GroupsSection,
+}
+
+/// `[groups]`: the group channels' overlay timers.
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupsSection {
+    /// Wait for an announced message's push before asking for it, ms.
+    pub graft_timeout_ms: u64,
+    /// Up to this much more, per member and message, ms.
+    pub graft_jitter_ms: u64,
+    /// Wait for an asked member before asking the next, ms.
+    pub graft_retry_ms: u64,
+    /// Announcements wait this long to go together, ms.
+    pub lazy_flush_ms: u64,
+    /// Messages are kept this long to repair members that were away, ms.
+    pub cache_ttl_ms: u64,
+}
+
+impl Default for GroupsSection {
+    fn default() -> Self {
+        let d = PlumtreeConfig::default();
+        Self {
+            graft_timeout_ms: d.graft_timeout_ms,
+            graft_jitter_ms: d.graft_jitter_ms,
+            graft_retry_ms: d.graft_retry_ms,
+            lazy_flush_ms: d.lazy_flush_ms,
+            cache_ttl_ms: d.cache_ttl_ms,
+        }
+    }
 }
 
 /// `[admission]`: no admins is an open network; with admins, a closed one
@@ -294,6 +326,13 @@ impl Config {
                 revocation_fetch_interval_secs: self.admission.revocation_fetch_interval_secs,
             },
             discovery: self.discovery.clone(),
+            gossip: PlumtreeConfig {
+                graft_timeout_ms: self.groups.graft_timeout_ms,
+                graft_jitter_ms: self.groups.graft_jitter_ms,
+                graft_retry_ms: self.groups.graft_retry_ms,
+                lazy_flush_ms: self.groups.lazy_flush_ms,
+                cache_ttl_ms: self.groups.cache_ttl_ms,
+            },
         }
     }
 

@@ -9,8 +9,8 @@ use tokio::sync::watch;
 
 use crate::node::{NodeEvent, NodeHandle};
 use tacnode_control::{
-    ContactView, MessageView, OutboxView, PeerView, Request, Response, read_line, socket_path,
-    write_json,
+    ContactView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView, Request, Response,
+    read_line, socket_path, write_json,
 };
 use tacnode_domain::{Contact, Direction, MessageStatus, NodeId, PeerAddress, StoredMessage};
 use tacnode_usecase::node::AdmissionStatus;
@@ -153,6 +153,30 @@ async fn follow_events<W: tokio::io::AsyncWrite + Unpin>(
                     message_id: message_id.to_string(),
                     text,
                     status: "received".into(),
+                    group: None,
+                };
+                write_json(w, &Response::Message(view)).await?;
+                continue;
+            }
+            NodeEvent::GroupMessage {
+                group_name,
+                from,
+                message_id,
+                text,
+                time,
+                outbound,
+                ..
+            } => {
+                let (peer_address, peer_name) = peer_view(&node.contacts().await?, &from);
+                let view = MessageView {
+                    time_ms: time.0,
+                    direction: if outbound { "out" } else { "in" }.into(),
+                    peer_address,
+                    peer_name,
+                    message_id: message_id.to_string(),
+                    text,
+                    status: if outbound { "sent" } else { "received" }.into(),
+                    group: Some(group_name),
                 };
                 write_json(w, &Response::Message(view)).await?;
                 continue;
@@ -174,6 +198,7 @@ async fn follow_events<W: tokio::io::AsyncWrite + Unpin>(
                     message_id: message_id.to_string(),
                     text,
                     status: "queued".into(),
+                    group: None,
                 };
                 write_json(w, &Response::Message(view)).await?;
                 continue;
@@ -217,15 +242,27 @@ const DEFAULT_INBOX_LIMIT: usize = 1000;
 
 async fn inbox(node: &NodeHandle, limit: Option<u32>) -> Result<Vec<MessageView>> {
     let contacts = node.contacts().await?;
+    let groups: std::collections::HashMap<_, _> = node
+        .groups()
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
     let limit = limit.map_or(DEFAULT_INBOX_LIMIT, |l| {
         usize::try_from(l).unwrap_or(usize::MAX)
     });
     let view = |(m, status): (StoredMessage, Option<MessageStatus>)| {
         let (peer_address, peer_name) = peer_view(&contacts, &m.peer);
-        let (direction, status) = match (m.direction, status) {
-            (Direction::Inbound, _) => ("in", "received".to_owned()),
-            (Direction::Outbound, s) => ("out", s.map_or("unknown".to_owned(), |s| s.to_string())),
+        let (direction, status) = match (m.direction, status, m.group) {
+            (Direction::Inbound, _, _) => ("in", "received".to_owned()),
+            (Direction::Outbound, _, Some(_)) => ("out", "sent".to_owned()),
+            (Direction::Outbound, s, None) => {
+                ("out", s.map_or("unknown".to_owned(), |s| s.to_string()))
+            }
         };
+        let group = m
+            .group
+            .map(|g| groups.get(&g).cloned().unwrap_or_else(|| hex(g.as_bytes())));
         MessageView {
             time_ms: m.time.0,
             direction: direction.into(),
@@ -234,6 +271,7 @@ async fn inbox(node: &NodeHandle, limit: Option<u32>) -> Result<Vec<MessageView>
             message_id: m.message_id.to_string(),
             status,
             text: m.text,
+            group,
         }
     };
     Ok(node.inbox(limit).await?.into_iter().map(view).collect())
@@ -277,14 +315,28 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
             }
         }
         Request::Send { to, text } => {
-            let id = node.send(&to, &text).await?;
+            let id = match to.strip_prefix('@') {
+                Some(group) => node.send_group(group, &text).await?,
+                None => node.send(&to, &text).await?,
+            };
             Response::Queued {
                 message_id: id.to_string(),
             }
         }
         Request::SendMany { to, texts } => {
             let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let ids = node.send_many(&to, &texts).await?;
+            let ids = match to.strip_prefix('@') {
+                // One after the other, each sent at once: a group has no
+                // outbox to commit them to together.
+                Some(group) => {
+                    let mut ids = Vec::with_capacity(texts.len());
+                    for text in texts {
+                        ids.push(node.send_group(group, text).await?);
+                    }
+                    ids
+                }
+                None => node.send_many(&to, &texts).await?,
+            };
             let message_ids = ids.iter().map(ToString::to_string).collect();
             Response::QueuedMany { message_ids }
         }
@@ -363,6 +415,35 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                 }),
             }
         }
+        Request::GroupCreate { name } => Response::Groups {
+            groups: vec![group_view(node.create_group(&name).await?)],
+        },
+        Request::GroupAdd { group, member } => {
+            node.group_add(&group, &member).await?;
+            Response::Ok
+        }
+        Request::GroupRemove { group, member } => {
+            node.group_remove(&group, &member).await?;
+            Response::Ok
+        }
+        Request::GroupList => Response::Groups {
+            groups: node.groups().await?.into_iter().map(group_view).collect(),
+        },
+        Request::GroupMembers { group } => Response::GroupMembers {
+            members: node
+                .group_members(&group)
+                .await?
+                .into_iter()
+                .map(|m| GroupMemberView {
+                    address: PeerAddress::new(m.identity_key).to_string(),
+                    name: m.name,
+                    role: if m.admin { "admin" } else { "member" }.to_owned(),
+                    me: m.me,
+                    linked: m.linked,
+                })
+                .collect(),
+            group,
+        },
         Request::Revocations { text } => {
             let list = tacnode_messaging::from_admission_text(
                 tacnode_messaging::REVOCATION_LIST_LABEL,
@@ -378,6 +459,18 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
             }
         }
     })
+}
+
+/// One group as the control protocol carries it.
+fn group_view(g: tacnode_usecase::node::GroupInfo) -> GroupView {
+    GroupView {
+        id: hex(g.id.as_bytes()),
+        name: g.name,
+        members: g.members,
+        admin: g.admin,
+        member: g.member,
+        links: g.links,
+    }
 }
 
 /// One peer as the control protocol carries it.

@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 use tacnode_crypto::keystore::KdfParams;
 
 use crate::cli::{
-    Cli, Command, ContactsCommand, LogFormatArg, MemberAction, NodeTypeArg, OutboxAction,
+    Cli, Command, ContactsCommand, GroupAction, LogFormatArg, MemberAction, NodeTypeArg,
+    OutboxAction,
 };
 use crate::config::{LogFormat, NodeTypeConfig, default_data_dir};
 use crate::stdin_messages::read_stdin_messages;
@@ -76,6 +77,40 @@ async fn ask(data_dir: &Path, json: bool, req: &Request) -> Result<Option<Respon
         return Ok(None);
     }
     Ok(Some(r))
+}
+
+/// `tacnode group …`.
+async fn group(data_dir: &Path, json: bool, action: GroupAction) -> Result<(), CliError> {
+    let (req, done) = match action {
+        GroupAction::Create { name } => (Request::GroupCreate { name }, None),
+        GroupAction::Add { group, contact } => {
+            let done = format!("added {contact} to @{group}; it gets the invitation now");
+            let req = Request::GroupAdd {
+                group,
+                member: contact,
+            };
+            (req, Some(done))
+        }
+        GroupAction::Remove { group, contact } => {
+            let done = format!("removed {contact} from @{group}; the group's keys are replaced");
+            let req = Request::GroupRemove {
+                group,
+                member: contact,
+            };
+            (req, Some(done))
+        }
+        GroupAction::List => (Request::GroupList, None),
+        GroupAction::Members { group } => (Request::GroupMembers { group }, None),
+    };
+    match (ask(data_dir, json, &req).await?, done) {
+        (Some(_), Some(done)) => println!("{done}"),
+        (Some(Response::Groups { groups }), None) => print!("{}", text::groups(&groups)),
+        (Some(Response::GroupMembers { group, members }), None) => {
+            print!("{}", text::group_members(&group, &members));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Runs the command; errors carry the exit code they map to.
@@ -257,6 +292,7 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 );
             }
         }
+        Command::Group { action } => group(&data_dir, json, action).await?,
         Command::Status => {
             if let Some(r) = ask(&data_dir, json, &Request::Status).await? {
                 print!("{}", text::status(&r, crate::node::now().0));

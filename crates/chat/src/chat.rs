@@ -176,18 +176,24 @@ impl Chat {
         }
     }
 
-    fn message(&mut self, m: MessageView) {
-        let index = match self
-            .conversations
-            .iter()
-            .position(|c| c.address == m.peer_address)
-        {
+    fn message(&mut self, mut m: MessageView) {
+        // A group is a conversation of its own, `@NAME` (what `send` takes),
+        // each text headed by the member that wrote it.
+        let (address, name) = match &m.group {
+            Some(group) => {
+                if m.direction != "out" {
+                    let who = m.peer_name.as_deref().unwrap_or(&m.peer_address);
+                    let who: String = who.chars().take(16).collect();
+                    m.text = format!("{who}: {}", m.text);
+                }
+                (format!("@{group}"), Some(format!("@{group}")))
+            }
+            None => (m.peer_address.clone(), m.peer_name.clone()),
+        };
+        let index = match self.conversations.iter().position(|c| c.address == address) {
             Some(i) => i,
             None => {
-                self.conversations.push(Conversation::new(
-                    m.peer_address.clone(),
-                    m.peer_name.clone(),
-                ));
+                self.conversations.push(Conversation::new(address, name));
                 self.conversations.len() - 1
             }
         };

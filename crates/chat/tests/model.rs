@@ -30,6 +30,7 @@ fn incoming(from: &str, id: &str, text: &str) -> ChatEvent {
         message_id: id.into(),
         text: text.into(),
         status: "received".into(),
+        group: None,
     })
 }
 

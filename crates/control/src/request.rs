@@ -29,7 +29,8 @@ pub enum Request {
         /// Mark verified.
         confirm: bool,
     },
-    /// Send a text to a contact (by name or address).
+    /// Send a text to a contact (by name or address), or to a group
+    /// (`@NAME`).
     Send {
         /// Contact name or `key_…` address.
         to: String,
@@ -68,6 +69,32 @@ pub enum Request {
     },
     /// Daemon status.
     Status,
+    /// Create a group with this node as its admin.
+    GroupCreate {
+        /// The group's name (1 to 64 bytes).
+        name: String,
+    },
+    /// Add a contact to a group (admins only).
+    GroupAdd {
+        /// Group name (or id in hex).
+        group: String,
+        /// Contact name or `key_…` address.
+        member: String,
+    },
+    /// Remove a member from a group (admins only).
+    GroupRemove {
+        /// Group name (or id in hex).
+        group: String,
+        /// Contact name or `key_…` address.
+        member: String,
+    },
+    /// The groups this node is in.
+    GroupList,
+    /// A group's members.
+    GroupMembers {
+        /// Group name (or id in hex).
+        group: String,
+    },
     /// Apply and publish an admin's revocation list (closed networks).
     Revocations {
         /// The revocation file's text (`tacnode admin revoke` writes it).

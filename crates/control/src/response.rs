@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::views::{ContactView, MessageView, OutboxView, PeerView};
+use crate::views::{ContactView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView};
 
 /// The daemon's answer.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -75,6 +75,18 @@ pub enum Response {
         status: String,
         /// Why it failed, for `failed`.
         reason: Option<String>,
+    },
+    /// Groups (a listing, or the one just created).
+    Groups {
+        /// By name.
+        groups: Vec<GroupView>,
+    },
+    /// A group's members.
+    GroupMembers {
+        /// The group's name.
+        group: String,
+        /// This node first, then contacts by name, then the others.
+        members: Vec<GroupMemberView>,
     },
     /// A revocation list was applied.
     Revocations {

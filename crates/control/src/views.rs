@@ -18,8 +18,44 @@ pub struct MessageView {
     /// The text.
     pub text: String,
     /// `received`, or for our own: `queued`, `sent`, `in mailbox`,
-    /// `delivered`, `failed`, …
+    /// `delivered`, `failed`, … (a group message of ours: `sent`).
     pub status: String,
+    /// The group's name, for a group message (the peer is then the member
+    /// that wrote it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// A group as the operator lists it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct GroupView {
+    /// Its id (hex).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Members, as this node sees them.
+    pub members: usize,
+    /// This node is an admin.
+    pub admin: bool,
+    /// This node is still a member.
+    pub member: bool,
+    /// Overlay links up now.
+    pub links: usize,
+}
+
+/// One member of a group.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct GroupMemberView {
+    /// Its `key_…` address.
+    pub address: String,
+    /// Its contact name, if it is one.
+    pub name: Option<String>,
+    /// `admin` or `member`.
+    pub role: String,
+    /// This node.
+    pub me: bool,
+    /// An overlay link to it is up.
+    pub linked: bool,
 }
 
 /// A message waiting to go.

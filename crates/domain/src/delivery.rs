@@ -54,6 +54,10 @@ pub struct StoredMessage {
     pub message_id: MessageId,
     /// The text.
     pub text: String,
+    /// The group it was written to; `None` for a pairwise message (then
+    /// `peer` is the other end; in a group, `peer` is the member that
+    /// wrote it, this node for its own).
+    pub group: Option<crate::group::GroupId>,
 }
 
 /// Delivery progress of an outbound message.

@@ -69,8 +69,8 @@ pub use delivery::{DeliveryState, Direction, MessageStatus, OutboxEntry, StoredM
 pub use id::{Distance, ID_LEN, KeyError, NodeId};
 pub use keys::{DhPublicKey, IdentityKey, KEY_LEN, SIGNATURE_LEN, Signature, SignatureError};
 pub use message::{
-    Content, ContentError, MAX_DIRECT_BATCH, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, MESSAGE_ID_LEN,
-    MessageId, Plaintext,
+    Content, ContentError, MAX_DIRECT_BATCH, MAX_DISTRIBUTION_BYTES, MAX_INVITATION_OPS,
+    MAX_RECEIPT_IDS, MAX_TEXT_BYTES, MESSAGE_ID_LEN, MessageId, Plaintext,
 };
 pub use reachability::Reachability;
 pub use record::{

@@ -12,6 +12,11 @@ pub const MAX_RECEIPT_IDS: usize = 256;
 /// Most sealed messages one direct batch carries: as many as one receipt
 /// acknowledges, so the recipient answers a batch with one receipt.
 pub const MAX_DIRECT_BATCH: usize = MAX_RECEIPT_IDS;
+/// Most membership operations one invitation carries (about 100 KiB): a
+/// group with a longer history cannot invite until it is recreated.
+pub const MAX_INVITATION_OPS: usize = 512;
+/// Longest sender-key distribution carried in a message, in bytes.
+pub const MAX_DISTRIBUTION_BYTES: usize = 256;
 
 /// Identifier of a user message, chosen at random by the sender; used to
 /// deduplicate everywhere (inbox, mailboxes, receipts).
@@ -60,6 +65,14 @@ pub enum ContentError {
     /// Receipt with more than [`MAX_RECEIPT_IDS`] ids, or none.
     #[error("receipt acknowledges {0} messages, allowed 1..={MAX_RECEIPT_IDS}")]
     ReceiptSize(usize),
+    /// Invitation with more than [`MAX_INVITATION_OPS`] operations, or none.
+    #[error(
+        "the group's history has {0} operations, an invitation carries 1..={MAX_INVITATION_OPS}: create the group anew to invite more members"
+    )]
+    InvitationSize(usize),
+    /// Sender-key distribution longer than [`MAX_DISTRIBUTION_BYTES`].
+    #[error("sender key is {0} bytes, the limit is {MAX_DISTRIBUTION_BYTES}")]
+    DistributionTooLong(usize),
 }
 
 /// What travels inside an end-to-end encrypted message.
@@ -74,6 +87,17 @@ pub enum Content {
     /// was rolled back) and could not be opened: send again, in the
     /// session this notice came in, whatever is not acknowledged yet.
     Rewound,
+    /// A group member's sender key for one group (a
+    /// `SenderKeyDistribution`'s bytes), sealed in our pairwise session.
+    GroupKey {
+        /// The group.
+        group: crate::group::GroupId,
+        /// The distribution's bytes, secret.
+        distribution: crate::store::SecretBytes,
+    },
+    /// An invitation: every operation of a group, the create first (at
+    /// most [`MAX_INVITATION_OPS`]).
+    GroupInvite(Vec<crate::group::GroupOp>),
 }
 
 impl Content {
@@ -100,6 +124,16 @@ impl Content {
             Self::Text(t) if t.len() > MAX_TEXT_BYTES => Err(ContentError::TextTooLong(t.len())),
             Self::Receipt(ids) if ids.is_empty() || ids.len() > MAX_RECEIPT_IDS => {
                 Err(ContentError::ReceiptSize(ids.len()))
+            }
+            Self::GroupInvite(ops) if ops.is_empty() || ops.len() > MAX_INVITATION_OPS => {
+                Err(ContentError::InvitationSize(ops.len()))
+            }
+            Self::GroupKey { distribution, .. }
+                if distribution.as_slice().len() > MAX_DISTRIBUTION_BYTES =>
+            {
+                Err(ContentError::DistributionTooLong(
+                    distribution.as_slice().len(),
+                ))
             }
             _ => Ok(()),
         }

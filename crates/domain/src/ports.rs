@@ -9,8 +9,9 @@ use std::pin::Pin;
 
 use crate::connection::PeerConnection;
 use crate::contact::Contact;
-use crate::delivery::{DeliveryState, MessageStatus, OutboxEntry, StoredMessage};
+use crate::delivery::{DeliveryState, Direction, MessageStatus, OutboxEntry, StoredMessage};
 use crate::dht::RefusalCode;
+use crate::group::GroupId;
 use crate::id::NodeId;
 use crate::keys::IdentityKey;
 use crate::message::MessageId;
@@ -229,6 +230,35 @@ pub trait NodeStore: Send {
     /// of every conversation, both directions, oldest first: ordered by
     /// time, then inbound before outbound, then peer, then id.
     fn latest_history(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError>;
+
+    // Group channels.
+
+    /// Keeps a group channel's state (its pickle, secret) under its id,
+    /// replacing what was there.
+    fn save_group(
+        &mut self,
+        group: &GroupId,
+        pickle: &[u8],
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// Every group channel kept, by id.
+    fn groups(&self) -> Result<Vec<(GroupId, SecretBytes)>, StoreError>;
+    /// Forgets a group channel's state (its messages stay in the history);
+    /// whether it was there.
+    fn delete_group(&mut self, group: &GroupId) -> Result<bool, StoreError>;
+    /// Stores a group message written by `sender` (this node for its own,
+    /// `direction` says which); the same (group, sender, id) again is
+    /// [`InsertOutcome::AlreadyPresent`]. It appears in
+    /// [`NodeStore::latest_history`] with its group.
+    fn insert_group_message(
+        &mut self,
+        group: &GroupId,
+        sender: &NodeId,
+        direction: Direction,
+        message_id: &MessageId,
+        text: &str,
+        time: UnixMillis,
+    ) -> Result<InsertOutcome, StoreError>;
 
     // Mailboxes held for others.
 

@@ -29,6 +29,9 @@ pub const MAX_META_VALUE_BYTES: usize = 4096;
 pub const META_PEER_RECORD_SEQUENCE: &str = "peer_record.sequence";
 /// Largest session pickle accepted, in bytes.
 pub const MAX_SESSION_PICKLE_BYTES: usize = 1024 * 1024;
+/// Largest group channel pickle accepted, in bytes (its operations, at
+/// most [`crate::group::MAX_GROUP_OPS`], and the chains it holds).
+pub const MAX_GROUP_PICKLE_BYTES: usize = 2 * 1024 * 1024;
 /// Largest prekey state accepted, in bytes.
 pub const MAX_PREKEY_STATE_BYTES: usize = 512 * 1024;
 /// Largest payload one mailbox deposit may carry, in bytes.
@@ -72,6 +75,13 @@ impl fmt::Debug for SecretBytes {
 impl From<Zeroizing<Vec<u8>>> for SecretBytes {
     fn from(bytes: Zeroizing<Vec<u8>>) -> Self {
         Self(bytes)
+    }
+}
+
+impl From<Vec<u8>> for SecretBytes {
+    /// Takes the vector over without copying it.
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(Zeroizing::new(bytes))
     }
 }
 

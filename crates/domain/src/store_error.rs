@@ -6,7 +6,7 @@ use crate::contact::MAX_CONTACT_NAME_BYTES;
 use crate::id::NodeId;
 use crate::message::MessageId;
 use crate::store::{
-    MAX_MAILBOX_PAYLOAD_BYTES, MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES,
+    MAX_GROUP_PICKLE_BYTES, MAX_MAILBOX_PAYLOAD_BYTES, MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES,
     MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SESSION_PICKLE_BYTES, MAX_SNAPSHOT_ENDPOINTS,
     MAX_STORED_TEXT_BYTES,
 };
@@ -49,6 +49,10 @@ pub enum StoreError {
     /// A session pickle larger than [`MAX_SESSION_PICKLE_BYTES`].
     #[error("session pickle of {0} bytes, the limit is {MAX_SESSION_PICKLE_BYTES}")]
     SessionPickleTooLarge(usize),
+    /// A group channel pickle larger than
+    /// [`crate::store::MAX_GROUP_PICKLE_BYTES`].
+    #[error("group state of {0} bytes, the limit is {MAX_GROUP_PICKLE_BYTES}")]
+    GroupPickleTooLarge(usize),
     /// Prekey material larger than its limit
     /// ([`crate::store::MAX_PREKEY_STATE_BYTES`] for the state).
     #[error("prekey data of {0} bytes is over its limit")]

@@ -64,7 +64,7 @@ fn role(value: i32, field: &str) -> Result<Role> {
     }
 }
 
-fn op_to_wire(op: &GroupOp) -> pb::GroupOp {
+pub(crate) fn op_to_wire(op: &GroupOp) -> pb::GroupOp {
     use pb::group_op::Kind;
     let b = &op.body;
     let kind = match &b.kind {
@@ -90,7 +90,7 @@ fn op_to_wire(op: &GroupOp) -> pb::GroupOp {
     }
 }
 
-fn op_from_wire(w: pb::GroupOp) -> Result<GroupOp> {
+pub(crate) fn op_from_wire(w: pb::GroupOp) -> Result<GroupOp> {
     use pb::group_op::Kind;
     at_most(&w.parents, MAX_OP_PARENTS, "parents")?;
     let group = if w.group.is_empty() {

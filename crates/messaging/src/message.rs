@@ -101,9 +101,11 @@ pub enum Message {
         /// The handshake over a new connection succeeded.
         reachable: bool,
     },
-    /// One message of a gossip overlay (group channels, announcements); it
-    /// has no answer.
+    /// One message of a gossip overlay (group channels, announcements),
+    /// answered by [`Message::GossipAck`].
     Gossip(GossipMessage),
+    /// The overlay message was taken.
+    GossipAck,
 }
 
 impl Message {
@@ -224,6 +226,7 @@ impl Message {
                 reachable: *reachable,
             }),
             Self::Gossip(g) => Body::Gossip(crate::gossip::to_wire(g)),
+            Self::GossipAck => Body::GossipAck(pb::GossipAck {}),
         }
     }
 
@@ -320,6 +323,7 @@ impl Message {
                 reachable: r.reachable,
             },
             Body::Gossip(g) => Self::Gossip(crate::gossip::from_wire(g).map_err(within("gossip"))?),
+            Body::GossipAck(_) => Self::GossipAck,
         })
     }
 }

@@ -8,7 +8,8 @@ use tacnode_domain::e2e::{
     SenderSealedMessage, X3dhInitial,
 };
 use tacnode_domain::{
-    Content, IdentityKey, KEY_LEN, MAX_RECEIPT_IDS, MAX_TEXT_BYTES, Plaintext, UnixMillis,
+    Content, IdentityKey, KEY_LEN, MAX_DISTRIBUTION_BYTES, MAX_INVITATION_OPS, MAX_RECEIPT_IDS,
+    MAX_TEXT_BYTES, Plaintext, UnixMillis,
 };
 
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -341,6 +342,34 @@ impl TryFrom<pb::Plaintext> for Plaintext {
                 Content::Receipt(ids)
             }
             pb::plaintext::Content::Rewound(pb::Rewound {}) => Content::Rewound,
+            pb::plaintext::Content::GroupKey(k) => {
+                bytes_at_most(
+                    &k.distribution,
+                    MAX_DISTRIBUTION_BYTES,
+                    "group_key.distribution",
+                )?;
+                Content::GroupKey {
+                    group: tacnode_domain::group::GroupId(fixed(&k.group, "group_key.group")?),
+                    distribution: tacnode_domain::store::SecretBytes::from(k.distribution),
+                }
+            }
+            pb::plaintext::Content::GroupInvite(i) => {
+                at_most(&i.ops, MAX_INVITATION_OPS, "group_invite.ops")?;
+                if i.ops.is_empty() {
+                    return Err(DecodeError::new(
+                        "group_invite.ops",
+                        DecodeErrorKind::TooFew { min: 1, actual: 0 },
+                    ));
+                }
+                let ops = i
+                    .ops
+                    .into_iter()
+                    .map(|op| {
+                        crate::group::op_from_wire(op).map_err(|e| e.within("group_invite.ops"))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Content::GroupInvite(ops)
+            }
         };
         Ok(Self {
             message_id: message_id(&w.message_id, "message_id")?,
@@ -358,6 +387,16 @@ impl From<&Plaintext> for pb::Plaintext {
                 message_ids: ids.iter().map(|i| i.as_bytes().to_vec()).collect(),
             }),
             Content::Rewound => pb::plaintext::Content::Rewound(pb::Rewound {}),
+            Content::GroupKey {
+                group,
+                distribution,
+            } => pb::plaintext::Content::GroupKey(pb::GroupKey {
+                group: group.as_bytes().to_vec(),
+                distribution: distribution.as_slice().to_vec(),
+            }),
+            Content::GroupInvite(ops) => pb::plaintext::Content::GroupInvite(pb::GroupInvite {
+                ops: ops.iter().map(crate::group::op_to_wire).collect(),
+            }),
         };
         Self {
             message_id: p.message_id.as_bytes().to_vec(),

@@ -149,6 +149,9 @@ struct Line {
     peer_node_id: String,
     message_id: String,
     text: String,
+    /// A group message's group id (hex); absent for a pairwise one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -366,6 +369,7 @@ fn to_line(m: &StoredMessage, own: &PeerAddress, contacts: &HashMap<NodeId, Cont
         peer_node_id: hex(m.peer.as_bytes()),
         message_id: hex(m.message_id.as_bytes()),
         text: m.text.clone(),
+        group_id: m.group.map(|g| hex(g.as_bytes())),
     }
 }
 
@@ -391,6 +395,14 @@ fn from_line(l: Line) -> Result<StoredMessage, String> {
                 .ok_or_else(|| "message_id: not 32 hex digits".to_string())?,
         ),
         text: l.text,
+        group: l
+            .group_id
+            .map(|g| {
+                unhex::<32>(&g)
+                    .map(tacnode_domain::group::GroupId)
+                    .ok_or_else(|| "group_id: not 64 hex digits".to_string())
+            })
+            .transpose()?,
     })
 }
 

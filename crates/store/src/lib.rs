@@ -32,6 +32,7 @@
 
 mod contacts;
 mod error;
+mod groups;
 mod history_file;
 mod mailbox;
 mod memory;

@@ -14,12 +14,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tacnode_domain::group::GroupId;
 use tacnode_domain::ports::NodeStore;
 use tacnode_domain::store::{
-    InsertOutcome, MAX_MAILBOX_PAYLOAD_BYTES, MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES,
-    MAX_PREKEY_STATE_BYTES, MAX_QUERY_ROWS, MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SESSION_PICKLE_BYTES,
-    MAX_SNAPSHOT_ENDPOINTS, MAX_STORED_TEXT_BYTES, MailboxItem, MailboxQuota, MailboxUsage,
-    RoutingEntry, SecretBytes, truncate_last_error,
+    InsertOutcome, MAX_GROUP_PICKLE_BYTES, MAX_MAILBOX_PAYLOAD_BYTES, MAX_META_KEY_BYTES,
+    MAX_META_VALUE_BYTES, MAX_PREKEY_STATE_BYTES, MAX_QUERY_ROWS, MAX_ROUTING_SNAPSHOT_ENTRIES,
+    MAX_SESSION_PICKLE_BYTES, MAX_SNAPSHOT_ENDPOINTS, MAX_STORED_TEXT_BYTES, MailboxItem,
+    MailboxQuota, MailboxUsage, RoutingEntry, SecretBytes, truncate_last_error,
 };
 use tacnode_domain::{
     Contact, DeliveryState, Direction, MAX_CONTACT_NAME_BYTES, MessageId, MessageStatus, NodeId,
@@ -73,6 +74,10 @@ struct Tables {
     inbox: BTreeMap<(NodeId, MessageId), (UnixMillis, String)>,
     mailbox: BTreeMap<(NodeId, MessageId), Held>,
     routing: BTreeMap<NodeId, RoutingEntry>,
+    /// Group channel pickles by group.
+    groups: BTreeMap<GroupId, Zeroizing<Vec<u8>>>,
+    /// Group messages by (group, sender, id): time, direction, text.
+    group_messages: BTreeMap<(GroupId, NodeId, MessageId), (UnixMillis, Direction, String)>,
     /// Writes fail as on a full disk ([`MemoryStore::set_full`]).
     full: bool,
 }
@@ -544,6 +549,7 @@ impl NodeStore for MemoryStore {
                 direction: Direction::Outbound,
                 message_id: *message_id,
                 text: row.text.clone(),
+                group: None,
             },
             delivery: row.delivery.clone(),
         }))
@@ -753,14 +759,30 @@ impl NodeStore for MemoryStore {
     fn latest_history(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
         let t = self.read();
         // Inbound sorts before outbound at the same time, as in SQLite.
-        let mut all: Vec<(UnixMillis, u8, NodeId, MessageId, &String)> = t
+        type Row<'a> = (
+            UnixMillis,
+            u8,
+            NodeId,
+            MessageId,
+            Option<GroupId>,
+            &'a String,
+        );
+        let mut all: Vec<Row<'_>> = t
             .inbox
             .iter()
-            .map(|((peer, id), (time, text))| (*time, 1, *peer, *id, text))
+            .map(|((peer, id), (time, text))| (*time, 1, *peer, *id, None, text))
             .chain(
                 t.outbox
                     .iter()
-                    .map(|(id, row)| (row.time, 2, row.peer, *id, &row.text)),
+                    .map(|(id, row)| (row.time, 2, row.peer, *id, None, &row.text)),
+            )
+            .chain(
+                t.group_messages
+                    .iter()
+                    .map(|((group, sender, id), (time, dir, text))| {
+                        let dir = if *dir == Direction::Inbound { 1 } else { 2 };
+                        (*time, dir, *sender, *id, Some(*group), text)
+                    }),
             )
             .collect();
         all.sort();
@@ -768,7 +790,7 @@ impl NodeStore for MemoryStore {
         Ok(all
             .into_iter()
             .skip(skip)
-            .map(|(time, dir, peer, message_id, text)| StoredMessage {
+            .map(|(time, dir, peer, message_id, group, text)| StoredMessage {
                 time,
                 peer,
                 direction: if dir == 1 {
@@ -778,8 +800,64 @@ impl NodeStore for MemoryStore {
                 },
                 message_id,
                 text: text.clone(),
+                group,
             })
             .collect())
+    }
+
+    fn save_group(
+        &mut self,
+        group: &GroupId,
+        pickle: &[u8],
+        _now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        if pickle.len() > MAX_GROUP_PICKLE_BYTES {
+            return Err(StoreError::GroupPickleTooLarge(pickle.len()));
+        }
+        self.refuse_if_full()?;
+        self.write().set(
+            |t| &mut t.groups,
+            *group,
+            Some(Zeroizing::new(pickle.to_vec())),
+        );
+        Ok(())
+    }
+
+    fn groups(&self) -> Result<Vec<(GroupId, SecretBytes)>, StoreError> {
+        Ok(self
+            .read()
+            .groups
+            .iter()
+            .map(|(g, p)| (*g, SecretBytes::from(p.clone())))
+            .collect())
+    }
+
+    fn delete_group(&mut self, group: &GroupId) -> Result<bool, StoreError> {
+        Ok(self.write().set(|t| &mut t.groups, *group, None).is_some())
+    }
+
+    fn insert_group_message(
+        &mut self,
+        group: &GroupId,
+        sender: &NodeId,
+        direction: Direction,
+        message_id: &MessageId,
+        text: &str,
+        time: UnixMillis,
+    ) -> Result<InsertOutcome, StoreError> {
+        check_text(text)?;
+        self.refuse_if_full()?;
+        let mut tx = self.write();
+        let key = (*group, *sender, *message_id);
+        if tx.t.group_messages.contains_key(&key) {
+            return Ok(InsertOutcome::AlreadyPresent);
+        }
+        tx.set(
+            |t| &mut t.group_messages,
+            key,
+            Some((time, direction, text.to_owned())),
+        );
+        Ok(InsertOutcome::Inserted)
     }
 
     fn set_mailbox_quota(&mut self, quota: MailboxQuota) {

@@ -22,6 +22,16 @@ pub use tacnode_domain::store::{MAX_LAST_ERROR_BYTES, MAX_QUERY_ROWS, MAX_STORED
 const OUTBOX: &str = "outbox";
 const INBOX: &str = "inbox";
 
+/// Every message of the history, pairwise and group, as rows of (time,
+/// dir, peer, message id, sealed body, group id or NULL): a group message's
+/// peer is its sender.
+const HISTORY_ROWS: &str = "
+    SELECT time, 1 AS dir, peer, message_id, sealed, NULL AS group_id FROM inbox
+    UNION ALL
+    SELECT time, 2 AS dir, peer, message_id, sealed, NULL AS group_id FROM outbox
+    UNION ALL
+    SELECT time, dir, sender AS peer, message_id, sealed, group_id FROM group_messages";
+
 /// What [`Store::import_history`] did.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct ImportSummary {
@@ -53,7 +63,7 @@ fn status_from_code(c: i64) -> Result<MessageStatus, SqliteError> {
     }
 }
 
-fn check_text(text: &str) -> Result<(), SqliteError> {
+pub(crate) fn check_text(text: &str) -> Result<(), SqliteError> {
     if text.len() > MAX_STORED_TEXT_BYTES {
         return Err(SqliteError::TextTooLong(text.len()));
     }
@@ -123,6 +133,7 @@ impl Store {
                 direction: Direction::Outbound,
                 message_id,
                 text,
+                group: None,
             },
             delivery: DeliveryState {
                 status: status_from_code(row.status)?,
@@ -552,7 +563,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<StoredMessage>, SqliteError> {
         let mut stmt = self.conn.prepare(
-            "SELECT time, dir, message_id, sealed FROM (
+            "SELECT time, dir, message_id, sealed, NULL AS group_id FROM (
                  SELECT time, 1 AS dir, message_id, sealed FROM inbox WHERE peer = ?1
                  UNION ALL
                  SELECT time, 2 AS dir, message_id, sealed FROM outbox WHERE peer = ?1
@@ -573,9 +584,18 @@ impl Store {
         peer: Option<&NodeId>,
     ) -> Result<StoredMessage, SqliteError> {
         let dir: i64 = row.get("dir")?;
-        let (direction, table) = match dir {
-            1 => (Direction::Inbound, INBOX),
-            _ => (Direction::Outbound, OUTBOX),
+        let group = row
+            .get::<_, Option<Vec<u8>>>("group_id")?
+            .map(|g| crate::groups::group_id_from_sql(&g))
+            .transpose()?;
+        let direction = match dir {
+            1 => Direction::Inbound,
+            _ => Direction::Outbound,
+        };
+        let table = match (&group, direction) {
+            (Some(_), _) => crate::groups::GROUP_MESSAGES,
+            (None, Direction::Inbound) => INBOX,
+            (None, Direction::Outbound) => OUTBOX,
         };
         let peer = match peer {
             Some(p) => *p,
@@ -583,12 +603,17 @@ impl Store {
         };
         let message_id = message_id_from_sql(table, &row.get::<_, Vec<u8>>("message_id")?)?;
         let sealed: Vec<u8> = row.get("sealed")?;
+        let text = match &group {
+            Some(g) => self.open_group_text(g, &peer, &message_id, &sealed)?,
+            None => self.open_text(table, &peer, &message_id, &sealed)?,
+        };
         Ok(StoredMessage {
             time: time_from_sql(table, row.get("time")?)?,
             peer,
             direction,
-            text: self.open_text(table, &peer, &message_id, &sealed)?,
+            text,
             message_id,
+            group,
         })
     }
 
@@ -596,13 +621,10 @@ impl Store {
     /// conversation, both directions, oldest first, in the order of
     /// [`Store::export_history`]. Decrypts only those rows.
     pub fn latest_history(&self, limit: usize) -> Result<Vec<StoredMessage>, SqliteError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT time, dir, peer, message_id, sealed FROM (
-                 SELECT time, 1 AS dir, peer, message_id, sealed FROM inbox
-                 UNION ALL
-                 SELECT time, 2 AS dir, peer, message_id, sealed FROM outbox
-             ) ORDER BY time DESC, dir DESC, peer DESC, message_id DESC LIMIT ?1",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT time, dir, peer, message_id, sealed, group_id FROM ({HISTORY_ROWS})
+                 ORDER BY time DESC, dir DESC, peer DESC, message_id DESC LIMIT ?1"
+        ))?;
         let mut rows = stmt.query([sql_limit(limit)])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
@@ -619,13 +641,10 @@ impl Store {
     where
         F: FnMut(Result<StoredMessage, SqliteError>),
     {
-        let mut stmt = self.conn.prepare(
-            "SELECT time, dir, peer, message_id, sealed FROM (
-                 SELECT time, 1 AS dir, peer, message_id, sealed FROM inbox
-                 UNION ALL
-                 SELECT time, 2 AS dir, peer, message_id, sealed FROM outbox
-             ) ORDER BY time, dir, peer, message_id",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT time, dir, peer, message_id, sealed, group_id FROM ({HISTORY_ROWS})
+                 ORDER BY time, dir, peer, message_id"
+        ))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             each(self.history_row(row, None));
@@ -640,13 +659,10 @@ impl Store {
     where
         F: FnMut(StoredMessage),
     {
-        let mut stmt = self.conn.prepare(
-            "SELECT time, dir, peer, message_id, sealed FROM (
-                 SELECT time, 1 AS dir, peer, message_id, sealed FROM inbox
-                 UNION ALL
-                 SELECT time, 2 AS dir, peer, message_id, sealed FROM outbox
-             ) ORDER BY time, dir, peer, message_id",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT time, dir, peer, message_id, sealed, group_id FROM ({HISTORY_ROWS})
+                 ORDER BY time, dir, peer, message_id"
+        ))?;
         let mut rows = stmt.query([])?;
         let mut n = 0u64;
         while let Some(row) = rows.next()? {
@@ -677,8 +693,32 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, NULL, NULL, ?3)
                  ON CONFLICT (message_id) DO NOTHING",
             )?;
+            let mut group_rows = tx.prepare(crate::groups::INSERT_GROUP_MESSAGE)?;
             for m in messages {
                 check_text(&m.text)?;
+                if let Some(group) = &m.group {
+                    let sealed = crate::groups::seal_group_text(
+                        &self.sealer,
+                        group,
+                        &m.peer,
+                        &m.message_id,
+                        &m.text,
+                    )?;
+                    let changed = group_rows.execute(params![
+                        group.as_bytes(),
+                        m.peer.as_bytes(),
+                        m.message_id.as_bytes(),
+                        crate::groups::dir_code(m.direction),
+                        sql_time(m.time),
+                        sealed
+                    ])?;
+                    if changed == 0 {
+                        summary.skipped += 1;
+                    } else {
+                        summary.inserted += 1;
+                    }
+                    continue;
+                }
                 let changed = match m.direction {
                     Direction::Inbound => {
                         let sealed = self.sealer.seal(

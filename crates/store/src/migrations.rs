@@ -96,9 +96,29 @@ ALTER TABLE outbox ADD COLUMN deposited INTEGER;
 CREATE INDEX outbox_deposited ON outbox (deposited) WHERE deposited IS NOT NULL;
 ";
 
+/// Version 5: group channels (each one's sealed pickle) and their messages,
+/// both directions (ours have `dir` 2), bodies sealed like the inbox's.
+const V5: &str = "
+CREATE TABLE groups (
+    group_id BLOB PRIMARY KEY NOT NULL CHECK (length(group_id) = 32),
+    sealed BLOB NOT NULL,
+    updated INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE group_messages (
+    group_id BLOB NOT NULL CHECK (length(group_id) = 32),
+    sender BLOB NOT NULL CHECK (length(sender) = 32),
+    message_id BLOB NOT NULL CHECK (length(message_id) = 16),
+    dir INTEGER NOT NULL CHECK (dir IN (1, 2)),
+    time INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (group_id, sender, message_id)
+);
+CREATE INDEX group_messages_time ON group_messages (time);
+";
+
 /// The schema migrations, oldest first; entry `i` takes the file from
 /// version `i` to `i + 1`. Append only: never edit a released entry.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes (the length of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

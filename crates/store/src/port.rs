@@ -2,12 +2,13 @@
 //! inherent one of the same name and turns its [`SqliteError`] into the
 //! port's [`StoreError`]. Batches are SQLite transactions.
 
+use tacnode_domain::group::GroupId;
 use tacnode_domain::ports::NodeStore;
 use tacnode_domain::store::{
     InsertOutcome, MailboxItem, MailboxQuota, MailboxUsage, RoutingEntry, SecretBytes,
 };
 use tacnode_domain::{
-    Contact, DeliveryState, MessageId, MessageStatus, NodeId, OutboxEntry, StoreError,
+    Contact, DeliveryState, Direction, MessageId, MessageStatus, NodeId, OutboxEntry, StoreError,
     StoredMessage, UnixMillis,
 };
 
@@ -235,6 +236,37 @@ impl NodeStore for Store {
 
     fn latest_history(&self, limit: usize) -> Result<Vec<StoredMessage>, StoreError> {
         port(Store::latest_history(self, limit))
+    }
+
+    fn save_group(
+        &mut self,
+        group: &GroupId,
+        pickle: &[u8],
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        port(Store::save_group(self, group, pickle, now))
+    }
+
+    fn groups(&self) -> Result<Vec<(GroupId, SecretBytes)>, StoreError> {
+        port(Store::groups(self))
+    }
+
+    fn delete_group(&mut self, group: &GroupId) -> Result<bool, StoreError> {
+        port(Store::delete_group(self, group))
+    }
+
+    fn insert_group_message(
+        &mut self,
+        group: &GroupId,
+        sender: &NodeId,
+        direction: Direction,
+        message_id: &MessageId,
+        text: &str,
+        time: UnixMillis,
+    ) -> Result<InsertOutcome, StoreError> {
+        port(Store::insert_group_message(
+            self, group, sender, direction, message_id, text, time,
+        ))
     }
 
     fn set_mailbox_quota(&mut self, quota: MailboxQuota) {

@@ -20,7 +20,11 @@ pub fn message(m: MessageView) -> String {
             }
         })
         .collect();
-    let who: String = who.chars().filter(|c| !c.is_control()).collect();
+    let mut who: String = who.chars().filter(|c| !c.is_control()).collect();
+    if let Some(group) = &m.group {
+        let group: String = group.chars().filter(|c| !c.is_control()).collect();
+        who = format!("{who} @{group}");
+    }
     format!("{} {arrow} {who} [{}] {text}", m.time_ms, m.status)
 }
 
@@ -51,6 +55,7 @@ mod tests {
             message_id: "00".repeat(16),
             text: "hi\u{1b}[31m\nthere".to_owned(),
             status: "received".to_owned(),
+            group: None,
         };
         assert_eq!(message(m), "7 <- bob[2J [received] hi\\u{1b}[31m\nthere");
         let m = MessageView {
@@ -61,8 +66,17 @@ mod tests {
             message_id: "00".repeat(16),
             text: "yes".to_owned(),
             status: "queued".to_owned(),
+            group: None,
         };
-        assert_eq!(message(m), "8 -> key_abc [queued] yes");
+        assert_eq!(message(m.clone()), "8 -> key_abc [queued] yes");
+        let m = MessageView {
+            direction: "in".to_owned(),
+            peer_name: Some("bob".to_owned()),
+            status: "received".to_owned(),
+            group: Some("squad\u{7}".to_owned()),
+            ..m
+        };
+        assert_eq!(message(m), "8 <- bob @squad [received] yes");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! rendering is tested without a clock.
 
 mod contacts;
+mod groups;
 mod inbox;
 mod outbox;
 mod peers;
@@ -12,6 +13,7 @@ mod safety_number;
 mod status;
 
 pub use contacts::contacts;
+pub use groups::{group_members, groups};
 pub use inbox::{message, status_change};
 pub use outbox::outbox;
 pub use peers::{MAX_PEER_COLUMN, peers_table};

@@ -778,6 +778,14 @@ fn collect_events(
                 NodeEvent::Sent { message_id, .. } => (b"sent", Some(message_id)),
                 // The scenario notes its own sends (and the trace their ids).
                 NodeEvent::Queued { .. } => continue,
+                NodeEvent::GroupMessage {
+                    message_id,
+                    outbound: false,
+                    ..
+                } => (b"grcv", Some(message_id)),
+                NodeEvent::GroupMessage { .. }
+                | NodeEvent::GroupJoined { .. }
+                | NodeEvent::GroupRemoved { .. } => continue,
             };
             drop(b);
             let mut line = Vec::with_capacity(28);

@@ -274,6 +274,30 @@ impl GroupChannel {
         self.membership.ops_since(&[])
     }
 
+    /// Whether `member` is an admin of the group, as this member sees it.
+    pub fn is_admin(&self, member: &IdentityKey) -> bool {
+        self.membership.is_admin(member)
+    }
+
+    /// Whether a link to `peer` is up in the overlay.
+    pub fn is_neighbour(&self, peer: &NodeId) -> bool {
+        self.overlay.is_neighbour(peer)
+    }
+
+    /// The identity key of the member with node id `id`.
+    pub fn member_key(&self, id: &NodeId) -> Option<IdentityKey> {
+        self.member_ids.get(id).copied()
+    }
+
+    /// Sends our current sender key to every other member again (after a
+    /// restart, when a distribution may have been lost on its way): a
+    /// member that holds it already ignores it.
+    pub fn distribute_again(&mut self) {
+        if self.is_member() {
+            self.distribute_to_all();
+        }
+    }
+
     /// Links this member holds in the overlay.
     pub fn neighbours(&self) -> usize {
         self.overlay.eager_peers().count() + self.overlay.lazy_peers().count()

@@ -159,6 +159,8 @@ pub struct NodeConfig {
     pub admission: AdmissionConfig,
     /// LAN discovery.
     pub discovery: DiscoveryConfig,
+    /// Group channels' overlay timers.
+    pub gossip: tacnode_gossip::PlumtreeConfig,
 }
 
 impl NodeConfig {
@@ -196,6 +198,7 @@ impl NodeConfig {
                 revocation_fetch_interval_secs: 3_600,
                 ..default.admission
             },
+            gossip: tacnode_gossip::PlumtreeConfig::radio(),
             ..default
         }
     }
@@ -213,6 +216,7 @@ impl Default for NodeConfig {
             dht: DhtSettings::default(),
             admission: AdmissionConfig::default(),
             discovery: DiscoveryConfig::default(),
+            gossip: tacnode_gossip::PlumtreeConfig::default(),
         }
     }
 }

@@ -34,6 +34,53 @@ pub enum NodeError {
     /// A stored session does not parse.
     #[error("stored session does not parse ({0}); the session will start anew")]
     CorruptSession(#[from] ConversationPickleError),
+    /// A stored group channel does not parse.
+    #[error(
+        "stored state of group {group:?} does not parse ({source}); restore the database from a backup"
+    )]
+    CorruptGroup {
+        /// Which group.
+        group: tacnode_domain::group::GroupId,
+        /// Why.
+        #[source]
+        source: Box<crate::group::GroupPickleError>,
+    },
+    /// A group operation or message was refused.
+    #[error("group: {0}")]
+    Group(#[from] crate::group::GroupError),
+    /// No group has this name.
+    #[error("unknown group {0:?}: `tacnode group list` shows the groups this node is in")]
+    UnknownGroup(String),
+    /// Two groups have this name.
+    #[error(
+        "two groups are named {0:?}: give the group's id (hex, from `tacnode group list`) instead"
+    )]
+    AmbiguousGroup(String),
+    /// This node already has a group of that name.
+    #[error("a group named {0:?} exists already; choose another name")]
+    GroupNameTaken(String),
+    /// This node is in as many groups as it may be.
+    #[error("this node is in {max} groups, the most it keeps")]
+    TooManyGroups {
+        /// The limit.
+        max: usize,
+    },
+    /// This node is no longer a member of the group.
+    #[error("this node is no longer a member of {0:?}")]
+    NotInGroup(String),
+    /// Only an admin changes a group's members.
+    #[error(
+        "this node is not an admin of {0:?}: ask one of its admins (`tacnode group members {0}`)"
+    )]
+    NotGroupAdmin(String),
+    /// The member to remove is not in the group.
+    #[error("{member:?} is not a member of {group:?}")]
+    NotAGroupMember {
+        /// As given.
+        member: String,
+        /// The group.
+        group: String,
+    },
     /// A network call failed.
     #[error(transparent)]
     Network(#[from] CallError),
@@ -76,7 +123,7 @@ pub enum NodeError {
         source: AddressError,
     },
     /// A contact name that cannot be used.
-    #[error("contact name must be non-empty and must not start with key_")]
+    #[error("contact name must be non-empty and must not start with key_ or @ (@NAME is a group)")]
     BadContactName,
     /// This node's own address, given as a contact or recipient.
     #[error("that is this node's own address")]

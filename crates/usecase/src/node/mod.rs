@@ -25,6 +25,7 @@ mod admission;
 mod config;
 pub(crate) mod dht_driver;
 mod error;
+mod groups;
 mod lan;
 mod mailbox_handoff;
 mod maintenance;
@@ -76,6 +77,8 @@ use crate::observed_address::ObservedAddress;
 use crate::ports::{Clock, Incoming, LanBeacon, PeerNetwork};
 
 pub use error::{NodeError, Result};
+pub use groups::{GroupInfo, GroupMember, MAX_GROUPS};
+pub use tacnode_gossip::PlumtreeConfig;
 
 /// One-time prekeys kept available; refilled when fewer remain.
 const ONE_TIME_PREKEY_TARGET: usize = 100;
@@ -165,6 +168,39 @@ pub enum NodeEvent {
         /// Why.
         reason: String,
     },
+    /// A group message arrived (first time only), or we wrote one.
+    GroupMessage {
+        /// The group.
+        group: tacnode_domain::group::GroupId,
+        /// Its name.
+        group_name: String,
+        /// The member that wrote it (this node for our own).
+        from: NodeId,
+        /// Its id.
+        message_id: MessageId,
+        /// The text.
+        text: String,
+        /// Its place in the history.
+        time: UnixMillis,
+        /// Written by this node.
+        outbound: bool,
+    },
+    /// An invitation made this node a member of a group.
+    GroupJoined {
+        /// The group.
+        group: tacnode_domain::group::GroupId,
+        /// Its name.
+        group_name: String,
+        /// Who invited us.
+        by: NodeId,
+    },
+    /// This node was removed from a group.
+    GroupRemoved {
+        /// The group.
+        group: tacnode_domain::group::GroupId,
+        /// Its name.
+        group_name: String,
+    },
 }
 
 /// Shared by every task of a node.
@@ -181,6 +217,8 @@ pub(crate) struct Shared {
     owner: StateOwner,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) wake_delivery: Notify,
+    /// Wakes the group task: a channel has something to send.
+    pub(crate) wake_groups: Notify,
     pub(crate) shutdown: watch::Receiver<bool>,
     started: UnixMillis,
     /// Receipts and rewound notices being sent now (at most
@@ -535,6 +573,7 @@ impl Node {
             owner,
             events,
             wake_delivery: Notify::new(),
+            wake_groups: Notify::new(),
             shutdown,
             started: t,
             clock,
@@ -556,6 +595,7 @@ impl Node {
             tokio::spawn(serve::run(shared.clone(), incoming)),
             tokio::spawn(send::run(shared.clone())),
             tokio::spawn(maintenance::run(shared.clone())),
+            tokio::spawn(groups::run(shared.clone())),
         ];
         if let Some(port) = beacon.filter(|_| shared.config.discovery.lan) {
             tasks.push(tokio::spawn(lan::run(shared.clone(), port)));
@@ -673,6 +713,24 @@ fn log_event(st: &State, e: &NodeEvent) {
             short(message_id.as_bytes()),
             recipient_of(message_id)
         ),
+        NodeEvent::GroupMessage {
+            group_name,
+            from,
+            message_id,
+            outbound: false,
+            ..
+        } => tracing::info!(
+            "group message {} from {} in {group_name} arrived",
+            short(message_id.as_bytes()),
+            name_of(from)
+        ),
+        NodeEvent::GroupMessage { .. } => {}
+        NodeEvent::GroupJoined { group_name, by, .. } => {
+            tracing::info!("joined the group {group_name}, invited by {}", name_of(by));
+        }
+        NodeEvent::GroupRemoved { group_name, .. } => {
+            tracing::warn!("this node was removed from the group {group_name}");
+        }
         NodeEvent::Failed { message_id, reason } => tracing::warn!(
             "message {} to {} failed: {reason}",
             short(message_id.as_bytes()),
@@ -893,7 +951,7 @@ impl NodeHandle {
             address: address.to_owned(),
             source,
         })?;
-        if name.is_empty() || name.starts_with("key_") {
+        if name.is_empty() || name.starts_with("key_") || name.starts_with('@') {
             return Err(NodeError::BadContactName);
         }
         if addr.node_id() == self.node_id() {
@@ -1006,6 +1064,55 @@ impl NodeHandle {
             self.shared.wake_delivery.notify_one();
         }
         Ok(verified)
+    }
+
+    /// Creates the group `name` with this node as its admin.
+    pub async fn create_group(&self, name: &str) -> Result<GroupInfo> {
+        let name = name.to_owned();
+        self.shared
+            .with_state(move |st, shared| groups::create(st, shared, &name))
+            .await
+    }
+
+    /// Adds a contact (name or `key_…` address) to the group `group`
+    /// (this node must be an admin); a member already gets its invitation
+    /// and our key again.
+    pub async fn group_add(&self, group: &str, member: &str) -> Result<()> {
+        let (group, member) = (group.to_owned(), member.to_owned());
+        self.shared
+            .with_state(move |st, shared| groups::add(st, shared, &group, &member))
+            .await
+    }
+
+    /// Removes a member from the group `group` (this node must be an
+    /// admin); our sender key is replaced at once.
+    pub async fn group_remove(&self, group: &str, member: &str) -> Result<()> {
+        let (group, member) = (group.to_owned(), member.to_owned());
+        self.shared
+            .with_state(move |st, shared| groups::remove(st, shared, &group, &member))
+            .await
+    }
+
+    /// The groups this node is in, by name.
+    pub async fn groups(&self) -> Result<Vec<GroupInfo>> {
+        self.shared.with_state(groups::list).await
+    }
+
+    /// The members of the group `group`.
+    pub async fn group_members(&self, group: &str) -> Result<Vec<GroupMember>> {
+        let group = group.to_owned();
+        self.shared
+            .with_state(move |st, shared| groups::members(st, shared, &group))
+            .await
+    }
+
+    /// Writes a text to the group `group`: stored, and on its way to the
+    /// online members at once (members away get it when they return).
+    pub async fn send_group(&self, group: &str, text: &str) -> Result<MessageId> {
+        let (group, text) = (group.to_owned(), text.to_owned());
+        self.shared
+            .with_state(move |st, shared| groups::send(st, shared, &group, &text))
+            .await
     }
 
     /// Queues a text; durable before this returns.
@@ -1324,5 +1431,8 @@ pub(crate) fn known_identity(st: &State, id: &NodeId) -> Option<IdentityKey> {
     if let Ok(Some(c)) = st.store.contact(id) {
         return Some(c.identity_key);
     }
-    st.peers.get(id).map(|r| r.body.identity_key)
+    st.peers
+        .get(id)
+        .map(|r| r.body.identity_key)
+        .or_else(|| st.groups.member_key(id))
 }

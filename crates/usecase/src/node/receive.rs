@@ -125,6 +125,9 @@ pub(crate) enum Received {
     /// A notice that mail of ours reused ratchet keys: what it has not
     /// acknowledged goes again.
     Rewound,
+    /// A group's sender key or invitation (taken, even when the group
+    /// refused what it carried).
+    Group,
 }
 
 /// Opens a sealed message and acts on it. `from` is the authenticated
@@ -294,6 +297,7 @@ fn store_received(
     for e in effects.events {
         shared.emit(e);
     }
+    shared.wake_groups.notify_one();
     Ok((results, receipts, rewound))
 }
 
@@ -336,7 +340,17 @@ fn open_one(
     let plaintext = decode_plaintext(&opened.plaintext).map_err(ReceiveError::Plaintext);
     // A stranger becomes known only through a text, which adds it as a
     // (capped) contact: no session is kept for anything else it sends.
-    if stranger && !matches!(&plaintext, Ok(p) if matches!(p.content, Content::Text(_))) {
+    // An invitation makes its sender known as a text does; a group key
+    // only comes from a member of a group we are in.
+    let welcome = match &plaintext {
+        Ok(p) => match &p.content {
+            Content::Text(_) | Content::GroupInvite(_) => true,
+            Content::GroupKey { group, .. } => st.groups.admits_key(group, &sender_key),
+            Content::Receipt(_) | Content::Rewound => false,
+        },
+        Err(_) => false,
+    };
+    if stranger && !welcome {
         return Err(ReceiveError::StrangerNotText);
     }
     // Pin (or compare) the device key only now, and only when X3DH ran on
@@ -365,17 +379,7 @@ fn open_one(
     let plaintext = plaintext?;
     match plaintext.content {
         Content::Text(text) => {
-            if st.store.contact(&sender)?.is_none() {
-                let addr = PeerAddress::new(sender_key).to_string();
-                st.store.add_contact(&Contact {
-                    name: addr.chars().take(16).collect(),
-                    node_id: sender,
-                    identity_key: sender_key,
-                    first_seen: t,
-                    verified: false,
-                    identity_changed: false,
-                })?;
-            }
+            add_sender_contact(st, sender, sender_key, t)?;
             // Ordered by the sender's queue time (strictly increasing per
             // sender), so each sender's messages keep their order however
             // they arrived; a time far ahead of ours is clamped.
@@ -406,6 +410,27 @@ fn open_one(
             }
             Ok((Received::Receipt, None))
         }
+        Content::GroupKey {
+            group,
+            distribution,
+        } => group_taken(super::groups::receive_key(
+            st,
+            shared,
+            sender_key,
+            group,
+            distribution,
+            &mut effects.events,
+        )),
+        Content::GroupInvite(ops) => {
+            add_sender_contact(st, sender, sender_key, t)?;
+            group_taken(super::groups::receive_invite(
+                st,
+                shared,
+                sender_key,
+                ops,
+                &mut effects.events,
+            ))
+        }
         Content::Rewound => {
             let again = st
                 .store
@@ -413,6 +438,43 @@ fn open_one(
             let again = again.into_iter().map(|(id, _)| id).collect();
             effects.resend.push((sender, again, new_session));
             Ok((Received::Rewound, None))
+        }
+    }
+}
+
+/// A sender that is no contact becomes an unverified one (named by the
+/// start of its address).
+fn add_sender_contact(
+    st: &mut State,
+    sender: NodeId,
+    sender_key: tacnode_domain::IdentityKey,
+    t: tacnode_domain::UnixMillis,
+) -> Result<(), ReceiveError> {
+    if st.store.contact(&sender)?.is_none() {
+        let addr = PeerAddress::new(sender_key).to_string();
+        st.store.add_contact(&Contact {
+            name: addr.chars().take(16).collect(),
+            node_id: sender,
+            identity_key: sender_key,
+            first_seen: t,
+            verified: false,
+            identity_changed: false,
+        })?;
+    }
+    Ok(())
+}
+
+/// A group key or invitation is taken whatever the group made of it; only
+/// our own storage failing refuses it (so the sender tries again).
+fn group_taken(
+    result: Result<()>,
+) -> Result<(Received, Option<(NodeId, MessageId)>), ReceiveError> {
+    match result {
+        Ok(()) => Ok((Received::Group, None)),
+        Err(e @ (NodeError::Storage(_) | NodeError::Stopping)) => Err(e.into()),
+        Err(e) => {
+            tracing::debug!("group key or invitation not used: {e:#}");
+            Ok((Received::Group, None))
         }
     }
 }

@@ -227,6 +227,20 @@ async fn answer_message(
             .await
             .unwrap_or_else(|e| refuse(RefusalCode::Internal, e.to_string())),
         Message::DialBackRequest => super::reachability::dial_back(shared, peer, remote).await,
+        Message::Gossip(message) => match shared
+            .with_state(move |st, shared| super::groups::receive_gossip(st, shared, peer, message))
+            .await
+        {
+            Ok(()) => Message::GossipAck,
+            Err(e @ super::NodeError::Storage(_)) => {
+                shared.storage_failed("a group message was refused", &e);
+                refuse(RefusalCode::Internal, "cannot store messages")
+            }
+            Err(e) => {
+                tracing::debug!(%peer, "group message refused: {e:#}");
+                refuse(RefusalCode::Unauthorized, e.to_string())
+            }
+        },
         _ => refuse(RefusalCode::Unsupported, "not a request"),
     }
 }

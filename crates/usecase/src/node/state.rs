@@ -124,6 +124,8 @@ pub(crate) struct State {
     pub(crate) peers: HashMap<NodeId, PeerRecord>,
     /// Strictly increasing queue time, so the outbox keeps send order.
     pub(crate) last_outbox_time: UnixMillis,
+    /// The group channels.
+    pub(crate) groups: super::groups::GroupBook,
 }
 
 impl State {
@@ -152,6 +154,7 @@ impl State {
             clamped_inbound: HashMap::new(),
             peers: HashMap::new(),
             last_outbox_time: UnixMillis(0),
+            groups: super::groups::GroupBook::default(),
         }
     }
 
@@ -200,6 +203,7 @@ impl State {
     pub(crate) fn discard_uncommitted(&mut self) {
         self.conversations.clear();
         self.sealed_outbox.clear();
+        self.groups.discard();
         match self.store.load_prekey_state() {
             Ok(Some(bytes)) => match PrekeyState::from_bytes(bytes.as_slice()) {
                 Ok(p) => self.prekeys = p,

@@ -1,0 +1,908 @@
+//! Group channels in the node: the sans-IO [`GroupChannel`]s (see
+//! [`crate::group`]) kept in the [`State`], sealed in the store after every
+//! change, and driven by the group task ([`run`]).
+//!
+//! - **Overlay links.** Each channel wants links to its preferred members
+//!   ([`GroupChannel::wanted_neighbours`]). A link is taken as up when the
+//!   node decides to use it (or when a member's gossip arrives) and proven by
+//!   the first exchange: a gossip call that fails takes the link down and
+//!   keeps that member out of the choice for [`LINK_RETRY_MS`], so the next
+//!   preferred member is tried.
+//! - **Gossip** travels as `Gossip` requests on the QUIC port, answered by
+//!   `GossipAck`; what a push carries is judged by the channel, not the
+//!   answer.
+//! - **Sender keys and invitations** travel sealed in the pairwise Double
+//!   Ratchet sessions (`Content::GroupKey`, `Content::GroupInvite`),
+//!   directly or through the recipient's mailboxes; one that cannot be
+//!   handed over or deposited is tried again (after [`OWED_RETRY_MS`], doubling to
+//!   [`OWED_RETRY_MAX_MS`]) for
+//!   [`OWED_GIVE_UP_MS`]. After a restart our current key goes to every
+//!   member again (one that holds it ignores it), so a distribution lost in
+//!   a crash is made good.
+//! - **Messages** are filed in the history with their group, by their
+//!   sender's time (clamped as pairwise ones are).
+//!
+//! Invitations are accepted from anyone who is not over the cap on
+//! unverified contacts (the inviter becomes a contact, as a stranger's
+//! first text makes it one); a sender key only from a member of a group
+//! this node is in.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tacnode_domain::gossip::GossipMessage;
+use tacnode_domain::group::{GroupId, Role};
+use tacnode_domain::store::{InsertOutcome, SecretBytes};
+use tacnode_domain::{
+    Content, Direction, IdentityKey, MAX_INVITATION_OPS, MessageId, NodeId, PeerAddress, UnixMillis,
+};
+use tacnode_gossip::PlumtreeConfig;
+use tacnode_messaging::{Message, encode_group_broadcast};
+
+use super::{NodeError, NodeEvent, Result, Shared, State};
+use crate::group::{GroupChannel, GroupError, GroupOutput};
+
+/// Most groups one node is in.
+pub const MAX_GROUPS: usize = 64;
+/// How often the group task runs the channels' timers and their links
+/// while any channel exists.
+pub(crate) const GROUP_TICK_MS: u64 = 1_000;
+/// How long a member whose link failed is left out of the link choice:
+/// this, doubled after each failure in a row (a member that has not seen
+/// the invitation or the add yet refuses the link for a moment), up to
+/// [`LINK_RETRY_MAX_MS`].
+pub(crate) const LINK_RETRY_MS: u64 = 2_000;
+/// The longest a member whose link keeps failing is left out.
+pub(crate) const LINK_RETRY_MAX_MS: u64 = 60_000;
+/// How long a sender key or invitation that could not be handed over
+/// waits before the next try: this, doubled after each failed try (the
+/// recipient may refuse a key until the invitation it waits for arrives),
+/// up to [`OWED_RETRY_MAX_MS`].
+pub(crate) const OWED_RETRY_MS: u64 = 2_000;
+/// The longest wait between two tries of a key or invitation.
+pub(crate) const OWED_RETRY_MAX_MS: u64 = 60_000;
+/// After this long an undeliverable key or invitation is given up (the
+/// member gets our next key, or is invited again by `group add`).
+pub(crate) const OWED_GIVE_UP_MS: u64 = 7 * 24 * 3_600_000;
+/// Most keys and invitations waiting for another try.
+const MAX_OWED: usize = 4_096;
+/// Most sender keys kept for groups whose invitation has not arrived.
+const MAX_EARLY_KEYS: usize = 64;
+/// How long the group task sleeps with no channel (it is woken on change).
+const IDLE_WAIT_MS: u64 = 3_600_000;
+
+/// A group as the operator lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// Its id.
+    pub id: GroupId,
+    /// Its name.
+    pub name: String,
+    /// Members as this node sees them.
+    pub members: usize,
+    /// This node is an admin.
+    pub admin: bool,
+    /// This node is still a member (false once removed).
+    pub member: bool,
+    /// Overlay links up now.
+    pub links: usize,
+}
+
+/// One member of a group as the operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupMember {
+    /// Its identity key.
+    pub identity_key: IdentityKey,
+    /// Its contact name, when it is one.
+    pub name: Option<String>,
+    /// Admin or member.
+    pub admin: bool,
+    /// This node itself.
+    pub me: bool,
+    /// An overlay link to it is up.
+    pub linked: bool,
+}
+
+/// Something the group task does on the network.
+pub(crate) enum GroupAction {
+    /// An overlay message for a neighbour.
+    Gossip { to: NodeId, message: GossipMessage },
+    /// A key or invitation, sealed in the pairwise session with `to`.
+    Pairwise {
+        to: NodeId,
+        content: Content,
+        first: UnixMillis,
+        tries: u32,
+    },
+}
+
+/// A key or invitation to try again.
+struct Owed {
+    to: NodeId,
+    content: Content,
+    first: UnixMillis,
+    tries: u32,
+    due: UnixMillis,
+}
+
+/// The node's group channels and what waits around them.
+#[derive(Default)]
+pub(crate) struct GroupBook {
+    channels: BTreeMap<GroupId, GroupChannel>,
+    /// Channels are read from the store on first use, and again after a
+    /// batch that did not commit.
+    loaded: bool,
+    ever_loaded: bool,
+    early_keys: VecDeque<(IdentityKey, GroupId, SecretBytes)>,
+    owed: VecDeque<Owed>,
+    /// Per member whose link failed: until when it is left out, and the
+    /// failures in a row.
+    link_retry: HashMap<NodeId, (UnixMillis, u32)>,
+    pending: Vec<GroupAction>,
+    /// Peers a key or invitation is on its way to: one at a time per peer,
+    /// so two never start a session with it at once.
+    sending_to: std::collections::HashSet<NodeId>,
+}
+
+impl GroupBook {
+    /// Memory may be ahead of the disk: read the channels again on next use.
+    pub(crate) fn discard(&mut self) {
+        self.loaded = false;
+        self.channels.clear();
+    }
+
+    /// The identity key of a member of any of our groups.
+    pub(crate) fn member_key(&self, id: &NodeId) -> Option<IdentityKey> {
+        self.channels.values().find_map(|c| c.member_key(id))
+    }
+
+    /// Whether `sender` is a member of `group`, which we are in.
+    fn is_member_of(&self, group: &GroupId, sender: &IdentityKey) -> bool {
+        self.channels
+            .get(group)
+            .is_some_and(|c| c.members().contains(sender))
+    }
+
+    /// Whether a group key from `sender` for `group` is welcome from a
+    /// peer that is not a contact.
+    pub(crate) fn admits_key(&self, group: &GroupId, sender: &IdentityKey) -> bool {
+        self.is_member_of(group, sender)
+    }
+}
+
+/// The overlay timers for this node's profile.
+fn gossip_config(shared: &Shared) -> PlumtreeConfig {
+    shared.config.gossip.clone()
+}
+
+/// Reads the channels from the store if they are not in memory.
+fn ensure_loaded(st: &mut State, shared: &Shared) -> Result<()> {
+    if st.groups.loaded {
+        return Ok(());
+    }
+    let first = !st.groups.ever_loaded;
+    let mut channels = BTreeMap::new();
+    for (id, pickle) in st.store.groups()? {
+        let mut channel =
+            GroupChannel::from_bytes(&shared.identity, pickle.as_slice(), gossip_config(shared))
+                .map_err(|source| NodeError::CorruptGroup {
+                    group: id,
+                    source: Box::new(source),
+                })?;
+        if first {
+            channel.distribute_again();
+        }
+        channels.insert(id, channel);
+    }
+    st.groups.channels = channels;
+    st.groups.loaded = true;
+    st.groups.ever_loaded = true;
+    // The keys the reload put out, on their way after the next tick.
+    for id in st.groups.channels.keys().copied().collect::<Vec<_>>() {
+        let (actions, _) = drain(st, shared, id)?;
+        st.groups.pending.extend(actions);
+    }
+    Ok(())
+}
+
+/// Takes what a channel asks for: network actions are returned, messages
+/// filed, views acted on. Does not save.
+fn drain(
+    st: &mut State,
+    shared: &Shared,
+    id: GroupId,
+) -> Result<(Vec<GroupAction>, Vec<NodeEvent>)> {
+    let t = shared.now();
+    let mut actions = Vec::new();
+    let mut events = Vec::new();
+    while let Some(channel) = st.groups.channels.get_mut(&id) {
+        let Some(output) = channel.poll_output() else {
+            break;
+        };
+        match output {
+            GroupOutput::Gossip { to, message } => {
+                actions.push(GroupAction::Gossip { to, message })
+            }
+            GroupOutput::Distribute {
+                to,
+                group,
+                distribution,
+            } => actions.push(GroupAction::Pairwise {
+                to: NodeId::from_identity(&to),
+                content: Content::GroupKey {
+                    group,
+                    distribution: SecretBytes::from(distribution.to_bytes()),
+                },
+                first: t,
+                tries: 0,
+            }),
+            GroupOutput::Invite { to, ops } => {
+                if ops.len() > MAX_INVITATION_OPS {
+                    tracing::warn!(
+                        group = %channel.name(),
+                        "the group's history is too long to invite a member ({} operations, at most {MAX_INVITATION_OPS}); create the group anew",
+                        ops.len()
+                    );
+                } else {
+                    actions.push(GroupAction::Pairwise {
+                        to: NodeId::from_identity(&to),
+                        content: Content::GroupInvite(ops),
+                        first: t,
+                        tries: 0,
+                    });
+                }
+            }
+            GroupOutput::Delivered(d) => {
+                let Content::Text(text) = d.plaintext.content else {
+                    continue;
+                };
+                let group_name = channel.name().to_owned();
+                let sender = NodeId::from_identity(&d.sender);
+                let time = st.inbound_time(&sender, d.plaintext.sent, t);
+                let message_id = d.plaintext.message_id;
+                if st.store.insert_group_message(
+                    &id,
+                    &sender,
+                    Direction::Inbound,
+                    &message_id,
+                    &text,
+                    time,
+                )? == InsertOutcome::Inserted
+                {
+                    events.push(NodeEvent::GroupMessage {
+                        group: id,
+                        group_name,
+                        from: sender,
+                        message_id,
+                        text,
+                        time,
+                        outbound: false,
+                    });
+                }
+            }
+            GroupOutput::ViewChanged { removed } => {
+                if removed.contains(&shared.identity.identity_key()) {
+                    events.push(NodeEvent::GroupRemoved {
+                        group: id,
+                        group_name: channel.name().to_owned(),
+                    });
+                }
+                // The new key travels before our next message is written.
+                channel.rotate_if_due(&mut st.rng, t);
+            }
+        }
+    }
+    Ok((actions, events))
+}
+
+/// Drains channel `id` and keeps its state, in the caller's batch.
+fn settle(st: &mut State, shared: &Shared, id: GroupId, events: &mut Vec<NodeEvent>) -> Result<()> {
+    let (actions, more) = drain(st, shared, id)?;
+    if let Some(channel) = st.groups.channels.get(&id) {
+        st.store
+            .save_group(&id, &channel.to_bytes(), shared.now())?;
+    }
+    st.groups.pending.extend(actions);
+    events.extend(more);
+    Ok(())
+}
+
+/// Runs `f` on the channels in one store batch, then settles `changed`:
+/// the channels it touched. Events go out once the batch is committed,
+/// and the group task is woken for the actions.
+fn in_batch<T>(
+    st: &mut State,
+    shared: &Shared,
+    f: impl FnOnce(&mut State, &Shared) -> Result<(T, Vec<GroupId>)>,
+) -> Result<T> {
+    ensure_loaded(st, shared)?;
+    let mut events = Vec::new();
+    let result = st.batch(|st| {
+        let (value, changed) = f(st, shared)?;
+        for id in changed {
+            settle(st, shared, id, &mut events)?;
+        }
+        Ok(value)
+    });
+    if result.is_err() {
+        st.groups.discard();
+        st.groups.pending.clear();
+    }
+    let value = result?;
+    for e in events {
+        shared.emit(e);
+    }
+    shared.wake_groups.notify_one();
+    Ok(value)
+}
+
+/// The group named `name` (or whose id in hex starts with it).
+fn find(st: &State, name: &str) -> Result<GroupId> {
+    let by_name: Vec<GroupId> = st
+        .groups
+        .channels
+        .iter()
+        .filter(|(_, c)| c.name() == name)
+        .map(|(id, _)| *id)
+        .collect();
+    match by_name.as_slice() {
+        [one] => return Ok(*one),
+        [] => {}
+        _ => return Err(NodeError::AmbiguousGroup(name.to_owned())),
+    }
+    let prefix = name.to_ascii_lowercase();
+    let by_id: Vec<GroupId> = st
+        .groups
+        .channels
+        .keys()
+        .filter(|id| prefix.len() >= 8 && hex(id.as_bytes()).starts_with(&prefix))
+        .copied()
+        .collect();
+    match by_id.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(NodeError::UnknownGroup(name.to_owned())),
+        _ => Err(NodeError::AmbiguousGroup(name.to_owned())),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn channel_mut<'a>(st: &'a mut State, id: &GroupId) -> Result<&'a mut GroupChannel> {
+    st.groups
+        .channels
+        .get_mut(id)
+        .ok_or_else(|| NodeError::UnknownGroup(hex(id.as_bytes())))
+}
+
+/// Checks that this node may change `id`'s members.
+fn require_admin(st: &State, shared: &Shared, id: &GroupId) -> Result<()> {
+    let channel = st
+        .groups
+        .channels
+        .get(id)
+        .ok_or_else(|| NodeError::UnknownGroup(hex(id.as_bytes())))?;
+    if !channel.is_member() {
+        return Err(NodeError::NotInGroup(channel.name().to_owned()));
+    }
+    if !channel.is_admin(&shared.identity.identity_key()) {
+        return Err(NodeError::NotGroupAdmin(channel.name().to_owned()));
+    }
+    Ok(())
+}
+
+/// Creates the group `name`, with this node as its admin.
+pub(crate) fn create(st: &mut State, shared: &Shared, name: &str) -> Result<GroupInfo> {
+    in_batch(st, shared, |st, shared| {
+        if st.groups.channels.values().any(|c| c.name() == name) {
+            return Err(NodeError::GroupNameTaken(name.to_owned()));
+        }
+        if st.groups.channels.len() >= MAX_GROUPS {
+            return Err(NodeError::TooManyGroups { max: MAX_GROUPS });
+        }
+        let channel = GroupChannel::create(
+            &mut st.rng,
+            &shared.identity,
+            name,
+            shared.now(),
+            gossip_config(shared),
+        )?;
+        let id = channel.group_id();
+        st.groups.channels.insert(id, channel);
+        Ok((id, vec![id]))
+    })
+    .and_then(|id| {
+        list(st, shared)?
+            .into_iter()
+            .find(|g| g.id == id)
+            .ok_or_else(|| NodeError::UnknownGroup(name.to_owned()))
+    })
+}
+
+/// Every group this node is in (or was, until removed), by name.
+pub(crate) fn list(st: &mut State, shared: &Shared) -> Result<Vec<GroupInfo>> {
+    ensure_loaded(st, shared)?;
+    let me = shared.identity.identity_key();
+    let mut all: Vec<GroupInfo> = st
+        .groups
+        .channels
+        .iter()
+        .map(|(id, c)| GroupInfo {
+            id: *id,
+            name: c.name().to_owned(),
+            members: c.members().len(),
+            admin: c.is_admin(&me),
+            member: c.is_member(),
+            links: c.neighbours(),
+        })
+        .collect();
+    all.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then(a.id.as_bytes().cmp(b.id.as_bytes()))
+    });
+    Ok(all)
+}
+
+/// The members of the group `name`.
+pub(crate) fn members(st: &mut State, shared: &Shared, name: &str) -> Result<Vec<GroupMember>> {
+    ensure_loaded(st, shared)?;
+    let id = find(st, name)?;
+    let me = shared.identity.identity_key();
+    let channel = st
+        .groups
+        .channels
+        .get(&id)
+        .ok_or_else(|| NodeError::UnknownGroup(name.to_owned()))?;
+    let mut out = Vec::new();
+    for key in channel.members() {
+        let node = NodeId::from_identity(&key);
+        out.push(GroupMember {
+            identity_key: key,
+            name: st.store.contact(&node)?.map(|c| c.name),
+            admin: channel.is_admin(&key),
+            me: key == me,
+            linked: channel.is_neighbour(&node),
+        });
+    }
+    out.sort_by(|a, b| {
+        (!a.me, a.name.is_none(), &a.name, a.identity_key.as_bytes()).cmp(&(
+            !b.me,
+            b.name.is_none(),
+            &b.name,
+            b.identity_key.as_bytes(),
+        ))
+    });
+    Ok(out)
+}
+
+/// Adds `member` (a contact or `key_…` address) to the group `name`; if it
+/// is a member already, sends it the invitation and our key again.
+pub(crate) fn add(st: &mut State, shared: &Shared, name: &str, member: &str) -> Result<()> {
+    in_batch(st, shared, |st, shared| {
+        let id = find(st, name)?;
+        require_admin(st, shared, &id)?;
+        let key = member_identity(st, member)?;
+        if key == shared.identity.identity_key() {
+            return Err(NodeError::OwnAddress);
+        }
+        let t = shared.now();
+        let channel = channel_mut(st, &id)?;
+        if channel.members().contains(&key) {
+            let ops = channel.ops();
+            channel.distribute_again();
+            if ops.len() <= MAX_INVITATION_OPS {
+                st.groups.pending.push(GroupAction::Pairwise {
+                    to: NodeId::from_identity(&key),
+                    content: Content::GroupInvite(ops),
+                    first: t,
+                    tries: 0,
+                });
+            }
+        } else {
+            channel.add(t, &shared.identity, key, Role::Member)?;
+        }
+        Ok(((), vec![id]))
+    })
+}
+
+/// Removes `member` from the group `name`; our key is replaced at once.
+pub(crate) fn remove(st: &mut State, shared: &Shared, name: &str, member: &str) -> Result<()> {
+    in_batch(st, shared, |st, shared| {
+        let id = find(st, name)?;
+        require_admin(st, shared, &id)?;
+        let key = member_identity(st, member)?;
+        let t = shared.now();
+        let channel = st
+            .groups
+            .channels
+            .get_mut(&id)
+            .ok_or_else(|| NodeError::UnknownGroup(name.to_owned()))?;
+        if !channel.members().contains(&key) {
+            return Err(NodeError::NotAGroupMember {
+                member: member.to_owned(),
+                group: channel.name().to_owned(),
+            });
+        }
+        channel.remove(t, &shared.identity, key)?;
+        channel.rotate_if_due(&mut st.rng, t);
+        Ok(((), vec![id]))
+    })
+}
+
+/// Writes `text` to the group `name`; its id.
+pub(crate) fn send(st: &mut State, shared: &Shared, name: &str, text: &str) -> Result<MessageId> {
+    if text.is_empty() {
+        return Err(NodeError::EmptyText);
+    }
+    let content = Content::text(text)?;
+    let (id, message_id, group_name, time) = in_batch(st, shared, |st, shared| {
+        let id = find(st, name)?;
+        let t = shared.now();
+        let mut raw = [0u8; tacnode_domain::MESSAGE_ID_LEN];
+        rand_core::Rng::fill_bytes(&mut st.rng, &mut raw);
+        let message_id = MessageId(raw);
+        let plaintext = super::plaintext_for(message_id, content, t);
+        let me = shared.node_id();
+        let channel = st
+            .groups
+            .channels
+            .get_mut(&id)
+            .ok_or_else(|| NodeError::UnknownGroup(name.to_owned()))?;
+        if !channel.is_member() {
+            return Err(NodeError::NotInGroup(channel.name().to_owned()));
+        }
+        let group_name = channel.name().to_owned();
+        channel.send(&mut st.rng, t, &plaintext)?;
+        st.store
+            .insert_group_message(&id, &me, Direction::Outbound, &message_id, text, t)?;
+        Ok(((id, message_id, group_name, t), vec![id]))
+    })?;
+    shared.emit(NodeEvent::GroupMessage {
+        group: id,
+        group_name,
+        from: shared.node_id(),
+        message_id,
+        text: text.to_owned(),
+        time,
+        outbound: true,
+    });
+    Ok(message_id)
+}
+
+/// A member's overlay message; refused (with why) when it is for no group
+/// of ours or from a member we cannot link to.
+pub(crate) fn receive_gossip(
+    st: &mut State,
+    shared: &Shared,
+    from: NodeId,
+    message: GossipMessage,
+) -> Result<()> {
+    in_batch(st, shared, |st, shared| {
+        let topic = message.topic();
+        let id = st
+            .groups
+            .channels
+            .iter()
+            .find(|(_, c)| c.topic() == topic && c.is_member())
+            .map(|(id, _)| *id)
+            .ok_or(NodeError::NotInGroup(format!("topic {:?}", topic)))?;
+        let t = shared.now();
+        let channel = channel_mut(st, &id)?;
+        if !channel.is_neighbour(&from) {
+            channel.neighbour_up(t, from)?;
+        }
+        st.groups.link_retry.remove(&from);
+        let channel = channel_mut(st, &id)?;
+        tracing::trace!(me = %shared.node_id(), peer = %from, "gossip {message:?}");
+        if let Err(e) = channel.handle_gossip(t, from, message) {
+            tracing::debug!(peer = %from, group = %channel.name(), "group message refused: {e}");
+        }
+        Ok(((), vec![id]))
+    })
+}
+
+/// A sender key arrived in the pairwise session with `from` (inside the
+/// receiving batch: the caller commits; the group task is woken after).
+pub(crate) fn receive_key(
+    st: &mut State,
+    shared: &Shared,
+    from: IdentityKey,
+    group: GroupId,
+    distribution: SecretBytes,
+    events: &mut Vec<NodeEvent>,
+) -> Result<()> {
+    ensure_loaded(st, shared)?;
+    let Some(channel) = st.groups.channels.get_mut(&group) else {
+        // Its invitation may still be on its way.
+        if st.groups.early_keys.len() >= MAX_EARLY_KEYS {
+            st.groups.early_keys.pop_front();
+        }
+        st.groups.early_keys.push_back((from, group, distribution));
+        return Ok(());
+    };
+    let distribution =
+        tacnode_crypto::group::SenderKeyDistribution::from_bytes(distribution.as_slice())
+            .map_err(GroupError::from)?;
+    tracing::debug!(me = %shared.node_id(), from = %NodeId::from_identity(&from), "group key arrived");
+    if let Err(e) = channel.handle_distribution(from, distribution) {
+        tracing::debug!(group = %channel.name(), "sender key kept for later: {e}");
+    }
+    settle(st, shared, group, events)
+}
+
+/// An invitation from `from` arrived (inside the receiving batch).
+pub(crate) fn receive_invite(
+    st: &mut State,
+    shared: &Shared,
+    from: IdentityKey,
+    ops: Vec<tacnode_domain::group::GroupOp>,
+    events: &mut Vec<NodeEvent>,
+) -> Result<()> {
+    ensure_loaded(st, shared)?;
+    let t = shared.now();
+    let Some(create) = ops.first() else {
+        return Err(GroupError::NoCreate.into());
+    };
+    let id = GroupId::from(create.id());
+    if let Some(channel) = st.groups.channels.get_mut(&id) {
+        // Known: what we missed of its history is merged in.
+        for op in ops {
+            let payload =
+                encode_group_broadcast(&tacnode_domain::group::GroupBroadcast::Op(Box::new(op)));
+            let _ = channel.receive_broadcast(&payload);
+        }
+        return settle(st, shared, id, events);
+    }
+    if st.groups.channels.len() >= MAX_GROUPS {
+        return Err(NodeError::TooManyGroups { max: MAX_GROUPS });
+    }
+    let mut channel =
+        GroupChannel::join(&mut st.rng, &shared.identity, ops, t, gossip_config(shared))?;
+    if !channel.is_member() {
+        return Err(GroupError::NotAMember(shared.node_id()).into());
+    }
+    let early: Vec<_> = std::mem::take(&mut st.groups.early_keys)
+        .into_iter()
+        .collect();
+    for (owner, group, distribution) in early {
+        if group != id {
+            st.groups.early_keys.push_back((owner, group, distribution));
+            continue;
+        }
+        if let Ok(d) =
+            tacnode_crypto::group::SenderKeyDistribution::from_bytes(distribution.as_slice())
+        {
+            let _ = channel.handle_distribution(owner, d);
+        }
+    }
+    events.push(NodeEvent::GroupJoined {
+        group: id,
+        group_name: channel.name().to_owned(),
+        by: NodeId::from_identity(&from),
+    });
+    st.groups.channels.insert(id, channel);
+    settle(st, shared, id, events)
+}
+
+/// One round of the group task on the state: timers, links, keys owed;
+/// the actions to carry out and how long to wait before the next round.
+fn tick(st: &mut State, shared: &Shared) -> Result<(Vec<GroupAction>, Duration)> {
+    ensure_loaded(st, shared)?;
+    let t = shared.now();
+    let me = shared.node_id();
+    // Failures are forgotten once a member has been back in the choice for
+    // as long as the longest wait.
+    st.groups
+        .link_retry
+        .retain(|_, (until, _)| until.saturating_add_millis(LINK_RETRY_MAX_MS) > t);
+    let ids: Vec<GroupId> = st.groups.channels.keys().copied().collect();
+    let mut events = Vec::new();
+    for id in &ids {
+        let retry = st.groups.link_retry.clone();
+        let Some(channel) = st.groups.channels.get_mut(id) else {
+            continue;
+        };
+        if channel.poll_timeout().is_some_and(|due| due <= t) {
+            channel.handle_timeout(t);
+        }
+        let candidates: Vec<NodeId> = channel
+            .member_ids()
+            .filter(|m| **m != me && retry.get(*m).is_none_or(|(until, _)| *until <= t))
+            .copied()
+            .collect();
+        for peer in channel.wanted_neighbours(&candidates) {
+            if !channel.is_neighbour(&peer) {
+                let _ = channel.neighbour_up(t, peer);
+            }
+        }
+        let (actions, more) = drain(st, shared, *id)?;
+        st.groups.pending.extend(actions);
+        events.extend(more);
+    }
+    // Deliveries found by the timers (repairs) are kept at once.
+    if !events.is_empty() {
+        let mut saved = Vec::new();
+        st.batch(|st| {
+            for id in &ids {
+                settle(st, shared, *id, &mut saved)?;
+            }
+            Ok(())
+        })?;
+        for e in events.into_iter().chain(saved) {
+            shared.emit(e);
+        }
+    }
+    let (mut actions, waiting): (Vec<GroupAction>, Vec<GroupAction>) =
+        std::mem::take(&mut st.groups.pending)
+            .into_iter()
+            .partition(|a| match a {
+                GroupAction::Pairwise { to, .. } => !st.groups.sending_to.contains(to),
+                GroupAction::Gossip { .. } => true,
+            });
+    st.groups.pending = waiting;
+    let mut later = VecDeque::new();
+    while let Some(o) = st.groups.owed.pop_front() {
+        if o.due <= t && !st.groups.sending_to.contains(&o.to) {
+            actions.push(GroupAction::Pairwise {
+                to: o.to,
+                content: o.content,
+                first: o.first,
+                tries: o.tries,
+            });
+        } else {
+            later.push_back(o);
+        }
+    }
+    st.groups.owed = later;
+    // One task per peer, its keys and invitations in order.
+    for a in &actions {
+        if let GroupAction::Pairwise { to, .. } = a {
+            st.groups.sending_to.insert(*to);
+        }
+    }
+    let busy = !st.groups.channels.is_empty() || !st.groups.owed.is_empty();
+    let wait = if busy { GROUP_TICK_MS } else { IDLE_WAIT_MS };
+    Ok((actions, Duration::from_millis(wait)))
+}
+
+/// The group task: runs [`tick`] every [`GROUP_TICK_MS`] while any channel
+/// exists (else when woken), and carries out what it returns.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let wait = match shared.with_state(tick).await {
+            Ok((actions, wait)) => {
+                perform(&shared, actions);
+                wait
+            }
+            Err(NodeError::Stopping) => return,
+            Err(e) => {
+                tracing::warn!("group channels: {e:#}");
+                Duration::from_millis(GROUP_TICK_MS)
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return,
+            () = shared.wake_groups.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Carries out `actions`: each gossip message in a task of its own, the
+/// keys and invitations for one peer in one task, in order.
+fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
+    let mut by_peer: BTreeMap<NodeId, Vec<(Content, UnixMillis, u32)>> = BTreeMap::new();
+    for action in actions {
+        let task_shared = shared.clone();
+        match action {
+            GroupAction::Gossip { to, message } => shared.spawn(async move {
+                let shared = task_shared;
+                let answer = async {
+                    let addrs = super::send::endpoints_of(&shared, to).await?;
+                    Ok::<_, NodeError>(
+                        shared
+                            .net
+                            .call(to, &addrs, &Message::Gossip(message))
+                            .await?,
+                    )
+                }
+                .await;
+                if let Err(e) = answer.and_then(|m| match m {
+                    Message::GossipAck => Ok(()),
+                    other => Err(NodeError::UnexpectedAnswer {
+                        peer: to,
+                        answer: format!("{other:?}").chars().take(40).collect(),
+                    }),
+                }) {
+                    tracing::debug!(me = %shared.node_id(), peer = %to, "group link down: {e:#}");
+                    shared.post_state(move |st, shared| {
+                        let t = shared.now();
+                        let tries = st.groups.link_retry.get(&to).map_or(0, |(_, n)| *n);
+                        let wait = LINK_RETRY_MS
+                            .saturating_mul(1 << tries.min(16))
+                            .min(LINK_RETRY_MAX_MS);
+                        st.groups
+                            .link_retry
+                            .insert(to, (t.saturating_add_millis(wait), tries.saturating_add(1)));
+                        for channel in st.groups.channels.values_mut() {
+                            channel.neighbour_down(&to);
+                        }
+                    });
+                }
+            }),
+            GroupAction::Pairwise {
+                to,
+                content,
+                first,
+                tries,
+            } => {
+                by_peer.entry(to).or_default().push((content, first, tries));
+            }
+        }
+    }
+    for (to, list) in by_peer {
+        let shared = shared.clone();
+        let task_shared = shared.clone();
+        shared.spawn(async move {
+            let shared = task_shared;
+            let mut failed = Vec::new();
+            for (content, first, tries) in list {
+                // After one failure the rest wait for the next try too.
+                if !failed.is_empty() {
+                    failed.push((content, first, tries));
+                    continue;
+                }
+                let sent = async {
+                    super::send::ensure_session(&shared, to, true).await?;
+                    super::receive::send_sealed_content(&shared, to, content.clone()).await
+                }
+                .await;
+                tracing::debug!(me = %shared.node_id(), peer = %to, ok = sent.is_ok(), "group key or invitation sent");
+                if let Err(e) = sent {
+                    tracing::debug!(peer = %to, "group key or invitation not handed over: {e:#}");
+                    failed.push((content, first, tries));
+                }
+            }
+            shared.post_state(move |st, shared| {
+                st.groups.sending_to.remove(&to);
+                let t = shared.now();
+                for (content, first, tries) in failed {
+                    if t.millis_since(first) >= OWED_GIVE_UP_MS {
+                        tracing::warn!(peer = %to, "a group key or invitation could not be handed over for 7 days; given up");
+                        continue;
+                    }
+                    if st.groups.owed.len() >= MAX_OWED {
+                        st.groups.owed.pop_front();
+                    }
+                    let wait = OWED_RETRY_MS
+                        .saturating_mul(1 << tries.min(16))
+                        .min(OWED_RETRY_MAX_MS);
+                    st.groups.owed.push_back(Owed {
+                        to,
+                        content,
+                        first,
+                        tries: tries.saturating_add(1),
+                        due: t.saturating_add_millis(wait),
+                    });
+                }
+                shared.wake_groups.notify_one();
+            });
+        });
+    }
+}
+
+/// A member given by contact name or `key_…` address: its identity key.
+fn member_identity(st: &State, member: &str) -> Result<IdentityKey> {
+    if let Ok(address) = member.parse::<PeerAddress>() {
+        return Ok(*address.identity_key());
+    }
+    let (id, contact) = super::resolve_target(st, member)?;
+    contact
+        .map(|c| c.identity_key)
+        .ok_or(NodeError::UnknownIdentity(id))
+}
