@@ -67,7 +67,8 @@ pub enum GroupOutput {
         distribution: Box<SenderKeyDistribution>,
     },
     /// Send this newly added member the group's operations, in the
-    /// pairwise session: its invitation.
+    /// pairwise session: its invitation (also sent to a member just
+    /// removed, so it learns of its removal).
     Invite {
         /// The member.
         to: IdentityKey,
@@ -639,6 +640,17 @@ impl GroupChannel {
             .collect();
         if self.is_member() {
             let invitation = self.ops();
+            // A removed member may hear of its removal from no neighbour
+            // (they drop it as they learn of it): an admin tells it in the
+            // pairwise session, with the operations (no key).
+            if self.membership.is_admin(&self.me) {
+                for gone in &removed {
+                    self.outputs.push_back(GroupOutput::Invite {
+                        to: *gone,
+                        ops: invitation.clone(),
+                    });
+                }
+            }
             for member in &added {
                 // Whoever sees an add first tells the new member; the
                 // duplicates cost little and cover an admin offline.
