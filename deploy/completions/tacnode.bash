@@ -19,6 +19,9 @@ _tacnode() {
             tacnode,admin)
                 cmd="tacnode__subcmd__admin"
                 ;;
+            tacnode,announce)
+                cmd="tacnode__subcmd__announce"
+                ;;
             tacnode,chat)
                 cmd="tacnode__subcmd__chat"
                 ;;
@@ -69,6 +72,9 @@ _tacnode() {
                 ;;
             tacnode,send)
                 cmd="tacnode__subcmd__send"
+                ;;
+            tacnode,services)
+                cmd="tacnode__subcmd__services"
                 ;;
             tacnode,status)
                 cmd="tacnode__subcmd__status"
@@ -166,6 +172,9 @@ _tacnode() {
             tacnode__subcmd__help,admin)
                 cmd="tacnode__subcmd__help__subcmd__admin"
                 ;;
+            tacnode__subcmd__help,announce)
+                cmd="tacnode__subcmd__help__subcmd__announce"
+                ;;
             tacnode__subcmd__help,chat)
                 cmd="tacnode__subcmd__help__subcmd__chat"
                 ;;
@@ -216,6 +225,9 @@ _tacnode() {
                 ;;
             tacnode__subcmd__help,send)
                 cmd="tacnode__subcmd__help__subcmd__send"
+                ;;
+            tacnode__subcmd__help,services)
+                cmd="tacnode__subcmd__help__subcmd__services"
                 ;;
             tacnode__subcmd__help,status)
                 cmd="tacnode__subcmd__help__subcmd__status"
@@ -311,7 +323,7 @@ _tacnode() {
 
     case "${cmd}" in
         tacnode)
-            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox chat peers outbox status group admin member export import demo completions man help"
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox chat peers outbox status announce services group admin member export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -516,6 +528,40 @@ _tacnode() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__announce)
+            opts="-v -q -h -V --service --detail --hours --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --service)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --detail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hours)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1055,7 +1101,7 @@ _tacnode() {
             return 0
             ;;
         tacnode__subcmd__help)
-            opts="init run id contacts send inbox chat peers outbox status group admin member export import demo completions man help"
+            opts="init run id contacts send inbox chat peers outbox status announce services group admin member export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1113,6 +1159,20 @@ _tacnode() {
         tacnode__subcmd__help__subcmd__admin__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__announce)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1531,6 +1591,20 @@ _tacnode() {
             return 0
             ;;
         tacnode__subcmd__help__subcmd__send)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__services)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1990,6 +2064,28 @@ _tacnode() {
             ;;
         tacnode__subcmd__send)
             opts="-v -q -h -V --stdin --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__services)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -219,3 +219,61 @@ async fn a_group_of_five_over_quic_reaches_a_returning_member_and_not_a_removed_
         "the node outside: {outside:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_and_a_service_reach_every_node_over_quic() {
+    let root = tempfile::tempdir().unwrap();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let mut nodes: Vec<TestNode> = Vec::new();
+    let mut first = test_node(root.path(), "n0", 400, None);
+    first.start().await.unwrap();
+    nodes.push(first);
+    for i in 1..5u64 {
+        let mut n = test_node(root.path(), &format!("n{i}"), 400 + i, Some(&nodes[0]));
+        n.start().await.unwrap();
+        nodes.push(n);
+    }
+    let mut events = Vec::new();
+    for n in &nodes {
+        let h = n.handle().unwrap();
+        h.wait_for_routing(3, Duration::from_secs(20)).await;
+        h.publish().await.unwrap();
+        events.push(h.subscribe());
+    }
+    let author = nodes[2].handle().unwrap();
+    author.announce("gas at grid 4417").await.unwrap();
+    author.advertise("medic", "at the bridge", 2).await.unwrap();
+    for (i, rx) in events.iter_mut().enumerate() {
+        if i == 2 {
+            continue;
+        }
+        assert!(
+            tacnode_tests::wait_event(rx, LONG, |e| matches!(
+                e,
+                tacnode::node::NodeEvent::Alert { text, .. } if text == "gas at grid 4417"
+            ))
+            .await,
+            "n{i} heard no alert"
+        );
+        let h = nodes[i].handle().unwrap();
+        assert!(
+            eventually(LONG, async || h
+                .services()
+                .await
+                .unwrap()
+                .iter()
+                .any(|s| s.name == "medic" && s.detail == "at the bridge"))
+            .await,
+            "n{i} lists no medic"
+        );
+    }
+    // Six an hour: the seventh is refused, with why.
+    for k in 0..4 {
+        author.announce(&format!("update {k}")).await.unwrap();
+    }
+    let refused = author.announce("one too many").await.unwrap_err();
+    assert!(refused.to_string().contains("announcement"), "{refused}");
+}

@@ -233,6 +233,25 @@ pub(crate) enum Command {
     },
     /// Show the daemon's status.
     Status,
+    /// Announce to every node of the network: an alert (TEXT), or with
+    /// --service a service others list with `tacnode services`. At most 6
+    /// announcements an hour.
+    Announce {
+        /// The alert (1 to 280 bytes).
+        #[arg(required_unless_present = "service")]
+        text: Option<String>,
+        /// Advertise a service by this name instead ("medic", "map tiles").
+        #[arg(long, conflicts_with = "text")]
+        service: Option<String>,
+        /// What to know about the service.
+        #[arg(long, default_value = "", requires = "service")]
+        detail: String,
+        /// How long the service is listed, hours (at most 24).
+        #[arg(long, default_value_t = 24, requires = "service")]
+        hours: u64,
+    },
+    /// List the services advertised to the network.
+    Services,
     /// Team channels: end-to-end encrypted groups (`send @NAME TEXT`
     /// writes to one).
     Group {

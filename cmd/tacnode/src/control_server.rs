@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::node::{NodeEvent, NodeHandle};
 use tacnode_control::{
     ContactView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView, Request, Response,
-    read_line, socket_path, write_json,
+    ServiceView, read_line, socket_path, write_json,
 };
 use tacnode_domain::{Contact, Direction, MessageStatus, NodeId, PeerAddress, StoredMessage};
 use tacnode_usecase::node::AdmissionStatus;
@@ -201,6 +201,17 @@ async fn follow_events<W: tokio::io::AsyncWrite + Unpin>(
                     group: None,
                 };
                 write_json(w, &Response::Message(view)).await?;
+                continue;
+            }
+            NodeEvent::Alert { from, text, time } => {
+                let (from_address, from_name) = peer_view(&node.contacts().await?, &from);
+                let alert = Response::Alert {
+                    from_address,
+                    from_name,
+                    text,
+                    time_ms: time.0,
+                };
+                write_json(w, &alert).await?;
                 continue;
             }
             NodeEvent::Sent {
@@ -425,6 +436,41 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
         Request::GroupRemove { group, member } => {
             node.group_remove(&group, &member).await?;
             Response::Ok
+        }
+        Request::Announce { text } => {
+            node.announce(&text).await?;
+            Response::Ok
+        }
+        Request::Advertise {
+            name,
+            detail,
+            hours,
+        } => {
+            node.advertise(&name, &detail, hours).await?;
+            Response::Ok
+        }
+        Request::Services => {
+            let contacts = node.contacts().await?;
+            Response::Services {
+                services: node
+                    .services()
+                    .await?
+                    .into_iter()
+                    .map(|s| {
+                        let name = contacts
+                            .iter()
+                            .find(|c| c.identity_key == s.author)
+                            .map(|c| c.name.clone());
+                        ServiceView {
+                            name: s.name,
+                            detail: s.detail,
+                            address: PeerAddress::new(s.author).to_string(),
+                            author_name: name,
+                            until_ms: s.until.0,
+                        }
+                    })
+                    .collect(),
+            }
         }
         Request::GroupList => Response::Groups {
             groups: node.groups().await?.into_iter().map(group_view).collect(),

@@ -293,6 +293,39 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             }
         }
         Command::Group { action } => group(&data_dir, json, action).await?,
+        Command::Announce {
+            text,
+            service,
+            detail,
+            hours,
+        } => {
+            let (req, done) = match (text, service) {
+                (_, Some(name)) => (
+                    Request::Advertise {
+                        name,
+                        detail,
+                        hours,
+                    },
+                    "service advertised to every node",
+                ),
+                (text, None) => (
+                    Request::Announce {
+                        text: text.unwrap_or_default(),
+                    },
+                    "alert announced to every node",
+                ),
+            };
+            if ask(&data_dir, json, &req).await?.is_some() {
+                println!("{done}");
+            }
+        }
+        Command::Services => {
+            if let Some(Response::Services { services }) =
+                ask(&data_dir, json, &Request::Services).await?
+            {
+                print!("{}", text::services(&services, crate::node::now().0));
+            }
+        }
         Command::Status => {
             if let Some(r) = ask(&data_dir, json, &Request::Status).await? {
                 print!("{}", text::status(&r, crate::node::now().0));

@@ -47,7 +47,9 @@ pub async fn write_inbox<W: Write>(
     while let Some(r) = client.next().await? {
         let line = match r {
             // One object per line.
-            Response::Message(_) | Response::StatusChange { .. } if json => {
+            Response::Message(_) | Response::StatusChange { .. } | Response::Alert { .. }
+                if json =>
+            {
                 serde_json::to_string(&r)?
             }
             Response::Message(m) => text::message(m),
@@ -56,6 +58,12 @@ pub async fn write_inbox<W: Write>(
                 status,
                 reason,
             } => text::status_change(&message_id, &status, reason, now_ms()),
+            Response::Alert {
+                from_address,
+                from_name,
+                text,
+                time_ms,
+            } => text::alert(&from_name.unwrap_or(from_address), &text, time_ms),
             Response::End if !follow => return Ok(()),
             Response::Error { message } => return Err(InboxError::Refused(message)),
             _ => continue,

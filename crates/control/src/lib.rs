@@ -35,7 +35,9 @@ pub use output_line::write_line;
 pub use request::Request;
 pub use response::Response;
 pub use send_many::{SendManyError, send_groups, send_many};
-pub use views::{ContactView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView};
+pub use views::{
+    ContactView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView, ServiceView,
+};
 pub use watch::{WATCH_INTERVAL, WatchError, WatchOutput, watch_peers};
 
 /// Whether `line` parses as a control-socket request (one JSON object, as

@@ -90,6 +90,22 @@ pub enum Request {
     },
     /// The groups this node is in.
     GroupList,
+    /// Announce an alert to every node (at most 6 announcements an hour).
+    Announce {
+        /// 1 to 280 bytes.
+        text: String,
+    },
+    /// Advertise a service to every node.
+    Advertise {
+        /// Its name, 1 to 32 bytes ("medic", "map tiles").
+        name: String,
+        /// What to know about it, up to 160 bytes.
+        detail: String,
+        /// How long it is listed, hours (at most 24).
+        hours: u64,
+    },
+    /// Services advertised and on offer now.
+    Services,
     /// A group's members.
     GroupMembers {
         /// Group name (or id in hex).

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::views::{ContactView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView};
+use crate::views::{
+    ContactView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView, ServiceView,
+};
 
 /// The daemon's answer.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -87,6 +89,22 @@ pub enum Response {
         group: String,
         /// This node first, then contacts by name, then the others.
         members: Vec<GroupMemberView>,
+    },
+    /// Services on offer, by name.
+    Services {
+        /// Each listing.
+        services: Vec<ServiceView>,
+    },
+    /// While following the inbox: an alert announced to every node.
+    Alert {
+        /// Its author's `key_…` address.
+        from_address: String,
+        /// Its author's contact name, if it is one.
+        from_name: Option<String>,
+        /// What it says.
+        text: String,
+        /// The author's clock when it announced (Unix ms).
+        time_ms: u64,
     },
     /// A revocation list was applied.
     Revocations {

@@ -43,6 +43,21 @@ pub struct GroupView {
     pub links: usize,
 }
 
+/// A service advertised to the network.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ServiceView {
+    /// Its name.
+    pub name: String,
+    /// What its author says about it.
+    pub detail: String,
+    /// Its author's `key_…` address.
+    pub address: String,
+    /// Its author's contact name, if it is one.
+    pub author_name: Option<String>,
+    /// Listed until then (Unix ms).
+    pub until_ms: u64,
+}
+
 /// One member of a group.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct GroupMemberView {

@@ -30,6 +30,11 @@ pub const MAX_TRACKED_AUTHORS: usize = 4_096;
 /// Most services listed at once; the one lapsing first goes.
 pub const MAX_LISTED_SERVICES: usize = 256;
 
+/// Sequences remembered per author: one arriving out of order (another
+/// path was faster) is taken if it is new and above the oldest of these;
+/// below them it counts as a replay.
+pub const REPLAY_WINDOW: usize = 16;
+
 const HOUR_MS: u64 = 3_600_000;
 
 /// Why an announcement was not taken (and so not forwarded).
@@ -38,13 +43,16 @@ pub enum AnnouncementRefusal {
     /// Over a limit, or a bad signature.
     #[error(transparent)]
     Invalid(#[from] AnnouncementError),
-    /// Not above the last sequence heard from its author.
-    #[error("sequence {sequence} is not above {last}, the last heard from this author")]
+    /// Heard already from its author, or older than the last
+    /// [`REPLAY_WINDOW`] heard from it.
+    #[error(
+        "sequence {sequence} was heard already or is older than {oldest}, the oldest remembered of this author"
+    )]
     Replayed {
         /// Its sequence.
         sequence: u64,
-        /// The last heard.
-        last: u64,
+        /// The oldest remembered.
+        oldest: u64,
     },
     /// The author already had its share this hour.
     #[error(
@@ -97,7 +105,8 @@ pub enum AnnouncementOutput {
 
 #[derive(Debug, Default)]
 struct AuthorState {
-    last_sequence: u64,
+    /// The last [`REPLAY_WINDOW`] sequences heard, oldest first.
+    sequences: VecDeque<u64>,
     recent: VecDeque<UnixMillis>,
     last_heard: UnixMillis,
 }
@@ -125,11 +134,11 @@ fn admit(
         return Err(AnnouncementRefusal::ClockSkew { time });
     }
     let state = authors.entry(a.body.author).or_default();
-    if a.body.sequence <= state.last_sequence {
-        return Err(AnnouncementRefusal::Replayed {
-            sequence: a.body.sequence,
-            last: state.last_sequence,
-        });
+    let sequence = a.body.sequence;
+    let oldest = state.sequences.iter().min().copied().unwrap_or(0);
+    let full = state.sequences.len() >= REPLAY_WINDOW;
+    if state.sequences.contains(&sequence) || (full && sequence <= oldest) {
+        return Err(AnnouncementRefusal::Replayed { sequence, oldest });
     }
     while state
         .recent
@@ -142,7 +151,17 @@ fn admit(
         return Err(AnnouncementRefusal::RateLimited);
     }
     state.recent.push_back(now);
-    state.last_sequence = a.body.sequence;
+    if full
+        && let Some(i) = state
+            .sequences
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, s)| **s)
+            .map(|(i, _)| i)
+    {
+        state.sequences.remove(i);
+    }
+    state.sequences.push_back(sequence);
     state.last_heard = now;
     if authors.len() > MAX_TRACKED_AUTHORS
         && let Some(oldest) = authors
@@ -251,6 +270,25 @@ impl AnnouncementBoard {
     /// The link to `peer` closed.
     pub fn neighbour_down(&mut self, peer: &NodeId) {
         self.overlay.neighbour_down(peer);
+    }
+
+    /// Announcements held (to announce to neighbours that link up).
+    pub fn held(&self) -> usize {
+        self.overlay.cached()
+    }
+
+    /// Whether a link to `peer` is up.
+    pub fn is_neighbour(&self, peer: &NodeId) -> bool {
+        self.overlay.is_neighbour(peer)
+    }
+
+    /// The peers linked now.
+    pub fn neighbours(&self) -> Vec<NodeId> {
+        self.overlay
+            .eager_peers()
+            .chain(self.overlay.lazy_peers())
+            .copied()
+            .collect()
     }
 
     /// Runs the overlay's timers; lapsed services go.

@@ -187,3 +187,19 @@ fn our_own_announcements_obey_the_same_share() {
         Err(AnnouncementRefusal::RateLimited)
     ));
 }
+
+#[test]
+fn an_announcement_overtaken_by_a_later_one_is_still_taken_once() {
+    let (author, _, _, mut board) = pair();
+    board
+        .handle_gossip(T0, author.node_id(), push_of(&author, 9, T0, "later"))
+        .unwrap();
+    // The earlier one came another, slower way.
+    board
+        .handle_gossip(T0, author.node_id(), push_of(&author, 8, T0, "earlier"))
+        .unwrap();
+    assert_eq!(drain(&mut board).1, 2);
+    // Again: nothing new.
+    let _ = board.handle_gossip(T0, author.node_id(), push_of(&author, 8, T0, "earlier"));
+    assert_eq!(drain(&mut board).1, 0);
+}

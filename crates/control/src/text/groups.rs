@@ -1,8 +1,9 @@
-//! `tacnode group list` and `tacnode group members`.
+//! `tacnode group list`, `tacnode group members`, `tacnode services` and
+//! the alerts `inbox --follow` shows.
 
 use std::fmt::Write as _;
 
-use crate::views::{GroupMemberView, GroupView};
+use crate::views::{GroupMemberView, GroupView, ServiceView};
 
 fn clean(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).collect()
@@ -47,6 +48,34 @@ pub fn group_members(group: &str, members: &[GroupMemberView]) -> String {
     out
 }
 
+/// One line per service on offer, as seen at `now_ms`.
+pub fn services(services: &[ServiceView], now_ms: u64) -> String {
+    if services.is_empty() {
+        return "no services advertised; offer one with `tacnode announce --service NAME`\n"
+            .to_owned();
+    }
+    let mut out = String::new();
+    for s in services {
+        let who = s
+            .author_name
+            .as_deref()
+            .map_or_else(|| s.address.chars().take(16).collect(), clean);
+        let left = s.until_ms.saturating_sub(now_ms) / 60_000;
+        let _ = writeln!(
+            out,
+            "{:<16} by {who:<16} {left} min left  {}",
+            clean(&s.name),
+            clean(&s.detail)
+        );
+    }
+    out
+}
+
+/// An alert for every operator, as `inbox --follow` shows it.
+pub fn alert(from: &str, text: &str, time_ms: u64) -> String {
+    format!("{time_ms} !! alert from {}: {}", clean(from), clean(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +102,21 @@ mod tests {
             me: false,
             linked: true,
         };
+        assert_eq!(
+            alert("bob\u{1b}", "gas\u{7}", 5),
+            "5 !! alert from bob: gas"
+        );
+        let s = ServiceView {
+            name: "medic".to_owned(),
+            detail: "at the bridge".to_owned(),
+            address: "key_abcdefghijklmnopq".to_owned(),
+            author_name: None,
+            until_ms: 600_000,
+        };
+        assert_eq!(
+            services(&[s], 0),
+            "medic            by key_abcdefghijkl 10 min left  at the bridge\n"
+        );
         assert_eq!(
             group_members("squad", &[m]),
             "@squad: 1 members\n  bob              member key_abc  linked\n"

@@ -13,7 +13,7 @@ mod safety_number;
 mod status;
 
 pub use contacts::contacts;
-pub use groups::{group_members, groups};
+pub use groups::{alert, group_members, groups, services};
 pub use inbox::{message, status_change};
 pub use outbox::outbox;
 pub use peers::{MAX_PEER_COLUMN, peers_table};

@@ -785,7 +785,8 @@ fn collect_events(
                 } => (b"grcv", Some(message_id)),
                 NodeEvent::GroupMessage { .. }
                 | NodeEvent::GroupJoined { .. }
-                | NodeEvent::GroupRemoved { .. } => continue,
+                | NodeEvent::GroupRemoved { .. }
+                | NodeEvent::Alert { .. } => continue,
             };
             drop(b);
             let mut line = Vec::with_capacity(28);

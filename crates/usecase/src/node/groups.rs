@@ -104,7 +104,8 @@ pub struct GroupMember {
     pub linked: bool,
 }
 
-/// Something the group task does on the network.
+/// Something the group task does on the network (for the channels and
+/// the announcement board).
 pub(crate) enum GroupAction {
     /// An overlay message for a neighbour.
     Gossip { to: NodeId, message: GossipMessage },
@@ -139,10 +140,15 @@ pub(crate) struct GroupBook {
     /// Per member whose link failed: until when it is left out, and the
     /// failures in a row.
     link_retry: HashMap<NodeId, (UnixMillis, u32)>,
-    pending: Vec<GroupAction>,
+    pub(crate) pending: Vec<GroupAction>,
     /// Peers a key or invitation is on its way to: one at a time per peer,
     /// so two never start a session with it at once.
     sending_to: std::collections::HashSet<NodeId>,
+    /// Peers a gossip call is on its way to: their next messages wait for
+    /// it, so each neighbour gets them in order.
+    gossiping_to: std::collections::HashSet<NodeId>,
+    /// The network-wide announcement overlay (see [`super::announce`]).
+    pub(crate) board: Option<crate::announcements::AnnouncementBoard>,
 }
 
 impl GroupBook {
@@ -580,6 +586,15 @@ pub(crate) fn receive_gossip(
     from: NodeId,
     message: GossipMessage,
 ) -> Result<()> {
+    if super::announce::is_announcement(&message) {
+        let (actions, events) = super::announce::receive(st, shared, from, message)?;
+        st.groups.pending.extend(actions);
+        for e in events {
+            shared.emit(e);
+        }
+        shared.wake_groups.notify_one();
+        return Ok(());
+    }
     in_batch(st, shared, |st, shared| {
         let topic = message.topic();
         let id = st
@@ -722,6 +737,12 @@ fn tick(st: &mut State, shared: &Shared) -> Result<(Vec<GroupAction>, Duration)>
         st.groups.pending.extend(actions);
         events.extend(more);
     }
+    let connected = shared.net.connected_peers();
+    let (actions, more) = super::announce::tick(st, shared, &connected);
+    st.groups.pending.extend(actions);
+    for e in more {
+        shared.emit(e);
+    }
     // Deliveries found by the timers (repairs) are kept at once.
     if !events.is_empty() {
         let mut saved = Vec::new();
@@ -740,7 +761,7 @@ fn tick(st: &mut State, shared: &Shared) -> Result<(Vec<GroupAction>, Duration)>
             .into_iter()
             .partition(|a| match a {
                 GroupAction::Pairwise { to, .. } => !st.groups.sending_to.contains(to),
-                GroupAction::Gossip { .. } => true,
+                GroupAction::Gossip { to, .. } => !st.groups.gossiping_to.contains(to),
             });
     st.groups.pending = waiting;
     let mut later = VecDeque::new();
@@ -759,11 +780,18 @@ fn tick(st: &mut State, shared: &Shared) -> Result<(Vec<GroupAction>, Duration)>
     st.groups.owed = later;
     // One task per peer, its keys and invitations in order.
     for a in &actions {
-        if let GroupAction::Pairwise { to, .. } = a {
-            st.groups.sending_to.insert(*to);
-        }
+        match a {
+            GroupAction::Pairwise { to, .. } => st.groups.sending_to.insert(*to),
+            GroupAction::Gossip { to, .. } => st.groups.gossiping_to.insert(*to),
+        };
     }
-    let busy = !st.groups.channels.is_empty() || !st.groups.owed.is_empty();
+    let busy = !st.groups.channels.is_empty()
+        || !st.groups.owed.is_empty()
+        || st
+            .groups
+            .board
+            .as_ref()
+            .is_some_and(|b| b.held() > 0 || !b.neighbours().is_empty());
     let wait = if busy { GROUP_TICK_MS } else { IDLE_WAIT_MS };
     Ok((actions, Duration::from_millis(wait)))
 }
@@ -793,15 +821,30 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
-/// Carries out `actions`: each gossip message in a task of its own, the
-/// keys and invitations for one peer in one task, in order.
+/// Carries out `actions`: one task per peer, its gossip messages in
+/// order, and one per peer for its keys and invitations, in order.
 fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
     let mut by_peer: BTreeMap<NodeId, Vec<(Content, UnixMillis, u32)>> = BTreeMap::new();
+    let mut gossip: BTreeMap<NodeId, Vec<GossipMessage>> = BTreeMap::new();
     for action in actions {
-        let task_shared = shared.clone();
         match action {
-            GroupAction::Gossip { to, message } => shared.spawn(async move {
-                let shared = task_shared;
+            GroupAction::Gossip { to, message } => gossip.entry(to).or_default().push(message),
+            GroupAction::Pairwise {
+                to,
+                content,
+                first,
+                tries,
+            } => {
+                by_peer.entry(to).or_default().push((content, first, tries));
+            }
+        }
+    }
+    for (to, messages) in gossip {
+        let task_shared = shared.clone();
+        shared.spawn(async move {
+            let shared = task_shared;
+            let mut failure = None;
+            for message in messages {
                 let answer = async {
                     let addrs = super::send::endpoints_of(&shared, to).await?;
                     Ok::<_, NodeError>(
@@ -812,38 +855,46 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
                     )
                 }
                 .await;
-                if let Err(e) = answer.and_then(|m| match m {
-                    Message::GossipAck => Ok(()),
-                    other => Err(NodeError::UnexpectedAnswer {
-                        peer: to,
-                        answer: format!("{other:?}").chars().take(40).collect(),
-                    }),
-                }) {
-                    tracing::debug!(me = %shared.node_id(), peer = %to, "group link down: {e:#}");
-                    shared.post_state(move |st, shared| {
-                        let t = shared.now();
-                        let tries = st.groups.link_retry.get(&to).map_or(0, |(_, n)| *n);
-                        let wait = LINK_RETRY_MS
-                            .saturating_mul(1 << tries.min(16))
-                            .min(LINK_RETRY_MAX_MS);
-                        st.groups
-                            .link_retry
-                            .insert(to, (t.saturating_add_millis(wait), tries.saturating_add(1)));
-                        for channel in st.groups.channels.values_mut() {
-                            channel.neighbour_down(&to);
-                        }
-                    });
+                match answer {
+                    Ok(Message::GossipAck) => {}
+                    Ok(other) => {
+                        failure = Some(NodeError::UnexpectedAnswer {
+                            peer: to,
+                            answer: format!("{other:?}").chars().take(40).collect(),
+                        });
+                        break;
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
                 }
-            }),
-            GroupAction::Pairwise {
-                to,
-                content,
-                first,
-                tries,
-            } => {
-                by_peer.entry(to).or_default().push((content, first, tries));
             }
-        }
+            if let Some(e) = &failure {
+                tracing::debug!(me = %shared.node_id(), peer = %to, "group link down: {e:#}");
+            }
+            let down = failure.is_some();
+            shared.post_state(move |st, shared| {
+                st.groups.gossiping_to.remove(&to);
+                if down {
+                    let t = shared.now();
+                    let tries = st.groups.link_retry.get(&to).map_or(0, |(_, n)| *n);
+                    let wait = LINK_RETRY_MS
+                        .saturating_mul(1 << tries.min(16))
+                        .min(LINK_RETRY_MAX_MS);
+                    st.groups
+                        .link_retry
+                        .insert(to, (t.saturating_add_millis(wait), tries.saturating_add(1)));
+                    for channel in st.groups.channels.values_mut() {
+                        channel.neighbour_down(&to);
+                    }
+                    if let Some(board) = st.groups.board.as_mut() {
+                        board.neighbour_down(&to);
+                    }
+                }
+                shared.wake_groups.notify_one();
+            });
+        });
     }
     for (to, list) in by_peer {
         let shared = shared.clone();

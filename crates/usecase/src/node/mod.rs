@@ -22,6 +22,7 @@
 //! `biased` so that a simulated run replays exactly.
 
 mod admission;
+mod announce;
 mod config;
 pub(crate) mod dht_driver;
 mod error;
@@ -193,6 +194,15 @@ pub enum NodeEvent {
         group_name: String,
         /// Who invited us.
         by: NodeId,
+    },
+    /// An alert announced to every node arrived (first time only).
+    Alert {
+        /// Its author.
+        from: NodeId,
+        /// What it says.
+        text: String,
+        /// The author's clock when it announced.
+        time: UnixMillis,
     },
     /// This node was removed from a group.
     GroupRemoved {
@@ -728,6 +738,9 @@ fn log_event(st: &State, e: &NodeEvent) {
         NodeEvent::GroupJoined { group_name, by, .. } => {
             tracing::info!("joined the group {group_name}, invited by {}", name_of(by));
         }
+        NodeEvent::Alert { from, text, .. } => {
+            tracing::warn!("alert from {}: {text}", name_of(from));
+        }
         NodeEvent::GroupRemoved { group_name, .. } => {
             tracing::warn!("this node was removed from the group {group_name}");
         }
@@ -1112,6 +1125,36 @@ impl NodeHandle {
         let (group, text) = (group.to_owned(), text.to_owned());
         self.shared
             .with_state(move |st, shared| groups::send(st, shared, &group, &text))
+            .await
+    }
+
+    /// Announces an alert to every node of the network (at most 6
+    /// announcements an hour).
+    pub async fn announce(&self, text: &str) -> Result<()> {
+        let kind = tacnode_domain::AnnouncementKind::Alert {
+            text: text.to_owned(),
+        };
+        self.announce_kind(kind).await
+    }
+
+    /// Advertises a service to every node for `hours` (at most 24).
+    pub async fn advertise(&self, name: &str, detail: &str, hours: u64) -> Result<()> {
+        let kind = announce::service(name, detail, hours, self.shared.now());
+        self.announce_kind(kind).await
+    }
+
+    async fn announce_kind(&self, kind: tacnode_domain::AnnouncementKind) -> Result<()> {
+        self.shared
+            .with_state(move |st, shared| announce::announce(st, shared, kind))
+            .await?;
+        self.shared.wake_groups.notify_one();
+        Ok(())
+    }
+
+    /// Services advertised to the network and on offer now.
+    pub async fn services(&self) -> Result<Vec<crate::announcements::ServiceListing>> {
+        self.shared
+            .with_state(|st, shared| Ok(announce::services(st, shared)))
             .await
     }
 
