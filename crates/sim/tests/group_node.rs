@@ -1,0 +1,163 @@
+//! Team channels in the whole node (the daemon's driver: channels in the
+//! store, keys and invitations in pairwise sessions, gossip as calls) on
+//! the radio profile: 64 kbit/s, 150 ± 30 ms one way, 5 % loss. A group of
+//! six (one a client) gets every text once, a member killed and restarted
+//! catches up, a removed member reads nothing sent after its removal.
+
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+
+use tacnode_domain::group::GroupId;
+use tacnode_domain::{Direction, NodeType, PeerAddress};
+use tacnode_sim::node::harness::{NodeSim, StoreKind, block_on};
+use tacnode_sim::node::scenario::{NodeScenario, Profile};
+
+const MINUTE: u64 = 60_000;
+/// Every text reaches every member within this, on the radio.
+const MAX_SPREAD_MS: u64 = 2 * MINUTE;
+
+/// The group texts node `i` holds: (written there, text).
+async fn texts(sim: &NodeSim, i: u32, group: GroupId) -> Vec<(bool, String)> {
+    let Some(h) = sim.handle(i) else {
+        return Vec::new();
+    };
+    h.inbox(usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(m, _)| m.group == Some(group))
+        .map(|(m, _)| (m.direction == Direction::Outbound, m.text))
+        .collect()
+}
+
+/// Lets time pass until each of `members` received `text`, at most
+/// [`MAX_SPREAD_MS`]; how long it took.
+async fn spread(sim: &NodeSim, members: &[u32], group: GroupId, text: &str) -> u64 {
+    let start = sim.elapsed_ms();
+    loop {
+        let mut all = true;
+        for &m in members {
+            if !texts(sim, m, group)
+                .await
+                .iter()
+                .any(|(ours, t)| !ours && t == text)
+            {
+                all = false;
+            }
+        }
+        if all {
+            return sim.elapsed_ms() - start;
+        }
+        assert!(
+            sim.elapsed_ms() - start < MAX_SPREAD_MS,
+            "{text:?} did not reach all of {members:?}"
+        );
+        sim.advance(250).await;
+    }
+}
+
+async fn scenario(seed: u64) -> Vec<u64> {
+    let mut scenario = NodeScenario::default();
+    Profile::Radio.apply(&mut scenario);
+    let mut sim = NodeSim::with_store(
+        seed,
+        scenario.link.clone(),
+        scenario.loss,
+        StoreKind::Memory,
+    )
+    .unwrap();
+    for _ in 0..8 {
+        sim.add_node(NodeType::Server, 0);
+    }
+    sim.add_node(NodeType::Client, 0);
+    Profile::Radio.configure(&mut sim, 0..9);
+    sim.set_bootstrap(&[0, 1, 2]);
+    for i in 0..9 {
+        sim.start(i).await.unwrap();
+        sim.advance(20).await;
+    }
+    sim.advance(2 * MINUTE).await;
+    let address =
+        |sim: &NodeSim, i: u32| PeerAddress::new(sim.identity_key(i).unwrap()).to_string();
+    // Node 3 is the admin; 4..8 and the client (8) the members.
+    let admin = 3;
+    let group = sim
+        .handle(admin)
+        .unwrap()
+        .create_group("squad")
+        .await
+        .unwrap()
+        .id;
+    for m in 4..9 {
+        let a = address(&sim, m);
+        sim.handle(admin)
+            .unwrap()
+            .group_add("squad", &a)
+            .await
+            .unwrap();
+    }
+    let mut took = Vec::new();
+    let everyone: Vec<u32> = (3..9).collect();
+    for (k, writer) in [3u32, 8, 5, 3].into_iter().enumerate() {
+        let text = format!("text {k} from {writer}");
+        sim.handle(writer)
+            .unwrap()
+            .send_group("squad", &text)
+            .await
+            .unwrap();
+        let others: Vec<u32> = everyone.iter().copied().filter(|m| *m != writer).collect();
+        took.push(spread(&sim, &others, group, &text).await);
+    }
+    // Member 6 is killed; two texts while it is away; back after 10 min.
+    sim.stop(6, true).await;
+    for k in 0..2 {
+        let text = format!("away {k}");
+        sim.handle(4)
+            .unwrap()
+            .send_group("squad", &text)
+            .await
+            .unwrap();
+        took.push(spread(&sim, &[3, 5, 7, 8], group, &text).await);
+    }
+    sim.advance(10 * MINUTE).await;
+    sim.start(6).await.unwrap();
+    took.push(spread(&sim, &[6], group, "away 1").await);
+    took.push(spread(&sim, &[6], group, "away 0").await);
+    // Member 7 is removed.
+    let seven = address(&sim, 7);
+    sim.handle(admin)
+        .unwrap()
+        .group_remove("squad", &seven)
+        .await
+        .unwrap();
+    sim.advance(30_000).await;
+    sim.handle(5)
+        .unwrap()
+        .send_group("squad", "after removal")
+        .await
+        .unwrap();
+    took.push(spread(&sim, &[3, 4, 6, 8], group, "after removal").await);
+    sim.advance(MINUTE).await;
+    let seen = texts(&sim, 7, group).await;
+    assert!(
+        !seen.iter().any(|(_, t)| t == "after removal"),
+        "the removed member read it: {seen:?}"
+    );
+    for m in everyone {
+        let t = texts(&sim, m, group).await;
+        let unique: HashSet<_> = t.iter().collect();
+        assert_eq!(unique.len(), t.len(), "node {m} has a text twice: {t:?}");
+    }
+    sim.finish().await;
+    took
+}
+
+#[test]
+fn a_group_on_the_radio_reaches_every_member_once_and_a_removed_one_no_more() {
+    for seed in 41..43 {
+        let took = block_on(scenario(seed)).unwrap();
+        eprintln!("seed {seed}: ms to reach every member: {took:?}");
+    }
+}
