@@ -893,3 +893,97 @@ fn initialised() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) 
     assert!(o.status.success(), "{}", stderr(&o));
     (tmp, data, pass)
 }
+
+/// Polls `cmd` on `data` until its standard output contains `want`, at
+/// most 60 s; the last output.
+fn eventually_prints(data: &Path, cmd: &[&str], want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let o = tacnode(data, cmd);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        if out.contains(want) || Instant::now() > deadline {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Team channels from the command line (issue #15): a group created on
+/// one daemon, the other added, texts both ways with `send @NAME`, group
+/// lines in the inbox, announcements and services, and each mistake
+/// refused with what to do.
+#[test]
+fn groups_and_announcements_from_the_command_line() {
+    let JoinedPair {
+        _tmp,
+        a,
+        b,
+        da,
+        db,
+        addr_a,
+        ..
+    } = joined_pair();
+    let created = tacnode(&a, &["group", "create", "squad"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let listed = String::from_utf8_lossy(&created.stdout).into_owned();
+    assert!(
+        listed.contains("@squad") && listed.contains("admin"),
+        "{listed}"
+    );
+    let again = tacnode(&a, &["group", "create", "squad"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("exists already"),
+        "{}",
+        stderr(&again)
+    );
+    for args in [
+        &["group", "members", "nosuch"][..],
+        &["send", "@nosuch", "hi"],
+    ] {
+        let o = tacnode(&a, args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            stderr(&o).contains("unknown group"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let at = tacnode(&a, &["contacts", "add", "@x", &addr_a]);
+    assert!(!at.status.success());
+    assert!(stderr(&at).contains("@NAME is a group"), "{}", stderr(&at));
+    let added = tacnode(&a, &["group", "add", "squad", "bravo"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    let joined = eventually_prints(&b, &["group", "list"], "@squad");
+    assert!(joined.contains("member"), "{joined}");
+    let members = eventually_prints(&b, &["group", "members", "squad"], "admin");
+    assert!(members.contains("(this node)"), "{members}");
+    let sent = tacnode(&b, &["send", "@squad", "hello-from-b"]);
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    let inbox = eventually_prints(&a, &["inbox"], "hello-from-b");
+    assert!(inbox.contains("@squad [received] hello-from-b"), "{inbox}");
+    let not_admin = tacnode(&b, &["group", "remove", "squad", &addr_a]);
+    assert!(!not_admin.status.success());
+    assert!(
+        stderr(&not_admin).contains("not an admin"),
+        "{}",
+        stderr(&not_admin)
+    );
+    let alert = tacnode(&a, &["announce", "gas at grid 4417"]);
+    assert!(alert.status.success(), "{}", stderr(&alert));
+    let advertised = tacnode(
+        &a,
+        &[
+            "announce",
+            "--service",
+            "medic",
+            "--detail",
+            "at the bridge",
+        ],
+    );
+    assert!(advertised.status.success(), "{}", stderr(&advertised));
+    let services = eventually_prints(&b, &["services"], "medic");
+    assert!(services.contains("at the bridge"), "{services}");
+    stop(db);
+    stop(da);
+}
