@@ -48,6 +48,12 @@ fn main() -> std::io::Result<()> {
     for p in plaintexts(&mut rng) {
         envelope.push(encode_plaintext(&p));
     }
+    // Group keys and invitations, and a gossip answer: no draws, so the
+    // seeds after them stay as they were.
+    for p in group_plaintexts(&ids) {
+        envelope.push(encode_plaintext(&p));
+    }
+    envelope.push(Message::GossipAck.encode());
     for m in sender_sealed(
         &sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids),
         &ids,
@@ -353,6 +359,39 @@ fn plaintexts(rng: &mut StdRng) -> Vec<Plaintext> {
             message_id: MessageId([0x5e; 16]),
             sent: UnixMillis(1_700_000_000_456),
             content: Content::Rewound,
+        },
+    ]
+}
+
+/// A sender key and an invitation, as pairwise plaintexts.
+fn group_plaintexts(ids: &[Identity]) -> Vec<Plaintext> {
+    use tacnode_domain::group::{GroupId, GroupOpKind, UnsignedGroupOp};
+    let body = UnsignedGroupOp {
+        group: None,
+        author: ids[0].identity_key(),
+        kind: GroupOpKind::Create {
+            name: "squad".into(),
+        },
+        parents: vec![],
+        lamport: 0,
+    };
+    let signature = ids[0].sign(&body.signing_bytes());
+    let create = body.with_signature(signature);
+    let (sender, _) = tacnode_fuzz::broadcast::chains();
+    let chain = tacnode_crypto::group::SenderChain::from_bytes(sender).expect("the fixed chain");
+    vec![
+        Plaintext {
+            message_id: MessageId([0x6b; 16]),
+            sent: UnixMillis(1_700_000_000_789),
+            content: Content::GroupKey {
+                group: GroupId::from(create.id()),
+                distribution: chain.distribution().to_bytes().to_vec().into(),
+            },
+        },
+        Plaintext {
+            message_id: MessageId([0x69; 16]),
+            sent: UnixMillis(1_700_000_000_790),
+            content: Content::GroupInvite(vec![create]),
         },
     ]
 }
