@@ -10,9 +10,8 @@
 use std::collections::HashSet;
 
 use tacnode_domain::group::GroupId;
-use tacnode_domain::{Direction, NodeType, PeerAddress};
-use tacnode_sim::node::harness::{NodeSim, StoreKind, block_on};
-use tacnode_sim::node::scenario::{NodeScenario, Profile};
+use tacnode_domain::{Direction, PeerAddress};
+use tacnode_sim::node::harness::{NodeSim, block_on};
 
 const MINUTE: u64 = 60_000;
 /// Every text reaches every member within this, on the radio.
@@ -59,26 +58,9 @@ async fn spread(sim: &NodeSim, members: &[u32], group: GroupId, text: &str) -> u
 }
 
 async fn scenario(seed: u64) -> Vec<u64> {
-    let mut scenario = NodeScenario::default();
-    Profile::Radio.apply(&mut scenario);
-    let mut sim = NodeSim::with_store(
-        seed,
-        scenario.link.clone(),
-        scenario.loss,
-        StoreKind::Memory,
-    )
-    .unwrap();
-    for _ in 0..8 {
-        sim.add_node(NodeType::Server, 0);
-    }
-    sim.add_node(NodeType::Client, 0);
-    Profile::Radio.configure(&mut sim, 0..9);
-    sim.set_bootstrap(&[0, 1, 2]);
-    for i in 0..9 {
-        sim.start(i).await.unwrap();
-        sim.advance(20).await;
-    }
-    sim.advance(2 * MINUTE).await;
+    let mut sim = tacnode_sim::node::scenario::radio_network(seed, 8, 1)
+        .await
+        .unwrap();
     let address =
         |sim: &NodeSim, i: u32| PeerAddress::new(sim.identity_key(i).unwrap()).to_string();
     // Node 3 is the admin; 4..8 and the client (8) the members.

@@ -81,6 +81,37 @@ impl Profile {
     }
 }
 
+/// A radio-profile network in memory stores: `servers` servers then
+/// `clients` clients, the first three servers (at most) the bootstrap
+/// list, each started 20 ms after the one before, and two minutes to
+/// settle.
+pub async fn radio_network(seed: u64, servers: usize, clients: usize) -> Result<NodeSim, SimError> {
+    let mut scenario = NodeScenario::default();
+    Profile::Radio.apply(&mut scenario);
+    let mut sim = NodeSim::with_store(
+        seed,
+        scenario.link.clone(),
+        scenario.loss,
+        StoreKind::Memory,
+    )?;
+    for _ in 0..servers {
+        sim.add_node(NodeType::Server, 0);
+    }
+    for _ in 0..clients {
+        sim.add_node(NodeType::Client, 0);
+    }
+    let n = u32::try_from(servers + clients).unwrap_or(u32::MAX);
+    Profile::Radio.configure(&mut sim, 0..n);
+    let boot: Vec<u32> = (0..u32::try_from(servers.min(3)).unwrap_or(0)).collect();
+    sim.set_bootstrap(&boot);
+    for i in 0..n {
+        sim.start(i).await?;
+        sim.advance(20).await;
+    }
+    sim.advance(2 * 60_000).await;
+    Ok(sim)
+}
+
 impl Profile {
     /// Gives `nodes` of `sim` this profile's schedule from their next start
     /// (node and transport configuration); the link itself is
@@ -96,6 +127,7 @@ impl Profile {
                 c.delivery = node.delivery;
                 c.mailbox = node.mailbox.clone();
                 c.dht = node.dht.clone();
+                c.gossip = node.gossip.clone();
             });
         }
         let transport = tacnode_transport::TransportConfig::radio();
