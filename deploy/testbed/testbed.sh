@@ -33,8 +33,10 @@
 #             schedule)
 #   degraded  20% random loss on each host's input (nftables), no delay
 #
-# Environment: TESTBED_MAILBOX_FETCH_SECS, TESTBED_KEEP_ALIVE_MS,
-# TESTBED_LINGER_MS and
+# Environment: TESTBED_SCHEDULE=radio gives every node the radio schedule of
+# deploy/radio.example.toml (no keep-alives, no MTU probes, 10-minute linger,
+# 5-minute mailbox fetches, ...) instead of the testbed's own quick one;
+# TESTBED_MAILBOX_FETCH_SECS, TESTBED_KEEP_ALIVE_MS, TESTBED_LINGER_MS and
 # TESTBED_MTU_DISCOVERY override those settings in the generated configs
 # (quiet links for wire measurements);
 # TACNODE_TESTBED_LOG sets the daemons' log filter.
@@ -113,6 +115,16 @@ write_config() {
         # every node dials every other.
         mtu=false
     fi
+    local dht_extra="" transport_extra="" mailbox_extra=""
+    if [[ ${TESTBED_SCHEDULE:-testbed} == radio ]]; then
+        # The radio schedule: the values of deploy/radio.example.toml
+        # (NodeConfig::radio, TransportConfig::radio).
+        req_timeout=30000 dht_timeout=15000 backoff=5000 max_backoff=600000 deposit=60000 fetch=300
+        keepalive=0 linger=600000 idle=600000 mtu=false
+        dht_extra=$'k = 8\nalpha = 2\nrepublish_interval_secs = 14400'
+        transport_extra=$'handshake_timeout_ms = 15000\nmax_connections = 64'
+        mailbox_extra=$'holder_lookup_interval_secs = 3600'
+    fi
     fetch=${TESTBED_MAILBOX_FETCH_SECS:-$fetch}
     keepalive=${TESTBED_KEEP_ALIVE_MS:-$keepalive}
     linger=${TESTBED_LINGER_MS:-$linger}
@@ -136,9 +148,11 @@ deposit_after_ms = $deposit
 
 [mailbox]
 fetch_interval_secs = $fetch
+$mailbox_extra
 
 [dht]
 request_timeout_ms = $dht_timeout
+$dht_extra
 
 [transport]
 request_timeout_ms = $req_timeout
@@ -147,6 +161,7 @@ idle_timeout_ms = $idle
 keep_alive_ms = $keepalive
 linger_ms = $linger
 mtu_discovery = $mtu
+$transport_extra
 
 [log]
 level = "${TACNODE_TESTBED_LOG:-info}"

@@ -698,6 +698,68 @@ fn wire_budget() {
     );
 }
 
+/// Hosts of the network [`radio_idle_budget`] keeps idle.
+const IDLE_HOSTS: usize = 8;
+/// How long after the last daemon started the idle window opens: the joins
+/// (bootstrap lookups, records published, first mailbox fetches) are over
+/// by then (the simulator's warm-up).
+const IDLE_WARM_UP: Duration = Duration::from_secs(120);
+/// The idle window: #18 asks for 10 minutes in the testbed.
+const IDLE_WINDOW: Duration = Duration::from_secs(600);
+/// #18's idle budget: bytes an idle node sends per second, on average over
+/// the window, UDP payloads (what the radio carries of each datagram past
+/// its IP and UDP headers).
+const IDLE_BUDGET_BYTES_PER_S: f64 = 50.0;
+
+/// The idle budget on the radio: [`IDLE_HOSTS`] hosts on the radio profile
+/// with the radio schedule (`deploy/radio.example.toml`) do nothing but
+/// what a node does by itself for [`IDLE_WINDOW`] after joining, and every
+/// UDP payload byte each one sends is counted; fails when a node sends
+/// more than [`IDLE_BUDGET_BYTES_PER_S`] on average.
+#[test]
+fn radio_idle_budget() {
+    let _g = testbed_or_skip!("tcpdump", "python3");
+    let tb = Testbed::up_with(IDLE_HOSTS, "radio", &[("TESTBED_SCHEDULE", "radio")]);
+    sleep(IDLE_WARM_UP);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("idle.pcap");
+    // On the hub's bridge every datagram a host sends is seen once as it
+    // leaves the host (then once more from the delay relay, at 10.77.1.x).
+    let cap = tb.capture("hub", "br0", "udp and src net 10.77.0.0/24", &pcap);
+    let t0 = Instant::now();
+    sleep(IDLE_WINDOW);
+    stop_capture(cap);
+    let window = t0.elapsed().as_secs_f64();
+    let mut sent: BTreeMap<usize, (usize, usize)> = (1..=IDLE_HOSTS).map(|i| (i, (0, 0))).collect();
+    for (src, _, len) in udp_payloads(&std::fs::read(&pcap).unwrap()) {
+        if src[..3] == [10, 77, 0]
+            && let Some(n) = sent.get_mut(&usize::from(src[3]))
+        {
+            n.0 += 1;
+            n.1 += len;
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let per_s = |bytes: usize| bytes as f64 / window;
+    for (i, (datagrams, bytes)) in &sent {
+        println!(
+            "  host {i}: {datagrams} datagrams, {bytes} bytes, {:.1} B/s",
+            per_s(*bytes)
+        );
+    }
+    let total: usize = sent.values().map(|n| n.1).sum();
+    #[allow(clippy::cast_precision_loss)]
+    let average = per_s(total) / IDLE_HOSTS as f64;
+    let worst = sent.values().map(|n| per_s(n.1)).fold(0.0, f64::max);
+    println!(
+        "radio profile and schedule, {IDLE_HOSTS} hosts idle for {window:.0} s after joining: {average:.1} B/s per node on average (UDP payloads sent), the busiest {worst:.1} B/s"
+    );
+    assert!(
+        average <= IDLE_BUDGET_BYTES_PER_S,
+        "an idle node sent {average:.1} B/s on average, over the budget of {IDLE_BUDGET_BYTES_PER_S}"
+    );
+}
+
 /// Bytes of one QUIC handshake between two nodes (what a dial costs; the
 /// simulator charges it per dial): the connection closes after a short
 /// linger time, and the next message dials again. Prints every datagram;
