@@ -421,6 +421,13 @@ pub trait PeerNetwork: Send + Sync + 'static {
     /// and open connections to revoked peers are closed.
     fn set_admission(&self, admission: std::sync::Arc<crate::Admission>);
 
+    /// Closes and drops every open connection to `peer`, so the next call
+    /// dials afresh (and, if the peer is gone, fails at the handshake
+    /// timeout and backs off) instead of waiting out the request timeout
+    /// on a connection a dead process left. The node calls it when a peer
+    /// did not answer a probe. A no-op without a connection.
+    fn forget(&self, peer: NodeId);
+
     /// Closes every connection and stops listening.
     fn close(&self) -> BoxFuture<'_, ()>;
 }

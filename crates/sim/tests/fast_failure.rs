@@ -116,8 +116,8 @@ fn a_peer_killed_and_restarted_on_the_radio_gets_and_sends_its_queued_mail_withi
 /// reach its mailboxes: the radio schedule's `deposit_after_ms` (60 s)
 /// plus one probed direct try (the deposit tries the peer first, 10 s at
 /// most) and the deposit itself (a holder lookup and the deposits, a few
-/// seconds on the radio; 72–72.5 s measured, 108.5–111.5 s before the
-/// probe).
+/// seconds on the radio; 63.5–71.5 s measured, 72–72.5 s before silent
+/// peers were forgotten, 108.5–111.5 s before the probe).
 const MAX_TO_MAILBOX_MS: u64 = 80_000;
 
 /// Kills `peer`, lets `sender` queue a message for it over the connection
@@ -190,4 +190,56 @@ fn a_large_batch_on_the_radio_is_not_taken_for_a_silent_peer() {
         sim.finish().await;
     })
     .unwrap();
+}
+
+/// The longest the attempt after a peer was given up as silent may take:
+/// a fresh dial that finds nobody fails at the handshake timeout (5 s in
+/// the simulator) after a lookup of the peer's record, where a call on the
+/// connection the dead process left waited for the probe again (4 s
+/// unanswered, then a 6 s ping: 10 s).
+const MAX_NEXT_ATTEMPT_MS: u64 = 8_000;
+/// How often the outbox is looked at while timing an attempt, ms.
+const OUTBOX_POLL_MS: u64 = 50;
+
+/// Kills `peer`, lets `sender` queue a message for it, waits for the first
+/// attempt to be given up (the probe found the peer silent), and times the
+/// next attempt, ms from when it went on the wire until it failed.
+async fn next_attempt_after_silence(seed: u64) -> u64 {
+    let mut sim = radio_network(seed, 6, 2).await;
+    let (sender, peer) = (6, 7);
+    sim.send(sender, peer).await.unwrap();
+    assert!(sim.drain(5 * MINUTE).await, "{:?}", sim.fates());
+    sim.stop(peer, true).await;
+    sim.advance(1_000).await;
+    sim.send(sender, peer).await.unwrap();
+    let handle = sim.handle(sender).unwrap().clone();
+    let deadline = sim.elapsed_ms() + 5 * MINUTE;
+    let mut began = None;
+    loop {
+        let outbox = handle.outbox().await.unwrap();
+        let item = outbox.first().expect("the message waits for the peer");
+        match (item.attempts, item.in_flight, began) {
+            (1, true, None) => began = Some(sim.elapsed_ms()),
+            (2.., _, Some(at)) => {
+                let took = sim.elapsed_ms() - at;
+                sim.finish().await;
+                return took;
+            }
+            _ => {}
+        }
+        assert!(sim.elapsed_ms() < deadline, "{outbox:?}");
+        sim.advance(OUTBOX_POLL_MS).await;
+    }
+}
+
+/// Once the probe gave a peer up, the connection its dead process left is
+/// dropped: the next attempt dials afresh and fails at the handshake
+/// timeout instead of waiting out another probe on the stale connection.
+#[test]
+fn the_attempt_after_a_silent_peer_dials_afresh() {
+    let took: Vec<u64> = (51..54)
+        .map(|seed| block_on(next_attempt_after_silence(seed)).unwrap())
+        .collect();
+    eprintln!("the attempt after the probe gave the peer up, ms: {took:?}");
+    assert!(took.iter().all(|&t| t <= MAX_NEXT_ATTEMPT_MS), "{took:?}");
 }

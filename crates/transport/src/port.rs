@@ -85,6 +85,12 @@ impl PeerNetwork for QuicNetwork {
         }
     }
 
+    fn forget(&self, peer: NodeId) {
+        if let Some(t) = self.transport() {
+            t.disconnect(peer);
+        }
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let taken = self

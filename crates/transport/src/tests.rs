@@ -158,6 +158,43 @@ async fn an_unused_connection_closes_after_the_linger_time() {
     b.close().await;
 }
 
+/// `PeerNetwork::forget` closes the connection to a peer at once, at both
+/// ends, and the next call dials a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_peer_is_dialled_afresh() {
+    use tacnode_domain::ports::PeerNetwork;
+    let (a, a_in, a_addr) = node(5, config());
+    let (b, b_in, b_addr) = node(6, config());
+    let _a_seen = echo(a_in);
+    let _b_seen = echo(b_in);
+    let b_id = b.node_id();
+    let net = crate::QuicNetwork::new(a, a_addr);
+    let addrs = [b_addr];
+    assert_eq!(
+        net.call(b_id, &addrs, b"x".to_vec()).await.unwrap(),
+        b"re:x"
+    );
+    assert_eq!(net.connected_peers(), vec![b_id]);
+    net.forget(b_id);
+    assert!(net.connected_peers().is_empty());
+    let mut closed = false;
+    for _ in 0..50 {
+        if b.connection_count() == 0 {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(closed, "the peer still has the connection");
+    assert_eq!(
+        net.call(b_id, &addrs, b"y".to_vec()).await.unwrap(),
+        b"re:y"
+    );
+    assert_eq!(net.connected_peers(), vec![b_id]);
+    net.close().await;
+    b.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_as_first_message_waits_for_confirmation() {
     let (a, _a_in, _) = node(3, config());

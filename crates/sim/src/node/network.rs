@@ -99,6 +99,10 @@ pub const HANDSHAKE_ANSWERER_BYTES: u64 = 1_430;
 /// discovery is on (the LAN default): datagrams of 1,326, 1,389, 1,420 and
 /// 1,452 bytes, measured in the testbed, with their headers.
 pub const MTU_PROBE_BYTES: u64 = 5_700;
+/// Bytes on the wire of the CONNECTION_CLOSE a node sends when it drops a
+/// connection ([`PeerNetwork::forget`]): a short header, the frame with
+/// its code and reason (`disconnect`), the AEAD tag, UDP and IPv4 headers.
+pub const CLOSE_BYTES: u64 = 64;
 
 /// The error of a dial that found nobody, as the QUIC adapter reports it
 /// (`RequestError::Handshake` of a timed-out handshake).
@@ -470,6 +474,8 @@ enum Retransmit {
 /// Why a dial between a member and a non-member (or a revoked member) of a
 /// closed network fails.
 const HANDSHAKE_REFUSED: &str = "handshake refused: not admitted to the closed network";
+/// The error of a call on a connection this node dropped meanwhile.
+const CONNECTION_CLOSED: &str = "connection lost: closed";
 
 impl World {
     fn now_ms(&self) -> u64 {
@@ -963,10 +969,20 @@ impl SimPort {
                 () = notified, if stale => {
                     // The peer's new process dialled us: the transport
                     // closes the old connection once its streams drained.
-                    if self.net.world().fresh(self.index, to) {
+                    let (fresh, gone) = {
+                        let w = self.net.world();
+                        let key = (self.index.min(to), self.index.max(to));
+                        (w.fresh(self.index, to), !w.connected.contains_key(&key))
+                    };
+                    if fresh {
                         let drain = Duration::from_millis(REPLACED_DRAIN_MS);
                         tokio::time::sleep_until(end.min(tokio::time::Instant::now() + drain)).await;
                         return Err(CallError::Unreachable("connection replaced by the restarted peer".into()));
+                    }
+                    if gone {
+                        // Dropped by this node (`forget`): a call on a
+                        // closed connection fails at once.
+                        return Err(CallError::Unreachable(CONNECTION_CLOSED.into()));
                     }
                     continue;
                 }
@@ -1208,6 +1224,34 @@ impl PeerNetwork for SimPort {
         if let Some(e) = w.endpoints.get_mut(index as usize) {
             e.admission = admission;
         }
+    }
+
+    /// Drops the connection to `peer` at both ends (the real one's
+    /// CONNECTION_CLOSE reaches a live peer; a dead one never hears of it):
+    /// the next call dials, and calls waiting on it fail at once.
+    fn forget(&self, peer: NodeId) {
+        let mut w = self.net.world();
+        if !w.still_up(self.index, self.incarnation) {
+            return;
+        }
+        let Some(&to) = w.by_id.get(&peer) else {
+            return;
+        };
+        let key = (self.index.min(to), self.index.max(to));
+        if !w.connected.contains_key(&key) {
+            return;
+        }
+        // Its keep-alives until now are counted; it sends none after.
+        w.silence(key);
+        w.connected.remove(&key);
+        w.transmit(self.index, CLOSE_BYTES);
+        let mut line = Vec::with_capacity(48);
+        line.extend_from_slice(&w.now_ms().to_be_bytes());
+        line.extend_from_slice(b"forget");
+        line.extend_from_slice(&self.index.to_be_bytes());
+        line.extend_from_slice(&to.to_be_bytes());
+        w.trace.update(&line);
+        w.replaced.notify_waiters();
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

@@ -91,6 +91,12 @@ impl Net {
         self.network.set_admission(admission);
     }
 
+    /// Closes and drops the connections to `peer`: the next call dials
+    /// afresh (see [`PeerNetwork::forget`]).
+    pub(crate) fn forget(&self, peer: NodeId) {
+        self.network.forget(peer);
+    }
+
     /// Each open, authenticated connection, with its round-trip time.
     pub(crate) fn connections(&self) -> Vec<PeerConnection> {
         self.network.connections()

@@ -11,6 +11,12 @@
 //! [`PROBE_TIMEOUT`] says the peer is gone. A peer that answers the ping is
 //! alive (or at least its new process is), and the delivery waits on to its
 //! own timeout.
+//!
+//! A peer given up is forgotten by the network port: its connection is
+//! closed and dropped, so the next call to it dials afresh (and, while the
+//! peer is gone, fails at the handshake timeout, then at once while the
+//! dial backs off) instead of waiting out the request timeout on the
+//! connection the dead process left.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -78,10 +84,12 @@ pub(crate) async fn call_probed(
             Ok(Ok(_) | Err(CallError::Refused { .. })) => Ok(call.await?),
             Ok(Err(e)) => {
                 tracing::debug!(%peer, "a slow delivery's probe failed ({e}): giving it up");
+                shared.net.forget(peer);
                 Err(NodeError::PeerSilent(peer))
             }
             Err(_) => {
                 tracing::debug!(%peer, "a slow delivery's probe went unanswered: giving it up");
+                shared.net.forget(peer);
                 Err(NodeError::PeerSilent(peer))
             }
         },

@@ -920,7 +920,13 @@ pub(crate) async fn mailbox_holders(shared: &Shared, recipient: NodeId) -> Resul
     Ok(closest)
 }
 
-/// Where `peer` listens: its peer record, from memory or the DHT.
+/// Where `peer` listens: its peer record from memory; else, while a
+/// connection to it is open, the address it answers at there (a call goes
+/// over that connection whatever the addresses, so no lookup is needed);
+/// else its record from the DHT; and when the DHT has none yet (a peer that
+/// has only just joined publishes it after its join), the endpoints our
+/// routing table holds for it. Any address is only where to dial: the
+/// handshake authenticates whoever answers.
 pub(crate) async fn endpoints_of(shared: &Arc<Shared>, peer: NodeId) -> Result<Vec<SocketAddr>> {
     let known = shared
         .with_state(move |st, _| {
@@ -934,8 +940,33 @@ pub(crate) async fn endpoints_of(shared: &Arc<Shared>, peer: NodeId) -> Result<V
     if let Some(endpoints) = known {
         return Ok(endpoints);
     }
-    let record = resolve_peer(shared, peer).await?;
-    Ok(record.body.endpoints.iter().map(|e| e.0).collect())
+    if let Some(connection) = shared
+        .net
+        .connections()
+        .into_iter()
+        .find(|c| c.peer == peer)
+    {
+        return Ok(vec![connection.remote]);
+    }
+    match resolve_peer(shared, peer).await {
+        Ok(record) => Ok(record.body.endpoints.iter().map(|e| e.0).collect()),
+        Err(NodeError::NoPeerRecord(_)) => {
+            let routed: Vec<SocketAddr> = shared
+                .dht
+                .routing_snapshot()
+                .await?
+                .into_iter()
+                .filter(|e| e.node_id == peer)
+                .flat_map(|e| e.endpoints.into_iter().map(|a| a.0))
+                .collect();
+            if routed.is_empty() {
+                return Err(NodeError::NoPeerRecord(peer));
+            }
+            tracing::debug!(%peer, "no peer record yet: dialling it where the routing table has it");
+            Ok(routed)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn resolve_peer(shared: &Arc<Shared>, peer: NodeId) -> Result<PeerRecord> {
