@@ -143,3 +143,57 @@ fn a_group_on_the_radio_reaches_every_member_once_and_a_removed_one_no_more() {
         eprintln!("seed {seed}: ms to reach every member: {took:?}");
     }
 }
+
+/// A member whose disk is full refuses group messages (nothing is taken
+/// that it cannot keep) and gets them once the disk has room again.
+async fn full_disk(seed: u64) -> u64 {
+    let mut sim = tacnode_sim::node::scenario::radio_network(seed, 5, 0)
+        .await
+        .unwrap();
+    let address =
+        |sim: &NodeSim, i: u32| PeerAddress::new(sim.identity_key(i).unwrap()).to_string();
+    let group = sim
+        .handle(2)
+        .unwrap()
+        .create_group("squad")
+        .await
+        .unwrap()
+        .id;
+    for m in [3, 4] {
+        let a = address(&sim, m);
+        sim.handle(2).unwrap().group_add("squad", &a).await.unwrap();
+    }
+    sim.handle(2)
+        .unwrap()
+        .send_group("squad", "before")
+        .await
+        .unwrap();
+    spread(&sim, &[3, 4], group, "before").await;
+    assert!(sim.set_disk_full(4, true));
+    sim.handle(2)
+        .unwrap()
+        .send_group("squad", "while full")
+        .await
+        .unwrap();
+    spread(&sim, &[3], group, "while full").await;
+    sim.advance(MINUTE).await;
+    assert!(
+        !texts(&sim, 4, group)
+            .await
+            .iter()
+            .any(|(_, t)| t == "while full"),
+        "a full disk took a message"
+    );
+    assert!(sim.set_disk_full(4, false));
+    let took = spread(&sim, &[4], group, "while full").await;
+    sim.finish().await;
+    took
+}
+
+#[test]
+fn a_member_with_a_full_disk_gets_the_message_once_it_has_room() {
+    for seed in 51..53 {
+        let took = block_on(full_disk(seed)).unwrap();
+        eprintln!("seed {seed}: arrived {took} ms after the disk had room");
+    }
+}

@@ -206,26 +206,29 @@ fn ensure_loaded(st: &mut State, shared: &Shared) -> Result<()> {
     st.groups.ever_loaded = true;
     // The keys the reload put out, on their way after the next tick.
     for id in st.groups.channels.keys().copied().collect::<Vec<_>>() {
-        let (actions, _) = drain(st, shared, id)?;
+        let (actions, _, _) = drain(st, shared, id)?;
         st.groups.pending.extend(actions);
     }
     Ok(())
 }
 
 /// Takes what a channel asks for: network actions are returned, messages
-/// filed, views acted on. Does not save.
+/// filed, views acted on. Does not save; the flag says whether the
+/// channel's kept state changed (anything but gossip came out).
 fn drain(
     st: &mut State,
     shared: &Shared,
     id: GroupId,
-) -> Result<(Vec<GroupAction>, Vec<NodeEvent>)> {
+) -> Result<(Vec<GroupAction>, Vec<NodeEvent>, bool)> {
     let t = shared.now();
     let mut actions = Vec::new();
     let mut events = Vec::new();
+    let mut changed = false;
     while let Some(channel) = st.groups.channels.get_mut(&id) {
         let Some(output) = channel.poll_output() else {
             break;
         };
+        changed |= !matches!(output, GroupOutput::Gossip { .. });
         match output {
             GroupOutput::Gossip { to, message } => {
                 actions.push(GroupAction::Gossip { to, message })
@@ -299,12 +302,12 @@ fn drain(
             }
         }
     }
-    Ok((actions, events))
+    Ok((actions, events, changed))
 }
 
 /// Drains channel `id` and keeps its state, in the caller's batch.
 fn settle(st: &mut State, shared: &Shared, id: GroupId, events: &mut Vec<NodeEvent>) -> Result<()> {
-    let (actions, more) = drain(st, shared, id)?;
+    let (actions, more, _) = drain(st, shared, id)?;
     if let Some(channel) = st.groups.channels.get(&id) {
         st.store
             .save_group(&id, &channel.to_bytes(), shared.now())?;
@@ -733,28 +736,36 @@ fn tick(st: &mut State, shared: &Shared) -> Result<(Vec<GroupAction>, Duration)>
                 let _ = channel.neighbour_up(t, peer);
             }
         }
-        let (actions, more) = drain(st, shared, *id)?;
-        st.groups.pending.extend(actions);
-        events.extend(more);
+    }
+    // What the timers and links brought out, in one batch: a channel whose
+    // kept state changed is saved with what it delivered; if the batch
+    // fails the channels are read again from what was committed.
+    if !ids.is_empty() {
+        let result = st.batch(|st| {
+            for id in &ids {
+                let (actions, more, changed) = drain(st, shared, *id)?;
+                st.groups.pending.extend(actions);
+                events.extend(more);
+                if changed && let Some(channel) = st.groups.channels.get(id) {
+                    st.store.save_group(id, &channel.to_bytes(), t)?;
+                }
+            }
+            Ok(())
+        });
+        if result.is_err() {
+            st.groups.discard();
+            st.groups.pending.clear();
+        }
+        result?;
+        for e in std::mem::take(&mut events) {
+            shared.emit(e);
+        }
     }
     let connected = shared.net.connected_peers();
     let (actions, more) = super::announce::tick(st, shared, &connected);
     st.groups.pending.extend(actions);
     for e in more {
         shared.emit(e);
-    }
-    // Deliveries found by the timers (repairs) are kept at once.
-    if !events.is_empty() {
-        let mut saved = Vec::new();
-        st.batch(|st| {
-            for id in &ids {
-                settle(st, shared, *id, &mut saved)?;
-            }
-            Ok(())
-        })?;
-        for e in events.into_iter().chain(saved) {
-            shared.emit(e);
-        }
     }
     let (mut actions, waiting): (Vec<GroupAction>, Vec<GroupAction>) =
         std::mem::take(&mut st.groups.pending)
