@@ -6,17 +6,20 @@
 //!   ([`GroupChannel::wanted_neighbours`]). A link is taken as up when the
 //!   node decides to use it (or when a member's gossip arrives) and proven by
 //!   the first exchange: a gossip call that fails takes the link down and
-//!   keeps that member out of the choice for [`LINK_RETRY_MS`], so the next
+//!   keeps that member out of the choice for [`LINK_RETRY_MS`], doubling
+//!   with each failure in a row to [`LINK_RETRY_MAX_MS`], so the next
 //!   preferred member is tried.
 //! - **Gossip** travels as `Gossip` requests on the QUIC port, answered by
-//!   `GossipAck`; what a push carries is judged by the channel, not the
-//!   answer.
+//!   `GossipAck`, one call at a time per neighbour so each gets its
+//!   messages in order; what a push carries is judged by the channel, not
+//!   the answer.
 //! - **Sender keys and invitations** travel sealed in the pairwise Double
 //!   Ratchet sessions (`Content::GroupKey`, `Content::GroupInvite`),
 //!   directly or through the recipient's mailboxes; one that cannot be
-//!   handed over or deposited is tried again (after [`OWED_RETRY_MS`], doubling to
-//!   [`OWED_RETRY_MAX_MS`]) for
-//!   [`OWED_GIVE_UP_MS`]. After a restart our current key goes to every
+//!   handed over or deposited is tried again (after [`OWED_RETRY_MS`],
+//!   doubling to [`OWED_RETRY_MAX_MS`]) for [`OWED_GIVE_UP_MS`]. One task
+//!   per member at a time: two X3DH starts with one peer would race. After
+//!   a restart our current key goes to every
 //!   member again (one that holds it ignores it), so a distribution lost in
 //!   a crash is made good.
 //! - **Messages** are filed in the history with their group, by their
