@@ -62,9 +62,24 @@ async fn a_group_of_five_over_quic_reaches_a_returning_member_and_not_a_removed_
     let info = admin.create_group("squad").await.unwrap();
     assert!(info.admin && info.member && info.members == 1);
     let group = info.id;
+    // An invitation is taken from a contact only: n2..n4 know the admin;
+    // n5 is invited first and adds the admin later, and joins then.
+    for i in 2..5 {
+        let h = nodes[i].handle().unwrap();
+        h.add_contact("admin", &nodes[1].address()).await.unwrap();
+    }
     for i in 2..6 {
         admin.group_add("squad", &nodes[i].address()).await.unwrap();
     }
+    let late = nodes[5].handle().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        late.groups().await.unwrap().is_empty(),
+        "joined a stranger's group"
+    );
+    late.add_contact("admin", &nodes[1].address())
+        .await
+        .unwrap();
     // Each member joins from its invitation and sees all five.
     for i in 2..6 {
         let h = nodes[i].handle().unwrap();

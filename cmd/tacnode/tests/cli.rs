@@ -952,6 +952,8 @@ fn groups_and_announcements_from_the_command_line() {
     let at = tacnode(&a, &["contacts", "add", "@x", &addr_a]);
     assert!(!at.status.success());
     assert!(stderr(&at).contains("@NAME is a group"), "{}", stderr(&at));
+    let alpha = tacnode(&b, &["contacts", "add", "alpha", &addr_a]);
+    assert!(alpha.status.success(), "{}", stderr(&alpha));
     let added = tacnode(&a, &["group", "add", "squad", "bravo"]);
     assert!(added.status.success(), "{}", stderr(&added));
     let joined = eventually_prints(&b, &["group", "list"], "@squad");

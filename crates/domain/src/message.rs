@@ -12,9 +12,10 @@ pub const MAX_RECEIPT_IDS: usize = 256;
 /// Most sealed messages one direct batch carries: as many as one receipt
 /// acknowledges, so the recipient answers a batch with one receipt.
 pub const MAX_DIRECT_BATCH: usize = MAX_RECEIPT_IDS;
-/// Most membership operations one invitation carries (about 100 KiB): a
-/// group with a longer history cannot invite until it is recreated.
-pub const MAX_INVITATION_OPS: usize = 512;
+/// Most membership operations one invitation carries (about 53 KiB of
+/// single-parent operations, within a mailbox payload): a group with a
+/// longer history cannot invite until it is recreated.
+pub const MAX_INVITATION_OPS: usize = 256;
 /// Longest sender-key distribution carried in a message, in bytes.
 pub const MAX_DISTRIBUTION_BYTES: usize = 256;
 

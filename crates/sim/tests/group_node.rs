@@ -72,8 +72,14 @@ async fn scenario(seed: u64) -> Vec<u64> {
         .await
         .unwrap()
         .id;
+    let admin_address = address(&sim, admin);
     for m in 4..9 {
         let a = address(&sim, m);
+        sim.handle(m)
+            .unwrap()
+            .add_contact("admin", &admin_address)
+            .await
+            .unwrap();
         sim.handle(admin)
             .unwrap()
             .group_add("squad", &a)
@@ -159,8 +165,14 @@ async fn full_disk(seed: u64) -> u64 {
         .await
         .unwrap()
         .id;
+    let admin_address = address(&sim, 2);
     for m in [3, 4] {
         let a = address(&sim, m);
+        sim.handle(m)
+            .unwrap()
+            .add_contact("admin", &admin_address)
+            .await
+            .unwrap();
         sim.handle(2).unwrap().group_add("squad", &a).await.unwrap();
     }
     sim.handle(2)

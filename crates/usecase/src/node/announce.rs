@@ -76,9 +76,10 @@ pub(crate) fn receive(
     let b = board(st, shared);
     if !b.is_neighbour(&from) {
         if b.neighbours().len() >= MAX_ANNOUNCE_LINKS {
-            return Err(NodeError::TooManyLinks {
-                max: MAX_ANNOUNCE_LINKS,
-            });
+            // Taken and ignored: a refusal would read as a dead link to
+            // the caller and take its group links to us down too; it
+            // passes announcements on over its other links.
+            return Ok((Vec::new(), Vec::new()));
         }
         b.neighbour_up(t, from);
     }
@@ -96,6 +97,13 @@ pub(crate) fn tick(
     connected: &[NodeId],
 ) -> (Vec<GroupAction>, Vec<NodeEvent>) {
     let t = shared.now();
+    // Peers whose calls failed lately are left out, as for group links.
+    let connected: Vec<NodeId> = connected
+        .iter()
+        .filter(|p| st.groups.link_ok(p, t))
+        .copied()
+        .collect();
+    let connected = connected.as_slice();
     let me = shared.node_id();
     let b = board(st, shared);
     if b.poll_timeout().is_some_and(|due| due <= t) {

@@ -84,12 +84,6 @@ pub enum NodeError {
     /// An announcement was refused (rate, clock, shape).
     #[error("announcement: {0}")]
     Announcement(crate::announcements::AnnouncementRefusal),
-    /// A gossip overlay already has as many links as this node keeps.
-    #[error("this node already keeps {max} links in this overlay")]
-    TooManyLinks {
-        /// The limit.
-        max: usize,
-    },
     /// A network call failed.
     #[error(transparent)]
     Network(#[from] CallError),

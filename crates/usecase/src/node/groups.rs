@@ -25,10 +25,10 @@
 //! - **Messages** are filed in the history with their group, by their
 //!   sender's time (clamped as pairwise ones are).
 //!
-//! Invitations are accepted from anyone who is not over the cap on
-//! unverified contacts (the inviter becomes a contact, as a stranger's
-//! first text makes it one); a sender key only from a member of a group
-//! this node is in.
+//! Invitations are accepted only from contacts (a stranger's is refused,
+//! and its inviter tries again until the operator adds it as a contact, for
+//! up to 7 days): nobody else can make this node join groups. A sender
+//! key is taken from a member of a group this node is in, contact or not.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -166,6 +166,14 @@ impl GroupBook {
         self.channels.values().find_map(|c| c.member_key(id))
     }
 
+    /// Whether `peer` may be linked at `t` (its last call did not fail
+    /// within its back-off).
+    pub(crate) fn link_ok(&self, peer: &NodeId, t: UnixMillis) -> bool {
+        self.link_retry
+            .get(peer)
+            .is_none_or(|(until, _)| *until <= t)
+    }
+
     /// Whether `sender` is a member of `group`, which we are in.
     fn is_member_of(&self, group: &GroupId, sender: &IdentityKey) -> bool {
         self.channels
@@ -186,7 +194,7 @@ fn gossip_config(shared: &Shared) -> PlumtreeConfig {
 }
 
 /// Reads the channels from the store if they are not in memory.
-fn ensure_loaded(st: &mut State, shared: &Shared) -> Result<()> {
+pub(crate) fn ensure_loaded(st: &mut State, shared: &Shared) -> Result<()> {
     if st.groups.loaded {
         return Ok(());
     }
@@ -322,24 +330,34 @@ fn settle(st: &mut State, shared: &Shared, id: GroupId, events: &mut Vec<NodeEve
 
 /// Runs `f` on the channels in one store batch, then settles `changed`:
 /// the channels it touched. Events go out once the batch is committed,
-/// and the group task is woken for the actions.
+/// and the group task is woken for the actions. A refusal (unknown group,
+/// not an admin, a link refused) changes nothing and keeps everything in
+/// memory; only when the store failed is memory read again from what was
+/// committed. Actions this call queued go only once it committed.
 fn in_batch<T>(
     st: &mut State,
     shared: &Shared,
     f: impl FnOnce(&mut State, &Shared) -> Result<(T, Vec<GroupId>)>,
 ) -> Result<T> {
     ensure_loaded(st, shared)?;
+    let mark = st.groups.pending.len();
     let mut events = Vec::new();
-    let result = st.batch(|st| {
-        let (value, changed) = f(st, shared)?;
-        for id in changed {
-            settle(st, shared, id, &mut events)?;
+    let result = tacnode_domain::ports::batch_within(
+        st,
+        |st: &mut State| &mut *st.store,
+        |st| {
+            let (value, changed) = f(st, shared)?;
+            for id in changed {
+                settle(st, shared, id, &mut events)?;
+            }
+            Ok::<_, NodeError>(value)
+        },
+    );
+    if let Err(e) = &result {
+        st.groups.pending.truncate(mark);
+        if matches!(e, NodeError::Storage(_)) {
+            st.discard_uncommitted();
         }
-        Ok(value)
-    });
-    if result.is_err() {
-        st.groups.discard();
-        st.groups.pending.clear();
     }
     let value = result?;
     for e in events {
@@ -770,14 +788,9 @@ fn tick(st: &mut State, shared: &Shared) -> Result<(Vec<GroupAction>, Duration)>
     for e in more {
         shared.emit(e);
     }
-    let (mut actions, waiting): (Vec<GroupAction>, Vec<GroupAction>) =
-        std::mem::take(&mut st.groups.pending)
-            .into_iter()
-            .partition(|a| match a {
-                GroupAction::Pairwise { to, .. } => !st.groups.sending_to.contains(to),
-                GroupAction::Gossip { to, .. } => !st.groups.gossiping_to.contains(to),
-            });
-    st.groups.pending = waiting;
+    // Keys and invitations tried before go first: a key must not overtake
+    // the invitation it depends on.
+    let mut actions = Vec::new();
     let mut later = VecDeque::new();
     while let Some(o) = st.groups.owed.pop_front() {
         if o.due <= t && !st.groups.sending_to.contains(&o.to) {
@@ -792,6 +805,15 @@ fn tick(st: &mut State, shared: &Shared) -> Result<(Vec<GroupAction>, Duration)>
         }
     }
     st.groups.owed = later;
+    let (ready, waiting): (Vec<GroupAction>, Vec<GroupAction>) =
+        std::mem::take(&mut st.groups.pending)
+            .into_iter()
+            .partition(|a| match a {
+                GroupAction::Pairwise { to, .. } => !st.groups.sending_to.contains(to),
+                GroupAction::Gossip { to, .. } => !st.groups.gossiping_to.contains(to),
+            });
+    st.groups.pending = waiting;
+    actions.extend(ready);
     // One task per peer, its keys and invitations in order.
     for a in &actions {
         match a {

@@ -739,6 +739,8 @@ fn log_event(st: &State, e: &NodeEvent) {
             tracing::info!("joined the group {group_name}, invited by {}", name_of(by));
         }
         NodeEvent::Alert { from, text, .. } => {
+            // Remote text: no control characters reach the log.
+            let text: String = text.chars().flat_map(char::escape_default).collect();
             tracing::warn!("alert from {}: {text}", name_of(from));
         }
         NodeEvent::GroupRemoved { group_name, .. } => {

@@ -37,6 +37,11 @@ pub(crate) enum ReceiveError {
     /// session for it).
     #[error("a first message from a stranger must be a text")]
     StrangerNotText,
+    /// An invitation into a group from a peer that is no contact: only
+    /// contacts make this node join groups (the inviter tries again until
+    /// the operator adds it).
+    #[error("an invitation from a peer that is no contact: add it as a contact to be invited")]
+    InviterNotAContact,
     /// The sealed sender is not the peer that delivered it.
     #[error("sealed sender {sealed} is not the connected peer {peer}")]
     WrongSender {
@@ -78,6 +83,9 @@ impl ReceiveError {
     pub(crate) fn refusal(&self) -> Message {
         let (code, detail) = match self {
             ReceiveError::StrangerCap(_) => (RefusalCode::Quota, "too many unverified contacts"),
+            ReceiveError::InviterNotAContact => {
+                (RefusalCode::Quota, "invitations only from contacts")
+            }
             ReceiveError::Storage(_) => (RefusalCode::Internal, "cannot store messages"),
             ReceiveError::Stopping => (RefusalCode::Internal, "shutting down"),
             ReceiveError::StrangerNotText
@@ -340,17 +348,25 @@ fn open_one(
     let plaintext = decode_plaintext(&opened.plaintext).map_err(ReceiveError::Plaintext);
     // A stranger becomes known only through a text, which adds it as a
     // (capped) contact: no session is kept for anything else it sends.
-    // An invitation makes its sender known as a text does; a group key
-    // only comes from a member of a group we are in.
+    // A group key only comes from a member of a group we are in; an
+    // invitation only from a contact (checked below).
+    if matches!(&plaintext, Ok(p) if matches!(p.content, Content::GroupKey { .. })) {
+        super::groups::ensure_loaded(st, shared)?;
+    }
     let welcome = match &plaintext {
         Ok(p) => match &p.content {
-            Content::Text(_) | Content::GroupInvite(_) => true,
+            Content::Text(_) => true,
             Content::GroupKey { group, .. } => st.groups.admits_key(group, &sender_key),
-            Content::Receipt(_) | Content::Rewound => false,
+            Content::GroupInvite(_) | Content::Receipt(_) | Content::Rewound => false,
         },
         Err(_) => false,
     };
     if stranger && !welcome {
+        // Opening it may have used a one-time prekey: put it back, so the
+        // sender's next try (same prekey) opens once it is welcome.
+        if opened.new_session {
+            st.reload_prekeys();
+        }
         return Err(ReceiveError::StrangerNotText);
     }
     // Pin (or compare) the device key only now, and only when X3DH ran on
@@ -422,7 +438,9 @@ fn open_one(
             &mut effects.events,
         )),
         Content::GroupInvite(ops) => {
-            add_sender_contact(st, sender, sender_key, t)?;
+            if st.store.contact(&sender)?.is_none() {
+                return Err(ReceiveError::InviterNotAContact);
+            }
             group_taken(super::groups::receive_invite(
                 st,
                 shared,

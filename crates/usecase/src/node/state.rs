@@ -204,6 +204,13 @@ impl State {
         self.conversations.clear();
         self.sealed_outbox.clear();
         self.groups.discard();
+        self.reload_prekeys();
+    }
+
+    /// Reads the prekeys again from the store: a message opened and then
+    /// refused must not use up a one-time prekey in memory only (the
+    /// sender's next try names the same prekey).
+    pub(crate) fn reload_prekeys(&mut self) {
         match self.store.load_prekey_state() {
             Ok(Some(bytes)) => match PrekeyState::from_bytes(bytes.as_slice()) {
                 Ok(p) => self.prekeys = p,
