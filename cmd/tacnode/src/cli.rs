@@ -307,7 +307,8 @@ pub(crate) enum GroupAction {
         /// The group's name.
         name: String,
     },
-    /// Add a contact to a group (admins only); it joins at once.
+    /// Add a contact to a group (admins only); it joins as soon as it has
+    /// this node as a contact (invitations come from contacts only).
     Add {
         /// Group name.
         group: String,

@@ -84,7 +84,8 @@ async fn group(data_dir: &Path, json: bool, action: GroupAction) -> Result<(), C
     let (req, done) = match action {
         GroupAction::Create { name } => (Request::GroupCreate { name }, None),
         GroupAction::Add { group, contact } => {
-            let done = format!("added {contact} to @{group}; it gets the invitation now");
+            let done =
+                format!("added {contact} to @{group}; it joins once it has this node as a contact");
             let req = Request::GroupAdd {
                 group,
                 member: contact,
