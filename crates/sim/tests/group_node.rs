@@ -57,14 +57,14 @@ async fn spread(sim: &NodeSim, members: &[u32], group: GroupId, text: &str) -> u
     }
 }
 
-async fn scenario(seed: u64) -> Vec<u64> {
-    let mut sim = tacnode_sim::node::scenario::radio_network(seed, 8, 1)
-        .await
-        .unwrap();
-    let address =
-        |sim: &NodeSim, i: u32| PeerAddress::new(sim.identity_key(i).unwrap()).to_string();
-    // Node 3 is the admin; 4..8 and the client (8) the members.
-    let admin = 3;
+/// `sim`'s node `i` as a `key_…` address.
+fn address(sim: &NodeSim, i: u32) -> String {
+    PeerAddress::new(sim.identity_key(i).unwrap()).to_string()
+}
+
+/// `admin` creates the group "squad"; each of `members` adds `admin` as a
+/// contact (invitations come from contacts only) and is added.
+async fn form_group(sim: &NodeSim, admin: u32, members: &[u32]) -> GroupId {
     let group = sim
         .handle(admin)
         .unwrap()
@@ -72,9 +72,8 @@ async fn scenario(seed: u64) -> Vec<u64> {
         .await
         .unwrap()
         .id;
-    let admin_address = address(&sim, admin);
-    for m in 4..9 {
-        let a = address(&sim, m);
+    let admin_address = address(sim, admin);
+    for &m in members {
         sim.handle(m)
             .unwrap()
             .add_contact("admin", &admin_address)
@@ -82,10 +81,20 @@ async fn scenario(seed: u64) -> Vec<u64> {
             .unwrap();
         sim.handle(admin)
             .unwrap()
-            .group_add("squad", &a)
+            .group_add("squad", &address(sim, m))
             .await
             .unwrap();
     }
+    group
+}
+
+async fn scenario(seed: u64) -> Vec<u64> {
+    let mut sim = tacnode_sim::node::scenario::radio_network(seed, 8, 1)
+        .await
+        .unwrap();
+    // Node 3 is the admin; 4..8 and the client (8) the members.
+    let admin = 3;
+    let group = form_group(&sim, admin, &[4, 5, 6, 7, 8]).await;
     let mut took = Vec::new();
     let everyone: Vec<u32> = (3..9).collect();
     for (k, writer) in [3u32, 8, 5, 3].into_iter().enumerate() {
@@ -156,25 +165,7 @@ async fn full_disk(seed: u64) -> u64 {
     let mut sim = tacnode_sim::node::scenario::radio_network(seed, 5, 0)
         .await
         .unwrap();
-    let address =
-        |sim: &NodeSim, i: u32| PeerAddress::new(sim.identity_key(i).unwrap()).to_string();
-    let group = sim
-        .handle(2)
-        .unwrap()
-        .create_group("squad")
-        .await
-        .unwrap()
-        .id;
-    let admin_address = address(&sim, 2);
-    for m in [3, 4] {
-        let a = address(&sim, m);
-        sim.handle(m)
-            .unwrap()
-            .add_contact("admin", &admin_address)
-            .await
-            .unwrap();
-        sim.handle(2).unwrap().group_add("squad", &a).await.unwrap();
-    }
+    let group = form_group(&sim, 2, &[3, 4]).await;
     sim.handle(2)
         .unwrap()
         .send_group("squad", "before")

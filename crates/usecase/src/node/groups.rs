@@ -188,6 +188,12 @@ impl GroupBook {
     }
 }
 
+/// `base` doubled once per failure in a row (`tries`), at most `max`: the
+/// back-off of group links and of keys and invitations.
+fn doubled(base: u64, tries: u32, max: u64) -> u64 {
+    base.saturating_mul(1 << tries.min(16)).min(max)
+}
+
 /// The overlay timers for this node's profile.
 fn gossip_config(shared: &Shared) -> PlumtreeConfig {
     shared.config.gossip.clone()
@@ -915,9 +921,7 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
                 if down {
                     let t = shared.now();
                     let tries = st.groups.link_retry.get(&to).map_or(0, |(_, n)| *n);
-                    let wait = LINK_RETRY_MS
-                        .saturating_mul(1 << tries.min(16))
-                        .min(LINK_RETRY_MAX_MS);
+                    let wait = doubled(LINK_RETRY_MS, tries, LINK_RETRY_MAX_MS);
                     st.groups
                         .link_retry
                         .insert(to, (t.saturating_add_millis(wait), tries.saturating_add(1)));
@@ -966,9 +970,7 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
                     if st.groups.owed.len() >= MAX_OWED {
                         st.groups.owed.pop_front();
                     }
-                    let wait = OWED_RETRY_MS
-                        .saturating_mul(1 << tries.min(16))
-                        .min(OWED_RETRY_MAX_MS);
+                    let wait = doubled(OWED_RETRY_MS, tries, OWED_RETRY_MAX_MS);
                     st.groups.owed.push_back(Owed {
                         to,
                         content,
