@@ -10,6 +10,9 @@
 //!   expires held mail and snapshots the routing table ([`maintenance`]);
 //! - with `[discovery] lan`, the LAN discovery task sends our beacons and
 //!   joins through the peers heard once they answered ([`lan`]).
+//! - the group task runs the group channels' and the announcement board's
+//!   timers and links, and sends their gossip, sender keys and invitations
+//!   ([`groups`], [`announce`]).
 //!
 //! The store, the conversations, the prekeys and the delivery queue live in
 //! one [`State`], owned by one task ([`state_owner`]): the others send it
