@@ -94,6 +94,8 @@ pub struct TransportSection {
     pub max_connections_per_ip: usize,
     /// Concurrent incoming handshakes at most.
     pub max_incoming_handshakes: usize,
+    /// Our own dials starting at once at most (radio: 2).
+    pub max_concurrent_dials: usize,
     /// Concurrent streams a peer may open.
     pub max_streams_per_connection: u32,
     /// Idle connections close after this long, ms.
@@ -116,6 +118,7 @@ impl Default for TransportSection {
             max_connections: 512,
             max_connections_per_ip: 16,
             max_incoming_handshakes: 64,
+            max_concurrent_dials: tacnode_transport::DEFAULT_MAX_CONCURRENT_DIALS,
             max_streams_per_connection: 64,
             idle_timeout_ms: 60_000,
             keep_alive_ms: 15_000,
@@ -343,6 +346,7 @@ impl Config {
         tc.max_connections = t.max_connections;
         tc.max_connections_per_ip = t.max_connections_per_ip;
         tc.max_concurrent_handshakes = t.max_incoming_handshakes;
+        tc.max_concurrent_dials = t.max_concurrent_dials;
         tc.max_streams_per_connection = t.max_streams_per_connection;
         tc.idle_timeout = Duration::from_millis(t.idle_timeout_ms);
         tc.keep_alive = Duration::from_millis(t.keep_alive_ms);
@@ -443,11 +447,17 @@ mod tests {
             )
         );
         assert_eq!(
-            (t.handshake_timeout, t.max_connections, t.mtu_discovery),
+            (
+                t.handshake_timeout,
+                t.max_connections,
+                t.mtu_discovery,
+                t.max_concurrent_dials
+            ),
             (
                 want.handshake_timeout,
                 want.max_connections,
-                want.mtu_discovery
+                want.mtu_discovery,
+                want.max_concurrent_dials
             )
         );
     }

@@ -14,6 +14,12 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 8;
 pub const DEFAULT_MAX_CONCURRENT_HANDSHAKES: usize = 32;
 /// Default cap on concurrent streams a peer may open per connection, per direction type.
 pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 64;
+/// Default [`TransportConfig::max_concurrent_dials`]: on a LAN, no real limit.
+pub const DEFAULT_MAX_CONCURRENT_DIALS: usize = 64;
+/// [`TransportConfig::max_concurrent_dials`] of the radio schedule: two
+/// handshakes' first flights (about 5 kB) fill a 64 kbit/s uplink for well
+/// under its one-second queue.
+pub const RADIO_MAX_CONCURRENT_DIALS: usize = 2;
 /// Default largest request, response or push body.
 pub const DEFAULT_MAX_FRAME_LEN: usize = MAX_FRAME_LEN;
 /// Default budget of bytes buffered for inbound frames still being received.
@@ -53,6 +59,14 @@ pub struct TransportConfig {
     pub max_connections_per_ip: usize,
     /// Most incoming handshakes in progress; further attempts are refused.
     pub max_concurrent_handshakes: usize,
+    /// Most of our own dials in their first [`crate::DIAL_SLOT_HOLD`] at once;
+    /// more wait for a slot, and one whose peer connected to us meanwhile
+    /// takes that connection instead of dialling. On a radio the first
+    /// flights of a handshake are two padded 1,200-byte datagrams each way:
+    /// a node that dials all its peers at once (a cold start) overflows its
+    /// uplink queue, the lost flights are sent again, and two peers that
+    /// dial each other at once pay for two handshakes.
+    pub max_concurrent_dials: usize,
     /// Most concurrent streams a peer may open on one connection (applied to
     /// bidirectional and unidirectional streams separately).
     pub max_streams_per_connection: u32,
@@ -123,6 +137,7 @@ impl TransportConfig {
             request_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(15),
             max_connections: 64,
+            max_concurrent_dials: RADIO_MAX_CONCURRENT_DIALS,
             ..TransportConfig::default()
         }
     }
@@ -135,6 +150,7 @@ impl Default for TransportConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             max_concurrent_handshakes: DEFAULT_MAX_CONCURRENT_HANDSHAKES,
+            max_concurrent_dials: DEFAULT_MAX_CONCURRENT_DIALS,
             max_streams_per_connection: DEFAULT_MAX_STREAMS_PER_CONNECTION,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
             inbound_buffer_bytes: DEFAULT_INBOUND_BUFFER_BYTES,

@@ -60,6 +60,10 @@ pub enum RequestError {
     /// The connection was lost mid-request (or the peer refused our certificate).
     #[error("connection lost: {0}")]
     ConnectionLost(#[source] quinn::ConnectionError),
+    /// A connection we dialled was never confirmed by its acceptor (it gave
+    /// the handshake up while our end had finished it), twice.
+    #[error("the peer never confirmed the connection")]
+    Unconfirmed,
     /// The whole request did not complete within the request timeout.
     #[error("request timed out")]
     Timeout,

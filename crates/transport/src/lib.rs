@@ -58,7 +58,12 @@
 //! connection is "unconfirmed": requests may be sent on it (the server cannot
 //! read them before it authenticates us, and their responses confirm the
 //! connection), pushes wait for confirmation, and a rejected certificate
-//! surfaces as a failed request rather than a usable connection.
+//! surfaces as a failed request rather than a usable connection. An
+//! acceptor that gave the handshake up (our last flight lost past its
+//! handshake timeout, its close lost too) never confirms: a request on a
+//! connection still unconfirmed 1.5 handshake timeouts after our end
+//! finished the handshake closes it with [`CLOSE_UNCONFIRMED`] and dials
+//! once more, instead of waiting out the request timeout.
 //!
 //! # Connections
 //!
@@ -117,10 +122,10 @@ pub use binding::{
 };
 pub use config::{
     CERTIFICATE_CHECK_INTERVAL, DEFAULT_CONNECTION_RECEIVE_WINDOW, DEFAULT_INBOUND_BUFFER_BYTES,
-    DEFAULT_INBOUND_QUEUE, DEFAULT_MAX_CONCURRENT_HANDSHAKES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_STREAMS_PER_CONNECTION,
-    MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER, MAX_REPLACED_DRAIN, MIN_CERTIFICATE_ROTATION_AGE,
-    TransportConfig,
+    DEFAULT_INBOUND_QUEUE, DEFAULT_MAX_CONCURRENT_DIALS, DEFAULT_MAX_CONCURRENT_HANDSHAKES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_FRAME_LEN,
+    DEFAULT_MAX_STREAMS_PER_CONNECTION, MAX_BACKOFF_ENTRIES, MAX_LINKS_PER_PEER,
+    MAX_REPLACED_DRAIN, MIN_CERTIFICATE_ROTATION_AGE, RADIO_MAX_CONCURRENT_DIALS, TransportConfig,
 };
 pub use error::{RequestError, RespondError, TransportError};
 pub use lan_beacon::{LAN_BEACON_GROUP, LanBeaconError, MAX_LAN_INTERFACES, UdpLanBeacon};
@@ -129,5 +134,5 @@ pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABL
 pub use tls::{ALPN, DIAL_BACK_ALPN, QuicSetup};
 pub use transport::{
     CLOSE_DISCONNECT, CLOSE_DUPLICATE, CLOSE_IDLE, CLOSE_REPLACED, CLOSE_SHUTDOWN, CLOSE_TOO_MANY,
-    Inbound, InboundEvent, Transport,
+    CLOSE_UNCONFIRMED, DIAL_SLOT_HOLD, Inbound, InboundEvent, Transport,
 };

@@ -584,6 +584,109 @@ async fn dialer_rejects_server_with_bad_binding() {
     assert!(matches!(err, RequestError::Handshake(_)), "{err:?}");
 }
 
+/// An acceptor that finished its side of the handshake never (on a radio:
+/// gave it up after our last flight was lost, and its close was lost too)
+/// leaves our end with a connection nobody serves. A request there gives
+/// the connection up 1.5 handshake timeouts after the handshake, dials once
+/// more, and fails as unconfirmed: not after the whole request timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_its_acceptor_never_confirms_is_given_up_early() {
+    let (cert, key) = forged_cert(&identity(32), &identity(32), true, None);
+    let tls = LocalTls::new(cert, key, AdmissionGate::default()).unwrap();
+    let server = quinn::ServerConfig::with_crypto(Arc::new(
+        quinn::crypto::rustls::QuicServerConfig::try_from(tls.server_config().unwrap()).unwrap(),
+    ));
+    let ep = quinn::Endpoint::server(server, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    let addr = ep.local_addr().unwrap();
+    let (held_tx, mut held) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(inc) = ep.accept().await {
+            // Kept open, never served: no confirmation, no answer.
+            if let Ok(conn) = inc.await {
+                let _ = held_tx.send(conn);
+            }
+        }
+    });
+    let mut cfg = config();
+    cfg.handshake_timeout = Duration::from_millis(400);
+    cfg.request_timeout = Duration::from_secs(20);
+    let (a, _a_in, _) = node(33, cfg);
+    let started = std::time::Instant::now();
+    let err = a
+        .request(identity(32).node_id(), &[addr], b"x".to_vec())
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, RequestError::Unconfirmed), "{err:?}");
+    assert!(took < Duration::from_secs(5), "gave up after {took:?}");
+    let mut dialled = 0;
+    while let Ok(conn) = held.try_recv() {
+        dialled += 1;
+        let closed = tokio::time::timeout(Duration::from_secs(5), conn.closed())
+            .await
+            .expect("our end closes the connection it gave up");
+        assert!(
+            matches!(&closed, quinn::ConnectionError::ApplicationClosed(c)
+                if c.error_code == quinn::VarInt::from_u32(crate::transport::CLOSE_UNCONFIRMED)),
+            "{closed:?}"
+        );
+    }
+    assert_eq!(dialled, 2, "one dial, then one more");
+}
+
+/// With one dial slot, taken by a dial to an address nobody answers, a
+/// second dial waits [`crate::DIAL_SLOT_HOLD`] for it; the peer it was for
+/// connected to us meanwhile, so it takes that connection and dials
+/// nothing: one handshake between the two, not two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dial_waiting_for_its_slot_takes_the_connection_the_peer_made() {
+    let mut cfg = config();
+    cfg.max_concurrent_dials = 1;
+    cfg.handshake_timeout = Duration::from_secs(10);
+    cfg.request_timeout = Duration::from_secs(15);
+    let (a, a_in, a_addr) = node(60, cfg);
+    let (b, b_in, b_addr) = node(61, config());
+    let _a_seen = echo(a_in);
+    let _b_seen = echo(b_in);
+    let silent = std::net::UdpSocket::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let hung = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            a.request(identity(62).node_id(), &[silent_addr], b"x".to_vec())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let to_b = {
+        let a = a.clone();
+        let b_id = b.node_id();
+        tokio::spawn(async move { a.request(b_id, &[b_addr], b"x".to_vec()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        b.request(a.node_id(), &[a_addr], b"y".to_vec())
+            .await
+            .unwrap(),
+        b"re:y"
+    );
+    assert_eq!(to_b.await.unwrap().unwrap(), b"re:x");
+    let waited = started.elapsed();
+    assert!(
+        waited >= crate::DIAL_SLOT_HOLD - Duration::from_millis(150),
+        "the second dial did not wait for the slot: {waited:?}"
+    );
+    assert_eq!(
+        b.connection_count(),
+        1,
+        "a dialled b although b had connected"
+    );
+    hung.abort();
+    a.close().await;
+    b.close().await;
+}
+
 #[test]
 fn own_certificate_verifies_and_expires() {
     let id = identity(40);

@@ -27,6 +27,12 @@ use crate::stream::{
 };
 use crate::tls::{QuicSetup, SERVER_NAME, rotation_wait};
 
+/// Longest time one dial keeps its slot of
+/// [`TransportConfig::max_concurrent_dials`]: a handshake's first flights
+/// are out by then even on a busy radio, and a dial to a peer that is gone
+/// (it waits out the whole handshake timeout) does not hold the others up.
+pub const DIAL_SLOT_HOLD: Duration = Duration::from_secs(2);
+
 /// Connection close code: the transport is shutting down.
 pub const CLOSE_SHUTDOWN: u32 = 0;
 /// Connection close code: redundant connection after a simultaneous dial.
@@ -39,6 +45,9 @@ pub const CLOSE_DISCONNECT: u32 = 2;
 pub const CLOSE_REPLACED: u32 = 3;
 /// Connection close code: too many connections from this peer.
 pub const CLOSE_TOO_MANY: u32 = 4;
+/// Connection close code: a connection we dialled whose acceptor never
+/// confirmed it (see [`confirm_deadline`]).
+pub const CLOSE_UNCONFIRMED: u32 = 6;
 /// Connection close code: nothing used the connection for the linger time
 /// (`TransportConfig::linger`); a request that raced the close is resent
 /// once on a new connection.
@@ -109,6 +118,8 @@ struct Shared {
     table: Mutex<PeerTable>,
     events: mpsc::Sender<InboundEvent>,
     handshakes: Arc<Semaphore>,
+    /// Slots of our own dials (`TransportConfig::max_concurrent_dials`).
+    dials: Arc<Semaphore>,
     buffer: Semaphore,
 }
 
@@ -192,6 +203,8 @@ struct LinkState {
     order: OnceLock<[u8; 16]>,
     authed: watch::Sender<bool>,
     active: Arc<ActiveStreams>,
+    /// When our end finished the handshake.
+    established: Instant,
 }
 
 impl Link {
@@ -218,6 +231,7 @@ impl Link {
                 order: OnceLock::new(),
                 authed: watch::Sender::new(!outbound),
                 active: Arc::default(),
+                established: Instant::now(),
             }),
             conn,
             peer,
@@ -292,6 +306,7 @@ fn validate(config: &TransportConfig) -> Result<(), TransportError> {
     }
     if config.max_connections == 0
         || config.max_concurrent_handshakes == 0
+        || config.max_concurrent_dials == 0
         || config.inbound_queue == 0
         || config.max_streams_per_connection == 0
     {
@@ -352,6 +367,7 @@ impl Transport {
             identity: identity.clone(),
             gate,
             handshakes: Arc::new(Semaphore::new(config.max_concurrent_handshakes)),
+            dials: Arc::new(Semaphore::new(config.max_concurrent_dials)),
             buffer: Semaphore::new(config.inbound_buffer_bytes),
             config,
             local: RwLock::new(Arc::new(local)),
@@ -515,7 +531,8 @@ impl Transport {
             let mut retried = false;
             loop {
                 let link = self.shared.link_for(peer, addrs).await?;
-                match exchange(&link, &frame, max).await {
+                let confirm_by = confirm_deadline(&link, self.shared.config.handshake_timeout);
+                match exchange(&link, &frame, max, confirm_by).await {
                     // The link was taken out of service (a simultaneous-dial
                     // tie, or replaced): resend once on the current one. A
                     // replaced link closes after at most MAX_REPLACED_DRAIN,
@@ -526,6 +543,8 @@ impl Transport {
                     {
                         retried = true;
                     }
+                    // The acceptor gave the connection up: dial once more.
+                    Err(RequestError::Unconfirmed) if !retried => retried = true,
                     other => return other,
                 }
             }
@@ -603,7 +622,50 @@ fn write_err(e: quinn::WriteError) -> RequestError {
     }
 }
 
-async fn exchange(link: &Link, frame: &Frame, max: usize) -> Result<Vec<u8>, RequestError> {
+/// By when the acceptor of a connection we dialled must have confirmed it
+/// (its empty stream, or any answer) before we give the connection up.
+///
+/// Our end counts the handshake done when the acceptor's flight arrives;
+/// the acceptor counts it done only when our last flight arrives, and gives
+/// the connection up when that takes longer than its handshake timeout. On
+/// a congested radio that last flight can be lost again and again, and the
+/// acceptor's close can be lost too: our end would then send requests into
+/// a connection nobody serves until each request's own timeout. The
+/// acceptor started before our end finished, so by `handshake_timeout`
+/// after that it has either confirmed or given up; half as much again
+/// covers its confirmation's way back through a full uplink queue.
+fn confirm_deadline(link: &Link, handshake_timeout: Duration) -> Option<Instant> {
+    (!link.is_authed()).then(|| link.state.established + handshake_timeout.saturating_mul(3) / 2)
+}
+
+async fn exchange(
+    link: &Link,
+    frame: &Frame,
+    max: usize,
+    confirm_by: Option<Instant>,
+) -> Result<Vec<u8>, RequestError> {
+    let Some(deadline) = confirm_by else {
+        return exchange_on(link, frame, max).await;
+    };
+    let mut confirmed = link.state.authed.subscribe();
+    let unconfirmed = async {
+        let wait = async { confirmed.wait_for(|a| *a).await.is_ok() };
+        if tokio::time::timeout_at(deadline, wait).await == Ok(true) {
+            // Confirmed in time: the request's own timeout bounds the rest.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = exchange_on(link, frame, max) => r,
+        () = unconfirmed => {
+            debug!(peer = %link.peer, "giving up a connection its acceptor never confirmed");
+            link.conn.close(VarInt::from_u32(CLOSE_UNCONFIRMED), b"unconfirmed");
+            Err(RequestError::Unconfirmed)
+        }
+    }
+}
+
+async fn exchange_on(link: &Link, frame: &Frame, max: usize) -> Result<Vec<u8>, RequestError> {
     let _active = ActiveGuard::new(&*link.state.active);
     let (mut send, mut recv) = link.conn.open_bi().await.map_err(lost)?;
     frame.write(&mut send).await.map_err(write_err)?;
@@ -715,7 +777,22 @@ impl Shared {
         if let Some(link) = self.best_link(&peer) {
             return Ok(link);
         }
-        let result = self.dial(peer, addrs).await;
+        // A slot of our own dials (never closed: `acquire` cannot fail).
+        let slot = self.dials.clone().acquire_owned().await.ok();
+        // The peer may have connected to us while we waited.
+        if let Some(link) = self.best_link(&peer) {
+            return Ok(link);
+        }
+        let dial = self.dial(peer, addrs);
+        tokio::pin!(dial);
+        let result = tokio::select! {
+            r = &mut dial => r,
+            () = tokio::time::sleep(DIAL_SLOT_HOLD) => {
+                // A peer that does not answer holds no slot for longer.
+                drop(slot);
+                dial.await
+            }
+        };
         let mut t = self.table();
         if t.dialing.get(&peer).is_some_and(|l| Arc::ptr_eq(l, &lock)) {
             t.dialing.remove(&peer);
