@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use tacnode_domain::NodeType;
+use tacnode_domain::PeerAddress;
 use tacnode_sim::LinkModel;
-use tacnode_sim::node::harness::{NodeSim, StoreKind, block_on};
+use tacnode_sim::node::harness::{NodeSim, StoreKind, address_of, block_on};
 use tacnode_sim::node::scenario::{NodeScenario, run_node_scenario};
+use tacnode_usecase::node::BootstrapPeer;
 
 const MINUTE: u64 = 60_000;
 
@@ -451,6 +453,56 @@ fn a_full_disk_refuses_mail_says_so_and_loses_nothing() {
         assert_eq!(audit.delivered, 4, "{audit:?}");
         assert_eq!(audit.duplicates, 0, "{audit:?}");
         assert_eq!(audit.order_violations, 0, "{audit:?}");
+        sim.finish().await;
+    })
+    .unwrap();
+}
+
+/// A sender whose pre-shared peer list names the recipient at an address
+/// nobody answers at (the recipient moved). A listed peer is dialled where
+/// the list has it, without a lookup first (on a radio a lookup costs
+/// seconds, and at a cold start nobody has published a record yet); when
+/// nobody answers there, the next attempt looks the recipient's record up,
+/// and the message arrives directly, well before the sender would turn to
+/// the mailboxes.
+#[test]
+fn a_peer_listed_at_an_address_it_left_is_looked_up_once_nobody_answers_there() {
+    block_on(async {
+        let mut sim = NodeSim::with_store(41, LinkModel::default(), 0.0, store_kind()).unwrap();
+        for _ in 0..5 {
+            sim.add_node(NodeType::Server, 0);
+        }
+        // A client: no server looks it up or calls it on its own.
+        sim.add_node(NodeType::Client, 0);
+        sim.set_bootstrap(&[0, 1, 2]);
+        let (sender, moved) = (5, 2);
+        let listed = |i: u32, endpoint| BootstrapPeer {
+            address: PeerAddress::new(sim.identity_key(i).unwrap()),
+            endpoint,
+        };
+        let list = vec![
+            listed(0, address_of(0)),
+            listed(1, address_of(1)),
+            listed(moved, address_of(99)),
+        ];
+        sim.configure(sender, |c| c.bootstrap = list);
+        // The sender joins before the recipient is up: what its routing
+        // table holds of the recipient is the listed address.
+        for i in [0, 1, 3, 4, sender] {
+            sim.start(i).await.unwrap();
+        }
+        sim.advance(10_000).await;
+        sim.start(moved).await.unwrap();
+        sim.advance(10_000).await;
+        let id = sim.send(sender, moved).await.unwrap();
+        sim.advance(MINUTE).await;
+        let fate = sim.fate(&id).unwrap();
+        let received = fate.received_at.map(|t| t - fate.sent_at);
+        eprintln!("a peer listed at an address it left: received after {received:?} ms");
+        assert!(
+            received.is_some_and(|ms| ms < 15_000),
+            "not delivered in time: {fate:?}"
+        );
         sim.finish().await;
     })
     .unwrap();

@@ -347,7 +347,8 @@ impl NodeSim {
         }
     }
 
-    /// The pre-shared peer list every node starts with from now on.
+    /// The pre-shared peer list every node starts with from now on, unless
+    /// [`NodeSim::configure`] gave it a list of its own.
     pub fn set_bootstrap(&mut self, nodes: &[u32]) {
         self.bootstrap = nodes
             .iter()
@@ -435,7 +436,9 @@ impl NodeSim {
         let (network, incoming) = self.net.attach(index);
         slot.starts += 1;
         let mut config = slot.config.clone();
-        config.bootstrap = bootstrap;
+        if config.bootstrap.is_empty() {
+            config.bootstrap = bootstrap;
+        }
         let ports = NodePorts {
             identity: slot.identity.clone(),
             store,

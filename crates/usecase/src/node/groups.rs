@@ -907,6 +907,9 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
                         break;
                     }
                     Err(e) => {
+                        if let NodeError::Network(call) = &e {
+                            super::send::unanswered_call(&shared, to, call);
+                        }
                         failure = Some(e);
                         break;
                     }

@@ -243,7 +243,10 @@ async fn greet_recent_peers(shared: &Arc<Shared>) -> bool {
         let ping = ping.clone();
         tasks.spawn(async move {
             let addrs = super::send::endpoints_of(&shared, peer).await?;
-            shared.net.call(peer, &addrs, &ping).await?;
+            if let Err(e) = shared.net.call(peer, &addrs, &ping).await {
+                super::send::unanswered_call(&shared, peer, &e);
+                return Err(e.into());
+            }
             Ok::<(), NodeError>(())
         });
     }

@@ -812,9 +812,7 @@ fn call_failed(shared: &Arc<Shared>, peer: NodeId, e: NodeError) -> AttemptError
             AttemptError::Refused { code, detail }
         }
         other => {
-            shared.post_state(move |st, _| {
-                st.peers.remove(&peer);
-            });
+            shared.post_state(move |st, _| st.peer_unanswered(peer));
             other.into()
         }
     }
@@ -923,18 +921,24 @@ pub(crate) async fn mailbox_holders(shared: &Shared, recipient: NodeId) -> Resul
 /// Where `peer` listens: its peer record from memory; else, while a
 /// connection to it is open, the address it answers at there (a call goes
 /// over that connection whatever the addresses, so no lookup is needed);
-/// else its record from the DHT; and when the DHT has none yet (a peer that
-/// has only just joined publishes it after its join), the endpoints our
-/// routing table holds for it. Any address is only where to dial: the
-/// handshake authenticates whoever answers.
+/// else the addresses the pre-shared peer list and our routing table hold
+/// for it, unless it did not answer there ([`State::peer_unanswered`]): on a
+/// radio a lookup costs seconds, and at a cold start, before anyone has
+/// published, it finds nothing anyway; else its record from the DHT, and
+/// when the DHT has none yet (a peer that has only just joined publishes it
+/// after its join), those local addresses after all. Any address is only
+/// where to dial: the handshake authenticates whoever answers.
+///
+/// [`State::peer_unanswered`]: super::State::peer_unanswered
 pub(crate) async fn endpoints_of(shared: &Arc<Shared>, peer: NodeId) -> Result<Vec<SocketAddr>> {
-    let known = shared
+    let (known, unanswered) = shared
         .with_state(move |st, _| {
-            Ok::<_, NodeError>(
+            Ok::<_, NodeError>((
                 st.peers
                     .get(&peer)
                     .map(|r| r.body.endpoints.iter().map(|e| e.0).collect::<Vec<_>>()),
-            )
+                st.unanswered.contains(&peer),
+            ))
         })
         .await?;
     if let Some(endpoints) = known {
@@ -948,25 +952,51 @@ pub(crate) async fn endpoints_of(shared: &Arc<Shared>, peer: NodeId) -> Result<V
     {
         return Ok(vec![connection.remote]);
     }
+    if !unanswered {
+        let local = local_endpoints(shared, peer).await?;
+        if !local.is_empty() {
+            tracing::debug!(%peer, "dialling it where the peer list or the routing table has it");
+            return Ok(local);
+        }
+    }
     match resolve_peer(shared, peer).await {
         Ok(record) => Ok(record.body.endpoints.iter().map(|e| e.0).collect()),
         Err(NodeError::NoPeerRecord(_)) => {
-            let routed: Vec<SocketAddr> = shared
-                .dht
-                .routing_snapshot()
-                .await?
-                .into_iter()
-                .filter(|e| e.node_id == peer)
-                .flat_map(|e| e.endpoints.into_iter().map(|a| a.0))
-                .collect();
-            if routed.is_empty() {
+            let local = local_endpoints(shared, peer).await?;
+            if local.is_empty() {
                 return Err(NodeError::NoPeerRecord(peer));
             }
-            tracing::debug!(%peer, "no peer record yet: dialling it where the routing table has it");
-            Ok(routed)
+            tracing::debug!(%peer, "no peer record yet: dialling it where the peer list or the routing table has it");
+            Ok(local)
         }
         Err(e) => Err(e),
     }
+}
+
+/// The addresses the routing table and the pre-shared peer list hold for
+/// `peer`, without duplicates: the routing table's first, as they are
+/// where the peer last answered (dials try the addresses in order, each for
+/// up to the handshake timeout).
+async fn local_endpoints(shared: &Arc<Shared>, peer: NodeId) -> Result<Vec<SocketAddr>> {
+    let mut local: Vec<SocketAddr> = shared
+        .dht
+        .routing_snapshot()
+        .await?
+        .into_iter()
+        .filter(|e| e.node_id == peer)
+        .flat_map(|e| e.endpoints.into_iter().map(|a| a.0))
+        .collect();
+    let listed = shared
+        .config
+        .bootstrap
+        .iter()
+        .filter(|p| p.address.node_id() == peer);
+    for p in listed {
+        if !local.contains(&p.endpoint) {
+            local.push(p.endpoint);
+        }
+    }
+    Ok(local)
 }
 
 async fn resolve_peer(shared: &Arc<Shared>, peer: NodeId) -> Result<PeerRecord> {
@@ -977,6 +1007,7 @@ async fn resolve_peer(shared: &Arc<Shared>, peer: NodeId) -> Result<PeerRecord> 
         .ok_or(NodeError::NoPeerRecord(peer))?;
     let kept = record.clone();
     shared.post_state(move |st, _| {
+        st.unanswered.remove(&peer);
         let newer = st
             .peers
             .get(&peer)
@@ -1068,10 +1099,23 @@ async fn fetch_bundle(shared: &Arc<Shared>, peer: NodeId) -> Result<PrekeyBundle
     match shared
         .net
         .call(peer, &addrs, &Message::PrekeyBundleRequest)
-        .await?
+        .await
     {
-        Message::PrekeyBundle(b) => Ok(b),
-        other => Err(NodeError::unexpected(peer, &other)),
+        Ok(Message::PrekeyBundle(b)) => Ok(b),
+        Ok(other) => Err(NodeError::unexpected(peer, &other)),
+        Err(e) => {
+            unanswered_call(shared, peer, &e);
+            Err(e.into())
+        }
+    }
+}
+
+/// A call to `peer` at the addresses [`endpoints_of`] gave failed with `e`:
+/// unless the peer answered (refused), it may have moved
+/// ([`super::State::peer_unanswered`]).
+pub(crate) fn unanswered_call(shared: &Arc<Shared>, peer: NodeId, e: &CallError) {
+    if !matches!(e, CallError::Refused { .. }) {
+        shared.post_state(move |st, _| st.peer_unanswered(peer));
     }
 }
 

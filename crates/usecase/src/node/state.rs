@@ -1,7 +1,7 @@
 //! The node's state, owned by one task (see [`super::state_owner`]) and
 //! reached through [`super::Shared::with_state`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rand::rngs::StdRng;
 use tacnode_crypto::prekey::PrekeyState;
@@ -33,6 +33,9 @@ const MAX_REWOUND_NOTICES: usize = 4096;
 pub(crate) const PEER_SEEN_INTERVAL_MS: u64 = 5_000;
 /// Peers remembered by [`State::peer_seen`]; beyond it the memory starts over.
 const MAX_SEEN_PEERS: usize = 4096;
+/// Peers remembered by [`State::peer_unanswered`]; beyond it the memory
+/// starts over (the worst that costs is one more dial of an old address).
+pub(crate) const MAX_UNANSWERED_PEERS: usize = 4096;
 /// How far ahead of our clock an incoming message's own time may be and
 /// still be filed at it: enough for a batch queued a millisecond apart
 /// (5,000 messages) and ordinary clock drift; a sender further ahead is
@@ -122,6 +125,11 @@ pub(crate) struct State {
     pub(crate) clamped_inbound: HashMap<NodeId, UnixMillis>,
     /// Peer records seen (ours to dial with), newest sequence wins.
     pub(crate) peers: HashMap<NodeId, PeerRecord>,
+    /// Peers that did not answer a call at the addresses we had for them:
+    /// until a lookup finds their record, their pre-shared and routing-table
+    /// addresses are not dialled before that lookup (see
+    /// [`super::send::endpoints_of`]). At most [`MAX_UNANSWERED_PEERS`].
+    pub(crate) unanswered: HashSet<NodeId>,
     /// Strictly increasing queue time, so the outbox keeps send order.
     pub(crate) last_outbox_time: UnixMillis,
     /// The group channels.
@@ -129,6 +137,17 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// `peer` did not answer a call at the addresses we had for it: it may
+    /// have moved. Its record is looked up again next time, before any
+    /// pre-shared or routing-table address of it is dialled.
+    pub(crate) fn peer_unanswered(&mut self, peer: NodeId) {
+        self.peers.remove(&peer);
+        if self.unanswered.len() >= MAX_UNANSWERED_PEERS {
+            self.unanswered.clear();
+        }
+        self.unanswered.insert(peer);
+    }
+
     /// A node's state from what its start loaded: nothing cached yet.
     pub(crate) fn new(
         store: Box<dyn NodeStore>,
@@ -153,6 +172,7 @@ impl State {
             seen: HashMap::new(),
             clamped_inbound: HashMap::new(),
             peers: HashMap::new(),
+            unanswered: HashSet::new(),
             last_outbox_time: UnixMillis(0),
             groups: super::groups::GroupBook::default(),
         }
