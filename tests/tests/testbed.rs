@@ -349,12 +349,16 @@ fn wait_all_received(
 ) -> Duration {
     let start = Instant::now();
     let mut missing: Vec<(usize, String)>;
+    // When each text was first seen, for the report of the slowest ones.
+    let mut seen: HashMap<String, Duration> = HashMap::new();
     loop {
         missing = Vec::new();
         for (&node, texts) in expected {
             let got = tb.received(node);
             for t in texts {
-                if !got.contains(t) {
+                if got.contains(t) {
+                    seen.entry(t.clone()).or_insert_with(|| start.elapsed());
+                } else {
                     missing.push((node, t.clone()));
                 }
             }
@@ -365,6 +369,14 @@ fn wait_all_received(
         sleep(Duration::from_millis(500));
     }
     let took = start.elapsed();
+    let mut slowest: Vec<_> = seen.into_iter().collect();
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.1));
+    let slowest: Vec<String> = slowest
+        .iter()
+        .take(8)
+        .map(|(t, d)| format!("{t} {:.1} s", d.as_secs_f64()))
+        .collect();
+    println!("last delivered: {}", slowest.join(", "));
     assert!(
         missing.is_empty(),
         "after {took:?}, {} messages not delivered, e.g. {:?}",
