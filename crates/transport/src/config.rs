@@ -59,7 +59,8 @@ pub struct TransportConfig {
     pub max_connections_per_ip: usize,
     /// Most incoming handshakes in progress; further attempts are refused.
     pub max_concurrent_handshakes: usize,
-    /// Most of our own dials in their first [`crate::DIAL_SLOT_HOLD`] at once;
+    /// Most of our own dials (dial-backs aside) in their first
+    /// [`crate::DIAL_SLOT_HOLD`] at once;
     /// more wait for a slot, and one whose peer connected to us meanwhile
     /// takes that connection instead of dialling. On a radio the first
     /// flights of a handshake are two padded 1,200-byte datagrams each way:

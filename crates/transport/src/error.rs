@@ -61,7 +61,9 @@ pub enum RequestError {
     #[error("connection lost: {0}")]
     ConnectionLost(#[source] quinn::ConnectionError),
     /// A connection we dialled was never confirmed by its acceptor (it gave
-    /// the handshake up while our end had finished it), twice.
+    /// the handshake up while our end had finished it), and one more dial,
+    /// when it fitted in the request timeout, fared no better. The peer
+    /// backs off as after a failed dial.
     #[error("the peer never confirmed the connection")]
     Unconfirmed,
     /// The whole request did not complete within the request timeout.

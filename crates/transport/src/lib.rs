@@ -62,8 +62,10 @@
 //! acceptor that gave the handshake up (our last flight lost past its
 //! handshake timeout, its close lost too) never confirms: a request on a
 //! connection still unconfirmed 1.5 handshake timeouts after our end
-//! finished the handshake closes it with [`CLOSE_UNCONFIRMED`] and dials
-//! once more, instead of waiting out the request timeout.
+//! finished the handshake closes it with [`CLOSE_UNCONFIRMED`] (the other
+//! requests on it fail the same way) and dials once more when a handshake
+//! still fits in the request timeout, instead of waiting that timeout out;
+//! a second failure backs the peer off as a failed dial does.
 //!
 //! # Connections
 //!
@@ -134,5 +136,5 @@ pub use stream::{CODE_BAD_FRAME, CODE_NO_RESPONSE, CODE_TIMEOUT, CODE_UNAVAILABL
 pub use tls::{ALPN, DIAL_BACK_ALPN, QuicSetup};
 pub use transport::{
     CLOSE_DISCONNECT, CLOSE_DUPLICATE, CLOSE_IDLE, CLOSE_REPLACED, CLOSE_SHUTDOWN, CLOSE_TOO_MANY,
-    CLOSE_UNCONFIRMED, DIAL_SLOT_HOLD, Inbound, InboundEvent, Transport,
+    CLOSE_UNCONFIRMED, CONFIRM_SLACK_DIVISOR, DIAL_SLOT_HOLD, Inbound, InboundEvent, Transport,
 };

@@ -612,13 +612,25 @@ async fn a_connection_its_acceptor_never_confirms_is_given_up_early() {
     cfg.request_timeout = Duration::from_secs(20);
     let (a, _a_in, _) = node(33, cfg);
     let started = std::time::Instant::now();
-    let err = a
-        .request(identity(32).node_id(), &[addr], b"x".to_vec())
-        .await
-        .unwrap_err();
+    // Two requests on the one connection: whichever gives it up first, the
+    // other fails as unconfirmed too (and dials once more), not as lost.
+    let silent = identity(32).node_id();
+    let addrs = [addr];
+    let (first, second) = tokio::join!(
+        a.request(silent, &addrs, b"x".to_vec()),
+        a.request(silent, &addrs, b"y".to_vec())
+    );
     let took = started.elapsed();
-    assert!(matches!(err, RequestError::Unconfirmed), "{err:?}");
+    for r in [first, second] {
+        assert!(matches!(r, Err(RequestError::Unconfirmed)), "{r:?}");
+    }
     assert!(took < Duration::from_secs(5), "gave up after {took:?}");
+    // As after a failed dial, the next request backs off.
+    let next = a.request(silent, &addrs, b"z".to_vec()).await;
+    assert!(
+        matches!(next, Err(RequestError::BackingOff { .. })),
+        "{next:?}"
+    );
     let mut dialled = 0;
     while let Ok(conn) = held.try_recv() {
         dialled += 1;

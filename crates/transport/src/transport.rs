@@ -27,6 +27,11 @@ use crate::stream::{
 };
 use crate::tls::{QuicSetup, SERVER_NAME, rotation_wait};
 
+/// A dialled connection counts as never confirmed once its acceptor's
+/// handshake timeout and a `1 / CONFIRM_SLACK_DIVISOR` part of it more have
+/// passed since our end finished the handshake (see [`confirm_deadline`]).
+pub const CONFIRM_SLACK_DIVISOR: u32 = 2;
+
 /// Longest time one dial keeps its slot of
 /// [`TransportConfig::max_concurrent_dials`]: a handshake's first flights
 /// are out by then even on a busy radio, and a dial to a peer that is gone
@@ -205,6 +210,10 @@ struct LinkState {
     active: Arc<ActiveStreams>,
     /// When our end finished the handshake.
     established: Instant,
+    /// Set when a request gave this connection up as never confirmed: the
+    /// other requests on it then fail as unconfirmed too (and dial once
+    /// more), not as a lost connection.
+    given_up: std::sync::atomic::AtomicBool,
 }
 
 impl Link {
@@ -232,6 +241,7 @@ impl Link {
                 authed: watch::Sender::new(!outbound),
                 active: Arc::default(),
                 established: Instant::now(),
+                given_up: std::sync::atomic::AtomicBool::new(false),
             }),
             conn,
             peer,
@@ -269,6 +279,26 @@ impl Link {
             order
         });
         (self.state.dialled_by_higher, *order)
+    }
+}
+
+/// A peer's entry in the table of dials in progress, removed when its
+/// dialler is done (unless a later dialler replaced it).
+struct DialingEntry<'a> {
+    shared: &'a Shared,
+    peer: NodeId,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for DialingEntry<'_> {
+    fn drop(&mut self) {
+        let mut t = self.shared.table();
+        if t.dialing
+            .get(&self.peer)
+            .is_some_and(|l| Arc::ptr_eq(l, &self.lock))
+        {
+            t.dialing.remove(&self.peer);
+        }
     }
 }
 
@@ -527,11 +557,13 @@ impl Transport {
         let max = self.shared.config.max_frame_len;
         let frame = framed(body, max)?;
         let started = Instant::now();
+        let config = &self.shared.config;
         let work = async {
-            let mut retried = false;
+            let mut resent_on_current = false;
+            let mut redialled = false;
             loop {
                 let link = self.shared.link_for(peer, addrs).await?;
-                let confirm_by = confirm_deadline(&link, self.shared.config.handshake_timeout);
+                let confirm_by = confirm_deadline(&link, config.handshake_timeout);
                 match exchange(&link, &frame, max, confirm_by).await {
                     // The link was taken out of service (a simultaneous-dial
                     // tie, or replaced): resend once on the current one. A
@@ -539,12 +571,25 @@ impl Transport {
                     // so the peer may already have handled this request:
                     // every request of the protocol is idempotent.
                     Err(RequestError::ConnectionLost(e))
-                        if !retried && self.shared.superseded(&link, &e) =>
+                        if !resent_on_current && self.shared.superseded(&link, &e) =>
                     {
-                        retried = true;
+                        resent_on_current = true;
                     }
-                    // The acceptor gave the connection up: dial once more.
-                    Err(RequestError::Unconfirmed) if !retried => retried = true,
+                    // The acceptor gave the connection up: dial once more,
+                    // when a whole handshake still fits in the request.
+                    Err(RequestError::Unconfirmed)
+                        if !redialled
+                            && started.elapsed().saturating_add(config.handshake_timeout)
+                                < config.request_timeout =>
+                    {
+                        redialled = true;
+                    }
+                    Err(RequestError::Unconfirmed) => {
+                        // As for a failed dial: the next requests back off
+                        // instead of paying for another handshake at once.
+                        record_failure(&mut self.shared.table(), peer, config);
+                        return Err(RequestError::Unconfirmed);
+                    }
                     other => return other,
                 }
             }
@@ -631,11 +676,14 @@ fn write_err(e: quinn::WriteError) -> RequestError {
 /// a congested radio that last flight can be lost again and again, and the
 /// acceptor's close can be lost too: our end would then send requests into
 /// a connection nobody serves until each request's own timeout. The
-/// acceptor started before our end finished, so by `handshake_timeout`
-/// after that it has either confirmed or given up; half as much again
-/// covers its confirmation's way back through a full uplink queue.
+/// acceptor started before our end finished, so by its handshake timeout
+/// after that it has either confirmed or given up (this assumes the peer's
+/// handshake timeout is no longer than ours, as with one schedule for a
+/// network); [`CONFIRM_SLACK_DIVISOR`] adds time for its confirmation's way
+/// back through a full uplink queue.
 fn confirm_deadline(link: &Link, handshake_timeout: Duration) -> Option<Instant> {
-    (!link.is_authed()).then(|| link.state.established + handshake_timeout.saturating_mul(3) / 2)
+    let window = handshake_timeout.saturating_add(handshake_timeout / CONFIRM_SLACK_DIVISOR);
+    (!link.is_authed()).then(|| link.state.established + window)
 }
 
 async fn exchange(
@@ -655,10 +703,20 @@ async fn exchange(
             std::future::pending::<()>().await;
         }
     };
+    let given_up = || {
+        link.state
+            .given_up
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
     tokio::select! {
-        r = exchange_on(link, frame, max) => r,
+        r = exchange_on(link, frame, max) => match r {
+            // Another request on this connection gave it up.
+            Err(RequestError::ConnectionLost(_)) if given_up() => Err(RequestError::Unconfirmed),
+            other => other,
+        },
         () = unconfirmed => {
             debug!(peer = %link.peer, "giving up a connection its acceptor never confirmed");
+            link.state.given_up.store(true, std::sync::atomic::Ordering::Relaxed);
             link.conn.close(VarInt::from_u32(CLOSE_UNCONFIRMED), b"unconfirmed");
             Err(RequestError::Unconfirmed)
         }
@@ -773,10 +831,19 @@ impl Shared {
             }
             t.dialing.entry(peer).or_default().clone()
         };
+        // Out of the table on every way out of here.
+        let _dialing = DialingEntry {
+            shared: self,
+            peer,
+            lock: lock.clone(),
+        };
         let _dial = lock.lock().await;
         if let Some(link) = self.best_link(&peer) {
             return Ok(link);
         }
+        // What `dial` would refuse at once is refused before waiting for a
+        // slot.
+        self.may_dial(&peer, addrs)?;
         // A slot of our own dials (never closed: `acquire` cannot fail).
         let slot = self.dials.clone().acquire_owned().await.ok();
         // The peer may have connected to us while we waited.
@@ -794,9 +861,6 @@ impl Shared {
             }
         };
         let mut t = self.table();
-        if t.dialing.get(&peer).is_some_and(|l| Arc::ptr_eq(l, &lock)) {
-            t.dialing.remove(&peer);
-        }
         match &result {
             Ok(_) => {
                 t.backoff.remove(&peer);
@@ -806,7 +870,25 @@ impl Shared {
             }
             Err(_) => {}
         }
+        drop(t);
         result
+    }
+
+    /// Why a dial to `peer` at `addrs` would be refused at once, if it would.
+    fn may_dial(&self, peer: &NodeId, addrs: &[SocketAddr]) -> Result<(), RequestError> {
+        let t = self.table();
+        if let Some(b) = t.backoff.get(peer) {
+            let now = Instant::now();
+            if b.until > now {
+                return Err(RequestError::BackingOff {
+                    retry_in: b.until - now,
+                });
+            }
+        }
+        if addrs.is_empty() {
+            return Err(RequestError::NoAddresses);
+        }
+        Ok(())
     }
 
     /// A dial-back: a handshake with `peer` at `addr` from a fresh
@@ -851,19 +933,9 @@ impl Shared {
         peer: NodeId,
         addrs: &[SocketAddr],
     ) -> Result<Link, RequestError> {
+        self.may_dial(&peer, addrs)?;
         let slot = {
             let mut t = self.table();
-            if let Some(b) = t.backoff.get(&peer) {
-                let now = Instant::now();
-                if b.until > now {
-                    return Err(RequestError::BackingOff {
-                        retry_in: b.until - now,
-                    });
-                }
-            }
-            if addrs.is_empty() {
-                return Err(RequestError::NoAddresses);
-            }
             if t.connections >= self.config.max_connections {
                 return Err(RequestError::ConnectionLimit);
             }

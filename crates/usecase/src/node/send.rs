@@ -812,7 +812,18 @@ fn call_failed(shared: &Arc<Shared>, peer: NodeId, e: NodeError) -> AttemptError
             AttemptError::Refused { code, detail }
         }
         other => {
-            shared.post_state(move |st, _| st.peer_unanswered(peer));
+            let silent = matches!(
+                other,
+                NodeError::PeerSilent(_)
+                    | NodeError::Network(CallError::Timeout | CallError::Unreachable(_))
+            );
+            shared.post_state(move |st, _| {
+                if silent {
+                    st.peer_unanswered(peer);
+                } else {
+                    st.peers.remove(&peer);
+                }
+            });
             other.into()
         }
     }
@@ -1111,10 +1122,10 @@ async fn fetch_bundle(shared: &Arc<Shared>, peer: NodeId) -> Result<PrekeyBundle
 }
 
 /// A call to `peer` at the addresses [`endpoints_of`] gave failed with `e`:
-/// unless the peer answered (refused), it may have moved
+/// when nobody answered there, it may have moved
 /// ([`super::State::peer_unanswered`]).
 pub(crate) fn unanswered_call(shared: &Arc<Shared>, peer: NodeId, e: &CallError) {
-    if !matches!(e, CallError::Refused { .. }) {
+    if matches!(e, CallError::Timeout | CallError::Unreachable(_)) {
         shared.post_state(move |st, _| st.peer_unanswered(peer));
     }
 }
