@@ -36,9 +36,9 @@
 # Environment: TESTBED_SCHEDULE=radio gives every node the radio schedule of
 # deploy/radio.example.toml (no keep-alives, no MTU probes, 10-minute linger,
 # 5-minute mailbox fetches, ...) instead of the testbed's own quick one;
-# TESTBED_MAILBOX_FETCH_SECS, TESTBED_KEEP_ALIVE_MS, TESTBED_LINGER_MS and
-# TESTBED_MTU_DISCOVERY override those settings in the generated configs
-# (quiet links for wire measurements);
+# TESTBED_MAILBOX_FETCH_SECS, TESTBED_KEEP_ALIVE_MS, TESTBED_LINGER_MS,
+# TESTBED_MTU_DISCOVERY and TESTBED_MAX_DIALS override those settings in the
+# generated configs (quiet links for wire measurements, dial limits);
 # TACNODE_TESTBED_LOG sets the daemons' log filter; TESTBED_KEEP_STATE=1 keeps
 # the state directory (data dirs, logs) after `down`.
 #
