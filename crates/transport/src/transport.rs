@@ -681,9 +681,14 @@ fn write_err(e: quinn::WriteError) -> RequestError {
 /// handshake timeout is no longer than ours, as with one schedule for a
 /// network); [`CONFIRM_SLACK_DIVISOR`] adds time for its confirmation's way
 /// back through a full uplink queue.
+/// `None` for a confirmed connection (or a deadline past what a clock can
+/// hold).
 fn confirm_deadline(link: &Link, handshake_timeout: Duration) -> Option<Instant> {
+    if link.is_authed() {
+        return None;
+    }
     let window = handshake_timeout.saturating_add(handshake_timeout / CONFIRM_SLACK_DIVISOR);
-    (!link.is_authed()).then(|| link.state.established + window)
+    link.state.established.checked_add(window)
 }
 
 async fn exchange(

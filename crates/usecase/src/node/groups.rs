@@ -72,6 +72,9 @@ pub(crate) const OWED_GIVE_UP_MS: u64 = 7 * 24 * 3_600_000;
 const MAX_OWED: usize = 4_096;
 /// Most sender keys kept for groups whose invitation has not arrived.
 const MAX_EARLY_KEYS: usize = 64;
+/// Most of those from one sender: a contact that sends keys for groups
+/// that do not exist pushes out only its own.
+const MAX_EARLY_KEYS_PER_SENDER: usize = 8;
 /// How long the group task sleeps with no channel (it is woken on change).
 const IDLE_WAIT_MS: u64 = 3_600_000;
 
@@ -155,6 +158,21 @@ pub(crate) struct GroupBook {
 }
 
 impl GroupBook {
+    /// Keeps a sender key for a group whose invitation has not arrived: at
+    /// most [`MAX_EARLY_KEYS_PER_SENDER`] from one sender (its oldest goes)
+    /// and [`MAX_EARLY_KEYS`] in all (the oldest goes).
+    fn hold_early_key(&mut self, from: IdentityKey, group: GroupId, distribution: SecretBytes) {
+        let held = self.early_keys.iter().filter(|(k, _, _)| *k == from).count();
+        if held >= MAX_EARLY_KEYS_PER_SENDER {
+            if let Some(oldest) = self.early_keys.iter().position(|(k, _, _)| *k == from) {
+                self.early_keys.remove(oldest);
+            }
+        } else if self.early_keys.len() >= MAX_EARLY_KEYS {
+            self.early_keys.pop_front();
+        }
+        self.early_keys.push_back((from, group, distribution));
+    }
+
     /// Memory may be ahead of the disk: read the channels again on next use.
     pub(crate) fn discard(&mut self) {
         self.loaded = false;
@@ -662,10 +680,7 @@ pub(crate) fn receive_key(
     ensure_loaded(st, shared)?;
     let Some(channel) = st.groups.channels.get_mut(&group) else {
         // Its invitation may still be on its way.
-        if st.groups.early_keys.len() >= MAX_EARLY_KEYS {
-            st.groups.early_keys.pop_front();
-        }
-        st.groups.early_keys.push_back((from, group, distribution));
+        st.groups.hold_early_key(from, group, distribution);
         return Ok(());
     };
     let distribution =
@@ -997,4 +1012,49 @@ fn member_identity(st: &State, member: &str) -> Result<IdentityKey> {
     contact
         .map(|c| c.identity_key)
         .ok_or(NodeError::UnknownIdentity(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use tacnode_crypto::Identity;
+
+    use super::*;
+
+    /// A contact that floods keys for groups nobody invited us to pushes
+    /// out its own held keys, never another member's.
+    #[test]
+    fn a_flood_of_early_keys_from_one_sender_pushes_out_only_its_own() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let member = Identity::generate(&mut rng).identity_key();
+        let flooder = Identity::generate(&mut rng).identity_key();
+        let mut book = GroupBook::default();
+        let awaited = GroupId([7; 32]);
+        book.hold_early_key(member, awaited, SecretBytes::from(vec![1]));
+        for n in 0..(MAX_EARLY_KEYS * 4) {
+            let group = GroupId([u8::try_from(n % 251).unwrap_or(0); 32]);
+            book.hold_early_key(flooder, group, SecretBytes::from(vec![2]));
+        }
+        let from_member: Vec<_> = book
+            .early_keys
+            .iter()
+            .filter(|(k, _, _)| *k == member)
+            .map(|(_, g, _)| *g)
+            .collect();
+        assert_eq!(from_member, vec![awaited]);
+        let from_flooder = book
+            .early_keys
+            .iter()
+            .filter(|(k, _, _)| *k == flooder)
+            .count();
+        assert_eq!(from_flooder, MAX_EARLY_KEYS_PER_SENDER);
+        // Many senders: the whole is bounded too.
+        for n in 0..(MAX_EARLY_KEYS * 2) {
+            let sender = Identity::generate(&mut rng).identity_key();
+            let group = GroupId([u8::try_from(n % 251).unwrap_or(0); 32]);
+            book.hold_early_key(sender, group, SecretBytes::from(vec![3]));
+        }
+        assert_eq!(book.early_keys.len(), MAX_EARLY_KEYS);
+    }
 }
