@@ -162,7 +162,11 @@ impl GroupBook {
     /// most [`MAX_EARLY_KEYS_PER_SENDER`] from one sender (its oldest goes)
     /// and [`MAX_EARLY_KEYS`] in all (the oldest goes).
     fn hold_early_key(&mut self, from: IdentityKey, group: GroupId, distribution: SecretBytes) {
-        let held = self.early_keys.iter().filter(|(k, _, _)| *k == from).count();
+        let held = self
+            .early_keys
+            .iter()
+            .filter(|(k, _, _)| *k == from)
+            .count();
         if held >= MAX_EARLY_KEYS_PER_SENDER {
             if let Some(oldest) = self.early_keys.iter().position(|(k, _, _)| *k == from) {
                 self.early_keys.remove(oldest);

@@ -490,6 +490,11 @@ fn group_taken(
     match result {
         Ok(()) => Ok((Received::Group, None)),
         Err(e @ (NodeError::Storage(_) | NodeError::Stopping)) => Err(e.into()),
+        // The operator should know an invitation went unanswered.
+        Err(e @ NodeError::TooManyGroups { .. }) => {
+            tracing::warn!("a group invitation was not taken: {e:#}");
+            Ok((Received::Group, None))
+        }
         Err(e) => {
             tracing::debug!("group key or invitation not used: {e:#}");
             Ok((Received::Group, None))
