@@ -200,3 +200,57 @@ fn a_member_with_a_full_disk_gets_the_message_once_it_has_room() {
         eprintln!("seed {seed}: arrived {took} ms after the disk had room");
     }
 }
+
+/// An admin cut off from everyone for 18 hours owes a member its new key
+/// (it removed another member meanwhile) and tries again every minute. Each
+/// try sends the one sealed message of the first: when each try sealed
+/// anew, the pairwise chain moved past the 1,000 messages a receiver skips,
+/// the member could not open the key after the heal, and never read the
+/// admin's texts again. (With the session restarted on that refusal but
+/// sealed anew each try, the text took 13 s, a refused try and a new
+/// session later.)
+async fn long_isolation(seed: u64) -> u64 {
+    let mut sim =
+        tacnode_sim::node::harness::NodeSim::new(seed, tacnode_sim::LinkModel::default(), 0.0)
+            .unwrap();
+    for _ in 0..4 {
+        sim.add_node(tacnode_domain::NodeType::Server, 0);
+    }
+    sim.set_bootstrap(&[0, 1, 2, 3]);
+    for i in 0..4 {
+        sim.start(i).await.unwrap();
+    }
+    sim.advance(MINUTE).await;
+    let (admin, member, removed) = (0, 1, 2);
+    let group = form_group(&sim, admin, &[member, removed]).await;
+    sim.handle(admin)
+        .unwrap()
+        .send_group("squad", "before")
+        .await
+        .unwrap();
+    spread(&sim, &[member, removed], group, "before").await;
+    sim.net().partition(vec![1, 0, 0, 0]);
+    sim.handle(admin)
+        .unwrap()
+        .group_remove("squad", &address(&sim, removed))
+        .await
+        .unwrap();
+    sim.advance(18 * 60 * MINUTE).await;
+    sim.net().heal();
+    sim.advance(MINUTE).await;
+    sim.handle(admin)
+        .unwrap()
+        .send_group("squad", "after the heal")
+        .await
+        .unwrap();
+    let took = spread(&sim, &[member], group, "after the heal").await;
+    sim.finish().await;
+    took
+}
+
+#[test]
+fn a_key_owed_through_a_long_isolation_is_sealed_once_and_read_after_the_heal() {
+    let took = block_on(long_isolation(61)).unwrap();
+    eprintln!("arrived {took} ms after it was sent");
+    assert!(took <= 5_000, "the session needed repair: {took} ms");
+}

@@ -34,6 +34,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tacnode_domain::e2e::SealedMessage;
 use tacnode_domain::gossip::GossipMessage;
 use tacnode_domain::group::{GroupId, Role};
 use tacnode_domain::store::{InsertOutcome, SecretBytes};
@@ -121,6 +122,10 @@ pub(crate) enum GroupAction {
         content: Content,
         first: UnixMillis,
         tries: u32,
+        /// Sealed by an earlier try: sent again as it is, so retries do not
+        /// move the session's chain on (the peer skips at most
+        /// `tacnode_crypto::ratchet::MAX_SKIP` messages).
+        sealed: Option<Box<SealedMessage>>,
     },
 }
 
@@ -131,6 +136,8 @@ struct Owed {
     first: UnixMillis,
     tries: u32,
     due: UnixMillis,
+    /// What the first try sealed, unless the peer could not open it.
+    sealed: Option<Box<SealedMessage>>,
 }
 
 /// The node's group channels and what waits around them.
@@ -284,6 +291,7 @@ fn drain(
                 },
                 first: t,
                 tries: 0,
+                sealed: None,
             }),
             GroupOutput::Invite { to, ops } => {
                 if ops.len() > MAX_INVITATION_OPS {
@@ -298,6 +306,7 @@ fn drain(
                         content: Content::GroupInvite(ops),
                         first: t,
                         tries: 0,
+                        sealed: None,
                     });
                 }
             }
@@ -557,6 +566,7 @@ pub(crate) fn add(st: &mut State, shared: &Shared, name: &str, member: &str) -> 
                     content: Content::GroupInvite(ops),
                     first: t,
                     tries: 0,
+                    sealed: None,
                 });
             }
         } else {
@@ -824,6 +834,7 @@ fn tick(st: &mut State, shared: &Shared) -> Result<(Vec<GroupAction>, Duration)>
                 content: o.content,
                 first: o.first,
                 tries: o.tries,
+                sealed: o.sealed,
             });
         } else {
             later.push_back(o);
@@ -885,7 +896,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 /// Carries out `actions`: one task per peer, its gossip messages in
 /// order, and one per peer for its keys and invitations, in order.
 fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
-    let mut by_peer: BTreeMap<NodeId, Vec<(Content, UnixMillis, u32)>> = BTreeMap::new();
+    type Item = (Content, UnixMillis, u32, Option<Box<SealedMessage>>);
+    let mut by_peer: BTreeMap<NodeId, Vec<Item>> = BTreeMap::new();
     let mut gossip: BTreeMap<NodeId, Vec<GossipMessage>> = BTreeMap::new();
     for action in actions {
         match action {
@@ -895,8 +907,12 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
                 content,
                 first,
                 tries,
+                sealed,
             } => {
-                by_peer.entry(to).or_default().push((content, first, tries));
+                by_peer
+                    .entry(to)
+                    .or_default()
+                    .push((content, first, tries, sealed));
             }
         }
     }
@@ -964,27 +980,55 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
         shared.spawn(async move {
             let shared = task_shared;
             let mut failed = Vec::new();
-            for (content, first, tries) in list {
+            let mut unopenable = false;
+            for (content, first, tries, sealed) in list {
                 // After one failure the rest wait for the next try too.
                 if !failed.is_empty() {
-                    failed.push((content, first, tries));
+                    failed.push((content, first, tries, sealed));
                     continue;
                 }
-                let sent = async {
-                    super::send::ensure_session(&shared, to, true).await?;
-                    super::receive::send_sealed_content(&shared, to, content.clone()).await
-                }
-                .await;
-                tracing::debug!(me = %shared.node_id(), peer = %to, ok = sent.is_ok(), "group key or invitation sent");
-                if let Err(e) = sent {
-                    tracing::debug!(peer = %to, "group key or invitation not handed over: {e:#}");
-                    failed.push((content, first, tries));
+                let sealed = match sealed {
+                    Some(sealed) => Ok(*sealed),
+                    None => {
+                        async {
+                            super::send::ensure_session(&shared, to, true).await?;
+                            super::receive::seal_content(&shared, to, content.clone()).await
+                        }
+                        .await
+                    }
+                };
+                let sealed = match sealed {
+                    Ok(sealed) => sealed,
+                    Err(e) => {
+                        tracing::debug!(peer = %to, "group key or invitation not sealed: {e:#}");
+                        failed.push((content, first, tries, None));
+                        continue;
+                    }
+                };
+                match super::send::deliver_sealed(&shared, to, &sealed, true, None, None).await {
+                    Ok(_) => {
+                        tracing::debug!(me = %shared.node_id(), peer = %to, "group key or invitation sent");
+                    }
+                    // The peer's side of the session is gone: sealed anew
+                    // next time, in the session that replaces it.
+                    Err(e) if e.unopenable() => {
+                        tracing::debug!(peer = %to, "group key or invitation refused as unreadable: {e:#}");
+                        unopenable = true;
+                        failed.push((content, first, tries, None));
+                    }
+                    Err(e) => {
+                        tracing::debug!(peer = %to, "group key or invitation not handed over: {e:#}");
+                        failed.push((content, first, tries, Some(Box::new(sealed))));
+                    }
                 }
             }
             shared.post_state(move |st, shared| {
                 st.groups.sending_to.remove(&to);
                 let t = shared.now();
-                for (content, first, tries) in failed {
+                if unopenable {
+                    st.restart_session(&to, t);
+                }
+                for (content, first, tries, sealed) in failed {
                     if t.millis_since(first) >= OWED_GIVE_UP_MS {
                         tracing::warn!(peer = %to, "a group key or invitation could not be handed over for 7 days; given up");
                         continue;
@@ -999,6 +1043,7 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
                         first,
                         tries: tries.saturating_add(1),
                         due: t.saturating_add_millis(wait),
+                        sealed,
                     });
                 }
                 shared.wake_groups.notify_one();

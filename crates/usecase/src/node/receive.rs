@@ -524,7 +524,19 @@ pub(crate) async fn send_sealed_content(
     peer: NodeId,
     content: Content,
 ) -> Result<()> {
-    let sealed = shared
+    let sealed = seal_content(shared, peer, content).await?;
+    super::send::deliver_sealed(shared, peer, &sealed, true, None, None).await?;
+    Ok(())
+}
+
+/// Seals `content` in the session with `peer` (which must exist), the
+/// session saved before the sealed message is returned.
+pub(crate) async fn seal_content(
+    shared: &Arc<Shared>,
+    peer: NodeId,
+    content: Content,
+) -> Result<SealedMessage> {
+    shared
         .with_state(move |st, shared| {
             let t = shared.now();
             st.conversation(&peer)?;
@@ -541,9 +553,7 @@ pub(crate) async fn send_sealed_content(
             st.save_conversation(&peer, t)?;
             Ok::<_, NodeError>(sealed)
         })
-        .await?;
-    super::send::deliver_sealed(shared, peer, &sealed, true, None, None).await?;
-    Ok(())
+        .await
 }
 
 fn id_for_receipt(rng: &mut rand::rngs::StdRng) -> MessageId {
