@@ -122,9 +122,9 @@ pub(crate) enum GroupAction {
         content: Content,
         first: UnixMillis,
         tries: u32,
-        /// Sealed by an earlier try: sent again as it is, so retries do not
-        /// move the session's chain on (the peer skips at most
-        /// `tacnode_crypto::ratchet::MAX_SKIP` messages).
+        /// Sealed by an earlier try the peer never answered: sent again as
+        /// it is, so retries do not move the session's chain on (the peer
+        /// skips at most `tacnode_crypto::ratchet::MAX_SKIP` messages).
         sealed: Option<Box<SealedMessage>>,
     },
 }
@@ -136,7 +136,8 @@ struct Owed {
     first: UnixMillis,
     tries: u32,
     due: UnixMillis,
-    /// What the first try sealed, unless the peer could not open it.
+    /// What the first try sealed, while the peer has not answered it and
+    /// the session has not started anew.
     sealed: Option<Box<SealedMessage>>,
 }
 
@@ -182,6 +183,14 @@ impl GroupBook {
             self.early_keys.pop_front();
         }
         self.early_keys.push_back((from, group, distribution));
+    }
+
+    /// The session with `peer` starts anew: what was sealed in the old one
+    /// for it is sealed again.
+    pub(crate) fn forget_sealed(&mut self, peer: &NodeId) {
+        for o in self.owed.iter_mut().filter(|o| o.to == *peer) {
+            o.sealed = None;
+        }
     }
 
     /// Memory may be ahead of the disk: read the channels again on next use.
@@ -980,7 +989,6 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
         shared.spawn(async move {
             let shared = task_shared;
             let mut failed = Vec::new();
-            let mut unopenable = false;
             for (content, first, tries, sealed) in list {
                 // After one failure the rest wait for the next try too.
                 if !failed.is_empty() {
@@ -1009,11 +1017,12 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
                     Ok(_) => {
                         tracing::debug!(me = %shared.node_id(), peer = %to, "group key or invitation sent");
                     }
-                    // The peer's side of the session is gone: sealed anew
-                    // next time, in the session that replaces it.
-                    Err(e) if e.unopenable() => {
-                        tracing::debug!(peer = %to, "group key or invitation refused as unreadable: {e:#}");
-                        unopenable = true;
+                    // The peer answered: it opened this copy (an invitation
+                    // from a non-contact is refused after that, and the
+                    // same bytes again would pass as a replay) or cannot
+                    // open it. Sealed anew next time.
+                    Err(e @ super::send::AttemptError::Refused { .. }) => {
+                        tracing::debug!(peer = %to, "group key or invitation refused: {e:#}");
                         failed.push((content, first, tries, None));
                     }
                     Err(e) => {
@@ -1025,9 +1034,6 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
             shared.post_state(move |st, shared| {
                 st.groups.sending_to.remove(&to);
                 let t = shared.now();
-                if unopenable {
-                    st.restart_session(&to, t);
-                }
                 for (content, first, tries, sealed) in failed {
                     if t.millis_since(first) >= OWED_GIVE_UP_MS {
                         tracing::warn!(peer = %to, "a group key or invitation could not be handed over for 7 days; given up");

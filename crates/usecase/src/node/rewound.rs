@@ -102,6 +102,7 @@ pub(crate) fn resend(
     t: UnixMillis,
 ) {
     st.sealed_outbox.retain(|_, o| o.recipient != peer);
+    st.groups.forget_sealed(&peer);
     if !new_session && st.restart_session(&peer, t) {
         shared.session_restarts.fetch_add(1, Ordering::Relaxed);
     }

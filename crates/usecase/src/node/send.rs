@@ -379,7 +379,7 @@ impl AttemptError {
 
     /// The recipient says it cannot open the message: its side of the
     /// session is gone.
-    pub(crate) fn unopenable(&self) -> bool {
+    fn unopenable(&self) -> bool {
         matches!(
             self,
             AttemptError::Refused {

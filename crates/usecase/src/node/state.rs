@@ -264,6 +264,7 @@ impl State {
         }
         make_room(&mut self.session_resets, MAX_SESSION_RESETS);
         self.sealed_outbox.retain(|_, o| o.recipient != *peer);
+        self.groups.forget_sealed(peer);
         self.session_resets.insert(*peer, now);
         self.restarts.insert(*peer);
         true
