@@ -201,13 +201,9 @@ fn a_member_with_a_full_disk_gets_the_message_once_it_has_room() {
     }
 }
 
-/// An admin cut off from everyone for 18 hours owes a member its new key
-/// (it removed another member meanwhile) and tries again every minute. Each
-/// try sends the one sealed message of the first: when each try sealed
-/// anew, the pairwise chain moved past the 1,000 messages a receiver skips,
-/// the member could not open the key after the heal, and never read the
-/// admin's texts again.
-async fn long_isolation(seed: u64) -> u64 {
+/// Four servers on the default (LAN) link, each with all four pre-shared,
+/// started and settled for a minute.
+async fn four_servers(seed: u64) -> NodeSim {
     let mut sim =
         tacnode_sim::node::harness::NodeSim::new(seed, tacnode_sim::LinkModel::default(), 0.0)
             .unwrap();
@@ -219,6 +215,17 @@ async fn long_isolation(seed: u64) -> u64 {
         sim.start(i).await.unwrap();
     }
     sim.advance(MINUTE).await;
+    sim
+}
+
+/// An admin cut off from everyone for 18 hours owes a member its new key
+/// (it removed another member meanwhile) and tries again every minute. Each
+/// try sends the one sealed message of the first: when each try sealed
+/// anew, the pairwise chain moved past the 1,000 messages a receiver skips,
+/// the member could not open the key after the heal, and never read the
+/// admin's texts again.
+async fn long_isolation(seed: u64) -> u64 {
+    let sim = four_servers(seed).await;
     let (admin, member, removed) = (0, 1, 2);
     let group = form_group(&sim, admin, &[member, removed]).await;
     sim.handle(admin)
@@ -261,17 +268,7 @@ fn a_key_owed_through_a_long_isolation_is_sealed_once_and_read_after_the_heal() 
 /// replay, answered as taken), and once the invitee adds it as a contact
 /// the next try gets it in.
 async fn invitation_from_a_fellow_member(seed: u64) -> bool {
-    let mut sim =
-        tacnode_sim::node::harness::NodeSim::new(seed, tacnode_sim::LinkModel::default(), 0.0)
-            .unwrap();
-    for _ in 0..4 {
-        sim.add_node(tacnode_domain::NodeType::Server, 0);
-    }
-    sim.set_bootstrap(&[0, 1, 2, 3]);
-    for i in 0..4 {
-        sim.start(i).await.unwrap();
-    }
-    sim.advance(MINUTE).await;
+    let sim = four_servers(seed).await;
     let (admin, inviter, invitee) = (0, 1, 2);
     let group = form_group(&sim, admin, &[inviter, invitee]).await;
     sim.handle(admin)
