@@ -561,15 +561,21 @@ async fn certificates_with_bad_bindings_are_rejected() {
     assert!(quiet_for(&mut b_seen), "no request reached the application");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dialer_rejects_server_with_bad_binding() {
-    // A bare quinn server presenting a certificate without a binding.
-    let (cert, key) = forged_cert(&identity(30), &identity(30), false, None);
+/// A bare quinn server on loopback presenting `cert`: no transport behind
+/// it, so a test decides what it does with each connection.
+fn bare_server(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> quinn::Endpoint {
     let tls = LocalTls::new(cert, key, AdmissionGate::default()).unwrap();
     let server = quinn::ServerConfig::with_crypto(Arc::new(
         quinn::crypto::rustls::QuicServerConfig::try_from(tls.server_config().unwrap()).unwrap(),
     ));
-    let ep = quinn::Endpoint::server(server, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    quinn::Endpoint::server(server, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialer_rejects_server_with_bad_binding() {
+    // A bare quinn server presenting a certificate without a binding.
+    let (cert, key) = forged_cert(&identity(30), &identity(30), false, None);
+    let ep = bare_server(cert, key);
     let addr = ep.local_addr().unwrap();
     tokio::spawn(async move {
         while let Some(inc) = ep.accept().await {
@@ -592,11 +598,7 @@ async fn dialer_rejects_server_with_bad_binding() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_its_acceptor_never_confirms_is_given_up_early() {
     let (cert, key) = forged_cert(&identity(32), &identity(32), true, None);
-    let tls = LocalTls::new(cert, key, AdmissionGate::default()).unwrap();
-    let server = quinn::ServerConfig::with_crypto(Arc::new(
-        quinn::crypto::rustls::QuicServerConfig::try_from(tls.server_config().unwrap()).unwrap(),
-    ));
-    let ep = quinn::Endpoint::server(server, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+    let ep = bare_server(cert, key);
     let addr = ep.local_addr().unwrap();
     let (held_tx, mut held) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {

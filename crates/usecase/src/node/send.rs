@@ -812,11 +812,11 @@ fn call_failed(shared: &Arc<Shared>, peer: NodeId, e: NodeError) -> AttemptError
             AttemptError::Refused { code, detail }
         }
         other => {
-            let silent = matches!(
-                other,
-                NodeError::PeerSilent(_)
-                    | NodeError::Network(CallError::Timeout | CallError::Unreachable(_))
-            );
+            let silent = match &other {
+                NodeError::PeerSilent(_) => true,
+                NodeError::Network(e) => nobody_answered(e),
+                _ => false,
+            };
             shared.post_state(move |st, _| {
                 if silent {
                     st.peer_unanswered(peer);
@@ -1125,9 +1125,14 @@ async fn fetch_bundle(shared: &Arc<Shared>, peer: NodeId) -> Result<PrekeyBundle
 /// when nobody answered there, it may have moved
 /// ([`super::State::peer_unanswered`]).
 pub(crate) fn unanswered_call(shared: &Arc<Shared>, peer: NodeId, e: &CallError) {
-    if matches!(e, CallError::Timeout | CallError::Unreachable(_)) {
+    if nobody_answered(e) {
         shared.post_state(move |st, _| st.peer_unanswered(peer));
     }
+}
+
+/// Whether a call failed because nobody answered at the addresses we had.
+fn nobody_answered(e: &CallError) -> bool {
+    matches!(e, CallError::Timeout | CallError::Unreachable(_))
 }
 
 async fn published_bundle(shared: &Shared, peer: NodeId) -> Result<PrekeyBundle> {
