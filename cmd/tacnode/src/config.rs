@@ -173,6 +173,27 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     /// `[groups]`
     pub groups: GroupsSection,
+    /// `[files]`
+    pub files: FilesSection,
+}
+
+/// `[files]`: file transfer.
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesSection {
+    /// Largest file sent or taken, in bytes; a larger offer is refused.
+    pub max_bytes: u64,
+    /// Where received files go (default: `files` in the data directory).
+    pub dir: Option<std::path::PathBuf>,
+}
+
+impl Default for FilesSection {
+    fn default() -> Self {
+        Self {
+            max_bytes: tacnode_usecase::node::DEFAULT_MAX_FILE_BYTES,
+            dir: None,
+        }
+    }
 }
 
 /// `[groups]`: the group channels' overlay timers.
@@ -329,6 +350,9 @@ impl Config {
                 revocation_fetch_interval_secs: self.admission.revocation_fetch_interval_secs,
             },
             discovery: self.discovery.clone(),
+            files: tacnode_usecase::node::FilesConfig {
+                max_bytes: self.files.max_bytes,
+            },
             gossip: PlumtreeConfig {
                 graft_timeout_ms: self.groups.graft_timeout_ms,
                 graft_jitter_ms: self.groups.graft_jitter_ms,
@@ -436,6 +460,7 @@ mod tests {
             (node.delivery, node.mailbox, node.dht, node.admission),
             (want.delivery, want.mailbox, want.dht, want.admission)
         );
+        assert_eq!(node.files, want.files);
         let (t, want) = (radio.transport_config(), TransportConfig::radio());
         assert_eq!(
             (t.keep_alive, t.idle_timeout, t.linger, t.request_timeout),

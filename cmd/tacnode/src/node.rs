@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use tacnode_crypto::keystore::KeystoreSecrets;
 use tacnode_domain::UnixMillis;
 use tacnode_domain::ports::Clock as _;
-use tacnode_store::{QUICK_CHECK_TIME_LIMIT, QuickCheck, Store};
+use tacnode_store::{DiskFiles, QUICK_CHECK_TIME_LIMIT, QuickCheck, Store};
 use tacnode_transport::{QuicIncoming, QuicNetwork, Transport, UdpLanBeacon};
 pub use tacnode_usecase::node::{
     MAX_SEND_BATCH, NodeConfig, NodeEvent, NodeHandle, NodePorts, NodeStatus,
@@ -106,6 +106,13 @@ impl Node {
             incoming: Box::new(QuicIncoming(inbound)),
             clock: std::sync::Arc::new(SystemClock),
             beacon,
+            files: std::sync::Arc::new(DiskFiles::new(
+                config
+                    .files
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("files")),
+            )),
             rng: os_rng()?,
         };
         let node = tacnode_usecase::node::Node::start(ports, node_config).await?;

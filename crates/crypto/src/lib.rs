@@ -35,6 +35,7 @@
 pub mod admin;
 mod aead;
 mod dh;
+pub mod file_block;
 pub mod group;
 pub mod identity;
 mod kdf;

@@ -23,6 +23,7 @@
 //! - [`Announcement`]: a signed alert or service advertisement for every
 //!   node of the network.
 //! - [`gossip`]: what neighbours of a broadcast overlay send each other.
+//! - [`file_transfer`]: file offers, block requests and their limits.
 //! - [`ports`]: traits with two real implementations each (the clock, the
 //!   store).
 
@@ -36,6 +37,7 @@ mod contact;
 mod delivery;
 pub mod dht;
 pub mod e2e;
+pub mod file_transfer;
 pub mod gossip;
 pub mod group;
 mod id;

@@ -74,6 +74,12 @@ pub enum ContentError {
     /// Sender-key distribution longer than [`MAX_DISTRIBUTION_BYTES`].
     #[error("sender key is {0} bytes, the limit is {MAX_DISTRIBUTION_BYTES}")]
     DistributionTooLong(usize),
+    /// A file offer whose name is not a plain file name.
+    #[error("file offer: {0}")]
+    FileName(#[from] crate::file_transfer::FileNameError),
+    /// A file offer whose key is not [`crate::file_transfer::FILE_KEY_LEN`] bytes.
+    #[error("file offer: the key is {0} bytes, expected {len}", len = crate::file_transfer::FILE_KEY_LEN)]
+    FileKey(usize),
 }
 
 /// What travels inside an end-to-end encrypted message.
@@ -99,6 +105,8 @@ pub enum Content {
     /// An invitation: every operation of a group, the create first (at
     /// most [`MAX_INVITATION_OPS`]).
     GroupInvite(Vec<crate::group::GroupOp>),
+    /// A file the sender offers; the recipient fetches its blocks.
+    FileOffer(crate::file_transfer::FileOffer),
 }
 
 impl Content {
@@ -135,6 +143,14 @@ impl Content {
                 Err(ContentError::DistributionTooLong(
                     distribution.as_slice().len(),
                 ))
+            }
+            Self::FileOffer(offer) => {
+                crate::file_transfer::check_file_name(&offer.name)?;
+                let key = offer.key.as_slice().len();
+                if key != crate::file_transfer::FILE_KEY_LEN {
+                    return Err(ContentError::FileKey(key));
+                }
+                Ok(())
             }
             _ => Ok(()),
         }

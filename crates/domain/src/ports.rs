@@ -246,6 +246,22 @@ pub trait NodeStore: Send {
     /// Forgets a group channel's state (its messages stay in the history);
     /// whether it was there.
     fn delete_group(&mut self, group: &GroupId) -> Result<bool, StoreError>;
+    /// Keeps a file transfer's record (its pickle, secret: it holds the
+    /// file's key) under its id, replacing what was there.
+    fn save_transfer(
+        &mut self,
+        transfer: &crate::file_transfer::TransferId,
+        pickle: &[u8],
+        now: UnixMillis,
+    ) -> Result<(), StoreError>;
+    /// Every file transfer kept, by id.
+    fn transfers(&self)
+    -> Result<Vec<(crate::file_transfer::TransferId, SecretBytes)>, StoreError>;
+    /// Forgets a file transfer's record; whether it was there.
+    fn delete_transfer(
+        &mut self,
+        transfer: &crate::file_transfer::TransferId,
+    ) -> Result<bool, StoreError>;
     /// Stores a group message written by `sender` (this node for its own,
     /// `direction` says which); the same (group, sender, id) again is
     /// [`InsertOutcome::AlreadyPresent`]. It appears in
@@ -467,6 +483,98 @@ impl std::fmt::Debug for IncomingCall {
 pub trait Incoming: Send + 'static {
     /// The next incoming call; `None` once the network is closed.
     fn next(&mut self) -> BoxFuture<'_, Option<IncomingCall>>;
+}
+
+// --- The file port (the files a node sends and receives). ---
+
+/// What a file looked like when it was offered: a served block is read
+/// only while the file still looks so (a file changed since would no
+/// longer match the offer's hash, and its blocks would reuse nonces).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct FileStamp {
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification, nanoseconds since the Unix epoch (0 when the
+    /// system does not say).
+    pub modified_ns: u128,
+}
+
+/// Why the file port failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// No such file.
+    #[error("{0}: no such file")]
+    NotFound(std::path::PathBuf),
+    /// Not allowed to read or write it.
+    #[error("{0}: permission denied (the daemon reads it as its own user)")]
+    PermissionDenied(std::path::PathBuf),
+    /// A directory, a device, a socket: not a regular file.
+    #[error("{0}: not a regular file")]
+    NotAFile(std::path::PathBuf),
+    /// The file changed since it was offered.
+    #[error("{0}: the file changed since it was offered; send it again")]
+    Changed(std::path::PathBuf),
+    /// The disk is full.
+    #[error("the disk is full: free some space, the transfer resumes")]
+    NoSpace,
+    /// Anything else.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The files of transfers: the operator's files read for sending, and the
+/// partial files received ones are written to, by transfer, until they are
+/// complete and moved to the downloads directory. On disk in the daemon,
+/// in memory in the simulator (kept across a node's restarts, like its
+/// store).
+pub trait TransferFiles: Send + Sync + 'static {
+    /// The size and modification of the file at `path` (absolute), which
+    /// must be a regular file.
+    fn stat(&self, path: &std::path::Path) -> Result<FileStamp, FileError>;
+    /// Up to `len` bytes of the file at `path` from `offset`, if it still
+    /// looks like `stamp` ([`FileError::Changed`] otherwise).
+    fn read(
+        &self,
+        path: &std::path::Path,
+        stamp: FileStamp,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, FileError>;
+    /// Writes `bytes` at `offset` of the partial file of `transfer`
+    /// (created if missing).
+    fn write_part(
+        &self,
+        transfer: &crate::file_transfer::TransferId,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), FileError>;
+    /// Up to `len` bytes of the partial file of `transfer` from `offset`.
+    fn read_part(
+        &self,
+        transfer: &crate::file_transfer::TransferId,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, FileError>;
+    /// Makes what was written to the partial file durable.
+    fn sync_part(&self, transfer: &crate::file_transfer::TransferId) -> Result<(), FileError>;
+    /// Cuts the partial file to its first `len` bytes and moves it, durably,
+    /// into the downloads directory under `name` (a plain file name; with a
+    /// number added when that name is taken: nothing is overwritten).
+    /// Returns where it is now.
+    fn finish_part(
+        &self,
+        transfer: &crate::file_transfer::TransferId,
+        len: u64,
+        name: &str,
+    ) -> Result<std::path::PathBuf, FileError>;
+    /// Deletes the partial file of `transfer`, if any.
+    fn remove_part(&self, transfer: &crate::file_transfer::TransferId) -> Result<(), FileError>;
 }
 
 // --- The LAN beacon port (a datagram socket on the node's segments). ---

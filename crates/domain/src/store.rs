@@ -32,6 +32,9 @@ pub const MAX_SESSION_PICKLE_BYTES: usize = 1024 * 1024;
 /// Largest group channel pickle accepted, in bytes (its operations, at
 /// most [`crate::group::MAX_GROUP_OPS`], and the chains it holds).
 pub const MAX_GROUP_PICKLE_BYTES: usize = 2 * 1024 * 1024;
+/// Largest file transfer record accepted, in bytes (its offer, path,
+/// progress and state).
+pub const MAX_TRANSFER_PICKLE_BYTES: usize = 8 * 1024;
 /// Largest prekey state accepted, in bytes.
 pub const MAX_PREKEY_STATE_BYTES: usize = 512 * 1024;
 /// Largest payload one mailbox deposit may carry, in bytes.

@@ -8,7 +8,7 @@ use crate::message::MessageId;
 use crate::store::{
     MAX_GROUP_PICKLE_BYTES, MAX_MAILBOX_PAYLOAD_BYTES, MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES,
     MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SESSION_PICKLE_BYTES, MAX_SNAPSHOT_ENDPOINTS,
-    MAX_STORED_TEXT_BYTES,
+    MAX_STORED_TEXT_BYTES, MAX_TRANSFER_PICKLE_BYTES,
 };
 
 /// Why a call to the storage port ([`crate::ports::NodeStore`]) failed.
@@ -53,6 +53,10 @@ pub enum StoreError {
     /// [`crate::store::MAX_GROUP_PICKLE_BYTES`].
     #[error("group state of {0} bytes, the limit is {MAX_GROUP_PICKLE_BYTES}")]
     GroupPickleTooLarge(usize),
+    /// A file transfer record larger than
+    /// [`crate::store::MAX_TRANSFER_PICKLE_BYTES`].
+    #[error("file transfer record of {0} bytes, the limit is {MAX_TRANSFER_PICKLE_BYTES}")]
+    TransferPickleTooLarge(usize),
     /// Prekey material larger than its limit
     /// ([`crate::store::MAX_PREKEY_STATE_BYTES`] for the state).
     #[error("prekey data of {0} bytes is over its limit")]

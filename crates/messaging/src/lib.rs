@@ -29,6 +29,7 @@ mod beacon;
 mod dht;
 mod error;
 mod fields;
+mod file_transfer;
 pub mod frame;
 mod gossip;
 mod group;
@@ -47,6 +48,7 @@ pub use announcement::{MAX_ANNOUNCEMENT_BYTES, decode_announcement, encode_annou
 pub use answer::{Answer, OBSERVED_V4_LEN, OBSERVED_V6_LEN};
 pub use beacon::{BEACON_VERSION, decode_beacon, encode_beacon};
 pub use error::{DecodeError, DecodeErrorKind};
+pub use file_transfer::MAX_SEALED_BLOCK_BYTES;
 pub use group::{decode_group_broadcast, decode_group_op, encode_group_broadcast, encode_group_op};
 pub use message::{
     MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_mailbox_payload,

@@ -106,6 +106,10 @@ pub enum Message {
     Gossip(GossipMessage),
     /// The overlay message was taken.
     GossipAck,
+    /// Blocks of a file wanted from its sender (or: it arrived whole).
+    FileChunkRequest(tacnode_domain::file_transfer::FileChunkRequest),
+    /// The blocks asked for, sealed, in order.
+    FileChunks(Vec<Vec<u8>>),
 }
 
 impl Message {
@@ -227,6 +231,12 @@ impl Message {
             }),
             Self::Gossip(g) => Body::Gossip(crate::gossip::to_wire(g)),
             Self::GossipAck => Body::GossipAck(pb::GossipAck {}),
+            Self::FileChunkRequest(r) => {
+                Body::FileChunkRequest(crate::file_transfer::request_to_wire(r))
+            }
+            Self::FileChunks(blocks) => Body::FileChunkResponse(pb::FileChunkResponse {
+                blocks: blocks.clone(),
+            }),
         }
     }
 
@@ -324,6 +334,12 @@ impl Message {
             },
             Body::Gossip(g) => Self::Gossip(crate::gossip::from_wire(g).map_err(within("gossip"))?),
             Body::GossipAck(_) => Self::GossipAck,
+            Body::FileChunkRequest(r) => {
+                Self::FileChunkRequest(crate::file_transfer::request_from_wire(r)?)
+            }
+            Body::FileChunkResponse(r) => {
+                Self::FileChunks(crate::file_transfer::blocks_from_wire(r)?)
+            }
         })
     }
 }

@@ -370,6 +370,9 @@ impl TryFrom<pb::Plaintext> for Plaintext {
                     .collect::<Result<Vec<_>>>()?;
                 Content::GroupInvite(ops)
             }
+            pb::plaintext::Content::FileOffer(o) => {
+                Content::FileOffer(crate::file_transfer::offer_from_wire(o)?)
+            }
         };
         Ok(Self {
             message_id: message_id(&w.message_id, "message_id")?,
@@ -397,6 +400,9 @@ impl From<&Plaintext> for pb::Plaintext {
             Content::GroupInvite(ops) => pb::plaintext::Content::GroupInvite(pb::GroupInvite {
                 ops: ops.iter().map(crate::group::op_to_wire).collect(),
             }),
+            Content::FileOffer(o) => {
+                pb::plaintext::Content::FileOffer(crate::file_transfer::offer_to_wire(o))
+            }
         };
         Self {
             message_id: p.message_id.as_bytes().to_vec(),

@@ -6,7 +6,7 @@ use crate::meta::{MAX_META_KEY_BYTES, MAX_META_VALUE_BYTES};
 use crate::prekeys::MAX_PREKEY_BYTES;
 use crate::routing::{MAX_ROUTING_SNAPSHOT_ENTRIES, MAX_SNAPSHOT_ENDPOINTS};
 use crate::sessions::MAX_SESSION_PICKLE_BYTES;
-use tacnode_domain::store::MAX_GROUP_PICKLE_BYTES;
+use tacnode_domain::store::{MAX_GROUP_PICKLE_BYTES, MAX_TRANSFER_PICKLE_BYTES};
 use tacnode_domain::{MAX_CONTACT_NAME_BYTES, StoreError};
 
 /// Everything that can go wrong in the SQLite store. Through the storage
@@ -99,6 +99,9 @@ pub enum SqliteError {
     /// A group channel pickle larger than its limit.
     #[error("group state of {0} bytes, the limit is {MAX_GROUP_PICKLE_BYTES}")]
     GroupPickleTooLarge(usize),
+    /// A file transfer record larger than its limit.
+    #[error("file transfer record of {0} bytes, the limit is {MAX_TRANSFER_PICKLE_BYTES}")]
+    TransferPickleTooLarge(usize),
     /// A prekey blob larger than [`MAX_PREKEY_BYTES`].
     #[error("prekey blob of {0} bytes, the limit is {MAX_PREKEY_BYTES}")]
     PrekeyTooLarge(usize),
@@ -151,6 +154,7 @@ impl From<SqliteError> for StoreError {
             SqliteError::TextTooLong(n) => StoreError::TextTooLong(n),
             SqliteError::SessionPickleTooLarge(n) => StoreError::SessionPickleTooLarge(n),
             SqliteError::GroupPickleTooLarge(n) => StoreError::GroupPickleTooLarge(n),
+            SqliteError::TransferPickleTooLarge(n) => StoreError::TransferPickleTooLarge(n),
             SqliteError::PrekeyTooLarge(n) => StoreError::PrekeyTooLarge(n),
             SqliteError::ContactNameTooLong(n) => StoreError::ContactNameTooLong(n),
             SqliteError::MetaKeyTooLong(n) => StoreError::MetaKeyTooLong(n),

@@ -32,6 +32,7 @@
 
 mod contacts;
 mod error;
+mod files;
 mod groups;
 mod history_file;
 mod mailbox;
@@ -47,6 +48,7 @@ mod seal;
 mod sessions;
 #[cfg(test)]
 mod testutil;
+mod transfers;
 
 use std::fmt;
 use std::path::Path;
@@ -56,6 +58,7 @@ use rusqlite::{Connection, OptionalExtension};
 use tacnode_domain::{MessageId, NodeId, UnixMillis};
 
 pub use error::SqliteError;
+pub use files::{DiskFiles, MAX_NAME_TRIES, MemoryFiles, PARTIAL_DIR};
 pub use history_file::{
     ExportSummary, HISTORY_FILE_VERSION, HistoryFileError, MAX_HISTORY_LINE_BYTES,
     create_history_file,

@@ -14,13 +14,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tacnode_domain::file_transfer::TransferId;
 use tacnode_domain::group::GroupId;
 use tacnode_domain::ports::NodeStore;
 use tacnode_domain::store::{
     InsertOutcome, MAX_GROUP_PICKLE_BYTES, MAX_MAILBOX_PAYLOAD_BYTES, MAX_META_KEY_BYTES,
     MAX_META_VALUE_BYTES, MAX_PREKEY_STATE_BYTES, MAX_QUERY_ROWS, MAX_ROUTING_SNAPSHOT_ENTRIES,
-    MAX_SESSION_PICKLE_BYTES, MAX_SNAPSHOT_ENDPOINTS, MAX_STORED_TEXT_BYTES, MailboxItem,
-    MailboxQuota, MailboxUsage, RoutingEntry, SecretBytes, truncate_last_error,
+    MAX_SESSION_PICKLE_BYTES, MAX_SNAPSHOT_ENDPOINTS, MAX_STORED_TEXT_BYTES,
+    MAX_TRANSFER_PICKLE_BYTES, MailboxItem, MailboxQuota, MailboxUsage, RoutingEntry, SecretBytes,
+    truncate_last_error,
 };
 use tacnode_domain::{
     Contact, DeliveryState, Direction, MAX_CONTACT_NAME_BYTES, MessageId, MessageStatus, NodeId,
@@ -76,6 +78,8 @@ struct Tables {
     routing: BTreeMap<NodeId, RoutingEntry>,
     /// Group channel pickles by group.
     groups: BTreeMap<GroupId, Zeroizing<Vec<u8>>>,
+    /// File transfer records by transfer.
+    transfers: BTreeMap<TransferId, Zeroizing<Vec<u8>>>,
     /// Group messages by (group, sender, id): time, direction, text.
     group_messages: BTreeMap<(GroupId, NodeId, MessageId), (UnixMillis, Direction, String)>,
     /// Writes fail as on a full disk ([`MemoryStore::set_full`]).
@@ -834,6 +838,40 @@ impl NodeStore for MemoryStore {
 
     fn delete_group(&mut self, group: &GroupId) -> Result<bool, StoreError> {
         Ok(self.write().set(|t| &mut t.groups, *group, None).is_some())
+    }
+
+    fn save_transfer(
+        &mut self,
+        transfer: &TransferId,
+        pickle: &[u8],
+        _now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        if pickle.len() > MAX_TRANSFER_PICKLE_BYTES {
+            return Err(StoreError::TransferPickleTooLarge(pickle.len()));
+        }
+        self.refuse_if_full()?;
+        self.write().set(
+            |t| &mut t.transfers,
+            *transfer,
+            Some(Zeroizing::new(pickle.to_vec())),
+        );
+        Ok(())
+    }
+
+    fn transfers(&self) -> Result<Vec<(TransferId, SecretBytes)>, StoreError> {
+        Ok(self
+            .read()
+            .transfers
+            .iter()
+            .map(|(id, p)| (*id, SecretBytes::from(p.clone())))
+            .collect())
+    }
+
+    fn delete_transfer(&mut self, transfer: &TransferId) -> Result<bool, StoreError> {
+        Ok(self
+            .write()
+            .set(|t| &mut t.transfers, *transfer, None)
+            .is_some())
     }
 
     fn insert_group_message(

@@ -116,9 +116,19 @@ CREATE TABLE group_messages (
 CREATE INDEX group_messages_time ON group_messages (time);
 ";
 
+/// Version 6: file transfers, each one's record sealed (it holds the
+/// file's key).
+const V6: &str = "
+CREATE TABLE transfers (
+    transfer_id BLOB PRIMARY KEY NOT NULL CHECK (length(transfer_id) = 16),
+    sealed BLOB NOT NULL,
+    updated INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// The schema migrations, oldest first; entry `i` takes the file from
 /// version `i` to `i + 1`. Append only: never edit a released entry.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes (the length of [`MIGRATIONS`]).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

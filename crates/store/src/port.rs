@@ -2,6 +2,7 @@
 //! inherent one of the same name and turns its [`SqliteError`] into the
 //! port's [`StoreError`]. Batches are SQLite transactions.
 
+use tacnode_domain::file_transfer::TransferId;
 use tacnode_domain::group::GroupId;
 use tacnode_domain::ports::NodeStore;
 use tacnode_domain::store::{
@@ -253,6 +254,23 @@ impl NodeStore for Store {
 
     fn delete_group(&mut self, group: &GroupId) -> Result<bool, StoreError> {
         port(Store::delete_group(self, group))
+    }
+
+    fn save_transfer(
+        &mut self,
+        transfer: &TransferId,
+        pickle: &[u8],
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        port(Store::save_transfer(self, transfer, pickle, now))
+    }
+
+    fn transfers(&self) -> Result<Vec<(TransferId, SecretBytes)>, StoreError> {
+        port(Store::transfers(self))
+    }
+
+    fn delete_transfer(&mut self, transfer: &TransferId) -> Result<bool, StoreError> {
+        port(Store::delete_transfer(self, transfer))
     }
 
     fn insert_group_message(

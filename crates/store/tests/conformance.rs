@@ -82,6 +82,7 @@ conformance!(
     contacts_keep_the_first_key_sort_by_name_and_update_flags,
     sessions_replace_delete_and_list_recent_peers,
     prekey_state_replaces_and_checks_its_limit,
+    transfers_replace_delete_survive_reopen_and_check_their_limit,
     outbox_queues_once_and_lists_queued_in_order,
     outbox_statuses_only_move_forward,
     send_failures_count_truncate_and_leave_later_states_alone,
@@ -337,6 +338,33 @@ fn prekey_state_replaces_and_checks_its_limit(disk: &dyn Disk) {
         Err(StoreError::PrekeyTooLarge(n)) if n == MAX_PREKEY_STATE_BYTES + 1
     ));
     assert_eq!(s.load_prekey_state().unwrap().unwrap().as_slice(), b"two");
+}
+
+fn transfers_replace_delete_survive_reopen_and_check_their_limit(disk: &dyn Disk) {
+    use tacnode_domain::file_transfer::TransferId;
+    use tacnode_domain::store::MAX_TRANSFER_PICKLE_BYTES;
+    let (a, b) = (TransferId([2; 16]), TransferId([1; 16]));
+    let mut s = disk.open();
+    assert!(s.transfers().unwrap().is_empty());
+    s.save_transfer(&a, b"a1", t(1)).unwrap();
+    s.save_transfer(&b, b"b1", t(1)).unwrap();
+    s.save_transfer(&a, b"a2", t(2)).unwrap();
+    assert!(matches!(
+        s.save_transfer(&a, &vec![0; MAX_TRANSFER_PICKLE_BYTES + 1], t(3)),
+        Err(StoreError::TransferPickleTooLarge(n)) if n == MAX_TRANSFER_PICKLE_BYTES + 1
+    ));
+    drop(s);
+    let mut s = disk.open();
+    let listed: Vec<_> = s
+        .transfers()
+        .unwrap()
+        .into_iter()
+        .map(|(id, p)| (id, p.as_slice().to_vec()))
+        .collect();
+    assert_eq!(listed, vec![(b, b"b1".to_vec()), (a, b"a2".to_vec())]);
+    assert!(s.delete_transfer(&a).unwrap());
+    assert!(!s.delete_transfer(&a).unwrap());
+    assert_eq!(s.transfers().unwrap().len(), 1);
 }
 
 fn outbox_queues_once_and_lists_queued_in_order(disk: &dyn Disk) {

@@ -53,6 +53,25 @@ impl Default for DeliveryConfig {
     }
 }
 
+impl DeliveryConfig {
+    /// The wait after the `failures`-th failure in a row (1 for the
+    /// first): `initial_backoff_ms` doubled per failure, capped at
+    /// `max_backoff_ms`, spread over 75–125 % so retries do not march in
+    /// step. The one retry policy of the node (messages and files).
+    pub fn backoff_ms<R: rand_core::Rng + ?Sized>(&self, failures: u32, rng: &mut R) -> u64 {
+        let exp = self
+            .initial_backoff_ms
+            .saturating_mul(1u64 << failures.saturating_sub(1).min(32))
+            .min(self.max_backoff_ms);
+        let jitter = if exp >= 4 {
+            rng.next_u64() % (exp / 2)
+        } else {
+            0
+        };
+        exp - exp / 4 + jitter
+    }
+}
+
 /// What to do next with a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attempt {
@@ -226,17 +245,7 @@ impl DeliveryQueue {
                     self.timers.insert((now, id));
                     return;
                 }
-                let exp = self
-                    .config
-                    .initial_backoff_ms
-                    .saturating_mul(1u64 << p.failures.saturating_sub(1).min(32))
-                    .min(self.config.max_backoff_ms);
-                let jitter = if exp >= 4 {
-                    rng.next_u64() % (exp / 2)
-                } else {
-                    0
-                };
-                let delay = exp - exp / 4 + jitter;
+                let delay = self.config.backoff_ms(p.failures, rng);
                 // A direct attempt is never followed by a wait past the
                 // deposit time (or, when it failed after it, by any wait):
                 // a backoff grown long while the recipient was silent must

@@ -28,6 +28,7 @@ pub mod conversation;
 pub mod delivery;
 pub mod dial_back_quota;
 pub mod discovery;
+pub mod file_transfer;
 pub mod group;
 pub mod node;
 pub mod observed_address;

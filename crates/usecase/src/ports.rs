@@ -8,6 +8,6 @@
 //! network call costs nothing next to a network round trip.
 
 pub use tacnode_domain::ports::{
-    BeaconSendError, BoxFuture, CallError, Clock, HeardDatagram, Incoming, IncomingCall, LanBeacon,
-    PeerNetwork, Reply,
+    BeaconSendError, BoxFuture, CallError, Clock, FileError, FileStamp, HeardDatagram, Incoming,
+    IncomingCall, LanBeacon, PeerNetwork, Reply, TransferFiles,
 };

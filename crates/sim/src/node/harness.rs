@@ -20,7 +20,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tacnode_crypto::Identity;
 use tacnode_domain::{Direction, MessageId, NodeType};
-use tacnode_store::{MemoryStore, NodeStore, SqliteError, StorageKey, Store};
+use tacnode_store::{MemoryFiles, MemoryStore, NodeStore, SqliteError, StorageKey, Store};
 use tacnode_usecase::node::{BootstrapPeer, Node, NodeConfig, NodeEvent, NodeHandle, NodePorts};
 
 use super::clock::SimClock;
@@ -138,6 +138,9 @@ struct Slot {
     restarts_before: u64,
     /// A copy of the disk taken by [`NodeSim::backup`].
     backup: Option<Disk>,
+    /// The node's files (what it sends, what it received), kept across
+    /// restarts like its disk.
+    files: MemoryFiles,
 }
 
 /// What happened to one message, as the event collectors saw it.
@@ -304,8 +307,15 @@ impl NodeSim {
             starts: 0,
             restarts_before: 0,
             backup: None,
+            files: MemoryFiles::new(),
         });
         index
+    }
+
+    /// Node `index`'s files: put one there to send it, read what it
+    /// received.
+    pub fn files(&self, index: u32) -> Option<&MemoryFiles> {
+        self.slots.get(index as usize).map(|s| &s.files)
     }
 
     /// Node `index`'s identity key (what an admin certifies).
@@ -449,6 +459,7 @@ impl NodeSim {
                 .segments
                 .is_placed(index)
                 .then(|| self.segments.attach(index)),
+            files: Arc::new(slot.files.clone()),
             rng: StdRng::seed_from_u64(
                 slot.rng_seed ^ slot.starts.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             ),
@@ -486,6 +497,9 @@ impl NodeSim {
         if kill {
             self.net.detach(index);
             node.kill().await;
+            // What partial files got since their last sync is lost, as in
+            // a power cut.
+            slot.files.crash();
         } else {
             node.shutdown().await;
         }
@@ -789,6 +803,7 @@ fn collect_events(
                 NodeEvent::GroupMessage { .. }
                 | NodeEvent::GroupJoined { .. }
                 | NodeEvent::GroupRemoved { .. }
+                | NodeEvent::FileTransfer { .. }
                 | NodeEvent::Alert { .. } => continue,
             };
             drop(b);

@@ -161,6 +161,8 @@ pub struct NodeConfig {
     pub discovery: DiscoveryConfig,
     /// Group channels' overlay timers.
     pub gossip: tacnode_gossip::PlumtreeConfig,
+    /// File transfer.
+    pub files: super::FilesConfig,
 }
 
 impl NodeConfig {
@@ -199,6 +201,9 @@ impl NodeConfig {
                 ..default.admission
             },
             gossip: tacnode_gossip::PlumtreeConfig::radio(),
+            files: super::FilesConfig {
+                max_bytes: super::files::RADIO_MAX_FILE_BYTES,
+            },
             ..default
         }
     }
@@ -217,6 +222,7 @@ impl Default for NodeConfig {
             admission: AdmissionConfig::default(),
             discovery: DiscoveryConfig::default(),
             gossip: tacnode_gossip::PlumtreeConfig::default(),
+            files: super::FilesConfig::default(),
         }
     }
 }

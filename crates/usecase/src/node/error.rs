@@ -228,6 +228,33 @@ pub enum NodeError {
     /// The delivery queue is full.
     #[error("the outbox is full ({0} messages waiting); try again later")]
     OutboxFull(usize),
+    /// A file to send given by a relative path (the daemon's working
+    /// directory is not the operator's).
+    #[error("{0}: give the file's absolute path")]
+    RelativePath(std::path::PathBuf),
+    /// A file whose name cannot travel.
+    #[error(transparent)]
+    FileName(#[from] tacnode_domain::file_transfer::FileNameError),
+    /// The file port failed.
+    #[error(transparent)]
+    File(#[from] tacnode_domain::ports::FileError),
+    /// A file over `[files] max_bytes`.
+    #[error("the file is {size} bytes, over this node's [files] max_bytes of {max}")]
+    FileTooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// As many transfers as kept are under way.
+    #[error("{0} file transfers are under way, the most kept; cancel one or wait")]
+    TooManyTransfers(usize),
+    /// No transfer has this id.
+    #[error("no file transfer {0:?}: `tacnode files` lists them")]
+    UnknownTransfer(String),
+    /// The transfer has ended already.
+    #[error("file transfer {0} has ended already")]
+    TransferEnded(String),
     /// The delivery schedule refused a message.
     #[error(transparent)]
     Delivery(#[from] crate::delivery::DeliveryError),

@@ -29,6 +29,7 @@ mod announce;
 mod config;
 pub(crate) mod dht_driver;
 mod error;
+mod files;
 mod groups;
 mod lan;
 mod mailbox_handoff;
@@ -81,6 +82,10 @@ use crate::observed_address::ObservedAddress;
 use crate::ports::{Clock, Incoming, LanBeacon, PeerNetwork};
 
 pub use error::{NodeError, Result};
+pub use files::{
+    DEFAULT_MAX_FILE_BYTES, FileChange, FileTransferInfo, FilesConfig, MAX_ACTIVE_FETCHES,
+    MAX_FETCH_FAILURES, MAX_TRANSFERS, PROGRESS_SYNC_BYTES, RADIO_MAX_FILE_BYTES,
+};
 pub use groups::{GroupInfo, GroupMember, MAX_GROUPS};
 pub use tacnode_gossip::PlumtreeConfig;
 
@@ -114,6 +119,10 @@ pub struct NodePorts {
     /// The segment's beacon socket, for LAN discovery (used only when
     /// `[discovery] lan` is set; `None`: no discovery).
     pub beacon: Option<Box<dyn LanBeacon>>,
+    /// The files of transfers: the operator's files read for sending, the
+    /// received ones written (a downloads directory in the daemon, memory
+    /// in the simulator).
+    pub files: Arc<dyn crate::ports::TransferFiles>,
     /// Every random choice the node makes derives from this generator
     /// (seeded from the OS in the daemon, from the scenario's seed in the
     /// simulator).
@@ -214,6 +223,19 @@ pub enum NodeEvent {
         /// Its name.
         group_name: String,
     },
+    /// A file transfer was offered, completed or failed.
+    FileTransfer {
+        /// Which.
+        transfer: tacnode_domain::file_transfer::TransferId,
+        /// The other end.
+        peer: NodeId,
+        /// The file's name.
+        name: String,
+        /// Ours (true) or theirs.
+        outbound: bool,
+        /// What happened.
+        change: FileChange,
+    },
 }
 
 /// Shared by every task of a node.
@@ -232,6 +254,10 @@ pub(crate) struct Shared {
     pub(crate) wake_delivery: Notify,
     /// Wakes the group task: a channel has something to send.
     pub(crate) wake_groups: Notify,
+    /// Wakes the file task: a transfer is due or an attempt ended.
+    pub(crate) wake_files: Notify,
+    /// The files of transfers.
+    pub(crate) files: Arc<dyn crate::ports::TransferFiles>,
     pub(crate) shutdown: watch::Receiver<bool>,
     started: UnixMillis,
     /// Receipts and rewound notices being sent now (at most
@@ -477,6 +503,7 @@ impl Node {
             incoming,
             clock,
             beacon,
+            files,
             mut rng,
         } = ports;
         store.set_mailbox_quota(tacnode_domain::store::MailboxQuota {
@@ -575,6 +602,7 @@ impl Node {
         // went back meanwhile.
         state.last_outbox_time = state.store.latest_outbound_time()?.unwrap_or(UnixMillis(0));
         reschedule_queued(&mut state, t)?;
+        state.transfers = files::load(state.store.as_ref(), t)?;
         let (owner, owner_task) = StateOwner::spawn(state);
         let shared = Arc::new(Shared {
             identity,
@@ -587,6 +615,8 @@ impl Node {
             events,
             wake_delivery: Notify::new(),
             wake_groups: Notify::new(),
+            wake_files: Notify::new(),
+            files,
             shutdown,
             started: t,
             clock,
@@ -609,6 +639,7 @@ impl Node {
             tokio::spawn(send::run(shared.clone())),
             tokio::spawn(maintenance::run(shared.clone())),
             tokio::spawn(groups::run(shared.clone())),
+            tokio::spawn(files::run(shared.clone())),
         ];
         if let Some(port) = beacon.filter(|_| shared.config.discovery.lan) {
             tasks.push(tokio::spawn(lan::run(shared.clone(), port)));
@@ -754,6 +785,38 @@ fn log_event(st: &State, e: &NodeEvent) {
             short(message_id.as_bytes()),
             recipient_of(message_id)
         ),
+        NodeEvent::FileTransfer {
+            name,
+            peer,
+            outbound,
+            change,
+            ..
+        } => {
+            let (to_from, who) = if *outbound {
+                ("to", name_of(peer))
+            } else {
+                ("from", name_of(peer))
+            };
+            // Remote text: no control characters reach the log.
+            let name: String = name.chars().flat_map(char::escape_default).collect();
+            match change {
+                FileChange::Offered { size } => {
+                    tracing::info!("file {name} ({size} bytes) {to_from} {who} offered");
+                }
+                FileChange::Completed { path: Some(path) } => {
+                    tracing::info!(
+                        "file {name} {to_from} {who} received, saved as {}",
+                        path.display()
+                    );
+                }
+                FileChange::Completed { path: None } => {
+                    tracing::info!("file {name} {to_from} {who} delivered");
+                }
+                FileChange::Failed { reason } => {
+                    tracing::warn!("file {name} {to_from} {who} failed: {reason}");
+                }
+            }
+        }
         NodeEvent::IdentityChanged { .. } => {}
         // One line per queued text would drown a batch's log; `Sent` says it.
         NodeEvent::Queued { .. } => {}
@@ -1161,6 +1224,23 @@ impl NodeHandle {
         self.shared
             .with_state(|st, shared| Ok(announce::services(st, shared)))
             .await
+    }
+
+    /// Offers the file at `path` (absolute) to `to`, a contact's name or
+    /// address: recorded before this returns, then offered and fetched by
+    /// the recipient (`files` follows it).
+    pub async fn send_file(&self, to: &str, path: &std::path::Path) -> Result<FileTransferInfo> {
+        files::send_file(&self.shared, to, path).await
+    }
+
+    /// Every file transfer, newest first.
+    pub async fn files(&self) -> Result<Vec<FileTransferInfo>> {
+        self.shared.with_state(|st, _| Ok(files::list(st))).await
+    }
+
+    /// Cancels a file transfer (its id or an unambiguous hex prefix).
+    pub async fn cancel_file(&self, id_prefix: &str) -> Result<FileTransferInfo> {
+        files::cancel(&self.shared, id_prefix).await
     }
 
     /// Queues a text; durable before this returns.

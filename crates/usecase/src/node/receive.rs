@@ -136,6 +136,8 @@ pub(crate) enum Received {
     /// A group's sender key or invitation (taken, even when the group
     /// refused what it carried).
     Group,
+    /// A file offer (taken, or recorded as refused for its size).
+    FileOffer,
 }
 
 /// Opens a sealed message and acts on it. `from` is the authenticated
@@ -185,6 +187,8 @@ struct Effects {
     /// Per peer that sent a rewound notice: our messages put back in the
     /// queue, and whether the notice came in a session it just started.
     resend: Vec<(NodeId, Vec<MessageId>, bool)>,
+    /// File offers taken, recorded in the batch.
+    offers: Vec<crate::file_transfer::Transfer>,
 }
 
 /// Opens every message of `list` and stores what they carry in one
@@ -297,6 +301,8 @@ fn store_received(
         for (peer, again, new_session) in &effects.resend {
             super::rewound::resend(st, shared, *peer, again, *new_session, t);
         }
+        let offers = std::mem::take(&mut effects.offers);
+        super::files::offers_committed(st, shared, offers, &mut effects.events);
         results
     };
     shared
@@ -357,7 +363,10 @@ fn open_one(
         Ok(p) => match &p.content {
             Content::Text(_) => true,
             Content::GroupKey { group, .. } => st.groups.admits_key(group, &sender_key),
-            Content::GroupInvite(_) | Content::Receipt(_) | Content::Rewound => false,
+            Content::GroupInvite(_)
+            | Content::Receipt(_)
+            | Content::Rewound
+            | Content::FileOffer(_) => false,
         },
         Err(_) => false,
     };
@@ -448,6 +457,10 @@ fn open_one(
                 ops,
                 &mut effects.events,
             ))
+        }
+        Content::FileOffer(offer) => {
+            super::files::offered(st, shared, sender, offer, t, &mut effects.offers)?;
+            Ok((Received::FileOffer, None))
         }
         Content::Rewound => {
             let again = st

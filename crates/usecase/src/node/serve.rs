@@ -241,6 +241,7 @@ async fn answer_message(
                 refuse(RefusalCode::Unauthorized, e.to_string())
             }
         },
+        Message::FileChunkRequest(req) => super::files::serve(shared, peer, req).await,
         _ => refuse(RefusalCode::Unsupported, "not a request"),
     }
 }

@@ -134,6 +134,11 @@ pub(crate) struct State {
     pub(crate) last_outbox_time: UnixMillis,
     /// The group channels.
     pub(crate) groups: super::groups::GroupBook,
+    /// File transfers, both ways (loaded at start).
+    pub(crate) transfers: std::collections::BTreeMap<
+        tacnode_domain::file_transfer::TransferId,
+        super::files::TransferEntry,
+    >,
 }
 
 impl State {
@@ -175,6 +180,7 @@ impl State {
             unanswered: HashSet::new(),
             last_outbox_time: UnixMillis(0),
             groups: super::groups::GroupBook::default(),
+            transfers: std::collections::BTreeMap::new(),
         }
     }
 

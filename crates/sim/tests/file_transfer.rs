@@ -1,0 +1,225 @@
+//! File transfer in the whole node: the recipient pulls the blocks from
+//! the sender, resumes from what it made durable after being killed in the
+//! middle, gets an offer made while it was offline out of its mailboxes,
+//! and fetches at a pace a 64 kbit/s radio carries.
+
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use rand::{Rng as _, SeedableRng as _};
+use tacnode_domain::PeerAddress;
+use tacnode_sim::node::harness::{NodeSim, block_on};
+use tacnode_usecase::file_transfer::TransferState;
+use tacnode_usecase::node::{FileTransferInfo, PROGRESS_SYNC_BYTES};
+
+const MINUTE: u64 = 60_000;
+
+fn address(sim: &NodeSim, i: u32) -> String {
+    PeerAddress::new(sim.identity_key(i).unwrap()).to_string()
+}
+
+/// `n` servers on the default (LAN) link with `loss`, each with all
+/// pre-shared, started and settled for a minute.
+async fn network(seed: u64, n: u32, loss: f64) -> NodeSim {
+    let mut sim = NodeSim::new(seed, tacnode_sim::LinkModel::default(), loss).unwrap();
+    for _ in 0..n {
+        sim.add_node(tacnode_domain::NodeType::Server, 0);
+    }
+    let all: Vec<u32> = (0..n).collect();
+    sim.set_bootstrap(&all);
+    for i in 0..n {
+        sim.start(i).await.unwrap();
+    }
+    sim.advance(MINUTE).await;
+    sim
+}
+
+async fn befriend(sim: &NodeSim, a: u32, b: u32) {
+    let (addr_a, addr_b) = (address(sim, a), address(sim, b));
+    sim.handle(a)
+        .unwrap()
+        .add_contact("peer", &addr_b)
+        .await
+        .unwrap();
+    if let Some(h) = sim.handle(b) {
+        h.add_contact("peer", &addr_a).await.unwrap();
+    }
+}
+
+fn random_file(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut v = vec![0u8; len];
+    rng.fill_bytes(&mut v);
+    v
+}
+
+async fn transfer_at(sim: &NodeSim, i: u32) -> Option<FileTransferInfo> {
+    sim.handle(i)?.files().await.unwrap().into_iter().next()
+}
+
+/// Advances in steps of `step` ms until `done` holds for node `i`'s newest
+/// transfer, at most `max_ms`; the ms it took.
+async fn until(
+    sim: &NodeSim,
+    i: u32,
+    step: u64,
+    max_ms: u64,
+    done: impl Fn(&FileTransferInfo) -> bool,
+) -> Option<u64> {
+    let mut waited = 0;
+    while waited <= max_ms {
+        if let Some(t) = transfer_at(sim, i).await
+            && done(&t)
+        {
+            return Some(waited);
+        }
+        sim.advance(step).await;
+        waited += step;
+    }
+    None
+}
+
+/// 10 MiB over links losing 10 % of packets; the recipient is killed
+/// (what its partial file got since the last sync is lost, as in a power
+/// cut) past the first durable step and restarted 5 s later. It resumes
+/// from what was durable, the file arrives whole, and the sender hears it.
+async fn killed_midway(seed: u64) -> (u64, u64) {
+    let mut sim = network(seed, 3, 0.10).await;
+    let (sender, receiver) = (0, 1);
+    befriend(&sim, sender, receiver).await;
+    let content = random_file(seed, 10 * 1024 * 1024);
+    sim.files(sender)
+        .unwrap()
+        .put("/home/op/survey.bin", content.clone());
+    let offered = sim
+        .handle(sender)
+        .unwrap()
+        .send_file("peer", std::path::Path::new("/home/op/survey.bin"))
+        .await
+        .unwrap();
+    assert_eq!(offered.state, TransferState::Offering);
+    until(&sim, receiver, 10, MINUTE, |t| {
+        t.done >= PROGRESS_SYNC_BYTES + 512 * 1024
+    })
+    .await
+    .expect("the transfer never got past its first durable step");
+    sim.stop(receiver, true).await;
+    sim.advance(5_000).await;
+    sim.start(receiver).await.unwrap();
+    let resumed_from = transfer_at(&sim, receiver).await.unwrap().done;
+    assert!(
+        resumed_from >= PROGRESS_SYNC_BYTES,
+        "resumed from {resumed_from}: what was durable was fetched again"
+    );
+    let took = until(&sim, receiver, 100, 5 * MINUTE, |t| {
+        t.state == TransferState::Done
+    })
+    .await
+    .expect("the file never arrived after the restart");
+    let got = transfer_at(&sim, receiver).await.unwrap();
+    assert_eq!(got.done, content.len() as u64);
+    assert_eq!(
+        sim.files(receiver)
+            .unwrap()
+            .download("survey.bin")
+            .as_deref(),
+        Some(content.as_slice()),
+        "the file saved is not the file sent"
+    );
+    until(&sim, sender, 100, MINUTE, |t| {
+        t.state == TransferState::Done
+    })
+    .await
+    .expect("the sender never heard the file arrived");
+    (resumed_from, took)
+}
+
+#[test]
+fn a_file_arrives_whole_after_its_recipient_was_killed_midway() {
+    for seed in 1..3 {
+        let (from, took) = block_on(killed_midway(seed)).unwrap();
+        eprintln!("seed {seed}: resumed from {from} bytes, done {took} ms after the restart");
+    }
+}
+
+/// The recipient went offline before the file was offered: the offer
+/// waits in its mailboxes, and once it is back it fetches the file from
+/// the sender.
+async fn offline_recipient(seed: u64) -> u64 {
+    let mut sim = network(seed, 4, 0.0).await;
+    let (sender, receiver) = (0, 1);
+    befriend(&sim, sender, receiver).await;
+    sim.stop(receiver, false).await;
+    let content = random_file(seed, 300 * 1024);
+    sim.files(sender)
+        .unwrap()
+        .put("/data/map.png", content.clone());
+    sim.handle(sender)
+        .unwrap()
+        .send_file("peer", std::path::Path::new("/data/map.png"))
+        .await
+        .unwrap();
+    // Handed over to the mailboxes once direct delivery had its time.
+    until(&sim, sender, 1_000, 5 * MINUTE, |t| {
+        t.state == TransferState::Offered
+    })
+    .await
+    .expect("the offer never reached the mailboxes");
+    sim.start(receiver).await.unwrap();
+    let took = until(&sim, receiver, 500, 10 * MINUTE, |t| {
+        t.state == TransferState::Done
+    })
+    .await
+    .expect("the file never arrived");
+    assert_eq!(
+        sim.files(receiver).unwrap().download("map.png").as_deref(),
+        Some(content.as_slice())
+    );
+    took
+}
+
+#[test]
+fn a_file_offered_to_an_offline_recipient_arrives_once_it_is_back() {
+    let took = block_on(offline_recipient(7)).unwrap();
+    eprintln!("arrived {took} ms after the recipient started");
+}
+
+/// On the radio profile (64 kbit/s uplinks, 150 ms, 5 % loss) a 256 KiB
+/// file arrives: the recipient starts at one 64 KiB block per request (8 s
+/// of airtime, within the request timeout) instead of asking for more than
+/// the link carries before it times out.
+async fn radio(seed: u64) -> u64 {
+    let sim = tacnode_sim::node::scenario::radio_network(seed, 4, 0)
+        .await
+        .unwrap();
+    let (sender, receiver) = (3, 2);
+    befriend(&sim, sender, receiver).await;
+    let content = random_file(seed, 256 * 1024);
+    sim.files(sender)
+        .unwrap()
+        .put("/data/photo.jpg", content.clone());
+    sim.handle(sender)
+        .unwrap()
+        .send_file("peer", std::path::Path::new("/data/photo.jpg"))
+        .await
+        .unwrap();
+    let took = until(&sim, receiver, 1_000, 10 * MINUTE, |t| {
+        t.state == TransferState::Done
+    })
+    .await
+    .expect("the file never arrived over the radio");
+    assert_eq!(
+        sim.files(receiver)
+            .unwrap()
+            .download("photo.jpg")
+            .as_deref(),
+        Some(content.as_slice())
+    );
+    took
+}
+
+#[test]
+fn a_file_crosses_a_slow_radio_link() {
+    let took = block_on(radio(5)).unwrap();
+    eprintln!("256 KiB over the radio in {took} ms");
+}

@@ -1,0 +1,457 @@
+//! The file port on disk ([`DiskFiles`]) and in memory ([`MemoryFiles`]).
+//!
+//! On disk, a file being received is written to
+//! `DOWNLOADS/.partial/<transfer id>` and, once complete and checked, moved
+//! into `DOWNLOADS` under its name: linked there (which fails rather than
+//! replace a file of that name: ` (1)`, ` (2)`, … is tried then), then
+//! unlinked from `.partial`, and the directory synced.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::UNIX_EPOCH;
+
+use tacnode_domain::file_transfer::TransferId;
+use tacnode_domain::ports::{FileError, FileStamp, TransferFiles};
+
+/// Where partial files are kept, inside the downloads directory (so the
+/// finished file moves by a link on the same file system).
+pub const PARTIAL_DIR: &str = ".partial";
+/// Most names tried for a received file whose name is taken (`name (1)`
+/// up to `name (999)`).
+pub const MAX_NAME_TRIES: u32 = 1000;
+
+fn io_error(path: &Path, what: &str, e: std::io::Error) -> FileError {
+    match e.kind() {
+        ErrorKind::NotFound => FileError::NotFound(path.to_owned()),
+        ErrorKind::PermissionDenied => FileError::PermissionDenied(path.to_owned()),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => FileError::NoSpace,
+        _ => FileError::Io {
+            what: format!("{what} {}", path.display()),
+            source: e,
+        },
+    }
+}
+
+fn stamp_of(meta: &std::fs::Metadata) -> FileStamp {
+    FileStamp {
+        size: meta.len(),
+        modified_ns: meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos()),
+    }
+}
+
+/// `name` with ` (n)` before its extension, for n ≥ 1.
+fn numbered(name: &str, n: u32) -> String {
+    if n == 0 {
+        return name.to_owned();
+    }
+    match name.rfind('.') {
+        Some(dot) if dot > 0 => {
+            let (stem, ext) = name.split_at(dot);
+            format!("{stem} ({n}){ext}")
+        }
+        _ => format!("{name} ({n})"),
+    }
+}
+
+/// The file port over a downloads directory.
+#[derive(Debug, Clone)]
+pub struct DiskFiles {
+    downloads: PathBuf,
+}
+
+impl DiskFiles {
+    /// Files received go to `downloads` (created, owner-only, when missing).
+    pub fn new(downloads: impl Into<PathBuf>) -> Self {
+        Self {
+            downloads: downloads.into(),
+        }
+    }
+
+    /// Where received files go.
+    pub fn downloads(&self) -> &Path {
+        &self.downloads
+    }
+
+    fn part(&self, transfer: &TransferId) -> PathBuf {
+        self.downloads.join(PARTIAL_DIR).join(transfer.to_string())
+    }
+
+    fn open_part(&self, transfer: &TransferId, create: bool) -> Result<(File, PathBuf), FileError> {
+        let path = self.part(transfer);
+        if create {
+            let dir = self.downloads.join(PARTIAL_DIR);
+            std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "creating", e))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                for d in [&self.downloads, &dir] {
+                    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
+                        .map_err(|e| io_error(d, "restricting", e))?;
+                }
+            }
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(create);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let file = options
+            .open(&path)
+            .map_err(|e| io_error(&path, "opening", e))?;
+        Ok((file, path))
+    }
+}
+
+fn read_at(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, FileError> {
+    let mut buf = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        let at = offset.saturating_add(filled as u64);
+        match file.read_at(buf.get_mut(filled..).unwrap_or_default(), at) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(path, "reading", e)),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
+impl TransferFiles for DiskFiles {
+    fn stat(&self, path: &Path) -> Result<FileStamp, FileError> {
+        let meta = std::fs::metadata(path).map_err(|e| io_error(path, "reading", e))?;
+        if !meta.is_file() {
+            return Err(FileError::NotAFile(path.to_owned()));
+        }
+        Ok(stamp_of(&meta))
+    }
+
+    fn read(
+        &self,
+        path: &Path,
+        stamp: FileStamp,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, FileError> {
+        let file = File::open(path).map_err(|e| io_error(path, "opening", e))?;
+        let meta = file.metadata().map_err(|e| io_error(path, "reading", e))?;
+        if stamp_of(&meta) != stamp {
+            return Err(FileError::Changed(path.to_owned()));
+        }
+        read_at(&file, path, offset, len)
+    }
+
+    fn write_part(
+        &self,
+        transfer: &TransferId,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), FileError> {
+        let (file, path) = self.open_part(transfer, true)?;
+        file.write_all_at(bytes, offset)
+            .map_err(|e| io_error(&path, "writing", e))
+    }
+
+    fn read_part(
+        &self,
+        transfer: &TransferId,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, FileError> {
+        match self.open_part(transfer, false) {
+            Ok((file, path)) => read_at(&file, &path, offset, len),
+            Err(FileError::NotFound(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sync_part(&self, transfer: &TransferId) -> Result<(), FileError> {
+        let (file, path) = self.open_part(transfer, true)?;
+        file.sync_data().map_err(|e| io_error(&path, "syncing", e))
+    }
+
+    fn finish_part(
+        &self,
+        transfer: &TransferId,
+        len: u64,
+        name: &str,
+    ) -> Result<PathBuf, FileError> {
+        let (file, part) = self.open_part(transfer, true)?;
+        file.set_len(len)
+            .map_err(|e| io_error(&part, "cutting", e))?;
+        file.sync_all().map_err(|e| io_error(&part, "syncing", e))?;
+        drop(file);
+        for n in 0..MAX_NAME_TRIES {
+            let target = self.downloads.join(numbered(name, n));
+            match std::fs::hard_link(&part, &target) {
+                Ok(()) => {
+                    std::fs::remove_file(&part).map_err(|e| io_error(&part, "removing", e))?;
+                    File::open(&self.downloads)
+                        .and_then(|d| d.sync_all())
+                        .map_err(|e| io_error(&self.downloads, "syncing", e))?;
+                    return Ok(target);
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_error(&target, "linking", e)),
+            }
+        }
+        Err(FileError::Io {
+            what: format!("naming {name} in {}", self.downloads.display()),
+            source: std::io::Error::other(format!(
+                "{MAX_NAME_TRIES} files of that name exist already"
+            )),
+        })
+    }
+
+    fn remove_part(&self, transfer: &TransferId) -> Result<(), FileError> {
+        let path = self.part(transfer);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(&path, "removing", e)),
+        }
+    }
+}
+
+#[derive(Default)]
+struct MemoryTables {
+    /// The operator's files: content and modification stamp.
+    files: BTreeMap<PathBuf, (Vec<u8>, u128)>,
+    /// Partial files: as written, and as last synced.
+    parts: BTreeMap<TransferId, (Vec<u8>, Vec<u8>)>,
+    /// Files received, by name.
+    downloads: BTreeMap<String, Vec<u8>>,
+    /// Writes fail as on a full disk.
+    full: bool,
+}
+
+/// The file port in memory, for the simulator and tests: a node's files
+/// outlive its restarts (clones share them), and [`MemoryFiles::crash`]
+/// drops what was written to partial files since their last sync.
+#[derive(Clone, Default)]
+pub struct MemoryFiles(Arc<Mutex<MemoryTables>>);
+
+impl std::fmt::Debug for MemoryFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryFiles")
+    }
+}
+
+impl MemoryFiles {
+    /// No files.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn tables(&self) -> MutexGuard<'_, MemoryTables> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts a file the operator may send at `path` (a new modification
+    /// stamp each time).
+    pub fn put(&self, path: impl Into<PathBuf>, content: Vec<u8>) {
+        let mut t = self.tables();
+        let stamp = t.files.len() as u128 + 1;
+        t.files.insert(path.into(), (content, stamp));
+    }
+
+    /// A received file's content, by the name it was saved under.
+    pub fn download(&self, name: &str) -> Option<Vec<u8>> {
+        self.tables().downloads.get(name).cloned()
+    }
+
+    /// Bytes written to the partial file of `transfer` so far.
+    pub fn part_len(&self, transfer: &TransferId) -> Option<usize> {
+        self.tables().parts.get(transfer).map(|p| p.0.len())
+    }
+
+    /// Drops what partial files got since their last sync, as a power cut
+    /// does.
+    pub fn crash(&self) {
+        for (written, synced) in self.tables().parts.values_mut() {
+            written.clone_from(synced);
+        }
+    }
+
+    /// Writes fail (`true`) as on a full disk, or work again.
+    pub fn set_full(&self, full: bool) {
+        self.tables().full = full;
+    }
+}
+
+impl TransferFiles for MemoryFiles {
+    fn stat(&self, path: &Path) -> Result<FileStamp, FileError> {
+        let t = self.tables();
+        let (content, modified_ns) = t
+            .files
+            .get(path)
+            .ok_or_else(|| FileError::NotFound(path.to_owned()))?;
+        Ok(FileStamp {
+            size: content.len() as u64,
+            modified_ns: *modified_ns,
+        })
+    }
+
+    fn read(
+        &self,
+        path: &Path,
+        stamp: FileStamp,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, FileError> {
+        if self.stat(path)? != stamp {
+            return Err(FileError::Changed(path.to_owned()));
+        }
+        let t = self.tables();
+        let content = t
+            .files
+            .get(path)
+            .map(|f| f.0.as_slice())
+            .unwrap_or_default();
+        Ok(slice(content, offset, len))
+    }
+
+    fn write_part(
+        &self,
+        transfer: &TransferId,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), FileError> {
+        let mut t = self.tables();
+        if t.full {
+            return Err(FileError::NoSpace);
+        }
+        let part = &mut t.parts.entry(*transfer).or_default().0;
+        let start = usize::try_from(offset).map_err(|_| FileError::NoSpace)?;
+        let end = start.saturating_add(bytes.len());
+        if part.len() < end {
+            part.resize(end, 0);
+        }
+        if let Some(dst) = part.get_mut(start..end) {
+            dst.copy_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    fn read_part(
+        &self,
+        transfer: &TransferId,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, FileError> {
+        let t = self.tables();
+        let content = t
+            .parts
+            .get(transfer)
+            .map(|p| p.0.as_slice())
+            .unwrap_or_default();
+        Ok(slice(content, offset, len))
+    }
+
+    fn sync_part(&self, transfer: &TransferId) -> Result<(), FileError> {
+        let mut t = self.tables();
+        let part = t.parts.entry(*transfer).or_default();
+        part.1.clone_from(&part.0);
+        Ok(())
+    }
+
+    fn finish_part(
+        &self,
+        transfer: &TransferId,
+        len: u64,
+        name: &str,
+    ) -> Result<PathBuf, FileError> {
+        let mut t = self.tables();
+        let mut content = t.parts.remove(transfer).map(|p| p.0).unwrap_or_default();
+        content.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+        let taken = (0..MAX_NAME_TRIES)
+            .map(|n| numbered(name, n))
+            .find(|n| !t.downloads.contains_key(n))
+            .ok_or(FileError::NoSpace)?;
+        t.downloads.insert(taken.clone(), content);
+        Ok(PathBuf::from(taken))
+    }
+
+    fn remove_part(&self, transfer: &TransferId) -> Result<(), FileError> {
+        self.tables().parts.remove(transfer);
+        Ok(())
+    }
+}
+
+fn slice(content: &[u8], offset: u64, len: usize) -> Vec<u8> {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(content.len());
+    let end = start.saturating_add(len).min(content.len());
+    content.get(start..end).unwrap_or_default().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_file_never_replaces_one_of_its_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = DiskFiles::new(dir.path().join("files"));
+        let (a, b) = (TransferId([1; 16]), TransferId([2; 16]));
+        for (t, body) in [(a, b"first"), (b, b"other")] {
+            files.write_part(&t, 0, body).expect("write");
+            files.write_part(&t, 5, b"-tail-not-kept").expect("write");
+        }
+        let first = files.finish_part(&a, 5, "notes.txt").expect("finish");
+        let second = files.finish_part(&b, 5, "notes.txt").expect("finish");
+        assert_eq!(first, dir.path().join("files/notes.txt"));
+        assert_eq!(second, dir.path().join("files/notes (1).txt"));
+        assert_eq!(std::fs::read(&first).expect("read"), b"first");
+        assert_eq!(std::fs::read(&second).expect("read"), b"other");
+        assert!(files.read_part(&a, 0, 10).expect("gone").is_empty());
+    }
+
+    #[test]
+    fn a_file_changed_since_its_stamp_is_not_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x");
+        std::fs::write(&path, b"abc").expect("write");
+        let files = DiskFiles::new(dir.path().join("files"));
+        let stamp = files.stat(&path).expect("stat");
+        assert_eq!(files.read(&path, stamp, 1, 10).expect("read"), b"bc");
+        std::fs::write(&path, b"abcd").expect("write");
+        assert!(matches!(
+            files.read(&path, stamp, 0, 10),
+            Err(FileError::Changed(_))
+        ));
+        assert!(matches!(
+            files.stat(dir.path()),
+            Err(FileError::NotAFile(_))
+        ));
+        assert!(matches!(
+            files.stat(&dir.path().join("missing")),
+            Err(FileError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn memory_files_lose_unsynced_writes_in_a_crash() {
+        let files = MemoryFiles::new();
+        let t = TransferId([3; 16]);
+        files.write_part(&t, 0, b"abc").expect("write");
+        files.sync_part(&t).expect("sync");
+        files.write_part(&t, 3, b"def").expect("write");
+        files.crash();
+        assert_eq!(files.read_part(&t, 0, 10).expect("read"), b"abc");
+        assert_eq!(numbered("a.tar.gz", 2), "a.tar (2).gz");
+        assert_eq!(numbered(".bashrc", 1), ".bashrc (1)");
+    }
+}
