@@ -37,6 +37,9 @@ _tacnode() {
             tacnode,export)
                 cmd="tacnode__subcmd__export"
                 ;;
+            tacnode,files)
+                cmd="tacnode__subcmd__files"
+                ;;
             tacnode,group)
                 cmd="tacnode__subcmd__group"
                 ;;
@@ -72,6 +75,9 @@ _tacnode() {
                 ;;
             tacnode,send)
                 cmd="tacnode__subcmd__send"
+                ;;
+            tacnode,send-file)
+                cmd="tacnode__subcmd__send__subcmd__file"
                 ;;
             tacnode,services)
                 cmd="tacnode__subcmd__services"
@@ -133,6 +139,18 @@ _tacnode() {
             tacnode__subcmd__contacts__subcmd__help,verify)
                 cmd="tacnode__subcmd__contacts__subcmd__help__subcmd__verify"
                 ;;
+            tacnode__subcmd__files,cancel)
+                cmd="tacnode__subcmd__files__subcmd__cancel"
+                ;;
+            tacnode__subcmd__files,help)
+                cmd="tacnode__subcmd__files__subcmd__help"
+                ;;
+            tacnode__subcmd__files__subcmd__help,cancel)
+                cmd="tacnode__subcmd__files__subcmd__help__subcmd__cancel"
+                ;;
+            tacnode__subcmd__files__subcmd__help,help)
+                cmd="tacnode__subcmd__files__subcmd__help__subcmd__help"
+                ;;
             tacnode__subcmd__group,add)
                 cmd="tacnode__subcmd__group__subcmd__add"
                 ;;
@@ -190,6 +208,9 @@ _tacnode() {
             tacnode__subcmd__help,export)
                 cmd="tacnode__subcmd__help__subcmd__export"
                 ;;
+            tacnode__subcmd__help,files)
+                cmd="tacnode__subcmd__help__subcmd__files"
+                ;;
             tacnode__subcmd__help,group)
                 cmd="tacnode__subcmd__help__subcmd__group"
                 ;;
@@ -226,6 +247,9 @@ _tacnode() {
             tacnode__subcmd__help,send)
                 cmd="tacnode__subcmd__help__subcmd__send"
                 ;;
+            tacnode__subcmd__help,send-file)
+                cmd="tacnode__subcmd__help__subcmd__send__subcmd__file"
+                ;;
             tacnode__subcmd__help,services)
                 cmd="tacnode__subcmd__help__subcmd__services"
                 ;;
@@ -252,6 +276,9 @@ _tacnode() {
                 ;;
             tacnode__subcmd__help__subcmd__contacts,verify)
                 cmd="tacnode__subcmd__help__subcmd__contacts__subcmd__verify"
+                ;;
+            tacnode__subcmd__help__subcmd__files,cancel)
+                cmd="tacnode__subcmd__help__subcmd__files__subcmd__cancel"
                 ;;
             tacnode__subcmd__help__subcmd__group,add)
                 cmd="tacnode__subcmd__help__subcmd__group__subcmd__add"
@@ -323,7 +350,7 @@ _tacnode() {
 
     case "${cmd}" in
         tacnode)
-            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox chat peers outbox status announce services group admin member export import demo completions man help"
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version init run id contacts send inbox chat peers send-file files outbox status announce services group admin member export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -870,6 +897,92 @@ _tacnode() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tacnode__subcmd__files)
+            opts="-v -q -h -V --watch --data-dir --config --verbose --quiet --json --help --version cancel help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__files__subcmd__cancel)
+            opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__files__subcmd__help)
+            opts="cancel help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__files__subcmd__help__subcmd__cancel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__files__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tacnode__subcmd__group)
             opts="-v -q -h -V --data-dir --config --verbose --quiet --json --help --version create add remove list members help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1101,7 +1214,7 @@ _tacnode() {
             return 0
             ;;
         tacnode__subcmd__help)
-            opts="init run id contacts send inbox chat peers outbox status announce services group admin member export import demo completions man help"
+            opts="init run id contacts send inbox chat peers send-file files outbox status announce services group admin member export import demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1299,6 +1412,34 @@ _tacnode() {
         tacnode__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__files)
+            opts="cancel"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__files__subcmd__cancel)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1591,6 +1732,20 @@ _tacnode() {
             return 0
             ;;
         tacnode__subcmd__help__subcmd__send)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__help__subcmd__send__subcmd__file)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2064,6 +2219,28 @@ _tacnode() {
             ;;
         tacnode__subcmd__send)
             opts="-v -q -h -V --stdin --data-dir --config --verbose --quiet --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tacnode__subcmd__send__subcmd__file)
+            opts="-v -q -h -V --no-wait --data-dir --config --verbose --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

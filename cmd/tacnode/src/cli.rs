@@ -144,6 +144,18 @@ pub(crate) enum OutboxAction {
     },
 }
 
+/// `tacnode files …`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum FilesAction {
+    /// Cancel a file transfer (its id, or enough of it to be unique): ours
+    /// is served no more, theirs is fetched no more and its partial file
+    /// goes.
+    Cancel {
+        /// Transfer id or prefix.
+        id: String,
+    },
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Create the encrypted identity in the data directory.
@@ -223,6 +235,35 @@ pub(crate) enum Command {
         /// Redraw every second until Ctrl-C; when standard output is not a
         /// terminal, print a snapshot every second instead (with --json one
         /// object per line).
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Offer a file to a contact, with a progress bar until it arrived.
+    ///
+    /// The daemon reads the file where it lies (give a path its user can
+    /// read) and must keep it unchanged until the transfer is done. The
+    /// recipient fetches it from this node directly, end-to-end encrypted,
+    /// and resumes after a disconnect or a restart; an offline recipient
+    /// finds the offer in its mailboxes. Ctrl-C stops watching, not the
+    /// transfer (`tacnode files` follows it, `tacnode files cancel ID`
+    /// stops it).
+    SendFile {
+        /// Contact name or key_… address.
+        contact: String,
+        /// The file.
+        path: PathBuf,
+        /// Return once the transfer is recorded instead of showing its
+        /// progress.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Show file transfers, both ways, newest first: progress, state, and
+    /// where a received file was saved.
+    Files {
+        #[command(subcommand)]
+        action: Option<FilesAction>,
+        /// Progress bars for the transfers under way, until none is (or
+        /// Ctrl-C).
         #[arg(long)]
         watch: bool,
     },

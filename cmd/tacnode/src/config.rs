@@ -183,6 +183,8 @@ pub struct Config {
 pub struct FilesSection {
     /// Largest file sent or taken, in bytes; a larger offer is refused.
     pub max_bytes: u64,
+    /// Most bytes of all the files still arriving at once.
+    pub max_receiving_bytes: u64,
     /// Where received files go (default: `files` in the data directory).
     pub dir: Option<std::path::PathBuf>,
 }
@@ -191,6 +193,7 @@ impl Default for FilesSection {
     fn default() -> Self {
         Self {
             max_bytes: tacnode_usecase::node::DEFAULT_MAX_FILE_BYTES,
+            max_receiving_bytes: tacnode_usecase::node::DEFAULT_MAX_RECEIVING_BYTES,
             dir: None,
         }
     }
@@ -352,6 +355,7 @@ impl Config {
             discovery: self.discovery.clone(),
             files: tacnode_usecase::node::FilesConfig {
                 max_bytes: self.files.max_bytes,
+                max_receiving_bytes: self.files.max_receiving_bytes,
             },
             gossip: PlumtreeConfig {
                 graft_timeout_ms: self.groups.graft_timeout_ms,

@@ -360,6 +360,13 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
             node.retry(id.as_deref()).await?;
             Response::Ok
         }
+        Request::SendFile { to, path } => Response::File(file_view(
+            node.send_file(&to, std::path::Path::new(&path)).await?,
+        )),
+        Request::Files => Response::Files {
+            transfers: node.files().await?.into_iter().map(file_view).collect(),
+        },
+        Request::FilesCancel { id } => Response::File(file_view(node.cancel_file(&id).await?)),
         Request::Outbox => Response::Outbox {
             entries: node
                 .outbox()
@@ -540,4 +547,30 @@ fn peer_info_view(p: tacnode_usecase::node::PeerInfo) -> PeerView {
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A file transfer as the control socket shows it.
+fn file_view(f: tacnode_usecase::node::FileTransferInfo) -> tacnode_control::FileView {
+    use tacnode_usecase::file_transfer::TransferState;
+    let (state, reason) = match f.state {
+        TransferState::Offering => ("offering", f.last_error),
+        TransferState::Offered => ("offered", f.last_error),
+        TransferState::Receiving => ("receiving", f.last_error),
+        TransferState::Done => ("done", None),
+        TransferState::Failed(r) => ("failed", Some(r)),
+        TransferState::Cancelled => ("cancelled", None),
+    };
+    tacnode_control::FileView {
+        id: f.id.to_string(),
+        peer: f.peer_name.unwrap_or_else(|| hex(f.peer.as_bytes())),
+        direction: if f.outbound { "out" } else { "in" }.to_owned(),
+        name: f.name,
+        size: f.size,
+        done: f.done,
+        state: state.to_owned(),
+        reason,
+        path: f.path.map(|p| p.display().to_string()),
+        created_ms: f.created.0,
+        next_try_ms: f.next_try.map(|t| t.0),
+    }
 }

@@ -11,6 +11,7 @@ pub mod config;
 mod control_server;
 mod daemon;
 pub mod demo;
+mod files;
 mod keys;
 pub mod node;
 mod run;

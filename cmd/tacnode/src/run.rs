@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use tacnode_crypto::keystore::KdfParams;
 
 use crate::cli::{
-    Cli, Command, ContactsCommand, GroupAction, LogFormatArg, MemberAction, NodeTypeArg,
-    OutboxAction,
+    Cli, Command, ContactsCommand, FilesAction, GroupAction, LogFormatArg, MemberAction,
+    NodeTypeArg, OutboxAction,
 };
 use crate::config::{LogFormat, NodeTypeConfig, default_data_dir};
 use crate::stdin_messages::read_stdin_messages;
@@ -50,6 +50,15 @@ other_from!(
     tacnode_control::SendManyError
 );
 
+impl From<tacnode_control::FollowError> for CliError {
+    fn from(e: tacnode_control::FollowError) -> Self {
+        match e {
+            tacnode_control::FollowError::Connect(e) => e.into(),
+            other => CliError::Other(other.into()),
+        }
+    }
+}
+
 impl From<tacnode_control::WatchError> for CliError {
     fn from(e: tacnode_control::WatchError) -> Self {
         match e {
@@ -70,7 +79,11 @@ impl From<tacnode_control::ConnectError> for CliError {
 
 /// Sends `req` to the daemon and returns its answer to show as text, or
 /// `None` once it was printed as JSON (`--json`).
-async fn ask(data_dir: &Path, json: bool, req: &Request) -> Result<Option<Response>, CliError> {
+pub(crate) async fn ask(
+    data_dir: &Path,
+    json: bool,
+    req: &Request,
+) -> Result<Option<Response>, CliError> {
     let r = ControlClient::connect(data_dir).await?.call(req).await?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
@@ -264,6 +277,38 @@ pub(crate) async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             };
             if ask(&data_dir, json, &req).await?.is_some() {
                 println!("{done}");
+            }
+        }
+        Command::SendFile {
+            contact,
+            path,
+            no_wait,
+        } => return crate::files::send_file(&data_dir, json, &contact, &path, no_wait).await,
+        Command::Files {
+            action: Some(FilesAction::Cancel { id }),
+            ..
+        } => {
+            if let Some(Response::File(f)) =
+                ask(&data_dir, json, &Request::FilesCancel { id }).await?
+            {
+                println!(
+                    "cancelled {}",
+                    text::file_line(&f, crate::node::now().0).trim_start()
+                );
+            }
+        }
+        Command::Files {
+            action: None,
+            watch: true,
+        } => crate::files::watch(&data_dir, json).await?,
+        Command::Files {
+            action: None,
+            watch: false,
+        } => {
+            if let Some(Response::Files { transfers }) =
+                ask(&data_dir, json, &Request::Files).await?
+            {
+                print!("{}", text::files(&transfers, crate::node::now().0));
             }
         }
         Command::Outbox { action: None } => {

@@ -13,10 +13,12 @@
 //! what both sides share, the client and the client's commands: the answers
 //! as an operator reads them on a terminal ([`text`]), the inbox written out
 //! ([`write_inbox`]), many texts sent in groups ([`send_many`]) and `peers
-//! --watch` ([`watch_peers`]).
+//! --watch` ([`watch_peers`]) and file transfers followed while they run
+//! ([`follow_files`]).
 
 mod client;
 mod data_dir;
+mod follow_files;
 mod inbox;
 mod line;
 mod output_line;
@@ -29,6 +31,7 @@ mod watch;
 
 pub use client::{ClientError, ConnectError, ControlClient};
 pub use data_dir::{KEYSTORE_NAME, SOCKET_NAME, keystore_path, socket_path};
+pub use follow_files::{FOLLOW_INTERVAL, Follow, FollowError, follow_files};
 pub use inbox::{InboxError, write_inbox};
 pub use line::{LineError, MAX_LINE_BYTES, read_line, write_json};
 pub use output_line::write_line;
@@ -36,7 +39,8 @@ pub use request::Request;
 pub use response::Response;
 pub use send_many::{SendManyError, send_groups, send_many};
 pub use views::{
-    ContactView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView, ServiceView,
+    ContactView, FileView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView,
+    ServiceView,
 };
 pub use watch::{WATCH_INTERVAL, WatchError, WatchOutput, watch_peers};
 

@@ -67,6 +67,21 @@ pub enum Request {
         /// Message id or prefix; all when `None`.
         id: Option<String>,
     },
+    /// Offer a file to a contact (by name or address); the recipient
+    /// fetches it from this node.
+    SendFile {
+        /// Contact name or `key_…` address.
+        to: String,
+        /// The file's absolute path, which the daemon reads.
+        path: String,
+    },
+    /// File transfers, both ways, newest first.
+    Files,
+    /// Cancel a file transfer (id or an unambiguous prefix).
+    FilesCancel {
+        /// Transfer id or prefix.
+        id: String,
+    },
     /// Daemon status.
     Status,
     /// Create a group with this node as its admin.

@@ -3,13 +3,21 @@
 use serde::{Deserialize, Serialize};
 
 use crate::views::{
-    ContactView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView, ServiceView,
+    ContactView, FileView, GroupMemberView, GroupView, MessageView, OutboxView, PeerView,
+    ServiceView,
 };
 
 /// The daemon's answer.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Response {
+    /// File transfers, newest first.
+    Files {
+        /// Each transfer.
+        transfers: Vec<FileView>,
+    },
+    /// One file transfer (offered, or cancelled).
+    File(FileView),
     /// The request failed.
     Error {
         /// Why, in words.

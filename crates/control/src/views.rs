@@ -134,3 +134,37 @@ pub struct ContactView {
     /// operator verifies again.
     pub identity_changed: bool,
 }
+
+/// A file transfer, either way.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct FileView {
+    /// Transfer id (hex).
+    pub id: String,
+    /// The other end: contact name, or its node id (hex).
+    pub peer: String,
+    /// `out` (ours) or `in` (theirs).
+    pub direction: String,
+    /// The file's name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Bytes done: received and durable (in), served (out).
+    pub done: u64,
+    /// `offering`, `offered`, `receiving`, `done`, `failed` or `cancelled`.
+    pub state: String,
+    /// Why it failed, or why the last attempt failed while it is retried.
+    pub reason: Option<String>,
+    /// The file sent (out), or where it was saved (in, once done).
+    pub path: Option<String>,
+    /// When it was offered (Unix ms).
+    pub created_ms: u64,
+    /// When the next attempt is due (Unix ms), while one waits.
+    pub next_try_ms: Option<u64>,
+}
+
+impl FileView {
+    /// No more changes will come.
+    pub fn ended(&self) -> bool {
+        matches!(self.state.as_str(), "done" | "failed" | "cancelled")
+    }
+}

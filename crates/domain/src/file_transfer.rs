@@ -90,11 +90,18 @@ pub fn check_file_name(name: &str) -> Result<(), FileNameError> {
     if name == "."
         || name == ".."
         || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
+        || name.chars().any(|c| c.is_control() || is_format(c))
     {
         return Err(FileNameError::NotPlain(name.to_owned()));
     }
     Ok(())
+}
+
+/// Unicode format characters that reorder or hide text (bidirectional
+/// overrides and isolates, marks, zero-width joiners): a name with one can
+/// show another extension than it has.
+fn is_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// How many blocks a file of `size` bytes has.
@@ -147,7 +154,16 @@ mod tests {
     fn only_plain_names_pass() {
         assert!(check_file_name("report 2026.pdf").is_ok());
         assert!(check_file_name("карта.png").is_ok());
-        for bad in ["", ".", "..", "a/b", "..\\x", "a\nb", "a\u{1b}[2Jb"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "..\\x",
+            "a\nb",
+            "a\u{1b}[2Jb",
+            "invoice\u{202E}fdp.exe",
+        ] {
             assert!(check_file_name(bad).is_err(), "{bad:?}");
         }
         assert_eq!(

@@ -223,3 +223,118 @@ fn a_file_crosses_a_slow_radio_link() {
     let took = block_on(radio(5)).unwrap();
     eprintln!("256 KiB over the radio in {took} ms");
 }
+
+/// The recipient's disk fills up once every block was written to its
+/// cache (the sync at the end fails): it tries again, without fetching or
+/// hashing anything twice, and the file arrives once there is room. (A
+/// resume from the whole file used to fetch the last block again, hash it
+/// twice, find the content "changed" and delete the download.)
+async fn full_at_the_end(seed: u64) -> TransferState {
+    let sim = network(seed, 3, 0.0).await;
+    let (sender, receiver) = (0, 1);
+    befriend(&sim, sender, receiver).await;
+    // Not a whole number of blocks: the last one is short.
+    let content = random_file(seed, 300 * 1024 + 7);
+    sim.files(sender)
+        .unwrap()
+        .put("/data/log.txt", content.clone());
+    sim.files(receiver).unwrap().set_syncs_fail(true);
+    sim.handle(sender)
+        .unwrap()
+        .send_file("peer", std::path::Path::new("/data/log.txt"))
+        .await
+        .unwrap();
+    until(&sim, receiver, 100, MINUTE, |t| {
+        t.done == content.len() as u64 && t.last_error.is_some()
+    })
+    .await
+    .expect("the full disk was never noticed");
+    sim.advance(30_000).await;
+    let waiting = transfer_at(&sim, receiver).await.unwrap();
+    assert_eq!(waiting.state, TransferState::Receiving, "{waiting:?}");
+    sim.files(receiver).unwrap().set_syncs_fail(false);
+    until(&sim, receiver, 500, 5 * MINUTE, |t| !t.state.active())
+        .await
+        .expect("never ended");
+    let got = transfer_at(&sim, receiver).await.unwrap();
+    if got.state == TransferState::Done {
+        assert_eq!(
+            sim.files(receiver).unwrap().download("log.txt").as_deref(),
+            Some(content.as_slice())
+        );
+    }
+    got.state
+}
+
+#[test]
+fn a_disk_full_at_the_end_of_a_transfer_delays_the_file_and_loses_nothing() {
+    let state = block_on(full_at_the_end(3)).unwrap();
+    assert_eq!(state, TransferState::Done);
+}
+
+/// The recipient cancels while the file arrives over a slow uplink: its
+/// partial file goes and nothing is saved; the sender's file changing
+/// under another transfer fails that one on both ends, with the reason.
+async fn cancelled_and_changed(seed: u64) -> (FileTransferInfo, FileTransferInfo) {
+    let sim = network(seed, 3, 0.0).await;
+    let (sender, receiver) = (0, 1);
+    befriend(&sim, sender, receiver).await;
+    sim.net().set_uplink(sender, Some(2_000_000));
+    let files = sim.files(sender).unwrap();
+    files.put("/data/a.bin", random_file(seed, 4 * 1024 * 1024));
+    let h = sim.handle(sender).unwrap();
+    let first = h
+        .send_file("peer", std::path::Path::new("/data/a.bin"))
+        .await
+        .unwrap();
+    until(&sim, receiver, 100, MINUTE, |t| t.done > 0)
+        .await
+        .expect("never started");
+    let prefix: String = first.id.to_string().chars().take(8).collect();
+    sim.handle(receiver)
+        .unwrap()
+        .cancel_file(&prefix)
+        .await
+        .unwrap();
+    sim.advance(10_000).await;
+    let cancelled = transfer_at(&sim, receiver).await.unwrap();
+    assert_eq!(cancelled.state, TransferState::Cancelled);
+    let rfiles = sim.files(receiver).unwrap();
+    assert_eq!(rfiles.part_len(&first.id), None, "the partial file stays");
+    assert_eq!(rfiles.download("a.bin"), None, "a cancelled file was saved");
+
+    files.put("/data/b.bin", random_file(seed + 1, 4 * 1024 * 1024));
+    h.send_file("peer", std::path::Path::new("/data/b.bin"))
+        .await
+        .unwrap();
+    until(&sim, receiver, 100, MINUTE, |t| {
+        t.name == "b.bin" && t.done > 0
+    })
+    .await
+    .expect("never started");
+    files.put("/data/b.bin", random_file(seed + 2, 4 * 1024 * 1024));
+    let failed = until(&sim, receiver, 500, 2 * MINUTE, |t| {
+        matches!(t.state, TransferState::Failed(_))
+    })
+    .await;
+    assert!(failed.is_some(), "{:?}", transfer_at(&sim, receiver).await);
+    until(&sim, sender, 500, MINUTE, |t| {
+        matches!(t.state, TransferState::Failed(_))
+    })
+    .await
+    .expect("the sender did not fail it");
+    (
+        transfer_at(&sim, receiver).await.unwrap(),
+        transfer_at(&sim, sender).await.unwrap(),
+    )
+}
+
+#[test]
+fn a_cancelled_transfer_leaves_nothing_and_a_changed_file_fails_on_both_ends() {
+    let (theirs, ours) = block_on(cancelled_and_changed(9)).unwrap();
+    eprintln!("recipient: {:?}\nsender: {:?}", theirs.state, ours.state);
+    assert!(
+        matches!(&theirs.state, TransferState::Failed(r) if r.contains("changed")),
+        "{theirs:?}"
+    );
+}

@@ -2,9 +2,12 @@
 //!
 //! On disk, a file being received is written to
 //! `DOWNLOADS/.partial/<transfer id>` and, once complete and checked, moved
-//! into `DOWNLOADS` under its name: linked there (which fails rather than
-//! replace a file of that name: ` (1)`, ` (2)`, … is tried then), then
-//! unlinked from `.partial`, and the directory synced.
+//! into `DOWNLOADS` under its name: the name is claimed by creating it
+//! exclusively (which fails rather than replace a file of that name:
+//! ` (1)`, ` (2)`, … is tried then), the partial file renamed over the
+//! claimed one, and the directory synced. Only the partial file's own
+//! directory is made owner-only (a configured downloads directory keeps
+//! its permissions; one the node creates is owner-only).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -47,18 +50,28 @@ fn stamp_of(meta: &std::fs::Metadata) -> FileStamp {
     }
 }
 
-/// `name` with ` (n)` before its extension, for n ≥ 1.
+/// Longest file name written, in bytes (the usual `NAME_MAX`).
+const MAX_WRITTEN_NAME_BYTES: usize = 255;
+
+/// `name` with ` (n)` before its extension, for n ≥ 1; the stem is cut
+/// (at a character boundary) so the result stays within
+/// [`MAX_WRITTEN_NAME_BYTES`].
 fn numbered(name: &str, n: u32) -> String {
     if n == 0 {
         return name.to_owned();
     }
-    match name.rfind('.') {
-        Some(dot) if dot > 0 => {
-            let (stem, ext) = name.split_at(dot);
-            format!("{stem} ({n}){ext}")
-        }
-        _ => format!("{name} ({n})"),
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => name.split_at(dot),
+        _ => (name, ""),
+    };
+    let suffix = format!(" ({n}){ext}");
+    let mut keep = MAX_WRITTEN_NAME_BYTES
+        .saturating_sub(suffix.len())
+        .min(stem.len());
+    while !stem.is_char_boundary(keep) {
+        keep -= 1;
     }
+    format!("{}{suffix}", stem.get(..keep).unwrap_or_default())
 }
 
 /// The file port over a downloads directory.
@@ -84,19 +97,29 @@ impl DiskFiles {
         self.downloads.join(PARTIAL_DIR).join(transfer.to_string())
     }
 
+    /// Creates `dir` owner-only if it is missing (an existing one is left
+    /// as it is).
+    fn ensure_dir(dir: &Path) -> Result<(), FileError> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder
+            .create(dir)
+            .map_err(|e| io_error(dir, "creating", e))
+    }
+
     fn open_part(&self, transfer: &TransferId, create: bool) -> Result<(File, PathBuf), FileError> {
         let path = self.part(transfer);
         if create {
-            let dir = self.downloads.join(PARTIAL_DIR);
-            std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "creating", e))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt as _;
-                for d in [&self.downloads, &dir] {
-                    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
-                        .map_err(|e| io_error(d, "restricting", e))?;
-                }
-            }
+            Self::ensure_dir(&self.downloads)?;
+            Self::ensure_dir(&self.downloads.join(PARTIAL_DIR))?;
         }
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(create);
@@ -145,11 +168,19 @@ impl TransferFiles for DiskFiles {
         len: usize,
     ) -> Result<Vec<u8>, FileError> {
         let file = File::open(path).map_err(|e| io_error(path, "opening", e))?;
-        let meta = file.metadata().map_err(|e| io_error(path, "reading", e))?;
-        if stamp_of(&meta) != stamp {
-            return Err(FileError::Changed(path.to_owned()));
-        }
-        read_at(&file, path, offset, len)
+        let unchanged = |file: &File| -> Result<(), FileError> {
+            let meta = file.metadata().map_err(|e| io_error(path, "reading", e))?;
+            if stamp_of(&meta) != stamp {
+                return Err(FileError::Changed(path.to_owned()));
+            }
+            Ok(())
+        };
+        unchanged(&file)?;
+        let content = read_at(&file, path, offset, len)?;
+        // Written to while it was read: not served (its blocks would be
+        // sealed again under the same nonces with other content).
+        unchanged(&file)?;
+        Ok(content)
     }
 
     fn write_part(
@@ -177,7 +208,9 @@ impl TransferFiles for DiskFiles {
     }
 
     fn sync_part(&self, transfer: &TransferId) -> Result<(), FileError> {
-        let (file, path) = self.open_part(transfer, true)?;
+        // Never created here: a partial file removed meanwhile (a cancel)
+        // stays removed.
+        let (file, path) = self.open_part(transfer, false)?;
         file.sync_data().map_err(|e| io_error(&path, "syncing", e))
     }
 
@@ -187,23 +220,36 @@ impl TransferFiles for DiskFiles {
         len: u64,
         name: &str,
     ) -> Result<PathBuf, FileError> {
-        let (file, part) = self.open_part(transfer, true)?;
+        let (file, part) = self.open_part(transfer, false)?;
+        let have = file
+            .metadata()
+            .map_err(|e| io_error(&part, "reading", e))?
+            .len();
+        if have < len {
+            return Err(FileError::Changed(part));
+        }
         file.set_len(len)
             .map_err(|e| io_error(&part, "cutting", e))?;
         file.sync_all().map_err(|e| io_error(&part, "syncing", e))?;
         drop(file);
         for n in 0..MAX_NAME_TRIES {
             let target = self.downloads.join(numbered(name, n));
-            match std::fs::hard_link(&part, &target) {
-                Ok(()) => {
-                    std::fs::remove_file(&part).map_err(|e| io_error(&part, "removing", e))?;
+            // Claims the name (fails if taken), then the partial file
+            // replaces the empty claim in one rename.
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)
+            {
+                Ok(_) => {
+                    std::fs::rename(&part, &target).map_err(|e| io_error(&target, "moving", e))?;
                     File::open(&self.downloads)
                         .and_then(|d| d.sync_all())
                         .map_err(|e| io_error(&self.downloads, "syncing", e))?;
                     return Ok(target);
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io_error(&target, "linking", e)),
+                Err(e) => return Err(io_error(&target, "naming", e)),
             }
         }
         Err(FileError::Io {
@@ -234,6 +280,11 @@ struct MemoryTables {
     downloads: BTreeMap<String, Vec<u8>>,
     /// Writes fail as on a full disk.
     full: bool,
+    /// Modification stamps handed out.
+    stamps: u128,
+    /// Syncs (and so finishing a file) fail as on a disk that filled up
+    /// after the writes went to its cache.
+    syncs_fail: bool,
 }
 
 /// The file port in memory, for the simulator and tests: a node's files
@@ -262,7 +313,8 @@ impl MemoryFiles {
     /// stamp each time).
     pub fn put(&self, path: impl Into<PathBuf>, content: Vec<u8>) {
         let mut t = self.tables();
-        let stamp = t.files.len() as u128 + 1;
+        t.stamps += 1;
+        let stamp = t.stamps;
         t.files.insert(path.into(), (content, stamp));
     }
 
@@ -282,6 +334,12 @@ impl MemoryFiles {
         for (written, synced) in self.tables().parts.values_mut() {
             written.clone_from(synced);
         }
+    }
+
+    /// Syncs and finishing a file fail (`true`) as on a disk that filled
+    /// up once the writes were cached, or work again.
+    pub fn set_syncs_fail(&self, fail: bool) {
+        self.tables().syncs_fail = fail;
     }
 
     /// Writes fail (`true`) as on a full disk, or work again.
@@ -361,7 +419,13 @@ impl TransferFiles for MemoryFiles {
 
     fn sync_part(&self, transfer: &TransferId) -> Result<(), FileError> {
         let mut t = self.tables();
-        let part = t.parts.entry(*transfer).or_default();
+        if t.syncs_fail {
+            return Err(FileError::NoSpace);
+        }
+        let part = t
+            .parts
+            .get_mut(transfer)
+            .ok_or_else(|| FileError::NotFound(PathBuf::from(transfer.to_string())))?;
         part.1.clone_from(&part.0);
         Ok(())
     }
@@ -373,6 +437,13 @@ impl TransferFiles for MemoryFiles {
         name: &str,
     ) -> Result<PathBuf, FileError> {
         let mut t = self.tables();
+        if t.syncs_fail {
+            return Err(FileError::NoSpace);
+        }
+        let have = t.parts.get(transfer).map(|p| p.0.len() as u64);
+        if have.is_none_or(|h| h < len) {
+            return Err(FileError::Changed(PathBuf::from(transfer.to_string())));
+        }
         let mut content = t.parts.remove(transfer).map(|p| p.0).unwrap_or_default();
         content.truncate(usize::try_from(len).unwrap_or(usize::MAX));
         let taken = (0..MAX_NAME_TRIES)
@@ -406,6 +477,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let files = DiskFiles::new(dir.path().join("files"));
         let (a, b) = (TransferId([1; 16]), TransferId([2; 16]));
+        // A configured directory keeps its permissions.
+        std::fs::create_dir(dir.path().join("files")).expect("mkdir");
+        std::fs::set_permissions(
+            dir.path().join("files"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o750),
+        )
+        .expect("chmod");
         for (t, body) in [(a, b"first"), (b, b"other")] {
             files.write_part(&t, 0, body).expect("write");
             files.write_part(&t, 5, b"-tail-not-kept").expect("write");
@@ -417,6 +495,19 @@ mod tests {
         assert_eq!(std::fs::read(&first).expect("read"), b"first");
         assert_eq!(std::fs::read(&second).expect("read"), b"other");
         assert!(files.read_part(&a, 0, 10).expect("gone").is_empty());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.path().join("files"))
+                .expect("stat")
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o750);
+        // A partial file cut short is not published.
+        let c = TransferId([9; 16]);
+        files.write_part(&c, 0, b"abc").expect("write");
+        assert!(matches!(
+            files.finish_part(&c, 4, "c"),
+            Err(FileError::Changed(_))
+        ));
     }
 
     #[test]
@@ -453,5 +544,14 @@ mod tests {
         assert_eq!(files.read_part(&t, 0, 10).expect("read"), b"abc");
         assert_eq!(numbered("a.tar.gz", 2), "a.tar (2).gz");
         assert_eq!(numbered(".bashrc", 1), ".bashrc (1)");
+        let long = format!("{}.pdf", "я".repeat(125));
+        let n = numbered(&long, 7);
+        assert!(
+            n.len() <= MAX_WRITTEN_NAME_BYTES && n.ends_with(" (7).pdf"),
+            "{n}"
+        );
+        // A removed partial file is not brought back by a sync.
+        files.remove_part(&t).expect("remove");
+        assert!(matches!(files.sync_part(&t), Err(FileError::NotFound(_))));
     }
 }

@@ -105,10 +105,11 @@ pub enum TransferPickleError {
 }
 
 fn put_text(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    let bytes = bytes
-        .get(..bytes.len().min(MAX_TRANSFER_TEXT_BYTES))
-        .unwrap_or_default();
+    let mut end = text.len().min(MAX_TRANSFER_TEXT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let bytes = text.as_bytes().get(..end).unwrap_or_default();
     out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
     out.extend_from_slice(bytes);
 }
@@ -326,6 +327,13 @@ mod tests {
             let t = sample(state);
             assert_eq!(unpickle(&pickle(&t)), Ok(t));
         }
+        let mut long = sample(TransferState::Failed("é".repeat(MAX_TRANSFER_TEXT_BYTES)));
+        long.path = Some(PathBuf::from("ж".repeat(MAX_TRANSFER_TEXT_BYTES)));
+        let back = unpickle(&pickle(&long)).expect("cut at a character boundary");
+        assert!(
+            back.path
+                .is_some_and(|p| p.as_os_str().len() <= MAX_TRANSFER_TEXT_BYTES)
+        );
         let mut none = sample(TransferState::Receiving);
         none.path = None;
         assert_eq!(unpickle(&pickle(&none)), Ok(none));

@@ -4,6 +4,7 @@
 //! rendering is tested without a clock.
 
 mod contacts;
+mod files;
 mod groups;
 mod inbox;
 mod outbox;
@@ -13,6 +14,7 @@ mod safety_number;
 mod status;
 
 pub use contacts::contacts;
+pub use files::{file_line, files, human_bytes};
 pub use groups::{alert, group_members, groups, services};
 pub use inbox::{message, status_change};
 pub use outbox::outbox;

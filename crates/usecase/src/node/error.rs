@@ -232,6 +232,9 @@ pub enum NodeError {
     /// directory is not the operator's).
     #[error("{0}: give the file's absolute path")]
     RelativePath(std::path::PathBuf),
+    /// A file to send whose path is longer than a transfer record keeps.
+    #[error("the file's path is longer than {0} bytes; move it somewhere shorter")]
+    PathTooLong(usize),
     /// A file whose name cannot travel.
     #[error(transparent)]
     FileName(#[from] tacnode_domain::file_transfer::FileNameError),

@@ -53,6 +53,15 @@ pub const MAX_ACTIVE_FETCHES: usize = 2;
 /// Requests in a row that may fail within one fetch (each one starts the
 /// pace over) before it waits for the retry policy.
 pub const MAX_FETCH_FAILURES: u32 = 3;
+/// Files one sender may have arriving at once; a further offer is
+/// refused (so one contact cannot take every fetch slot and the disk).
+pub const MAX_RECEIVING_PER_PEER: usize = 4;
+/// How long a transfer may stay under way (offered and not fetched, or
+/// fetched and not complete) before it is given up.
+pub const TRANSFER_TTL_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+/// Default bytes of all files still arriving at once
+/// (`[files] max_receiving_bytes`).
+pub const DEFAULT_MAX_RECEIVING_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 /// Transfers remembered; beyond it the oldest finished ones are forgotten
 /// (an active one never is).
 pub const MAX_TRANSFERS: usize = 1024;
@@ -72,12 +81,16 @@ pub struct FilesConfig {
     /// Largest file this node sends or takes, in bytes; a larger offer is
     /// refused.
     pub max_bytes: u64,
+    /// Most bytes of all the files still arriving at once; an offer past
+    /// it is refused.
+    pub max_receiving_bytes: u64,
 }
 
 impl Default for FilesConfig {
     fn default() -> Self {
         Self {
             max_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_receiving_bytes: DEFAULT_MAX_RECEIVING_BYTES,
         }
     }
 }
@@ -269,6 +282,11 @@ pub(crate) async fn send_file(
     if !path.is_absolute() {
         return Err(NodeError::RelativePath(path.to_owned()));
     }
+    if path.as_os_str().len() > crate::file_transfer::MAX_TRANSFER_TEXT_BYTES {
+        return Err(NodeError::PathTooLong(
+            crate::file_transfer::MAX_TRANSFER_TEXT_BYTES,
+        ));
+    }
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -388,24 +406,22 @@ pub(crate) fn offered(
         // Offered again (the first answer or receipt was lost).
         return Ok(());
     }
-    match make_room(st) {
-        Err(NodeError::TooManyTransfers(n)) => {
-            tracing::warn!(
-                "a file offer from {sender} was dropped: {n} transfers are under way, the most kept"
-            );
-            return Ok(());
-        }
-        other => other?,
+    // Nothing is evicted here, inside the receiving batch (a rollback
+    // would bring the row back, not the entry): only offers beyond the
+    // active transfers' cap are dropped; finished ones make room once the
+    // batch committed.
+    let active = st
+        .transfers
+        .values()
+        .filter(|e| e.record.state.active())
+        .count();
+    if active.saturating_add(taken.len()) >= MAX_TRANSFERS {
+        tracing::warn!(
+            "a file offer from {sender} was dropped: {MAX_TRANSFERS} transfers are under way, the most kept"
+        );
+        return Ok(());
     }
-    let max = shared.config.files.max_bytes;
-    let state = if offer.size > max {
-        TransferState::Failed(format!(
-            "refused: {} bytes is over this node's [files] max_bytes of {max}",
-            offer.size
-        ))
-    } else {
-        TransferState::Receiving
-    };
+    let refusal = refusal(st, shared, sender, &offer, taken)?;
     let record = Transfer {
         id: offer.transfer,
         peer: sender,
@@ -421,11 +437,64 @@ pub(crate) fn offered(
             modified_ns: 0,
         },
         path: None,
-        state,
+        state: refusal.map_or(TransferState::Receiving, TransferState::Failed),
     };
     save(st, &record, now)?;
     taken.push(record);
     Ok(())
+}
+
+/// Why an offer from `sender` is not taken, if it is not: it must come
+/// from a contact whose keys did not change, fit `[files] max_bytes`, keep
+/// the sender within [`MAX_RECEIVING_PER_PEER`] transfers under way and
+/// every transfer under way within `[files] max_receiving_bytes`.
+fn refusal(
+    st: &State,
+    shared: &Shared,
+    sender: NodeId,
+    offer: &FileOffer,
+    taken: &[Transfer],
+) -> Result<Option<String>> {
+    match st.store.contact(&sender)? {
+        None => return Ok(Some("refused: the sender is not a contact".to_owned())),
+        Some(c) if c.identity_changed => {
+            return Ok(Some(format!(
+                "refused: {}'s keys changed; verify them first (`tacnode contacts verify`)",
+                c.name
+            )));
+        }
+        Some(_) => {}
+    }
+    let files = &shared.config.files;
+    if offer.size > files.max_bytes {
+        return Ok(Some(format!(
+            "refused: {} bytes is over this node's [files] max_bytes of {}",
+            offer.size, files.max_bytes
+        )));
+    }
+    let receiving = st
+        .transfers
+        .values()
+        .map(|e| &e.record)
+        .chain(taken)
+        .filter(|r| r.direction == Direction::Inbound && r.state == TransferState::Receiving);
+    let (mut from_sender, mut bytes) = (0usize, 0u64);
+    for r in receiving {
+        bytes = bytes.saturating_add(r.size.saturating_sub(r.done));
+        from_sender += usize::from(r.peer == sender);
+    }
+    if from_sender >= MAX_RECEIVING_PER_PEER {
+        return Ok(Some(format!(
+            "refused: {from_sender} files from this sender are arriving already, the most at once"
+        )));
+    }
+    if bytes.saturating_add(offer.size) > files.max_receiving_bytes {
+        return Ok(Some(format!(
+            "refused: {bytes} bytes are still to arrive, and this file would pass this node's [files] max_receiving_bytes of {}",
+            files.max_receiving_bytes
+        )));
+    }
+    Ok(None)
 }
 
 /// After the receiving batch committed: the offers taken become entries,
@@ -450,6 +519,9 @@ pub(crate) fn offers_committed(
                 _ => FileChange::Offered { size: record.size },
             },
         ));
+        if let Err(e) = make_room(st) {
+            tracing::debug!("no finished file transfer to forget: {e}");
+        }
         st.transfers
             .insert(record.id, TransferEntry::new(record, now));
     }
@@ -473,8 +545,8 @@ fn refuse(code: RefusalCode, detail: &str) -> Message {
     }
 }
 
-/// Ends an outbound transfer as `state` (recorded), with its event.
-fn end_outbound(st: &mut State, shared: &Shared, id: TransferId, state: TransferState) {
+/// Ends a transfer as `state` (recorded), with its event.
+fn conclude(st: &mut State, shared: &Shared, id: TransferId, state: TransferState) {
     let now = shared.now();
     let Some(entry) = st.transfers.get_mut(&id) else {
         return;
@@ -489,6 +561,12 @@ fn end_outbound(st: &mut State, shared: &Shared, id: TransferId, state: Transfer
     let record = entry.record.clone();
     if let Err(e) = save(st, &record, now) {
         tracing::warn!("file transfer {id}: its end is not recorded ({e})");
+    }
+    if record.direction == Direction::Inbound
+        && record.state != TransferState::Done
+        && let Err(e) = shared.files.remove_part(&id)
+    {
+        tracing::warn!("file transfer {id}: its partial file stays ({e})");
     }
     let change = match &record.state {
         TransferState::Failed(reason) => FileChange::Failed {
@@ -521,7 +599,7 @@ pub(crate) async fn serve(shared: &Arc<Shared>, peer: NodeId, req: FileChunkRequ
     if req.finished {
         if record.state.active() {
             let id = record.id;
-            shared.post_state(move |st, shared| end_outbound(st, shared, id, TransferState::Done));
+            shared.post_state(move |st, shared| conclude(st, shared, id, TransferState::Done));
         }
         return Message::FileChunks(Vec::new());
     }
@@ -553,7 +631,7 @@ pub(crate) async fn serve(shared: &Arc<Shared>, peer: NodeId, req: FileChunkRequ
             );
             tracing::warn!("file transfer {id}: {reason}");
             shared.post_state(move |st, shared| {
-                end_outbound(st, shared, id, TransferState::Failed(reason));
+                conclude(st, shared, id, TransferState::Failed(reason));
             });
             return refuse(RefusalCode::Stale, "the file changed since it was offered");
         }
@@ -599,7 +677,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     loop {
         let now = shared.now();
         let due = shared
-            .with_state(move |st, _| Ok::<_, NodeError>(take_due(st, now)))
+            .with_state(move |st, shared| Ok::<_, NodeError>(take_due(st, shared, now)))
             .await;
         let Ok((due, next)) = due else {
             return;
@@ -631,7 +709,24 @@ type Due = (Vec<(TransferId, Direction)>, Option<UnixMillis>);
 
 /// The transfers whose attempt is due now (marked running), and when the
 /// next one waiting is due.
-fn take_due(st: &mut State, now: UnixMillis) -> Due {
+fn take_due(st: &mut State, shared: &Shared, now: UnixMillis) -> Due {
+    let expired: Vec<TransferId> = st
+        .transfers
+        .values()
+        .filter(|e| {
+            !e.running
+                && e.record.state.active()
+                && now.millis_since(e.record.created) >= TRANSFER_TTL_MS
+        })
+        .map(|e| e.record.id)
+        .collect();
+    for id in expired {
+        let reason = format!(
+            "not complete within {} days; given up",
+            TRANSFER_TTL_MS / (24 * 60 * 60 * 1000)
+        );
+        conclude(st, shared, id, TransferState::Failed(reason));
+    }
     let mut fetching = st
         .transfers
         .values()
@@ -640,6 +735,10 @@ fn take_due(st: &mut State, now: UnixMillis) -> Due {
     let mut due = Vec::new();
     let mut next: Option<UnixMillis> = None;
     for e in st.transfers.values_mut() {
+        if e.record.state.active() {
+            let expiry = e.record.created.saturating_add_millis(TRANSFER_TTL_MS);
+            next = Some(next.map_or(expiry, |n| n.min(expiry)));
+        }
         let Some(kind) = e.due_kind() else { continue };
         if e.running {
             continue;
@@ -896,7 +995,9 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
         .map_err(|source| FetchError::Block { index: 0, source })?;
     let total = block_count(record.size);
     // What is durable of the file: its hash is taken again from the
-    // partial file (the hash state is not kept across restarts).
+    // partial file (the hash state is not kept across restarts). All of
+    // it (a failure after the last block, before the file was moved) is
+    // checked as it is; else the fetch goes on from a block boundary.
     let mut have = record.done.min(record.size);
     if have < record.size {
         have -= have % FILE_BLOCK_BYTES as u64;
@@ -912,23 +1013,20 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
         hasher.update(&piece);
         offset += piece.len() as u64;
     }
-    // A partial file shorter than its record (lost with a disk): resume
-    // from what is there, on a block boundary.
     if offset < have {
-        have = offset - offset % FILE_BLOCK_BYTES as u64;
+        // The partial file is shorter than its record says (lost with a
+        // disk): start over.
+        tracing::warn!(
+            "file transfer {id}: the partial file lost what was recorded; fetching it again"
+        );
+        have = 0;
         hasher = Sha256::new();
-        let mut o = 0;
-        while o < have {
-            let piece = shared.files.read_part(
-                &id,
-                o,
-                HASH_READ_BYTES.min(usize::try_from(have - o).unwrap_or(HASH_READ_BYTES)),
-            )?;
-            hasher.update(&piece);
-            o += piece.len() as u64;
-        }
     }
-    let mut next_block = have / FILE_BLOCK_BYTES as u64;
+    let mut next_block = if have == record.size {
+        total
+    } else {
+        have / FILE_BLOCK_BYTES as u64
+    };
     let mut written_block = next_block;
     let peer = record.peer;
     let addrs: Arc<[std::net::SocketAddr]> = super::send::endpoints_of(shared, peer).await?.into();
@@ -1013,7 +1111,10 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
                 code: RefusalCode::Stale,
                 detail,
             }) => {
-                return Err(FetchError::Ended(detail));
+                // The sender's words: no control characters kept.
+                return Err(FetchError::Ended(
+                    detail.chars().flat_map(char::escape_default).collect(),
+                ));
             }
             Err(e) => {
                 super::send::unanswered_call(shared, peer, &e);
@@ -1031,11 +1132,29 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
             }
         }
     }
-    shared.files.sync_part(&id)?;
+    if total > 0 {
+        shared.files.sync_part(&id)?;
+    } else {
+        // An empty file: nothing was written, so the partial file is made.
+        shared.files.write_part(&id, 0, &[])?;
+    }
     let digest: [u8; 32] = hasher.finalize().into();
     // Not secret: a plain comparison.
     if digest != record.sha256 {
         return Err(FetchError::Mismatch);
+    }
+    // Cancelled meanwhile: not published.
+    let receiving = shared
+        .with_state(move |st, _| {
+            Ok::<_, NodeError>(
+                st.transfers
+                    .get(&id)
+                    .is_some_and(|e| e.record.state == TransferState::Receiving),
+            )
+        })
+        .await?;
+    if !receiving {
+        return Err(FetchError::Ended("cancelled here".into()));
     }
     let path = shared.files.finish_part(&id, record.size, &record.name)?;
     tracing::info!(
