@@ -19,6 +19,9 @@ async fn pair(root: &std::path::Path) -> (TestNode, TestNode) {
     let mut a = test_node(root, "a", 11, None);
     a.start().await.unwrap();
     let mut b = test_node(root, "b", 12, Some(&a));
+    // A sync every 4 MiB, whatever the time: the recipient stops just past
+    // the first.
+    b.config.files.sync_interval_ms = 0;
     b.start().await.unwrap();
     let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
     assert!(hb.wait_for_routing(1, Duration::from_secs(10)).await);

@@ -185,6 +185,8 @@ pub struct FilesSection {
     pub max_bytes: u64,
     /// Most bytes of all the files still arriving at once.
     pub max_receiving_bytes: u64,
+    /// Least time between two syncs of a file arriving, ms.
+    pub sync_interval_ms: u64,
     /// Where received files go (default: `files` in the data directory).
     pub dir: Option<std::path::PathBuf>,
 }
@@ -194,6 +196,7 @@ impl Default for FilesSection {
         Self {
             max_bytes: tacnode_usecase::node::DEFAULT_MAX_FILE_BYTES,
             max_receiving_bytes: tacnode_usecase::node::DEFAULT_MAX_RECEIVING_BYTES,
+            sync_interval_ms: tacnode_usecase::node::DEFAULT_SYNC_INTERVAL_MS,
             dir: None,
         }
     }
@@ -356,6 +359,7 @@ impl Config {
             files: tacnode_usecase::node::FilesConfig {
                 max_bytes: self.files.max_bytes,
                 max_receiving_bytes: self.files.max_receiving_bytes,
+                sync_interval_ms: self.files.sync_interval_ms,
             },
             gossip: PlumtreeConfig {
                 graft_timeout_ms: self.groups.graft_timeout_ms,

@@ -86,6 +86,11 @@ async fn until(
 async fn killed_midway(seed: u64) -> (u64, u64) {
     let mut sim = network(seed, 3, 0.10).await;
     let (sender, receiver) = (0, 1);
+    // A sync every 4 MiB, whatever the time (the kill lands 0.5 MiB past
+    // the first).
+    sim.configure(receiver, |c| c.files.sync_interval_ms = 0);
+    sim.stop(receiver, false).await;
+    sim.start(receiver).await.unwrap();
     befriend(&sim, sender, receiver).await;
     let content = random_file(seed, 10 * 1024 * 1024);
     sim.files(sender)

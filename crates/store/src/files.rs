@@ -74,10 +74,52 @@ fn numbered(name: &str, n: u32) -> String {
     format!("{}{suffix}", stem.get(..keep).unwrap_or_default())
 }
 
+/// Bytes written to partial files after which their writeback is started
+/// in the background, so the sync that makes progress durable (and the
+/// last one, before the file is moved) finds little left to write.
+pub const BACKGROUND_FLUSH_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Starts writeback in the background: at most one flush thread at a
+/// time, each syncing the partial file that crossed
+/// [`BACKGROUND_FLUSH_BYTES`].
+#[derive(Debug, Default)]
+struct Flusher {
+    unflushed: std::sync::atomic::AtomicU64,
+    running: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Flusher {
+    fn wrote(&self, file: &File, bytes: usize) {
+        use std::sync::atomic::Ordering;
+        let total = self.unflushed.fetch_add(bytes as u64, Ordering::AcqRel) + bytes as u64;
+        if total < BACKGROUND_FLUSH_BYTES || self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.unflushed.store(0, Ordering::Release);
+        let running = self.running.clone();
+        match file.try_clone() {
+            Ok(copy) => {
+                // Only a head start: the sync that counts is `sync_part`'s.
+                let spawned = std::thread::Builder::new()
+                    .name("tacnode-flush".into())
+                    .spawn(move || {
+                        let _ = copy.sync_data();
+                        running.store(false, Ordering::Release);
+                    });
+                if spawned.is_err() {
+                    self.running.store(false, Ordering::Release);
+                }
+            }
+            Err(_) => self.running.store(false, Ordering::Release),
+        }
+    }
+}
+
 /// The file port over a downloads directory.
 #[derive(Debug, Clone)]
 pub struct DiskFiles {
     downloads: PathBuf,
+    flusher: Arc<Flusher>,
 }
 
 impl DiskFiles {
@@ -85,6 +127,7 @@ impl DiskFiles {
     pub fn new(downloads: impl Into<PathBuf>) -> Self {
         Self {
             downloads: downloads.into(),
+            flusher: Arc::default(),
         }
     }
 
@@ -191,7 +234,9 @@ impl TransferFiles for DiskFiles {
     ) -> Result<(), FileError> {
         let (file, path) = self.open_part(transfer, true)?;
         file.write_all_at(bytes, offset)
-            .map_err(|e| io_error(&path, "writing", e))
+            .map_err(|e| io_error(&path, "writing", e))?;
+        self.flusher.wrote(&file, bytes.len());
+        Ok(())
     }
 
     fn read_part(

@@ -58,7 +58,7 @@ use rusqlite::{Connection, OptionalExtension};
 use tacnode_domain::{MessageId, NodeId, UnixMillis};
 
 pub use error::SqliteError;
-pub use files::{DiskFiles, MAX_NAME_TRIES, MemoryFiles, PARTIAL_DIR};
+pub use files::{BACKGROUND_FLUSH_BYTES, DiskFiles, MAX_NAME_TRIES, MemoryFiles, PARTIAL_DIR};
 pub use history_file::{
     ExportSummary, HISTORY_FILE_VERSION, HistoryFileError, MAX_HISTORY_LINE_BYTES,
     create_history_file,

@@ -204,6 +204,7 @@ impl NodeConfig {
             files: super::FilesConfig {
                 max_bytes: super::files::RADIO_MAX_FILE_BYTES,
                 max_receiving_bytes: 4 * super::files::RADIO_MAX_FILE_BYTES,
+                ..super::FilesConfig::default()
             },
             ..default
         }

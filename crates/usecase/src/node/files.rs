@@ -45,9 +45,16 @@ use super::{NodeError, NodeEvent, Result, Shared, State};
 use crate::file_transfer::{FetchPace, Transfer, TransferState, pickle, unpickle};
 use crate::ports::CallError;
 
-/// Received bytes between two syncs of the partial file and its record:
-/// what a crash can cost a transfer at most.
+/// Received bytes before the partial file and its record are synced, once
+/// `[files] sync_interval_ms` passed since the last sync: a crash costs a
+/// transfer at most this or that interval's worth, whichever is more, and
+/// a fast link pays one fsync per interval, not one per few MiB.
 pub const PROGRESS_SYNC_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest time received bytes stay unsynced, however few (a slow radio
+/// link, where a few MiB take minutes).
+pub const PROGRESS_SYNC_MAX_WAIT_MS: u64 = 30_000;
+/// Default `[files] sync_interval_ms`.
+pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1_000;
 /// Files fetched at once; more wait their turn.
 pub const MAX_ACTIVE_FETCHES: usize = 2;
 /// Requests in a row that may fail within one fetch (each one starts the
@@ -84,6 +91,9 @@ pub struct FilesConfig {
     /// Most bytes of all the files still arriving at once; an offer past
     /// it is refused.
     pub max_receiving_bytes: u64,
+    /// Least time between two syncs of a file arriving (see
+    /// [`PROGRESS_SYNC_BYTES`]), ms; 0 syncs every [`PROGRESS_SYNC_BYTES`].
+    pub sync_interval_ms: u64,
 }
 
 impl Default for FilesConfig {
@@ -91,6 +101,7 @@ impl Default for FilesConfig {
         Self {
             max_bytes: DEFAULT_MAX_FILE_BYTES,
             max_receiving_bytes: DEFAULT_MAX_RECEIVING_BYTES,
+            sync_interval_ms: DEFAULT_SYNC_INTERVAL_MS,
         }
     }
 }
@@ -1034,6 +1045,7 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
     let mut failures = 0u32;
     let mut in_flight = InFlight::default();
     let mut unsynced = 0u64;
+    let mut last_sync = shared.now();
     while written_block < total {
         while in_flight.0.len() < pace.window && next_block < total {
             let blocks = u32::try_from(u64::from(pace.blocks).min(total - next_block)).unwrap_or(1);
@@ -1065,6 +1077,9 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
             Ok(Message::FileChunks(sealed)) if sealed.len() == blocks as usize => {
                 pace.answered(shared.now().millis_since(started));
                 failures = 0;
+                // Opened and checked whole, then written with one call.
+                let at = first * FILE_BLOCK_BYTES as u64;
+                let mut contents = Vec::with_capacity(sealed.len() * FILE_BLOCK_BYTES);
                 for (index, s) in (first..).zip(sealed) {
                     let content = cipher
                         .open(index, &s)
@@ -1075,17 +1090,20 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
                             source: FileBlockError::Authentication,
                         });
                     }
-                    let at = index * FILE_BLOCK_BYTES as u64;
-                    if let Err(e) = shared.files.write_part(&id, at, &content) {
-                        return Err(e.into());
-                    }
                     hasher.update(&content);
-                    unsynced += content.len() as u64;
-                    have = at + content.len() as u64;
+                    contents.extend_from_slice(&content);
                     written_block = index + 1;
                 }
-                if unsynced >= PROGRESS_SYNC_BYTES && written_block < total {
+                shared.files.write_part(&id, at, &contents)?;
+                unsynced += contents.len() as u64;
+                have = at + contents.len() as u64;
+                let since_sync = shared.now().millis_since(last_sync);
+                let due = (unsynced >= PROGRESS_SYNC_BYTES
+                    && since_sync >= shared.config.files.sync_interval_ms)
+                    || since_sync >= PROGRESS_SYNC_MAX_WAIT_MS;
+                if due && written_block < total {
                     unsynced = 0;
+                    last_sync = shared.now();
                     progress(shared, id, have).await?;
                 } else {
                     let done = have;

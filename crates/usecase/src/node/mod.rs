@@ -83,9 +83,10 @@ use crate::ports::{Clock, Incoming, LanBeacon, PeerNetwork};
 
 pub use error::{NodeError, Result};
 pub use files::{
-    DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_RECEIVING_BYTES, FileChange, FileTransferInfo, FilesConfig,
-    MAX_ACTIVE_FETCHES, MAX_FETCH_FAILURES, MAX_RECEIVING_PER_PEER, MAX_TRANSFERS,
-    PROGRESS_SYNC_BYTES, RADIO_MAX_FILE_BYTES, TRANSFER_TTL_MS,
+    DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_RECEIVING_BYTES, DEFAULT_SYNC_INTERVAL_MS, FileChange,
+    FileTransferInfo, FilesConfig, MAX_ACTIVE_FETCHES, MAX_FETCH_FAILURES, MAX_RECEIVING_PER_PEER,
+    MAX_TRANSFERS, PROGRESS_SYNC_BYTES, PROGRESS_SYNC_MAX_WAIT_MS, RADIO_MAX_FILE_BYTES,
+    TRANSFER_TTL_MS,
 };
 pub use groups::{GroupInfo, GroupMember, MAX_GROUPS};
 pub use tacnode_gossip::PlumtreeConfig;
