@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use rand::SeedableRng;
 use tacnode::demo::LocalNode;
 use tacnode::node::NodeEvent;
@@ -22,6 +24,34 @@ pub fn test_node(
 ) -> TestNode {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     LocalNode::new(root, name, KeystoreSecrets::generate(&mut rng), bootstrap)
+}
+
+/// Two started nodes with identities from the seeds, each the other's
+/// contact ("a" and "b"), their records published; `prepare` adjusts the
+/// second one's configuration before it starts.
+pub async fn contact_pair(
+    root: &std::path::Path,
+    (seed_a, seed_b): (u64, u64),
+    prepare: impl FnOnce(&mut TestNode),
+) -> anyhow::Result<(TestNode, TestNode)> {
+    let mut a = test_node(root, "a", seed_a, None);
+    a.start().await?;
+    let mut b = test_node(root, "b", seed_b, Some(&a));
+    prepare(&mut b);
+    b.start().await?;
+    let (ha, hb) = (
+        a.handle().context("a stopped")?,
+        b.handle().context("b stopped")?,
+    );
+    anyhow::ensure!(
+        hb.wait_for_routing(1, Duration::from_secs(10)).await,
+        "b never joined a"
+    );
+    ha.add_contact("b", &b.address()).await?;
+    hb.add_contact("a", &a.address()).await?;
+    hb.publish().await?;
+    ha.publish().await?;
+    Ok((a, b))
 }
 
 /// Waits for an event matching `want`, at most `timeout`.

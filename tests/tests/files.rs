@@ -8,28 +8,18 @@ use std::time::Duration;
 
 use rand::{Rng as _, SeedableRng as _};
 use tacnode::node::NodeHandle;
-use tacnode_tests::{TestNode, eventually, test_node};
+use tacnode_tests::{TestNode, contact_pair, eventually};
 use tacnode_usecase::file_transfer::TransferState;
 use tacnode_usecase::node::{FileTransferInfo, PROGRESS_SYNC_BYTES};
 
 const LONG: Duration = Duration::from_secs(120);
 
-/// Two nodes, each the other's contact.
+/// Two nodes, each the other's contact; the recipient ("b") syncs every
+/// 4 MiB, whatever the time, so it can be stopped just past the first.
 async fn pair(root: &std::path::Path) -> (TestNode, TestNode) {
-    let mut a = test_node(root, "a", 11, None);
-    a.start().await.unwrap();
-    let mut b = test_node(root, "b", 12, Some(&a));
-    // A sync every 4 MiB, whatever the time: the recipient stops just past
-    // the first.
-    b.config.files.sync_interval_ms = 0;
-    b.start().await.unwrap();
-    let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
-    assert!(hb.wait_for_routing(1, Duration::from_secs(10)).await);
-    ha.add_contact("b", &b.address()).await.unwrap();
-    hb.add_contact("a", &a.address()).await.unwrap();
-    hb.publish().await.unwrap();
-    ha.publish().await.unwrap();
-    (a, b)
+    contact_pair(root, (11, 12), |b| b.config.files.sync_interval_ms = 0)
+        .await
+        .unwrap()
 }
 
 /// Starts `node` again at its address; a socket opened meanwhile on a

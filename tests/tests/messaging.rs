@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tacnode::node::NodeEvent;
 use tacnode_domain::{Direction, MessageStatus, NodeId, mailbox_key};
-use tacnode_tests::{TestNode, eventually, test_node, wait_event};
+use tacnode_tests::{TestNode, contact_pair, eventually, test_node, wait_event};
 
 const LONG: Duration = Duration::from_secs(300);
 
@@ -18,17 +18,7 @@ async fn pair(root: &std::path::Path) -> (TestNode, TestNode) {
 
 /// Two nodes with identities from the seeds, each the other's contact.
 async fn pair_seeded(root: &std::path::Path, seed_a: u64, seed_b: u64) -> (TestNode, TestNode) {
-    let mut a = test_node(root, "a", seed_a, None);
-    a.start().await.unwrap();
-    let mut b = test_node(root, "b", seed_b, Some(&a));
-    b.start().await.unwrap();
-    let (ha, hb) = (a.handle().unwrap(), b.handle().unwrap());
-    assert!(hb.wait_for_routing(1, Duration::from_secs(10)).await);
-    ha.add_contact("b", &b.address()).await.unwrap();
-    hb.add_contact("a", &a.address()).await.unwrap();
-    hb.publish().await.unwrap();
-    ha.publish().await.unwrap();
-    (a, b)
+    contact_pair(root, (seed_a, seed_b), |_| {}).await.unwrap()
 }
 
 /// Waits (at most [`LONG`]) until the text `want` arrives on `rx`.

@@ -10,10 +10,17 @@ use tacnode_domain::{Direction, MessageId, NodeId, UnixMillis};
 
 use crate::error::SqliteError;
 use crate::messages::{MAX_STORED_TEXT_BYTES, check_text};
+use crate::pickle_table::PickleTable;
 use crate::seal::SecretBytes;
 use crate::{InsertOutcome, Store, sql_time};
 
 const GROUPS: &str = "groups";
+/// The table of group channels' pickles.
+const GROUP_PICKLES: PickleTable = PickleTable {
+    table: GROUPS,
+    id: "group_id",
+    max: MAX_GROUP_PICKLE_BYTES,
+};
 /// The table of group messages (also the label their bodies are sealed
 /// under).
 pub(crate) const GROUP_MESSAGES: &str = "group_messages";
@@ -68,47 +75,21 @@ impl Store {
         if pickle.len() > MAX_GROUP_PICKLE_BYTES {
             return Err(SqliteError::GroupPickleTooLarge(pickle.len()));
         }
-        let sealed = self.sealer.seal(GROUPS, &[group.as_bytes()], pickle)?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO groups (group_id, sealed, updated) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (group_id) DO UPDATE SET sealed = excluded.sealed,
-                                                      updated = excluded.updated",
-            )?
-            .execute(params![group.as_bytes(), sealed, sql_time(now)])?;
-        Ok(())
+        self.save_pickle(&GROUP_PICKLES, group.as_bytes(), pickle, now)
     }
 
     /// Every group channel's pickle, by id.
     pub fn groups(&self) -> Result<Vec<(GroupId, SecretBytes)>, SqliteError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT group_id, sealed FROM groups ORDER BY group_id")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(id, sealed)| {
-                let group = group_id_from_sql(&id)?;
-                let pickle = self.sealer.open(
-                    GROUPS,
-                    &[group.as_bytes()],
-                    &sealed,
-                    MAX_GROUP_PICKLE_BYTES,
-                )?;
-                Ok((group, SecretBytes::from(pickle)))
-            })
-            .collect()
+        Ok(self
+            .pickles(&GROUP_PICKLES)?
+            .into_iter()
+            .map(|(id, p)| (GroupId(id), p))
+            .collect())
     }
 
     /// Forgets a group channel's pickle; whether there was one.
     pub fn delete_group(&mut self, group: &GroupId) -> Result<bool, SqliteError> {
-        let n = self
-            .conn
-            .execute("DELETE FROM groups WHERE group_id = ?1", [group.as_bytes()])?;
-        Ok(n > 0)
+        self.delete_pickle(&GROUP_PICKLES, group.as_bytes())
     }
 
     /// Whether a group channel's pickle is kept.

@@ -40,6 +40,7 @@ mod memory;
 mod messages;
 mod meta;
 mod migrations;
+mod pickle_table;
 mod port;
 mod prekeys;
 mod quick_check;
