@@ -54,6 +54,31 @@ fn main() -> std::io::Result<()> {
         envelope.push(encode_plaintext(&p));
     }
     envelope.push(Message::GossipAck.encode());
+    // File transfer: an offer (inside a plaintext), a block request and an
+    // answer; no draws either.
+    envelope.push(encode_plaintext(&tacnode_domain::Plaintext {
+        message_id: tacnode_domain::MessageId([3; 16]),
+        sent: tacnode_domain::UnixMillis(1_700_000_000_000),
+        content: tacnode_domain::Content::FileOffer(
+            tacnode_domain::file_transfer::FileOffer {
+                transfer: tacnode_domain::file_transfer::TransferId([4; 16]),
+                name: "map.png".into(),
+                size: 200_000,
+                sha256: [5; 32],
+                key: tacnode_domain::store::SecretBytes::from(vec![6; 32]),
+            },
+        ),
+    }));
+    envelope.push(
+        Message::FileChunkRequest(tacnode_domain::file_transfer::FileChunkRequest {
+            transfer: tacnode_domain::file_transfer::TransferId([4; 16]),
+            first_block: 1,
+            blocks: 2,
+            finished: false,
+        })
+        .encode(),
+    );
+    envelope.push(Message::FileChunks(vec![vec![7; 100], vec![8; 60]]).encode());
     for m in sender_sealed(
         &sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids),
         &ids,
