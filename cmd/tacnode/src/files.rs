@@ -35,7 +35,7 @@ impl Bars {
                 let b = self.all.add(ProgressBar::new(v.size));
                 b.set_style(bar_style());
                 let arrow = if v.direction == "out" { "to" } else { "from" };
-                b.set_prefix(format!("{} {arrow} {}", v.name.escape_default(), v.peer));
+                b.set_prefix(format!("{} {arrow} {}", text::shown(&v.name), v.peer));
                 b
             });
             bar.set_position(v.done);
@@ -70,12 +70,44 @@ pub(crate) async fn send_file(
         to: contact.to_owned(),
         path,
     };
-    let Some(Response::File(offered)) = ask(data_dir, json, &req).await? else {
-        return Ok(ExitCode::SUCCESS);
+    let offered = match tacnode_control::ControlClient::connect(data_dir)
+        .await?
+        .call(&req)
+        .await?
+    {
+        Response::File(f) => f,
+        other => return Err(anyhow!("unexpected answer {other:?}").into()),
     };
+    if json {
+        // The offer, then (unless --no-wait) the transfer as it ended, one
+        // JSON object per line.
+        println!(
+            "{}",
+            serde_json::to_string(&Response::File(offered.clone()))?
+        );
+        if no_wait {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let last = follow_files(
+            data_dir,
+            Follow::One(offered.id.clone()),
+            |_| {},
+            tokio::signal::ctrl_c(),
+        )
+        .await?;
+        let Some(f) = last.into_iter().next() else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        println!("{}", serde_json::to_string(&Response::File(f.clone()))?);
+        return Ok(if f.ended() && f.state != "done" {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     println!(
         "offering {} ({}) to {} as transfer {}",
-        offered.name.escape_default(),
+        text::shown(&offered.name),
         text::human_bytes(offered.size),
         offered.peer,
         offered.id.get(..8).unwrap_or(&offered.id)
@@ -98,7 +130,7 @@ pub(crate) async fn send_file(
         Some(f) if f.state == "done" => {
             println!(
                 "{} delivered: the recipient has it whole",
-                f.name.escape_default()
+                text::shown(&f.name)
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -7,24 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::{address_when_up, free_port, spawn_daemon, stop_daemon, tacnode};
+use common::{address_when_up, free_port, ok, spawn_daemon, stop_daemon, tacnode, text};
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// `init`, returning the new node's address.
 fn init(dir: &Path, pass: &str) -> String {

@@ -82,10 +82,15 @@ pub const BACKGROUND_FLUSH_BYTES: u64 = 8 * 1024 * 1024;
 /// Starts writeback in the background: at most one flush thread at a
 /// time, each syncing the partial file that crossed
 /// [`BACKGROUND_FLUSH_BYTES`].
+/// A write-back error is reported once, to whichever sync sees it: the
+/// flusher keeps it for the next [`TransferFiles::sync_part`] or
+/// [`TransferFiles::finish_part`], which would otherwise succeed over
+/// lost data.
 #[derive(Debug, Default)]
 struct Flusher {
     unflushed: std::sync::atomic::AtomicU64,
     running: Arc<std::sync::atomic::AtomicBool>,
+    failed: Arc<Mutex<Option<std::io::Error>>>,
 }
 
 impl Flusher {
@@ -96,14 +101,17 @@ impl Flusher {
             return;
         }
         self.unflushed.store(0, Ordering::Release);
-        let running = self.running.clone();
+        let (running, failed) = (self.running.clone(), self.failed.clone());
         match file.try_clone() {
             Ok(copy) => {
-                // Only a head start: the sync that counts is `sync_part`'s.
+                // A head start for the sync that counts (`sync_part`'s),
+                // which also reports an error this one met.
                 let spawned = std::thread::Builder::new()
                     .name("tacnode-flush".into())
                     .spawn(move || {
-                        let _ = copy.sync_data();
+                        if let Err(e) = copy.sync_data() {
+                            *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                        }
                         running.store(false, Ordering::Release);
                     });
                 if spawned.is_err() {
@@ -111,6 +119,21 @@ impl Flusher {
                 }
             }
             Err(_) => self.running.store(false, Ordering::Release),
+        }
+    }
+}
+
+impl Flusher {
+    /// The write-back error the last background flush met, once.
+    fn check(&self, path: &Path) -> Result<(), FileError> {
+        match self
+            .failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            Some(e) => Err(io_error(path, "writing back", e)),
+            None => Ok(()),
         }
     }
 }
@@ -256,7 +279,9 @@ impl TransferFiles for DiskFiles {
         // Never created here: a partial file removed meanwhile (a cancel)
         // stays removed.
         let (file, path) = self.open_part(transfer, false)?;
-        file.sync_data().map_err(|e| io_error(&path, "syncing", e))
+        file.sync_data()
+            .map_err(|e| io_error(&path, "syncing", e))?;
+        self.flusher.check(&path)
     }
 
     fn finish_part(
@@ -276,6 +301,7 @@ impl TransferFiles for DiskFiles {
         file.set_len(len)
             .map_err(|e| io_error(&part, "cutting", e))?;
         file.sync_all().map_err(|e| io_error(&part, "syncing", e))?;
+        self.flusher.check(&part)?;
         drop(file);
         for n in 0..MAX_NAME_TRIES {
             let target = self.downloads.join(numbered(name, n));
@@ -287,10 +313,15 @@ impl TransferFiles for DiskFiles {
                 .open(&target)
             {
                 Ok(_) => {
-                    std::fs::rename(&part, &target).map_err(|e| io_error(&target, "moving", e))?;
-                    File::open(&self.downloads)
-                        .and_then(|d| d.sync_all())
-                        .map_err(|e| io_error(&self.downloads, "syncing", e))?;
+                    if let Err(e) = std::fs::rename(&part, &target) {
+                        // The claim goes; the partial file stays for a retry.
+                        let _ = std::fs::remove_file(&target);
+                        return Err(io_error(&target, "moving", e));
+                    }
+                    // The file is in place: a failed directory sync only
+                    // risks the name after a power cut, not a second copy
+                    // on a retry, so it is not reported as a failure.
+                    let _ = File::open(&self.downloads).and_then(|d| d.sync_all());
                     return Ok(target);
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}

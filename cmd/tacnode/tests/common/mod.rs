@@ -88,3 +88,20 @@ pub(crate) fn stop_daemon(mut daemon: std::process::Child) {
         .status();
     let _ = daemon.wait();
 }
+
+/// What a command wrote, standard output then standard error.
+#[allow(dead_code)]
+pub(crate) fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The standard output of a command that must have succeeded.
+#[allow(dead_code)]
+pub(crate) fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

@@ -20,9 +20,9 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// The file's name as shown: control characters escaped (it came from
-/// the sender).
-fn shown(name: &str) -> String {
+/// Text from a peer (a file's name, a refusal's reason) as shown:
+/// control characters escaped, the rest as it is.
+pub fn shown(name: &str) -> String {
     name.chars()
         .flat_map(|c| {
             if c.is_control() {
@@ -65,7 +65,7 @@ pub fn file_line(f: &FileView, now_ms: u64) -> String {
         let _ = write!(out, ", next try in {} s", t.saturating_sub(now_ms) / 1000);
     }
     if let Some(r) = &f.reason {
-        let _ = write!(out, "\n            {r}");
+        let _ = write!(out, "\n            {}", shown(r));
     } else if let Some(p) = f
         .path
         .as_ref()
@@ -124,12 +124,12 @@ mod tests {
         );
         assert!(text.contains("saved as /home/op/files/map.png"), "{text}");
         let mut failed = view("out", "failed", 0);
-        failed.reason = Some("the file changed".into());
+        failed.reason = Some("the file changed\u{1b}]52;c;x\u{7}".into());
         failed.next_try_ms = Some(5_000);
         let line = file_line(&failed, 1_000);
         assert!(line.contains("to bob"), "{line}");
         assert!(
-            line.contains("next try in 4 s\n            the file changed"),
+            line.contains("next try in 4 s\n            the file changed\\u{1b}]52;c;x\\u{7}"),
             "{line}"
         );
         assert_eq!(human_bytes(1023), "1023 B");

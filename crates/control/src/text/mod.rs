@@ -14,7 +14,7 @@ mod safety_number;
 mod status;
 
 pub use contacts::contacts;
-pub use files::{file_line, files, human_bytes};
+pub use files::{file_line, files, human_bytes, shown};
 pub use groups::{alert, group_members, groups, services};
 pub use inbox::{message, status_change};
 pub use outbox::outbox;

@@ -203,7 +203,7 @@ impl NodeConfig {
             gossip: tacnode_gossip::PlumtreeConfig::radio(),
             files: super::FilesConfig {
                 max_bytes: super::files::RADIO_MAX_FILE_BYTES,
-                max_receiving_bytes: 4 * super::files::RADIO_MAX_FILE_BYTES,
+                max_receiving_bytes: super::files::RADIO_MAX_RECEIVING_BYTES,
                 ..super::FilesConfig::default()
             },
             ..default

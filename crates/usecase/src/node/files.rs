@@ -55,6 +55,10 @@ pub const PROGRESS_SYNC_BYTES: u64 = 4 * 1024 * 1024;
 pub const PROGRESS_SYNC_MAX_WAIT_MS: u64 = 30_000;
 /// Default `[files] sync_interval_ms`.
 pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1_000;
+/// Times a recipient tries to tell the sender a file arrived.
+pub const FINISHED_NOTICE_TRIES: u32 = 5;
+/// Longest part of an unexpected answer named in a transfer's reason.
+const MAX_UNEXPECTED_SHOWN: usize = 80;
 /// Files fetched at once; more wait their turn.
 pub const MAX_ACTIVE_FETCHES: usize = 2;
 /// Requests in a row that may fail within one fetch (each one starts the
@@ -78,6 +82,9 @@ const HASH_READ_BYTES: usize = 1024 * 1024;
 /// Largest file on the radio profile: a file fills the shared channel
 /// while it crosses, and 1 MiB is about two minutes of 64 kbit/s.
 pub const RADIO_MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Most bytes still to arrive at once on the radio profile: four such
+/// files.
+pub const RADIO_MAX_RECEIVING_BYTES: u64 = 4 * RADIO_MAX_FILE_BYTES;
 /// Default largest file taken (`[files] max_bytes`).
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -120,6 +127,9 @@ pub(crate) struct TransferEntry {
     running: bool,
     /// Ours: the offer as sealed, sent again as is.
     sealed_offer: Option<SealedMessage>,
+    /// Theirs: bytes received and written in this run, durable or not
+    /// (`record.done` counts only what was synced).
+    received: u64,
 }
 
 impl TransferEntry {
@@ -131,6 +141,7 @@ impl TransferEntry {
             last_error: None,
             running: false,
             sealed_offer: None,
+            received: 0,
         }
     }
 
@@ -248,7 +259,7 @@ pub(crate) fn info(st: &State, e: &TransferEntry) -> FileTransferInfo {
         outbound: r.direction == Direction::Outbound,
         name: r.name.clone(),
         size: r.size,
-        done: r.done,
+        done: r.done.max(e.received),
         state: r.state.clone(),
         path: r.path.clone(),
         created: r.created,
@@ -741,7 +752,7 @@ fn take_due(st: &mut State, shared: &Shared, now: UnixMillis) -> Due {
     let mut fetching = st
         .transfers
         .values()
-        .filter(|e| e.running && e.due_kind() == Some(Direction::Inbound))
+        .filter(|e| e.running && e.record.direction == Direction::Inbound)
         .count();
     let mut due = Vec::new();
     let mut next: Option<UnixMillis> = None;
@@ -926,24 +937,8 @@ async fn fetch_once(shared: &Arc<Shared>, id: TransferId) {
     shared.post_state(move |st, shared| {
         let now = shared.now();
         let error = match outcome {
-            Ok(path) => {
-                if let Some(e) = st.transfers.get_mut(&id)
-                    && e.record.state == TransferState::Receiving
-                {
-                    e.record.state = TransferState::Done;
-                    e.record.done = e.record.size;
-                    e.record.path = Some(path.clone());
-                    let record = e.record.clone();
-                    if let Err(err) = save(st, &record, now) {
-                        tracing::warn!("file transfer {id}: received, not recorded ({err})");
-                    }
-                    shared.emit(file_event(
-                        &record,
-                        FileChange::Completed { path: Some(path) },
-                    ));
-                }
-                None
-            }
+            // Recorded by `fetch` as soon as the file was moved.
+            Ok(_) => None,
             Err(e) if e.is_final() => {
                 if let Some(entry) = st.transfers.get_mut(&id)
                     && entry.record.state == TransferState::Receiving
@@ -1032,6 +1027,12 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
         );
         have = 0;
         hasher = Sha256::new();
+        shared.post_state(move |st, _| {
+            if let Some(e) = st.transfers.get_mut(&id) {
+                e.record.done = 0;
+                e.received = 0;
+            }
+        });
     }
     let mut next_block = if have == record.size {
         total
@@ -1110,7 +1111,7 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
                     let receiving = shared
                         .with_state(move |st, _| {
                             Ok::<_, NodeError>(st.transfers.get_mut(&id).is_some_and(|e| {
-                                e.record.done = e.record.done.max(done);
+                                e.received = done;
                                 e.record.state == TransferState::Receiving
                             }))
                         })
@@ -1122,7 +1123,10 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
             }
             Ok(other) => {
                 return Err(FetchError::Unexpected(
-                    format!("{other:?}").chars().take(80).collect(),
+                    format!("{other:?}")
+                        .chars()
+                        .take(MAX_UNEXPECTED_SHOWN)
+                        .collect(),
                 ));
             }
             Err(CallError::Refused {
@@ -1175,24 +1179,78 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
         return Err(FetchError::Ended("cancelled here".into()));
     }
     let path = shared.files.finish_part(&id, record.size, &record.name)?;
+    // Recorded at once: from here on the file is in the downloads
+    // directory, and a stop must not make the node fetch it again.
+    let saved = path.clone();
+    shared
+        .with_state(move |st, shared| {
+            completed(st, shared, id, saved);
+            Ok::<_, NodeError>(())
+        })
+        .await?;
     tracing::info!(
         "file {} ({} bytes) received from {peer}, saved as {}",
         record.name,
         record.size,
         path.display()
     );
-    // Best effort: the sender may forget the transfer. If this is lost it
-    // keeps serving until it is cancelled.
+    let task_shared = shared.clone();
+    shared.spawn(async move { tell_sender(&task_shared, id, peer, addrs).await });
+    Ok(path)
+}
+
+/// Records an inbound transfer as complete, its file at `path`.
+fn completed(st: &mut State, shared: &Shared, id: TransferId, path: PathBuf) {
+    let now = shared.now();
+    let Some(e) = st.transfers.get_mut(&id) else {
+        return;
+    };
+    // Complete even if cancelled meanwhile: the file is there.
+    e.record.state = TransferState::Done;
+    e.record.done = e.record.size;
+    e.received = e.record.size;
+    e.record.path = Some(path.clone());
+    let record = e.record.clone();
+    if let Err(err) = save(st, &record, now) {
+        tracing::warn!("file transfer {id}: received, not recorded ({err})");
+    }
+    shared.emit(file_event(
+        &record,
+        FileChange::Completed { path: Some(path) },
+    ));
+}
+
+/// Tells the sender its file arrived whole (so it stops serving it and
+/// its `send-file` ends), trying [`FINISHED_NOTICE_TRIES`] times under the
+/// retry policy; if none gets through, the sender gives the transfer up
+/// after [`TRANSFER_TTL_MS`].
+async fn tell_sender(
+    shared: &Arc<Shared>,
+    id: TransferId,
+    peer: NodeId,
+    addrs: Arc<[std::net::SocketAddr]>,
+) {
     let finished = Message::FileChunkRequest(FileChunkRequest {
         transfer: id,
         first_block: 0,
         blocks: 0,
         finished: true,
     });
-    if let Err(e) = shared.net.call(peer, &addrs, &finished).await {
-        tracing::debug!("file transfer {id}: the sender was not told it arrived ({e})");
+    for attempt in 1..=FINISHED_NOTICE_TRIES {
+        match shared.net.call(peer, &addrs, &finished).await {
+            Ok(_) | Err(CallError::Refused { .. }) => return,
+            Err(e) => {
+                tracing::debug!("file transfer {id}: the sender was not told it arrived ({e})");
+                let wait = shared
+                    .with_state(move |st, shared| {
+                        Ok::<_, NodeError>(shared.config.delivery.backoff_ms(attempt, &mut st.rng))
+                    })
+                    .await;
+                let Ok(wait) = wait else { return };
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+            }
+        }
     }
-    Ok(path)
 }
 
 /// Makes `have` bytes of the partial file durable, then its record.
