@@ -532,49 +532,59 @@ pub enum FileError {
 /// partial files received ones are written to, by transfer, until they are
 /// complete and moved to the downloads directory. On disk in the daemon,
 /// in memory in the simulator (kept across a node's restarts, like its
-/// store).
+/// store). Asynchronous so that the disk adapter runs them on blocking
+/// threads while the memory one answers at once (the simulator stays
+/// deterministic).
 pub trait TransferFiles: Send + Sync + 'static {
     /// The size and modification of the file at `path` (absolute), which
     /// must be a regular file.
-    fn stat(&self, path: &std::path::Path) -> Result<FileStamp, FileError>;
+    fn stat(&self, path: std::path::PathBuf) -> BoxFuture<'static, Result<FileStamp, FileError>>;
     /// Up to `len` bytes of the file at `path` from `offset`, if it still
     /// looks like `stamp` ([`FileError::Changed`] otherwise).
     fn read(
         &self,
-        path: &std::path::Path,
+        path: std::path::PathBuf,
         stamp: FileStamp,
         offset: u64,
         len: usize,
-    ) -> Result<Vec<u8>, FileError>;
+    ) -> BoxFuture<'static, Result<Vec<u8>, FileError>>;
     /// Writes `bytes` at `offset` of the partial file of `transfer`
     /// (created if missing).
     fn write_part(
         &self,
-        transfer: &crate::file_transfer::TransferId,
+        transfer: crate::file_transfer::TransferId,
         offset: u64,
-        bytes: &[u8],
-    ) -> Result<(), FileError>;
-    /// Up to `len` bytes of the partial file of `transfer` from `offset`.
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'static, Result<(), FileError>>;
+    /// Up to `len` bytes of the partial file of `transfer` from `offset`
+    /// (none when it does not exist).
     fn read_part(
         &self,
-        transfer: &crate::file_transfer::TransferId,
+        transfer: crate::file_transfer::TransferId,
         offset: u64,
         len: usize,
-    ) -> Result<Vec<u8>, FileError>;
-    /// Makes what was written to the partial file durable.
-    fn sync_part(&self, transfer: &crate::file_transfer::TransferId) -> Result<(), FileError>;
-    /// Cuts the partial file to its first `len` bytes and moves it, durably,
-    /// into the downloads directory under `name` (a plain file name; with a
-    /// number added when that name is taken: nothing is overwritten).
-    /// Returns where it is now.
+    ) -> BoxFuture<'static, Result<Vec<u8>, FileError>>;
+    /// Makes what was written to the partial file durable (it must exist:
+    /// one removed meanwhile is not made again).
+    fn sync_part(
+        &self,
+        transfer: crate::file_transfer::TransferId,
+    ) -> BoxFuture<'static, Result<(), FileError>>;
+    /// Cuts the partial file to its first `len` bytes (it must have them)
+    /// and moves it, durably, into the downloads directory under `name` (a
+    /// plain file name; with a number added when that name is taken:
+    /// nothing is overwritten). Returns where it is now.
     fn finish_part(
         &self,
-        transfer: &crate::file_transfer::TransferId,
+        transfer: crate::file_transfer::TransferId,
         len: u64,
-        name: &str,
-    ) -> Result<std::path::PathBuf, FileError>;
+        name: String,
+    ) -> BoxFuture<'static, Result<std::path::PathBuf, FileError>>;
     /// Deletes the partial file of `transfer`, if any.
-    fn remove_part(&self, transfer: &crate::file_transfer::TransferId) -> Result<(), FileError>;
+    fn remove_part(
+        &self,
+        transfer: crate::file_transfer::TransferId,
+    ) -> BoxFuture<'static, Result<(), FileError>>;
 }
 
 // --- The LAN beacon port (a datagram socket on the node's segments). ---

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::UNIX_EPOCH;
 
 use tacnode_domain::file_transfer::TransferId;
-use tacnode_domain::ports::{FileError, FileStamp, TransferFiles};
+use tacnode_domain::ports::{BoxFuture, FileError, FileStamp, TransferFiles};
 
 /// Where partial files are kept, inside the downloads directory (so the
 /// finished file moves by a link on the same file system).
@@ -217,8 +217,11 @@ fn read_at(file: &File, path: &Path, offset: u64, len: usize) -> Result<Vec<u8>,
     Ok(buf)
 }
 
-impl TransferFiles for DiskFiles {
-    fn stat(&self, path: &Path) -> Result<FileStamp, FileError> {
+/// The port's operations, run at once (the [`TransferFiles`] impl runs
+/// them on the blocking threads).
+impl DiskFiles {
+    /// [`TransferFiles::stat`], now.
+    pub fn stat_now(&self, path: &Path) -> Result<FileStamp, FileError> {
         let meta = std::fs::metadata(path).map_err(|e| io_error(path, "reading", e))?;
         if !meta.is_file() {
             return Err(FileError::NotAFile(path.to_owned()));
@@ -226,7 +229,8 @@ impl TransferFiles for DiskFiles {
         Ok(stamp_of(&meta))
     }
 
-    fn read(
+    /// [`TransferFiles::read`], now.
+    pub fn read_now(
         &self,
         path: &Path,
         stamp: FileStamp,
@@ -249,7 +253,8 @@ impl TransferFiles for DiskFiles {
         Ok(content)
     }
 
-    fn write_part(
+    /// [`TransferFiles::write_part`], now.
+    pub fn write_part_now(
         &self,
         transfer: &TransferId,
         offset: u64,
@@ -262,7 +267,8 @@ impl TransferFiles for DiskFiles {
         Ok(())
     }
 
-    fn read_part(
+    /// [`TransferFiles::read_part`], now.
+    pub fn read_part_now(
         &self,
         transfer: &TransferId,
         offset: u64,
@@ -275,7 +281,8 @@ impl TransferFiles for DiskFiles {
         }
     }
 
-    fn sync_part(&self, transfer: &TransferId) -> Result<(), FileError> {
+    /// [`TransferFiles::sync_part`], now.
+    pub fn sync_part_now(&self, transfer: &TransferId) -> Result<(), FileError> {
         // Never created here: a partial file removed meanwhile (a cancel)
         // stays removed.
         let (file, path) = self.open_part(transfer, false)?;
@@ -284,7 +291,8 @@ impl TransferFiles for DiskFiles {
         self.flusher.check(&path)
     }
 
-    fn finish_part(
+    /// [`TransferFiles::finish_part`], now.
+    pub fn finish_part_now(
         &self,
         transfer: &TransferId,
         len: u64,
@@ -336,13 +344,146 @@ impl TransferFiles for DiskFiles {
         })
     }
 
-    fn remove_part(&self, transfer: &TransferId) -> Result<(), FileError> {
+    /// [`TransferFiles::remove_part`], now.
+    pub fn remove_part_now(&self, transfer: &TransferId) -> Result<(), FileError> {
         let path = self.part(transfer);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error(&path, "removing", e)),
         }
+    }
+}
+
+/// Runs `op` on tokio's blocking threads (disk I/O must not hold up the
+/// node's tasks).
+async fn blocking<T: Send + 'static>(
+    op: impl FnOnce() -> Result<T, FileError> + Send + 'static,
+) -> Result<T, FileError> {
+    tokio::task::spawn_blocking(op)
+        .await
+        .map_err(|e| FileError::Io {
+            what: "the file thread".to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
+impl TransferFiles for DiskFiles {
+    fn stat(&self, path: PathBuf) -> BoxFuture<'static, Result<FileStamp, FileError>> {
+        let this = self.clone();
+        Box::pin(blocking(move || this.stat_now(&path)))
+    }
+
+    fn read(
+        &self,
+        path: PathBuf,
+        stamp: FileStamp,
+        offset: u64,
+        len: usize,
+    ) -> BoxFuture<'static, Result<Vec<u8>, FileError>> {
+        let this = self.clone();
+        Box::pin(blocking(move || this.read_now(&path, stamp, offset, len)))
+    }
+
+    fn write_part(
+        &self,
+        transfer: TransferId,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'static, Result<(), FileError>> {
+        let this = self.clone();
+        Box::pin(blocking(move || {
+            this.write_part_now(&transfer, offset, &bytes)
+        }))
+    }
+
+    fn read_part(
+        &self,
+        transfer: TransferId,
+        offset: u64,
+        len: usize,
+    ) -> BoxFuture<'static, Result<Vec<u8>, FileError>> {
+        let this = self.clone();
+        Box::pin(blocking(move || this.read_part_now(&transfer, offset, len)))
+    }
+
+    fn sync_part(&self, transfer: TransferId) -> BoxFuture<'static, Result<(), FileError>> {
+        let this = self.clone();
+        Box::pin(blocking(move || this.sync_part_now(&transfer)))
+    }
+
+    fn finish_part(
+        &self,
+        transfer: TransferId,
+        len: u64,
+        name: String,
+    ) -> BoxFuture<'static, Result<PathBuf, FileError>> {
+        let this = self.clone();
+        Box::pin(blocking(move || {
+            this.finish_part_now(&transfer, len, &name)
+        }))
+    }
+
+    fn remove_part(&self, transfer: TransferId) -> BoxFuture<'static, Result<(), FileError>> {
+        let this = self.clone();
+        Box::pin(blocking(move || this.remove_part_now(&transfer)))
+    }
+}
+
+impl TransferFiles for MemoryFiles {
+    fn stat(&self, path: PathBuf) -> BoxFuture<'static, Result<FileStamp, FileError>> {
+        Box::pin(std::future::ready(self.stat_now(&path)))
+    }
+
+    fn read(
+        &self,
+        path: PathBuf,
+        stamp: FileStamp,
+        offset: u64,
+        len: usize,
+    ) -> BoxFuture<'static, Result<Vec<u8>, FileError>> {
+        Box::pin(std::future::ready(self.read_now(&path, stamp, offset, len)))
+    }
+
+    fn write_part(
+        &self,
+        transfer: TransferId,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'static, Result<(), FileError>> {
+        Box::pin(std::future::ready(
+            self.write_part_now(&transfer, offset, &bytes),
+        ))
+    }
+
+    fn read_part(
+        &self,
+        transfer: TransferId,
+        offset: u64,
+        len: usize,
+    ) -> BoxFuture<'static, Result<Vec<u8>, FileError>> {
+        Box::pin(std::future::ready(
+            self.read_part_now(&transfer, offset, len),
+        ))
+    }
+
+    fn sync_part(&self, transfer: TransferId) -> BoxFuture<'static, Result<(), FileError>> {
+        Box::pin(std::future::ready(self.sync_part_now(&transfer)))
+    }
+
+    fn finish_part(
+        &self,
+        transfer: TransferId,
+        len: u64,
+        name: String,
+    ) -> BoxFuture<'static, Result<PathBuf, FileError>> {
+        Box::pin(std::future::ready(
+            self.finish_part_now(&transfer, len, &name),
+        ))
+    }
+
+    fn remove_part(&self, transfer: TransferId) -> BoxFuture<'static, Result<(), FileError>> {
+        Box::pin(std::future::ready(self.remove_part_now(&transfer)))
     }
 }
 
@@ -424,8 +565,11 @@ impl MemoryFiles {
     }
 }
 
-impl TransferFiles for MemoryFiles {
-    fn stat(&self, path: &Path) -> Result<FileStamp, FileError> {
+/// The port's operations, run at once (the [`TransferFiles`] impl runs
+/// them as they are: memory does not wait).
+impl MemoryFiles {
+    /// [`TransferFiles::stat`], now.
+    pub fn stat_now(&self, path: &Path) -> Result<FileStamp, FileError> {
         let t = self.tables();
         let (content, modified_ns) = t
             .files
@@ -437,14 +581,15 @@ impl TransferFiles for MemoryFiles {
         })
     }
 
-    fn read(
+    /// [`TransferFiles::read`], now.
+    pub fn read_now(
         &self,
         path: &Path,
         stamp: FileStamp,
         offset: u64,
         len: usize,
     ) -> Result<Vec<u8>, FileError> {
-        if self.stat(path)? != stamp {
+        if self.stat_now(path)? != stamp {
             return Err(FileError::Changed(path.to_owned()));
         }
         let t = self.tables();
@@ -456,7 +601,8 @@ impl TransferFiles for MemoryFiles {
         Ok(slice(content, offset, len))
     }
 
-    fn write_part(
+    /// [`TransferFiles::write_part`], now.
+    pub fn write_part_now(
         &self,
         transfer: &TransferId,
         offset: u64,
@@ -478,7 +624,8 @@ impl TransferFiles for MemoryFiles {
         Ok(())
     }
 
-    fn read_part(
+    /// [`TransferFiles::read_part`], now.
+    pub fn read_part_now(
         &self,
         transfer: &TransferId,
         offset: u64,
@@ -493,7 +640,8 @@ impl TransferFiles for MemoryFiles {
         Ok(slice(content, offset, len))
     }
 
-    fn sync_part(&self, transfer: &TransferId) -> Result<(), FileError> {
+    /// [`TransferFiles::sync_part`], now.
+    pub fn sync_part_now(&self, transfer: &TransferId) -> Result<(), FileError> {
         let mut t = self.tables();
         if t.syncs_fail {
             return Err(FileError::NoSpace);
@@ -506,7 +654,8 @@ impl TransferFiles for MemoryFiles {
         Ok(())
     }
 
-    fn finish_part(
+    /// [`TransferFiles::finish_part`], now.
+    pub fn finish_part_now(
         &self,
         transfer: &TransferId,
         len: u64,
@@ -530,7 +679,8 @@ impl TransferFiles for MemoryFiles {
         Ok(PathBuf::from(taken))
     }
 
-    fn remove_part(&self, transfer: &TransferId) -> Result<(), FileError> {
+    /// [`TransferFiles::remove_part`], now.
+    pub fn remove_part_now(&self, transfer: &TransferId) -> Result<(), FileError> {
         self.tables().parts.remove(transfer);
         Ok(())
     }
@@ -561,16 +711,18 @@ mod tests {
         )
         .expect("chmod");
         for (t, body) in [(a, b"first"), (b, b"other")] {
-            files.write_part(&t, 0, body).expect("write");
-            files.write_part(&t, 5, b"-tail-not-kept").expect("write");
+            files.write_part_now(&t, 0, body).expect("write");
+            files
+                .write_part_now(&t, 5, b"-tail-not-kept")
+                .expect("write");
         }
-        let first = files.finish_part(&a, 5, "notes.txt").expect("finish");
-        let second = files.finish_part(&b, 5, "notes.txt").expect("finish");
+        let first = files.finish_part_now(&a, 5, "notes.txt").expect("finish");
+        let second = files.finish_part_now(&b, 5, "notes.txt").expect("finish");
         assert_eq!(first, dir.path().join("files/notes.txt"));
         assert_eq!(second, dir.path().join("files/notes (1).txt"));
         assert_eq!(std::fs::read(&first).expect("read"), b"first");
         assert_eq!(std::fs::read(&second).expect("read"), b"other");
-        assert!(files.read_part(&a, 0, 10).expect("gone").is_empty());
+        assert!(files.read_part_now(&a, 0, 10).expect("gone").is_empty());
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(dir.path().join("files"))
                 .expect("stat")
@@ -579,9 +731,9 @@ mod tests {
         assert_eq!(mode & 0o777, 0o750);
         // A partial file cut short is not published.
         let c = TransferId([9; 16]);
-        files.write_part(&c, 0, b"abc").expect("write");
+        files.write_part_now(&c, 0, b"abc").expect("write");
         assert!(matches!(
-            files.finish_part(&c, 4, "c"),
+            files.finish_part_now(&c, 4, "c"),
             Err(FileError::Changed(_))
         ));
     }
@@ -592,19 +744,19 @@ mod tests {
         let path = dir.path().join("x");
         std::fs::write(&path, b"abc").expect("write");
         let files = DiskFiles::new(dir.path().join("files"));
-        let stamp = files.stat(&path).expect("stat");
-        assert_eq!(files.read(&path, stamp, 1, 10).expect("read"), b"bc");
+        let stamp = files.stat_now(&path).expect("stat");
+        assert_eq!(files.read_now(&path, stamp, 1, 10).expect("read"), b"bc");
         std::fs::write(&path, b"abcd").expect("write");
         assert!(matches!(
-            files.read(&path, stamp, 0, 10),
+            files.read_now(&path, stamp, 0, 10),
             Err(FileError::Changed(_))
         ));
         assert!(matches!(
-            files.stat(dir.path()),
+            files.stat_now(dir.path()),
             Err(FileError::NotAFile(_))
         ));
         assert!(matches!(
-            files.stat(&dir.path().join("missing")),
+            files.stat_now(&dir.path().join("missing")),
             Err(FileError::NotFound(_))
         ));
     }
@@ -613,11 +765,11 @@ mod tests {
     fn memory_files_lose_unsynced_writes_in_a_crash() {
         let files = MemoryFiles::new();
         let t = TransferId([3; 16]);
-        files.write_part(&t, 0, b"abc").expect("write");
-        files.sync_part(&t).expect("sync");
-        files.write_part(&t, 3, b"def").expect("write");
+        files.write_part_now(&t, 0, b"abc").expect("write");
+        files.sync_part_now(&t).expect("sync");
+        files.write_part_now(&t, 3, b"def").expect("write");
         files.crash();
-        assert_eq!(files.read_part(&t, 0, 10).expect("read"), b"abc");
+        assert_eq!(files.read_part_now(&t, 0, 10).expect("read"), b"abc");
         assert_eq!(numbered("a.tar.gz", 2), "a.tar (2).gz");
         assert_eq!(numbered(".bashrc", 1), ".bashrc (1)");
         let long = format!("{}.pdf", "я".repeat(125));
@@ -627,7 +779,10 @@ mod tests {
             "{n}"
         );
         // A removed partial file is not brought back by a sync.
-        files.remove_part(&t).expect("remove");
-        assert!(matches!(files.sync_part(&t), Err(FileError::NotFound(_))));
+        files.remove_part_now(&t).expect("remove");
+        assert!(matches!(
+            files.sync_part_now(&t),
+            Err(FileError::NotFound(_))
+        ));
     }
 }

@@ -276,7 +276,7 @@ pub(crate) fn list(st: &State) -> Vec<FileTransferInfo> {
 }
 
 /// The SHA-256 of the file at `path`, read as it looked at `stamp`.
-fn hash_file(
+async fn hash_file(
     files: &dyn crate::ports::TransferFiles,
     path: &Path,
     stamp: tacnode_domain::ports::FileStamp,
@@ -284,7 +284,9 @@ fn hash_file(
     let mut hasher = Sha256::new();
     let mut offset = 0u64;
     while offset < stamp.size {
-        let piece = files.read(path, stamp, offset, HASH_READ_BYTES)?;
+        let piece = files
+            .read(path.to_owned(), stamp, offset, HASH_READ_BYTES)
+            .await?;
         if piece.is_empty() {
             return Err(FileError::Changed(path.to_owned()));
         }
@@ -315,7 +317,7 @@ pub(crate) async fn send_file(
         .ok_or(NodeError::FileName(FileNameError::Empty))?
         .to_owned();
     check_file_name(&name)?;
-    let stamp = shared.files.stat(path)?;
+    let stamp = shared.files.stat(path.to_owned()).await?;
     let max = shared.config.files.max_bytes;
     if stamp.size > max {
         return Err(NodeError::FileTooLarge {
@@ -323,7 +325,7 @@ pub(crate) async fn send_file(
             max,
         });
     }
-    let sha256 = hash_file(shared.files.as_ref(), path, stamp)?;
+    let sha256 = hash_file(shared.files.as_ref(), path, stamp).await?;
     let to = to.to_owned();
     let path = path.to_owned();
     let info = shared
@@ -406,7 +408,7 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, prefix: &str) -> Result<FileTra
         })
         .await?;
     if let Some(id) = inbound
-        && let Err(e) = shared.files.remove_part(&id)
+        && let Err(e) = shared.files.remove_part(id).await
     {
         tracing::warn!("file transfer {id} cancelled, its partial file stays: {e}");
     }
@@ -584,11 +586,13 @@ fn conclude(st: &mut State, shared: &Shared, id: TransferId, state: TransferStat
     if let Err(e) = save(st, &record, now) {
         tracing::warn!("file transfer {id}: its end is not recorded ({e})");
     }
-    if record.direction == Direction::Inbound
-        && record.state != TransferState::Done
-        && let Err(e) = shared.files.remove_part(&id)
-    {
-        tracing::warn!("file transfer {id}: its partial file stays ({e})");
+    if record.direction == Direction::Inbound && record.state != TransferState::Done {
+        let removal = shared.files.remove_part(id);
+        shared.spawn(async move {
+            if let Err(e) = removal.await {
+                tracing::warn!("file transfer {id}: its partial file stays ({e})");
+            }
+        });
     }
     let change = match &record.state {
         TransferState::Failed(reason) => FileChange::Failed {
@@ -643,7 +647,11 @@ pub(crate) async fn serve(shared: &Arc<Shared>, peer: NodeId, req: FileChunkRequ
     let len = (req.first_block..end)
         .map(|i| block_len(record.size, i))
         .sum::<usize>();
-    let content = match shared.files.read(&path, record.stamp, offset, len) {
+    let content = match shared
+        .files
+        .read(path.clone(), record.stamp, offset, len)
+        .await
+    {
         Ok(c) if c.len() == len => c,
         Ok(_) | Err(FileError::Changed(_) | FileError::NotFound(_)) => {
             let id = record.id;
@@ -930,7 +938,7 @@ async fn fetch_once(shared: &Arc<Shared>, id: TransferId) {
     let outcome = fetch(shared, id).await;
     if let Err(e) = &outcome
         && e.is_final()
-        && let Err(rm) = shared.files.remove_part(&id)
+        && let Err(rm) = shared.files.remove_part(id).await
     {
         tracing::warn!("file transfer {id}: its partial file stays ({rm})");
     }
@@ -1012,7 +1020,7 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
     let mut offset = 0;
     while offset < have {
         let want = HASH_READ_BYTES.min(usize::try_from(have - offset).unwrap_or(HASH_READ_BYTES));
-        let piece = shared.files.read_part(&id, offset, want)?;
+        let piece = shared.files.read_part(id, offset, want).await?;
         if piece.is_empty() {
             break;
         }
@@ -1095,9 +1103,10 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
                     contents.extend_from_slice(&content);
                     written_block = index + 1;
                 }
-                shared.files.write_part(&id, at, &contents)?;
-                unsynced += contents.len() as u64;
-                have = at + contents.len() as u64;
+                let written = contents.len() as u64;
+                shared.files.write_part(id, at, contents).await?;
+                unsynced += written;
+                have = at + written;
                 let since_sync = shared.now().millis_since(last_sync);
                 let due = (unsynced >= PROGRESS_SYNC_BYTES
                     && since_sync >= shared.config.files.sync_interval_ms)
@@ -1155,10 +1164,10 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
         }
     }
     if total > 0 {
-        shared.files.sync_part(&id)?;
+        shared.files.sync_part(id).await?;
     } else {
         // An empty file: nothing was written, so the partial file is made.
-        shared.files.write_part(&id, 0, &[])?;
+        shared.files.write_part(id, 0, Vec::new()).await?;
     }
     let digest: [u8; 32] = hasher.finalize().into();
     // Not secret: a plain comparison.
@@ -1178,7 +1187,10 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
     if !receiving {
         return Err(FetchError::Ended("cancelled here".into()));
     }
-    let path = shared.files.finish_part(&id, record.size, &record.name)?;
+    let path = shared
+        .files
+        .finish_part(id, record.size, record.name.clone())
+        .await?;
     // Recorded at once: from here on the file is in the downloads
     // directory, and a stop must not make the node fetch it again.
     let saved = path.clone();
@@ -1259,7 +1271,7 @@ async fn progress(
     id: TransferId,
     have: u64,
 ) -> std::result::Result<(), FetchError> {
-    shared.files.sync_part(&id)?;
+    shared.files.sync_part(id).await?;
     let receiving = shared
         .with_state(move |st, shared| {
             let now = shared.now();
