@@ -71,6 +71,15 @@ fn send_file_delivers_a_file_and_files_lists_it_on_both_ends() {
         "{human}"
     );
 
+    // Nothing under way: --watch says so at once; an ended transfer
+    // cannot be cancelled.
+    let watched = ok(tacnode(&b, &["files", "--watch"]));
+    assert!(watched.contains("no file transfer under way"), "{watched}");
+    let id = t["id"].as_str().unwrap();
+    let o = tacnode(&b, &["files", "cancel", &id[..8]]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("has ended already"), "{}", text(&o));
+
     // A second send of the same name lands beside it, never over it.
     ok(tacnode(
         &a,
