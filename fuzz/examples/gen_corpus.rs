@@ -75,6 +75,7 @@ fn main() -> std::io::Result<()> {
             first_block: 1,
             blocks: 2,
             finished: false,
+            declined: None,
         })
         .encode(),
     );

@@ -23,6 +23,8 @@ pub const FILE_BLOCK_TAG_BYTES: usize = 16;
 pub const MAX_BLOCKS_PER_REQUEST: u32 = 8;
 /// Longest file name an offer carries, in bytes of UTF-8.
 pub const MAX_FILE_NAME_BYTES: usize = 255;
+/// Longest reason a recipient gives for declining a file, in bytes.
+pub const MAX_DECLINE_REASON_BYTES: usize = 256;
 /// Length of a file key in bytes (AES-256-GCM).
 pub const FILE_KEY_LEN: usize = 32;
 
@@ -133,7 +135,7 @@ pub struct FileOffer {
 }
 
 /// What a recipient asks the sender of a file.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct FileChunkRequest {
     /// The transfer.
     pub transfer: TransferId,
@@ -144,6 +146,9 @@ pub struct FileChunkRequest {
     /// Every block arrived and the content matched: the sender may forget
     /// the transfer.
     pub finished: bool,
+    /// The recipient will not take the file, and why (at most
+    /// [`MAX_DECLINE_REASON_BYTES`]).
+    pub declined: Option<String>,
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use tacnode_domain::file_transfer::{
     FILE_BLOCK_BYTES, FILE_BLOCK_TAG_BYTES, FILE_KEY_LEN, FileChunkRequest, FileOffer,
-    MAX_BLOCKS_PER_REQUEST, MAX_FILE_NAME_BYTES, TRANSFER_ID_LEN, TransferId, check_file_name,
+    MAX_BLOCKS_PER_REQUEST, MAX_DECLINE_REASON_BYTES, MAX_FILE_NAME_BYTES, TRANSFER_ID_LEN,
+    TransferId, check_file_name,
 };
 use tacnode_domain::store::SecretBytes;
 
@@ -60,6 +61,8 @@ pub(crate) fn request_to_wire(r: &FileChunkRequest) -> pb::FileChunkRequest {
         first_block: r.first_block,
         blocks: r.blocks,
         finished: r.finished,
+        declined: r.declined.is_some(),
+        reason: r.declined.clone().unwrap_or_default(),
     }
 }
 
@@ -73,11 +76,17 @@ pub(crate) fn request_from_wire(w: pb::FileChunkRequest) -> Result<FileChunkRequ
             },
         ));
     }
+    bytes_at_most(
+        w.reason.as_bytes(),
+        MAX_DECLINE_REASON_BYTES,
+        "file_chunk_request.reason",
+    )?;
     Ok(FileChunkRequest {
         transfer: transfer_id(&w.transfer_id, "file_chunk_request.transfer_id")?,
         first_block: w.first_block,
         blocks: w.blocks,
         finished: w.finished,
+        declined: w.declined.then_some(w.reason),
     })
 }
 

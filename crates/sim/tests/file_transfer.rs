@@ -307,6 +307,12 @@ async fn cancelled_and_changed(seed: u64) -> (FileTransferInfo, FileTransferInfo
     let rfiles = sim.files(receiver).unwrap();
     assert_eq!(rfiles.part_len(&first.id), None, "the partial file stays");
     assert_eq!(rfiles.download("a.bin"), None, "a cancelled file was saved");
+    // The sender heard it and stopped.
+    let told = transfer_at(&sim, sender).await.unwrap();
+    assert!(
+        matches!(&told.state, TransferState::Failed(r) if r.contains("cancelled by the recipient")),
+        "{told:?}"
+    );
 
     files.put("/data/b.bin", random_file(seed + 1, 4 * 1024 * 1024));
     h.send_file("peer", std::path::Path::new("/data/b.bin"))
@@ -341,5 +347,43 @@ fn a_cancelled_transfer_leaves_nothing_and_a_changed_file_fails_on_both_ends() {
     assert!(
         matches!(&theirs.state, TransferState::Failed(r) if r.contains("changed")),
         "{theirs:?}"
+    );
+}
+
+/// An offer over the recipient's `[files] max_bytes` is refused there and
+/// the sender is told why (its `send-file` ends instead of waiting for
+/// days).
+async fn declined(seed: u64) -> FileTransferInfo {
+    let mut sim = network(seed, 3, 0.0).await;
+    let (sender, receiver) = (0, 1);
+    sim.configure(receiver, |c| c.files.max_bytes = 100_000);
+    sim.stop(receiver, false).await;
+    sim.start(receiver).await.unwrap();
+    befriend(&sim, sender, receiver).await;
+    sim.files(sender)
+        .unwrap()
+        .put("/data/big.bin", random_file(seed, 200_000));
+    sim.handle(sender)
+        .unwrap()
+        .send_file("peer", std::path::Path::new("/data/big.bin"))
+        .await
+        .unwrap();
+    until(&sim, sender, 100, MINUTE, |t| !t.state.active())
+        .await
+        .expect("the sender never heard");
+    let theirs = transfer_at(&sim, receiver).await.unwrap();
+    assert!(
+        matches!(&theirs.state, TransferState::Failed(r) if r.contains("max_bytes")),
+        "{theirs:?}"
+    );
+    transfer_at(&sim, sender).await.unwrap()
+}
+
+#[test]
+fn an_offer_too_large_for_the_recipient_is_declined_and_the_sender_told() {
+    let ours = block_on(declined(4)).unwrap();
+    assert!(
+        matches!(&ours.state, TransferState::Failed(r) if r.contains("declined") && r.contains("max_bytes")),
+        "{ours:?}"
     );
 }

@@ -33,8 +33,8 @@ use tacnode_crypto::file_block::{FileBlockError, FileCipher};
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::SealedMessage;
 use tacnode_domain::file_transfer::{
-    FILE_BLOCK_BYTES, FILE_KEY_LEN, FileChunkRequest, FileNameError, FileOffer, TransferId,
-    block_count, block_len, check_file_name,
+    FILE_BLOCK_BYTES, FILE_KEY_LEN, FileChunkRequest, FileNameError, FileOffer,
+    MAX_DECLINE_REASON_BYTES, TransferId, block_count, block_len, check_file_name,
 };
 use tacnode_domain::ports::{FileError, NodeStore};
 use tacnode_domain::{Content, Direction, NodeId, UnixMillis};
@@ -130,6 +130,8 @@ pub(crate) struct TransferEntry {
     /// Theirs: bytes received and written in this run, durable or not
     /// (`record.done` counts only what was synced).
     received: u64,
+    /// Theirs: to tell the sender (the file task sends it, best effort).
+    notice: Option<FileChunkRequest>,
 }
 
 impl TransferEntry {
@@ -142,6 +144,7 @@ impl TransferEntry {
             running: false,
             sealed_offer: None,
             received: 0,
+            notice: None,
         }
     }
 
@@ -403,10 +406,14 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, prefix: &str) -> Result<FileTra
                 .get_mut(&id)
                 .ok_or_else(|| NodeError::UnknownTransfer(id.to_string()))?;
             entry.record = record;
+            if inbound {
+                entry.notice = Some(notice(id, Some("cancelled by the recipient".to_owned())));
+            }
             let entry = entry.clone();
             Ok((info(st, &entry), inbound.then_some(id)))
         })
         .await?;
+    shared.wake_files.notify_one();
     if let Some(id) = inbound
         && let Err(e) = shared.files.remove_part(id).await
     {
@@ -417,7 +424,7 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, prefix: &str) -> Result<FileTra
 
 /// Takes an offer from `sender` inside the receiving batch: the record is
 /// written in the batch, the entry added (and the file task woken) once it
-/// committed ([`TakenOffer`]).
+/// committed ([`offers_committed`]).
 pub(crate) fn offered(
     st: &mut State,
     shared: &Shared,
@@ -546,8 +553,11 @@ pub(crate) fn offers_committed(
         if let Err(e) = make_room(st) {
             tracing::debug!("no finished file transfer to forget: {e}");
         }
-        st.transfers
-            .insert(record.id, TransferEntry::new(record, now));
+        let mut entry = TransferEntry::new(record, now);
+        if let TransferState::Failed(reason) = &entry.record.state {
+            entry.notice = Some(notice(entry.record.id, Some(reason.clone())));
+        }
+        st.transfers.insert(entry.record.id, entry);
     }
     shared.wake_files.notify_one();
 }
@@ -622,6 +632,16 @@ pub(crate) async fn serve(shared: &Arc<Shared>, peer: NodeId, req: FileChunkRequ
         Ok(None) => return refuse(RefusalCode::Stale, "no such file transfer"),
         Err(_) => return refuse(RefusalCode::Internal, "shutting down"),
     };
+    if let Some(reason) = req.declined {
+        if record.state.active() {
+            let id = record.id;
+            // The recipient's words: no control characters kept.
+            let reason: String = reason.chars().flat_map(char::escape_default).collect();
+            let state = TransferState::Failed(format!("the recipient declined it: {reason}"));
+            shared.post_state(move |st, shared| conclude(st, shared, id, state));
+        }
+        return Message::FileChunks(Vec::new());
+    }
     if req.finished {
         if record.state.active() {
             let id = record.id;
@@ -709,9 +729,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         let due = shared
             .with_state(move |st, shared| Ok::<_, NodeError>(take_due(st, shared, now)))
             .await;
-        let Ok((due, next)) = due else {
+        let Ok((due, next, notices)) = due else {
             return;
         };
+        for (peer, n) in notices {
+            let task_shared = shared.clone();
+            shared.spawn(async move { tell_sender(&task_shared, peer, n, None).await });
+        }
         for (id, kind) in due {
             let task_shared = shared.clone();
             shared.spawn(async move {
@@ -735,7 +759,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
-type Due = (Vec<(TransferId, Direction)>, Option<UnixMillis>);
+type Due = (
+    Vec<(TransferId, Direction)>,
+    Option<UnixMillis>,
+    Vec<(NodeId, FileChunkRequest)>,
+);
 
 /// The transfers whose attempt is due now (marked running), and when the
 /// next one waiting is due.
@@ -764,7 +792,11 @@ fn take_due(st: &mut State, shared: &Shared, now: UnixMillis) -> Due {
         .count();
     let mut due = Vec::new();
     let mut next: Option<UnixMillis> = None;
+    let mut notices = Vec::new();
     for e in st.transfers.values_mut() {
+        if let Some(n) = e.notice.take() {
+            notices.push((e.record.peer, n));
+        }
         if e.record.state.active() {
             let expiry = e.record.created.saturating_add_millis(TRANSFER_TTL_MS);
             next = Some(next.map_or(expiry, |n| n.min(expiry)));
@@ -786,7 +818,7 @@ fn take_due(st: &mut State, shared: &Shared, now: UnixMillis) -> Due {
         e.running = true;
         due.push((e.record.id, kind));
     }
-    (due, next)
+    (due, next, notices)
 }
 
 /// An attempt ended: `Ok` clears the failures, an error schedules the next
@@ -1063,6 +1095,7 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
                 first_block: next_block,
                 blocks,
                 finished: false,
+                declined: None,
             });
             let (call_shared, call_addrs) = (shared.clone(), addrs.clone());
             let first = next_block;
@@ -1207,7 +1240,8 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
         path.display()
     );
     let task_shared = shared.clone();
-    shared.spawn(async move { tell_sender(&task_shared, id, peer, addrs).await });
+    shared
+        .spawn(async move { tell_sender(&task_shared, peer, notice(id, None), Some(addrs)).await });
     Ok(path)
 }
 
@@ -1238,21 +1272,27 @@ fn completed(st: &mut State, shared: &Shared, id: TransferId, path: PathBuf) {
 /// after [`TRANSFER_TTL_MS`].
 async fn tell_sender(
     shared: &Arc<Shared>,
-    id: TransferId,
     peer: NodeId,
-    addrs: Arc<[std::net::SocketAddr]>,
+    notice: FileChunkRequest,
+    addrs: Option<Arc<[std::net::SocketAddr]>>,
 ) {
-    let finished = Message::FileChunkRequest(FileChunkRequest {
-        transfer: id,
-        first_block: 0,
-        blocks: 0,
-        finished: true,
-    });
+    let id = notice.transfer;
+    let addrs = match addrs {
+        Some(a) => a,
+        None => match super::send::endpoints_of(shared, peer).await {
+            Ok(a) => a.into(),
+            Err(e) => {
+                tracing::debug!("file transfer {id}: the sender cannot be told ({e})");
+                return;
+            }
+        },
+    };
+    let message = Message::FileChunkRequest(notice);
     for attempt in 1..=FINISHED_NOTICE_TRIES {
-        match shared.net.call(peer, &addrs, &finished).await {
+        match shared.net.call(peer, &addrs, &message).await {
             Ok(_) | Err(CallError::Refused { .. }) => return,
             Err(e) => {
-                tracing::debug!("file transfer {id}: the sender was not told it arrived ({e})");
+                tracing::debug!("file transfer {id}: the sender was not told ({e})");
                 let wait = shared
                     .with_state(move |st, shared| {
                         Ok::<_, NodeError>(shared.config.delivery.backoff_ms(attempt, &mut st.rng))
@@ -1262,6 +1302,24 @@ async fn tell_sender(
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
         }
+    }
+}
+
+/// What a recipient tells the sender: the file arrived whole, or it will
+/// not take it (`declined`, and why).
+fn notice(transfer: TransferId, declined: Option<String>) -> FileChunkRequest {
+    FileChunkRequest {
+        transfer,
+        first_block: 0,
+        blocks: 0,
+        finished: declined.is_none(),
+        declined: declined.map(|r| {
+            let mut end = r.len().min(MAX_DECLINE_REASON_BYTES);
+            while !r.is_char_boundary(end) {
+                end -= 1;
+            }
+            r.get(..end).unwrap_or_default().to_owned()
+        }),
     }
 }
 
