@@ -80,6 +80,15 @@ fn main() -> std::io::Result<()> {
         .encode(),
     );
     envelope.push(Message::FileChunks(vec![vec![7; 100], vec![8; 60]]).encode());
+    envelope.push(encode_plaintext(&tacnode_domain::Plaintext {
+        message_id: tacnode_domain::MessageId([9; 16]),
+        sent: tacnode_domain::UnixMillis(1_700_000_000_000),
+        content: tacnode_domain::Content::FileBlock {
+            transfer: tacnode_domain::file_transfer::TransferId([4; 16]),
+            index: 2,
+            content: vec![1; 300],
+        },
+    }));
     for m in sender_sealed(
         &sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids),
         &ids,

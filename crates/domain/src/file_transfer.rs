@@ -23,6 +23,9 @@ pub const FILE_BLOCK_TAG_BYTES: usize = 16;
 pub const MAX_BLOCKS_PER_REQUEST: u32 = 8;
 /// Longest file name an offer carries, in bytes of UTF-8.
 pub const MAX_FILE_NAME_BYTES: usize = 255;
+/// Largest file whose blocks also travel through the recipient's
+/// mailboxes (one block per mailbox entry) when the offer went there.
+pub const MAILBOX_FILE_BYTES: u64 = 1024 * 1024;
 /// Longest reason a recipient gives for declining a file, in bytes.
 pub const MAX_DECLINE_REASON_BYTES: usize = 256;
 /// Length of a file key in bytes (AES-256-GCM).

@@ -77,6 +77,9 @@ pub enum ContentError {
     /// A file offer whose name is not a plain file name.
     #[error("file offer: {0}")]
     FileName(#[from] crate::file_transfer::FileNameError),
+    /// A file block longer than [`crate::file_transfer::FILE_BLOCK_BYTES`].
+    #[error("file block of {0} bytes, the limit is {len}", len = crate::file_transfer::FILE_BLOCK_BYTES)]
+    FileBlockTooLong(usize),
     /// A file offer whose key is not [`crate::file_transfer::FILE_KEY_LEN`] bytes.
     #[error("file offer: the key is {0} bytes, expected {len}", len = crate::file_transfer::FILE_KEY_LEN)]
     FileKey(usize),
@@ -107,6 +110,15 @@ pub enum Content {
     GroupInvite(Vec<crate::group::GroupOp>),
     /// A file the sender offers; the recipient fetches its blocks.
     FileOffer(crate::file_transfer::FileOffer),
+    /// One block of a file offered, through the recipient's mailboxes.
+    FileBlock {
+        /// The transfer.
+        transfer: crate::file_transfer::TransferId,
+        /// The block's index.
+        index: u64,
+        /// Its content (at most [`crate::file_transfer::FILE_BLOCK_BYTES`]).
+        content: Vec<u8>,
+    },
 }
 
 impl Content {
@@ -143,6 +155,11 @@ impl Content {
                 Err(ContentError::DistributionTooLong(
                     distribution.as_slice().len(),
                 ))
+            }
+            Self::FileBlock { content, .. }
+                if content.len() > crate::file_transfer::FILE_BLOCK_BYTES =>
+            {
+                Err(ContentError::FileBlockTooLong(content.len()))
             }
             Self::FileOffer(offer) => {
                 crate::file_transfer::check_file_name(&offer.name)?;

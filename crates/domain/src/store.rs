@@ -33,8 +33,11 @@ pub const MAX_SESSION_PICKLE_BYTES: usize = 1024 * 1024;
 /// most [`crate::group::MAX_GROUP_OPS`], and the chains it holds).
 pub const MAX_GROUP_PICKLE_BYTES: usize = 2 * 1024 * 1024;
 /// Largest file transfer record accepted, in bytes (its offer, path,
-/// progress and state).
-pub const MAX_TRANSFER_PICKLE_BYTES: usize = 8 * 1024;
+/// progress and state, and the blocks of a small file that came through
+/// the mailboxes before they were written: at most
+/// [`crate::file_transfer::MAILBOX_FILE_BYTES`]).
+pub const MAX_TRANSFER_PICKLE_BYTES: usize =
+    8 * 1024 + crate::file_transfer::MAILBOX_FILE_BYTES as usize + 64 * 1024;
 /// Largest prekey state accepted, in bytes.
 pub const MAX_PREKEY_STATE_BYTES: usize = 512 * 1024;
 /// Largest payload one mailbox deposit may carry, in bytes.

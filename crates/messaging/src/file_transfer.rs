@@ -101,3 +101,12 @@ pub(crate) fn blocks_from_wire(w: pb::FileChunkResponse) -> Result<Vec<Vec<u8>>>
     }
     Ok(w.blocks)
 }
+
+pub(crate) fn block_from_wire(w: pb::FileBlock) -> Result<tacnode_domain::Content> {
+    bytes_at_most(&w.content, FILE_BLOCK_BYTES, "file_block.content")?;
+    Ok(tacnode_domain::Content::FileBlock {
+        transfer: transfer_id(&w.transfer_id, "file_block.transfer_id")?,
+        index: w.index,
+        content: w.content,
+    })
+}

@@ -373,6 +373,7 @@ impl TryFrom<pb::Plaintext> for Plaintext {
             pb::plaintext::Content::FileOffer(o) => {
                 Content::FileOffer(crate::file_transfer::offer_from_wire(o)?)
             }
+            pb::plaintext::Content::FileBlock(b) => crate::file_transfer::block_from_wire(b)?,
         };
         Ok(Self {
             message_id: message_id(&w.message_id, "message_id")?,
@@ -403,6 +404,15 @@ impl From<&Plaintext> for pb::Plaintext {
             Content::FileOffer(o) => {
                 pb::plaintext::Content::FileOffer(crate::file_transfer::offer_to_wire(o))
             }
+            Content::FileBlock {
+                transfer,
+                index,
+                content,
+            } => pb::plaintext::Content::FileBlock(pb::FileBlock {
+                transfer_id: transfer.as_bytes().to_vec(),
+                index: *index,
+                content: content.clone(),
+            }),
         };
         Self {
             message_id: p.message_id.as_bytes().to_vec(),

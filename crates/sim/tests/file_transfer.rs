@@ -387,3 +387,50 @@ fn an_offer_too_large_for_the_recipient_is_declined_and_the_sender_told() {
         "{ours:?}"
     );
 }
+
+/// The recipient was offline when a small file was offered, and the sender
+/// is gone when it comes back: the offer and every block wait in its
+/// mailboxes, and the file arrives without the sender.
+async fn through_mailboxes(seed: u64) -> u64 {
+    let mut sim = network(seed, 5, 0.0).await;
+    let (sender, receiver) = (0, 1);
+    befriend(&sim, sender, receiver).await;
+    sim.stop(receiver, false).await;
+    let content = random_file(seed, 300 * 1024 + 5);
+    sim.files(sender)
+        .unwrap()
+        .put("/data/orders.pdf", content.clone());
+    sim.handle(sender)
+        .unwrap()
+        .send_file("peer", std::path::Path::new("/data/orders.pdf"))
+        .await
+        .unwrap();
+    until(&sim, sender, 1_000, 5 * MINUTE, |t| {
+        t.state == TransferState::Offered
+    })
+    .await
+    .expect("the offer never reached the mailboxes");
+    // Time for the blocks to follow it, then the sender goes.
+    sim.advance(MINUTE).await;
+    sim.stop(sender, true).await;
+    sim.start(receiver).await.unwrap();
+    let took = until(&sim, receiver, 500, 10 * MINUTE, |t| {
+        t.state == TransferState::Done
+    })
+    .await
+    .expect("the file never arrived from the mailboxes");
+    assert_eq!(
+        sim.files(receiver)
+            .unwrap()
+            .download("orders.pdf")
+            .as_deref(),
+        Some(content.as_slice())
+    );
+    took
+}
+
+#[test]
+fn a_small_file_arrives_through_the_mailboxes_without_its_sender() {
+    let took = block_on(through_mailboxes(8)).unwrap();
+    eprintln!("arrived {took} ms after the recipient started");
+}

@@ -8,7 +8,8 @@
 //! key (32), created u64, done u64, stamp size u64, stamp modified u128,
 //! then length-prefixed (u16) name, path and state: a tag byte (1
 //! offering, 2 offered, 3 receiving, 4 done, 5 failed, 6 cancelled) and,
-//! for a failure, its reason.
+//! for a failure, its reason; then the blocks held (u16 count, each its
+//! index u64, length u32 and content).
 
 use std::path::PathBuf;
 
@@ -75,6 +76,10 @@ pub struct Transfer {
     pub path: Option<PathBuf>,
     /// Where it is.
     pub state: TransferState,
+    /// Theirs: blocks that came through the mailboxes and are not written
+    /// yet, by index (a small file's, at most
+    /// [`tacnode_domain::file_transfer::MAILBOX_FILE_BYTES`] in all).
+    pub held: Vec<(u64, Vec<u8>)>,
 }
 
 impl Transfer {
@@ -157,6 +162,12 @@ pub fn pickle(t: &Transfer) -> zeroize::Zeroizing<Vec<u8>> {
     };
     out.push(tag);
     put_text(&mut out, reason);
+    out.extend_from_slice(&(t.held.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
+    for (index, content) in t.held.iter().take(usize::from(u16::MAX)) {
+        out.extend_from_slice(&index.to_be_bytes());
+        out.extend_from_slice(&(content.len() as u32).to_be_bytes());
+        out.extend_from_slice(content);
+    }
     out
 }
 
@@ -225,6 +236,16 @@ pub fn unpickle(bytes: &[u8]) -> Result<Transfer, TransferPickleError> {
     if !matches!(state, TransferState::Failed(_)) {
         r.text()?;
     }
+    let count = u16::from_be_bytes(r.array()?);
+    let mut held = Vec::with_capacity(usize::from(count));
+    for _ in 0..count {
+        let index = r.u64()?;
+        let len = u32::from_be_bytes(r.array()?) as usize;
+        if len > tacnode_domain::file_transfer::FILE_BLOCK_BYTES {
+            return Err(TransferPickleError::Malformed);
+        }
+        held.push((index, r.take(len)?.to_vec()));
+    }
     if !r.0.is_empty() {
         return Err(TransferPickleError::Malformed);
     }
@@ -241,6 +262,7 @@ pub fn unpickle(bytes: &[u8]) -> Result<Transfer, TransferPickleError> {
         stamp,
         path: (!path.is_empty()).then(|| PathBuf::from(path)),
         state,
+        held,
     })
 }
 
@@ -311,6 +333,7 @@ mod tests {
             },
             path: Some(PathBuf::from("/home/op/map.png")),
             state,
+            held: vec![(3, vec![9; 100]), (5, Vec::new())],
         }
     }
 

@@ -33,7 +33,7 @@ use tacnode_crypto::file_block::{FileBlockError, FileCipher};
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::SealedMessage;
 use tacnode_domain::file_transfer::{
-    FILE_BLOCK_BYTES, FILE_KEY_LEN, FileChunkRequest, FileNameError, FileOffer,
+    FILE_BLOCK_BYTES, FILE_KEY_LEN, FileChunkRequest, FileNameError, FileOffer, MAILBOX_FILE_BYTES,
     MAX_DECLINE_REASON_BYTES, TransferId, block_count, block_len, check_file_name,
 };
 use tacnode_domain::ports::{FileError, NodeStore};
@@ -360,6 +360,7 @@ pub(crate) async fn send_file(
                 stamp,
                 path: Some(path),
                 state: TransferState::Offering,
+                held: Vec::new(),
             };
             save(st, &record, now)?;
             let entry = TransferEntry::new(record, now);
@@ -469,10 +470,60 @@ pub(crate) fn offered(
         },
         path: None,
         state: refusal.map_or(TransferState::Receiving, TransferState::Failed),
+        held: Vec::new(),
     };
     save(st, &record, now)?;
     taken.push(record);
     Ok(())
+}
+
+/// Keeps a block of a small file that came through the mailboxes (inside
+/// the receiving batch: the record, with the block, is written there),
+/// to be written when the file task next runs the transfer (at once:
+/// its wait is cut short). A block of an unknown, finished or large
+/// transfer, from another peer than its sender, out of range, of the
+/// wrong length, or already written or held, is dropped.
+pub(crate) fn block_arrived(
+    st: &mut State,
+    sender: NodeId,
+    (transfer, index, content): (TransferId, u64, Vec<u8>),
+    now: UnixMillis,
+    taken: &mut [Transfer],
+) -> Result<()> {
+    let wanted = |r: &Transfer| {
+        r.direction == Direction::Inbound
+            && r.peer == sender
+            && r.state == TransferState::Receiving
+            && r.size <= MAILBOX_FILE_BYTES
+            && index < block_count(r.size)
+            && content.len() == block_len(r.size, index)
+            && index.saturating_mul(FILE_BLOCK_BYTES as u64) >= r.done
+            && !r.held.iter().any(|(i, _)| *i == index)
+    };
+    if let Some(r) = taken.iter_mut().find(|r| r.id == transfer) {
+        if wanted(r) {
+            r.held.push((index, content));
+            r.held.sort_by_key(|(i, _)| *i);
+            let record = r.clone();
+            save(st, &record, now)?;
+        }
+        return Ok(());
+    }
+    let Some(e) = st.transfers.get_mut(&transfer) else {
+        return Ok(());
+    };
+    if !wanted(&e.record) {
+        return Ok(());
+    }
+    e.record.held.push((index, content));
+    e.record.held.sort_by_key(|(i, _)| *i);
+    // Written now rather than after the retry policy's wait for a sender
+    // that did not answer.
+    if !e.running {
+        e.next_try = now;
+    }
+    let record = e.record.clone();
+    save(st, &record, now)
 }
 
 /// Why an offer from `sender` is not taken, if it is not: it must come
@@ -851,6 +902,12 @@ fn attempt_ended(st: &mut State, shared: &Shared, id: TransferId, error: Option<
 /// `deposit_after_ms` passed since it was made).
 async fn offer_once(shared: &Arc<Shared>, id: TransferId) {
     let outcome = offer_attempt(shared, id).await;
+    if matches!(outcome, Ok(true)) {
+        // The recipient could not be reached: a small file follows the
+        // offer into its mailboxes.
+        let task_shared = shared.clone();
+        shared.spawn(async move { deposit_blocks(&task_shared, id).await });
+    }
     shared.post_state(move |st, shared| {
         let error = match outcome {
             Ok(via_mailbox) => {
@@ -893,6 +950,60 @@ async fn offer_once(shared: &Arc<Shared>, id: TransferId) {
         };
         attempt_ended(st, shared, id, error);
     });
+}
+
+/// Deposits every block of our transfer `id` in the recipient's mailboxes,
+/// each sealed in the session, if the file is at most
+/// [`MAILBOX_FILE_BYTES`]; stops at the first failure (the recipient can
+/// still fetch what it lacks from us).
+async fn deposit_blocks(shared: &Arc<Shared>, id: TransferId) {
+    let record = shared
+        .with_state(move |st, _| {
+            Ok::<_, NodeError>(st.transfers.get(&id).map(|e| e.record.clone()))
+        })
+        .await;
+    let Ok(Some(record)) = record else { return };
+    let Some(path) = record
+        .path
+        .clone()
+        .filter(|_| record.size <= MAILBOX_FILE_BYTES)
+    else {
+        return;
+    };
+    let total = block_count(record.size);
+    for index in 0..total {
+        let at = index * FILE_BLOCK_BYTES as u64;
+        let len = block_len(record.size, index);
+        let content = match shared.files.read(path.clone(), record.stamp, at, len).await {
+            Ok(c) if c.len() == len => c,
+            Ok(_) | Err(_) => {
+                tracing::debug!(
+                    "file transfer {id}: blocks not deposited, the file cannot be read as offered"
+                );
+                return;
+            }
+        };
+        let content = Content::FileBlock {
+            transfer: id,
+            index,
+            content,
+        };
+        let deposited = async {
+            let sealed = super::receive::seal_content(shared, record.peer, content).await?;
+            super::send::deposit_sealed(shared, record.peer, &sealed, None).await
+        };
+        if let Err(e) = deposited.await {
+            tracing::debug!(
+                "file transfer {id}: block {index} not deposited ({e}); the recipient can fetch it"
+            );
+            return;
+        }
+    }
+    tracing::info!(
+        "file {} ({} blocks) deposited in the recipient's mailboxes",
+        record.name,
+        total
+    );
 }
 
 async fn offer_attempt(
@@ -1079,9 +1190,28 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
     } else {
         have / FILE_BLOCK_BYTES as u64
     };
+    // Blocks that came through the mailboxes, from where the file stands:
+    // a small file whose sender cannot be reached arrives this way.
+    let mut from_mailboxes = false;
+    while let Some((_, content)) = record.held.iter().find(|(i, _)| *i == next_block) {
+        let at = next_block * FILE_BLOCK_BYTES as u64;
+        shared.files.write_part(id, at, content.clone()).await?;
+        hasher.update(content);
+        have = at + content.len() as u64;
+        next_block += 1;
+        from_mailboxes = true;
+    }
+    if from_mailboxes && next_block < total {
+        progress(shared, id, have).await?;
+    }
     let mut written_block = next_block;
     let peer = record.peer;
-    let addrs: Arc<[std::net::SocketAddr]> = super::send::endpoints_of(shared, peer).await?.into();
+    // Only to fetch what is missing (and to tell the sender at the end).
+    let addrs: Option<Arc<[std::net::SocketAddr]>> = if next_block < total {
+        Some(super::send::endpoints_of(shared, peer).await?.into())
+    } else {
+        None
+    };
     let mut pace = FetchPace::default();
     let mut failures = 0u32;
     let mut in_flight = InFlight::default();
@@ -1097,7 +1227,7 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
                 finished: false,
                 declined: None,
             });
-            let (call_shared, call_addrs) = (shared.clone(), addrs.clone());
+            let (call_shared, call_addrs) = (shared.clone(), addrs.clone().unwrap_or_default());
             let first = next_block;
             let started = shared.now();
             in_flight.0.push_back(tokio::spawn(async move {
@@ -1240,8 +1370,7 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
         path.display()
     );
     let task_shared = shared.clone();
-    shared
-        .spawn(async move { tell_sender(&task_shared, peer, notice(id, None), Some(addrs)).await });
+    shared.spawn(async move { tell_sender(&task_shared, peer, notice(id, None), addrs).await });
     Ok(path)
 }
 
@@ -1255,6 +1384,7 @@ fn completed(st: &mut State, shared: &Shared, id: TransferId, path: PathBuf) {
     e.record.state = TransferState::Done;
     e.record.done = e.record.size;
     e.received = e.record.size;
+    e.record.held.clear();
     e.record.path = Some(path.clone());
     let record = e.record.clone();
     if let Err(err) = save(st, &record, now) {
@@ -1340,6 +1470,10 @@ async fn progress(
                 return Ok(false);
             }
             e.record.done = e.record.done.max(have);
+            // Blocks held from the mailboxes that are now on disk.
+            e.record
+                .held
+                .retain(|(i, c)| i * FILE_BLOCK_BYTES as u64 + c.len() as u64 > have);
             let record = e.record.clone();
             save(st, &record, now)?;
             Ok(true)

@@ -136,8 +136,9 @@ pub(crate) enum Received {
     /// A group's sender key or invitation (taken, even when the group
     /// refused what it carried).
     Group,
-    /// A file offer (taken, or recorded as refused for its size).
-    FileOffer,
+    /// A file offer (taken, or recorded as refused) or a file's block
+    /// (kept, or dropped).
+    File,
 }
 
 /// Opens a sealed message and acts on it. `from` is the authenticated
@@ -189,6 +190,8 @@ struct Effects {
     resend: Vec<(NodeId, Vec<MessageId>, bool)>,
     /// File offers taken, recorded in the batch.
     offers: Vec<crate::file_transfer::Transfer>,
+    /// File blocks came: the file task has something to write.
+    blocks: bool,
 }
 
 /// Opens every message of `list` and stores what they carry in one
@@ -303,6 +306,9 @@ fn store_received(
         }
         let offers = std::mem::take(&mut effects.offers);
         super::files::offers_committed(st, shared, offers, &mut effects.events);
+        if effects.blocks {
+            shared.wake_files.notify_one();
+        }
         results
     };
     shared
@@ -366,7 +372,8 @@ fn open_one(
             Content::GroupInvite(_)
             | Content::Receipt(_)
             | Content::Rewound
-            | Content::FileOffer(_) => false,
+            | Content::FileOffer(_)
+            | Content::FileBlock { .. } => false,
         },
         Err(_) => false,
     };
@@ -460,7 +467,22 @@ fn open_one(
         }
         Content::FileOffer(offer) => {
             super::files::offered(st, shared, sender, offer, t, &mut effects.offers)?;
-            Ok((Received::FileOffer, None))
+            Ok((Received::File, None))
+        }
+        Content::FileBlock {
+            transfer,
+            index,
+            content,
+        } => {
+            super::files::block_arrived(
+                st,
+                sender,
+                (transfer, index, content),
+                t,
+                &mut effects.offers,
+            )?;
+            effects.blocks = true;
+            Ok((Received::File, None))
         }
         Content::Rewound => {
             let again = st

@@ -832,7 +832,7 @@ fn call_failed(shared: &Arc<Shared>, peer: NodeId, e: NodeError) -> AttemptError
 /// Deposits at the `mailbox.replicas` server nodes closest to the mailbox
 /// key; succeeds when at least one holder accepted. The payload names no
 /// sender: it goes sealed to the recipient's device key.
-async fn deposit_sealed(
+pub(crate) async fn deposit_sealed(
     shared: &Arc<Shared>,
     recipient: NodeId,
     sealed: &SealedMessage,
