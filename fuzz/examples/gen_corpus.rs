@@ -74,8 +74,6 @@ fn main() -> std::io::Result<()> {
             transfer: tacnode_domain::file_transfer::TransferId([4; 16]),
             first_block: 1,
             blocks: 2,
-            finished: false,
-            declined: None,
         })
         .encode(),
     );
@@ -84,9 +82,23 @@ fn main() -> std::io::Result<()> {
         message_id: tacnode_domain::MessageId([9; 16]),
         sent: tacnode_domain::UnixMillis(1_700_000_000_000),
         content: tacnode_domain::Content::FileBlock {
-            transfer: tacnode_domain::file_transfer::TransferId([4; 16]),
+            offer: tacnode_domain::file_transfer::FileOffer {
+                transfer: tacnode_domain::file_transfer::TransferId([4; 16]),
+                name: "map.png".into(),
+                size: 200_000,
+                sha256: [5; 32],
+                key: tacnode_domain::store::SecretBytes::from(vec![6; 32]),
+            },
             index: 2,
             content: vec![1; 300],
+        },
+    }));
+    envelope.push(encode_plaintext(&tacnode_domain::Plaintext {
+        message_id: tacnode_domain::MessageId([10; 16]),
+        sent: tacnode_domain::UnixMillis(1_700_000_000_000),
+        content: tacnode_domain::Content::FileReceipt {
+            transfer: tacnode_domain::file_transfer::TransferId([4; 16]),
+            declined: Some("refused by the recipient".into()),
         },
     }));
     for m in sender_sealed(

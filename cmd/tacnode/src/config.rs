@@ -187,6 +187,8 @@ pub struct FilesSection {
     pub max_receiving_bytes: u64,
     /// Least time between two syncs of a file arriving, ms.
     pub sync_interval_ms: u64,
+    /// Largest file whose blocks follow its offer into mailboxes.
+    pub mailbox_max_bytes: u64,
     /// Where received files go (default: `files` in the data directory).
     pub dir: Option<std::path::PathBuf>,
 }
@@ -197,6 +199,7 @@ impl Default for FilesSection {
             max_bytes: tacnode_usecase::node::DEFAULT_MAX_FILE_BYTES,
             max_receiving_bytes: tacnode_usecase::node::DEFAULT_MAX_RECEIVING_BYTES,
             sync_interval_ms: tacnode_usecase::node::DEFAULT_SYNC_INTERVAL_MS,
+            mailbox_max_bytes: tacnode_domain::file_transfer::MAILBOX_FILE_BYTES,
             dir: None,
         }
     }
@@ -360,6 +363,7 @@ impl Config {
                 max_bytes: self.files.max_bytes,
                 max_receiving_bytes: self.files.max_receiving_bytes,
                 sync_interval_ms: self.files.sync_interval_ms,
+                mailbox_max_bytes: self.files.mailbox_max_bytes,
             },
             gossip: PlumtreeConfig {
                 graft_timeout_ms: self.groups.graft_timeout_ms,

@@ -138,20 +138,14 @@ pub struct FileOffer {
 }
 
 /// What a recipient asks the sender of a file.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct FileChunkRequest {
     /// The transfer.
     pub transfer: TransferId,
     /// The first block wanted.
     pub first_block: u64,
-    /// How many, at most [`MAX_BLOCKS_PER_REQUEST`].
+    /// How many, 1..=[`MAX_BLOCKS_PER_REQUEST`].
     pub blocks: u32,
-    /// Every block arrived and the content matched: the sender may forget
-    /// the transfer.
-    pub finished: bool,
-    /// The recipient will not take the file, and why (at most
-    /// [`MAX_DECLINE_REASON_BYTES`]).
-    pub declined: Option<String>,
 }
 
 #[cfg(test)]

@@ -112,12 +112,20 @@ pub enum Content {
     FileOffer(crate::file_transfer::FileOffer),
     /// One block of a file offered, through the recipient's mailboxes.
     FileBlock {
-        /// The transfer.
-        transfer: crate::file_transfer::TransferId,
+        /// The offer it belongs to (any block makes the transfer known).
+        offer: crate::file_transfer::FileOffer,
         /// The block's index.
         index: u64,
         /// Its content (at most [`crate::file_transfer::FILE_BLOCK_BYTES`]).
         content: Vec<u8>,
+    },
+    /// How a file of ours ended at its recipient.
+    FileReceipt {
+        /// The transfer.
+        transfer: crate::file_transfer::TransferId,
+        /// `None`: it arrived whole; else declined, and why (at most
+        /// [`crate::file_transfer::MAX_DECLINE_REASON_BYTES`]).
+        declined: Option<String>,
     },
 }
 
@@ -161,7 +169,7 @@ impl Content {
             {
                 Err(ContentError::FileBlockTooLong(content.len()))
             }
-            Self::FileOffer(offer) => {
+            Self::FileOffer(offer) | Self::FileBlock { offer, .. } => {
                 crate::file_transfer::check_file_name(&offer.name)?;
                 let key = offer.key.as_slice().len();
                 if key != crate::file_transfer::FILE_KEY_LEN {

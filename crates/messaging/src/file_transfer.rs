@@ -8,7 +8,7 @@ use tacnode_domain::file_transfer::{
 use tacnode_domain::store::SecretBytes;
 
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::fields::{Result, at_most, bytes_at_most, fixed};
+use crate::fields::{Result, at_most, bytes_at_most, fixed, required};
 use crate::pb;
 
 /// Longest sealed block: a whole block and its tag.
@@ -60,9 +60,6 @@ pub(crate) fn request_to_wire(r: &FileChunkRequest) -> pb::FileChunkRequest {
         transfer_id: r.transfer.as_bytes().to_vec(),
         first_block: r.first_block,
         blocks: r.blocks,
-        finished: r.finished,
-        declined: r.declined.is_some(),
-        reason: r.declined.clone().unwrap_or_default(),
     }
 }
 
@@ -76,17 +73,16 @@ pub(crate) fn request_from_wire(w: pb::FileChunkRequest) -> Result<FileChunkRequ
             },
         ));
     }
-    bytes_at_most(
-        w.reason.as_bytes(),
-        MAX_DECLINE_REASON_BYTES,
-        "file_chunk_request.reason",
-    )?;
+    if w.blocks == 0 {
+        return Err(DecodeError::new(
+            "file_chunk_request.blocks",
+            DecodeErrorKind::TooFew { min: 1, actual: 0 },
+        ));
+    }
     Ok(FileChunkRequest {
         transfer: transfer_id(&w.transfer_id, "file_chunk_request.transfer_id")?,
         first_block: w.first_block,
         blocks: w.blocks,
-        finished: w.finished,
-        declined: w.declined.then_some(w.reason),
     })
 }
 
@@ -102,11 +98,48 @@ pub(crate) fn blocks_from_wire(w: pb::FileChunkResponse) -> Result<Vec<Vec<u8>>>
     Ok(w.blocks)
 }
 
+pub(crate) fn block_to_wire(
+    offer: &FileOffer,
+    index: u64,
+    content: &[u8],
+) -> pb::plaintext::Content {
+    pb::plaintext::Content::FileBlock(pb::FileBlock {
+        offer: Some(offer_to_wire(offer)),
+        index,
+        content: content.to_vec(),
+    })
+}
+
 pub(crate) fn block_from_wire(w: pb::FileBlock) -> Result<tacnode_domain::Content> {
     bytes_at_most(&w.content, FILE_BLOCK_BYTES, "file_block.content")?;
+    let offer = offer_from_wire(required(w.offer, "file_block.offer")?)
+        .map_err(|e| e.within("file_block"))?;
     Ok(tacnode_domain::Content::FileBlock {
-        transfer: transfer_id(&w.transfer_id, "file_block.transfer_id")?,
+        offer,
         index: w.index,
         content: w.content,
+    })
+}
+
+pub(crate) fn receipt_to_wire(
+    transfer: &TransferId,
+    declined: Option<&String>,
+) -> pb::plaintext::Content {
+    pb::plaintext::Content::FileReceipt(pb::FileReceipt {
+        transfer_id: transfer.as_bytes().to_vec(),
+        declined: declined.is_some(),
+        reason: declined.cloned().unwrap_or_default(),
+    })
+}
+
+pub(crate) fn receipt_from_wire(w: pb::FileReceipt) -> Result<tacnode_domain::Content> {
+    bytes_at_most(
+        w.reason.as_bytes(),
+        MAX_DECLINE_REASON_BYTES,
+        "file_receipt.reason",
+    )?;
+    Ok(tacnode_domain::Content::FileReceipt {
+        transfer: transfer_id(&w.transfer_id, "file_receipt.transfer_id")?,
+        declined: w.declined.then_some(w.reason),
     })
 }

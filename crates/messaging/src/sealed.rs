@@ -374,6 +374,7 @@ impl TryFrom<pb::Plaintext> for Plaintext {
                 Content::FileOffer(crate::file_transfer::offer_from_wire(o)?)
             }
             pb::plaintext::Content::FileBlock(b) => crate::file_transfer::block_from_wire(b)?,
+            pb::plaintext::Content::FileReceipt(r) => crate::file_transfer::receipt_from_wire(r)?,
         };
         Ok(Self {
             message_id: message_id(&w.message_id, "message_id")?,
@@ -405,14 +406,13 @@ impl From<&Plaintext> for pb::Plaintext {
                 pb::plaintext::Content::FileOffer(crate::file_transfer::offer_to_wire(o))
             }
             Content::FileBlock {
-                transfer,
+                offer,
                 index,
                 content,
-            } => pb::plaintext::Content::FileBlock(pb::FileBlock {
-                transfer_id: transfer.as_bytes().to_vec(),
-                index: *index,
-                content: content.clone(),
-            }),
+            } => crate::file_transfer::block_to_wire(offer, *index, content),
+            Content::FileReceipt { transfer, declined } => {
+                crate::file_transfer::receipt_to_wire(transfer, declined.as_ref())
+            }
         };
         Self {
             message_id: p.message_id.as_bytes().to_vec(),

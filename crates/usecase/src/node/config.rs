@@ -204,6 +204,7 @@ impl NodeConfig {
             files: super::FilesConfig {
                 max_bytes: super::files::RADIO_MAX_FILE_BYTES,
                 max_receiving_bytes: super::files::RADIO_MAX_RECEIVING_BYTES,
+                mailbox_max_bytes: super::files::RADIO_MAILBOX_MAX_BYTES,
                 ..super::FilesConfig::default()
             },
             ..default

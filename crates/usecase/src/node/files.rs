@@ -55,6 +55,12 @@ pub const PROGRESS_SYNC_BYTES: u64 = 4 * 1024 * 1024;
 pub const PROGRESS_SYNC_MAX_WAIT_MS: u64 = 30_000;
 /// Default `[files] sync_interval_ms`.
 pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1_000;
+/// What the sender of a refused offer is told.
+const REFUSED_REMOTELY: &str = "refused by the recipient";
+/// Most bytes of blocks held from the mailboxes, in all transfers, before
+/// they are written; blocks past it are dropped (fetched from the sender
+/// instead).
+pub const MAX_HELD_BYTES: usize = 4 * MAILBOX_FILE_BYTES as usize;
 /// Times a recipient tries to tell the sender a file arrived.
 pub const FINISHED_NOTICE_TRIES: u32 = 5;
 /// Longest part of an unexpected answer named in a transfer's reason.
@@ -82,6 +88,10 @@ const HASH_READ_BYTES: usize = 1024 * 1024;
 /// Largest file on the radio profile: a file fills the shared channel
 /// while it crosses, and 1 MiB is about two minutes of 64 kbit/s.
 pub const RADIO_MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Largest file whose blocks go through the mailboxes on the radio
+/// profile: two blocks (each is deposited with every holder, so a 1 MiB
+/// file would cost about 14 minutes of a 64 kbit/s channel).
+pub const RADIO_MAILBOX_MAX_BYTES: u64 = 2 * FILE_BLOCK_BYTES as u64;
 /// Most bytes still to arrive at once on the radio profile: four such
 /// files.
 pub const RADIO_MAX_RECEIVING_BYTES: u64 = 4 * RADIO_MAX_FILE_BYTES;
@@ -101,6 +111,10 @@ pub struct FilesConfig {
     /// Least time between two syncs of a file arriving (see
     /// [`PROGRESS_SYNC_BYTES`]), ms; 0 syncs every [`PROGRESS_SYNC_BYTES`].
     pub sync_interval_ms: u64,
+    /// Largest file whose blocks follow its offer into the recipient's
+    /// mailboxes when it cannot be reached (each block is deposited with
+    /// every mailbox holder), at most [`MAILBOX_FILE_BYTES`]; 0: never.
+    pub mailbox_max_bytes: u64,
 }
 
 impl Default for FilesConfig {
@@ -109,6 +123,7 @@ impl Default for FilesConfig {
             max_bytes: DEFAULT_MAX_FILE_BYTES,
             max_receiving_bytes: DEFAULT_MAX_RECEIVING_BYTES,
             sync_interval_ms: DEFAULT_SYNC_INTERVAL_MS,
+            mailbox_max_bytes: MAILBOX_FILE_BYTES,
         }
     }
 }
@@ -131,7 +146,10 @@ pub(crate) struct TransferEntry {
     /// (`record.done` counts only what was synced).
     received: u64,
     /// Theirs: to tell the sender (the file task sends it, best effort).
-    notice: Option<FileChunkRequest>,
+    notice: Option<Content>,
+    /// Theirs: blocks came from the mailboxes while an attempt ran (the
+    /// next one goes at once).
+    held_grew: bool,
 }
 
 impl TransferEntry {
@@ -145,6 +163,7 @@ impl TransferEntry {
             sealed_offer: None,
             received: 0,
             notice: None,
+            held_grew: false,
         }
     }
 
@@ -216,7 +235,10 @@ pub(crate) fn load(
     let mut out = BTreeMap::new();
     for (id, bytes) in store.transfers()? {
         match unpickle(bytes.as_slice()) {
-            Ok(record) if record.id == id => {
+            Ok(mut record) if record.id == id => {
+                if record.state != TransferState::Receiving {
+                    record.held.clear();
+                }
                 out.insert(id, TransferEntry::new(record, now));
             }
             Ok(_) => {
@@ -400,6 +422,7 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, prefix: &str) -> Result<FileTra
                 return Err(NodeError::TransferEnded(id.to_string()));
             }
             record.state = TransferState::Cancelled;
+            record.held.clear();
             save(st, &record, now)?;
             let inbound = record.direction == Direction::Inbound;
             let entry = st
@@ -485,11 +508,18 @@ pub(crate) fn offered(
 /// wrong length, or already written or held, is dropped.
 pub(crate) fn block_arrived(
     st: &mut State,
+    shared: &Shared,
     sender: NodeId,
-    (transfer, index, content): (TransferId, u64, Vec<u8>),
+    (offer, index, content): (FileOffer, u64, Vec<u8>),
     now: UnixMillis,
-    taken: &mut [Transfer],
+    taken: &mut Vec<Transfer>,
 ) -> Result<()> {
+    let transfer = offer.transfer;
+    // Any block makes its transfer known (a mailbox may hand blocks over
+    // before the offer), under the same rules as the offer.
+    if !st.transfers.contains_key(&transfer) && !taken.iter().any(|t| t.id == transfer) {
+        offered(st, shared, sender, offer, now, taken)?;
+    }
     let wanted = |r: &Transfer| {
         r.direction == Direction::Inbound
             && r.peer == sender
@@ -498,12 +528,21 @@ pub(crate) fn block_arrived(
             && index < block_count(r.size)
             && content.len() == block_len(r.size, index)
             && index.saturating_mul(FILE_BLOCK_BYTES as u64) >= r.done
-            && !r.held.iter().any(|(i, _)| *i == index)
     };
+    let held_now = |r: &Transfer| r.held.iter().map(|(_, c)| c.len()).sum::<usize>();
+    let held_total = st
+        .transfers
+        .values()
+        .map(|e| held_now(&e.record))
+        .chain(taken.iter().map(held_now))
+        .sum::<usize>();
+    let room = held_total.saturating_add(content.len()) <= MAX_HELD_BYTES;
     if let Some(r) = taken.iter_mut().find(|r| r.id == transfer) {
         if wanted(r) {
-            r.held.push((index, content));
-            r.held.sort_by_key(|(i, _)| *i);
+            if !r.held.iter().any(|(i, _)| *i == index) && room {
+                r.held.push((index, content));
+                r.held.sort_by_key(|(i, _)| *i);
+            }
             let record = r.clone();
             save(st, &record, now)?;
         }
@@ -515,17 +554,49 @@ pub(crate) fn block_arrived(
     if !wanted(&e.record) {
         return Ok(());
     }
-    e.record.held.push((index, content));
-    e.record.held.sort_by_key(|(i, _)| *i);
+    if !e.record.held.iter().any(|(i, _)| *i == index) && room {
+        e.record.held.push((index, content));
+        e.record.held.sort_by_key(|(i, _)| *i);
+    }
     // Written now rather than after the retry policy's wait for a sender
-    // that did not answer.
-    if !e.running {
+    // that did not answer (or as soon as a running attempt ends).
+    if e.running {
+        e.held_grew = true;
+    } else {
         e.next_try = now;
     }
+    // Saved even when it was held already: a rolled-back batch may have
+    // left it in memory only.
     let record = e.record.clone();
     save(st, &record, now)
 }
 
+/// How our file `transfer` ended at `sender`, its recipient (a receipt
+/// sealed in our session: only the recipient makes one that opens).
+pub(crate) fn receipt_arrived(
+    st: &mut State,
+    shared: &Shared,
+    sender: NodeId,
+    transfer: TransferId,
+    declined: Option<String>,
+) {
+    let ours = st
+        .transfers
+        .get(&transfer)
+        .is_some_and(|e| e.record.direction == Direction::Outbound && e.record.peer == sender);
+    if !ours {
+        return;
+    }
+    let state = match declined {
+        None => TransferState::Done,
+        Some(reason) => {
+            // The recipient's words: no control characters kept.
+            let reason: String = reason.chars().flat_map(char::escape_default).collect();
+            TransferState::Failed(format!("the recipient declined it: {reason}"))
+        }
+    };
+    conclude(st, shared, transfer, state);
+}
 /// Why an offer from `sender` is not taken, if it is not: it must come
 /// from a contact whose keys did not change, fit `[files] max_bytes`, keep
 /// the sender within [`MAX_RECEIVING_PER_PEER`] transfers under way and
@@ -605,8 +676,10 @@ pub(crate) fn offers_committed(
             tracing::debug!("no finished file transfer to forget: {e}");
         }
         let mut entry = TransferEntry::new(record, now);
-        if let TransferState::Failed(reason) = &entry.record.state {
-            entry.notice = Some(notice(entry.record.id, Some(reason.clone())));
+        if matches!(entry.record.state, TransferState::Failed(_)) {
+            // The sender learns that, not why (our contacts and limits
+            // are ours): the record keeps the details.
+            entry.notice = Some(notice(entry.record.id, Some(REFUSED_REMOTELY.to_owned())));
         }
         st.transfers.insert(entry.record.id, entry);
     }
@@ -640,6 +713,7 @@ fn conclude(st: &mut State, shared: &Shared, id: TransferId, state: TransferStat
         return;
     }
     entry.record.state = state;
+    entry.record.held.clear();
     if entry.record.state == TransferState::Done {
         entry.record.done = entry.record.size;
     }
@@ -683,23 +757,6 @@ pub(crate) async fn serve(shared: &Arc<Shared>, peer: NodeId, req: FileChunkRequ
         Ok(None) => return refuse(RefusalCode::Stale, "no such file transfer"),
         Err(_) => return refuse(RefusalCode::Internal, "shutting down"),
     };
-    if let Some(reason) = req.declined {
-        if record.state.active() {
-            let id = record.id;
-            // The recipient's words: no control characters kept.
-            let reason: String = reason.chars().flat_map(char::escape_default).collect();
-            let state = TransferState::Failed(format!("the recipient declined it: {reason}"));
-            shared.post_state(move |st, shared| conclude(st, shared, id, state));
-        }
-        return Message::FileChunks(Vec::new());
-    }
-    if req.finished {
-        if record.state.active() {
-            let id = record.id;
-            shared.post_state(move |st, shared| conclude(st, shared, id, TransferState::Done));
-        }
-        return Message::FileChunks(Vec::new());
-    }
     if !record.state.active() {
         return refuse(
             RefusalCode::Stale,
@@ -785,7 +842,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         };
         for (peer, n) in notices {
             let task_shared = shared.clone();
-            shared.spawn(async move { tell_sender(&task_shared, peer, n, None).await });
+            shared.spawn(async move { tell_sender(&task_shared, peer, n).await });
         }
         for (id, kind) in due {
             let task_shared = shared.clone();
@@ -813,7 +870,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 type Due = (
     Vec<(TransferId, Direction)>,
     Option<UnixMillis>,
-    Vec<(NodeId, FileChunkRequest)>,
+    Vec<(NodeId, Content)>,
 );
 
 /// The transfers whose attempt is due now (marked running), and when the
@@ -880,6 +937,7 @@ fn attempt_ended(st: &mut State, shared: &Shared, id: TransferId, error: Option<
         return;
     };
     e.running = false;
+    let held_grew = std::mem::take(&mut e.held_grew);
     match error {
         None => {
             e.failures = 0;
@@ -890,7 +948,11 @@ fn attempt_ended(st: &mut State, shared: &Shared, id: TransferId, error: Option<
             e.failures = e.failures.saturating_add(1);
             let failures = e.failures;
             e.last_error = Some(reason);
-            let delay = shared.config.delivery.backoff_ms(failures, &mut st.rng);
+            let delay = if held_grew {
+                0
+            } else {
+                shared.config.delivery.backoff_ms(failures, &mut st.rng)
+            };
             if let Some(e) = st.transfers.get_mut(&id) {
                 e.next_try = now.saturating_add_millis(delay);
             }
@@ -953,25 +1015,36 @@ async fn offer_once(shared: &Arc<Shared>, id: TransferId) {
 }
 
 /// Deposits every block of our transfer `id` in the recipient's mailboxes,
-/// each sealed in the session, if the file is at most
-/// [`MAILBOX_FILE_BYTES`]; stops at the first failure (the recipient can
-/// still fetch what it lacks from us).
+/// each sealed in the session, if the file is at most `[files]
+/// mailbox_max_bytes`; stops at the first failure (the recipient can
+/// still fetch what it lacks from us) and once the transfer is no longer
+/// waiting (a receipt, a cancel, or a block served directly).
 async fn deposit_blocks(shared: &Arc<Shared>, id: TransferId) {
+    let limit = shared.config.files.mailbox_max_bytes;
     let record = shared
         .with_state(move |st, _| {
             Ok::<_, NodeError>(st.transfers.get(&id).map(|e| e.record.clone()))
         })
         .await;
     let Ok(Some(record)) = record else { return };
-    let Some(path) = record
-        .path
-        .clone()
-        .filter(|_| record.size <= MAILBOX_FILE_BYTES)
-    else {
+    let Some(path) = record.path.clone().filter(|_| record.size <= limit) else {
         return;
     };
+    let offer = record.offer();
     let total = block_count(record.size);
     for index in 0..total {
+        // Stopped by a cancel, a receipt, or the recipient fetching it
+        // directly meanwhile.
+        let going = shared
+            .with_state(move |st, _| {
+                Ok::<_, NodeError>(st.transfers.get(&id).is_some_and(|e| {
+                    e.record.state == TransferState::Offered && e.record.done == 0
+                }))
+            })
+            .await;
+        if !matches!(going, Ok(true)) {
+            return;
+        }
         let at = index * FILE_BLOCK_BYTES as u64;
         let len = block_len(record.size, index);
         let content = match shared.files.read(path.clone(), record.stamp, at, len).await {
@@ -984,7 +1057,7 @@ async fn deposit_blocks(shared: &Arc<Shared>, id: TransferId) {
             }
         };
         let content = Content::FileBlock {
-            transfer: id,
+            offer: offer.clone(),
             index,
             content,
         };
@@ -1095,6 +1168,7 @@ async fn fetch_once(shared: &Arc<Shared>, id: TransferId) {
                     && entry.record.state == TransferState::Receiving
                 {
                     entry.record.state = TransferState::Failed(e.to_string());
+                    entry.record.held.clear();
                     let record = entry.record.clone();
                     if let Err(err) = save(st, &record, now) {
                         tracing::warn!("file transfer {id}: failed, not recorded ({err})");
@@ -1224,8 +1298,6 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
                 transfer: id,
                 first_block: next_block,
                 blocks,
-                finished: false,
-                declined: None,
             });
             let (call_shared, call_addrs) = (shared.clone(), addrs.clone().unwrap_or_default());
             let first = next_block;
@@ -1370,7 +1442,7 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
         path.display()
     );
     let task_shared = shared.clone();
-    shared.spawn(async move { tell_sender(&task_shared, peer, notice(id, None), addrs).await });
+    shared.spawn(async move { tell_sender(&task_shared, peer, notice(id, None)).await });
     Ok(path)
 }
 
@@ -1400,29 +1472,12 @@ fn completed(st: &mut State, shared: &Shared, id: TransferId, path: PathBuf) {
 /// its `send-file` ends), trying [`FINISHED_NOTICE_TRIES`] times under the
 /// retry policy; if none gets through, the sender gives the transfer up
 /// after [`TRANSFER_TTL_MS`].
-async fn tell_sender(
-    shared: &Arc<Shared>,
-    peer: NodeId,
-    notice: FileChunkRequest,
-    addrs: Option<Arc<[std::net::SocketAddr]>>,
-) {
-    let id = notice.transfer;
-    let addrs = match addrs {
-        Some(a) => a,
-        None => match super::send::endpoints_of(shared, peer).await {
-            Ok(a) => a.into(),
-            Err(e) => {
-                tracing::debug!("file transfer {id}: the sender cannot be told ({e})");
-                return;
-            }
-        },
-    };
-    let message = Message::FileChunkRequest(notice);
+async fn tell_sender(shared: &Arc<Shared>, peer: NodeId, receipt: Content) {
     for attempt in 1..=FINISHED_NOTICE_TRIES {
-        match shared.net.call(peer, &addrs, &message).await {
-            Ok(_) | Err(CallError::Refused { .. }) => return,
+        match super::receive::send_sealed_content(shared, peer, receipt.clone()).await {
+            Ok(()) => return,
             Err(e) => {
-                tracing::debug!("file transfer {id}: the sender was not told ({e})");
+                tracing::debug!("a file receipt for {peer} was not delivered ({e})");
                 let wait = shared
                     .with_state(move |st, shared| {
                         Ok::<_, NodeError>(shared.config.delivery.backoff_ms(attempt, &mut st.rng))
@@ -1434,15 +1489,12 @@ async fn tell_sender(
         }
     }
 }
-
-/// What a recipient tells the sender: the file arrived whole, or it will
-/// not take it (`declined`, and why).
-fn notice(transfer: TransferId, declined: Option<String>) -> FileChunkRequest {
-    FileChunkRequest {
+/// What a recipient tells the sender, sealed in the session (directly, else
+/// through the sender's mailboxes): the file arrived whole, or it will not
+/// take it (`declined`, and why).
+fn notice(transfer: TransferId, declined: Option<String>) -> Content {
+    Content::FileReceipt {
         transfer,
-        first_block: 0,
-        blocks: 0,
-        finished: declined.is_none(),
         declined: declined.map(|r| {
             let mut end = r.len().min(MAX_DECLINE_REASON_BYTES);
             while !r.is_char_boundary(end) {
@@ -1452,7 +1504,6 @@ fn notice(transfer: TransferId, declined: Option<String>) -> FileChunkRequest {
         }),
     }
 }
-
 /// Makes `have` bytes of the partial file durable, then its record.
 async fn progress(
     shared: &Arc<Shared>,
@@ -1471,9 +1522,11 @@ async fn progress(
             }
             e.record.done = e.record.done.max(have);
             // Blocks held from the mailboxes that are now on disk.
-            e.record
-                .held
-                .retain(|(i, c)| i * FILE_BLOCK_BYTES as u64 + c.len() as u64 > have);
+            e.record.held.retain(|(i, c)| {
+                i.saturating_mul(FILE_BLOCK_BYTES as u64)
+                    .saturating_add(c.len() as u64)
+                    > have
+            });
             let record = e.record.clone();
             save(st, &record, now)?;
             Ok(true)

@@ -373,7 +373,8 @@ fn open_one(
             | Content::Receipt(_)
             | Content::Rewound
             | Content::FileOffer(_)
-            | Content::FileBlock { .. } => false,
+            | Content::FileBlock { .. }
+            | Content::FileReceipt { .. } => false,
         },
         Err(_) => false,
     };
@@ -470,18 +471,23 @@ fn open_one(
             Ok((Received::File, None))
         }
         Content::FileBlock {
-            transfer,
+            offer,
             index,
             content,
         } => {
             super::files::block_arrived(
                 st,
+                shared,
                 sender,
-                (transfer, index, content),
+                (offer, index, content),
                 t,
                 &mut effects.offers,
             )?;
             effects.blocks = true;
+            Ok((Received::File, None))
+        }
+        Content::FileReceipt { transfer, declined } => {
+            super::files::receipt_arrived(st, shared, sender, transfer, declined);
             Ok((Received::File, None))
         }
         Content::Rewound => {
