@@ -192,6 +192,12 @@ struct Effects {
     offers: Vec<crate::file_transfer::Transfer>,
     /// File blocks came: the file task has something to write.
     blocks: bool,
+    /// How files of ours ended at their recipients.
+    file_receipts: Vec<(
+        NodeId,
+        tacnode_domain::file_transfer::TransferId,
+        Option<String>,
+    )>,
 }
 
 /// Opens every message of `list` and stores what they carry in one
@@ -308,6 +314,9 @@ fn store_received(
         super::files::offers_committed(st, shared, offers, &mut effects.events);
         if effects.blocks {
             shared.wake_files.notify_one();
+        }
+        for (sender, transfer, declined) in std::mem::take(&mut effects.file_receipts) {
+            super::files::receipt_arrived(st, shared, sender, transfer, declined);
         }
         results
     };
@@ -487,7 +496,9 @@ fn open_one(
             Ok((Received::File, None))
         }
         Content::FileReceipt { transfer, declined } => {
-            super::files::receipt_arrived(st, shared, sender, transfer, declined);
+            // Acted on once the batch committed (the transfer's end is
+            // recorded and announced then).
+            effects.file_receipts.push((sender, transfer, declined));
             Ok((Received::File, None))
         }
         Content::Rewound => {
