@@ -57,6 +57,8 @@ pub const PROGRESS_SYNC_MAX_WAIT_MS: u64 = 30_000;
 pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 1_000;
 /// What the sender of a refused offer is told.
 const REFUSED_REMOTELY: &str = "refused by the recipient";
+/// What the sender of a transfer cancelled by its recipient is told.
+const CANCELLED_REMOTELY: &str = "cancelled by the recipient";
 /// Most bytes of blocks held from the mailboxes, in all transfers, before
 /// they are written; blocks past it are dropped (fetched from the sender
 /// instead).
@@ -113,7 +115,8 @@ pub struct FilesConfig {
     pub sync_interval_ms: u64,
     /// Largest file whose blocks follow its offer into the recipient's
     /// mailboxes when it cannot be reached (each block is deposited with
-    /// every mailbox holder), at most [`MAILBOX_FILE_BYTES`]; 0: never.
+    /// every mailbox holder), at most [`MAILBOX_FILE_BYTES`] (a larger
+    /// value counts as that); 0: never.
     pub mailbox_max_bytes: u64,
 }
 
@@ -431,7 +434,7 @@ pub(crate) async fn cancel(shared: &Arc<Shared>, prefix: &str) -> Result<FileTra
                 .ok_or_else(|| NodeError::UnknownTransfer(id.to_string()))?;
             entry.record = record;
             if inbound {
-                entry.notice = Some(notice(id, Some("cancelled by the recipient".to_owned())));
+                entry.notice = Some(notice(id, Some(CANCELLED_REMOTELY.to_owned())));
             }
             let entry = entry.clone();
             Ok((info(st, &entry), inbound.then_some(id)))
@@ -557,13 +560,14 @@ pub(crate) fn block_arrived(
     if !e.record.held.iter().any(|(i, _)| *i == index) && room {
         e.record.held.push((index, content));
         e.record.held.sort_by_key(|(i, _)| *i);
-    }
-    // Written now rather than after the retry policy's wait for a sender
-    // that did not answer (or as soon as a running attempt ends).
-    if e.running {
-        e.held_grew = true;
-    } else {
-        e.next_try = now;
+        // Written now rather than after the retry policy's wait for a
+        // sender that did not answer (or as soon as a running attempt
+        // ends).
+        if e.running {
+            e.held_grew = true;
+        } else {
+            e.next_try = now;
+        }
     }
     // Saved even when it was held already: a rolled-back batch may have
     // left it in memory only.
@@ -964,12 +968,7 @@ fn attempt_ended(st: &mut State, shared: &Shared, id: TransferId, error: Option<
 /// `deposit_after_ms` passed since it was made).
 async fn offer_once(shared: &Arc<Shared>, id: TransferId) {
     let outcome = offer_attempt(shared, id).await;
-    if matches!(outcome, Ok(true)) {
-        // The recipient could not be reached: a small file follows the
-        // offer into its mailboxes.
-        let task_shared = shared.clone();
-        shared.spawn(async move { deposit_blocks(&task_shared, id).await });
-    }
+    let task_shared = shared.clone();
     shared.post_state(move |st, shared| {
         let error = match outcome {
             Ok(via_mailbox) => {
@@ -981,6 +980,12 @@ async fn offer_once(shared: &Arc<Shared>, id: TransferId) {
                     let record = e.record.clone();
                     if let Err(err) = save(st, &record, now) {
                         tracing::warn!("file transfer {id}: handed over, not recorded ({err})");
+                    }
+                    if via_mailbox {
+                        // The recipient could not be reached: a small file
+                        // follows the offer into its mailboxes (started
+                        // once the transfer is recorded as offered).
+                        shared.spawn(async move { deposit_blocks(&task_shared, id).await });
                     }
                     tracing::info!(
                         "file {} offered to {}{}",
@@ -1020,7 +1025,12 @@ async fn offer_once(shared: &Arc<Shared>, id: TransferId) {
 /// still fetch what it lacks from us) and once the transfer is no longer
 /// waiting (a receipt, a cancel, or a block served directly).
 async fn deposit_blocks(shared: &Arc<Shared>, id: TransferId) {
-    let limit = shared.config.files.mailbox_max_bytes;
+    // Never past what a recipient holds.
+    let limit = shared
+        .config
+        .files
+        .mailbox_max_bytes
+        .min(MAILBOX_FILE_BYTES);
     let record = shared
         .with_state(move |st, _| {
             Ok::<_, NodeError>(st.transfers.get(&id).map(|e| e.record.clone()))
