@@ -53,6 +53,25 @@ fn random_file(seed: u64, len: usize) -> Vec<u8> {
     v
 }
 
+/// Puts `content` at `path` on node `sender` and offers it to its contact
+/// "peer".
+async fn offer(sim: &NodeSim, sender: u32, path: &str, content: Vec<u8>) -> FileTransferInfo {
+    sim.files(sender).unwrap().put(path, content);
+    sim.handle(sender)
+        .unwrap()
+        .send_file("peer", std::path::Path::new(path))
+        .await
+        .unwrap()
+}
+
+/// Node `i` saved `content` as `name`.
+fn saved(sim: &NodeSim, i: u32, name: &str, content: &[u8]) {
+    assert!(
+        sim.files(i).unwrap().download(name).as_deref() == Some(content),
+        "{name} as saved is not the file sent"
+    );
+}
+
 async fn transfer_at(sim: &NodeSim, i: u32) -> Option<FileTransferInfo> {
     sim.handle(i)?.files().await.unwrap().into_iter().next()
 }
@@ -93,15 +112,7 @@ async fn killed_midway(seed: u64) -> (u64, u64) {
     sim.start(receiver).await.unwrap();
     befriend(&sim, sender, receiver).await;
     let content = random_file(seed, 10 * 1024 * 1024);
-    sim.files(sender)
-        .unwrap()
-        .put("/home/op/survey.bin", content.clone());
-    let offered = sim
-        .handle(sender)
-        .unwrap()
-        .send_file("peer", std::path::Path::new("/home/op/survey.bin"))
-        .await
-        .unwrap();
+    let offered = offer(&sim, sender, "/home/op/survey.bin", content.clone()).await;
     assert_eq!(offered.state, TransferState::Offering);
     until(&sim, receiver, 10, MINUTE, |t| {
         t.done >= PROGRESS_SYNC_BYTES + 512 * 1024
@@ -123,14 +134,7 @@ async fn killed_midway(seed: u64) -> (u64, u64) {
     .expect("the file never arrived after the restart");
     let got = transfer_at(&sim, receiver).await.unwrap();
     assert_eq!(got.done, content.len() as u64);
-    assert_eq!(
-        sim.files(receiver)
-            .unwrap()
-            .download("survey.bin")
-            .as_deref(),
-        Some(content.as_slice()),
-        "the file saved is not the file sent"
-    );
+    saved(&sim, receiver, "survey.bin", &content);
     until(&sim, sender, 100, MINUTE, |t| {
         t.state == TransferState::Done
     })
@@ -156,14 +160,7 @@ async fn offline_recipient(seed: u64) -> u64 {
     befriend(&sim, sender, receiver).await;
     sim.stop(receiver, false).await;
     let content = random_file(seed, 300 * 1024);
-    sim.files(sender)
-        .unwrap()
-        .put("/data/map.png", content.clone());
-    sim.handle(sender)
-        .unwrap()
-        .send_file("peer", std::path::Path::new("/data/map.png"))
-        .await
-        .unwrap();
+    offer(&sim, sender, "/data/map.png", content.clone()).await;
     // Handed over to the mailboxes once direct delivery had its time.
     until(&sim, sender, 1_000, 5 * MINUTE, |t| {
         t.state == TransferState::Offered
@@ -176,10 +173,7 @@ async fn offline_recipient(seed: u64) -> u64 {
     })
     .await
     .expect("the file never arrived");
-    assert_eq!(
-        sim.files(receiver).unwrap().download("map.png").as_deref(),
-        Some(content.as_slice())
-    );
+    saved(&sim, receiver, "map.png", &content);
     took
 }
 
@@ -200,26 +194,13 @@ async fn radio(seed: u64) -> u64 {
     let (sender, receiver) = (3, 2);
     befriend(&sim, sender, receiver).await;
     let content = random_file(seed, 256 * 1024);
-    sim.files(sender)
-        .unwrap()
-        .put("/data/photo.jpg", content.clone());
-    sim.handle(sender)
-        .unwrap()
-        .send_file("peer", std::path::Path::new("/data/photo.jpg"))
-        .await
-        .unwrap();
+    offer(&sim, sender, "/data/photo.jpg", content.clone()).await;
     let took = until(&sim, receiver, 1_000, 10 * MINUTE, |t| {
         t.state == TransferState::Done
     })
     .await
     .expect("the file never arrived over the radio");
-    assert_eq!(
-        sim.files(receiver)
-            .unwrap()
-            .download("photo.jpg")
-            .as_deref(),
-        Some(content.as_slice())
-    );
+    saved(&sim, receiver, "photo.jpg", &content);
     took
 }
 
@@ -263,10 +244,7 @@ async fn full_at_the_end(seed: u64) -> TransferState {
         .expect("never ended");
     let got = transfer_at(&sim, receiver).await.unwrap();
     if got.state == TransferState::Done {
-        assert_eq!(
-            sim.files(receiver).unwrap().download("log.txt").as_deref(),
-            Some(content.as_slice())
-        );
+        saved(&sim, receiver, "log.txt", &content);
     }
     got.state
 }
@@ -360,14 +338,7 @@ async fn declined(seed: u64) -> FileTransferInfo {
     sim.stop(receiver, false).await;
     sim.start(receiver).await.unwrap();
     befriend(&sim, sender, receiver).await;
-    sim.files(sender)
-        .unwrap()
-        .put("/data/big.bin", random_file(seed, 200_000));
-    sim.handle(sender)
-        .unwrap()
-        .send_file("peer", std::path::Path::new("/data/big.bin"))
-        .await
-        .unwrap();
+    offer(&sim, sender, "/data/big.bin", random_file(seed, 200_000)).await;
     until(&sim, sender, 100, MINUTE, |t| !t.state.active())
         .await
         .expect("the sender never heard");
@@ -397,14 +368,7 @@ async fn through_mailboxes(seed: u64) -> u64 {
     befriend(&sim, sender, receiver).await;
     sim.stop(receiver, false).await;
     let content = random_file(seed, 300 * 1024 + 5);
-    sim.files(sender)
-        .unwrap()
-        .put("/data/orders.pdf", content.clone());
-    sim.handle(sender)
-        .unwrap()
-        .send_file("peer", std::path::Path::new("/data/orders.pdf"))
-        .await
-        .unwrap();
+    offer(&sim, sender, "/data/orders.pdf", content.clone()).await;
     until(&sim, sender, 1_000, 5 * MINUTE, |t| {
         t.state == TransferState::Offered
     })
@@ -419,13 +383,7 @@ async fn through_mailboxes(seed: u64) -> u64 {
     })
     .await
     .expect("the file never arrived from the mailboxes");
-    assert_eq!(
-        sim.files(receiver)
-            .unwrap()
-            .download("orders.pdf")
-            .as_deref(),
-        Some(content.as_slice())
-    );
+    saved(&sim, receiver, "orders.pdf", &content);
     // The sender, back, finds the recipient's receipt in its own
     // mailboxes: its transfer ends as delivered.
     sim.start(sender).await.unwrap();
