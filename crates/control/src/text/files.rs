@@ -23,15 +23,7 @@ pub fn human_bytes(bytes: u64) -> String {
 /// Text from a peer (a file's name, a refusal's reason) as shown:
 /// control characters escaped, the rest as it is.
 pub fn shown(name: &str) -> String {
-    name.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    super::escape_controls(name, false)
 }
 
 /// One transfer on one line, then its reason or path on the next.

@@ -9,17 +9,7 @@ use crate::views::MessageView;
 pub fn message(m: MessageView) -> String {
     let who = m.peer_name.unwrap_or(m.peer_address);
     let arrow = if m.direction == "in" { "<-" } else { "->" };
-    let text: String = m
-        .text
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
+    let text = super::escape_controls(&m.text, true);
     let mut who: String = who.chars().filter(|c| !c.is_control()).collect();
     if let Some(group) = &m.group {
         let group: String = group.chars().filter(|c| !c.is_control()).collect();

@@ -22,3 +22,17 @@ pub use peers::{MAX_PEER_COLUMN, peers_table};
 pub use qr::{QrCodeError, qr_code};
 pub use safety_number::safety_number;
 pub use status::status;
+
+/// `text` from a peer as a terminal shows it: control characters escaped
+/// (`\u{1b}`), newlines kept when `keep_newlines`, the rest as it is.
+pub(crate) fn escape_controls(text: &str, keep_newlines: bool) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() && !(keep_newlines && c == '\n') {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
