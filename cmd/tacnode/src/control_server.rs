@@ -523,6 +523,7 @@ fn group_view(g: tacnode_usecase::node::GroupInfo) -> GroupView {
         admin: g.admin,
         member: g.member,
         links: g.links,
+        unreadable: g.unreadable,
     }
 }
 

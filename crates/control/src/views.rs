@@ -41,6 +41,10 @@ pub struct GroupView {
     pub member: bool,
     /// Overlay links up now.
     pub links: usize,
+    /// Why its stored state cannot be read, when it cannot (name, members
+    /// and role are then unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// A service advertised to the network.

@@ -319,3 +319,72 @@ async fn invitation_from_a_fellow_member(seed: u64) -> bool {
 fn an_invitation_refused_until_the_inviter_is_a_contact_is_taken_after() {
     assert!(block_on(invitation_from_a_fellow_member(71)).unwrap());
 }
+
+/// A member one of whose groups cannot be read from its disk any more
+/// (a damaged row, or a newer build's format): its other group runs on,
+/// `group list` names the damaged one, and an admin adding the member
+/// again replaces it.
+async fn one_damaged_group(seed: u64) {
+    let mut sim = tacnode_sim::node::scenario::radio_network(seed, 5, 0)
+        .await
+        .unwrap();
+    let squad = form_group(&sim, 2, &[3, 4]).await;
+    let admin = sim.handle(2).unwrap().clone();
+    let command = admin.create_group("command").await.unwrap().id;
+    admin.group_add("command", &address(&sim, 3)).await.unwrap();
+    admin.send_group("squad", "squad before").await.unwrap();
+    admin.send_group("command", "command before").await.unwrap();
+    spread(&sim, &[3, 4], squad, "squad before").await;
+    spread(&sim, &[3], command, "command before").await;
+
+    sim.stop(3, false).await;
+    assert!(sim.damage_group(3, &squad, b"TNGC\xff not what was written"));
+    sim.start(3).await.unwrap();
+    let listed = sim.handle(3).unwrap().groups().await.unwrap();
+    assert!(
+        listed.iter().any(|g| g.id == command && g.member),
+        "the readable group is gone: {listed:?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|g| g.id == squad && g.unreadable.is_some()),
+        "the damaged group is not named: {listed:?}"
+    );
+    // The readable group runs on, both ways.
+    sim.handle(3)
+        .unwrap()
+        .send_group("command", "from 3")
+        .await
+        .unwrap();
+    spread(&sim, &[2], command, "from 3").await;
+    admin.send_group("command", "to 3").await.unwrap();
+    spread(&sim, &[3], command, "to 3").await;
+    // Addressed by its id, the damaged group says what to do.
+    let id = squad
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let err = sim
+        .handle(3)
+        .unwrap()
+        .send_group(&id, "into the damaged one")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("group add"), "{err}");
+    // The admin adds it again: the invitation replaces the damaged state.
+    admin.group_add("squad", &address(&sim, 3)).await.unwrap();
+    sim.advance(MINUTE).await;
+    admin.send_group("squad", "squad after").await.unwrap();
+    spread(&sim, &[3, 4], squad, "squad after").await;
+    let listed = sim.handle(3).unwrap().groups().await.unwrap();
+    assert!(listed.iter().all(|g| g.unreadable.is_none()), "{listed:?}");
+    sim.finish().await;
+}
+
+#[test]
+fn a_damaged_group_leaves_the_others_running_and_an_invitation_replaces_it() {
+    block_on(one_damaged_group(81)).unwrap();
+}

@@ -16,12 +16,21 @@ pub fn groups(groups: &[GroupView]) -> String {
     }
     let mut out = String::new();
     for g in groups {
+        let short = g.id.get(..8).unwrap_or(&g.id);
+        if let Some(why) = &g.unreadable {
+            let _ = writeln!(
+                out,
+                "{:<17} unreadable ({}): left out; an admin adding this node again replaces it  id {short}",
+                "?",
+                clean(why)
+            );
+            continue;
+        }
         let role = match (g.member, g.admin) {
             (false, _) => "removed",
             (true, true) => "admin",
             (true, false) => "member",
         };
-        let short = g.id.get(..8).unwrap_or(&g.id);
         let _ = writeln!(
             out,
             "@{:<16} {:>3} members  {role:<7} {} links  id {short}",
@@ -90,10 +99,22 @@ mod tests {
             admin: true,
             member: true,
             links: 2,
+            unreadable: None,
+        };
+        let damaged = GroupView {
+            id: "fedcba9876543210".to_owned(),
+            name: String::new(),
+            members: 0,
+            admin: false,
+            member: false,
+            links: 0,
+            unreadable: Some("not a group pickle\u{1b}".to_owned()),
         };
         assert_eq!(
-            groups(&[g]),
-            "@squad              5 members  admin   2 links  id 01234567\n"
+            groups(&[g, damaged]),
+            "@squad              5 members  admin   2 links  id 01234567\n\
+             ?                 unreadable (not a group pickle): left out; an admin adding this \
+             node again replaces it  id fedcba98\n"
         );
         let m = GroupMemberView {
             address: "key_abc".to_owned(),

@@ -350,6 +350,25 @@ impl NodeSim {
         Some(out)
     }
 
+    /// Overwrites what node `index`'s disk keeps of `group` with `bytes`
+    /// (in-memory store only; stop the node first): a damaged row, as a
+    /// bad sector or a newer build's format would leave it. Whether it
+    /// was written.
+    pub fn damage_group(
+        &mut self,
+        index: u32,
+        group: &tacnode_domain::group::GroupId,
+        bytes: &[u8],
+    ) -> bool {
+        let Some(Disk::Memory(tables)) = self.slots.get(index as usize).map(|s| &s.disk) else {
+            return false;
+        };
+        let mut store = tables.reopen();
+        store
+            .save_group(group, bytes, tacnode_domain::UnixMillis(0))
+            .is_ok()
+    }
+
     /// Changes the configuration node `index` gets at its next start.
     pub fn configure(&mut self, index: u32, f: impl FnOnce(&mut NodeConfig)) {
         if let Some(slot) = self.slots.get_mut(index as usize) {

@@ -34,16 +34,17 @@ pub enum NodeError {
     /// A stored session does not parse.
     #[error("stored session does not parse ({0}); the session will start anew")]
     CorruptSession(#[from] ConversationPickleError),
-    /// A stored group channel does not parse.
+    /// A stored group channel does not parse: the group is left out, the
+    /// others run on.
     #[error(
-        "stored state of group {group:?} does not parse ({source}); restore the database from a backup"
+        "the stored state of group {group:?} cannot be read ({source}); an admin of the group running `tacnode group add` for this node again replaces it, or restore the database from a backup"
     )]
     CorruptGroup {
         /// Which group.
         group: tacnode_domain::group::GroupId,
         /// Why.
         #[source]
-        source: Box<crate::group::GroupPickleError>,
+        source: std::sync::Arc<crate::group::GroupPickleError>,
     },
     /// A group operation or message was refused.
     #[error("group: {0}")]

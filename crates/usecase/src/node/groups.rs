@@ -45,7 +45,7 @@ use tacnode_gossip::PlumtreeConfig;
 use tacnode_messaging::{Message, encode_group_broadcast};
 
 use super::{NodeError, NodeEvent, Result, Shared, State};
-use crate::group::{GroupChannel, GroupError, GroupOutput};
+use crate::group::{GroupChannel, GroupError, GroupOutput, GroupPickleError};
 
 /// Most groups one node is in.
 pub const MAX_GROUPS: usize = 64;
@@ -94,6 +94,10 @@ pub struct GroupInfo {
     pub member: bool,
     /// Overlay links up now.
     pub links: usize,
+    /// Why its stored state cannot be read, when it cannot: the group is
+    /// left out (name, members and role unknown) and its row kept as it is
+    /// until an invitation replaces it.
+    pub unreadable: Option<String>,
 }
 
 /// One member of a group as the operator sees it.
@@ -149,6 +153,9 @@ pub(crate) struct GroupBook {
     /// batch that did not commit.
     loaded: bool,
     ever_loaded: bool,
+    /// Groups whose stored state does not parse: left out, so the others
+    /// run on; their rows stay untouched until an invitation replaces them.
+    unreadable: BTreeMap<GroupId, Arc<GroupPickleError>>,
     early_keys: VecDeque<(IdentityKey, GroupId, SecretBytes)>,
     owed: VecDeque<Owed>,
     /// Per member whose link failed: until when it is left out, and the
@@ -197,6 +204,13 @@ impl GroupBook {
     pub(crate) fn discard(&mut self) {
         self.loaded = false;
         self.channels.clear();
+        self.unreadable.clear();
+    }
+
+    /// Groups kept on disk, readable or not: what counts toward
+    /// [`MAX_GROUPS`].
+    fn kept(&self) -> usize {
+        self.channels.len() + self.unreadable.len()
     }
 
     /// The identity key of a member of any of our groups.
@@ -244,19 +258,33 @@ pub(crate) fn ensure_loaded(st: &mut State, shared: &Shared) -> Result<()> {
     }
     let first = !st.groups.ever_loaded;
     let mut channels = BTreeMap::new();
+    let mut unreadable = BTreeMap::new();
     for (id, pickle) in st.store.groups()? {
-        let mut channel =
-            GroupChannel::from_bytes(&shared.identity, pickle.as_slice(), gossip_config(shared))
-                .map_err(|source| NodeError::CorruptGroup {
-                    group: id,
-                    source: Box::new(source),
-                })?;
-        if first {
-            channel.distribute_again();
+        match GroupChannel::from_bytes(&shared.identity, pickle.as_slice(), gossip_config(shared)) {
+            Ok(mut channel) => {
+                if first {
+                    channel.distribute_again();
+                }
+                channels.insert(id, channel);
+            }
+            Err(source) => {
+                // One damaged row must not stop every other group.
+                if first {
+                    tracing::error!(
+                        group = %hex(id.as_bytes()),
+                        error = %source,
+                        "the stored state of a group cannot be read: it is left out and its row \
+                         kept as it is; the other groups run on. An admin of the group running \
+                         `tacnode group add` for this node again replaces it, or restore the \
+                         database from a backup"
+                    );
+                }
+                unreadable.insert(id, Arc::new(source));
+            }
         }
-        channels.insert(id, channel);
     }
     st.groups.channels = channels;
+    st.groups.unreadable = unreadable;
     st.groups.loaded = true;
     st.groups.ever_loaded = true;
     // The keys the reload put out, on their way after the next tick.
@@ -437,7 +465,18 @@ fn find(st: &State, name: &str) -> Result<GroupId> {
         .collect();
     match by_id.as_slice() {
         [one] => Ok(*one),
-        [] => Err(NodeError::UnknownGroup(name.to_owned())),
+        [] => match st
+            .groups
+            .unreadable
+            .iter()
+            .find(|(id, _)| prefix.len() >= 8 && hex(id.as_bytes()).starts_with(&prefix))
+        {
+            Some((id, source)) => Err(NodeError::CorruptGroup {
+                group: *id,
+                source: Arc::clone(source),
+            }),
+            None => Err(NodeError::UnknownGroup(name.to_owned())),
+        },
         _ => Err(NodeError::AmbiguousGroup(name.to_owned())),
     }
 }
@@ -475,7 +514,7 @@ pub(crate) fn create(st: &mut State, shared: &Shared, name: &str) -> Result<Grou
         if st.groups.channels.values().any(|c| c.name() == name) {
             return Err(NodeError::GroupNameTaken(name.to_owned()));
         }
-        if st.groups.channels.len() >= MAX_GROUPS {
+        if st.groups.kept() >= MAX_GROUPS {
             return Err(NodeError::TooManyGroups { max: MAX_GROUPS });
         }
         let channel = GroupChannel::create(
@@ -512,7 +551,17 @@ pub(crate) fn list(st: &mut State, shared: &Shared) -> Result<Vec<GroupInfo>> {
             admin: c.is_admin(&me),
             member: c.is_member(),
             links: c.neighbours(),
+            unreadable: None,
         })
+        .chain(st.groups.unreadable.iter().map(|(id, e)| GroupInfo {
+            id: *id,
+            name: String::new(),
+            members: 0,
+            admin: false,
+            member: false,
+            links: 0,
+            unreadable: Some(e.to_string()),
+        }))
         .collect();
     all.sort_by(|a, b| {
         a.name
@@ -739,7 +788,11 @@ pub(crate) fn receive_invite(
         }
         return settle(st, shared, id, events);
     }
-    if st.groups.channels.len() >= MAX_GROUPS {
+    // An invitation to a group whose stored state cannot be read replaces
+    // that state: the invitation carries the group's history, and the
+    // members get our new key.
+    let replaces = st.groups.unreadable.contains_key(&id);
+    if !replaces && st.groups.kept() >= MAX_GROUPS {
         return Err(NodeError::TooManyGroups { max: MAX_GROUPS });
     }
     let mut channel =
@@ -767,7 +820,14 @@ pub(crate) fn receive_invite(
         by: NodeId::from_identity(&from),
     });
     st.groups.channels.insert(id, channel);
-    settle(st, shared, id, events)
+    settle(st, shared, id, events)?;
+    if st.groups.unreadable.remove(&id).is_some() {
+        tracing::warn!(
+            group = %hex(id.as_bytes()),
+            "a group whose stored state could not be read was joined again by invitation"
+        );
+    }
+    Ok(())
 }
 
 /// One round of the group task on the state: timers, links, keys owed;
