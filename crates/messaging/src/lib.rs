@@ -52,8 +52,8 @@ pub use file_transfer::MAX_SEALED_BLOCK_BYTES;
 pub use group::{decode_group_broadcast, decode_group_op, encode_group_broadcast, encode_group_op};
 pub use message::{
     MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_mailbox_payload,
-    decode_plaintext, decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed,
-    padded_plaintext_len,
+    decode_plaintext, decode_plaintext_with, decode_sealed, encode_mailbox_payload,
+    encode_plaintext, encode_plaintext_with, encode_sealed, padded_plaintext_len,
 };
 pub use records::{
     MAX_ADMISSION_FILE_BYTES, MEMBER_CERTIFICATE_LABEL, REVOCATION_LIST_LABEL,

@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 
 use prost::Message as _;
-use tacnode_domain::Plaintext;
 use tacnode_domain::dht::{DhtRequest, DhtResponse, RefusalCode};
 use tacnode_domain::e2e::{MailboxPayload, PrekeyBundle, SealedMessage, SenderSealedMessage};
 use tacnode_domain::gossip::GossipMessage;
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
+use tacnode_domain::{Content, MessageId, Plaintext};
 use tacnode_domain::{IdentityKey, MAX_DIRECT_BATCH, NodeId, UnixMillis};
 
 use crate::answer::Answer;
@@ -379,7 +379,29 @@ pub fn padded_plaintext_len(len: usize) -> usize {
 /// field of zeros (written even when empty: its tag and length are two of
 /// the bytes to add).
 pub fn encode_plaintext(p: &Plaintext) -> Vec<u8> {
-    let w = pb::Plaintext::from(p);
+    padded(&pb::Plaintext::from(p))
+}
+
+/// Encodes a plaintext like [`encode_plaintext`], but without the id of a
+/// text whose id is `id_of(sent, text)` (18 bytes fewer): the receiver
+/// derives it with the same function ([`decode_plaintext_with`]), e.g.
+/// [`MessageId::of_text`] for the two ends of a session or
+/// [`MessageId::of_group_text`] in a group. Any other id is written.
+pub fn encode_plaintext_with(
+    p: &Plaintext,
+    id_of: impl FnOnce(UnixMillis, &str) -> MessageId,
+) -> Vec<u8> {
+    let mut w = pb::Plaintext::from(p);
+    if let Content::Text(text) = &p.content
+        && id_of(p.sent, text) == p.message_id
+    {
+        w.message_id.clear();
+    }
+    padded(&w)
+}
+
+/// `w` encoded and padded to its bucket.
+fn padded(w: &pb::Plaintext) -> Vec<u8> {
     let mut out = w.encode_to_vec();
     let base = out.len();
     if padded_plaintext_len(base) != base {
@@ -397,12 +419,31 @@ pub fn encode_plaintext(p: &Plaintext) -> Vec<u8> {
 /// Field number of `Plaintext.padding`.
 const PADDING_FIELD: u32 = 15;
 
-/// Decodes and validates the plaintext of a Double Ratchet message.
+/// Decodes and validates the plaintext of a Double Ratchet message; its
+/// id must be written (see [`decode_plaintext_with`]).
 pub fn decode_plaintext(bytes: &[u8]) -> Result<Plaintext> {
     bytes_at_most(bytes, MAX_FRAME_LEN, "plaintext")?;
     pb::Plaintext::decode(bytes)
         .map_err(|e| DecodeError::new("plaintext", DecodeErrorKind::Protobuf(e.to_string())))?
         .try_into()
+}
+
+/// Decodes and validates a plaintext that [`encode_plaintext_with`]
+/// wrote: a text without an id gets `id_of(sent, text)`; anything else
+/// without one is refused.
+pub fn decode_plaintext_with(
+    bytes: &[u8],
+    id_of: impl FnOnce(UnixMillis, &str) -> MessageId,
+) -> Result<Plaintext> {
+    bytes_at_most(bytes, MAX_FRAME_LEN, "plaintext")?;
+    let mut w = pb::Plaintext::decode(bytes)
+        .map_err(|e| DecodeError::new("plaintext", DecodeErrorKind::Protobuf(e.to_string())))?;
+    if w.message_id.is_empty()
+        && let Some(pb::plaintext::Content::Text(text)) = &w.content
+    {
+        w.message_id = id_of(UnixMillis(w.sent_ms), text).as_bytes().to_vec();
+    }
+    w.try_into()
 }
 
 /// Encodes a sealed message with its sender's identity key in clear: the

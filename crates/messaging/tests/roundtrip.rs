@@ -22,8 +22,8 @@ use tacnode_domain::{
 use tacnode_messaging::frame::{FrameDecoder, encode_frame};
 use tacnode_messaging::{
     DecodeErrorKind, Message, PLAINTEXT_BLOCK, decode_mailbox_payload, decode_plaintext,
-    decode_sealed, encode_mailbox_payload, encode_plaintext, encode_sealed, padded_plaintext_len,
-    pb,
+    decode_plaintext_with, decode_sealed, encode_mailbox_payload, encode_plaintext,
+    encode_plaintext_with, encode_sealed, padded_plaintext_len, pb,
 };
 
 fn identity() -> impl Strategy<Value = IdentityKey> {
@@ -686,6 +686,79 @@ fn plaintexts_are_padded_to_buckets_and_overlong_padding_is_refused() {
     w.padding = vec![0; PLAINTEXT_BLOCK + 1];
     let err = decode_plaintext(&w.encode_to_vec()).unwrap_err();
     assert_eq!(err.field(), "padding");
+}
+
+#[test]
+fn a_text_id_derived_by_both_ends_is_left_out() {
+    use prost::Message as _;
+    let key = |n: u8| {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[n; 32]);
+        IdentityKey::from(signing.verifying_key())
+    };
+    let (alice, bob) = (key(1), key(2));
+    let sent = UnixMillis(1_790_000_000_000);
+    let text = "m".repeat(100);
+    let p = Plaintext {
+        message_id: MessageId::of_text(&alice, &bob, sent, &text),
+        sent,
+        content: Content::Text(text.clone()),
+    };
+    // The testbed's 100-byte text: 109 bytes without its id, in the
+    // 112-byte bucket (144 with it).
+    let bytes = encode_plaintext_with(&p, |t, x| MessageId::of_text(&alice, &bob, t, x));
+    assert_eq!(bytes.len(), 112);
+    assert_eq!(encode_plaintext(&p).len(), 144);
+    assert_eq!(
+        decode_plaintext_with(&bytes, |t, x| MessageId::of_text(&alice, &bob, t, x)).unwrap(),
+        p
+    );
+    // Without the parties the id is missing; other parties derive another.
+    assert_eq!(decode_plaintext(&bytes).unwrap_err().field(), "message_id");
+    assert_ne!(
+        decode_plaintext_with(&bytes, |t, x| MessageId::of_text(&bob, &alice, t, x))
+            .unwrap()
+            .message_id,
+        p.message_id
+    );
+    // Any part of what the id covers changes it.
+    for other in [
+        MessageId::of_text(&bob, &alice, sent, &text),
+        MessageId::of_text(&alice, &bob, UnixMillis(sent.0 + 1), &text),
+        MessageId::of_text(&alice, &bob, sent, "m"),
+    ] {
+        assert_ne!(other, p.message_id);
+    }
+    // An id not derived (a text queued before, a receipt) is written.
+    for q in [
+        Plaintext {
+            message_id: MessageId([7; 16]),
+            ..p.clone()
+        },
+        Plaintext {
+            message_id: MessageId([7; 16]),
+            sent,
+            content: Content::Receipt(vec![MessageId([8; 16])]),
+        },
+    ] {
+        let bytes = encode_plaintext_with(&q, |t, x| MessageId::of_text(&alice, &bob, t, x));
+        assert_eq!(decode_plaintext(&bytes).unwrap(), q);
+        assert_eq!(
+            decode_plaintext_with(&bytes, |t, x| MessageId::of_text(&alice, &bob, t, x)).unwrap(),
+            q
+        );
+    }
+    // Only a text may leave its id out.
+    let mut w = pb::Plaintext::from(&Plaintext {
+        message_id: MessageId([7; 16]),
+        sent,
+        content: Content::Receipt(vec![MessageId([8; 16])]),
+    });
+    w.message_id.clear();
+    let err = decode_plaintext_with(&w.encode_to_vec(), |t, x| {
+        MessageId::of_text(&alice, &bob, t, x)
+    })
+    .unwrap_err();
+    assert_eq!(err.field(), "message_id");
 }
 
 #[test]

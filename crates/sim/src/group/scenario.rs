@@ -37,7 +37,7 @@ use tacnode_crypto::Identity;
 use tacnode_crypto::group::{SENDER_KEY_DISTRIBUTION_LEN, SenderKeyDistribution};
 use tacnode_domain::gossip::{GossipId, GossipMessage, gossip_id};
 use tacnode_domain::group::{GROUP_ID_LEN, Role};
-use tacnode_domain::{IdentityKey, NodeId, UnixMillis};
+use tacnode_domain::{Content, IdentityKey, MessageId, NodeId, UnixMillis};
 use tacnode_gossip::PlumtreeConfig;
 use tacnode_messaging::Message;
 use tacnode_usecase::group::{GroupChannel, GroupOutput};
@@ -467,9 +467,18 @@ impl Run {
             return;
         }
         let sender = candidates[self.rng.random_range(0..candidates.len())];
-        let id: [u8; 16] = self.rng.random();
-        let plaintext = text_plaintext(self.scenario.text_bytes, id, self.now);
         let now = self.now;
+        // The id the node gives a group text: derived by every member, so
+        // not on the wire.
+        let mut plaintext = text_plaintext(self.scenario.text_bytes, [0; 16], now);
+        if let Content::Text(text) = &plaintext.content {
+            plaintext.message_id = MessageId::of_group_text(
+                &self.identities[sender].identity_key(),
+                &self.channels[sender].group_id(),
+                now,
+                text,
+            );
+        }
         let Ok(gossip_id) = self.channels[sender].send(&mut self.rng, now, &plaintext) else {
             return;
         };
@@ -634,7 +643,7 @@ pub fn run_group_scenario(s: &GroupScenario) -> Option<GroupMetrics> {
     let channels = form_group(s, &mut rng, &identities, start)?;
     let key_plaintext = text_plaintext(GROUP_ID_LEN + SENDER_KEY_DISTRIBUTION_LEN, [0; 16], start);
     let key_frame_bytes =
-        direct_frame_bytes(&key_plaintext).map_or(0, |(d, a)| wire_bytes(d) + wire_bytes(a));
+        direct_frame_bytes(&key_plaintext, false).map_or(0, |(d, a)| wire_bytes(d) + wire_bytes(a));
     let mut run = Run {
         scenario: s.clone(),
         rng,
@@ -837,9 +846,10 @@ fn measure(run: &Run, s: &GroupScenario) -> GroupMetrics {
         m.order_violations += bad.len();
     }
     m.group_bytes = m.push_bytes + m.control_bytes + m.key_bytes;
-    if let Some((direct, ack)) =
-        direct_frame_bytes(&text_plaintext(s.text_bytes, [0; 16], UnixMillis(EPOCH_MS)))
-    {
+    if let Some((direct, ack)) = direct_frame_bytes(
+        &text_plaintext(s.text_bytes, [0; 16], UnixMillis(EPOCH_MS)),
+        true,
+    ) {
         let per_copy = wire_bytes(direct) + wire_bytes(ack);
         m.unicast_bytes = run
             .texts

@@ -6,12 +6,18 @@ use rand::rngs::StdRng;
 use tacnode_crypto::{Identity, PrekeyState, Session, x3dh};
 use tacnode_domain::e2e::{PrekeyBundle, SealedBody, SealedMessage};
 use tacnode_domain::{Content, MessageId, Plaintext, UnixMillis};
-use tacnode_messaging::{Message, encode_plaintext};
+use tacnode_messaging::{Message, encode_plaintext_with};
 
 /// Bytes of one direct delivery of `plaintext` on an established session
 /// (the `Direct` frame) and of its answer (the `DirectAck` frame), both with
-/// our 4-byte frame length. `None` if the crypto refuses (it does not).
-pub(crate) fn direct_frame_bytes(plaintext: &Plaintext) -> Option<(usize, usize)> {
+/// our 4-byte frame length. With `derived_id`, a text gets the id the node
+/// gives a text, derived by both ends and so left out (a stand-in for other
+/// content keeps its id on the wire). `None` if the crypto refuses (it
+/// does not).
+pub(crate) fn direct_frame_bytes(
+    plaintext: &Plaintext,
+    derived_id: bool,
+) -> Option<(usize, usize)> {
     let mut rng = StdRng::seed_from_u64(0x0411_ca57);
     let alice = Identity::generate(&mut rng);
     let bob = Identity::generate(&mut rng);
@@ -27,9 +33,18 @@ pub(crate) fn direct_frame_bytes(plaintext: &Plaintext) -> Option<(usize, usize)
     let mut session = Session::new_initiator(&mut rng, &out).ok()?;
     // The first message opens the session; the measured one is a later one.
     session.encrypt(&mut rng, b"open").ok()?;
-    let message = session
-        .encrypt(&mut rng, &encode_plaintext(plaintext))
-        .ok()?;
+    let mut plaintext = plaintext.clone();
+    if let (true, Content::Text(text)) = (derived_id, &plaintext.content) {
+        plaintext.message_id = MessageId::of_text(
+            &alice.identity_key(),
+            &bob.identity_key(),
+            plaintext.sent,
+            text,
+        );
+    }
+    let (a, b) = (alice.identity_key(), bob.identity_key());
+    let encoded = encode_plaintext_with(&plaintext, |t, x| MessageId::of_text(&a, &b, t, x));
+    let message = session.encrypt(&mut rng, &encoded).ok()?;
     let direct = Message::Direct(SealedMessage {
         sender_identity_key: alice.identity_key(),
         body: SealedBody::Message(message),

@@ -10,11 +10,11 @@ use tacnode_domain::gossip::{GossipId, GossipMessage, TOPIC_LEN, Topic, gossip_i
 use tacnode_domain::group::{
     Applied, GroupBroadcast, GroupId, GroupOp, GroupOpKind, Membership, MembershipView, Role,
 };
-use tacnode_domain::{IdentityKey, KEY_LEN, NodeId, Plaintext, UnixMillis};
+use tacnode_domain::{IdentityKey, KEY_LEN, MessageId, NodeId, Plaintext, UnixMillis};
 use tacnode_gossip::{GossipEvent, Plumtree, PlumtreeConfig};
 use tacnode_messaging::{
-    decode_group_broadcast, decode_group_op, decode_plaintext, encode_group_broadcast,
-    encode_group_op, encode_plaintext,
+    decode_group_broadcast, decode_group_op, decode_plaintext_with, encode_group_broadcast,
+    encode_group_op, encode_plaintext_with,
 };
 use zeroize::Zeroizing;
 
@@ -361,9 +361,12 @@ impl GroupChannel {
             self.rotate(rng, now);
         }
         let group = self.group_id();
-        let ciphertext = self
-            .sending
-            .encrypt(&group.0, &encode_plaintext(plaintext))?;
+        // A text's id is derived by every member: it is left out.
+        let me = self.me;
+        let encoded = encode_plaintext_with(plaintext, |sent, text| {
+            MessageId::of_group_text(&me, &group, sent, text)
+        });
+        let ciphertext = self.sending.encrypt(&group.0, &encoded)?;
         let payload = encode_group_broadcast(&GroupBroadcast::Message(ciphertext.to_bytes()));
         let id = self.overlay.broadcast(now, payload)?;
         self.pump(None);
@@ -599,7 +602,10 @@ impl GroupChannel {
         if !self.membership.is_member(&sender) {
             return;
         }
-        if let Ok(plaintext) = decode_plaintext(plain) {
+        let group = self.group_id();
+        if let Ok(plaintext) = decode_plaintext_with(plain, |sent, text| {
+            MessageId::of_group_text(&sender, &group, sent, text)
+        }) {
             self.outputs
                 .push_back(GroupOutput::Delivered(GroupDelivery {
                     id,

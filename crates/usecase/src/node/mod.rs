@@ -920,31 +920,46 @@ fn queue_texts(
     if st.delivery.len().saturating_add(texts.len()) > crate::delivery::MAX_TRACKED {
         return Err(NodeError::OutboxFull(st.delivery.len()));
     }
+    let peer_key = match &contact {
+        Some(c) => c.identity_key,
+        None => *to
+            .parse::<PeerAddress>()
+            .map_err(|source| NodeError::BadAddress {
+                address: to.to_owned(),
+                source,
+            })?
+            .identity_key(),
+    };
+    let own_key = shared.identity.identity_key();
     let t = shared.now();
     let last_outbox_time = st.last_outbox_time;
     let queued = st.batch(|st| {
         if contact.is_none() {
             // Sending to a bare address adds it as an unverified contact.
-            let addr: PeerAddress = to.parse().map_err(|source| NodeError::BadAddress {
-                address: to.to_owned(),
-                source,
-            })?;
+            let addr = PeerAddress::new(peer_key);
             let name: String = addr.to_string().chars().take(16).collect();
             st.store.add_contact(&Contact {
                 name,
                 node_id: peer,
-                identity_key: *addr.identity_key(),
+                identity_key: peer_key,
                 first_seen: t,
                 verified: false,
                 identity_changed: false,
             })?;
         }
-        let mut queued = Vec::with_capacity(texts.len());
+        let mut queued: Vec<(MessageId, UnixMillis)> = Vec::with_capacity(texts.len());
         for text in texts {
-            let mut id = [0u8; tacnode_domain::MESSAGE_ID_LEN];
-            rand_core::Rng::fill_bytes(&mut st.rng, &mut id);
-            let id = MessageId(id);
-            let time = st.next_outbox_time(t);
+            // The id is derived from the text, so it need not travel; a
+            // time that would repeat a queued text's id (the same text
+            // at the same millisecond, after the clock was set back) is
+            // moved on.
+            let (id, time) = loop {
+                let time = st.next_outbox_time(t);
+                let id = MessageId::of_text(&own_key, &peer_key, time, text);
+                if st.store.outbound(&id)?.is_none() && !queued.iter().any(|(q, _)| *q == id) {
+                    break (id, time);
+                }
+            };
             st.store.queue_outbound(&peer, &id, text, time)?;
             queued.push((id, time));
         }

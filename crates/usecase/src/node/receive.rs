@@ -11,7 +11,7 @@ use tacnode_domain::StoreError;
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::{SealedBody, SealedMessage};
 use tacnode_domain::{Contact, Content, MessageId, NodeId, PeerAddress};
-use tacnode_messaging::{DecodeError, Message, decode_plaintext, encode_plaintext};
+use tacnode_messaging::{DecodeError, Message, decode_plaintext_with, encode_plaintext};
 
 use super::{NodeError, NodeEvent, Result, Shared, State};
 use crate::conversation::{Conversation, OpenError};
@@ -366,7 +366,11 @@ fn open_one(
             }
             Err(e) => return Err(ReceiveError::Open(e)),
         };
-    let plaintext = decode_plaintext(&opened.plaintext).map_err(ReceiveError::Plaintext);
+    let me = shared.identity.identity_key();
+    let plaintext = decode_plaintext_with(&opened.plaintext, |sent, text| {
+        MessageId::of_text(&sender_key, &me, sent, text)
+    })
+    .map_err(ReceiveError::Plaintext);
     // A stranger becomes known only through a text, which adds it as a
     // (capped) contact: no session is kept for anything else it sends.
     // A group key only comes from a member of a group we are in; an

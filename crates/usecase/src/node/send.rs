@@ -14,7 +14,7 @@ use tacnode_domain::mailbox::{EntryId, MailboxDeposit};
 use tacnode_domain::{
     Content, MAX_DIRECT_BATCH, MessageId, MessageStatus, NodeId, PeerRecord, mailbox_key,
 };
-use tacnode_messaging::{Message, encode_mailbox_payload, encode_plaintext};
+use tacnode_messaging::{Message, encode_mailbox_payload, encode_plaintext_with};
 use tokio::sync::mpsc;
 
 use super::state::SealedOutgoing;
@@ -637,11 +637,12 @@ fn seal_in(
                 sent: entry.message.time,
                 content: Content::Text(entry.message.text.clone()),
             };
-            let sealed = conv.seal(
-                &mut st.rng,
-                shared.identity.identity_key(),
-                &encode_plaintext(&plaintext),
-            )?;
+            // A text's id is derived by both ends: it is left out.
+            let (me, peer) = (shared.identity.identity_key(), conv.remote_identity());
+            let encoded = encode_plaintext_with(&plaintext, |sent, text| {
+                MessageId::of_text(&me, &peer, sent, text)
+            });
+            let sealed = conv.seal(&mut st.rng, shared.identity.identity_key(), &encoded)?;
             fresh.push((*id, sealed.clone()));
             out.push((*id, Some(sealed)));
         }
