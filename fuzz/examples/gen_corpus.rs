@@ -325,8 +325,9 @@ fn published(id: &Identity, rng: &mut StdRng) -> PublishedPrekeys {
     }
 }
 
-/// A ratchet message as this node seals it: an 8-byte salt, then zeros
-/// (the compact form on the wire).
+/// A ratchet message as this node sealed it before AES-256-GCM-SIV: an
+/// 8-byte salt, then zeros (the `compact` form on the wire). Seeds that
+/// took it keep their bytes; [`synthetic`] is what the node seals now.
 fn ratchet(rng: &mut StdRng, len: usize) -> RatchetMessage {
     let mut nonce: [u8; 12] = rng.random();
     nonce[8..].fill(0);
@@ -341,9 +342,17 @@ fn ratchet(rng: &mut StdRng, len: usize) -> RatchetMessage {
     }
 }
 
+/// `m` as this node seals it now: AES-256-GCM-SIV, no nonce (`siv`, and
+/// `direct_siv` sent directly).
+fn synthetic(mut m: RatchetMessage) -> RatchetMessage {
+    m.header.nonce = tacnode_domain::e2e::SYNTHETIC_NONCE;
+    m
+}
+
 fn sealed(rng: &mut StdRng, ids: &[Identity]) -> Vec<SealedMessage> {
     let a = &ids[0];
     let later = ratchet(rng, 48);
+    let now = synthetic(later.clone());
     // Sealed by an older node: 12 random nonce bytes, the older wire form.
     let mut older = later.clone();
     older.header.nonce[8..].copy_from_slice(&[1, 2, 3, 4]);
@@ -367,6 +376,10 @@ fn sealed(rng: &mut StdRng, ids: &[Identity]) -> Vec<SealedMessage> {
         SealedMessage {
             sender_identity_key: a.identity_key(),
             body: SealedBody::Message(older),
+        },
+        SealedMessage {
+            sender_identity_key: a.identity_key(),
+            body: SealedBody::Message(now),
         },
     ]
 }

@@ -68,11 +68,15 @@ pub struct PublishedPrekeys {
 
 /// Length of [`RatchetHeader::nonce`].
 pub const MESSAGE_NONCE_LEN: usize = 12;
-/// Random bytes at the start of a nonce this node makes; the other
-/// `MESSAGE_NONCE_LEN - MESSAGE_SALT_LEN` are zero, and the wire carries
-/// only the salt. Two encryptions under one message key (only after a
-/// rollback of the sender's state) share a nonce with probability 2^-64.
+/// Random bytes at the start of a ChaCha20-Poly1305 nonce as nodes made
+/// them before the synthetic nonce; the other `MESSAGE_NONCE_LEN -
+/// MESSAGE_SALT_LEN` are zero, and the wire carried only the salt.
 pub const MESSAGE_SALT_LEN: usize = 8;
+/// The nonce of a message sealed with AES-256-GCM-SIV (RFC 8452), as this
+/// node seals every message: none travels (the cipher's synthetic IV is its
+/// tag), and the header holds zeros. A random nonce (ChaCha20-Poly1305,
+/// from nodes before it) is all zero with probability 2^-64 at most.
+pub const SYNTHETIC_NONCE: [u8; MESSAGE_NONCE_LEN] = [0; MESSAGE_NONCE_LEN];
 
 /// Header of a Double Ratchet message.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -83,12 +87,19 @@ pub struct RatchetHeader {
     pub previous_chain_length: u32,
     /// Index of this message in the current sending chain.
     pub message_number: u32,
-    /// AEAD nonce, random for every encryption. A message key is used once,
-    /// unless the sender's state was rolled back (a restored backup); the
-    /// random nonce keeps even that from repeating a (key, nonce) pair.
-    /// This node draws [`MESSAGE_SALT_LEN`] random bytes and leaves the rest
-    /// zero; nodes before it drew all 12, which are still accepted.
+    /// [`SYNTHETIC_NONCE`] for a message sealed with AES-256-GCM-SIV (what
+    /// this node writes: a key reused by a rolled-back sender reveals only
+    /// whether two plaintexts were equal); else the ChaCha20-Poly1305
+    /// nonce of an older node's message, random for every encryption
+    /// (8 random bytes and 4 zeros, or 12 random bytes), still accepted.
     pub nonce: [u8; MESSAGE_NONCE_LEN],
+}
+
+impl RatchetHeader {
+    /// Whether the message is sealed with AES-256-GCM-SIV (no nonce).
+    pub fn is_synthetic(&self) -> bool {
+        self.nonce == SYNTHETIC_NONCE
+    }
 }
 
 /// One Double Ratchet message.

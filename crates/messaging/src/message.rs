@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 
 use prost::Message as _;
 use tacnode_domain::dht::{DhtRequest, DhtResponse, RefusalCode};
-use tacnode_domain::e2e::{MailboxPayload, PrekeyBundle, SealedMessage, SenderSealedMessage};
+use tacnode_domain::e2e::{
+    MailboxPayload, PrekeyBundle, SealedBody, SealedMessage, SenderSealedMessage,
+};
 use tacnode_domain::gossip::GossipMessage;
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
 use tacnode_domain::{Content, MessageId, Plaintext};
@@ -188,6 +190,10 @@ impl Message {
             Self::PrekeyBundle(b) => Body::PrekeyBundleResponse(pb::PrekeyBundleResponse {
                 bundle: Some(b.into()),
             }),
+            Self::Direct(SealedMessage {
+                body: SealedBody::Message(m),
+                ..
+            }) if m.header.is_synthetic() => Body::DirectSiv(crate::sealed::compact_bytes(m, &[])),
             Self::Direct(s) => Body::DirectSealed(crate::sealed::direct_to_wire(s)),
             Self::DirectAck => Body::DirectAck(pb::DirectMessageAck {}),
             Self::DirectBatch(list) => Body::DirectBatch(pb::DirectBatch {
@@ -285,6 +291,22 @@ impl Message {
             Body::DirectSealed(w) => Self::Direct(
                 crate::sealed::sealed_from_wire(w, sender).map_err(within("direct_sealed"))?,
             ),
+            Body::DirectSiv(b) => Self::Direct(SealedMessage {
+                // Only the connection says who sent it.
+                sender_identity_key: match sender {
+                    Some(key) => *key,
+                    None => {
+                        return Err(DecodeError::new(
+                            "direct_siv",
+                            DecodeErrorKind::Invalid("not from an authenticated peer"),
+                        ));
+                    }
+                },
+                body: SealedBody::Message(
+                    crate::sealed::compact_message(&b, crate::sealed::CompactForm::Synthetic)
+                        .map_err(within("direct_siv"))?,
+                ),
+            }),
             Body::DirectAck(_) => Self::DirectAck,
             Body::DirectBatch(b) => {
                 at_most(&b.sealed, MAX_DIRECT_BATCH, "direct_batch.sealed")?;

@@ -4,7 +4,7 @@
 use tacnode_domain::e2e::{
     AnonymousBody, AnonymousInitial, MAX_CIPHERTEXT_BYTES, MESSAGE_NONCE_LEN, MESSAGE_SALT_LEN,
     MailboxPayload, RatchetHeader, RatchetMessage, SEALED_SENDER_CIPHERTEXT_LEN_INITIAL,
-    SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE, SealedBody, SealedMessage, SealedSender,
+    SEALED_SENDER_CIPHERTEXT_LEN_MESSAGE, SYNTHETIC_NONCE, SealedBody, SealedMessage, SealedSender,
     SenderSealedMessage, X3dhInitial,
 };
 use tacnode_domain::{
@@ -44,9 +44,13 @@ impl From<&RatchetMessage> for pb::RatchetMessage {
                 ratchet_key: m.header.ratchet_key.as_bytes().to_vec(),
                 previous_chain_length: m.header.previous_chain_length,
                 message_number: m.header.message_number,
-                nonce: match salt_of(&m.header.nonce) {
-                    Some(salt) => salt.to_vec(),
-                    None => m.header.nonce.to_vec(),
+                nonce: if m.header.is_synthetic() {
+                    Vec::new()
+                } else {
+                    match salt_of(&m.header.nonce) {
+                        Some(salt) => salt.to_vec(),
+                        None => m.header.nonce.to_vec(),
+                    }
                 },
             }),
             ciphertext: m.ciphertext.clone(),
@@ -54,8 +58,12 @@ impl From<&RatchetMessage> for pb::RatchetMessage {
     }
 }
 
-/// A nonce from the wire: 12 bytes, or an 8-byte salt followed by 4 zeros.
+/// A nonce from the wire: none (AES-256-GCM-SIV), 12 bytes, or an 8-byte
+/// salt followed by 4 zeros.
 fn message_nonce(bytes: &[u8], field: &str) -> Result<[u8; MESSAGE_NONCE_LEN]> {
+    if bytes.is_empty() {
+        return Ok(SYNTHETIC_NONCE);
+    }
     if bytes.len() == MESSAGE_SALT_LEN {
         let mut nonce = [0u8; MESSAGE_NONCE_LEN];
         nonce[..MESSAGE_SALT_LEN].copy_from_slice(bytes);
@@ -71,29 +79,53 @@ fn salt_of(nonce: &[u8; MESSAGE_NONCE_LEN]) -> Option<&[u8]> {
     rest.iter().all(|b| *b == 0).then_some(salt)
 }
 
-/// A ratchet message's wire body: compact unless its nonce has 12 random
-/// bytes (a message sealed before the salt), which only the older form
-/// carries.
+/// A ratchet message's wire body: `siv` for a message sealed with
+/// AES-256-GCM-SIV (all this node seals), else, for a stored message sealed
+/// before it, `compact` with its salt, or the older `message` form for a
+/// nonce of 12 random bytes.
 fn message_body(m: &RatchetMessage) -> pb::sealed_message::Body {
-    let Some(salt) = salt_of(&m.header.nonce) else {
-        return pb::sealed_message::Body::Message(m.into());
-    };
+    if m.header.is_synthetic() {
+        return pb::sealed_message::Body::Siv(compact_bytes(m, &[]));
+    }
+    match salt_of(&m.header.nonce) {
+        Some(salt) => pb::sealed_message::Body::Compact(compact_bytes(m, salt)),
+        None => pb::sealed_message::Body::Message(m.into()),
+    }
+}
+
+/// Ratchet key ‖ previous chain length (varint) ‖ message number (varint)
+/// ‖ `salt` ‖ ciphertext.
+pub(crate) fn compact_bytes(m: &RatchetMessage, salt: &[u8]) -> Vec<u8> {
     let h = &m.header;
-    let mut out = Vec::with_capacity(KEY_LEN + 10 + MESSAGE_SALT_LEN + m.ciphertext.len());
+    let mut out = Vec::with_capacity(KEY_LEN + 10 + salt.len() + m.ciphertext.len());
     out.extend_from_slice(h.ratchet_key.as_bytes());
     prost::encoding::encode_varint(u64::from(h.previous_chain_length), &mut out);
     prost::encoding::encode_varint(u64::from(h.message_number), &mut out);
     out.extend_from_slice(salt);
     out.extend_from_slice(&m.ciphertext);
-    pb::sealed_message::Body::Compact(out)
+    out
 }
 
-/// Decodes [`message_body`]'s compact form, strictly: canonical varints
+/// Which compact form: with the ChaCha20-Poly1305 salt (`compact`), or
+/// without a nonce (`siv`).
+#[derive(Clone, Copy)]
+pub(crate) enum CompactForm {
+    /// `SealedMessage.compact`.
+    Salted,
+    /// `SealedMessage.siv` and `Envelope.direct_siv`.
+    Synthetic,
+}
+
+/// Decodes [`message_body`]'s compact forms, strictly: canonical varints
 /// that fit 32 bits, a ciphertext no longer than [`MAX_CIPHERTEXT_BYTES`].
-fn compact_message(bytes: &[u8]) -> Result<RatchetMessage> {
+pub(crate) fn compact_message(bytes: &[u8], form: CompactForm) -> Result<RatchetMessage> {
+    let name = match form {
+        CompactForm::Salted => "compact",
+        CompactForm::Synthetic => "siv",
+    };
     let short = || {
         DecodeError::new(
-            "compact",
+            name,
             DecodeErrorKind::Invalid("shorter than a ratchet header"),
         )
     };
@@ -113,16 +145,26 @@ fn compact_message(bytes: &[u8]) -> Result<RatchetMessage> {
         }
         u32::try_from(v).map_err(|_| bad())
     };
-    let previous_chain_length = counter("compact.previous_chain_length")?;
-    let message_number = counter("compact.message_number")?;
-    let (salt, ciphertext) = rest.split_at_checked(MESSAGE_SALT_LEN).ok_or_else(short)?;
-    bytes_at_most(ciphertext, MAX_CIPHERTEXT_BYTES, "compact.ciphertext")?;
+    let previous_chain_length = counter(&format!("{name}.previous_chain_length"))?;
+    let message_number = counter(&format!("{name}.message_number"))?;
+    let (nonce, ciphertext) = match form {
+        CompactForm::Salted => {
+            let (salt, ciphertext) = rest.split_at_checked(MESSAGE_SALT_LEN).ok_or_else(short)?;
+            (message_nonce(salt, "compact.nonce")?, ciphertext)
+        }
+        CompactForm::Synthetic => (SYNTHETIC_NONCE, rest),
+    };
+    bytes_at_most(
+        ciphertext,
+        MAX_CIPHERTEXT_BYTES,
+        &format!("{name}.ciphertext"),
+    )?;
     Ok(RatchetMessage {
         header: RatchetHeader {
-            ratchet_key: dh_key(key, "compact.ratchet_key")?,
+            ratchet_key: dh_key(key, &format!("{name}.ratchet_key"))?,
             previous_chain_length,
             message_number,
-            nonce: message_nonce(salt, "compact.nonce")?,
+            nonce,
         },
         ciphertext: ciphertext.to_vec(),
     })
@@ -189,7 +231,12 @@ pub(crate) fn sealed_from_wire(
             pb::sealed_message::Body::Message(m) => {
                 SealedBody::Message(m.try_into().map_err(|e: DecodeError| e.within("message"))?)
             }
-            pb::sealed_message::Body::Compact(b) => SealedBody::Message(compact_message(&b)?),
+            pb::sealed_message::Body::Compact(b) => {
+                SealedBody::Message(compact_message(&b, CompactForm::Salted)?)
+            }
+            pb::sealed_message::Body::Siv(b) => {
+                SealedBody::Message(compact_message(&b, CompactForm::Synthetic)?)
+            }
         };
         let sender_identity_key = match sender {
             Some(key) if w.sender_identity_key.is_empty() => *key,
@@ -242,7 +289,12 @@ pub(crate) fn mailbox_payload_from_wire(w: pb::SealedMessage) -> Result<MailboxP
         pb::sealed_message::Body::Message(m) => {
             AnonymousBody::Message(m.try_into().map_err(|e: DecodeError| e.within("message"))?)
         }
-        pb::sealed_message::Body::Compact(b) => AnonymousBody::Message(compact_message(&b)?),
+        pb::sealed_message::Body::Compact(b) => {
+            AnonymousBody::Message(compact_message(&b, CompactForm::Salted)?)
+        }
+        pb::sealed_message::Body::Siv(b) => {
+            AnonymousBody::Message(compact_message(&b, CompactForm::Synthetic)?)
+        }
     };
     let box_len = match body {
         AnonymousBody::Initial(_) => SEALED_SENDER_CIPHERTEXT_LEN_INITIAL,

@@ -996,3 +996,68 @@ fn a_ratchet_message_goes_compact_and_the_older_forms_are_still_read() {
     let err = RatchetMessage::try_from(bad).unwrap_err();
     assert_eq!(err.field(), "header.nonce");
 }
+
+#[test]
+fn a_synthetic_nonce_message_goes_without_nonce_and_direct_without_a_wrapper() {
+    use prost::Message as _;
+    let sender = IdentityKey::from(ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key());
+    let ratchet = RatchetMessage {
+        header: RatchetHeader {
+            ratchet_key: DhPublicKey([9; 32]),
+            previous_chain_length: 300,
+            message_number: 2,
+            nonce: tacnode_domain::e2e::SYNTHETIC_NONCE,
+        },
+        ciphertext: vec![1; 160],
+    };
+    let s = SealedMessage {
+        sender_identity_key: sender,
+        body: SealedBody::Message(ratchet.clone()),
+    };
+    // Direct: the envelope's one-byte `direct_siv` around the ratchet key,
+    // two varints and the ciphertext: no nonce, no SealedMessage.
+    let direct = Message::Direct(s.clone()).encode();
+    let env = pb::Envelope::decode(direct.as_slice()).unwrap();
+    let Some(pb::envelope::Body::DirectSiv(c)) = env.body else {
+        panic!("not direct_siv: {env:?}");
+    };
+    assert_eq!(c.len(), 32 + 2 + 1 + 160);
+    // version (2), tag and 2-byte length of direct_siv (3).
+    assert_eq!(direct.len(), c.len() + 5);
+    assert_eq!(
+        Message::decode_request(&direct, &sender).unwrap(),
+        Message::Direct(s.clone())
+    );
+    // Only a peer the connection authenticated can have sent it.
+    assert_eq!(Message::decode(&direct).unwrap_err().field(), "direct_siv");
+    // Elsewhere (a batch, a mailbox payload) it is `siv`, 8 bytes shorter
+    // than `compact`; the X3DH initial message's header leaves its nonce
+    // empty.
+    let w = pb::SealedMessage::from(&s);
+    let Some(pb::sealed_message::Body::Siv(b)) = &w.body else {
+        panic!("not siv: {w:?}");
+    };
+    assert_eq!(b, &c);
+    assert_eq!(SealedMessage::try_from(w).unwrap(), s);
+    let header = pb::RatchetMessage::from(&ratchet).header.unwrap();
+    assert!(header.nonce.is_empty());
+    assert_eq!(
+        RatchetMessage::try_from(pb::RatchetMessage::from(&ratchet)).unwrap(),
+        ratchet
+    );
+    let batch = Message::DirectBatch(vec![s.clone(), s.clone()]);
+    assert_eq!(
+        Message::decode_request(&batch.encode(), &sender).unwrap(),
+        batch
+    );
+    // Strict as `compact`: cut short, an overlong varint.
+    for bad in [vec![9; 31], [vec![9; 32], vec![0x80, 0x00, 0]].concat()] {
+        let env = encode_env(pb::envelope::Body::DirectSiv(bad));
+        assert!(
+            Message::decode_request(&env, &sender)
+                .unwrap_err()
+                .field()
+                .starts_with("direct_siv"),
+        );
+    }
+}

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
 use tacnode_domain::e2e::{
-    MAX_CIPHERTEXT_BYTES, MESSAGE_NONCE_LEN, MESSAGE_SALT_LEN, RatchetHeader, RatchetMessage,
+    MAX_CIPHERTEXT_BYTES, MESSAGE_NONCE_LEN, RatchetHeader, RatchetMessage, SYNTHETIC_NONCE,
 };
 use tacnode_domain::{DhPublicKey, IdentityKey};
 use x25519_dalek::StaticSecret;
@@ -134,9 +134,23 @@ pub struct Session {
     skipped: SkippedKeys,
     /// Earlier `DHr` values, oldest first.
     previous_remote: VecDeque<DhPublicKey>,
-    /// Headers of the last [`MAX_REMEMBERED_HEADERS`] messages opened,
-    /// oldest first.
+    /// Fingerprints of the last [`MAX_REMEMBERED_HEADERS`] messages opened,
+    /// oldest first (see [`fingerprint`]).
     received: VecDeque<RatchetHeader>,
+}
+
+/// What tells two messages under one message key apart, kept as a header:
+/// the header as it is, with the nonce; for a synthetic-nonce message
+/// (whose nonce is always zero) the first bytes of its tag in the nonce's
+/// place, which differ when the plaintext does.
+fn fingerprint(m: &RatchetMessage) -> RatchetHeader {
+    let mut h = m.header;
+    if h.is_synthetic()
+        && let Some(tag) = m.ciphertext.last_chunk::<TAG_LEN>()
+    {
+        h.nonce.copy_from_slice(&tag[..MESSAGE_NONCE_LEN]);
+    }
+    h
 }
 
 fn encode_header(h: &RatchetHeader) -> [u8; HEADER_LEN] {
@@ -312,17 +326,15 @@ impl Session {
             .next
             .checked_add(1)
             .ok_or(EncryptError::ChainExhausted)?;
-        // A random salt, the rest of the nonce zero: see `MESSAGE_SALT_LEN`.
-        let mut nonce = [0u8; MESSAGE_NONCE_LEN];
-        rng.fill_bytes(&mut nonce[..MESSAGE_SALT_LEN]);
+        // AES-256-GCM-SIV: no nonce (see `SYNTHETIC_NONCE`).
         let header = RatchetHeader {
             ratchet_key: self.ours.public,
             previous_chain_length: self.previous_chain_length,
             message_number: chain.next,
-            nonce,
+            nonce: SYNTHETIC_NONCE,
         };
         let (chain_key, message_key) = chain.key.step();
-        let ciphertext = aead::seal(&message_key.0, &nonce, &self.aead_ad(&header), plaintext);
+        let ciphertext = aead::seal_synthetic(&message_key.0, &self.aead_ad(&header), plaintext);
         self.sending = Some(Chain {
             key: chain_key,
             next,
@@ -341,8 +353,12 @@ impl Session {
         let header = &message.header;
         let ad = self.aead_ad(header);
         let open = |key: &MessageKey| {
-            aead::open(&key.0, &header.nonce, &ad, &message.ciphertext)
-                .map_err(|_| DecryptError::Authentication)
+            if header.is_synthetic() {
+                aead::open_synthetic(&key.0, &ad, &message.ciphertext)
+            } else {
+                aead::open(&key.0, &header.nonce, &ad, &message.ciphertext)
+            }
+            .map_err(|_| DecryptError::Authentication)
         };
 
         let current = self.remote == Some(header.ratchet_key);
@@ -365,7 +381,7 @@ impl Session {
                 let plaintext = open(&mk)?;
                 self.receiving = Some(Chain { key: ck, next });
                 self.skipped.extend(skipped);
-                self.remember(header);
+                self.remember(message);
                 return Ok(plaintext);
             }
         }
@@ -375,14 +391,14 @@ impl Session {
         {
             let plaintext = match self.skipped.get(index) {
                 Some(k) => open(&k.key)?,
-                None => return Err(self.replay(header)),
+                None => return Err(self.replay(message)),
             };
             self.skipped.remove(index);
-            self.remember(header);
+            self.remember(message);
             return Ok(plaintext);
         }
         if current || self.previous_remote.contains(&header.ratchet_key) {
-            return Err(self.replay(header));
+            return Err(self.replay(message));
         }
 
         // A new remote ratchet key: finish the current receiving chain up to
@@ -430,29 +446,30 @@ impl Session {
         self.root = root;
         self.receiving = Some(Chain { key: ck, next });
         self.send_ratchet_due = true;
-        self.remember(header);
+        self.remember(message);
         Ok(plaintext)
     }
 
-    /// Notes a header just opened, so a different message under it later is
-    /// recognised (see [`DecryptError::Rewound`]).
-    fn remember(&mut self, header: &RatchetHeader) {
+    /// Notes a message just opened, so a different message under its key
+    /// later is recognised (see [`DecryptError::Rewound`]).
+    fn remember(&mut self, message: &RatchetMessage) {
         if self.received.len() >= MAX_REMEMBERED_HEADERS {
             self.received.pop_front();
         }
-        self.received.push_back(*header);
+        self.received.push_back(fingerprint(message));
     }
 
     /// The error for a message whose key is gone: [`DecryptError::Rewound`]
-    /// when a remembered header has the same ratchet key and number but
-    /// another nonce (the sender encrypted something else under that key),
-    /// else [`DecryptError::Replay`] (the same message again, or too old to
-    /// tell).
-    fn replay(&self, header: &RatchetHeader) -> DecryptError {
+    /// when a remembered message has the same ratchet key and number but
+    /// another fingerprint (the sender encrypted something else under that
+    /// key), else [`DecryptError::Replay`] (the same message again, or too
+    /// old to tell).
+    fn replay(&self, message: &RatchetMessage) -> DecryptError {
+        let seen = fingerprint(message);
         let rewound = self.received.iter().any(|h| {
-            h.ratchet_key == header.ratchet_key
-                && h.message_number == header.message_number
-                && h.nonce != header.nonce
+            h.ratchet_key == seen.ratchet_key
+                && h.message_number == seen.message_number
+                && h.nonce != seen.nonce
         });
         if rewound {
             DecryptError::Rewound
