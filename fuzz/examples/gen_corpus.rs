@@ -108,7 +108,7 @@ fn main() -> std::io::Result<()> {
         envelope.push(encode_mailbox_payload(&m));
     }
     // A direct delivery as an older node sends it: `direct`, a 12-byte nonce.
-    if let Some(older) = sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids).last() {
+    if let Some(older) = sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids).get(2) {
         let mut w = pb::SealedMessage::from(older);
         w.sender_identity_key = Vec::new();
         envelope.push(
@@ -117,6 +117,19 @@ fn main() -> std::io::Result<()> {
                 body: Some(pb::envelope::Body::Direct(pb::DirectMessage {
                     sealed: Some(w),
                 })),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        );
+    }
+    // A direct delivery naming its sender in the sealed message (as a
+    // mailbox payload would): decoded without a connection, then re-encoded
+    // without the key (`direct_siv`), which only a connection's peer reads.
+    if let Some(now) = sealed(&mut StdRng::seed_from_u64(SEALED_SENDER_SEED), &ids).last() {
+        envelope.push(
+            pb::Envelope {
+                version: tacnode_messaging::PROTOCOL_VERSION,
+                body: Some(pb::envelope::Body::DirectSealed(pb::SealedMessage::from(now))),
                 ..Default::default()
             }
             .encode_to_vec(),

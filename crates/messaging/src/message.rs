@@ -144,8 +144,16 @@ impl Message {
         let env = Self::envelope(bytes)?;
         let time = (env.time_ms != 0).then_some(UnixMillis(env.time_ms));
         let observed = crate::answer::observed(&env.observed)?;
+        let message = Self::from_wire(required(env.body, "body")?, None)?;
+        if matches!(message, Self::Direct(_) | Self::DirectBatch(_)) {
+            // Its sender would be whoever answered: only a request names it.
+            return Err(DecodeError::new(
+                "body",
+                DecodeErrorKind::Invalid("a direct delivery is a request, never an answer"),
+            ));
+        }
         Ok(Answer {
-            message: Self::from_wire(required(env.body, "body")?, None)?,
+            message,
             time,
             observed,
         })

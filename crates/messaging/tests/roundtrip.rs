@@ -1030,6 +1030,12 @@ fn a_synthetic_nonce_message_goes_without_nonce_and_direct_without_a_wrapper() {
     );
     // Only a peer the connection authenticated can have sent it.
     assert_eq!(Message::decode(&direct).unwrap_err().field(), "direct_siv");
+    // A direct delivery is never an answer, even one naming its sender.
+    let named = encode_env(pb::envelope::Body::DirectSealed(pb::SealedMessage::from(
+        &s,
+    )));
+    assert!(Message::decode(&named).is_ok());
+    assert_eq!(Message::decode_answer(&named).unwrap_err().field(), "body");
     // Elsewhere (a batch, a mailbox payload) it is `siv`, 8 bytes shorter
     // than `compact`; the X3DH initial message's header leaves its nonce
     // empty.
