@@ -19,8 +19,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use chacha20poly1305::aead::AeadInOut;
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit as _, Nonce};
+use aes_gcm_siv::aead::AeadInOut;
+use aes_gcm_siv::{Aes256GcmSiv, KeyInit as _, Nonce};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ed25519_dalek::Signer as _;
 use hmac::{Hmac, Mac};
@@ -151,15 +151,16 @@ fn plaintext(rng: &mut StdRng) -> Vec<u8> {
 type HmacSha256 = Hmac<Sha256>;
 
 /// One side of the per-message primitives: KDF_CK (2 HMAC) giving the
-/// message key, which keys ChaCha20-Poly1305 with a zero nonce.
-fn floor_keys(ck: &mut [u8; 32]) -> (ChaCha20Poly1305, Nonce) {
+/// message key, which keys AES-256-GCM-SIV with a zero nonce (as the
+/// ratchet seals).
+fn floor_keys(ck: &mut [u8; 32]) -> (Aes256GcmSiv, Nonce) {
     let mut m = <HmacSha256 as hmac::KeyInit>::new_from_slice(ck).unwrap();
     m.update(&[1]);
     let mk: [u8; 32] = m.finalize().into_bytes().into();
     let mut m = <HmacSha256 as hmac::KeyInit>::new_from_slice(ck).unwrap();
     m.update(&[2]);
     *ck = m.finalize().into_bytes().into();
-    (ChaCha20Poly1305::new(&mk.into()), Nonce::from([0u8; 12]))
+    (Aes256GcmSiv::new(&mk.into()), Nonce::from([0u8; 12]))
 }
 
 fn bench_steady(c: &mut Criterion) {
