@@ -59,15 +59,13 @@ fn main() -> std::io::Result<()> {
     envelope.push(encode_plaintext(&tacnode_domain::Plaintext {
         message_id: tacnode_domain::MessageId([3; 16]),
         sent: tacnode_domain::UnixMillis(1_700_000_000_000),
-        content: tacnode_domain::Content::FileOffer(
-            tacnode_domain::file_transfer::FileOffer {
-                transfer: tacnode_domain::file_transfer::TransferId([4; 16]),
-                name: "map.png".into(),
-                size: 200_000,
-                sha256: [5; 32],
-                key: tacnode_domain::store::SecretBytes::from(vec![6; 32]),
-            },
-        ),
+        content: tacnode_domain::Content::FileOffer(tacnode_domain::file_transfer::FileOffer {
+            transfer: tacnode_domain::file_transfer::TransferId([4; 16]),
+            name: "map.png".into(),
+            size: 200_000,
+            sha256: [5; 32],
+            key: tacnode_domain::store::SecretBytes::from(vec![6; 32]),
+        }),
     }));
     envelope.push(
         Message::FileChunkRequest(tacnode_domain::file_transfer::FileChunkRequest {
@@ -129,7 +127,9 @@ fn main() -> std::io::Result<()> {
         envelope.push(
             pb::Envelope {
                 version: tacnode_messaging::PROTOCOL_VERSION,
-                body: Some(pb::envelope::Body::DirectSealed(pb::SealedMessage::from(now))),
+                body: Some(pb::envelope::Body::DirectSealed(pb::SealedMessage::from(
+                    now,
+                ))),
                 ..Default::default()
             }
             .encode_to_vec(),

@@ -46,6 +46,7 @@ pub mod primitives;
 pub mod ratchet;
 pub mod safety;
 pub mod sealed_sender;
+pub mod text_id;
 pub mod x3dh;
 
 pub use identity::{EndpointSecret, Identity};
@@ -54,3 +55,4 @@ pub use pickle::PickleError;
 pub use prekey::PrekeyState;
 pub use ratchet::Session;
 pub use safety::{DeviceCode, SafetyNumber};
+pub use text_id::TextIdKey;

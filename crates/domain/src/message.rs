@@ -20,47 +20,22 @@ pub const MAX_INVITATION_OPS: usize = 256;
 pub const MAX_DISTRIBUTION_BYTES: usize = 256;
 
 /// Identifier of a user message, chosen by the sender; used to deduplicate
-/// everywhere (inbox, mailboxes, receipts). A text's id is derived from
-/// what it is ([`MessageId::of_text`]), so the recipient derives it too
-/// and it need not travel; other content has a random id that does.
+/// everywhere (inbox, mailboxes, receipts). A pairwise text's id is derived
+/// by both ends under a key only they hold (`tacnode_crypto::TextIdKey`),
+/// a group text's from its broadcast ([`MessageId::of_group_broadcast`]),
+/// so neither need travel; other content has a random id that does.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MessageId(pub [u8; MESSAGE_ID_LEN]);
 
-/// What [`MessageId::of_text`] hashes first.
-const TEXT_ID_LABEL: &[u8] = b"tacnode/text-id/v1\0";
-/// What [`MessageId::of_group_text`] hashes first.
-const GROUP_TEXT_ID_LABEL: &[u8] = b"tacnode/group-text-id/v1\0";
-
 impl MessageId {
-    /// The id of the text `text` that `sender` wrote for `recipient` at
-    /// `sent` (its own clock): the first 16 bytes of SHA-256(label ‖
-    /// sender's identity key ‖ recipient's identity key ‖ `sent` as u64
-    /// big-endian ‖ text). Both ends compute it, so a text's id is not sent;
-    /// a resent text (even sealed anew in a new session) keeps its id. A
-    /// sender moves a text's time on by a millisecond when its id is taken
-    /// (the same text to the same recipient at the same time), so two of
-    /// its texts never share an id. The id is never on the wire,
-    /// encrypted or not, so nobody who could guess the text learns
-    /// anything from it.
-    pub fn of_text(
-        sender: &crate::IdentityKey,
-        recipient: &crate::IdentityKey,
-        sent: crate::UnixMillis,
-        text: &str,
-    ) -> Self {
-        text_id(TEXT_ID_LABEL, sender, recipient.as_bytes(), sent, text)
-    }
-
-    /// The id of the text `text` that `sender` wrote to the group `group`
-    /// at `sent`: as [`MessageId::of_text`], with the group's id in place of
-    /// the recipient's key and a label of its own.
-    pub fn of_group_text(
-        sender: &crate::IdentityKey,
-        group: &crate::group::GroupId,
-        sent: crate::UnixMillis,
-        text: &str,
-    ) -> Self {
-        text_id(GROUP_TEXT_ID_LABEL, sender, group.as_bytes(), sent, text)
+    /// The id of a group text: the first 16 bytes of its broadcast's id
+    /// (itself derived from the encrypted payload), so it need not travel
+    /// and, stored, tells nothing about the text to whoever lacks the
+    /// group's keys.
+    pub fn of_group_broadcast(broadcast: &crate::gossip::GossipId) -> Self {
+        let mut id = [0u8; MESSAGE_ID_LEN];
+        id.copy_from_slice(&broadcast.0[..MESSAGE_ID_LEN]);
+        Self(id)
     }
 
     /// Parses exactly [`MESSAGE_ID_LEN`] bytes.
@@ -77,27 +52,6 @@ impl MessageId {
     pub const fn as_bytes(&self) -> &[u8; MESSAGE_ID_LEN] {
         &self.0
     }
-}
-
-/// SHA-256(label ‖ sender ‖ scope ‖ sent (u64 BE) ‖ text), first 16 bytes.
-fn text_id(
-    label: &[u8],
-    sender: &crate::IdentityKey,
-    scope: &[u8; 32],
-    sent: crate::UnixMillis,
-    text: &str,
-) -> MessageId {
-    use sha2::Digest as _;
-    let mut h = sha2::Sha256::new();
-    h.update(label);
-    h.update(sender.as_bytes());
-    h.update(scope);
-    h.update(sent.0.to_be_bytes());
-    h.update(text.as_bytes());
-    let digest: [u8; 32] = h.finalize().into();
-    let mut id = [0u8; MESSAGE_ID_LEN];
-    id.copy_from_slice(&digest[..MESSAGE_ID_LEN]);
-    MessageId(id)
 }
 
 impl fmt::Display for MessageId {

@@ -59,17 +59,26 @@ impl From<&RatchetMessage> for pb::RatchetMessage {
 }
 
 /// A nonce from the wire: none (AES-256-GCM-SIV), 12 bytes, or an 8-byte
-/// salt followed by 4 zeros.
+/// salt followed by 4 zeros. A written nonce of zeros is refused: it would
+/// read as the synthetic form, which has one encoding only (none).
 fn message_nonce(bytes: &[u8], field: &str) -> Result<[u8; MESSAGE_NONCE_LEN]> {
     if bytes.is_empty() {
         return Ok(SYNTHETIC_NONCE);
     }
-    if bytes.len() == MESSAGE_SALT_LEN {
+    let nonce = if bytes.len() == MESSAGE_SALT_LEN {
         let mut nonce = [0u8; MESSAGE_NONCE_LEN];
         nonce[..MESSAGE_SALT_LEN].copy_from_slice(bytes);
-        return Ok(nonce);
+        nonce
+    } else {
+        fixed(bytes, field)?
+    };
+    if nonce == SYNTHETIC_NONCE {
+        return Err(DecodeError::new(
+            field,
+            DecodeErrorKind::Invalid("a written nonce of zeros"),
+        ));
     }
-    fixed(bytes, field)
+    Ok(nonce)
 }
 
 /// The salt of a nonce whose last bytes are zero (as this node makes

@@ -37,7 +37,7 @@ use tacnode_crypto::Identity;
 use tacnode_crypto::group::{SENDER_KEY_DISTRIBUTION_LEN, SenderKeyDistribution};
 use tacnode_domain::gossip::{GossipId, GossipMessage, gossip_id};
 use tacnode_domain::group::{GROUP_ID_LEN, Role};
-use tacnode_domain::{Content, IdentityKey, MessageId, NodeId, UnixMillis};
+use tacnode_domain::{IdentityKey, NodeId, UnixMillis};
 use tacnode_gossip::PlumtreeConfig;
 use tacnode_messaging::Message;
 use tacnode_usecase::group::{GroupChannel, GroupOutput};
@@ -468,17 +468,8 @@ impl Run {
         }
         let sender = candidates[self.rng.random_range(0..candidates.len())];
         let now = self.now;
-        // The id the node gives a group text: derived by every member, so
-        // not on the wire.
-        let mut plaintext = text_plaintext(self.scenario.text_bytes, [0; 16], now);
-        if let Content::Text(text) = &plaintext.content {
-            plaintext.message_id = MessageId::of_group_text(
-                &self.identities[sender].identity_key(),
-                &self.channels[sender].group_id(),
-                now,
-                text,
-            );
-        }
+        // A group text's id is its broadcast's: not on the wire.
+        let plaintext = text_plaintext(self.scenario.text_bytes, [0; 16], now);
         let Ok(gossip_id) = self.channels[sender].send(&mut self.rng, now, &plaintext) else {
             return;
         };

@@ -34,16 +34,12 @@ pub(crate) fn direct_frame_bytes(
     // The first message opens the session; the measured one is a later one.
     session.encrypt(&mut rng, b"open").ok()?;
     let mut plaintext = plaintext.clone();
-    if let (true, Content::Text(text)) = (derived_id, &plaintext.content) {
-        plaintext.message_id = MessageId::of_text(
-            &alice.identity_key(),
-            &bob.identity_key(),
-            plaintext.sent,
-            text,
-        );
-    }
     let (a, b) = (alice.identity_key(), bob.identity_key());
-    let encoded = encode_plaintext_with(&plaintext, |t, x| MessageId::of_text(&a, &b, t, x));
+    let key = tacnode_crypto::TextIdKey::between(&alice, &b, &bob.device_key()).ok()?;
+    if let (true, Content::Text(text)) = (derived_id, &plaintext.content) {
+        plaintext.message_id = key.id_of(&a, &b, plaintext.sent, text);
+    }
+    let encoded = encode_plaintext_with(&plaintext, |t, x| key.id_of(&a, &b, t, x));
     let message = session.encrypt(&mut rng, &encoded).ok()?;
     let direct = Message::Direct(SealedMessage {
         sender_identity_key: alice.identity_key(),

@@ -361,11 +361,9 @@ impl GroupChannel {
             self.rotate(rng, now);
         }
         let group = self.group_id();
-        // A text's id is derived by every member: it is left out.
-        let me = self.me;
-        let encoded = encode_plaintext_with(plaintext, |sent, text| {
-            MessageId::of_group_text(&me, &group, sent, text)
-        });
+        // A text's id is its broadcast's ([`MessageId::of_group_broadcast`]):
+        // it is left out.
+        let encoded = encode_plaintext_with(plaintext, |_, _| plaintext.message_id);
         let ciphertext = self.sending.encrypt(&group.0, &encoded)?;
         let payload = encode_group_broadcast(&GroupBroadcast::Message(ciphertext.to_bytes()));
         let id = self.overlay.broadcast(now, payload)?;
@@ -602,10 +600,9 @@ impl GroupChannel {
         if !self.membership.is_member(&sender) {
             return;
         }
-        let group = self.group_id();
-        if let Ok(plaintext) = decode_plaintext_with(plain, |sent, text| {
-            MessageId::of_group_text(&sender, &group, sent, text)
-        }) {
+        if let Ok(plaintext) =
+            decode_plaintext_with(plain, |_, _| MessageId::of_group_broadcast(&id))
+        {
             self.outputs
                 .push_back(GroupOutput::Delivered(GroupDelivery {
                     id,

@@ -34,6 +34,10 @@ pub enum NodeError {
     /// A stored session does not parse.
     #[error("stored session does not parse ({0}); the session will start anew")]
     CorruptSession(#[from] ConversationPickleError),
+    /// No free id for a text: its queue time was moved on
+    /// `MAX_ID_TRIES` times (the clock is stuck at its end).
+    #[error("no free message id for this text; check the system clock")]
+    NoFreeMessageId,
     /// A stored group channel does not parse: the group is left out, the
     /// others run on.
     #[error(

@@ -664,7 +664,6 @@ pub(crate) fn send(st: &mut State, shared: &Shared, name: &str, text: &str) -> R
         return Err(NodeError::EmptyText);
     }
     let content = Content::text(text)?;
-    let own_key = shared.identity.identity_key();
     let last_outbox_time = st.last_outbox_time;
     let sent = in_batch(st, shared, |st, shared| {
         let id = find(st, name)?;
@@ -678,28 +677,19 @@ pub(crate) fn send(st: &mut State, shared: &Shared, name: &str, text: &str) -> R
             return Err(NodeError::NotInGroup(channel.name().to_owned()));
         }
         let group_name = channel.name().to_owned();
-        // The id is derived from the text, so it need not travel; a time
-        // that would repeat one of our texts' ids in this group (the same
-        // text at the same millisecond, after the clock was set back) is
-        // moved on.
-        let (message_id, t) = loop {
-            let t = st.next_outbox_time(shared.now());
-            let message_id = MessageId::of_group_text(&own_key, &id, t, text);
-            if st
-                .store
-                .insert_group_message(&id, &me, Direction::Outbound, &message_id, text, t)?
-                == InsertOutcome::Inserted
-            {
-                break (message_id, t);
-            }
-        };
-        let plaintext = super::plaintext_for(message_id, content, t);
+        // The id is the broadcast's, so it need not travel.
+        let t = st.next_outbox_time(shared.now());
+        let placeholder = MessageId([0; tacnode_domain::MESSAGE_ID_LEN]);
+        let plaintext = super::plaintext_for(placeholder, content, t);
         let channel = st
             .groups
             .channels
             .get_mut(&id)
             .ok_or_else(|| NodeError::UnknownGroup(name.to_owned()))?;
-        channel.send(&mut st.rng, t, &plaintext)?;
+        let broadcast = channel.send(&mut st.rng, t, &plaintext)?;
+        let message_id = MessageId::of_group_broadcast(&broadcast);
+        st.store
+            .insert_group_message(&id, &me, Direction::Outbound, &message_id, text, t)?;
         Ok(((id, message_id, group_name, t), vec![id]))
     });
     let (id, message_id, group_name, time) = match sent {

@@ -96,6 +96,9 @@ pub use tacnode_gossip::PlumtreeConfig;
 const ONE_TIME_PREKEY_TARGET: usize = 100;
 /// Texts one [`NodeHandle::send_many`] queues at most (one transaction).
 pub const MAX_SEND_BATCH: usize = 1000;
+/// Most times a text's queue time is moved on for a free id (the same text
+/// to the same peer in the same millisecond takes one each).
+const MAX_ID_TRIES: usize = 1_000;
 /// Events buffered per subscriber before the slowest ones lose events.
 const EVENT_BUFFER: usize = 1024;
 /// How often [`NodeHandle::wait_for_routing`] looks at the routing table.
@@ -930,7 +933,9 @@ fn queue_texts(
             })?
             .identity_key(),
     };
-    let own_key = shared.identity.identity_key();
+    // The peer's device key as our session with it has it: texts queued
+    // while there is none get a random id, written out when sealed.
+    let device = st.conversation(&peer)?.map(|c| c.remote_device_key());
     let t = shared.now();
     let last_outbox_time = st.last_outbox_time;
     let queued = st.batch(|st| {
@@ -953,11 +958,25 @@ fn queue_texts(
             // time that would repeat a queued text's id (the same text
             // at the same millisecond, after the clock was set back) is
             // moved on.
+            let mut tries = 0;
             let (id, time) = loop {
                 let time = st.next_outbox_time(t);
-                let id = MessageId::of_text(&own_key, &peer_key, time, text);
+                let derived = device
+                    .and_then(|d| st.text_id(&shared.identity, (&peer_key, &d), true, time, text));
+                let id = match derived {
+                    Some(id) => id,
+                    None => {
+                        let mut id = [0u8; tacnode_domain::MESSAGE_ID_LEN];
+                        rand_core::Rng::fill_bytes(&mut st.rng, &mut id);
+                        MessageId(id)
+                    }
+                };
                 if st.store.outbound(&id)?.is_none() && !queued.iter().any(|(q, _)| *q == id) {
                     break (id, time);
+                }
+                tries += 1;
+                if tries >= MAX_ID_TRIES {
+                    return Err(NodeError::NoFreeMessageId);
                 }
             };
             st.store.queue_outbound(&peer, &id, text, time)?;

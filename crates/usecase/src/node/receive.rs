@@ -11,7 +11,9 @@ use tacnode_domain::StoreError;
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::{SealedBody, SealedMessage};
 use tacnode_domain::{Contact, Content, MessageId, NodeId, PeerAddress};
-use tacnode_messaging::{DecodeError, Message, decode_plaintext_with, encode_plaintext};
+use tacnode_messaging::{
+    DecodeError, Message, decode_plaintext, decode_plaintext_with, encode_plaintext,
+};
 
 use super::{NodeError, NodeEvent, Result, Shared, State};
 use crate::conversation::{Conversation, OpenError};
@@ -366,10 +368,19 @@ fn open_one(
             }
             Err(e) => return Err(ReceiveError::Open(e)),
         };
+    // The sender's device key as the session that opened this has it.
+    let device = new
+        .as_ref()
+        .or(st.conversations.get(&sender))
+        .map(|c| c.remote_device_key());
+    let key = device.and_then(|d| st.text_id_key(&shared.identity, &sender_key, &d));
     let me = shared.identity.identity_key();
-    let plaintext = decode_plaintext_with(&opened.plaintext, |sent, text| {
-        MessageId::of_text(&sender_key, &me, sent, text)
-    })
+    let plaintext = match key {
+        Some(key) => decode_plaintext_with(&opened.plaintext, |sent, text| {
+            key.id_of(&sender_key, &me, sent, text)
+        }),
+        None => decode_plaintext(&opened.plaintext),
+    }
     .map_err(ReceiveError::Plaintext);
     // A stranger becomes known only through a text, which adds it as a
     // (capped) contact: no session is kept for anything else it sends.

@@ -14,7 +14,7 @@ use tacnode_domain::mailbox::{EntryId, MailboxDeposit};
 use tacnode_domain::{
     Content, MAX_DIRECT_BATCH, MessageId, MessageStatus, NodeId, PeerRecord, mailbox_key,
 };
-use tacnode_messaging::{Message, encode_mailbox_payload, encode_plaintext_with};
+use tacnode_messaging::{Message, encode_mailbox_payload, encode_plaintext, encode_plaintext_with};
 use tokio::sync::mpsc;
 
 use super::state::SealedOutgoing;
@@ -628,20 +628,35 @@ fn seal_in(
                 out.push((*id, Some(o.sealed.clone())));
                 continue;
             }
-            let conv = st
-                .conversations
-                .get_mut(&recipient)
-                .ok_or(NodeError::NoSession(recipient))?;
+            let (peer, device) = {
+                let conv = st
+                    .conversations
+                    .get(&recipient)
+                    .ok_or(NodeError::NoSession(recipient))?;
+                (conv.remote_identity(), conv.remote_device_key())
+            };
             let plaintext = tacnode_domain::Plaintext {
                 message_id: *id,
                 sent: entry.message.time,
                 content: Content::Text(entry.message.text.clone()),
             };
-            // A text's id is derived by both ends: it is left out.
-            let (me, peer) = (shared.identity.identity_key(), conv.remote_identity());
-            let encoded = encode_plaintext_with(&plaintext, |sent, text| {
-                MessageId::of_text(&me, &peer, sent, text)
-            });
+            // A text's id is derived by both ends: it is left out when it
+            // is the one derived in this session.
+            let derived = st.text_id(
+                &shared.identity,
+                (&peer, &device),
+                true,
+                plaintext.sent,
+                &entry.message.text,
+            );
+            let encoded = match derived {
+                Some(d) => encode_plaintext_with(&plaintext, |_, _| d),
+                None => encode_plaintext(&plaintext),
+            };
+            let conv = st
+                .conversations
+                .get_mut(&recipient)
+                .ok_or(NodeError::NoSession(recipient))?;
             let sealed = conv.seal(&mut st.rng, shared.identity.identity_key(), &encoded)?;
             fresh.push((*id, sealed.clone()));
             out.push((*id, Some(sealed)));

@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use rand::rngs::StdRng;
 use tacnode_crypto::prekey::PrekeyState;
-use tacnode_domain::StoreError;
+use tacnode_crypto::{Identity, TextIdKey};
 use tacnode_domain::ports::{NodeStore, batch_within};
+use tacnode_domain::{IdentityKey, StoreError};
 use tacnode_domain::{MessageId, NodeId, PeerRecord, UnixMillis};
 
 use super::Result;
@@ -59,6 +60,9 @@ pub(crate) const PENDING_PREFIX: &str = "new.";
 
 /// Makes room for one more peer in a bounded map of peer → time: at `max`
 /// entries the oldest goes (ties by id, so the choice is deterministic).
+/// Most text-id keys kept in memory (each costs a DH to make again).
+const MAX_TEXT_ID_KEYS: usize = 4_096;
+
 fn make_room(map: &mut HashMap<NodeId, UnixMillis>, max: usize) {
     if map.len() >= max
         && let Some(oldest) = map
@@ -132,6 +136,10 @@ pub(crate) struct State {
     pub(crate) unanswered: HashSet<NodeId>,
     /// Strictly increasing queue time, so the outbox keeps send order.
     pub(crate) last_outbox_time: UnixMillis,
+    /// Per peer, the key pairwise texts' ids are derived with, and the
+    /// peer's device key it was agreed with (at most
+    /// [`MAX_TEXT_ID_KEYS`]; one DH each).
+    pub(crate) text_id_keys: HashMap<NodeId, (tacnode_domain::DhPublicKey, TextIdKey)>,
     /// The group channels.
     pub(crate) groups: super::groups::GroupBook,
     /// File transfers, both ways (loaded at start).
@@ -151,6 +159,50 @@ impl State {
             self.unanswered.clear();
         }
         self.unanswered.insert(peer);
+    }
+
+    /// The key the ids of texts between us and `peer` are derived with,
+    /// `peer`'s device key being `device` (a session's, so both ends agree
+    /// on it); `None` when `device` is a low-order point.
+    pub(crate) fn text_id_key(
+        &mut self,
+        identity: &Identity,
+        peer: &IdentityKey,
+        device: &tacnode_domain::DhPublicKey,
+    ) -> Option<TextIdKey> {
+        let node = NodeId::from_identity(peer);
+        if let Some((d, key)) = self.text_id_keys.get(&node)
+            && d == device
+        {
+            return Some(key.clone());
+        }
+        let key = TextIdKey::between(identity, peer, device).ok()?;
+        if self.text_id_keys.len() >= MAX_TEXT_ID_KEYS {
+            self.text_id_keys.clear();
+        }
+        self.text_id_keys.insert(node, (*device, key.clone()));
+        Some(key)
+    }
+
+    /// The id of `text` that `sender` wrote for `recipient` at `sent`, one
+    /// of them us, the other `peer` with the session device key `device`:
+    /// derived by both ends, so it is left off the wire; `None` without a
+    /// key.
+    pub(crate) fn text_id(
+        &mut self,
+        identity: &Identity,
+        (peer, device): (&IdentityKey, &tacnode_domain::DhPublicKey),
+        outbound: bool,
+        sent: UnixMillis,
+        text: &str,
+    ) -> Option<MessageId> {
+        let key = self.text_id_key(identity, peer, device)?;
+        let me = identity.identity_key();
+        Some(if outbound {
+            key.id_of(&me, peer, sent, text)
+        } else {
+            key.id_of(peer, &me, sent, text)
+        })
     }
 
     /// A node's state from what its start loaded: nothing cached yet.
@@ -178,6 +230,7 @@ impl State {
             clamped_inbound: HashMap::new(),
             peers: HashMap::new(),
             unanswered: HashSet::new(),
+            text_id_keys: HashMap::new(),
             last_outbox_time: UnixMillis(0),
             groups: super::groups::GroupBook::default(),
             transfers: std::collections::BTreeMap::new(),
