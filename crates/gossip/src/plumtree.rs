@@ -252,12 +252,15 @@ impl<P: Ord + Clone> Plumtree<P> {
                     return Err(GossipError::TooManyIds { count: ids.len() });
                 }
                 self.ensure_neighbour(&from, false);
-                for Announced { id, round } in ids {
-                    if !self.received.contains(&id) {
-                        let wait = self.graft_wait(&id);
-                        self.missing.announced(now, wait, id, from.clone(), round);
+                for Announced { id, round } in &ids {
+                    if !self.received.contains(id) {
+                        let wait = self.graft_wait(id);
+                        self.missing.announced(now, wait, *id, from.clone(), *round);
                     }
                 }
+                // What it announced it has: our announcement of the same
+                // would be wasted on it.
+                self.not_to_announce(&from, |a| ids.iter().any(|i| i.id == a.id));
                 Ok(())
             }
             GossipMessage::Graft { ids, .. } => {
@@ -308,7 +311,9 @@ impl<P: Ord + Clone> Plumtree<P> {
             return Err(GossipError::RoundTooLarge { round });
         }
         if self.received.contains(&id) {
-            // A second copy: this link is redundant for the tree.
+            // A second copy: this link is redundant for the tree, and the
+            // sender needs no announcement of it.
+            self.not_to_announce(&from, |a| a.id == id);
             self.make_lazy(&from);
             self.transmits
                 .push_back((from, GossipMessage::Prune { topic: self.topic }));
@@ -368,6 +373,19 @@ impl<P: Ord + Clone> Plumtree<P> {
         }
         if !self.lazy_queue.is_empty() && self.lazy_deadline.is_none() {
             self.lazy_deadline = Some(now.saturating_add_millis(self.config.lazy_flush_ms));
+        }
+    }
+
+    /// Drops the queued announcements to `peer` that `has` says it holds.
+    fn not_to_announce(&mut self, peer: &P, has: impl Fn(&Announced) -> bool) {
+        if let Some(queued) = self.lazy_queue.get_mut(peer) {
+            queued.retain(|a| !has(a));
+            if queued.is_empty() {
+                self.lazy_queue.remove(peer);
+                if self.lazy_queue.is_empty() {
+                    self.lazy_deadline = None;
+                }
+            }
         }
     }
 

@@ -23,6 +23,14 @@ fn id(n: u32) -> GossipId {
     gossip_id(&payload(n))
 }
 
+fn push(n: u32) -> GossipMessage {
+    GossipMessage::Push {
+        topic: TOPIC,
+        round: 0,
+        payload: payload(n),
+    }
+}
+
 /// Trees on a graph with a fixed latency; links can be cut both ways.
 struct Mesh {
     now: UnixMillis,
@@ -220,6 +228,49 @@ fn announcements_are_batched_per_neighbour() {
     // Twenty broadcasts cost each lazy link about one announcement, not twenty.
     assert!(mesh.announcements - before <= lazy_links * 2);
     assert!(mesh.everyone_has_exactly_once(&(0..=20).collect::<Vec<_>>()));
+}
+
+/// Two members that both hold a broadcast and would announce it to each
+/// other: the one whose announcement arrives first spares the other its
+/// own.
+#[test]
+fn a_neighbour_that_announced_a_broadcast_is_not_told_of_it() {
+    let config = PlumtreeConfig::default();
+    let mut a: Plumtree<usize> = Plumtree::new(TOPIC, config.clone());
+    let now = UnixMillis(1_000);
+    a.neighbour_up(now, 1);
+    a.neighbour_up(now, 2);
+    // 2 is lazy (it pushed a copy we had), 1 eager.
+    a.handle_message(now, 1, push(0)).unwrap();
+    a.handle_message(now, 2, push(0)).unwrap();
+    while a.poll_transmit().is_some() {}
+    // A new broadcast from 1: an announcement to 2 is queued...
+    a.handle_message(now, 1, push(1)).unwrap();
+    while a.poll_transmit().is_some() {}
+    // ...until 2 announces it first.
+    a.handle_message(
+        now,
+        2,
+        GossipMessage::IHave {
+            topic: TOPIC,
+            ids: vec![Announced {
+                id: id(1),
+                round: 1,
+            }],
+        },
+    )
+    .unwrap();
+    a.handle_timeout(now.saturating_add_millis(config.lazy_flush_ms));
+    let mut sent = Vec::new();
+    while let Some(t) = a.poll_transmit() {
+        sent.push(t);
+    }
+    assert!(
+        !sent
+            .iter()
+            .any(|(to, m)| *to == 2 && matches!(m, GossipMessage::IHave { .. })),
+        "{sent:?}"
+    );
 }
 
 #[test]
