@@ -11,8 +11,8 @@
 //! nonce) pair; they are still opened.
 
 use aes_gcm_siv::Aes256GcmSiv;
-use chacha20poly1305::aead::AeadInOut;
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
+use chacha20poly1305::aead::{self, AeadInOut};
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce};
 use tacnode_domain::e2e::MESSAGE_NONCE_LEN;
 use zeroize::Zeroizing;
 
@@ -23,49 +23,36 @@ pub(crate) const TAG_LEN: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unauthentic;
 
-/// Encrypts `plaintext`, returning ciphertext ‖ tag.
+/// Encrypts `plaintext` with ChaCha20-Poly1305 under a one-use key (sealed
+/// sender boxes, group messages; ratchet messages before the synthetic
+/// nonce), returning ciphertext ‖ tag.
 pub(crate) fn seal(
     message_key: &[u8; 32],
     nonce: &[u8; MESSAGE_NONCE_LEN],
     associated_data: &[u8],
     plaintext: &[u8],
 ) -> Vec<u8> {
-    let cipher = ChaCha20Poly1305::new(&(*message_key).into());
-    let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
-    out.extend_from_slice(plaintext);
-    // Encryption fails only for inputs over 256 GiB; callers cap plaintexts far lower.
-    match cipher.encrypt_inout_detached(
+    seal_in(
+        &ChaCha20Poly1305::new(&(*message_key).into()),
         &Nonce::from(*nonce),
         associated_data,
-        out.as_mut_slice().into(),
-    ) {
-        Ok(tag) => out.extend_from_slice(&tag),
-        Err(_) => out.clear(),
-    }
-    out
+        plaintext,
+    )
 }
 
-/// Decrypts ciphertext ‖ tag into a fresh buffer.
+/// Decrypts [`seal`]'s ciphertext ‖ tag into a fresh buffer.
 pub(crate) fn open(
     message_key: &[u8; 32],
     nonce: &[u8; MESSAGE_NONCE_LEN],
     associated_data: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Unauthentic> {
-    let body_len = ciphertext.len().checked_sub(TAG_LEN).ok_or(Unauthentic)?;
-    let (body, tag) = ciphertext.split_at(body_len);
-    let tag = Tag::try_from(tag).map_err(|_| Unauthentic)?;
-    let cipher = ChaCha20Poly1305::new(&(*message_key).into());
-    let mut out = Zeroizing::new(body.to_vec());
-    cipher
-        .decrypt_inout_detached(
-            &Nonce::from(*nonce),
-            associated_data,
-            out.as_mut_slice().into(),
-            &tag,
-        )
-        .map_err(|_| Unauthentic)?;
-    Ok(out)
+    open_in(
+        &ChaCha20Poly1305::new(&(*message_key).into()),
+        &Nonce::from(*nonce),
+        associated_data,
+        ciphertext,
+    )
 }
 
 /// The nonce under which [`seal_synthetic`] encrypts: fixed, since every
@@ -79,19 +66,12 @@ pub(crate) fn seal_synthetic(
     associated_data: &[u8],
     plaintext: &[u8],
 ) -> Vec<u8> {
-    let cipher = Aes256GcmSiv::new(&(*message_key).into());
-    let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
-    out.extend_from_slice(plaintext);
-    // Encryption fails only for inputs over 64 GiB; callers cap plaintexts far lower.
-    match cipher.encrypt_inout_detached(
+    seal_in(
+        &Aes256GcmSiv::new(&(*message_key).into()),
         &SYNTHETIC_NONCE.into(),
         associated_data,
-        out.as_mut_slice().into(),
-    ) {
-        Ok(tag) => out.extend_from_slice(&tag),
-        Err(_) => out.clear(),
-    }
-    out
+        plaintext,
+    )
 }
 
 /// Decrypts [`seal_synthetic`]'s ciphertext ‖ tag into a fresh buffer.
@@ -100,18 +80,45 @@ pub(crate) fn open_synthetic(
     associated_data: &[u8],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Unauthentic> {
+    open_in(
+        &Aes256GcmSiv::new(&(*message_key).into()),
+        &SYNTHETIC_NONCE.into(),
+        associated_data,
+        ciphertext,
+    )
+}
+
+/// `cipher` over `plaintext`: ciphertext ‖ tag.
+fn seal_in<C: AeadInOut>(
+    cipher: &C,
+    nonce: &aead::Nonce<C>,
+    associated_data: &[u8],
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
+    out.extend_from_slice(plaintext);
+    // Encryption fails only for inputs of many GiB; callers cap plaintexts
+    // far lower.
+    match cipher.encrypt_inout_detached(nonce, associated_data, out.as_mut_slice().into()) {
+        Ok(tag) => out.extend_from_slice(&tag),
+        Err(_) => out.clear(),
+    }
+    out
+}
+
+/// `cipher` opening ciphertext ‖ tag into a fresh buffer.
+fn open_in<C: AeadInOut>(
+    cipher: &C,
+    nonce: &aead::Nonce<C>,
+    associated_data: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Unauthentic> {
     let body_len = ciphertext.len().checked_sub(TAG_LEN).ok_or(Unauthentic)?;
     let (body, tag) = ciphertext.split_at(body_len);
-    let tag = aes_gcm_siv::Tag::try_from(tag).map_err(|_| Unauthentic)?;
-    let cipher = Aes256GcmSiv::new(&(*message_key).into());
+    let tag = aead::Tag::<C>::try_from(tag).map_err(|_| Unauthentic)?;
     let mut out = Zeroizing::new(body.to_vec());
     cipher
-        .decrypt_inout_detached(
-            &SYNTHETIC_NONCE.into(),
-            associated_data,
-            out.as_mut_slice().into(),
-            &tag,
-        )
+        .decrypt_inout_detached(nonce, associated_data, out.as_mut_slice().into(), &tag)
         .map_err(|_| Unauthentic)?;
     Ok(out)
 }
