@@ -28,14 +28,11 @@ pub const MAX_DISTRIBUTION_BYTES: usize = 256;
 pub struct MessageId(pub [u8; MESSAGE_ID_LEN]);
 
 impl MessageId {
-    /// The id of a group text: the first 16 bytes of its broadcast's id
-    /// (itself derived from the encrypted payload), so it need not travel
+    /// The id of a group text: its broadcast's id (itself derived from the encrypted payload), so it need not travel
     /// and, stored, tells nothing about the text to whoever lacks the
     /// group's keys.
     pub fn of_group_broadcast(broadcast: &crate::gossip::GossipId) -> Self {
-        let mut id = [0u8; MESSAGE_ID_LEN];
-        id.copy_from_slice(&broadcast.0[..MESSAGE_ID_LEN]);
-        Self(id)
+        Self(broadcast.0)
     }
 
     /// Parses exactly [`MESSAGE_ID_LEN`] bytes.

@@ -183,6 +183,26 @@ pub struct Opened {
     pub plaintext: Zeroizing<Vec<u8>>,
     /// True when this message started a new session (X3DH as responder).
     pub new_session: bool,
+    /// The sender's device key as the session that opened the message has
+    /// it (an older session may open mail sealed before the current one).
+    pub remote_device_key: DhPublicKey,
+}
+
+/// The peer's device key as X3DH bound it into `session` (`AD = IK_A ‖
+/// DK_A ‖ IK_B ‖ DK_B`, the initiator first), the peer being `remote`.
+fn device_key_in(session: &Session, remote: &IdentityKey) -> DhPublicKey {
+    let ad = session.associated_data().as_bytes();
+    let (initiator, responder) = ad.split_at(ad.len() / 2);
+    let half = if initiator.starts_with(remote.as_bytes()) {
+        initiator
+    } else {
+        responder
+    };
+    let mut key = [0u8; 32];
+    if let Some(device) = half.get(32..64) {
+        key.copy_from_slice(device);
+    }
+    DhPublicKey(key)
 }
 
 impl Conversation {
@@ -245,18 +265,7 @@ impl Conversation {
     /// (`AD = IK_A ‖ DK_A ‖ IK_B ‖ DK_B`, the initiator first): what a
     /// sealed sender for the peer is sealed to.
     pub fn remote_device_key(&self) -> DhPublicKey {
-        let ad = self.active.session.associated_data().as_bytes();
-        let (initiator, responder) = ad.split_at(ad.len() / 2);
-        let half = if initiator.starts_with(self.remote_identity.as_bytes()) {
-            initiator
-        } else {
-            responder
-        };
-        let mut key = [0u8; 32];
-        if let Some(device) = half.get(32..64) {
-            key.copy_from_slice(device);
-        }
-        DhPublicKey(key)
+        device_key_in(&self.active.session, &self.remote_identity)
     }
 
     /// True while our X3DH initial message is unanswered.
@@ -295,11 +304,12 @@ impl Conversation {
         match &sealed.body {
             SealedBody::Message(m) => {
                 let c = existing.ok_or(OpenError::NoSession)?;
-                let plaintext = c.decrypt(m)?;
+                let (plaintext, remote_device_key) = c.decrypt(m)?;
                 Ok((
                     Opened {
                         plaintext,
                         new_session: false,
+                        remote_device_key,
                     },
                     None,
                 ))
@@ -327,6 +337,7 @@ impl Conversation {
                             Opened {
                                 plaintext,
                                 new_session: false,
+                                remote_device_key: initial.device_key,
                             },
                             None,
                         ));
@@ -345,6 +356,7 @@ impl Conversation {
                         Opened {
                             plaintext,
                             new_session: true,
+                            remote_device_key: initial.device_key,
                         },
                         None,
                     ));
@@ -354,6 +366,7 @@ impl Conversation {
                     Opened {
                         plaintext,
                         new_session: true,
+                        remote_device_key: initial.device_key,
                     },
                     Some(Conversation {
                         remote_identity: initial.identity_key,
@@ -390,11 +403,17 @@ impl Conversation {
         self.previous.truncate(MAX_PREVIOUS_SESSIONS);
     }
 
-    fn decrypt(&mut self, m: &RatchetMessage) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+    fn decrypt(
+        &mut self,
+        m: &RatchetMessage,
+    ) -> Result<(Zeroizing<Vec<u8>>, DhPublicKey), DecryptError> {
         let first = match self.active.session.decrypt(m) {
             Ok(p) => {
                 self.active.pending_initial = None;
-                return Ok(p);
+                return Ok((
+                    p,
+                    device_key_in(&self.active.session, &self.remote_identity),
+                ));
             }
             Err(e) => e,
         };
@@ -404,7 +423,7 @@ impl Conversation {
             match t.session.decrypt(m) {
                 Ok(p) => {
                     t.pending_initial = None;
-                    return Ok(p);
+                    return Ok((p, device_key_in(&t.session, &self.remote_identity)));
                 }
                 Err(DecryptError::Rewound) => rewound = true,
                 Err(DecryptError::Replay) => replay = true,
@@ -809,6 +828,66 @@ mod tests {
             open(&mut alice, &mut a, &in_flight),
             Err(OpenError::Decrypt(DecryptError::Replay))
         ));
+    }
+
+    /// Mail sealed under an older session (the sender has a new device key
+    /// since) is opened by that session, and says so: the device key a
+    /// text's id was derived with is the opening session's, not the
+    /// current one's.
+    #[test]
+    fn the_session_that_opened_a_message_names_the_device_key() {
+        let mut rng = StdRng::seed_from_u64(21);
+        let alice = party(&mut rng);
+        let mut bob = party(&mut rng);
+        let mut a = Some(Conversation::initiate(&mut rng, &alice.id, &bundle(&bob)).unwrap());
+        let mut b = None;
+        let first = seal(&mut rng, &alice, &mut a, b"first");
+        let (opened, new) =
+            Conversation::open(None, &bob.id, &mut bob.prekeys, &first, UnixMillis(1)).unwrap();
+        b = new.or(b);
+        assert_eq!(opened.remote_device_key, alice.id.device_key());
+        let r = seal(&mut rng, &bob, &mut b, b"ok");
+        Conversation::open(
+            a.as_mut(),
+            &alice.id,
+            &mut party(&mut rng).prekeys,
+            &r,
+            UnixMillis(1),
+        )
+        .unwrap();
+        // Mail under the old session, still on its way.
+        let old_mail = seal(&mut rng, &alice, &mut a, b"old");
+        // Alice reinstalls: same identity, another device key; her new
+        // session reaches Bob first.
+        let again = Identity::from_secret_bytes(
+            &alice.id.signing_secret_bytes(),
+            &party(&mut rng).id.device_secret_bytes(),
+        );
+        assert_ne!(again.device_key(), alice.id.device_key());
+        let alice2 = Party {
+            prekeys: PrekeyState::new(&mut rng, &again, UnixMillis(0)),
+            id: again,
+        };
+        let mut a2 = Some(Conversation::initiate(&mut rng, &alice2.id, &bundle(&bob)).unwrap());
+        let fresh = seal(&mut rng, &alice2, &mut a2, b"new");
+        let (opened, _) =
+            Conversation::open(b.as_mut(), &bob.id, &mut bob.prekeys, &fresh, UnixMillis(2))
+                .unwrap();
+        assert_eq!(opened.remote_device_key, alice2.id.device_key());
+        assert_eq!(
+            b.as_ref().unwrap().remote_device_key(),
+            alice2.id.device_key()
+        );
+        let (opened, _) = Conversation::open(
+            b.as_mut(),
+            &bob.id,
+            &mut bob.prekeys,
+            &old_mail,
+            UnixMillis(3),
+        )
+        .unwrap();
+        assert_eq!(opened.plaintext.as_slice(), b"old");
+        assert_eq!(opened.remote_device_key, alice.id.device_key());
     }
 
     /// A sender restored from a backup re-sends under message keys it used

@@ -362,7 +362,7 @@ impl GroupChannel {
         }
         let group = self.group_id();
         // A text's id is its broadcast's ([`MessageId::of_group_broadcast`]):
-        // it is left out.
+        // it is left out, whatever `plaintext.message_id` says.
         let encoded = encode_plaintext_with(plaintext, |_, _| plaintext.message_id);
         let ciphertext = self.sending.encrypt(&group.0, &encoded)?;
         let payload = encode_group_broadcast(&GroupBroadcast::Message(ciphertext.to_bytes()));
@@ -600,9 +600,14 @@ impl GroupChannel {
         if !self.membership.is_member(&sender) {
             return;
         }
-        if let Ok(plaintext) =
+        if let Ok(mut plaintext) =
             decode_plaintext_with(plain, |_, _| MessageId::of_group_broadcast(&id))
         {
+            // A text's id is its broadcast's, whatever the sender wrote: no
+            // member picks the ids of its texts.
+            if matches!(plaintext.content, tacnode_domain::Content::Text(_)) {
+                plaintext.message_id = MessageId::of_group_broadcast(&id);
+            }
             self.outputs
                 .push_back(GroupOutput::Delivered(GroupDelivery {
                     id,

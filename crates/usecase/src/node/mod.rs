@@ -935,7 +935,12 @@ fn queue_texts(
     };
     // The peer's device key as our session with it has it: texts queued
     // while there is none get a random id, written out when sealed.
-    let device = st.conversation(&peer)?.map(|c| c.remote_device_key());
+    // (A stored session that does not parse only costs the derived id.)
+    let device = st
+        .conversation(&peer)
+        .ok()
+        .flatten()
+        .map(|c| c.remote_device_key());
     let t = shared.now();
     let last_outbox_time = st.last_outbox_time;
     let queued = st.batch(|st| {
@@ -1125,6 +1130,7 @@ impl NodeHandle {
                     st.store.delete_meta(&peer_meta_key(PIN_PREFIX, &id))?;
                     st.store.delete_meta(&peer_meta_key(PENDING_PREFIX, &id))?;
                     st.conversations.remove(&id);
+                    st.text_id_keys.remove(&id);
                     Ok(())
                 })?;
                 Ok(contact)

@@ -368,12 +368,9 @@ fn open_one(
             }
             Err(e) => return Err(ReceiveError::Open(e)),
         };
-    // The sender's device key as the session that opened this has it.
-    let device = new
-        .as_ref()
-        .or(st.conversations.get(&sender))
-        .map(|c| c.remote_device_key());
-    let key = device.and_then(|d| st.text_id_key(&shared.identity, &sender_key, &d));
+    // The sender's device key as the session that opened this has it: the
+    // one the sender derived the text's id with.
+    let key = st.text_id_key(&shared.identity, &sender_key, &opened.remote_device_key);
     let me = shared.identity.identity_key();
     let plaintext = match key {
         Some(key) => decode_plaintext_with(&opened.plaintext, |sent, text| {

@@ -58,11 +58,11 @@ pub(crate) const HANDED_OUT_KEY: &str = "prekeys.handed_out";
 /// Meta key prefix of a changed device key awaiting verification.
 pub(crate) const PENDING_PREFIX: &str = "new.";
 
-/// Makes room for one more peer in a bounded map of peer → time: at `max`
-/// entries the oldest goes (ties by id, so the choice is deterministic).
 /// Most text-id keys kept in memory (each costs a DH to make again).
 const MAX_TEXT_ID_KEYS: usize = 4_096;
 
+/// Makes room for one more peer in a bounded map of peer → time: at `max`
+/// entries the oldest goes (ties by id, so the choice is deterministic).
 fn make_room(map: &mut HashMap<NodeId, UnixMillis>, max: usize) {
     if map.len() >= max
         && let Some(oldest) = map
