@@ -14,6 +14,17 @@ use tacnode_domain::{MessageId, MessageStatus};
 use tokio::sync::broadcast;
 
 use crate::config::Config;
+
+/// How many times [`LocalNode::start`] tries a listening port in use.
+const RESTART_BIND_TRIES: usize = 40;
+
+/// Whether starting failed because the listening address is in use.
+fn addr_in_use(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    }) || format!("{e:#}").contains("Address already in use")
+}
 use crate::node::{Node, NodeEvent, NodeHandle, NodeSettings, os_rng};
 
 /// How long each phase may take before the demo reports failure.
@@ -92,15 +103,28 @@ impl LocalNode {
         self.node.as_ref().map(Node::handle)
     }
 
-    /// Starts (or restarts) the node.
+    /// Starts (or restarts) the node. A restart listens where the node
+    /// listened before, so peers find it there; while the stopped node's
+    /// socket is still being released (or the port is briefly taken), the
+    /// start is tried again, for up to [`RESTART_BIND_TRIES`] × 250 ms.
     pub async fn start(&mut self) -> Result<NodeHandle> {
-        let node = Node::start(NodeSettings {
-            data_dir: self.dir.clone(),
-            config: self.config.clone(),
-            secrets: self.secrets.clone(),
-        })
-        .await
-        .with_context(|| format!("starting {}", self.name))?;
+        let mut tries = 0;
+        let node = loop {
+            let started = Node::start(NodeSettings {
+                data_dir: self.dir.clone(),
+                config: self.config.clone(),
+                secrets: self.secrets.clone(),
+            })
+            .await;
+            match started {
+                Ok(node) => break node,
+                Err(e) if tries + 1 < RESTART_BIND_TRIES && addr_in_use(&e) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => return Err(e.context(format!("starting {}", self.name))),
+            }
+        };
         self.config.node.listen = node.handle().local_addr();
         let handle = node.handle();
         self.node = Some(node);
