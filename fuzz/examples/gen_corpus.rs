@@ -176,6 +176,7 @@ fn main() -> std::io::Result<()> {
     write(&root, "config", &config_seeds(&ids))?;
     write(&root, "control_request", &control_seeds(&ids))?;
     write(&root, "broadcast", &broadcast_seeds(&ids))?;
+    write(&root, "sphinx_packet", &sphinx_seeds())?;
     Ok(())
 }
 
@@ -1052,4 +1053,22 @@ fn control_seeds(ids: &[Identity]) -> Vec<Vec<u8>> {
     .into_iter()
     .map(String::into_bytes)
     .collect()
+}
+
+/// Onion packets: the genuine one as received (mode 0), the same with
+/// flips in its header and body (mode 1), no flips, and wrong lengths.
+fn sphinx_seeds() -> Vec<Vec<u8>> {
+    use tacnode_crypto::sphinx::{HEADER_LEN, PACKET_LEN};
+    let genuine = tacnode_fuzz::sphinx_packet::genuine().to_bytes();
+    let mut seeds = vec![
+        [&[0u8][..], &genuine[..]].concat(),
+        [&[0u8][..], &genuine[..PACKET_LEN - 1]].concat(),
+        vec![0u8; 10],
+        vec![1u8],
+    ];
+    for position in [0usize, 40, HEADER_LEN - 1, HEADER_LEN, PACKET_LEN - 1] {
+        let p = u16::try_from(position).unwrap_or(0).to_be_bytes();
+        seeds.push(vec![1, p[0], p[1], 0x01]);
+    }
+    seeds
 }

@@ -22,6 +22,7 @@ pub mod keystore;
 pub mod peer_record;
 pub mod prekey_bundle;
 pub mod ratchet_decrypt;
+pub mod sphinx_packet;
 pub mod x3dh_initial;
 
 /// Every target: its name (the `[[bin]]` name) and its body.
@@ -38,6 +39,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("config", config::run),
     ("control_request", control_request::run),
     ("broadcast", broadcast::run),
+    ("sphinx_packet", sphinx_packet::run),
 ];
 
 #[cfg(test)]

@@ -22,6 +22,9 @@
 //! - [`sealed_sender`]: the sender's identity sealed to the recipient's
 //!   device key (an ephemeral-static X25519 box bound to the ratchet
 //!   message), for mailbox entries.
+//! - [`sphinx`]: onion packets ([`sphinx::create_packet`],
+//!   [`sphinx::SphinxPacket::process`]), fixed-size at every hop, with
+//!   replay tags and single-use reply blocks ([`sphinx::ReplyBlock`]).
 //! - [`ratchet`]: the Double Ratchet [`Session`]: `encrypt`, `decrypt`, and a
 //!   versioned pickle (`to_bytes`/`from_bytes`) for encrypted persistence.
 //! - [`group`]: sender keys for group messages (Signal's Sender Key,
@@ -46,6 +49,7 @@ pub mod primitives;
 pub mod ratchet;
 pub mod safety;
 pub mod sealed_sender;
+pub mod sphinx;
 pub mod text_id;
 pub mod x3dh;
 
