@@ -589,6 +589,8 @@ fn messages(rng: &mut StdRng, ids: &[Identity]) -> Vec<Message> {
             rng,
         )),
         Message::DirectAck,
+        Message::Onion(tacnode_fuzz::sphinx_packet::genuine().to_bytes().to_vec()),
+        Message::OnionAccepted,
         Message::MailboxDeposit(MailboxDeposit {
             recipient: b.node_id(),
             entry_id: EntryId(rng.random()),

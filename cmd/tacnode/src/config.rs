@@ -13,7 +13,7 @@ use tacnode_transport::TransportConfig;
 use tacnode_usecase::delivery::DeliveryConfig;
 use tacnode_usecase::node::{
     AdmissionConfig, BootstrapPeer, DhtSettings, DiscoveryConfig, MailboxConfig, NodeConfig,
-    PlumtreeConfig,
+    PlumtreeConfig, PrivacyConfig,
 };
 
 /// Largest config file read.
@@ -175,6 +175,8 @@ pub struct Config {
     pub groups: GroupsSection,
     /// `[files]`
     pub files: FilesSection,
+    /// `[privacy]`
+    pub privacy: PrivacyConfig,
 }
 
 /// `[files]`: file transfer.
@@ -359,6 +361,7 @@ impl Config {
                 revocation_fetch_interval_secs: self.admission.revocation_fetch_interval_secs,
             },
             discovery: self.discovery.clone(),
+            privacy: self.privacy.clone(),
             files: tacnode_usecase::node::FilesConfig {
                 max_bytes: self.files.max_bytes,
                 max_receiving_bytes: self.files.max_receiving_bytes,

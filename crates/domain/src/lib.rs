@@ -44,6 +44,7 @@ mod id;
 mod keys;
 pub mod mailbox;
 mod message;
+pub mod onion;
 pub mod ports;
 mod reachability;
 mod record;

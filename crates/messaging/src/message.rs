@@ -10,6 +10,7 @@ use tacnode_domain::e2e::{
 };
 use tacnode_domain::gossip::GossipMessage;
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
+use tacnode_domain::onion::ONION_PACKET_LEN;
 use tacnode_domain::{Content, MessageId, Plaintext};
 use tacnode_domain::{IdentityKey, MAX_DIRECT_BATCH, NodeId, UnixMillis};
 
@@ -112,6 +113,10 @@ pub enum Message {
     FileChunkRequest(tacnode_domain::file_transfer::FileChunkRequest),
     /// The blocks asked for, sealed, in order.
     FileChunks(Vec<Vec<u8>>),
+    /// An onion packet for this hop ([`ONION_PACKET_LEN`] bytes).
+    Onion(Vec<u8>),
+    /// The onion packet was taken.
+    OnionAccepted,
 }
 
 impl Message {
@@ -204,6 +209,10 @@ impl Message {
             }) if m.header.is_synthetic() => Body::DirectSiv(crate::sealed::compact_bytes(m, &[])),
             Self::Direct(s) => Body::DirectSealed(crate::sealed::direct_to_wire(s)),
             Self::DirectAck => Body::DirectAck(pb::DirectMessageAck {}),
+            Self::Onion(packet) => Body::Onion(pb::OnionPacket {
+                packet: packet.clone(),
+            }),
+            Self::OnionAccepted => Body::OnionAccepted(pb::OnionAccepted {}),
             Self::DirectBatch(list) => Body::DirectBatch(pb::DirectBatch {
                 sealed: list.iter().map(crate::sealed::direct_to_wire).collect(),
             }),
@@ -316,6 +325,19 @@ impl Message {
                 ),
             }),
             Body::DirectAck(_) => Self::DirectAck,
+            Body::Onion(o) => {
+                if o.packet.len() != ONION_PACKET_LEN {
+                    return Err(DecodeError::new(
+                        "onion.packet",
+                        DecodeErrorKind::Length {
+                            expected: ONION_PACKET_LEN,
+                            actual: o.packet.len(),
+                        },
+                    ));
+                }
+                Self::Onion(o.packet)
+            }
+            Body::OnionAccepted(_) => Self::OnionAccepted,
             Body::DirectBatch(b) => {
                 at_most(&b.sealed, MAX_DIRECT_BATCH, "direct_batch.sealed")?;
                 if b.sealed.is_empty() {

@@ -301,6 +301,9 @@ fn message() -> impl Strategy<Value = Message> {
         bundle.prop_map(Message::PrekeyBundle),
         sealed().prop_map(Message::Direct),
         Just(Message::DirectAck),
+        prop::collection::vec(any::<u8>(), tacnode_domain::onion::ONION_PACKET_LEN)
+            .prop_map(Message::Onion),
+        Just(Message::OnionAccepted),
         // A batch comes from one sender (the connection's peer).
         prop::collection::vec(sealed(), 1..4).prop_map(|mut list| {
             let sender = list[0].sender_identity_key;
@@ -1097,4 +1100,24 @@ fn a_synthetic_nonce_message_goes_without_nonce_and_direct_without_a_wrapper() {
                 .starts_with("direct_siv"),
         );
     }
+}
+
+#[test]
+fn an_onion_packet_of_another_size_is_refused() {
+    use prost::Message as _;
+    use tacnode_domain::onion::ONION_PACKET_LEN;
+    for len in [0, ONION_PACKET_LEN - 1, ONION_PACKET_LEN + 1] {
+        let bytes = pb::Envelope {
+            version: 1,
+            body: Some(pb::envelope::Body::Onion(pb::OnionPacket {
+                packet: vec![7; len],
+            })),
+            time_ms: 0,
+            observed: Vec::new(),
+        }
+        .encode_to_vec();
+        assert!(Message::decode(&bytes).is_err(), "{len} bytes accepted");
+    }
+    let good = Message::Onion(vec![7; ONION_PACKET_LEN]);
+    assert_eq!(Message::decode(&good.encode()).unwrap(), good);
 }

@@ -7,7 +7,8 @@
 //! tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S
 //!                  [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS]
 //!                  [--drain-hours H] [--store memory|sqlite] [--profile lan|radio]
-//!                  [--idle-minutes M] [--json]
+//!                  [--idle-minutes M] [--privacy direct|onion] [--relays R]
+//!                  [--adversary-fraction F] [--json]
 //! tacnode-sim group --members M --messages N --churn F --partition DURATION --seed S
 //!                   [--hours H] [--text-bytes B] [--latency-ms L] [--profile lan|radio] [--json]
 //! ```
@@ -22,6 +23,11 @@
 //! `TransportConfig::radio`, as `deploy/radio.example.toml`); flags after it
 //! still change the link. `--idle-minutes M` sets the idle window that
 //! measures background traffic (default 10).
+//!
+//! `--privacy direct|onion` sets how every node sends and measures what
+//! adversaries learn (a `privacy` object: see `node::privacy`), with
+//! `--adversary-fraction F` of the servers colluding (default 0.2) and
+//! `--relays R` per onion path (default 3).
 //!
 //! `--bandwidth-kbps K` gives every node an uplink of K kbit/s (1 kbit =
 //! 1,000 bits; default unlimited, as on the testbed's unshaped `lan`
@@ -40,7 +46,8 @@ const USAGE: &str = "usage: tacnode-sim lookup --nodes N --lookups L --seed S [-
 [--malicious F] [--malicious-from-join] [--admission] [--malicious-members] [--clients F] [--loss F] [--k K] [--alpha A] [--disjoint D] [--timeout MS] [--json]
        tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S \
 [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] \
-[--drain-hours H] [--store memory|sqlite] [--profile lan|radio] [--idle-minutes M] [--json]
+[--drain-hours H] [--store memory|sqlite] [--profile lan|radio] [--idle-minutes M] \
+[--privacy direct|onion] [--relays R] [--adversary-fraction F] [--json]
   node: --bandwidth-kbps K is every node's uplink in kbit/s (default unlimited)";
 
 /// Bits per second of a `--bandwidth-kbps` value (kbit/s, may be fractional).
@@ -87,6 +94,15 @@ fn parse_node(args: &[String]) -> Result<(NodeScenario, bool), String> {
                 .parse::<tacnode_sim::node::scenario::Profile>()
                 .map_err(|e| bad(&e))?
                 .apply(&mut s),
+            "--privacy" => {
+                s.privacy = Some(match value.as_str() {
+                    "direct" => tacnode_usecase::node::PrivacyMode::Direct,
+                    "onion" => tacnode_usecase::node::PrivacyMode::Onion,
+                    _ => return Err(bad(&"use direct or onion")),
+                });
+            }
+            "--relays" => s.relays = value.parse().map_err(|e| bad(&e))?,
+            "--adversary-fraction" => s.adversary_fraction = value.parse().map_err(|e| bad(&e))?,
             "--idle-minutes" => {
                 let minutes: u64 = value.parse().map_err(|e| bad(&e))?;
                 s.idle_window_ms = minutes.saturating_mul(60_000).max(60_000);
@@ -144,6 +160,20 @@ fn main_node(args: &[String]) -> ExitCode {
     };
     let wall = started.elapsed().as_secs_f64();
     let peak_mib = peak_memory_kib().map(|k| k as f64 / 1024.0);
+    let privacy = report.privacy.as_ref().map(|p| {
+        serde_json::json!({
+            "mode": format!("{:?}", scenario.privacy.unwrap_or_default()).to_lowercase(),
+            "relays": scenario.relays,
+            "messages": p.messages,
+            "pairs_learnt_by_single_node": p.pairs_learnt_by_single_node,
+            "colluders": p.colluders,
+            "adversary_fraction": scenario.adversary_fraction,
+            "colluders_linked_fraction": p.colluders_linked_fraction,
+            "timing_top1_accuracy": p.timing_top1_accuracy,
+            "timing_window_ms": p.timing_window_ms,
+            "baseline_top1": p.baseline_top1,
+        })
+    });
     let v = serde_json::json!({
         "nodes": scenario.nodes,
         "servers": scenario.servers,
@@ -171,6 +201,7 @@ fn main_node(args: &[String]) -> ExitCode {
         "wall_time_s": wall,
         "peak_memory_mib": peak_mib,
         "trace_hash": report.trace_hash,
+        "privacy": privacy,
     });
     if json {
         println!("{v}");
@@ -218,6 +249,18 @@ fn main_node(args: &[String]) -> ExitCode {
             peak_mib.map_or("n/a".into(), |m| format!("{m:.0} MiB")),
             report.trace_hash
         );
+        if let Some(p) = &report.privacy {
+            println!(
+                "privacy: {} packets; pairs learnt by one node {}; {} colluders linked {:.3}; timing top-1 {:.3} (window {} ms) vs baseline {:.3}",
+                p.messages,
+                p.pairs_learnt_by_single_node,
+                p.colluders,
+                p.colluders_linked_fraction,
+                p.timing_top1_accuracy,
+                p.timing_window_ms,
+                p.baseline_top1
+            );
+        }
     }
     if report.delivered < report.accepted {
         eprintln!(

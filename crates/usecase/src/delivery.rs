@@ -107,6 +107,15 @@ pub enum Outcome {
     Deposited,
     /// No mailbox holder accepted it.
     DepositFailed,
+    /// The first relay of an onion path took it: it stays pending, and
+    /// goes again (over another path) after `wait_ms` unless its receipt
+    /// came first ([`DeliveryQueue::forget`]). Not a failure: the backoff
+    /// does not grow; past the deposit time, the next attempt is the
+    /// deposit.
+    Relayed {
+        /// How long to wait for the receipt.
+        wait_ms: u64,
+    },
 }
 
 /// A tracked message was not known, or the queue is full.
@@ -234,6 +243,15 @@ impl DeliveryQueue {
     ) {
         match outcome {
             Outcome::DirectAccepted | Outcome::Deposited => self.forget(id),
+            Outcome::Relayed { wait_ms } => {
+                let Some(p) = self.pending.get_mut(&id) else {
+                    return;
+                };
+                p.in_flight = false;
+                p.seen_meanwhile = false;
+                p.next = now.saturating_add_millis(wait_ms);
+                self.timers.insert((p.next, id));
+            }
             Outcome::DirectFailed | Outcome::DepositFailed => {
                 let Some(p) = self.pending.get_mut(&id) else {
                     return;
@@ -363,6 +381,50 @@ mod tests {
     }
 
     const BOB: NodeId = NodeId::from_bytes([2; 32]);
+
+    #[test]
+    fn a_relayed_message_goes_again_after_the_receipt_wait_then_to_mailboxes() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut q = DeliveryQueue::new(DeliveryConfig::default());
+        q.handle_queued(UnixMillis(0), id(1), BOB, UnixMillis(0))
+            .unwrap();
+        assert_eq!(
+            q.poll(),
+            Some(Attempt::Direct {
+                id: id(1),
+                recipient: BOB
+            })
+        );
+        let relayed = Outcome::Relayed { wait_ms: 10_000 };
+        q.handle_outcome(UnixMillis(100), id(1), relayed, &mut rng);
+        // Nothing until the wait is over.
+        assert_eq!(q.poll_timeout(), Some(UnixMillis(10_100)));
+        q.handle_timeout(UnixMillis(10_099));
+        assert_eq!(q.poll(), None);
+        q.handle_timeout(UnixMillis(10_100));
+        assert_eq!(
+            q.poll(),
+            Some(Attempt::Direct {
+                id: id(1),
+                recipient: BOB
+            })
+        );
+        // Past the deposit time the next attempt is the deposit.
+        q.handle_outcome(UnixMillis(25_000), id(1), relayed, &mut rng);
+        q.handle_timeout(UnixMillis(35_000));
+        assert_eq!(
+            q.poll(),
+            Some(Attempt::Deposit {
+                id: id(1),
+                recipient: BOB
+            })
+        );
+        // A receipt ends it.
+        q.handle_outcome(UnixMillis(36_000), id(1), relayed, &mut rng);
+        q.forget(id(1));
+        assert_eq!(q.poll_timeout(), None);
+        assert!(q.is_empty());
+    }
 
     #[test]
     fn first_attempt_is_direct_and_success_forgets() {

@@ -32,6 +32,7 @@ pub mod file_transfer;
 pub mod group;
 pub mod node;
 pub mod observed_address;
+pub mod onion_path;
 pub mod ports;
 pub mod prekey_quota;
 pub mod requester_quota;

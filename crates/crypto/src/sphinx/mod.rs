@@ -51,7 +51,7 @@ pub use routing::PathHop;
 /// bytes of UDP payload, and its short header, AEAD tag and stream frame
 /// take well under 100. On a 64 kbit/s radio link a packet takes 128 ms per
 /// hop, and a 2 kbit/s cover budget is one packet every 4.1 s.
-pub const PACKET_LEN: usize = 1024;
+pub const PACKET_LEN: usize = tacnode_domain::onion::ONION_PACKET_LEN;
 /// Most nodes on a path, the destination included (five relays and the
 /// destination).
 pub const MAX_HOPS: usize = 6;

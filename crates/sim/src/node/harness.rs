@@ -318,6 +318,12 @@ impl NodeSim {
         self.slots.get(index as usize).map(|s| &s.files)
     }
 
+    /// Node `index`'s identity (its keys: the simulator's analyses may
+    /// read what a node could).
+    pub fn identity(&self, index: u32) -> Option<&Identity> {
+        self.slots.get(index as usize).map(|s| &s.identity)
+    }
+
     /// Node `index`'s identity key (what an admin certifies).
     pub fn identity_key(&self, index: u32) -> Option<tacnode_domain::IdentityKey> {
         self.slots

@@ -202,6 +202,26 @@ pub(crate) struct World {
     refused_handshakes: u64,
     calls: u64,
     trace: Sha256,
+    /// Every request delivered, as a global observer of the links sees it
+    /// (only while [`SimNet::observe`] is on).
+    observations: Option<Vec<Observation>>,
+}
+
+/// One request as an observer of every link sees it: when it left and when
+/// it arrived, between which nodes, and its bytes (for the simulator's own
+/// analysis: an adversary's view is what its attack reads of them).
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// When the caller sent it, ms of virtual time since the network began.
+    pub sent_ms: u64,
+    /// When it reached the callee, ms likewise.
+    pub at_ms: u64,
+    /// The caller's index.
+    pub from: u32,
+    /// The callee's index.
+    pub to: u32,
+    /// The encoded request.
+    pub request: Vec<u8>,
 }
 
 /// Handle to the simulated network, shared by the scenario and every node.
@@ -211,6 +231,21 @@ pub struct SimNet {
 }
 
 impl SimNet {
+    /// Records every request delivered from now on (see
+    /// [`SimNet::observations`]).
+    pub fn observe(&self) {
+        let mut w = self.world();
+        if w.observations.is_none() {
+            w.observations = Some(Vec::new());
+        }
+    }
+
+    /// The requests delivered since [`SimNet::observe`], in order of
+    /// arrival.
+    pub fn observations(&self) -> Vec<Observation> {
+        self.world().observations.clone().unwrap_or_default()
+    }
+
     /// An empty network.
     pub fn new(link: LinkModel, loss: f64, request_timeout_ms: u64, rng: StdRng) -> SimNet {
         SimNet {
@@ -234,6 +269,7 @@ impl SimNet {
                 refused_handshakes: 0,
                 calls: 0,
                 trace: Sha256::new(),
+                observations: None,
             })),
         }
     }
@@ -1055,6 +1091,12 @@ impl SimPort {
         }) else {
             return Err(CallError::Closed);
         };
+        let observed = self
+            .net
+            .world()
+            .observations
+            .is_some()
+            .then(|| request.clone());
         let call = IncomingCall {
             peer: me,
             peer_identity: my_identity,
@@ -1064,6 +1106,22 @@ impl SimPort {
         };
         let delivered =
             self.net.world().still_up(to, target_incarnation) && inbox.send(call).is_ok();
+        if delivered && let Some(request) = observed {
+            let mut w = self.net.world();
+            let sent_ms = u64::try_from(began.saturating_duration_since(w.start).as_millis())
+                .unwrap_or(u64::MAX);
+            let at_ms = w.now_ms();
+            let from = self.index;
+            if let Some(list) = w.observations.as_mut() {
+                list.push(Observation {
+                    sent_ms,
+                    at_ms,
+                    from,
+                    to,
+                    request,
+                });
+            }
+        }
         if !delivered {
             tokio::time::sleep(left(began.elapsed())).await;
             return Err(CallError::Timeout);

@@ -179,6 +179,13 @@ pub struct NodeScenario {
     pub profile: Profile,
     /// Length of the idle window that measures background traffic, ms.
     pub idle_window_ms: u64,
+    /// How messages travel; `Some` also measures privacy
+    /// ([`NodeReport::privacy`]).
+    pub privacy: Option<tacnode_usecase::node::PrivacyMode>,
+    /// Relays per onion path.
+    pub relays: usize,
+    /// Fraction of the server nodes that collude (privacy measurement).
+    pub adversary_fraction: f64,
 }
 
 impl Default for NodeScenario {
@@ -198,6 +205,9 @@ impl Default for NodeScenario {
             store: StoreKind::default(),
             profile: Profile::Lan,
             idle_window_ms: IDLE_WINDOW_MS,
+            privacy: None,
+            relays: tacnode_usecase::node::PrivacyConfig::default().relays,
+            adversary_fraction: 0.2,
         }
     }
 }
@@ -234,6 +244,9 @@ pub struct NodeReport {
     pub virtual_s: u64,
     /// Hash of the trace: every call and every delivery, in order.
     pub trace_hash: String,
+    /// What adversaries learnt of who writes to whom during the sending
+    /// phase and the drain (with [`NodeScenario::privacy`]).
+    pub privacy: Option<super::privacy::PrivacyReport>,
 }
 
 impl NodeReport {
@@ -300,6 +313,14 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
     sim.set_bootstrap(&bootstrap);
     let n = u32::try_from(s.nodes).unwrap_or(u32::MAX);
     s.profile.configure(&mut sim, 0..n);
+    if let Some(mode) = s.privacy {
+        for i in 0..n {
+            sim.configure(i, |c| {
+                c.privacy.mode = mode;
+                c.privacy.relays = s.relays;
+            });
+        }
+    }
 
     // Start everyone.
     for i in 0..n {
@@ -364,6 +385,9 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
     }
 
     // Sending phase.
+    if s.privacy.is_some() {
+        sim.net().observe();
+    }
     let bytes_before = sim.net().bytes_sent();
     let phase_start = sim.elapsed_ms();
     for ((at, _), action) in plan {
@@ -416,6 +440,28 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
     } else {
         bytes_during as f64 / audit.delivered as f64
     };
+    let privacy = s.privacy.map(|_| {
+        // The colluders: a fraction of the servers, drawn apart from the
+        // run's own choices (the same run with or without them).
+        let mut pick = StdRng::seed_from_u64(s.seed ^ 0xC011_0DE5);
+        let mut pool: Vec<u32> = (0..u32::try_from(servers).unwrap_or(u32::MAX)).collect();
+        for i in (1..pool.len()).rev() {
+            let j = pick.random_range(0..=i);
+            pool.swap(i, j);
+        }
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let count = (servers as f64 * s.adversary_fraction.clamp(0.0, 1.0)).round() as usize;
+        let colluders: std::collections::BTreeSet<u32> = pool.into_iter().take(count).collect();
+        let parties: Vec<super::privacy::Party<'_>> = (0..n)
+            .filter_map(|i| sim.identity(i))
+            .map(|identity| super::privacy::Party { identity })
+            .collect();
+        super::privacy::analyse(&sim.net().observations(), &parties, &colluders)
+    });
     let report = NodeReport {
         accepted: audit.accepted,
         delivered: audit.delivered,
@@ -430,6 +476,7 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
         calls: sim.net().calls(),
         virtual_s: sim.elapsed_ms() / 1000,
         trace_hash: sim.net().trace_hash(),
+        privacy,
     };
     sim.finish().await;
     Ok(report)

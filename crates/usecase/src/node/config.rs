@@ -111,6 +111,45 @@ impl Default for DiscoveryConfig {
     }
 }
 
+/// How a node's messages travel (`[privacy]` of the daemon's TOML file).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// `direct` (the default: one hop, the network sees who writes to
+    /// whom) or `onion` (through relays; see ARCHITECTURE.md, *Onion
+    /// routing*).
+    pub mode: PrivacyMode,
+    /// Relays on an onion path (0 to [`crate::onion_path::MAX_RELAYS`]).
+    pub relays: usize,
+    /// Mean of the random (exponential) time each relay holds a packet, ms.
+    pub mix_delay_ms: u64,
+    /// How long an onion-routed message waits for its receipt before it is
+    /// sent again over another path, ms.
+    pub receipt_wait_ms: u64,
+}
+
+/// See [`PrivacyConfig::mode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrivacyMode {
+    /// Messages go straight to their recipient.
+    #[default]
+    Direct,
+    /// Messages go through relays as onion packets.
+    Onion,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            mode: PrivacyMode::Direct,
+            relays: 3,
+            mix_delay_ms: 50,
+            receipt_wait_ms: 10_000,
+        }
+    }
+}
+
 /// Who may take part (`[admission]` of the daemon's TOML file, resolved):
 /// an open network, or a closed one with its admins and this node's
 /// member certificate.
@@ -163,6 +202,8 @@ pub struct NodeConfig {
     pub gossip: tacnode_gossip::PlumtreeConfig,
     /// File transfer.
     pub files: super::FilesConfig,
+    /// Direct or onion-routed messages.
+    pub privacy: PrivacyConfig,
 }
 
 impl NodeConfig {
@@ -201,6 +242,11 @@ impl NodeConfig {
                 ..default.admission
             },
             gossip: tacnode_gossip::PlumtreeConfig::radio(),
+            privacy: PrivacyConfig {
+                mix_delay_ms: 200,
+                receipt_wait_ms: 60_000,
+                ..default.privacy
+            },
             files: super::FilesConfig {
                 max_bytes: super::files::RADIO_MAX_FILE_BYTES,
                 max_receiving_bytes: super::files::RADIO_MAX_RECEIVING_BYTES,
@@ -226,6 +272,7 @@ impl Default for NodeConfig {
             discovery: DiscoveryConfig::default(),
             gossip: tacnode_gossip::PlumtreeConfig::default(),
             files: super::FilesConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }

@@ -207,6 +207,18 @@ pub enum NodeError {
     /// No mailbox holders were found for the recipient.
     #[error("no mailbox holders found")]
     NoMailboxHolders,
+    /// No onion path could be chosen.
+    #[error("onion routing: {0}")]
+    OnionPath(#[from] crate::onion_path::PathError),
+    /// The onion packet could not be made.
+    #[error("onion packet: {0}")]
+    OnionPacket(#[from] tacnode_crypto::sphinx::CreateError),
+    /// No relay took the onion packet.
+    #[error("no relay took the onion packet (tried {tries} paths)")]
+    OnionRefused {
+        /// Paths tried.
+        tries: usize,
+    },
     /// Every mailbox holder refused or failed the deposit.
     #[error("no mailbox holder accepted the deposit")]
     DepositRefused,

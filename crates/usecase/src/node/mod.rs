@@ -35,6 +35,7 @@ mod lan;
 mod mailbox_handoff;
 mod maintenance;
 mod net;
+mod onion;
 mod peer_clocks;
 mod peer_sightings;
 mod peers;
@@ -65,6 +66,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     AdmissionConfig, BootstrapPeer, DhtSettings, DiscoveryConfig, MailboxConfig, NodeConfig,
+    PrivacyConfig, PrivacyMode,
 };
 pub(crate) use net::Net;
 pub use peer_clocks::ClockCheck;
@@ -297,6 +299,13 @@ pub(crate) struct Shared {
     /// Sessions restarted because the peer could not open our messages,
     /// or we could not open its mail (a rolled-back sender).
     pub(crate) session_restarts: std::sync::atomic::AtomicU64,
+    /// The tags of the onion packets this node processed (a relay
+    /// processes each packet once). Locked only for one packet's
+    /// processing, never across an await.
+    pub(crate) onion_replays: Mutex<tacnode_crypto::sphinx::ReplayCache>,
+    /// Onion packets held to pass on (at most
+    /// [`onion::MAX_ONION_FORWARDS`]).
+    pub(crate) onion_tasks: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -639,6 +648,10 @@ impl Node {
             x3dh_sessions: std::sync::atomic::AtomicU64::new(0),
             direct_batches: std::sync::atomic::AtomicU64::new(0),
             session_restarts: std::sync::atomic::AtomicU64::new(0),
+            onion_replays: Mutex::new(tacnode_crypto::sphinx::ReplayCache::new(
+                onion::ONION_REPLAY_KEEP_MS,
+            )),
+            onion_tasks: Arc::new(Semaphore::new(onion::MAX_ONION_FORWARDS)),
         });
         let mut tasks = vec![
             tokio::spawn(serve::run(shared.clone(), incoming)),

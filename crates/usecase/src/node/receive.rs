@@ -588,7 +588,15 @@ pub(crate) async fn send_sealed_content(
     peer: NodeId,
     content: Content,
 ) -> Result<()> {
+    // A receipt through relays is not also deposited: one that is lost
+    // makes the sender send its message again, and the copy is
+    // acknowledged again.
+    let onion_receipt = matches!(content, Content::Receipt(_))
+        && shared.config.privacy.mode == super::PrivacyMode::Onion;
     let sealed = seal_content(shared, peer, content).await?;
+    if onion_receipt {
+        return super::onion::send(shared, peer, &sealed, None).await;
+    }
     super::send::deliver_sealed(shared, peer, &sealed, true, None, None).await?;
     Ok(())
 }

@@ -153,6 +153,15 @@ async fn attempt_round(shared: &Arc<Shared>, recipient: NodeId, round: Vec<Attem
 /// Direct attempts for `ids`: one message goes as before, several as
 /// batches that fit a frame.
 async fn attempt_direct(shared: &Arc<Shared>, recipient: NodeId, ids: Vec<MessageId>) {
+    if onion(shared) {
+        // One packet per message, in order (a packet has no room for a
+        // batch).
+        for id in ids {
+            let result = deliver_queued(shared, id, recipient, false).await;
+            settle(shared, recipient, vec![(id, result)], false);
+        }
+        return;
+    }
     match ids.as_slice() {
         [] => {}
         [id] => {
@@ -200,15 +209,18 @@ fn settle_in(
     let committed = st.batch(|st| {
         for (id, result) in results {
             match result {
-                Ok(true) => {
+                Ok(Handed::Mailbox) => {
                     st.store.mark_deposited(id, t)?;
                 }
+                // On its way through relays: it stays queued until its
+                // receipt comes.
+                Ok(Handed::Relayed) => {}
                 // Handed to the recipient itself, which answered only
                 // once the message was committed on its disk (TLS
                 // authenticates the answer): that is delivery, and no
                 // separate receipt is sent for it (one request less on the
                 // air per message).
-                Ok(false) => {
+                Ok(Handed::Recipient) => {
                     st.store.mark_delivered(&recipient, id, t)?;
                 }
                 Err(e) => {
@@ -226,18 +238,24 @@ fn settle_in(
     }
     for (id, result) in results {
         let accepted = committed.is_ok() && result.is_ok();
-        let outcome = match (accepted, deposit) {
-            (true, false) => Outcome::DirectAccepted,
-            (true, true) => Outcome::Deposited,
-            (false, false) => Outcome::DirectFailed,
-            (false, true) => Outcome::DepositFailed,
+        let outcome = match (accepted, deposit, result) {
+            (true, _, Ok(Handed::Relayed)) => Outcome::Relayed {
+                wait_ms: shared.config.privacy.receipt_wait_ms,
+            },
+            (true, false, _) => Outcome::DirectAccepted,
+            (true, true, _) => Outcome::Deposited,
+            (false, false, _) => Outcome::DirectFailed,
+            (false, true, _) => Outcome::DepositFailed,
         };
         st.delivery.handle_outcome(t, *id, outcome, &mut st.rng);
-        if let (true, Ok(via_mailbox)) = (accepted, result) {
+        // A relayed message keeps its ciphertext (and sealed sender) for
+        // the next path, and is "sent" once its receipt says delivered.
+        if let (true, Ok(handed @ (Handed::Recipient | Handed::Mailbox))) = (accepted, result) {
+            let via_mailbox = *handed == Handed::Mailbox;
             st.sealed_outbox.remove(id);
             shared.emit(NodeEvent::Sent {
                 message_id: *id,
-                via_mailbox: *via_mailbox,
+                via_mailbox,
             });
             if !via_mailbox {
                 shared.emit(NodeEvent::Delivered { message_id: *id });
@@ -401,9 +419,25 @@ impl AttemptError {
     }
 }
 
-/// The outcome of one message's attempt: `Ok(true)` when it went to
-/// mailboxes.
-type AttemptResult = std::result::Result<bool, AttemptError>;
+/// Who took a message an attempt handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handed {
+    /// The recipient itself, which answered once it had stored it.
+    Recipient,
+    /// Mailbox holders.
+    Mailbox,
+    /// The first relay of an onion path: only a receipt will say it
+    /// arrived.
+    Relayed,
+}
+
+/// The outcome of one message's attempt.
+type AttemptResult = std::result::Result<Handed, AttemptError>;
+
+/// Whether this node sends through onion paths.
+fn onion(shared: &Shared) -> bool {
+    shared.config.privacy.mode == super::PrivacyMode::Onion
+}
 
 /// Bytes of sealed messages one direct batch carries at most, estimated
 /// from the text lengths: well inside a frame.
@@ -551,7 +585,7 @@ async fn deliver_chunk(
                 .into_iter()
                 .map(|(id, accepted)| {
                     let result = if accepted {
-                        Ok(false)
+                        Ok(Handed::Recipient)
                     } else {
                         Err(AttemptError::Refused {
                             code: RefusalCode::Unauthorized,
@@ -568,7 +602,11 @@ async fn deliver_chunk(
                 .into_iter()
                 .map(|(id, was_sent)| {
                     // One no longer queued needed no sending.
-                    let result = if was_sent { Err(e.again()) } else { Ok(false) };
+                    let result = if was_sent {
+                        Err(e.again())
+                    } else {
+                        Ok(Handed::Recipient)
+                    };
                     (id, result)
                 })
                 .collect();
@@ -725,8 +763,9 @@ async fn direct_batch(
     }
 }
 
-/// One attempt; `Ok(true)` when the message went to mailboxes. A mailbox
-/// attempt still tries the recipient directly first: it may be back.
+/// One attempt. A mailbox attempt still tries the recipient directly (or
+/// through relays) first: it may be back. Through relays, a direct attempt
+/// ends when the first relay took the message.
 async fn deliver_queued(
     shared: &Arc<Shared>,
     id: MessageId,
@@ -752,13 +791,31 @@ async fn deliver_queued(
         .await?;
     // No longer queued (sent or delivered meanwhile): nothing to send.
     let Some((entry, sealed, endpoints)) = prepared else {
-        return Ok(false);
+        return Ok(Handed::Recipient);
     };
     let sealed = match sealed {
         Some(s) => s,
         None => seal_queued(shared, id, recipient, &entry, deposit).await?,
     };
-    deliver_sealed(shared, recipient, &sealed, deposit, endpoints, Some(id)).await
+    if onion(shared) {
+        if deposit {
+            // The onion attempts were the direct ones: a packet to a
+            // recipient that is away dies at its last relay, unseen.
+            deposit_sealed(shared, recipient, &sealed, Some(id)).await?;
+            return Ok(Handed::Mailbox);
+        }
+        super::onion::send(shared, recipient, &sealed, Some(id)).await?;
+        return Ok(Handed::Relayed);
+    }
+    deliver_sealed(shared, recipient, &sealed, deposit, endpoints, Some(id))
+        .await
+        .map(|to_mailbox| {
+            if to_mailbox {
+                Handed::Mailbox
+            } else {
+                Handed::Recipient
+            }
+        })
 }
 
 async fn seal_queued(
@@ -768,7 +825,9 @@ async fn seal_queued(
     entry: &tacnode_domain::OutboxEntry,
     deposit: bool,
 ) -> Result<SealedMessage> {
-    ensure_session(shared, recipient, !deposit).await?;
+    // Through relays, the bundle comes from the DHT: fetching it from the
+    // recipient would tell the network who is about to write to it.
+    ensure_session(shared, recipient, !deposit && !onion(shared)).await?;
     seal_chunk(shared, recipient, vec![(id, Some(entry.clone()))])
         .await?
         .pop()
@@ -786,7 +845,21 @@ pub(crate) async fn deliver_sealed(
     fallback: bool,
     endpoints: Option<Vec<SocketAddr>>,
     queued: Option<MessageId>,
-) -> AttemptResult {
+) -> std::result::Result<bool, AttemptError> {
+    if onion(shared) {
+        // Whether the packet arrives only a receipt could say, and this
+        // content has none: with `fallback` it is also deposited, so a
+        // recipient that is away finds it in its mailboxes.
+        let relayed = super::onion::send(shared, peer, sealed, queued).await;
+        if let Err(e) = &relayed {
+            tracing::debug!(%peer, "onion delivery failed ({e:#})");
+        }
+        if fallback {
+            deposit_sealed(shared, peer, sealed, queued).await?;
+            return Ok(true);
+        }
+        return relayed.map(|()| true).map_err(AttemptError::from);
+    }
     match direct(shared, peer, sealed, endpoints).await {
         Ok(()) => Ok(false),
         // The recipient itself refused the message: a mailbox copy would be
@@ -909,7 +982,7 @@ pub(crate) async fn deposit_sealed(
 /// at the first deposit of the queued message `queued` (so a retry deposits
 /// the same bytes), else a new one, kept for the next retry while `sealed`
 /// is still that message's ciphertext.
-fn sealed_sender_for(
+pub(super) fn sealed_sender_for(
     st: &mut super::State,
     recipient: NodeId,
     sealed: &SealedMessage,
@@ -1026,7 +1099,7 @@ async fn local_endpoints(shared: &Arc<Shared>, peer: NodeId) -> Result<Vec<Socke
     Ok(local)
 }
 
-async fn resolve_peer(shared: &Arc<Shared>, peer: NodeId) -> Result<PeerRecord> {
+pub(super) async fn resolve_peer(shared: &Arc<Shared>, peer: NodeId) -> Result<PeerRecord> {
     let record = shared
         .dht
         .find_peer(peer)

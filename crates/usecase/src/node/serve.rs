@@ -242,6 +242,7 @@ async fn answer_message(
             }
         },
         Message::FileChunkRequest(req) => super::files::serve(shared, peer, req).await,
+        Message::Onion(packet) => super::onion::handle(shared, &packet).await,
         _ => refuse(RefusalCode::Unsupported, "not a request"),
     }
 }

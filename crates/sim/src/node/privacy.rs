@@ -1,0 +1,330 @@
+//! What adversaries learn of who writes to whom, measured on the
+//! simulator's record of every request on every link
+//! ([`super::network::SimNet::observe`]).
+//!
+//! The simulator knows every node's keys, so it reconstructs the truth:
+//! it peels each onion packet with the key of the node it reached, links
+//! each packet to the one its predecessor received (the peeled bytes are
+//! what the predecessor sent on), and so finds every packet's path from
+//! its originator to its destination. Against that truth it runs three
+//! adversaries:
+//!
+//! - **A single node** (not an endpoint) learns a (sender, recipient) pair
+//!   when it sees both: a relay whose predecessor is the originator and
+//!   whose successor is the destination, or a mailbox holder taking a
+//!   deposit (it sees the depositor on the connection and the recipient in
+//!   the request).
+//! - **Colluding servers** (a random fraction of the server nodes, none of
+//!   them the message's endpoints) learn the sender when the first relay is
+//!   theirs and the recipient when the last one is; they link the two when
+//!   every relay between is theirs (the packet's bytes match from hop to
+//!   hop), or else by timing: they take the packet that left their entry
+//!   side most recently before the exit side's packet arrived.
+//! - **A global passive adversary** sees every request's time, size class
+//!   (an onion packet, a direct message) and endpoints. For each packet
+//!   delivered it walks back from the destination: from the node that sent
+//!   it to the latest packet of the same class that node received within a
+//!   window before sending, and so on; the node where the walk stops is its
+//!   guess of the sender. It tries several windows and is credited with the
+//!   best one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use tacnode_crypto::Identity;
+use tacnode_crypto::sphinx::{Processed, ReplayCache, SphinxPacket};
+use tacnode_domain::UnixMillis;
+use tacnode_messaging::Message;
+
+use super::network::Observation;
+
+/// The windows the global passive adversary tries, ms (0: a node that
+/// sends never forwards).
+pub const TIMING_WINDOWS_MS: [u64; 9] = [0, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000];
+/// Most steps the global passive adversary walks back from a delivery.
+const MAX_WALK: usize = 8;
+
+/// What the adversaries learnt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrivacyReport {
+    /// End-to-end packets analysed: onion packets that reached their
+    /// destination and direct deliveries (receipts included).
+    pub messages: u64,
+    /// Distinct (sender, recipient) pairs some single non-endpoint node
+    /// learnt.
+    pub pairs_learnt_by_single_node: u64,
+    /// Servers colluding.
+    pub colluders: u64,
+    /// Of the messages whose endpoints do not collude, the fraction whose
+    /// sender and recipient the colluders learnt and linked.
+    pub colluders_linked_fraction: f64,
+    /// The global passive adversary's top-1 accuracy at naming each
+    /// message's sender, its best window.
+    pub timing_top1_accuracy: f64,
+    /// That window, ms.
+    pub timing_window_ms: u64,
+    /// A guess at random: 1 / nodes.
+    pub baseline_top1: f64,
+}
+
+/// A node as the analysis needs it.
+pub struct Party<'a> {
+    /// Its keys.
+    pub identity: &'a Identity,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Class {
+    Onion,
+    Direct,
+}
+
+/// A packet's way from its originator to its destination: indices into
+/// the observations, first hop first.
+struct Chain {
+    hops: Vec<usize>,
+    class: Class,
+}
+
+#[allow(clippy::too_many_lines)]
+/// Runs the three adversaries over `observations` of a network of
+/// `parties` (by index), `colluders` among them.
+pub fn analyse(
+    observations: &[Observation],
+    parties: &[Party<'_>],
+    colluders: &BTreeSet<u32>,
+) -> PrivacyReport {
+    let identity = |i: u32| parties.get(i as usize).map(|p| p.identity);
+    let mut class: Vec<Option<Class>> = vec![None; observations.len()];
+    // Packet bytes a hop sent on → the observation it peeled them from.
+    let mut parent_of: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut finals: Vec<usize> = Vec::new();
+    let mut learnt: HashSet<(u32, u32)> = HashSet::new();
+    let mut direct: Vec<usize> = Vec::new();
+    let index_of = |id: &tacnode_domain::NodeId| {
+        parties
+            .iter()
+            .position(|p| p.identity.node_id() == *id)
+            .and_then(|i| u32::try_from(i).ok())
+    };
+    for (i, o) in observations.iter().enumerate() {
+        let Some(caller) = identity(o.from) else {
+            continue;
+        };
+        let Ok(message) = Message::decode_request(&o.request, &caller.identity_key()) else {
+            continue;
+        };
+        match message {
+            Message::Onion(bytes) => {
+                class[i] = Some(Class::Onion);
+                let (Some(hop), Ok(packet)) = (identity(o.to), SphinxPacket::from_bytes(&bytes))
+                else {
+                    continue;
+                };
+                // A fresh cache: a retransmitted call is peeled again.
+                let mut replays = ReplayCache::new(0);
+                match packet.process(hop.device_secret(), &mut replays, UnixMillis(o.at_ms)) {
+                    Ok(Processed::Forward { packet, .. }) => {
+                        parent_of.entry(packet.to_bytes().to_vec()).or_insert(i);
+                    }
+                    Ok(Processed::Deliver { .. }) => finals.push(i),
+                    Ok(_) | Err(_) => {}
+                }
+            }
+            Message::Direct(_) | Message::DirectBatch(_) => {
+                class[i] = Some(Class::Direct);
+                direct.push(i);
+            }
+            Message::MailboxDeposit(d) => {
+                if let Some(recipient) = index_of(&d.recipient)
+                    && o.to != o.from
+                    && o.to != recipient
+                {
+                    learnt.insert((o.from, recipient));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Chains, each final packet once (a retransmitted call is the same
+    // packet).
+    let onion_bytes = |i: usize| -> Option<Vec<u8>> {
+        let o = observations.get(i)?;
+        let caller = identity(o.from)?;
+        match Message::decode_request(&o.request, &caller.identity_key()) {
+            Ok(Message::Onion(bytes)) => Some(bytes),
+            _ => None,
+        }
+    };
+    let mut chains: Vec<Chain> = Vec::new();
+    let mut seen_finals: HashSet<Vec<u8>> = HashSet::new();
+    for &f in &finals {
+        let Some(bytes) = onion_bytes(f) else {
+            continue;
+        };
+        if !seen_finals.insert(bytes.clone()) {
+            continue;
+        }
+        let mut hops = vec![f];
+        let mut current = bytes;
+        while hops.len() <= tacnode_crypto::sphinx::MAX_HOPS {
+            let Some(&parent) = parent_of.get(&current) else {
+                break;
+            };
+            hops.push(parent);
+            match onion_bytes(parent) {
+                Some(b) => current = b,
+                None => break,
+            }
+        }
+        hops.reverse();
+        chains.push(Chain {
+            hops,
+            class: Class::Onion,
+        });
+    }
+    for &d in &direct {
+        chains.push(Chain {
+            hops: vec![d],
+            class: Class::Direct,
+        });
+    }
+
+    let obs = |i: usize| observations.get(i);
+    let origin = |c: &Chain| c.hops.first().and_then(|&i| obs(i)).map(|o| o.from);
+    let destination = |c: &Chain| c.hops.last().and_then(|&i| obs(i)).map(|o| o.to);
+
+    // (a) single nodes.
+    for c in &chains {
+        let (Some(from), Some(to)) = (origin(c), destination(c)) else {
+            continue;
+        };
+        for pair in c.hops.windows(2) {
+            let (Some(before), Some(after)) = (obs(pair[0]), obs(pair[1])) else {
+                continue;
+            };
+            let relay = after.from;
+            if before.from == from && after.to == to && relay != from && relay != to {
+                learnt.insert((from, to));
+            }
+        }
+    }
+
+    // (b) colluders. Their entry-side hand-offs to honest nodes, by time.
+    let colluding = |i: u32| colluders.contains(&i);
+    let mut handoffs: Vec<(u64, usize)> = observations
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| {
+            class.get(*i).copied().flatten() == Some(Class::Onion)
+                && colluding(o.from)
+                && !colluding(o.to)
+        })
+        .map(|(i, o)| (o.sent_ms, i))
+        .collect();
+    handoffs.sort_unstable();
+    let mut eligible = 0u64;
+    let mut linked = 0u64;
+    for c in &chains {
+        let (Some(from), Some(to)) = (origin(c), destination(c)) else {
+            continue;
+        };
+        if colluding(from) || colluding(to) {
+            continue;
+        }
+        eligible += 1;
+        // The relays, in order: each hop's callee but the last.
+        let relays: Vec<u32> = c
+            .hops
+            .iter()
+            .take(c.hops.len().saturating_sub(1))
+            .filter_map(|&i| obs(i).map(|o| o.to))
+            .collect();
+        let (Some(&first), Some(&last)) = (relays.first(), relays.last()) else {
+            continue;
+        };
+        if !(colluding(first) && colluding(last)) {
+            continue;
+        }
+        if relays.iter().all(|&r| colluding(r)) {
+            linked += 1;
+            continue;
+        }
+        // Entry side: the first hand-off to an honest relay; exit side:
+        // the packet that reached the last run of colluding relays.
+        let entry_len = relays.iter().take_while(|&&r| colluding(r)).count();
+        let exit_len = relays.iter().rev().take_while(|&&r| colluding(r)).count();
+        let (Some(&entry), Some(&exit)) = (
+            c.hops.get(entry_len),
+            c.hops.get(c.hops.len() - 1 - exit_len),
+        ) else {
+            continue;
+        };
+        let Some(exit_obs) = obs(exit) else {
+            continue;
+        };
+        let cut = handoffs.partition_point(|(t, _)| *t <= exit_obs.sent_ms);
+        if cut > 0 && handoffs.get(cut - 1).map(|(_, i)| *i) == Some(entry) {
+            linked += 1;
+        }
+    }
+
+    // (c) the global passive adversary: what each node received, by class
+    // and arrival time.
+    let mut received: BTreeMap<(u32, u8), Vec<(u64, usize)>> = BTreeMap::new();
+    for (i, o) in observations.iter().enumerate() {
+        if let Some(k) = class.get(i).copied().flatten() {
+            received
+                .entry((o.to, k as u8))
+                .or_default()
+                .push((o.at_ms, i));
+        }
+    }
+    for list in received.values_mut() {
+        list.sort_unstable();
+    }
+    let mut best = (0u64, 0u64);
+    for window in TIMING_WINDOWS_MS {
+        let mut right = 0u64;
+        for c in &chains {
+            let (Some(&last), Some(truth)) = (c.hops.last(), origin(c)) else {
+                continue;
+            };
+            let mut current = last;
+            for _ in 0..MAX_WALK {
+                let Some(o) = obs(current) else {
+                    break;
+                };
+                let Some(list) = received.get(&(o.from, c.class as u8)) else {
+                    break;
+                };
+                let cut = list.partition_point(|(t, _)| *t <= o.sent_ms);
+                match cut.checked_sub(1).and_then(|k| list.get(k)) {
+                    Some(&(t, i)) if o.sent_ms.saturating_sub(t) <= window && i != current => {
+                        current = i;
+                    }
+                    _ => break,
+                }
+            }
+            if obs(current).map(|o| o.from) == Some(truth) {
+                right += 1;
+            }
+        }
+        if right > best.0 || (right == best.0 && window < best.1) {
+            best = (right, window);
+        }
+    }
+
+    let messages = chains.len() as u64;
+    #[allow(clippy::cast_precision_loss)]
+    let fraction = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+    PrivacyReport {
+        messages,
+        pairs_learnt_by_single_node: learnt.len() as u64,
+        colluders: colluders.len() as u64,
+        colluders_linked_fraction: fraction(linked, eligible),
+        timing_top1_accuracy: fraction(best.0, messages),
+        timing_window_ms: if best.0 == 0 { 0 } else { best.1 },
+        baseline_top1: fraction(1, parties.len() as u64),
+    }
+}
