@@ -17,6 +17,9 @@ pub enum OnionPayloadKind {
     /// as a mailbox entry's payload (its sender sealed to the
     /// destination's device key).
     Mail = 1,
+    /// A loop cover packet: sent by the destination itself through relays
+    /// back to itself; carries nothing else.
+    Loop = 2,
 }
 
 impl OnionPayloadKind {
@@ -24,6 +27,7 @@ impl OnionPayloadKind {
     pub fn from_byte(byte: u8) -> Option<Self> {
         match byte {
             1 => Some(Self::Mail),
+            2 => Some(Self::Loop),
             _ => None,
         }
     }

@@ -8,7 +8,8 @@
 //!                  [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS]
 //!                  [--drain-hours H] [--store memory|sqlite] [--profile lan|radio]
 //!                  [--idle-minutes M] [--privacy direct|onion] [--relays R]
-//!                  [--adversary-fraction F] [--json]
+//!                  [--cover BITS_PER_S] [--mix-delay-ms MS] [--adversary-fraction F]
+//!                  [--json]
 //! tacnode-sim group --members M --messages N --churn F --partition DURATION --seed S
 //!                   [--hours H] [--text-bytes B] [--latency-ms L] [--profile lan|radio] [--json]
 //! ```
@@ -27,7 +28,9 @@
 //! `--privacy direct|onion` sets how every node sends and measures what
 //! adversaries learn (a `privacy` object: see `node::privacy`), with
 //! `--adversary-fraction F` of the servers colluding (default 0.2) and
-//! `--relays R` per onion path (default 3).
+//! `--relays R` per onion path (default 3) and `--cover BITS_PER_S` of
+//! cover traffic per node (default 0: off), each relay holding a packet
+//! `--mix-delay-ms MS` on average (default 50).
 //!
 //! `--bandwidth-kbps K` gives every node an uplink of K kbit/s (1 kbit =
 //! 1,000 bits; default unlimited, as on the testbed's unshaped `lan`
@@ -47,7 +50,8 @@ const USAGE: &str = "usage: tacnode-sim lookup --nodes N --lookups L --seed S [-
        tacnode-sim node --nodes N --servers F --messages M --churn F --hours H --seed S \
 [--loss F] [--bandwidth-kbps K] [--partition AT_S:FOR_S[:GROUPS]] [--skew F:HOURS] \
 [--drain-hours H] [--store memory|sqlite] [--profile lan|radio] [--idle-minutes M] \
-[--privacy direct|onion] [--relays R] [--adversary-fraction F] [--json]
+[--privacy direct|onion] [--relays R] [--cover BITS_PER_S] [--mix-delay-ms MS] \
+[--adversary-fraction F] [--json]
   node: --bandwidth-kbps K is every node's uplink in kbit/s (default unlimited)";
 
 /// Bits per second of a `--bandwidth-kbps` value (kbit/s, may be fractional).
@@ -102,6 +106,8 @@ fn parse_node(args: &[String]) -> Result<(NodeScenario, bool), String> {
                 });
             }
             "--relays" => s.relays = value.parse().map_err(|e| bad(&e))?,
+            "--cover" => s.cover_bps = value.parse().map_err(|e| bad(&e))?,
+            "--mix-delay-ms" => s.mix_delay_ms = value.parse().map_err(|e| bad(&e))?,
             "--adversary-fraction" => s.adversary_fraction = value.parse().map_err(|e| bad(&e))?,
             "--idle-minutes" => {
                 let minutes: u64 = value.parse().map_err(|e| bad(&e))?;
@@ -164,7 +170,11 @@ fn main_node(args: &[String]) -> ExitCode {
         serde_json::json!({
             "mode": format!("{:?}", scenario.privacy.unwrap_or_default()).to_lowercase(),
             "relays": scenario.relays,
+            "cover_bps": scenario.cover_bps,
+            "mix_delay_ms": scenario.mix_delay_ms,
+            "packets": p.packets,
             "messages": p.messages,
+            "loops": p.loops,
             "pairs_learnt_by_single_node": p.pairs_learnt_by_single_node,
             "colluders": p.colluders,
             "adversary_fraction": scenario.adversary_fraction,
@@ -188,6 +198,7 @@ fn main_node(args: &[String]) -> ExitCode {
         "idle_window_s": scenario.idle_window_ms / 1000,
         "accepted": report.accepted,
         "delivered": report.delivered,
+        "acknowledged": report.acknowledged,
         "delivery_ratio": report.delivery_ratio(),
         "duplicates": report.duplicates,
         "order_violations": report.order_violations,
@@ -251,7 +262,8 @@ fn main_node(args: &[String]) -> ExitCode {
         );
         if let Some(p) = &report.privacy {
             println!(
-                "privacy: {} packets; pairs learnt by one node {}; {} colluders linked {:.3}; timing top-1 {:.3} (window {} ms) vs baseline {:.3}",
+                "privacy: {} packets, {} messages; pairs learnt by one node {}; {} colluders linked {:.3}; timing top-1 {:.3} (window {} ms) vs baseline {:.3}",
+                p.packets,
                 p.messages,
                 p.pairs_learnt_by_single_node,
                 p.colluders,

@@ -103,6 +103,29 @@ impl NodeConfig {
                 format!("at most {MAX_DISCOVERY_INTERFACES}"),
             );
         }
+        let privacy = &self.privacy;
+        if privacy.relays > crate::onion_path::MAX_RELAYS {
+            return refuse(
+                "privacy.relays",
+                format!("must be 0..={}", crate::onion_path::MAX_RELAYS),
+            );
+        }
+        if let Err(e) = crate::cover_schedule::CoverSchedule::new(privacy.cover_bps) {
+            return refuse("privacy.cover_bps", e.to_string());
+        }
+        if u64::from(tacnode_crypto::sphinx::MAX_DELAY_MS) < privacy.mix_delay_ms.saturating_mul(10)
+        {
+            return refuse(
+                "privacy.mix_delay_ms",
+                format!(
+                    "must be at most {} (a tenth of the longest delay a packet can ask for)",
+                    tacnode_crypto::sphinx::MAX_DELAY_MS / 10
+                ),
+            );
+        }
+        if privacy.receipt_wait_ms == 0 {
+            return refuse("privacy.receipt_wait_ms", "must be > 0".into());
+        }
         if self
             .name
             .as_ref()
@@ -124,6 +147,15 @@ mod tests {
     #[test]
     fn ranges_are_checked_and_named() {
         assert_eq!(NodeConfig::default().validate(), Ok(()));
+        assert_eq!(NodeConfig::radio().validate(), Ok(()));
+        let mut c = NodeConfig::default();
+        c.privacy.relays = 6;
+        let e = c.validate().unwrap_err().to_string();
+        assert_eq!(e, "key privacy.relays: must be 0..=5");
+        let mut c = NodeConfig::default();
+        c.privacy.cover_bps = 10;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.starts_with("key privacy.cover_bps: "), "{e}");
         let mut c = NodeConfig::default();
         c.dht.alpha = c.dht.k + 1;
         let e = c.validate().unwrap_err().to_string();

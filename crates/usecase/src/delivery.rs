@@ -138,6 +138,9 @@ struct Pending {
     /// attempt fails (it went to the recipient's previous process, say),
     /// the next one goes at once instead of after the backoff.
     seen_meanwhile: bool,
+    /// The last attempt handed it to a relay: its receipt is awaited, and
+    /// the recipient showing up is no reason to send another copy.
+    relayed: bool,
 }
 
 /// The retry schedule of every outgoing message not yet handed over.
@@ -205,6 +208,7 @@ impl DeliveryQueue {
                 next: now,
                 in_flight: true,
                 seen_meanwhile: false,
+                relayed: false,
             },
         );
         self.ready
@@ -249,6 +253,7 @@ impl DeliveryQueue {
                 };
                 p.in_flight = false;
                 p.seen_meanwhile = false;
+                p.relayed = true;
                 p.next = now.saturating_add_millis(wait_ms);
                 self.timers.insert((p.next, id));
             }
@@ -258,6 +263,7 @@ impl DeliveryQueue {
                 };
                 p.failures = p.failures.saturating_add(1);
                 p.in_flight = false;
+                p.relayed = false;
                 if std::mem::take(&mut p.seen_meanwhile) {
                     p.next = now;
                     self.timers.insert((now, id));
@@ -338,7 +344,7 @@ impl DeliveryQueue {
             };
             if p.in_flight {
                 p.seen_meanwhile = true;
-            } else {
+            } else if !p.relayed {
                 due.push((p.first_queued, p.next, id));
             }
         }

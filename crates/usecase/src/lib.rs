@@ -25,6 +25,7 @@ pub mod announcements;
 pub mod challenge;
 pub mod config_rules;
 pub mod conversation;
+pub mod cover_schedule;
 pub mod delivery;
 pub mod dial_back_quota;
 pub mod discovery;

@@ -174,8 +174,9 @@ impl ReplyOpener {
         self.id
     }
 
-    /// The replier's payload. Consumes the opener: a block has one reply.
-    pub fn open(self, reply: &ReplyBody) -> Result<Vec<u8>, ReplyError> {
+    /// The replier's payload. The caller drops the opener once a reply
+    /// opened (a block has one reply; its relays refuse a second).
+    pub fn open(&self, reply: &ReplyBody) -> Result<Vec<u8>, ReplyError> {
         if reply.id != self.id {
             return Err(ReplyError::OtherReply);
         }

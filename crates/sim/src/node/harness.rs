@@ -691,6 +691,28 @@ impl NodeSim {
         }
     }
 
+    /// Then lets time pass until every sender of a received message also
+    /// learnt of its delivery (a receipt through relays or a mailbox comes
+    /// after the message), at most `max_ms`; returns whether they all did.
+    pub async fn drain_acknowledged(&self, max_ms: u64) -> bool {
+        let end = self.elapsed_ms().saturating_add(max_ms);
+        loop {
+            let all = {
+                let b = self.book.lock();
+                b.messages
+                    .values()
+                    .all(|m| m.received_at.is_none() || m.delivered_at.is_some())
+            };
+            if all {
+                return true;
+            }
+            if self.elapsed_ms() >= end {
+                return false;
+            }
+            self.advance(DRAIN_CHECK_MS).await;
+        }
+    }
+
     fn all_received(&self) -> bool {
         let b = self.book.lock();
         b.messages.values().all(|m| m.received_at.is_some())

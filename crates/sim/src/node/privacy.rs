@@ -20,6 +20,14 @@
 //!   every relay between is theirs (the packet's bytes match from hop to
 //!   hop), or else by timing: they take the packet that left their entry
 //!   side most recently before the exit side's packet arrived.
+//!
+//! Colluders and the global observer are scored on messages only (a
+//! packet that delivered a message the first time; not receipts, which
+//! leave their sender right after the message came in, nor copies sent
+//! again), and the observer is credited with its best window in
+//! hindsight: both figures are upper bounds of what such an adversary
+//! achieves.
+//!
 //! - **A global passive adversary** sees every request's time, size class
 //!   (an onion packet, a direct message) and endpoints. For each packet
 //!   delivered it walks back from the destination: from the node that sent
@@ -46,9 +54,14 @@ const MAX_WALK: usize = 8;
 /// What the adversaries learnt.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PrivacyReport {
-    /// End-to-end packets analysed: onion packets that reached their
-    /// destination and direct deliveries (receipts included).
+    /// End-to-end packets that reached their destination: onion packets
+    /// and direct deliveries (messages, receipts, copies sent again).
+    pub packets: u64,
+    /// Of those, the ones that delivered a message the first time: what
+    /// the colluders and the global observer are scored on.
     pub messages: u64,
+    /// Loop cover packets that came back (not analysed: noise).
+    pub loops: u64,
     /// Distinct (sender, recipient) pairs some single non-endpoint node
     /// learnt.
     pub pairs_learnt_by_single_node: u64,
@@ -83,7 +96,25 @@ enum Class {
 struct Chain {
     hops: Vec<usize>,
     class: Class,
+    /// It delivered a message the first time.
+    message: bool,
 }
+
+/// A message as the scenario sent it: sender, recipient, and when the
+/// recipient first stored it (ms of virtual time, as the observations).
+#[derive(Clone, Copy, Debug)]
+pub struct SentMessage {
+    /// Sender's index.
+    pub from: u32,
+    /// Recipient's index.
+    pub to: u32,
+    /// When it was first stored.
+    pub received_at: u64,
+}
+
+/// Longest time between a packet's arrival and its message being stored
+/// for the two to be taken as one, ms.
+const MATCH_MS: u64 = 2_000;
 
 #[allow(clippy::too_many_lines)]
 /// Runs the three adversaries over `observations` of a network of
@@ -92,6 +123,7 @@ pub fn analyse(
     observations: &[Observation],
     parties: &[Party<'_>],
     colluders: &BTreeSet<u32>,
+    sent: &[SentMessage],
 ) -> PrivacyReport {
     let identity = |i: u32| parties.get(i as usize).map(|p| p.identity);
     let mut class: Vec<Option<Class>> = vec![None; observations.len()];
@@ -158,6 +190,7 @@ pub fn analyse(
     };
     let mut chains: Vec<Chain> = Vec::new();
     let mut seen_finals: HashSet<Vec<u8>> = HashSet::new();
+    let mut loops = 0u64;
     for &f in &finals {
         let Some(bytes) = onion_bytes(f) else {
             continue;
@@ -178,16 +211,57 @@ pub fn analyse(
             }
         }
         hops.reverse();
+        // A loop (cover) ends where it began: no message, only noise for
+        // the adversaries.
+        let ends = (
+            hops.first()
+                .and_then(|&i| observations.get(i))
+                .map(|o| o.from),
+            observations.get(f).map(|o| o.to),
+        );
+        if ends.0 == ends.1 {
+            loops += 1;
+            continue;
+        }
         chains.push(Chain {
             hops,
             class: Class::Onion,
+            message: false,
         });
     }
     for &d in &direct {
         chains.push(Chain {
             hops: vec![d],
             class: Class::Direct,
+            message: false,
         });
+    }
+    // Each message is the chain between its ends that arrived last before
+    // it was stored.
+    for m in sent {
+        let mut best: Option<(u64, usize)> = None;
+        for (k, c) in chains.iter().enumerate() {
+            let Some(last) = c.hops.last().and_then(|&i| observations.get(i)) else {
+                continue;
+            };
+            let first = c.hops.first().and_then(|&i| observations.get(i));
+            if c.message
+                || first.map(|o| o.from) != Some(m.from)
+                || last.to != m.to
+                || last.at_ms > m.received_at
+                || m.received_at - last.at_ms > MATCH_MS
+            {
+                continue;
+            }
+            if best.is_none_or(|(t, _)| last.at_ms > t) {
+                best = Some((last.at_ms, k));
+            }
+        }
+        if let Some((_, k)) = best
+            && let Some(c) = chains.get_mut(k)
+        {
+            c.message = true;
+        }
     }
 
     let obs = |i: usize| observations.get(i);
@@ -225,7 +299,7 @@ pub fn analyse(
     handoffs.sort_unstable();
     let mut eligible = 0u64;
     let mut linked = 0u64;
-    for c in &chains {
+    for c in chains.iter().filter(|c| c.message) {
         let (Some(from), Some(to)) = (origin(c), destination(c)) else {
             continue;
         };
@@ -286,7 +360,7 @@ pub fn analyse(
     let mut best = (0u64, 0u64);
     for window in TIMING_WINDOWS_MS {
         let mut right = 0u64;
-        for c in &chains {
+        for c in chains.iter().filter(|c| c.message) {
             let (Some(&last), Some(truth)) = (c.hops.last(), origin(c)) else {
                 continue;
             };
@@ -315,11 +389,14 @@ pub fn analyse(
         }
     }
 
-    let messages = chains.len() as u64;
+    let packets = chains.len() as u64;
+    let messages = chains.iter().filter(|c| c.message).count() as u64;
     #[allow(clippy::cast_precision_loss)]
     let fraction = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
     PrivacyReport {
+        packets,
         messages,
+        loops,
         pairs_learnt_by_single_node: learnt.len() as u64,
         colluders: colluders.len() as u64,
         colluders_linked_fraction: fraction(linked, eligible),

@@ -28,6 +28,8 @@ pub const NODE_JOIN_SPACING_MS: u64 = 20;
 pub const WARM_UP_MS: u64 = 120_000;
 /// The idle window that measures background traffic, ms.
 pub const IDLE_WINDOW_MS: u64 = 600_000;
+/// Longest wait after the drain for the receipts of what arrived, ms.
+pub const ACKNOWLEDGE_DRAIN_MS: u64 = 600_000;
 /// Shortest and longest absence of a churning node, ms.
 pub const CHURN_ABSENCE_MS: (u64, u64) = (60_000, 1_800_000);
 
@@ -184,6 +186,11 @@ pub struct NodeScenario {
     pub privacy: Option<tacnode_usecase::node::PrivacyMode>,
     /// Relays per onion path.
     pub relays: usize,
+    /// Cover traffic budget with onion routing, bits per second per node
+    /// (0: off).
+    pub cover_bps: u64,
+    /// Mean mixing delay of each relay, ms.
+    pub mix_delay_ms: u64,
     /// Fraction of the server nodes that collude (privacy measurement).
     pub adversary_fraction: f64,
 }
@@ -207,6 +214,8 @@ impl Default for NodeScenario {
             idle_window_ms: IDLE_WINDOW_MS,
             privacy: None,
             relays: tacnode_usecase::node::PrivacyConfig::default().relays,
+            cover_bps: 0,
+            mix_delay_ms: tacnode_usecase::node::PrivacyConfig::default().mix_delay_ms,
             adversary_fraction: 0.2,
         }
     }
@@ -219,6 +228,9 @@ pub struct NodeReport {
     pub accepted: u64,
     /// Of those, delivered to the recipient's inbox.
     pub delivered: u64,
+    /// Of those, the ones whose sender learnt of the delivery (its status
+    /// says delivered).
+    pub acknowledged: u64,
     /// Messages found twice in one inbox.
     pub duplicates: u64,
     /// Messages that sort before an earlier message of the same sender in
@@ -318,8 +330,16 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
             sim.configure(i, |c| {
                 c.privacy.mode = mode;
                 c.privacy.relays = s.relays;
+                c.privacy.cover_bps = s.cover_bps;
+                c.privacy.mix_delay_ms = s.mix_delay_ms;
             });
         }
+    }
+
+    // Observed from the first packet: a packet whose first hops went
+    // unseen would pass for one sent by a relay.
+    if s.privacy.is_some() {
+        sim.net().observe();
     }
 
     // Start everyone.
@@ -385,9 +405,6 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
     }
 
     // Sending phase.
-    if s.privacy.is_some() {
-        sim.net().observe();
-    }
     let bytes_before = sim.net().bytes_sent();
     let phase_start = sim.elapsed_ms();
     for ((at, _), action) in plan {
@@ -418,6 +435,7 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let drain_ms = (s.drain_hours * 3_600_000.0) as u64;
     sim.drain(drain_ms).await;
+    sim.drain_acknowledged(ACKNOWLEDGE_DRAIN_MS).await;
     let bytes_during = sim.net().bytes_sent().saturating_sub(bytes_before);
 
     let audit = sim.audit().await;
@@ -460,11 +478,29 @@ async fn run(s: &NodeScenario) -> Result<NodeReport, SimError> {
             .filter_map(|i| sim.identity(i))
             .map(|identity| super::privacy::Party { identity })
             .collect();
-        super::privacy::analyse(&sim.net().observations(), &parties, &colluders)
+        let sent: Vec<super::privacy::SentMessage> = sim
+            .fates()
+            .iter()
+            .filter_map(|m| {
+                m.received_at
+                    .map(|received_at| super::privacy::SentMessage {
+                        from: m.from,
+                        to: m.to,
+                        received_at,
+                    })
+            })
+            .collect();
+        super::privacy::analyse(&sim.net().observations(), &parties, &colluders, &sent)
     });
+    let acknowledged = sim
+        .fates()
+        .iter()
+        .filter(|m| m.received_at.is_some() && m.delivered_at.is_some())
+        .count() as u64;
     let report = NodeReport {
         accepted: audit.accepted,
         delivered: audit.delivered,
+        acknowledged,
         duplicates: audit.duplicates,
         order_violations: audit.order_violations,
         latency_p50_ms: pct(50),

@@ -126,6 +126,10 @@ pub struct PrivacyConfig {
     /// How long an onion-routed message waits for its receipt before it is
     /// sent again over another path, ms.
     pub receipt_wait_ms: u64,
+    /// Cover traffic budget with onion routing, bits per second: the node
+    /// sends onion packets at random (Poisson) times at this rate, real
+    /// ones in the place of cover ones. 0: off (real packets go at once).
+    pub cover_bps: u64,
 }
 
 /// See [`PrivacyConfig::mode`].
@@ -146,6 +150,7 @@ impl Default for PrivacyConfig {
             relays: 3,
             mix_delay_ms: 50,
             receipt_wait_ms: 10_000,
+            cover_bps: 8_000,
         }
     }
 }
@@ -245,6 +250,7 @@ impl NodeConfig {
             privacy: PrivacyConfig {
                 mix_delay_ms: 200,
                 receipt_wait_ms: 60_000,
+                cover_bps: 1_000,
                 ..default.privacy
             },
             files: super::FilesConfig {

@@ -213,6 +213,14 @@ pub enum NodeError {
     /// The onion packet could not be made.
     #[error("onion packet: {0}")]
     OnionPacket(#[from] tacnode_crypto::sphinx::CreateError),
+    /// Too many onion packets wait for a cover slot.
+    #[error(
+        "{max} onion packets already wait for a cover slot; raise privacy.cover_bps or send less"
+    )]
+    OnionOutboxFull {
+        /// [`super::onion::MAX_ONION_OUTBOX`].
+        max: usize,
+    },
     /// No relay took the onion packet.
     #[error("no relay took the onion packet (tried {tries} paths)")]
     OnionRefused {

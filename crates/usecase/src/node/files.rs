@@ -1110,7 +1110,7 @@ async fn offer_attempt(
     let sealed = match sealed {
         Some(s) => s,
         None => {
-            super::send::ensure_session(shared, peer, true).await?;
+            super::send::ensure_session(shared, peer, !super::send::onion(shared)).await?;
             let s = super::receive::seal_content(shared, peer, Content::FileOffer(offer)).await?;
             let kept = s.clone();
             shared.post_state(move |st, _| {

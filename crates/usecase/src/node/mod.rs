@@ -306,6 +306,13 @@ pub(crate) struct Shared {
     /// Onion packets held to pass on (at most
     /// [`onion::MAX_ONION_FORWARDS`]).
     pub(crate) onion_tasks: Arc<Semaphore>,
+    /// Packets waiting for a cover slot.
+    pub(crate) onion_outbox: onion::OnionOutbox,
+    /// Loop cover packets sent, and come back (a loop that does not come
+    /// back was lost or dropped on its path).
+    pub(crate) loops_sent: std::sync::atomic::AtomicU64,
+    /// See `loops_sent`.
+    pub(crate) loops_returned: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -607,7 +614,7 @@ impl Node {
         let delivery = DeliveryQueue::new(DeliveryConfig {
             initial_backoff_ms: config.delivery.initial_backoff_ms,
             max_backoff_ms: config.delivery.max_backoff_ms,
-            deposit_after_ms: config.delivery.deposit_after_ms,
+            deposit_after_ms: onion::deposit_after_ms(&config),
             give_up_after_ms: config.delivery.give_up_after_ms,
         });
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -652,6 +659,9 @@ impl Node {
                 onion::ONION_REPLAY_KEEP_MS,
             )),
             onion_tasks: Arc::new(Semaphore::new(onion::MAX_ONION_FORWARDS)),
+            onion_outbox: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            loops_sent: std::sync::atomic::AtomicU64::new(0),
+            loops_returned: std::sync::atomic::AtomicU64::new(0),
         });
         let mut tasks = vec![
             tokio::spawn(serve::run(shared.clone(), incoming)),
@@ -659,6 +669,7 @@ impl Node {
             tokio::spawn(maintenance::run(shared.clone())),
             tokio::spawn(groups::run(shared.clone())),
             tokio::spawn(files::run(shared.clone())),
+            tokio::spawn(onion::run_cover(shared.clone())),
         ];
         if let Some(port) = beacon.filter(|_| shared.config.discovery.lan) {
             tasks.push(tokio::spawn(lan::run(shared.clone(), port)));
@@ -1465,6 +1476,18 @@ impl NodeHandle {
         self.shared
             .session_restarts
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Loop cover packets this node sent since it started, and how many
+    /// came back through their relays (the rest were lost or dropped on
+    /// their paths: many missing is a sign of an active attack or of
+    /// failing relays).
+    pub fn loops(&self) -> (u64, u64) {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        (
+            load(&self.shared.loops_sent),
+            load(&self.shared.loops_returned),
+        )
     }
 
     /// Status of an outgoing message.

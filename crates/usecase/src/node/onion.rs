@@ -10,6 +10,11 @@
 //! The sender learns that the message arrived from its end-to-end receipt,
 //! which comes back the same way; without one after
 //! `privacy.receipt_wait_ms` the same ciphertext goes again over a new path.
+//!
+//! With cover traffic (`privacy.cover_bps`), packets this node makes leave
+//! only at the times of its [`CoverSchedule`]: a made packet waits in the
+//! [`OnionOutbox`] for the next time, and a time with none waiting sends a
+//! loop (a packet through relays back to this node).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +31,7 @@ use tacnode_domain::{MessageId, NodeId, NodeType};
 use tacnode_messaging::{Message, decode_mailbox_payload, encode_mailbox_payload};
 
 use super::{NodeError, Result, Shared};
+use crate::cover_schedule::{CoverSchedule, exponential_ms};
 use crate::onion_path::{RelayCandidate, choose_relays};
 
 /// Onion packets this node holds to pass on at once; beyond it a packet is
@@ -37,10 +43,29 @@ pub(crate) const MAX_ONION_FORWARDS: usize = 256;
 /// later than this is processed again: its message arrives twice and is
 /// dropped as a duplicate by its recipient.
 pub(crate) const ONION_REPLAY_KEEP_MS: u64 = 24 * 3_600_000;
+/// Longest a relay holds a packet, whatever its header asks, ms: a header
+/// asking for longer would tie up one of the [`MAX_ONION_FORWARDS`] slots
+/// for up to 11 minutes.
+pub(crate) const MAX_RELAY_HOLD_MS: u32 = 30_000;
 /// Paths tried for one send when a first relay does not take the packet.
 const FIRST_HOP_TRIES: usize = 3;
 /// Record lookups one send may start to learn more relays' keys.
 const MAX_RELAY_LOOKUPS: usize = 4;
+/// Packets waiting for a cover slot at most; beyond it a send fails (and is
+/// retried like any failed attempt).
+pub(crate) const MAX_ONION_OUTBOX: usize = 1_024;
+
+/// A made packet waiting for its slot.
+pub(crate) struct OutboxPacket {
+    node: NodeId,
+    addrs: Vec<SocketAddr>,
+    packet: Vec<u8>,
+    taken: tokio::sync::oneshot::Sender<Result<()>>,
+}
+
+/// The packets this node made that wait for a cover slot, oldest first.
+/// Locked only to push or pop, never across an await.
+pub(crate) type OnionOutbox = std::sync::Mutex<std::collections::VecDeque<OutboxPacket>>;
 
 /// Sends `sealed` to `recipient` through `privacy.relays` relays. `Ok` when
 /// the first relay took it: whether it arrived, the receipt says.
@@ -102,13 +127,10 @@ pub(super) async fn send(
                 super::send::endpoints_of(shared, recipient).await?,
             ),
         };
-        match shared.net.call(node, &addrs, &Message::Onion(packet)).await {
-            Ok(Message::OnionAccepted) => return Ok(()),
-            Ok(other) => last = Some(NodeError::unexpected(node, &other)),
-            Err(e) => {
-                tracing::debug!(relay = %node, "onion packet not taken: {e}");
-                last = Some(e.into());
-            }
+        match hand_over(shared, node, addrs, packet).await {
+            Ok(()) => return Ok(()),
+            Err(e @ NodeError::OnionOutboxFull { .. }) => return Err(e),
+            Err(e) => last = Some(e),
         }
         candidates.retain(|c| c.node != node);
     }
@@ -117,19 +139,172 @@ pub(super) async fn send(
     }))
 }
 
-/// An exponential delay of mean `mean_ms`, at most what a header can say.
-fn mix_delay_ms<R: rand_core::Rng + ?Sized>(rng: &mut R, mean_ms: u64) -> u32 {
-    if mean_ms == 0 {
-        return 0;
+/// Gives `packet` to its first hop: at once, or with cover traffic at the
+/// next slot of the schedule. `Ok` once the first hop took it.
+async fn hand_over(
+    shared: &Arc<Shared>,
+    node: NodeId,
+    addrs: Vec<SocketAddr>,
+    packet: Vec<u8>,
+) -> Result<()> {
+    if cover_schedule(shared).is_none() {
+        return call_first_hop(shared, node, &addrs, packet).await;
     }
-    // Uniform in (0, 1]: 53 random bits, never zero.
-    let uniform = ((rng.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64;
-    let delay = -(mean_ms as f64) * uniform.ln();
-    if delay >= f64::from(MAX_DELAY_MS) {
-        MAX_DELAY_MS
+    let (taken, done) = tokio::sync::oneshot::channel();
+    {
+        let mut outbox = shared
+            .onion_outbox
+            .lock()
+            .map_err(|_| NodeError::OnionOutboxFull { max: 0 })?;
+        if outbox.len() >= MAX_ONION_OUTBOX {
+            return Err(NodeError::OnionOutboxFull {
+                max: MAX_ONION_OUTBOX,
+            });
+        }
+        outbox.push_back(OutboxPacket {
+            node,
+            addrs,
+            packet,
+            taken,
+        });
+    }
+    done.await
+        .map_err(|_| NodeError::OnionRefused { tries: 0 })?
+}
+
+async fn call_first_hop(
+    shared: &Arc<Shared>,
+    node: NodeId,
+    addrs: &[SocketAddr],
+    packet: Vec<u8>,
+) -> Result<()> {
+    match shared.net.call(node, addrs, &Message::Onion(packet)).await {
+        Ok(Message::OnionAccepted) => Ok(()),
+        Ok(other) => Err(NodeError::unexpected(node, &other)),
+        Err(e) => {
+            tracing::debug!(relay = %node, "onion packet not taken: {e}");
+            Err(e.into())
+        }
+    }
+}
+
+/// The cover schedule in force: onion routing on and a budget set.
+fn cover_schedule(shared: &Shared) -> Option<CoverSchedule> {
+    schedule_of(&shared.config)
+}
+
+fn schedule_of(config: &super::NodeConfig) -> Option<CoverSchedule> {
+    let privacy = &config.privacy;
+    if privacy.mode != super::PrivacyMode::Onion {
+        return None;
+    }
+    CoverSchedule::new(privacy.cover_bps).ok().flatten()
+}
+
+/// How long a relayed message waits for its receipt before it goes
+/// again: `privacy.receipt_wait_ms`, but at least four times what a packet
+/// is expected to wait on its way (a cover slot, then each relay's mixing
+/// delay), so that a receipt that is only slow does not cost a copy.
+pub(crate) fn receipt_wait_ms(config: &super::NodeConfig) -> u64 {
+    let privacy = &config.privacy;
+    let slot = schedule_of(config).map_or(0, |s| s.mean_gap_ms());
+    let mixing = privacy.mix_delay_ms.saturating_mul(privacy.relays as u64);
+    privacy
+        .receipt_wait_ms
+        .max(slot.saturating_add(mixing).saturating_mul(4))
+}
+
+/// When a message is deposited in its recipient's mailboxes: the
+/// configured deposit time, but through relays not before three receipt
+/// waits (a deposit tells its holders who writes to whom, so it is kept
+/// for recipients that are away).
+pub(crate) fn deposit_after_ms(config: &super::NodeConfig) -> u64 {
+    let deposit = config.delivery.deposit_after_ms;
+    if config.privacy.mode == super::PrivacyMode::Onion {
+        deposit.max(receipt_wait_ms(config).saturating_mul(3))
     } else {
-        delay as u32
+        deposit
     }
+}
+
+/// Sends at the times of the cover schedule: the oldest packet waiting,
+/// else a loop. Returns at once without a schedule.
+pub(crate) async fn run_cover(shared: Arc<Shared>) {
+    let Some(schedule) = cover_schedule(&shared) else {
+        return;
+    };
+    loop {
+        let gap = match shared
+            .with_state(move |st, _| Ok::<_, NodeError>(schedule.next_gap_ms(&mut st.rng)))
+            .await
+        {
+            Ok(gap) => gap,
+            // The node is stopping.
+            Err(_) => return,
+        };
+        tokio::time::sleep(Duration::from_millis(gap)).await;
+        let waiting = match shared.onion_outbox.lock() {
+            Ok(mut outbox) => outbox.pop_front(),
+            Err(_) => return,
+        };
+        let task_shared = shared.clone();
+        match waiting {
+            Some(job) => shared.spawn(async move {
+                let result = call_first_hop(&task_shared, job.node, &job.addrs, job.packet).await;
+                // The sender may have stopped waiting; nothing to tell then.
+                let _ = job.taken.send(result);
+            }),
+            None => shared.spawn(async move {
+                if let Err(e) = send_loop(&task_shared).await {
+                    tracing::debug!("loop cover packet not sent: {e:#}");
+                }
+            }),
+        }
+    }
+}
+
+/// A loop: a packet through relays back to this node, whose payload says
+/// only that it is one.
+async fn send_loop(shared: &Arc<Shared>) -> Result<()> {
+    let me = shared.node_id();
+    let candidates = relay_candidates(shared, me).await?;
+    let (first, packet) = shared
+        .with_state(move |st, shared| {
+            let config = &shared.config.privacy;
+            let relays = choose_relays(&mut st.rng, &candidates, config.relays.max(1), &[me])?;
+            let mut path: Vec<PathHop> = relays
+                .iter()
+                .map(|r| PathHop {
+                    node: r.node,
+                    public_key: r.device_key,
+                    delay_ms: mix_delay_ms(&mut st.rng, config.mix_delay_ms),
+                })
+                .collect();
+            path.push(PathHop {
+                node: me,
+                public_key: shared.identity.device_key(),
+                delay_ms: 0,
+            });
+            let packet = create_packet(&mut st.rng, &path, &[OnionPayloadKind::Loop as u8])?;
+            let first = relays.first().map(|r| (r.node, r.endpoints.clone()));
+            Ok::<_, NodeError>((first, packet.to_bytes().to_vec()))
+        })
+        .await?;
+    let Some((node, addrs)) = first else {
+        return Ok(());
+    };
+    shared
+        .loops_sent
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    call_first_hop(shared, node, &addrs, packet).await
+}
+
+/// An exponential mixing delay of mean `mean_ms`, at most what a header
+/// can say.
+fn mix_delay_ms<R: rand_core::Rng + ?Sized>(rng: &mut R, mean_ms: u64) -> u32 {
+    u32::try_from(exponential_ms(rng, mean_ms))
+        .unwrap_or(MAX_DELAY_MS)
+        .min(MAX_DELAY_MS)
 }
 
 /// The server nodes of our routing table whose records we hold (looking
@@ -215,6 +390,12 @@ pub(crate) async fn handle(shared: &Arc<Shared>, bytes: &[u8]) -> Message {
             delay_ms,
             packet,
         }) => {
+            // Only servers relay (a client or radio node does not carry
+            // others' traffic).
+            if shared.node_type != NodeType::Server {
+                return refusal(RefusalCode::Unsupported, &"this node does not relay");
+            }
+            let delay_ms = delay_ms.min(MAX_RELAY_HOLD_MS);
             let Ok(permit) = shared.onion_tasks.clone().try_acquire_owned() else {
                 return refusal(RefusalCode::Quota, &"too many onion packets in flight");
             };
@@ -227,7 +408,22 @@ pub(crate) async fn handle(shared: &Arc<Shared>, bytes: &[u8]) -> Message {
             });
             Message::OnionAccepted
         }
-        Ok(Processed::Deliver { payload }) => deliver(shared, &payload).await,
+        // Taken at once, whatever becomes of it: an answer that told a
+        // refused payload apart (a tampered body, say) would let the last
+        // relay learn what the first one did to it. A payload lost here
+        // is sent again by its sender, whose receipt does not come.
+        Ok(Processed::Deliver { payload }) => {
+            if let Ok(permit) = shared.onion_tasks.clone().try_acquire_owned() {
+                let task_shared = shared.clone();
+                shared.spawn(async move {
+                    if let Err(e) = deliver(&task_shared, &payload).await {
+                        tracing::debug!("onion payload not taken: {e}");
+                    }
+                    drop(permit);
+                });
+            }
+            Message::OnionAccepted
+        }
         // A reply: no reply blocks are handed out yet, nothing waits for
         // one.
         Ok(_) => Message::OnionAccepted,
@@ -262,31 +458,35 @@ async fn forward(shared: &Arc<Shared>, next: NodeId, packet: Vec<u8>) {
 }
 
 /// A payload for this node: mail, opened like mail from a mailbox (its
-/// receipt goes back to its sender).
-async fn deliver(shared: &Arc<Shared>, payload: &[u8]) -> Message {
+/// receipt goes back to its sender), or one of our loops come back.
+async fn deliver(shared: &Arc<Shared>, payload: &[u8]) -> std::result::Result<(), String> {
     let Some((&kind, rest)) = payload.split_first() else {
-        return refusal(RefusalCode::Malformed, &"empty onion payload");
+        return Err("empty onion payload".into());
     };
     match OnionPayloadKind::from_byte(kind) {
         Some(OnionPayloadKind::Mail) => {}
-        None => return refusal(RefusalCode::Unsupported, &"unknown onion payload kind"),
+        Some(OnionPayloadKind::Loop) => {
+            shared
+                .loops_returned
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(());
+        }
+        None => return Err(format!("unknown onion payload kind {kind}")),
     }
     let sealed = match decode_mailbox_payload(rest) {
-        Ok(MailboxPayload::SenderSealed(m)) => match sealed_sender::open(&shared.identity, &m) {
-            Ok(sealed) => sealed,
-            Err(e) => return refusal(RefusalCode::Unauthorized, &e),
-        },
-        Ok(MailboxPayload::Unsealed(_)) => {
-            return refusal(RefusalCode::Malformed, &"onion mail must seal its sender");
+        Ok(MailboxPayload::SenderSealed(m)) => {
+            sealed_sender::open(&shared.identity, &m).map_err(|e| e.to_string())?
         }
-        Err(e) => return refusal(RefusalCode::Malformed, &e),
+        Ok(MailboxPayload::Unsealed(_)) => return Err("onion mail must seal its sender".into()),
+        Err(e) => return Err(e.to_string()),
     };
+    // Not "via mailbox": its sender keeps it pending until the receipt.
     match super::receive::receive_all(shared, None, vec![sealed], false).await {
         Ok(mut results) => match results.pop() {
-            Some(Err(e)) => e.refusal(),
-            _ => Message::OnionAccepted,
+            Some(Err(e)) => Err(format!("{e:#}")),
+            _ => Ok(()),
         },
-        Err(e) => e.refusal(),
+        Err(e) => Err(format!("{e:#}")),
     }
 }
 
@@ -295,6 +495,21 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
+
+    #[test]
+    fn the_receipt_wait_and_the_deposit_time_grow_with_cover_and_mixing() {
+        let mut config = super::super::NodeConfig::default();
+        assert_eq!(deposit_after_ms(&config), 30_000);
+        config.privacy.mode = super::super::PrivacyMode::Onion;
+        config.privacy.cover_bps = 0;
+        assert_eq!(receipt_wait_ms(&config), 10_000);
+        assert_eq!(deposit_after_ms(&config), 30_000);
+        config.privacy.cover_bps = 2_000;
+        config.privacy.mix_delay_ms = 1_000;
+        // A 4.6 s slot and three 1 s mixes, four times.
+        assert_eq!(receipt_wait_ms(&config), 30_400);
+        assert_eq!(deposit_after_ms(&config), 91_200);
+    }
 
     #[test]
     fn mix_delays_average_their_mean_and_stay_in_range() {

@@ -228,7 +228,12 @@ pub(crate) async fn receive_all(
             let ids = chunk.to_vec();
             shared.spawn(async move {
                 let shared = task_shared;
-                if let Err(e) = send_sealed_content(&shared, sender, Content::Receipt(ids)).await {
+                let sent = if via_mailbox {
+                    send_sealed_content(&shared, sender, Content::Receipt(ids)).await
+                } else {
+                    send_relayed_receipt(&shared, sender, ids).await
+                };
+                if let Err(e) = sent {
                     tracing::debug!(%sender, "receipt not delivered: {e:#}");
                 }
                 drop(permit);
@@ -265,6 +270,23 @@ fn store_received(
             for sealed in list {
                 match open_one(shared, st, from, sealed, via_mailbox, t, &mut effects) {
                     Ok((received, receipt)) => {
+                        // Mail: remember a text's id by its ciphertext, and
+                        // acknowledge a copy sent again (a replay, which
+                        // the ratchet cannot read twice) from that.
+                        let key = (
+                            NodeId::from_identity(&sealed.sender_identity_key),
+                            super::state::ciphertext_tag(sealed),
+                        );
+                        let receipt = match (from, &received, receipt) {
+                            (None, Received::Replayed, None) => {
+                                st.mail_ids.get(&key).map(|id| (key.0, *id))
+                            }
+                            (None, _, Some((sender, id))) => {
+                                st.remember_mail(key, id);
+                                Some((sender, id))
+                            }
+                            (_, _, receipt) => receipt,
+                        };
                         // A message handed over directly is acknowledged by
                         // the answer itself (sent once this transaction
                         // commits); only mail fetched from a mailbox gets a
@@ -588,17 +610,27 @@ pub(crate) async fn send_sealed_content(
     peer: NodeId,
     content: Content,
 ) -> Result<()> {
-    // A receipt through relays is not also deposited: one that is lost
-    // makes the sender send its message again, and the copy is
-    // acknowledged again.
-    let onion_receipt = matches!(content, Content::Receipt(_))
-        && shared.config.privacy.mode == super::PrivacyMode::Onion;
     let sealed = seal_content(shared, peer, content).await?;
-    if onion_receipt {
-        return super::onion::send(shared, peer, &sealed, None).await;
-    }
     super::send::deliver_sealed(shared, peer, &sealed, true, None, None).await?;
     Ok(())
+}
+
+/// The receipt of mail that came through relays: back through relays when
+/// this node routes so (not also deposited: one that is lost makes the
+/// sender, which keeps the message pending until it comes, send it again,
+/// and the copy is acknowledged again from `State::mail_ids`), else as
+/// any receipt. Mail fetched from a mailbox gets [`send_sealed_content`]'s,
+/// which a mailbox keeps if the sender is away: its sender no longer waits.
+async fn send_relayed_receipt(
+    shared: &Arc<Shared>,
+    peer: NodeId,
+    ids: Vec<MessageId>,
+) -> Result<()> {
+    if !super::send::onion(shared) {
+        return send_sealed_content(shared, peer, Content::Receipt(ids)).await;
+    }
+    let sealed = seal_content(shared, peer, Content::Receipt(ids)).await?;
+    super::onion::send(shared, peer, &sealed, None).await
 }
 
 /// Seals `content` in the session with `peer` (which must exist), the

@@ -84,7 +84,7 @@ async fn send_notice(shared: &Arc<Shared>, peer: NodeId) -> Result<()> {
         return Ok(());
     }
     tracing::warn!(%peer, "mail fetched from a mailbox reused ratchet keys (its sender's state was rolled back): asking it to send again in a new session");
-    super::send::ensure_session(shared, peer, true).await?;
+    super::send::ensure_session(shared, peer, !super::send::onion(shared)).await?;
     super::receive::send_sealed_content(shared, peer, Content::Rewound).await
 }
 

@@ -240,7 +240,7 @@ fn settle_in(
         let accepted = committed.is_ok() && result.is_ok();
         let outcome = match (accepted, deposit, result) {
             (true, _, Ok(Handed::Relayed)) => Outcome::Relayed {
-                wait_ms: shared.config.privacy.receipt_wait_ms,
+                wait_ms: super::onion::receipt_wait_ms(&shared.config),
             },
             (true, false, _) => Outcome::DirectAccepted,
             (true, true, _) => Outcome::Deposited,
@@ -435,7 +435,7 @@ enum Handed {
 type AttemptResult = std::result::Result<Handed, AttemptError>;
 
 /// Whether this node sends through onion paths.
-fn onion(shared: &Shared) -> bool {
+pub(super) fn onion(shared: &Shared) -> bool {
     shared.config.privacy.mode == super::PrivacyMode::Onion
 }
 
@@ -858,7 +858,8 @@ pub(crate) async fn deliver_sealed(
             deposit_sealed(shared, peer, sealed, queued).await?;
             return Ok(true);
         }
-        return relayed.map(|()| true).map_err(AttemptError::from);
+        // Not to mailboxes: on its way to the recipient itself.
+        return relayed.map(|()| false).map_err(AttemptError::from);
     }
     match direct(shared, peer, sealed, endpoints).await {
         Ok(()) => Ok(false),

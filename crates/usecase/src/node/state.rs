@@ -140,6 +140,14 @@ pub(crate) struct State {
     /// peer's device key it was agreed with (at most
     /// [`MAX_TEXT_ID_KEYS`]; one DH each).
     pub(crate) text_id_keys: HashMap<NodeId, (tacnode_domain::DhPublicKey, TextIdKey)>,
+    /// The ids of texts that came as mail (from a mailbox or through
+    /// relays), by sender and the tag of their ciphertext: a copy sent
+    /// again (its receipt was lost) is a replay the ratchet cannot read,
+    /// and is acknowledged from here. At most [`MAX_REMEMBERED_MAIL`],
+    /// oldest forgotten first; not kept across restarts.
+    pub(crate) mail_ids: HashMap<(NodeId, [u8; 16]), MessageId>,
+    /// Insertion order of `mail_ids`.
+    pub(crate) mail_ids_order: std::collections::VecDeque<(NodeId, [u8; 16])>,
     /// The group channels.
     pub(crate) groups: super::groups::GroupBook,
     /// File transfers, both ways (loaded at start).
@@ -149,7 +157,41 @@ pub(crate) struct State {
     >,
 }
 
+/// Most mail ids [`State::mail_ids`] remembers.
+pub(crate) const MAX_REMEMBERED_MAIL: usize = 4_096;
+
+/// The last 16 bytes of a sealed message's ciphertext: its tag, which
+/// tells one message from another (the same message sealed again, as a
+/// retry sends it, has the same tag).
+pub(crate) fn ciphertext_tag(sealed: &tacnode_domain::e2e::SealedMessage) -> [u8; 16] {
+    let ciphertext = match &sealed.body {
+        tacnode_domain::e2e::SealedBody::Initial(x) => &x.message.ciphertext,
+        tacnode_domain::e2e::SealedBody::Message(m) => &m.ciphertext,
+    };
+    let mut tag = [0u8; 16];
+    if let Some(tail) = ciphertext
+        .len()
+        .checked_sub(16)
+        .and_then(|at| ciphertext.get(at..))
+    {
+        tag.copy_from_slice(tail);
+    }
+    tag
+}
+
 impl State {
+    /// Remembers the id of a text that came as mail (see `mail_ids`).
+    pub(crate) fn remember_mail(&mut self, key: (NodeId, [u8; 16]), id: MessageId) {
+        if self.mail_ids.insert(key, id).is_none() {
+            self.mail_ids_order.push_back(key);
+        }
+        while self.mail_ids_order.len() > MAX_REMEMBERED_MAIL {
+            if let Some(old) = self.mail_ids_order.pop_front() {
+                self.mail_ids.remove(&old);
+            }
+        }
+    }
+
     /// `peer` did not answer a call at the addresses we had for it: it may
     /// have moved. Its record is looked up again next time, before any
     /// pre-shared or routing-table address of it is dialled.
@@ -231,6 +273,8 @@ impl State {
             peers: HashMap::new(),
             unanswered: HashSet::new(),
             text_id_keys: HashMap::new(),
+            mail_ids: HashMap::new(),
+            mail_ids_order: std::collections::VecDeque::new(),
             last_outbox_time: UnixMillis(0),
             groups: super::groups::GroupBook::default(),
             transfers: std::collections::BTreeMap::new(),
