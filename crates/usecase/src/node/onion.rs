@@ -101,19 +101,13 @@ pub(super) async fn send(
                     config.relays,
                     &[shared.node_id(), recipient],
                 )?;
-                let mut path: Vec<PathHop> = relays
-                    .iter()
-                    .map(|r| PathHop {
-                        node: r.node,
-                        public_key: r.device_key,
-                        delay_ms: mix_delay_ms(&mut st.rng, config.mix_delay_ms),
-                    })
-                    .collect();
-                path.push(PathHop {
-                    node: recipient,
-                    public_key: device_key,
-                    delay_ms: 0,
-                });
+                let path = path_to(
+                    &mut st.rng,
+                    &relays,
+                    config.mix_delay_ms,
+                    recipient,
+                    device_key,
+                );
                 let packet = create_packet(&mut st.rng, &path, &payload)?;
                 let first = relays.first().map(|r| (r.node, r.endpoints.clone()));
                 Ok::<_, NodeError>((first, packet.to_bytes().to_vec()))
@@ -272,19 +266,13 @@ async fn send_loop(shared: &Arc<Shared>) -> Result<()> {
         .with_state(move |st, shared| {
             let config = &shared.config.privacy;
             let relays = choose_relays(&mut st.rng, &candidates, config.relays.max(1), &[me])?;
-            let mut path: Vec<PathHop> = relays
-                .iter()
-                .map(|r| PathHop {
-                    node: r.node,
-                    public_key: r.device_key,
-                    delay_ms: mix_delay_ms(&mut st.rng, config.mix_delay_ms),
-                })
-                .collect();
-            path.push(PathHop {
-                node: me,
-                public_key: shared.identity.device_key(),
-                delay_ms: 0,
-            });
+            let path = path_to(
+                &mut st.rng,
+                &relays,
+                config.mix_delay_ms,
+                me,
+                shared.identity.device_key(),
+            );
             let packet = create_packet(&mut st.rng, &path, &[OnionPayloadKind::Loop as u8])?;
             let first = relays.first().map(|r| (r.node, r.endpoints.clone()));
             Ok::<_, NodeError>((first, packet.to_bytes().to_vec()))
@@ -297,6 +285,31 @@ async fn send_loop(shared: &Arc<Shared>) -> Result<()> {
         .loops_sent
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     call_first_hop(shared, node, &addrs, packet).await
+}
+
+/// The Sphinx path through `relays`, each holding the packet a random
+/// mixing delay, to `destination` (whose device key is `key`).
+fn path_to<R: rand_core::Rng + ?Sized>(
+    rng: &mut R,
+    relays: &[RelayCandidate],
+    mix_mean_ms: u64,
+    destination: NodeId,
+    key: tacnode_domain::DhPublicKey,
+) -> Vec<PathHop> {
+    let mut path: Vec<PathHop> = relays
+        .iter()
+        .map(|r| PathHop {
+            node: r.node,
+            public_key: r.device_key,
+            delay_ms: mix_delay_ms(rng, mix_mean_ms),
+        })
+        .collect();
+    path.push(PathHop {
+        node: destination,
+        public_key: key,
+        delay_ms: 0,
+    });
+    path
 }
 
 /// An exponential mixing delay of mean `mean_ms`, at most what a header
