@@ -104,22 +104,27 @@ impl NodeConfig {
             );
         }
         let privacy = &self.privacy;
-        if privacy.relays > crate::onion_path::MAX_RELAYS {
+        // At least one relay: with none, packets would go straight to the
+        // recipient, as in direct mode but slower.
+        if privacy.relays == 0 || privacy.relays > crate::onion_path::MAX_RELAYS {
             return refuse(
                 "privacy.relays",
-                format!("must be 0..={}", crate::onion_path::MAX_RELAYS),
+                format!("must be 1..={}", crate::onion_path::MAX_RELAYS),
             );
         }
         if let Err(e) = crate::cover_schedule::CoverSchedule::new(privacy.cover_bps) {
             return refuse("privacy.cover_bps", e.to_string());
         }
-        if u64::from(tacnode_crypto::sphinx::MAX_DELAY_MS) < privacy.mix_delay_ms.saturating_mul(10)
-        {
+        // A fifth of the longest hold: fewer than 1 % of the delays drawn
+        // are cut to it (a cut delay would tie a packet's way out of a
+        // relay to its way in).
+        let hold = u64::from(crate::onion_path::MAX_RELAY_HOLD_MS);
+        if privacy.mix_delay_ms.saturating_mul(5) > hold {
             return refuse(
                 "privacy.mix_delay_ms",
                 format!(
-                    "must be at most {} (a tenth of the longest delay a packet can ask for)",
-                    tacnode_crypto::sphinx::MAX_DELAY_MS / 10
+                    "must be at most {} (a fifth of the longest a relay holds a packet)",
+                    hold / 5
                 ),
             );
         }
@@ -151,7 +156,7 @@ mod tests {
         let mut c = NodeConfig::default();
         c.privacy.relays = 6;
         let e = c.validate().unwrap_err().to_string();
-        assert_eq!(e, "key privacy.relays: must be 0..=5");
+        assert_eq!(e, "key privacy.relays: must be 1..=5");
         let mut c = NodeConfig::default();
         c.privacy.cover_bps = 10;
         let e = c.validate().unwrap_err().to_string();

@@ -15,15 +15,21 @@ pub const ONION_WIRE_BYTES: u64 = 1_150;
 /// Smallest cover budget that is not off, bits per second (one packet
 /// every 92 s).
 pub const MIN_COVER_BPS: u64 = 100;
+/// Largest cover budget, bits per second (a packet every 50 ms on
+/// average).
+pub const MAX_COVER_BPS: u64 = 184_000;
 
-/// The budget is below [`MIN_COVER_BPS`] (and not 0, which is off).
+/// The budget is outside [`MIN_COVER_BPS`]..=[`MAX_COVER_BPS`] (and not
+/// 0, which is off).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("privacy.cover_bps = {bps} is below the {min} bit/s a cover schedule needs; use 0 for off")]
+#[error("privacy.cover_bps = {bps} is outside {min}..={max} bit/s; use 0 for off")]
 pub struct CoverBudgetError {
     /// The budget asked for.
     pub bps: u64,
     /// [`MIN_COVER_BPS`].
     pub min: u64,
+    /// [`MAX_COVER_BPS`].
+    pub max: u64,
 }
 
 /// A node's sending times.
@@ -38,10 +44,11 @@ impl CoverSchedule {
         if bps == 0 {
             return Ok(None);
         }
-        if bps < MIN_COVER_BPS {
+        if !(MIN_COVER_BPS..=MAX_COVER_BPS).contains(&bps) {
             return Err(CoverBudgetError {
                 bps,
                 min: MIN_COVER_BPS,
+                max: MAX_COVER_BPS,
             });
         }
         Ok(Some(Self {
@@ -95,10 +102,20 @@ mod tests {
     #[test]
     fn gaps_average_the_budget_and_zero_is_off() {
         assert_eq!(CoverSchedule::new(0), Ok(None));
+        let refused = |bps| {
+            Err(CoverBudgetError {
+                bps,
+                min: MIN_COVER_BPS,
+                max: MAX_COVER_BPS,
+            })
+        };
+        assert_eq!(CoverSchedule::new(50), refused(50));
         assert_eq!(
-            CoverSchedule::new(50),
-            Err(CoverBudgetError { bps: 50, min: 100 })
+            CoverSchedule::new(MAX_COVER_BPS + 1),
+            refused(MAX_COVER_BPS + 1)
         );
+        let fastest = CoverSchedule::new(MAX_COVER_BPS).unwrap().unwrap();
+        assert_eq!(fastest.mean_gap_ms(), 50);
         let schedule = CoverSchedule::new(2_000).unwrap().unwrap();
         assert_eq!(schedule.mean_gap_ms(), 4_600);
         let mut rng = StdRng::seed_from_u64(1);

@@ -14,6 +14,10 @@ use tacnode_domain::{DhPublicKey, NodeId};
 /// Most relays a path may have: with the destination, the most nodes a
 /// Sphinx header holds.
 pub const MAX_RELAYS: usize = 5;
+/// Longest a relay holds a packet, whatever its header asks, ms: a header
+/// asking for longer would tie up one of the relay's forwarding slots for
+/// up to 11 minutes. Senders draw their mixing delays below it.
+pub const MAX_RELAY_HOLD_MS: u32 = 30_000;
 /// The round-trip time assumed for a relay never measured, ms.
 pub const UNMEASURED_RTT_MS: u64 = 200;
 

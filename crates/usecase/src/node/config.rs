@@ -119,7 +119,7 @@ pub struct PrivacyConfig {
     /// whom) or `onion` (through relays; see ARCHITECTURE.md, *Onion
     /// routing*).
     pub mode: PrivacyMode,
-    /// Relays on an onion path (0 to [`crate::onion_path::MAX_RELAYS`]).
+    /// Relays on an onion path (1 to [`crate::onion_path::MAX_RELAYS`]).
     pub relays: usize,
     /// Mean of the random (exponential) time each relay holds a packet, ms.
     pub mix_delay_ms: u64,

@@ -1121,7 +1121,10 @@ async fn offer_attempt(
             s
         }
     };
-    let fallback = shared.now().millis_since(created) >= shared.config.delivery.deposit_after_ms;
+    // Through relays an offer is also deposited at once: it has no receipt
+    // of its own, and a packet to a recipient that is away dies unseen.
+    let fallback = super::send::onion(shared)
+        || shared.now().millis_since(created) >= shared.config.delivery.deposit_after_ms;
     super::send::deliver_sealed(shared, peer, &sealed, fallback, None, None).await
 }
 

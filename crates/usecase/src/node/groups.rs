@@ -1073,7 +1073,8 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
                     Some(sealed) => Ok(*sealed),
                     None => {
                         async {
-                            super::send::ensure_session(&shared, to, true).await?;
+                            super::send::ensure_session(&shared, to, !super::send::onion(&shared))
+                                .await?;
                             super::receive::seal_content(&shared, to, content.clone()).await
                         }
                         .await

@@ -32,7 +32,7 @@ use tacnode_messaging::{Message, decode_mailbox_payload, encode_mailbox_payload}
 
 use super::{NodeError, Result, Shared};
 use crate::cover_schedule::{CoverSchedule, exponential_ms};
-use crate::onion_path::{RelayCandidate, choose_relays};
+use crate::onion_path::{MAX_RELAY_HOLD_MS, RelayCandidate, choose_relays};
 
 /// Onion packets this node holds to pass on at once; beyond it a packet is
 /// refused as over quota (its sender's receipt wait sends it again by
@@ -43,10 +43,8 @@ pub(crate) const MAX_ONION_FORWARDS: usize = 256;
 /// later than this is processed again: its message arrives twice and is
 /// dropped as a duplicate by its recipient.
 pub(crate) const ONION_REPLAY_KEEP_MS: u64 = 24 * 3_600_000;
-/// Longest a relay holds a packet, whatever its header asks, ms: a header
-/// asking for longer would tie up one of the [`MAX_ONION_FORWARDS`] slots
-/// for up to 11 minutes.
-pub(crate) const MAX_RELAY_HOLD_MS: u32 = 30_000;
+// A relay's hold fits what a header can ask for.
+const _: () = assert!(MAX_RELAY_HOLD_MS <= MAX_DELAY_MS);
 /// Paths tried for one send when a first relay does not take the packet.
 const FIRST_HOP_TRIES: usize = 3;
 /// Record lookups one send may start to learn more relays' keys.
@@ -215,7 +213,11 @@ pub(crate) fn receipt_wait_ms(config: &super::NodeConfig) -> u64 {
 pub(crate) fn deposit_after_ms(config: &super::NodeConfig) -> u64 {
     let deposit = config.delivery.deposit_after_ms;
     if config.privacy.mode == super::PrivacyMode::Onion {
-        deposit.max(receipt_wait_ms(config).saturating_mul(3))
+        // Never past the give-up time: a message is deposited before it is
+        // given up.
+        deposit
+            .max(receipt_wait_ms(config).saturating_mul(3))
+            .min(config.delivery.give_up_after_ms)
     } else {
         deposit
     }
@@ -248,11 +250,18 @@ pub(crate) async fn run_cover(shared: Arc<Shared>) {
                 // The sender may have stopped waiting; nothing to tell then.
                 let _ = job.taken.send(result);
             }),
-            None => shared.spawn(async move {
-                if let Err(e) = send_loop(&task_shared).await {
-                    tracing::debug!("loop cover packet not sent: {e:#}");
+            // One loop on its way to its first relay at a time: a slow
+            // first hop costs a slot, never a pile of tasks.
+            None => {
+                if let Ok(permit) = shared.loop_in_flight.clone().try_acquire_owned() {
+                    shared.spawn(async move {
+                        if let Err(e) = send_loop(&task_shared).await {
+                            tracing::debug!("loop cover packet not sent: {e:#}");
+                        }
+                        drop(permit);
+                    });
                 }
-            }),
+            }
         }
     }
 }
@@ -281,10 +290,11 @@ async fn send_loop(shared: &Arc<Shared>) -> Result<()> {
     let Some((node, addrs)) = first else {
         return Ok(());
     };
+    call_first_hop(shared, node, &addrs, packet).await?;
     shared
         .loops_sent
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    call_first_hop(shared, node, &addrs, packet).await
+    Ok(())
 }
 
 /// The Sphinx path through `relays`, each holding the packet a random
@@ -312,12 +322,12 @@ fn path_to<R: rand_core::Rng + ?Sized>(
     path
 }
 
-/// An exponential mixing delay of mean `mean_ms`, at most what a header
-/// can say.
+/// An exponential mixing delay of mean `mean_ms`, at most what a relay
+/// holds a packet.
 fn mix_delay_ms<R: rand_core::Rng + ?Sized>(rng: &mut R, mean_ms: u64) -> u32 {
     u32::try_from(exponential_ms(rng, mean_ms))
-        .unwrap_or(MAX_DELAY_MS)
-        .min(MAX_DELAY_MS)
+        .unwrap_or(MAX_RELAY_HOLD_MS)
+        .min(MAX_RELAY_HOLD_MS)
 }
 
 /// The server nodes of our routing table whose records we hold (looking
@@ -532,6 +542,6 @@ mod tests {
         let mean = sum / n;
         assert!((90..=110).contains(&mean), "{mean}");
         assert_eq!(mix_delay_ms(&mut rng, 0), 0);
-        assert!(mix_delay_ms(&mut rng, u64::MAX / 2) <= MAX_DELAY_MS);
+        assert!(mix_delay_ms(&mut rng, u64::MAX / 2) <= MAX_RELAY_HOLD_MS);
     }
 }

@@ -615,20 +615,18 @@ pub(crate) async fn send_sealed_content(
     Ok(())
 }
 
-/// The receipt of mail that came through relays: back through relays when
-/// this node routes so (not also deposited: one that is lost makes the
-/// sender, which keeps the message pending until it comes, send it again,
-/// and the copy is acknowledged again from `State::mail_ids`), else as
-/// any receipt. Mail fetched from a mailbox gets [`send_sealed_content`]'s,
+/// The receipt of mail that came through relays: back through relays (not
+/// also deposited: one that is lost makes the sender, which keeps the
+/// message pending until it comes, send it again, and the copy is
+/// acknowledged again from `State::mail_ids`). Mail fetched from a mailbox gets [`send_sealed_content`]'s,
 /// which a mailbox keeps if the sender is away: its sender no longer waits.
 async fn send_relayed_receipt(
     shared: &Arc<Shared>,
     peer: NodeId,
     ids: Vec<MessageId>,
 ) -> Result<()> {
-    if !super::send::onion(shared) {
-        return send_sealed_content(shared, peer, Content::Receipt(ids)).await;
-    }
+    // Through relays even when this node does not route its own messages
+    // so: a direct answer would show the pair the sender hid.
     let sealed = seal_content(shared, peer, Content::Receipt(ids)).await?;
     super::onion::send(shared, peer, &sealed, None).await
 }
