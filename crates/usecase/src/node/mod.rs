@@ -308,7 +308,8 @@ pub(crate) struct Shared {
     pub(crate) onion_tasks: Arc<Semaphore>,
     /// Packets waiting for a cover slot.
     pub(crate) onion_outbox: onion::OnionOutbox,
-    /// A loop cover packet on its way to its first relay (one at a time).
+    /// Loop cover packets on their way to their first relay (at most
+    /// [`onion::MAX_LOOPS_IN_FLIGHT`]).
     pub(crate) loop_in_flight: Arc<Semaphore>,
     /// Loop cover packets sent, and come back (a loop that does not come
     /// back was lost or dropped on its path).
@@ -662,7 +663,7 @@ impl Node {
             )),
             onion_tasks: Arc::new(Semaphore::new(onion::MAX_ONION_FORWARDS)),
             onion_outbox: std::sync::Mutex::new(std::collections::VecDeque::new()),
-            loop_in_flight: Arc::new(Semaphore::new(1)),
+            loop_in_flight: Arc::new(Semaphore::new(onion::MAX_LOOPS_IN_FLIGHT)),
             loops_sent: std::sync::atomic::AtomicU64::new(0),
             loops_returned: std::sync::atomic::AtomicU64::new(0),
         });

@@ -49,6 +49,10 @@ const _: () = assert!(MAX_RELAY_HOLD_MS <= MAX_DELAY_MS);
 const FIRST_HOP_TRIES: usize = 3;
 /// Record lookups one send may start to learn more relays' keys.
 const MAX_RELAY_LOOKUPS: usize = 4;
+/// Loops on their way to their first relay at most (a loop may wait for
+/// relay records to be looked up): past it a slot goes without a loop
+/// rather than pile up tasks.
+pub(crate) const MAX_LOOPS_IN_FLIGHT: usize = 8;
 /// Packets waiting for a cover slot at most; beyond it a send fails (and is
 /// retried like any failed attempt).
 pub(crate) const MAX_ONION_OUTBOX: usize = 1_024;
@@ -250,8 +254,8 @@ pub(crate) async fn run_cover(shared: Arc<Shared>) {
                 // The sender may have stopped waiting; nothing to tell then.
                 let _ = job.taken.send(result);
             }),
-            // One loop on its way to its first relay at a time: a slow
-            // first hop costs a slot, never a pile of tasks.
+            // A bounded number of loops on their way to their first relay:
+            // slow lookups or first hops cost slots, never a pile of tasks.
             None => {
                 if let Ok(permit) = shared.loop_in_flight.clone().try_acquire_owned() {
                     shared.spawn(async move {
