@@ -463,10 +463,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, bytes: &[u8]) -> Message {
 
 fn refusal(code: RefusalCode, e: &dyn std::fmt::Display) -> Message {
     tracing::debug!("onion packet refused: {e}");
-    Message::Error {
-        code,
-        detail: e.to_string(),
-    }
+    super::serve::refuse(code, e.to_string())
 }
 
 async fn forward(shared: &Arc<Shared>, next: NodeId, packet: Vec<u8>) {

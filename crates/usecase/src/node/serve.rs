@@ -55,7 +55,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
     }
 }
 
-fn refuse(code: RefusalCode, detail: impl Into<String>) -> Message {
+pub(super) fn refuse(code: RefusalCode, detail: impl Into<String>) -> Message {
     Message::Error {
         code,
         detail: detail.into(),
