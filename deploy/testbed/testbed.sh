@@ -39,7 +39,8 @@
 # TESTBED_MAILBOX_FETCH_SECS, TESTBED_KEEP_ALIVE_MS, TESTBED_LINGER_MS,
 # TESTBED_MTU_DISCOVERY and TESTBED_MAX_DIALS override those settings in the
 # generated configs (quiet links for wire measurements, dial limits);
-# TACNODE_TESTBED_LOG sets the daemons' log filter; TESTBED_KEEP_STATE=1 keeps
+# TACNODE_TESTBED_LOG sets the daemons' log filter; TESTBED_PRIVACY=onion
+# routes their traffic through relays; TESTBED_KEEP_STATE=1 keeps
 # the state directory (data dirs, logs) after `down`.
 #
 # State: STATE_DIR (default /tmp/tacnode-testbed-PREFIX) holds per node
@@ -131,6 +132,13 @@ write_config() {
         transport_extra=$'max_connections = 64'
         mailbox_extra=$'holder_lookup_interval_secs = 3600'
     fi
+    # TESTBED_PRIVACY=onion: messages, receipts and deposits through relays
+    # (with the default cover traffic), a receipt wait short enough for a
+    # test to see a deposit.
+    local privacy=""
+    if [[ -n ${TESTBED_PRIVACY:-} ]]; then
+        privacy=$'[privacy]\nmode = "'"$TESTBED_PRIVACY"$'"\nreceipt_wait_ms = 2000'
+    fi
     fetch=${TESTBED_MAILBOX_FETCH_SECS:-$fetch}
     keepalive=${TESTBED_KEEP_ALIVE_MS:-$keepalive}
     linger=${TESTBED_LINGER_MS:-$linger}
@@ -174,6 +182,8 @@ $transport_extra
 
 [log]
 level = "${TACNODE_TESTBED_LOG:-info}"
+
+$privacy
 EOF
 }
 

@@ -615,6 +615,92 @@ fn no_plaintext_on_the_wire() {
     );
 }
 
+/// The deposits that the mailbox holders among nodes `holders` kept, as
+/// each holder's log records them (who handed a deposit over, from which
+/// address).
+fn deposits_kept(tb: &Testbed, holders: impl IntoIterator<Item = usize>) -> Vec<String> {
+    holders
+        .into_iter()
+        .flat_map(|i| {
+            std::fs::read_to_string(tb.state().join(format!("n{i}.log")))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("mailbox deposit kept"))
+                .map(|l| format!("n{i}: {l}"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// (e, the holder view) With onion routing on: a mailbox holder takes a
+/// deposit from the last relay of its path, never from its depositor. Node
+/// 1 writes to node 7 while 7 is away; every deposit a holder kept (its own
+/// record of it: the peer and the address that handed it over) came from
+/// an address other than node 1's, and the capture of it all holds no
+/// plaintext. In direct mode the same check fails: holders take deposits
+/// from their depositors.
+#[test]
+fn onion_deposits_never_show_a_holder_their_depositors_address() {
+    let _g = testbed_or_skip!("tcpdump");
+    let tb = Testbed::up_with(
+        7,
+        "lan",
+        &[
+            ("TESTBED_PRIVACY", "onion"),
+            (
+                "TACNODE_TESTBED_LOG",
+                "info,tacnode_usecase::node::serve=debug,tacnode_usecase::node::onion=debug",
+            ),
+        ],
+    );
+    tb.add_contacts(1, [7]);
+    tb.add_contacts(7, [1]);
+    // Node 7 published its prekeys and mailbox when it started; away now,
+    // its mail goes to its mailboxes (through relays: three of nodes 2-6
+    // for each copy, none the copy's holder).
+    sleep(Duration::from_secs(3));
+    tb.run(&["stop", "7"]);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("holder.pcap");
+    let cap = tb.capture("hub", "br0", "udp", &pcap);
+    let secret = "hold-the-ridge-until-dawn-SECRET-CHARLIE";
+    assert!(tb.send(1, 7, secret), "send 1->7 not accepted");
+    // Node 1 says so once a first relay took each copy; then the copies
+    // cross their relays' mixing delays.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(tb.state().join("n1.log"))
+        .unwrap_or_default()
+        .contains("deposited in the recipient's mailboxes")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "node 1 did not deposit within 120 s"
+        );
+        sleep(Duration::from_secs(1));
+    }
+    sleep(Duration::from_secs(3));
+    stop_capture(cap);
+    let kept = deposits_kept(&tb, 1..=6);
+    tb.run(&["start", "7"]);
+    let expected = BTreeMap::from([(7, vec![secret.to_string()])]);
+    wait_all_received(&tb, &expected, Duration::from_secs(120));
+    assert!(!kept.is_empty(), "no holder kept a deposit");
+    let sender = "addr=10.77.0.1:";
+    for line in &kept {
+        assert!(
+            !line.contains(sender),
+            "a holder took a deposit from its depositor: {line}"
+        );
+    }
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert!(!contains(&bytes, secret.as_bytes()), "the text on the wire");
+    println!(
+        "{} deposit copies kept, none handed over by their depositor:\n{}",
+        kept.len(),
+        kept.join("\n")
+    );
+}
+
 /// Every UDP payload byte of one 100-byte text on an established session,
 /// both directions (the message, its answer, QUIC acknowledgements), LAN
 /// profile: 777 B in 7 datagrams before direct deliveries stopped sending a

@@ -18,8 +18,13 @@ pub enum OnionPayloadKind {
     /// destination's device key).
     Mail = 1,
     /// A loop cover packet: sent by the destination itself through relays
-    /// back to itself; carries nothing else.
+    /// back to itself; carries nothing else but a random tag its sender
+    /// remembers.
     Loop = 2,
+    /// A mailbox deposit for the destination, a mailbox holder, to keep
+    /// for the recipient it names: the holder learns the mailbox and the
+    /// size, not who deposited.
+    Deposit = 3,
 }
 
 impl OnionPayloadKind {
@@ -28,6 +33,7 @@ impl OnionPayloadKind {
         match byte {
             1 => Some(Self::Mail),
             2 => Some(Self::Loop),
+            3 => Some(Self::Deposit),
             _ => None,
         }
     }

@@ -50,6 +50,7 @@ pub use beacon::{BEACON_VERSION, decode_beacon, encode_beacon};
 pub use error::{DecodeError, DecodeErrorKind};
 pub use file_transfer::MAX_SEALED_BLOCK_BYTES;
 pub use group::{decode_group_broadcast, decode_group_op, encode_group_broadcast, encode_group_op};
+pub use mailbox::{decode_mailbox_deposit, encode_mailbox_deposit};
 pub use message::{
     MAX_ERROR_DETAIL_BYTES, Message, PLAINTEXT_BLOCK, PROTOCOL_VERSION, decode_mailbox_payload,
     decode_plaintext, decode_plaintext_with, decode_sealed, encode_mailbox_payload,

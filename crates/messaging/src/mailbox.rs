@@ -6,7 +6,9 @@ use tacnode_domain::mailbox::{
     MailboxEntry, MailboxFetch, MailboxProof, NONCE_LEN,
 };
 
-use crate::error::DecodeError;
+use prost::Message as _;
+
+use crate::error::{DecodeError, DecodeErrorKind};
 use crate::fields::{
     Result, at_most, bytes_at_most, fixed, identity_key, node_id, required, signature,
 };
@@ -56,6 +58,19 @@ impl From<&MailboxDeposit> for pb::MailboxDeposit {
             expires_ms: d.expires.0,
         }
     }
+}
+
+/// Encodes a deposit on its own (the payload of an onion packet whose
+/// destination is a mailbox holder).
+pub fn encode_mailbox_deposit(d: &MailboxDeposit) -> Vec<u8> {
+    pb::MailboxDeposit::from(d).encode_to_vec()
+}
+
+/// Decodes and validates a deposit encoded by [`encode_mailbox_deposit`].
+pub fn decode_mailbox_deposit(bytes: &[u8]) -> Result<MailboxDeposit> {
+    pb::MailboxDeposit::decode(bytes)
+        .map_err(|e| DecodeError::new("deposit", DecodeErrorKind::Protobuf(e.to_string())))?
+        .try_into()
 }
 
 impl TryFrom<pb::MailboxFetch> for MailboxFetch {
@@ -133,4 +148,24 @@ pub(crate) fn entries_to_wire(list: &[MailboxEntry]) -> Vec<pb::MailboxEntry> {
 
 pub(crate) fn nonce(bytes: &[u8]) -> Result<[u8; NONCE_LEN]> {
     fixed::<NONCE_LEN>(bytes, "nonce")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tacnode_domain::NodeId;
+
+    #[test]
+    fn a_deposit_encoded_on_its_own_decodes_to_itself_and_a_bad_one_is_refused() {
+        let d = MailboxDeposit {
+            recipient: NodeId::from_bytes([7; 32]),
+            entry_id: EntryId([3; ENTRY_ID_LEN]),
+            payload: vec![1, 2, 3],
+            expires: UnixMillis(42),
+        };
+        let bytes = encode_mailbox_deposit(&d);
+        assert_eq!(decode_mailbox_deposit(&bytes), Ok(d));
+        assert!(decode_mailbox_deposit(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_mailbox_deposit(&[0xff; 8]).is_err());
+    }
 }

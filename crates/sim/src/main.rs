@@ -176,11 +176,14 @@ fn main_node(args: &[String]) -> ExitCode {
             "messages": p.messages,
             "loops": p.loops,
             "pairs_learnt_by_single_node": p.pairs_learnt_by_single_node,
+            "pairs_learnt_from_lookups": p.pairs_learnt_from_lookups,
             "colluders": p.colluders,
             "adversary_fraction": scenario.adversary_fraction,
             "colluders_linked_fraction": p.colluders_linked_fraction,
             "timing_top1_accuracy": p.timing_top1_accuracy,
             "timing_window_ms": p.timing_window_ms,
+            "deposits": p.deposits,
+            "colluders_linked_deposit_fraction": p.colluders_linked_deposit_fraction,
             "baseline_top1": p.baseline_top1,
         })
     });

@@ -76,11 +76,16 @@ fn cover_traffic_and_mixing_hide_senders_from_a_global_observer() {
 }
 
 #[test]
-fn onion_routed_messages_survive_churn_once_and_in_order() {
+fn onion_routed_messages_survive_churn_once_and_in_order_and_their_holders_learn_no_depositor() {
     let report = run_node_scenario(&scenario(PrivacyMode::Onion, 0.3, 5)).unwrap();
     assert!(report.accepted > 60, "{report:?}");
     assert_eq!(report.delivered, report.accepted, "{report:?}");
     assert_eq!(report.acknowledged, report.delivered, "{report:?}");
     assert_eq!(report.duplicates, 0, "{report:?}");
     assert_eq!(report.order_violations, 0, "{report:?}");
+    // Recipients that were away got their mail from mailboxes, deposited
+    // through relays: no holder saw who deposited.
+    let privacy = report.privacy.unwrap();
+    assert!(privacy.deposits > 0, "{privacy:?}");
+    assert_eq!(privacy.pairs_learnt_by_single_node, 0, "{privacy:?}");
 }

@@ -31,6 +31,8 @@ pub mod dial_back_quota;
 pub mod discovery;
 pub mod file_transfer;
 pub mod group;
+pub mod lookup_region;
+pub mod loop_tags;
 pub mod node;
 pub mod observed_address;
 pub mod onion_path;

@@ -12,14 +12,26 @@
 //! - **A single node** (not an endpoint) learns a (sender, recipient) pair
 //!   when it sees both: a relay whose predecessor is the originator and
 //!   whose successor is the destination, or a mailbox holder taking a
-//!   deposit (it sees the depositor on the connection and the recipient in
-//!   the request).
+//!   deposit from its depositor (it sees the depositor on the connection
+//!   and the recipient in the request: a deposit made directly, or through
+//!   relays when the holder is the first hop, or when it was the first
+//!   relay of another copy of the same deposit).
+//! - **A single node asked by a lookup** learns that the asker is after
+//!   the recipient when the lookup names the recipient, its mailbox or its
+//!   prekeys (`pairs_learnt_from_lookups`, counted apart from (a): a lookup
+//!   shows interest, not a message, and a node also looks up those it
+//!   never writes to). Only true pairs count.
 //! - **Colluding servers** (a random fraction of the server nodes, none of
 //!   them the message's endpoints) learn the sender when the first relay is
 //!   theirs and the recipient when the last one is; they link the two when
 //!   every relay between is theirs (the packet's bytes match from hop to
 //!   hop), or else by timing: they take the packet that left their entry
-//!   side most recently before the exit side's packet arrived.
+//!   side most recently before the exit side's packet arrived. A deposit
+//!   made through relays is linked the same way, the holder standing for
+//!   the last relay (it reads the recipient in the deposit); one made
+//!   directly is linked when a holder colludes. Deposits are scored per
+//!   deposit (its copies to several holders count once, linked if any
+//!   copy is).
 //!
 //! Colluders and the global observer are scored on messages only (a
 //! packet that delivered a message the first time; not receipts, which
@@ -41,6 +53,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tacnode_crypto::Identity;
 use tacnode_crypto::sphinx::{Processed, ReplayCache, SphinxPacket};
 use tacnode_domain::UnixMillis;
+use tacnode_domain::dht::DhtRequest;
+use tacnode_domain::mailbox::ENTRY_ID_LEN;
+use tacnode_domain::onion::OnionPayloadKind;
 use tacnode_messaging::Message;
 
 use super::network::Observation;
@@ -65,6 +80,10 @@ pub struct PrivacyReport {
     /// Distinct (sender, recipient) pairs some single non-endpoint node
     /// learnt.
     pub pairs_learnt_by_single_node: u64,
+    /// Distinct true (sender, recipient) pairs that some node asked by a
+    /// DHT lookup could read off the lookup's target (the recipient's id,
+    /// mailbox key or prekey key), asked by the sender.
+    pub pairs_learnt_from_lookups: u64,
     /// Servers colluding.
     pub colluders: u64,
     /// Of the messages whose endpoints do not collude, the fraction whose
@@ -75,6 +94,12 @@ pub struct PrivacyReport {
     pub timing_top1_accuracy: f64,
     /// That window, ms.
     pub timing_window_ms: u64,
+    /// Mailbox deposits (each once, whatever the holders) whose depositor
+    /// and recipient do not collude.
+    pub deposits: u64,
+    /// Of those, the fraction whose depositor and recipient the colluders
+    /// learnt and linked.
+    pub colluders_linked_deposit_fraction: f64,
     /// A guess at random: 1 / nodes.
     pub baseline_top1: f64,
 }
@@ -98,7 +123,14 @@ struct Chain {
     class: Class,
     /// It delivered a message the first time.
     message: bool,
+    /// A deposit through relays: the recipient it names (the chain's
+    /// destination is its holder) and its entry id.
+    deposit: Option<(u32, [u8; ENTRY_ID_LEN])>,
 }
+
+/// A deposit's copies through relays: depositor, recipient, the first
+/// relays of its copies, their holders.
+type DepositCopies = (u32, u32, BTreeSet<u32>, BTreeSet<u32>);
 
 /// A message as the scenario sent it: sender, recipient, and when the
 /// recipient first stored it (ms of virtual time, as the observations).
@@ -132,6 +164,24 @@ pub fn analyse(
     let mut finals: Vec<usize> = Vec::new();
     let mut learnt: HashSet<(u32, u32)> = HashSet::new();
     let mut direct: Vec<usize> = Vec::new();
+    // What each lookup target names: a party's id, mailbox or prekeys.
+    let mut named: HashMap<tacnode_domain::NodeId, u32> = HashMap::new();
+    for (i, p) in parties.iter().enumerate() {
+        let Ok(i) = u32::try_from(i) else { continue };
+        let id = p.identity.node_id();
+        named.insert(id, i);
+        named.insert(tacnode_domain::mailbox_key(&id), i);
+        named.insert(tacnode_domain::prekey_record_key(&id), i);
+    }
+    let true_pairs: HashSet<(u32, u32)> = sent.iter().map(|m| (m.from, m.to)).collect();
+    let mut looked_up: HashSet<(u32, u32)> = HashSet::new();
+    // Onion packets that reached a holder → (recipient, entry id).
+    let mut deposit_at: HashMap<usize, (u32, [u8; ENTRY_ID_LEN])> = HashMap::new();
+    // Each entry id's first depositor (`None`: deposited through relays).
+    let mut first_depositor: HashMap<[u8; ENTRY_ID_LEN], Option<u32>> = HashMap::new();
+    // Direct deposits: entry id → (depositor, recipient, holders).
+    let mut direct_deposits: HashMap<[u8; ENTRY_ID_LEN], (u32, u32, BTreeSet<u32>)> =
+        HashMap::new();
     let index_of = |id: &tacnode_domain::NodeId| {
         parties
             .iter()
@@ -158,7 +208,17 @@ pub fn analyse(
                     Ok(Processed::Forward { packet, .. }) => {
                         parent_of.entry(packet.to_bytes().to_vec()).or_insert(i);
                     }
-                    Ok(Processed::Deliver { .. }) => finals.push(i),
+                    Ok(Processed::Deliver { payload }) => {
+                        if let Some((&kind, rest)) = payload.split_first()
+                            && kind == OnionPayloadKind::Deposit as u8
+                            && let Ok(d) = tacnode_messaging::decode_mailbox_deposit(rest)
+                            && let Some(recipient) = index_of(&d.recipient)
+                        {
+                            deposit_at.insert(i, (recipient, d.entry_id.0));
+                            first_depositor.entry(d.entry_id.0).or_insert(None);
+                        }
+                        finals.push(i);
+                    }
                     Ok(_) | Err(_) => {}
                 }
             }
@@ -166,12 +226,32 @@ pub fn analyse(
                 class[i] = Some(Class::Direct);
                 direct.push(i);
             }
+            Message::DhtRequest(
+                DhtRequest::FindNode { target: key, .. } | DhtRequest::FindValue { key, .. },
+            ) => {
+                if let Some(&r) = named.get(&key)
+                    && true_pairs.contains(&(o.from, r))
+                    && o.to != r
+                {
+                    looked_up.insert((o.from, r));
+                }
+            }
             Message::MailboxDeposit(d) => {
+                // An entry deposited before by someone else is a holder
+                // handing it over to a closer one: it shows who holds the
+                // mailbox, not who wrote.
+                let first = *first_depositor.entry(d.entry_id.0).or_insert(Some(o.from));
                 if let Some(recipient) = index_of(&d.recipient)
+                    && first == Some(o.from)
                     && o.to != o.from
                     && o.to != recipient
                 {
                     learnt.insert((o.from, recipient));
+                    direct_deposits
+                        .entry(d.entry_id.0)
+                        .or_insert_with(|| (o.from, recipient, BTreeSet::new()))
+                        .2
+                        .insert(o.to);
                 }
             }
             _ => {}
@@ -227,6 +307,7 @@ pub fn analyse(
             hops,
             class: Class::Onion,
             message: false,
+            deposit: deposit_at.get(&f).copied(),
         });
     }
     for &d in &direct {
@@ -234,6 +315,7 @@ pub fn analyse(
             hops: vec![d],
             class: Class::Direct,
             message: false,
+            deposit: None,
         });
     }
     // Each message is the chain between its ends that arrived last before
@@ -246,6 +328,7 @@ pub fn analyse(
             };
             let first = c.hops.first().and_then(|&i| observations.get(i));
             if c.message
+                || c.deposit.is_some()
                 || first.map(|o| o.from) != Some(m.from)
                 || last.to != m.to
                 || last.at_ms > m.received_at
@@ -273,6 +356,18 @@ pub fn analyse(
         let (Some(from), Some(to)) = (origin(c), destination(c)) else {
             continue;
         };
+        // A holder learns who deposits only when it took the deposit from
+        // its depositor; a relay beside a holder learns no recipient.
+        if let Some((recipient, _)) = c.deposit {
+            if let Some(last) = c.hops.last().and_then(|&i| obs(i))
+                && last.from == from
+                && to != from
+                && to != recipient
+            {
+                learnt.insert((from, recipient));
+            }
+            continue;
+        }
         for pair in c.hops.windows(2) {
             let (Some(before), Some(after)) = (obs(pair[0]), obs(pair[1])) else {
                 continue;
@@ -281,6 +376,35 @@ pub fn analyse(
             if before.from == from && after.to == to && relay != from && relay != to {
                 learnt.insert((from, to));
             }
+        }
+    }
+
+    // A deposit's copies leave together, each by its own path: a holder
+    // that was the first relay of one copy saw the depositor, and reads
+    // the recipient in its own copy.
+    let mut copies: HashMap<[u8; ENTRY_ID_LEN], DepositCopies> = HashMap::new();
+    for c in &chains {
+        let (Some((recipient, entry)), Some(from), Some(holder)) =
+            (c.deposit, origin(c), destination(c))
+        else {
+            continue;
+        };
+        let e = copies
+            .entry(entry)
+            .or_insert_with(|| (from, recipient, BTreeSet::new(), BTreeSet::new()));
+        e.3.insert(holder);
+        if c.hops.len() > 1
+            && let Some(first) = c.hops.first().and_then(|&i| obs(i))
+        {
+            e.2.insert(first.to);
+        }
+    }
+    for (from, recipient, first_relays, holders) in copies.values() {
+        if first_relays
+            .intersection(holders)
+            .any(|&h| h != *from && h != *recipient)
+        {
+            learnt.insert((*from, *recipient));
         }
     }
 
@@ -297,6 +421,45 @@ pub fn analyse(
         .map(|(i, o)| (o.sent_ms, i))
         .collect();
     handoffs.sort_unstable();
+    // Whether the colluders link chain `c`'s ends.
+    let links = |c: &Chain| -> bool {
+        // The hops that see the packet, in order: each relay, and for a
+        // deposit its holder too (it reads the recipient as the last
+        // relay does).
+        let seen = if c.deposit.is_some() {
+            c.hops.len()
+        } else {
+            c.hops.len().saturating_sub(1)
+        };
+        let relays: Vec<u32> = c
+            .hops
+            .iter()
+            .take(seen)
+            .filter_map(|&i| obs(i).map(|o| o.to))
+            .collect();
+        let (Some(&first), Some(&last)) = (relays.first(), relays.last()) else {
+            return false;
+        };
+        if !(colluding(first) && colluding(last)) {
+            return false;
+        }
+        if relays.iter().all(|&r| colluding(r)) {
+            return true;
+        }
+        // Entry side: the first hand-off to an honest relay; exit side:
+        // the packet that reached the last run of colluding relays.
+        let entry_len = relays.iter().take_while(|&&r| colluding(r)).count();
+        let exit_len = relays.iter().rev().take_while(|&&r| colluding(r)).count();
+        let (Some(&entry), Some(&exit)) = (c.hops.get(entry_len), c.hops.get(seen - exit_len))
+        else {
+            return false;
+        };
+        let Some(exit_obs) = obs(exit) else {
+            return false;
+        };
+        let cut = handoffs.partition_point(|(t, _)| *t <= exit_obs.sent_ms);
+        cut > 0 && handoffs.get(cut - 1).map(|(_, i)| *i) == Some(entry)
+    };
     let mut eligible = 0u64;
     let mut linked = 0u64;
     for c in chains.iter().filter(|c| c.message) {
@@ -307,41 +470,29 @@ pub fn analyse(
             continue;
         }
         eligible += 1;
-        // The relays, in order: each hop's callee but the last.
-        let relays: Vec<u32> = c
-            .hops
-            .iter()
-            .take(c.hops.len().saturating_sub(1))
-            .filter_map(|&i| obs(i).map(|o| o.to))
-            .collect();
-        let (Some(&first), Some(&last)) = (relays.first(), relays.last()) else {
-            continue;
-        };
-        if !(colluding(first) && colluding(last)) {
-            continue;
-        }
-        if relays.iter().all(|&r| colluding(r)) {
-            linked += 1;
-            continue;
-        }
-        // Entry side: the first hand-off to an honest relay; exit side:
-        // the packet that reached the last run of colluding relays.
-        let entry_len = relays.iter().take_while(|&&r| colluding(r)).count();
-        let exit_len = relays.iter().rev().take_while(|&&r| colluding(r)).count();
-        let (Some(&entry), Some(&exit)) = (
-            c.hops.get(entry_len),
-            c.hops.get(c.hops.len() - 1 - exit_len),
-        ) else {
-            continue;
-        };
-        let Some(exit_obs) = obs(exit) else {
-            continue;
-        };
-        let cut = handoffs.partition_point(|(t, _)| *t <= exit_obs.sent_ms);
-        if cut > 0 && handoffs.get(cut - 1).map(|(_, i)| *i) == Some(entry) {
+        if links(c) {
             linked += 1;
         }
     }
+    // Deposits, each once: through relays by entry id, linked if any copy
+    // is; made directly, linked when a holder colludes.
+    let mut deposits: HashMap<[u8; ENTRY_ID_LEN], bool> = HashMap::new();
+    for c in &chains {
+        let (Some((recipient, entry)), Some(from)) = (c.deposit, origin(c)) else {
+            continue;
+        };
+        if colluding(from) || colluding(recipient) {
+            continue;
+        }
+        *deposits.entry(entry).or_default() |= links(c);
+    }
+    for (entry, (from, recipient, holders)) in &direct_deposits {
+        if colluding(*from) || colluding(*recipient) {
+            continue;
+        }
+        *deposits.entry(*entry).or_default() |= holders.iter().any(|&h| colluding(h));
+    }
+    let deposits_linked = deposits.values().filter(|&&l| l).count() as u64;
 
     // (c) the global passive adversary: what each node received, by class
     // and arrival time.
@@ -398,10 +549,13 @@ pub fn analyse(
         messages,
         loops,
         pairs_learnt_by_single_node: learnt.len() as u64,
+        pairs_learnt_from_lookups: looked_up.len() as u64,
         colluders: colluders.len() as u64,
         colluders_linked_fraction: fraction(linked, eligible),
         timing_top1_accuracy: fraction(best.0, messages),
         timing_window_ms: if best.0 == 0 { 0 } else { best.1 },
+        deposits: deposits.len() as u64,
+        colluders_linked_deposit_fraction: fraction(deposits_linked, deposits.len() as u64),
         baseline_top1: fraction(1, parties.len() as u64),
     }
 }

@@ -306,6 +306,9 @@ pub(crate) struct Shared {
     /// Onion packets held to pass on (at most
     /// [`onion::MAX_ONION_FORWARDS`]).
     pub(crate) onion_tasks: Arc<Semaphore>,
+    /// Of those, how many each predecessor handed us (at most
+    /// [`onion::MAX_ONION_FORWARDS_PER_PEER`]). Locked only to count.
+    pub(crate) onion_held_from: onion::HeldFrom,
     /// Packets waiting for a cover slot.
     pub(crate) onion_outbox: onion::OnionOutbox,
     /// Loop cover packets on their way to their first relay (at most
@@ -662,6 +665,7 @@ impl Node {
                 onion::ONION_REPLAY_KEEP_MS,
             )),
             onion_tasks: Arc::new(Semaphore::new(onion::MAX_ONION_FORWARDS)),
+            onion_held_from: onion::HeldFrom::default(),
             onion_outbox: std::sync::Mutex::new(std::collections::VecDeque::new()),
             loop_in_flight: Arc::new(Semaphore::new(onion::MAX_LOOPS_IN_FLIGHT)),
             loops_sent: std::sync::atomic::AtomicU64::new(0),

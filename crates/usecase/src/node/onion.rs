@@ -22,22 +22,31 @@ use std::time::Duration;
 
 use tacnode_crypto::sealed_sender;
 use tacnode_crypto::sphinx::{
-    MAX_DELAY_MS, PathHop, ProcessError, Processed, SphinxPacket, create_packet,
+    CreateError, MAX_DELAY_MS, MAX_PAYLOAD_LEN, PathHop, ProcessError, Processed, SphinxPacket,
+    create_packet,
 };
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::{MailboxPayload, SealedMessage, SenderSealedMessage};
+use tacnode_domain::mailbox::MailboxDeposit;
 use tacnode_domain::onion::OnionPayloadKind;
-use tacnode_domain::{MessageId, NodeId, NodeType};
-use tacnode_messaging::{Message, decode_mailbox_payload, encode_mailbox_payload};
+use tacnode_domain::{DhPublicKey, MessageId, NodeId, NodeType};
+use tacnode_messaging::{
+    Message, decode_mailbox_deposit, decode_mailbox_payload, encode_mailbox_deposit,
+    encode_mailbox_payload,
+};
 
 use super::{NodeError, Result, Shared};
 use crate::cover_schedule::{CoverSchedule, exponential_ms};
-use crate::onion_path::{MAX_RELAY_HOLD_MS, RelayCandidate, choose_relays};
+use crate::onion_path::{MAX_RELAY_HOLD_MS, PathError, RelayCandidate, choose_relays};
 
 /// Onion packets this node holds to pass on at once; beyond it a packet is
 /// refused as over quota (its sender's receipt wait sends it again by
 /// another path).
 pub(crate) const MAX_ONION_FORWARDS: usize = 256;
+/// Packets one predecessor may have held at this relay at once: a quarter
+/// of [`MAX_ONION_FORWARDS`], so that no single node fills a relay's hold
+/// and crowds everyone else's packets out.
+pub(crate) const MAX_ONION_FORWARDS_PER_PEER: usize = MAX_ONION_FORWARDS / 4;
 /// How long a relay keeps the replay tag of a packet it processed, ms.
 /// Packets carry no time (it would tell relays apart), so a packet replayed
 /// later than this is processed again: its message arrives twice and is
@@ -56,6 +65,46 @@ pub(crate) const MAX_LOOPS_IN_FLIGHT: usize = 8;
 /// Packets waiting for a cover slot at most; beyond it a send fails (and is
 /// retried like any failed attempt).
 pub(crate) const MAX_ONION_OUTBOX: usize = 1_024;
+
+/// How many held packets each predecessor handed this relay.
+#[derive(Default)]
+pub(crate) struct HeldFrom(Arc<std::sync::Mutex<std::collections::HashMap<NodeId, usize>>>);
+
+/// One held packet counted against its predecessor until dropped.
+pub(crate) struct HeldSlot {
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<NodeId, usize>>>,
+    peer: NodeId,
+}
+
+impl HeldFrom {
+    /// Counts one more packet from `peer`, unless it has
+    /// [`MAX_ONION_FORWARDS_PER_PEER`] held already.
+    fn take(&self, peer: NodeId) -> Option<HeldSlot> {
+        let mut held = self.0.lock().ok()?;
+        let count = held.entry(peer).or_insert(0);
+        if *count >= MAX_ONION_FORWARDS_PER_PEER {
+            return None;
+        }
+        *count += 1;
+        Some(HeldSlot {
+            counts: self.0.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for HeldSlot {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.counts.lock()
+            && let Some(count) = held.get_mut(&self.peer)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                held.remove(&self.peer);
+            }
+        }
+    }
+}
 
 /// A made packet waiting for its slot.
 pub(crate) struct OutboxPacket {
@@ -79,37 +128,166 @@ pub(super) async fn send(
     sealed: &SealedMessage,
     queued: Option<MessageId>,
 ) -> Result<()> {
-    let mut candidates = relay_candidates(shared, recipient).await?;
+    let sealed = sealed.clone();
+    let (payload, device_key) = shared
+        .with_state(move |st, _| {
+            let sealed_sender = super::send::sealed_sender_for(st, recipient, &sealed, queued)?;
+            let mut payload = vec![OnionPayloadKind::Mail as u8];
+            payload.extend(encode_mailbox_payload(&SenderSealedMessage {
+                sealed_sender,
+                body: sealed.anonymous_body(),
+            }));
+            let device_key = st
+                .conversation(&recipient)?
+                .ok_or(NodeError::NoSession(recipient))?
+                .remote_device_key();
+            Ok::<_, NodeError>((payload, device_key))
+        })
+        .await?;
+    route(shared, recipient, device_key, payload, Vec::new(), &[]).await
+}
+
+/// Deposits `deposit` in its recipient's mailboxes through relays: each
+/// of the `mailbox.replicas` holders gets its copy by a path of its own,
+/// and no copy's path goes through another holder where there are relays
+/// enough (a holder that was a copy's first relay would see the depositor,
+/// then read the recipient in its own copy). So no holder sees who
+/// deposits (it sees the last relay and the mailbox). `Ok` when a first
+/// relay took at least one copy; whether they reached their holders no
+/// one answers (the recipient's receipt does, once it fetched them).
+pub(super) async fn deposit(shared: &Arc<Shared>, deposit: &MailboxDeposit) -> Result<()> {
+    let mut payload = vec![OnionPayloadKind::Deposit as u8];
+    payload.extend(encode_mailbox_deposit(deposit));
+    // Before any lookup: a deposit that cannot fit never will.
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(NodeError::OnionPacket(CreateError::PayloadTooLong {
+            len: payload.len(),
+            max: MAX_PAYLOAD_LEN,
+        }));
+    }
+    let recipient = deposit.recipient;
+    let holders = region_holders(shared, recipient).await?;
+    if holders.is_empty() {
+        return Err(NodeError::NoMailboxHolders);
+    }
+    let spare: Vec<NodeId> = holders.iter().map(|(id, _)| *id).collect();
+    let mut copies = tokio::task::JoinSet::new();
+    for (holder, key) in holders {
+        let shared = shared.clone();
+        let payload = payload.clone();
+        let spare = spare.clone();
+        copies.spawn(
+            async move { route(&shared, holder, key, payload, vec![recipient], &spare).await },
+        );
+    }
+    let mut taken = 0usize;
+    let mut last = None;
+    while let Some(copy) = copies.join_next().await {
+        match copy {
+            Ok(Ok(())) => taken += 1,
+            Ok(Err(e)) => {
+                tracing::debug!(%recipient, "onion deposit copy not sent: {e:#}");
+                last = Some(e);
+            }
+            Err(e) => tracing::warn!(%recipient, "onion deposit copy task failed: {e}"),
+        }
+    }
+    if taken == 0 {
+        return Err(last.unwrap_or(NodeError::DepositRefused));
+    }
+    tracing::debug!(%recipient, taken, "deposited in mailboxes through relays");
+    Ok(())
+}
+
+/// Most records of a mailbox region's nodes looked up for one deposit.
+const MAX_REGION_RECORD_LOOKUPS: usize = 32;
+
+/// The `mailbox.replicas` holders of `recipient`'s mailbox with their
+/// device keys, closest first. Records are looked up for every node of
+/// the region's answer we hold none for, not for the holders alone:
+/// lookups of exactly the nodes closest to a mailbox key would name it.
+async fn region_holders(
+    shared: &Arc<Shared>,
+    recipient: NodeId,
+) -> Result<Vec<(NodeId, DhPublicKey)>> {
+    let answer: Vec<NodeId> = super::send::mailbox_region(shared, recipient)
+        .await?
+        .into_iter()
+        .map(|c| c.node_id)
+        .collect();
+    let ids = answer.clone();
+    let missing = shared
+        .with_state(move |st, _| {
+            Ok::<_, NodeError>(
+                ids.into_iter()
+                    .filter(|id| !st.peers.contains_key(id))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await?;
+    let mut lookups = tokio::task::JoinSet::new();
+    for id in missing.into_iter().take(MAX_REGION_RECORD_LOOKUPS) {
+        let shared = shared.clone();
+        lookups.spawn(async move { super::send::resolve_peer(&shared, id).await });
+    }
+    while lookups.join_next().await.is_some() {}
+    let replicas = shared.config.mailbox.replicas;
+    shared
+        .with_state(move |st, _| {
+            Ok::<_, NodeError>(
+                answer
+                    .into_iter()
+                    .filter_map(|id| {
+                        st.peers
+                            .get(&id)
+                            .filter(|r| r.body.node_type == NodeType::Server)
+                            .map(|r| (id, r.body.device_key))
+                    })
+                    .take(replicas)
+                    .collect(),
+            )
+        })
+        .await
+}
+
+/// Sends `payload` to `destination` (whose device key is `key`) through
+/// `privacy.relays` relays, none of them us, the destination or one of
+/// `avoid`, and none of `spare` while there are enough others. `Ok` when
+/// the first relay took it; a first relay that does not is left out of
+/// the next try.
+async fn route(
+    shared: &Arc<Shared>,
+    destination: NodeId,
+    key: DhPublicKey,
+    payload: Vec<u8>,
+    mut avoid: Vec<NodeId>,
+    spare: &[NodeId],
+) -> Result<()> {
+    avoid.push(shared.node_id());
+    avoid.push(destination);
+    let mut candidates = relay_candidates(shared, &avoid).await?;
     let mut last = None;
     for _ in 0..FIRST_HOP_TRIES {
-        let sealed = sealed.clone();
         let pool = candidates.clone();
+        let payload = payload.clone();
+        let avoid = avoid.clone();
+        let spare = spare.to_vec();
         let (first, packet) = shared
             .with_state(move |st, shared| {
-                let sealed_sender = super::send::sealed_sender_for(st, recipient, &sealed, queued)?;
-                let mut payload = vec![OnionPayloadKind::Mail as u8];
-                payload.extend(encode_mailbox_payload(&SenderSealedMessage {
-                    sealed_sender,
-                    body: sealed.anonymous_body(),
-                }));
-                let device_key = st
-                    .conversation(&recipient)?
-                    .ok_or(NodeError::NoSession(recipient))?
-                    .remote_device_key();
                 let config = &shared.config.privacy;
-                let relays = choose_relays(
-                    &mut st.rng,
-                    &pool,
-                    config.relays,
-                    &[shared.node_id(), recipient],
-                )?;
-                let path = path_to(
-                    &mut st.rng,
-                    &relays,
-                    config.mix_delay_ms,
-                    recipient,
-                    device_key,
-                );
+                let preferred: Vec<RelayCandidate> = pool
+                    .iter()
+                    .filter(|c| !spare.contains(&c.node))
+                    .cloned()
+                    .collect();
+                let relays = match choose_relays(&mut st.rng, &preferred, config.relays, &avoid) {
+                    Ok(relays) => relays,
+                    Err(PathError::TooFewRelays { .. }) => {
+                        choose_relays(&mut st.rng, &pool, config.relays, &avoid)?
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let path = path_to(&mut st.rng, &relays, config.mix_delay_ms, destination, key);
                 let packet = create_packet(&mut st.rng, &path, &payload)?;
                 let first = relays.first().map(|r| (r.node, r.endpoints.clone()));
                 Ok::<_, NodeError>((first, packet.to_bytes().to_vec()))
@@ -117,10 +295,10 @@ pub(super) async fn send(
             .await?;
         let (node, addrs) = match first {
             Some(known) => known,
-            // No relays configured: the recipient is the first hop.
+            // No relays configured: the destination is the first hop.
             None => (
-                recipient,
-                super::send::endpoints_of(shared, recipient).await?,
+                destination,
+                super::send::endpoints_of(shared, destination).await?,
             ),
         };
         match hand_over(shared, node, addrs, packet).await {
@@ -179,6 +357,9 @@ async fn call_first_hop(
         Ok(other) => Err(NodeError::unexpected(node, &other)),
         Err(e) => {
             tracing::debug!(relay = %node, "onion packet not taken: {e}");
+            // Not chosen again until heard from: a relay that went away
+            // would otherwise keep costing slots.
+            super::send::unanswered_call(shared, node, &e);
             Err(e.into())
         }
     }
@@ -271,10 +452,11 @@ pub(crate) async fn run_cover(shared: Arc<Shared>) {
 }
 
 /// A loop: a packet through relays back to this node, whose payload says
-/// only that it is one.
+/// only that it is one, and carries a tag only this node knows (so that
+/// nobody else can make a loop seem to return).
 async fn send_loop(shared: &Arc<Shared>) -> Result<()> {
     let me = shared.node_id();
-    let candidates = relay_candidates(shared, me).await?;
+    let candidates = relay_candidates(shared, &[me]).await?;
     let (first, packet) = shared
         .with_state(move |st, shared| {
             let config = &shared.config.privacy;
@@ -286,7 +468,10 @@ async fn send_loop(shared: &Arc<Shared>) -> Result<()> {
                 me,
                 shared.identity.device_key(),
             );
-            let packet = create_packet(&mut st.rng, &path, &[OnionPayloadKind::Loop as u8])?;
+            let mut payload = vec![OnionPayloadKind::Loop as u8];
+            let tag = st.loop_tags.issue(&mut st.rng);
+            payload.extend_from_slice(&tag);
+            let packet = create_packet(&mut st.rng, &path, &payload)?;
             let first = relays.first().map(|r| (r.node, r.endpoints.clone()));
             Ok::<_, NodeError>((first, packet.to_bytes().to_vec()))
         })
@@ -337,14 +522,16 @@ fn mix_delay_ms<R: rand_core::Rng + ?Sized>(rng: &mut R, mean_ms: u64) -> u32 {
 /// The server nodes of our routing table whose records we hold (looking
 /// up a few more when too few are known), with the round-trip time of any
 /// open connection to them.
-async fn relay_candidates(shared: &Arc<Shared>, recipient: NodeId) -> Result<Vec<RelayCandidate>> {
+async fn relay_candidates(shared: &Arc<Shared>, avoid: &[NodeId]) -> Result<Vec<RelayCandidate>> {
     let me = shared.node_id();
     let servers: Vec<NodeId> = shared
         .dht
         .routing_snapshot()
         .await?
         .into_iter()
-        .filter(|e| e.node_type == NodeType::Server && e.node_id != me && e.node_id != recipient)
+        .filter(|e| {
+            e.node_type == NodeType::Server && e.node_id != me && !avoid.contains(&e.node_id)
+        })
         .map(|e| e.node_id)
         .collect();
     let rtts: std::collections::HashMap<NodeId, u64> = shared
@@ -357,8 +544,12 @@ async fn relay_candidates(shared: &Arc<Shared>, recipient: NodeId) -> Result<Vec
         .with_state(move |st, _| {
             let mut known = Vec::new();
             let mut missing = Vec::new();
+            // Relays that did not answer lately are looked up again only
+            // when too few others are known.
+            let mut silent = Vec::new();
             for id in servers {
                 if st.unanswered.contains(&id) {
+                    silent.push(id);
                     continue;
                 }
                 match st.peers.get(&id) {
@@ -366,6 +557,7 @@ async fn relay_candidates(shared: &Arc<Shared>, recipient: NodeId) -> Result<Vec
                     None => missing.push(id),
                 }
             }
+            missing.extend(silent);
             Ok::<_, NodeError>((known, missing))
         })
         .await?;
@@ -399,9 +591,14 @@ fn candidate(record: &tacnode_domain::PeerRecord) -> RelayCandidate {
     }
 }
 
-/// The answer to an onion packet from the previous hop: processed with our
-/// device key, then passed on after its delay, or opened as mail for us.
-pub(crate) async fn handle(shared: &Arc<Shared>, bytes: &[u8]) -> Message {
+/// The answer to an onion packet from the previous hop `from` (its id and
+/// address): processed with our device key, then passed on after its
+/// delay, or opened as mail or a deposit for us.
+pub(crate) async fn handle(
+    shared: &Arc<Shared>,
+    bytes: &[u8],
+    from: (NodeId, SocketAddr),
+) -> Message {
     let packet = match SphinxPacket::from_bytes(bytes) {
         Ok(p) => p,
         Err(e) => return refusal(RefusalCode::Malformed, &e),
@@ -423,6 +620,12 @@ pub(crate) async fn handle(shared: &Arc<Shared>, bytes: &[u8]) -> Message {
                 return refusal(RefusalCode::Unsupported, &"this node does not relay");
             }
             let delay_ms = delay_ms.min(MAX_RELAY_HOLD_MS);
+            let Some(slot) = shared.onion_held_from.take(from.0) else {
+                return refusal(
+                    RefusalCode::Quota,
+                    &"too many onion packets from this node in flight",
+                );
+            };
             let Ok(permit) = shared.onion_tasks.clone().try_acquire_owned() else {
                 return refusal(RefusalCode::Quota, &"too many onion packets in flight");
             };
@@ -432,6 +635,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, bytes: &[u8]) -> Message {
                 tokio::time::sleep(Duration::from_millis(u64::from(delay_ms))).await;
                 forward(&shared, next, packet.to_bytes().to_vec()).await;
                 drop(permit);
+                drop(slot);
             });
             Message::OnionAccepted
         }
@@ -440,13 +644,18 @@ pub(crate) async fn handle(shared: &Arc<Shared>, bytes: &[u8]) -> Message {
         // relay learn what the first one did to it. A payload lost here
         // is sent again by its sender, whose receipt does not come.
         Ok(Processed::Deliver { payload }) => {
-            if let Ok(permit) = shared.onion_tasks.clone().try_acquire_owned() {
+            // Within the predecessor's share and the node's bound, or
+            // dropped unseen (its sender sends again, as for a loss).
+            if let Some(slot) = shared.onion_held_from.take(from.0)
+                && let Ok(permit) = shared.onion_tasks.clone().try_acquire_owned()
+            {
                 let task_shared = shared.clone();
                 shared.spawn(async move {
-                    if let Err(e) = deliver(&task_shared, &payload).await {
+                    if let Err(e) = deliver(&task_shared, &payload, from).await {
                         tracing::debug!("onion payload not taken: {e}");
                     }
                     drop(permit);
+                    drop(slot);
                 });
             }
             Message::OnionAccepted
@@ -477,23 +686,45 @@ async fn forward(shared: &Arc<Shared>, next: NodeId, packet: Vec<u8>) {
     match shared.net.call(next, &addrs, &Message::Onion(packet)).await {
         Ok(Message::OnionAccepted) => {}
         Ok(other) => tracing::debug!(%next, "onion packet not taken: {other:?}"),
-        Err(e) => tracing::debug!(%next, "onion packet not passed on: {e}"),
+        Err(e) => {
+            tracing::debug!(%next, "onion packet not passed on: {e}");
+            super::send::unanswered_call(shared, next, &e);
+        }
     }
 }
 
 /// A payload for this node: mail, opened like mail from a mailbox (its
-/// receipt goes back to its sender), or one of our loops come back.
-async fn deliver(shared: &Arc<Shared>, payload: &[u8]) -> std::result::Result<(), String> {
+/// receipt goes back to its sender), a deposit for a mailbox we hold, or
+/// one of our loops come back.
+async fn deliver(
+    shared: &Arc<Shared>,
+    payload: &[u8],
+    from: (NodeId, SocketAddr),
+) -> std::result::Result<(), String> {
     let Some((&kind, rest)) = payload.split_first() else {
         return Err("empty onion payload".into());
     };
     match OnionPayloadKind::from_byte(kind) {
         Some(OnionPayloadKind::Mail) => {}
         Some(OnionPayloadKind::Loop) => {
+            let tag = rest.to_vec();
+            let ours = shared
+                .with_state(move |st, _| Ok::<_, NodeError>(st.loop_tags.handle_returned(&tag)))
+                .await
+                .unwrap_or(false);
+            if !ours {
+                return Err("a loop packet this node did not send".into());
+            }
             shared
                 .loops_returned
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(());
+        }
+        Some(OnionPayloadKind::Deposit) => {
+            let deposit = decode_mailbox_deposit(rest).map_err(|e| e.to_string())?;
+            return super::serve::keep_deposit(shared, deposit, from)
+                .await
+                .map_err(|(code, detail)| format!("deposit refused ({code:?}): {detail}"));
         }
         None => return Err(format!("unknown onion payload kind {kind}")),
     }
@@ -533,6 +764,22 @@ mod tests {
         // A 4.6 s slot and three 1 s mixes, four times.
         assert_eq!(receipt_wait_ms(&config), 30_400);
         assert_eq!(deposit_after_ms(&config), 91_200);
+    }
+
+    #[test]
+    fn one_predecessor_cannot_fill_a_relays_hold() {
+        let held = HeldFrom::default();
+        let (a, b) = (NodeId::from_bytes([1; 32]), NodeId::from_bytes([2; 32]));
+        let mut slots: Vec<HeldSlot> = (0..MAX_ONION_FORWARDS_PER_PEER)
+            .map(|_| held.take(a).unwrap())
+            .collect();
+        assert!(held.take(a).is_none(), "over its quota");
+        // Others still get in, and a packet passed on frees its slot.
+        assert!(held.take(b).is_some());
+        slots.pop();
+        assert!(held.take(a).is_some());
+        drop(slots);
+        assert!(held.0.lock().unwrap().is_empty(), "every slot given back");
     }
 
     #[test]

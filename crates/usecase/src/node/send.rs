@@ -21,6 +21,7 @@ use super::state::SealedOutgoing;
 use super::{NodeError, NodeEvent, Result, Shared};
 use crate::conversation::Conversation;
 use crate::delivery::{Attempt, Outcome};
+use crate::lookup_region;
 use crate::ports::CallError;
 use tacnode_domain::StoreError;
 
@@ -801,8 +802,16 @@ async fn deliver_queued(
         if deposit {
             // The onion attempts were the direct ones: a packet to a
             // recipient that is away dies at its last relay, unseen.
-            deposit_sealed(shared, recipient, &sealed, Some(id)).await?;
-            return Ok(Handed::Mailbox);
+            match deposit_sealed(shared, recipient, &sealed, Some(id)).await {
+                Ok(()) => return Ok(Handed::Mailbox),
+                // Too long to deposit through relays (a deposit carries
+                // more than mail): it keeps going to the recipient
+                // instead, until its receipt comes or it is given up.
+                Err(NodeError::OnionPacket(
+                    tacnode_crypto::sphinx::CreateError::PayloadTooLong { .. },
+                )) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         super::onion::send(shared, recipient, &sealed, Some(id)).await?;
         return Ok(Handed::Relayed);
@@ -855,8 +864,16 @@ pub(crate) async fn deliver_sealed(
             tracing::debug!(%peer, "onion delivery failed ({e:#})");
         }
         if fallback {
-            deposit_sealed(shared, peer, sealed, queued).await?;
-            return Ok(true);
+            match deposit_sealed(shared, peer, sealed, queued).await {
+                Ok(()) => return Ok(true),
+                // Not deposited (too long for a deposit through relays,
+                // no holder found): what the relays took stands.
+                Err(e) if relayed.is_ok() => {
+                    tracing::debug!(%peer, "not deposited ({e:#}); relayed only");
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         // Not to mailboxes: on its way to the recipient itself.
         return relayed.map(|()| false).map_err(AttemptError::from);
@@ -920,18 +937,15 @@ fn call_failed(shared: &Arc<Shared>, peer: NodeId, e: NodeError) -> AttemptError
 }
 
 /// Deposits at the `mailbox.replicas` server nodes closest to the mailbox
-/// key; succeeds when at least one holder accepted. The payload names no
-/// sender: it goes sealed to the recipient's device key.
+/// key; succeeds when at least one holder accepted (through relays: when
+/// a first relay took at least one copy). The payload names no sender: it
+/// goes sealed to the recipient's device key.
 pub(crate) async fn deposit_sealed(
     shared: &Arc<Shared>,
     recipient: NodeId,
     sealed: &SealedMessage,
     queued: Option<MessageId>,
 ) -> Result<()> {
-    let holders = mailbox_holders(shared, recipient).await?;
-    if holders.is_empty() {
-        return Err(NodeError::NoMailboxHolders);
-    }
     let sealed = sealed.clone();
     let (payload, entry_id) = shared
         .with_state(move |st, _| {
@@ -948,12 +962,22 @@ pub(crate) async fn deposit_sealed(
     let expires = shared
         .now()
         .saturating_add_millis(shared.config.mailbox.ttl_hours.saturating_mul(3_600_000));
-    let msg = Message::MailboxDeposit(MailboxDeposit {
+    let deposit = MailboxDeposit {
         recipient,
         entry_id: EntryId(entry_id),
         payload,
         expires,
-    });
+    };
+    if onion(shared) {
+        // Through relays, one path per holder: a holder that took the
+        // deposit from us would see who writes to whom.
+        return super::onion::deposit(shared, &deposit).await;
+    }
+    let holders = mailbox_holders(shared, recipient).await?;
+    if holders.is_empty() {
+        return Err(NodeError::NoMailboxHolders);
+    }
+    let msg = Message::MailboxDeposit(deposit);
     let mut tasks = tokio::task::JoinSet::new();
     for h in holders {
         let shared = shared.clone();
@@ -1017,6 +1041,39 @@ pub(crate) async fn mailbox_holders(shared: &Shared, recipient: NodeId) -> Resul
     closest.retain(|c| c.node_id != recipient);
     closest.truncate(shared.config.mailbox.replicas);
     Ok(closest)
+}
+
+/// The server nodes around `recipient`'s mailbox key, closest first (not
+/// the recipient), found without naming the key: a lookup of a random key
+/// of its region ([`crate::lookup_region`]), whose answer holds the whole
+/// region. A lookup of the mailbox key itself would tell every node it
+/// asks who is about to write to whom.
+pub(crate) async fn mailbox_region(
+    shared: &Arc<Shared>,
+    recipient: NodeId,
+) -> Result<Vec<Contact>> {
+    let key = mailbox_key(&recipient);
+    let me = shared.node_id();
+    let servers: Vec<NodeId> = shared
+        .dht
+        .routing_snapshot()
+        .await?
+        .into_iter()
+        .filter(|e| e.node_type == tacnode_domain::NodeType::Server && e.node_id != me)
+        .map(|e| e.node_id)
+        .collect();
+    let k = shared.config.dht.k;
+    let bits =
+        lookup_region::region_bits(lookup_region::network_size_estimate(&me, &servers, k), k);
+    let target = shared
+        .with_state(move |st, _| {
+            Ok::<_, NodeError>(lookup_region::region_target(&key, bits, &mut st.rng))
+        })
+        .await?;
+    let mut answer = shared.dht.closest(target).await?;
+    answer.retain(|c| c.node_id != recipient);
+    answer.sort_by_key(|c| key.distance(&c.node_id));
+    Ok(answer)
 }
 
 /// Where `peer` listens: its peer record from memory; else, while a

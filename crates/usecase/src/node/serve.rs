@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tacnode_domain::dht::RefusalCode;
-use tacnode_domain::mailbox::{EntryId, MAX_ENTRIES_PER_BATCH, MailboxEntry, MailboxOperation};
+use tacnode_domain::mailbox::{
+    EntryId, MAX_ENTRIES_PER_BATCH, MailboxDeposit, MailboxEntry, MailboxOperation,
+};
 use tacnode_domain::{IdentityKey, MessageId, NodeId, NodeType};
 use tacnode_messaging::Message;
 
@@ -52,6 +54,53 @@ pub(crate) async fn run(shared: Arc<Shared>, mut incoming: Box<dyn Incoming>) {
                 tracing::debug!(%peer, after_ms, "answer not sent: {e}");
             }
         });
+    }
+}
+
+/// Keeps deposit `d` for its recipient, if this node holds mailboxes:
+/// deposited by `from` (a peer and the address it called from), or
+/// through relays (an onion packet for us; `from` is then the last relay).
+/// Else the refusal to answer with.
+pub(super) async fn keep_deposit(
+    shared: &Arc<Shared>,
+    d: MailboxDeposit,
+    from: (NodeId, SocketAddr),
+) -> std::result::Result<(), (RefusalCode, String)> {
+    let recipient = d.recipient;
+    if shared.node_type != NodeType::Server {
+        return Err((
+            RefusalCode::Unsupported,
+            "client nodes hold no mailboxes".into(),
+        ));
+    }
+    let t = shared.now();
+    let max_expiry =
+        t.saturating_add_millis(shared.config.mailbox.ttl_hours.saturating_mul(3_600_000));
+    let expires = d.expires.min(max_expiry);
+    let deposited = shared
+        .with_state(move |st, _| {
+            Ok::<_, super::NodeError>(st.store.mailbox_deposit(
+                &d.recipient,
+                &MessageId(d.entry_id.0),
+                &d.payload,
+                expires,
+                t,
+            ))
+        })
+        .await;
+    match deposited {
+        Ok(Ok(_)) => {
+            // What a holder sees of a deposit: the mailbox, and who handed
+            // it over from where (the testbed's holder view reads this).
+            tracing::debug!(%recipient, from = %from.0, addr = %from.1, "mailbox deposit kept");
+            Ok(())
+        }
+        Ok(Err(
+            tacnode_domain::StoreError::MailboxRecipientQuota { .. }
+            | tacnode_domain::StoreError::MailboxTotalQuota { .. },
+        )) => Err((RefusalCode::Quota, "mailbox full".into())),
+        Ok(Err(e)) => Err((RefusalCode::Malformed, e.to_string())),
+        Err(e) => Err((RefusalCode::Internal, e.to_string())),
     }
 }
 
@@ -167,35 +216,10 @@ async fn answer_message(
                 e.refusal()
             }
         },
-        Message::MailboxDeposit(d) => {
-            if shared.node_type != NodeType::Server {
-                return refuse(RefusalCode::Unsupported, "client nodes hold no mailboxes");
-            }
-            let t = shared.now();
-            let max_expiry =
-                t.saturating_add_millis(shared.config.mailbox.ttl_hours.saturating_mul(3_600_000));
-            let expires = d.expires.min(max_expiry);
-            let deposited = shared
-                .with_state(move |st, _| {
-                    Ok::<_, super::NodeError>(st.store.mailbox_deposit(
-                        &d.recipient,
-                        &MessageId(d.entry_id.0),
-                        &d.payload,
-                        expires,
-                        t,
-                    ))
-                })
-                .await;
-            match deposited {
-                Ok(Ok(_)) => Message::MailboxDeposited { accepted: true },
-                Ok(Err(
-                    tacnode_domain::StoreError::MailboxRecipientQuota { .. }
-                    | tacnode_domain::StoreError::MailboxTotalQuota { .. },
-                )) => refuse(RefusalCode::Quota, "mailbox full"),
-                Ok(Err(e)) => refuse(RefusalCode::Malformed, e.to_string()),
-                Err(e) => refuse(RefusalCode::Internal, e.to_string()),
-            }
-        }
+        Message::MailboxDeposit(d) => match keep_deposit(shared, d, (peer, remote)).await {
+            Ok(()) => Message::MailboxDeposited { accepted: true },
+            Err((code, detail)) => refuse(code, detail),
+        },
         Message::MailboxChallengeRequest { recipient } => shared
             .with_state(move |st, shared| {
                 let now = shared.now();
@@ -242,7 +266,7 @@ async fn answer_message(
             }
         },
         Message::FileChunkRequest(req) => super::files::serve(shared, peer, req).await,
-        Message::Onion(packet) => super::onion::handle(shared, &packet).await,
+        Message::Onion(packet) => super::onion::handle(shared, &packet, (peer, remote)).await,
         _ => refuse(RefusalCode::Unsupported, "not a request"),
     }
 }

@@ -148,6 +148,8 @@ pub(crate) struct State {
     pub(crate) mail_ids: HashMap<(NodeId, [u8; 16]), MessageId>,
     /// Insertion order of `mail_ids`.
     pub(crate) mail_ids_order: std::collections::VecDeque<(NodeId, [u8; 16])>,
+    /// The tags of our loop cover packets on their way.
+    pub(crate) loop_tags: crate::loop_tags::LoopTags,
     /// The group channels.
     pub(crate) groups: super::groups::GroupBook,
     /// File transfers, both ways (loaded at start).
@@ -275,6 +277,7 @@ impl State {
             text_id_keys: HashMap::new(),
             mail_ids: HashMap::new(),
             mail_ids_order: std::collections::VecDeque::new(),
+            loop_tags: crate::loop_tags::LoopTags::default(),
             last_outbox_time: UnixMillis(0),
             groups: super::groups::GroupBook::default(),
             transfers: std::collections::BTreeMap::new(),
