@@ -40,7 +40,8 @@
 # TESTBED_MTU_DISCOVERY and TESTBED_MAX_DIALS override those settings in the
 # generated configs (quiet links for wire measurements, dial limits);
 # TACNODE_TESTBED_LOG sets the daemons' log filter; TESTBED_PRIVACY=onion
-# routes their traffic through relays; TESTBED_KEEP_STATE=1 keeps
+# routes their traffic through relays; TESTBED_LAN_ONLY=1 leaves the peer
+# list out and turns LAN discovery on; TESTBED_KEEP_STATE=1 keeps
 # the state directory (data dirs, logs) after `down`.
 #
 # State: STATE_DIR (default /tmp/tacnode-testbed-PREFIX) holds per node
@@ -139,6 +140,13 @@ write_config() {
     if [[ -n ${TESTBED_PRIVACY:-} ]]; then
         privacy=$'[privacy]\nmode = "'"$TESTBED_PRIVACY"$'"\nreceipt_wait_ms = 2000'
     fi
+    # TESTBED_LAN_ONLY=1: no pre-shared peer list; nodes find each other by
+    # LAN beacons on their interface (one a second after the first three).
+    local discovery=""
+    if [[ -n ${TESTBED_LAN_ONLY:-} ]]; then
+        peers=""
+        discovery=$'[discovery]\nlan = true\ninterfaces = ["'"$(hostip "$i")"$'"]\ninterval_ms = 1000'
+    fi
     fetch=${TESTBED_MAILBOX_FETCH_SECS:-$fetch}
     keepalive=${TESTBED_KEEP_ALIVE_MS:-$keepalive}
     linger=${TESTBED_LINGER_MS:-$linger}
@@ -184,6 +192,8 @@ $transport_extra
 level = "${TACNODE_TESTBED_LOG:-info}"
 
 $privacy
+
+$discovery
 EOF
 }
 

@@ -615,6 +615,67 @@ fn no_plaintext_on_the_wire() {
     );
 }
 
+/// Seconds of the day of a daemon log line's timestamp
+/// (`2026-12-01T23:08:13.228131Z …`).
+fn log_seconds(line: &str) -> Option<f64> {
+    let time = line.get(11..26)?;
+    let mut parts = time.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// The first line of node `i`'s log containing `needle`.
+fn log_line(tb: &Testbed, i: usize, needle: &str) -> Option<String> {
+    std::fs::read_to_string(tb.state().join(format!("n{i}.log")))
+        .ok()?
+        .lines()
+        .find(|l| l.contains(needle))
+        .map(str::to_string)
+}
+
+/// LAN discovery alone: two nodes on one segment, no pre-shared peer list,
+/// find each other by their beacons and exchange a message (issue target:
+/// a first message within 3 s of both running; the bound here is generous,
+/// the figures are printed).
+#[test]
+fn lan_two_nodes_without_a_peer_list_find_each_other_and_exchange_a_message() {
+    let _g = testbed_or_skip!();
+    let tb = Testbed::up_with(2, "lan", &[("TESTBED_LAN_ONLY", "1")]);
+    let config = std::fs::read_to_string(tb.state().join("n1.toml")).unwrap();
+    assert!(
+        config.contains("lan = true") && !config.contains("@10.77"),
+        "not a LAN-only config: {config}"
+    );
+    tb.add_contacts(1, [2]);
+    tb.add_contacts(2, [1]);
+    let text = "found-you-on-the-segment";
+    let sending = Instant::now();
+    assert!(tb.send(1, 2, text), "send 1->2 not accepted");
+    let expected = BTreeMap::from([(2, vec![text.to_string()])]);
+    wait_all_received(&tb, &expected, Duration::from_secs(30));
+    let delivered = sending.elapsed();
+    // From the later daemon's start to the first node joining through a
+    // peer it heard (their logs' clocks are one machine's).
+    let started = log_line(&tb, 2, "tacnode running")
+        .and_then(|l| log_seconds(&l))
+        .expect("node 2 running");
+    let joined = (1..=2)
+        .filter_map(|i| log_line(&tb, i, "joined through a peer heard on the LAN"))
+        .filter_map(|l| log_seconds(&l))
+        .reduce(f64::min)
+        .expect("no node joined through a peer heard on the LAN");
+    let discovery = (joined - started).rem_euclid(86_400.0);
+    println!(
+        "LAN only: joined {:.0} ms after the second daemon started; the first message delivered {:.0} ms after it was sent",
+        discovery * 1000.0,
+        delivered.as_secs_f64() * 1000.0
+    );
+    assert!(discovery <= 10.0, "discovery took {discovery} s");
+    assert!(delivered <= Duration::from_secs(10), "took {delivered:?}");
+}
+
 /// The deposits that the mailbox holders among nodes `holders` kept, as
 /// each holder's log records them (who handed a deposit over, from which
 /// address).
