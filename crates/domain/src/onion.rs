@@ -25,6 +25,11 @@ pub enum OnionPayloadKind {
     /// for the recipient it names: the holder learns the mailbox and the
     /// size, not who deposited.
     Deposit = 3,
+    /// A request to the destination, a node holding DHT records, for the
+    /// prekeys it holds under a key: the key (32 bytes), then a reply
+    /// block (the crypto crate's) the answer goes back with. The holder
+    /// learns whose prekeys are asked for, not who asks.
+    PrekeyRequest = 4,
 }
 
 impl OnionPayloadKind {
@@ -34,6 +39,7 @@ impl OnionPayloadKind {
             1 => Some(Self::Mail),
             2 => Some(Self::Loop),
             3 => Some(Self::Deposit),
+            4 => Some(Self::PrekeyRequest),
             _ => None,
         }
     }

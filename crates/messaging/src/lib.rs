@@ -58,6 +58,7 @@ pub use message::{
 };
 pub use records::{
     MAX_ADMISSION_FILE_BYTES, MEMBER_CERTIFICATE_LABEL, REVOCATION_LIST_LABEL,
-    decode_member_certificate, decode_revocation_list, encode_member_certificate,
-    encode_revocation_list, from_admission_text, to_admission_text,
+    decode_member_certificate, decode_published_prekeys, decode_revocation_list,
+    encode_member_certificate, encode_published_prekeys, encode_revocation_list,
+    from_admission_text, to_admission_text,
 };

@@ -231,6 +231,22 @@ impl From<&PublishedPrekeys> for pb::PublishedPrekeys {
     }
 }
 
+/// Encodes published prekeys on their own (the answer to a prekey request
+/// through relays).
+pub fn encode_published_prekeys(p: &PublishedPrekeys) -> Vec<u8> {
+    use prost::Message as _;
+    pb::PublishedPrekeys::from(p).encode_to_vec()
+}
+
+/// Decodes published prekeys encoded by [`encode_published_prekeys`] (not
+/// verified: see the crypto crate's `verify_published`).
+pub fn decode_published_prekeys(bytes: &[u8]) -> Result<PublishedPrekeys> {
+    use prost::Message as _;
+    pb::PublishedPrekeys::decode(bytes)
+        .map_err(|e| DecodeError::new("prekeys", DecodeErrorKind::Protobuf(e.to_string())))?
+        .try_into()
+}
+
 /// Encodes a member certificate (the TLS extension's and the certificate
 /// file's content).
 pub fn encode_member_certificate(c: &MemberCertificate) -> Vec<u8> {

@@ -177,6 +177,7 @@ fn main_node(args: &[String]) -> ExitCode {
             "loops": p.loops,
             "pairs_learnt_by_single_node": p.pairs_learnt_by_single_node,
             "pairs_learnt_from_lookups": p.pairs_learnt_from_lookups,
+            "pairs_learnt_from_prekey_lookups": p.pairs_learnt_from_prekey_lookups,
             "colluders": p.colluders,
             "adversary_fraction": scenario.adversary_fraction,
             "colluders_linked_fraction": p.colluders_linked_fraction,

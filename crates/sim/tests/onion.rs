@@ -42,6 +42,10 @@ fn through_relays_no_single_node_learns_who_writes_to_whom_and_timing_no_longer_
     assert!(o.packets >= 2 * onion.delivered, "{o:?}");
     assert_eq!(o.messages, onion.delivered, "{o:?}");
     assert_eq!(o.pairs_learnt_by_single_node, 0, "{o:?}");
+    // Sessions started from prekeys asked of their holders through
+    // relays: no lookup named them (direct mode fetches bundles from the
+    // recipients themselves).
+    assert_eq!(o.pairs_learnt_from_prekey_lookups, 0, "{o:?}");
 }
 
 #[test]

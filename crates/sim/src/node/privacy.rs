@@ -36,17 +36,18 @@
 //! Colluders and the global observer are scored on messages only (a
 //! packet that delivered a message the first time; not receipts, which
 //! leave their sender right after the message came in, nor copies sent
-//! again), and the observer is credited with its best window in
-//! hindsight: both figures are upper bounds of what such an adversary
+//! again), and the observer is credited with its best window and walk
+//! length in hindsight: both figures are upper bounds of what such an adversary
 //! achieves.
 //!
 //! - **A global passive adversary** sees every request's time, size class
 //!   (an onion packet, a direct message) and endpoints. For each packet
 //!   delivered it walks back from the destination: from the node that sent
 //!   it to the latest packet of the same class that node received within a
-//!   window before sending, and so on; the node where the walk stops is its
-//!   guess of the sender. It tries several windows and is credited with the
-//!   best one.
+//!   window before sending, and so on, for at most a number of steps (it
+//!   may know how long paths are); the node where the walk stops is its
+//!   guess of the sender. It tries several windows and step counts and is
+//!   credited with the best pair.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -84,6 +85,9 @@ pub struct PrivacyReport {
     /// DHT lookup could read off the lookup's target (the recipient's id,
     /// mailbox key or prekey key), asked by the sender.
     pub pairs_learnt_from_lookups: u64,
+    /// Of those, the pairs read off lookups of the recipient's prekeys (a
+    /// session about to start).
+    pub pairs_learnt_from_prekey_lookups: u64,
     /// Servers colluding.
     pub colluders: u64,
     /// Of the messages whose endpoints do not collude, the fraction whose
@@ -175,6 +179,7 @@ pub fn analyse(
     }
     let true_pairs: HashSet<(u32, u32)> = sent.iter().map(|m| (m.from, m.to)).collect();
     let mut looked_up: HashSet<(u32, u32)> = HashSet::new();
+    let mut prekeys_looked_up: HashSet<(u32, u32)> = HashSet::new();
     // Onion packets that reached a holder → (recipient, entry id).
     let mut deposit_at: HashMap<usize, (u32, [u8; ENTRY_ID_LEN])> = HashMap::new();
     // Each entry id's first depositor (`None`: deposited through relays).
@@ -234,6 +239,11 @@ pub fn analyse(
                     && o.to != r
                 {
                     looked_up.insert((o.from, r));
+                    if parties.get(r as usize).is_some_and(|p| {
+                        tacnode_domain::prekey_record_key(&p.identity.node_id()) == key
+                    }) {
+                        prekeys_looked_up.insert((o.from, r));
+                    }
                 }
             }
             Message::MailboxDeposit(d) => {
@@ -510,31 +520,37 @@ pub fn analyse(
     }
     let mut best = (0u64, 0u64);
     for window in TIMING_WINDOWS_MS {
-        let mut right = 0u64;
+        // right[s]: guesses right when the walk takes at most s + 1 steps.
+        let mut right = [0u64; MAX_WALK];
         for c in chains.iter().filter(|c| c.message) {
             let (Some(&last), Some(truth)) = (c.hops.last(), origin(c)) else {
                 continue;
             };
             let mut current = last;
-            for _ in 0..MAX_WALK {
-                let Some(o) = obs(current) else {
-                    break;
-                };
-                let Some(list) = received.get(&(o.from, c.class as u8)) else {
-                    break;
-                };
-                let cut = list.partition_point(|(t, _)| *t <= o.sent_ms);
-                match cut.checked_sub(1).and_then(|k| list.get(k)) {
-                    Some(&(t, i)) if o.sent_ms.saturating_sub(t) <= window && i != current => {
-                        current = i;
+            let mut stopped = false;
+            for steps in right.iter_mut() {
+                if !stopped {
+                    let step = obs(current).and_then(|o| {
+                        let list = received.get(&(o.from, c.class as u8))?;
+                        let cut = list.partition_point(|(t, _)| *t <= o.sent_ms);
+                        cut.checked_sub(1)
+                            .and_then(|k| list.get(k))
+                            .filter(|&&(t, i)| {
+                                o.sent_ms.saturating_sub(t) <= window && i != current
+                            })
+                            .map(|&(_, i)| i)
+                    });
+                    match step {
+                        Some(i) => current = i,
+                        None => stopped = true,
                     }
-                    _ => break,
+                }
+                if obs(current).map(|o| o.from) == Some(truth) {
+                    *steps += 1;
                 }
             }
-            if obs(current).map(|o| o.from) == Some(truth) {
-                right += 1;
-            }
         }
+        let right = right.iter().copied().max().unwrap_or(0);
         if right > best.0 || (right == best.0 && window < best.1) {
             best = (right, window);
         }
@@ -550,6 +566,7 @@ pub fn analyse(
         loops,
         pairs_learnt_by_single_node: learnt.len() as u64,
         pairs_learnt_from_lookups: looked_up.len() as u64,
+        pairs_learnt_from_prekey_lookups: prekeys_looked_up.len() as u64,
         colluders: colluders.len() as u64,
         colluders_linked_fraction: fraction(linked, eligible),
         timing_top1_accuracy: fraction(best.0, messages),

@@ -34,6 +34,7 @@ enum Command {
     Snapshot(oneshot::Sender<Vec<RoutingEntry>>),
     Size(oneshot::Sender<usize>),
     Missing(Vec<NodeId>, oneshot::Sender<Vec<NodeId>>),
+    Local(NodeId, RecordKind, oneshot::Sender<Option<Record>>),
     Answer(RequestId, NodeId, Option<DhtResponse>),
     Stop,
 }
@@ -198,6 +199,17 @@ impl DhtHandle {
         self.ask(|r| Command::Missing(ids, r)).await
     }
 
+    /// The prekeys this node holds under `key` for others (no lookup).
+    pub(crate) async fn local_prekeys(&self, key: NodeId) -> Result<Option<PublishedPrekeys>> {
+        let found = self
+            .ask(|r| Command::Local(key, RecordKind::Prekeys, r))
+            .await?;
+        Ok(found.and_then(|rec| match rec.value {
+            RecordValue::Prekeys(p) => Some(p),
+            _ => None,
+        }))
+    }
+
     /// Stops the driver.
     pub(crate) async fn stop(&self) {
         let _ = self.tx.send(Command::Stop).await;
@@ -296,6 +308,9 @@ impl Driver {
             }
             Command::Size(reply) => {
                 let _ = reply.send(self.core.routing_table().len());
+            }
+            Command::Local(key, kind, reply) => {
+                let _ = reply.send(self.core.local_record(t, &key, kind).cloned());
             }
             Command::Missing(ids, reply) => {
                 // A peer waiting in a full bucket's replacement cache is not

@@ -221,6 +221,15 @@ pub enum NodeError {
         /// [`super::onion::MAX_ONION_OUTBOX`].
         max: usize,
     },
+    /// Too many requests through relays wait for their replies.
+    #[error("{max} requests through relays already wait for their replies; try again shortly")]
+    ReplyWaitsFull {
+        /// [`super::onion::MAX_REPLY_WAITS`].
+        max: usize,
+    },
+    /// A reply through relays could not be read.
+    #[error("a reply through relays was unreadable: {0}")]
+    UnreadableReply(String),
     /// No relay took the onion packet.
     #[error("no relay took the onion packet (tried {tries} paths)")]
     OnionRefused {

@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use tacnode_crypto::sealed_sender;
 use tacnode_crypto::sphinx::{
-    CreateError, MAX_DELAY_MS, MAX_PAYLOAD_LEN, PathHop, ProcessError, Processed, SphinxPacket,
-    create_packet,
+    CreateError, MAX_DELAY_MS, MAX_PAYLOAD_LEN, PathHop, ProcessError, Processed, ReplyBlock,
+    ReplyId, SphinxPacket, create_packet,
 };
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::e2e::{MailboxPayload, SealedMessage, SenderSealedMessage};
@@ -31,8 +31,8 @@ use tacnode_domain::mailbox::MailboxDeposit;
 use tacnode_domain::onion::OnionPayloadKind;
 use tacnode_domain::{DhPublicKey, MessageId, NodeId, NodeType};
 use tacnode_messaging::{
-    Message, decode_mailbox_deposit, decode_mailbox_payload, encode_mailbox_deposit,
-    encode_mailbox_payload,
+    Message, decode_mailbox_deposit, decode_mailbox_payload, decode_published_prekeys,
+    encode_mailbox_deposit, encode_mailbox_payload, encode_published_prekeys,
 };
 
 use super::{NodeError, Result, Shared};
@@ -62,6 +62,11 @@ const MAX_RELAY_LOOKUPS: usize = 4;
 /// relay records to be looked up): past it a slot goes without a loop
 /// rather than pile up tasks.
 pub(crate) const MAX_LOOPS_IN_FLIGHT: usize = 8;
+/// Replies awaited at once at most (prekey requests on their way).
+pub(crate) const MAX_REPLY_WAITS: usize = 64;
+/// Holders of a prekey record asked, one after the other, before the
+/// lookup falls back to the DHT.
+const PREKEY_REQUEST_TRIES: usize = 2;
 /// Packets waiting for a cover slot at most; beyond it a send fails (and is
 /// retried like any failed attempt).
 pub(crate) const MAX_ONION_OUTBOX: usize = 1_024;
@@ -166,7 +171,8 @@ pub(super) async fn deposit(shared: &Arc<Shared>, deposit: &MailboxDeposit) -> R
         }));
     }
     let recipient = deposit.recipient;
-    let holders = region_holders(shared, recipient).await?;
+    let holders =
+        region_holders(shared, tacnode_domain::mailbox_key(&recipient), recipient).await?;
     if holders.is_empty() {
         return Err(NodeError::NoMailboxHolders);
     }
@@ -199,18 +205,140 @@ pub(super) async fn deposit(shared: &Arc<Shared>, deposit: &MailboxDeposit) -> R
     Ok(())
 }
 
+/// `peer`'s published prekeys, asked of a node that holds them through
+/// relays, with a reply block for the answer: the holder learns whose
+/// prekeys are wanted but not by whom, and no lookup names them (the
+/// holders are found by region, as a mailbox's are). Not verified here.
+pub(super) async fn fetch_prekeys(
+    shared: &Arc<Shared>,
+    peer: NodeId,
+) -> Result<tacnode_domain::e2e::PublishedPrekeys> {
+    let key = tacnode_domain::prekey_record_key(&peer);
+    let holders = region_holders(shared, key, peer).await?;
+    let mut last = NodeError::NoPublishedPrekeys(peer);
+    for (holder, holder_key) in holders.into_iter().take(PREKEY_REQUEST_TRIES) {
+        match ask_prekeys(shared, peer, key, holder, holder_key).await {
+            Ok(p) => return Ok(p),
+            Err(e) => {
+                tracing::debug!(%peer, %holder, "prekeys not had through relays: {e:#}");
+                last = e;
+            }
+        }
+    }
+    Err(last)
+}
+
+/// One prekey request to `holder`, answered within the receipt wait.
+async fn ask_prekeys(
+    shared: &Arc<Shared>,
+    peer: NodeId,
+    key: NodeId,
+    holder: NodeId,
+    holder_key: DhPublicKey,
+) -> Result<tacnode_domain::e2e::PublishedPrekeys> {
+    let me = shared.node_id();
+    let candidates = relay_candidates(shared, &[me, peer, holder]).await?;
+    let (answer, wait) = tokio::sync::oneshot::channel();
+    let (payload, id) = shared
+        .with_state(move |st, shared| {
+            if st.reply_waits.len() >= MAX_REPLY_WAITS {
+                return Err(NodeError::ReplyWaitsFull {
+                    max: MAX_REPLY_WAITS,
+                });
+            }
+            let config = &shared.config.privacy;
+            let relays =
+                choose_relays(&mut st.rng, &candidates, config.relays, &[me, peer, holder])?;
+            let back = path_to(
+                &mut st.rng,
+                &relays,
+                config.mix_delay_ms,
+                me,
+                shared.identity.device_key(),
+            );
+            let (block, opener) = ReplyBlock::create(&mut st.rng, &back)?;
+            let id = opener.id();
+            let mut payload = vec![OnionPayloadKind::PrekeyRequest as u8];
+            payload.extend_from_slice(key.as_bytes());
+            payload.extend_from_slice(&block.to_bytes());
+            st.reply_waits.insert(id, (opener, answer));
+            Ok::<_, NodeError>((payload, id))
+        })
+        .await?;
+    let sent = route(shared, holder, holder_key, payload, vec![peer], &[]).await;
+    let answered = match sent {
+        Ok(()) => {
+            tokio::time::timeout(Duration::from_millis(receipt_wait_ms(&shared.config)), wait)
+                .await
+                .ok()
+                .and_then(std::result::Result::ok)
+        }
+        Err(e) => {
+            forget_reply(shared, id).await;
+            return Err(e);
+        }
+    };
+    let Some(bytes) = answered else {
+        forget_reply(shared, id).await;
+        return Err(NodeError::NoPublishedPrekeys(peer));
+    };
+    decode_published_prekeys(&bytes).map_err(|e| NodeError::UnreadableReply(e.to_string()))
+}
+
+async fn forget_reply(shared: &Arc<Shared>, id: ReplyId) {
+    let _ = shared
+        .with_state(move |st, _| {
+            st.reply_waits.remove(&id);
+            Ok::<_, NodeError>(())
+        })
+        .await;
+}
+
+/// A prekey request for this node: the prekeys it holds under the key,
+/// sent back with the request's reply block (nothing when it holds none:
+/// the asker tries another holder).
+async fn answer_prekeys(shared: &Arc<Shared>, rest: &[u8]) -> std::result::Result<(), String> {
+    let (key, block) = rest
+        .split_at_checked(tacnode_domain::ID_LEN)
+        .ok_or("prekey request too short")?;
+    let key = <[u8; tacnode_domain::ID_LEN]>::try_from(key)
+        .map(NodeId::from_bytes)
+        .map_err(|e| e.to_string())?;
+    let block = ReplyBlock::from_bytes(block).map_err(|e| e.to_string())?;
+    let Some(prekeys) = shared
+        .dht
+        .local_prekeys(key)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Err("no prekeys held under the key asked for".into());
+    };
+    let packet = block
+        .seal(&encode_published_prekeys(&prekeys))
+        .map_err(|e| e.to_string())?;
+    let first = block.first_hop();
+    let addrs = super::send::endpoints_of(shared, first)
+        .await
+        .map_err(|e| e.to_string())?;
+    hand_over(shared, first, addrs, packet.to_bytes().to_vec())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Most records of a mailbox region's nodes looked up for one deposit.
 const MAX_REGION_RECORD_LOOKUPS: usize = 32;
 
-/// The `mailbox.replicas` holders of `recipient`'s mailbox with their
-/// device keys, closest first. Records are looked up for every node of
-/// the region's answer we hold none for, not for the holders alone:
-/// lookups of exactly the nodes closest to a mailbox key would name it.
+/// The `mailbox.replicas` server nodes closest to `key` (a mailbox's or a
+/// prekey record's; not `owner`, whose key it is) with their device keys,
+/// closest first. Records are looked up for every node of the region's
+/// answer we hold none for, not for the closest alone: lookups of exactly
+/// the nodes closest to a key would name it.
 async fn region_holders(
     shared: &Arc<Shared>,
-    recipient: NodeId,
+    key: NodeId,
+    owner: NodeId,
 ) -> Result<Vec<(NodeId, DhPublicKey)>> {
-    let answer: Vec<NodeId> = super::send::mailbox_region(shared, recipient)
+    let answer: Vec<NodeId> = super::send::region_answer(shared, key, owner)
         .await?
         .into_iter()
         .map(|c| c.node_id)
@@ -660,8 +788,32 @@ pub(crate) async fn handle(
             }
             Message::OnionAccepted
         }
-        // A reply: no reply blocks are handed out yet, nothing waits for
-        // one.
+        // A reply to one of our reply blocks: opened, and handed to what
+        // waits for it (nothing does once it timed out).
+        Ok(Processed::Reply { body }) => {
+            let task_shared = shared.clone();
+            shared.spawn(async move {
+                let opened = task_shared
+                    .with_state(move |st, _| {
+                        Ok::<_, NodeError>(
+                            st.reply_waits
+                                .remove(&body.id())
+                                .map(|(opener, waiter)| (opener.open(&body), waiter)),
+                        )
+                    })
+                    .await;
+                match opened {
+                    Ok(Some((Ok(bytes), waiter))) => {
+                        let _ = waiter.send(bytes);
+                    }
+                    Ok(Some((Err(e), _))) => {
+                        tracing::debug!("reply through relays unreadable: {e}")
+                    }
+                    Ok(None) | Err(_) => tracing::debug!("reply through relays nobody waits for"),
+                }
+            });
+            Message::OnionAccepted
+        }
         Ok(_) => Message::OnionAccepted,
         // Dropped without a word: the previous hop learns nothing more.
         Err(ProcessError::Replayed) => Message::OnionAccepted,
@@ -720,6 +872,7 @@ async fn deliver(
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(());
         }
+        Some(OnionPayloadKind::PrekeyRequest) => return answer_prekeys(shared, rest).await,
         Some(OnionPayloadKind::Deposit) => {
             let deposit = decode_mailbox_deposit(rest).map_err(|e| e.to_string())?;
             return super::serve::keep_deposit(shared, deposit, from)

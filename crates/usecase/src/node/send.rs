@@ -1043,16 +1043,16 @@ pub(crate) async fn mailbox_holders(shared: &Shared, recipient: NodeId) -> Resul
     Ok(closest)
 }
 
-/// The server nodes around `recipient`'s mailbox key, closest first (not
-/// the recipient), found without naming the key: a lookup of a random key
-/// of its region ([`crate::lookup_region`]), whose answer holds the whole
-/// region. A lookup of the mailbox key itself would tell every node it
-/// asks who is about to write to whom.
-pub(crate) async fn mailbox_region(
+/// The server nodes around `key` (someone's mailbox key or prekey key),
+/// closest first, not `owner` (whose key it is), found without naming the
+/// key: a lookup of a random key of its region ([`crate::lookup_region`]),
+/// whose answer holds the whole region. A lookup of the key itself would
+/// tell every node it asks who is about to write to whom.
+pub(crate) async fn region_answer(
     shared: &Arc<Shared>,
-    recipient: NodeId,
+    key: NodeId,
+    owner: NodeId,
 ) -> Result<Vec<Contact>> {
-    let key = mailbox_key(&recipient);
     let me = shared.node_id();
     let servers: Vec<NodeId> = shared
         .dht
@@ -1071,7 +1071,7 @@ pub(crate) async fn mailbox_region(
         })
         .await?;
     let mut answer = shared.dht.closest(target).await?;
-    answer.retain(|c| c.node_id != recipient);
+    answer.retain(|c| c.node_id != owner);
     answer.sort_by_key(|c| key.distance(&c.node_id));
     Ok(answer)
 }
@@ -1282,12 +1282,34 @@ fn nobody_answered(e: &CallError) -> bool {
     matches!(e, CallError::Timeout | CallError::Unreachable(_))
 }
 
-async fn published_bundle(shared: &Shared, peer: NodeId) -> Result<PrekeyBundle> {
-    let p = shared
-        .dht
-        .find_prekeys(peer)
-        .await?
-        .ok_or(NodeError::NoPublishedPrekeys(peer))?;
+/// `peer`'s published prekeys as a bundle (no one-time prekey). With onion
+/// routing on they are asked of a holder through relays first (a lookup
+/// would tell the nodes it asks who is about to write to whom), from the
+/// DHT when that fails.
+async fn published_bundle(shared: &Arc<Shared>, peer: NodeId) -> Result<PrekeyBundle> {
+    let through_relays = if onion(shared) {
+        match super::onion::fetch_prekeys(shared, peer).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::debug!(%peer, "prekeys through relays failed ({e:#}); looking them up");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let p = match through_relays {
+        Some(p) => p,
+        None => shared
+            .dht
+            .find_prekeys(peer)
+            .await?
+            .ok_or(NodeError::NoPublishedPrekeys(peer))?,
+    };
+    // Whoever answered, they must be the peer's, signed by it.
+    if NodeId::from_identity(&p.identity_key) != peer {
+        return Err(NodeError::NoPublishedPrekeys(peer));
+    }
     tacnode_crypto::prekey::verify_published(&p)?;
     Ok(PrekeyBundle {
         identity_key: p.identity_key,

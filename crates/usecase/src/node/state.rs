@@ -150,6 +150,15 @@ pub(crate) struct State {
     pub(crate) mail_ids_order: std::collections::VecDeque<(NodeId, [u8; 16])>,
     /// The tags of our loop cover packets on their way.
     pub(crate) loop_tags: crate::loop_tags::LoopTags,
+    /// Our reply blocks whose one reply is awaited, with what opens it and
+    /// who waits for it (at most [`super::onion::MAX_REPLY_WAITS`]).
+    pub(crate) reply_waits: HashMap<
+        tacnode_crypto::sphinx::ReplyId,
+        (
+            tacnode_crypto::sphinx::ReplyOpener,
+            tokio::sync::oneshot::Sender<Vec<u8>>,
+        ),
+    >,
     /// The group channels.
     pub(crate) groups: super::groups::GroupBook,
     /// File transfers, both ways (loaded at start).
@@ -278,6 +287,7 @@ impl State {
             mail_ids: HashMap::new(),
             mail_ids_order: std::collections::VecDeque::new(),
             loop_tags: crate::loop_tags::LoopTags::default(),
+            reply_waits: HashMap::new(),
             last_outbox_time: UnixMillis(0),
             groups: super::groups::GroupBook::default(),
             transfers: std::collections::BTreeMap::new(),
