@@ -311,6 +311,12 @@ pub(crate) struct Shared {
     pub(crate) onion_held_from: onion::HeldFrom,
     /// Packets waiting for a cover slot.
     pub(crate) onion_outbox: onion::OnionOutbox,
+    /// Turns to await a reply through relays (at most
+    /// [`onion::MAX_REPLY_WAITS`] at once).
+    pub(crate) reply_slots: Arc<Semaphore>,
+    /// Prekey requests being answered (at most
+    /// [`onion::MAX_PREKEY_ANSWERS`]).
+    pub(crate) prekey_answers: Arc<Semaphore>,
     /// Loop cover packets on their way to their first relay (at most
     /// [`onion::MAX_LOOPS_IN_FLIGHT`]).
     pub(crate) loop_in_flight: Arc<Semaphore>,
@@ -667,6 +673,8 @@ impl Node {
             onion_tasks: Arc::new(Semaphore::new(onion::MAX_ONION_FORWARDS)),
             onion_held_from: onion::HeldFrom::default(),
             onion_outbox: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            reply_slots: Arc::new(Semaphore::new(onion::MAX_REPLY_WAITS)),
+            prekey_answers: Arc::new(Semaphore::new(onion::MAX_PREKEY_ANSWERS)),
             loop_in_flight: Arc::new(Semaphore::new(onion::MAX_LOOPS_IN_FLIGHT)),
             loops_sent: std::sync::atomic::AtomicU64::new(0),
             loops_returned: std::sync::atomic::AtomicU64::new(0),

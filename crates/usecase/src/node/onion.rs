@@ -62,8 +62,12 @@ const MAX_RELAY_LOOKUPS: usize = 4;
 /// relay records to be looked up): past it a slot goes without a loop
 /// rather than pile up tasks.
 pub(crate) const MAX_LOOPS_IN_FLIGHT: usize = 8;
-/// Replies awaited at once at most (prekey requests on their way).
+/// Replies awaited at once at most (prekey requests on their way); more
+/// requests wait their turn.
 pub(crate) const MAX_REPLY_WAITS: usize = 64;
+/// Prekey requests a holder answers at once at most (each waits for a
+/// cover slot); beyond, requests are dropped unanswered.
+pub(crate) const MAX_PREKEY_ANSWERS: usize = 8;
 /// Holders of a prekey record asked, one after the other, before the
 /// lookup falls back to the DHT.
 const PREKEY_REQUEST_TRIES: usize = 2;
@@ -208,16 +212,23 @@ pub(super) async fn deposit(shared: &Arc<Shared>, deposit: &MailboxDeposit) -> R
 /// `peer`'s published prekeys, asked of a node that holds them through
 /// relays, with a reply block for the answer: the holder learns whose
 /// prekeys are wanted but not by whom, and no lookup names them (the
-/// holders are found by region, as a mailbox's are). Not verified here.
+/// holders are found by region, as a mailbox's are). Checked here (the
+/// peer's identity, its signatures, not revoked): a holder whose answer
+/// does not check out is passed over for the next. No DHT lookup of the
+/// prekeys follows a failure: a holder could force one by keeping quiet.
 pub(super) async fn fetch_prekeys(
     shared: &Arc<Shared>,
     peer: NodeId,
 ) -> Result<tacnode_domain::e2e::PublishedPrekeys> {
     let key = tacnode_domain::prekey_record_key(&peer);
     let holders = region_holders(shared, key, peer).await?;
+    let spare: Vec<NodeId> = holders.iter().map(|(id, _)| *id).collect();
     let mut last = NodeError::NoPublishedPrekeys(peer);
     for (holder, holder_key) in holders.into_iter().take(PREKEY_REQUEST_TRIES) {
-        match ask_prekeys(shared, peer, key, holder, holder_key).await {
+        let answered = ask_prekeys(shared, peer, key, (holder, holder_key), &spare)
+            .await
+            .and_then(|p| check_prekeys(shared, peer, p));
+        match answered {
             Ok(p) => return Ok(p),
             Err(e) => {
                 tracing::debug!(%peer, %holder, "prekeys not had through relays: {e:#}");
@@ -228,17 +239,67 @@ pub(super) async fn fetch_prekeys(
     Err(last)
 }
 
-/// One prekey request to `holder`, answered within the receipt wait.
+/// What the DHT's record checks would say of prekeys that came another
+/// way: the peer's own, signed by it, and the peer not revoked.
+fn check_prekeys(
+    shared: &Shared,
+    peer: NodeId,
+    p: tacnode_domain::e2e::PublishedPrekeys,
+) -> Result<tacnode_domain::e2e::PublishedPrekeys> {
+    if NodeId::from_identity(&p.identity_key) != peer {
+        return Err(NodeError::BundleIdentity);
+    }
+    tacnode_crypto::prekey::verify_published(&p)?;
+    if shared.admission.current().is_revoked(&peer) {
+        return Err(NodeError::NoPublishedPrekeys(peer));
+    }
+    Ok(p)
+}
+
+/// `count` relays from `pool`, none of `avoid` and, while there are
+/// enough others, none of `spare`.
+fn choose_sparing<R: rand_core::CryptoRng + ?Sized>(
+    rng: &mut R,
+    pool: &[RelayCandidate],
+    count: usize,
+    avoid: &[NodeId],
+    spare: &[NodeId],
+) -> Result<Vec<RelayCandidate>> {
+    let preferred: Vec<RelayCandidate> = pool
+        .iter()
+        .filter(|c| !spare.contains(&c.node))
+        .cloned()
+        .collect();
+    match choose_relays(rng, &preferred, count, avoid) {
+        Ok(relays) => Ok(relays),
+        Err(PathError::TooFewRelays { .. }) => Ok(choose_relays(rng, pool, count, avoid)?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One prekey request to `holder` (its id and device key), its request
+/// and reply paths clear of the other holders in `spare` where relays
+/// allow; answered within the receipt wait.
 async fn ask_prekeys(
     shared: &Arc<Shared>,
     peer: NodeId,
     key: NodeId,
-    holder: NodeId,
-    holder_key: DhPublicKey,
+    (holder, holder_key): (NodeId, DhPublicKey),
+    spare: &[NodeId],
 ) -> Result<tacnode_domain::e2e::PublishedPrekeys> {
+    // Waits its turn: at most MAX_REPLY_WAITS replies awaited at once.
+    let _turn = shared
+        .reply_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| NodeError::ReplyWaitsFull {
+            max: MAX_REPLY_WAITS,
+        })?;
     let me = shared.node_id();
     let candidates = relay_candidates(shared, &[me, peer, holder]).await?;
     let (answer, wait) = tokio::sync::oneshot::channel();
+    let spared = spare.to_vec();
     let (payload, id) = shared
         .with_state(move |st, shared| {
             if st.reply_waits.len() >= MAX_REPLY_WAITS {
@@ -247,8 +308,13 @@ async fn ask_prekeys(
                 });
             }
             let config = &shared.config.privacy;
-            let relays =
-                choose_relays(&mut st.rng, &candidates, config.relays, &[me, peer, holder])?;
+            let relays = choose_sparing(
+                &mut st.rng,
+                &candidates,
+                config.relays,
+                &[me, peer, holder],
+                &spared,
+            )?;
             let back = path_to(
                 &mut st.rng,
                 &relays,
@@ -265,7 +331,7 @@ async fn ask_prekeys(
             Ok::<_, NodeError>((payload, id))
         })
         .await?;
-    let sent = route(shared, holder, holder_key, payload, vec![peer], &[]).await;
+    let sent = route(shared, holder, holder_key, payload, vec![peer], spare).await;
     let answered = match sent {
         Ok(()) => {
             tokio::time::timeout(Duration::from_millis(receipt_wait_ms(&shared.config)), wait)
@@ -282,6 +348,10 @@ async fn ask_prekeys(
         forget_reply(shared, id).await;
         return Err(NodeError::NoPublishedPrekeys(peer));
     };
+    // An empty answer: the holder has none under the key.
+    if bytes.is_empty() {
+        return Err(NodeError::NoPublishedPrekeys(peer));
+    }
     decode_published_prekeys(&bytes).map_err(|e| NodeError::UnreadableReply(e.to_string()))
 }
 
@@ -294,10 +364,12 @@ async fn forget_reply(shared: &Arc<Shared>, id: ReplyId) {
         .await;
 }
 
-/// A prekey request for this node: the prekeys it holds under the key,
-/// sent back with the request's reply block (nothing when it holds none:
-/// the asker tries another holder).
-async fn answer_prekeys(shared: &Arc<Shared>, rest: &[u8]) -> std::result::Result<(), String> {
+/// A prekey request for this node: the prekeys it holds under the key
+/// (an empty answer when it holds none, so the asker moves on at once),
+/// sent back with the request's reply block. Answered only to a first hop
+/// this node already knows where to reach (no lookup for a stranger's
+/// block), and at most [`MAX_PREKEY_ANSWERS`] at once; beyond, dropped.
+fn answer_prekeys(shared: &Arc<Shared>, rest: &[u8]) -> std::result::Result<(), String> {
     let (key, block) = rest
         .split_at_checked(tacnode_domain::ID_LEN)
         .ok_or("prekey request too short")?;
@@ -305,24 +377,52 @@ async fn answer_prekeys(shared: &Arc<Shared>, rest: &[u8]) -> std::result::Resul
         .map(NodeId::from_bytes)
         .map_err(|e| e.to_string())?;
     let block = ReplyBlock::from_bytes(block).map_err(|e| e.to_string())?;
-    let Some(prekeys) = shared
-        .dht
-        .local_prekeys(key)
-        .await
-        .map_err(|e| e.to_string())?
-    else {
-        return Err("no prekeys held under the key asked for".into());
+    let Ok(permit) = shared.prekey_answers.clone().try_acquire_owned() else {
+        return Err("too many prekey answers on their way".into());
     };
-    let packet = block
-        .seal(&encode_published_prekeys(&prekeys))
-        .map_err(|e| e.to_string())?;
-    let first = block.first_hop();
-    let addrs = super::send::endpoints_of(shared, first)
-        .await
-        .map_err(|e| e.to_string())?;
-    hand_over(shared, first, addrs, packet.to_bytes().to_vec())
-        .await
-        .map_err(|e| e.to_string())
+    let task_shared = shared.clone();
+    shared.spawn(async move {
+        let shared = task_shared;
+        let answered = async {
+            let first = block.first_hop();
+            let known = shared
+                .with_state(move |st, _| {
+                    Ok::<_, NodeError>(super::send::known_endpoints(st, &first))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            let addrs = match known {
+                Some(addrs) => addrs,
+                None => shared
+                    .dht
+                    .routing_snapshot()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .find(|e| e.node_id == first)
+                    .map(|e| e.endpoints.iter().map(|a| a.0).collect())
+                    .ok_or("the reply block's first hop is not known here")?,
+            };
+            let prekeys = shared
+                .dht
+                .local_prekeys(key)
+                .await
+                .map_err(|e| e.to_string())?;
+            let payload = prekeys
+                .as_ref()
+                .map(encode_published_prekeys)
+                .unwrap_or_default();
+            let packet = block.seal(&payload).map_err(|e| e.to_string())?;
+            hand_over(&shared, first, addrs, packet.to_bytes().to_vec())
+                .await
+                .map_err(|e| e.to_string())
+        };
+        if let Err(e) = answered.await {
+            tracing::debug!("prekey request not answered: {e}");
+        }
+        drop(permit);
+    });
+    Ok(())
 }
 
 /// Most records of a mailbox region's nodes looked up for one deposit.
@@ -403,18 +503,7 @@ async fn route(
         let (first, packet) = shared
             .with_state(move |st, shared| {
                 let config = &shared.config.privacy;
-                let preferred: Vec<RelayCandidate> = pool
-                    .iter()
-                    .filter(|c| !spare.contains(&c.node))
-                    .cloned()
-                    .collect();
-                let relays = match choose_relays(&mut st.rng, &preferred, config.relays, &avoid) {
-                    Ok(relays) => relays,
-                    Err(PathError::TooFewRelays { .. }) => {
-                        choose_relays(&mut st.rng, &pool, config.relays, &avoid)?
-                    }
-                    Err(e) => return Err(e.into()),
-                };
+                let relays = choose_sparing(&mut st.rng, &pool, config.relays, &avoid, &spare)?;
                 let path = path_to(&mut st.rng, &relays, config.mix_delay_ms, destination, key);
                 let packet = create_packet(&mut st.rng, &path, &payload)?;
                 let first = relays.first().map(|r| (r.node, r.endpoints.clone()));
@@ -791,6 +880,9 @@ pub(crate) async fn handle(
         // A reply to one of our reply blocks: opened, and handed to what
         // waits for it (nothing does once it timed out).
         Ok(Processed::Reply { body }) => {
+            let Ok(permit) = shared.onion_tasks.clone().try_acquire_owned() else {
+                return Message::OnionAccepted;
+            };
             let task_shared = shared.clone();
             shared.spawn(async move {
                 let opened = task_shared
@@ -811,6 +903,7 @@ pub(crate) async fn handle(
                     }
                     Ok(None) | Err(_) => tracing::debug!("reply through relays nobody waits for"),
                 }
+                drop(permit);
             });
             Message::OnionAccepted
         }
@@ -872,7 +965,7 @@ async fn deliver(
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(());
         }
-        Some(OnionPayloadKind::PrekeyRequest) => return answer_prekeys(shared, rest).await,
+        Some(OnionPayloadKind::PrekeyRequest) => return answer_prekeys(shared, rest),
         Some(OnionPayloadKind::Deposit) => {
             let deposit = decode_mailbox_deposit(rest).map_err(|e| e.to_string())?;
             return super::serve::keep_deposit(shared, deposit, from)

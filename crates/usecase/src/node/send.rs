@@ -551,7 +551,7 @@ fn session_ready(st: &mut super::State, peer: &NodeId) -> Result<bool> {
 }
 
 /// Where `peer` listens, from the peer records in memory.
-fn known_endpoints(st: &super::State, peer: &NodeId) -> Option<Vec<SocketAddr>> {
+pub(super) fn known_endpoints(st: &super::State, peer: &NodeId) -> Option<Vec<SocketAddr>> {
     st.peers
         .get(peer)
         .map(|r| r.body.endpoints.iter().map(|e| e.0).collect())
@@ -1283,32 +1283,21 @@ fn nobody_answered(e: &CallError) -> bool {
 }
 
 /// `peer`'s published prekeys as a bundle (no one-time prekey). With onion
-/// routing on they are asked of a holder through relays first (a lookup
-/// would tell the nodes it asks who is about to write to whom), from the
-/// DHT when that fails.
+/// routing on they are asked of a holder through relays, never looked up
+/// (a lookup would tell the nodes it asks who is about to write to whom):
+/// when that fails, so does this attempt, and the next retries.
 async fn published_bundle(shared: &Arc<Shared>, peer: NodeId) -> Result<PrekeyBundle> {
-    let through_relays = if onion(shared) {
-        match super::onion::fetch_prekeys(shared, peer).await {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::debug!(%peer, "prekeys through relays failed ({e:#}); looking them up");
-                None
-            }
-        }
+    let p = if onion(shared) {
+        super::onion::fetch_prekeys(shared, peer).await?
     } else {
-        None
-    };
-    let p = match through_relays {
-        Some(p) => p,
-        None => shared
+        shared
             .dht
             .find_prekeys(peer)
             .await?
-            .ok_or(NodeError::NoPublishedPrekeys(peer))?,
+            .ok_or(NodeError::NoPublishedPrekeys(peer))?
     };
-    // Whoever answered, they must be the peer's, signed by it.
     if NodeId::from_identity(&p.identity_key) != peer {
-        return Err(NodeError::NoPublishedPrekeys(peer));
+        return Err(NodeError::BundleIdentity);
     }
     tacnode_crypto::prekey::verify_published(&p)?;
     Ok(PrekeyBundle {
