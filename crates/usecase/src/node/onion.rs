@@ -315,13 +315,7 @@ async fn ask_prekeys(
                 &[me, peer, holder],
                 &spared,
             )?;
-            let back = path_to(
-                &mut st.rng,
-                &relays,
-                config.mix_delay_ms,
-                me,
-                shared.identity.device_key(),
-            );
+            let back = path_home(&mut st.rng, &relays, shared);
             let (block, opener) = ReplyBlock::create(&mut st.rng, &back)?;
             let id = opener.id();
             let mut payload = vec![OnionPayloadKind::PrekeyRequest as u8];
@@ -678,13 +672,7 @@ async fn send_loop(shared: &Arc<Shared>) -> Result<()> {
         .with_state(move |st, shared| {
             let config = &shared.config.privacy;
             let relays = choose_relays(&mut st.rng, &candidates, config.relays.max(1), &[me])?;
-            let path = path_to(
-                &mut st.rng,
-                &relays,
-                config.mix_delay_ms,
-                me,
-                shared.identity.device_key(),
-            );
+            let path = path_home(&mut st.rng, &relays, shared);
             let mut payload = vec![OnionPayloadKind::Loop as u8];
             let tag = st.loop_tags.issue(&mut st.rng);
             payload.extend_from_slice(&tag);
@@ -728,6 +716,22 @@ fn path_to<R: rand_core::Rng + ?Sized>(
     path
 }
 
+/// The Sphinx path through `relays` back to this node itself (a loop's,
+/// a reply block's).
+fn path_home<R: rand_core::Rng + ?Sized>(
+    rng: &mut R,
+    relays: &[RelayCandidate],
+    shared: &Shared,
+) -> Vec<PathHop> {
+    path_to(
+        rng,
+        relays,
+        shared.config.privacy.mix_delay_ms,
+        shared.node_id(),
+        shared.identity.device_key(),
+    )
+}
+
 /// An exponential mixing delay of mean `mean_ms`, at most what a relay
 /// holds a packet.
 fn mix_delay_ms<R: rand_core::Rng + ?Sized>(rng: &mut R, mean_ms: u64) -> u32 {
@@ -740,17 +744,7 @@ fn mix_delay_ms<R: rand_core::Rng + ?Sized>(rng: &mut R, mean_ms: u64) -> u32 {
 /// up a few more when too few are known), with the round-trip time of any
 /// open connection to them.
 async fn relay_candidates(shared: &Arc<Shared>, avoid: &[NodeId]) -> Result<Vec<RelayCandidate>> {
-    let me = shared.node_id();
-    let servers: Vec<NodeId> = shared
-        .dht
-        .routing_snapshot()
-        .await?
-        .into_iter()
-        .filter(|e| {
-            e.node_type == NodeType::Server && e.node_id != me && !avoid.contains(&e.node_id)
-        })
-        .map(|e| e.node_id)
-        .collect();
+    let servers = super::send::routing_servers(shared, avoid).await?;
     let rtts: std::collections::HashMap<NodeId, u64> = shared
         .net
         .connections()

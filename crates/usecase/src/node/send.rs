@@ -1043,6 +1043,23 @@ pub(crate) async fn mailbox_holders(shared: &Shared, recipient: NodeId) -> Resul
     Ok(closest)
 }
 
+/// The server nodes of our routing table, not us nor one of `avoid`.
+pub(crate) async fn routing_servers(shared: &Shared, avoid: &[NodeId]) -> Result<Vec<NodeId>> {
+    let me = shared.node_id();
+    Ok(shared
+        .dht
+        .routing_snapshot()
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.node_type == tacnode_domain::NodeType::Server
+                && e.node_id != me
+                && !avoid.contains(&e.node_id)
+        })
+        .map(|e| e.node_id)
+        .collect())
+}
+
 /// The server nodes around `key` (someone's mailbox key or prekey key),
 /// closest first, not `owner` (whose key it is), found without naming the
 /// key: a lookup of a random key of its region ([`crate::lookup_region`]),
@@ -1054,14 +1071,7 @@ pub(crate) async fn region_answer(
     owner: NodeId,
 ) -> Result<Vec<Contact>> {
     let me = shared.node_id();
-    let servers: Vec<NodeId> = shared
-        .dht
-        .routing_snapshot()
-        .await?
-        .into_iter()
-        .filter(|e| e.node_type == tacnode_domain::NodeType::Server && e.node_id != me)
-        .map(|e| e.node_id)
-        .collect();
+    let servers = routing_servers(shared, &[]).await?;
     let k = shared.config.dht.k;
     let bits =
         lookup_region::region_bits(lookup_region::network_size_estimate(&me, &servers, k), k);
