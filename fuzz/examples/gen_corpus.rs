@@ -318,6 +318,7 @@ fn peer_record(id: &Identity, n_endpoints: usize, n_meta: usize) -> PeerRecord {
             1 => Some(Reachability::Public),
             _ => Some(Reachability::Private),
         },
+        relay: None,
     })
 }
 

@@ -331,6 +331,7 @@ pub fn fixture() -> &'static Fixture {
                     sequence: seq,
                     member: None,
                     reachability: None,
+            relay: None,
                 })));
             }
             let state = PrekeyState::new(&mut rng, id, START);

@@ -77,6 +77,7 @@ async fn forged_and_stale_records_are_refused_over_the_wire() {
         sequence: seq,
         member: None,
         reachability: None,
+        relay: None,
     };
     let store = |value: RecordValue| {
         let key = match &value {

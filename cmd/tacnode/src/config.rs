@@ -13,7 +13,7 @@ use tacnode_transport::TransportConfig;
 use tacnode_usecase::delivery::DeliveryConfig;
 use tacnode_usecase::node::{
     AdmissionConfig, BootstrapPeer, DhtSettings, DiscoveryConfig, MailboxConfig, NodeConfig,
-    PlumtreeConfig, PrivacyConfig,
+    PlumtreeConfig, PrivacyConfig, RelayConfig,
 };
 
 /// Largest config file read.
@@ -177,6 +177,8 @@ pub struct Config {
     pub files: FilesSection,
     /// `[privacy]`
     pub privacy: PrivacyConfig,
+    /// `[relay]`
+    pub relay: RelayConfig,
 }
 
 /// `[files]`: file transfer.
@@ -362,6 +364,7 @@ impl Config {
             },
             discovery: self.discovery.clone(),
             privacy: self.privacy.clone(),
+            relay: self.relay.clone(),
             files: tacnode_usecase::node::FilesConfig {
                 max_bytes: self.files.max_bytes,
                 max_receiving_bytes: self.files.max_receiving_bytes,

@@ -220,6 +220,7 @@ mod tests {
             sequence: 1,
             member: None,
             reachability: None,
+            relay: None,
         });
         rec.verify().unwrap();
         assert_eq!(rec.node_id, id.node_id());

@@ -924,6 +924,7 @@ mod tests {
             sequence,
             member: None,
             reachability: None,
+            relay: None,
         };
         let sig = sign(&body.signing_bytes());
         body.with_signature(sig)

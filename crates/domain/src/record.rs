@@ -136,6 +136,10 @@ pub struct UnsignedPeerRecord {
     /// yet); covered by the signature when present (records without it
     /// sign the same bytes as before it existed).
     pub reachability: Option<Reachability>,
+    /// The relay the node keeps a reservation at, when nobody can dial it
+    /// (see [`crate::relay`]); covered by the signature when present
+    /// (records without it sign the same bytes as before it existed).
+    pub relay: Option<crate::RelayHint>,
 }
 
 impl UnsignedPeerRecord {
@@ -187,6 +191,11 @@ impl UnsignedPeerRecord {
         if let Some(r) = self.reachability {
             m.push(2);
             m.push(r.tag());
+        }
+        if let Some(r) = &self.relay {
+            m.push(3);
+            m.extend_from_slice(r.node_id.as_bytes());
+            Endpoint(r.endpoint).push_signing_bytes(&mut m);
         }
         m
     }
@@ -304,6 +313,7 @@ mod tests {
             sequence: 7,
             member: None,
             reachability: None,
+            relay: None,
         };
         let sig = sign(sk, &body.signing_bytes());
         body.with_signature(sig)
@@ -354,6 +364,40 @@ mod tests {
         let mut flipped = signed;
         flipped.body.reachability = Some(Reachability::Public);
         assert!(matches!(flipped.verify(), Err(RecordError::Signature(_))));
+    }
+
+    #[test]
+    fn the_relay_is_signed_and_a_record_without_it_keeps_its_bytes() {
+        let sk = SigningKey::from_bytes(&[7; 32]);
+        let r = record(&sk);
+        let before = r.body.signing_bytes();
+        let mut body = r.body.clone();
+        body.relay = Some(crate::RelayHint {
+            node_id: NodeId::from_bytes([5; 32]),
+            endpoint: "10.0.0.1:4500".parse().unwrap(),
+        });
+        let with = body.signing_bytes();
+        assert_eq!(with.get(..before.len()), Some(before.as_slice()));
+        assert_eq!(with.get(before.len()), Some(&3));
+        let signed = body.clone().with_signature(sign(&sk, &with));
+        signed.verify().unwrap();
+        for tampered in [
+            crate::RelayHint {
+                node_id: NodeId::from_bytes([6; 32]),
+                endpoint: "10.0.0.1:4500".parse().unwrap(),
+            },
+            crate::RelayHint {
+                node_id: NodeId::from_bytes([5; 32]),
+                endpoint: "10.0.0.2:4500".parse().unwrap(),
+            },
+        ] {
+            let mut t = signed.clone();
+            t.body.relay = Some(tampered);
+            assert!(matches!(t.verify(), Err(RecordError::Signature(_))));
+        }
+        let mut dropped = signed;
+        dropped.body.relay = None;
+        assert!(matches!(dropped.verify(), Err(RecordError::Signature(_))));
     }
 
     #[test]

@@ -12,12 +12,14 @@ use tacnode_domain::gossip::GossipMessage;
 use tacnode_domain::mailbox::{MailboxAck, MailboxDeposit, MailboxEntry, MailboxFetch, NONCE_LEN};
 use tacnode_domain::onion::ONION_PACKET_LEN;
 use tacnode_domain::{Content, MessageId, Plaintext};
-use tacnode_domain::{IdentityKey, MAX_DIRECT_BATCH, NodeId, UnixMillis};
+use tacnode_domain::{
+    IdentityKey, MAX_DIRECT_BATCH, NodeId, RelayedAnswer, RelayedCall, UnixMillis,
+};
 
 use crate::answer::Answer;
 use crate::dht;
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::fields::{Result, at_most, bytes_at_most, node_id, required};
+use crate::fields::{Result, at_most, bytes_at_most, identity_key, node_id, required, signature};
 use crate::frame::MAX_FRAME_LEN;
 use crate::mailbox;
 use crate::pb;
@@ -117,6 +119,18 @@ pub enum Message {
     Onion(Vec<u8>),
     /// The onion packet was taken.
     OnionAccepted,
+    /// Keep a relay reservation for calls to us (see
+    /// [`tacnode_domain::relay`]).
+    RelayReserve,
+    /// The reservation holds for this long unless renewed.
+    RelayReservation {
+        /// Milliseconds from the answer.
+        ttl_ms: u64,
+    },
+    /// A call through this relay, or (at the node called) through ours.
+    RelayedCall(RelayedCall),
+    /// The called node's signed answer to a relayed call.
+    RelayedAnswer(RelayedAnswer),
 }
 
 impl Message {
@@ -213,6 +227,21 @@ impl Message {
                 packet: packet.clone(),
             }),
             Self::OnionAccepted => Body::OnionAccepted(pb::OnionAccepted {}),
+            Self::RelayReserve => Body::RelayReserve(pb::RelayReserve {}),
+            Self::RelayReservation { ttl_ms } => {
+                Body::RelayReservation(pb::RelayReservation { ttl_ms: *ttl_ms })
+            }
+            Self::RelayedCall(c) => Body::RelayedCall(pb::RelayedCall {
+                caller: c.caller.as_bytes().to_vec(),
+                relay: c.relay.as_bytes().to_vec(),
+                to: c.to.as_bytes().to_vec(),
+                body: c.body.clone(),
+                signature: c.signature.as_bytes().to_vec(),
+            }),
+            Self::RelayedAnswer(a) => Body::RelayedAnswer(pb::RelayedAnswer {
+                body: a.body.clone(),
+                signature: a.signature.as_bytes().to_vec(),
+            }),
             Self::DirectBatch(list) => Body::DirectBatch(pb::DirectBatch {
                 sealed: list.iter().map(crate::sealed::direct_to_wire).collect(),
             }),
@@ -338,6 +367,19 @@ impl Message {
                 Self::Onion(o.packet)
             }
             Body::OnionAccepted(_) => Self::OnionAccepted,
+            Body::RelayReserve(_) => Self::RelayReserve,
+            Body::RelayReservation(r) => Self::RelayReservation { ttl_ms: r.ttl_ms },
+            Body::RelayedCall(c) => Self::RelayedCall(RelayedCall {
+                caller: identity_key(&c.caller, "relayed_call.caller")?,
+                relay: node_id(&c.relay, "relayed_call.relay")?,
+                to: node_id(&c.to, "relayed_call.to")?,
+                body: c.body,
+                signature: signature(&c.signature, "relayed_call.signature")?,
+            }),
+            Body::RelayedAnswer(a) => Self::RelayedAnswer(RelayedAnswer {
+                body: a.body,
+                signature: signature(&a.signature, "relayed_answer.signature")?,
+            }),
             Body::DirectBatch(b) => {
                 at_most(&b.sealed, MAX_DIRECT_BATCH, "direct_batch.sealed")?;
                 if b.sealed.is_empty() {

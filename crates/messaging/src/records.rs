@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 
 use tacnode_domain::e2e::{OneTimePrekey, PrekeyBundle, PublishedPrekeys, SignedPrekey};
 use tacnode_domain::{
-    MAX_MEMBER_NAME_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_VALUE_BYTES,
-    MAX_REVOKED, MemberCertificate, PeerRecord, RevocationList, UnixMillis, UnsignedPeerRecord,
+    Endpoint, MAX_MEMBER_NAME_BYTES, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES,
+    MAX_METADATA_VALUE_BYTES, MAX_REVOKED, MemberCertificate, PeerRecord, RelayHint,
+    RevocationList, UnixMillis, UnsignedPeerRecord,
 };
 
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::fields::{
-    Result, at_most, bytes_at_most, dh_key, endpoint_to_wire, endpoints, identity_key, node_id,
-    node_type, node_type_to_wire, reachability, reachability_to_wire, required, signature,
+    Result, at_most, bytes_at_most, dh_key, endpoint, endpoint_to_wire, endpoints, identity_key,
+    node_id, node_type, node_type_to_wire, reachability, reachability_to_wire, required, signature,
 };
 use crate::pb;
 
@@ -52,6 +53,11 @@ impl TryFrom<pb::PeerRecord> for PeerRecord {
                 .transpose()
                 .map_err(|e| e.within("member"))?,
             reachability: reachability(w.reachability, "reachability")?,
+            relay: w
+                .relay
+                .map(|r| relay_hint(&r))
+                .transpose()
+                .map_err(|e| e.within("relay"))?,
         };
         let sig = signature(&w.signature, "signature")?;
         Ok(body.with_signature(sig))
@@ -73,7 +79,22 @@ impl From<&PeerRecord> for pb::PeerRecord {
             signature: r.signature.as_bytes().to_vec(),
             member: b.member.as_ref().map(pb::MemberCertificate::from),
             reachability: reachability_to_wire(b.reachability),
+            relay: b.relay.as_ref().map(relay_hint_to_wire),
         }
+    }
+}
+
+fn relay_hint(w: &pb::RelayHint) -> Result<RelayHint> {
+    Ok(RelayHint {
+        node_id: node_id(&w.node_id, "node_id")?,
+        endpoint: endpoint(required(w.endpoint.as_ref(), "endpoint")?, "endpoint")?.0,
+    })
+}
+
+fn relay_hint_to_wire(r: &RelayHint) -> pb::RelayHint {
+    pb::RelayHint {
+        node_id: r.node_id.as_bytes().to_vec(),
+        endpoint: Some(endpoint_to_wire(&Endpoint(r.endpoint))),
     }
 }
 

@@ -73,8 +73,9 @@ fn peer_record() -> impl Strategy<Value = tacnode_domain::PeerRecord> {
         prop::collection::btree_map("[a-z]{1,16}", "\\PC{0,32}", 0..=4),
         any::<u64>(),
         sig(),
+        prop::option::of((node_id(), endpoint())),
     )
-        .prop_map(|(ik, dk, dks, eps, nt, ls, md, seq, s)| {
+        .prop_map(|(ik, dk, dks, eps, nt, ls, md, seq, s, relay)| {
             UnsignedPeerRecord {
                 identity_key: ik,
                 device_key: dk,
@@ -86,6 +87,10 @@ fn peer_record() -> impl Strategy<Value = tacnode_domain::PeerRecord> {
                 sequence: seq,
                 member: None,
                 reachability: None,
+                relay: relay.map(|(node_id, e)| tacnode_domain::RelayHint {
+                    node_id,
+                    endpoint: e.0,
+                }),
             }
             .with_signature(s)
         })
@@ -370,6 +375,27 @@ fn message() -> impl Strategy<Value = Message> {
         any::<u32>().prop_map(|deleted| Message::MailboxAcked { deleted }),
         Just(Message::DialBackRequest),
         any::<bool>().prop_map(|reachable| Message::DialedBack { reachable }),
+        Just(Message::RelayReserve),
+        any::<u64>().prop_map(|ttl_ms| Message::RelayReservation { ttl_ms }),
+        (
+            identity(),
+            node_id(),
+            node_id(),
+            prop::collection::vec(any::<u8>(), 0..200),
+            sig()
+        )
+            .prop_map(|(caller, relay, to, body, signature)| Message::RelayedCall(
+                tacnode_domain::RelayedCall {
+                    caller,
+                    relay,
+                    to,
+                    body,
+                    signature
+                }
+            )),
+        (prop::collection::vec(any::<u8>(), 0..200), sig()).prop_map(|(body, signature)| {
+            Message::RelayedAnswer(tacnode_domain::RelayedAnswer { body, signature })
+        }),
     ]
 }
 

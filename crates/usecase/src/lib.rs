@@ -38,4 +38,5 @@ pub mod observed_address;
 pub mod onion_path;
 pub mod ports;
 pub mod prekey_quota;
+pub mod relay_reservations;
 pub mod requester_quota;

@@ -111,6 +111,24 @@ impl Default for DiscoveryConfig {
     }
 }
 
+/// Relaying for nodes nobody can dial (`[relay]` of the daemon's TOML
+/// file; see [`crate::relay_reservations`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// A server keeps reservations and passes calls to the nodes holding
+    /// them (within the limits of [`crate::relay_reservations`]). On by
+    /// default: behind a NAT, a client is otherwise reached only through
+    /// its mailboxes, at its next fetch.
+    pub serve: bool,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self { serve: true }
+    }
+}
+
 /// How a node's messages travel (`[privacy]` of the daemon's TOML file).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -209,6 +227,8 @@ pub struct NodeConfig {
     pub files: super::FilesConfig,
     /// Direct or onion-routed messages.
     pub privacy: PrivacyConfig,
+    /// Relaying for nodes nobody can dial.
+    pub relay: RelayConfig,
 }
 
 impl NodeConfig {
@@ -279,6 +299,7 @@ impl Default for NodeConfig {
             gossip: tacnode_gossip::PlumtreeConfig::default(),
             files: super::FilesConfig::default(),
             privacy: PrivacyConfig::default(),
+            relay: RelayConfig::default(),
         }
     }
 }

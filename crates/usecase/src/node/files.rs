@@ -1316,7 +1316,7 @@ async fn fetch(shared: &Arc<Shared>, id: TransferId) -> std::result::Result<Path
             let first = next_block;
             let started = shared.now();
             in_flight.0.push_back(tokio::spawn(async move {
-                let r = call_shared.net.call(peer, &call_addrs, &req).await;
+                let r = super::relay::call(&call_shared, peer, &call_addrs, &req).await;
                 (first, blocks, started, r)
             }));
             next_block += u64::from(blocks);

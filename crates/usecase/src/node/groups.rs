@@ -1008,10 +1008,7 @@ fn perform(shared: &Arc<Shared>, actions: Vec<GroupAction>) {
                 let answer = async {
                     let addrs = super::send::endpoints_of(&shared, to).await?;
                     Ok::<_, NodeError>(
-                        shared
-                            .net
-                            .call(to, &addrs, &Message::Gossip(message))
-                            .await?,
+                        super::relay::call(&shared, to, &addrs, &Message::Gossip(message)).await?,
                     )
                 }
                 .await;

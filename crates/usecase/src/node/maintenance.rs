@@ -111,6 +111,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         jobs.spawn(every(shared.clone(), job, period));
     }
     jobs.spawn(super::reachability::run(shared.clone()));
+    jobs.spawn(super::relay::keep_reservation(shared.clone()));
     while jobs.join_next().await.is_some() {}
 }
 
@@ -394,6 +395,7 @@ pub(crate) async fn publish_records(shared: &Arc<Shared>) -> Result<usize> {
                 sequence: seq,
                 member: shared.config.admission.certificate.clone(),
                 reachability: super::reachability::reachability(shared),
+                relay: super::relay::published_relay(shared),
             });
             let pseq = st
                 .store

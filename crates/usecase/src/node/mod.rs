@@ -42,6 +42,7 @@ mod peers;
 mod probe;
 mod reachability;
 mod receive;
+mod relay;
 mod rewound;
 mod send;
 mod serve;
@@ -66,7 +67,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{
     AdmissionConfig, BootstrapPeer, DhtSettings, DiscoveryConfig, MailboxConfig, NodeConfig,
-    PrivacyConfig, PrivacyMode,
+    PrivacyConfig, PrivacyMode, RelayConfig,
 };
 pub(crate) use net::Net;
 pub use peer_clocks::ClockCheck;
@@ -284,6 +285,11 @@ pub(crate) struct Shared {
     pub(crate) reachability: Mutex<Option<tacnode_domain::Reachability>>,
     /// How many requesters a server has dialled back lately.
     pub(crate) dial_back_quota: Mutex<DialBackQuota>,
+    /// A server's relay reservations (see [`relay`]).
+    pub(crate) relay_reservations: Mutex<crate::relay_reservations::RelayReservations>,
+    /// The relay we keep a reservation at while nobody can dial us, as our
+    /// peer record names it.
+    pub(crate) own_relay: Mutex<Option<tacnode_domain::RelayHint>>,
     /// The previous run did not stop cleanly (a crash, `kill -9`, power):
     /// peers may still be talking to its process, so we greet them.
     pub(crate) unclean_start: bool,
@@ -661,6 +667,8 @@ impl Node {
             address_changed,
             reachability: Mutex::new(None),
             dial_back_quota: Mutex::new(DialBackQuota::new()),
+            relay_reservations: Mutex::new(crate::relay_reservations::RelayReservations::new()),
+            own_relay: Mutex::new(None),
             unclean_start,
             storage_failure: Mutex::new(None),
             own_holders: Mutex::new(None),

@@ -922,7 +922,8 @@ async fn forward(shared: &Arc<Shared>, next: NodeId, packet: Vec<u8>) {
             return;
         }
     };
-    match shared.net.call(next, &addrs, &Message::Onion(packet)).await {
+    // A destination nobody can dial is reached through its relay.
+    match super::relay::call(shared, next, &addrs, &Message::Onion(packet)).await {
         Ok(Message::OnionAccepted) => {}
         Ok(other) => tracing::debug!(%next, "onion packet not taken: {other:?}"),
         Err(e) => {

@@ -732,7 +732,7 @@ async fn direct_batch(
         None => endpoints_of(shared, peer).await?,
     };
     let request = Message::DirectBatch(batch);
-    match super::probe::call_probed(shared, peer, &addrs, &request).await {
+    match call_recipient(shared, peer, &addrs, &request).await {
         Ok(Message::DirectBatchAck { refused }) => {
             shared
                 .direct_batches
@@ -903,11 +903,28 @@ async fn direct(
         Some(known) => known,
         None => endpoints_of(shared, peer).await?,
     };
-    match super::probe::call_probed(shared, peer, &addrs, &Message::Direct(sealed.clone())).await {
+    match call_recipient(shared, peer, &addrs, &Message::Direct(sealed.clone())).await {
         Ok(Message::DirectAck) => Ok(()),
         Ok(other) => Err(NodeError::unexpected(peer, &other).into()),
         Err(e) => Err(call_failed(shared, peer, e)),
     }
+}
+
+/// Calls the recipient `peer` with `request`: through its relay when its
+/// record says nobody can dial it and names one (a dial would only wait
+/// out the handshake timeout), else at `addrs`, probed.
+async fn call_recipient(
+    shared: &Arc<Shared>,
+    peer: NodeId,
+    addrs: &[SocketAddr],
+    request: &Message,
+) -> Result<Message> {
+    if let Some(route) = super::relay::route_to(shared, peer).await {
+        return super::relay::call_through(shared, peer, route, request)
+            .await
+            .map_err(NodeError::Network);
+    }
+    super::probe::call_probed(shared, peer, addrs, request).await
 }
 
 /// A direct delivery's call failed: the attempt's error. Unless the peer
@@ -1264,11 +1281,7 @@ fn start_session(
 
 async fn fetch_bundle(shared: &Arc<Shared>, peer: NodeId) -> Result<PrekeyBundle> {
     let addrs = endpoints_of(shared, peer).await?;
-    match shared
-        .net
-        .call(peer, &addrs, &Message::PrekeyBundleRequest)
-        .await
-    {
+    match super::relay::call(shared, peer, &addrs, &Message::PrekeyBundleRequest).await {
         Ok(Message::PrekeyBundle(b)) => Ok(b),
         Ok(other) => Err(NodeError::unexpected(peer, &other)),
         Err(e) => {

@@ -159,6 +159,19 @@ async fn answer_message(
             return refuse(RefusalCode::Malformed, e.to_string());
         }
     };
+    answer_request(shared, (peer, peer_identity), remote, msg, observed).await
+}
+
+/// The answer to the decoded request `msg` from `peer` (see
+/// [`answer_message`]); also what a node called through its relay answers
+/// the caller.
+pub(super) async fn answer_request(
+    shared: &Arc<Shared>,
+    (peer, peer_identity): (NodeId, &IdentityKey),
+    remote: SocketAddr,
+    msg: Message,
+    observed: &mut Option<SocketAddr>,
+) -> Message {
     shared.observe_peer(
         (peer, peer_identity),
         match &msg {
@@ -267,6 +280,10 @@ async fn answer_message(
         },
         Message::FileChunkRequest(req) => super::files::serve(shared, peer, req).await,
         Message::Onion(packet) => super::onion::handle(shared, &packet, (peer, remote)).await,
+        Message::RelayReserve => super::relay::reserve_for(shared, peer).await,
+        Message::RelayedCall(call) => {
+            super::relay::handle_call(shared, (peer, peer_identity), remote, call).await
+        }
         _ => refuse(RefusalCode::Unsupported, "not a request"),
     }
 }

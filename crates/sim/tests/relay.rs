@@ -1,0 +1,154 @@
+//! Relays in the whole-node simulator: clients behind NATs, which nobody
+//! can dial, keep a reservation at a server and are called through it, so
+//! a message between two of them arrives in a round trip or two instead
+//! of waiting in a mailbox for the recipient's next fetch.
+
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use tacnode_domain::{NodeType, Reachability};
+use tacnode_sim::LinkModel;
+use tacnode_sim::node::harness::{NodeSim, block_on};
+
+/// Three public servers (0 to 2, joined through 0) and two clients behind
+/// NATs (3 and 4), settled; `relays` off takes the servers' relaying away.
+async fn network(seed: u64, relays: bool) -> NodeSim {
+    let mut sim = NodeSim::new(seed, LinkModel::default(), 0.0).unwrap();
+    for _ in 0..3 {
+        sim.add_node(NodeType::Server, 0);
+    }
+    for _ in 0..2 {
+        let c = sim.add_node(NodeType::Client, 0);
+        sim.put_behind_nat(c);
+    }
+    if !relays {
+        for i in 0..3 {
+            sim.configure(i, |c| c.relay.serve = false);
+        }
+    }
+    sim.set_bootstrap(&[0]);
+    for i in 0..3 {
+        sim.start(i).await.unwrap();
+        sim.advance(1_000).await;
+    }
+    sim.start(3).await.unwrap();
+    sim.start(4).await.unwrap();
+    // Joining, a dial-back that times out (5 s), reserving, republishing.
+    sim.advance(30_000).await;
+    sim
+}
+
+/// Sends `count` messages from 3 to 4, one every 5 s; the time each took
+/// to arrive, in ms (`None`: not within 120 s).
+async fn latencies(sim: &mut NodeSim, count: usize) -> Vec<Option<u64>> {
+    let mut ids = Vec::new();
+    for _ in 0..count {
+        ids.push(sim.send(3, 4).await.unwrap());
+        sim.advance(5_000).await;
+    }
+    sim.advance(120_000).await;
+    ids.iter()
+        .map(|id| {
+            let f = sim.fate(id).unwrap();
+            f.received_at
+                .map(|r| r - f.sent_at)
+                .filter(|ms| *ms <= 120_000)
+        })
+        .collect()
+}
+
+#[test]
+fn two_clients_behind_nats_talk_through_a_relay_within_a_second() {
+    block_on(async {
+        let mut sim = network(1, true).await;
+        // The recipient's record names its relay, and says why.
+        let record = sim
+            .handle(1)
+            .unwrap()
+            .lookup_peer(sim.node_id(4).unwrap())
+            .await
+            .unwrap()
+            .expect("record found");
+        assert_eq!(record.body.reachability, Some(Reachability::Private));
+        let relay = record.body.relay.expect("the record names a relay");
+        assert!((0..3).any(|i| sim.node_id(i).unwrap() == relay.node_id));
+        record.verify().unwrap();
+        let took = latencies(&mut sim, 10).await;
+        println!("through a relay: {took:?} ms");
+        assert!(
+            took.iter().all(|t| t.is_some_and(|ms| ms <= 1_000)),
+            "each within a second: {took:?}"
+        );
+        // The receipts came back the same way (the sender is behind a NAT
+        // too), and nothing went to a mailbox.
+        for f in sim.fates() {
+            let delivered = f.delivered_at.expect("acknowledged");
+            assert!(delivered - f.sent_at <= 2_000, "{f:?}");
+        }
+        assert_eq!(sim.audit().await.duplicates, 0);
+        sim.finish().await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn without_relays_the_same_messages_wait_for_a_mailbox_fetch() {
+    block_on(async {
+        let mut sim = network(1, false).await;
+        let record = sim
+            .handle(1)
+            .unwrap()
+            .lookup_peer(sim.node_id(4).unwrap())
+            .await
+            .unwrap()
+            .expect("record found");
+        assert_eq!(record.body.relay, None);
+        let took = latencies(&mut sim, 10).await;
+        println!("through mailboxes: {took:?} ms");
+        assert!(took.iter().all(Option::is_some), "all delivered: {took:?}");
+        assert!(
+            took.iter()
+                .filter(|t| t.is_some_and(|ms| ms > 1_000))
+                .count()
+                >= 5,
+            "most wait for a fetch: {took:?}"
+        );
+        sim.finish().await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn when_its_relay_stops_a_client_moves_to_another_and_nothing_is_lost() {
+    block_on(async {
+        let mut sim = network(2, true).await;
+        let lookup = |sim: &NodeSim| {
+            let h = sim.handle(1).unwrap().clone();
+            let id = sim.node_id(4).unwrap();
+            async move { h.lookup_peer(id).await.unwrap().expect("record found") }
+        };
+        let relay = lookup(&sim).await.body.relay.expect("a relay");
+        let relay_index = (0..3)
+            .find(|i| sim.node_id(*i).unwrap() == relay.node_id)
+            .unwrap();
+        // The sender knows the old relay, then it goes.
+        assert!(latencies(&mut sim, 1).await[0].is_some_and(|ms| ms <= 1_000));
+        sim.stop(relay_index, true).await;
+        // A renewal (at most a minute away) finds it gone.
+        sim.advance(90_000).await;
+        let moved = lookup(&sim).await.body.relay.expect("a relay again");
+        assert_ne!(moved.node_id, relay.node_id, "moved to another relay");
+        let took = latencies(&mut sim, 6).await;
+        println!("after the move: {took:?} ms");
+        assert!(took.iter().all(Option::is_some), "all delivered: {took:?}");
+        // The sender's first call goes to the old relay and fails; from
+        // then on it looks the record up again and uses the new one.
+        assert!(
+            took.iter().skip(2).all(|t| t.is_some_and(|ms| ms <= 1_000)),
+            "through the new relay: {took:?}"
+        );
+        assert_eq!(sim.audit().await.duplicates, 0);
+        sim.finish().await;
+    })
+    .unwrap();
+}
