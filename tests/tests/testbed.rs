@@ -1124,3 +1124,105 @@ print(n)
         "RSS grew from {rss_before} KiB to {rss_max} KiB under the flood"
     );
 }
+
+/// Node `i`'s `status` line about reachability.
+fn reach_line(tb: &Testbed, i: usize) -> String {
+    let out = tb.cli(i, &["status"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("reach:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Three public servers (hosts 1 to 3) and two client laptops behind NATs
+/// of the kinds given (host 4 and host 5, each on a LAN of its own): both
+/// find out that nobody can dial them, reserve at a relay, and then
+/// exchange ten messages each way through the relays. Mailbox fetches are
+/// ten minutes apart here, so only a relay delivers within the bounds.
+fn nat_pair(kind_4: &str, kind_5: &str) {
+    let nat = format!("4:{kind_4} 5:{kind_5}");
+    let started = Instant::now();
+    let tb = Testbed::up_with(
+        5,
+        "lan",
+        &[
+            ("TESTBED_NAT", nat.as_str()),
+            ("TESTBED_MAILBOX_FETCH_SECS", "600"),
+        ],
+    );
+    let up = started.elapsed();
+    let online = Instant::now();
+    let relayed = |i: usize| reach_line(&tb, i).contains("called through relay");
+    while !(relayed(4) && relayed(5)) {
+        assert!(
+            online.elapsed() < Duration::from_secs(30),
+            "no relay after 30 s: {} / {}",
+            reach_line(&tb, 4),
+            reach_line(&tb, 5)
+        );
+        sleep(Duration::from_millis(100));
+    }
+    let relay_ready = online.elapsed();
+    for (i, kind) in [(4, kind_4), (5, kind_5)] {
+        let line = reach_line(&tb, i);
+        println!("host {i} ({kind}): {line}");
+        if kind == "eim" {
+            // One mapping for every peer, the host's own port kept.
+            assert!(
+                line.contains(&format!("seen at 10.77.0.{i}:4500")),
+                "{line}"
+            );
+        } else {
+            // A mapping per peer: no two agree, nothing is published.
+            assert!(line.contains("not agreed by peers yet"), "{line}");
+        }
+    }
+    tb.add_contacts(4, [5]);
+    tb.add_contacts(5, [4]);
+    let first = Instant::now();
+    assert!(tb.send(4, 5, "first-through-the-relay"), "send 4->5");
+    let only_first = BTreeMap::from([(5, vec!["first-through-the-relay".to_string()])]);
+    wait_all_received(&tb, &only_first, Duration::from_secs(10));
+    let first_took = first.elapsed();
+    let mut expected: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for k in 0..10 {
+        for (from, to) in [(4, 5), (5, 4)] {
+            let text = format!("nat-{from}-to-{to}-{k}");
+            assert!(tb.send(from, to, &text), "send {from}->{to}");
+            expected.entry(to).or_default().push(text);
+        }
+    }
+    expected
+        .entry(5)
+        .or_default()
+        .push("first-through-the-relay".into());
+    let all_took = wait_all_received(&tb, &expected, Duration::from_secs(20));
+    println!(
+        "NAT {kind_4} <-> {kind_5}: testbed up in {:.1} s; both relayed {:.1} s after; \
+         first message {:.0} ms (polled every 0.5 s); 20 more in {:.1} s",
+        up.as_secs_f64(),
+        relay_ready.as_secs_f64(),
+        first_took.as_secs_f64() * 1000.0,
+        all_took.as_secs_f64()
+    );
+    assert!(relay_ready <= Duration::from_secs(15), "{relay_ready:?}");
+}
+
+#[test]
+fn nat_endpoint_independent_to_endpoint_independent_through_a_relay() {
+    let _g = testbed_or_skip!();
+    nat_pair("eim", "eim");
+}
+
+#[test]
+fn nat_endpoint_independent_to_symmetric_through_a_relay() {
+    let _g = testbed_or_skip!();
+    nat_pair("eim", "sym");
+}
+
+#[test]
+fn nat_symmetric_to_symmetric_through_a_relay() {
+    let _g = testbed_or_skip!();
+    nat_pair("sym", "sym");
+}

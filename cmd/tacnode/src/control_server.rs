@@ -431,6 +431,7 @@ async fn handle(node: &NodeHandle, req: Request) -> Result<Response> {
                     }
                     .to_owned()
                 }),
+                relay: s.relay.map(|r| format!("{} at {}", r.node_id, r.endpoint)),
             }
         }
         Request::GroupCreate { name } => Response::Groups {

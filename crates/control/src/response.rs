@@ -164,5 +164,9 @@ pub enum Response {
         /// a firewall); absent until a server answered.
         #[serde(default)]
         reachability: Option<String>,
+        /// While private: the relay it is called through (its node id and
+        /// address).
+        #[serde(default)]
+        relay: Option<String>,
     },
 }

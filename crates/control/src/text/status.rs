@@ -25,6 +25,7 @@ pub fn status(r: &Response, now_ms: u64) -> String {
         certificate_expires_ms,
         observed_address,
         reachability,
+        relay,
     } = r
     else {
         return String::new();
@@ -81,10 +82,16 @@ pub fn status(r: &Response, now_ms: u64) -> String {
     );
     let _ = match reachability.as_deref() {
         Some("public") => writeln!(out, "reach:     {seen}; public (a server dialled it back)"),
-        Some(_) => writeln!(
-            out,
-            "reach:     {seen}; PRIVATE: behind a NAT or firewall, reached only over connections it opens"
-        ),
+        Some(_) => match relay {
+            Some(r) => writeln!(
+                out,
+                "reach:     {seen}; PRIVATE: behind a NAT or firewall; called through relay {r}"
+            ),
+            None => writeln!(
+                out,
+                "reach:     {seen}; PRIVATE: behind a NAT or firewall, reached only over connections it opens (no relay yet)"
+            ),
+        },
         None => writeln!(out, "reach:     {seen}; not checked by a server yet"),
     };
     out
@@ -112,6 +119,7 @@ mod tests {
             certificate_expires_ms: Some(10 * 86_400_000 + 5),
             observed_address: None,
             reachability: None,
+            relay: None,
         }
     }
 
@@ -153,7 +161,18 @@ mod tests {
         assert!(
             status(&natted, 0).ends_with(
                 "reach:     seen at 203.0.113.7:40001; PRIVATE: behind a NAT or firewall, \
-                 reached only over connections it opens\n"
+                 reached only over connections it opens (no relay yet)\n"
+            ),
+            "{}",
+            status(&natted, 0)
+        );
+        if let Response::Status { relay, .. } = &mut natted {
+            *relay = Some("ab12 at 198.51.100.1:4500".to_owned());
+        }
+        assert!(
+            status(&natted, 0).ends_with(
+                "reach:     seen at 203.0.113.7:40001; PRIVATE: behind a NAT or firewall; \
+                 called through relay ab12 at 198.51.100.1:4500\n"
             ),
             "{}",
             status(&natted, 0)

@@ -515,6 +515,8 @@ pub struct NodeStatus {
     pub observed_address: Option<SocketAddr>,
     /// Whether a server could dial us back at it; `None` until one answered.
     pub reachability: Option<tacnode_domain::Reachability>,
+    /// The relay we are called through while nobody can dial us.
+    pub relay: Option<tacnode_domain::RelayHint>,
 }
 
 /// The admission part of [`NodeStatus`].
@@ -1563,6 +1565,7 @@ impl NodeHandle {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .trusted(),
             reachability: reachability::reachability(&self.shared),
+            relay: relay::published_relay(&self.shared),
         })
     }
 

@@ -165,7 +165,17 @@ pub(crate) async fn dial_back(
             detail: "dial-back quota".into(),
         };
     }
-    match shared.net.dial_back(peer, remote).await {
+    // The answer must reach the requester before its own call times out:
+    // a dial into a NAT is never answered, and waiting out the whole
+    // handshake timeout (longer than a request's on a LAN) would leave
+    // every NATed node "not checked". A dial-back is given a DHT
+    // request's time, which is below the transport's request timeout in
+    // every profile, and a handshake fits in it.
+    let bound = Duration::from_millis(shared.config.dht.request_timeout_ms.max(1));
+    let dialled = tokio::time::timeout(bound, shared.net.dial_back(peer, remote))
+        .await
+        .unwrap_or(Err(CallError::Timeout));
+    match dialled {
         Ok(()) => Message::DialedBack { reachable: true },
         Err(CallError::Closed) => Message::Error {
             code: RefusalCode::Internal,
