@@ -52,7 +52,7 @@
 # for every destination: endpoint-independent mapping) and lets in only
 # replies to what the host sent (address- and port-dependent filtering).
 # KIND sym: `masquerade random`, a random port per destination (a
-# symmetric NAT). A NATed host runs a client node with the public hosts as
+# symmetric NAT). Either router drops unsolicited packets to itself. A NATed host runs a client node with the public hosts as
 # its peer list and is in nobody's peer list.
 #
 # State: STATE_DIR (default /tmp/tacnode-testbed-PREFIX) holds per node
@@ -309,6 +309,15 @@ nat_router() {
         echo "  }"
         echo "  chain forward { type filter hook forward priority 0; policy drop;"
         echo "    iifname \"lan0\" accept"
+        echo "    ct state established,related accept"
+        echo "  }"
+        # Like a home router: nothing unsolicited reaches the router
+        # itself. Dropped here, such a packet leaves no conntrack entry
+        # behind (an entry is kept only once a packet passed), which would
+        # otherwise take the host's port and make the masquerade pick
+        # another one for the host's next outgoing flow to that peer.
+        echo "  chain input { type filter hook input priority 0; policy drop;"
+        echo "    iifname { \"lo\", \"lan0\" } accept"
         echo "    ct state established,related accept"
         echo "  }"
         echo "}"

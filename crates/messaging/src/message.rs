@@ -131,6 +131,16 @@ pub enum Message {
     RelayedCall(RelayedCall),
     /// The called node's signed answer to a relayed call.
     RelayedAnswer(RelayedAnswer),
+    /// Let us open a direct connection: dial me at my observed address.
+    HolePunch {
+        /// The caller's observed address.
+        observed: SocketAddr,
+    },
+    /// Dialling you now; dial me at mine.
+    HolePunchAnswer {
+        /// The node's observed address.
+        observed: SocketAddr,
+    },
 }
 
 impl Message {
@@ -237,6 +247,16 @@ impl Message {
                 to: c.to.as_bytes().to_vec(),
                 body: c.body.clone(),
                 signature: c.signature.as_bytes().to_vec(),
+            }),
+            Self::HolePunch { observed } => Body::HolePunch(pb::HolePunch {
+                observed: Some(crate::fields::endpoint_to_wire(&tacnode_domain::Endpoint(
+                    *observed,
+                ))),
+            }),
+            Self::HolePunchAnswer { observed } => Body::HolePunchAnswer(pb::HolePunchAnswer {
+                observed: Some(crate::fields::endpoint_to_wire(&tacnode_domain::Endpoint(
+                    *observed,
+                ))),
             }),
             Self::RelayedAnswer(a) => Body::RelayedAnswer(pb::RelayedAnswer {
                 body: a.body.clone(),
@@ -376,6 +396,20 @@ impl Message {
                 body: c.body,
                 signature: signature(&c.signature, "relayed_call.signature")?,
             }),
+            Body::HolePunch(h) => Self::HolePunch {
+                observed: crate::fields::endpoint(
+                    required(h.observed.as_ref(), "hole_punch.observed")?,
+                    "hole_punch.observed",
+                )?
+                .0,
+            },
+            Body::HolePunchAnswer(h) => Self::HolePunchAnswer {
+                observed: crate::fields::endpoint(
+                    required(h.observed.as_ref(), "hole_punch_answer.observed")?,
+                    "hole_punch_answer.observed",
+                )?
+                .0,
+            },
             Body::RelayedAnswer(a) => Self::RelayedAnswer(RelayedAnswer {
                 body: a.body,
                 signature: signature(&a.signature, "relayed_answer.signature")?,

@@ -376,6 +376,8 @@ fn message() -> impl Strategy<Value = Message> {
         Just(Message::DialBackRequest),
         any::<bool>().prop_map(|reachable| Message::DialedBack { reachable }),
         Just(Message::RelayReserve),
+        endpoint().prop_map(|e| Message::HolePunch { observed: e.0 }),
+        endpoint().prop_map(|e| Message::HolePunchAnswer { observed: e.0 }),
         any::<u64>().prop_map(|ttl_ms| Message::RelayReservation { ttl_ms }),
         (
             identity(),

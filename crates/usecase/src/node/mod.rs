@@ -31,6 +31,7 @@ pub(crate) mod dht_driver;
 mod error;
 mod files;
 mod groups;
+mod hole_punch;
 mod lan;
 mod mailbox_handoff;
 mod maintenance;
@@ -290,6 +291,12 @@ pub(crate) struct Shared {
     /// The relay we keep a reservation at while nobody can dial us, as our
     /// peer record names it.
     pub(crate) own_relay: Mutex<Option<tacnode_domain::RelayHint>>,
+    /// Woken when a dial-back found our reachability changed.
+    pub(crate) reachability_changed: Notify,
+    /// Hole punches tried and asked for (see [`hole_punch`]).
+    pub(crate) punches: Mutex<hole_punch::Punches>,
+    /// Direct connections punched through NATs since start.
+    pub(crate) hole_punches: std::sync::atomic::AtomicU64,
     /// The previous run did not stop cleanly (a crash, `kill -9`, power):
     /// peers may still be talking to its process, so we greet them.
     pub(crate) unclean_start: bool,
@@ -671,6 +678,9 @@ impl Node {
             dial_back_quota: Mutex::new(DialBackQuota::new()),
             relay_reservations: Mutex::new(crate::relay_reservations::RelayReservations::new()),
             own_relay: Mutex::new(None),
+            reachability_changed: Notify::new(),
+            punches: Mutex::new(hole_punch::Punches::new()),
+            hole_punches: std::sync::atomic::AtomicU64::new(0),
             unclean_start,
             storage_failure: Mutex::new(None),
             own_holders: Mutex::new(None),

@@ -49,6 +49,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             }
             changed
         };
+        if changed {
+            shared.reachability_changed.notify_one();
+        }
         let endpoints = published_endpoints(&shared);
         if changed || endpoints != published {
             tracing::info!(

@@ -6,7 +6,8 @@
 //!
 //! Three roles, one module:
 //! - **the reserving node** ([`keep_reservation`]): while the last
-//!   dial-back found it `Private`, it reserves at the server with the
+//!   dial-back found it `Private` (or, before one answered, while it is a
+//!   client peers see at another address), it reserves at the server with the
 //!   shortest round trip among those it is connected to (the one it has,
 //!   first), renews every half [`RELAY_RESERVATION_TTL_MS`], and
 //!   republishes its records when the relay changes;
@@ -36,6 +37,8 @@ use crate::relay_reservations::{RELAY_RESERVATION_TTL_MS, RelayRefusal};
 
 /// How often a node that needs no relay (or found none) looks again.
 const RELAY_CHECK: Duration = Duration::from_secs(5);
+/// How often while no dial-back has answered yet (the first seconds).
+const RELAY_CHECK_UNKNOWN: Duration = Duration::from_secs(1);
 /// Servers asked in turn for one reservation.
 const MAX_RESERVE_ASKS: usize = 3;
 
@@ -57,20 +60,43 @@ fn set_relay(shared: &Shared, relay: Option<RelayHint>) -> bool {
     changed
 }
 
-/// Keeps a relay reservation while the last dial-back found us `Private`,
-/// and republishes our records whenever the relay we name changes. Runs
-/// until shutdown.
+/// Whether we need a relay: the last dial-back found us `Private`; or,
+/// before any dial-back answered, we are a client that peers see at
+/// another address than ours (behind a NAT, most likely: a dial-back
+/// into one is only found to fail when its wait runs out, and the relay
+/// is worth having at once; dropped again if the node is found public).
+fn needs_relay(shared: &Shared) -> bool {
+    match super::reachability::reachability(shared) {
+        Some(Reachability::Private) => true,
+        Some(Reachability::Public) => false,
+        None => {
+            shared.node_type == NodeType::Client
+                && !shared
+                    .observed_address
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .is_empty()
+        }
+    }
+}
+
+/// Keeps a relay reservation while [`needs_relay`], and republishes our
+/// records whenever the relay we name changes. Runs until shutdown.
 pub(crate) async fn keep_reservation(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     loop {
-        let private = super::reachability::reachability(&shared) == Some(Reachability::Private);
-        let (relay, wait) = if private {
+        let idle = if super::reachability::reachability(&shared).is_none() {
+            RELAY_CHECK_UNKNOWN
+        } else {
+            RELAY_CHECK
+        };
+        let (relay, wait) = if needs_relay(&shared) {
             match reserve(&shared).await {
                 Some((hint, ttl_ms)) => (Some(hint), Duration::from_millis(ttl_ms / 2)),
-                None => (None, RELAY_CHECK),
+                None => (None, idle),
             }
         } else {
-            (None, RELAY_CHECK)
+            (None, idle)
         };
         if set_relay(&shared, relay) {
             tracing::info!(relay = ?relay.map(|r| r.node_id), "publishing the relay we are called through");
@@ -81,6 +107,7 @@ pub(crate) async fn keep_reservation(shared: Arc<Shared>) {
         tokio::select! {
             biased;
             _ = shutdown.changed() => return,
+            () = shared.reachability_changed.notified() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }
@@ -320,13 +347,17 @@ pub(crate) struct RelayRoute {
 }
 
 /// The route through its relay to `peer`, when its record (as we hold it)
-/// says nobody can dial it and names a relay.
+/// names a relay and does not say anyone can dial it, and no connection
+/// to it is open (one either end opened, or a punched one: calls use it).
 pub(crate) async fn route_to(shared: &Arc<Shared>, peer: NodeId) -> Option<RelayRoute> {
+    if shared.net.connected_peers().contains(&peer) {
+        return None;
+    }
     shared
         .with_state(move |st, _| {
             Ok::<_, NodeError>(st.peers.get(&peer).and_then(|r| {
                 let relay = r.body.relay?;
-                (r.body.reachability == Some(Reachability::Private) && relay.node_id != peer)
+                (r.body.reachability != Some(Reachability::Public) && relay.node_id != peer)
                     .then_some(RelayRoute {
                         relay,
                         identity: r.body.identity_key,
@@ -338,8 +369,8 @@ pub(crate) async fn route_to(shared: &Arc<Shared>, peer: NodeId) -> Option<Relay
         .flatten()
 }
 
-/// Calls `peer` with `request`: through its relay when its record says
-/// nobody can dial it and names one (see [`route_to`]), else at `addrs`.
+/// Calls `peer` with `request`: through its relay when [`route_to`] gives
+/// one, else at `addrs`.
 pub(crate) async fn call(
     shared: &Arc<Shared>,
     peer: NodeId,
@@ -352,11 +383,25 @@ pub(crate) async fn call(
     }
 }
 
+/// Calls `peer` with `request` through its relay (see [`relay_call`]);
+/// after a success, tries to punch a direct connection through both NATs
+/// in the background ([`super::hole_punch`]).
+pub(crate) async fn call_through(
+    shared: &Arc<Shared>,
+    peer: NodeId,
+    route: RelayRoute,
+    request: &Message,
+) -> Result<Message, CallError> {
+    let answer = relay_call(shared, peer, route, request).await?;
+    super::hole_punch::maybe_punch(shared, peer, route);
+    Ok(answer)
+}
+
 /// Calls `peer` with `request` through its relay: signed by us, the answer
 /// checked against `peer`'s identity key. The node's signed error answer
 /// becomes [`CallError::Refused`]; the relay's own refusal (which the node
 /// did not sign) [`CallError::Unreachable`].
-pub(crate) async fn call_through(
+pub(super) async fn relay_call(
     shared: &Arc<Shared>,
     peer: NodeId,
     route: RelayRoute,

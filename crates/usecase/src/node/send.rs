@@ -910,9 +910,9 @@ async fn direct(
     }
 }
 
-/// Calls the recipient `peer` with `request`: through its relay when its
-/// record says nobody can dial it and names one (a dial would only wait
-/// out the handshake timeout), else at `addrs`, probed.
+/// Calls the recipient `peer` with `request`: through its relay when
+/// [`super::relay::route_to`] gives one (a dial into its NAT would only
+/// wait out the handshake timeout), else at `addrs`, probed.
 async fn call_recipient(
     shared: &Arc<Shared>,
     peer: NodeId,

@@ -1,0 +1,210 @@
+//! Hole punching: two nodes behind NATs that reach each other through a
+//! relay open a direct connection, and calls go over it from then on
+//! (see [`super::relay::route_to`]: a live connection comes first).
+//!
+//! After a relayed call succeeds, the caller, if its peers agree on its
+//! observed address, sends `HolePunch` (its observed address) through the
+//! relay. The node called dials the caller there at once (a ping), which
+//! opens its own NAT's mapping towards the caller, and answers with its
+//! own observed address; the caller dials it there. The caller's dial
+//! passes the node's NAT through the mapping the node's dial opened; the
+//! node's dial, dropped by the caller's NAT at first, gets through on its
+//! next retransmission. Either connection serves both ways.
+//!
+//! It works when both NATs keep one mapping for every destination
+//! (endpoint-independent mapping: Linux's masquerade, most home routers).
+//! A symmetric NAT maps each destination to another port: its node has no
+//! agreed observed address, refuses the punch, and both stay on the relay.
+//! A failed punch costs two handshake timeouts of dialling in the
+//! background; it is not tried again with that peer for
+//! [`PUNCH_RETRY_MS`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tacnode_domain::dht::{DhtRequest, RefusalCode, SenderInfo};
+use tacnode_domain::{NodeId, UnixMillis};
+use tacnode_messaging::Message;
+
+use super::Shared;
+use super::relay::RelayRoute;
+use super::serve::refuse;
+use crate::requester_quota::RequesterQuota;
+
+/// How long after a punch with a peer (whatever came of it) the next may
+/// be tried.
+pub(crate) const PUNCH_RETRY_MS: u64 = 10 * 60 * 1000;
+/// Peers whose last punch is remembered; the oldest is forgotten first.
+pub(crate) const MAX_PUNCH_PEERS: usize = 256;
+/// The window of the quota below.
+pub(crate) const PUNCH_WINDOW_MS: u64 = 10 * 60 * 1000;
+/// Punches one caller may ask of us per window (each costs us a dial at
+/// an address it names, authenticated as the caller: never a connection
+/// to anyone else).
+pub(crate) const MAX_PUNCHES_PER_CALLER: usize = 4;
+/// Punches all callers together may ask of us per window.
+pub(crate) const MAX_PUNCHES_PER_WINDOW: usize = 32;
+
+/// What a node remembers of punches: when it last tried with each peer
+/// (as caller), and how many it was asked for (as the node called).
+#[derive(Debug)]
+pub(crate) struct Punches {
+    tried: HashMap<NodeId, UnixMillis>,
+    asked: RequesterQuota,
+}
+
+impl Punches {
+    pub(crate) fn new() -> Self {
+        Self {
+            tried: HashMap::new(),
+            asked: RequesterQuota::new(
+                PUNCH_WINDOW_MS,
+                MAX_PUNCHES_PER_CALLER,
+                MAX_PUNCHES_PER_WINDOW,
+            ),
+        }
+    }
+
+    /// Whether to try a punch with `peer` at `now`; if so, it is noted.
+    fn try_now(&mut self, now: UnixMillis, peer: NodeId) -> bool {
+        if self
+            .tried
+            .get(&peer)
+            .is_some_and(|t| now.millis_since(*t) < PUNCH_RETRY_MS)
+        {
+            return false;
+        }
+        if self.tried.len() >= MAX_PUNCH_PEERS
+            && let Some(oldest) = self.tried.iter().min_by_key(|(_, t)| **t).map(|(p, _)| *p)
+        {
+            self.tried.remove(&oldest);
+        }
+        self.tried.insert(peer, now);
+        true
+    }
+}
+
+fn punches(shared: &Shared) -> std::sync::MutexGuard<'_, Punches> {
+    shared
+        .punches
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The address our peers agree they see us at, if any.
+fn observed(shared: &Shared) -> Option<SocketAddr> {
+    shared
+        .observed_address
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .trusted()
+}
+
+fn ping(shared: &Shared) -> Message {
+    Message::DhtRequest(DhtRequest::Ping {
+        sender: SenderInfo {
+            node_type: shared.node_type,
+            endpoints: super::maintenance::own_endpoints(shared),
+            time: Some(shared.now()),
+        },
+    })
+}
+
+/// After a relayed call to `peer` succeeded: starts a punch in the
+/// background, when we have an observed address to offer, no connection
+/// to `peer`, and no punch with it lately.
+pub(super) fn maybe_punch(shared: &Arc<Shared>, peer: NodeId, route: RelayRoute) {
+    let Some(ours) = observed(shared) else {
+        return;
+    };
+    if shared.net.connected_peers().contains(&peer) || !punches(shared).try_now(shared.now(), peer)
+    {
+        return;
+    }
+    let task_shared = shared.clone();
+    shared.spawn(async move {
+        let shared = task_shared;
+        let asked = super::relay::relay_call(
+            &shared,
+            peer,
+            route,
+            &Message::HolePunch { observed: ours },
+        )
+        .await;
+        let theirs = match asked {
+            Ok(Message::HolePunchAnswer { observed }) => observed,
+            Ok(other) => {
+                tracing::debug!(%peer, "hole punch answered with {other:?}");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(%peer, "no hole punch: {e}");
+                return;
+            }
+        };
+        match shared.net.call(peer, &[theirs], &ping(&shared)).await {
+            Ok(_) => {
+                tracing::info!(%peer, address = %theirs, "hole punched: a direct connection through both NATs");
+                shared
+                    .hole_punches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::debug!(%peer, address = %theirs, "hole punch failed, staying on the relay: {e}");
+            }
+        }
+    });
+}
+
+/// The node called: `peer` asks for a punch and is at `theirs`. Dials it
+/// there in the background and answers with our observed address.
+pub(super) fn answer(shared: &Arc<Shared>, peer: NodeId, theirs: SocketAddr) -> Message {
+    let Some(ours) = observed(shared) else {
+        return refuse(
+            RefusalCode::Unsupported,
+            "no observed address agreed by peers (a symmetric NAT?): staying on the relay",
+        );
+    };
+    if !punches(shared).asked.take(shared.now(), peer) {
+        return refuse(RefusalCode::Quota, "hole punch quota: try again later");
+    }
+    let task_shared = shared.clone();
+    shared.spawn(async move {
+        let shared = task_shared;
+        // Opens our NAT's mapping towards the caller; gets through itself
+        // once the caller's own dial opened its NAT.
+        match shared.net.call(peer, &[theirs], &ping(&shared)).await {
+            Ok(_) => tracing::debug!(%peer, address = %theirs, "hole punch: dialled the caller"),
+            Err(e) => {
+                tracing::debug!(%peer, address = %theirs, "hole punch: dialling the caller: {e}")
+            }
+        }
+    });
+    Message::HolePunchAnswer { observed: ours }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn id(n: u32) -> NodeId {
+        let mut b = [0u8; 32];
+        b[..4].copy_from_slice(&n.to_be_bytes());
+        NodeId::from_bytes(b)
+    }
+
+    #[test]
+    fn a_peer_is_punched_once_per_retry_interval_and_the_book_is_bounded() {
+        let t = UnixMillis(1_700_000_000_000);
+        let mut p = Punches::new();
+        assert!(p.try_now(t, id(1)));
+        assert!(!p.try_now(t.saturating_add_millis(PUNCH_RETRY_MS - 1), id(1)));
+        assert!(p.try_now(t.saturating_add_millis(PUNCH_RETRY_MS), id(1)));
+        for n in 2..(MAX_PUNCH_PEERS as u32 + 10) {
+            assert!(p.try_now(t.saturating_add_millis(u64::from(n)), id(n)));
+        }
+        assert!(p.tried.len() <= MAX_PUNCH_PEERS);
+    }
+}
