@@ -13,13 +13,22 @@ use tacnode_sim::node::harness::{NodeSim, block_on};
 /// Three public servers (0 to 2, joined through 0) and two clients behind
 /// NATs (3 and 4), settled; `relays` off takes the servers' relaying away.
 async fn network(seed: u64, relays: bool) -> NodeSim {
+    network_with(seed, relays, true, true).await
+}
+
+/// [`network`], with the clients behind NATs or not, and hole punching on
+/// or off.
+async fn network_with(seed: u64, relays: bool, natted: bool, punching: bool) -> NodeSim {
     let mut sim = NodeSim::new(seed, LinkModel::default(), 0.0).unwrap();
     for _ in 0..3 {
         sim.add_node(NodeType::Server, 0);
     }
     for _ in 0..2 {
         let c = sim.add_node(NodeType::Client, 0);
-        sim.put_behind_nat(c);
+        if natted {
+            sim.put_behind_nat(c);
+        }
+        sim.configure(c, |c| c.relay.hole_punching = punching);
     }
     if !relays {
         for i in 0..3 {
@@ -38,15 +47,16 @@ async fn network(seed: u64, relays: bool) -> NodeSim {
     sim
 }
 
-/// Sends `count` messages from 3 to 4, one every 5 s; the time each took
-/// to arrive, in ms (`None`: not within 120 s).
-async fn latencies(sim: &mut NodeSim, count: usize) -> Vec<Option<u64>> {
+/// Sends `count` messages from 3 to 4, one every 5 s, then waits
+/// `settle_ms`; the time each took to arrive, in ms (`None`: not within
+/// 120 s).
+async fn latencies(sim: &mut NodeSim, count: usize, settle_ms: u64) -> Vec<Option<u64>> {
     let mut ids = Vec::new();
     for _ in 0..count {
         ids.push(sim.send(3, 4).await.unwrap());
         sim.advance(5_000).await;
     }
-    sim.advance(120_000).await;
+    sim.advance(settle_ms).await;
     ids.iter()
         .map(|id| {
             let f = sim.fate(id).unwrap();
@@ -58,7 +68,7 @@ async fn latencies(sim: &mut NodeSim, count: usize) -> Vec<Option<u64>> {
 }
 
 #[test]
-fn two_clients_behind_nats_talk_through_a_relay_within_a_second() {
+fn two_clients_behind_nats_talk_through_a_relay_then_punch_a_direct_connection() {
     block_on(async {
         let mut sim = network(1, true).await;
         // The recipient's record names its relay, and says why.
@@ -73,7 +83,7 @@ fn two_clients_behind_nats_talk_through_a_relay_within_a_second() {
         let relay = record.body.relay.expect("the record names a relay");
         assert!((0..3).any(|i| sim.node_id(i).unwrap() == relay.node_id));
         record.verify().unwrap();
-        let took = latencies(&mut sim, 10).await;
+        let took = latencies(&mut sim, 10, 2_000).await;
         println!("through a relay: {took:?} ms");
         assert!(
             took.iter().all(|t| t.is_some_and(|ms| ms <= 1_000)),
@@ -86,6 +96,21 @@ fn two_clients_behind_nats_talk_through_a_relay_within_a_second() {
             assert!(delivered - f.sent_at <= 2_000, "{f:?}");
         }
         assert_eq!(sim.audit().await.duplicates, 0);
+        // After the first relayed message the sender punched a direct
+        // connection (both NATs keep one mapping for every destination):
+        // with every server gone, messages still arrive over it (in use,
+        // it does not linger out).
+        let punched = sim.status(3).await.unwrap().hole_punches;
+        assert_eq!(punched, 1, "one punch");
+        for server in 0..3 {
+            sim.stop(server, true).await;
+        }
+        let took = latencies(&mut sim, 5, 120_000).await;
+        println!("every server gone: {took:?} ms");
+        assert!(
+            took.iter().all(|t| t.is_some_and(|ms| ms <= 1_000)),
+            "over the punched connection: {took:?}"
+        );
         sim.finish().await;
     })
     .unwrap();
@@ -103,7 +128,7 @@ fn without_relays_the_same_messages_wait_for_a_mailbox_fetch() {
             .unwrap()
             .expect("record found");
         assert_eq!(record.body.relay, None);
-        let took = latencies(&mut sim, 10).await;
+        let took = latencies(&mut sim, 10, 120_000).await;
         println!("through mailboxes: {took:?} ms");
         assert!(took.iter().all(Option::is_some), "all delivered: {took:?}");
         assert!(
@@ -132,13 +157,13 @@ fn when_its_relay_stops_a_client_moves_to_another_and_nothing_is_lost() {
             .find(|i| sim.node_id(*i).unwrap() == relay.node_id)
             .unwrap();
         // The sender knows the old relay, then it goes.
-        assert!(latencies(&mut sim, 1).await[0].is_some_and(|ms| ms <= 1_000));
+        assert!(latencies(&mut sim, 1, 120_000).await[0].is_some_and(|ms| ms <= 1_000));
         sim.stop(relay_index, true).await;
         // A renewal (at most a minute away) finds it gone.
         sim.advance(90_000).await;
         let moved = lookup(&sim).await.body.relay.expect("a relay again");
         assert_ne!(moved.node_id, relay.node_id, "moved to another relay");
-        let took = latencies(&mut sim, 6).await;
+        let took = latencies(&mut sim, 6, 120_000).await;
         println!("after the move: {took:?} ms");
         assert!(took.iter().all(Option::is_some), "all delivered: {took:?}");
         // The sender's first call goes to the old relay and fails; from
@@ -149,6 +174,37 @@ fn when_its_relay_stops_a_client_moves_to_another_and_nothing_is_lost() {
         );
         assert_eq!(sim.audit().await.duplicates, 0);
         sim.finish().await;
+    })
+    .unwrap();
+}
+
+/// What a relay costs: the bytes on the wire, every node together, of ten
+/// messages (sessions in place, receipts included) between two clients
+/// behind NATs through a relay (hole punching off), against the same
+/// between two public clients.
+#[test]
+fn relayed_messages_cost_about_twice_the_bytes_of_direct_ones() {
+    block_on(async {
+        let mut per_message = Vec::new();
+        for natted in [false, true] {
+            let mut sim = network_with(3, true, natted, false).await;
+            // The session (X3DH) first.
+            assert!(latencies(&mut sim, 1, 10_000).await[0].is_some());
+            let before = sim.net().bytes_sent();
+            let took = latencies(&mut sim, 10, 10_000).await;
+            let bytes = sim.net().bytes_sent() - before;
+            assert!(took.iter().all(Option::is_some), "{took:?}");
+            assert_eq!(sim.status(3).await.unwrap().hole_punches, 0);
+            per_message.push(bytes as f64 / 10.0);
+            sim.finish().await;
+        }
+        let (direct, relayed) = (per_message[0], per_message[1]);
+        println!(
+            "bytes per message, receipt included, every node's traffic in the window: \
+             direct {direct:.0} B, through a relay {relayed:.0} B ({:.2}x)",
+            relayed / direct
+        );
+        assert!(relayed <= 3.0 * direct, "{relayed} vs {direct}");
     })
     .unwrap();
 }

@@ -38,12 +38,20 @@
 //! A node can sit behind a NAT ([`SimNet::set_behind_nat`]): its calls
 //! reach peers from its mapped address, and every dial to it, a
 //! dial-back included, finds nobody (the NAT drops handshakes it did not
-//! start); it is reached only over the connections it opened.
+//! start); it is reached over the connections it opened, and by a dial
+//! from a peer it itself dialled (or called) within the last
+//! [`PINHOLE_MS`]: the NAT keeps one mapping for every destination
+//! (endpoint-independent) and lets in what comes from a destination it
+//! sent to, which is what hole punching relies on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+/// How long a NAT lets a peer in after the node behind it last sent to
+/// that peer (Linux conntrack keeps an unanswered UDP flow 30 s).
+pub const PINHOLE_MS: u64 = 30_000;
 
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -172,6 +180,8 @@ pub(crate) struct World {
     rng: StdRng,
     endpoints: Vec<Endpoint>,
     by_id: HashMap<NodeId, u32>,
+    /// NAT pinholes: (node behind a NAT, peer it sent to) → when.
+    pinholes: HashMap<(u32, u32), u64>,
     /// Open connections: (lower index, higher index) → the incarnations of
     /// both ends when it was made. Either end calls the other on it without
     /// an address; it is stale once either end restarted.
@@ -257,6 +267,7 @@ impl SimNet {
                 endpoints: Vec::new(),
                 by_id: HashMap::new(),
                 connected: BTreeMap::new(),
+                pinholes: HashMap::new(),
                 stateless_reset: true,
                 start: tokio::time::Instant::now(),
                 replaced: Arc::new(tokio::sync::Notify::new()),
@@ -731,7 +742,17 @@ impl World {
                 ));
             }
         }
-        if self.link.partitioned(from, to) || dial && self.behind_nat(to) {
+        let now = self.now_ms();
+        if self.behind_nat(from) {
+            // What it sends opens its NAT to that peer, a dial that finds
+            // nobody included.
+            self.pinholes.insert((from, to), now);
+        }
+        let let_in = self
+            .pinholes
+            .get(&(to, from))
+            .is_some_and(|t| now.saturating_sub(*t) <= PINHOLE_MS);
+        if self.link.partitioned(from, to) || dial && self.behind_nat(to) && !let_in {
             // Nothing gets through; behind a NAT, the NAT drops the
             // handshake.
             return Plan::Silent { to, dial };

@@ -121,11 +121,19 @@ pub struct RelayConfig {
     /// default: behind a NAT, a client is otherwise reached only through
     /// its mailboxes, at its next fetch.
     pub serve: bool,
+    /// Two nodes behind NATs that talk through a relay try to open a
+    /// direct connection (see the node's `hole_punch`). Each then learns
+    /// the other's public address; never done with `[privacy] mode =
+    /// "onion"`, whatever this says.
+    pub hole_punching: bool,
 }
 
 impl Default for RelayConfig {
     fn default() -> Self {
-        Self { serve: true }
+        Self {
+            serve: true,
+            hole_punching: true,
+        }
     }
 }
 

@@ -11,13 +11,20 @@
 //! node's dial, dropped by the caller's NAT at first, gets through on its
 //! next retransmission. Either connection serves both ways.
 //!
+//! Each end learns the other's public address: off with `[relay]
+//! hole_punching = false`, and always with onion routing (whose point is
+//! that peers do not learn each other's addresses), both ways: such a
+//! node neither asks nor dials when asked.
+//!
 //! It works when both NATs keep one mapping for every destination
 //! (endpoint-independent mapping: Linux's masquerade, most home routers).
 //! A symmetric NAT maps each destination to another port: its node has no
 //! agreed observed address, refuses the punch, and both stay on the relay.
 //! A failed punch costs two handshake timeouts of dialling in the
 //! background; it is not tried again with that peer for
-//! [`PUNCH_RETRY_MS`].
+//! [`PUNCH_RETRY_MS`]. A punched connection that closed later (unused,
+//! it lingers out; a NAT may forget its mapping) is punched again after
+//! the next relayed call.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,8 +39,8 @@ use super::relay::RelayRoute;
 use super::serve::refuse;
 use crate::requester_quota::RequesterQuota;
 
-/// How long after a punch with a peer (whatever came of it) the next may
-/// be tried.
+/// How long after a punch with a peer that failed (or is under way) the
+/// next may be tried.
 pub(crate) const PUNCH_RETRY_MS: u64 = 10 * 60 * 1000;
 /// Peers whose last punch is remembered; the oldest is forgotten first.
 pub(crate) const MAX_PUNCH_PEERS: usize = 256;
@@ -83,6 +90,12 @@ impl Punches {
         self.tried.insert(peer, now);
         true
     }
+
+    /// The punch with `peer` succeeded: once its connection is gone, the
+    /// next relayed call may punch again at once.
+    fn succeeded(&mut self, peer: &NodeId) {
+        self.tried.remove(peer);
+    }
 }
 
 fn punches(shared: &Shared) -> std::sync::MutexGuard<'_, Punches> {
@@ -90,6 +103,12 @@ fn punches(shared: &Shared) -> std::sync::MutexGuard<'_, Punches> {
         .punches
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether this node punches holes at all (see the module documentation).
+fn punching(shared: &Shared) -> bool {
+    shared.config.relay.hole_punching
+        && shared.config.privacy.mode != super::config::PrivacyMode::Onion
 }
 
 /// The address our peers agree they see us at, if any.
@@ -115,6 +134,9 @@ fn ping(shared: &Shared) -> Message {
 /// background, when we have an observed address to offer, no connection
 /// to `peer`, and no punch with it lately.
 pub(super) fn maybe_punch(shared: &Arc<Shared>, peer: NodeId, route: RelayRoute) {
+    if !punching(shared) {
+        return;
+    }
     let Some(ours) = observed(shared) else {
         return;
     };
@@ -146,6 +168,7 @@ pub(super) fn maybe_punch(shared: &Arc<Shared>, peer: NodeId, route: RelayRoute)
         match shared.net.call(peer, &[theirs], &ping(&shared)).await {
             Ok(_) => {
                 tracing::info!(%peer, address = %theirs, "hole punched: a direct connection through both NATs");
+                punches(&shared).succeeded(&peer);
                 shared
                     .hole_punches
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -160,6 +183,12 @@ pub(super) fn maybe_punch(shared: &Arc<Shared>, peer: NodeId, route: RelayRoute)
 /// The node called: `peer` asks for a punch and is at `theirs`. Dials it
 /// there in the background and answers with our observed address.
 pub(super) fn answer(shared: &Arc<Shared>, peer: NodeId, theirs: SocketAddr) -> Message {
+    if !punching(shared) {
+        return refuse(
+            RefusalCode::Unsupported,
+            "this node punches no holes (onion routing, or [relay] hole_punching = false)",
+        );
+    }
     let Some(ours) = observed(shared) else {
         return refuse(
             RefusalCode::Unsupported,
@@ -202,6 +231,8 @@ mod tests {
         assert!(p.try_now(t, id(1)));
         assert!(!p.try_now(t.saturating_add_millis(PUNCH_RETRY_MS - 1), id(1)));
         assert!(p.try_now(t.saturating_add_millis(PUNCH_RETRY_MS), id(1)));
+        p.succeeded(&id(1));
+        assert!(p.try_now(t.saturating_add_millis(PUNCH_RETRY_MS + 1), id(1)));
         for n in 2..(MAX_PUNCH_PEERS as u32 + 10) {
             assert!(p.try_now(t.saturating_add_millis(u64::from(n)), id(n)));
         }

@@ -524,6 +524,8 @@ pub struct NodeStatus {
     pub reachability: Option<tacnode_domain::Reachability>,
     /// The relay we are called through while nobody can dial us.
     pub relay: Option<tacnode_domain::RelayHint>,
+    /// Direct connections punched through NATs since start.
+    pub hole_punches: u64,
 }
 
 /// The admission part of [`NodeStatus`].
@@ -1576,6 +1578,10 @@ impl NodeHandle {
                 .trusted(),
             reachability: reachability::reachability(&self.shared),
             relay: relay::published_relay(&self.shared),
+            hole_punches: self
+                .shared
+                .hole_punches
+                .load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 
