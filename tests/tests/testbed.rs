@@ -1171,7 +1171,10 @@ fn nat_pair(kind_4: &str, kind_5: &str) {
         sleep(Duration::from_millis(20));
     }
     let first_took = online.elapsed();
-    let relayed = |i: usize| reach_line(&tb, i).contains("called through relay");
+    let relayed = |i: usize| {
+        let line = reach_line(&tb, i);
+        line.contains("PRIVATE") && line.contains("called through relay")
+    };
     while !(relayed(4) && relayed(5)) {
         assert!(
             online.elapsed() < Duration::from_secs(30),
@@ -1212,7 +1215,7 @@ fn nat_pair(kind_4: &str, kind_5: &str) {
     println!(
         "NAT {kind_4} <-> {kind_5}: testbed up in {:.1} s; from both daemons running, \
          first message delivered in {:.0} ms (polled every 20 ms, contacts added first), \
-         both found private with a relay in {:.1} s; 20 more in {:.1} s",
+         both found private by a dial-back, with a relay, in {:.1} s; 20 more in {:.1} s",
         up.as_secs_f64(),
         first_took.as_secs_f64() * 1000.0,
         relay_ready.as_secs_f64(),

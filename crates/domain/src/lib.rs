@@ -82,7 +82,7 @@ pub use record::{
     MAX_METADATA_VALUE_BYTES, NodeType, PeerRecord, RecordError, UnsignedPeerRecord, mailbox_key,
     prekey_record_key,
 };
-pub use relay::{RelayHint, RelayedAnswer, RelayedCall};
+pub use relay::{RELAY_NONCE_LEN, RelayHint, RelayedAnswer, RelayedCall};
 pub use storage_key::{STORAGE_KEY_LEN, StorageKey};
 pub use store_error::StoreError;
 pub use time::{MAX_CLOCK_SKEW_MS, UnixMillis};

@@ -392,6 +392,17 @@ pub enum CallError {
         /// Detail.
         detail: String,
     },
+    /// The relay a call went through refused it itself (the node called
+    /// did not sign this refusal, so it does not count as the node's): no
+    /// reservation there any more, over the node's byte budget, or the
+    /// node is not connected to it. Look the node's record up again.
+    #[error("the relay refused ({code:?}): {detail}")]
+    RelayRefused {
+        /// Why.
+        code: RefusalCode,
+        /// Detail (the relay's word only).
+        detail: String,
+    },
     /// The answer did not decode.
     #[error("bad answer: {0}")]
     BadAnswer(String),

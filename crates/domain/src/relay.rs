@@ -12,7 +12,10 @@ use std::net::SocketAddr;
 
 use sha2::{Digest, Sha256};
 
-use crate::{IdentityKey, NodeId, Signature, SignatureError};
+use crate::{IdentityKey, MemberCertificate, NodeId, Signature, SignatureError};
+
+/// Bytes of a relayed call's nonce.
+pub const RELAY_NONCE_LEN: usize = 16;
 
 const CALL_CONTEXT: &[u8] = b"tacnode/relayed-call/v1\0";
 const ANSWER_CONTEXT: &[u8] = b"tacnode/relayed-answer/v1\0";
@@ -36,6 +39,15 @@ pub struct RelayedCall {
     pub relay: NodeId,
     /// The node called.
     pub to: NodeId,
+    /// Random, fresh for every call: the answer is bound to it (through
+    /// the signature, which covers it), so an old answer to the same
+    /// request cannot be played back; the node called remembers recent
+    /// ones and refuses a call played again.
+    pub nonce: [u8; RELAY_NONCE_LEN],
+    /// In a closed network, the caller's member certificate (the admin's
+    /// signature binds it to the caller's key): the node called admits the
+    /// caller by it, as a handshake would have.
+    pub member: Option<MemberCertificate>,
     /// The request: an encoded envelope.
     pub body: Vec<u8>,
     /// The caller's signature over [`RelayedCall::signing_bytes`].
@@ -43,13 +55,19 @@ pub struct RelayedCall {
 }
 
 impl RelayedCall {
-    /// What the caller signs: the relay, the node called and the body's
-    /// hash, domain-separated.
-    pub fn signing_bytes(relay: &NodeId, to: &NodeId, body: &[u8]) -> Vec<u8> {
-        let mut m = Vec::with_capacity(CALL_CONTEXT.len() + 96);
+    /// What the caller signs: the relay, the node called, the nonce and
+    /// the body's hash, domain-separated.
+    pub fn signing_bytes(
+        relay: &NodeId,
+        to: &NodeId,
+        nonce: &[u8; RELAY_NONCE_LEN],
+        body: &[u8],
+    ) -> Vec<u8> {
+        let mut m = Vec::with_capacity(CALL_CONTEXT.len() + 112);
         m.extend_from_slice(CALL_CONTEXT);
         m.extend_from_slice(relay.as_bytes());
         m.extend_from_slice(to.as_bytes());
+        m.extend_from_slice(nonce);
         m.extend_from_slice(&Sha256::digest(body));
         m
     }
@@ -62,7 +80,7 @@ impl RelayedCall {
     /// Checks the caller's signature.
     pub fn verify(&self) -> Result<(), SignatureError> {
         self.caller.verify(
-            &Self::signing_bytes(&self.relay, &self.to, &self.body),
+            &Self::signing_bytes(&self.relay, &self.to, &self.nonce, &self.body),
             &self.signature,
         )
     }
@@ -114,11 +132,17 @@ mod tests {
     fn call(caller: &SigningKey) -> RelayedCall {
         let (relay, to) = (NodeId::from_bytes([1; 32]), NodeId::from_bytes([2; 32]));
         let body = b"an envelope".to_vec();
+        let nonce = [4; RELAY_NONCE_LEN];
         RelayedCall {
             caller: IdentityKey::from(caller.verifying_key()),
             relay,
             to,
-            signature: sign(caller, &RelayedCall::signing_bytes(&relay, &to, &body)),
+            nonce,
+            member: None,
+            signature: sign(
+                caller,
+                &RelayedCall::signing_bytes(&relay, &to, &nonce, &body),
+            ),
             body,
         }
     }
@@ -138,6 +162,9 @@ mod tests {
         let mut t = c.clone();
         t.body.push(0);
         assert!(t.verify().is_err(), "another body");
+        let mut t = c.clone();
+        t.nonce[0] ^= 1;
+        assert!(t.verify().is_err(), "another nonce");
         let mut t = c;
         t.caller = IdentityKey::from(SigningKey::from_bytes(&[8; 32]).verifying_key());
         assert!(t.verify().is_err(), "another caller");
@@ -163,8 +190,20 @@ mod tests {
         };
         let other_sig = sign(
             &caller,
-            &RelayedCall::signing_bytes(&other.relay, &other.to, &other.body),
+            &RelayedCall::signing_bytes(&other.relay, &other.to, &other.nonce, &other.body),
         );
+        assert!(a.verify(&called_key, &other_sig).is_err());
+        // The same request again, with a fresh nonce: the old answer does
+        // not fit it.
+        let again = RelayedCall {
+            nonce: [5; RELAY_NONCE_LEN],
+            ..c.clone()
+        };
+        let again_sig = sign(
+            &caller,
+            &RelayedCall::signing_bytes(&again.relay, &again.to, &again.nonce, &again.body),
+        );
+        assert!(a.verify(&called_key, &again_sig).is_err());
         assert!(a.verify(&called_key, &other_sig).is_err());
         let mut t = a.clone();
         t.body.push(0);

@@ -128,7 +128,7 @@ pub enum Message {
         ttl_ms: u64,
     },
     /// A call through this relay, or (at the node called) through ours.
-    RelayedCall(RelayedCall),
+    RelayedCall(Box<RelayedCall>),
     /// The called node's signed answer to a relayed call.
     RelayedAnswer(RelayedAnswer),
     /// Let us open a direct connection: dial me at my observed address.
@@ -247,6 +247,8 @@ impl Message {
                 to: c.to.as_bytes().to_vec(),
                 body: c.body.clone(),
                 signature: c.signature.as_bytes().to_vec(),
+                nonce: c.nonce.to_vec(),
+                member: c.member.as_ref().map(pb::MemberCertificate::from),
             }),
             Self::HolePunch { observed } => Body::HolePunch(pb::HolePunch {
                 observed: Some(crate::fields::endpoint_to_wire(&tacnode_domain::Endpoint(
@@ -389,13 +391,19 @@ impl Message {
             Body::OnionAccepted(_) => Self::OnionAccepted,
             Body::RelayReserve(_) => Self::RelayReserve,
             Body::RelayReservation(r) => Self::RelayReservation { ttl_ms: r.ttl_ms },
-            Body::RelayedCall(c) => Self::RelayedCall(RelayedCall {
+            Body::RelayedCall(c) => Self::RelayedCall(Box::new(RelayedCall {
                 caller: identity_key(&c.caller, "relayed_call.caller")?,
                 relay: node_id(&c.relay, "relayed_call.relay")?,
                 to: node_id(&c.to, "relayed_call.to")?,
+                nonce: crate::fields::fixed(&c.nonce, "relayed_call.nonce")?,
+                member: c
+                    .member
+                    .map(tacnode_domain::MemberCertificate::try_from)
+                    .transpose()
+                    .map_err(|e| e.within("relayed_call.member"))?,
                 body: c.body,
                 signature: signature(&c.signature, "relayed_call.signature")?,
-            }),
+            })),
             Body::HolePunch(h) => Self::HolePunch {
                 observed: crate::fields::endpoint(
                     required(h.observed.as_ref(), "hole_punch.observed")?,

@@ -383,18 +383,23 @@ fn message() -> impl Strategy<Value = Message> {
             identity(),
             node_id(),
             node_id(),
+            any::<[u8; 16]>(),
             prop::collection::vec(any::<u8>(), 0..200),
             sig()
         )
-            .prop_map(|(caller, relay, to, body, signature)| Message::RelayedCall(
-                tacnode_domain::RelayedCall {
-                    caller,
-                    relay,
-                    to,
-                    body,
-                    signature
-                }
-            )),
+            .prop_map(
+                |(caller, relay, to, nonce, body, signature)| Message::RelayedCall(Box::new(
+                    tacnode_domain::RelayedCall {
+                        caller,
+                        relay,
+                        to,
+                        nonce,
+                        member: None,
+                        body,
+                        signature
+                    }
+                ))
+            ),
         (prop::collection::vec(any::<u8>(), 0..200), sig()).prop_map(|(body, signature)| {
             Message::RelayedAnswer(tacnode_domain::RelayedAnswer { body, signature })
         }),

@@ -208,3 +208,96 @@ fn relayed_messages_cost_about_twice_the_bytes_of_direct_ones() {
     })
     .unwrap();
 }
+
+/// A rogue endpoint (not a node) plays the relay of a caller it owns and
+/// calls a server through "itself": the server answers a well-formed
+/// relayed call once, and refuses it played again, with a forged caller
+/// signature, from another peer than the relay it names, and, as a relay,
+/// refuses to pass on a call signed by anyone but the peer that sent it.
+#[test]
+fn relayed_calls_played_again_forged_or_passed_for_someone_else_are_refused() {
+    use rand::SeedableRng as _;
+    use tacnode_domain::dht::RefusalCode;
+    use tacnode_domain::{RELAY_NONCE_LEN, RelayedCall};
+    use tacnode_messaging::Message;
+    use tacnode_sim::node::harness::address_of;
+
+    block_on(async {
+        let sim = network(4, true).await;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let rogue = tacnode_crypto::Identity::generate(&mut rng);
+        let caller = tacnode_crypto::Identity::generate(&mut rng);
+        let index = sim.net().add(
+            rogue.identity_key(),
+            std::net::SocketAddr::from(([10, 77, 9, 9], 4500)),
+        );
+        let (net, _incoming) = sim.net().attach(index);
+        let rogue_id = tacnode_domain::NodeId::from_identity(&rogue.identity_key());
+        let server = sim.node_id(1).unwrap();
+        let call_as = |signer: &tacnode_crypto::Identity, relay, to, nonce: u8| {
+            let body = Message::PrekeyBundleRequest.encode();
+            let nonce = [nonce; RELAY_NONCE_LEN];
+            RelayedCall {
+                caller: caller.identity_key(),
+                relay,
+                to,
+                nonce,
+                member: None,
+                signature: signer.sign(&RelayedCall::signing_bytes(&relay, &to, &nonce, &body)),
+                body,
+            }
+        };
+        let send = |call: RelayedCall| {
+            let net = net.clone();
+            async move {
+                let bytes = net
+                    .call(
+                        server,
+                        &[address_of(1)],
+                        Message::RelayedCall(Box::new(call)).encode(),
+                    )
+                    .await
+                    .unwrap();
+                Message::decode_answer(&bytes).unwrap().message
+            }
+        };
+        let refused = |m: &Message| match m {
+            Message::Error { code, .. } => Some(*code),
+            _ => None,
+        };
+        let good = call_as(&caller, rogue_id, server, 1);
+        let first = send(good.clone()).await;
+        let Message::RelayedAnswer(a) = &first else {
+            panic!("a well-formed relayed call is answered: {first:?}");
+        };
+        a.verify(&sim.identity_key(1).unwrap(), &good.signature)
+            .unwrap();
+        assert_eq!(
+            refused(&send(good).await),
+            Some(RefusalCode::Stale),
+            "replay"
+        );
+        let forged = call_as(&rogue, rogue_id, server, 2);
+        assert_eq!(
+            refused(&send(forged).await),
+            Some(RefusalCode::Unauthorized),
+            "signed by another key than the caller's"
+        );
+        let other_relay = call_as(&caller, sim.node_id(2).unwrap(), server, 3);
+        assert_eq!(
+            refused(&send(other_relay).await),
+            Some(RefusalCode::Unauthorized),
+            "from another peer than the relay it names"
+        );
+        // The server as the relay: a call to client 4 signed by `caller`,
+        // sent by the rogue.
+        let passed = call_as(&caller, server, sim.node_id(4).unwrap(), 4);
+        assert_eq!(
+            refused(&send(passed).await),
+            Some(RefusalCode::Unauthorized),
+            "passed on only for the caller who signed it"
+        );
+        sim.finish().await;
+    })
+    .unwrap();
+}

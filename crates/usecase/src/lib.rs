@@ -39,4 +39,5 @@ pub mod onion_path;
 pub mod ports;
 pub mod prekey_quota;
 pub mod relay_reservations;
+pub mod relayed_nonces;
 pub mod requester_quota;

@@ -105,6 +105,20 @@ impl RelayReservations {
         Ok(())
     }
 
+    /// Counts `bytes` of an answer passed back from `node` at `now`, even
+    /// past the window's budget (the answer is here already): the node's
+    /// next calls are refused until the window has room again. Nothing
+    /// when its reservation ran out meanwhile.
+    pub fn charge_answer(&mut self, now: UnixMillis, node: &NodeId, bytes: u64) {
+        if let Some(r) = self.held.get_mut(node).filter(|r| r.expires > now) {
+            if now.millis_since(r.window_start) >= RELAY_BYTES_WINDOW_MS {
+                r.window_start = now;
+                r.bytes = 0;
+            }
+            r.bytes = r.bytes.saturating_add(bytes);
+        }
+    }
+
     /// Live reservations at `now`.
     pub fn live(&self, now: UnixMillis) -> usize {
         self.held.values().filter(|r| r.expires > now).count()
@@ -160,5 +174,16 @@ mod tests {
             book.charge(next, &id(2), 1),
             Err(RelayRefusal::NoReservation)
         );
+    }
+
+    #[test]
+    fn a_large_answer_counts_and_stops_the_next_calls() {
+        let mut book = RelayReservations::new();
+        book.reserve(T, id(1)).unwrap();
+        book.charge(T, &id(1), 100).unwrap();
+        book.charge_answer(T, &id(1), MAX_RELAYED_BYTES_PER_WINDOW);
+        assert_eq!(book.charge(T, &id(1), 1), Err(RelayRefusal::OverBudget));
+        let next = T.saturating_add_millis(RELAY_BYTES_WINDOW_MS);
+        assert!(book.charge(next, &id(1), 100).is_ok());
     }
 }

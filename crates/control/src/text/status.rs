@@ -92,7 +92,13 @@ pub fn status(r: &Response, now_ms: u64) -> String {
                 "reach:     {seen}; PRIVATE: behind a NAT or firewall, reached only over connections it opens (no relay yet)"
             ),
         },
-        None => writeln!(out, "reach:     {seen}; not checked by a server yet"),
+        None => match relay {
+            Some(r) => writeln!(
+                out,
+                "reach:     {seen}; not checked by a server yet; called through relay {r}"
+            ),
+            None => writeln!(out, "reach:     {seen}; not checked by a server yet"),
+        },
     };
     out
 }

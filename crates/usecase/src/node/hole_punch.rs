@@ -180,8 +180,11 @@ pub(super) fn maybe_punch(shared: &Arc<Shared>, peer: NodeId, route: RelayRoute)
     });
 }
 
-/// The node called: `peer` asks for a punch and is at `theirs`. Dials it
-/// there in the background and answers with our observed address.
+/// The node called: `peer` asks for a punch (through our relay: a punch
+/// asked over a direct connection is refused as no request) and is at
+/// `theirs`. Dials it there in the background and answers with our
+/// observed address. The dial expects `peer`'s identity, so aimed at
+/// anyone else it fails at the handshake; the quota bounds how often.
 pub(super) fn answer(shared: &Arc<Shared>, peer: NodeId, theirs: SocketAddr) -> Message {
     if !punching(shared) {
         return refuse(
@@ -195,6 +198,16 @@ pub(super) fn answer(shared: &Arc<Shared>, peer: NodeId, theirs: SocketAddr) -> 
             "no observed address agreed by peers (a symmetric NAT?): staying on the relay",
         );
     };
+    if theirs.ip().is_loopback()
+        || theirs.ip().is_unspecified()
+        || theirs.ip().is_multicast()
+        || theirs.port() == 0
+    {
+        return refuse(
+            RefusalCode::Malformed,
+            "a hole punch names no address a peer can be at",
+        );
+    }
     if !punches(shared).asked.take(shared.now(), peer) {
         return refuse(RefusalCode::Quota, "hole punch quota: try again later");
     }

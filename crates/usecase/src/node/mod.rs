@@ -291,6 +291,8 @@ pub(crate) struct Shared {
     /// The relay we keep a reservation at while nobody can dial us, as our
     /// peer record names it.
     pub(crate) own_relay: Mutex<Option<tacnode_domain::RelayHint>>,
+    /// The nonces of the relayed calls answered lately (replays refused).
+    pub(crate) relayed_nonces: Mutex<crate::relayed_nonces::RelayedNonces>,
     /// Woken when a dial-back found our reachability changed.
     pub(crate) reachability_changed: Notify,
     /// Hole punches tried and asked for (see [`hole_punch`]).
@@ -681,6 +683,7 @@ impl Node {
             relay_reservations: Mutex::new(crate::relay_reservations::RelayReservations::new()),
             own_relay: Mutex::new(None),
             reachability_changed: Notify::new(),
+            relayed_nonces: Mutex::new(crate::relayed_nonces::RelayedNonces::new()),
             punches: Mutex::new(hole_punch::Punches::new()),
             hole_punches: std::sync::atomic::AtomicU64::new(0),
             unclean_start,

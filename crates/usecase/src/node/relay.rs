@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::{
-    IdentityKey, NodeId, NodeType, Reachability, RelayHint, RelayedAnswer, RelayedCall,
+    IdentityKey, NodeId, NodeType, RELAY_NONCE_LEN, Reachability, RelayHint, RelayedAnswer,
+    RelayedCall,
 };
 use tacnode_messaging::Message;
 
@@ -39,6 +40,12 @@ use crate::relay_reservations::{RELAY_RESERVATION_TTL_MS, RelayRefusal};
 const RELAY_CHECK: Duration = Duration::from_secs(5);
 /// How often while no dial-back has answered yet (the first seconds).
 const RELAY_CHECK_UNKNOWN: Duration = Duration::from_secs(1);
+/// Renewals never come closer together than this, whatever a relay says
+/// its reservations last.
+const MIN_RENEWAL: Duration = Duration::from_secs(10);
+/// Longest wait between reservation attempts while no server takes one
+/// (from [`RELAY_CHECK`], doubling).
+const MAX_RESERVE_BACKOFF: Duration = Duration::from_secs(300);
 /// Servers asked in turn for one reservation.
 const MAX_RESERVE_ASKS: usize = 3;
 
@@ -84,6 +91,10 @@ fn needs_relay(shared: &Shared) -> bool {
 /// records whenever the relay we name changes. Runs until shutdown.
 pub(crate) async fn keep_reservation(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
+    // Until when the reservation we hold lasts, and how many times in a
+    // row no server took one.
+    let mut held_until = None;
+    let mut failures = 0u32;
     loop {
         let idle = if super::reachability::reachability(&shared).is_none() {
             RELAY_CHECK_UNKNOWN
@@ -92,10 +103,37 @@ pub(crate) async fn keep_reservation(shared: Arc<Shared>) {
         };
         let (relay, wait) = if needs_relay(&shared) {
             match reserve(&shared).await {
-                Some((hint, ttl_ms)) => (Some(hint), Duration::from_millis(ttl_ms / 2)),
-                None => (None, idle),
+                Some((hint, ttl_ms)) => {
+                    failures = 0;
+                    held_until = Some(shared.now().saturating_add_millis(ttl_ms));
+                    let renew = Duration::from_millis(ttl_ms / 2).max(MIN_RENEWAL);
+                    (Some(hint), renew)
+                }
+                None => {
+                    failures = failures.saturating_add(1);
+                    let backoff = RELAY_CHECK
+                        .saturating_mul(1 << failures.min(6))
+                        .min(MAX_RESERVE_BACKOFF);
+                    // A failed renewal: the reservation we hold may still
+                    // last; keep naming it until it ran out.
+                    let still = held_until.is_some_and(|t| shared.now() < t);
+                    let kept = if still {
+                        published_relay(&shared)
+                    } else {
+                        None
+                    };
+                    let wait = match (kept, held_until) {
+                        (Some(_), Some(t)) => backoff
+                            .min(Duration::from_millis(t.millis_since(shared.now())))
+                            .max(MIN_RENEWAL),
+                        _ => backoff,
+                    };
+                    (kept, wait)
+                }
             }
         } else {
+            held_until = None;
+            failures = 0;
             (None, idle)
         };
         if set_relay(&shared, relay) {
@@ -183,10 +221,17 @@ fn not_relaying(shared: &Shared) -> Option<Message> {
             "client nodes relay for nobody",
         ));
     }
-    (!shared.config.relay.serve).then(|| {
-        refuse(
+    if !shared.config.relay.serve {
+        return Some(refuse(
             RefusalCode::Unsupported,
             "this server does not relay ([relay] serve = false)",
+        ));
+    }
+    // Callers could not reach us to be passed on.
+    (super::reachability::reachability(shared) == Some(Reachability::Private)).then(|| {
+        refuse(
+            RefusalCode::Unsupported,
+            "this server cannot be dialled itself: reserve at another",
         )
     })
 }
@@ -258,10 +303,21 @@ async fn pass_on(
     }
     // Never a dial: only the connection the reserving node opened (a NAT
     // would drop a dial anyway).
-    match shared.net.call(to, &[], &Message::RelayedCall(call)).await {
+    match shared
+        .net
+        .call(to, &[], &Message::RelayedCall(Box::new(call)))
+        .await
+    {
         Ok(Message::RelayedAnswer(a)) => {
-            // Counted after the fact: the answer is already here.
-            let _ = charge(shared, &to, a.body.len());
+            // Counted after the fact, all of it (the answer is already
+            // here): a large one stops the node's next calls until its
+            // window has room again.
+            let now = shared.now();
+            shared
+                .relay_reservations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .charge_answer(now, &to, u64::try_from(a.body.len()).unwrap_or(u64::MAX));
             Message::RelayedAnswer(a)
         }
         Ok(other) => {
@@ -300,20 +356,45 @@ async fn answer_call(
     if caller == shared.node_id() {
         return refuse(RefusalCode::Malformed, "a relayed call from ourselves");
     }
-    if shared.admission.current().is_revoked(&caller) {
-        tracing::debug!(%caller, "relayed call from a revoked member refused");
-        return refuse(
-            RefusalCode::Unauthorized,
-            "revoked member of this closed network",
-        );
+    // What the handshake would have checked, had the caller dialled us:
+    // in a closed network, its member certificate (and revocations).
+    if let Err(e) = shared.admission.current().admit(
+        call.member.as_ref(),
+        &call.caller,
+        NodeType::Client,
+        shared.now(),
+    ) {
+        tracing::debug!(%caller, "relayed call refused: {e}");
+        return refuse(RefusalCode::Unauthorized, e.to_string());
+    }
+    let fresh = shared
+        .relayed_nonces
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .first_time(call.nonce);
+    if !fresh {
+        tracing::debug!(%caller, %relay, "a relayed call played again: refused");
+        return refuse(RefusalCode::Stale, "this relayed call was answered already");
     }
     let request = match Message::decode_request(&call.body, &call.caller) {
-        // No relaying, reserving or dialling back through a relay.
-        Ok(Message::RelayedCall(_) | Message::RelayReserve | Message::DialBackRequest) => {
+        // No relaying, reserving or dialling back through a relay, and no
+        // DHT requests: our routing table would take the caller at the
+        // relay's address.
+        Ok(
+            Message::RelayedCall(_)
+            | Message::RelayReserve
+            | Message::DialBackRequest
+            | Message::DhtRequest(_),
+        ) => {
             return refuse(
                 RefusalCode::Unsupported,
                 "not a request that goes through a relay",
             );
+        }
+        // A punch is asked only through a relay (the caller cannot dial us).
+        Ok(Message::HolePunch { observed }) => {
+            let answer = super::hole_punch::answer(shared, caller, observed);
+            return sign_answer(shared, &call, &answer);
         }
         Ok(m) => m,
         Err(e) => {
@@ -330,6 +411,11 @@ async fn answer_call(
         &mut observed,
     ))
     .await;
+    sign_answer(shared, &call, &answer)
+}
+
+/// `answer` to `call`, signed by us.
+fn sign_answer(shared: &Shared, call: &RelayedCall, answer: &Message) -> Message {
     // The relay's address is not where the caller is: no "you came from".
     let body = answer.encode_answer(shared.now(), None);
     let signature = shared
@@ -353,11 +439,14 @@ pub(crate) async fn route_to(shared: &Arc<Shared>, peer: NodeId) -> Option<Relay
     if shared.net.connected_peers().contains(&peer) {
         return None;
     }
+    let me = shared.node_id();
     shared
         .with_state(move |st, _| {
             Ok::<_, NodeError>(st.peers.get(&peer).and_then(|r| {
                 let relay = r.body.relay?;
-                (r.body.reachability != Some(Reachability::Public) && relay.node_id != peer)
+                (r.body.reachability != Some(Reachability::Public)
+                    && relay.node_id != peer
+                    && relay.node_id != me)
                     .then_some(RelayRoute {
                         relay,
                         identity: r.body.identity_key,
@@ -400,7 +489,7 @@ pub(crate) async fn call_through(
 /// Calls `peer` with `request` through its relay: signed by us, the answer
 /// checked against `peer`'s identity key. The node's signed error answer
 /// becomes [`CallError::Refused`]; the relay's own refusal (which the node
-/// did not sign) [`CallError::Unreachable`].
+/// did not sign) [`CallError::RelayRefused`].
 pub(super) async fn relay_call(
     shared: &Arc<Shared>,
     peer: NodeId,
@@ -409,19 +498,33 @@ pub(super) async fn relay_call(
 ) -> Result<Message, CallError> {
     let relay = route.relay.node_id;
     let body = request.encode();
+    let nonce = shared
+        .with_state(|st, _| {
+            let mut nonce = [0u8; RELAY_NONCE_LEN];
+            rand_core::Rng::fill_bytes(&mut st.rng, &mut nonce);
+            Ok::<_, NodeError>(nonce)
+        })
+        .await
+        .map_err(|_| CallError::Closed)?;
     let signature = shared
         .identity
-        .sign(&RelayedCall::signing_bytes(&relay, &peer, &body));
+        .sign(&RelayedCall::signing_bytes(&relay, &peer, &nonce, &body));
     let call = RelayedCall {
         caller: shared.identity.identity_key(),
         relay,
         to: peer,
+        nonce,
+        member: shared.config.admission.certificate.clone(),
         body,
         signature,
     };
     let answer = match shared
         .net
-        .call(relay, &[route.relay.endpoint], &Message::RelayedCall(call))
+        .call(
+            relay,
+            &[route.relay.endpoint],
+            &Message::RelayedCall(Box::new(call)),
+        )
         .await
     {
         Ok(a) => a,
@@ -429,9 +532,7 @@ pub(super) async fn relay_call(
         // count as the node refusing (a lying relay would make a message
         // fail instead of going to the mailboxes).
         Err(CallError::Refused { code, detail }) => {
-            return Err(CallError::Unreachable(format!(
-                "relay {relay} refused ({code:?}): {detail}"
-            )));
+            return Err(CallError::RelayRefused { code, detail });
         }
         Err(e) => return Err(e),
     };

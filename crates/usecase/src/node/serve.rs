@@ -281,8 +281,8 @@ pub(super) async fn answer_request(
         Message::FileChunkRequest(req) => super::files::serve(shared, peer, req).await,
         Message::Onion(packet) => super::onion::handle(shared, &packet, (peer, remote)).await,
         Message::RelayReserve => super::relay::reserve_for(shared, peer).await,
-        Message::HolePunch { observed } => super::hole_punch::answer(shared, peer, observed),
         Message::RelayedCall(call) => {
+            let call = *call;
             super::relay::handle_call(shared, (peer, peer_identity), remote, call).await
         }
         _ => refuse(RefusalCode::Unsupported, "not a request"),
