@@ -19,6 +19,9 @@
 #   ip I                  print the address peers use for node I
 #   pid I                 print node I's daemon pid (empty when stopped)
 #   status                one line per host
+#   readdress I           host I behind a NAT: its router's public address
+#                         moves between 10.77.0.I and 10.77.2.I (the laptop
+#                         took another network); the NAT forgets its mappings
 #
 # Addressing: host I is 10.77.0.I/16 (eth0 in namespace PREFIX-hI, its veth
 # peer on bridge br0 in namespace PREFIX-hub). Nothing is added to the root
@@ -441,6 +444,24 @@ cmd_heal() {
     done
 }
 
+cmd_readdress() {
+    local i=$1 r old new
+    [[ -n "$(natkind "$i")" ]] || die "host $i is not behind a NAT"
+    r="$(rns "$i")"
+    if ip -n "$r" -4 addr show dev wan | grep -q "inet $(hostip "$i")/"; then
+        old="$(hostip "$i")" new="10.77.2.$i"
+    else
+        old="10.77.2.$i" new="$(hostip "$i")"
+    fi
+    # Removing the address makes the masquerade drop the mappings made
+    # with it (the kernel flushes their conntrack entries). Removed first:
+    # with both in one subnet, the new one would be a secondary address,
+    # which the kernel removes with the primary.
+    ip -n "$r" addr del "$old/16" dev wan
+    ip -n "$r" addr add "$new/16" dev wan
+    echo "$new"
+}
+
 cmd_status() {
     local i pid
     for i in $(seq 1 "$(nhosts)"); do
@@ -472,5 +493,6 @@ case "$c" in
     ip) peerip "$1" ;;
     pid) cat "$STATE/n$1.pid" ;;
     status) cmd_status ;;
+    readdress) cmd_readdress "$1" ;;
     *) die "unknown command $c" ;;
 esac

@@ -1376,3 +1376,68 @@ fn nat_endpoint_independent_laptops_punch_direct_connections() {
         took.as_secs_f64()
     );
 }
+
+/// An address change mid-conversation: two laptops behind endpoint-
+/// independent NATs talk (through relays, then over a punched
+/// connection); one laptop's network changes (its router's public address
+/// moves, and the NAT forgets its mappings). Every message of the
+/// conversation arrives once, those sent after the change within seconds,
+/// and the moved laptop's record comes to name its new address.
+#[test]
+fn nat_address_change_mid_conversation() {
+    let _g = testbed_or_skip!();
+    let tb = Testbed::up_with(
+        5,
+        "lan",
+        &[
+            ("TESTBED_NAT", "4:eim 5:eim"),
+            ("TESTBED_MAILBOX_FETCH_SECS", "600"),
+            (
+                "TACNODE_TESTBED_LOG",
+                "info,tacnode_usecase::node::hole_punch=debug",
+            ),
+        ],
+    );
+    tb.add_contacts(4, [5]);
+    tb.add_contacts(5, [4]);
+    let mut expected: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let round = |tb: &Testbed, name: &str, expected: &mut BTreeMap<usize, Vec<String>>| {
+        let mut sent = BTreeMap::new();
+        for k in 0..5 {
+            for (from, to) in [(4, 5), (5, 4)] {
+                let text = format!("{name}-{from}-to-{to}-{k}");
+                assert!(tb.send(from, to, &text), "send {from}->{to}");
+                sent.entry(to).or_insert_with(Vec::new).push(text.clone());
+                expected.entry(to).or_default().push(text);
+            }
+        }
+        sent
+    };
+    let before = round(&tb, "before", &mut expected);
+    wait_all_received(&tb, &before, Duration::from_secs(20));
+    sleep(Duration::from_secs(2));
+    let moved_to = tb.run(&["readdress", "4"]).trim().to_string();
+    assert_eq!(moved_to, "10.77.2.4");
+    let changed = Instant::now();
+    let after = round(&tb, "after", &mut expected);
+    let took = wait_all_received(&tb, &after, Duration::from_secs(60));
+    // And the whole conversation once, in both inboxes.
+    wait_all_received(&tb, &expected, Duration::from_secs(5));
+    let published = Instant::now();
+    while !reach_line(&tb, 4).contains("seen at 10.77.2.4:4500") {
+        assert!(
+            published.elapsed() < Duration::from_secs(120),
+            "the new address is not agreed: {}",
+            reach_line(&tb, 4)
+        );
+        sleep(Duration::from_millis(500));
+    }
+    println!(
+        "address change: 10 messages sent right after it delivered in {:.1} s; \
+         the new address agreed {:.1} s after the change: {}",
+        took.as_secs_f64(),
+        changed.elapsed().as_secs_f64(),
+        reach_line(&tb, 4)
+    );
+    assert!(took <= Duration::from_secs(30), "{took:?}");
+}

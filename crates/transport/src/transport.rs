@@ -1320,7 +1320,6 @@ where
 /// link from the table when the connection ends.
 async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
     let conn = link.conn.clone();
-    let remote = conn.remote_address();
     if link.is_authed() {
         // Server side: tell the dialler we accepted its certificate with an
         // empty unidirectional stream, so it may push before any request.
@@ -1351,6 +1350,9 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
                     link.confirm();
                     // Requests keep a task of their own: served inline
                     // they measured slower with one request in flight.
+                    // Where the peer is now: QUIC follows a peer whose
+                    // address changed (its NAT's, after a network change).
+                    let remote = conn.remote_address();
                     tokio::spawn(serve_request(shared.clone(), link.clone(), remote, send, recv));
                 }
                 Err(_) => break,
@@ -1358,7 +1360,7 @@ async fn drive(shared: Arc<Shared>, link: Link, slot: Slot) {
             r = conn.accept_uni() => match r {
                 Ok(recv) => {
                     link.confirm();
-                    run_or_spawn(serve_push(shared.clone(), link.clone(), remote, recv));
+                    run_or_spawn(serve_push(shared.clone(), link.clone(), conn.remote_address(), recv));
                 }
                 Err(_) => break,
             },

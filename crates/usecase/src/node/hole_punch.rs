@@ -1,6 +1,7 @@
 //! Hole punching: two nodes behind NATs that reach each other through a
 //! relay open a direct connection, and calls go over it from then on
-//! (see [`super::relay::route_to`]: a live connection comes first).
+//! (see [`super::relay::call`]: an open connection comes first, the relay
+//! again when it no longer answers).
 //!
 //! After a relayed call succeeds, the caller, if its peers agree on its
 //! observed address, sends `HolePunch` (its observed address) through the

@@ -112,6 +112,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
     jobs.spawn(super::reachability::run(shared.clone()));
     jobs.spawn(super::relay::keep_reservation(shared.clone()));
+    jobs.spawn(super::reachability::confirm_address(shared.clone()));
     while jobs.join_next().await.is_some() {}
 }
 

@@ -282,6 +282,8 @@ pub(crate) struct Shared {
     pub(crate) observed_address: Arc<Mutex<ObservedAddress>>,
     /// Woken when the trusted observed address changed.
     pub(crate) address_changed: Arc<Notify>,
+    /// Woken when a peer saw us elsewhere than the trusted address.
+    pub(crate) address_doubted: Arc<Notify>,
     /// What the last dial-back found (`None`: not found out yet).
     pub(crate) reachability: Mutex<Option<tacnode_domain::Reachability>>,
     /// How many requesters a server has dialled back lately.
@@ -589,9 +591,11 @@ impl Node {
         let sightings = Arc::new(Mutex::new(PeerSightings::default()));
         let observed_address = Arc::new(Mutex::new(ObservedAddress::new()));
         let address_changed = Arc::new(Notify::new());
+        let address_doubted = Arc::new(Notify::new());
         let heard: net::AnswerHeard = {
             let (clocks, sightings) = (clocks.clone(), sightings.clone());
             let (observed, changed) = (observed_address.clone(), address_changed.clone());
+            let doubted = address_doubted.clone();
             let clock = clock.clone();
             Arc::new(move |h: &net::Heard| {
                 let now = clock.now();
@@ -603,12 +607,21 @@ impl Node {
                     observe_clock(&clocks, now, h.peer, t);
                 }
                 if let Some(a) = h.observed {
-                    let moved = observed
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .observe(now, h.peer, h.peer_ip, a);
+                    let (moved, doubt) = {
+                        let mut o = observed
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let before = o.trusted();
+                        let moved = o.observe(now, h.peer, h.peer_ip, a);
+                        (moved, !moved && before.is_some_and(|t| t != a))
+                    };
                     if moved {
                         changed.notify_one();
+                    }
+                    // A peer sees us elsewhere than the address trusted:
+                    // our NAT (or network) may have changed; ask others.
+                    if doubt {
+                        doubted.notify_one();
                     }
                 }
             })
@@ -678,6 +691,7 @@ impl Node {
             sightings,
             observed_address,
             address_changed,
+            address_doubted,
             reachability: Mutex::new(None),
             dial_back_quota: Mutex::new(DialBackQuota::new()),
             relay_reservations: Mutex::new(crate::relay_reservations::RelayReservations::new()),

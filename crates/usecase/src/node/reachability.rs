@@ -22,6 +22,11 @@ const RECHECK: Duration = Duration::from_secs(60 * 60);
 const RETRY_UNKNOWN: Duration = Duration::from_secs(60);
 /// Servers asked in turn for one dial-back, when one cannot answer.
 const MAX_DIAL_BACK_ASKS: usize = 3;
+/// Servers pinged when a peer sees us at another address than the
+/// trusted one (two must agree on a new one).
+const MAX_ADDRESS_CONFIRMATIONS: usize = 3;
+/// Least time between two such rounds.
+const ADDRESS_CONFIRMATION_GAP: Duration = Duration::from_secs(10);
 
 /// Finds out after the join, and again when the observed address changes
 /// or every [`RECHECK`], whether a server can dial us back; republishes
@@ -74,6 +79,56 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             _ = shutdown.changed() => return,
             () = shared.address_changed.notified() => {}
             () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// When a peer sees us elsewhere than the trusted address (our NAT's
+/// public address changed: the laptop took another network, or the NAT
+/// was restarted), asks [`MAX_ADDRESS_CONFIRMATIONS`] other servers of our
+/// routing table with a ping, whose answers say where they see us: once
+/// two agree on the new address it is trusted, republished and checked by
+/// a dial-back ([`run`]). At most once per [`ADDRESS_CONFIRMATION_GAP`].
+/// Runs until shutdown.
+pub(crate) async fn confirm_address(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return,
+            () = shared.address_doubted.notified() => {}
+        }
+        let me = shared.node_id();
+        let servers: Vec<_> = match shared.dht.routing_snapshot().await {
+            Ok(s) => s
+                .into_iter()
+                .filter(|e| e.node_type == NodeType::Server && e.node_id != me)
+                .take(MAX_ADDRESS_CONFIRMATIONS)
+                .collect(),
+            Err(_) => return,
+        };
+        tracing::debug!(
+            asked = servers.len(),
+            "a peer sees us at another address: asking others"
+        );
+        let ping = Message::DhtRequest(tacnode_domain::dht::DhtRequest::Ping {
+            sender: tacnode_domain::dht::SenderInfo {
+                node_type: shared.node_type,
+                endpoints: super::maintenance::own_endpoints(&shared),
+                time: Some(shared.now()),
+            },
+        });
+        for s in servers {
+            let addrs: Vec<_> = s.endpoints.iter().map(|e| e.0).collect();
+            // Their answers reach the observed-address book on their own.
+            if let Err(e) = shared.net.call(s.node_id, &addrs, &ping).await {
+                tracing::debug!(server = %s.node_id, "address confirmation: {e}");
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(ADDRESS_CONFIRMATION_GAP) => {}
         }
     }
 }

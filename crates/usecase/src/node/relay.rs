@@ -432,15 +432,21 @@ pub(crate) struct RelayRoute {
     pub(crate) identity: IdentityKey,
 }
 
-/// The route through its relay to `peer`, when its record (as we hold it)
-/// names a relay and does not say anyone can dial it, and no connection
-/// to it is open (one either end opened, or a punched one: calls use it).
-pub(crate) async fn route_to(shared: &Arc<Shared>, peer: NodeId) -> Option<RelayRoute> {
-    if shared.net.connected_peers().contains(&peer) {
-        return None;
-    }
+/// How to reach `peer`: its relay, when its record (as we hold it) names
+/// one and does not say anyone can dial it; and whether a connection to
+/// it is open (one either end opened, or a punched one), which calls use
+/// first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PeerRoute {
+    pub(crate) connected: bool,
+    pub(crate) relay: Option<RelayRoute>,
+}
+
+/// See [`PeerRoute`].
+pub(crate) async fn route_to(shared: &Arc<Shared>, peer: NodeId) -> PeerRoute {
+    let connected = shared.net.connected_peers().contains(&peer);
     let me = shared.node_id();
-    shared
+    let relay = shared
         .with_state(move |st, _| {
             Ok::<_, NodeError>(st.peers.get(&peer).and_then(|r| {
                 let relay = r.body.relay?;
@@ -455,19 +461,31 @@ pub(crate) async fn route_to(shared: &Arc<Shared>, peer: NodeId) -> Option<Relay
         })
         .await
         .ok()
-        .flatten()
+        .flatten();
+    PeerRoute { connected, relay }
 }
 
-/// Calls `peer` with `request`: through its relay when [`route_to`] gives
-/// one, else at `addrs`.
+/// Calls `peer` with `request`: over an open connection or at `addrs`;
+/// through its relay when [`route_to`] gives one and no connection is
+/// open, or when the open one no longer answers (it is closed then: one
+/// end's address changed, and its NAT drops what comes the old way).
 pub(crate) async fn call(
     shared: &Arc<Shared>,
     peer: NodeId,
     addrs: &[SocketAddr],
     request: &Message,
 ) -> Result<Message, CallError> {
-    match route_to(shared, peer).await {
-        Some(route) => call_through(shared, peer, route, request).await,
+    let route = route_to(shared, peer).await;
+    match route.relay {
+        Some(relay) if !route.connected => call_through(shared, peer, relay, request).await,
+        Some(relay) => match shared.net.call(peer, addrs, request).await {
+            Err(e) if super::send::nobody_answered(&e) => {
+                tracing::debug!(%peer, "its connection no longer answers ({e}): through its relay");
+                shared.net.forget(peer);
+                call_through(shared, peer, relay, request).await
+            }
+            other => other,
+        },
         None => shared.net.call(peer, addrs, request).await,
     }
 }

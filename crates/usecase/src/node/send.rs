@@ -910,21 +910,53 @@ async fn direct(
     }
 }
 
-/// Calls the recipient `peer` with `request`: through its relay when
-/// [`super::relay::route_to`] gives one (a dial into its NAT would only
-/// wait out the handshake timeout), else at `addrs`, probed.
+/// Calls the recipient `peer` with `request`, probed, as
+/// [`super::relay::call`] does: through its relay when it has one and no
+/// connection is open (a dial into its NAT would only wait out the
+/// handshake timeout), or when the open one no longer answers.
 async fn call_recipient(
     shared: &Arc<Shared>,
     peer: NodeId,
     addrs: &[SocketAddr],
     request: &Message,
 ) -> Result<Message> {
-    if let Some(route) = super::relay::route_to(shared, peer).await {
-        return super::relay::call_through(shared, peer, route, request)
+    let route = super::relay::route_to(shared, peer).await;
+    let through = |relay| async move {
+        super::relay::call_through(shared, peer, relay, request)
             .await
-            .map_err(NodeError::Network);
+            .map_err(NodeError::Network)
+    };
+    if let (Some(relay), false) = (route.relay, route.connected) {
+        return through(relay).await;
     }
-    super::probe::call_probed(shared, peer, addrs, request).await
+    let direct = super::probe::call_probed(shared, peer, addrs, request).await;
+    let silent = match &direct {
+        Err(NodeError::PeerSilent(_)) => true,
+        Err(NodeError::Network(e)) => nobody_answered(e),
+        _ => false,
+    };
+    if !(silent && route.connected) {
+        return direct;
+    }
+    // The open connection (a punched one) no longer answers: an address
+    // changed, and a NAT drops what comes the old way. Through the relay
+    // at once; its record first when we do not hold it (a peer reached
+    // over a punched connection may never have been looked up).
+    shared.net.forget(peer);
+    let relay = match route.relay {
+        Some(relay) => Some(relay),
+        None => {
+            let _ = resolve_peer(shared, peer).await;
+            super::relay::route_to(shared, peer).await.relay
+        }
+    };
+    match relay {
+        Some(relay) => {
+            tracing::debug!(%peer, "its connection no longer answers: through its relay");
+            through(relay).await
+        }
+        None => direct,
+    }
 }
 
 /// A direct delivery's call failed: the attempt's error. Unless the peer
@@ -1300,8 +1332,10 @@ pub(crate) fn unanswered_call(shared: &Arc<Shared>, peer: NodeId, e: &CallError)
     }
 }
 
-/// Whether a call failed because nobody answered at the addresses we had.
-fn nobody_answered(e: &CallError) -> bool {
+/// Whether a call failed because nobody answered at the addresses we had
+/// (or over the connection we had: a NAT no longer lets it through after
+/// an address change).
+pub(crate) fn nobody_answered(e: &CallError) -> bool {
     matches!(e, CallError::Timeout | CallError::Unreachable(_))
 }
 

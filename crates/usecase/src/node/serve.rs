@@ -280,7 +280,12 @@ pub(super) async fn answer_request(
         },
         Message::FileChunkRequest(req) => super::files::serve(shared, peer, req).await,
         Message::Onion(packet) => super::onion::handle(shared, &packet, (peer, remote)).await,
-        Message::RelayReserve => super::relay::reserve_for(shared, peer).await,
+        Message::RelayReserve => {
+            // Renewed every minute: where the relay sees the node tells
+            // it soon when its NAT's public address changed.
+            *observed = Some(remote);
+            super::relay::reserve_for(shared, peer).await
+        }
         Message::RelayedCall(call) => {
             let call = *call;
             super::relay::handle_call(shared, (peer, peer_identity), remote, call).await
