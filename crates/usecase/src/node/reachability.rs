@@ -98,13 +98,8 @@ pub(crate) async fn confirm_address(shared: Arc<Shared>) {
             _ = shutdown.changed() => return,
             () = shared.address_doubted.notified() => {}
         }
-        let me = shared.node_id();
-        let servers: Vec<_> = match shared.dht.routing_snapshot().await {
-            Ok(s) => s
-                .into_iter()
-                .filter(|e| e.node_type == NodeType::Server && e.node_id != me)
-                .take(MAX_ADDRESS_CONFIRMATIONS)
-                .collect(),
+        let servers: Vec<_> = match super::send::routing_server_entries(&shared).await {
+            Ok(s) => s.into_iter().take(MAX_ADDRESS_CONFIRMATIONS).collect(),
             Err(_) => return,
         };
         tracing::debug!(
@@ -167,14 +162,10 @@ pub(crate) fn reachability(shared: &Shared) -> Option<Reachability> {
 /// Asks servers of our routing table, in turn, to dial us back; `None`
 /// when none could answer.
 async fn ask_for_dial_back(shared: &Arc<Shared>) -> Option<Reachability> {
-    let me = shared.node_id();
-    let servers: Vec<_> = shared
-        .dht
-        .routing_snapshot()
+    let servers: Vec<_> = super::send::routing_server_entries(shared)
         .await
         .ok()?
         .into_iter()
-        .filter(|e| e.node_type == NodeType::Server && e.node_id != me)
         .take(MAX_DIAL_BACK_ASKS)
         .collect();
     for s in servers {

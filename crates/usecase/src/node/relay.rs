@@ -155,7 +155,6 @@ pub(crate) async fn keep_reservation(shared: Arc<Shared>) {
 /// connected servers of our routing table by round trip. The relay and how
 /// long the reservation holds; `None` when no server took it.
 async fn reserve(shared: &Arc<Shared>) -> Option<(RelayHint, u64)> {
-    let me = shared.node_id();
     let current = published_relay(shared);
     let connections = shared.net.connections();
     let rtt_of = |id: &NodeId| {
@@ -164,13 +163,10 @@ async fn reserve(shared: &Arc<Shared>) -> Option<(RelayHint, u64)> {
             .find(|c| c.peer == *id)
             .map_or(Duration::MAX, |c| c.rtt)
     };
-    let mut servers: Vec<_> = shared
-        .dht
-        .routing_snapshot()
+    let mut servers: Vec<_> = super::send::routing_server_entries(shared)
         .await
         .ok()?
         .into_iter()
-        .filter(|e| e.node_type == NodeType::Server && e.node_id != me)
         .filter_map(|e| Some((e.node_id, e.endpoints.first()?.0)))
         .collect();
     servers.sort_by_key(|(id, _)| (Some(*id) != current.map(|r| r.node_id), rtt_of(id)));

@@ -1094,18 +1094,25 @@ pub(crate) async fn mailbox_holders(shared: &Shared, recipient: NodeId) -> Resul
 
 /// The server nodes of our routing table, not us nor one of `avoid`.
 pub(crate) async fn routing_servers(shared: &Shared, avoid: &[NodeId]) -> Result<Vec<NodeId>> {
+    Ok(routing_server_entries(shared)
+        .await?
+        .into_iter()
+        .filter(|e| !avoid.contains(&e.node_id))
+        .map(|e| e.node_id)
+        .collect())
+}
+
+/// The server nodes of our routing table but us, with their endpoints.
+pub(crate) async fn routing_server_entries(
+    shared: &Shared,
+) -> Result<Vec<tacnode_domain::store::RoutingEntry>> {
     let me = shared.node_id();
     Ok(shared
         .dht
         .routing_snapshot()
         .await?
         .into_iter()
-        .filter(|e| {
-            e.node_type == tacnode_domain::NodeType::Server
-                && e.node_id != me
-                && !avoid.contains(&e.node_id)
-        })
-        .map(|e| e.node_id)
+        .filter(|e| e.node_type == tacnode_domain::NodeType::Server && e.node_id != me)
         .collect())
 }
 
