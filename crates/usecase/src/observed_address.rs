@@ -60,6 +60,11 @@ impl ObservedAddress {
         self.trusted
     }
 
+    /// The address `observer` last reported, if it is remembered.
+    pub fn report_of(&self, observer: &NodeId) -> Option<SocketAddr> {
+        self.reports.get(observer).map(|o| o.address)
+    }
+
     /// How many peers' reports are remembered.
     pub fn len(&self) -> usize {
         self.reports.len()

@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tacnode_domain::dht::{DhtRequest, RefusalCode, SenderInfo};
+use tacnode_domain::dht::RefusalCode;
 use tacnode_domain::{NodeId, UnixMillis};
 use tacnode_messaging::Message;
 
@@ -112,25 +112,6 @@ fn punching(shared: &Shared) -> bool {
         && shared.config.privacy.mode != super::config::PrivacyMode::Onion
 }
 
-/// The address our peers agree they see us at, if any.
-fn observed(shared: &Shared) -> Option<SocketAddr> {
-    shared
-        .observed_address
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .trusted()
-}
-
-fn ping(shared: &Shared) -> Message {
-    Message::DhtRequest(DhtRequest::Ping {
-        sender: SenderInfo {
-            node_type: shared.node_type,
-            endpoints: super::maintenance::own_endpoints(shared),
-            time: Some(shared.now()),
-        },
-    })
-}
-
 /// After a relayed call to `peer` succeeded: starts a punch in the
 /// background, when we have an observed address to offer, no connection
 /// to `peer`, and no punch with it lately.
@@ -138,7 +119,7 @@ pub(super) fn maybe_punch(shared: &Arc<Shared>, peer: NodeId, route: RelayRoute)
     if !punching(shared) {
         return;
     }
-    let Some(ours) = observed(shared) else {
+    let Some(ours) = super::reachability::trusted(shared) else {
         return;
     };
     if shared.net.connected_peers().contains(&peer) || !punches(shared).try_now(shared.now(), peer)
@@ -166,7 +147,7 @@ pub(super) fn maybe_punch(shared: &Arc<Shared>, peer: NodeId, route: RelayRoute)
                 return;
             }
         };
-        match shared.net.call(peer, &[theirs], &ping(&shared)).await {
+        match shared.net.call(peer, &[theirs], &super::probe::ping(&shared)).await {
             Ok(_) => {
                 tracing::info!(%peer, address = %theirs, "hole punched: a direct connection through both NATs");
                 punches(&shared).succeeded(&peer);
@@ -193,15 +174,17 @@ pub(super) fn answer(shared: &Arc<Shared>, peer: NodeId, theirs: SocketAddr) -> 
             "this node punches no holes (onion routing, or [relay] hole_punching = false)",
         );
     }
-    let Some(ours) = observed(shared) else {
+    let Some(ours) = super::reachability::trusted(shared) else {
         return refuse(
             RefusalCode::Unsupported,
             "no observed address agreed by peers (a symmetric NAT?): staying on the relay",
         );
     };
+    let broadcast = matches!(theirs.ip(), std::net::IpAddr::V4(v4) if v4.is_broadcast());
     if theirs.ip().is_loopback()
         || theirs.ip().is_unspecified()
         || theirs.ip().is_multicast()
+        || broadcast
         || theirs.port() == 0
     {
         return refuse(
@@ -217,7 +200,11 @@ pub(super) fn answer(shared: &Arc<Shared>, peer: NodeId, theirs: SocketAddr) -> 
         let shared = task_shared;
         // Opens our NAT's mapping towards the caller; gets through itself
         // once the caller's own dial opened its NAT.
-        match shared.net.call(peer, &[theirs], &ping(&shared)).await {
+        match shared
+            .net
+            .call(peer, &[theirs], &super::probe::ping(&shared))
+            .await
+        {
             Ok(_) => tracing::debug!(%peer, address = %theirs, "hole punch: dialled the caller"),
             Err(e) => {
                 tracing::debug!(%peer, address = %theirs, "hole punch: dialling the caller: {e}")

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tacnode_domain::dht::{Contact, DhtRequest, SenderInfo};
-use tacnode_messaging::Message;
+use tacnode_domain::dht::Contact;
 use tokio::sync::Semaphore;
 
 use super::Shared;
@@ -109,13 +108,7 @@ async fn confirm(shared: &Arc<Shared>, peer: HeardPeer, records_out: &AtomicBool
 
 /// Pings `peer`, then joins through it; whether it answered and we joined.
 async fn join_through(shared: &Arc<Shared>, peer: HeardPeer) -> bool {
-    let ping = Message::DhtRequest(DhtRequest::Ping {
-        sender: SenderInfo {
-            node_type: shared.node_type,
-            endpoints: super::maintenance::own_endpoints(shared),
-            time: Some(shared.now()),
-        },
-    });
+    let ping = super::probe::ping(shared);
     let addrs: Vec<_> = peer.endpoints.iter().map(|e| e.0).collect();
     if let Err(e) = shared.net.call(peer.node_id, &addrs, &ping).await {
         tracing::debug!(peer = %peer.node_id, "a peer heard on the LAN did not answer: {e}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::{NodeError, Result, Shared};
 use crate::challenge::prove;
 use tacnode_crypto::sealed_sender;
-use tacnode_domain::dht::{Contact, DhtRequest, Record, RecordValue, SenderInfo};
+use tacnode_domain::dht::{Contact, Record, RecordValue};
 use tacnode_domain::e2e::MailboxPayload;
 use tacnode_domain::mailbox::{MAX_ENTRIES_PER_BATCH, MailboxAck, MailboxFetch, MailboxOperation};
 use tacnode_domain::{Endpoint, NodeId, UnixMillis, UnsignedPeerRecord};
@@ -232,13 +232,7 @@ async fn greet_recent_peers(shared: &Arc<Shared>) -> bool {
         }
     };
     let to_greet = peers.len();
-    let ping = Message::DhtRequest(DhtRequest::Ping {
-        sender: SenderInfo {
-            node_type: shared.node_type,
-            endpoints: own_endpoints(shared),
-            time: Some(shared.now()),
-        },
-    });
+    let ping = super::probe::ping(shared);
     let mut tasks = tokio::task::JoinSet::new();
     for peer in peers {
         let shared = shared.clone();
@@ -322,13 +316,7 @@ async fn rejoin(shared: &Shared) -> Result<usize> {
     }
     // Only through those that answer: a pre-shared peer that is gone for
     // good costs one ping per round, not a whole join.
-    let ping = Message::DhtRequest(DhtRequest::Ping {
-        sender: SenderInfo {
-            node_type: shared.node_type,
-            endpoints: own_endpoints(shared),
-            time: Some(shared.now()),
-        },
-    });
+    let ping = super::probe::ping(shared);
     let mut answering = Vec::new();
     for c in peers.into_iter().filter(|c| missing.contains(&c.node_id)) {
         let addrs: Vec<SocketAddr> = c.endpoints.iter().map(|e| e.0).collect();

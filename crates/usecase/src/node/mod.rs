@@ -612,14 +612,17 @@ impl Node {
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner);
                         let before = o.trusted();
+                        let vouched = before.is_some() && o.report_of(&h.peer) == before;
                         let moved = o.observe(now, h.peer, h.peer_ip, a);
-                        (moved, !moved && before.is_some_and(|t| t != a))
+                        (moved, !moved && vouched && before != Some(a))
                     };
                     if moved {
                         changed.notify_one();
                     }
-                    // A peer sees us elsewhere than the address trusted:
-                    // our NAT (or network) may have changed; ask others.
+                    // A peer that saw us at the trusted address now sees
+                    // us elsewhere: our NAT (or network) may have changed;
+                    // ask others. (A peer that never agreed, a LAN server
+                    // or a liar, does not keep asking.)
                     if doubt {
                         doubted.notify_one();
                     }

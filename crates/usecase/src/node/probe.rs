@@ -48,6 +48,28 @@ pub(crate) fn probe_after(bytes: usize) -> Duration {
     PROBE_AFTER.saturating_add(Duration::from_millis(sending_ms))
 }
 
+/// A DHT ping from us (our node type, endpoints and clock).
+pub(crate) fn ping(shared: &Shared) -> Message {
+    Message::DhtRequest(DhtRequest::Ping {
+        sender: SenderInfo {
+            node_type: shared.node_type,
+            endpoints: super::maintenance::own_endpoints(shared),
+            time: Some(shared.now()),
+        },
+    })
+}
+
+/// Whether the connection open to `peer` still carries an answer: a ping
+/// over it answered (a refusal is an answer too) within [`PROBE_TIMEOUT`].
+/// Asked when a call over it failed: a slow call is no reason to close a
+/// connection that works (a large batch on a radio times out so).
+pub(crate) async fn still_answers(shared: &Shared, peer: NodeId) -> bool {
+    matches!(
+        tokio::time::timeout(PROBE_TIMEOUT, shared.net.call(peer, &[], &ping(shared))).await,
+        Ok(Ok(_) | Err(CallError::Refused { .. }))
+    )
+}
+
 /// Calls `peer` with `request` as [`super::net::Net::call`] does; if no
 /// answer came after [`probe_after`], pings the peer, and gives the call up
 /// with [`NodeError::PeerSilent`] when the ping is not answered within
@@ -69,13 +91,7 @@ pub(crate) async fn call_probed(
         answer = &mut call => return Ok(answer?),
         () = tokio::time::sleep(probe_after(request_bytes)) => {}
     }
-    let ping = Message::DhtRequest(DhtRequest::Ping {
-        sender: SenderInfo {
-            node_type: shared.node_type,
-            endpoints: super::maintenance::own_endpoints(shared),
-            time: Some(shared.now()),
-        },
-    });
+    let ping = ping(shared);
     let probe = tokio::time::timeout(PROBE_TIMEOUT, shared.net.call(peer, addrs, &ping));
     tokio::select! {
         biased;

@@ -27,6 +27,17 @@ const MAX_DIAL_BACK_ASKS: usize = 3;
 const MAX_ADDRESS_CONFIRMATIONS: usize = 3;
 /// Least time between two such rounds.
 const ADDRESS_CONFIRMATION_GAP: Duration = Duration::from_secs(10);
+/// Most time between two rounds that moved nothing.
+const MAX_ADDRESS_CONFIRMATION_GAP: Duration = Duration::from_secs(600);
+
+/// The address our peers agree they see us at now, if any.
+pub(crate) fn trusted(shared: &Shared) -> Option<std::net::SocketAddr> {
+    shared
+        .observed_address
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .trusted()
+}
 
 /// Finds out after the join, and again when the observed address changes
 /// or every [`RECHECK`], whether a server can dial us back; republishes
@@ -83,15 +94,18 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
-/// When a peer sees us elsewhere than the trusted address (our NAT's
-/// public address changed: the laptop took another network, or the NAT
-/// was restarted), asks [`MAX_ADDRESS_CONFIRMATIONS`] other servers of our
-/// routing table with a ping, whose answers say where they see us: once
-/// two agree on the new address it is trusted, republished and checked by
-/// a dial-back ([`run`]). At most once per [`ADDRESS_CONFIRMATION_GAP`].
-/// Runs until shutdown.
+/// When a peer that saw us at the trusted address sees us elsewhere (our
+/// NAT's public address changed: the laptop took another network, or the
+/// NAT was restarted), asks [`MAX_ADDRESS_CONFIRMATIONS`] other servers of
+/// our routing table with a ping, whose answers say where they see us:
+/// once two agree on the new address it is trusted, republished and
+/// checked by a dial-back ([`run`]). At most once per
+/// [`ADDRESS_CONFIRMATION_GAP`], doubling (up to
+/// [`MAX_ADDRESS_CONFIRMATION_GAP`]) while rounds move nothing. Runs until
+/// shutdown.
 pub(crate) async fn confirm_address(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
+    let mut gap = ADDRESS_CONFIRMATION_GAP;
     loop {
         tokio::select! {
             biased;
@@ -106,13 +120,8 @@ pub(crate) async fn confirm_address(shared: Arc<Shared>) {
             asked = servers.len(),
             "a peer sees us at another address: asking others"
         );
-        let ping = Message::DhtRequest(tacnode_domain::dht::DhtRequest::Ping {
-            sender: tacnode_domain::dht::SenderInfo {
-                node_type: shared.node_type,
-                endpoints: super::maintenance::own_endpoints(&shared),
-                time: Some(shared.now()),
-            },
-        });
+        let ping = super::probe::ping(&shared);
+        let before = trusted(&shared);
         for s in servers {
             let addrs: Vec<_> = s.endpoints.iter().map(|e| e.0).collect();
             // Their answers reach the observed-address book on their own.
@@ -120,10 +129,15 @@ pub(crate) async fn confirm_address(shared: Arc<Shared>) {
                 tracing::debug!(server = %s.node_id, "address confirmation: {e}");
             }
         }
+        gap = if trusted(&shared) == before {
+            gap.saturating_mul(2).min(MAX_ADDRESS_CONFIRMATION_GAP)
+        } else {
+            ADDRESS_CONFIRMATION_GAP
+        };
         tokio::select! {
             biased;
             _ = shutdown.changed() => return,
-            () = tokio::time::sleep(ADDRESS_CONFIRMATION_GAP) => {}
+            () = tokio::time::sleep(gap) => {}
         }
     }
 }

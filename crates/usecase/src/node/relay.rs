@@ -46,6 +46,8 @@ const MIN_RENEWAL: Duration = Duration::from_secs(10);
 /// Longest wait between reservation attempts while no server takes one
 /// (from [`RELAY_CHECK`], doubling).
 const MAX_RESERVE_BACKOFF: Duration = Duration::from_secs(300);
+/// Doublings of that wait counted at most (2^6 × 5 s is past the cap).
+const RESERVE_BACKOFF_DOUBLINGS: u32 = 6;
 /// Servers asked in turn for one reservation.
 const MAX_RESERVE_ASKS: usize = 3;
 
@@ -112,7 +114,7 @@ pub(crate) async fn keep_reservation(shared: Arc<Shared>) {
                 None => {
                     failures = failures.saturating_add(1);
                     let backoff = RELAY_CHECK
-                        .saturating_mul(1 << failures.min(6))
+                        .saturating_mul(1 << failures.min(RESERVE_BACKOFF_DOUBLINGS))
                         .min(MAX_RESERVE_BACKOFF);
                     // A failed renewal: the reservation we hold may still
                     // last; keep naming it until it ran out.
@@ -367,7 +369,7 @@ async fn answer_call(
         .relayed_nonces
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .first_time(call.nonce);
+        .first_time(caller, call.nonce);
     if !fresh {
         tracing::debug!(%caller, %relay, "a relayed call played again: refused");
         return refuse(RefusalCode::Stale, "this relayed call was answered already");
@@ -475,7 +477,10 @@ pub(crate) async fn call(
     match route.relay {
         Some(relay) if !route.connected => call_through(shared, peer, relay, request).await,
         Some(relay) => match shared.net.call(peer, addrs, request).await {
-            Err(e) if super::send::nobody_answered(&e) => {
+            Err(e)
+                if super::send::nobody_answered(&e)
+                    && !super::probe::still_answers(shared, peer).await =>
+            {
                 tracing::debug!(%peer, "its connection no longer answers ({e}): through its relay");
                 shared.net.forget(peer);
                 call_through(shared, peer, relay, request).await

@@ -930,19 +930,27 @@ async fn call_recipient(
         return through(relay).await;
     }
     let direct = super::probe::call_probed(shared, peer, addrs, request).await;
-    let silent = match &direct {
-        Err(NodeError::PeerSilent(_)) => true,
-        Err(NodeError::Network(e)) => nobody_answered(e),
-        _ => false,
-    };
-    if !(silent && route.connected) {
+    if !route.connected {
         return direct;
     }
-    // The open connection (a punched one) no longer answers: an address
-    // changed, and a NAT drops what comes the old way. Through the relay
-    // at once; its record first when we do not hold it (a peer reached
-    // over a punched connection may never have been looked up).
+    // Over the open connection (a punched one): when it no longer answers
+    // (an address changed, and a NAT drops what comes the old way), through
+    // the relay at once. The probe found it silent (and closed it), or,
+    // when the call failed before its probe, a ping must go unanswered: a
+    // slow call is no reason to leave a connection that works.
+    let dead = match &direct {
+        Err(NodeError::PeerSilent(_)) => true,
+        Err(NodeError::Network(e)) if nobody_answered(e) => {
+            !super::probe::still_answers(shared, peer).await
+        }
+        _ => false,
+    };
+    if !dead {
+        return direct;
+    }
     shared.net.forget(peer);
+    // Its record first when we do not hold it (a peer reached over a
+    // punched connection may never have been looked up).
     let relay = match route.relay {
         Some(relay) => Some(relay),
         None => {
