@@ -4,7 +4,7 @@
 //! relay, which passes the signed call over the connection the node opened
 //! and returns its signed answer.
 //!
-//! Three roles, one module:
+//! Four roles, one module:
 //! - **the reserving node** ([`keep_reservation`]): while the last
 //!   dial-back found it `Private` (or, before one answered, while it is a
 //!   client peers see at another address), it reserves at the server with the
