@@ -47,6 +47,13 @@ async fn network_with(seed: u64, relays: bool, natted: bool, punching: bool) -> 
     sim
 }
 
+/// Client 4's peer record as server 1 finds it.
+async fn record_of_4(sim: &NodeSim) -> tacnode_domain::PeerRecord {
+    let h = sim.handle(1).unwrap().clone();
+    let id = sim.node_id(4).unwrap();
+    h.lookup_peer(id).await.unwrap().expect("record found")
+}
+
 /// Sends `count` messages from 3 to 4, one every 5 s, then waits
 /// `settle_ms`; the time each took to arrive, in ms (`None`: not within
 /// 120 s).
@@ -72,13 +79,7 @@ fn two_clients_behind_nats_talk_through_a_relay_then_punch_a_direct_connection()
     block_on(async {
         let mut sim = network(1, true).await;
         // The recipient's record names its relay, and says why.
-        let record = sim
-            .handle(1)
-            .unwrap()
-            .lookup_peer(sim.node_id(4).unwrap())
-            .await
-            .unwrap()
-            .expect("record found");
+        let record = record_of_4(&sim).await;
         assert_eq!(record.body.reachability, Some(Reachability::Private));
         let relay = record.body.relay.expect("the record names a relay");
         assert!((0..3).any(|i| sim.node_id(i).unwrap() == relay.node_id));
@@ -120,13 +121,7 @@ fn two_clients_behind_nats_talk_through_a_relay_then_punch_a_direct_connection()
 fn without_relays_the_same_messages_wait_for_a_mailbox_fetch() {
     block_on(async {
         let mut sim = network(1, false).await;
-        let record = sim
-            .handle(1)
-            .unwrap()
-            .lookup_peer(sim.node_id(4).unwrap())
-            .await
-            .unwrap()
-            .expect("record found");
+        let record = record_of_4(&sim).await;
         assert_eq!(record.body.relay, None);
         let took = latencies(&mut sim, 10, 120_000).await;
         println!("through mailboxes: {took:?} ms");
@@ -147,12 +142,7 @@ fn without_relays_the_same_messages_wait_for_a_mailbox_fetch() {
 fn when_its_relay_stops_a_client_moves_to_another_and_nothing_is_lost() {
     block_on(async {
         let mut sim = network(2, true).await;
-        let lookup = |sim: &NodeSim| {
-            let h = sim.handle(1).unwrap().clone();
-            let id = sim.node_id(4).unwrap();
-            async move { h.lookup_peer(id).await.unwrap().expect("record found") }
-        };
-        let relay = lookup(&sim).await.body.relay.expect("a relay");
+        let relay = record_of_4(&sim).await.body.relay.expect("a relay");
         let relay_index = (0..3)
             .find(|i| sim.node_id(*i).unwrap() == relay.node_id)
             .unwrap();
@@ -161,7 +151,7 @@ fn when_its_relay_stops_a_client_moves_to_another_and_nothing_is_lost() {
         sim.stop(relay_index, true).await;
         // A renewal (at most a minute away) finds it gone.
         sim.advance(90_000).await;
-        let moved = lookup(&sim).await.body.relay.expect("a relay again");
+        let moved = record_of_4(&sim).await.body.relay.expect("a relay again");
         assert_ne!(moved.node_id, relay.node_id, "moved to another relay");
         let took = latencies(&mut sim, 6, 120_000).await;
         println!("after the move: {took:?} ms");
